@@ -1,0 +1,33 @@
+"""cffi builder for lxbrand._lxbrand_c: csrc/*.c against libseccomp.
+
+The cdef is the block of csrc/lxbrand.h between CFFI-BEGIN and CFFI-END, so
+the header stays the one description of the C/Python interface.
+"""
+import os
+
+from cffi import FFI
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CSRC = os.path.join(os.path.dirname(HERE), "csrc")
+
+
+def _cdef() -> str:
+    with open(os.path.join(CSRC, "lxbrand.h")) as f:
+        text = f.read()
+    block = text.split("/* CFFI-BEGIN */", 1)[1].split("/* CFFI-END */", 1)[0]
+    return block.replace("/* PYTHON-CALLBACK */", 'extern "Python+C"')
+
+
+ffibuilder = FFI()
+ffibuilder.cdef(_cdef())
+ffibuilder.set_source(
+    "lxbrand._lxbrand_c",
+    '#include "lxbrand.h"\n',
+    sources=[os.path.relpath(os.path.join(CSRC, n), os.getcwd()) for n in ("launcher.c", "supervisor.c", "filter.c")],
+    include_dirs=[CSRC],
+    libraries=["seccomp"],
+    extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-std=gnu11"],
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(tmpdir=os.path.join(os.path.dirname(HERE), "build", "cffi"), verbose=True)

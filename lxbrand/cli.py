@@ -1,0 +1,168 @@
+"""lxrun: the command line.
+
+    lxrun [OPTIONS] ROOTFS CMD [ARGS...]     run CMD in a zone over ROOTFS
+    lxrun run [OPTIONS] ROOTFS CMD [ARGS...] the same, always
+    lxrun syscalls [--json]                  print the brand's translation table
+    lxrun rootfs create DIR                  make a Debian rootfs
+
+The first word decides: a subcommand name is a subcommand; anything else
+is a ROOTFS (write ./syscalls to run a rootfs of that name).  Options after
+CMD belong to CMD: `lxrun ROOT ls -la` passes -la to ls.
+
+lxrun exits like chroot(1): 125 when lxrun itself failed, 126 when CMD cannot
+run, 127 when CMD is not found, else the guest's status, or 128+N when
+signal N killed it.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .errors import LxbrandError, ZoneConfigError
+
+EXIT_FAILED = 125
+
+
+def _fail(message: str, code: int = EXIT_FAILED):
+    click.echo(f"lxrun: {message}", err=True)
+    sys.exit(code)
+
+
+class _Lxrun(click.Group):
+    """A group whose default command is `run`."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["run"] + list(args)
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_Lxrun, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lxbrand", prog_name="lxrun")
+def main():
+    """Run unmodified x86_64 Linux programs in an isolated zone with a Linux
+    personality given by the brand (a syscall translation table over a seccomp
+    user-notification supervisor).
+
+    \b
+    lxrun [OPTIONS] ROOTFS CMD [ARGS...]   is short for   lxrun run ...
+    """
+
+
+def _parse_env(ctx, param, values):
+    env = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r}: expected K=V", ctx=ctx, param=param)
+        env[key] = value
+    return env
+
+
+def _parse_binds(ctx, param, values):
+    from .zone import Bind
+    try:
+        return [Bind.parse(v) for v in values]
+    except ZoneConfigError as e:
+        raise click.BadParameter(str(e).split(": ", 1)[-1] + f" (got {e})", ctx=ctx, param=param)
+
+
+@main.command(context_settings={"allow_interspersed_args": False})
+@click.option("--hostname", default="zone", show_default=True, help="The zone's hostname.")
+@click.option("--net", type=click.Choice(["none", "host"]), default="none", show_default=True,
+              help="none: only loopback, up; host: the host's network.")
+@click.option("--bind", "binds", multiple=True, metavar="SRC:DST[:ro]", callback=_parse_binds,
+              help="Bind a host path into the zone (repeatable).")
+@click.option("--ephemeral", is_flag=True, help="Writes go to a throw-away overlay; the rootfs is untouched.")
+@click.option("--cwd", default="/", show_default=True, help="Working directory inside the zone.")
+@click.option("--env", "env", multiple=True, metavar="K=V", callback=_parse_env,
+              help="Set an environment variable over the clean default (PATH, HOME, TERM).")
+@click.option("--uid", type=click.IntRange(0, 2**32 - 2), default=0, show_default=True,
+              help="User id inside the zone (mapped to the invoking user).")
+@click.option("--gid", type=click.IntRange(0, 2**32 - 2), default=0, show_default=True,
+              help="Group id inside the zone (mapped to the invoking group).")
+@click.option("--kernel-release", default=None, metavar="RELEASE",
+              help="The kernel release uname reports [default: the host's].")
+@click.option("--tty/--no-tty", default=None,
+              help="Give the guest a pty of the zone as controlling terminal [default: when stdin and stdout are terminals].")
+@click.argument("rootfs", type=click.Path(file_okay=True, dir_okay=True))
+@click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
+def run(hostname, net, binds, ephemeral, cwd, env, uid, gid, kernel_release, tty, rootfs, cmd):
+    """Run CMD in a zone over ROOTFS."""
+    from .zone import Zone
+
+    if tty is None:
+        tty = os.isatty(0) and os.isatty(1)
+    saved = None
+    try:
+        zone = Zone(rootfs, hostname=hostname, net=net, binds=binds, ephemeral=ephemeral, cwd=cwd,
+                    env=env, uid=uid, gid=gid, kernel_release=kernel_release)
+        zone.resolve(list(cmd))
+        if tty:
+            import termios
+            import tty as ttymod
+            saved = termios.tcgetattr(0)
+            ttymod.setraw(0)
+        result = zone.run(list(cmd), tty=tty, forward_signals=True)
+    except LxbrandError as e:
+        _restore(saved)
+        _fail(str(e), e.exit_code)
+    except OSError as e:
+        _restore(saved)
+        _fail(f"{e.strerror or e}", EXIT_FAILED)
+    _restore(saved)
+    code = result.returncode
+    sys.exit(128 - code if code < 0 else code)
+
+
+def _restore(saved) -> None:
+    if saved is not None:
+        import termios
+        termios.tcsetattr(0, termios.TCSADRAIN, saved)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def syscalls(as_json):
+    """Print the brand's translation table: every x86_64 syscall, its status and handler."""
+    from .syscalls import report
+    click.echo(report.render(as_json))
+
+
+@main.group()
+def rootfs():
+    """Make root filesystems for zones."""
+
+
+@rootfs.command("create")
+@click.argument("directory", type=click.Path())
+@click.option("--suite", default="bookworm", show_default=True, help="Debian suite.")
+@click.option("--include", default="", metavar="PKG,...", help="Extra packages, comma-separated.")
+@click.option("--mirror", default=None, help="Debian mirror [default: deb.debian.org].")
+def rootfs_create(directory, suite, include, mirror):
+    """Create a Debian minbase rootfs in DIRECTORY with mmdebstrap (or debootstrap)."""
+    from . import rootfs as rf
+    pkgs = [p for p in include.split(",") if p.strip()]
+    try:
+        path = rf.create(directory, suite=suite, include=pkgs, mirror=mirror or rf.DEFAULT_MIRROR)
+    except LxbrandError as e:
+        _fail(str(e), 1)
+    click.echo(f"lxrun: rootfs ready in {path}; try: lxrun {path} /bin/sh")
+
+
+
+def entry() -> None:
+    """The lxrun console script: click's usage errors as one line, exit 125."""
+    try:
+        rv = main(standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail("aborted", 130)
+    except click.exceptions.ClickException as e:
+        _fail(e.format_message().replace("\n", " "), EXIT_FAILED)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,453 @@
+"""A zone: one isolated guest under the brand, as a library.
+
+    from lxbrand import Zone
+    zone = Zone("/srv/bookworm", hostname="box", net="none", ephemeral=True)
+
+    @zone.handler("getppid")
+    def getppid(call):
+        return 4242
+
+    r = zone.run(["python3", "-c", "import os; print(os.getppid())"], capture_output=True)
+    assert r.stdout == b"4242\\n"
+
+`run` returns a subprocess.CompletedProcess: returncode is the guest's exit
+status, or -N when a signal N killed it (lxrun turns that into 128+N).
+"""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+from . import command
+from ._csup import ffi, lib
+from .errors import SupervisorError, ZoneConfigError, ZoneStartError
+from .supervisor import Brand, Supervisor, check_handler_name
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+HOST_NAME_MAX = 64
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+NETS = ("none", "host")
+
+
+@dataclass
+class Bind:
+    src: str
+    dst: str
+    readonly: bool = False
+
+    @classmethod
+    def parse(cls, spec: str) -> "Bind":
+        """SRC:DST[:ro|:rw], as --bind takes it."""
+        parts = spec.split(":")
+        mode = "rw"
+        if len(parts) == 3:
+            mode = parts.pop()
+        if len(parts) != 2 or not parts[0] or not parts[1] or mode not in ("ro", "rw"):
+            raise ZoneConfigError(f"--bind {spec!r}: expected SRC:DST or SRC:DST:ro")
+        return cls(parts[0], parts[1], mode == "ro")
+
+
+@dataclass
+class ZoneConfig:
+    rootfs: str
+    hostname: str = "zone"
+    domainname: Optional[str] = None
+    net: str = "none"
+    binds: list = field(default_factory=list)
+    ephemeral: bool = False
+    cwd: str = "/"
+    env: dict = field(default_factory=dict)
+    uid: int = 0
+    gid: int = 0
+    kernel_release: Optional[str] = None
+
+    def validate(self) -> None:
+        if not isinstance(self.rootfs, (str, os.PathLike)):
+            raise ZoneConfigError(f"rootfs {self.rootfs!r}: expected a path")
+        self.rootfs = os.path.abspath(os.fspath(self.rootfs))
+        if not os.path.exists(self.rootfs):
+            raise ZoneConfigError(f"{self.rootfs}: rootfs does not exist")
+        if not os.path.isdir(self.rootfs):
+            raise ZoneConfigError(f"{self.rootfs}: rootfs is not a directory")
+        if not self.hostname or len(self.hostname.encode()) > HOST_NAME_MAX or "\0" in self.hostname:
+            raise ZoneConfigError(f"hostname {self.hostname!r}: must be 1 to {HOST_NAME_MAX} bytes")
+        if self.net not in NETS:
+            raise ZoneConfigError(f"net {self.net!r}: expected one of {', '.join(NETS)}")
+        if not self.cwd.startswith("/"):
+            raise ZoneConfigError(f"cwd {self.cwd!r}: must be an absolute path inside the zone")
+        for name, value in (("uid", self.uid), ("gid", self.gid)):
+            if not isinstance(value, int) or not 0 <= value < 2**32 - 1:
+                raise ZoneConfigError(f"{name} {value!r}: expected an id from 0 to 4294967294")
+        binds = []
+        for b in self.binds:
+            if isinstance(b, str):
+                b = Bind.parse(b)
+            elif not isinstance(b, Bind):
+                b = Bind(*b)
+            if not os.path.exists(b.src):
+                raise ZoneConfigError(f"--bind {b.src}: no such file or directory on the host")
+            if not b.dst.startswith("/"):
+                raise ZoneConfigError(f"--bind {b.src}:{b.dst}: the destination must be absolute")
+            binds.append(Bind(os.path.abspath(b.src), b.dst, b.readonly))
+        self.binds = binds
+        for k, v in self.env.items():
+            if not k or "=" in k or "\0" in k or "\0" in str(v):
+                raise ZoneConfigError(f"environment variable {k!r}: malformed name or value")
+
+    def environment(self) -> dict:
+        env = {"PATH": DEFAULT_PATH, "HOME": "/root" if self.uid == 0 else "/",
+               "TERM": os.environ.get("TERM", "dumb")}
+        env.update({k: str(v) for k, v in self.env.items()})
+        return env
+
+
+class Zone:
+    """An isolated guest environment over a rootfs, with the brand's personality."""
+
+    def __init__(self, rootfs, hostname: str = "zone", net: str = "none", binds: Sequence = (),
+                 ephemeral: bool = False, cwd: str = "/", env: Optional[dict] = None, uid: int = 0,
+                 gid: int = 0, kernel_release: Optional[str] = None, domainname: Optional[str] = None):
+        self.config = ZoneConfig(rootfs=rootfs, hostname=hostname, domainname=domainname, net=net,
+                                 binds=list(binds), ephemeral=ephemeral, cwd=cwd, env=dict(env or {}),
+                                 uid=uid, gid=gid, kernel_release=kernel_release)
+        self.config.validate()
+        self._handlers: dict[str, Callable] = {}
+        self._brand: Optional[Brand] = None
+        self.hostname = self.config.hostname
+        self.last_supervisor: Optional[Supervisor] = None
+        self._init_pid = -1
+
+    # -- the brand ----------------------------------------------------------
+
+    def handler(self, name: str, fn: Optional[Callable] = None):
+        """Answer syscall `name` with a Python function (usable as a decorator).
+
+        The function receives a `Call` and returns the syscall's value, a
+        negative errno (or raises OSError), or lxbrand.CONTINUE.
+        """
+        check_handler_name(name)
+
+        def register(f: Callable) -> Callable:
+            if not callable(f):
+                raise ZoneConfigError(f"handler for {name}: {f!r} is not callable")
+            self._handlers[name] = f
+            self._brand = None
+            return f
+
+        return register(fn) if fn is not None else register
+
+    @property
+    def brand(self) -> Brand:
+        if self._brand is None:
+            self._brand = Brand(self._handlers)
+        return self._brand
+
+    def uts(self) -> dict:
+        host = os.uname()
+        return {"sysname": "Linux", "nodename": self.config.hostname,
+                "release": self.config.kernel_release or host.release, "version": host.version,
+                "machine": "x86_64", "domainname": self.config.domainname or "(none)"}
+
+    # -- running ------------------------------------------------------------
+
+    def resolve(self, argv: Sequence[str]) -> str:
+        if not argv:
+            raise ZoneConfigError("no command given to run in the zone")
+        env = self.config.environment()
+        return command.resolve(self.config.rootfs, argv[0], env.get("PATH", DEFAULT_PATH), self.config.cwd)
+
+    def run(self, argv: Sequence[str], *, input: Optional[bytes] = None, capture_output: bool = False,
+            stdin=None, stdout=None, stderr=None, timeout: Optional[float] = None, check: bool = False,
+            tty: bool = False, forward_signals: bool = False) -> subprocess.CompletedProcess:
+        """Run argv in the zone and wait for it, like subprocess.run."""
+        argv = [os.fspath(a) for a in argv]
+        path = self.resolve(argv)
+        if input is not None:
+            if stdin is not None:
+                raise ZoneConfigError("stdin and input cannot both be given")
+            stdin = subprocess.PIPE
+        if capture_output:
+            if stdout is not None or stderr is not None:
+                raise ZoneConfigError("capture_output cannot be combined with stdout or stderr")
+            stdout = stderr = subprocess.PIPE
+        run = _Run(self, argv, path, stdin, stdout, stderr, tty)
+        try:
+            run.start()
+            if forward_signals:
+                run.forward_signals()
+            out, err = run.communicate(input, timeout)
+        finally:
+            run.close()
+        returncode = run.returncode
+        result = subprocess.CompletedProcess(argv, returncode, out, err)
+        if check and returncode != 0:
+            raise subprocess.CalledProcessError(returncode, argv, out, err)
+        return result
+
+
+def _fd_of(spec, default: int, mode: str):
+    """(fd for the guest, our end or None, fd to close after start or None)."""
+    if spec is None:
+        return default, None, None
+    if spec == subprocess.PIPE:
+        r, w = os.pipe2(os.O_CLOEXEC)
+        return (r, w, r) if mode == "r" else (w, r, w)
+    if spec == subprocess.DEVNULL:
+        fd = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        return fd, None, fd
+    if isinstance(spec, int):
+        return spec, None, None
+    return spec.fileno(), None, None
+
+
+class _Run:
+    """One guest run: the zone started, its stdio pumped, its end awaited."""
+
+    def __init__(self, zone: Zone, argv, path, stdin, stdout, stderr, tty: bool):
+        self.zone = zone
+        self.argv = argv
+        self.path = path
+        self.stdio_specs = (stdin, stdout, stderr)
+        self.tty = tty
+        self.z = ffi.new("struct lxb_zone *")
+        self.z.init_pid = -1
+        self.sup: Optional[Supervisor] = None
+        self.returncode: Optional[int] = None
+        self.threads: list[threading.Thread] = []
+        self.ours: list[Optional[int]] = [None, None, None]
+        self.to_close: list[int] = []
+        self.old_handlers: dict = {}
+        self.relay_stop = -1
+        self.failure: Optional[OSError] = None
+
+    def start(self) -> None:
+        zone, cfgv = self.zone, self.zone.config
+        stdin, stdout, stderr = self.stdio_specs
+        fds = []
+        for i, (spec, mode) in enumerate(((stdin, "r"), (stdout, "w"), (stderr, "w"))):
+            if i == 2 and spec == subprocess.STDOUT:
+                fds.append(fds[1])
+                continue
+            fd, ours, close = _fd_of(spec, i, mode)
+            fds.append(fd)
+            self.ours[i] = ours
+            if close is not None:
+                self.to_close.append(close)
+        keep = []   # cffi owners that must outlive lxb_zone_start
+
+        def cstr(s: str):
+            p = ffi.new("char[]", os.fsencode(s))
+            keep.append(p)
+            return p
+
+        def cvec(items):
+            arr = ffi.new("char *[]", len(items) + 1)
+            for i, s in enumerate(items):
+                arr[i] = cstr(s)
+            arr[len(items)] = ffi.NULL
+            keep.append(arr)
+            return arr
+
+        env = cfgv.environment()
+        bpf = zone.brand.bpf()
+        c = ffi.new("struct lxb_config *")
+        c.rootfs = cstr(cfgv.rootfs)
+        c.hostname = cstr(cfgv.hostname)
+        c.domainname = cstr(cfgv.domainname) if cfgv.domainname else ffi.NULL
+        c.cwd = cstr(cfgv.cwd)
+        c.path = cstr(self.path)
+        c.argv = cvec(self.argv)
+        c.envp = cvec([f"{k}={v}" for k, v in env.items()])
+        c.ephemeral = int(cfgv.ephemeral)
+        c.net_host = int(cfgv.net == "host")
+        c.uid, c.gid = cfgv.uid, cfgv.gid
+        for i in range(3):
+            c.stdio[i] = fds[i]
+        c.use_pty = int(self.tty)
+        binds = ffi.new("struct lxb_bind[]", max(1, len(cfgv.binds)))
+        for i, b in enumerate(cfgv.binds):
+            binds[i].src = cstr(b.src)
+            binds[i].dst = cstr(b.dst)
+            binds[i].readonly = int(b.readonly)
+        c.nbinds = len(cfgv.binds)
+        c.binds = binds
+        bpf_buf = ffi.from_buffer(bpf)
+        c.bpf = ffi.cast("unsigned char *", bpf_buf)
+        c.bpf_len = len(bpf)
+        err = ffi.new("char[]", 512)
+        rc = lib.lxb_zone_start(c, self.z, err, 512)
+        for fd in self.to_close:
+            os.close(fd)
+        self.to_close = []
+        if rc < 0:
+            for fd in self.ours:
+                if fd is not None:
+                    os.close(fd)
+            self.ours = [None, None, None]
+            raise ZoneStartError(-rc, ffi.string(err).decode(errors="replace"))
+        zone._init_pid = self.z.init_pid
+        self.sup = Supervisor(zone, zone.brand, self.z.listener_fd, self.z.agent_fd, zone.uts())
+        self.sup.on_failure = self._supervisor_failed
+        zone.last_supervisor = self.sup
+        self.sup.start()
+        if self.z.pty_fd >= 0:
+            self._start_relay()
+
+    def _supervisor_failed(self, err: OSError) -> None:
+        # fail closed: a zone whose supervisor is gone does not keep running
+        self.failure = err
+        if self.z.init_pid > 0:
+            try:
+                os.kill(self.z.init_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def _start_relay(self) -> None:
+        self.relay_stop = os.eventfd(0, os.EFD_CLOEXEC)
+        master = self.z.pty_fd
+        t = threading.Thread(target=lib.lxb_pty_relay, args=(0, 1, master, self.relay_stop),
+                             name="lxbrand-pty", daemon=True)
+        t.start()
+        self.relay = t
+        if threading.current_thread() is threading.main_thread():
+            def winch(signum, frame):
+                import fcntl
+                import termios
+                try:
+                    size = fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8)
+                    fcntl.ioctl(master, termios.TIOCSWINSZ, size)
+                except OSError:
+                    pass
+            self.old_handlers[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, winch)
+
+    def forward_signals(self) -> None:
+        """Send the signals lxrun receives to the guest (through the zone's init)."""
+        def forward(signum, frame):
+            if self.z.init_pid > 0:
+                try:
+                    os.kill(self.z.init_pid, signum)
+                except ProcessLookupError:
+                    pass
+        for sig in FORWARDED_SIGNALS:
+            self.old_handlers.setdefault(sig, signal.signal(sig, forward))
+
+    def _pump(self, input: Optional[bytes]):
+        out: dict[int, list] = {1: [], 2: []}
+        for i in (1, 2):
+            fd = self.ours[i]
+            if fd is None:
+                continue
+
+            def reader(fd=fd, sink=out[i]):
+                while True:
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
+                        break
+                    sink.append(chunk)
+            t = threading.Thread(target=reader, daemon=True)
+            t.start()
+            self.threads.append(t)
+        if self.ours[0] is not None:
+            fd = self.ours[0]
+            data = input or b""
+
+            def writer():
+                try:
+                    view = memoryview(data)
+                    while view:
+                        n = os.write(fd, view[:65536])
+                        view = view[n:]
+                except (BrokenPipeError, OSError):
+                    pass
+                finally:
+                    os.close(fd)
+            t = threading.Thread(target=writer, daemon=True)
+            t.start()
+            self.ours[0] = None
+            self.threads.append(t)
+        return out
+
+    def communicate(self, input: Optional[bytes], timeout: Optional[float]):
+        out = self._pump(input)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        ctl = self.z.ctl_fd
+        while True:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([ctl], [], [], wait)
+            if ready:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                os.kill(self.z.init_pid, signal.SIGKILL)
+                self._wait()
+                self._join()
+                raise subprocess.TimeoutExpired(self.argv, timeout, self._joined(out, 1), self._joined(out, 2))
+        self._wait()
+        self._join()
+        return self._joined(out, 1), self._joined(out, 2)
+
+    def _joined(self, out, i):
+        return b"".join(out[i]) if self.ours[i] is not None else None
+
+    def _wait(self) -> None:
+        status = ffi.new("int *")
+        kind = ffi.new("int *")
+        lib.lxb_zone_wait(self.z, status, kind)
+        st = status[0]
+        if self.sup is not None:
+            self.sup.stop()
+        if self.failure is not None:
+            raise SupervisorError(f"{self.failure.strerror}; the zone was killed")
+        if kind[0] == 1:
+            from .errors import CommandNotRunnable
+            raise CommandNotRunnable(f"{self.path}: cannot execute in the zone: {os.strerror(st)}")
+        if os.WIFEXITED(st):
+            self.returncode = os.WEXITSTATUS(st)
+        elif os.WIFSIGNALED(st):
+            self.returncode = -os.WTERMSIG(st)
+        else:
+            self.returncode = -signal.SIGKILL
+
+    def _join(self) -> None:
+        for t in self.threads:
+            t.join()
+        self.threads = []
+        if self.relay_stop >= 0:
+            self.relay.join(timeout=2.0)
+            os.eventfd_write(self.relay_stop, 1)
+            self.relay.join()
+
+    def close(self) -> None:
+        if self.z.init_pid > 0:   # an exception left the zone running: end it
+            try:
+                os.kill(self.z.init_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                self._wait()
+            except Exception:
+                pass
+        for sig, old in self.old_handlers.items():
+            signal.signal(sig, old)
+        self.old_handlers = {}
+        for fd in (self.z.ctl_fd, self.z.agent_fd, self.z.listener_fd, self.z.pty_fd, self.relay_stop):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.z.ctl_fd = self.z.agent_fd = self.z.listener_fd = self.z.pty_fd = -1
+        self.relay_stop = -1
+        for i in (1, 2):
+            if self.ours[i] is not None:
+                os.close(self.ours[i])
+                self.ours[i] = None
+        for fd in self.to_close:
+            os.close(fd)
+        self.to_close = []
