@@ -310,14 +310,24 @@ static void setup_dev(int ctl, const char *root)
     symlink("/proc/kcore", path);
 }
 
-static void setup_fs(int ctl, const struct lxb_config *cfg, int rootfd, const int *bindfd)
+static void setup_fs(int ctl, const struct lxb_config *cfg)
 {
     const char *stage = "/tmp";
     char root[256], src[64], opts[1024], path[4096];
-    int i;
+    int i, rootfd, bindfd[LXB_MAX_BINDS];
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
         die_step(ctl, "make / private", errno);
+    /* opened here, in the zone's mount namespace (a bind from the parent's
+     * namespace is EINVAL), and before the staging tmpfs hides /tmp */
+    rootfd = open(cfg->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        die_step(ctl, cfg->rootfs, errno);
+    for (i = 0; i < cfg->nbinds; i++) {
+        bindfd[i] = open(cfg->binds[i].src, O_PATH | O_CLOEXEC);
+        if (bindfd[i] < 0)
+            die_step(ctl, cfg->binds[i].src, errno);
+    }
     if (mount("lxbrand-stage", stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) {
         stage = "/mnt";
         if (mount("lxbrand-stage", stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0)
@@ -389,7 +399,9 @@ static void setup_fs(int ctl, const struct lxb_config *cfg, int rootfd, const in
             if (rc < 0)
                 die_step(ctl, cfg->binds[i].dst, -rc);
         }
+        close(bindfd[i]);
     }
+    close(rootfd);
 }
 
 static int loopback_up(void)
@@ -472,6 +484,41 @@ fail:
 
 /* ---- init ---- */
 
+/*
+ * Init is a fork of lxrun, so /proc/1/cmdline in the zone would show lxrun's
+ * host command line.  Blank it in place (the argument area is init's own
+ * copy-on-write memory; /proc/self/stat fields 48 and 49 give its bounds)
+ * and name the process, as setproctitle does.
+ */
+static void init_rename(void)
+{
+    char buf[1024], *p;
+    unsigned long start = 0, end = 0;
+    ssize_t n;
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC), field;
+
+    prctl(PR_SET_NAME, "lxbrand-init");
+    if (fd < 0)
+        return;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = 0;
+    p = strrchr(buf, ')');
+    /* the field after ')' is 3 (state); walk to 48 */
+    for (field = 2; p && *p && field < 48; p++)
+        if (*p == ' ')
+            field++;
+    if (!p || sscanf(p, "%lu %lu", &start, &end) != 2 || end <= start + 1)
+        return;
+    memset((void *)start, 0, end - start);
+    snprintf((char *)start, end - start, "lxbrand-init");
+    /* a non-NUL last byte tells the kernel to stop cmdline at the first NUL */
+    if (end - start > sizeof "lxbrand-init")
+        ((char *)end)[-1] = ' ';
+}
+
 static int agent_answer(int agent)
 {
     struct lxb_agent_req req;
@@ -497,7 +544,7 @@ static int agent_answer(int agent)
 }
 
 static __attribute__((noreturn)) void init_main(const struct lxb_config *cfg, int ctl, int agent,
-                                                int syncfd, int rootfd, const int *bindfd)
+                                                int syncfd)
 {
     int keep[LXB_MAX_KEEP], nkeep = 0, i, master = -1, sigfd, errpipe[2], st, err;
     sigset_t all;
@@ -505,14 +552,12 @@ static __attribute__((noreturn)) void init_main(const struct lxb_config *cfg, in
     pid_t guest, p;
 
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    init_rename();
     keep[nkeep++] = ctl;
     keep[nkeep++] = agent;
     keep[nkeep++] = syncfd;
-    keep[nkeep++] = rootfd;
     for (i = 0; i < 3; i++)
         keep[nkeep++] = cfg->stdio[i];
-    for (i = 0; i < cfg->nbinds; i++)
-        keep[nkeep++] = bindfd[i];
     close_except(keep, nkeep);
 
     /* wait for the id maps; EOF means lxrun died */
@@ -520,10 +565,7 @@ static __attribute__((noreturn)) void init_main(const struct lxb_config *cfg, in
         _exit(125);
     close(syncfd);
 
-    setup_fs(ctl, cfg, rootfd, bindfd);
-    close(rootfd);
-    for (i = 0; i < cfg->nbinds; i++)
-        close(bindfd[i]);
+    setup_fs(ctl, cfg);
     if (cfg->hostname && sethostname(cfg->hostname, strlen(cfg->hostname)) != 0)
         die_step(ctl, "sethostname", errno);
     if (cfg->domainname && setdomainname(cfg->domainname, strlen(cfg->domainname)) != 0)
@@ -636,32 +678,16 @@ static int write_id_maps(pid_t pid, const struct lxb_config *cfg, char *err, int
 int lxb_zone_start(const struct lxb_config *cfg, struct lxb_zone *z, char *err, int errlen)
 {
     int ctl[2] = {-1, -1}, agent[2] = {-1, -1}, sync[2] = {-1, -1};
-    int rootfd = -1, bindfd[LXB_MAX_BINDS], i, rc, fd;
+    int rc, fd;
     unsigned long flags;
     pid_t pid;
     struct lxb_msg m;
 
     z->init_pid = -1;
     z->ctl_fd = z->agent_fd = z->listener_fd = z->pty_fd = -1;
-    for (i = 0; i < LXB_MAX_BINDS; i++)
-        bindfd[i] = -1;
     if (cfg->nbinds > LXB_MAX_BINDS) {
         snprintf(err, errlen, "too many --bind (at most %d)", LXB_MAX_BINDS);
         return -E2BIG;
-    }
-    rootfd = open(cfg->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (rootfd < 0) {
-        rc = -errno;
-        snprintf(err, errlen, "%s: %s", cfg->rootfs, strerror(errno));
-        goto fail;
-    }
-    for (i = 0; i < cfg->nbinds; i++) {
-        bindfd[i] = open(cfg->binds[i].src, O_PATH | O_CLOEXEC);
-        if (bindfd[i] < 0) {
-            rc = -errno;
-            snprintf(err, errlen, "--bind %s: %s", cfg->binds[i].src, strerror(errno));
-            goto fail;
-        }
     }
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) != 0 ||
         socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, agent) != 0 ||
@@ -690,7 +716,7 @@ int lxb_zone_start(const struct lxb_config *cfg, struct lxb_zone *z, char *err, 
         close(ctl[0]);
         close(agent[0]);
         close(sync[1]);
-        init_main(cfg, ctl[1], agent[1], sync[0], rootfd, bindfd);
+        init_main(cfg, ctl[1], agent[1], sync[0]);
     }
     z->init_pid = pid;
     close(ctl[1]);
@@ -734,10 +760,6 @@ int lxb_zone_start(const struct lxb_config *cfg, struct lxb_zone *z, char *err, 
             goto kill;
         }
     }
-    if (rootfd >= 0)
-        close(rootfd);
-    for (i = 0; i < cfg->nbinds; i++)
-        close(bindfd[i]);
     return 0;
 
 kill:
@@ -752,19 +774,14 @@ fail:
     if (z->pty_fd >= 0)
         close(z->pty_fd);
     z->ctl_fd = z->agent_fd = z->pty_fd = -1;
-    for (i = 0; i < 2; i++) {
-        if (ctl[1] >= 0 && i == 1)
-            close(ctl[1]);
-        if (agent[1] >= 0 && i == 1)
-            close(agent[1]);
-        if (sync[i] >= 0)
-            close(sync[i]);
-    }
-    if (rootfd >= 0)
-        close(rootfd);
-    for (i = 0; i < cfg->nbinds && i < LXB_MAX_BINDS; i++)
-        if (bindfd[i] >= 0)
-            close(bindfd[i]);
+    if (ctl[1] >= 0)
+        close(ctl[1]);
+    if (agent[1] >= 0)
+        close(agent[1]);
+    if (sync[0] >= 0)
+        close(sync[0]);
+    if (sync[1] >= 0)
+        close(sync[1]);
     return rc < 0 ? rc : -EIO;
 }
 
