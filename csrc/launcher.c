@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
+#include <linux/mount.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
@@ -310,6 +311,27 @@ static void setup_dev(int ctl, const char *root)
     symlink("/proc/kcore", path);
 }
 
+/* show `text` as ROOT/proc/NAME: a file in the staging tmpfs, bound read-only */
+static void proc_override(int ctl, const char *stage, const char *root, const char *name, const char *text)
+{
+    char file[4096], target[4096];
+    int fd, rc;
+    const char *base = strrchr(name, '/');
+
+    snprintf(file, sizeof file, "%s/proc-%s", stage, base ? base + 1 : name);
+    snprintf(target, sizeof target, "%s/proc/%s", root, name);
+    fd = open(file, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0444);
+    if (fd < 0)
+        die_step(ctl, "write the zone's /proc overrides", errno);
+    if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+        die_step(ctl, "write the zone's /proc overrides", errno);
+    close(fd);
+    if (mount(file, target, NULL, MS_BIND, NULL) != 0)
+        die_step(ctl, target + strlen(root), errno);
+    if ((rc = bind_readonly(target)) < 0)
+        die_step(ctl, target + strlen(root), -rc);
+}
+
 static void setup_fs(int ctl, const struct lxb_config *cfg)
 {
     const char *stage = "/tmp";
@@ -324,8 +346,13 @@ static void setup_fs(int ctl, const struct lxb_config *cfg)
     if (rootfd < 0)
         die_step(ctl, cfg->rootfs, errno);
     for (i = 0; i < cfg->nbinds; i++) {
-        bindfd[i] = open(cfg->binds[i].src, O_PATH | O_CLOEXEC);
+        struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+        bindfd[i] = (int)syscall(SYS_open_tree, AT_FDCWD, cfg->binds[i].src,
+                                 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
         if (bindfd[i] < 0)
+            die_step(ctl, cfg->binds[i].src, errno);
+        if (cfg->binds[i].readonly &&
+            syscall(SYS_mount_setattr, bindfd[i], "", AT_EMPTY_PATH | AT_RECURSIVE, &ro, sizeof ro) != 0)
             die_step(ctl, cfg->binds[i].src, errno);
     }
     if (mount("lxbrand-stage", stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) {
@@ -368,6 +395,12 @@ static void setup_fs(int ctl, const struct lxb_config *cfg)
 
     setup_dev(ctl, root);
 
+    /* the kernel personality: files of the staging tmpfs bound over /proc's */
+    if (cfg->proc_version)
+        proc_override(ctl, stage, root, "version", cfg->proc_version);
+    if (cfg->osrelease)
+        proc_override(ctl, stage, root, "sys/kernel/osrelease", cfg->osrelease);
+
     snprintf(path, sizeof path, "%s/tmp", root);
     mkdir(path, 01777);
     if (mount("lxbrand-tmp", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0)
@@ -382,23 +415,19 @@ static void setup_fs(int ctl, const struct lxb_config *cfg)
     if (chdir("/") != 0)
         die_step(ctl, "chdir /", errno);
 
-    /* binds after pivot_root: the destination resolves inside the zone */
+    /* binds after pivot_root, so that the destination resolves inside the
+     * zone: the detached trees cloned above survive the old root's unmount */
     for (i = 0; i < cfg->nbinds; i++) {
         struct stat st;
         int rc;
-        fd_path(src, sizeof src, bindfd[i]);
         if (fstat(bindfd[i], &st) != 0)
             die_step(ctl, cfg->binds[i].src, errno);
         rc = make_mountpoint(cfg->binds[i].dst, S_ISDIR(st.st_mode));
         if (rc < 0)
             die_step(ctl, cfg->binds[i].dst, -rc);
-        if (mount(src, cfg->binds[i].dst, NULL, MS_BIND | MS_REC, NULL) != 0)
+        if (syscall(SYS_move_mount, bindfd[i], "", AT_FDCWD, cfg->binds[i].dst,
+                    MOVE_MOUNT_F_EMPTY_PATH) != 0)
             die_step(ctl, cfg->binds[i].dst, errno);
-        if (cfg->binds[i].readonly) {
-            rc = bind_readonly(cfg->binds[i].dst);
-            if (rc < 0)
-                die_step(ctl, cfg->binds[i].dst, -rc);
-        }
         close(bindfd[i]);
     }
     close(rootfd);
@@ -559,6 +588,10 @@ static __attribute__((noreturn)) void init_main(const struct lxb_config *cfg, in
     for (i = 0; i < 3; i++)
         keep[nkeep++] = cfg->stdio[i];
     close_except(keep, nkeep);
+
+    /* leave lxrun's session: signals from the host's terminal go to lxrun,
+     * which forwards them once, never to init directly as well */
+    setsid();
 
     /* wait for the id maps; EOF means lxrun died */
     if (read(syncfd, &c, 1) != 1)

@@ -65,6 +65,8 @@ struct lxb_config {
     const struct lxb_bind *binds;
     const unsigned char *bpf;    /* struct sock_filter[], from lxb_filter_build */
     int bpf_len;                 /* in bytes */
+    const char *proc_version;    /* shown as /proc/version, or NULL for the host's */
+    const char *osrelease;       /* shown as /proc/sys/kernel/osrelease, or NULL */
 };
 
 struct lxb_zone {

@@ -63,10 +63,13 @@ def _parse_env(ctx, param, values):
 
 def _parse_binds(ctx, param, values):
     from .zone import Bind
-    try:
-        return [Bind.parse(v) for v in values]
-    except ZoneConfigError as e:
-        raise click.BadParameter(str(e).split(": ", 1)[-1] + f" (got {e})", ctx=ctx, param=param)
+    binds = []
+    for v in values:
+        try:
+            binds.append(Bind.parse(v))
+        except ZoneConfigError as e:
+            raise click.BadParameter(str(e).split(": ", 1)[-1] + f" (got {v!r})", ctx=ctx, param=param)
+    return binds
 
 
 @main.command(context_settings={"allow_interspersed_args": False})
@@ -104,7 +107,7 @@ def run(hostname, net, binds, ephemeral, cwd, env, uid, gid, kernel_release, tty
             import termios
             import tty as ttymod
             saved = termios.tcgetattr(0)
-            ttymod.setraw(0)
+            ttymod.setraw(0, termios.TCSANOW)  # TCSAFLUSH would drop typed-ahead input
         result = zone.run(list(cmd), tty=tty, forward_signals=True)
     except LxbrandError as e:
         _restore(saved)
@@ -155,6 +158,9 @@ def rootfs_create(directory, suite, include, mirror):
 
 def entry() -> None:
     """The lxrun console script: click's usage errors as one line, exit 125."""
+    if len(sys.argv) == 1:
+        click.echo(main.get_help(click.Context(main, info_name="lxrun")), err=True)
+        sys.exit(EXIT_FAILED)
     try:
         rv = main(standalone_mode=False)
     except click.exceptions.Abort:

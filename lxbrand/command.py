@@ -86,8 +86,7 @@ def resolve(rootfs: str, cmd: str, path_env: str, cwd: str = "/") -> str:
             check_runnable(rootfs, zone_path, cwd)
             return zone_path
     raise CommandNotFound(
-        f"{cmd}: command not found in the zone's rootfs (looked in "
-        + ", ".join(_display(rootfs, d) for d in looked) + ")")
+        f"{cmd}: command not found in the zone's rootfs {rootfs} (looked in PATH={':'.join(looked)})")
 
 
 def check_runnable(rootfs: str, zone_path: str, cwd: str = "/", depth: int = 0) -> None:

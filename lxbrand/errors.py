@@ -27,6 +27,10 @@ class CommandNotRunnable(LxbrandError, PermissionError):
 class ZoneStartError(LxbrandError, OSError):
     """The zone could not be set up (namespaces, mounts, filter)."""
 
+    def __str__(self):
+        # one line naming the step, not OSError's "[Errno 22] ..."
+        return str(self.strerror if self.strerror else super().__str__())
+
 
 class SupervisorError(LxbrandError, RuntimeError):
     """The supervisor stopped while the guest ran; the zone was killed."""

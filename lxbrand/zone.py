@@ -97,6 +97,11 @@ class ZoneConfig:
                 raise ZoneConfigError(f"--bind {b.src}:{b.dst}: the destination must be absolute")
             binds.append(Bind(os.path.abspath(b.src), b.dst, b.readonly))
         self.binds = binds
+        if self.kernel_release is not None and (
+                not self.kernel_release or len(self.kernel_release.encode()) > HOST_NAME_MAX
+                or not self.kernel_release[0].isdigit()):
+            raise ZoneConfigError(f"kernel release {self.kernel_release!r}: expected a version "
+                                  f"such as 4.19.0 (at most {HOST_NAME_MAX} bytes)")
         for k, v in self.env.items():
             if not k or "=" in k or "\0" in k or "\0" in str(v):
                 raise ZoneConfigError(f"environment variable {k!r}: malformed name or value")
@@ -154,6 +159,16 @@ class Zone:
         return {"sysname": "Linux", "nodename": self.config.hostname,
                 "release": self.config.kernel_release or host.release, "version": host.version,
                 "machine": "x86_64", "domainname": self.config.domainname or "(none)"}
+
+    def proc_version(self) -> str:
+        """/proc/version as the zone shows it: the host's, with the zone's release."""
+        host = os.uname().release
+        try:
+            with open("/proc/version") as f:
+                text = f.read()
+        except OSError:
+            text = f"Linux version {host} #1 SMP\n"
+        return text.replace(host, self.config.kernel_release or host, 1)
 
     # -- running ------------------------------------------------------------
 
@@ -281,6 +296,9 @@ class _Run:
         bpf_buf = ffi.from_buffer(bpf)
         c.bpf = ffi.cast("unsigned char *", bpf_buf)
         c.bpf_len = len(bpf)
+        if cfgv.kernel_release:
+            c.proc_version = cstr(zone.proc_version())
+            c.osrelease = cstr(cfgv.kernel_release + "\n")
         err = ffi.new("char[]", 512)
         rc = lib.lxb_zone_start(c, self.z, err, 512)
         for fd in self.to_close:
