@@ -155,24 +155,25 @@ static void sys_uname(struct lxb_sup *s, const struct lxb_call *c, struct lxb_re
     r->val = 0;
 }
 
-/* sethostname(2)/setdomainname(2): EINVAL past 64 bytes, EPERM without
-   CAP_SYS_ADMIN in the zone; the zone's init renames the zone's UTS
-   namespace, so /proc/sys/kernel/hostname agrees with uname */
+/* sethostname(2)/setdomainname(2): EPERM without CAP_SYS_ADMIN in the zone,
+   checked first as Linux does, then EINVAL past 64 bytes (len is an int);
+   the zone's init renames the zone's UTS namespace, so
+   /proc/sys/kernel/hostname agrees with uname */
 static void set_uts_name(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r, int op,
                          char *field)
 {
     struct lxb_agent_req req;
     struct lxb_agent_rep rep;
-    int64_t len = (int64_t)c->args[1];
+    int64_t len = (int32_t)c->args[1];
     int cap;
 
-    if (len < 0 || len > LXB_UTS_LEN - 1) {
-        r->error = EINVAL;
-        return;
-    }
     cap = has_cap_sys_admin(c->pid);
     if (cap <= 0) {
         r->error = cap == 0 ? EPERM : ESRCH;
+        return;
+    }
+    if (len < 0 || len > LXB_UTS_LEN - 1) {
+        r->error = EINVAL;
         return;
     }
     memset(&req, 0, sizeof req);
@@ -276,8 +277,12 @@ int lxb_supervise(struct lxb_sup *s)
         }
         if (pfd[1].revents & POLLIN)
             goto out;
+        if (pfd[0].revents & POLLNVAL) {
+            rc = -EBADF; /* the listener was closed under us */
+            goto out;
+        }
         if (!(pfd[0].revents & POLLIN)) {
-            if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL))
+            if (pfd[0].revents & (POLLHUP | POLLERR))
                 goto out; /* every task under the filter is gone */
             continue;
         }

@@ -18,7 +18,7 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # What the tests, the conformance suite and the benchmarks need in one tree.
 TEST_PACKAGES = ("python3", "busybox", "libpython3.11-testsuite", "procps",
                  "sqlite3", "iproute2", "bash")
-_COMPLETE = ".lxbrand-rootfs-complete"
+_COMPLETE = ".lxbrand-rootfs-complete"   # beside the tree (TREE.complete), not in it
 
 
 def cache_dir() -> str:
@@ -65,7 +65,10 @@ def cached(include=TEST_PACKAGES, suite: str = "bookworm") -> str:
     """The path of a cached rootfs with `include`, built once when missing."""
     key = hashlib.sha256(",".join(sorted(include)).encode()).hexdigest()[:10]
     path = os.path.join(cache_dir(), "rootfs", f"{suite}-minbase-{key}")
-    if os.path.exists(os.path.join(path, _COMPLETE)):
+    marker = path + _COMPLETE
+    if os.path.exists(os.path.join(path, _COMPLETE)):    # trees cached by lxbrand 0.1.0
+        os.rename(os.path.join(path, _COMPLETE), marker)
+    if os.path.exists(marker) and os.path.isdir(path):
         return path
     tmp = path + ".building"
     if os.path.exists(tmp):
@@ -75,6 +78,6 @@ def cached(include=TEST_PACKAGES, suite: str = "bookworm") -> str:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     print(f"lxbrand: building {suite} rootfs with {','.join(include)} in {path}", file=sys.stderr)
     create(tmp, suite=suite, include=include, quiet=True)
-    open(os.path.join(tmp, _COMPLETE), "w").close()
     os.rename(tmp, path)
+    open(marker, "w").close()
     return path

@@ -1,0 +1,312 @@
+"""The zone as a library: real Debian programs, isolation facts, the brand's
+emulated syscalls, and Python handlers through Zone.handler."""
+import errno
+import hashlib
+import os
+import signal
+import subprocess
+
+import pytest
+
+from lxbrand import CONTINUE, SupervisorError, Zone
+
+
+def run(zone, argv, **kw):
+    kw.setdefault("capture_output", True)
+    kw.setdefault("timeout", 120)
+    return zone.run(argv, **kw)
+
+
+def sh(zone, script, **kw):
+    r = run(zone, ["/bin/sh", "-c", script], **kw)
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    return r.stdout.decode()
+
+
+# -- programs ---------------------------------------------------------------
+
+def test_sh_pipeline(rootfs):
+    out = sh(Zone(rootfs), "printf 'b\\na\\nc\\n' | sort | tr a-z A-Z | head -2")
+    assert out == "A\nB\n"
+
+
+def test_coreutils(rootfs):
+    out = sh(Zone(rootfs), "cd /tmp && mkdir -p d/e && echo hi > d/e/f && cp -a d g && "
+                           "ln -s g/e/f l && cat l && stat -c %s g/e/f && ls g/e && rm -r d g l && ls")
+    assert out == "hi\n3\nf\n"
+
+
+def test_stdin_and_exit_status(rootfs):
+    r = run(Zone(rootfs), ["/bin/sh", "-c", "cat; exit 3"], input=b"from stdin")
+    assert (r.returncode, r.stdout) == (3, b"from stdin")
+
+
+PYTHON_CHECKS = r"""
+import os, signal, socket, subprocess, threading
+seen = []
+threads = [threading.Thread(target=seen.append, args=(i,)) for i in range(16)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("threads", sorted(seen) == list(range(16)))
+print("subprocess", subprocess.run(["echo", "child"], capture_output=True, text=True).stdout.strip())
+a, b = socket.socketpair()
+a.sendall(b"ping"); print("socketpair", b.recv(4).decode())
+got = []
+signal.signal(signal.SIGUSR1, lambda s, f: got.append(s))
+os.kill(os.getpid(), signal.SIGUSR1)
+print("signal", got == [signal.SIGUSR1])
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.write(w, str(os.getppid()).encode()); os._exit(7)
+_, st = os.waitpid(pid, 0)
+print("fork", os.waitstatus_to_exitcode(st), os.read(r, 10).decode() == str(os.getpid()))
+"""
+
+
+def test_python_threads_subprocess_socketpair_signals(rootfs):
+    r = run(Zone(rootfs), ["python3", "-c", PYTHON_CHECKS])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().split("\n") == [
+        "threads True", "subprocess child", "socketpair ping", "signal True", "fork 7 True", ""]
+
+
+def test_guest_killed_by_signal_is_negative_returncode(rootfs):
+    r = run(Zone(rootfs), ["/bin/sh", "-c", "kill -SEGV $$"])
+    assert r.returncode == -signal.SIGSEGV
+
+
+def test_timeout_kills_the_zone(rootfs):
+    with pytest.raises(subprocess.TimeoutExpired):
+        Zone(rootfs).run(["sleep", "30"], timeout=0.5)
+
+
+def test_orphans_are_reaped(rootfs):
+    out = sh(Zone(rootfs), "for i in 1 2 3; do (sleep 0.1 &); done; sleep 0.6; "
+                           "ps -eo stat= | grep -c '^Z' || true")
+    assert out.strip() == "0"
+
+
+# -- isolation ----------------------------------------------------------------
+
+def test_guest_sees_only_its_rootfs(rootfs, tmp_path):
+    secret = tmp_path / "host-secret"
+    secret.write_text("x")
+    out = sh(Zone(rootfs), f"test -e {secret} && echo visible || echo hidden; ls /")
+    assert out.splitlines()[0] == "hidden"
+    assert set(out.splitlines()[1:]) == set(os.listdir(rootfs)) | {"proc", "dev", "sys", "tmp"}
+
+
+def test_guest_sees_only_its_pids(rootfs):
+    out = sh(Zone(rootfs), "echo $$; ls /proc | grep -c '^[0-9]'")
+    pid, count = out.split()
+    assert int(pid) == 2            # init is 1, the guest 2
+    assert int(count) <= 4          # init, sh, ls, grep
+    init = sh(Zone(rootfs), "cat /proc/1/cmdline")
+    assert init.rstrip("\0 ") == "lxbrand-init"
+
+
+def test_hostname_is_the_zones(rootfs):
+    assert sh(Zone(rootfs), "hostname") == "zone\n"
+    assert sh(Zone(rootfs, hostname="db1"), "hostname; uname -n") == "db1\ndb1\n"
+    assert os.uname().nodename not in ("zone", "db1")
+
+
+def test_net_none_has_only_loopback_up(rootfs):
+    out = sh(Zone(rootfs), "ip -o link | awk '{print $2}'; ip -o addr show lo | awk '{print $4}'")
+    assert out.split() == ["lo:", "127.0.0.1/8", "::1/128"]
+    # loopback works
+    code = "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(); " \
+           "c=socket.create_connection(s.getsockname()); a,_=s.accept(); c.send(b'ok'); print(a.recv(2).decode())"
+    assert run(Zone(rootfs), ["python3", "-c", code]).stdout == b"ok\n"
+
+
+def test_net_host_sees_the_hosts_interfaces(rootfs):
+    host = sorted(os.listdir("/sys/class/net"))
+    out = sh(Zone(rootfs, net="host"), "ip -o link | awk '{print $2}' | tr -d : | sed 's/@.*//'")
+    assert sorted(out.split()) == host
+
+
+def test_dev_is_minimal(rootfs):
+    out = sh(Zone(rootfs), "ls /dev | tr '\\n' ' '; echo; head -c 4 /dev/zero | od -An -tx1; "
+                           "echo x > /dev/full 2>/dev/null || echo full")
+    names = out.splitlines()[0].split()
+    assert {"null", "zero", "full", "random", "urandom", "tty", "pts", "ptmx", "shm"} <= set(names)
+    assert "sda" not in names and "kmsg" not in names and "mem" not in names
+    assert out.splitlines()[1].split() == ["00"] * 4
+    assert out.splitlines()[2] == "full"
+
+
+def test_tmp_is_a_fresh_tmpfs(rootfs):
+    out = sh(Zone(rootfs), "stat -f -c %T /tmp; ls -A /tmp | wc -l; touch /tmp/x")
+    assert out.split() == ["tmpfs", "0"]
+    assert sh(Zone(rootfs), "ls -A /tmp | wc -l").strip() == "0"
+
+
+# -- filesystem options -------------------------------------------------------
+
+def tree_digest(path):
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames.sort()
+        for name in sorted(dirnames + filenames):
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            h.update(f"{p}\0{st.st_mode}\0{st.st_uid}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            if os.path.isfile(p) and not os.path.islink(p):
+                with open(p, "rb") as f:
+                    h.update(hashlib.sha256(f.read()).digest())
+    return h.hexdigest()
+
+
+def test_ephemeral_leaves_the_rootfs_byte_identical(scratch_rootfs):
+    before = tree_digest(scratch_rootfs)
+    z = Zone(scratch_rootfs, ephemeral=True)
+    out = sh(z, "echo new > /etc/new; echo more >> /etc/passwd; rm /bin/false; mkdir /var; "
+                "cat /etc/new; test -e /bin/false || echo gone")
+    assert out == "new\ngone\n"
+    assert tree_digest(scratch_rootfs) == before
+
+
+def test_without_ephemeral_writes_reach_the_rootfs(scratch_rootfs):
+    sh(Zone(scratch_rootfs), "echo kept > /etc/kept")
+    with open(os.path.join(scratch_rootfs, "etc", "kept")) as f:
+        assert f.read() == "kept\n"
+
+
+def test_bind_read_write_and_read_only(rootfs, tmp_path):
+    (tmp_path / "in").write_text("data\n")
+    z = Zone(rootfs, binds=[f"{tmp_path}:/mnt/rw", (str(tmp_path), "/mnt/ro", True)])
+    r = run(z, ["/bin/sh", "-c", "cat /mnt/ro/in; echo w > /mnt/rw/out; echo w > /mnt/ro/out2"])
+    assert r.stdout == b"data\n"
+    assert b"Read-only file system" in r.stderr
+    assert (tmp_path / "out").read_text() == "w\n"
+    assert not (tmp_path / "out2").exists()
+
+
+def test_bind_a_single_file(rootfs, tmp_path):
+    f = tmp_path / "conf"
+    f.write_text("one file\n")
+    assert sh(Zone(rootfs, binds=[f"{f}:/tmp/conf:ro"]), "cat /tmp/conf") == "one file\n"
+
+
+def test_env_cwd_uid(rootfs):
+    z = Zone(rootfs, env={"GREETING": "hi"}, cwd="/etc", uid=1000, gid=1000)
+    out = sh(z, "echo $GREETING; pwd; id -u; id -g; echo $PATH; env | grep -c LXB || true")
+    assert out.split() == ["hi", "/etc", "1000", "1000",
+                           "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "0"]
+
+
+def test_host_environment_does_not_leak(rootfs, monkeypatch):
+    monkeypatch.setenv("HOST_ONLY_SECRET", "1")
+    assert "HOST_ONLY_SECRET" not in sh(Zone(rootfs), "env")
+
+
+# -- the brand's personality ----------------------------------------------------
+
+def test_uname_release_follows_kernel_release(rootfs):
+    z = Zone(rootfs, kernel_release="4.19.0-lxbrand")
+    out = sh(z, "uname -r; cat /proc/sys/kernel/osrelease; cut -d' ' -f3 /proc/version; uname -s -m")
+    assert out == "4.19.0-lxbrand\n" * 3 + "Linux x86_64\n"
+    assert sh(Zone(rootfs), "uname -r") == os.uname().release + "\n"
+
+
+def test_sethostname_is_confined_to_the_zone(rootfs):
+    host = os.uname().nodename
+    out = sh(Zone(rootfs), "hostname renamed; hostname; uname -n; cat /proc/sys/kernel/hostname")
+    assert out == "renamed\n" * 3
+    assert os.uname().nodename == host
+
+
+def test_sethostname_limits(rootfs):
+    code = ("import socket, errno\n"
+            "for name in ['x' * 64, 'x' * 65]:\n"
+            "    try: socket.sethostname(name); print('ok')\n"
+            "    except OSError as e: print(errno.errorcode[e.errno])\n")
+    r = run(Zone(rootfs), ["python3", "-c", code])
+    assert r.stdout.decode().split() == ["ok", "EINVAL"], r.stderr
+    # a guest that is not root in the zone has no CAP_SYS_ADMIN there
+    r = run(Zone(rootfs, uid=1000), ["python3", "-c", code.replace("'x' * 64, ", "")])
+    assert r.stdout.decode().split() == ["EPERM"], r.stderr
+
+
+def test_setdomainname_is_confined(rootfs):
+    out = sh(Zone(rootfs), "python3 -c \"import ctypes; l=ctypes.CDLL(None); print(l.setdomainname(b'corp', 4))\"; "
+                           "domainname; cat /proc/sys/kernel/domainname")
+    assert out == "0\ncorp\ncorp\n"
+    with open("/proc/sys/kernel/domainname") as f:
+        assert f.read().strip() != "corp"
+
+
+def test_denied_syscall_answers_eperm_in_the_kernel(rootfs):
+    code = "import ctypes, os; l=ctypes.CDLL(None, use_errno=True); " \
+           "print(l.syscall(163, None), os.strerror(ctypes.get_errno()))"   # acct(NULL)
+    assert run(Zone(rootfs), ["python3", "-c", code]).stdout == b"-1 Operation not permitted\n"
+
+
+def test_unknown_syscall_answers_enosys(rootfs):
+    code = "import ctypes, os; l=ctypes.CDLL(None, use_errno=True); " \
+           "print(l.syscall(1000), os.strerror(ctypes.get_errno()))"
+    assert run(Zone(rootfs), ["python3", "-c", code]).stdout == b"-1 Function not implemented\n"
+
+
+# -- Python handlers ----------------------------------------------------------
+
+GETPPID = "import ctypes, os; l=ctypes.CDLL(None, use_errno=True); r=l.syscall(110); print(r, ctypes.get_errno())"
+
+
+def test_python_handler_value(rootfs):
+    z = Zone(rootfs)
+    seen = []
+
+    @z.handler("getppid")
+    def getppid(call):
+        seen.append((call.name, call.pid))
+        return 4242
+
+    assert run(z, ["python3", "-c", GETPPID]).stdout == b"4242 0\n"
+    assert seen and seen[0][0] == "getppid" and seen[0][1] > 0
+
+
+def test_python_handler_errno_and_continue(rootfs):
+    z = Zone(rootfs)
+    z.handler("getppid", lambda call: -errno.EACCES)
+    assert run(z, ["python3", "-c", GETPPID]).stdout == b"-1 13\n"
+    z.handler("getppid", lambda call: CONTINUE)
+    assert run(z, ["python3", "-c", GETPPID]).stdout == b"1 0\n"    # the zone's init
+
+
+def test_python_handler_reads_guest_memory(rootfs):
+    z = Zone(rootfs)
+    paths = []
+
+    @z.handler("chdir")
+    def chdir(call):
+        paths.append(call.read_str(call.args.filename if hasattr(call.args, "filename") else call.raw[0]))
+        return -errno.EACCES
+
+    r = run(z, ["python3", "-c", "import os\ntry: os.chdir('/etc/apt')\nexcept OSError as e: print(e.errno)"])
+    assert r.stdout == b"13\n"
+    assert paths == ["/etc/apt"]
+
+
+def test_python_handler_bug_fails_the_call_not_the_zone(rootfs):
+    z = Zone(rootfs)
+    z.handler("getppid", lambda call: 1 / 0)
+    r = run(z, ["python3", "-c", GETPPID])
+    assert r.returncode == 0 and r.stdout == b"-1 38\n"      # ENOSYS, never continued
+
+
+def test_supervisor_failure_kills_the_zone(rootfs):
+    """Fail closed: the listener closed under the loop stops the supervisor;
+    the zone is killed and the run says why."""
+    z = Zone(rootfs)
+
+    @z.handler("getppid")
+    def sabotage(call):
+        os.close(call._listener)
+        return 0
+
+    with pytest.raises(SupervisorError, match="the zone was killed"):
+        run(z, ["python3", "-c", "import os, time; os.getppid(); time.sleep(30); print('survived')"],
+            timeout=60)
