@@ -194,9 +194,10 @@ class Zone:
             stdout = stderr = subprocess.PIPE
         run = _Run(self, argv, path, stdin, stdout, stderr, tty)
         try:
-            run.start()
             if forward_signals:
                 run.forward_signals()
+            run.start()
+            run.deliver_pending()
             out, err = run.communicate(input, timeout)
         finally:
             run.close()
@@ -238,6 +239,7 @@ class _Run:
         self.threads: list[threading.Thread] = []
         self.ours: list[Optional[int]] = [None, None, None]
         self.to_close: list[int] = []
+        self.pending_signals: list[int] = []
         self.old_handlers: dict = {}
         self.relay_stop = -1
         self.failure: Optional[OSError] = None
@@ -347,14 +349,23 @@ class _Run:
 
     def forward_signals(self) -> None:
         """Send the signals lxrun receives to the guest (through the zone's init)."""
+        # installed before the zone starts: the guest may run (and a user may
+        # signal lxrun) before start() returns; signals that arrive before the
+        # zone's init exists are held and delivered by deliver_pending()
         def forward(signum, frame):
             if self.z.init_pid > 0:
                 try:
                     os.kill(self.z.init_pid, signum)
                 except ProcessLookupError:
                     pass
+            else:
+                self.pending_signals.append(signum)
         for sig in FORWARDED_SIGNALS:
             self.old_handlers.setdefault(sig, signal.signal(sig, forward))
+
+    def deliver_pending(self) -> None:
+        while self.pending_signals and self.z.init_pid > 0:
+            os.kill(self.z.init_pid, self.pending_signals.pop(0))
 
     def _pump(self, input: Optional[bytes]):
         out: dict[int, list] = {1: [], 2: []}

@@ -1,0 +1,163 @@
+"""lxrun as a user runs it: exit statuses, signals, the terminal, the
+subcommand rule, and running without root."""
+import os
+import pty
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+
+def test_runs_a_real_program(rootfs, lxrun):
+    r = lxrun(rootfs, "/bin/sh", "-c", "echo hello from $(hostname); ls -la / | grep -c etc")
+    assert (r.returncode, r.stdout) == (0, "hello from zone\n1\n"), r.stderr
+
+
+def test_options_after_cmd_belong_to_cmd(rootfs, lxrun):
+    r = lxrun(rootfs, "ls", "-d", "--hostname")   # --hostname is ls's (bad) option here
+    assert r.returncode == 2 and "ls:" in r.stderr
+
+
+def test_run_subcommand_is_the_same(rootfs, lxrun):
+    assert lxrun("run", "--hostname", "h", rootfs, "hostname").stdout == "h\n"
+    assert lxrun("--hostname", "h", rootfs, "hostname").stdout == "h\n"
+
+
+def test_a_rootfs_named_like_a_subcommand(tmp_path, lxrun, scratch_rootfs):
+    os.symlink(scratch_rootfs, tmp_path / "syscalls")
+    r = lxrun("./syscalls", "echo", "ok", cwd=tmp_path)
+    assert r.stdout == "ok\n", r.stderr
+    assert lxrun("run", "syscalls", "echo", "ok", cwd=tmp_path).stdout == "ok\n"
+
+
+@pytest.mark.parametrize("script, status", [("exit 0", 0), ("exit 3", 3), ("exit 255", 255),
+                                            ("kill -KILL $$", 128 + 9), ("kill -TERM $$", 128 + 15)])
+def test_exit_status(rootfs, lxrun, script, status):
+    assert lxrun(rootfs, "/bin/sh", "-c", script).returncode == status
+
+
+def start(rootfs, *cmd):
+    p = subprocess.Popen(["lxrun", rootfs, *cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline() == "ready\n"
+    return p
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT])
+def test_signals_to_lxrun_reach_the_guest(rootfs, sig):
+    p = start(rootfs, "/bin/sh", "-c", f"trap 'echo got {sig.name[3:]}; exit 9' {sig.name[3:]}; "
+                                       "echo ready; while :; do sleep 0.05; done")
+    p.send_signal(sig)
+    out, _ = p.communicate(timeout=30)
+    assert (p.returncode, out) == (9, f"got {sig.name[3:]}\n")
+
+
+def test_untrapped_sigterm_gives_143(rootfs):
+    p = start(rootfs, "/bin/sh", "-c", "echo ready; exec sleep 60")
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=30)
+    assert p.returncode == 128 + signal.SIGTERM
+
+
+def zone_processes(marker):
+    out = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
+    return out.split()
+
+
+def test_nothing_of_the_zone_outlives_lxrun(rootfs):
+    marker = "sleep 4242"
+    p = start(rootfs, "/bin/sh", "-c", f"({marker} &); {marker} & echo ready; wait")
+    assert zone_processes(marker)
+    p.kill()      # SIGKILL: lxrun gets no chance to clean up
+    p.wait()
+    deadline = time.monotonic() + 10
+    while zone_processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert zone_processes(marker) == []
+
+
+def test_guest_exit_ends_its_background_processes(rootfs, lxrun):
+    r = lxrun(rootfs, "/bin/sh", "-c", "sleep 4343 & echo started")
+    assert r.stdout == "started\n"
+    time.sleep(0.2)
+    assert zone_processes("sleep 4343") == []
+
+
+def run_on_a_terminal(argv, keys=b"", timeout=30):
+    """Run argv with a pty as its stdin/stdout, type `keys`, return the screen."""
+    pid, master = pty.fork()
+    if pid == 0:
+        os.execvp(argv[0], argv)
+    os.write(master, keys)
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([master], [], [], 0.5)
+        if r:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(master)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
+def test_on_a_terminal_the_guest_gets_a_controlling_tty(rootfs):
+    code, out = run_on_a_terminal(["lxrun", rootfs, "/bin/sh", "-c", "tty; ps -o tty= -p $$; exit 4"])
+    assert code == 4
+    assert "/dev/pts/0" in out and "pts/0" in out.split("/dev/pts/0", 1)[1]
+
+
+def test_interactive_bash_job_control(rootfs):
+    keys = b"sleep 0.3 &\njobs\nwait; echo done-$((6*7))\nexit 5\n"
+    code, out = run_on_a_terminal(["lxrun", rootfs, "/bin/bash", "-i"], keys)
+    assert code == 5, out
+    assert "Running" in out and "done-42" in out
+    assert "no job control" not in out and "cannot set terminal process group" not in out
+
+
+def test_no_tty_gives_pipes(rootfs):
+    code, out = run_on_a_terminal(["lxrun", "--no-tty", rootfs, "/bin/sh", "-c", "tty; exit 0"])
+    assert "not a tty" in out
+
+
+def test_syscalls_table(lxrun):
+    r = lxrun("syscalls")
+    assert r.returncode == 0
+    assert any(line.split()[:2] == ["63", "uname"] for line in r.stdout.splitlines())
+
+
+def test_rootfs_create_says_how_to_install_the_tool(tmp_path, lxrun):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for tool in ("python3", "lxrun"):
+        os.symlink(shutil.which(tool), bindir / tool)
+    r = lxrun("rootfs", "create", tmp_path / "new", env={"PATH": str(bindir)})
+    assert r.returncode != 0
+    assert r.stderr.strip().splitlines() == [
+        "lxrun: neither mmdebstrap nor debootstrap is installed; install one with: apt-get install mmdebstrap"]
+
+
+def test_as_an_unprivileged_user(scratch_rootfs):
+    """A user without root runs a zone (unprivileged user namespaces)."""
+    if not shutil.which("setpriv"):
+        pytest.skip("setpriv (util-linux) is needed to drop to an unprivileged user")
+    with tempfile.TemporaryDirectory() as d:
+        os.chmod(d, 0o755)
+        root = os.path.join(d, "root")
+        shutil.copytree(scratch_rootfs, root, symlinks=True)
+        subprocess.run(["chown", "-R", "65534:65534", root], check=True)
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            "lxrun", root, "/bin/sh", "-c", "id -u; hostname; cat /proc/self/uid_map"],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0 and "user namespace" in r.stderr:
+            pytest.skip(f"this host refuses unprivileged user namespaces: {r.stderr.strip()}")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split() == ["0", "zone", "0", "65534", "1"]
