@@ -1,14 +1,30 @@
-# lxbrand: `make setup` installs and builds everything, `make test` runs the tests.
+# lxbrand.  `make setup` installs what it needs, builds, makes the Debian
+# rootfs and runs a real program in a zone; `make test` runs the tests.
 PY ?= python3
 EXAMPLES ?= 2000
+APT_PACKAGES := libseccomp-dev mmdebstrap debootstrap bubblewrap proot strace busybox-static \
+                iproute2 util-linux procps gcc make file
+PIP_PACKAGES := wheel setuptools cffi click construct hypothesis pytest python-ptrace
 
-.PHONY: setup build testbins test conformance realworld bench bench-quick clean
+.PHONY: setup deps build testbins test conformance realworld bench bench-quick clean
 
-setup: build
-	$(PY) -c "import lxbrand.rootfs as r; print(r.cached())"
+setup: deps build
+	@root=$$($(PY) -m lxbrand.rootfs) && echo "rootfs: $$root" && \
+	  lxrun "$$root" python3 -c 'import os, platform; print("hello from", platform.node(), "as pid", os.getpid(), "on", platform.platform())'
+
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	  grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "apt-get install $$missing"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	$(PY) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore $(PIP_PACKAGES)
 
 build:
-	$(PY) -m pip install --quiet --no-build-isolation -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+	  --no-build-isolation -e '.[test]'
 	$(MAKE) -C testbins
 
 testbins:

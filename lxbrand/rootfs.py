@@ -81,3 +81,11 @@ def cached(include=TEST_PACKAGES, suite: str = "bookworm") -> str:
     os.rename(tmp, path)
     open(marker, "w").close()
     return path
+
+
+if __name__ == "__main__":
+    # `python3 -m lxbrand.rootfs`: build (once) and print the tests' rootfs
+    try:
+        print(cached())
+    except RootfsError as e:
+        sys.exit(f"lxrun: {e}")
