@@ -42,6 +42,7 @@
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
+#include <spawn.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,8 @@
 #include <unistd.h>
 
 #include "lxbrand.h"
+
+extern char **environ;
 #include "zone_proto.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -683,25 +686,57 @@ static __attribute__((noreturn)) void init_main(const struct lxb_config *cfg, in
 
 /* ---- the parent ---- */
 
+/* newuidmap/newgidmap PID inside outside count...: the setuid helpers that
+   grant an unprivileged user its subordinate ids (/etc/subuid) */
+static int spawn_idmap(const char *tool, pid_t pid, const char *map, char *err, int errlen)
+{
+    char pidbuf[16], words[512], *argv[64], *save = NULL, *w;
+    int argc = 0, st;
+    pid_t child;
+
+    snprintf(pidbuf, sizeof pidbuf, "%d", pid);
+    snprintf(words, sizeof words, "%s", map);
+    argv[argc++] = (char *)tool;
+    argv[argc++] = pidbuf;
+    for (w = strtok_r(words, " \n", &save); w && argc < 62; w = strtok_r(NULL, " \n", &save))
+        argv[argc++] = w;
+    argv[argc] = NULL;
+    st = posix_spawnp(&child, tool, NULL, NULL, argv, environ);
+    if (st != 0) {
+        snprintf(err, errlen, "%s: %s (apt-get install uidmap)", tool, strerror(st));
+        return -st;
+    }
+    if (waitpid(child, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        snprintf(err, errlen, "%s %s failed; check /etc/subuid and /etc/subgid", tool, map);
+        return -EPERM;
+    }
+    return 0;
+}
+
 static int write_id_maps(pid_t pid, const struct lxb_config *cfg, char *err, int errlen)
 {
-    char path[64], map[64];
+    char path[64];
     int rc;
 
+    if (cfg->newidmap) {
+        rc = spawn_idmap("newuidmap", pid, cfg->uid_map, err, errlen);
+        if (rc == 0)
+            rc = spawn_idmap("newgidmap", pid, cfg->gid_map, err, errlen);
+        return rc;
+    }
+    /* an unprivileged user may map its own gid only after giving up setgroups */
     snprintf(path, sizeof path, "/proc/%d/setgroups", pid);
     if (geteuid() != 0 && (rc = write_file(path, "deny")) < 0) {
         snprintf(err, errlen, "write %s: %s", path, strerror(-rc));
         return rc;
     }
     snprintf(path, sizeof path, "/proc/%d/uid_map", pid);
-    snprintf(map, sizeof map, "%d %d 1\n", cfg->uid, (int)geteuid());
-    if ((rc = write_file(path, map)) < 0) {
+    if ((rc = write_file(path, cfg->uid_map)) < 0) {
         snprintf(err, errlen, "write %s: %s", path, strerror(-rc));
         return rc;
     }
     snprintf(path, sizeof path, "/proc/%d/gid_map", pid);
-    snprintf(map, sizeof map, "%d %d 1\n", cfg->gid, (int)getegid());
-    if ((rc = write_file(path, map)) < 0) {
+    if ((rc = write_file(path, cfg->gid_map)) < 0) {
         snprintf(err, errlen, "write %s: %s", path, strerror(-rc));
         return rc;
     }

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -106,11 +107,64 @@ class ZoneConfig:
             if not k or "=" in k or "\0" in k or "\0" in str(v):
                 raise ZoneConfigError(f"environment variable {k!r}: malformed name or value")
 
+    def id_maps(self) -> tuple[str, str, bool]:
+        """The zone's uid and gid maps, and whether newuidmap must write them.
+
+        As root, ids 0-65535 map one to one, as in a chroot: files keep their
+        owners and a guest may change to any user.  As another user, the
+        zone's --uid/--gid map to the caller; with subordinate ids in
+        /etc/subuid and /etc/subgid (and newuidmap installed) the rest of
+        0-65535 maps onto them, else only that one id exists in the zone.
+        """
+        if os.geteuid() == 0:
+            return f"0 0 {ID_RANGE}\n", f"0 0 {ID_RANGE}\n", False
+        uid_sub = _subordinate("/etc/subuid", os.geteuid())
+        gid_sub = _subordinate("/etc/subgid", os.geteuid())
+        if uid_sub and gid_sub and shutil.which("newuidmap") and shutil.which("newgidmap"):
+            return (_map_around(self.uid, os.geteuid(), uid_sub),
+                    _map_around(self.gid, os.getegid(), gid_sub), True)
+        return f"{self.uid} {os.geteuid()} 1\n", f"{self.gid} {os.getegid()} 1\n", False
+
     def environment(self) -> dict:
         env = {"PATH": DEFAULT_PATH, "HOME": "/root" if self.uid == 0 else "/",
                "TERM": os.environ.get("TERM", "dumb")}
         env.update({k: str(v) for k, v in self.env.items()})
         return env
+
+
+ID_RANGE = 65536     # ids 0-65535 exist in a zone when they can be mapped
+
+
+def _subordinate(path: str, uid: int) -> Optional[tuple[int, int]]:
+    """(start, count) of the caller's subordinate ids in /etc/subuid or /etc/subgid."""
+    import pwd
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = None
+    try:
+        with open(path) as f:
+            for line in f:
+                who, _, rest = line.strip().partition(":")
+                start, _, count = rest.partition(":")
+                if who in (name, str(uid)) and start.isdigit() and count.isdigit():
+                    if int(count) >= ID_RANGE - 1:
+                        return int(start), int(count)
+    except OSError:
+        pass
+    return None
+
+
+def _map_around(inside: int, caller: int, sub: tuple[int, int]) -> str:
+    """Map `inside` to the caller and the other ids below ID_RANGE to `sub`."""
+    start = sub[0]
+    lines = []
+    if inside > 0:
+        lines.append(f"0 {start} {min(inside, ID_RANGE)}")
+    lines.append(f"{inside} {caller} 1")
+    if inside + 1 < ID_RANGE:
+        lines.append(f"{inside + 1} {start + inside} {ID_RANGE - inside - 1}")
+    return "\n".join(lines) + "\n"
 
 
 class Zone:
@@ -285,6 +339,8 @@ class _Run:
         c.ephemeral = int(cfgv.ephemeral)
         c.net_host = int(cfgv.net == "host")
         c.uid, c.gid = cfgv.uid, cfgv.gid
+        uid_map, gid_map, newidmap = cfgv.id_maps()
+        c.uid_map, c.gid_map, c.newidmap = cstr(uid_map), cstr(gid_map), int(newidmap)
         for i in range(3):
             c.stdio[i] = fds[i]
         c.use_pty = int(self.tty)

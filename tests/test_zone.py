@@ -310,3 +310,16 @@ def test_supervisor_failure_kills_the_zone(rootfs):
     with pytest.raises(SupervisorError, match="the zone was killed"):
         run(z, ["python3", "-c", "import os, time; os.getppid(); time.sleep(30); print('survived')"],
             timeout=60)
+
+
+def test_as_root_ids_map_one_to_one(rootfs, tmp_path):
+    """Run by root, a zone maps ids 0-65535 as a chroot would: owners in the
+    rootfs show as they are, and a guest may chown and change user."""
+    if os.geteuid() != 0:
+        pytest.skip("the one-to-one id map is what root gets")
+    z = Zone(rootfs, binds=[f"{tmp_path}:/out"])
+    out = sh(z, "cat /proc/self/uid_map | tr -s ' '; touch /out/f; chown 1234:4321 /out/f; "
+                "setpriv --reuid=1000 --regid=1000 --clear-groups id -u; stat -c '%u %g' /etc/passwd")
+    assert out.split("\n") == [" 0 0 65536", "1000", "0 0", ""]
+    st = os.stat(tmp_path / "f")
+    assert (st.st_uid, st.st_gid) == (1234, 4321)
