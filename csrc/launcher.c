@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -505,6 +506,17 @@ static __attribute__((noreturn)) void guest_main(const struct lxb_config *cfg, i
     }
     send_msg(ctl, LXB_MSG_LISTENER, 0, NULL, listener);
     close(listener);
+
+    /* become --uid/--gid now, after the filter loaded with CAP_SYS_ADMIN;
+     * leaving uid 0 drops the capabilities, as on Linux.  setgroups is
+     * denied when only one gid is mapped, and then there are none to drop. */
+    if (cfg->uid != 0 || cfg->gid != 0) {
+        gid_t g = (gid_t)cfg->gid;
+        if (setgroups(1, &g) != 0 && errno != EPERM)
+            goto fail;
+        if (setresgid(g, g, g) != 0 || setresuid((uid_t)cfg->uid, (uid_t)cfg->uid, (uid_t)cfg->uid) != 0)
+            goto fail;
+    }
 
     execve(cfg->path, cfg->argv, cfg->envp);
 fail:
