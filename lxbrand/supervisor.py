@@ -115,14 +115,22 @@ class Call:
 class Brand:
     """The table compiled for one zone: filter actions and dispatch."""
 
-    def __init__(self, py_handlers: Optional[dict[str, Callable]] = None):
+    def __init__(self, py_handlers: Optional[dict[str, Callable]] = None,
+                 kernel_release: Optional[str] = None):
+        # an emulated kernel older than a syscall answers it ENOSYS, in the
+        # kernel, so that programs take their fall-back paths as on that kernel
+        emulated = kernel_version(kernel_release) if kernel_release else None
+        self.too_new: list[str] = []
         self.actions = [lib.LXB_ACT_DEFAULT] * lib.LXB_NR_MAX
         self.kind = bytearray(lib.LXB_NR_MAX)
         self.c_handler = bytearray(lib.LXB_NR_MAX)
         self.py: dict[int, tuple[Callable, object, bool]] = {}
         for sc in brand_table.TABLE:
             st = sc.status
-            if st.notified:
+            if emulated is not None and kernel_version(sc.since) > emulated:
+                self.actions[sc.nr] = errno.ENOSYS
+                self.too_new.append(sc.name)
+            elif st.notified:
                 self.actions[sc.nr] = lib.LXB_ACT_NOTIFY
                 if isinstance(sc.handler, CHandler):
                     self.kind[sc.nr] = lib.LXB_KIND_C
@@ -148,6 +156,23 @@ class Brand:
             n = check(lib.lxb_filter_build(acts, len(self.actions), out, BPF_MAX), "build the seccomp filter")
             self._bpf = ffi.buffer(out, n)[:]
         return self._bpf
+
+
+def kernel_version(release: str) -> tuple[int, int, int]:
+    """(major, minor, patch) of a release such as "4.19.0-lx" or a table's "2.6.16"."""
+    nums = []
+    for part in release.split(".")[:3]:
+        digits = ""
+        for ch in part:
+            if not ch.isdigit():
+                break
+            digits += ch
+        if not digits:
+            break
+        nums.append(int(digits))
+        if len(digits) != len(part):
+            break
+    return tuple((nums + [0, 0, 0])[:3])
 
 
 def _answer(reply, result) -> None:

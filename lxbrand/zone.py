@@ -205,7 +205,7 @@ class Zone:
     @property
     def brand(self) -> Brand:
         if self._brand is None:
-            self._brand = Brand(self._handlers)
+            self._brand = Brand(self._handlers, self.config.kernel_release)
         return self._brand
 
     def uts(self) -> dict:

@@ -282,7 +282,7 @@ def test_python_handler_reads_guest_memory(rootfs):
 
     @z.handler("chdir")
     def chdir(call):
-        paths.append(call.read_str(call.args.filename if hasattr(call.args, "filename") else call.raw[0]))
+        paths.append(call.read_str(call.args.path))
         return -errno.EACCES
 
     r = run(z, ["python3", "-c", "import os\ntry: os.chdir('/etc/apt')\nexcept OSError as e: print(e.errno)"])
@@ -323,3 +323,22 @@ def test_as_root_ids_map_one_to_one(rootfs, tmp_path):
     assert out.split("\n") == [" 0 0 65536", "1000", "0 0", ""]
     st = os.stat(tmp_path / "f")
     assert (st.st_uid, st.st_gid) == (1234, 4321)
+
+
+STATX = ("import ctypes, os, threading, subprocess\n"
+         "l = ctypes.CDLL(None, use_errno=True)\n"
+         "buf = ctypes.create_string_buffer(256)\n"
+         "r = l.syscall(332, -100, b'/', 0, 0x7ff, buf)\n"       # statx
+         "print('statx', r, ctypes.get_errno())\n"
+         "print('stat', os.stat('/etc/passwd').st_size > 0)\n"
+         "t = threading.Thread(target=print, args=('thread',)); t.start(); t.join()\n"
+         "print(subprocess.run(['true']).returncode)\n")
+
+
+def test_older_kernel_personality_hides_newer_syscalls(rootfs):
+    """With --kernel-release 4.4, statx (4.11) and clone3 (5.3) answer ENOSYS
+    and glibc and python take their fall-back paths, as on that kernel."""
+    r = run(Zone(rootfs, kernel_release="4.4.0"), ["python3", "-c", STATX])
+    assert r.stdout.decode().split("\n") == ["statx -1 38", "stat True", "thread", "0", ""], r.stderr
+    r = run(Zone(rootfs), ["python3", "-c", STATX])
+    assert r.stdout.decode().split("\n")[0] == "statx 0 0"
