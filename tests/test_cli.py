@@ -161,3 +161,36 @@ def test_as_an_unprivileged_user(scratch_rootfs):
             pytest.skip(f"this host refuses unprivileged user namespaces: {r.stderr.strip()}")
         assert r.returncode == 0, r.stderr
         assert r.stdout.split() == ["0", "zone", "0", "65534", "1"]
+
+
+def test_a_host_that_refuses_user_namespaces_gets_one_line(scratch_rootfs):
+    """Where clone(CLONE_NEWUSER) is refused (a container's seccomp profile,
+    a sysctl), lxrun says so on one line and exits 125."""
+    import ctypes
+    import errno as E
+
+    from lxbrand._csup import ffi, lib
+
+    actions = ffi.new("int32_t[]", [lib.LXB_ACT_ALLOW] * lib.LXB_NR_MAX)
+    actions[56] = E.EPERM        # clone: as Docker's default profile answers CLONE_NEWUSER
+    actions[435] = E.ENOSYS      # clone3
+    out = ffi.new("unsigned char[]", 65536)
+    n = lib.lxb_filter_build(actions, lib.LXB_NR_MAX, out, 65536)
+    assert n > 0
+    bpf = ctypes.create_string_buffer(ffi.buffer(out, n)[:], n)
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    prog = SockFprog(n // 8, ctypes.addressof(bpf))
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def refuse_clone():
+        libc.prctl(38, 1, 0, 0, 0)                            # PR_SET_NO_NEW_PRIVS
+        libc.syscall(317, 1, 0, ctypes.byref(prog))           # seccomp(SET_MODE_FILTER)
+
+    r = subprocess.run(["lxrun", scratch_rootfs, "true"], capture_output=True, text=True,
+                       preexec_fn=refuse_clone, timeout=60)
+    assert r.returncode == 125
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stderr.startswith("lxrun: cannot create a user namespace"), r.stderr
