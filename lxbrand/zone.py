@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from collections import namedtuple
 from typing import Callable, Optional, Sequence
 
 from . import command
@@ -37,11 +37,10 @@ FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUI
 NETS = ("none", "host")
 
 
-@dataclass
-class Bind:
-    src: str
-    dst: str
-    readonly: bool = False
+class Bind(namedtuple("Bind", "src dst readonly", defaults=(False,))):
+    """A host path bound into the zone: --bind SRC:DST[:ro]."""
+
+    __slots__ = ()
 
     @classmethod
     def parse(cls, spec: str) -> "Bind":
@@ -55,19 +54,27 @@ class Bind:
         return cls(parts[0], parts[1], mode == "ro")
 
 
-@dataclass
 class ZoneConfig:
-    rootfs: str
-    hostname: str = "zone"
-    domainname: Optional[str] = None
-    net: str = "none"
-    binds: list = field(default_factory=list)
-    ephemeral: bool = False
-    cwd: str = "/"
-    env: dict = field(default_factory=dict)
-    uid: int = 0
-    gid: int = 0
-    kernel_release: Optional[str] = None
+    """What a zone is made of; validate() checks it and normalises paths."""
+
+    def __init__(self, rootfs: str, hostname: str = "zone", domainname: Optional[str] = None,
+                 net: str = "none", binds: Optional[list] = None, ephemeral: bool = False,
+                 cwd: str = "/", env: Optional[dict] = None, uid: int = 0, gid: int = 0,
+                 kernel_release: Optional[str] = None):
+        self.rootfs = rootfs
+        self.hostname = hostname
+        self.domainname = domainname
+        self.net = net
+        self.binds = list(binds or [])
+        self.ephemeral = ephemeral
+        self.cwd = cwd
+        self.env = dict(env or {})
+        self.uid = uid
+        self.gid = gid
+        self.kernel_release = kernel_release
+
+    def __repr__(self) -> str:
+        return "ZoneConfig(" + ", ".join(f"{k}={v!r}" for k, v in vars(self).items()) + ")"
 
     def validate(self) -> None:
         if not isinstance(self.rootfs, (str, os.PathLike)):

@@ -9,14 +9,18 @@ with a C handler or a Python one.
 from __future__ import annotations
 
 import errno as _errno
-from dataclasses import dataclass
+from collections import namedtuple
 from typing import Callable, Optional
 
 
-@dataclass(frozen=True)
-class Status:
-    name: str            # "pass", "emulated", "translated", "denied", "unsupported"
-    errno: int = 0       # for denied: the errno the kernel answers
+# namedtuples rather than dataclasses: the table is imported on every lxrun
+# start, and dataclasses (with inspect) cost more than the whole table
+
+class Status(namedtuple("Status", "name errno", defaults=(0,))):
+    """name: "pass", "emulated", "translated", "denied", "unsupported";
+    errno: for denied, the errno the kernel answers."""
+
+    __slots__ = ()
 
     @property
     def notified(self) -> bool:
@@ -56,15 +60,12 @@ class CHandler:
         return f"C:{self.__name__}"
 
 
-@dataclass(frozen=True)
-class Syscall:
-    nr: int
-    name: str
-    status: Status
-    signature: str       # "name:type name:type ..." (types: syscalls/abi.py)
-    since: str           # Linux version it appeared in; "2.6" means always
-    handler: Optional[Callable]
-    note: str
+class Syscall(namedtuple("Syscall", "nr name status signature since handler note")):
+    """One line of the table: signature is "name:type name:type ..." (types:
+    syscalls/abi.py); since is the Linux version it appeared in ("2.6" means
+    always); handler is a CHandler, a Python function, or None."""
+
+    __slots__ = ()
 
     @property
     def params(self) -> list[tuple[str, str]]:
