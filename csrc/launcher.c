@@ -315,20 +315,18 @@ static void setup_dev(int ctl, const char *root)
     symlink("/proc/kcore", path);
 }
 
-/* show `text` as ROOT/proc/NAME: a file in the staging tmpfs, bound read-only */
-static void proc_override(int ctl, const char *stage, const char *root, const char *name, const char *text)
+/* show `text` at TARGET (an existing file): a file of the staging tmpfs,
+   bound read-only over it */
+static void show_file(int ctl, const char *stage, const char *root, const char *target, const char *text)
 {
-    char file[4096], target[4096];
+    char file[4096];
+    static int n;
     int fd, rc;
-    const char *base = strrchr(name, '/');
 
-    snprintf(file, sizeof file, "%s/proc-%s", stage, base ? base + 1 : name);
-    snprintf(target, sizeof target, "%s/proc/%s", root, name);
+    snprintf(file, sizeof file, "%s/file-%d", stage, n++);
     fd = open(file, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0444);
-    if (fd < 0)
-        die_step(ctl, "write the zone's /proc overrides", errno);
-    if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-        die_step(ctl, "write the zone's /proc overrides", errno);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+        die_step(ctl, "write the zone's generated files", errno);
     close(fd);
     if (mount(file, target, NULL, MS_BIND, NULL) != 0)
         die_step(ctl, target + strlen(root), errno);
@@ -400,10 +398,30 @@ static void setup_fs(int ctl, const struct lxb_config *cfg)
     setup_dev(ctl, root);
 
     /* the kernel personality: files of the staging tmpfs bound over /proc's */
-    if (cfg->proc_version)
-        proc_override(ctl, stage, root, "version", cfg->proc_version);
-    if (cfg->osrelease)
-        proc_override(ctl, stage, root, "sys/kernel/osrelease", cfg->osrelease);
+    if (cfg->proc_version) {
+        snprintf(path, sizeof path, "%s/proc/version", root);
+        show_file(ctl, stage, root, path, cfg->proc_version);
+    }
+    if (cfg->osrelease) {
+        snprintf(path, sizeof path, "%s/proc/sys/kernel/osrelease", root);
+        show_file(ctl, stage, root, path, cfg->osrelease);
+    }
+    /* a rootfs without /etc/hosts (debootstrap makes none) still resolves
+     * localhost and the zone's name, as in a container; the mount point is an
+     * empty file, which resolves nothing where the zone is not running, and an
+     * empty /etc/hosts counts as none */
+    if (cfg->hosts) {
+        int fd;
+        snprintf(path, sizeof path, "%s/etc/hosts", root);
+        struct stat st;
+        fd = open(path, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+            close(fd);
+            show_file(ctl, stage, root, path, cfg->hosts);
+        } else if (fd >= 0) {
+            close(fd);
+        }
+    }
 
     snprintf(path, sizeof path, "%s/tmp", root);
     mkdir(path, 01777);

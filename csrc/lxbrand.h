@@ -67,6 +67,7 @@ struct lxb_config {
     int bpf_len;                 /* in bytes */
     const char *proc_version;    /* shown as /proc/version, or NULL for the host's */
     const char *osrelease;       /* shown as /proc/sys/kernel/osrelease, or NULL */
+    const char *hosts;           /* shown as /etc/hosts when the rootfs has none, or NULL */
     const char *uid_map;         /* "inside outside count" lines, as /proc/PID/uid_map takes */
     const char *gid_map;
     int newidmap;                /* write them with newuidmap/newgidmap (subordinate ids) */

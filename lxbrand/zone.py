@@ -54,6 +54,16 @@ class Bind(namedtuple("Bind", "src dst readonly", defaults=(False,))):
         return cls(parts[0], parts[1], mode == "ro")
 
 
+def _no_hosts_file(rootfs: str) -> bool:
+    """The rootfs has no /etc/hosts, or an empty one: the zone shows its own."""
+    try:
+        return os.lstat(os.path.join(rootfs, "etc", "hosts")).st_size == 0
+    except FileNotFoundError:
+        return os.path.isdir(os.path.join(rootfs, "etc"))
+    except OSError:
+        return False
+
+
 class ZoneConfig:
     """What a zone is made of; validate() checks it and normalises paths."""
 
@@ -361,6 +371,9 @@ class _Run:
         bpf_buf = ffi.from_buffer(bpf)
         c.bpf = ffi.cast("unsigned char *", bpf_buf)
         c.bpf_len = len(bpf)
+        if _no_hosts_file(cfgv.rootfs):
+            c.hosts = cstr(f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                           f"127.0.1.1\t{cfgv.hostname}\n")
         if cfgv.kernel_release:
             c.proc_version = cstr(zone.proc_version())
             c.osrelease = cstr(cfgv.kernel_release + "\n")

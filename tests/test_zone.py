@@ -342,3 +342,19 @@ def test_older_kernel_personality_hides_newer_syscalls(rootfs):
     assert r.stdout.decode().split("\n") == ["statx -1 38", "stat True", "thread", "0", ""], r.stderr
     r = run(Zone(rootfs), ["python3", "-c", STATX])
     assert r.stdout.decode().split("\n")[0] == "statx 0 0"
+
+
+def test_localhost_and_the_zone_name_resolve(scratch_rootfs, rootfs):
+    """debootstrap makes no /etc/hosts; the zone shows one, as a container would."""
+    assert not os.path.exists(os.path.join(scratch_rootfs, "etc", "hosts"))
+    out = sh(Zone(scratch_rootfs, hostname="web1", ephemeral=True), "cat /etc/hosts")
+    assert "127.0.0.1\tlocalhost" in out and "127.0.1.1\tweb1" in out
+    assert not os.path.exists(os.path.join(scratch_rootfs, "etc", "hosts"))
+    code = "import socket; print(socket.gethostbyname('localhost'), socket.gethostbyname(socket.gethostname()))"
+    assert run(Zone(rootfs), ["python3", "-c", code]).stdout == b"127.0.0.1 127.0.1.1\n"
+
+
+def test_a_rootfs_hosts_file_is_kept(scratch_rootfs):
+    with open(os.path.join(scratch_rootfs, "etc", "hosts"), "w") as f:
+        f.write("10.1.2.3 mine\n")
+    assert sh(Zone(scratch_rootfs), "cat /etc/hosts") == "10.1.2.3 mine\n"
