@@ -194,3 +194,20 @@ def test_a_host_that_refuses_user_namespaces_gets_one_line(scratch_rootfs):
     assert r.returncode == 125
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert r.stderr.startswith("lxrun: cannot create a user namespace"), r.stderr
+
+
+def test_syscalls_json(lxrun):
+    import json
+    table = json.loads(lxrun("syscalls", "--json").stdout)
+    by_name = {s["name"]: s for s in table}
+    assert by_name["uname"]["status"] == "emulated" and by_name["uname"]["nr"] == 63
+    assert by_name["kexec_load"]["errno"] == "EPERM"
+    assert by_name["openat"]["status"] == "pass"
+
+
+def test_rootfs_create_refuses_a_non_empty_directory(tmp_path, lxrun):
+    (tmp_path / "keep").write_text("precious")
+    r = lxrun("rootfs", "create", tmp_path)
+    assert r.returncode != 0
+    assert r.stderr.strip() == f"lxrun: {tmp_path}: directory is not empty; choose a new one"
+    assert (tmp_path / "keep").read_text() == "precious"
