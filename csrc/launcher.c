@@ -692,9 +692,10 @@ static __attribute__((noreturn)) void init_main(const struct lxb_config *cfg, in
         struct pollfd pfd[2] = {{sigfd, POLLIN, 0}, {agent, POLLIN, 0}};
         if (poll(pfd, 2, -1) < 0)
             continue;
-        if (pfd[1].revents & (POLLIN | POLLHUP)) {
+        if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
+            /* lxrun closed the agent socket: stop polling it, or init spins */
             if (agent_answer(agent) < 0)
-                pfd[1].fd = -1;
+                agent = -1;
         }
         if (pfd[0].revents & POLLIN) {
             struct signalfd_siginfo si;

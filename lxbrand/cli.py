@@ -158,6 +158,13 @@ def rootfs_create(directory, suite, include, mirror):
 
 def entry() -> None:
     """The lxrun console script: click's usage errors as one line, exit 125."""
+    # a closed stdin/stdout/stderr would be reused by lxrun's own sockets and
+    # handed to the guest as its stdio: hold them with /dev/null instead
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
     if len(sys.argv) == 1:
         click.echo(main.get_help(click.Context(main, info_name="lxrun")), err=True)
         sys.exit(EXIT_FAILED)

@@ -311,6 +311,8 @@ class _Run:
         self.ours: list[Optional[int]] = [None, None, None]
         self.to_close: list[int] = []
         self.pending_signals: list[int] = []
+        self.wakeup_r = self.wakeup_w = -1
+        self.old_wakeup = -1
         self.old_handlers: dict = {}
         self.relay_stop = -1
         self.failure: Optional[OSError] = None
@@ -438,6 +440,11 @@ class _Run:
                 self.pending_signals.append(signum)
         for sig in FORWARDED_SIGNALS:
             self.old_handlers.setdefault(sig, signal.signal(sig, forward))
+        # the kernel may deliver a signal to any of our threads (the supervisor,
+        # the stdio pumps); Python then only sets a flag, and the main thread
+        # would sleep on in select(): the wakeup fd makes it return
+        self.wakeup_r, self.wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.old_wakeup = signal.set_wakeup_fd(self.wakeup_w, warn_on_full_buffer=False)
 
     def deliver_pending(self) -> None:
         while self.pending_signals and self.z.init_pid > 0:
@@ -485,8 +492,16 @@ class _Run:
         ctl = self.z.ctl_fd
         while True:
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready, _, _ = select.select([ctl], [], [], wait)
-            if ready:
+            fds = [ctl] if self.wakeup_r < 0 else [ctl, self.wakeup_r]
+            ready, _, _ = select.select(fds, [], [], wait)
+            if self.wakeup_r in ready:
+                # a signal came in (maybe on another thread); its handler runs
+                # now that this thread is back in Python
+                try:
+                    os.read(self.wakeup_r, 512)
+                except BlockingIOError:
+                    pass
+            if ctl in ready:
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 os.kill(self.z.init_pid, signal.SIGKILL)
@@ -541,6 +556,11 @@ class _Run:
         for sig, old in self.old_handlers.items():
             signal.signal(sig, old)
         self.old_handlers = {}
+        if self.wakeup_r >= 0:
+            signal.set_wakeup_fd(self.old_wakeup)
+            os.close(self.wakeup_r)
+            os.close(self.wakeup_w)
+            self.wakeup_r = self.wakeup_w = -1
         for fd in (self.z.ctl_fd, self.z.agent_fd, self.z.listener_fd, self.z.pty_fd, self.relay_stop):
             if fd >= 0:
                 try:

@@ -211,3 +211,22 @@ def test_rootfs_create_refuses_a_non_empty_directory(tmp_path, lxrun):
     assert r.returncode != 0
     assert r.stderr.strip() == f"lxrun: {tmp_path}: directory is not empty; choose a new one"
     assert (tmp_path / "keep").read_text() == "precious"
+
+
+def test_a_signal_delivered_to_another_thread_of_lxrun_still_reaches_the_guest(rootfs):
+    """The kernel may deliver a process signal to any thread of lxrun (the
+    supervisor, the stdio pumps); it must still be forwarded at once."""
+    import ctypes
+    p = start(rootfs, "/bin/sh", "-c", "trap 'echo got TERM; exit 9' TERM; echo ready; "
+                                       "while :; do sleep 0.05; done")
+    deadline = time.monotonic() + 10
+    while len(os.listdir(f"/proc/{p.pid}/task")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    other = [int(t) for t in os.listdir(f"/proc/{p.pid}/task") if int(t) != p.pid][0]
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.syscall(234, p.pid, other, signal.SIGTERM) == 0     # tgkill
+    try:
+        out, _ = p.communicate(timeout=20)
+    finally:
+        p.kill()
+    assert (p.returncode, out) == (9, "got TERM\n")
