@@ -72,6 +72,16 @@ def _parse_binds(ctx, param, values):
     return binds
 
 
+def _parse_deny(ctx, param, values):
+    deny = {}
+    for item in values:
+        name, _, err = item.partition("=")
+        if not name:
+            raise click.BadParameter(f"{item!r}: expected SYSCALL or SYSCALL=ERRNO", ctx=ctx, param=param)
+        deny[name] = err or "EPERM"
+    return deny
+
+
 @main.command(context_settings={"allow_interspersed_args": False})
 @click.option("--hostname", default="zone", show_default=True, help="The zone's hostname.")
 @click.option("--net", type=click.Choice(["none", "host"]), default="none", show_default=True,
@@ -88,11 +98,13 @@ def _parse_binds(ctx, param, values):
               help="Group id inside the zone (mapped to the invoking group).")
 @click.option("--kernel-release", default=None, metavar="RELEASE",
               help="The kernel release uname reports [default: the host's].")
+@click.option("--deny", "deny", multiple=True, metavar="SYSCALL[=ERRNO]", callback=_parse_deny,
+              help="Fail SYSCALL with ERRNO (default EPERM) in the kernel: fault injection (repeatable).")
 @click.option("--tty/--no-tty", default=None,
               help="Give the guest a pty of the zone as controlling terminal [default: when stdin and stdout are terminals].")
 @click.argument("rootfs", type=click.Path(file_okay=True, dir_okay=True))
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
-def run(hostname, net, binds, ephemeral, cwd, env, uid, gid, kernel_release, tty, rootfs, cmd):
+def run(hostname, net, binds, ephemeral, cwd, env, uid, gid, kernel_release, deny, tty, rootfs, cmd):
     """Run CMD in a zone over ROOTFS."""
     from .zone import Zone
 
@@ -101,7 +113,7 @@ def run(hostname, net, binds, ephemeral, cwd, env, uid, gid, kernel_release, tty
     saved = None
     try:
         zone = Zone(rootfs, hostname=hostname, net=net, binds=binds, ephemeral=ephemeral, cwd=cwd,
-                    env=env, uid=uid, gid=gid, kernel_release=kernel_release)
+                    env=env, uid=uid, gid=gid, kernel_release=kernel_release, deny=deny)
         zone.resolve(list(cmd))
         if tty:
             import termios

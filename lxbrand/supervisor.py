@@ -116,7 +116,7 @@ class Brand:
     """The table compiled for one zone: filter actions and dispatch."""
 
     def __init__(self, py_handlers: Optional[dict[str, Callable]] = None,
-                 kernel_release: Optional[str] = None):
+                 kernel_release: Optional[str] = None, deny: Optional[dict[str, int]] = None):
         # an emulated kernel older than a syscall answers it ENOSYS, in the
         # kernel, so that programs take their fall-back paths as on that kernel
         emulated = kernel_version(kernel_release) if kernel_release else None
@@ -147,6 +147,12 @@ class Brand:
             self.actions[sc.nr] = lib.LXB_ACT_NOTIFY
             self.kind[sc.nr] = lib.LXB_KIND_PY
             self.py[sc.nr] = (fn, sc, False)
+        # --deny: the zone's own policy, answered in the kernel, over everything
+        for name, err in (deny or {}).items():
+            sc = brand_table.BY_NAME[name]
+            self.actions[sc.nr] = err
+            self.kind[sc.nr] = lib.LXB_KIND_NONE
+            self.py.pop(sc.nr, None)
         self._bpf: Optional[bytes] = None
 
     def bpf(self) -> bytes:

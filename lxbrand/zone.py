@@ -15,6 +15,7 @@ status, or -N when a signal N killed it (lxrun turns that into 128+N).
 """
 from __future__ import annotations
 
+import errno as errno_mod
 import os
 import select
 import shutil
@@ -70,7 +71,7 @@ class ZoneConfig:
     def __init__(self, rootfs: str, hostname: str = "zone", domainname: Optional[str] = None,
                  net: str = "none", binds: Optional[list] = None, ephemeral: bool = False,
                  cwd: str = "/", env: Optional[dict] = None, uid: int = 0, gid: int = 0,
-                 kernel_release: Optional[str] = None):
+                 kernel_release: Optional[str] = None, deny: Optional[dict] = None):
         self.rootfs = rootfs
         self.hostname = hostname
         self.domainname = domainname
@@ -82,6 +83,7 @@ class ZoneConfig:
         self.uid = uid
         self.gid = gid
         self.kernel_release = kernel_release
+        self.deny = dict(deny or {})
 
     def __repr__(self) -> str:
         return "ZoneConfig(" + ", ".join(f"{k}={v!r}" for k, v in vars(self).items()) + ")"
@@ -120,6 +122,21 @@ class ZoneConfig:
                 or not self.kernel_release[0].isdigit()):
             raise ZoneConfigError(f"kernel release {self.kernel_release!r}: expected a version "
                                   f"such as 4.19.0 (at most {HOST_NAME_MAX} bytes)")
+        deny = {}
+        for name, err in self.deny.items():
+            check_handler_name(name)
+            if isinstance(err, str):
+                code = getattr(errno_mod, err.upper(), None) if err.upper().startswith("E") else None
+                if code is None and err.isdigit():
+                    code = int(err)
+                if code is None:
+                    raise ZoneConfigError(f"--deny {name}={err}: unknown errno (expected a name such as "
+                                          "EPERM or a number)")
+                err = code
+            if not isinstance(err, int) or not 0 < err < 4096:
+                raise ZoneConfigError(f"--deny {name}={err!r}: an errno is 1 to 4095")
+            deny[name] = err
+        self.deny = deny
         for k, v in self.env.items():
             if not k or "=" in k or "\0" in k or "\0" in str(v):
                 raise ZoneConfigError(f"environment variable {k!r}: malformed name or value")
@@ -189,10 +206,13 @@ class Zone:
 
     def __init__(self, rootfs, hostname: str = "zone", net: str = "none", binds: Sequence = (),
                  ephemeral: bool = False, cwd: str = "/", env: Optional[dict] = None, uid: int = 0,
-                 gid: int = 0, kernel_release: Optional[str] = None, domainname: Optional[str] = None):
+                 gid: int = 0, kernel_release: Optional[str] = None, domainname: Optional[str] = None,
+                 deny: Optional[dict] = None):
+        """deny: {syscall name: errno (int or name such as "EACCES")} answered
+        in the kernel instead of running the syscall (fault injection)."""
         self.config = ZoneConfig(rootfs=rootfs, hostname=hostname, domainname=domainname, net=net,
                                  binds=list(binds), ephemeral=ephemeral, cwd=cwd, env=dict(env or {}),
-                                 uid=uid, gid=gid, kernel_release=kernel_release)
+                                 uid=uid, gid=gid, kernel_release=kernel_release, deny=deny)
         self.config.validate()
         self._handlers: dict[str, Callable] = {}
         self._brand: Optional[Brand] = None
@@ -222,7 +242,7 @@ class Zone:
     @property
     def brand(self) -> Brand:
         if self._brand is None:
-            self._brand = Brand(self._handlers, self.config.kernel_release)
+            self._brand = Brand(self._handlers, self.config.kernel_release, self.config.deny)
         return self._brand
 
     def uts(self) -> dict:

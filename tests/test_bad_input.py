@@ -167,3 +167,10 @@ def test_bad_input_leaves_nothing_running(lxrun, rootfs):
     lxrun("--bind", "/no/such:/x", rootfs, "true")
     lxrun(rootfs, "/etc/passwd")
     assert orphaned_inits() == []
+
+
+@pytest.mark.parametrize("spec, fragment", [
+    ("mkdr", "unknown syscall 'mkdr'"), ("mkdir=EFOO", "unknown errno"),
+    ("mkdir=0", "an errno is 1 to 4095"), ("=EPERM", "--deny")])
+def test_bad_deny(lxrun, rootfs, spec, fragment):
+    one_line_error(lxrun("--deny", spec, rootfs, "true"), 125, fragment)

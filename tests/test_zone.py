@@ -358,3 +358,14 @@ def test_a_rootfs_hosts_file_is_kept(scratch_rootfs):
     with open(os.path.join(scratch_rootfs, "etc", "hosts"), "w") as f:
         f.write("10.1.2.3 mine\n")
     assert sh(Zone(scratch_rootfs), "cat /etc/hosts") == "10.1.2.3 mine\n"
+
+
+def test_deny_injects_a_fault_in_the_kernel(rootfs):
+    z = Zone(rootfs, deny={"mkdir": "EACCES", "unlinkat": errno.EROFS, "getppid": "ENOSYS"})
+    r = run(z, ["/bin/sh", "-c", "mkdir /tmp/d; touch /tmp/f; rm /tmp/f; ls /tmp"])
+    assert b"mkdir: cannot create directory '/tmp/d': Permission denied" in r.stderr
+    assert b"Read-only file system" in r.stderr
+    assert r.stdout == b"f\n"
+    # over a Python handler too: the policy is the zone's last word
+    z.handler("getppid", lambda call: 7)
+    assert run(z, ["python3", "-c", GETPPID]).stdout == b"-1 38\n"
