@@ -27,6 +27,8 @@
  *                                    after a successful call as `kind` says
  *     4 IOV   u8 n, arg[n]           a pointer to struct iovec[n] over STR/OUT
  *     5 STEPS u16 n, step[n]         a sub-script (fork's child)
+ *     6 SLOT+ u8 slot, s64 offset    the value saved in that slot plus offset
+ *                                    (an address inside a mapping)
  *
  *   Pseudo-syscalls above the real numbers: 1000 peek(addr, off, len) prints
  *   memory, 1001 poke(addr, off, bytes) writes it; both report a fault
@@ -76,7 +78,7 @@
 #define OP_PEEK 1000
 #define OP_POKE 1001
 
-enum { A_INT, A_STR, A_SLOT, A_OUT, A_IOV, A_STEPS };
+enum { A_INT, A_STR, A_SLOT, A_OUT, A_IOV, A_STEPS, A_SLOTOFF };
 enum { K_RAW, K_BYTES, K_CSTR, K_STAT, K_STATX, K_DIRENTS, K_INT2, K_UTSNAME, K_TIMESPEC,
        K_SIGSET, K_SIGACTION, K_WSTATUS, K_INT };
 
@@ -84,9 +86,9 @@ struct step;
 
 struct arg {
     int tag;
-    long value;             /* INT, SLOT (the slot number) */
+    long value;             /* INT, SLOT and SLOT+ (the slot number) */
     char *buf;              /* STR, OUT */
-    size_t len;             /* STR: data length; OUT: size */
+    size_t len;             /* STR: data length; OUT: size; SLOT+: the offset */
     int kind;               /* OUT */
     struct arg *items;      /* IOV */
     int nitems;
@@ -220,6 +222,10 @@ static void read_arg(struct arg *a, int depth)
         break;
     case A_SLOT:
         a->value = rd_u8();
+        break;
+    case A_SLOTOFF:
+        a->value = rd_u8();
+        a->len = (size_t)rd_s64();
         break;
     case A_OUT:
         a->len = rd_u32();
@@ -540,6 +546,8 @@ static long value_of(const struct arg *a)
         return a->value;
     case A_SLOT:
         return slots[a->value];
+    case A_SLOTOFF:
+        return slots[a->value] + (long)a->len;
     case A_STR:
     case A_OUT:
         return (long)a->buf;

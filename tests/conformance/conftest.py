@@ -11,6 +11,9 @@ the global default, so other suites keep theirs):
   N examples per test (a tenth of that for the state machine, each of whose
   examples is a whole script), random, from one seed that is printed and can
   be given back with LXB_SEED to replay the campaign.
+- LXB_ZONE_OPTIONS="kernel_release=4.19.0,hostname=box" runs the state
+  machine's zones with those options, checked against normalise.EXPECTED
+  (a personality campaign).
 """
 import os
 import random
@@ -18,8 +21,8 @@ import random
 import pytest
 from hypothesis import HealthCheck, seed, settings
 
-CI_EXAMPLES = 25
-CI_STATEFUL_EXAMPLES = 40
+CI_EXAMPLES = 40
+CI_STATEFUL_EXAMPLES = 100
 STEPS = 40
 
 _health = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]

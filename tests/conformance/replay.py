@@ -13,21 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .script import Script, compare, explain, run_native, run_zone
-
-
-def _value(text: str):
-    low = text.lower()
-    if low in ("true", "yes"):
-        return True
-    if low in ("false", "no"):
-        return False
-    if low == "none":
-        return None
-    try:
-        return int(text, 0)
-    except ValueError:
-        return text
+from .script import Script, compare, explain, parse_option, run_native, run_zone
 
 
 def main(argv=None) -> int:
@@ -39,10 +25,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     options = {}
     for item in args.zone:
-        key, eq, value = item.partition("=")
-        if not eq:
-            ap.error(f"--zone {item}: expected OPTION=VALUE")
-        options[key] = _value(value)
+        try:
+            key, value = parse_option(item)
+        except ValueError as e:
+            ap.error(f"--zone {e}")
+        options[key] = value
     script = Script.from_b64(args.script)
     native = run_native(script)
     zone = run_zone(script, **options)

@@ -49,7 +49,7 @@ STEP_TIMEOUT = 20.0
 
 # ---- the format -----------------------------------------------------------
 
-TAG = Enum(Int8ul, INT=0, STR=1, SLOT=2, OUT=3, IOV=4, STEPS=5)
+TAG = Enum(Int8ul, INT=0, STR=1, SLOT=2, OUT=3, IOV=4, STEPS=5, SLOTOFF=6)
 KIND = Enum(Int8ul, raw=0, bytes=1, cstr=2, stat=3, statx=4, dirents=5, int2=6, utsname=7,
             timespec=8, sigset=9, sigaction=10, wstatus=11, int=12)
 
@@ -62,6 +62,7 @@ ARG = Struct(
         "OUT": Struct("size" / Int32ul, "kind" / KIND),        # a zeroed buffer, printed as kind
         "IOV": PrefixedArray(Int8ul, LazyBound(lambda: ARG)),  # struct iovec[] over STR/OUT
         "STEPS": PrefixedArray(Int16ul, LazyBound(lambda: STEP)),  # fork's child
+        "SLOTOFF": Struct("slot" / Int8ul, "offset" / Int64sl),   # a saved value plus an offset
     }),
 )
 STEP = Struct(
@@ -136,6 +137,19 @@ class Slot:
 
     def __repr__(self) -> str:
         return f"${self.n}"
+
+    def __add__(self, offset: int) -> "SlotOffset":
+        return SlotOffset(self.n, offset)
+
+
+@dataclass(frozen=True)
+class SlotOffset:
+    """A saved value plus an offset: an address inside a mapping."""
+    n: int
+    offset: int
+
+    def __repr__(self) -> str:
+        return f"${self.n}{self.offset:+d}"
 
 
 @dataclass(frozen=True)
@@ -215,6 +229,8 @@ def _arg_container(a) -> dict:
         return {"tag": "STR", "value": bytes(a)}
     if isinstance(a, Slot):
         return {"tag": "SLOT", "value": a.n}
+    if isinstance(a, SlotOffset):
+        return {"tag": "SLOTOFF", "value": {"slot": a.n, "offset": a.offset}}
     if isinstance(a, Out):
         return {"tag": "OUT", "value": {"size": a.size, "kind": a.kind}}
     if isinstance(a, Iov):
@@ -232,6 +248,8 @@ def _arg_value(c):
         return bytes(c.value)
     if tag == "SLOT":
         return Slot(c.value)
+    if tag == "SLOTOFF":
+        return SlotOffset(c.value.slot, c.value.offset)
     if tag == "OUT":
         return Out(str(c.value.kind), c.value.size)
     if tag == "IOV":
@@ -246,7 +264,8 @@ def _arg_value(c):
 # `len(x)` is the length of argument x); `word:KIND(N)` is an out buffer of
 # KIND holding N bytes, N a number or the name of the argument that sizes it;
 # `word:readiov` takes a list of sizes, `word:writeiov` a list of bytes;
-# `word:steps` a child Script.  `-> what` saves the result in a new slot
+# `word:steps` a child Script.  An out buffer given by keyword is passed as
+# it is (`s.uname(buf=0)` passes NULL).  `-> what` saves the result in a new slot
 # (`-> fd fd` saves the two ints of the first out buffer, as pipe2 returns).
 
 CALL_LINES = """
@@ -329,6 +348,15 @@ memfd_create    name flags                               -> fd
 statx           dirfd path flags mask buf:statx
 close_range     first last flags
 faccessat2      dirfd path mode flags
+unshare         flags
+sethostname     name len=len(name)
+setdomainname   name len=len(name)
+reboot          magic1 magic2 cmd arg=0
+init_module     image len param_values
+delete_module   name flags
+swapoff         path
+bpf             cmd attr size
+io_uring_setup  entries params
 peek            addr offset length
 poke            addr offset data
 """
@@ -416,6 +444,8 @@ class Script:
         values: dict[str, object] = {}
         for p in spec.params:
             if p.kind == "out":
+                if p.name in kw:          # a raw pointer instead (0: NULL)
+                    values[p.name] = kw.pop(p.name)
                 continue
             if given:
                 values[p.name] = given.pop(0)
@@ -429,7 +459,9 @@ class Script:
             raise TypeError(f"{name}: unexpected arguments {given or kw}")
         out = []
         for p in spec.params:
-            if p.kind == "out":
+            if p.kind == "out" and p.name in values:
+                out.append(values[p.name])
+            elif p.kind == "out":
                 size = p.out_size if isinstance(p.out_size, int) else values[p.out_size]
                 out.append(Out(p.out_kind, max(0, int(size)) if isinstance(size, int) else 0))
             elif p.kind == "readiov":
@@ -525,7 +557,7 @@ ROOT_DIRS = [("proc", 0o555), ("sys", 0o555), ("dev", 0o755), ("tmp", 0o1777)]
 
 _base: Optional[str] = None
 _counter = itertools.count()
-_lock = threading.Lock()
+_lock = threading.RLock()
 
 
 def scratch_base() -> str:
@@ -548,11 +580,27 @@ def ensure_sysinterp() -> str:
     return str(SYSINTERP)
 
 
+_binary: Optional[str] = None
+
+
+def _our_sysinterp() -> str:
+    """This process's copy of sysinterp, taken once: a rebuild while tests run
+    never hands a run a half-written binary."""
+    global _binary
+    with _lock:
+        if _binary is None:
+            path = os.path.join(scratch_base(), "sysinterp")
+            shutil.copy2(ensure_sysinterp(), path + ".tmp")
+            os.rename(path + ".tmp", path)
+            _binary = path
+        return _binary
+
+
 def fresh_root(native: bool) -> str:
     """A new root: /sysinterp and the SEED tree under /scratch."""
     root = os.path.join(scratch_base(), f"root-{next(_counter)}")
     os.mkdir(root, 0o755)
-    shutil.copy2(ensure_sysinterp(), os.path.join(root, "sysinterp"))
+    os.link(_our_sysinterp(), os.path.join(root, "sysinterp"))
     scratch = os.path.join(root, "scratch")
     os.mkdir(scratch, 0o755)
     for rel, mode, content in SEED:
@@ -573,6 +621,8 @@ def fresh_root(native: bool) -> str:
         for name, mode in ROOT_DIRS:
             os.mkdir(os.path.join(root, name))
             os.chmod(os.path.join(root, name), mode)
+        for name in DEV_NODES:              # mount points for _native_preexec
+            open(os.path.join(root, "dev", name), "w").close()
     return root
 
 
@@ -601,6 +651,7 @@ class Output:
     lines: list = field(default_factory=list)
     returncode: Optional[int] = None
     error: str = ""         # "# error" lines, a zone that did not start, a timeout
+    stderr: str = ""        # what the script wrote to fds 0-2 (not compared)
 
     @classmethod
     def from_text(cls, text: str, returncode: Optional[int]) -> "Output":
@@ -614,23 +665,34 @@ class Output:
 
 
 _libc = None
-CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x00020000, 0x1000, 0x4000, 0x40000
+CLONE_NEWNS, CLONE_NEWUTS = 0x00020000, 0x04000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x1000, 0x4000, 0x40000
+# the zone's minimal /dev nodes that a native run gets too (the rest is a difference)
+DEV_NODES = ("null", "zero", "full", "random", "urandom")
 
 
 def _native_preexec(root: str):
-    """chroot into `root`, made a mount of its own first, as the zone's root is
-    (statx then reports STATX_ATTR_MOUNT_ROOT for / in both)."""
+    """What the native run does before exec: a mount namespace in which its
+    root is a mount of its own, as the zone's root is (statx reports
+    STATX_ATTR_MOUNT_ROOT for / in both), with a /proc and the /dev nodes
+    the zone has; a UTS namespace so that sethostname stays there; chroot."""
     global _libc
     if _libc is None:
         import ctypes
         _libc = ctypes.CDLL(None, use_errno=True)
     broot = os.fsencode(root)
+    proc = broot + b"/proc"
+    devs = [(os.fsencode(f"/dev/{n}"), broot + os.fsencode(f"/dev/{n}")) for n in DEV_NODES]
 
     def enter():
-        if (_libc.unshare(CLONE_NEWNS) != 0
-                or _libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0
-                or _libc.mount(broot, broot, None, MS_BIND | MS_REC, None) != 0):
-            raise OSError(ctypes_errno(), "native run: cannot make its root a mount")
+        ok = (_libc.unshare(CLONE_NEWNS | CLONE_NEWUTS) == 0
+              and _libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) == 0
+              and _libc.mount(broot, broot, None, MS_BIND | MS_REC, None) == 0
+              and _libc.mount(b"proc", proc, b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) == 0)
+        for host, inside in devs:
+            ok = ok and _libc.mount(host, inside, None, MS_BIND, None) == 0
+        if not ok:
+            raise OSError(ctypes_errno(), "native run: cannot set up its mount namespace")
         os.chroot(root)
         os.chdir("/")
     return enter
@@ -649,10 +711,31 @@ def run_native(script: Script, timeout: float = 60.0) -> Output:
                               preexec_fn=_native_preexec(root), start_new_session=True,
                               env={"PATH": "/"}, timeout=timeout)
         out = Output.from_text(proc.stdout.decode(errors="replace"), proc.returncode)
-        out.error += proc.stderr.decode(errors="replace")
+        out.stderr = proc.stderr.decode(errors="replace")
         return out
     finally:
         remove_root(root)
+
+
+def parse_option(text: str) -> tuple:
+    """OPTION=VALUE as --zone and LXB_ZONE_OPTIONS take it: ints, true/false/none, else a string."""
+    key, eq, value = text.partition("=")
+    if not eq or not key:
+        raise ValueError(f"{text!r}: expected OPTION=VALUE")
+    low = value.lower()
+    if low in ("true", "yes", "false", "no", "none"):
+        return key, {"true": True, "yes": True, "false": False, "no": False, "none": None}[low]
+    try:
+        return key, int(value, 0)
+    except ValueError:
+        return key, value
+
+
+def env_zone_options() -> dict:
+    """Zone options for the generated tests from LXB_ZONE_OPTIONS ("kernel_release=4.19.0,
+    hostname=box"): a campaign can check a personality against normalise.EXPECTED."""
+    text = os.environ.get("LXB_ZONE_OPTIONS", "").strip()
+    return dict(parse_option(t.strip()) for t in text.split(",") if t.strip())
 
 
 def zone_options(**options) -> dict:
@@ -671,7 +754,7 @@ def run_zone(script: Script, timeout: float = 60.0, **options) -> Output:
         zone = Zone(root, **zone_options(**options))
         proc = zone.run(["/sysinterp"], input=script.encode(), capture_output=True, timeout=timeout)
         out = Output.from_text(proc.stdout.decode(errors="replace"), proc.returncode)
-        out.error += proc.stderr.decode(errors="replace")
+        out.stderr = proc.stderr.decode(errors="replace")
         return out
     finally:
         remove_root(root)
@@ -679,10 +762,17 @@ def run_zone(script: Script, timeout: float = 60.0, **options) -> Output:
 
 # ---- normalising and comparing ----------------------------------------------
 
-def normalise(output: Output) -> list[Record]:
-    """sysinterp's lines as Records, with normalise.NORMALISE applied."""
+def normalise(output: Output, transform=None) -> list[Record]:
+    """sysinterp's lines as Records, with normalise.NORMALISE applied.
+
+    `transform` (a list of Records -> a list of Records) runs before the
+    renaming, so that an answer it replaces (a native statx that the zone's
+    personality must answer ENOSYS) names no inode the zone never saw."""
+    records = [Record.parse(line, name_of) for line in output.lines]
+    if transform is not None:
+        records = transform(records)
     n = Normaliser()
-    return [n.record(Record.parse(line, name_of)) for line in output.lines]
+    return [n.record(r) for r in records]
 
 
 def returncode_text(rc: Optional[int]) -> str:
@@ -703,10 +793,8 @@ class Comparison:
     same: bool
 
     def report(self) -> str:
-        lines = []
-        width = max([len(r[1]) for r in self.rows] + [20])
-        width = min(width, 90)
-        lines.append(f"{'native':<{width}} | zone")
+        lines = ["each step, then its answer (native and zone when they differ); native answers"
+                 " are normalised and turned into what the zone must answer (normalise.py)"]
         for step, nat, zon, same in self.rows:
             mark = " " if same else "!"
             lines.append(f"{mark} {step}")
@@ -720,6 +808,8 @@ class Comparison:
         for what, out in (("native", self.native), ("zone", self.zone)):
             if out.error.strip():
                 lines.append(f"  {what} said: {out.error.strip()}")
+            if out.stderr.strip():
+                lines.append(f"  {what} wrote on stderr: {out.stderr.strip()[:500]}")
         return "\n".join(lines)
 
     def replay_command(self) -> str:
@@ -730,7 +820,7 @@ class Comparison:
 def compare(script: Script, native: Output, zone: Output, options: Optional[dict] = None) -> Comparison:
     options = dict(options or {})
     steps = script.indexed()
-    nat = expected(normalise(native), steps, options)
+    nat = normalise(native, lambda records: expected(records, steps, options))
     zon = normalise(zone)
     rows, same = [], True
     n = max(len(nat), len(zon))

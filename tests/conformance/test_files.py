@@ -4,12 +4,14 @@ Each case runs natively first (and checks that it tests what its name says),
 then in a zone, and the two must agree (script.assert_conforms).
 """
 import os
+import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from . import strategies as S
-from .script import AT_FDCWD, UTIME_NOW, UTIME_OMIT, Script, assert_conforms, timespecs
+from .script import (AT_FDCWD, UTIME_NOW, UTIME_OMIT, Script, assert_conforms, check_native, compare,
+                     explain, run_zone, timespecs)
 
 CONF = settings.get_profile("lxb-conformance")
 O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL = os.O_RDONLY, os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_EXCL
@@ -398,6 +400,20 @@ def test_rename():
                                "0", "0", "-ENOENT", "0", "0", "1"])
 
 
+def test_renameat_relative_to_dirfds():
+    s = Script()
+    top = s.openat(AT_FDCWD, "/scratch", O_RDONLY | os.O_DIRECTORY)
+    sub = s.openat(AT_FDCWD, "/scratch/d", O_RDONLY | os.O_DIRECTORY)
+    s.renameat(top, "f", sub, "f")
+    s.renameat(sub, "f", AT_FDCWD, "/scratch/back")
+    s.renameat(sub, "g", sub, "../g")
+    f = s.openat(top, "x", O_RDONLY)
+    s.renameat(f, "y", top, "z")          # a file as dirfd
+    s.renameat(top, "", top, "z")
+    s.getdents64(sub, 4096)
+    assert_conforms(s, expect=["3", "4", "0", "0", "0", "5", "-ENOTDIR", "-ENOENT", None])
+
+
 def test_renameat2_flags():
     s = Script()
     s.renameat2(AT_FDCWD, "/scratch/f", AT_FDCWD, "/scratch/x", S.RENAME_NOREPLACE)
@@ -562,3 +578,27 @@ def test_mknod_device_eperm():
     s.mknod("/scratch/null", 0o020666, os.makedev(1, 3))
     s.mknodat(AT_FDCWD, "/scratch/blk", 0o060600, os.makedev(7, 0))
     assert_conforms(s, expect=["0", "0"])
+
+
+def test_write_to_a_setuid_file_drops_the_bit_in_a_zone():
+    """A documented difference (docs/DIFFERENCES.md): a write, truncate or
+    fallocate drops S_ISUID unless the writer has CAP_FSETID, which the kernel
+    checks in the host's user namespace; root in a zone does not have it there.
+    Natively root keeps the bit; the zone's answers differ in that bit only."""
+    s = Script()
+    fd = s.openat(AT_FDCWD, "/scratch/x", O_RDWR)
+    s.fchmod(fd, 0o4755)
+    s.fstat(fd)
+    s.write(fd, b"#")
+    s.fstat(fd)
+    s.fchmod(fd, 0o2775)                  # set-group-id with group exec: dropped too
+    s.ftruncate(fd, 3)
+    s.fstat(fd)
+    native = check_native(s, expect=["3", "0", "0", "1", "0", "0", "0", "0"])
+    zone = run_zone(s)
+    cmp = compare(s, native, zone)
+    differ = {row[0].split(":")[0]: (row[1], row[2]) for row in cmp.rows if not row[3]}
+    assert set(differ) == {"4", "7"}, explain(cmp)
+    for nat, zon in differ.values():
+        assert zon == re.sub(r"mode=010([24])", "mode=0100", nat), explain(cmp)
+    assert "mode=0104755" in differ["4"][0] and "mode=0100755" in differ["4"][1]

@@ -13,13 +13,19 @@ cached rootfs stays clean:
 
 then runs the command as its child, chrooted, with the zone's clean
 environment (PATH, HOME, TERM), reaps every orphan, and writes the command's
-wait status to fd 3: pid 1 cannot die of a signal of its own, so its exit
-status alone cannot tell "killed by SIGTERM" from "exit 143".
+wait status to STATUS-FD: pid 1 cannot die of a signal of its own, so its exit
+status alone cannot tell "killed by SIGTERM" from "exit 143".  In a network
+namespace of its own (unshare --net) it brings loopback up, as a zone's
+`--net none` does.
 
-    python3 native.py STAGE ROOTFS CWD ENV-JSON -- ARGV...
+    python3 native.py STAGE ROOTFS CWD ENV-JSON STATUS-FD -- ARGV...
 """
+import fcntl
 import json
 import os
+import signal
+import socket
+import struct
 import subprocess
 import sys
 
@@ -44,14 +50,29 @@ def setup(stage: str, rootfs: str) -> str:
     return root
 
 
+def loopback_up() -> None:
+    """ip link set lo up, by ioctl as lxbrand's launcher does (csrc/launcher.c)."""
+    SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ifr = struct.pack("16sH22x", b"lo", 0)
+        flags = struct.unpack("16sH22x", fcntl.ioctl(s, SIOCGIFFLAGS, ifr))[1]
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | IFF_UP))
+
+
 def main() -> None:
-    stage, rootfs, cwd, env_json, sep, *argv = sys.argv[1:]
-    assert sep == "--" and argv, "usage: native.py STAGE ROOTFS CWD ENV-JSON -- ARGV..."
+    stage, rootfs, cwd, env_json, status_fd, sep, *argv = sys.argv[1:]
+    assert sep == "--" and argv, "usage: native.py STAGE ROOTFS CWD ENV-JSON STATUS-FD -- ARGV..."
+    status_fd = int(status_fd)
+    os.set_inheritable(status_fd, False)
     root = setup(stage, rootfs)
+    loopback_up()
     env = json.loads(env_json)
     pid = os.fork()
     if pid == 0:
         try:
+            # python ignores SIGPIPE and SIGXFSZ; a shell's child must not inherit that
+            for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+                signal.signal(sig, signal.SIG_DFL)
             os.chroot(root)
             os.chdir(cwd)
             os.execvpe(argv[0], argv, env)
@@ -62,8 +83,8 @@ def main() -> None:
         done, status = os.wait()
         if done == pid:
             break
-    os.write(3, f"{status}\n".encode())
-    os.close(3)
+    os.write(status_fd, f"{status}\n".encode())
+    os.close(status_fd)
     code = os.waitstatus_to_exitcode(status)
     sys.exit(code if code >= 0 else 128 - code)
 

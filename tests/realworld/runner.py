@@ -1,0 +1,170 @@
+"""Running one case natively and in a zone, and judging the two results.
+
+Native: `unshare --mount --pid --net --fork` runs native.py, which chroots
+into an overlay over the rootfs with fresh /proc and /tmp (a plain chroot,
+with private writable state and, like a zone's `--net none`, only loopback,
+so that servers on 127.0.0.1 meet neither the host's nor each other's ports).
+Zone: lxbrand.Zone(rootfs, ephemeral=True).  Both sides get the same argv,
+cwd /, environment and stdin, and run at the same time unless asked not to.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Optional
+
+from .cases import Case
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NATIVE_HELPER = os.path.join(HERE, "native.py")
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"   # lxbrand.zone.DEFAULT_PATH
+ENV = {"PATH": PATH, "HOME": "/root", "TERM": "dumb"}                   # the zone's clean environment
+
+
+@dataclass
+class Outcome:
+    """One side's run: status is the exit status, or -N for signal N."""
+    side: str
+    status: Optional[int]          # None: did not finish (timeout, or the runner failed)
+    stdout: bytes
+    stderr: bytes
+    seconds: float
+    error: Optional[str] = None    # why the run itself failed, if it did
+
+    def verdict(self, case: Case) -> Optional[str]:
+        """None when this side gave the case's expected result, else why not."""
+        if self.error:
+            return self.error
+        if self.status != case.status:
+            return f"exit status {_status(self.status)}, want {_status(case.status)}"
+        return case.expected(self.side).check(self.stdout)
+
+    def summary(self, case: Case) -> str:
+        if self.error:
+            return self.error.split(":")[0]
+        why = self.verdict(case)
+        return f"{_status(self.status)} {'ok' if why is None else 'stdout ✗' if self.status == case.status else '✗'}"
+
+
+def _status(status: Optional[int]) -> str:
+    if status is None:
+        return "-"
+    if status < 0:
+        try:
+            return signal.Signals(-status).name
+        except ValueError:
+            return f"signal {-status}"
+    return str(status)
+
+
+@dataclass
+class Result:
+    case: Case
+    native: Outcome
+    zone: Outcome
+
+    @property
+    def problems(self) -> list[str]:
+        out = []
+        for o in (self.native, self.zone):
+            why = o.verdict(self.case)
+            if why is not None:
+                out.append(f"{o.side}: {why}")
+        if not out and self.case.same and self.native.stdout != self.zone.stdout:
+            out.append("native and zone stdout differ: native "
+                       f"{_tail(self.native.stdout)!r}, zone {_tail(self.zone.stdout)!r}")
+        return out
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+    def details(self) -> str:
+        """What a failure report shows: the problems and each failing side's output."""
+        problems = self.problems
+        lines = [f"{self.case.name}: {p}" for p in problems]
+        for o in (self.native, self.zone):
+            if problems and (o.verdict(self.case) is not None or problems[0].startswith("native and zone")):
+                lines.append(f"--- {o.side} stdout (last 2000 bytes)\n{_tail(o.stdout, 2000)}")
+                lines.append(f"--- {o.side} stderr (last 2000 bytes)\n{_tail(o.stderr, 2000)}")
+        return "\n".join(lines)
+
+
+def _tail(data: bytes, n: int = 200) -> str:
+    return data[-n:].decode(errors="replace")
+
+
+def _stdin(case: Case):
+    return (subprocess.PIPE, case.input) if case.input is not None else (subprocess.DEVNULL, None)
+
+
+def run_native(case: Case, rootfs: str) -> Outcome:
+    if shutil.which("unshare") is None:
+        return Outcome("native", None, b"", b"", 0.0, "unshare(1) not found: install util-linux")
+    stage = tempfile.mkdtemp(prefix="lxb-realworld-")
+    r, w = os.pipe()
+    argv = ["unshare", "--mount", "--pid", "--net", "--fork", sys.executable, NATIVE_HELPER,
+            stage, rootfs, "/", json.dumps(ENV), str(w), "--", *case.argv]
+    stdin, data = _stdin(case)
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                pass_fds=(w,), start_new_session=True)
+        os.close(w)
+        w = -1
+        try:
+            out, err = proc.communicate(data, timeout=case.timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            return Outcome("native", None, out, err, time.monotonic() - start,
+                           f"timeout: no exit after {case.timeout:.0f} s")
+        seconds = time.monotonic() - start
+        report = os.read(r, 64).decode().strip()
+        if not report:
+            return Outcome("native", None, out, err, seconds,
+                           f"setup failed: native.py exited {proc.returncode} "
+                           f"({_tail(err).strip().splitlines()[-1:] or ['no message']})")
+        return Outcome("native", os.waitstatus_to_exitcode(int(report)), out, err, seconds)
+    finally:
+        if w >= 0:
+            os.close(w)
+        os.close(r)
+        shutil.rmtree(stage, ignore_errors=True)   # its tmpfs went with the mount namespace
+
+
+def run_zone(case: Case, rootfs: str) -> Outcome:
+    try:
+        from lxbrand import Zone
+    except ImportError as e:           # lxbrand's C extension being rebuilt
+        return Outcome("zone", None, b"", b"", 0.0, f"import lxbrand failed: {e}")
+    stdin, data = _stdin(case)
+    start = time.monotonic()
+    try:
+        zone = Zone(rootfs, ephemeral=True, env={"TERM": "dumb"})
+        kw = {"input": data} if data is not None else {"stdin": stdin}
+        r = zone.run(list(case.argv), capture_output=True, timeout=case.timeout, **kw)
+    except subprocess.TimeoutExpired as e:
+        return Outcome("zone", None, e.stdout or b"", e.stderr or b"", time.monotonic() - start,
+                       f"timeout: no exit after {case.timeout:.0f} s")
+    except Exception as e:             # a zone that fails to start is a failed case, not a crash
+        return Outcome("zone", None, b"", b"", time.monotonic() - start,
+                       f"zone failed: {type(e).__name__}: {e}")
+    return Outcome("zone", r.returncode, r.stdout, r.stderr, time.monotonic() - start)
+
+
+def run_case(case: Case, rootfs: str, parallel: bool = True) -> Result:
+    if not parallel:
+        return Result(case, run_native(case, rootfs), run_zone(case, rootfs))
+    with ThreadPoolExecutor(2, thread_name_prefix=f"realworld-{case.name}") as pool:
+        native = pool.submit(run_native, case, rootfs)
+        zone = pool.submit(run_zone, case, rootfs)
+        return Result(case, native.result(), zone.result())
