@@ -316,21 +316,22 @@ static void setup_dev(int ctl, const char *root)
 }
 
 /* show `text` at TARGET (an existing file): a file of the staging tmpfs,
-   bound read-only over it */
-static void show_file(int ctl, const char *stage, const char *root, const char *target, const char *text)
+   bound over it, read-only unless `writable` (then writes stay in the zone) */
+static void show_file(int ctl, const char *stage, const char *root, const char *target, const char *text,
+                      int writable)
 {
     char file[4096];
     static int n;
     int fd, rc;
 
     snprintf(file, sizeof file, "%s/file-%d", stage, n++);
-    fd = open(file, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0444);
+    fd = open(file, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, writable ? 0644 : 0444);
     if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
         die_step(ctl, "write the zone's generated files", errno);
     close(fd);
     if (mount(file, target, NULL, MS_BIND, NULL) != 0)
         die_step(ctl, target + strlen(root), errno);
-    if ((rc = bind_readonly(target)) < 0)
+    if (!writable && (rc = bind_readonly(target)) < 0)
         die_step(ctl, target + strlen(root), -rc);
 }
 
@@ -400,16 +401,17 @@ static void setup_fs(int ctl, const struct lxb_config *cfg)
     /* the kernel personality: files of the staging tmpfs bound over /proc's */
     if (cfg->proc_version) {
         snprintf(path, sizeof path, "%s/proc/version", root);
-        show_file(ctl, stage, root, path, cfg->proc_version);
+        show_file(ctl, stage, root, path, cfg->proc_version, 0);
     }
     if (cfg->osrelease) {
         snprintf(path, sizeof path, "%s/proc/sys/kernel/osrelease", root);
-        show_file(ctl, stage, root, path, cfg->osrelease);
+        show_file(ctl, stage, root, path, cfg->osrelease, 0);
     }
     /* a rootfs without /etc/hosts (debootstrap makes none) still resolves
      * localhost and the zone's name, as in a container; the mount point is an
      * empty file, which resolves nothing where the zone is not running, and an
-     * empty /etc/hosts counts as none */
+     * empty /etc/hosts counts as none; it stays writable (echo >> /etc/hosts),
+     * and what is written ends with the zone */
     if (cfg->hosts) {
         int fd;
         snprintf(path, sizeof path, "%s/etc/hosts", root);
@@ -417,7 +419,7 @@ static void setup_fs(int ctl, const struct lxb_config *cfg)
         fd = open(path, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
             close(fd);
-            show_file(ctl, stage, root, path, cfg->hosts);
+            show_file(ctl, stage, root, path, cfg->hosts, 1);
         } else if (fd >= 0) {
             close(fd);
         }

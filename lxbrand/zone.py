@@ -144,14 +144,14 @@ class ZoneConfig:
     def id_maps(self) -> tuple[str, str, bool]:
         """The zone's uid and gid maps, and whether newuidmap must write them.
 
-        As root, ids 0-65535 map one to one, as in a chroot: files keep their
+        As root, every id maps one to one, as in a chroot: files keep their
         owners and a guest may change to any user.  As another user, the
         zone's --uid/--gid map to the caller; with subordinate ids in
         /etc/subuid and /etc/subgid (and newuidmap installed) the rest of
         0-65535 maps onto them, else only that one id exists in the zone.
         """
         if os.geteuid() == 0:
-            return f"0 0 {ID_RANGE}\n", f"0 0 {ID_RANGE}\n", False
+            return f"0 0 {ALL_IDS}\n", f"0 0 {ALL_IDS}\n", False
         uid_sub = _subordinate("/etc/subuid", os.geteuid())
         gid_sub = _subordinate("/etc/subgid", os.geteuid())
         if uid_sub and gid_sub and shutil.which("newuidmap") and shutil.which("newgidmap"):
@@ -166,7 +166,8 @@ class ZoneConfig:
         return env
 
 
-ID_RANGE = 65536     # ids 0-65535 exist in a zone when they can be mapped
+ID_RANGE = 65536     # ids 0-65535 exist in a zone when subordinate ids are mapped
+ALL_IDS = 2**32 - 1  # as root: every id, as in a chroot
 
 
 def _subordinate(path: str, uid: int) -> Optional[tuple[int, int]]:

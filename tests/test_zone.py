@@ -313,14 +313,14 @@ def test_supervisor_failure_kills_the_zone(rootfs):
 
 
 def test_as_root_ids_map_one_to_one(rootfs, tmp_path):
-    """Run by root, a zone maps ids 0-65535 as a chroot would: owners in the
+    """Run by root, a zone maps every id as a chroot would: owners in the
     rootfs show as they are, and a guest may chown and change user."""
     if os.geteuid() != 0:
         pytest.skip("the one-to-one id map is what root gets")
     z = Zone(rootfs, binds=[f"{tmp_path}:/out"])
     out = sh(z, "cat /proc/self/uid_map | tr -s ' '; touch /out/f; chown 1234:4321 /out/f; "
                 "setpriv --reuid=1000 --regid=1000 --clear-groups id -u; stat -c '%u %g' /etc/passwd")
-    assert out.split("\n") == [" 0 0 65536", "1000", "0 0", ""]
+    assert out.split("\n") == [" 0 0 4294967295", "1000", "0 0", ""]
     st = os.stat(tmp_path / "f")
     assert (st.st_uid, st.st_gid) == (1234, 4321)
 
@@ -350,6 +350,8 @@ def test_localhost_and_the_zone_name_resolve(scratch_rootfs, rootfs):
     out = sh(Zone(scratch_rootfs, hostname="web1", ephemeral=True), "cat /etc/hosts")
     assert "127.0.0.1\tlocalhost" in out and "127.0.1.1\tweb1" in out
     assert not os.path.exists(os.path.join(scratch_rootfs, "etc", "hosts"))
+    out = sh(Zone(scratch_rootfs, ephemeral=True), "echo '10.1.2.3 db' >> /etc/hosts; tail -1 /etc/hosts")
+    assert out == "10.1.2.3 db\n"
     code = "import socket; print(socket.gethostbyname('localhost'), socket.gethostbyname(socket.gethostname()))"
     assert run(Zone(rootfs), ["python3", "-c", code]).stdout == b"127.0.0.1 127.0.1.1\n"
 

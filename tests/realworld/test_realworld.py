@@ -1,6 +1,7 @@
 """The real-world table (cases.py) under pytest: one test per case, native and zone.
 
-Not marked slow: CI runs it (about three minutes on two cores).  The same
+Not marked slow: CI runs it (three to four minutes on two shared cores; the
+native and the zone side of a case run at the same time).  The same
 table runs from the command line with `python3 -m tests.realworld`.
 """
 import os
@@ -20,4 +21,5 @@ pytestmark = [
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_realworld(case, rootfs):
     r = run_case(case, rootfs)
-    assert r.passed, "\n" + r.details()
+    if not r.passed:
+        pytest.fail(r.details(), pytrace=False)
