@@ -169,21 +169,38 @@ def findings(res: dict) -> list[str]:
     mech = res.get("mech", {}).get("modes", {})
     g = lambda d, k: (d.get(k) or {}).get("ns_per_call", {}) and d[k]["ns_per_call"]["median"]  # noqa: E731
     w8 = g(wl.get("w8", {}).get("runners", {}), "lxrun")
-    nv, nu, npoll = g(mech, "notif-value"), g(mech, "notif-uname"), g(mech, "notif-value-poll")
-    if w8 and nv:
-        parts = [f"{k} {g(mech, k):.0f}" for k in ("raw", "notif-value", "notif-uname", "notif-value-poll",
-                                                    "notif-value-nosync", "notif-value-thread") if g(mech, k)]
-        text = (f"w8 (uname in the zone, answered in C) costs {w8:.0f} ns per call; the mechanisms under it "
-                f"(mech.c, ns): " + ", ".join(parts) + ".")
-        if nu:
-            text += (f" The C handler's own work (NOTIF_ID_VALID + process_vm_writev of the 390-byte utsname) "
-                     f"is notif-uname - notif-value = {nu - nv:.0f} ns")
-            text += (f"; lxbrand's poll() before each NOTIF_RECV adds notif-value-poll - notif-value = "
-                     f"{npoll - nv:.0f} ns" if npoll else "")
-            text += f"; what remains, w8 - notif-uname = {w8 - nu:.0f} ns, is lxbrand's loop and the zone."
-        out.append(text)
+    npoll, nv = g(mech, "notif-value-poll"), g(mech, "notif-value")
     fl = wl.get("w8", {}).get("floor") or {}
     pr = fl.get("paired_ratio") or {}
+    fm = lambda k: (fl.get(k) or {}).get("median")  # noqa: E731
+    if w8 and fm("notif-value"):
+        fv = fm("notif-value")
+        text = (f"w8 (uname in the zone, answered in C) costs {w8:.0f} ns per call. Its floors, measured in "
+                f"the same repetitions (mech.c, median ns; in brackets lxrun's w8 over each, the median of "
+                f"per-repetition ratios): " + ", ".join(
+                    f"{k} {fm(k):.0f} ({pr[k]['median']:.2f}x)" for k in
+                    ("notif-value", "notif-uname", "notif-uname-brand", "notif-value-setsid", "notif-uname-zone")
+                    if fm(k) and pr.get(k)) + ".")
+        if fm("notif-uname"):
+            text += (f" The C handler's own work (NOTIF_ID_VALID + process_vm_writev of the 390-byte utsname) "
+                     f"is notif-uname - notif-value = {fm('notif-uname') - fv:.0f} ns")
+            if fm("notif-uname-brand"):
+                text += f"; lxbrand's filter adds {fm('notif-uname-brand') - fm('notif-uname'):.0f} ns"
+            if fm("notif-value-setsid"):
+                text += (f"; the guest's own session (setsid: a scheduling autogroup of its own) adds "
+                         f"{fm('notif-value-setsid') - fv:.0f} ns")
+            if fm("notif-uname-zone") and pr.get("notif-uname-zone"):
+                text += (f"; all of these together with poll() before NOTIF_RECV (notif-uname-zone) come to "
+                         f"{fm('notif-uname-zone'):.0f} ns, and w8 is {pr['notif-uname-zone']['median']:.2f}x that")
+            text += "."
+        out.append(text)
+    if npoll and nv:
+        out.append(f"Mechanisms section: poll() before each NOTIF_RECV, as lxbrand's loop does, costs "
+                   f"{npoll - nv:.0f} ns per notification (notif-value-poll - notif-value)"
+                   + (f"; without SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP the round trip takes "
+                      f"{g(mech, 'notif-value-nosync'):.0f} ns against {nv:.0f}" if g(mech, "notif-value-nosync") else "")
+                   + (f"; with the supervisor a thread of the guest's process, {g(mech, 'notif-value-thread'):.0f} ns"
+                      if g(mech, "notif-value-thread") else "") + ".")
     if fl.get("notif-value-setsid") and fl.get("notif-value"):
         sv, ss = fl["notif-value"]["median"], fl["notif-value-setsid"]["median"]
         text = (f"A guest in a session of its own, as a zone's init makes it (setsid), pays {ss:.0f} ns per "

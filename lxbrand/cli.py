@@ -129,7 +129,11 @@ def run(hostname, net, binds, ephemeral, cwd, env, uid, gid, kernel_release, den
         _fail(f"{e.strerror or e}", EXIT_FAILED)
     _restore(saved)
     code = result.returncode
-    sys.exit(128 - code if code < 0 else code)
+    # leave without the interpreter's tear-down (~30 ms of module and object
+    # clean-up): the zone is gone, the output is flushed below
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(128 - code if code < 0 else code)
 
 
 def _restore(saved) -> None:

@@ -17,6 +17,7 @@ from typing import Callable, Optional
 from . import syscalls as brand_table
 from ._csup import check, ffi, lib
 from .errors import ZoneConfigError
+from .syscalls import ident
 from .syscalls.model import CHandler
 
 CONTINUE = "continue"
@@ -130,6 +131,8 @@ class Brand:
             if emulated is not None and kernel_version(sc.since) > emulated:
                 self.actions[sc.nr] = errno.ENOSYS
                 self.too_new.append(sc.name)
+            elif st.notified and emulated is None and sc.name in ident.ANSWERED_BY_THE_NAMESPACE:
+                self.actions[sc.nr] = lib.LXB_ACT_ALLOW
             elif st.notified:
                 self.actions[sc.nr] = lib.LXB_ACT_NOTIFY
                 if isinstance(sc.handler, CHandler):

@@ -371,3 +371,14 @@ def test_deny_injects_a_fault_in_the_kernel(rootfs):
     # over a Python handler too: the policy is the zone's last word
     z.handler("getppid", lambda call: 7)
     assert run(z, ["python3", "-c", GETPPID]).stdout == b"-1 38\n"
+
+
+def test_uname_reaches_the_supervisor_only_to_emulate_a_release(rootfs):
+    """Without --kernel-release the zone's UTS namespace answers uname in the
+    kernel; with one, the C handler does."""
+    z = Zone(rootfs)
+    assert sh(z, "uname -n; hostname h2; uname -n") == "zone\nh2\n"
+    assert z.last_supervisor.notified == 0
+    z = Zone(rootfs, kernel_release="5.10.0")
+    assert sh(z, "uname -r; hostname h2; uname -n") == "5.10.0\nh2\n"
+    assert z.last_supervisor.notified >= 3

@@ -1,6 +1,6 @@
 """What may differ between a native run and a zone run, in one place.
 
-Two tables decide whether a zone's answer conforms:
+These tables decide whether a zone's answer conforms:
 
 `NORMALISE`, keyed by syscall, names the output fields that are legitimately
 not comparable between two runs of the same script (and are not comparable
@@ -13,14 +13,21 @@ keep it.  Times are masked as <now> when they are recent (an explicit time set
 by utimensat is compared as it is).  The scratch tree lives on a tmpfs, whose
 inode numbers only grow, so a renamed inode never aliases a freed one.
 
+`KNOWN`, keyed by syscall, holds the differences every zone has on purpose
+(chown to an unmapped id, mknod of a device); after it, `_by_table` applies
+the brand's table: a syscall it denies or does not support answers its errno.
+
 `EXPECTED`, keyed by zone option, says how the zone answers differently on
 purpose when that option is given: a hook receives the option's value, the
-step and the native answer's fields, and returns the fields the zone must
-answer.  A future personality (another kernel release, a fake-root identity)
-is checked against this documented behaviour instead of against native.
+step and the native answer, and returns the answer the zone must give.  A
+future personality (another kernel release, a fake-root identity) is checked
+against this documented behaviour instead of against native.
 
-Every entry is explained in docs/DIFFERENCES.md.  Anything else that differs
-is a failure.
+KNOWN, the table and EXPECTED turn native answers into expected ones before
+NORMALISE renames anything.  They change one step's answer only: a script
+that goes on using what such a step changed differs further, so generated
+scripts avoid those steps.  Every entry is explained in docs/DIFFERENCES.md;
+anything else that differs is a failure.
 """
 from __future__ import annotations
 
@@ -46,6 +53,9 @@ NORMALISE: dict[str, dict[str, str]] = {
     "getpid": {"ret": PID},
     "getppid": {"ret": PID},
     "gettid": {"ret": PID},
+    "getpgid": {"ret": PID},
+    "getsid": {"ret": PID},
+    "setsid": {"ret": PID},
     "fork": {"ret": PID},
     "wait4": {"ret": PID},
     # two fresh copies of the same tree: same shape, other inodes; the devices

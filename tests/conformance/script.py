@@ -323,6 +323,10 @@ geteuid
 getegid
 getppid                                                  -> pid
 gettid                                                   -> pid
+getpgid         pid                                      -> pid
+getsid          pid                                      -> pid
+setsid                                                   -> pid
+setpgid         pid pgid
 rt_sigpending   set:sigset sigsetsize=8
 mknod           path mode dev=0
 clock_gettime   clockid tp:timespec

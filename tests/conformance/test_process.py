@@ -39,6 +39,23 @@ def test_getpid_gettid_getppid():
     assert_conforms(s)
 
 
+def test_session_and_process_group():
+    """Both runs start as the leader of a session of their own (setsid)."""
+    s = Script()
+    s.getpid()
+    s.getsid(0)
+    s.getpgid(0)
+    s.setsid()                            # already a leader: EPERM
+    s.setpgid(0, 0)                       # a session leader cannot move: EPERM
+    child = s.child()
+    child.getpgid(0)
+    child.setsid()                        # a child can lead a new session
+    child.getsid(0)
+    s.fork(child)
+    s.getsid(99999999)
+    assert_conforms(s, expect=[None, None, None, "-EPERM", "-EPERM", None, "-ESRCH"])
+
+
 # ---- umask ---------------------------------------------------------------------
 
 def test_umask_is_inherited_and_applies():
