@@ -487,7 +487,7 @@ static __attribute__((noreturn)) void guest_main(const struct lxb_config *cfg, i
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
 
-    if ((master >= 0 || cfg->own_session) && setsid() < 0)
+    if (setsid() < 0)
         goto fail;
     if (master >= 0) {
         int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
@@ -624,16 +624,12 @@ static __attribute__((noreturn)) void init_main(const struct lxb_config *cfg, in
         keep[nkeep++] = cfg->stdio[i];
     close_except(keep, nkeep);
 
-    /* Leave lxrun's session when it has a terminal: signals from the
-     * terminal go to lxrun, which forwards them once, never to init directly
-     * as well, and the guest never reads the host's terminal from a background
-     * process group.  Without a terminal, stay in lxrun's session (its own
-     * process group): with sched_autogroup, a session is a scheduling group,
-     * and guest and supervisor in two of them pay ~5 us more per notification. */
-    if (cfg->own_session || cfg->use_pty)
-        setsid();
-    else
-        setpgid(0, 0);
+    /* leave lxrun's session: signals from the host's terminal go to lxrun,
+     * which forwards them once, never to init directly as well.  (With
+     * sched_autogroup a session is a scheduling group: a notification between
+     * the guest's session and lxrun's costs ~5 us more; staying in lxrun's
+     * session would change what getsid() and kill(0, ...) mean to the guest.) */
+    setsid();
 
     /* wait for the id maps; EOF means lxrun died */
     if (read(syncfd, &c, 1) != 1)

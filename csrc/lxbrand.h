@@ -61,7 +61,6 @@ struct lxb_config {
     int gid;
     int stdio[3];                /* host fds that become the guest's 0, 1, 2 */
     int use_pty;                 /* guest gets a pty of the zone as its ctty */
-    int own_session;             /* init and guest leave lxrun's session (it has a terminal) */
     int nbinds;
     const struct lxb_bind *binds;
     const unsigned char *bpf;    /* struct sock_filter[], from lxb_filter_build */

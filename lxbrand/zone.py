@@ -55,17 +55,6 @@ class Bind(namedtuple("Bind", "src dst readonly", defaults=(False,))):
         return cls(parts[0], parts[1], mode == "ro")
 
 
-def _has_terminal(fds) -> bool:
-    """A guest stdio is a terminal, or lxrun has a controlling terminal."""
-    if any(os.isatty(fd) for fd in fds):
-        return True
-    try:
-        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC))
-        return True
-    except OSError:
-        return False
-
-
 def _no_hosts_file(rootfs: str) -> bool:
     """The rootfs has no /etc/hosts, or an empty one: the zone shows its own."""
     try:
@@ -395,7 +384,6 @@ class _Run:
         for i in range(3):
             c.stdio[i] = fds[i]
         c.use_pty = int(self.tty)
-        c.own_session = int(self.tty or _has_terminal(fds))
         binds = ffi.new("struct lxb_bind[]", max(1, len(cfgv.binds)))
         for i, b in enumerate(cfgv.binds):
             binds[i].src = cstr(b.src)

@@ -32,6 +32,7 @@ anything else that differs is a failure.
 from __future__ import annotations
 
 import errno
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -155,7 +156,9 @@ class Normaliser:
 # step's own answer: a script that goes on using what such a step changed
 # differs further, so generated scripts avoid these steps (strategies.py).
 
-ID_RANGE = 65536     # ids 0-65535 exist in a zone (lxbrand.zone.ID_RANGE)
+# the ids a zone maps (lxbrand.zone.ZoneConfig.id_maps): run by root, every
+# id; run by another user, 0-65535 at most
+ID_RANGE = 2**32 - 1 if os.geteuid() == 0 else 65536
 S_IFMT, S_IFCHR, S_IFBLK = 0o170000, 0o020000, 0o060000
 
 

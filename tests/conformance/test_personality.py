@@ -206,10 +206,6 @@ def test_uname_across_a_page_boundary():
     assert_conforms(s, expect=["0", None, "0", "-EFAULT", "0", "-EFAULT", "0", "0", "0"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "zone bug: uname answers the nodename and domainname the supervisor keeps, so a name "
-    "written to /proc/sys/kernel/hostname or domainname (the zone's UTS namespace) is not "
-    "what uname reports; Linux answers both from the namespace (csrc/supervisor.c sys_uname)"))
 def test_proc_sys_hostname_write_is_what_uname_reports():
     s = Script()
     s.sethostname("first")
@@ -223,11 +219,6 @@ def test_proc_sys_hostname_write_is_what_uname_reports():
     assert_conforms(s, expect=["0", "3", "8", "4", "14", "0", "5", "8"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "zone bug: sethostname renames the whole zone (the supervisor's copy and init's UTS "
-    "namespace) even when the caller has unshared a UTS namespace of its own, and that "
-    "namespace keeps its old name; Linux renames only the caller's namespace "
-    "(csrc/supervisor.c sys_sethostname, sys_uname)"))
 def test_sethostname_in_a_nested_uts_namespace_stays_there():
     s = Script()
     s.sethostname("outer")
