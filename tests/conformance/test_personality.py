@@ -206,7 +206,7 @@ def test_uname_across_a_page_boundary():
     assert_conforms(s, expect=["0", None, "0", "-EFAULT", "0", "-EFAULT", "0", "0", "0"])
 
 
-def test_proc_sys_hostname_write_is_what_uname_reports():
+def _hostname_via_proc():
     s = Script()
     s.sethostname("first")
     w = s.openat(-100, "/proc/sys/kernel/hostname", os.O_WRONLY)
@@ -216,10 +216,25 @@ def test_proc_sys_hostname_write_is_what_uname_reports():
     s.uname()
     r = s.openat(-100, "/proc/sys/kernel/hostname", os.O_RDONLY)
     s.read(r, 64)
-    assert_conforms(s, expect=["0", "3", "8", "4", "14", "0", "5", "8"])
+    return s
 
 
-def test_sethostname_in_a_nested_uts_namespace_stays_there():
+HOSTNAME_VIA_PROC = ["0", "3", "8", "4", "14", "0", "5", "8"]
+
+
+def test_proc_sys_hostname_write_is_what_uname_reports():
+    assert_conforms(_hostname_via_proc(), expect=HOSTNAME_VIA_PROC)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "zone bug: with --kernel-release the C handler answers uname from the supervisor's copy "
+    "of the names, so a name written to /proc/sys/kernel/hostname or domainname (the zone's "
+    "UTS namespace) is not what uname reports (csrc/supervisor.c sys_uname)"))
+def test_proc_sys_hostname_write_is_what_uname_reports_with_a_release():
+    assert_conforms(_hostname_via_proc(), expect=HOSTNAME_VIA_PROC, kernel_release="6.1.0")
+
+
+def _nested_uts():
     s = Script()
     s.sethostname("outer")
     child = s.child()
@@ -232,4 +247,16 @@ def test_sethostname_in_a_nested_uts_namespace_stays_there():
     s.uname()                             # the zone is still "outer"
     r = s.openat(-100, "/proc/sys/kernel/hostname", os.O_RDONLY)
     s.read(r, 64)
-    assert_conforms(s, expect=["0", None, "0", "3", "6"])
+    return s
+
+
+def test_sethostname_in_a_nested_uts_namespace_stays_there():
+    assert_conforms(_nested_uts(), expect=["0", None, "0", "3", "6"])
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "zone bug: with --kernel-release sethostname renames the whole zone (the supervisor's copy "
+    "and init's UTS namespace) even when the caller unshared a UTS namespace of its own, which "
+    "keeps its old name (csrc/supervisor.c set_uts_name, sys_uname)"))
+def test_sethostname_in_a_nested_uts_namespace_stays_there_with_a_release():
+    assert_conforms(_nested_uts(), expect=["0", None, "0", "3", "6"], kernel_release="6.1.0")
