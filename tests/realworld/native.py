@@ -70,9 +70,17 @@ def main() -> None:
     pid = os.fork()
     if pid == 0:
         try:
-            # python ignores SIGPIPE and SIGXFSZ; a shell's child must not inherit that
-            for sig in (signal.SIGPIPE, signal.SIGXFSZ):
-                signal.signal(sig, signal.SIG_DFL)
+            # start as the zone's guest does: every signal at its default
+            # action, none blocked (python ignores SIGPIPE and SIGXFSZ, and a
+            # shell's background job, such as a CI run, inherits SIGINT and
+            # SIGQUIT ignored; sh cannot trap a signal ignored at entry)
+            for sig in signal.valid_signals():
+                if sig not in (signal.SIGKILL, signal.SIGSTOP):
+                    try:
+                        signal.signal(sig, signal.SIG_DFL)
+                    except (OSError, ValueError):
+                        pass
+            signal.pthread_sigmask(signal.SIG_SETMASK, set())
             os.chroot(root)
             os.chdir(cwd)
             os.execvpe(argv[0], argv, env)
