@@ -121,7 +121,6 @@ class Brand:
         # an emulated kernel older than a syscall answers it ENOSYS, in the
         # kernel, so that programs take their fall-back paths as on that kernel
         emulated = kernel_version(kernel_release) if kernel_release else None
-        self.too_new: list[str] = []
         self.actions = [lib.LXB_ACT_DEFAULT] * lib.LXB_NR_MAX
         self.kind = bytearray(lib.LXB_NR_MAX)
         self.c_handler = bytearray(lib.LXB_NR_MAX)
@@ -130,7 +129,6 @@ class Brand:
             st = sc.status
             if emulated is not None and kernel_version(sc.since) > emulated:
                 self.actions[sc.nr] = errno.ENOSYS
-                self.too_new.append(sc.name)
             elif st.notified and emulated is None and sc.name in ident.ANSWERED_BY_THE_NAMESPACE:
                 self.actions[sc.nr] = lib.LXB_ACT_ALLOW
             elif st.notified:
