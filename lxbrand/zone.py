@@ -65,6 +65,41 @@ def _no_hosts_file(rootfs: str) -> bool:
         return False
 
 
+def _check_hostname(name) -> None:
+    """A hostname as RFC 1123 has it: dot-separated labels of letters, digits
+    and inner hyphens, 1 to 63 bytes each, at most HOST_NAME_MAX in all (it
+    becomes the UTS nodename and a line of the zone's /etc/hosts)."""
+    labels = name.split(".") if isinstance(name, str) else []
+    if not (labels and len(name.encode()) <= HOST_NAME_MAX and all(
+            0 < len(label) <= 63 and label.isascii() and label.replace("-", "").isalnum()
+            and not label.startswith("-") and not label.endswith("-") for label in labels)):
+        raise ZoneConfigError(f"hostname {name!r}: expected 1 to {HOST_NAME_MAX} bytes of letters, digits, "
+                              "hyphens and dots (RFC 1123)")
+
+
+def _check_types(cfg) -> None:
+    """Wrong types are named here, not met as a TypeError deep inside."""
+    def want(name, value, types, what):
+        if not isinstance(value, types):
+            raise ZoneConfigError(f"{name} {value!r}: expected {what}, not {type(value).__name__}")
+    want("hostname", cfg.hostname, str, "a str")
+    want("domainname", cfg.domainname, (str, type(None)), "a str or None")
+    want("net", cfg.net, str, "a str")
+    want("cwd", cfg.cwd, str, "a str")
+    want("kernel_release", cfg.kernel_release, (str, type(None)), "a str or None")
+    want("ephemeral", cfg.ephemeral, (bool, int), "a bool")
+    want("binds", cfg.binds, (list, tuple), "a list of Bind, (src, dst[, readonly]) or 'SRC:DST[:ro]'")
+    for b in cfg.binds:
+        if not isinstance(b, str) and not (isinstance(b, (list, tuple)) and 2 <= len(b) <= 3
+                                           and isinstance(b[0], (str, os.PathLike)) and isinstance(b[1], str)):
+            raise ZoneConfigError(f"bind {b!r}: expected Bind, (src, dst[, readonly]) or 'SRC:DST[:ro]'")
+    want("env", cfg.env, dict, "a dict of str to str")
+    for k, v in cfg.env.items():
+        if not isinstance(k, str) or not isinstance(v, (str, int)) or isinstance(v, bool):
+            raise ZoneConfigError(f"environment variable {k!r}={v!r}: expected str names and values")
+    want("deny", cfg.deny, dict, "a dict of syscall name to errno")
+
+
 class ZoneConfig:
     """What a zone is made of; validate() checks it and normalises paths."""
 
@@ -76,14 +111,14 @@ class ZoneConfig:
         self.hostname = hostname
         self.domainname = domainname
         self.net = net
-        self.binds = list(binds or [])
+        self.binds = binds if binds is not None else []
         self.ephemeral = ephemeral
         self.cwd = cwd
-        self.env = dict(env or {})
+        self.env = env if env is not None else {}
         self.uid = uid
         self.gid = gid
         self.kernel_release = kernel_release
-        self.deny = dict(deny or {})
+        self.deny = deny if deny is not None else {}
 
     def __repr__(self) -> str:
         return "ZoneConfig(" + ", ".join(f"{k}={v!r}" for k, v in vars(self).items()) + ")"
@@ -96,8 +131,12 @@ class ZoneConfig:
             raise ZoneConfigError(f"{self.rootfs}: rootfs does not exist")
         if not os.path.isdir(self.rootfs):
             raise ZoneConfigError(f"{self.rootfs}: rootfs is not a directory")
-        if not self.hostname or len(self.hostname.encode()) > HOST_NAME_MAX or "\0" in self.hostname:
-            raise ZoneConfigError(f"hostname {self.hostname!r}: must be 1 to {HOST_NAME_MAX} bytes")
+        _check_types(self)
+        _check_hostname(self.hostname)
+        if self.domainname is not None and (not self.domainname or len(self.domainname.encode()) > HOST_NAME_MAX
+                                            or not self.domainname.isprintable() or " " in self.domainname):
+            raise ZoneConfigError(f"domainname {self.domainname!r}: must be 1 to {HOST_NAME_MAX} bytes, "
+                                  "printable, without spaces")
         if self.net not in NETS:
             raise ZoneConfigError(f"net {self.net!r}: expected one of {', '.join(NETS)}")
         if not self.cwd.startswith("/"):
@@ -137,8 +176,11 @@ class ZoneConfig:
                 raise ZoneConfigError(f"--deny {name}={err!r}: an errno is 1 to 4095")
             deny[name] = err
         self.deny = deny
+        self.env = dict(self.env)
         for k, v in self.env.items():
-            if not k or "=" in k or "\0" in k or "\0" in str(v):
+            if "\0" in k or "\0" in str(v):
+                raise ZoneConfigError(f"environment variable {k!r}: embedded null byte")
+            if not k or "=" in k:
                 raise ZoneConfigError(f"environment variable {k!r}: malformed name or value")
 
     def id_maps(self) -> tuple[str, str, bool]:
@@ -212,7 +254,7 @@ class Zone:
         """deny: {syscall name: errno (int or name such as "EACCES")} answered
         in the kernel instead of running the syscall (fault injection)."""
         self.config = ZoneConfig(rootfs=rootfs, hostname=hostname, domainname=domainname, net=net,
-                                 binds=list(binds), ephemeral=ephemeral, cwd=cwd, env=dict(env or {}),
+                                 binds=binds, ephemeral=ephemeral, cwd=cwd, env=env,
                                  uid=uid, gid=gid, kernel_release=kernel_release, deny=deny)
         self.config.validate()
         self._handlers: dict[str, Callable] = {}
@@ -273,8 +315,10 @@ class Zone:
     def run(self, argv: Sequence[str], *, input: Optional[bytes] = None, capture_output: bool = False,
             stdin=None, stdout=None, stderr=None, timeout: Optional[float] = None, check: bool = False,
             tty: bool = False, forward_signals: bool = False) -> subprocess.CompletedProcess:
-        """Run argv in the zone and wait for it, like subprocess.run."""
-        argv = [os.fspath(a) for a in argv]
+        """Run argv in the zone and wait for it, like subprocess.run (no shell:
+        a str is one program).  Bad input raises ZoneConfigError (a ValueError)."""
+        argv = _argv(argv)
+        _check_run_args(input, timeout, (stdin, stdout, stderr))
         path = self.resolve(argv)
         if input is not None:
             if stdin is not None:
@@ -298,6 +342,89 @@ class Zone:
         if check and returncode != 0:
             raise subprocess.CalledProcessError(returncode, argv, out, err)
         return result
+
+
+def _argv(args) -> list:
+    """argv as subprocess.run takes it without a shell: a str, bytes or path is
+    the program alone; a NUL byte is a ValueError."""
+    if isinstance(args, (str, bytes, os.PathLike)):
+        args = [args]
+    elif isinstance(args, (dict, set)) or not hasattr(args, "__iter__"):
+        raise ZoneConfigError(f"argv {args!r}: expected a list of str (or one str, the program)")
+    out = []
+    for i, a in enumerate(args):
+        if not isinstance(a, (str, bytes, os.PathLike)):
+            raise ZoneConfigError(f"argv[{i}] {a!r}: expected str, bytes or os.PathLike, not {type(a).__name__}")
+        a = os.fsdecode(a)
+        if "\0" in a:
+            raise ZoneConfigError(f"argv[{i}] {a!r}: embedded null byte")
+        out.append(a)
+    return out
+
+
+def _check_run_args(input, timeout, stdio) -> None:
+    if input is not None and not isinstance(input, (bytes, bytearray, memoryview)):
+        raise ZoneConfigError(f"input: expected bytes, not {type(input).__name__}")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))):
+        raise ZoneConfigError(f"timeout {timeout!r}: expected seconds (a number) or None")
+    for i, (name, spec) in enumerate(zip(("stdin", "stdout", "stderr"), stdio)):
+        _check_stdio(name, spec, i)
+
+
+def _check_stdio(name: str, spec, default: int) -> None:
+    """A guest's stdio is a file, pipe, socket or terminal: never a directory
+    (fchdir(0) and `..` would walk the host's tree) nor an O_PATH fd (reopened
+    through /proc/self/fd with any access)."""
+    import fcntl
+    import stat
+    if spec is None:
+        fd = default
+    elif isinstance(spec, int) and not isinstance(spec, bool) and (
+            spec in (subprocess.PIPE, subprocess.DEVNULL) or (default == 2 and spec == subprocess.STDOUT)):
+        return
+    elif isinstance(spec, int) and not isinstance(spec, bool) and spec >= 0:
+        fd = spec
+    elif hasattr(spec, "fileno"):
+        try:
+            fd = spec.fileno()
+        except (OSError, ValueError) as e:
+            raise ZoneConfigError(f"{name} {spec!r}: has no file descriptor ({e})") from None
+    else:
+        raise ZoneConfigError(f"{name} {spec!r}: expected None, subprocess.PIPE, subprocess.DEVNULL, "
+                              "a file descriptor or a file object")
+    try:
+        st = os.fstat(fd)
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    except OSError:
+        if spec is None:
+            return      # our own closed stdio: as before, the start-up deals with it
+        raise ZoneConfigError(f"{name}: fd {fd} is not open") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ZoneConfigError(f"{name}: fd {fd} is a directory; a zone's stdio must be a file, pipe, "
+                              "socket or terminal (a directory would let the guest out of its root)")
+    if flags & os.O_PATH:
+        raise ZoneConfigError(f"{name}: fd {fd} is an O_PATH descriptor; a zone's stdio must be opened "
+                              "for reading or writing")
+
+
+def _init_died(status: int) -> SupervisorError:
+    """lxb_zone_wait's kind 2: init ended without reporting the guest's status
+    (killed from outside the zone, or by the kernel), and took the guest with it."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            what = f"signal {sig}, {signal.Signals(sig).name}"
+        except ValueError:
+            what = f"signal {sig}"
+        err = SupervisorError(f"the zone's init was killed ({what}) from outside the zone; the guest "
+                              "was killed with it and its own status is unknown")
+        err.exit_code, err.returncode = 128 + sig, -sig
+    else:
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+        err = SupervisorError(f"the zone's init exited (status {code}) without reporting the guest's "
+                              "status; the guest is gone")
+        err.returncode = -signal.SIGKILL
+    return err
 
 
 def _fd_of(spec, default: int, mode: str):
@@ -337,6 +464,7 @@ class _Run:
         self.old_handlers: dict = {}
         self.relay_stop = -1
         self.failure: Optional[OSError] = None
+        self.killed_by_us = False       # the timeout killed init: not news
 
     def start(self) -> None:
         zone, cfgv = self.zone, self.zone.config
@@ -525,6 +653,7 @@ class _Run:
             if ctl in ready:
                 break
             if deadline is not None and time.monotonic() >= deadline:
+                self.killed_by_us = True
                 os.kill(self.z.init_pid, signal.SIGKILL)
                 self._wait()
                 self._join()
@@ -548,6 +677,8 @@ class _Run:
         if kind[0] == 1:
             from .errors import CommandNotRunnable
             raise CommandNotRunnable(f"{self.path}: cannot execute in the zone: {os.strerror(st)}")
+        if kind[0] == 2 and not self.killed_by_us:
+            raise _init_died(st)
         if os.WIFEXITED(st):
             self.returncode = os.WEXITSTATUS(st)
         elif os.WIFSIGNALED(st):

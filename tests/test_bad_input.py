@@ -2,8 +2,12 @@
 nothing left running (chroot(1)'s codes: 125 lxrun failed, 126 CMD cannot
 run, 127 CMD not found)."""
 import os
+import re
 import shutil
+import signal
 import subprocess
+import threading
+import time
 
 import pytest
 
@@ -174,3 +178,169 @@ def test_bad_input_leaves_nothing_running(lxrun, rootfs):
     ("mkdir=0", "an errno is 1 to 4095"), ("=EPERM", "--deny")])
 def test_bad_deny(lxrun, rootfs, spec, fragment):
     one_line_error(lxrun("--deny", spec, rootfs, "true"), 125, fragment)
+
+
+# -- library input (issue 11 "Library input", issue 10 P6/P7, A1) ---------------
+
+def test_a_string_is_one_program_as_in_subprocess(rootfs):
+    """subprocess.run("true") runs the program true (no shell): so does Zone.run."""
+    z = Zone(rootfs)
+    assert z.run("true").returncode == 0
+    assert z.run(b"/bin/false").returncode == 1
+    r = z.run("/bin/pwd", capture_output=True)
+    assert (r.returncode, r.stdout) == (0, b"/\n")
+    with pytest.raises(lxbrand.CommandNotFound):
+        z.run("echo hi")          # one program named "echo hi", as subprocess would
+
+
+@pytest.mark.parametrize("argv", [["echo", "a\0b"], ["ec\0ho"], "tr\0ue", [b"echo", b"\0"]])
+def test_nul_in_argv_is_a_value_error(rootfs, argv):
+    with pytest.raises(ValueError, match="embedded null byte"):
+        Zone(rootfs).run(argv)
+
+
+def test_nul_in_env_is_a_value_error(rootfs):
+    with pytest.raises(ValueError, match="embedded null byte"):
+        Zone(rootfs, env={"A": "x\0y"})
+    with pytest.raises(ValueError, match="embedded null byte"):
+        Zone(rootfs, env={"A\0": "x"})
+
+
+@pytest.mark.parametrize("kw, fragment", [
+    ({"hostname": 5}, "hostname 5"), ({"hostname": None}, "hostname None"),
+    ({"binds": 5}, "binds 5"), ({"binds": [5]}, "bind 5"), ({"binds": [("/tmp",)]}, "bind"),
+    ({"env": 5}, "env 5"), ({"env": ["A=1"]}, "env"), ({"env": {1: "x"}}, "environment variable 1"),
+    ({"env": {"A": None}}, "environment variable 'A'"), ({"cwd": 5}, "cwd 5"), ({"cwd": None}, "cwd"),
+    ({"kernel_release": 4.19}, "kernel_release 4.19"), ({"ephemeral": "yes"}, "ephemeral"),
+    ({"deny": ["mkdir"]}, "deny"), ({"deny": {5: "EPERM"}}, "unknown syscall 5"), ({"net": None}, "net"),
+    ({"domainname": 5}, "domainname 5"), ({"domainname": "a\nb"}, "domainname"), ({"uid": "0"}, "uid")])
+def test_bad_types_name_the_option(rootfs, kw, fragment):
+    """Never a raw TypeError/AttributeError from deep inside."""
+    with pytest.raises(lxbrand.ZoneConfigError, match=re.escape(fragment)):
+        Zone(rootfs, **kw)
+
+
+@pytest.mark.parametrize("call, fragment", [
+    (lambda z: z.run(5), "argv 5"), (lambda z: z.run(None), "argv None"),
+    (lambda z: z.run(["echo", 5]), "argv[1] 5"), (lambda z: z.run(["echo", None]), "argv[1] None"),
+    (lambda z: z.run({"echo": 1}), "argv"), (lambda z: z.run(["true"], timeout="5"), "timeout '5'"),
+    (lambda z: z.run(["cat"], input="text"), "input: expected bytes"),
+    (lambda z: z.run(["true"], stdin="x"), "stdin 'x'"), (lambda z: z.run(["true"], stdout=1.5), "stdout 1.5"),
+    (lambda z: z.run(["true"], stdin=subprocess.STDOUT), "stdin -2"),
+    (lambda z: z.run(["true"], stderr=-7), "stderr -7"), (lambda z: z.run(["true"], stdout=987), "fd 987 is not open")])
+def test_bad_run_arguments_name_the_argument(rootfs, call, fragment):
+    with pytest.raises(lxbrand.ZoneConfigError, match=re.escape(fragment)):
+        call(Zone(rootfs))
+
+
+def test_stdio_that_is_a_directory_or_o_path_is_refused(rootfs, tmp_path):
+    """P6: a host directory as stdin would give the guest the host's tree
+    (fchdir(0), ..); an O_PATH fd could be reopened with any access."""
+    d = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    p = os.open(tmp_path, os.O_PATH)
+    f = os.open(__file__, os.O_PATH)
+    try:
+        with pytest.raises(lxbrand.ZoneConfigError, match=f"stdin: fd {d} is a directory"):
+            Zone(rootfs).run(["cat"], stdin=d)
+        with pytest.raises(lxbrand.ZoneConfigError, match="stdout: fd .* is a directory"):
+            Zone(rootfs).run(["true"], stdout=p)
+        with pytest.raises(lxbrand.ZoneConfigError, match=f"stderr: fd {f} is an O_PATH descriptor"):
+            Zone(rootfs).run(["true"], stderr=f)
+        with open(tmp_path / "out", "w") as out:      # a plain file is fine
+            assert Zone(rootfs).run(["echo", "ok"], stdout=out).returncode == 0
+        assert (tmp_path / "out").read_text() == "ok\n"
+    finally:
+        for fd in (d, p, f):
+            os.close(fd)
+    assert orphaned_inits() == []
+
+
+def test_lxrun_refuses_a_directory_as_stdin(lxrun, rootfs, tmp_path):
+    """`lxrun ROOT sh < /some/dir`: nothing runs.  (CPython itself refuses a
+    directory as stdin before lxrun's code runs; a front door in another
+    language must say it as Zone.run does.)"""
+    d = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        r = lxrun(rootfs, "/bin/sh", "-c", "echo RAN; cd /proc/self/fd/0 && ls", stdin=d)
+    finally:
+        os.close(d)
+    assert "RAN" not in r.stdout
+    if "Fatal Python error" in r.stderr:
+        assert r.returncode != 0 and "is a directory" in r.stderr
+    else:
+        one_line_error(r, 125, "stdin: fd 0 is a directory")
+
+
+@pytest.mark.parametrize("name", ["a\nb", "a b", "-lead", "trail-", "a..b", ".a", "a.", "a_b", "x\0y", "é",
+                                  "a" * 64 + ".b", "h\t", "127.0.0.1 evil"])
+def test_bad_hostnames(lxrun, rootfs, name):
+    """A1: the hostname becomes a line of /etc/hosts; RFC 1123 labels only."""
+    with pytest.raises(lxbrand.ZoneConfigError, match="RFC 1123"):
+        Zone(rootfs, hostname=name)
+    if "\0" not in name:
+        one_line_error(lxrun("--hostname", name, rootfs, "true"), 125, "hostname", "RFC 1123")
+
+
+@pytest.mark.parametrize("name", ["zone", "a", "build-1.example.org", "9lives", "x" * 63, "a.b.c.d"])
+def test_good_hostnames(rootfs, name):
+    assert Zone(rootfs, hostname=name).run(["hostname"], capture_output=True).stdout == name.encode() + b"\n"
+
+
+def _children(pid: int) -> list:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def _wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def test_init_killed_from_outside_is_said_library(rootfs):
+    z = Zone(rootfs)
+    killer = threading.Thread(target=lambda: os.kill(_wait_for(lambda: z._init_pid > 0 and z._init_pid),
+                                                     signal.SIGKILL))
+    killer.start()
+    try:
+        with pytest.raises(lxbrand.SupervisorError, match=r"the zone's init was killed \(signal 9, SIGKILL\)") as e:
+            z.run(["sleep", "60"], timeout=120)
+    finally:
+        killer.join()
+    assert e.value.returncode == -9 and e.value.exit_code == 137
+
+
+def test_init_killed_from_outside_is_said_lxrun(rootfs):
+    p = subprocess.Popen(["lxrun", rootfs, "sleep", "60"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        init = _wait_for(lambda: [c for c in _children(p.pid)
+                                  if open(f"/proc/{c}/cmdline").read().startswith("lxbrand-init")])
+        os.kill(init[0], signal.SIGKILL)
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+        p.wait()
+
+    class R:
+        returncode, stderr = p.returncode, err
+    line = one_line_error(R, 137, "the zone's init was killed (signal 9, SIGKILL)")
+    assert "from outside the zone" in line
+
+
+def test_timeout_is_not_reported_as_init_killed(rootfs):
+    with pytest.raises(subprocess.TimeoutExpired):
+        Zone(rootfs).run(["sleep", "60"], timeout=0.5)
