@@ -4,7 +4,7 @@ PY ?= python3
 EXAMPLES ?= 2000
 APT_PACKAGES := libseccomp-dev mmdebstrap debootstrap bubblewrap proot strace busybox-static \
                 iproute2 util-linux procps gcc make file
-PIP_PACKAGES := wheel setuptools cffi click construct hypothesis pytest python-ptrace
+PIP_PACKAGES := wheel setuptools cffi click construct hypothesis pytest
 
 .PHONY: setup deps build testbins test conformance realworld bench bench-quick clean
 

@@ -467,7 +467,7 @@ def run_memory(cmds: dict[str, list[str]], reps: int, log: Log) -> dict:
 def brand_filter_file() -> Optional[str]:
     """lxbrand's own seccomp filter, as a zone gets it, for mech's seccomp-brand."""
     try:
-        from lxbrand.supervisor import Brand
+        from lxbrand.brand import Brand
         bpf = Brand().bpf()
     except Exception:   # lxbrand being rebuilt: that one row is skipped
         return None

@@ -2,7 +2,8 @@
 
     lxrun [OPTIONS] ROOTFS CMD [ARGS...]     run CMD in a zone over ROOTFS
     lxrun run [OPTIONS] ROOTFS CMD [ARGS...] the same, always
-    lxrun syscalls [--json]                  print the brand's translation table
+    lxrun syscalls [--json] [--kernel-release R] [--deny SYSCALL...]
+                                             what such a zone does with each syscall
     lxrun rootfs create DIR                  make a Debian rootfs
 
 The first word decides: a subcommand name is a subcommand; anything else
@@ -144,10 +145,20 @@ def _restore(saved) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def syscalls(as_json):
-    """Print the brand's translation table: every x86_64 syscall, its status and handler."""
-    from .syscalls import report
-    click.echo(report.render(as_json))
+@click.option("--kernel-release", default=None, metavar="RELEASE",
+              help="For a zone with this kernel personality (as `lxrun --kernel-release`).")
+@click.option("--deny", "deny", multiple=True, metavar="SYSCALL[=ERRNO]", callback=_parse_deny,
+              help="For a zone that denies SYSCALL (as `lxrun --deny`; repeatable).")
+def syscalls(as_json, kernel_release, deny):
+    """Print what a zone does with every x86_64 syscall: its status there, its
+    handler and what differs from Linux (the brand's table, compiled for a zone
+    with the options given)."""
+    from .brand import Options, compile_brand, report
+    try:
+        entries = compile_brand(Options(kernel_release=kernel_release, deny=deny))
+    except ZoneConfigError as e:
+        raise click.BadParameter(str(e))
+    click.echo(report.render(as_json, entries))
 
 
 @main.group()

@@ -1,9 +1,7 @@
-"""Compiling the brand for one zone, and answering its syscalls in Python.
+"""Answering a zone's syscalls in Python.
 
-`Brand` turns the table (plus a zone's own Python handlers) into the two
-things the C side needs: one seccomp action per syscall number, and the
-dispatch arrays that say which notified syscall a C handler answers and which
-goes up to Python.  `Supervisor` owns a zone's C loop and answers the upcalls;
+The brand is compiled for a zone in lxbrand.brand (compile.py: `Brand`, the
+filter and the C and Python dispatch).  `Supervisor` owns a zone's C loop and answers the upcalls;
 `Call` is what a Python handler receives.
 """
 from __future__ import annotations
@@ -14,17 +12,13 @@ import threading
 from collections import namedtuple
 from typing import Callable, Optional
 
-from . import syscalls as brand_table
 from ._csup import check, ffi, lib
-from .errors import ZoneConfigError
-from .syscalls import ident
-from .syscalls.model import CHandler
+# the brand is compiled in lxbrand.brand (compile.py); the names stay importable from here
+from .brand import Brand, check_handler_name, kernel_version  # noqa: F401
 
 CONTINUE = "continue"
 """A handler's answer meaning: let the kernel run the syscall as the guest made it.
 Never answer it after deciding from guest memory (DESIGN.md, rules of the path)."""
-
-BPF_MAX = 64 * 1024
 
 _ARGTYPES: dict[int, type] = {}
 
@@ -209,6 +203,17 @@ class Call:
     def __repr__(self) -> str:
         return f"<Call {self.name}{tuple(self.args)} pid={self.pid}>"
 
+    def decoded(self, read: bool = False) -> list:
+        """[(name, value)] by the table's signature (lxbrand.brand.decode): fds,
+        open flags, signals and clocks by name, pointers as addresses; with
+        read=True, paths, strings and in[bytes] buffers are read from the guest
+        through read_str/read_bytes (so, like any read, CONTINUE is refused after).
+        `decode.format_call(BY_NR[call.nr], call.raw, call)` prints it as strace does."""
+        from .brand import decode
+        if self._sc is None:
+            return list(enumerate(self.raw))
+        return decode.args(self._sc, self.raw, self if read else None)
+
     def valid(self) -> bool:
         return lib.lxb_notif_valid(self._listener, self.id) == 0
 
@@ -355,75 +360,6 @@ class Call:
         return None
 
 
-class Brand:
-    """The table compiled for one zone: filter actions and dispatch."""
-
-    def __init__(self, py_handlers: Optional[dict[str, Callable]] = None,
-                 kernel_release: Optional[str] = None, deny: Optional[dict[str, int]] = None):
-        # an emulated kernel older than a syscall answers it ENOSYS, in the
-        # kernel, so that programs take their fall-back paths as on that kernel
-        emulated = kernel_version(kernel_release) if kernel_release else None
-        self.actions = [lib.LXB_ACT_DEFAULT] * lib.LXB_NR_MAX
-        self.kind = bytearray(lib.LXB_NR_MAX)
-        self.c_handler = bytearray(lib.LXB_NR_MAX)
-        self.py: dict[int, tuple[Callable, object, bool]] = {}
-        for sc in brand_table.TABLE:
-            st = sc.status
-            if emulated is not None and kernel_version(sc.since) > emulated:
-                self.actions[sc.nr] = errno.ENOSYS
-            elif st.notified and emulated is None and sc.name in ident.ANSWERED_BY_THE_NAMESPACE:
-                self.actions[sc.nr] = lib.LXB_ACT_ALLOW
-            elif st.notified:
-                self.actions[sc.nr] = lib.LXB_ACT_NOTIFY
-                if isinstance(sc.handler, CHandler):
-                    self.kind[sc.nr] = lib.LXB_KIND_C
-                    self.c_handler[sc.nr] = sc.handler.ident
-                elif sc.handler is not None:
-                    self.kind[sc.nr] = lib.LXB_KIND_PY
-                    self.py[sc.nr] = (sc.handler, sc, True)
-            elif st.name == "pass":
-                self.actions[sc.nr] = lib.LXB_ACT_ALLOW
-            else:   # denied, unsupported: the errno, in the kernel
-                self.actions[sc.nr] = st.errno
-        for name, fn in (py_handlers or {}).items():
-            sc = brand_table.BY_NAME[name]
-            self.actions[sc.nr] = lib.LXB_ACT_NOTIFY
-            self.kind[sc.nr] = lib.LXB_KIND_PY
-            self.py[sc.nr] = (fn, sc, False)
-        # --deny: the zone's own policy, answered in the kernel, over everything
-        for name, err in (deny or {}).items():
-            sc = brand_table.BY_NAME[name]
-            self.actions[sc.nr] = err
-            self.kind[sc.nr] = lib.LXB_KIND_NONE
-            self.py.pop(sc.nr, None)
-        self._bpf: Optional[bytes] = None
-
-    def bpf(self) -> bytes:
-        if self._bpf is None:
-            acts = ffi.new("int32_t[]", self.actions)
-            out = ffi.new("unsigned char[]", BPF_MAX)
-            n = check(lib.lxb_filter_build(acts, len(self.actions), out, BPF_MAX), "build the seccomp filter")
-            self._bpf = ffi.buffer(out, n)[:]
-        return self._bpf
-
-
-def kernel_version(release: str) -> tuple[int, int, int]:
-    """(major, minor, patch) of a release such as "4.19.0-lx" or a table's "2.6.16"."""
-    nums = []
-    for part in release.split(".")[:3]:
-        digits = ""
-        for ch in part:
-            if not ch.isdigit():
-                break
-            digits += ch
-        if not digits:
-            break
-        nums.append(int(digits))
-        if len(digits) != len(part):
-            break
-    return tuple((nums + [0, 0, 0])[:3])
-
-
 def _answer(reply, result, call: Optional[Call] = None, fn=None) -> None:
     if isinstance(result, str) and result == CONTINUE:
         refused = call._continue_refused() if call is not None else None
@@ -508,9 +444,3 @@ class Supervisor:
             reply.error = e.errno or errno.EIO
             return
         _answer(reply, result, call, fn)
-
-
-def check_handler_name(name: str) -> None:
-    if name not in brand_table.BY_NAME:
-        raise ZoneConfigError(f"unknown syscall {name!r}: not an x86_64 syscall in the brand's table "
-                              "(see `lxrun syscalls`)")

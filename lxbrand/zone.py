@@ -30,7 +30,8 @@ from typing import Callable, Optional, Sequence
 from . import command
 from ._csup import ffi, lib
 from .errors import SupervisorError, ZoneConfigError, ZoneStartError
-from .supervisor import Brand, Supervisor, check_handler_name
+from .brand import Brand, check_handler_name
+from .supervisor import Supervisor
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_NAME_MAX = 64

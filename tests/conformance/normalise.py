@@ -207,7 +207,7 @@ KNOWN: dict[str, list[Callable]] = {
 def _by_table(step, rec: Record) -> Record:
     """A syscall the brand denies or does not support answers its errno, whatever native said."""
     try:
-        from lxbrand.syscalls import BY_NAME
+        from lxbrand.brand import BY_NAME
     except ImportError:
         return rec
     sc = BY_NAME.get(rec.name)
@@ -253,7 +253,7 @@ def _expect_domainname(value: Optional[str], step, rec: Record) -> Record:
 
 def _since(name: str) -> Optional[str]:
     try:
-        from lxbrand.syscalls import BY_NAME
+        from lxbrand.brand import BY_NAME
     except ImportError:
         return None
     sc = BY_NAME.get(name)

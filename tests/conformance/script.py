@@ -106,7 +106,7 @@ def sigset(*signals: int) -> bytes:
 # ---- syscall numbers: the brand's table -----------------------------------
 
 def _table():
-    from lxbrand.syscalls import BY_NAME, BY_NR
+    from lxbrand.brand import BY_NAME, BY_NR
     return BY_NAME, BY_NR
 
 

@@ -14,7 +14,7 @@ from .script import Script, assert_conforms, compare, run_native, run_zone
 
 
 def _status(name):
-    from lxbrand.syscalls import BY_NAME
+    from lxbrand.brand import BY_NAME
     sc = BY_NAME.get(name)
     return sc.status.name if sc is not None else "absent"
 

@@ -1,7 +1,7 @@
 """The x86_64 ABI the table's signatures name: what each argument register
 holds, and the layout of what a pointer argument points to.
 
-A signature (syscalls/table.py) is a list of `name:type` words, one per
+A signature (table.py) is a list of `name:type` words, one per
 argument register in order; a bare `name` is an `int`.  A type is
 
     kind            a value in the register itself: one of SCALARS
@@ -31,12 +31,12 @@ The kinds, kept few on purpose:
 a wrapper), or None when that size is not fixed; `parse(type, data)` decodes
 guest bytes into a construct Container (a ListContainer for arrays, an int
 for a scalar); `build(type, value)` encodes.  Layouts checked against the
-kernel by tests/test_table.py.
+kernel by tests/test_table.py.  The names of flags, signals and clocks, and
+the grammar of a type, live in decode.py, which needs no construct.
 """
 from __future__ import annotations
 
 import re
-import signal as _signal
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -44,24 +44,10 @@ from construct import (Array, Bytes, Construct, Enum, FixedSized, FlagsEnum, Gre
                        Int8ul, Int16sl, Int16ul, Int32sl, Int32ul, Int64sl, Int64ul, NullStripped,
                        Padding, PaddedString, SizeofError, Struct, this)
 
+from .decode import CLOCKS, OPEN_FLAGS, SIGNALS, TYPE
+
 # --- the kinds of register values ------------------------------------------
 
-# open(2) flags, x86_64 values (asm-generic/fcntl.h); O_RDONLY is no bit.
-_OPEN_FLAGS = dict(
-    O_WRONLY=0o1, O_RDWR=0o2, O_CREAT=0o100, O_EXCL=0o200, O_NOCTTY=0o400, O_TRUNC=0o1000,
-    O_APPEND=0o2000, O_NONBLOCK=0o4000, O_DSYNC=0o10000, O_ASYNC=0o20000, O_DIRECT=0o40000,
-    O_LARGEFILE=0o100000, O_DIRECTORY=0o200000, O_NOFOLLOW=0o400000, O_NOATIME=0o1000000,
-    O_CLOEXEC=0o2000000, __O_SYNC=0o4000000, O_PATH=0o10000000, __O_TMPFILE=0o20000000,
-)
-
-# include/uapi/linux/time.h
-_CLOCKS = dict(
-    CLOCK_REALTIME=0, CLOCK_MONOTONIC=1, CLOCK_PROCESS_CPUTIME_ID=2, CLOCK_THREAD_CPUTIME_ID=3,
-    CLOCK_MONOTONIC_RAW=4, CLOCK_REALTIME_COARSE=5, CLOCK_MONOTONIC_COARSE=6, CLOCK_BOOTTIME=7,
-    CLOCK_REALTIME_ALARM=8, CLOCK_BOOTTIME_ALARM=9, CLOCK_TAI=11,
-)
-
-_SIGNALS = {s.name: s.value for s in _signal.Signals}
 
 SCALARS: dict[str, tuple[Construct, str]] = {
     "int":        (Int32sl, "a C int; what a bare argument name means"),
@@ -78,9 +64,9 @@ SCALARS: dict[str, tuple[Construct, str]] = {
     "dev":        (Int32ul, "a dev_t as the syscall takes it (old encoding)"),
     "path":       (Int64ul, "the address of a NUL-terminated path, resolved in the zone"),
     "str":        (Int64ul, "the address of a NUL-terminated string that is not a path"),
-    "open_flags": (FlagsEnum(Int32ul, **_OPEN_FLAGS), "O_* flags of open(2)"),
-    "signo":      (Enum(Int32sl, **_SIGNALS), "a signal number (0 checks only)"),
-    "clockid":    (Enum(Int32sl, **_CLOCKS), "a clockid_t; negative ids name CPU clocks and fds"),
+    "open_flags": (FlagsEnum(Int32ul, **OPEN_FLAGS), "O_* flags of open(2)"),
+    "signo":      (Enum(Int32sl, **SIGNALS), "a signal number (0 checks only)"),
+    "clockid":    (Enum(Int32sl, **CLOCKS), "a clockid_t; negative ids name CPU clocks and fds"),
 }
 
 # --- the layouts pointers point to -----------------------------------------
@@ -254,8 +240,7 @@ LAYOUTS: dict[str, Construct] = {
 
 # --- types ------------------------------------------------------------------
 
-_TYPE = re.compile(r"^(?:(?P<dir>in|out|inout)\[(?P<target>[a-z_0-9]+)(?P<array>\[(?P<n>\d*)\])?\]"
-                   r"|(?P<kind>[a-z_0-9]+))$")
+_TYPE = TYPE
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,15 @@
 Numbers and names are torvalds/linux arch/x86/entry/syscalls/syscall_64.tbl as
 of Linux 6.18, every common and 64 entry (tests/data/syscall_64.tbl holds that
 copy; tests/test_table.py checks it).  Each line gives the argument signature
-(names from the man pages, types from syscalls/abi.py; a bare name is an int),
-the Linux version that introduced the syscall ("2.6" means always), its status
-in the brand (syscalls/model.py), its handler, and a note saying what differs
-from Linux.  A PASS line stops at `since`: no handler, no note.
+(names from the man pages, types from abi.py; a bare name is an int), the
+Linux version that introduced the syscall ("2.6" means always), its status in
+the brand (model.py; a status may hold only under a zone option, as uname's
+under --kernel-release), its handler, and a note saying what differs from
+Linux.  A PASS line stops at `since`: no handler, no note.
 
-The seccomp filter, the C dispatch array and the trace decoder are built from
-this table; there is no second list.  See STYLE.md for the format.
+The seccomp filter, the C and Python dispatch (compile.py), `lxrun syscalls`
+and docs/DIFFERENCES.md (report.py) and the argument decoder (decode.py) are
+built from this table; there is no second list.  See STYLE.md for the format.
 """
 from errno import EPERM
 
@@ -82,7 +84,7 @@ sc(  59, "execve",                  PASS,        "path:path argv:in[str[]] envp:
 sc(  60, "exit",                    PASS,        "status",                                                                                                                       "2.6",    None,                ""),
 sc(  61, "wait4",                   PASS,        "pid:pid wstatus:out[int] options rusage:out[rusage]",                                                                          "2.6",    None,                ""),
 sc(  62, "kill",                    PASS,        "pid:pid sig:signo",                                                                                                            "2.6",    None,                ""),
-sc(  63, "uname",                   EMULATE,     "buf:out[utsname]",                                                                                                             "2.6",    ident.uname,         "release, nodename from the zone"),
+sc(  63, "uname",                   EMULATE.when("kernel_release"), "buf:out[utsname]",                                                                                                             "2.6",    ident.uname,         "release and version of the zone's kernel personality"),
 sc(  64, "semget",                  PASS,        "key nsems semflg",                                                                                                             "2.6",    None,                ""),
 sc(  65, "semop",                   PASS,        "semid sops:in[sembuf[]] nsops:size",                                                                                           "2.6",    None,                ""),
 sc(  66, "semctl",                  PASS,        "semid semnum op arg:ulong",                                                                                                    "2.6",    None,                ""),
@@ -189,8 +191,8 @@ sc( 166, "umount2",                 PASS,        "target:path flags",           
 sc( 167, "swapon",                  DENY(EPERM), "path:path swapflags",                                                                                                          "2.6",    None,                "swap is the host's"),
 sc( 168, "swapoff",                 DENY(EPERM), "path:path",                                                                                                                    "2.6",    None,                "swap is the host's"),
 sc( 169, "reboot",                  DENY(EPERM), "magic magic2 op arg:ptr",                                                                                                      "2.6",    None,                "a zone never reboots the host (Linux would end a pid namespace's init)"),
-sc( 170, "sethostname",             EMULATE,     "name:in[bytes] len:size",                                                                                                      "2.6",    ident.sethostname,   "renames the zone, never the host; EINVAL past 64 bytes"),
-sc( 171, "setdomainname",           EMULATE,     "name:in[bytes] len:size",                                                                                                      "2.6",    ident.setdomainname, "the zone's NIS domain name, never the host's"),
+sc( 170, "sethostname",             PASS,        "name:in[bytes] len:size",                                                                                                      "2.6",    None,                ""),
+sc( 171, "setdomainname",           PASS,        "name:in[bytes] len:size",                                                                                                      "2.6",    None,                ""),
 sc( 172, "iopl",                    DENY(EPERM), "level",                                                                                                                        "2.6",    None,                "no port I/O from a zone"),
 sc( 173, "ioperm",                  DENY(EPERM), "from:ulong num:ulong turn_on",                                                                                                 "2.6",    None,                "no port I/O from a zone"),
 sc( 174, "create_module",           UNSUPPORTED, "name:str size:size",                                                                                                           "2.6",    None,                "ENOSYS: removed in Linux 2.6"),
@@ -404,3 +406,6 @@ sc( 468, "file_getattr",            PASS,        "dirfd:fd path:path fattr:out[f
 sc( 469, "file_setattr",            PASS,        "dirfd:fd path:path fattr:in[file_attr] usize:size at_flags:uint",                                                              "6.17",   None,                ""),
 ]
 # fmt: on
+
+BY_NAME = {s.name: s for s in TABLE}
+BY_NR = {s.nr: s for s in TABLE}

@@ -1,0 +1,273 @@
+"""The brand compiled for one zone: the one step from table to enforcement.
+
+`compile_brand(options)` reads the table under a zone's options and policy
+(its kernel personality, its --deny list, its own Python handlers) and says,
+for every syscall, what that zone will actually do with it: an `Entry` with
+the status that holds there, the handler that answers it, a note, and where
+the decision came from.  It needs no C: `lxrun syscalls` prints these entries
+(report.py).  `Brand` lowers them into what the C side reads: one seccomp
+action per syscall number (the filter, built by libseccomp and cached), the C
+dispatch (a handler's id looked up by its name, `LXB_C_<NAME>`, in one
+place: `c_handler_id`), and the Python dispatch.
+
+Precedence, last wins: the table's status (a status under a zone option, as
+uname's under kernel_release, holds only in a zone with that option, else
+the syscall passes through); ENOSYS for a syscall newer than the zone's
+kernel release; the zone's Python handlers; the zone's --deny.
+"""
+from __future__ import annotations
+
+import errno as _errno
+import hashlib
+import os
+import sys
+from array import array
+from collections import namedtuple
+from typing import Callable, Optional
+
+from ..errors import LxbrandError, ZoneConfigError
+from .model import CHandler, Status, handler_name
+from .table import BY_NAME, TABLE
+
+BPF_MAX = 64 * 1024
+
+# a zone's options and policy, as far as the brand reads them; the names a
+# table status may depend on are model.OPTIONS
+Options = namedtuple("Options", "kernel_release deny handlers", defaults=(None, None, None))
+
+# one syscall in one zone.  origin: "table", "kernel_release" (newer than the
+# zone's kernel), "handler" (the zone's Python handler), "deny" (--deny)
+Entry = namedtuple("Entry", "sc status handler note origin")
+
+
+class BrandError(LxbrandError, RuntimeError):
+    """The table and the compiled C supervisor disagree (a C handler is missing)."""
+
+
+def kernel_version(release: str) -> tuple[int, int, int]:
+    """(major, minor, patch) of a release such as "4.19.0-lx" or a table's "2.6.16"."""
+    nums = []
+    for part in release.split(".")[:3]:
+        digits = ""
+        for ch in part:
+            if not ch.isdigit():
+                break
+            digits += ch
+        if not digits:
+            break
+        nums.append(int(digits))
+        if len(digits) != len(part):
+            break
+    return tuple((nums + [0, 0, 0])[:3])
+
+
+def check_handler_name(name: str) -> None:
+    if name not in BY_NAME:
+        raise ZoneConfigError(f"unknown syscall {name!r}: not an x86_64 syscall in the brand's table "
+                              "(see `lxrun syscalls`)")
+
+
+def deny_errno(name: str, err) -> int:
+    """The errno of a --deny entry: an int, a name ("EACCES") or digits."""
+    check_handler_name(name)
+    if isinstance(err, str):
+        code = getattr(_errno, err.upper(), None) if err.upper().startswith("E") else None
+        if code is None and err.isdigit():
+            code = int(err)
+        if code is None:
+            raise ZoneConfigError(f"--deny {name}={err}: unknown errno (expected a name such as EPERM or a number)")
+        err = code
+    if isinstance(err, bool) or not isinstance(err, int) or not 0 < err < 4096:
+        raise ZoneConfigError(f"--deny {name}={err!r}: an errno is 1 to 4095")
+    return err
+
+
+def check_release(release: str) -> None:
+    if not release or len(release.encode()) > 64 or not release[0].isdigit():
+        raise ZoneConfigError(f"kernel release {release!r}: expected a version such as 4.19.0 (at most 64 bytes)")
+
+
+def compile_brand(options: Optional[Options] = None) -> list[Entry]:
+    """Every syscall of the table, in number order, as a zone with `options` has it."""
+    options = options or Options()
+    if options.kernel_release is not None:
+        check_release(options.kernel_release)
+    emulated = kernel_version(options.kernel_release) if options.kernel_release else None
+    release = options.kernel_release
+    out = {}
+    for sc in TABLE:
+        st = sc.status.under(options)
+        if emulated is not None and kernel_version(sc.since) > emulated:
+            out[sc.nr] = Entry(sc, Status("unsupported", _errno.ENOSYS), None,
+                               f"ENOSYS: new in Linux {sc.since}, after the zone's kernel {release}",
+                               "kernel_release")
+        elif st.name == "pass":
+            # a status under an option the zone lacks: say what the option would change
+            note = f"{sc.status} ({handler_name(sc.handler) or 'no handler'}): {sc.note}" if sc.status.option else ""
+            out[sc.nr] = Entry(sc, st, None, note, "table")
+        else:
+            out[sc.nr] = Entry(sc, st, sc.handler if st.notified else None, sc.note, "table")
+    for name, fn in (options.handlers or {}).items():
+        check_handler_name(name)
+        sc = BY_NAME[name]
+        out[sc.nr] = Entry(sc, Status("emulated"), fn, "the zone's Python handler", "handler")
+    for name, err in (options.deny or {}).items():
+        err = deny_errno(name, err)
+        sc = BY_NAME[name]
+        out[sc.nr] = Entry(sc, Status("denied", err), None,
+                           f"--deny: {_errno.errorcode.get(err, err)} in the kernel", "deny")
+    return [out[sc.nr] for sc in TABLE]
+
+
+# --- the C side ------------------------------------------------------------------
+
+def _lib():
+    from .._csup import lib
+    return lib
+
+
+def c_handler_id(handler: CHandler) -> int:
+    """The id the C supervisor knows `handler` by: LXB_C_<NAME> of csrc/lxbrand.h."""
+    ident = getattr(_lib(), handler.constant, None)
+    if not isinstance(ident, int) or ident <= 0:
+        raise BrandError(f"the table names the C handler {handler.__name__} but the C supervisor has no "
+                         f"{handler.constant} (csrc/lxbrand.h); rebuild with: make build")
+    return ident
+
+
+class Brand:
+    """The table compiled for one zone: filter actions and dispatch.
+
+    `entries` is what the zone does with each syscall (compile_brand);
+    `actions` the seccomp action per number, `kind` and `c_handler` the C
+    dispatch arrays, `py` the Python dispatch {nr: (fn, table line, from_table)}.
+    """
+
+    def __init__(self, py_handlers: Optional[dict[str, Callable]] = None,
+                 kernel_release: Optional[str] = None, deny: Optional[dict] = None):
+        self.options = Options(kernel_release, dict(deny or {}), dict(py_handlers or {}))
+        self.entries = compile_brand(self.options)
+        lib = _lib()
+        self.actions = [lib.LXB_ACT_DEFAULT] * lib.LXB_NR_MAX
+        self.kind = bytearray(lib.LXB_NR_MAX)
+        self.c_handler = bytearray(lib.LXB_NR_MAX)
+        self.py: dict[int, tuple[Callable, object, bool]] = {}
+        for e in self.entries:
+            nr, st = e.sc.nr, e.status
+            if st.name == "pass":
+                self.actions[nr] = lib.LXB_ACT_ALLOW
+            elif st.notified:
+                self.actions[nr] = lib.LXB_ACT_NOTIFY
+                if isinstance(e.handler, CHandler):
+                    self.kind[nr] = lib.LXB_KIND_C
+                    self.c_handler[nr] = c_handler_id(e.handler)
+                elif e.handler is not None:
+                    self.kind[nr] = lib.LXB_KIND_PY
+                    self.py[nr] = (e.handler, e.sc, e.origin == "table")
+            else:   # denied, unsupported: the errno, in the kernel
+                self.actions[nr] = st.errno
+        self._bpf: Optional[bytes] = None
+
+    def bpf(self) -> bytes:
+        """The seccomp filter (struct sock_filter[]), from the cache when it was built before."""
+        if self._bpf is None:
+            self._bpf = filter_bpf(self.actions)
+        return self._bpf
+
+
+# --- compiled filters, cached --------------------------------------------------------
+
+FORMAT = b"lxbrand-bpf-1\0"
+_FILTERS: dict[str, bytes] = {}
+
+
+def _builder_id() -> bytes:
+    """What, besides the actions, decides the filter: the compiled builder (filter.c
+    and the libseccomp it links), named by its file."""
+    mod = sys.modules.get("lxbrand._lxbrand_c")
+    path = getattr(mod, "__file__", None)
+    if not path:
+        return b"?"
+    st = os.stat(path)
+    return f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}".encode()
+
+
+def filter_key(actions) -> str:
+    _lib()
+    return hashlib.sha256(FORMAT + _builder_id() + b"\0" + array("i", actions).tobytes()).hexdigest()
+
+
+def _build(actions) -> bytes:
+    from .._csup import check, ffi
+    lib = _lib()
+    acts = ffi.new("int32_t[]", list(actions))
+    out = ffi.new("unsigned char[]", BPF_MAX)
+    n = check(lib.lxb_filter_build(acts, len(acts), out, BPF_MAX), "build the seccomp filter")
+    return ffi.buffer(out, n)[:]
+
+
+def filter_dir() -> str:
+    from ..rootfs import cache_dir
+    return os.path.join(cache_dir(), "filters")
+
+
+def _trusted(st) -> bool:
+    # a filter is the zone's boundary: read only what this user wrote, and
+    # that nobody else could have changed
+    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
+def _load(path: str) -> Optional[bytes]:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not (_trusted(os.fstat(fd)) and _trusted(os.stat(os.path.dirname(path)))):
+            return None
+        data = os.read(fd, BPF_MAX + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if not data or len(data) % 8 or len(data) > BPF_MAX:
+        return None
+    return data
+
+
+def _store(path: str, data: bytes) -> None:
+    directory = os.path.dirname(path)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError:   # a cache that cannot be written is no cache: build each time
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def filter_bpf(actions) -> bytes:
+    """The filter for `actions`: from this process's cache, else from the disk
+    cache ($LXBRAND_CACHE/filters or ~/.cache/lxbrand/filters), else built by
+    libseccomp and stored in both."""
+    key = filter_key(actions)
+    data = _FILTERS.get(key)
+    if data is None:
+        path = os.path.join(filter_dir(), key + ".bpf")
+        data = _load(path)
+        if data is None:
+            data = _build(actions)
+            _store(path, data)
+        _FILTERS[key] = data
+    return data
+
+
+__all__ = ["Options", "Entry", "Brand", "BrandError", "compile_brand", "c_handler_id", "kernel_version",
+           "check_handler_name", "deny_errno", "filter_bpf", "filter_key"]

@@ -1,0 +1,240 @@
+"""Arguments and results decoded by the table's signatures, as strace prints them.
+
+A signature (table.py, types in abi.py) says what each argument register
+holds; this module turns the six raw registers of a notification into values
+a handler or a tracer can read, and prints a call the way strace does:
+
+    >>> format_call(BY_NAME["openat"], (-100, 0x7ffd0000, 0o2000000, 0, 0, 0), mem)
+    'openat(AT_FDCWD, "/etc/passwd", O_RDONLY|O_CLOEXEC, 0)'
+
+Register values decode without touching the guest: integers by their C
+type, fds (AT_FDCWD by name), open flags, signal numbers and clock ids by
+name.  Pointers are `Addr`s (an int that prints in hex, NULL for 0) unless a
+`mem` is given: an object with `read_str(addr, limit)` and
+`read_bytes(addr, n)` (a `Call` is one), through which paths and strings are
+read, `in[bytes]` buffers (their length is the next argument, when that is
+an integer), and argv-like `in[str[]]` arrays.  With `structs=True`, an
+`in[T]`/`inout[T]` of a fixed-size layout is read and parsed with abi.py
+(which needs `construct`; nothing else here does).  A read that fails leaves
+the address.  Decoding for display reads guest memory again: never decide on
+what it shows (DESIGN.md, rules of the syscall path).
+"""
+from __future__ import annotations
+
+import errno as _errno
+import os as _os
+import re
+import signal as _signal
+from typing import Any
+
+AT_FDCWD = -100
+
+# open(2) flags, x86_64 values (asm-generic/fcntl.h); O_RDONLY is no bit.
+OPEN_FLAGS = dict(
+    O_WRONLY=0o1, O_RDWR=0o2, O_CREAT=0o100, O_EXCL=0o200, O_NOCTTY=0o400, O_TRUNC=0o1000,
+    O_APPEND=0o2000, O_NONBLOCK=0o4000, O_DSYNC=0o10000, O_ASYNC=0o20000, O_DIRECT=0o40000,
+    O_LARGEFILE=0o100000, O_DIRECTORY=0o200000, O_NOFOLLOW=0o400000, O_NOATIME=0o1000000,
+    O_CLOEXEC=0o2000000, __O_SYNC=0o4000000, O_PATH=0o10000000, __O_TMPFILE=0o20000000,
+)
+
+# include/uapi/linux/time.h
+CLOCKS = dict(
+    CLOCK_REALTIME=0, CLOCK_MONOTONIC=1, CLOCK_PROCESS_CPUTIME_ID=2, CLOCK_THREAD_CPUTIME_ID=3,
+    CLOCK_MONOTONIC_RAW=4, CLOCK_REALTIME_COARSE=5, CLOCK_MONOTONIC_COARSE=6, CLOCK_BOOTTIME=7,
+    CLOCK_REALTIME_ALARM=8, CLOCK_BOOTTIME_ALARM=9, CLOCK_TAI=11,
+)
+
+SIGNALS = {s.name: s.value for s in _signal.Signals}
+
+# a signature's type: a kind, or in/out/inout[T], [T[N]], [T[]] (abi.py)
+TYPE = re.compile(r"^(?:(?P<dir>in|out|inout)\[(?P<target>[a-z_0-9]+)(?P<array>\[(?P<n>\d*)\])?\]"
+                  r"|(?P<kind>[a-z_0-9]+))$")
+
+# (bits, signed) of the register kinds; the rest are named below
+_INTS = {
+    "int": (32, True), "uint": (32, False), "long": (64, True), "ulong": (64, False),
+    "size": (64, False), "off": (64, True), "fd": (32, True), "pid": (32, True),
+    "uid": (32, False), "gid": (32, False), "dev": (32, False),
+    "open_flags": (32, False), "signo": (32, True), "clockid": (32, True),
+}
+_ADDRS = ("ptr", "path", "str")
+
+STRING_LIMIT = 4096     # what a path or string read may take
+SHOW = 32               # bytes and string characters printed before "..."
+ARRAY_LIMIT = 32        # argv entries read
+
+
+class Addr(int):
+    """A guest address: an int that prints as strace prints pointers."""
+
+    def __repr__(self) -> str:
+        return "NULL" if self == 0 else f"{int(self):#x}"
+
+    __str__ = __repr__
+
+
+class Name(str):
+    """A value decoded to a symbolic name ("AT_FDCWD", "SIGKILL"): printed bare."""
+
+    __slots__ = ()
+
+
+class Flags(Name):
+    """Flags decoded by name ("O_WRONLY|O_CREAT"); `value` keeps the number."""
+
+    value: int
+
+    def __new__(cls, text: str, value: int):
+        self = super().__new__(cls, text)
+        self.value = value
+        return self
+
+
+def _int(raw: int, bits: int, signed: bool) -> int:
+    raw &= (1 << bits) - 1
+    if signed and raw >> (bits - 1):
+        raw -= 1 << bits
+    return raw
+
+
+def open_flags(value: int) -> Flags:
+    """O_* names of an open(2) flags word; O_RDONLY when no access bit is set."""
+    names = [] if value & 0o3 else ["O_RDONLY"]
+    rest = value
+    for name, bit in OPEN_FLAGS.items():
+        if value & bit:
+            names.append(name)
+            rest &= ~bit
+    if rest:
+        names.append(f"{rest:#o}")
+    return Flags("|".join(names), value)
+
+
+def _named(table: dict[str, int], value: int):
+    for name, v in table.items():
+        if v == value:
+            return Name(name)
+    return value
+
+
+def register(kind: str, raw: int) -> Any:
+    """One register's value as its kind says, without reading guest memory."""
+    if kind in _ADDRS:
+        return Addr(raw & (1 << 64) - 1)
+    bits, signed = _INTS[kind]
+    v = _int(raw, bits, signed)
+    if kind == "fd" and v == AT_FDCWD:
+        return Name("AT_FDCWD")
+    if kind == "open_flags":
+        return open_flags(v)
+    if kind == "signo":
+        return _named(SIGNALS, v)
+    if kind == "clockid":
+        return _named(CLOCKS, v)
+    return v
+
+
+def args(sc, raw, mem=None, structs: bool = False) -> list[tuple[str, Any]]:
+    """[(name, value)] for the arguments of `sc` (a table line) in registers `raw`."""
+    params = sc.params
+    out = []
+    for i, (name, kind) in enumerate(params):
+        value = raw[i] if i < len(raw) else 0
+        m = TYPE.match(kind)
+        if m is None:
+            raise ValueError(f"{sc.name}: malformed type {kind!r}")
+        if m.group("kind"):
+            v = register(kind, value)
+            if mem is not None and kind in ("path", "str") and v:
+                v = _read(lambda: mem.read_str(v, STRING_LIMIT), v)
+            out.append((name, v))
+            continue
+        addr = Addr(value & (1 << 64) - 1)
+        v = addr
+        if mem is not None and addr and m.group("dir") in ("in", "inout"):
+            target, array = m.group("target"), m.group("array")
+            if target == "bytes":
+                nxt = params[i + 1][1] if i + 1 < len(params) else None
+                if nxt in _INTS and i + 1 < len(raw):
+                    n = register(nxt, raw[i + 1])
+                    if isinstance(n, int) and n >= 0:
+                        v = _read(lambda: mem.read_bytes(addr, min(n, SHOW + 1)), addr)
+            elif target == "str" and array == "[]":
+                v = _read(lambda: _strings(mem, addr), addr)
+            elif structs and not array:
+                v = _struct(mem, addr, target)
+        out.append((name, v))
+    return out
+
+
+def _read(fn, addr):
+    try:
+        return fn()
+    except (OSError, UnicodeDecodeError):
+        return addr
+
+
+def _strings(mem, addr: int) -> list:
+    out = []
+    for i in range(ARRAY_LIMIT):
+        p = int.from_bytes(mem.read_bytes(addr + 8 * i, 8), "little")
+        if p == 0:
+            return out
+        out.append(mem.read_str(p, STRING_LIMIT))
+    out.append(...)
+    return out
+
+
+def _struct(mem, addr: Addr, layout: str):
+    from . import abi   # construct: only when structs are asked for
+    size = abi.size_of(layout)
+    if size is None:
+        return addr
+    return _read(lambda: abi.parse(layout, mem.read_bytes(addr, size)), addr)
+
+
+# --- printing ------------------------------------------------------------------
+
+def _quote(data) -> str:
+    if isinstance(data, str):
+        data = data.encode(errors="surrogateescape")
+    more = len(data) > SHOW
+    text = "".join(_CHAR.get(b) or (chr(b) if 32 <= b < 127 else f"\\x{b:02x}") for b in data[:SHOW])
+    return f'"{text}"' + ("..." if more else "")
+
+
+_CHAR = {ord('"'): '\\"', ord("\\"): "\\\\", ord("\n"): "\\n", ord("\t"): "\\t", ord("\r"): "\\r", 0: "\\0"}
+
+
+def show(value) -> str:
+    """One decoded value as strace prints it."""
+    if isinstance(value, Name):
+        return str(value)
+    if isinstance(value, (str, bytes)):
+        return _quote(value)
+    if isinstance(value, list):
+        return "[" + ", ".join("..." if v is ... else show(v) for v in value) + "]"
+    if hasattr(value, "items") and not isinstance(value, (str, bytes)):
+        fields = [(k, v) for k, v in value.items() if not k.startswith("_")]
+        return "{" + ", ".join(f"{k}={show(v)}" for k, v in fields) + "}"
+    return str(value)
+
+
+def format_call(sc, raw, mem=None, structs: bool = False) -> str:
+    """`name(arg, ...)` as strace prints a call on entry."""
+    return f"{sc.name}(" + ", ".join(show(v) for _, v in args(sc, raw, mem, structs)) + ")"
+
+
+def format_result(value: int) -> str:
+    """A syscall's return: "-1 ENOENT (No such file or directory)", or the value
+    (in hex when it can only be an address)."""
+    value = _int(value, 64, True)
+    if -4096 < value < 0:
+        return f"-1 {_errno.errorcode.get(-value, -value)} ({_os.strerror(-value)})"
+    if value >= 1 << 32:
+        return f"{value:#x}"
+    return str(value)
+
+
+__all__ = ["Addr", "Name", "Flags", "AT_FDCWD", "OPEN_FLAGS", "CLOCKS", "SIGNALS", "TYPE", "register", "args",
+           "open_flags", "show", "format_call", "format_result"]
