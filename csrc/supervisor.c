@@ -6,10 +6,27 @@
  *   The seccomp filter (filter.c) lets pass-through syscalls run in the
  *   kernel and answers denied ones there; only emulated and translated
  *   syscalls reach this loop, through the zone's user-notification listener.
- *   Each is answered by a C handler (the hot ones: uname, sethostname,
- *   setdomainname) or by an upcall to Python (lxb_py_dispatch, implemented in
- *   lxbrand/_csup.py), chosen per syscall number from the dispatch arrays that
- *   Python fills from the table (syscalls/table.py).
+ *   Each is answered by a C handler (LXB_C_<NAME>: uname under an emulated
+ *   kernel release) or by an upcall to Python (lxb_py_dispatch, implemented
+ *   in lxbrand/_csup.py), chosen per syscall number from the dispatch arrays
+ *   that Python fills from the table.  sethostname and setdomainname are the
+ *   kernel's, in the zone's own UTS namespace: nothing here keeps a copy of
+ *   the zone's names.
+ *
+ * RECEIVERS
+ *
+ *   Several threads run lxb_supervise on one struct lxb_sup, so that one slow
+ *   Python handler holds one receiver, not the zone.  One receiver at a time
+ *   owns the listener (recv_lock): it polls, receives, and answers in C while
+ *   it holds it, so C-handled calls cost no hand-over; before an upcall to
+ *   Python it lets the listener go to the next receiver, and takes its turn
+ *   again afterwards.  Only the owner receives: NOTIF_RECV blocks while no
+ *   notification is pending, and a receiver blocked there would never see the
+ *   stop eventfd.  Stop makes the eventfd readable for good, so every receiver
+ *   sees it in turn.  A receiver inside a Python handler is not waited for
+ *   (lxbrand/supervisor.py): the listener descriptor is the supervisor's own
+ *   dup, closed by lxb_sup_close once the last receiver is out, so a late
+ *   answer never lands on a descriptor number reused meanwhile.
  *
  * THE LOOP
  *
@@ -17,36 +34,59 @@
  *   argument the handler needs, once; check SECCOMP_IOCTL_NOTIF_ID_VALID
  *   before acting on what was read (the thread may have died and its tid been
  *   reused); act; send.  A handler that decided anything from guest memory
- *   performs the operation itself; it never answers CONTINUE.
+ *   performs the operation itself; it never answers CONTINUE.  EINTR from
+ *   poll or RECV is retried; ENOENT from RECV or SEND means the caller was
+ *   interrupted or died meanwhile, and its answer is dropped.  (The filter is
+ *   loaded with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV where the kernel has
+ *   it, so once received, only a fatal signal ends the caller's wait.)
  *
  *   SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6) makes the kernel wake
  *   the supervisor on the guest's CPU and switch to it, which takes a round
  *   trip from ~20 us to ~7 us on a two-CPU guest.
  *
+ * UNAME
+ *
+ *   uname(2) reaches the supervisor only under --kernel-release.  The answer
+ *   is the caller's own: nodename and domainname from the UTS namespace the
+ *   calling thread is in (the zone's, or one it unshared), sysname, release,
+ *   version and machine from the brand.  The receiver joins the caller's UTS
+ *   namespace with setns(2), which is per thread, and stays there until a
+ *   caller in another one comes (compared by the namespace's inode).  setns
+ *   of a UTS namespace needs CAP_SYS_ADMIN in our own user namespace too, so
+ *   lxrun run by an ordinary user cannot; it forks, for that one call, a
+ *   process that shares our memory, joins the user namespace that owns the
+ *   caller's UTS namespace (a thread of a multi-threaded process may not)
+ *   and calls uname there (uname_in_owner).
+ *
  * FAILING CLOSED
  *
- *   Any error of the listener other than a vanished notification stops the
- *   loop with -errno; lxbrand kills the zone and says why.  When the loop
- *   is gone, the kernel fails every notified syscall with ENOSYS: nothing
- *   meant for the supervisor ever runs unchecked.
+ *   Any error of the listener other than a vanished notification stops that
+ *   receiver with -errno; lxbrand kills the zone and says why.  When the
+ *   listener is gone, the kernel fails every notified syscall with ENOSYS:
+ *   nothing meant for the supervisor ever runs unchecked.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/nsfs.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lxbrand.h"
-#include "zone_proto.h"
 
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
 #define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
@@ -54,11 +94,17 @@
 #ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
 #define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
 #endif
-#ifndef SECCOMP_ADDFD_FLAG_SEND
-#define SECCOMP_ADDFD_FLAG_SEND (1UL << 1)
-#endif
 
-#define CAP_SYS_ADMIN_BIT 21
+#define UTS_CHILD_STACK (64 * 1024)
+
+struct lxb_sup_priv {
+    pthread_mutex_t recv_lock;   /* held by the receiver that owns the listener */
+    int uts_setns;               /* 0 once setns of a UTS namespace was refused (EPERM) */
+};
+
+/* the UTS namespace this receiver thread is in: its nsfs inode */
+static __thread dev_t joined_uts_dev;
+static __thread ino_t joined_uts_ino;
 
 /* ---- guest memory ---- */
 
@@ -94,28 +140,109 @@ int lxb_addfd(int listener_fd, uint64_t id, int host_fd, uint32_t newfd_flags)
     return rc < 0 ? -errno : rc;
 }
 
-/* the calling thread's effective capabilities hold CAP_SYS_ADMIN
-   (in its own user namespace, which is the zone's) */
-static int has_cap_sys_admin(uint32_t pid)
-{
-    char path[64], line[256];
-    unsigned long long caps = 0;
-    FILE *f;
-    int found = 0;
+/* ---- the caller's UTS names ---- */
 
-    snprintf(path, sizeof path, "/proc/%u/status", pid);
-    f = fopen(path, "re");
-    if (!f)
+struct uts_job {
+    int user_fd;                 /* the user namespace that owns uts_fd's */
+    int uts_fd;
+    struct utsname *names;
+    int err;
+};
+
+/* runs in a process of its own that shares our memory (clone CLONE_VM |
+   CLONE_VFORK): raw syscalls only, and exit, never exit_group */
+static int uts_child(void *arg)
+{
+    struct uts_job *j = arg;
+
+    if (syscall(SYS_setns, j->user_fd, CLONE_NEWUSER) != 0 ||
+        syscall(SYS_setns, j->uts_fd, CLONE_NEWUTS) != 0 || syscall(SYS_uname, j->names) != 0)
+        j->err = errno;
+    else
+        j->err = 0;
+    syscall(SYS_exit, 0);
+    return 0;
+}
+
+/* uname in the UTS namespace uts_fd, from its owner's user namespace, where
+   we hold every capability (we own it, or an ancestor of it) */
+static int uname_in_owner(int uts_fd, struct utsname *names)
+{
+    struct uts_job j = {-1, uts_fd, names, EIO};
+    sigset_t all, old;
+    char *stack;
+    pid_t pid;
+    int st;
+
+    j.user_fd = ioctl(uts_fd, NS_GET_USERNS);
+    if (j.user_fd < 0)
         return -errno;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "CapEff: %llx", &caps) == 1) {
-            found = 1;
-            break;
+    stack = malloc(UTS_CHILD_STACK);
+    if (!stack) {
+        close(j.user_fd);
+        return -ENOMEM;
+    }
+    /* no handler of ours may run in the child, on our memory */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    /* exit signal 0: only a __WCLONE wait sees it, never someone's wait(-1) */
+    pid = clone(uts_child, stack + UTS_CHILD_STACK, CLONE_VM | CLONE_VFORK | CLONE_FILES, &j);
+    if (pid < 0)
+        j.err = errno;
+    else
+        while (waitpid(pid, &st, __WCLONE) < 0 && errno == EINTR)
+            ;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    free(stack);
+    close(j.user_fd);
+    return -j.err;
+}
+
+/* uname(2) as the caller would see it in its own UTS namespace; -ENOENT
+   when the caller is gone (its tid may be someone else's now) */
+static int caller_uname(struct lxb_sup *s, const struct lxb_call *c, struct utsname *names)
+{
+    struct lxb_sup_priv *p = s->priv;
+    char path[64];
+    struct stat st, fst;
+    int fd, rc;
+
+    snprintf(path, sizeof path, "/proc/%u/ns/uts", c->pid);
+    if (stat(path, &st) != 0)
+        return -ENOENT;
+    /* still pending: the caller is blocked in this uname since before RECV,
+       so the namespace seen is its own, and it cannot change meanwhile */
+    if (lxb_notif_valid(c->listener_fd, c->id) < 0)
+        return -ENOENT;
+    if (st.st_ino == joined_uts_ino && st.st_dev == joined_uts_dev)
+        return uname(names) == 0 ? 0 : -errno;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -ENOENT;
+    if (fstat(fd, &fst) != 0 || fst.st_ino != st.st_ino || fst.st_dev != st.st_dev ||
+        lxb_notif_valid(c->listener_fd, c->id) < 0) {
+        rc = -ENOENT;
+        goto out;
+    }
+    if (__atomic_load_n(&p->uts_setns, __ATOMIC_RELAXED)) {
+        if (setns(fd, CLONE_NEWUTS) == 0) {
+            joined_uts_dev = st.st_dev;
+            joined_uts_ino = st.st_ino;
+            rc = uname(names) == 0 ? 0 : -errno;
+            goto out;
         }
-    fclose(f);
-    if (!found)
-        return -ESRCH;
-    return (caps >> CAP_SYS_ADMIN_BIT) & 1;
+        if (errno != EPERM) {
+            rc = -errno;
+            goto out;
+        }
+        /* an ordinary user: no CAP_SYS_ADMIN in our own user namespace */
+        __atomic_store_n(&p->uts_setns, 0, __ATOMIC_RELAXED);
+    }
+    rc = uname_in_owner(fd, names);
+out:
+    close(fd);
+    return rc;
 }
 
 /* ---- C handlers ---- */
@@ -129,18 +256,29 @@ struct new_utsname_x {
     char domainname[LXB_UTS_LEN];
 };
 
-/* uname(2): the zone's names and kernel personality; EFAULT on a bad buf */
+_Static_assert(sizeof(((struct utsname *)0)->nodename) == LXB_UTS_LEN, "utsname field size");
+_Static_assert(sizeof(((struct utsname *)0)->domainname) == LXB_UTS_LEN, "utsname field size");
+
+/* uname(2): the caller's nodename and domainname, the brand's kernel;
+   EFAULT on a bad buf */
 static void sys_uname(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
 {
+    struct utsname names;
     struct new_utsname_x u;
     int64_t n;
+    int rc;
 
+    rc = caller_uname(s, c, &names);
+    if (rc < 0) {
+        r->error = -rc;
+        return;
+    }
     memcpy(u.sysname, s->sysname, LXB_UTS_LEN);
-    memcpy(u.nodename, s->nodename, LXB_UTS_LEN);
+    memcpy(u.nodename, names.nodename, LXB_UTS_LEN);
     memcpy(u.release, s->release, LXB_UTS_LEN);
     memcpy(u.version, s->version, LXB_UTS_LEN);
     memcpy(u.machine, s->machine, LXB_UTS_LEN);
-    memcpy(u.domainname, s->domainname, LXB_UTS_LEN);
+    memcpy(u.domainname, names.domainname, LXB_UTS_LEN);
     /* check before writing: never write into a reused tid */
     if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
         r->error = ENOENT;
@@ -155,86 +293,57 @@ static void sys_uname(struct lxb_sup *s, const struct lxb_call *c, struct lxb_re
     r->val = 0;
 }
 
-/* sethostname(2)/setdomainname(2): EPERM without CAP_SYS_ADMIN in the zone,
-   checked first as Linux does, then EINVAL past 64 bytes (len is an int);
-   the zone's init renames the zone's UTS namespace, so
-   /proc/sys/kernel/hostname agrees with uname */
-static void set_uts_name(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r, int op,
-                         char *field)
-{
-    struct lxb_agent_req req;
-    struct lxb_agent_rep rep;
-    int64_t len = (int32_t)c->args[1];
-    int cap;
-
-    cap = has_cap_sys_admin(c->pid);
-    if (cap <= 0) {
-        r->error = cap == 0 ? EPERM : ESRCH;
-        return;
-    }
-    if (len < 0 || len > LXB_UTS_LEN - 1) {
-        r->error = EINVAL;
-        return;
-    }
-    memset(&req, 0, sizeof req);
-    req.op = op;
-    if (len > 0 && lxb_read_mem(c->pid, c->args[0], req.text, (size_t)len) != len) {
-        r->error = EFAULT;
-        return;
-    }
-    if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
-        r->error = ENOENT;
-        return;
-    }
-    if (send(s->agent_fd, &req, sizeof req, MSG_NOSIGNAL) != sizeof req ||
-        recv(s->agent_fd, &rep, sizeof rep, 0) != sizeof rep) {
-        r->error = EIO;
-        return;
-    }
-    if (rep.rc < 0) {
-        r->error = -rep.rc;
-        return;
-    }
-    memset(field, 0, LXB_UTS_LEN);
-    memcpy(field, req.text, (size_t)len);
-    r->error = 0;
-    r->val = 0;
-}
-
-static void sys_sethostname(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
-{
-    set_uts_name(s, c, r, LXB_AGENT_SETHOSTNAME, s->nodename);
-}
-
-static void sys_setdomainname(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
-{
-    set_uts_name(s, c, r, LXB_AGENT_SETDOMAINNAME, s->domainname);
-}
-
 typedef void (*c_handler_fn)(struct lxb_sup *, const struct lxb_call *, struct lxb_reply *);
 
 static const c_handler_fn c_handlers[] = {
     [LXB_C_UNAME] = sys_uname,
-    [LXB_C_SETHOSTNAME] = sys_sethostname,
-    [LXB_C_SETDOMAINNAME] = sys_setdomainname,
 };
 
 /* ---- the loop ---- */
 
-int lxb_sup_init(struct lxb_sup *s, int listener_fd, int agent_fd)
+void lxb_sup_close(struct lxb_sup *s)
+{
+    struct lxb_sup_priv *p = s->priv;
+
+    if (s->listener_fd >= 0)
+        close(s->listener_fd);
+    if (s->stop_fd >= 0)
+        close(s->stop_fd);
+    s->listener_fd = s->stop_fd = -1;
+    if (p) {
+        pthread_mutex_destroy(&p->recv_lock);
+        free(p);
+        s->priv = NULL;
+    }
+}
+
+int lxb_sup_init(struct lxb_sup *s, int listener_fd)
 {
     uint64_t flags = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
+    struct lxb_sup_priv *p;
+    int rc;
 
-    s->listener_fd = listener_fd;
-    s->agent_fd = agent_fd;
+    s->listener_fd = s->stop_fd = -1;
+    s->priv = p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    pthread_mutex_init(&p->recv_lock, NULL);
+    p->uts_setns = 1;
+    s->listener_fd = fcntl(listener_fd, F_DUPFD_CLOEXEC, 3);
+    if (s->listener_fd < 0)
+        goto fail;
     s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (s->stop_fd < 0)
-        return -errno;
+        goto fail;
     /* older kernels lack it (EINVAL); the loop works without, only slower */
-    if (ioctl(listener_fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, flags) != 0 && errno != EINVAL &&
+    if (ioctl(s->listener_fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, flags) != 0 && errno != EINVAL &&
         errno != ENOTTY)
-        return -errno;
+        goto fail;
     return 0;
+fail:
+    rc = -errno;
+    lxb_sup_close(s);
+    return rc;
 }
 
 int lxb_sup_stop(struct lxb_sup *s)
@@ -245,15 +354,52 @@ int lxb_sup_stop(struct lxb_sup *s)
     return 0;
 }
 
+/* wait for a notification, holding recv_lock: 1 received, 0 stop (or every
+   task under the filter is gone), -errno */
+static int receive(struct lxb_sup *s, struct seccomp_notif *req, size_t size)
+{
+    for (;;) {
+        struct pollfd pfd[2] = {{s->listener_fd, POLLIN, 0}, {s->stop_fd, POLLIN, 0}};
+
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (pfd[1].revents & POLLIN)
+            return 0;
+        if (pfd[0].revents & POLLNVAL)
+            return -EBADF; /* the listener was closed under us */
+        if (!(pfd[0].revents & POLLIN)) {
+            if (pfd[0].revents & (POLLHUP | POLLERR))
+                return 0; /* every task under the filter is gone */
+            continue;
+        }
+        /* does not block: poll saw a pending notification, and no other
+           receiver takes it meanwhile */
+        memset(req, 0, size);
+        if (ioctl(s->listener_fd, SECCOMP_IOCTL_NOTIF_RECV, req) == 0)
+            return 1;
+        if (errno != EINTR && errno != ENOENT)
+            return -errno;
+    }
+}
+
 int lxb_supervise(struct lxb_sup *s)
 {
+    struct lxb_sup_priv *p = s->priv;
     struct seccomp_notif_sizes sizes;
     struct seccomp_notif *req = NULL;
     struct seccomp_notif_resp *resp = NULL;
     struct lxb_call call;
     struct lxb_reply reply;
-    int rc = 0;
+    struct stat st;
+    int rc = 0, locked = 0;
 
+    if (stat("/proc/thread-self/ns/uts", &st) == 0) {
+        joined_uts_dev = st.st_dev;
+        joined_uts_ino = st.st_ino;
+    }
     if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) {
         rc = -errno;
         goto out;
@@ -266,33 +412,16 @@ int lxb_supervise(struct lxb_sup *s)
     }
 
     for (;;) {
-        struct pollfd pfd[2] = {{s->listener_fd, POLLIN, 0}, {s->stop_fd, POLLIN, 0}};
         int nr, kind;
 
-        if (poll(pfd, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = -errno;
-            goto out;
+        if (!locked) {
+            pthread_mutex_lock(&p->recv_lock);
+            locked = 1;
         }
-        if (pfd[1].revents & POLLIN)
+        rc = receive(s, req, sizes.seccomp_notif);
+        if (rc <= 0)
             goto out;
-        if (pfd[0].revents & POLLNVAL) {
-            rc = -EBADF; /* the listener was closed under us */
-            goto out;
-        }
-        if (!(pfd[0].revents & POLLIN)) {
-            if (pfd[0].revents & (POLLHUP | POLLERR))
-                goto out; /* every task under the filter is gone */
-            continue;
-        }
-        memset(req, 0, sizes.seccomp_notif);
-        if (ioctl(s->listener_fd, SECCOMP_IOCTL_NOTIF_RECV, req) != 0) {
-            if (errno == EINTR || errno == ENOENT)
-                continue;
-            rc = -errno;
-            goto out;
-        }
+        rc = 0;
         memset(resp, 0, sizes.seccomp_notif_resp);
         resp->id = req->id;
         nr = req->data.nr;
@@ -313,6 +442,9 @@ int lxb_supervise(struct lxb_sup *s)
             if (id < sizeof c_handlers / sizeof c_handlers[0] && c_handlers[id])
                 c_handlers[id](s, &call, &reply);
         } else if (kind == LXB_KIND_PY) {
+            /* Python may take long: the next receiver owns the listener meanwhile */
+            pthread_mutex_unlock(&p->recv_lock);
+            locked = 0;
             lxb_py_dispatch(s->py_handle, &call, &reply);
         }
 
@@ -324,64 +456,21 @@ int lxb_supervise(struct lxb_sup *s)
             resp->val = reply.val;
         }
         if (ioctl(s->listener_fd, SECCOMP_IOCTL_NOTIF_SEND, resp) != 0) {
-            /* ENOENT: the thread was interrupted or died meanwhile; EINPROGRESS:
+            /* ENOENT: the caller was interrupted or died meanwhile; EINPROGRESS:
                answered already through ADDFD|SEND */
             if (errno != ENOENT && errno != EINPROGRESS) {
                 rc = -errno;
                 goto out;
             }
         }
-        s->notified++;
+        __atomic_fetch_add(&s->notified, 1, __ATOMIC_RELAXED);
     }
 out:
+    if (locked)
+        pthread_mutex_unlock(&p->recv_lock);
     free(req);
     free(resp);
-    s->last_error = rc;
+    if (rc < 0)
+        __atomic_store_n(&s->last_error, rc, __ATOMIC_RELAXED);
     return rc;
-}
-
-/* ---- the terminal ---- */
-
-static int copy_once(int from, int to)
-{
-    char buf[8192];
-    ssize_t n = read(from, buf, sizeof buf), off = 0;
-    if (n <= 0)
-        return n == 0 ? -EPIPE : -errno;
-    while (off < n) {
-        ssize_t w = write(to, buf + off, n - off);
-        if (w < 0) {
-            if (errno == EINTR || errno == EAGAIN)
-                continue;
-            return -errno;
-        }
-        off += w;
-    }
-    return 0;
-}
-
-int lxb_pty_relay(int in_fd, int out_fd, int master_fd, int stop_fd)
-{
-    int in_open = 1;
-
-    for (;;) {
-        struct pollfd pfd[3] = {{master_fd, POLLIN, 0}, {in_open ? in_fd : -1, POLLIN, 0},
-                                {stop_fd, POLLIN, 0}};
-        if (poll(pfd, 3, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-            /* EIO: every slave fd is closed, the guest is gone */
-            if (copy_once(master_fd, out_fd) < 0)
-                return 0;
-        }
-        if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-            if (copy_once(in_fd, master_fd) < 0)
-                in_open = 0;
-        }
-        if (pfd[2].revents & POLLIN)
-            return 0;
-    }
 }

@@ -3,8 +3,6 @@
  *
  * ctl (init and guest -> lxrun): the pty master, the seccomp listener, a
  * failed setup step, a failed exec, the guest's wait status.
- * agent (supervisor -> init -> supervisor): operations that must run inside
- * the zone's namespaces, answered by init.
  */
 #ifndef LXBRAND_ZONE_PROTO_H
 #define LXBRAND_ZONE_PROTO_H
@@ -25,20 +23,6 @@ struct lxb_msg {
     int type;
     int value;
     char text[LXB_MSG_TEXT];
-};
-
-enum {
-    LXB_AGENT_SETHOSTNAME = 1,
-    LXB_AGENT_SETDOMAINNAME,
-};
-
-struct lxb_agent_req {
-    int op;
-    char text[LXB_UTS_LEN];
-};
-
-struct lxb_agent_rep {
-    int rc;
 };
 
 #endif

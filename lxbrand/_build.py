@@ -23,7 +23,8 @@ ffibuilder.cdef(_cdef())
 ffibuilder.set_source(
     "lxbrand._lxbrand_c",
     '#include "lxbrand.h"\n',
-    sources=[os.path.relpath(os.path.join(CSRC, n), os.getcwd()) for n in ("launcher.c", "supervisor.c", "filter.c")],
+    sources=[os.path.relpath(os.path.join(CSRC, n), os.getcwd())
+             for n in sorted(os.listdir(CSRC)) if n.endswith(".c")],
     include_dirs=[CSRC],
     libraries=["seccomp"],
     extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-std=gnu11"],

@@ -389,10 +389,27 @@ def _warn_handler(fn, call: Call, why: str) -> None:
                            registry=_WARNED)
 
 
-class Supervisor:
-    """A zone's notification loop (a thread running C) and its upcalls."""
+RECEIVERS = 4
+"""Threads receiving one zone's notifications: a slow Python handler holds
+one of them while the others keep answering the zone's other threads."""
 
-    def __init__(self, zone, brand: Brand, listener_fd: int, agent_fd: int, uts: dict):
+_UTS_FIELDS = ("sysname", "release", "version", "machine")
+
+
+class Supervisor:
+    """A zone's notification loop (receiver threads running C) and its upcalls.
+
+    Each receiver runs lxb_supervise on the same struct (csrc/supervisor.c,
+    RECEIVERS); a Python upcall runs on the receiver that received it.
+    `stop` wakes them all and waits for those running C, never for one inside
+    a Python handler: that one finishes on its own time (its caller was
+    killed with the zone), and the C struct with its fds is released when the
+    last receiver is out.
+    """
+
+    def __init__(self, zone, brand: Brand, listener_fd: int, uts: dict, receivers: int = RECEIVERS):
+        if receivers < 1:
+            raise ValueError(f"receivers {receivers!r}: at least one")
         self.zone = zone
         self.brand = brand
         self._handle = ffi.new_handle(self)
@@ -400,29 +417,68 @@ class Supervisor:
         s.py_handle = self._handle
         ffi.memmove(s.kind, bytes(brand.kind), len(brand.kind))
         ffi.memmove(s.c_handler, bytes(brand.c_handler), len(brand.c_handler))
-        for field, value in uts.items():
-            raw = value.encode()[: lib.LXB_UTS_LEN - 1]
+        # the kernel the brand shows; nodename and domainname are the caller's own
+        for field in _UTS_FIELDS:
+            raw = uts[field].encode()[: lib.LXB_UTS_LEN - 1]
             ffi.memmove(getattr(s, field), raw + b"\0", len(raw) + 1)
-        check(lib.lxb_sup_init(s, listener_fd, agent_fd), "start the supervisor")
+        check(lib.lxb_sup_init(s, listener_fd), "start the supervisor")
         self.error: Optional[OSError] = None
         self.on_failure: Optional[Callable[[OSError], None]] = None
-        self.thread = threading.Thread(target=self._run, name="lxbrand-supervisor", daemon=True)
+        self._cond = threading.Condition()
+        self._in_c = 0          # receivers started and not inside a Python handler
+        self._refs = 1          # holders of self.c's fds: stop(), and each receiver
+        self._stopped = False
+        self.threads = [threading.Thread(target=self._run, name=f"lxbrand-supervisor-{i}", daemon=True)
+                        for i in range(receivers)]
 
     def start(self) -> None:
-        self.thread.start()
+        for t in self.threads:
+            with self._cond:
+                self._refs += 1
+                self._in_c += 1
+            try:
+                t.start()
+            except BaseException:
+                with self._cond:
+                    self._refs -= 1
+                    self._in_c -= 1
+                raise
 
     def _run(self) -> None:
-        rc = lib.lxb_supervise(self.c)
-        if rc < 0:
-            self.error = OSError(-rc, f"the supervisor's loop failed: {os.strerror(-rc)}")
-            if self.on_failure:
-                self.on_failure(self.error)
+        try:
+            rc = lib.lxb_supervise(self.c)
+        finally:
+            with self._cond:
+                self._in_c -= 1
+                self._cond.notify_all()
+        try:
+            if rc < 0:
+                with self._cond:
+                    first = self.error is None
+                    if first:
+                        self.error = OSError(-rc, f"the supervisor's loop failed: {os.strerror(-rc)}")
+                if first and self.on_failure:
+                    self.on_failure(self.error)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        with self._cond:
+            self._refs -= 1
+            last = self._refs == 0
+        if last:
+            lib.lxb_sup_close(self.c)
 
     def stop(self) -> None:
-        if self.thread.is_alive():
-            lib.lxb_sup_stop(self.c)
-            self.thread.join()
-        os.close(self.c.stop_fd)
+        """Stop receiving; wait for the receivers in C, not for a Python handler."""
+        with self._cond:
+            if self._stopped:
+                return
+            self._stopped = True
+        check(lib.lxb_sup_stop(self.c), "stop the supervisor")
+        with self._cond:
+            self._cond.wait_for(lambda: self._in_c == 0)
+        self._release()
 
     @property
     def notified(self) -> int:
@@ -432,6 +488,17 @@ class Supervisor:
         return ffi.string(getattr(self.c, field)).decode(errors="replace")
 
     def dispatch(self, c_call, reply) -> None:
+        # out of C for as long as the handler takes: stop() does not wait for it
+        with self._cond:
+            self._in_c -= 1
+            self._cond.notify_all()
+        try:
+            self._answer_upcall(c_call, reply)
+        finally:
+            with self._cond:
+                self._in_c += 1
+
+    def _answer_upcall(self, c_call, reply) -> None:
         entry = self.brand.py.get(c_call.nr)
         if entry is None:
             reply.error = errno.ENOSYS

@@ -27,7 +27,7 @@ import time
 from collections import namedtuple
 from typing import Callable, Optional, Sequence
 
-from . import command
+from . import command, idshift, limits
 from ._csup import ffi, lib
 from .errors import SupervisorError, ZoneConfigError, ZoneStartError
 from .brand import Brand, check_handler_name
@@ -107,7 +107,9 @@ class ZoneConfig:
     def __init__(self, rootfs: str, hostname: str = "zone", domainname: Optional[str] = None,
                  net: str = "none", binds: Optional[list] = None, ephemeral: bool = False,
                  cwd: str = "/", env: Optional[dict] = None, uid: int = 0, gid: int = 0,
-                 kernel_release: Optional[str] = None, deny: Optional[dict] = None):
+                 kernel_release: Optional[str] = None, deny: Optional[dict] = None,
+                 memory=None, pids: Optional[int] = None, cpus: Optional[float] = None,
+                 tmp_size=limits.TMP_SIZE, shm_size=limits.SHM_SIZE):
         self.rootfs = rootfs
         self.hostname = hostname
         self.domainname = domainname
@@ -120,6 +122,11 @@ class ZoneConfig:
         self.gid = gid
         self.kernel_release = kernel_release
         self.deny = deny if deny is not None else {}
+        self.memory = memory
+        self.pids = pids
+        self.cpus = cpus
+        self.tmp_size = tmp_size
+        self.shm_size = shm_size
 
     def __repr__(self) -> str:
         return "ZoneConfig(" + ", ".join(f"{k}={v!r}" for k, v in vars(self).items()) + ")"
@@ -178,6 +185,16 @@ class ZoneConfig:
             deny[name] = err
         self.deny = deny
         self.env = dict(self.env)
+        if self.memory is not None:
+            self.memory = limits.parse_size(self.memory, "--memory")
+        if self.pids is not None and (isinstance(self.pids, bool) or not isinstance(self.pids, int)
+                                      or self.pids < 1):
+            raise ZoneConfigError(f"--pids {self.pids!r}: expected a number of processes, at least 1")
+        if self.cpus is not None:
+            if isinstance(self.cpus, bool) or not isinstance(self.cpus, (int, float)) or not 0.01 <= self.cpus <= 4096:
+                raise ZoneConfigError(f"--cpus {self.cpus!r}: expected a number of CPUs such as 0.5 or 2")
+        self.tmp_size = limits.tmpfs_size(self.tmp_size, "--tmp-size")
+        self.shm_size = limits.tmpfs_size(self.shm_size, "--shm-size")
         for k, v in self.env.items():
             if "\0" in k or "\0" in str(v):
                 raise ZoneConfigError(f"environment variable {k!r}: embedded null byte")
@@ -194,6 +211,8 @@ class ZoneConfig:
         0-65535 maps onto them, else only that one id exists in the zone.
         """
         if os.geteuid() == 0:
+            # init is host root in a namespace of its own; the guest's ids are
+            # the unprivileged range idshift.BASE.. (guest_maps)
             return f"0 0 {ALL_IDS}\n", f"0 0 {ALL_IDS}\n", False
         uid_sub = _subordinate("/etc/subuid", os.geteuid())
         gid_sub = _subordinate("/etc/subgid", os.geteuid())
@@ -201,6 +220,16 @@ class ZoneConfig:
             return (_map_around(self.uid, os.geteuid(), uid_sub),
                     _map_around(self.gid, os.getegid(), gid_sub), True)
         return f"{self.uid} {os.geteuid()} 1\n", f"{self.gid} {os.getegid()} 1\n", False
+
+    def guest_maps(self, uid_map: str, gid_map: str) -> tuple[str, str]:
+        """The guest's user namespace, below init's: as root, zone ids
+        0-65535 are the host's idshift.BASE..; else the ids init has, one to one."""
+        if os.geteuid() == 0:
+            return idshift.guest_maps()
+
+        def same(m: str) -> str:
+            return "".join(f"{l.split()[0]} {l.split()[0]} {l.split()[2]}\n" for l in m.splitlines() if l.strip())
+        return same(uid_map), same(gid_map)
 
     def environment(self) -> dict:
         env = {"PATH": DEFAULT_PATH, "HOME": "/root" if self.uid == 0 else "/",
@@ -251,12 +280,14 @@ class Zone:
     def __init__(self, rootfs, hostname: str = "zone", net: str = "none", binds: Sequence = (),
                  ephemeral: bool = False, cwd: str = "/", env: Optional[dict] = None, uid: int = 0,
                  gid: int = 0, kernel_release: Optional[str] = None, domainname: Optional[str] = None,
-                 deny: Optional[dict] = None):
+                 deny: Optional[dict] = None, memory=None, pids: Optional[int] = None,
+                 cpus: Optional[float] = None, tmp_size=limits.TMP_SIZE, shm_size=limits.SHM_SIZE):
         """deny: {syscall name: errno (int or name such as "EACCES")} answered
         in the kernel instead of running the syscall (fault injection)."""
         self.config = ZoneConfig(rootfs=rootfs, hostname=hostname, domainname=domainname, net=net,
                                  binds=binds, ephemeral=ephemeral, cwd=cwd, env=env,
-                                 uid=uid, gid=gid, kernel_release=kernel_release, deny=deny)
+                                 uid=uid, gid=gid, kernel_release=kernel_release, deny=deny,
+                                 memory=memory, pids=pids, cpus=cpus, tmp_size=tmp_size, shm_size=shm_size)
         self.config.validate()
         self._handlers: dict[str, Callable] = {}
         self._brand: Optional[Brand] = None
@@ -308,10 +339,24 @@ class Zone:
     # -- running ------------------------------------------------------------
 
     def resolve(self, argv: Sequence[str]) -> str:
+        """CMD's path as the rootfs alone has it (the zone itself looks CMD
+        up after its mounts, so a --bind destination counts there)."""
         if not argv:
             raise ZoneConfigError("no command given to run in the zone")
         env = self.config.environment()
         return command.resolve(self.config.rootfs, argv[0], env.get("PATH", DEFAULT_PATH), self.config.cwd)
+
+    def exec_error(self, argv: Sequence[str], err: int) -> Exception:
+        """The one-line error for a CMD the zone could not execve: what the
+        rootfs says about it, else the errno."""
+        from .errors import CommandNotFound, CommandNotRunnable
+        try:
+            self.resolve(argv)
+        except (CommandNotFound, CommandNotRunnable) as e:
+            return e
+        if err == errno_mod.ENOENT:
+            return CommandNotFound(f"{argv[0]}: command not found in the zone")
+        return CommandNotRunnable(f"{argv[0]}: cannot execute in the zone: {os.strerror(err)}")
 
     def run(self, argv: Sequence[str], *, input: Optional[bytes] = None, capture_output: bool = False,
             stdin=None, stdout=None, stderr=None, timeout: Optional[float] = None, check: bool = False,
@@ -320,7 +365,9 @@ class Zone:
         a str is one program).  Bad input raises ZoneConfigError (a ValueError)."""
         argv = _argv(argv)
         _check_run_args(input, timeout, (stdin, stdout, stderr))
-        path = self.resolve(argv)
+        if not argv:
+            raise ZoneConfigError("no command given to run in the zone")
+        path = argv[0]
         if input is not None:
             if stdin is not None:
                 raise ZoneConfigError("stdin and input cannot both be given")
@@ -333,9 +380,10 @@ class Zone:
         try:
             if forward_signals:
                 run.forward_signals()
-            run.start()
+            deadline = None if timeout is None else time.monotonic() + timeout
+            run.start(timeout)
             run.deliver_pending()
-            out, err = run.communicate(input, timeout)
+            out, err = run.communicate(input, None if deadline is None else max(0.0, deadline - time.monotonic()))
         finally:
             run.close()
         returncode = run.returncode
@@ -455,6 +503,7 @@ class _Run:
         self.z = ffi.new("struct lxb_zone *")
         self.z.init_pid = -1
         self.sup: Optional[Supervisor] = None
+        self.cgroups = limits.Cgroups()
         self.returncode: Optional[int] = None
         self.threads: list[threading.Thread] = []
         self.ours: list[Optional[int]] = [None, None, None]
@@ -467,7 +516,7 @@ class _Run:
         self.failure: Optional[OSError] = None
         self.killed_by_us = False       # the timeout killed init: not news
 
-    def start(self) -> None:
+    def start(self, timeout: Optional[float] = None) -> None:
         zone, cfgv = self.zone, self.zone.config
         stdin, stdout, stderr = self.stdio_specs
         fds = []
@@ -503,6 +552,7 @@ class _Run:
         c.domainname = cstr(cfgv.domainname) if cfgv.domainname else ffi.NULL
         c.cwd = cstr(cfgv.cwd)
         c.path = cstr(self.path)
+        c.search_path = cstr(env.get("PATH", DEFAULT_PATH))
         c.argv = cvec(self.argv)
         c.envp = cvec([f"{k}={v}" for k, v in env.items()])
         c.ephemeral = int(cfgv.ephemeral)
@@ -510,6 +560,23 @@ class _Run:
         c.uid, c.gid = cfgv.uid, cfgv.gid
         uid_map, gid_map, newidmap = cfgv.id_maps()
         c.uid_map, c.gid_map, c.newidmap = cstr(uid_map), cstr(gid_map), int(newidmap)
+        guest_uid_map, guest_gid_map = cfgv.guest_maps(uid_map, gid_map)
+        c.guest_uid_map, c.guest_gid_map = cstr(guest_uid_map), cstr(guest_gid_map)
+        if os.geteuid() == 0 and not idshift.is_shifted(cfgv.rootfs):
+            if cfgv.ephemeral:
+                c.idmap_lower = 1        # the rootfs stays as it is (launcher.c)
+            else:
+                idshift.ensure_shifted(cfgv.rootfs)
+        c.tmp_size, c.shm_size = cstr(cfgv.tmp_size), cstr(cfgv.shm_size)
+        self.cgroups = limits.Cgroups(cfgv.memory, cfgv.pids, cfgv.cpus)
+        self.cgroups.make()
+        c.nproc = self.cgroups.nproc or 0
+        procs = ffi.new("int[]", max(1, len(self.cgroups.fds)))
+        for i, fd in enumerate(self.cgroups.fds):
+            procs[i] = fd
+        c.cgroup_procs, c.ncgroups = procs, len(self.cgroups.fds)
+        keep.append(procs)
+        c.start_timeout_ms = 0 if timeout is None else max(1, int(timeout * 1000))
         for i in range(3):
             c.stdio[i] = fds[i]
         c.use_pty = int(self.tty)
@@ -531,6 +598,7 @@ class _Run:
             c.osrelease = cstr(cfgv.kernel_release + "\n")
         err = ffi.new("char[]", 512)
         rc = lib.lxb_zone_start(c, self.z, err, 512)
+        self.cgroups.close_fds()
         for fd in self.to_close:
             os.close(fd)
         self.to_close = []
@@ -539,9 +607,12 @@ class _Run:
                 if fd is not None:
                     os.close(fd)
             self.ours = [None, None, None]
+            self.cgroups.remove()
+            if self.z.exec_errno:
+                raise zone.exec_error(self.argv, self.z.exec_errno)
             raise ZoneStartError(-rc, ffi.string(err).decode(errors="replace"))
         zone._init_pid = self.z.init_pid
-        self.sup = Supervisor(zone, zone.brand, self.z.listener_fd, self.z.agent_fd, zone.uts())
+        self.sup = Supervisor(zone, zone.brand, self.z.listener_fd, zone.uts())
         self.sup.on_failure = self._supervisor_failed
         zone.last_supervisor = self.sup
         self.sup.start()
@@ -676,8 +747,7 @@ class _Run:
         if self.failure is not None:
             raise SupervisorError(f"{self.failure.strerror}; the zone was killed")
         if kind[0] == 1:
-            from .errors import CommandNotRunnable
-            raise CommandNotRunnable(f"{self.path}: cannot execute in the zone: {os.strerror(st)}")
+            raise self.zone.exec_error(self.argv, st)
         if kind[0] == 2 and not self.killed_by_us:
             raise _init_died(st)
         if os.WIFEXITED(st):
@@ -706,6 +776,7 @@ class _Run:
                 self._wait()
             except Exception:
                 pass
+        self.cgroups.remove()
         for sig, old in self.old_handlers.items():
             signal.signal(sig, old)
         self.old_handlers = {}

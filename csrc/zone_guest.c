@@ -1,0 +1,203 @@
+/*
+ * zone_guest.c: the guest, from its clone by init to its execve of CMD.
+ *
+ * The guest starts in a user namespace of its own whose ids init maps
+ * (struct lxb_config guest_uid_map); it waits for them, becomes root there,
+ * brings up its loopback, takes its stdio, finds CMD along PATH inside the
+ * zone (after the zone's mounts, so a --bind destination counts), becomes
+ * --uid/--gid keeping CAP_SYS_ADMIN only until the filter is loaded, loads
+ * the brand's filter with a new listener, hands the listener over through
+ * memory shared with init, and execs.  Between the filter and execve it
+ * makes no syscall: each would obey the zone's policy, which applies to CMD,
+ * not to lxbrand's own start-up.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/securebits.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "zone_int.h"
+
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+static int loopback_up(void)
+{
+    struct ifreq ifr;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int rc = 0;
+    if (fd < 0)
+        return -errno;
+    memset(&ifr, 0, sizeof ifr);
+    strcpy(ifr.ifr_name, "lo");
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) != 0 ||
+        (ifr.ifr_flags |= IFF_UP | IFF_RUNNING, ioctl(fd, SIOCSIFFLAGS, &ifr) != 0))
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
+/* CMD along PATH, as execvp looks it up; 0 with the path in out, or -errno */
+static int find_command(const char *cmd, const char *search, char *out, size_t len)
+{
+    const char *d = search, *end;
+    struct stat st;
+    int err = -ENOENT;
+
+    if (strchr(cmd, '/')) {
+        snprintf(out, len, "%s", cmd);
+        return 0;
+    }
+    if (!search)
+        search = d = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (;;) {
+        end = strchr(d, ':');
+        size_t n = end ? (size_t)(end - d) : strlen(d);
+        if (n == 0)
+            snprintf(out, len, "%s", cmd);
+        else
+            snprintf(out, len, "%.*s/%s", (int)n, d, cmd);
+        if (stat(out, &st) == 0) {
+            if (S_ISREG(st.st_mode) && faccessat(AT_FDCWD, out, X_OK, AT_EACCESS) == 0)
+                return 0;
+            err = -EACCES;
+        }
+        if (!end)
+            return err;
+        d = end + 1;
+    }
+}
+
+/* become uid/gid keeping the capability to load the filter (it goes at
+   execve, as a non-root exec drops every capability) */
+static int become(const struct lxb_config *cfg)
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    gid_t g = (gid_t)cfg->gid;
+
+    if (cfg->uid == 0 && cfg->gid == 0)
+        return 0;
+    if (prctl(PR_SET_SECUREBITS, SECBIT_KEEP_CAPS) != 0)
+        return -errno;
+    /* setgroups is denied when only one gid is mapped; then there are none */
+    if (setgroups(1, &g) != 0 && errno != EPERM)
+        return -errno;
+    if (setresgid(g, g, g) != 0 || setresuid((uid_t)cfg->uid, (uid_t)cfg->uid, (uid_t)cfg->uid) != 0)
+        return -errno;
+    if (syscall(SYS_capget, &hdr, data) != 0)
+        return -errno;
+    data[0].effective = data[0].permitted;
+    data[1].effective = data[1].permitted;
+    if (syscall(SYS_capset, &hdr, data) != 0)
+        return -errno;
+    return 0;
+}
+
+static __attribute__((noreturn)) void fail(int ctl, const char *step, int err)
+{
+    lxb_die_step(ctl, step, err);
+}
+
+void lxb_guest_main(const struct lxb_config *cfg, int ctl, int master, int gofd, struct lxb_handoff *h)
+{
+    struct sock_fprog prog;
+    sigset_t none;
+    char path[4096], c;
+    int sig, i, listener, rc;
+    gid_t none_groups[1];
+
+    for (sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (read(gofd, &c, 1) != 1)
+        _exit(125);
+    close(gofd);
+    if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)
+        fail(ctl, "become root of the guest's user namespace", errno);
+    if (setgroups(0, none_groups) != 0 && errno != EPERM)
+        fail(ctl, "setgroups", errno);
+    if (!cfg->net_host && (rc = loopback_up()) < 0)
+        fail(ctl, "bring up lo", -rc);
+
+    if (setsid() < 0)
+        fail(ctl, "setsid", errno);
+    if (master >= 0) {
+        int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+        if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) != 0)
+            fail(ctl, "the zone's terminal", errno);
+        for (i = 0; i < 3; i++)
+            if (dup2(slave, i) < 0)
+                fail(ctl, "the zone's terminal", errno);
+        if (slave > 2)
+            close(slave);
+        close(master);
+    } else {
+        for (i = 0; i < 3; i++) {
+            if (cfg->stdio[i] == i)
+                fcntl(i, F_SETFD, 0);
+            else if (dup2(cfg->stdio[i], i) < 0)
+                fail(ctl, "stdio", errno);
+        }
+    }
+    if (cfg->cwd && chdir(cfg->cwd) != 0) {
+        lxb_send_msg(ctl, LXB_MSG_SETUP_FAILED, errno, "--cwd: no such directory in the zone", -1);
+        _exit(125);
+    }
+    rc = find_command(cfg->path, cfg->search_path, path, sizeof path);
+    if (rc < 0) {
+        h->exec_errno = -rc;
+        _exit(127);
+    }
+    if (cfg->nproc > 0) {
+        struct rlimit rl = {(rlim_t)cfg->nproc, (rlim_t)cfg->nproc};
+        if (setrlimit(RLIMIT_NPROC, &rl) != 0)
+            fail(ctl, "--pids (RLIMIT_NPROC)", errno);
+    }
+    /* everything but stdio closes at exec; ctl is needed until then */
+    syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+    if ((rc = become(cfg)) < 0)
+        fail(ctl, "become --uid/--gid", -rc);
+    /* init, in the parent namespace, takes our listener with pidfd_getfd
+     * (a change of uid above reset this) */
+    prctl(PR_SET_DUMPABLE, 1);
+
+    prog.len = (unsigned short)(cfg->bpf_len / sizeof(struct sock_filter));
+    prog.filter = (struct sock_filter *)cfg->bpf;
+    /* WAIT_KILLABLE_RECV: once the supervisor has received a call, only a
+     * fatal signal interrupts it, so an emulated call never both acts and
+     * fails with EINTR */
+    listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                            SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
+    if (listener < 0 && errno == EINVAL)
+        listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+    if (listener < 0)
+        fail(ctl, "load the seccomp filter", errno);
+
+    /* from here on, no syscall but execve */
+    __atomic_store_n(&h->listener, listener, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&h->taken, __ATOMIC_ACQUIRE))
+        __builtin_ia32_pause();
+    execve(path, cfg->argv, cfg->envp);
+    h->exec_errno = errno;
+    _exit(127);
+}

@@ -1,0 +1,244 @@
+/*
+ * zone_init.c: the zone's init, pid 1 of its pid namespace.
+ *
+ * Init is a fork of lxrun in the zone's first user namespace.  It builds the
+ * zone's file system (zone_fs.c), names the zone, and starts the guest in a
+ * second user namespace below its own, with mount, uts, ipc, cgroup (and,
+ * unless --net host, network) namespaces of the guest's own: every mount
+ * init made is then locked for the guest, and the guest's root owns only
+ * the guest's namespaces.  Init writes the guest's id maps, takes the
+ * guest's seccomp listener with pidfd_getfd (struct lxb_handoff), and passes
+ * it to lxrun.
+ *
+ * Init stays ours: it never execs, it is not dumpable (its mm belongs to the
+ * host's user namespace, so no process of the zone can ptrace it or read its
+ * /proc files), and it runs without the filter.  It reaps orphans, forwards
+ * the signals lxrun receives to the guest's process group, sends the guest's
+ * wait status to lxrun, and exits; the kernel then kills whatever is left.
+ * If lxrun dies, PR_SET_PDEATHSIG kills init, and with it the zone.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/keyctl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "zone_int.h"
+
+/*
+ * Init is a fork of lxrun, so /proc/1/cmdline in the zone would show lxrun's
+ * host command line.  Blank it in place (the argument area is init's own
+ * copy-on-write memory; /proc/self/stat fields 48 and 49 give its bounds)
+ * and name the process, as setproctitle does.
+ */
+static void init_rename(void)
+{
+    char buf[1024], *p;
+    unsigned long start = 0, end = 0;
+    ssize_t n;
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC), field;
+
+    prctl(PR_SET_NAME, "lxbrand-init");
+    if (fd < 0)
+        return;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = 0;
+    p = strrchr(buf, ')');
+    /* the field after ')' is 3 (state); walk to 48 */
+    for (field = 2; p && *p && field < 48; p++)
+        if (*p == ' ')
+            field++;
+    if (!p || sscanf(p, "%lu %lu", &start, &end) != 2 || end <= start + 1)
+        return;
+    memset((void *)start, 0, end - start);
+    snprintf((char *)start, end - start, "lxbrand-init");
+    /* a non-NUL last byte tells the kernel to stop cmdline at the first NUL */
+    if (end - start > sizeof "lxbrand-init")
+        ((char *)end)[-1] = ' ';
+}
+
+static void write_guest_maps(int ctl, pid_t guest, const struct lxb_config *cfg)
+{
+    char path[64];
+    int rc;
+
+    snprintf(path, sizeof path, "/proc/%d/uid_map", guest);
+    if ((rc = lxb_write_file(path, cfg->guest_uid_map)) < 0)
+        lxb_die_step(ctl, "write the guest's uid map", -rc);
+    snprintf(path, sizeof path, "/proc/%d/gid_map", guest);
+    if ((rc = lxb_write_file(path, cfg->guest_gid_map)) < 0)
+        lxb_die_step(ctl, "write the guest's gid map", -rc);
+}
+
+/* wait until the guest has loaded its filter and published its listener;
+   returns the listener, taken into init, or -1 if the guest died first */
+static int take_listener(int ctl, pid_t guest, struct lxb_handoff *h)
+{
+    struct timespec nap = {0, 20000};
+    int pidfd, fd, st;
+
+    while (__atomic_load_n(&h->listener, __ATOMIC_ACQUIRE) < 0) {
+        if (waitpid(guest, &st, WNOHANG) == guest)
+            return -1;
+        nanosleep(&nap, NULL);
+    }
+    pidfd = (int)syscall(SYS_pidfd_open, guest, 0);
+    if (pidfd < 0)
+        lxb_die_step(ctl, "take the guest's listener (pidfd_open)", errno);
+    fd = (int)syscall(SYS_pidfd_getfd, pidfd, h->listener, 0);
+    if (fd < 0)
+        lxb_die_step(ctl, "take the guest's listener (pidfd_getfd)", errno);
+    close(pidfd);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    __atomic_store_n(&h->taken, 1, __ATOMIC_RELEASE);
+    return fd;
+}
+
+void lxb_init_main(const struct lxb_config *cfg, int ctl, int syncfd)
+{
+    int keep[LXB_MAX_KEEP], nkeep = 0, i, master = -1, sigfd, go[2], st, listener;
+    unsigned long flags;
+    struct lxb_handoff *h;
+    sigset_t all;
+    char c;
+    pid_t guest, p;
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    init_rename();
+    keep[nkeep++] = ctl;
+    keep[nkeep++] = syncfd;
+    if (cfg->lower_fd >= 0)
+        keep[nkeep++] = cfg->lower_fd;
+    for (i = 0; i < 3; i++)
+        keep[nkeep++] = cfg->stdio[i];
+    lxb_close_except(keep, nkeep);
+
+    /* leave lxrun's session: signals from the host's terminal go to lxrun,
+     * which forwards them once, never to init directly as well */
+    setsid();
+
+    /* wait for the id maps and cgroups; EOF means lxrun died */
+    if (read(syncfd, &c, 1) != 1)
+        _exit(125);
+    close(syncfd);
+
+    /* a session keyring of the zone's own: the caller's keys stay outside */
+    if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS)
+        lxb_die_step(ctl, "a session keyring for the zone", errno);
+
+    lxb_setup_fs(ctl, cfg);
+    if (cfg->hostname && sethostname(cfg->hostname, strlen(cfg->hostname)) != 0)
+        lxb_die_step(ctl, "sethostname", errno);
+    if (cfg->domainname && setdomainname(cfg->domainname, strlen(cfg->domainname)) != 0)
+        lxb_die_step(ctl, "setdomainname", errno);
+    prctl(PR_SET_DUMPABLE, 0);
+
+    if (cfg->use_pty) {
+        int unlock = 0;
+        struct winsize ws;
+        master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) != 0)
+            lxb_die_step(ctl, "open the zone's /dev/ptmx", errno);
+        if (ioctl(cfg->stdio[0], TIOCGWINSZ, &ws) == 0)
+            ioctl(master, TIOCSWINSZ, &ws);
+        lxb_send_msg(ctl, LXB_MSG_PTY, 0, NULL, master);
+    }
+
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, NULL);
+    sigfd = signalfd(-1, &all, SFD_CLOEXEC);
+    if (sigfd < 0)
+        lxb_die_step(ctl, "signalfd", errno);
+    h = mmap(NULL, sizeof *h, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (h == MAP_FAILED)
+        lxb_die_step(ctl, "mmap", errno);
+    h->listener = -1;
+    h->taken = 0;
+    h->exec_errno = 0;
+    if (pipe2(go, O_CLOEXEC) != 0)
+        lxb_die_step(ctl, "pipe", errno);
+
+    flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
+    if (!cfg->net_host)
+        flags |= CLONE_NEWNET;
+    /* the guest inherits dumpable, which init's writes to its /proc/PID/uid_map
+     * need; no other process of the zone exists yet to see init dumpable */
+    prctl(PR_SET_DUMPABLE, 1);
+    guest = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
+    if (guest != 0)
+        prctl(PR_SET_DUMPABLE, 0);
+    if (guest < 0)
+        lxb_die_step(ctl, "start the guest in its own user namespace", errno);
+    if (guest == 0) {
+        close(go[1]);
+        close(sigfd);
+        lxb_guest_main(cfg, ctl, master, go[0], h);
+    }
+    close(go[0]);
+    write_guest_maps(ctl, guest, cfg);
+    if (write(go[1], "x", 1) != 1)
+        lxb_die_step(ctl, "start the guest", errno);
+    close(go[1]);
+    if (master >= 0)
+        close(master);
+    for (i = 0; i < 3; i++)
+        close(cfg->stdio[i]);
+    i = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (i >= 0) {
+        dup2(i, 0);
+        dup2(i, 1);
+        dup2(i, 2);
+        if (i > 2)
+            close(i);
+    }
+
+    listener = take_listener(ctl, guest, h);
+    if (listener < 0) {
+        /* the guest died before its filter: it said why, or its command
+         * was not found */
+        if (h->exec_errno)
+            lxb_send_msg(ctl, LXB_MSG_EXEC_FAILED, h->exec_errno, NULL, -1);
+        _exit(127);
+    }
+    lxb_send_msg(ctl, LXB_MSG_LISTENER, 0, NULL, listener);
+    close(listener);
+
+    for (;;) {
+        struct signalfd_siginfo si;
+        if (read(sigfd, &si, sizeof si) != sizeof si)
+            continue;
+        if (si.ssi_signo == SIGCHLD) {
+            while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+                if (p == guest) {
+                    if (h->exec_errno)
+                        lxb_send_msg(ctl, LXB_MSG_EXEC_FAILED, h->exec_errno, NULL, -1);
+                    else
+                        lxb_send_msg(ctl, LXB_MSG_EXIT, st, NULL, -1);
+                    _exit(0);
+                }
+            }
+        } else if (si.ssi_pid == 0) {
+            /* from lxrun (outside: pid 0 here) to the guest's process group,
+             * as a shell's parent signals a job; the guest's own kill(1, ...)
+             * are not forwarded */
+            if (kill(-guest, (int)si.ssi_signo) != 0)
+                kill(guest, (int)si.ssi_signo);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+/*
+ * zone_int.h: what the zone's three processes share (private to csrc/).
+ *
+ *   launcher.c   the parent (lxrun): clone init, id maps, cgroups, wait
+ *   zone_init.c  init, pid 1 of the zone: runs the set-up, starts the guest,
+ *                takes its listener, reaps, forwards signals
+ *   zone_guest.c the guest until it execs CMD
+ *   zone_fs.c    the zone's file system (run by init)
+ *   zone_util.c  messages, files, paths resolved inside the rootfs
+ *
+ * Between clone and exec nothing allocates: the parent may be a threaded
+ * Python process.
+ */
+#ifndef LXBRAND_ZONE_INT_H
+#define LXBRAND_ZONE_INT_H
+
+#include <sys/types.h>
+#include "lxbrand.h"
+#include "zone_proto.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+
+/*
+ * The guest's hand-over, in memory shared by init and the guest.  After the
+ * guest loads its filter it makes no syscall but execve: every other one
+ * would obey the zone's policy (a user's --deny or handler), so it writes
+ * the listener's fd number here and spins until init has taken the fd with
+ * pidfd_getfd.
+ */
+struct lxb_handoff {
+    volatile int listener;       /* the guest's listener fd, or -1 */
+    volatile int taken;          /* set by init: the guest may exec */
+    volatile int exec_errno;     /* execve failed with this */
+};
+
+/* zone_util.c */
+void lxb_send_msg(int fd, int type, int value, const char *text, int pass_fd);
+int lxb_recv_msg(int fd, struct lxb_msg *m, int *fd_out);
+__attribute__((noreturn)) void lxb_die_step(int ctl, const char *step, int err);
+int lxb_write_file(const char *path, const char *text);
+void lxb_close_except(const int *keep, int n);
+int lxb_open_in_root(int rootfd, const char *path, int flags);
+int lxb_mkdirs_in_root(int rootfd, const char *path, mode_t mode, uid_t uid, gid_t gid);
+int lxb_mountpoint_in_root(int rootfd, const char *path, int is_dir, uid_t uid, gid_t gid);
+void lxb_fd_path(char *buf, size_t len, int fd);
+
+/* zone_fs.c: build the zone's tree and pivot into it */
+void lxb_setup_fs(int ctl, const struct lxb_config *cfg);
+
+/* zone_init.c */
+__attribute__((noreturn)) void lxb_init_main(const struct lxb_config *cfg, int ctl, int syncfd);
+
+/* zone_guest.c */
+__attribute__((noreturn)) void lxb_guest_main(const struct lxb_config *cfg, int ctl, int master, int gofd,
+                                              struct lxb_handoff *h);
+
+#endif

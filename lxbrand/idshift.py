@@ -1,0 +1,146 @@
+"""Zone ids on the host, and shifting a rootfs's ownership onto them.
+
+Run by root, a zone's ids 0-65535 are host ids BASE to BASE+65535, never host
+uid 0: a zone's root is an unprivileged user of the host, and the kernel's
+many uid-only checks (sysctl files, cgroupfs, device inodes, keyrings, a
+setuid file planted in the rootfs) treat it as one.  The rootfs, made by
+root, must still look owned by root inside the zone, so its ownership is
+shifted on disk once (uid u becomes BASE+u), as podman's `--userns=auto`
+chowns an image: an idmapped mount would be cheaper, but through it a zone's
+root writes files owned by host uid 0, so a setuid-root binary or file
+capability planted in the rootfs would be one on the host too.
+
+A shifted tree is marked with the trusted.lxbrand.idshift xattr on its top
+directory (only host root can set a trusted.* xattr; a guest cannot forge it).
+`lxrun rootfs unshift ROOT` undoes the shift.  See SECURITY.md.
+"""
+from __future__ import annotations
+
+import os
+import stat
+import struct
+import sys
+
+from .errors import RootfsError
+
+BASE = 0x70000000          # 1879048192: above systemd's container range, below 2^31
+COUNT = 65536
+XATTR = "trusted.lxbrand.idshift"
+MARK = f"{BASE}:{COUNT}".encode()
+CAPS = "security.capability"
+# struct vfs_ns_cap_data: magic_etc, 2 x (permitted, inheritable), rootid (v3 only)
+_CAP_V2, _CAP_V3, _CAP_REV_MASK = 0x02000000, 0x03000000, 0xFF000000
+# trees lxrun refuses to shift: the host's own system directories
+_REFUSED = {"/", "/usr", "/etc", "/var", "/home", "/root", "/boot", "/opt", "/srv", "/bin", "/sbin",
+            "/lib", "/lib64", "/tmp", "/proc", "/sys", "/dev", "/run", "/mnt", "/media"}
+
+
+def guest_maps() -> tuple[str, str]:
+    """The guest's uid and gid maps when lxrun runs as root."""
+    return f"0 {BASE} {COUNT}\n", f"0 {BASE} {COUNT}\n"
+
+
+def is_shifted(rootfs: str) -> bool:
+    try:
+        return os.getxattr(rootfs, XATTR, follow_symlinks=False) == MARK
+    except OSError:
+        return False
+
+
+def _shift_id(i: int, undo: bool) -> int:
+    if undo:
+        return i - BASE if BASE <= i < BASE + COUNT else i
+    return i + BASE if i < COUNT else i
+
+
+def _shift_caps(raw: bytes, undo: bool) -> bytes:
+    """A file-capability xattr for the shifted owner: v3 with rootid BASE
+    (a v2 one means host root and is ignored in the zone's namespace)."""
+    if len(raw) < 20:
+        return raw
+    magic = struct.unpack_from("<I", raw)[0]
+    body = raw[4:20]
+    if undo:
+        return struct.pack("<I", (magic & ~_CAP_REV_MASK) | _CAP_V2) + body
+    return struct.pack("<I", (magic & ~_CAP_REV_MASK) | _CAP_V3) + body + struct.pack("<I", BASE)
+
+
+def _shift_one(path: str, st: os.stat_result, undo: bool) -> None:
+    uid, gid = _shift_id(st.st_uid, undo), _shift_id(st.st_gid, undo)
+    if (uid, gid) == (st.st_uid, st.st_gid):
+        return
+    caps = None
+    if stat.S_ISREG(st.st_mode):
+        try:
+            caps = os.getxattr(path, CAPS, follow_symlinks=False)
+        except OSError:
+            caps = None
+    os.lchown(path, uid, gid)
+    if not stat.S_ISLNK(st.st_mode):
+        # chown clears setuid/setgid and file capabilities: put them back
+        if stat.S_IMODE(st.st_mode) & (stat.S_ISUID | stat.S_ISGID):
+            os.chmod(path, stat.S_IMODE(st.st_mode))
+        if caps is not None:
+            os.setxattr(path, CAPS, _shift_caps(caps, undo), follow_symlinks=False)
+
+
+def _check_tree(rootfs: str) -> None:
+    real = os.path.realpath(rootfs)
+    if real in _REFUSED:
+        raise RootfsError(f"{rootfs}: refusing to shift the ownership of a host system directory")
+
+
+def shift(rootfs: str, undo: bool = False, quiet: bool = False) -> int:
+    """Shift (or with undo, unshift) the ownership of the tree; returns the
+    number of entries changed.  Stays on the rootfs's file system."""
+    _check_tree(rootfs)
+    top = os.lstat(rootfs)
+    if not quiet:
+        what = "restoring host ids in" if undo else f"shifting ownership to host ids {BASE}+ in"
+        print(f"lxrun: {what} {rootfs} (once; see SECURITY.md)", file=sys.stderr)
+    changed = 0
+    try:
+        os.removexattr(rootfs, XATTR, follow_symlinks=False)
+    except OSError:
+        pass
+    for dirpath, dirnames, filenames in os.walk(rootfs, topdown=True):
+        keep = []
+        for name in dirnames:
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            if stat.S_ISDIR(st.st_mode) and st.st_dev != top.st_dev:
+                continue          # another file system mounted in the tree
+            keep.append(name)
+        dirnames[:] = keep
+        for name in filenames:
+            p = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(p)
+            except FileNotFoundError:
+                continue
+            _shift_one(p, st, undo)
+            changed += 1
+        for name in keep:
+            p = os.path.join(dirpath, name)
+            _shift_one(p, os.lstat(p), undo)
+            changed += 1
+    _shift_one(rootfs, os.lstat(rootfs), undo)
+    if not undo:
+        os.setxattr(rootfs, XATTR, MARK, follow_symlinks=False)
+    return changed
+
+
+def ensure_shifted(rootfs: str) -> None:
+    """Shift the rootfs once, as root, before its first zone."""
+    if is_shifted(rootfs):
+        return
+    try:
+        shift(rootfs, quiet=not sys.stderr.isatty())
+    except PermissionError as e:
+        raise RootfsError(f"{rootfs}: cannot shift its ownership to the zone's host ids: {e.strerror} "
+                          f"({e.filename})") from None
+    except OSError as e:
+        if e.errno in (95,):   # EOPNOTSUPP: no trusted xattrs on this file system
+            raise RootfsError(f"{rootfs}: its file system keeps no trusted.* xattrs, which lxrun "
+                              f"uses to mark a shifted rootfs") from None
+        raise RootfsError(f"{rootfs}: cannot shift its ownership: {e}") from None
