@@ -145,22 +145,57 @@ def test_rootfs_create_says_how_to_install_the_tool(tmp_path, lxrun):
         "lxrun: neither mmdebstrap nor debootstrap is installed; install one with: apt-get install mmdebstrap"]
 
 
-def test_as_an_unprivileged_user(scratch_rootfs):
-    """A user without root runs a zone (unprivileged user namespaces)."""
-    if not shutil.which("setpriv"):
-        pytest.skip("setpriv (util-linux) is needed to drop to an unprivileged user")
-    with tempfile.TemporaryDirectory() as d:
-        os.chmod(d, 0o755)
-        root = os.path.join(d, "root")
-        shutil.copytree(scratch_rootfs, root, symlinks=True)
-        subprocess.run(["chown", "-R", "65534:65534", root], check=True)
-        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                            "lxrun", root, "/bin/sh", "-c", "id -u; hostname; cat /proc/self/uid_map"],
-                           capture_output=True, text=True, timeout=60)
-        if r.returncode != 0 and "user namespace" in r.stderr:
-            pytest.skip(f"this host refuses unprivileged user namespaces: {r.stderr.strip()}")
-        assert r.returncode == 0, r.stderr
-        assert r.stdout.split() == ["0", "zone", "0", "65534", "1"]
+def refused_user_namespaces(r) -> None:
+    if r.returncode != 0 and "user namespace" in r.stderr:
+        pytest.skip(f"this host refuses unprivileged user namespaces: {r.stderr.strip()}")
+
+
+def test_as_an_unprivileged_user(unprivileged):
+    """A user without root runs a zone (unprivileged user namespaces): lxrun's
+    entry point, called by nobody, who cannot read this machine's Python
+    installation when it is in root's home (see conftest.run_as_user)."""
+    r = unprivileged.lxrun(unprivileged.rootfs, "/bin/sh", "-c", "id -u; hostname; cat /proc/self/uid_map")
+    refused_user_namespaces(r)
+    assert r.returncode == 0, r.stderr
+    # the guest's namespace is nested in init's, where the caller is 0
+    assert r.stdout.split() == ["0", "zone", "0", "0", "1"]
+
+
+def test_exit_status_and_errors_as_an_unprivileged_user(unprivileged):
+    r = unprivileged.lxrun(unprivileged.rootfs, "/bin/sh", "-c", "echo out; echo err >&2; exit 7")
+    refused_user_namespaces(r)
+    assert (r.returncode, r.stdout, r.stderr) == (7, "out\n", "err\n")
+    r = unprivileged.lxrun(unprivileged.rootfs, "/bin/no-such-program")
+    assert r.returncode == 127 and r.stderr.startswith("lxrun: "), r.stderr
+
+
+def test_a_user_with_a_zone_id_maps_only_itself(unprivileged):
+    """--uid/--gid name the ids inside; outside they are the user's own."""
+    r = unprivileged.lxrun("--uid", "1000", "--gid", "1000", unprivileged.rootfs, "/bin/sh", "-c",
+                           "id -u; id -g; cat /proc/self/uid_map; touch /tmp/f; echo ok")
+    refused_user_namespaces(r)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["1000", "1000", "1000", "1000", "1", "ok"]
+
+
+def test_the_library_as_an_unprivileged_user(unprivileged):
+    """lxbrand.Zone(...).run, called by nobody."""
+    def guest():
+        from lxbrand import Zone
+        return Zone(unprivileged.rootfs, hostname="lib").run(
+            ["/bin/sh", "-c", "hostname; id -u; cat /proc/self/uid_map"]).returncode
+    r = unprivileged.call(guest)
+    refused_user_namespaces(r)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["lib", "0", "0", "0", "1"]
+
+
+def test_a_rootfs_the_user_cannot_read(unprivileged, scratch_rootfs):
+    """Root's rootfs (tmp_path is in root's 0700 /tmp/pytest-of-root) is not
+    the user's: lxrun fails with one line, as any program of that user would."""
+    r = unprivileged.lxrun(scratch_rootfs, "/bin/true")
+    assert r.returncode in (125, 126, 127), (r.returncode, r.stderr)
+    assert r.stderr.startswith("lxrun: ") and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 def test_a_host_that_refuses_user_namespaces_gets_one_line(scratch_rootfs):
