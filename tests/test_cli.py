@@ -171,7 +171,7 @@ def test_exit_status_and_errors_as_an_unprivileged_user(unprivileged):
     assert r.returncode == 127 and r.stderr.startswith("lxrun: "), r.stderr
 
 
-def test_a_user_with_a_zone_id_maps_only_itself(unprivileged):
+def test_unprivileged_with_uid_gid_maps_only_the_user(unprivileged):
     """--uid/--gid name the ids inside; outside they are the user's own."""
     r = unprivileged.lxrun("--uid", "1000", "--gid", "1000", unprivileged.rootfs, "/bin/sh", "-c",
                            "id -u; id -g; cat /proc/self/uid_map; touch /tmp/f; echo ok")
@@ -192,7 +192,7 @@ def test_the_library_as_an_unprivileged_user(unprivileged):
     assert r.stdout.split() == ["lib", "0", "0", "0", "1"]
 
 
-def test_a_rootfs_the_user_cannot_read(unprivileged, scratch_rootfs):
+def test_unprivileged_user_cannot_use_a_rootfs_it_cannot_read(unprivileged, scratch_rootfs):
     """Root's rootfs (tmp_path is in root's 0700 /tmp/pytest-of-root) is not
     the user's: lxrun fails with one line, as any program of that user would."""
     r = unprivileged.lxrun(scratch_rootfs, "/bin/true")
