@@ -101,11 +101,22 @@ def _parse_deny(ctx, param, values):
               help="The kernel release uname reports [default: the host's].")
 @click.option("--deny", "deny", multiple=True, metavar="SYSCALL[=ERRNO]", callback=_parse_deny,
               help="Fail SYSCALL with ERRNO (default EPERM) in the kernel: fault injection (repeatable).")
+@click.option("--memory", default=None, metavar="SIZE",
+              help="Memory limit of the whole zone, e.g. 512M (a cgroup; tmpfs pages count).")
+@click.option("--pids", type=click.IntRange(1, None), default=None, metavar="N",
+              help="At most N processes and threads in the zone.")
+@click.option("--cpus", type=click.FloatRange(0.01, 4096), default=None, metavar="N",
+              help="CPU time of N CPUs, e.g. 0.5.")
+@click.option("--tmp-size", default="25%", show_default=True, metavar="SIZE",
+              help="Size of the zone's /tmp tmpfs (bytes, 64M, or N% of RAM).")
+@click.option("--shm-size", default="64m", show_default=True, metavar="SIZE",
+              help="Size of the zone's /dev/shm tmpfs.")
 @click.option("--tty/--no-tty", default=None,
               help="Give the guest a pty of the zone as controlling terminal [default: when stdin and stdout are terminals].")
 @click.argument("rootfs", type=click.Path(file_okay=True, dir_okay=True))
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
-def run(hostname, net, binds, ephemeral, cwd, env, uid, gid, kernel_release, deny, tty, rootfs, cmd):
+def run(hostname, net, binds, ephemeral, cwd, env, uid, gid, kernel_release, deny, memory, pids, cpus,
+        tmp_size, shm_size, tty, rootfs, cmd):
     """Run CMD in a zone over ROOTFS."""
     from .zone import Zone
 
@@ -114,8 +125,8 @@ def run(hostname, net, binds, ephemeral, cwd, env, uid, gid, kernel_release, den
     saved = None
     try:
         zone = Zone(rootfs, hostname=hostname, net=net, binds=binds, ephemeral=ephemeral, cwd=cwd,
-                    env=env, uid=uid, gid=gid, kernel_release=kernel_release, deny=deny)
-        zone.resolve(list(cmd))
+                    env=env, uid=uid, gid=gid, kernel_release=kernel_release, deny=deny,
+                    memory=memory, pids=pids, cpus=cpus, tmp_size=tmp_size, shm_size=shm_size)
         if tty:
             import termios
             import tty as ttymod
@@ -181,6 +192,20 @@ def rootfs_create(directory, suite, include, mirror):
         _fail(str(e), 1)
     click.echo(f"lxrun: rootfs ready in {path}; try: lxrun {path} /bin/sh")
 
+
+@rootfs.command("unshift")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+def rootfs_unshift(directory):
+    """Give DIRECTORY back its host ids (undo the shift a root-run zone made:
+    uid BASE+u becomes u again; see SECURITY.md)."""
+    from . import idshift
+    if os.geteuid() != 0:
+        _fail("rootfs unshift: only root can change the owners of a rootfs", 1)
+    try:
+        n = idshift.shift(directory, undo=True, quiet=True)
+    except (LxbrandError, OSError) as e:
+        _fail(f"rootfs unshift {directory}: {e}", 1)
+    click.echo(f"lxrun: {directory}: {n} entries back on host ids")
 
 
 def entry() -> None:

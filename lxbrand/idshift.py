@@ -103,28 +103,30 @@ def shift(rootfs: str, undo: bool = False, quiet: bool = False) -> int:
         os.removexattr(rootfs, XATTR, follow_symlinks=False)
     except OSError:
         pass
-    for dirpath, dirnames, filenames in os.walk(rootfs, topdown=True):
-        keep = []
-        for name in dirnames:
-            p = os.path.join(dirpath, name)
-            st = os.lstat(p)
-            if stat.S_ISDIR(st.st_mode) and st.st_dev != top.st_dev:
-                continue          # another file system mounted in the tree
-            keep.append(name)
-        dirnames[:] = keep
-        for name in filenames:
-            p = os.path.join(dirpath, name)
+    # reading a directory or a symlink updates its atime: put times back at
+    # the end (scandir's d_type, never following a link, reads no link)
+    times = [(rootfs, top.st_atime_ns, top.st_mtime_ns)]
+    todo = [rootfs]
+    while todo:
+        with os.scandir(todo.pop()) as it:
+            entries = list(it)
+        for entry in entries:
             try:
-                st = os.lstat(p)
+                st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
-            _shift_one(p, st, undo)
+            is_dir = stat.S_ISDIR(st.st_mode)
+            if is_dir and st.st_dev != top.st_dev:
+                continue          # another file system mounted in the tree
+            if is_dir or stat.S_ISLNK(st.st_mode):
+                times.append((entry.path, st.st_atime_ns, st.st_mtime_ns))
+            _shift_one(entry.path, st, undo)
             changed += 1
-        for name in keep:
-            p = os.path.join(dirpath, name)
-            _shift_one(p, os.lstat(p), undo)
-            changed += 1
+            if is_dir:
+                todo.append(entry.path)
     _shift_one(rootfs, os.lstat(rootfs), undo)
+    for p, atime, mtime in times:
+        os.utime(p, ns=(atime, mtime), follow_symlinks=False)
     if not undo:
         os.setxattr(rootfs, XATTR, MARK, follow_symlinks=False)
     return changed

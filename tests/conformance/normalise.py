@@ -156,9 +156,9 @@ class Normaliser:
 # step's own answer: a script that goes on using what such a step changed
 # differs further, so generated scripts avoid these steps (strategies.py).
 
-# the ids a zone maps (lxbrand.zone.ZoneConfig.id_maps): run by root, every
-# id; run by another user, 0-65535 at most
-ID_RANGE = 2**32 - 1 if os.geteuid() == 0 else 65536
+# the ids a zone maps: 0-65535 (lxbrand.idshift.COUNT, the host range a
+# root-run zone gets; a user's subordinate ids at most)
+ID_RANGE = 65536
 S_IFMT, S_IFCHR, S_IFBLK = 0o170000, 0o020000, 0o060000
 
 
@@ -193,8 +193,30 @@ def _device_nodes_eperm(step, rec: Record) -> Record:
     return rec
 
 
+# the host's device nodes a zone's /dev binds in (csrc/zone_fs.c dev_nodes)
+HOST_DEVICES = {"1:3", "1:5", "1:7", "1:8", "1:9", "5:0"}
+
+
+def _host_devices_unowned(step, rec: Record) -> Record:
+    """stat of /dev/null and the other host nodes bound in, or of an anonymous
+    inode (eventfd, epoll, signalfd, timerfd: no file type): owned by host
+    root, which is no id of the zone, so they show as the overflow id 65534."""
+    mode = rec.fields.get("mode", "")
+    host_node = mode.startswith("02") and rec.fields.get("rdev") in HOST_DEVICES
+    anon = mode.startswith("0") and len(mode) <= 4
+    if (host_node or anon) and rec.fields.get("uid") == "0":
+        fields = dict(rec.fields, uid="65534", gid="65534")
+        return Record(rec.index, rec.nr, rec.ret, fields, rec.name)
+    return rec
+
+
 # syscall -> rules; the brand's table (DENY, UNSUPPORTED) is applied after these
 KNOWN: dict[str, list[Callable]] = {
+    "fstat": [_host_devices_unowned],
+    "stat": [_host_devices_unowned],
+    "lstat": [_host_devices_unowned],
+    "newfstatat": [_host_devices_unowned],
+    "statx": [_host_devices_unowned],
     "chown": [_unmapped_ids_einval],
     "fchown": [_unmapped_ids_einval],
     "lchown": [_unmapped_ids_einval],

@@ -528,8 +528,9 @@ def test_chown_family():
 
 
 def test_chown_outside_the_zone_ids_einval():
-    """A documented difference (normalise.KNOWN): a zone run by another user than
-    root maps ids 0-65535 at most; run by root it maps every id, and these succeed."""
+    """A documented difference (normalise.KNOWN): a zone maps ids 0-65535 (run
+    by root, host ids 0x70000000+; SECURITY.md); natively root's chown to a
+    higher id succeeds, in the zone it is EINVAL as in any user namespace."""
     s = Script()
     s.chown("/scratch/f", 70000, -1)
     s.fchownat(AT_FDCWD, "/scratch/f", -1, 100000, 0)
