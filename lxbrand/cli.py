@@ -5,6 +5,8 @@
     lxrun syscalls [--json] [--kernel-release R] [--deny SYSCALL...]
                                              what such a zone does with each syscall
     lxrun rootfs create DIR                  make a Debian rootfs
+    lxrun rootfs unshift DIR                 give a root-run zone's rootfs back its host ids
+    lxrun info                               ids and limits a zone gets here
 
 The first word decides: a subcommand name is a subcommand; anything else
 is a ROOTFS (write ./syscalls to run a rootfs of that name).  Options after
@@ -170,6 +172,22 @@ def syscalls(as_json, kernel_release, deny):
     except ZoneConfigError as e:
         raise click.BadParameter(str(e))
     click.echo(report.render(as_json, entries))
+
+
+@main.command()
+def info():
+    """What this host gives a zone run by you: ids, limits, mounts."""
+    from . import idshift, limits
+    from .zone import ZoneConfig
+    if os.geteuid() == 0:
+        ids = f"host ids {idshift.BASE}-{idshift.BASE + idshift.COUNT - 1} (zone ids 0-65535; never host root)"
+    else:
+        uid_map, _, newidmap = ZoneConfig("/").id_maps()
+        ids = ("you and your subordinate ids (newuidmap): " if newidmap else "only you: ") + \
+            uid_map.strip().replace("\n", "; ")
+    click.echo(f"zone ids:   {ids}")
+    click.echo(f"limits:     {limits.enforcement()}")
+    click.echo(f"tmpfs:      /tmp {limits.TMP_SIZE} of RAM, /dev/shm {limits.SHM_SIZE} by default")
 
 
 @main.group()

@@ -78,6 +78,20 @@ def _own(hierarchy: Optional[str]) -> str:
     return "/"
 
 
+def enforcement() -> str:
+    """How --memory, --pids and --cpus would be enforced for this caller."""
+    if _v2():
+        parent = os.path.join(CGROOT, _own(None).lstrip("/"))
+        if os.geteuid() == 0 or os.access(parent, os.W_OK):
+            return f"cgroup v2 below {parent}: --memory, --pids, --cpus"
+        return "cgroup v2 not delegated to this user: --pids as RLIMIT_NPROC; --memory, --cpus refused"
+    if os.geteuid() == 0:
+        have = [c for c in ("memory", "pids", "cpu") if os.path.isdir(os.path.join(CGROOT, c))]
+        return f"cgroup v1 ({', '.join(have) or 'no controllers'}): " + ", ".join(
+            {"memory": "--memory", "pids": "--pids", "cpu": "--cpus"}[c] for c in have)
+    return "cgroup v1 (root only): --pids as RLIMIT_NPROC; --memory, --cpus refused"
+
+
 class Cgroups:
     """The zone's cgroups: made by make(), filled by the launcher (procs()),
     removed by remove() once the zone has ended."""
