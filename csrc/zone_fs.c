@@ -353,11 +353,15 @@ void lxb_setup_fs(int ctl, const struct lxb_config *cfg)
         chown(path, c.uid, c.gid);       /* the merged root's owner and mode */
         snprintf(path, sizeof path, "%s/work", c.stage);
         mkdir(path, 0755);
-        snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s/upper,workdir=%s/work", src, c.stage, c.stage);
+        /* init is in a user namespace, where overlayfs can keep its metadata
+         * (whiteouts, opaque directories) only in user.* xattrs: without
+         * userxattr a 6.x kernel mounts a degraded overlay that fails every
+         * rmdir of a non-empty lower directory with EIO */
+        snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s/upper,workdir=%s/work,userxattr", src, c.stage,
+                 c.stage);
         snprintf(path, sizeof path, "%s/root", c.stage);
         if (mount("lxbrand-overlay", path, "overlay", 0, opts) != 0) {
-            /* in a user namespace overlayfs keeps its metadata in user.* xattrs */
-            strncat(opts, ",userxattr", sizeof opts - strlen(opts) - 1);
+            opts[strlen(opts) - strlen(",userxattr")] = 0;     /* a kernel before 5.11 */
             if (mount("lxbrand-overlay", path, "overlay", 0, opts) != 0)
                 lxb_die_step(ctl, "mount the --ephemeral overlay", errno);
         }

@@ -400,3 +400,15 @@ def test_uname_reaches_the_supervisor_only_to_emulate_a_release(rootfs):
     z = Zone(rootfs, kernel_release="5.10.0")
     assert sh(z, "uname -r; hostname h2; uname -n") == "5.10.0\nh2\n"
     assert z.last_supervisor.notified >= 2     # the two unames; sethostname is the kernel's
+
+
+def test_ephemeral_removes_and_renames_rootfs_directories(rootfs):
+    """The overlay is mounted with userxattr from the start: removing a
+    non-empty directory of the rootfs and renaming one work (a degraded
+    overlay fails them with EIO), and the rootfs keeps them."""
+    z = Zone(rootfs, ephemeral=True)
+    out = sh(z, "rm -rf /usr/share/doc && echo removed; test -e /usr/share/doc || echo gone; "
+                "mv /etc/apt /etc/apt2 && ls -d /etc/apt2")
+    assert out == "removed\ngone\n/etc/apt2\n"
+    assert os.path.isdir(os.path.join(rootfs, "usr", "share", "doc"))
+    assert os.path.isdir(os.path.join(rootfs, "etc", "apt"))
