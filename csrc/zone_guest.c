@@ -198,6 +198,20 @@ void lxb_guest_main(const struct lxb_config *cfg, int ctl, int master, int gofd,
     while (!__atomic_load_n(&h->taken, __ATOMIC_ACQUIRE))
         __builtin_ia32_pause();
     execve(path, cfg->argv, cfg->envp);
+    if (errno == ENOEXEC) {
+        /* execvp's rule, as chroot(1) and bwrap follow it: a file the kernel
+         * cannot execute (a script without #!) runs with /bin/sh */
+        int argc = 0;
+        while (cfg->argv[argc])
+            argc++;
+        char *sh_argv[argc + 2];
+        sh_argv[0] = (char *)"/bin/sh";
+        sh_argv[1] = path;
+        for (i = 1; i <= argc; i++)
+            sh_argv[i + 1] = cfg->argv[i];
+        execve("/bin/sh", sh_argv, cfg->envp);
+        errno = ENOEXEC;
+    }
     h->exec_errno = errno;
     _exit(127);
 }

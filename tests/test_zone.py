@@ -412,3 +412,12 @@ def test_ephemeral_removes_and_renames_rootfs_directories(rootfs):
     assert out == "removed\ngone\n/etc/apt2\n"
     assert os.path.isdir(os.path.join(rootfs, "usr", "share", "doc"))
     assert os.path.isdir(os.path.join(rootfs, "etc", "apt"))
+
+
+def test_a_script_without_a_shebang_runs_with_bin_sh(rootfs, tmp_path):
+    """execvp's ENOEXEC rule, as chroot(1) and bwrap follow it."""
+    script = tmp_path / "s"
+    script.write_text('echo ran "$0" "$@"\n')
+    script.chmod(0o755)
+    r = run(Zone(rootfs, binds=[f"{tmp_path}:/sc:ro"]), ["/sc/s", "a", "b"])
+    assert (r.returncode, r.stdout) == (0, b"ran /sc/s a b\n")
