@@ -419,5 +419,6 @@ def test_a_script_without_a_shebang_runs_with_bin_sh(rootfs, tmp_path):
     script = tmp_path / "s"
     script.write_text('echo ran "$0" "$@"\n')
     script.chmod(0o755)
+    tmp_path.chmod(0o755)       # pytest makes it 0700, host root's: closed to a zone's root
     r = run(Zone(rootfs, binds=[f"{tmp_path}:/sc:ro"]), ["/sc/s", "a", "b"])
     assert (r.returncode, r.stdout) == (0, b"ran /sc/s a b\n")
