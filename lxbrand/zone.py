@@ -711,10 +711,13 @@ class _Run:
         out = self._pump(input)
         deadline = None if timeout is None else time.monotonic() + timeout
         ctl = self.z.ctl_fd
+        poller = select.poll()            # not select(): a library host may hold fds >= 1024
+        for fd in (ctl, self.wakeup_r):
+            if fd >= 0:
+                poller.register(fd, select.POLLIN)
         while True:
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            fds = [ctl] if self.wakeup_r < 0 else [ctl, self.wakeup_r]
-            ready, _, _ = select.select(fds, [], [], wait)
+            ready = [fd for fd, _ in poller.poll(None if wait is None else wait * 1000)]
             if self.wakeup_r in ready:
                 # a signal came in (maybe on another thread); its handler runs
                 # now that this thread is back in Python

@@ -422,3 +422,19 @@ def test_a_script_without_a_shebang_runs_with_bin_sh(rootfs, tmp_path):
     tmp_path.chmod(0o755)       # pytest makes it 0700, host root's: closed to a zone's root
     r = run(Zone(rootfs, binds=[f"{tmp_path}:/sc:ro"]), ["/sc/s", "a", "b"])
     assert (r.returncode, r.stdout) == (0, b"ran /sc/s a b\n")
+
+
+def test_run_works_in_a_host_holding_more_than_1024_fds(rootfs):
+    """Zone.run waits with poll, not select (which breaks at fd 1024)."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 2048:
+        pytest.skip(f"the hard RLIMIT_NOFILE ({hard}) leaves no room above 1024 fds")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (2048, hard))
+    fds = [os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC) for _ in range(1100)]
+    try:
+        assert Zone(rootfs).run(["echo", "hi"], capture_output=True, timeout=60).stdout == b"hi\n"
+    finally:
+        for fd in fds:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
