@@ -55,6 +55,17 @@ def test_signals_to_lxrun_reach_the_guest(rootfs, sig):
     assert (p.returncode, out) == (9, f"got {sig.name[3:]}\n")
 
 
+def test_a_signal_to_lxrun_reaches_the_guests_process_group(rootfs):
+    """As a shell's parent signals a job: the guest's children in its process
+    group get it too (timeout(1) signals its whole group so)."""
+    p = start(rootfs, "/bin/sh", "-c", "trap 'echo parent got INT' INT; "
+                                       "sh -c 'trap \"echo child got INT; exit 3\" INT; echo ready; "
+                                       "sleep 60 & wait'; echo child status $?")
+    p.send_signal(signal.SIGINT)
+    out, _ = p.communicate(timeout=30)
+    assert sorted(out.splitlines()) == ["child got INT", "child status 3", "parent got INT"]
+
+
 def test_untrapped_sigterm_gives_143(rootfs):
     p = start(rootfs, "/bin/sh", "-c", "echo ready; exec sleep 60")
     p.send_signal(signal.SIGTERM)
