@@ -92,8 +92,15 @@ static int become(const struct lxb_config *cfg)
     struct __user_cap_data_struct data[2];
     gid_t g = (gid_t)cfg->gid;
 
-    if (cfg->uid == 0 && cfg->gid == 0)
+    if (cfg->uid == 0 && cfg->gid == 0) {
+        /* root of the guest's namespace; supplementary groups inherited from
+         * lxrun are no ids of the zone (denied with a single gid mapped) */
+        if (setgroups(0, NULL) != 0 && errno != EPERM)
+            return -errno;
+        if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)
+            return -errno;
         return 0;
+    }
     if (prctl(PR_SET_SECUREBITS, SECBIT_KEEP_CAPS) != 0)
         return -errno;
     /* setgroups is denied when only one gid is mapped; then there are none */
@@ -121,7 +128,6 @@ void lxb_guest_main(const struct lxb_config *cfg, int ctl, int master, int gofd,
     sigset_t none;
     char path[4096], c;
     int sig, i, listener, rc;
-    gid_t none_groups[1];
 
     for (sig = 1; sig < NSIG; sig++)
         if (sig != SIGKILL && sig != SIGSTOP)
@@ -132,10 +138,8 @@ void lxb_guest_main(const struct lxb_config *cfg, int ctl, int master, int gofd,
     if (read(gofd, &c, 1) != 1)
         _exit(125);
     close(gofd);
-    if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)
-        fail(ctl, "become root of the guest's user namespace", errno);
-    if (setgroups(0, none_groups) != 0 && errno != EPERM)
-        fail(ctl, "setgroups", errno);
+    /* the guest holds every capability of its new namespace from here on,
+     * whatever its ids (set by become(), which may map no 0) */
     if (!cfg->net_host && (rc = loopback_up()) < 0)
         fail(ctl, "bring up lo", -rc);
 
