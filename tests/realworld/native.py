@@ -34,13 +34,73 @@ def mount(*args: str) -> None:
     subprocess.run(["mount", *args], check=True)
 
 
+# lxbrand/idshift.py: a rootfs a root-run zone used is owned by host ids
+# BASE+u on disk; natively it must show as root's, as it was made
+ID_XATTR, ID_BASE, ID_COUNT = "trusted.lxbrand.idshift", 0x70000000, 65536
+
+
+def unshifted_view(rootfs: str, target: str) -> str:
+    """An idmapped mount of a shifted rootfs at TARGET, read-only, in which
+    disk uid BASE+u shows as u (native runs see the tree as it was made)."""
+    import ctypes
+    try:
+        if os.getxattr(rootfs, ID_XATTR, follow_symlinks=False) != f"{ID_BASE}:{ID_COUNT}".encode():
+            return rootfs
+    except OSError:
+        return rootfs
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    r, w = os.pipe()
+    r2, w2 = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                        # holds the user namespace
+        os.close(w)
+        os.close(r2)
+        libc.unshare(0x10000000)                        # CLONE_NEWUSER
+        os.write(w2, b"x")
+        os.read(r, 1)
+        os._exit(0)
+    os.close(r)
+    os.close(w2)
+    os.read(r2, 1)
+    # /proc is the host's, and we are in a pid namespace of our own: the
+    # child's pid there is in its pidfd's fdinfo (read through that /proc)
+    pidfd = os.pidfd_open(pid)
+    with open(f"/proc/self/fdinfo/{pidfd}") as f:
+        host_pid = next(int(l.split()[1]) for l in f if l.startswith("Pid:"))
+    os.close(pidfd)
+    for kind in ("uid_map", "gid_map"):
+        with open(f"/proc/{host_pid}/{kind}", "w") as f:
+            f.write(f"{ID_BASE} 0 {ID_COUNT}\n")
+    ns = os.open(f"/proc/{host_pid}/ns/user", os.O_RDONLY)
+    os.close(w)
+    os.waitpid(pid, 0)
+    tree = libc.syscall(428, -100, rootfs.encode(), 1 | 0o2000000)     # open_tree CLONE|CLOEXEC
+    if tree < 0:
+        raise OSError(ctypes.get_errno(), "open_tree", rootfs)
+
+    class MountAttr(ctypes.Structure):
+        _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                    ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+    attr = MountAttr(0x100000 | 0x1, 0, 0, ns)          # MOUNT_ATTR_IDMAP | RDONLY
+    if libc.syscall(442, tree, b"", 0x1000, ctypes.byref(attr), ctypes.sizeof(attr)) != 0:
+        raise OSError(ctypes.get_errno(), "mount_setattr", rootfs)
+    os.mkdir(target)
+    if libc.syscall(429, tree, b"", -100, target.encode(), 0x4) != 0:  # move_mount F_EMPTY_PATH
+        raise OSError(ctypes.get_errno(), "move_mount", target)
+    os.close(tree)
+    os.close(ns)
+    return target
+
+
 def setup(stage: str, rootfs: str) -> str:
     mount("--make-rprivate", "/")
     mount("-t", "tmpfs", "-o", "mode=0755", "lxb-native-stage", stage)
     root = os.path.join(stage, "root")
     for d in ("upper", "work", "root"):
         os.mkdir(os.path.join(stage, d))
-    mount("-t", "overlay", "-o", f"lowerdir={rootfs},upperdir={stage}/upper,workdir={stage}/work",
+    lower = unshifted_view(rootfs, os.path.join(stage, "lower"))
+    mount("-t", "overlay", "-o", f"lowerdir={lower},upperdir={stage}/upper,workdir={stage}/work",
           "lxb-native-root", root)
     mount("-t", "proc", "-o", "nosuid,nodev,noexec", "proc", f"{root}/proc")
     mount("--rbind", "/dev", f"{root}/dev")
