@@ -20,6 +20,7 @@ from __future__ import annotations
 import errno as _errno
 import hashlib
 import os
+import struct
 import sys
 from array import array
 from collections import namedtuple
@@ -181,15 +182,24 @@ FORMAT = b"lxbrand-bpf-1\0"
 _FILTERS: dict[str, bytes] = {}
 
 
+_BUILDER_ID: Optional[bytes] = None
+
+
 def _builder_id() -> bytes:
     """What, besides the actions, decides the filter: the compiled builder (filter.c
-    and the libseccomp it links), named by its file."""
-    mod = sys.modules.get("lxbrand._lxbrand_c")
-    path = getattr(mod, "__file__", None)
-    if not path:
-        return b"?"
-    st = os.stat(path)
-    return f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}".encode()
+    and the libseccomp it links), named by its file.  Read once: a library
+    host may drop privileges after import and no longer reach the file."""
+    global _BUILDER_ID
+    if _BUILDER_ID is None:
+        mod = sys.modules.get("lxbrand._lxbrand_c")
+        path = getattr(mod, "__file__", None)
+        try:
+            st = os.stat(path) if path else None
+        except OSError:
+            st = None
+        _BUILDER_ID = (f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}".encode() if st
+                       else f"{path}\0unreadable".encode())
+    return _BUILDER_ID
 
 
 def filter_key(actions) -> str:
@@ -269,5 +279,87 @@ def filter_bpf(actions) -> bytes:
     return data
 
 
+# --- the compiled brand, for the C front door (csrc/frontdoor/lxrun.c) --------------
+#
+# One file per option set, $LXBRAND_CACHE/frontdoor/HASH.brand: the brand the
+# Python CLI compiled, which `lxrun` (C) reads instead of compiling a second
+# copy of the table.  HASH is the FNV-1a 64 of the key text below, which the
+# front door computes from the same arguments; the file holds the key itself,
+# the files the brand came from with their size and mtime (a table edited
+# since makes it stale), the dispatch arrays, the uts strings and the filter:
+#
+#   "lxbrand-brand-1\n"  u32 flags (1: a Python handler)  u32 nr_max  u32 key_len
+#   u32 deps_len  u32 bpf_len  u8 kind[nr_max]  u8 c_handler[nr_max]
+#   char sysname, release, version, machine [65 each]  key  deps  bpf
+
+FRONTDOOR_MAGIC = b"lxbrand-brand-1\n"
+FRONTDOOR_NEEDS_PYTHON = 1
+_FRONTDOOR_HEAD = struct.Struct("<16s5I512s512s65s65s65s65s")
+
+
+def frontdoor_key(kernel_release: Optional[str], deny_items) -> bytes:
+    """What a front-door brand is compiled for: the host's kernel, and
+    --kernel-release and --deny as the command line gave them (in order, the
+    last value of a repeated syscall winning, as cli._parse_deny's dict)."""
+    u = os.uname()
+    text = f"lxbrand-frontdoor-key 1\nhost {u.release} {u.version}\nrelease {kernel_release or ''}\n"
+    return (text + "".join(f"deny {name}={err}\n" for name, err in deny_items)).encode()
+
+
+def _fnv1a64(data: bytes) -> int:
+    h = 14695981039346656037
+    for b in data:
+        h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def frontdoor_path(key: bytes) -> str:
+    from ..rootfs import cache_dir
+    return os.path.join(cache_dir(), "frontdoor", f"{_fnv1a64(key):016x}.brand")
+
+
+def _frontdoor_deps() -> bytes:
+    """The compiled module and the brand's sources, as "path\\tsize\\tmtime_ns" lines."""
+    _lib()
+    here = os.path.dirname(os.path.abspath(__file__))
+    paths = [sys.modules["lxbrand._lxbrand_c"].__file__]
+    paths += sorted(os.path.join(here, n) for n in os.listdir(here) if n.endswith(".py"))
+    lines = []
+    for p in paths:
+        st = os.stat(p)
+        lines.append(f"{os.path.abspath(p)}\t{st.st_size}\t{st.st_mtime_ns}\n")
+    return "".join(lines).encode()
+
+
+def frontdoor_bytes(brand: "Brand", kernel_release: Optional[str], deny_items) -> bytes:
+    u = os.uname()
+    key = frontdoor_key(kernel_release, deny_items)
+    deps = _frontdoor_deps()
+    bpf = brand.bpf()
+    flags = FRONTDOOR_NEEDS_PYTHON if brand.py else 0
+    head = _FRONTDOOR_HEAD.pack(FRONTDOOR_MAGIC, flags, len(brand.kind), len(key), len(deps), len(bpf),
+                                bytes(brand.kind), bytes(brand.c_handler), b"Linux",
+                                (kernel_release or u.release).encode(), u.version.encode(), b"x86_64")
+    return head + key + deps + bpf
+
+
+def store_frontdoor(brand: "Brand", kernel_release: Optional[str] = None, deny_items=()) -> Optional[str]:
+    """Write the brand a command-line zone with these options gets, for the
+    front door; a zone's own Python handlers never go there.  Returns the
+    path, or None when nothing was written (unchanged, or not cacheable)."""
+    if brand.options.handlers or len(brand.kind) != 512:
+        return None
+    data = frontdoor_bytes(brand, kernel_release, list(deny_items))
+    path = frontdoor_path(frontdoor_key(kernel_release, list(deny_items)))
+    try:
+        with open(path, "rb") as f:
+            if f.read(len(data) + 1) == data:
+                return None
+    except OSError:
+        pass
+    _store(path, data)
+    return path
+
+
 __all__ = ["Options", "Entry", "Brand", "BrandError", "compile_brand", "c_handler_id", "kernel_version",
-           "check_handler_name", "deny_errno", "filter_bpf", "filter_key"]
+           "check_handler_name", "deny_errno", "filter_bpf", "filter_key", "store_frontdoor"]
