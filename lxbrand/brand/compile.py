@@ -191,6 +191,7 @@ def _builder_id() -> bytes:
     host may drop privileges after import and no longer reach the file."""
     global _BUILDER_ID
     if _BUILDER_ID is None:
+        _lib()
         mod = sys.modules.get("lxbrand._lxbrand_c")
         path = getattr(mod, "__file__", None)
         try:
