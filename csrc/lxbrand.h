@@ -81,6 +81,7 @@ struct lxb_config {
     int idmap_lower;             /* --ephemeral as root over an unshifted rootfs: its lower
                                     layer is an idmapped mount, disk ids u shown as guest_uid_map's */
     int lower_fd;                /* set by lxb_zone_start: that mount, or -1 */
+    uint64_t cap_drop;           /* capabilities (1 << CAP_X) the guest's bounding set loses */
 };
 
 struct lxb_zone {

@@ -177,6 +177,12 @@ void lxb_guest_main(const struct lxb_config *cfg, int ctl, int master, int gofd,
         if (setrlimit(RLIMIT_NPROC, &rl) != 0)
             fail(ctl, "--pids (RLIMIT_NPROC)", errno);
     }
+    /* capabilities the zone's root does not get (the personality decides:
+     * those the kernel checks against the host's namespace, which root in a
+     * zone would hold and still be refused) */
+    for (i = 0; i < 64; i++)
+        if ((cfg->cap_drop >> i) & 1 && prctl(PR_CAPBSET_DROP, i, 0, 0, 0) != 0 && errno != EINVAL)
+            fail(ctl, "drop capabilities from the bounding set", errno);
     /* everything but stdio closes at exec; ctl is needed until then */
     syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
     if ((rc = become(cfg)) < 0)
