@@ -102,9 +102,8 @@ struct lxb_sup_priv {
     int uts_setns;               /* 0 once setns of a UTS namespace was refused (EPERM) */
 };
 
-/* the UTS namespace this receiver thread is in: its nsfs inode */
-static __thread dev_t joined_uts_dev;
-static __thread ino_t joined_uts_ino;
+/* the UTS namespace this receiver thread is in: its inode number */
+static __thread unsigned long long joined_uts_inum;
 
 /* ---- guest memory ---- */
 
@@ -198,37 +197,56 @@ static int uname_in_owner(int uts_fd, struct utsname *names)
     return -j.err;
 }
 
+/* the inode number of task pid's UTS namespace, from the link's text
+   ("uts:[4026531838]"): readlink costs half a stat(2) of the link, which
+   also looks the namespace's nsfs inode up */
+static int uts_inum(const char *path, unsigned long long *inum)
+{
+    char link[64], *end;
+    ssize_t n = readlink(path, link, sizeof link - 1);
+
+    if (n < 0)
+        return -errno;
+    link[n] = '\0';
+    if (strncmp(link, "uts:[", 5) != 0)
+        return -EIO;
+    errno = 0;
+    *inum = strtoull(link + 5, &end, 10);
+    return errno || *end != ']' ? -EIO : 0;
+}
+
 /* uname(2) as the caller would see it in its own UTS namespace; -ENOENT
-   when the caller is gone (its tid may be someone else's now) */
+   when the caller is gone.  Its tid may be someone else's by now: the
+   caller (sys_uname) checks that the notification is still pending before it
+   answers, which proves that the namespace read here was the caller's (it is
+   blocked in this uname from before RECV until then, and cannot change its
+   namespace meanwhile); joining someone else's by mistake has no effect
+   beyond this thread's names. */
 static int caller_uname(struct lxb_sup *s, const struct lxb_call *c, struct utsname *names)
 {
     struct lxb_sup_priv *p = s->priv;
+    unsigned long long inum;
     char path[64];
-    struct stat st, fst;
+    struct stat st;
     int fd, rc;
 
     snprintf(path, sizeof path, "/proc/%u/ns/uts", c->pid);
-    if (stat(path, &st) != 0)
+    if (uts_inum(path, &inum) < 0)
         return -ENOENT;
-    /* still pending: the caller is blocked in this uname since before RECV,
-       so the namespace seen is its own, and it cannot change meanwhile */
-    if (lxb_notif_valid(c->listener_fd, c->id) < 0)
-        return -ENOENT;
-    if (st.st_ino == joined_uts_ino && st.st_dev == joined_uts_dev)
+    if (inum == joined_uts_inum)
         return uname(names) == 0 ? 0 : -errno;
 
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -ENOENT;
-    if (fstat(fd, &fst) != 0 || fst.st_ino != st.st_ino || fst.st_dev != st.st_dev ||
-        lxb_notif_valid(c->listener_fd, c->id) < 0) {
+    /* the namespace just read (an nsfs inode's number is its namespace's) */
+    if (fstat(fd, &st) != 0 || st.st_ino != inum) {
         rc = -ENOENT;
         goto out;
     }
     if (__atomic_load_n(&p->uts_setns, __ATOMIC_RELAXED)) {
         if (setns(fd, CLONE_NEWUTS) == 0) {
-            joined_uts_dev = st.st_dev;
-            joined_uts_ino = st.st_ino;
+            joined_uts_inum = inum;
             rc = uname(names) == 0 ? 0 : -errno;
             goto out;
         }
@@ -279,7 +297,8 @@ static void sys_uname(struct lxb_sup *s, const struct lxb_call *c, struct lxb_re
     memcpy(u.version, s->version, LXB_UTS_LEN);
     memcpy(u.machine, s->machine, LXB_UTS_LEN);
     memcpy(u.domainname, names.domainname, LXB_UTS_LEN);
-    /* check before writing: never write into a reused tid */
+    /* check before writing: never write into a reused tid, nor answer
+       with a namespace that was not the caller's */
     if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
         r->error = ENOENT;
         return;
@@ -393,13 +412,11 @@ int lxb_supervise(struct lxb_sup *s)
     struct seccomp_notif_resp *resp = NULL;
     struct lxb_call call;
     struct lxb_reply reply;
-    struct stat st;
+    unsigned long long inum;
     int rc = 0, locked = 0;
 
-    if (stat("/proc/thread-self/ns/uts", &st) == 0) {
-        joined_uts_dev = st.st_dev;
-        joined_uts_ino = st.st_ino;
-    }
+    if (uts_inum("/proc/thread-self/ns/uts", &inum) == 0)
+        joined_uts_inum = inum;
     if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) {
         rc = -errno;
         goto out;

@@ -424,7 +424,7 @@ class Supervisor:
         check(lib.lxb_sup_init(s, listener_fd), "start the supervisor")
         self.error: Optional[OSError] = None
         self.on_failure: Optional[Callable[[OSError], None]] = None
-        self._cond = threading.Condition()
+        self._cond = threading.Condition(threading.Lock())
         self._in_c = 0          # receivers started and not inside a Python handler
         self._refs = 1          # holders of self.c's fds: stop(), and each receiver
         self._stopped = False
@@ -491,7 +491,8 @@ class Supervisor:
         # out of C for as long as the handler takes: stop() does not wait for it
         with self._cond:
             self._in_c -= 1
-            self._cond.notify_all()
+            if self._stopped:
+                self._cond.notify_all()
         try:
             self._answer_upcall(c_call, reply)
         finally:
