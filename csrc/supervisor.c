@@ -53,10 +53,8 @@
  *   namespace with setns(2), which is per thread, and stays there until a
  *   caller in another one comes (compared by the namespace's inode).  setns
  *   of a UTS namespace needs CAP_SYS_ADMIN in our own user namespace too, so
- *   lxrun run by an ordinary user cannot; it forks, for that one call, a
- *   process that shares our memory, joins the user namespace that owns the
- *   caller's UTS namespace (a thread of a multi-threaded process may not)
- *   and calls uname there (uname_in_owner).
+ *   lxrun run by an ordinary user cannot; each receiver then has a helper
+ *   process in the zone's user namespace that can (helper_uname).
  *
  * FAILING CLOSED
  *
@@ -79,6 +77,8 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -94,8 +94,6 @@
 #ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
 #define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
 #endif
-
-#define UTS_CHILD_STACK (64 * 1024)
 
 struct lxb_sup_priv {
     pthread_mutex_t recv_lock;   /* held by the receiver that owns the listener */
@@ -141,60 +139,192 @@ int lxb_addfd(int listener_fd, uint64_t id, int host_fd, uint32_t newfd_flags)
 
 /* ---- the caller's UTS names ---- */
 
-struct uts_job {
-    int user_fd;                 /* the user namespace that owns uts_fd's */
-    int uts_fd;
-    struct utsname *names;
+/* A receiver that may not setns(2) (lxrun run by an ordinary user) asks its
+   helper: a process it forks on first need, which joins the zone's outermost
+   user namespace (ours to join: we own it, and there we hold every capability
+   over the zone's namespaces; a thread of a multi-threaded process may not
+   join a user namespace), then the caller's UTS namespace, sent with
+   SCM_RIGHTS when it changes, and answers uname.  One per receiver thread, so
+   receivers never wait for each other; it ends when its socket closes (the
+   receiver's end, at the end of lxb_supervise) or the receiver thread dies
+   (PR_SET_PDEATHSIG). */
+static __thread pid_t helper_pid = -1;
+static __thread int helper_sock = -1;
+static __thread unsigned long long helper_inum; /* the UTS namespace it is in */
+
+struct helper_reply {
     int err;
+    struct utsname names;
 };
 
-/* runs in a process of its own that shares our memory (clone CLONE_VM |
-   CLONE_VFORK): raw syscalls only, and exit, never exit_group */
-static int uts_child(void *arg)
+/* the zone's outermost user namespace: the ancestor of the one that owns
+   uts_fd whose parent is ours */
+static int zone_userns(int uts_fd)
 {
-    struct uts_job *j = arg;
+    struct stat own, st;
+    int fd, parent, rc;
 
-    if (syscall(SYS_setns, j->user_fd, CLONE_NEWUSER) != 0 ||
-        syscall(SYS_setns, j->uts_fd, CLONE_NEWUTS) != 0 || syscall(SYS_uname, j->names) != 0)
-        j->err = errno;
-    else
-        j->err = 0;
-    syscall(SYS_exit, 0);
+    if (stat("/proc/self/ns/user", &own) != 0)
+        return -errno;
+    fd = ioctl(uts_fd, NS_GET_USERNS);
+    if (fd < 0)
+        return -errno;
+    for (;;) {
+        parent = ioctl(fd, NS_GET_PARENT);
+        if (parent < 0 || fstat(parent, &st) != 0) {
+            rc = -errno;
+            if (parent >= 0)
+                close(parent);
+            close(fd);
+            return rc;
+        }
+        if (st.st_ino == own.st_ino && st.st_dev == own.st_dev) {
+            close(parent);
+            return fd;
+        }
+        close(fd);
+        fd = parent;
+    }
+}
+
+static __attribute__((noreturn)) void helper_main(int sock, int userns_fd)
+{
+    struct helper_reply rep;
+    int lo = sock < userns_fd ? sock : userns_fd, hi = sock < userns_fd ? userns_fd : sock;
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* hold nothing of lxrun's: not a pipe that someone waits to see closed */
+    if (lo > 0)
+        close_range(0, lo - 1, 0);
+    if (hi > lo + 1)
+        close_range(lo + 1, hi - 1, 0);
+    close_range(hi + 1, ~0U, 0);
+    if (setns(userns_fd, CLONE_NEWUSER) != 0)
+        _exit(1);
+    close(userns_fd);
+    for (;;) {
+        char c, cbuf[CMSG_SPACE(sizeof(int))];
+        struct iovec iov = {&c, 1};
+        struct msghdr m;
+        struct cmsghdr *cm;
+        ssize_t n;
+        int fd;
+
+        memset(&m, 0, sizeof m);
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = cbuf;
+        m.msg_controllen = sizeof cbuf;
+        n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            _exit(0);
+        rep.err = 0;
+        cm = CMSG_FIRSTHDR(&m);
+        if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+            memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+            if (setns(fd, CLONE_NEWUTS) != 0)
+                rep.err = errno;
+            close(fd);
+        }
+        if (!rep.err && uname(&rep.names) != 0)
+            rep.err = errno;
+        if (send(sock, &rep, sizeof rep, MSG_NOSIGNAL) != (ssize_t)sizeof rep)
+            _exit(0);
+    }
+}
+
+static void helper_stop(void)
+{
+    if (helper_sock >= 0) {
+        close(helper_sock);
+        while (waitpid(helper_pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    helper_sock = helper_pid = -1;
+    helper_inum = 0;
+}
+
+static int helper_start(int uts_fd)
+{
+    int sv[2], userns, rc = 0;
+    sigset_t all, old;
+    pid_t pid;
+
+    userns = zone_userns(uts_fd);
+    if (userns < 0)
+        return userns;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        rc = -errno;
+        close(userns);
+        return rc;
+    }
+    /* the helper starts with every signal blocked: no handler of the host's
+       runs there */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pid = fork();
+    if (pid == 0)
+        helper_main(sv[1], userns);
+    if (pid < 0)
+        rc = -errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(sv[1]);
+    close(userns);
+    if (rc < 0) {
+        close(sv[0]);
+        return rc;
+    }
+    helper_pid = pid;
+    helper_sock = sv[0];
+    helper_inum = 0;
     return 0;
 }
 
-/* uname in the UTS namespace uts_fd, from its owner's user namespace, where
-   we hold every capability (we own it, or an ancestor of it) */
-static int uname_in_owner(int uts_fd, struct utsname *names)
+/* uname in UTS namespace inum, by this receiver's helper; uts_fd is that
+   namespace, or -1 when the helper is in it already */
+static int helper_uname(int uts_fd, unsigned long long inum, struct utsname *names)
 {
-    struct uts_job j = {-1, uts_fd, names, EIO};
-    sigset_t all, old;
-    char *stack;
-    pid_t pid;
-    int st;
+    char c = 0, cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {&c, 1};
+    struct helper_reply rep;
+    struct msghdr m;
+    struct cmsghdr *cm;
+    ssize_t n;
+    int rc;
 
-    j.user_fd = ioctl(uts_fd, NS_GET_USERNS);
-    if (j.user_fd < 0)
-        return -errno;
-    stack = malloc(UTS_CHILD_STACK);
-    if (!stack) {
-        close(j.user_fd);
-        return -ENOMEM;
+    if (helper_sock < 0 && (rc = helper_start(uts_fd)) < 0)
+        return rc;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    if (inum != helper_inum) {
+        memset(cbuf, 0, sizeof cbuf);
+        m.msg_control = cbuf;
+        m.msg_controllen = sizeof cbuf;
+        cm = CMSG_FIRSTHDR(&m);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &uts_fd, sizeof uts_fd);
     }
-    /* no handler of ours may run in the child, on our memory */
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    /* exit signal 0: only a __WCLONE wait sees it, never someone's wait(-1) */
-    pid = clone(uts_child, stack + UTS_CHILD_STACK, CLONE_VM | CLONE_VFORK | CLONE_FILES, &j);
-    if (pid < 0)
-        j.err = errno;
-    else
-        while (waitpid(pid, &st, __WCLONE) < 0 && errno == EINTR)
+    while ((n = sendmsg(helper_sock, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+        ;
+    if (n == 1)
+        while ((n = recv(helper_sock, &rep, sizeof rep, 0)) < 0 && errno == EINTR)
             ;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    free(stack);
-    close(j.user_fd);
-    return -j.err;
+    if (n != (ssize_t)sizeof rep) {
+        helper_stop(); /* gone: the next call starts another */
+        return -EIO;
+    }
+    if (rep.err) {
+        helper_inum = 0;
+        return -rep.err;
+    }
+    helper_inum = inum;
+    memcpy(names, &rep.names, sizeof *names);
+    return 0;
 }
 
 /* the inode number of task pid's UTS namespace, from the link's text
@@ -235,6 +365,8 @@ static int caller_uname(struct lxb_sup *s, const struct lxb_call *c, struct utsn
         return -ENOENT;
     if (inum == joined_uts_inum)
         return uname(names) == 0 ? 0 : -errno;
+    if (inum == helper_inum && helper_sock >= 0)
+        return helper_uname(-1, inum, names);
 
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -257,7 +389,7 @@ static int caller_uname(struct lxb_sup *s, const struct lxb_call *c, struct utsn
         /* an ordinary user: no CAP_SYS_ADMIN in our own user namespace */
         __atomic_store_n(&p->uts_setns, 0, __ATOMIC_RELAXED);
     }
-    rc = uname_in_owner(fd, names);
+    rc = helper_uname(fd, inum, names);
 out:
     close(fd);
     return rc;
@@ -485,6 +617,7 @@ int lxb_supervise(struct lxb_sup *s)
 out:
     if (locked)
         pthread_mutex_unlock(&p->recv_lock);
+    helper_stop();
     free(req);
     free(resp);
     if (rc < 0)
