@@ -3,7 +3,9 @@
 C functions return -errno; `check` turns that into an OSError naming the
 operation.  `lxb_py_dispatch` is the upcall the C loop makes for syscalls
 handled in Python: it finds the Supervisor object behind the handle and lets
-it answer.
+it answer.  It runs on whichever of the zone's receiver threads received the
+notification (csrc/supervisor.c, RECEIVERS), taking the GIL for the time of
+the handler; the other receivers keep answering meanwhile.
 """
 from __future__ import annotations
 
