@@ -6,9 +6,12 @@ APT_PACKAGES := libseccomp-dev mmdebstrap debootstrap bubblewrap proot strace bu
                 iproute2 util-linux procps gcc make file
 PIP_PACKAGES := wheel setuptools cffi click construct hypothesis pytest
 
-.PHONY: setup deps build testbins test conformance realworld bench bench-quick clean
+# lxrun(1): into /usr/local/share/man as root, else ~/.local/share/man
+MANDIR ?= $(if $(filter 0,$(shell id -u)),/usr/local/share/man,$(HOME)/.local/share/man)
 
-setup: deps build
+.PHONY: setup deps build testbins test conformance realworld bench bench-quick clean manpage install-man
+
+setup: deps build install-man
 	@root=$$($(PY) -m lxbrand.rootfs) && echo "rootfs: $$root" && \
 	  lxrun "$$root" python3 -c 'import os, platform; print("hello from", platform.node(), "as pid", os.getpid(), "on", platform.platform())'
 
@@ -29,6 +32,12 @@ build:
 
 testbins:
 	$(MAKE) -C testbins
+
+manpage:        # regenerate docs/lxrun.1 from the click definitions
+	$(PY) -m lxbrand.manpage > docs/lxrun.1
+
+install-man:
+	install -D -m 644 docs/lxrun.1 $(MANDIR)/man1/lxrun.1
 
 test: build
 	$(PY) -m pytest -q tests

@@ -9,8 +9,11 @@
     lxrun info                               ids and limits a zone gets here
 
 The first word decides: a subcommand name is a subcommand; anything else
-is a ROOTFS (write ./syscalls to run a rootfs of that name).  Options after
-CMD belong to CMD: `lxrun ROOT ls -la` passes -la to ls.
+is a ROOTFS (write ./syscalls to run a rootfs of that name), and a word that is
+neither a subcommand nor a path that exists is a mistake ("no such command or
+directory", with the close match).  Options after CMD belong to CMD:
+`lxrun ROOT ls -la` passes -la to ls.  Without CMD, the zone's login shell
+runs (as chroot(1) runs one).
 
 lxrun exits like chroot(1): 125 when lxrun itself failed, 126 when CMD cannot
 run, 127 when CMD is not found, else the guest's status, or 128+N when
@@ -18,6 +21,7 @@ signal N killed it.
 """
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 
@@ -38,8 +42,32 @@ class _Lxrun(click.Group):
 
     def parse_args(self, ctx, args):
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            first = args[0]
+            # a word that is no subcommand, no path and no option: a typo
+            # (`lxrun sycalls`), not a rootfs that does not exist
+            if not ctx.resilient_parsing and not first.startswith("-") and "/" not in first \
+                    and not os.path.lexists(first):
+                close = difflib.get_close_matches(first, sorted(self.commands), n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise click.ClickException(f"{first}: no such command or directory{hint}")
             args = ["run"] + list(args)
         return super().parse_args(ctx, args)
+
+    def format_options(self, ctx, formatter):
+        """`lxrun --help` shows the run options too: they are lxrun's."""
+        run = self.commands["run"]
+        rows = [r for r in (p.get_help_record(ctx) for p in run.get_params(ctx)
+                            if p.name != "help") if r]
+        with formatter.section("Run options (lxrun [OPTIONS] ROOTFS [CMD [ARGS...]])"):
+            formatter.write_dl(rows)
+        super().format_options(ctx, formatter)
+
+    def shell_complete(self, ctx, incomplete):
+        """The first word is a subcommand or a ROOTFS directory."""
+        from click.shell_completion import CompletionItem
+        if incomplete.startswith("-"):     # lxrun's options are run's
+            return super().shell_complete(ctx, incomplete) + self.commands["run"].shell_complete(ctx, incomplete)
+        return [CompletionItem(incomplete, type="dir")] + super().shell_complete(ctx, incomplete)
 
 
 @click.group(cls=_Lxrun, context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,16 +79,42 @@ def main():
 
     \b
     lxrun [OPTIONS] ROOTFS CMD [ARGS...]   is short for   lxrun run ...
+    lxrun [OPTIONS] ROOTFS                 runs the zone's login shell
     """
+
+
+def _env_item(env: dict, item: str, ctx, param, where: str = "") -> None:
+    """K=V sets K; a bare NAME passes the caller's NAME through (none if unset),
+    as podman and docker take -e NAME."""
+    key, sep, value = item.partition("=")
+    if not key or "\0" in item or (not sep and not key.replace("_", "a").isalnum()):
+        raise click.BadParameter(f"{where}{item!r}: expected NAME=VALUE or NAME", ctx=ctx, param=param)
+    if sep:
+        env[key] = value
+    elif key in os.environ:
+        env[key] = os.environ[key]
 
 
 def _parse_env(ctx, param, values):
     env = {}
     for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{item!r}: expected K=V", ctx=ctx, param=param)
-        env[key] = value
+        _env_item(env, item, ctx, param)
+    return env
+
+
+def _parse_env_file(ctx, param, values):
+    """--env-file FILE: NAME=VALUE lines (or NAME: the caller's value); blank
+    lines and lines starting with # are skipped; no quoting, as docker's."""
+    env = {}
+    for path in values:
+        try:
+            with open(path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise click.BadParameter(f"{path}: {getattr(e, 'strerror', None) or e}", ctx=ctx, param=param)
+        for n, line in enumerate(lines, 1):
+            if line.strip() and not line.lstrip().startswith("#"):
+                _env_item(env, line.lstrip(), ctx, param, f"{path}:{n}: ")
     return env
 
 
@@ -87,18 +141,26 @@ def _parse_deny(ctx, param, values):
 
 @main.command(context_settings={"allow_interspersed_args": False})
 @click.option("--hostname", default="zone", show_default=True, help="The zone's hostname.")
+@click.option("--domainname", default=None, metavar="NAME",
+              help="The zone's NIS domain name (setdomainname) [default: none].")
 @click.option("--net", type=click.Choice(["none", "host"]), default="none", show_default=True,
               help="none: only loopback, up; host: the host's network.")
-@click.option("--bind", "binds", multiple=True, metavar="SRC:DST[:ro]", callback=_parse_binds,
+@click.option("-v", "--bind", "binds", multiple=True, metavar="SRC:DST[:ro]", callback=_parse_binds,
               help="Bind a host path into the zone (repeatable).")
 @click.option("--ephemeral", is_flag=True, help="Writes go to a throw-away overlay; the rootfs is untouched.")
-@click.option("--cwd", default="/", show_default=True, help="Working directory inside the zone.")
-@click.option("--env", "env", multiple=True, metavar="K=V", callback=_parse_env,
-              help="Set an environment variable over the clean default (PATH, HOME, TERM).")
-@click.option("--uid", type=click.IntRange(0, 2**32 - 2), default=0, show_default=True,
-              help="User id inside the zone (mapped to the invoking user).")
+@click.option("-w", "--cwd", default="/", show_default=True, help="Working directory inside the zone.")
+@click.option("-e", "--env", "env", multiple=True, metavar="K=V|K", callback=_parse_env,
+              help="Set an environment variable over the clean default (PATH, HOME, TERM); "
+                   "a bare K passes your K through (repeatable).")
+@click.option("--env-file", "env_file", multiple=True, metavar="FILE", callback=_parse_env_file,
+              help="Read K=V lines (or K) from FILE; # starts a comment; -e wins over it.")
+@click.option("-u", "--uid", type=click.IntRange(0, 2**32 - 2), default=0, show_default=True,
+              help="User id inside the zone.  Run by root, zone ids 0-65535 are host ids "
+                   "1879048192-1879113727 (never host root).  Run by a user, --uid is you, and the "
+                   "other ids are your subordinate ids (/etc/subuid, with newuidmap) or do not exist: "
+                   "`lxrun info` says which.")
 @click.option("--gid", type=click.IntRange(0, 2**32 - 2), default=0, show_default=True,
-              help="Group id inside the zone (mapped to the invoking group).")
+              help="Group id inside the zone, mapped as --uid is (/etc/subgid).")
 @click.option("--kernel-release", default=None, metavar="RELEASE",
               help="The kernel release uname reports [default: the host's].")
 @click.option("--deny", "deny", multiple=True, metavar="SYSCALL[=ERRNO]", callback=_parse_deny,
@@ -113,22 +175,32 @@ def _parse_deny(ctx, param, values):
               help="Size of the zone's /tmp tmpfs (bytes, 64M, or N% of RAM).")
 @click.option("--shm-size", default="64m", show_default=True, metavar="SIZE",
               help="Size of the zone's /dev/shm tmpfs.")
-@click.option("--tty/--no-tty", default=None,
-              help="Give the guest a pty of the zone as controlling terminal [default: when stdin and stdout are terminals].")
+@click.option("-t", "--tty/--no-tty", default=None,
+              help="Give the guest a pty of the zone as controlling terminal (stdin must be a terminal) "
+                   "[default: when stdin and stdout are terminals].")
 @click.argument("rootfs", type=click.Path(file_okay=True, dir_okay=True))
-@click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
-def run(hostname, net, binds, ephemeral, cwd, env, uid, gid, kernel_release, deny, memory, pids, cpus,
-        tmp_size, shm_size, tty, rootfs, cmd):
-    """Run CMD in a zone over ROOTFS."""
+@click.argument("cmd", nargs=-1, required=False, type=click.UNPROCESSED)
+def run(hostname, domainname, net, binds, ephemeral, cwd, env, env_file, uid, gid, kernel_release, deny,
+        memory, pids, cpus, tmp_size, shm_size, tty, rootfs, cmd):
+    """Run CMD in a zone over ROOTFS; without CMD, the login shell of --uid in
+    the zone's /etc/passwd (else /bin/sh), interactive."""
     from .zone import Zone
 
     if tty is None:
         tty = os.isatty(0) and os.isatty(1)
+    elif tty and not os.isatty(0):
+        # the terminal's modes are set on stdin, and the zone's pty never
+        # sees an end of input from a file: refuse rather than hang
+        _fail("--tty: stdin is not a terminal; run lxrun from a terminal, or without --tty for pipes")
     saved = None
     try:
-        zone = Zone(rootfs, hostname=hostname, net=net, binds=binds, ephemeral=ephemeral, cwd=cwd,
-                    env=env, uid=uid, gid=gid, kernel_release=kernel_release, deny=deny,
+        zone = Zone(rootfs, hostname=hostname, domainname=domainname, net=net, binds=binds,
+                    ephemeral=ephemeral, cwd=cwd, env={**env_file, **env}, uid=uid, gid=gid,
+                    kernel_release=kernel_release, deny=deny,
                     memory=memory, pids=pids, cpus=cpus, tmp_size=tmp_size, shm_size=shm_size)
+        if not cmd:
+            from .command import login_shell
+            cmd = login_shell(zone.config.rootfs, uid)
         if tty:
             import termios
             import tty as ttymod
@@ -186,6 +258,11 @@ def info():
         ids = ("you and your subordinate ids (newuidmap): " if newidmap else "only you: ") + \
             uid_map.strip().replace("\n", "; ")
     click.echo(f"zone ids:   {ids}")
+    if os.geteuid() != 0 and not newidmap:
+        # what apt's `seteuid 42 failed` and su's failures come from
+        click.echo("setuid:     a zone has one id here, so setuid/setgid to any other id fails with EINVAL "
+                   "(apt: -o APT::Sandbox::User=root); for ids 0-65535 install uidmap and give your user "
+                   "65536 ids in /etc/subuid and /etc/subgid")
     click.echo(f"limits:     {limits.enforcement()}")
     click.echo(f"tmpfs:      /tmp {limits.TMP_SIZE} of RAM, /dev/shm {limits.SHM_SIZE} by default")
 
@@ -235,7 +312,7 @@ def entry() -> None:
             os.fstat(fd)
         except OSError:
             os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
-    if len(sys.argv) == 1:
+    if len(sys.argv) == 1 and "_LXRUN_COMPLETE" not in os.environ:
         click.echo(main.get_help(click.Context(main, info_name="lxrun")), err=True)
         sys.exit(EXIT_FAILED)
     try:

@@ -4,7 +4,10 @@ A guest's execve would fail with a bare errno; checking first lets lxrun say
 what is wrong and where it looked: the command is looked up along the zone's
 PATH, symlinks are resolved inside the rootfs (an absolute link target is
 relative to the zone's root, as after pivot_root), and the file must be an
-x86_64 ELF or a script whose interpreter is itself runnable.
+x86_64 ELF, a script whose interpreter is itself runnable, or a file that the
+zone's /bin/sh can run (execvp's ENOEXEC rule, which the guest follows).
+
+`login_shell()` is what `lxrun ROOTFS` runs without a CMD.
 """
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ MACHINES = {3: "i386", 8: "MIPS", 20: "PowerPC", 21: "PowerPC64", 22: "s390", 40
             62: "x86_64", 183: "AArch64", 243: "RISC-V", 258: "LoongArch"}
 MAX_SYMLINKS = 40
 MAX_INTERPRETERS = 4
+FALLBACK_SHELL = "/bin/sh"
+NO_LOGIN = ("nologin", "false")      # a passwd shell that refuses a session
 
 
 def host_path(rootfs: str, zone_path: str, cwd: str = "/", follow_last: bool = True) -> str:
@@ -114,6 +119,13 @@ def check_runnable(rootfs: str, zone_path: str, cwd: str = "/", depth: int = 0) 
         _check_elf(shown, head)
     elif head.startswith(b"#!"):
         _check_script(rootfs, shown, head, cwd, depth)
+    elif depth == 0:
+        # the kernel says ENOEXEC; the guest then runs it with /bin/sh
+        try:
+            check_runnable(rootfs, FALLBACK_SHELL, cwd, depth + 1)
+        except (CommandNotFound, CommandNotRunnable) as e:
+            raise CommandNotRunnable(f"{shown}: not an ELF binary nor a #! script, and {FALLBACK_SHELL} "
+                                     f"cannot run it: {e}") from None
     else:
         raise CommandNotRunnable(f"{shown}: not an ELF binary nor a #! script (exec format error)")
 
@@ -130,9 +142,15 @@ def _check_elf(shown: str, head: bytes) -> None:
 
 
 def _check_script(rootfs: str, shown: str, head: bytes, cwd: str, depth: int) -> None:
-    line = head[2:].split(b"\n", 1)[0].strip()
+    raw = head[2:].split(b"\n", 1)[0]
+    line = raw.strip()
     if not line:
         raise CommandNotRunnable(f"{shown}: empty #! line")
+    if raw.endswith(b"\r") and len(line.split()) == 1:
+        # the kernel reads the interpreter up to the newline: "/bin/sh\r"
+        interp = line.decode(errors="replace")
+        raise CommandNotFound(f"{shown}: its #! line ends in a carriage return (DOS line endings), so the "
+                              f"interpreter is '{interp}\\r'; convert it with: sed -i 's/\\r$//' FILE")
     interp = line.split()[0].decode(errors="replace")
     if depth >= MAX_INTERPRETERS:
         raise CommandNotRunnable(f"{shown}: too many levels of #! interpreters")
@@ -143,3 +161,26 @@ def _check_script(rootfs: str, shown: str, head: bytes, cwd: str, depth: int) ->
             f"{shown}: its interpreter {interp} is not in the zone's rootfs") from None
     except CommandNotRunnable as e:
         raise CommandNotRunnable(f"{shown}: its interpreter cannot run: {e}") from None
+
+
+def login_shell(rootfs: str, uid: int = 0) -> list[str]:
+    """argv of an interactive shell for `uid`, as chroot(1) starts one without
+    a command: the user's shell from the zone's /etc/passwd when it is there
+    and runnable, else /bin/sh; with -i."""
+    shell = None
+    try:
+        with open(host_path(rootfs, "/etc/passwd"), encoding="utf-8", errors="replace") as f:
+            for line in f:
+                fields = line.rstrip("\n").split(":")
+                if len(fields) >= 7 and fields[2] == str(uid):
+                    shell = fields[6].strip() or None
+                    break
+    except OSError:
+        pass
+    if shell and posixpath.basename(shell) not in NO_LOGIN:
+        try:
+            check_runnable(rootfs, shell)
+            return [shell, "-i"]
+        except (CommandNotFound, CommandNotRunnable):
+            pass
+    return [FALLBACK_SHELL, "-i"]

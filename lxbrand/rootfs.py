@@ -3,14 +3,32 @@
 `create()` is what `lxrun rootfs create` runs; `cached()` is what the tests and
 benchmarks use: one tree per package set, built once under the cache directory
 ($LXBRAND_CACHE, default ~/.cache/lxbrand) and reused while it is complete.
+
+A create either leaves a whole tree or nothing: a failure removes what it made
+(so a retry starts clean) and says why, naming a package that the mirror does
+not have before the ~30 s bootstrap rather than after it (`check_packages`
+reads the mirror's index of the suite, ~9 MB, once).
+
+Run by root, mmdebstrap makes the tree as root (a root-run zone shifts it onto
+its host ids on first use).  Run by an ordinary user, mmdebstrap's unshare mode
+needs subordinate ids (newuidmap, /etc/subuid and /etc/subgid), and its tree
+would carry mmdebstrap's id mapping (root = the first subordinate id), which is
+not a zone's (root = you, 1.. = the subordinate ids): the tree is therefore
+written as a tar stream and unpacked by tar in a user namespace mapped as a
+zone's, so every file is owned inside a zone as inside mmdebstrap's chroot.
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
+import lzma
 import os
+import re
 import shutil
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 
 from .errors import RootfsError
 
@@ -19,6 +37,15 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 TEST_PACKAGES = ("python3", "busybox", "libpython3.11-testsuite", "procps",
                  "sqlite3", "iproute2", "bash")
 _COMPLETE = ".lxbrand-rootfs-complete"   # beside the tree (TREE.complete), not in it
+INDEX_TIMEOUT = 30                       # seconds for the mirror's package index
+# a plain package name (Debian policy 5.6.7); anything else (pkg=version,
+# pkg/suite, pkg:arch, a path to a .deb) is left to apt
+PACKAGE_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+CLONE_NEWUSER = 0x10000000
+NO_SUBIDS = ("rootfs create as an ordinary user needs subordinate ids for mmdebstrap's unshare mode: "
+             "install uidmap (newuidmap, newgidmap) and give {user} 65536 ids in /etc/subuid and "
+             "/etc/subgid (as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 "
+             "{user}), or run it as root")
 
 
 def cache_dir() -> str:
@@ -34,31 +61,208 @@ def _tool() -> list[str]:
                       "install one with: apt-get install mmdebstrap")
 
 
+def _user() -> str:
+    import pwd
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
+def rootless_ids() -> tuple[str, str]:
+    """The uid and gid maps of a zone run by this (non-root) user, which the
+    tree is unpacked with; RootfsError saying what to install when the user
+    has no subordinate ids (a tree of one id cannot hold Debian's owners)."""
+    from .zone import ZoneConfig
+    uid_map, gid_map, newidmap = ZoneConfig("/").id_maps()
+    if not newidmap:
+        raise RootfsError(NO_SUBIDS.format(user=_user()))
+    return uid_map, gid_map
+
+
+def package_index(suite: str, mirror: str) -> set[str]:
+    """Names of the packages (and virtual packages) of `suite`'s main
+    component for amd64 at `mirror`; empty when the index cannot be read
+    (another layout, offline): then apt alone judges."""
+    url = f"{mirror.rstrip('/')}/dists/{suite}/main/binary-amd64/Packages.xz"
+    if not url.startswith(("http://", "https://", "file:/")):
+        return set()
+    try:
+        with urllib.request.urlopen(url, timeout=INDEX_TIMEOUT) as f:
+            text = lzma.decompress(f.read())
+    except (OSError, urllib.error.URLError, lzma.LZMAError, ValueError):
+        return set()
+    names = set(re.findall(rb"^Package: (\S+)", text, re.M))
+    for provides in re.findall(rb"^Provides: (.*)$", text, re.M):
+        names.update(p.split()[0] for p in provides.split(b",") if p.strip())
+    return {n.decode() for n in names}
+
+
+def check_packages(include, suite: str, mirror: str, index=None) -> None:
+    """RootfsError naming the first of `include` that the suite does not have."""
+    plain = [p for p in include if PACKAGE_NAME.fullmatch(p)]
+    bad = [p for p in include if not PACKAGE_NAME.fullmatch(p) and not re.fullmatch(r"[\w+.:/=~-]+", p)]
+    if bad:
+        raise RootfsError(f"--include {bad[0]!r}: not a package name")
+    if not plain:
+        return
+    names = package_index(suite, mirror) if index is None else index
+    if not names:
+        return
+    for p in plain:
+        if p not in names:
+            close = difflib.get_close_matches(p, names, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise RootfsError(f"package {p!r} is not in {suite} (main, amd64) at {mirror}{hint}; "
+                              "nothing was created")
+
+
+def _mounts_under(path: str) -> list[str]:
+    """Mount points at or below `path` (a tool that died may leave its /proc,
+    /sys or /dev binds in the tree; removing through them would reach the host)."""
+    found = []
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                mp = line.split()[4].encode().decode("unicode_escape")
+                if mp == path or mp.startswith(path.rstrip("/") + "/"):
+                    found.append(mp)
+    except OSError:
+        pass
+    return found
+
+
+def _clean(target: str, existed: bool) -> str:
+    """Remove what a failed create made: the tree (or the contents of the
+    empty directory it was given).  Returns a note for the error message."""
+    if not os.path.lexists(target):
+        return "nothing was left"
+    mounts = _mounts_under(target)
+    if mounts:
+        return f"the partial tree was left because {mounts[0]} is still mounted; unmount it and remove {target}"
+    try:
+        if existed:
+            for name in os.listdir(target):
+                p = os.path.join(target, name)
+                if os.path.isdir(p) and not os.path.islink(p):
+                    shutil.rmtree(p)
+                else:
+                    os.unlink(p)
+        else:
+            shutil.rmtree(target)
+    except OSError as e:
+        return f"the partial tree could not be removed ({e.strerror}: {e.filename}); remove {target}"
+    return "the partial tree was removed"
+
+
 def create(target: str, suite: str = "bookworm", include=(), mirror: str = DEFAULT_MIRROR,
            quiet: bool = False) -> str:
-    """Create a Debian minbase rootfs in `target` (which must not hold files)."""
+    """Create a Debian minbase rootfs in `target` (which must not hold files):
+    the whole tree, or RootfsError and nothing."""
     target = os.path.abspath(target)
-    if os.path.exists(target) and os.listdir(target):
+    include = [p.strip() for p in include if p.strip()]
+    existed = os.path.lexists(target)
+    if existed and not os.path.isdir(target):
+        raise RootfsError(f"{target}: exists and is not a directory; choose a new one")
+    if existed and os.listdir(target):
         raise RootfsError(f"{target}: directory is not empty; choose a new one")
     tool = _tool()
+    rootless = os.geteuid() != 0
+    if rootless and tool[0] != "mmdebstrap":
+        raise RootfsError("debootstrap needs root; as an ordinary user, install mmdebstrap "
+                          "(apt-get install mmdebstrap uidmap), or run it as root")
+    maps = rootless_ids() if rootless else None
+    check_packages(include, suite, mirror)
     argv = list(tool)
     if include:
         argv.append("--include=" + ",".join(include))
     if tool[0] == "mmdebstrap":
-        argv += ["--mode=" + ("root" if os.geteuid() == 0 else "unshare")]
+        argv += ["--mode=" + ("unshare" if rootless else "root")]
         if quiet:
             argv.append("--quiet")
-    argv += [suite, target, mirror]
-    out = subprocess.DEVNULL if quiet else None
+    if rootless:
+        # a tar stream without /dev (a zone brings its own), unpacked below
+        argv += ["--format=tar", "--skip=output/dev", suite, "-", mirror]
+    else:
+        argv += [suite, target, mirror]
     try:
-        proc = subprocess.run(argv, stdout=out, stderr=None if not quiet else subprocess.PIPE)
+        if rootless:
+            os.makedirs(target, exist_ok=True)
+            status, err = _unpack_rootless(argv, target, maps, quiet)
+        else:
+            proc = subprocess.run(argv, stdout=subprocess.DEVNULL if quiet else None,
+                                  stderr=subprocess.PIPE if quiet else None)
+            status, err = proc.returncode, (proc.stderr or b"").decode(errors="replace")
     except OSError as e:
-        raise RootfsError(f"{tool[0]}: {e.strerror}") from None
-    if proc.returncode != 0:
-        tail = (proc.stderr or b"").decode(errors="replace").strip().splitlines()[-3:] if quiet else []
-        raise RootfsError(f"{tool[0]} failed with status {proc.returncode} making {target}"
+        note = _clean(target, existed)
+        raise RootfsError(f"{tool[0]}: {e.strerror}; {note}") from None
+    except BaseException:
+        _clean(target, existed)     # interrupted: leave nothing that looks like a tree
+        raise
+    if status != 0:
+        note = _clean(target, existed)
+        missing = re.findall(r"Unable to locate package (\S+)", err)
+        if missing:
+            raise RootfsError(f"package {missing[0]!r} is not in {suite} at {mirror}; {note}")
+        tail = err.strip().splitlines()[-3:]
+        raise RootfsError(f"{tool[0]} failed with status {status} making {target}; {note}"
                           + (": " + " | ".join(tail) if tail else ""))
     return target
+
+
+def _unpack_rootless(argv: list[str], target: str, maps: tuple[str, str], quiet: bool) -> tuple[int, str]:
+    """Run mmdebstrap (tar on stdout) into tar, which runs as root of a user
+    namespace whose ids are mapped as a zone's (newuidmap/newgidmap)."""
+    import ctypes
+    err_r = subprocess.PIPE if quiet else None
+    producer = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err_r)
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:            # the unpacker: never returns
+        try:
+            os.close(ready_r)
+            os.close(go_w)
+            if ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWUSER) != 0:
+                os._exit(120)
+            os.write(ready_w, b"x")
+            if os.read(go_r, 1) != b"x":
+                os._exit(121)
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+            os.dup2(producer.stdout.fileno(), 0)
+            os.execvp("tar", ["tar", "--extract", "--preserve-permissions", "--same-owner",
+                              "--numeric-owner", "--file=-", "--directory", target])
+        finally:
+            os._exit(122)
+    os.close(ready_w)
+    os.close(go_r)
+    producer.stdout.close()
+    note = ""
+    try:
+        if os.read(ready_r, 1) == b"x":
+            for tool, m in (("newuidmap", maps[0]), ("newgidmap", maps[1])):
+                r = subprocess.run([tool, str(pid)] + m.split(), capture_output=True, text=True)
+                if r.returncode != 0:
+                    note = f"{tool}: {r.stderr.strip()}"
+                    break
+            else:
+                os.write(go_w, b"x")
+    finally:
+        os.close(ready_r)
+        os.close(go_w)
+    _, status = os.waitpid(pid, 0)
+    err = producer.stderr.read().decode(errors="replace") if quiet else ""
+    if status != 0 or note:
+        producer.kill()
+    rc = producer.wait()
+    if note:
+        return 1, note
+    if rc != 0:
+        return rc, err
+    if os.waitstatus_to_exitcode(status) != 0:
+        return os.waitstatus_to_exitcode(status), err + "\ntar could not unpack the tree in the zone's ids"
+    return 0, err
 
 
 def cached(include=TEST_PACKAGES, suite: str = "bookworm") -> str:

@@ -35,7 +35,16 @@ from .supervisor import Supervisor
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_NAME_MAX = 64
-FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+# lxrun passes on every signal a job can be sent (kill(1), the terminal, a
+# service manager), as a shell's job would get it: all but those it cannot
+# catch (KILL, STOP), its own children's (CHLD) and the faults of its own code
+# (SEGV, BUS, FPE, ILL, TRAP, SYS), which a handler cannot return from
+NOT_FORWARDED = frozenset((signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD, signal.SIGSEGV, signal.SIGBUS,
+                           signal.SIGFPE, signal.SIGILL, signal.SIGTRAP, signal.SIGSYS))
+FORWARDED_SIGNALS = tuple(sorted(s for s in signal.valid_signals() if s not in NOT_FORWARDED))
+# a stop from the terminal or kill(1): the guest is sent it, then lxrun stops
+# itself, so the shell sees its job stopped; `fg` sends lxrun CONT, forwarded too
+STOP_SIGNALS = (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
 NETS = ("none", "host")
 
 
@@ -644,7 +653,9 @@ class _Run:
                     fcntl.ioctl(master, termios.TIOCSWINSZ, size)
                 except OSError:
                     pass
-            self.old_handlers[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, winch)
+            # replaces the forwarding of WINCH: the pty's new size signals the guest
+            old = signal.signal(signal.SIGWINCH, winch)
+            self.old_handlers.setdefault(signal.SIGWINCH, old)
 
     def forward_signals(self) -> None:
         """Send the signals lxrun receives to the guest (through the zone's init)."""
@@ -657,8 +668,10 @@ class _Run:
                     os.kill(self.z.init_pid, signum)
                 except ProcessLookupError:
                     pass
-            else:
+            elif signum not in STOP_SIGNALS:   # held until CONT would undo it
                 self.pending_signals.append(signum)
+            if signum in STOP_SIGNALS:
+                os.kill(os.getpid(), signal.SIGSTOP)
         for sig in FORWARDED_SIGNALS:
             self.old_handlers.setdefault(sig, signal.signal(sig, forward))
         # the kernel may deliver a signal to any of our threads (the supervisor,

@@ -256,6 +256,16 @@ def test_syscalls_json(lxrun):
     assert by_name["openat"]["status"] == "pass"
 
 
+def test_a_script_without_hashbang_runs_with_bin_sh(scratch_rootfs, lxrun):
+    """execvp's ENOEXEC rule, as chroot(1) and bwrap follow it."""
+    script = os.path.join(scratch_rootfs, "bin", "plain-script")
+    with open(script, "w") as f:
+        f.write('echo "ran as $0 with $1"\nexit 4\n')
+    os.chmod(script, 0o755)
+    r = lxrun(scratch_rootfs, "plain-script", "arg1")
+    assert (r.returncode, r.stdout) == (4, "ran as /bin/plain-script with arg1\n"), r.stderr
+
+
 def test_rootfs_create_refuses_a_non_empty_directory(tmp_path, lxrun):
     (tmp_path / "keep").write_text("precious")
     r = lxrun("rootfs", "create", tmp_path)
