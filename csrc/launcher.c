@@ -193,7 +193,8 @@ int lxb_zone_start(const struct lxb_config *cfg, struct lxb_zone *z, char *err, 
     struct timespec deadline;
 
     z->init_pid = -1;
-    z->ctl_fd = z->agent_fd = z->listener_fd = z->pty_fd = -1;
+    z->ctl_fd = z->agent_fd = z->listener_fd = z->pty_fd = z->guest_pidfd = -1;
+    z->exec_errno = 0;
     if (cfg->nbinds > LXB_MAX_BINDS) {
         snprintf(err, errlen, "too many --bind (at most %d)", LXB_MAX_BINDS);
         return -E2BIG;
@@ -277,6 +278,8 @@ int lxb_zone_start(const struct lxb_config *cfg, struct lxb_zone *z, char *err, 
         }
         if (m.type == LXB_MSG_PTY) {
             z->pty_fd = fd;
+        } else if (m.type == LXB_MSG_GUEST) {
+            z->guest_pidfd = fd;
         } else if (m.type == LXB_MSG_LISTENER) {
             z->listener_fd = fd;
             break;
@@ -312,7 +315,9 @@ fail:
         close(z->ctl_fd);
     if (z->pty_fd >= 0)
         close(z->pty_fd);
-    z->ctl_fd = z->pty_fd = -1;
+    if (z->guest_pidfd >= 0)
+        close(z->guest_pidfd);
+    z->ctl_fd = z->pty_fd = z->guest_pidfd = -1;
     if (ctl[1] >= 0)
         close(ctl[1]);
     if (sync[0] >= 0)
@@ -322,6 +327,13 @@ fail:
     if (cfg->lower_fd >= 0)
         close(cfg->lower_fd);
     return rc < 0 ? rc : -EIO;
+}
+
+int lxb_zone_release(struct lxb_zone *z)
+{
+    if (send(z->ctl_fd, "x", 1, MSG_NOSIGNAL) != 1)
+        return -errno;
+    return 0;
 }
 
 int lxb_zone_wait(struct lxb_zone *z, int *status, int *kind)

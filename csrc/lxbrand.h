@@ -82,6 +82,8 @@ struct lxb_config {
                                     layer is an idmapped mount, disk ids u shown as guest_uid_map's */
     int lower_fd;                /* set by lxb_zone_start: that mount, or -1 */
     uint64_t cap_drop;           /* capabilities (1 << CAP_X) the guest's bounding set loses */
+    int hold_guest;              /* the guest waits before its execve of CMD until
+                                    lxb_zone_release (a tracer attaches in between) */
 };
 
 struct lxb_zone {
@@ -91,6 +93,8 @@ struct lxb_zone {
     int listener_fd;             /* seccomp user-notification fd */
     int pty_fd;                  /* pty master, or -1 */
     int exec_errno;              /* lxb_zone_start failed because CMD could not be run */
+    int guest_pidfd;             /* with hold_guest: a pidfd of the guest (its filter loaded,
+                                    not yet exec'd), else -1 */
 };
 
 /* a notification as handlers see it */
@@ -137,6 +141,9 @@ int lxb_zone_start(const struct lxb_config *cfg, struct lxb_zone *z, char *err, 
 /* wait for the zone's guest: *status is its wait status; *kind says what
    happened: 0 exited/killed, 1 exec failed (then *status is the errno) */
 int lxb_zone_wait(struct lxb_zone *z, int *status, int *kind);
+
+/* with hold_guest: let the guest execve CMD */
+int lxb_zone_release(struct lxb_zone *z);
 
 /* init dups listener_fd; lxb_supervise is one receiver's loop, run by as
    many threads as wanted, returning when stopped, when every task under the

@@ -73,6 +73,29 @@ static void init_rename(void)
         ((char *)end)[-1] = ' ';
 }
 
+/* whether PID has a handler for SIG (SigCgt of /proc/PID/status) */
+static int catches(pid_t pid, int sig)
+{
+    char path[64], buf[2048], *p;
+    unsigned long long mask = 0;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    p = strstr(buf, "SigCgt:");
+    if (!p || sscanf(p + 7, "%llx", &mask) != 1)
+        return 0;
+    return (int)((mask >> (sig - 1)) & 1);
+}
+
 static void write_guest_maps(int ctl, pid_t guest, const struct lxb_config *cfg)
 {
     char path[64];
@@ -106,7 +129,6 @@ static int take_listener(int ctl, pid_t guest, struct lxb_handoff *h)
         lxb_die_step(ctl, "take the guest's listener (pidfd_getfd)", errno);
     close(pidfd);
     fcntl(fd, F_SETFD, FD_CLOEXEC);
-    __atomic_store_n(&h->taken, 1, __ATOMIC_RELEASE);
     return fd;
 }
 
@@ -216,8 +238,18 @@ void lxb_init_main(const struct lxb_config *cfg, int ctl, int syncfd)
             lxb_send_msg(ctl, LXB_MSG_EXEC_FAILED, h->exec_errno, NULL, -1);
         _exit(127);
     }
+    if (cfg->hold_guest) {
+        int pidfd = (int)syscall(SYS_pidfd_open, guest, 0);
+        if (pidfd < 0)
+            lxb_die_step(ctl, "a pidfd of the guest", errno);
+        lxb_send_msg(ctl, LXB_MSG_GUEST, 0, NULL, pidfd);
+        close(pidfd);
+    }
     lxb_send_msg(ctl, LXB_MSG_LISTENER, 0, NULL, listener);
     close(listener);
+    if (cfg->hold_guest && read(ctl, &c, 1) != 1)
+        _exit(125);              /* lxrun is gone */
+    __atomic_store_n(&h->taken, 1, __ATOMIC_RELEASE);
 
     for (;;) {
         struct signalfd_siginfo si;
@@ -237,8 +269,12 @@ void lxb_init_main(const struct lxb_config *cfg, int ctl, int syncfd)
             /* from lxrun (outside: pid 0 here) to the guest's process group,
              * as a shell's parent signals a job; the guest's own kill(1, ...)
              * are not forwarded */
-            if (kill(-guest, (int)si.ssi_signo) != 0)
-                kill(guest, (int)si.ssi_signo);
+            int sig = (int)si.ssi_signo;
+            if ((sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) && !catches(guest, sig))
+                sig = SIGSTOP;   /* the guest's group is orphaned (its own session under
+                                    init): the kernel drops a default-action TSTP there */
+            if (kill(-guest, sig) != 0)
+                kill(guest, sig);
         }
     }
 }

@@ -17,6 +17,7 @@ enum {
     LXB_MSG_SETUP_FAILED,
     LXB_MSG_EXEC_FAILED,
     LXB_MSG_EXIT,
+    LXB_MSG_GUEST,               /* a pidfd of the guest, held before its execve (hold_guest) */
 };
 
 struct lxb_msg {
