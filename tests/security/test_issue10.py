@@ -240,11 +240,40 @@ def test_p9_host_keys_are_neither_listed_nor_linkable(deb_zones):
 
 # ---- K3: cgroupfs ----------------------------------------------------------------
 
-def test_k3_cgroupfs_cannot_be_mounted(deb_zones):
-    r = deb_zones.escape("cgroup-mount", "/tmp/lxb-cg")
-    v = assert_contained(r)
-    assert v["mount -t cgroup -o memory"][0] == "blocked"
-    assert v["mount -t cgroup2"][0] == "blocked"
+K3_SCRIPT = r"""
+try() { sh -c "$1" 2>/dev/null && echo "ESCAPE: $2"; }
+mkdir -p /tmp/v1 /tmp/v1p /tmp/v2
+if mount -t cgroup -o memory none /tmp/v1 2>/dev/null; then
+  echo "v1 limit $(cat /tmp/v1/memory.limit_in_bytes)"
+  try 'echo 8589934592 > /tmp/v1/memory.limit_in_bytes' 'raised the v1 memory limit'
+  try 'echo 1 > /tmp/v1/memory.oom_control' 'disabled the OOM killer'
+  try 'mkdir /tmp/v1/x' 'made a v1 cgroup'
+  try 'echo $$ > /tmp/v1/cgroup.procs' 'moved itself'
+  echo "v1 dirs $(find /tmp/v1 -mindepth 1 -type d | wc -l)"
+fi
+if mount -t cgroup -o pids none /tmp/v1p 2>/dev/null; then
+  try 'echo max > /tmp/v1p/pids.max' 'lifted pids.max'
+fi
+if mount -t cgroup2 none /tmp/v2 2>/dev/null; then
+  try 'echo +memory > /tmp/v2/cgroup.subtree_control' 'enabled v2 controllers'
+  try 'mkdir /tmp/v2/x' 'made a v2 cgroup'
+fi
+echo done
+"""
+
+
+def test_k3_cgroupfs_gives_no_way_to_lift_limits(deb_zones):
+    """Mounting cgroupfs in the zone is allowed (as in any container with a
+    cgroup namespace) and harmless: it shows the zone's own cgroup, as the
+    namespace's root, and its files belong to host root, so nothing can be
+    raised, created or moved (SECURITY.md, K3)."""
+    opts = ["--memory", "256M", "--pids", "200"] if deb_zones.who == "root" else []
+    r = deb_zones.sh(K3_SCRIPT, opts=opts)
+    assert r.returncode == 0 and r.stdout.endswith("done\n"), r.stdout + r.stderr
+    assert "ESCAPE" not in r.stdout, r.stdout
+    if deb_zones.who == "root":
+        assert "v1 limit 268435456\n" in r.stdout, r.stdout    # the zone's own cgroup, not the host's
+        assert "v1 dirs 0\n" in r.stdout, r.stdout
 
 
 # ---- F13: host device inodes ---------------------------------------------------
