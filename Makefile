@@ -25,9 +25,14 @@ deps:
 	fi
 	$(PY) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore $(PIP_PACKAGES)
 
+# pip installs the Python CLI as lxrun and lxrun-py; the C front door
+# (csrc/frontdoor/) then takes lxrun's place, and the brand of a zone with
+# default options is compiled into its cache
 build:
 	$(PY) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
 	  --no-build-isolation -e '.[test]'
+	$(MAKE) -C csrc/frontdoor PY=$(PY) install
+	$(PY) -c 'from lxbrand.brand.compile import Brand, store_frontdoor; store_frontdoor(Brand())'
 	$(MAKE) -C testbins
 
 testbins:

@@ -3,7 +3,7 @@
     python3 -m bench                           everything -> bench/RESULTS.md, bench/results.json
     python3 -m bench --quick                   fewer repetitions, smaller counts (< 5 minutes)
     python3 -m bench --only w1,w8 --runners native,lxrun
-    python3 -m bench --only startup,memory     sections: startup memory mech profile
+    python3 -m bench --only startup,memory     sections: startup memory density mech profile
     python3 -m bench --list
 
 A full run with every workload, section and runner writes bench/RESULTS.md;
@@ -22,10 +22,10 @@ import subprocess
 import sys
 import time
 
-from . import BENCH_DIR, BUILD_DIR, BenchError, build, measure, report, runners
+from . import BENCH_DIR, BUILD_DIR, BenchError, build, density, measure, report, runners
 from .workloads import WORKLOADS
 
-SECTIONS = ("startup", "memory", "mech", "profile")
+SECTIONS = ("startup", "memory", "density", "mech", "profile")
 
 
 class Plan:
@@ -41,6 +41,8 @@ class Plan:
         self.mech_n = 20_000 if quick else 100_000
         self.probe_reps = 3 if quick else 5
         self.perf_runs = 10 if quick else 30
+        self.density_ns = [20] if quick else [20, 200]
+        self.density_big = None if quick else 1000     # once: the 1000 idle zones
 
 
 def _log(msg: str) -> None:
@@ -134,12 +136,14 @@ def findings(res: dict) -> list[str]:
     lx, bw = med("lxrun"), med("bwrap")
     for what, f in (("wall time", med), ("CPU time (user + system, less sensitive to a busy machine)", cpu)):
         floor = [f(lb) for lb in measure.PYTHON_FLOOR]     # -S, site, imports + _exit, imports
-        total = f("lxrun")
+        total = f("lxrun-py (the Python CLI)")
         if not total or not all(floor):
             continue
         bare, site, imp, imp_fin = floor
-        out.append(f"`lxrun ROOT /bin/true`, {what}: {total:.0f} ms (bwrap: {f('bwrap') or 0:.1f} ms). "
-                   f"Layer by layer (differences of the python3 rows of the start-up table): the bare "
+        out.append(f"`lxrun ROOT /bin/true`, {what}: {f('lxrun') or 0:.1f} ms with the C front door, "
+                   f"{total:.0f} ms with the Python CLI (`lxrun-py`, what the front door hands over to; "
+                   f"bwrap: {f('bwrap') or 0:.1f} ms). "
+                   f"Layer by layer, the Python CLI (differences of the python3 rows of the start-up table): the bare "
                    f"interpreter (`python3 -S`) {bare:.0f} ms; site and its .pth hooks {site - bare:.0f} ms; "
                    f"importing lxrun's modules {imp - site:.0f} ms; the interpreter's finalization after "
                    f"those imports {imp_fin - imp:.0f} ms (what `os._exit` would save); lxrun's own work "
@@ -147,8 +151,8 @@ def findings(res: dict) -> list[str]:
                    f"{total - imp_fin:.0f} ms.")
     sh = med("lxrun (PATH: pyenv shim)")
     if sh and lx:
-        out.append(f"`lxrun` as found on PATH is a pyenv bash shim: {sh:.0f} ms instead of {lx:.0f} ms; "
-                   "the benchmark runs the console script directly.")
+        out.append(f"`lxrun` as found on PATH is a pyenv bash shim: {sh:.0f} ms instead of {lx:.1f} ms; "
+                   "the benchmark runs the installed front door directly.")
     prof = res.get("probe", {})
     ph = prof.get("phases_ms") or {}
     if ph:
@@ -330,6 +334,10 @@ def main(argv=None) -> int:
         _log("bench: memory")
         res["memory"] = measure.run_memory(measure.memory_commands(root, [r.name for r in rs]),
                                            plan.memory_reps, _log)
+        save()
+    if "density" in sections and any(r.name in ("lxrun", "bwrap") for r in rs):
+        _log("bench: density (N idle sandboxes at once)")
+        res["density"] = density.run_density(root, plan.density_ns, plan.density_big, _log)
         save()
     if "profile" in sections and any(r.name == "lxrun" for r in rs):
         _log("bench: profile of lxrun's start-up")

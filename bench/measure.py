@@ -260,14 +260,24 @@ def startup_commands(root: str, programs: dict, runner_names: Sequence[str]) -> 
     if "bwrap" in runner_names and shutil.which("bwrap"):
         cmds["bwrap"] = ["bwrap", "--bind", root, "/", "--proc", "/proc", "--dev", "/dev",
                          "--tmpfs", "/tmp", "/bin/true"]
+        # with every namespace a zone has (user, mount, pid, uts, ipc, net, cgroup)
+        cmds["bwrap --unshare-all"] = ["bwrap", "--unshare-all", "--bind", root, "/", "--proc", "/proc",
+                                       "--dev", "/dev", "--tmpfs", "/tmp", "/bin/true"]
     if "proot" in runner_names and shutil.which("proot"):
         cmds["proot"] = ["proot", "-r", root, "/bin/true"]
     lx = runners_mod.lxrun_path()
     if "lxrun" in runner_names and lx:
         cmds["lxrun"] = [lx, root, "/bin/true"]
-        on_path = shutil.which("lxrun")
-        if on_path and on_path != lx and runners_mod.is_shim(on_path):
-            cmds["lxrun (PATH: pyenv shim)"] = ["lxrun", root, "/bin/true"]
+        # the Python CLI, which the C front door hands over to
+        py_cli = os.path.join(os.path.dirname(lx), "lxrun-py")
+        if os.access(py_cli, os.X_OK):
+            cmds["lxrun-py (the Python CLI)"] = [py_cli, root, "/bin/true"]
+        # `python3 -m bench` run through pyenv has the version's bin first on
+        # PATH: look for the shim a user's shell finds
+        on_path = next((p for p in [os.path.join(d, "lxrun") for d in os.environ.get("PATH", "").split(":")]
+                        + [os.path.expanduser("~/.pyenv/shims/lxrun")] if runners_mod.is_shim(p)), None)
+        if on_path and on_path != lx:
+            cmds["lxrun (PATH: pyenv shim)"] = [on_path, root, "/bin/true"]
         # the floor under lxrun, layer by layer: the bare interpreter, site
         # (its .pth hooks), lxrun's imports, and the interpreter's
         # finalization after them (os._exit skips it)

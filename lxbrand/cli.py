@@ -198,6 +198,12 @@ def run(hostname, domainname, net, binds, ephemeral, cwd, env, env_file, uid, gi
                     ephemeral=ephemeral, cwd=cwd, env={**env_file, **env}, uid=uid, gid=gid,
                     kernel_release=kernel_release, deny=deny,
                     memory=memory, pids=pids, cpus=cpus, tmp_size=tmp_size, shm_size=shm_size)
+        failed = os.environ.pop("_LXRUN_EXEC_ERRNO", None)
+        if failed and failed.isdigit() and cmd:
+            # the C front door ran the zone and CMD could not be executed:
+            # say why, as a run here would (its guest never ran)
+            raise zone.exec_error(list(cmd), int(failed))
+        _store_frontdoor(zone, kernel_release, deny)
         if not cmd:
             from .command import login_shell
             cmd = login_shell(zone.config.rootfs, uid)
@@ -220,6 +226,17 @@ def run(hostname, domainname, net, binds, ephemeral, cwd, env, env_file, uid, gi
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(128 - code if code < 0 else code)
+
+
+def _store_frontdoor(zone, kernel_release, deny) -> None:
+    """Leave the brand this zone compiled for the C front door (csrc/frontdoor/),
+    so that the next `lxrun` with these options runs without Python."""
+    from .brand.compile import store_frontdoor
+    try:
+        store_frontdoor(zone.brand, kernel_release, deny.items(), zone.uts(),
+                        zone.proc_version() if kernel_release else None)
+    except OSError:
+        pass
 
 
 def _restore(saved) -> None:
@@ -316,7 +333,8 @@ def entry() -> None:
         click.echo(main.get_help(click.Context(main, info_name="lxrun")), err=True)
         sys.exit(EXIT_FAILED)
     try:
-        rv = main(standalone_mode=False)
+        # "lxrun" also when run as lxrun-py, the front door's hand-over
+        rv = main(prog_name="lxrun", standalone_mode=False)
     except click.exceptions.Abort:
         _fail("aborted", 130)
     except click.exceptions.ClickException as e:

@@ -287,15 +287,18 @@ def filter_bpf(actions) -> bytes:
 # copy of the table.  HASH is the FNV-1a 64 of the key text below, which the
 # front door computes from the same arguments; the file holds the key itself,
 # the files the brand came from with their size and mtime (a table edited
-# since makes it stale), the dispatch arrays, the uts strings and the filter:
+# since makes it stale), the dispatch arrays, the uts strings, the filter and
+# the zone's /proc/version text (under --kernel-release), all as the Python
+# CLI's zone has them (Zone.uts, Zone.proc_version):
 #
-#   "lxbrand-brand-1\n"  u32 flags (1: a Python handler)  u32 nr_max  u32 key_len
-#   u32 deps_len  u32 bpf_len  u8 kind[nr_max]  u8 c_handler[nr_max]
-#   char sysname, release, version, machine [65 each]  key  deps  bpf
+#   "lxbrand-brand-2\n"  u32 flags (1: a Python handler)  u32 nr_max  u32 key_len
+#   u32 deps_len  u32 bpf_len  u32 proc_version_len  u8 kind[nr_max]
+#   u8 c_handler[nr_max]  char sysname, release, version, machine [65 each]
+#   key  deps  bpf  proc_version
 
-FRONTDOOR_MAGIC = b"lxbrand-brand-1\n"
+FRONTDOOR_MAGIC = b"lxbrand-brand-2\n"
 FRONTDOOR_NEEDS_PYTHON = 1
-_FRONTDOOR_HEAD = struct.Struct("<16s5I512s512s65s65s65s65s")
+_FRONTDOOR_HEAD = struct.Struct("<16s6I512s512s65s65s65s65s")
 
 
 def frontdoor_key(kernel_release: Optional[str], deny_items) -> bytes:
@@ -332,25 +335,39 @@ def _frontdoor_deps() -> bytes:
     return "".join(lines).encode()
 
 
-def frontdoor_bytes(brand: "Brand", kernel_release: Optional[str], deny_items) -> bytes:
-    u = os.uname()
+def frontdoor_bytes(brand: "Brand", kernel_release: Optional[str], deny_items, uts: dict,
+                    proc_version: Optional[str]) -> bytes:
     key = frontdoor_key(kernel_release, deny_items)
     deps = _frontdoor_deps()
     bpf = brand.bpf()
+    text = (proc_version or "").encode()
     flags = FRONTDOOR_NEEDS_PYTHON if brand.py else 0
     head = _FRONTDOOR_HEAD.pack(FRONTDOOR_MAGIC, flags, len(brand.kind), len(key), len(deps), len(bpf),
-                                bytes(brand.kind), bytes(brand.c_handler), b"Linux",
-                                (kernel_release or u.release).encode(), u.version.encode(), b"x86_64")
-    return head + key + deps + bpf
+                                len(text), bytes(brand.kind), bytes(brand.c_handler),
+                                *(uts[f].encode() for f in ("sysname", "release", "version", "machine")))
+    return head + key + deps + bpf + text
 
 
-def store_frontdoor(brand: "Brand", kernel_release: Optional[str] = None, deny_items=()) -> Optional[str]:
+def store_frontdoor(brand: "Brand", kernel_release: Optional[str] = None, deny_items=(),
+                    uts: Optional[dict] = None, proc_version: Optional[str] = None) -> Optional[str]:
     """Write the brand a command-line zone with these options gets, for the
-    front door; a zone's own Python handlers never go there.  Returns the
-    path, or None when nothing was written (unchanged, or not cacheable)."""
-    if brand.options.handlers or len(brand.kind) != 512:
+    front door, with the zone's uts names and /proc/version text (Zone.uts(),
+    Zone.proc_version(); without them, only a zone of the host's kernel is
+    written); a zone's own Python handlers never go there.  Returns the path,
+    or None when nothing was written (unchanged, or not cacheable)."""
+    # the key names --kernel-release and --deny only: a brand that any other
+    # option shaped (a zone's own handlers, --memory, --cpus) is never stored
+    shaped = {k: v for k, v in brand.options._asdict().items() if k not in ("kernel_release", "deny")}
+    if any(shaped.values()) or len(brand.kind) != 512:
         return None
-    data = frontdoor_bytes(brand, kernel_release, list(deny_items))
+    if uts is None:
+        if kernel_release:
+            return None
+        u = os.uname()
+        uts = {"sysname": "Linux", "release": u.release, "version": u.version, "machine": "x86_64"}
+    if kernel_release and proc_version is None:
+        return None
+    data = frontdoor_bytes(brand, kernel_release, list(deny_items), uts, proc_version if kernel_release else None)
     path = frontdoor_path(frontdoor_key(kernel_release, list(deny_items)))
     try:
         with open(path, "rb") as f:

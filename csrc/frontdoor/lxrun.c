@@ -1,0 +1,1109 @@
+/*
+ * lxrun.c: the front door, `lxrun` as installed on PATH.
+ *
+ * OVERVIEW
+ *
+ *   The command line is one interface (lxbrand/cli.py, click); this small C
+ *   program serves its common case without an interpreter: `lxrun [run]
+ *   [OPTIONS] ROOTFS CMD...` for a zone that needs no Python handler.  It
+ *   parses the run options the Python CLI has (same names, same defaults),
+ *   reads the brand that Python compiled for those options from the cache
+ *   (BRAND CACHE), starts the zone with lxb_zone_start (csrc/launcher.c),
+ *   passes its own fds 0, 1, 2 straight to the guest, forwards the signals
+ *   it receives to the zone's init, relays the terminal for --tty, runs the C
+ *   supervisor in a thread when the brand notifies anything, and exits with
+ *   the guest's status as chroot(1) does (125, 126, 127, 128+N).  The zone's
+ *   init is then a fork of this small process, not of an interpreter.
+ *
+ * HANDING OVER
+ *
+ *   Whatever it does not handle goes to the Python CLI, by execv of the
+ *   console script recorded at build time (LXB_PYCLI, `lxrun-py`) with the
+ *   same arguments, before anything happened: subcommands, --help, an
+ *   option it does not know or a value it would have to judge (every error
+ *   message is then Python's), --memory/--pids/--cpus (cgroups), a rootfs
+ *   run by root that is not yet shifted, a cache miss, a brand with a Python
+ *   handler.  A CMD the zone could not execve is handed over too, with
+ *   _LXRUN_EXEC_ERRNO set: the guest never ran, and Python says why in one
+ *   line (Zone.exec_error) without starting the zone again.
+ *   LXRUN_DEBUG_FRONTDOOR=1 prints why a run was handed over.
+ *
+ * BRAND CACHE
+ *
+ *   $LXBRAND_CACHE/frontdoor/HASH.brand (default ~/.cache/lxbrand), written
+ *   by lxbrand/brand/compile.py (store_frontdoor) whenever the Python CLI
+ *   runs a zone, and by `make build` for the default options.  HASH is the
+ *   FNV-1a of a key text naming what the brand depends on (the host's
+ *   kernel, --kernel-release, --deny as given); the file holds the key
+ *   itself (compared whole), the files it was compiled from with their size
+ *   and mtime (compared with stat), the dispatch arrays, the uts strings,
+ *   the BPF program and the zone's /proc/version.  As the filter cache, it is read only when this user
+ *   owns it and its directory and nobody else can write them: the filter is
+ *   the zone's boundary.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lxbrand.h"
+
+#ifndef LXB_PYCLI
+#error "LXB_PYCLI: the Python CLI's console script (set by csrc/frontdoor/Makefile)"
+#endif
+#ifndef LXB_SO
+#error "LXB_SO, LXB_SO_SIZE, LXB_SO_MTIME_NS: the compiled module this was built beside"
+#endif
+
+#define EXIT_FAILED 125
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define HOST_NAME_MAX_ 64
+#define MAX_ITEMS 256
+/* lxbrand/idshift.py */
+#define IDSHIFT_XATTR "trusted.lxbrand.idshift"
+#define IDSHIFT_MARK "1879048192:65536"
+#define IDSHIFT_MAPS "0 1879048192 65536\n"
+#define ID_RANGE 65536
+
+/* lxbrand/brand/compile.py FRONTDOOR_*: the cache file */
+#define BRAND_MAGIC "lxbrand-brand-2\n"
+#define BRAND_KEY "lxbrand-frontdoor-key 1\n"
+#define BRAND_HEADER 1324
+#define BRAND_NEEDS_PYTHON 1
+#define BRAND_MAX (BRAND_HEADER + 256 * 1024)
+
+static char **g_argv;
+static int g_argc;
+
+static int debug_frontdoor(void)
+{
+    const char *d = getenv("LXRUN_DEBUG_FRONTDOOR");
+    return d && *d && strcmp(d, "0") != 0;
+}
+
+/* ---- handing over to the Python CLI ---- */
+
+static struct termios saved_tty;
+static int tty_saved;
+static sigset_t first_mask;          /* the signal mask we were started with */
+
+static void restore_tty(void)
+{
+    if (tty_saved) {
+        tcsetattr(0, TCSADRAIN, &saved_tty);
+        tty_saved = 0;
+    }
+}
+
+static __attribute__((noreturn)) void delegate(const char *why, int exec_errno)
+{
+    char **av = calloc((size_t)g_argc + 1, sizeof *av);
+    char num[16];
+    int i;
+
+    restore_tty();
+    sigprocmask(SIG_SETMASK, &first_mask, NULL);
+    if (debug_frontdoor())
+        dprintf(2, "lxrun: front door: %s; handing over to %s\n", why, LXB_PYCLI);
+    if (exec_errno) {
+        snprintf(num, sizeof num, "%d", exec_errno);
+        setenv("_LXRUN_EXEC_ERRNO", num, 1);
+    }
+    if (!av) {
+        dprintf(2, "lxrun: out of memory\n");
+        exit(EXIT_FAILED);
+    }
+    av[0] = (char *)"lxrun";
+    for (i = 1; i < g_argc; i++)
+        av[i] = g_argv[i];
+    execv(LXB_PYCLI, av);
+    dprintf(2, "lxrun: cannot run the Python CLI %s: %s (make build)\n", LXB_PYCLI, strerror(errno));
+    exit(EXIT_FAILED);
+}
+
+/* one line, as the Python CLI's _fail: "lxrun: A B" */
+static __attribute__((noreturn)) void fail(int code, const char *a, const char *b)
+{
+    restore_tty();
+    dprintf(2, "lxrun: %s%s\n", a, b);
+    exit(code);
+}
+
+/* ---- options, as lxbrand/cli.py `run` has them ---- */
+
+struct kv {
+    const char *key;
+    const char *value;
+};
+
+struct opts {
+    const char *hostname, *net, *cwd, *kernel_release, *tmp_size, *shm_size, *uid, *gid;
+    int ephemeral, tty;              /* tty: -1 unset */
+    int limits;                      /* --memory, --pids or --cpus given */
+    const char *binds[MAX_ITEMS];
+    int nbinds;
+    struct kv env[MAX_ITEMS];
+    int nenv;
+    struct kv deny[MAX_ITEMS];       /* in first-given order, last value wins (a dict) */
+    int ndeny;
+    const char *rootfs;
+    char **cmd;
+    int ncmd;
+};
+
+enum { V_HOSTNAME, V_NET, V_BIND, V_CWD, V_ENV, V_UID, V_GID, V_KREL, V_DENY, V_MEMORY, V_PIDS, V_CPUS,
+       V_TMP, V_SHM, F_EPHEMERAL, F_TTY, F_NOTTY };
+
+static const struct {
+    const char *name;
+    int id;
+} options[] = {
+    {"--hostname", V_HOSTNAME}, {"--net", V_NET}, {"--bind", V_BIND}, {"--cwd", V_CWD},
+    {"--env", V_ENV}, {"--uid", V_UID}, {"--gid", V_GID}, {"--kernel-release", V_KREL},
+    {"--deny", V_DENY}, {"--memory", V_MEMORY}, {"--pids", V_PIDS}, {"--cpus", V_CPUS},
+    {"--tmp-size", V_TMP}, {"--shm-size", V_SHM}, {"--ephemeral", F_EPHEMERAL}, {"--tty", F_TTY},
+    {"--no-tty", F_NOTTY},
+};
+
+static void kv_set(struct kv *items, int *n, const char *key, size_t keylen, const char *value)
+{
+    int i;
+    for (i = 0; i < *n; i++)
+        if (strlen(items[i].key) == keylen && strncmp(items[i].key, key, keylen) == 0) {
+            items[i].value = value;
+            return;
+        }
+    if (*n >= MAX_ITEMS)
+        delegate("too many items", 0);
+    items[*n].key = strndup(key, keylen);
+    items[*n].value = value;
+    (*n)++;
+}
+
+/* click's parser for `run` (allow_interspersed_args=False): options, then
+   ROOTFS, then CMD and everything after it */
+static void parse(int argc, char **argv, struct opts *o)
+{
+    int i = 1, k;
+
+    memset(o, 0, sizeof *o);
+    o->hostname = "zone";
+    o->net = "none";
+    o->cwd = "/";
+    o->tmp_size = "25%";
+    o->shm_size = "64m";
+    o->uid = o->gid = "0";
+    o->tty = -1;
+
+    if (argc < 2)
+        delegate("no arguments (help)", 0);
+    if (getenv("_LXRUN_COMPLETE"))
+        delegate("shell completion", 0);
+    if (strcmp(argv[1], "run") == 0)
+        i = 2;
+    else if (strcmp(argv[1], "syscalls") == 0 || strcmp(argv[1], "rootfs") == 0 ||
+             strcmp(argv[1], "info") == 0 || strcmp(argv[1], "--version") == 0)
+        delegate("a subcommand", 0);
+
+    for (; i < argc; i++) {
+        const char *a = argv[i], *value = NULL, *eq;
+        size_t namelen;
+        int id = -1;
+
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (a[0] != '-' || a[1] == 0)
+            break;
+        if (a[1] != '-')
+            delegate("a short option", 0);
+        eq = strchr(a, '=');
+        namelen = eq ? (size_t)(eq - a) : strlen(a);
+        for (k = 0; k < (int)(sizeof options / sizeof options[0]); k++)
+            if (strlen(options[k].name) == namelen && strncmp(options[k].name, a, namelen) == 0)
+                id = options[k].id;
+        if (id < 0)
+            delegate("an option the front door does not know", 0);
+        if (id >= F_EPHEMERAL) {
+            if (eq)
+                delegate("a value given to a flag", 0);
+        } else if (eq) {
+            value = eq + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            delegate("an option without its value", 0);
+        }
+        switch (id) {
+        case V_HOSTNAME: o->hostname = value; break;
+        case V_NET: o->net = value; break;
+        case V_BIND:
+            if (o->nbinds >= MAX_ITEMS)
+                delegate("too many --bind", 0);
+            o->binds[o->nbinds++] = value;
+            break;
+        case V_CWD: o->cwd = value; break;
+        case V_ENV: {
+            const char *e = strchr(value, '=');
+            if (!e || e == value)
+                delegate("--env without K=V", 0);
+            kv_set(o->env, &o->nenv, value, (size_t)(e - value), e + 1);
+            break;
+        }
+        case V_UID: o->uid = value; break;
+        case V_GID: o->gid = value; break;
+        case V_KREL: o->kernel_release = value; break;
+        case V_DENY: {
+            const char *e = strchr(value, '=');
+            size_t len = e ? (size_t)(e - value) : strlen(value);
+            if (len == 0)
+                delegate("--deny without a syscall", 0);
+            /* cli._parse_deny: SYSCALL alone, or SYSCALL=, is EPERM */
+            kv_set(o->deny, &o->ndeny, value, len, (e && e[1]) ? e + 1 : "EPERM");
+            break;
+        }
+        case V_MEMORY: case V_PIDS: case V_CPUS: o->limits = 1; break;
+        case V_TMP: o->tmp_size = value; break;
+        case V_SHM: o->shm_size = value; break;
+        case F_EPHEMERAL: o->ephemeral = 1; break;
+        case F_TTY: o->tty = 1; break;
+        case F_NOTTY: o->tty = 0; break;
+        }
+    }
+    if (i + 1 >= argc)
+        delegate("no ROOTFS or no CMD", 0);
+    o->rootfs = argv[i];
+    o->cmd = argv + i + 1;
+    o->ncmd = argc - i - 1;
+}
+
+/* ---- values, judged as lxbrand/zone.py ZoneConfig.validate would; anything
+   it would refuse goes to Python, which says why ---- */
+
+/* os.path.abspath: cwd-relative made absolute, ".", ".." and "//" folded */
+static char *abspath(const char *p)
+{
+    char cwd[PATH_MAX], *in, *out, *seg, *save = NULL;
+    size_t len;
+    int lead2 = p[0] == '/' && p[1] == '/' && p[2] != '/';
+
+    if (p[0] == '/') {
+        in = strdup(p);
+    } else {
+        if (!getcwd(cwd, sizeof cwd))
+            delegate("getcwd failed", 0);
+        len = strlen(cwd) + strlen(p) + 2;
+        in = malloc(len);
+        if (in)
+            snprintf(in, len, "%s/%s", cwd, p);
+    }
+    if (!in)
+        delegate("out of memory", 0);
+    out = calloc(strlen(in) + 3, 1);
+    if (!out)
+        delegate("out of memory", 0);
+    strcpy(out, lead2 ? "/" : "");
+    for (seg = strtok_r(in, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+        if (strcmp(seg, ".") == 0)
+            continue;
+        if (strcmp(seg, "..") == 0) {
+            char *slash = strrchr(out, '/');
+            if (slash && slash > out + lead2)
+                *slash = 0;
+            else
+                out[lead2] = 0;
+            continue;
+        }
+        strcat(out, "/");
+        strcat(out, seg);
+    }
+    if (!out[0] || (lead2 && !out[1]))
+        strcat(out, "/");
+    free(in);
+    return out;
+}
+
+static int valid_hostname(const char *name)
+{
+    const char *p = name, *start;
+    size_t len = strlen(name);
+
+    if (len == 0 || len > HOST_NAME_MAX_)
+        return 0;
+    for (;;) {
+        start = p;
+        while (*p && *p != '.') {
+            char c = *p;
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
+                return 0;
+            p++;
+        }
+        if (p == start || p - start > 63 || *start == '-' || p[-1] == '-')
+            return 0;
+        if (!*p)
+            return 1;
+        p++;
+    }
+}
+
+/* an id as click.IntRange(0, 2**32 - 2) takes it: plain digits only here */
+static int parse_id(const char *s)
+{
+    unsigned long long v = 0;
+    const char *p = s;
+
+    if (!*p || strlen(p) > 10)
+        return -1;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (unsigned)(*p - '0');
+    }
+    return v <= 4294967294ULL ? 0 : -1;
+}
+
+/* limits.tmpfs_size: "N%" (1-100) as given, else a size in bytes */
+static const char *tmpfs_size(const char *s)
+{
+    static char bufs[2][32];
+    static int which;
+    const char *p = s;
+    unsigned long long n = 0, mult = 1;
+    size_t ndigits = 0, len = strlen(s);
+    char *out;
+
+    if (len >= 2 && len <= 3 && s[len - 1] == '%') {
+        if (len == 2 && s[0] >= '1' && s[0] <= '9')
+            return s;
+        if (len == 3 && s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9')
+            return s;
+    }
+    if (strcmp(s, "100%") == 0)
+        return s;
+    for (; *p >= '0' && *p <= '9'; p++, ndigits++)
+        n = n * 10 + (unsigned)(*p - '0');
+    if (ndigits == 0 || ndigits > 15)
+        return NULL;
+    if (*p) {
+        const char *units = "kmgt";
+        char c = (char)(*p | 0x20);
+        const char *u = strchr(units, c);
+        if (u && c) {
+            int k;
+            for (k = 0; k <= u - units; k++)
+                mult *= 1024;
+            p++;
+        }
+    }
+    if (*p == 'i' || *p == 'I')
+        p++;
+    if (*p == 'b' || *p == 'B')
+        p++;
+    if (*p || n == 0 || n > (1ULL << 62) / mult)
+        return NULL;
+    out = bufs[which++ & 1];
+    snprintf(out, sizeof bufs[0], "%llu", n * mult);
+    return out;
+}
+
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* zone._no_hosts_file: the rootfs has no /etc/hosts, or an empty one */
+static int no_hosts_file(const char *rootfs)
+{
+    char path[PATH_MAX];
+    struct stat st;
+
+    snprintf(path, sizeof path, "%s/etc/hosts", rootfs);
+    if (lstat(path, &st) == 0)
+        return st.st_size == 0;
+    if (errno != ENOENT)
+        return 0;
+    snprintf(path, sizeof path, "%s/etc", rootfs);
+    return is_dir(path);
+}
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s = NULL;
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        delegate("out of memory", 0);
+    va_end(ap);
+    return s;
+}
+
+/* ---- id maps, as ZoneConfig.id_maps and guest_maps ---- */
+
+/* (start, count) of uid's subordinate ids in /etc/subuid or /etc/subgid */
+static int subordinate(const char *path, uid_t uid, unsigned long *start)
+{
+    struct passwd *pw = getpwuid(uid);
+    char line[512], uidstr[16];
+    FILE *f = fopen(path, "re");
+    int found = 0;
+
+    if (!f)
+        return 0;
+    snprintf(uidstr, sizeof uidstr, "%u", uid);
+    while (!found && fgets(line, sizeof line, f)) {
+        char *who = line, *s, *c, *end;
+        unsigned long st, cnt;
+        line[strcspn(line, "\r\n")] = 0;
+        s = strchr(line, ':');
+        if (!s)
+            continue;
+        *s++ = 0;
+        c = strchr(s, ':');
+        if (!c)
+            continue;
+        *c++ = 0;
+        if (!*s || !*c || strspn(s, "0123456789") != strlen(s) || strspn(c, "0123456789") != strlen(c))
+            continue;
+        st = strtoul(s, &end, 10);
+        cnt = strtoul(c, &end, 10);
+        if ((strcmp(who, uidstr) == 0 || (pw && strcmp(who, pw->pw_name) == 0)) && cnt >= ID_RANGE - 1) {
+            *start = st;
+            found = 1;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+static int on_path(const char *tool)
+{
+    const char *path = getenv("PATH");
+    char *dirs, *d, *save = NULL, buf[PATH_MAX];
+    int found = 0;
+
+    if (!path)
+        return 0;
+    dirs = strdup(path);
+    for (d = strtok_r(dirs, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+        snprintf(buf, sizeof buf, "%s/%s", *d ? d : ".", tool);
+        found = access(buf, X_OK) == 0 && !is_dir(buf);
+    }
+    free(dirs);
+    return found;
+}
+
+static char *map_around(unsigned long inside, unsigned long caller, unsigned long start)
+{
+    char *a = xasprintf("%s", ""), *b;
+    if (inside > 0) {
+        b = xasprintf("%s%lu %lu %lu\n", a, 0UL, start, inside < ID_RANGE ? inside : ID_RANGE);
+        free(a);
+        a = b;
+    }
+    b = xasprintf("%s%lu %lu 1\n", a, inside, caller);
+    free(a);
+    a = b;
+    if (inside + 1 < ID_RANGE) {
+        b = xasprintf("%s%lu %lu %lu\n", a, inside + 1, start + inside, ID_RANGE - inside - 1);
+        free(a);
+        a = b;
+    }
+    return a;
+}
+
+/* each line "inside outside count" as "inside inside count" */
+static char *same_ids(const char *map)
+{
+    char *out = xasprintf("%s", ""), *copy = strdup(map), *line, *save = NULL, *n;
+    for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        unsigned long in, outside, count;
+        if (sscanf(line, "%lu %lu %lu", &in, &outside, &count) != 3)
+            continue;
+        n = xasprintf("%s%lu %lu %lu\n", out, in, in, count);
+        free(out);
+        out = n;
+    }
+    free(copy);
+    return out;
+}
+
+static void id_maps(struct lxb_config *c, unsigned long uid, unsigned long gid)
+{
+    unsigned long us, gs;
+
+    if (geteuid() == 0) {
+        c->uid_map = c->gid_map = "0 0 4294967295\n";
+        c->newidmap = 0;
+        c->guest_uid_map = c->guest_gid_map = IDSHIFT_MAPS;
+        return;
+    }
+    if (subordinate("/etc/subuid", geteuid(), &us) && subordinate("/etc/subgid", geteuid(), &gs) &&
+        on_path("newuidmap") && on_path("newgidmap")) {
+        c->uid_map = map_around(uid, geteuid(), us);
+        c->gid_map = map_around(gid, getegid(), gs);
+        c->newidmap = 1;
+    } else {
+        c->uid_map = xasprintf("%lu %u 1\n", uid, geteuid());
+        c->gid_map = xasprintf("%lu %u 1\n", gid, getegid());
+        c->newidmap = 0;
+    }
+    c->guest_uid_map = same_ids(c->uid_map);
+    c->guest_gid_map = same_ids(c->gid_map);
+}
+
+/* ---- the brand cache ---- */
+
+struct brand {
+    unsigned char kind[LXB_NR_MAX];
+    unsigned char c_handler[LXB_NR_MAX];
+    char uts[4][LXB_UTS_LEN];        /* sysname, release, version, machine */
+    const unsigned char *bpf;
+    int bpf_len;
+    int notifies;                    /* some syscall has a C handler */
+    char *proc_version;              /* /proc/version under --kernel-release */
+};
+
+static uint64_t fnv1a64(const char *s, size_t n)
+{
+    uint64_t h = 14695981039346656037ULL;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int trusted(const struct stat *st)
+{
+    return st->st_uid == geteuid() && !(st->st_mode & 022);
+}
+
+static char *brand_key(const struct opts *o, const struct utsname *host)
+{
+    char *key = xasprintf("%shost %s %s\nrelease %s\n", BRAND_KEY, host->release, host->version,
+                          o->kernel_release ? o->kernel_release : ""), *n;
+    int i;
+    for (i = 0; i < o->ndeny; i++) {
+        n = xasprintf("%sdeny %s=%s\n", key, o->deny[i].key, o->deny[i].value);
+        free(key);
+        key = n;
+    }
+    return key;
+}
+
+/* the files the brand was compiled from, unchanged since: "path\tsize\tmtime_ns\n" lines */
+static int deps_fresh(const char *deps, size_t len)
+{
+    char *copy = strndup(deps, len), *line, *save = NULL;
+    int ok = 1;
+
+    for (line = strtok_r(copy, "\n", &save); line && ok; line = strtok_r(NULL, "\n", &save)) {
+        char *t1 = strchr(line, '\t'), *t2;
+        struct stat st;
+        if (!t1 || !(t2 = strchr(t1 + 1, '\t'))) {
+            ok = 0;
+            break;
+        }
+        *t1 = *t2 = 0;
+        ok = stat(line, &st) == 0 && (long long)st.st_size == atoll(t1 + 1) &&
+             (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec == atoll(t2 + 1);
+    }
+    free(copy);
+    return ok;
+}
+
+static const char *cache_dir(void)
+{
+    const char *d = getenv("LXBRAND_CACHE"), *home;
+    struct passwd *pw;
+
+    if (d && *d)
+        return d;
+    home = getenv("HOME");
+    if (!home) {
+        pw = getpwuid(getuid());
+        home = pw ? pw->pw_dir : "/";
+    }
+    return xasprintf("%s/.cache/lxbrand", home);
+}
+
+/* 0 and *b filled, or the reason it cannot be used */
+static const char *load_brand(const struct opts *o, struct brand *b)
+{
+    struct utsname host;
+    struct stat st, so;
+    char *key, *dir, *path;
+    unsigned char *buf;
+    ssize_t n;
+    uint32_t flags, nr_max, key_len, deps_len, bpf_len, text_len;
+    int fd, i;
+
+    /* this program and the compiled module come from one build */
+    if (stat(LXB_SO, &so) != 0 || (long long)so.st_size != LXB_SO_SIZE ||
+        (long long)so.st_mtim.tv_sec * 1000000000LL + so.st_mtim.tv_nsec != LXB_SO_MTIME_NS)
+        return "the compiled module changed since the front door was built (make build)";
+    if (uname(&host) != 0)
+        return "uname failed";
+    key = brand_key(o, &host);
+    dir = xasprintf("%s/frontdoor", cache_dir());
+    path = xasprintf("%s/%016llx.brand", dir, (unsigned long long)fnv1a64(key, strlen(key)));
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return "no compiled brand in the cache for these options";
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !trusted(&st) || st.st_size > BRAND_MAX ||
+        st.st_size < BRAND_HEADER || stat(dir, &so) != 0 || !trusted(&so)) {
+        close(fd);
+        return "the cached brand is not this user's alone";
+    }
+    buf = malloc((size_t)st.st_size);
+    if (!buf)
+        return "out of memory";
+    n = read(fd, buf, (size_t)st.st_size);
+    close(fd);
+    if (n != st.st_size || memcmp(buf, BRAND_MAGIC, 16) != 0)
+        return "the cached brand has another format";
+    flags = le32(buf + 16);
+    nr_max = le32(buf + 20);
+    key_len = le32(buf + 24);
+    deps_len = le32(buf + 28);
+    bpf_len = le32(buf + 32);
+    text_len = le32(buf + 36);
+    if (nr_max != LXB_NR_MAX ||
+        (uint64_t)BRAND_HEADER + key_len + deps_len + bpf_len + text_len != (uint64_t)n ||
+        bpf_len == 0 || bpf_len % 8)
+        return "the cached brand has another format";
+    if (key_len != strlen(key) || memcmp(buf + BRAND_HEADER, key, key_len) != 0)
+        return "the cached brand is for other options";
+    if (!deps_fresh((const char *)buf + BRAND_HEADER + key_len, deps_len))
+        return "the cached brand is older than the table";
+    if (flags & BRAND_NEEDS_PYTHON)
+        return "the brand has a Python handler";
+    memcpy(b->kind, buf + 40, LXB_NR_MAX);
+    memcpy(b->c_handler, buf + 40 + LXB_NR_MAX, LXB_NR_MAX);
+    for (i = 0; i < 4; i++) {
+        memcpy(b->uts[i], buf + 40 + 2 * LXB_NR_MAX + i * LXB_UTS_LEN, LXB_UTS_LEN);
+        b->uts[i][LXB_UTS_LEN - 1] = 0;
+    }
+    b->notifies = 0;
+    for (i = 0; i < LXB_NR_MAX; i++) {
+        if (b->kind[i] == LXB_KIND_PY)
+            return "the brand has a Python handler";
+        if (b->kind[i] != LXB_KIND_NONE)
+            b->notifies = 1;
+    }
+    b->bpf = buf + BRAND_HEADER + key_len + deps_len;
+    b->bpf_len = (int)bpf_len;
+    b->proc_version = text_len ? strndup((const char *)b->bpf + bpf_len, text_len) : NULL;
+    if (o->kernel_release && !b->proc_version)
+        return "the cached brand has no /proc/version";
+    free(key);
+    free(dir);
+    free(path);
+    return NULL;
+}
+
+/* ---- signals: forwarded to the zone's init, which signals the guest's
+   process group (zone_init.c) ----
+ *
+ * Every catchable signal but our own children's and our own faults is
+ * blocked in every thread from before the zone starts, and one thread takes
+ * them with sigwaitinfo: those that come before init exists wait, pending,
+ * and none interrupts a system call of ours.  init is signalled through a
+ * pidfd, so a signal that comes after init was reaped reaches no one else.
+ */
+
+static int init_pidfd = -1;
+static int pty_master = -1;
+static int in_tty;
+static sigset_t forwarded_set;
+
+static int forwarded(int sig)
+{
+    switch (sig) {
+    case SIGKILL: case SIGSTOP: case SIGCHLD:
+    /* our own faults, never a request */
+    case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL: case SIGTRAP: case SIGSYS:
+        return 0;
+    }
+    return 1;
+}
+
+static void *forward_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        siginfo_t si;
+        int sig = sigwaitinfo(&forwarded_set, &si);
+        if (sig < 0)
+            continue;
+        if (sig == SIGWINCH && in_tty) {
+            /* the terminal's new size is the pty's, which signals the guest */
+            struct winsize ws;
+            if (ioctl(0, TIOCGWINSZ, &ws) == 0)
+                ioctl(pty_master, TIOCSWINSZ, &ws);
+            continue;
+        }
+        syscall(SYS_pidfd_send_signal, init_pidfd, sig, NULL, 0);
+        /* a job stop (^Z, kill -TSTP) stops the guest's job and then lxrun,
+           so the shell sees its job stopped; `fg` sends CONT, forwarded too */
+        if (sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+            kill(getpid(), SIGSTOP);
+    }
+    return NULL;
+}
+
+/* block them, in this thread and every thread it starts */
+static void block_forwarded(void)
+{
+    int sig;
+
+    sigemptyset(&forwarded_set);
+    for (sig = 1; sig < NSIG; sig++)
+        if (forwarded(sig))
+            sigaddset(&forwarded_set, sig);    /* refuses glibc's own (32, 33) */
+    sigprocmask(SIG_BLOCK, &forwarded_set, NULL);
+}
+
+/* ---- the C supervisor and the terminal relay, in threads ---- */
+
+static struct lxb_sup sup;
+static volatile int sup_rc;
+
+static void *supervise(void *arg)
+{
+    int rc = lxb_supervise(&sup);
+    (void)arg;
+    if (rc < 0) {
+        /* fail closed: a zone whose supervisor is gone does not keep running */
+        sup_rc = rc;
+        if (init_pidfd >= 0)
+            syscall(SYS_pidfd_send_signal, (int)init_pidfd, SIGKILL, NULL, 0);
+    }
+    return NULL;
+}
+
+struct relay {
+    int master, stop;
+    volatile int done;
+};
+
+static void *relay_main(void *arg)
+{
+    struct relay *r = arg;
+    lxb_pty_relay(0, 1, r->master, r->stop);
+    r->done = 1;
+    return NULL;
+}
+
+/* supervisor.c's upcall: never reached, a brand with a Python handler is
+   handed over to the Python CLI */
+int lxb_py_dispatch(void *handle, const struct lxb_call *call, struct lxb_reply *reply)
+{
+    (void)handle;
+    (void)call;
+    reply->error = ENOSYS;
+    return 0;
+}
+
+static void start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    if (pthread_create(t, &attr, fn, arg) != 0)
+        fail(EXIT_FAILED, "cannot start a thread: ", strerror(errno));
+    pthread_attr_destroy(&attr);
+}
+
+/* ---- main ---- */
+
+static const char *signame(int sig, char *buf, size_t len)
+{
+    const char *abbrev = sigabbrev_np(sig);
+    if (abbrev)
+        snprintf(buf, len, "SIG%s", abbrev);
+    else if (sig >= SIGRTMIN && sig <= SIGRTMAX)
+        snprintf(buf, len, "SIGRTMIN+%d", sig - SIGRTMIN);
+    else
+        snprintf(buf, len, "%d", sig);
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+    struct brand b;
+    struct lxb_config c;
+    struct lxb_zone z;
+    struct lxb_bind binds[MAX_ITEMS];
+    char *envp[MAX_ITEMS + 4], **guest_argv, err[512], namebuf[32];
+    const char *why, *term, *search_path = DEFAULT_PATH;
+    pthread_t fwd_thread, sup_thread, relay_thread;
+    struct relay relay = {-1, -1, 0};
+    int i, rc, status, kind, tty, have_sup = 0, have_relay = 0, nenv = 0, root = geteuid() == 0;
+    unsigned long uid, gid;
+
+    /* the zone's init blanks the argument area it inherits (zone_init.c
+       init_rename): every string the zone is given must live elsewhere */
+    g_argv = calloc((size_t)argc + 1, sizeof *g_argv);
+    for (i = 0; g_argv && i < argc; i++)
+        if (!(g_argv[i] = strdup(argv[i])))
+            g_argv = NULL;
+    if (!g_argv) {
+        dprintf(2, "lxrun: out of memory\n");
+        return EXIT_FAILED;
+    }
+    argv = g_argv;
+    g_argc = argc;
+    sigprocmask(SIG_SETMASK, NULL, &first_mask);
+    /* a closed stdin/stdout/stderr would be reused by our own descriptors
+       and handed to the guest as its stdio: hold them with /dev/null */
+    for (i = 0; i < 3; i++)
+        if (fcntl(i, F_GETFD) < 0)
+            open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY);
+
+    parse(argc, argv, &o);
+    if (o.limits)
+        delegate("--memory, --pids or --cpus (cgroups)", 0);
+    o.rootfs = abspath(o.rootfs);
+    if (!is_dir(o.rootfs))
+        delegate("the rootfs is not a directory", 0);
+    if (!valid_hostname(o.hostname))
+        delegate("a hostname to judge", 0);
+    if (strcmp(o.net, "none") != 0 && strcmp(o.net, "host") != 0)
+        delegate("a --net to judge", 0);
+    if (o.cwd[0] != '/')
+        delegate("a relative --cwd", 0);
+    if (parse_id(o.uid) < 0 || parse_id(o.gid) < 0)
+        delegate("a --uid or --gid to judge", 0);
+    uid = strtoul(o.uid, NULL, 10);
+    gid = strtoul(o.gid, NULL, 10);
+    if (o.kernel_release && (!o.kernel_release[0] || strlen(o.kernel_release) > HOST_NAME_MAX_ ||
+                             o.kernel_release[0] < '0' || o.kernel_release[0] > '9'))
+        delegate("a --kernel-release to judge", 0);
+    for (i = 0; i < o.nbinds; i++) {
+        /* zone.Bind.parse: SRC:DST[:ro|:rw] */
+        char *spec = strdup(o.binds[i]), *p1 = strchr(spec, ':'), *p2, *p3;
+        int ro = 0;
+        if (!p1)
+            delegate("a --bind to judge", 0);
+        *p1++ = 0;
+        p2 = strchr(p1, ':');
+        if (p2) {
+            *p2++ = 0;
+            p3 = strchr(p2, ':');
+            if (p3 || (strcmp(p2, "ro") != 0 && strcmp(p2, "rw") != 0))
+                delegate("a --bind to judge", 0);
+            ro = strcmp(p2, "ro") == 0;
+        }
+        if (!spec[0] || !p1[0] || p1[0] != '/' || access(spec, F_OK) != 0)
+            delegate("a --bind to judge", 0);
+        binds[i].src = abspath(spec);
+        binds[i].dst = p1;
+        binds[i].readonly = ro;
+    }
+    memset(&c, 0, sizeof c);
+    c.tmp_size = tmpfs_size(o.tmp_size);
+    c.shm_size = tmpfs_size(o.shm_size);
+    if (!c.tmp_size || !c.shm_size)
+        delegate("a tmpfs size to judge", 0);
+    if (root) {
+        char mark[64];
+        ssize_t n = lgetxattr(o.rootfs, IDSHIFT_XATTR, mark, sizeof mark);
+        if (n != (ssize_t)strlen(IDSHIFT_MARK) || memcmp(mark, IDSHIFT_MARK, (size_t)n) != 0) {
+            if (!o.ephemeral)
+                delegate("a rootfs not yet shifted to the zone's host ids", 0);
+            c.idmap_lower = 1;       /* the rootfs stays as it is (launcher.c) */
+        }
+    }
+    why = load_brand(&o, &b);
+    if (why)
+        delegate(why, 0);
+
+    /* the guest's environment: ZoneConfig.environment */
+    term = getenv("TERM");
+    {
+        struct kv env[MAX_ITEMS + 3];
+        int n = 3;
+        env[0] = (struct kv){"PATH", DEFAULT_PATH};
+        env[1] = (struct kv){"HOME", uid == 0 ? "/root" : "/"};
+        env[2] = (struct kv){"TERM", term ? term : "dumb"};
+        for (i = 0; i < o.nenv; i++)
+            kv_set(env, &n, o.env[i].key, strlen(o.env[i].key), o.env[i].value);
+        for (i = 0; i < n; i++) {
+            envp[nenv++] = xasprintf("%s=%s", env[i].key, env[i].value);
+            if (strcmp(env[i].key, "PATH") == 0)
+                search_path = env[i].value;
+        }
+        envp[nenv] = NULL;
+    }
+    guest_argv = calloc((size_t)o.ncmd + 1, sizeof *guest_argv);
+    if (!guest_argv)
+        delegate("out of memory", 0);
+    for (i = 0; i < o.ncmd; i++)
+        guest_argv[i] = o.cmd[i];
+
+    c.rootfs = o.rootfs;
+    c.hostname = o.hostname;
+    c.domainname = NULL;
+    c.cwd = o.cwd;
+    c.path = o.cmd[0];
+    c.search_path = search_path;
+    c.argv = guest_argv;
+    c.envp = envp;
+    c.ephemeral = o.ephemeral;
+    c.net_host = strcmp(o.net, "host") == 0;
+    c.uid = (int)uid;
+    c.gid = (int)gid;
+    for (i = 0; i < 3; i++)
+        c.stdio[i] = i;
+    c.nbinds = o.nbinds;
+    c.binds = binds;
+    c.bpf = b.bpf;
+    c.bpf_len = b.bpf_len;
+    if (o.kernel_release) {
+        c.proc_version = b.proc_version;
+        c.osrelease = xasprintf("%s\n", o.kernel_release);
+    }
+    if (no_hosts_file(o.rootfs))
+        c.hosts = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                            "127.0.1.1\t%s\n", o.hostname);
+    id_maps(&c, uid, gid);
+    c.start_timeout_ms = 0;
+    c.lower_fd = -1;
+
+    tty = o.tty >= 0 ? o.tty : (isatty(0) && isatty(1));
+    if (tty) {
+        struct termios raw;
+        if (tcgetattr(0, &saved_tty) != 0)
+            delegate("--tty without a terminal on stdin", 0);
+        /* Python's tty.setraw, TCSANOW: TCSAFLUSH would drop typed-ahead input */
+        raw = saved_tty;
+        raw.c_iflag &= ~(tcflag_t)(BRKINT | ICRNL | INPCK | ISTRIP | IXON);
+        raw.c_oflag &= ~(tcflag_t)OPOST;
+        raw.c_cflag &= ~(tcflag_t)(CSIZE | PARENB);
+        raw.c_cflag |= CS8;
+        raw.c_lflag &= ~(tcflag_t)(ECHO | ICANON | IEXTEN | ISIG);
+        raw.c_cc[VMIN] = 1;
+        raw.c_cc[VTIME] = 0;
+        tty_saved = 1;
+        tcsetattr(0, TCSANOW, &raw);
+    }
+    c.use_pty = tty;
+    in_tty = tty;
+
+    /* signals that come before init exists wait, blocked, and are forwarded
+       once it does; init and the guest set their own masks */
+    block_forwarded();
+
+    memset(&z, 0, sizeof z);
+    rc = lxb_zone_start(&c, &z, err, sizeof err);
+    if (rc < 0) {
+        if (z.exec_errno)
+            delegate("CMD could not be executed", z.exec_errno);
+        fail(EXIT_FAILED, err, "");
+    }
+    init_pidfd = (int)syscall(SYS_pidfd_open, z.init_pid, 0);
+    if (init_pidfd < 0) {
+        kill(z.init_pid, SIGKILL);
+        fail(EXIT_FAILED, "pidfd_open of the zone's init: ", strerror(errno));
+    }
+    pty_master = z.pty_fd;
+    /* first: it is the thread after the main one (tests signal it by tid) */
+    start_thread(&fwd_thread, forward_main, NULL);
+    if (b.notifies) {
+        memset(&sup, 0, sizeof sup);
+        rc = lxb_sup_init(&sup, z.listener_fd);
+        if (rc < 0) {
+            kill(z.init_pid, SIGKILL);
+            fail(EXIT_FAILED, "start the supervisor: ", strerror(-rc));
+        }
+        memcpy(sup.kind, b.kind, LXB_NR_MAX);
+        memcpy(sup.c_handler, b.c_handler, LXB_NR_MAX);
+        memcpy(sup.sysname, b.uts[0], LXB_UTS_LEN);
+        memcpy(sup.release, b.uts[1], LXB_UTS_LEN);
+        memcpy(sup.version, b.uts[2], LXB_UTS_LEN);
+        memcpy(sup.machine, b.uts[3], LXB_UTS_LEN);
+        start_thread(&sup_thread, supervise, NULL);
+        have_sup = 1;
+    }
+    /* nothing notified, or the supervisor has its own dup */
+    close(z.listener_fd);
+    z.listener_fd = -1;
+    if (z.pty_fd >= 0) {
+        relay.master = z.pty_fd;
+        relay.stop = eventfd(0, EFD_CLOEXEC);
+        start_thread(&relay_thread, relay_main, &relay);
+        have_relay = 1;
+    }
+
+    lxb_zone_wait(&z, &status, &kind);
+    /* init is reaped: the pidfd never reaches another process */
+
+    if (have_sup) {
+        lxb_sup_stop(&sup);
+        pthread_join(sup_thread, NULL);
+        lxb_sup_close(&sup);
+    }
+    if (have_relay) {
+        /* the guest's last output, until the master reads EIO */
+        struct timespec until;
+        uint64_t one = 1;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 2;
+        if (pthread_timedjoin_np(relay_thread, NULL, &until) != 0) {
+            if (write(relay.stop, &one, sizeof one) < 0)
+                (void)0;
+            pthread_join(relay_thread, NULL);
+        }
+    }
+    restore_tty();
+    if (sup_rc < 0)
+        fail(EXIT_FAILED, strerror(-sup_rc), "; the zone was killed");
+    if (kind == 1)
+        delegate("CMD could not be executed", status);
+    if (kind == 2) {
+        if (WIFSIGNALED(status)) {
+            int sig = WTERMSIG(status);
+            dprintf(2, "lxrun: the zone's init was killed (signal %d, %s) from outside the zone; the guest "
+                       "was killed with it and its own status is unknown\n",
+                    sig, signame(sig, namebuf, sizeof namebuf));
+            exit(128 + sig);
+        }
+        dprintf(2, "lxrun: the zone's init exited (status %d) without reporting the guest's status; the "
+                   "guest is gone\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        exit(EXIT_FAILED);
+    }
+    if (WIFEXITED(status))
+        exit(WEXITSTATUS(status));
+    if (WIFSIGNALED(status))
+        exit(128 + WTERMSIG(status));
+    exit(128 + SIGKILL);
+}
