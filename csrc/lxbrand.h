@@ -45,6 +45,33 @@ struct lxb_bind {
     int readonly;
 };
 
+/* the zone's file system as typed steps (csrc/zone_fs.c): lxb_fs_plan lists
+   them for a config, init executes them in order in the new root, and Python
+   prints them (lxrun plan) */
+#define LXB_STEP_PROC 1          /* a fresh proc of the zone's pid namespace */
+#define LXB_STEP_SYS 2           /* sysfs, read-only (the host's, read-only, with --net host) */
+#define LXB_STEP_DEV 3           /* the minimal /dev; data: options of its shm tmpfs */
+#define LXB_STEP_TMPFS 4         /* a tmpfs; data: its mount options */
+#define LXB_STEP_BIND 5          /* src (a host path) bound at path */
+#define LXB_STEP_FILE 6          /* data (text) shown at path */
+#define LXB_STEP_MASK 7          /* /dev/null over a file, an empty read-only tmpfs over a directory */
+#define LXB_STEP_SELF_BIND 8     /* path bound onto itself: a read-only tree, or a writable hole in one */
+#define LXB_STEP_ROOT_RO 9       /* the root itself read-only (its sub-mounts keep their flags) */
+/* step flags */
+#define LXB_STEP_F_RO 1          /* read-only */
+#define LXB_STEP_F_OPTIONAL 2    /* a path missing in this kernel or rootfs: skip the step */
+#define LXB_STEP_F_IF_EMPTY 4    /* FILE: only over a missing or empty regular file */
+#define LXB_STEP_F_WRITABLE 8    /* FILE: writable, the writes end with the zone */
+#define LXB_MAX_STEPS 160
+
+struct lxb_step {
+    int op;                      /* LXB_STEP_* */
+    int flags;                   /* LXB_STEP_F_* */
+    const char *path;            /* inside the zone */
+    const char *src;             /* BIND: host path */
+    const char *data;            /* TMPFS, DEV: mount options; FILE: text */
+};
+
 struct lxb_config {
     const char *rootfs;          /* host path of the zone's root */
     const char *hostname;
@@ -82,6 +109,9 @@ struct lxb_config {
                                     layer is an idmapped mount, disk ids u shown as guest_uid_map's */
     int lower_fd;                /* set by lxb_zone_start: that mount, or -1 */
     uint64_t cap_drop;           /* capabilities (1 << CAP_X) the guest's bounding set loses */
+    int nsteps;                  /* the caller's own steps (--tmpfs, generated files), */
+    const struct lxb_step *steps;  /* after the zone's own and before --bind */
+    int readonly_root;           /* --read-only: the root mount read-only */
     int hold_guest;              /* the guest waits before its execve of CMD until
                                     lxb_zone_release (a tracer attaches in between) */
 };
@@ -135,6 +165,10 @@ struct lxb_sup {
    written to out, or -errno */
 int lxb_filter_build(const int32_t *action, int n, unsigned char *out, int outlen);
 
+/* the zone's file system for cfg, as steps: returns their number (at most
+   max), or -E2BIG */
+int lxb_fs_plan(const struct lxb_config *cfg, struct lxb_step *out, int max);
+
 /* start a zone: returns 0, or -errno with a message in err */
 int lxb_zone_start(const struct lxb_config *cfg, struct lxb_zone *z, char *err, int errlen);
 
@@ -166,6 +200,87 @@ int lxb_addfd(int listener_fd, uint64_t id, int host_fd, uint32_t newfd_flags);
 int lxb_pty_relay(int in_fd, int out_fd, int master_fd, int stop_fd);
 
 /* PYTHON-CALLBACK */ int lxb_py_dispatch(void *handle, const struct lxb_call *call, struct lxb_reply *reply);
+
+/* ---- tracing (csrc/trace.c, lxbrand/trace.py; issue 13) ----
+   Traced syscalls are SECCOMP_RET_TRACE in the filter; a tracer thread of
+   lxrun ptrace-seizes the held guest (lxb_config.hold_guest) and follows its
+   children; for each traced call it writes one fixed-size record to out_fd. */
+#define LXB_ACT_TRACE 0x40000    /* filter action: SECCOMP_RET_TRACE, to the tracer */
+
+#define LXB_TRACE_SLOTS 3        /* arguments copied per call */
+#define LXB_TRACE_SLOT 256       /* bytes per copy, at most */
+
+/* how an argument is copied (struct lxb_trace_copy.how) */
+#define LXB_COPY_STR 1           /* at entry: a NUL-terminated string */
+#define LXB_COPY_IN 2            /* at entry: size bytes, or args[lenarg] (lenarg < 6) capped at size */
+#define LXB_COPY_OUT 3           /* at exit, on success: size bytes, or ret bytes (lenarg 7) capped at size */
+#define LXB_COPY_STRV 4          /* at entry: a NULL-terminated string array, NUL-separated */
+#define LXB_COPY_LEN_RET 7
+
+/* what the tracer does at a traced call's seccomp stop (struct lxb_trace_spec.mode) */
+#define LXB_TRACE_RECORD 1       /* record entry, run it, record its exit */
+#define LXB_TRACE_ANSWER 2       /* do not run it: answer -err (the filter's own answer), record */
+
+/* record kinds and flags */
+#define LXB_REC_SYSCALL 1
+#define LXB_REC_SIGNAL 2         /* nr: signo, code: si_code, args[0..2]: si_pid si_uid si_status */
+#define LXB_REC_EXIT 3           /* ret: the wait status */
+#define LXB_REC_NEWTASK 4        /* a task first seen */
+#define LXB_RECF_NORESULT 1      /* the task was gone (or exec'd) before the call returned */
+#define LXB_RECF_ANSWERED 2      /* answered by the tracer, never ran */
+#define LXB_RECF_CMDLINE 4       /* slot 2 holds the caller's /proc/PID/cmdline */
+#define LXB_SLOT_NONE 255
+
+struct lxb_trace_copy {
+    uint8_t arg;                 /* argument index 0-5 */
+    uint8_t how;                 /* LXB_COPY_* */
+    uint8_t lenarg;              /* see LXB_COPY_IN / LXB_COPY_OUT; 6: none */
+    uint8_t pad;
+    uint16_t size;
+    uint16_t pad2;
+};
+
+struct lxb_trace_spec {
+    uint8_t mode;                /* 0: not traced here (resumed as is) */
+    uint8_t ncopy;
+    uint16_t err;                /* LXB_TRACE_ANSWER: the errno */
+    struct lxb_trace_copy copy[LXB_TRACE_SLOTS];
+};
+
+struct lxb_trace_rec {
+    uint32_t kind;
+    uint32_t flags;
+    int32_t pid;                 /* the zone's pid of the thread group */
+    int32_t tid;                 /* the zone's tid */
+    int32_t nr;
+    int32_t code;
+    uint64_t args[6];
+    int64_t ret;
+    uint64_t t_entry;            /* CLOCK_MONOTONIC, ns */
+    uint64_t t_exit;
+    int32_t host_tid;
+    uint8_t slot_arg[LXB_TRACE_SLOTS];   /* argument each slot copies, LXB_SLOT_NONE */
+    uint8_t slot_trunc;          /* bit i: slot i was cut at LXB_TRACE_SLOT */
+    uint16_t slot_len[LXB_TRACE_SLOTS];
+    uint16_t pad;
+    char slot[LXB_TRACE_SLOTS][LXB_TRACE_SLOT];
+};
+
+struct lxb_tracer {
+    int guest_pidfd;             /* struct lxb_zone.guest_pidfd */
+    int out_fd;                  /* records go here; the tracer closes it at its end */
+    int first_error;             /* a ptrace failure the tracer met (-errno), or 0 */
+    int refused_ptrace;          /* the guest called ptrace(2) (refused: EPERM), times */
+    uint64_t records;
+    void *priv;
+    struct lxb_trace_spec spec[LXB_NR_MAX];
+};
+
+/* seize the guest from a new tracer thread; returns once it is attached (0)
+   or failed (-errno); then lxb_zone_release lets the guest exec */
+int lxb_trace_start(struct lxb_tracer *t);
+/* wait for the tracer thread, which ends when every traced task is gone */
+int lxb_trace_join(struct lxb_tracer *t);
 /* CFFI-END */
 
 #endif

@@ -37,23 +37,23 @@
    maskedPaths, plus the kernel's page maps): files get /dev/null bound over
    them, directories an empty read-only tmpfs */
 static const char *const masked[] = {
-    "proc/acpi", "proc/asound", "proc/kcore", "proc/keys", "proc/key-users", "proc/latency_stats",
-    "proc/timer_list", "proc/timer_stats", "proc/sched_debug", "proc/scsi", "proc/kpagecount",
-    "proc/kpageflags", "proc/kpagecgroup", "proc/sysrq-trigger", "proc/kmsg", "proc/config.gz",
-    "sys/firmware", "sys/devices/virtual/powercap", "sys/kernel/debug", "sys/kernel/tracing",
-    "sys/kernel/security", "sys/fs/bpf", NULL,
+    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/key-users", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/proc/kpagecount",
+    "/proc/kpageflags", "/proc/kpagecgroup", "/proc/sysrq-trigger", "/proc/kmsg", "/proc/config.gz",
+    "/sys/firmware", "/sys/devices/virtual/powercap", "/sys/kernel/debug", "/sys/kernel/tracing",
+    "/sys/kernel/security", "/sys/fs/bpf", NULL,
 };
 
 /* read-only, as runc's readonlyPaths */
-static const char *const readonly[] = {"proc/bus", "proc/fs", "proc/irq", NULL};
+static const char *const readonly[] = {"/proc/bus", "/proc/fs", "/proc/irq", NULL};
 
 /* sysctls a namespace of the zone owns: they stay writable under the
    read-only /proc/sys, and Linux checks them against the zone's namespaces */
 static const char *const own_sysctls[] = {
-    "proc/sys/net", "proc/sys/kernel/hostname", "proc/sys/kernel/domainname",
-    "proc/sys/kernel/shmmax", "proc/sys/kernel/shmall", "proc/sys/kernel/shmmni",
-    "proc/sys/kernel/shm_rmid_forced", "proc/sys/kernel/msgmax", "proc/sys/kernel/msgmnb",
-    "proc/sys/kernel/msgmni", "proc/sys/kernel/sem", "proc/sys/fs/mqueue", NULL,
+    "/proc/sys/net", "/proc/sys/kernel/hostname", "/proc/sys/kernel/domainname",
+    "/proc/sys/kernel/shmmax", "/proc/sys/kernel/shmall", "/proc/sys/kernel/shmmni",
+    "/proc/sys/kernel/shm_rmid_forced", "/proc/sys/kernel/msgmax", "/proc/sys/kernel/msgmnb",
+    "/proc/sys/kernel/msgmni", "/proc/sys/kernel/sem", "/proc/sys/fs/mqueue", NULL,
 };
 
 static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty", NULL};
@@ -186,34 +186,24 @@ static void show_file(struct fsctx *c, const char *path, const char *text, int w
     }
 }
 
-static void setup_proc(struct fsctx *c, const struct lxb_config *cfg)
+static void step_proc(struct fsctx *c, const struct lxb_step *st)
 {
-    int fd, i;
+    int fd = lxb_mountpoint_in_root(c->root, st->path, 1, c->uid, c->gid);
 
-    fd = lxb_mountpoint_in_root(c->root, "proc", 1, c->uid, c->gid);
     if (fd < 0)
-        lxb_die_step(c->ctl, "/proc", -fd);
+        lxb_die_step(c->ctl, st->path, -fd);
     mount_at(c, "proc", fd, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
              "mount a fresh /proc (is the host's /proc partly masked?)");
     close(fd);
-    if (cfg->proc_version)
-        show_file(c, "proc/version", cfg->proc_version, 0);
-    if (cfg->osrelease)
-        show_file(c, "proc/sys/kernel/osrelease", cfg->osrelease, 0);
-    for (i = 0; own_sysctls[i]; i++)
-        self_bind(c, own_sysctls[i], 0, 0);
-    self_bind(c, "proc/sys", 1, 1);
-    for (i = 0; readonly[i]; i++)
-        self_bind(c, readonly[i], 1, 0);
 }
 
-static void setup_sys(struct fsctx *c, const struct lxb_config *cfg)
+static void step_sys(struct fsctx *c, const struct lxb_step *step)
 {
     char p[64];
-    int fd = lxb_mountpoint_in_root(c->root, "sys", 1, c->uid, c->gid);
+    int fd = lxb_mountpoint_in_root(c->root, step->path, 1, c->uid, c->gid);
 
     if (fd < 0)
-        lxb_die_step(c->ctl, "/sys", -fd);
+        lxb_die_step(c->ctl, step->path, -fd);
     lxb_fd_path(p, sizeof p, fd);
     if (mount("sysfs", p, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) {
         /* sysfs needs a network namespace of our own; with --net host bind it */
@@ -221,7 +211,7 @@ static void setup_sys(struct fsctx *c, const struct lxb_config *cfg)
             lxb_die_step(c->ctl, "bind /sys", errno);
         close(fd);
         /* read-only all the way down: the host's cgroupfs sits below /sys */
-        fd = at(c, "sys", O_PATH);
+        fd = at(c, step->path, O_PATH);
         struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
         if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &ro, sizeof ro) != 0)
             lxb_die_step(c->ctl, "make /sys read-only", errno);
@@ -229,18 +219,18 @@ static void setup_sys(struct fsctx *c, const struct lxb_config *cfg)
     close(fd);
 }
 
-static void setup_dev(struct fsctx *c, const struct lxb_config *cfg)
+static void step_dev(struct fsctx *c, const struct lxb_step *step)
 {
-    char p[64], host[64], opts[96];
+    char p[64], host[64];
     int dev, fd, i;
 
-    fd = lxb_mountpoint_in_root(c->root, "dev", 1, c->uid, c->gid);
+    fd = lxb_mountpoint_in_root(c->root, step->path, 1, c->uid, c->gid);
     if (fd < 0)
-        lxb_die_step(c->ctl, "/dev", -fd);
+        lxb_die_step(c->ctl, step->path, -fd);
     mount_at(c, "lxbrand-dev", fd, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k", "mount tmpfs on /dev");
     close(fd);
     /* the fresh tmpfs holds nothing the guest made: plain *at calls are safe */
-    dev = at(c, "dev", O_PATH | O_DIRECTORY);
+    dev = at(c, step->path, O_PATH | O_DIRECTORY);
     for (i = 0; dev_nodes[i]; i++) {
         fd = openat(dev, dev_nodes[i], O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
         if (fd < 0)
@@ -254,16 +244,15 @@ static void setup_dev(struct fsctx *c, const struct lxb_config *cfg)
         close(fd);
     }
     mkdirat(dev, "pts", 0755);
-    fd = at(c, "dev/pts", O_PATH | O_DIRECTORY);
+    fd = openat(dev, "pts", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     mount_at(c, "devpts", fd, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620",
              "mount devpts on /dev/pts");
     close(fd);
     if (symlinkat("pts/ptmx", dev, "ptmx") != 0)
         lxb_die_step(c->ctl, "symlink /dev/ptmx", errno);
     mkdirat(dev, "shm", 01777);
-    fd = at(c, "dev/shm", O_PATH | O_DIRECTORY);
-    snprintf(opts, sizeof opts, "mode=1777%s%s", cfg->shm_size ? ",size=" : "", cfg->shm_size ? cfg->shm_size : "");
-    mount_at(c, "lxbrand-shm", fd, "tmpfs", MS_NOSUID | MS_NODEV, opts, "mount tmpfs on /dev/shm");
+    fd = openat(dev, "shm", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    mount_at(c, "lxbrand-shm", fd, "tmpfs", MS_NOSUID | MS_NODEV, step->data, "mount tmpfs on /dev/shm");
     close(fd);
     mkdirat(dev, "mqueue", 0755);
     symlinkat("/proc/self/fd", dev, "fd");
@@ -274,38 +263,175 @@ static void setup_dev(struct fsctx *c, const struct lxb_config *cfg)
     close(dev);
 }
 
-/* a rootfs without /etc/hosts (debootstrap makes none) still resolves
- * localhost and the zone's name, as in a container; the mount point is an
- * empty file, which resolves nothing where the zone is not running, and an
- * empty /etc/hosts counts as none; it stays writable (echo >> /etc/hosts),
- * and what is written ends with the zone */
-static void setup_hosts(struct fsctx *c, const struct lxb_config *cfg)
+/* FILE with F_IF_EMPTY (the zone's /etc/hosts): only over a missing or
+ * empty regular file, which is created as the mount point.  A rootfs without
+ * /etc/hosts (debootstrap makes none) still resolves localhost and the
+ * zone's name, as in a container; the empty file left resolves nothing where
+ * the zone is not running, and an empty /etc/hosts counts as none */
+static void step_file_if_empty(struct fsctx *c, const struct lxb_step *step)
 {
+    char parent[512], *slash;
     struct stat st;
-    int etc, fd;
+    int dir, fd;
 
-    etc = lxb_open_in_root(c->root, "etc", O_PATH | O_DIRECTORY);
-    if (etc < 0)
+    snprintf(parent, sizeof parent, "%s", step->path);
+    slash = strrchr(parent, '/');
+    if (!slash)
         return;
-    fd = openat(etc, "hosts", O_CREAT | O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
-    close(etc);
+    *slash = 0;
+    dir = lxb_open_in_root(c->root, parent[0] ? parent : "/", O_PATH | O_DIRECTORY);
+    if (dir < 0)
+        return;
+    fd = openat(dir, slash + 1, O_CREAT | O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    close(dir);
     if (fd < 0)
         return;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
         if (st.st_uid != c->uid)
             fchown(fd, c->uid, c->gid);
         close(fd);
-        show_file(c, "etc/hosts", cfg->hosts, 1);
+        show_file(c, step->path, step->data, step->flags & LXB_STEP_F_WRITABLE);
         return;
     }
     close(fd);
 }
 
+static void step_tmpfs(struct fsctx *c, const struct lxb_step *step)
+{
+    int fd = lxb_mountpoint_in_root(c->root, step->path, 1, c->uid, c->gid);
+    if (fd < 0)
+        lxb_die_step(c->ctl, step->path, -fd);
+    mount_at(c, "lxbrand-tmpfs", fd, "tmpfs", MS_NOSUID | MS_NODEV, step->data, step->path);
+    close(fd);
+}
+
+static void step_bind(struct fsctx *c, const struct lxb_step *step, int tree)
+{
+    struct stat st;
+    int fd;
+
+    if (fstat(tree, &st) != 0)
+        lxb_die_step(c->ctl, step->src, errno);
+    fd = lxb_mountpoint_in_root(c->root, step->path, S_ISDIR(st.st_mode), c->uid, c->gid);
+    if (fd < 0)
+        lxb_die_step(c->ctl, step->path, -fd);
+    if (syscall(SYS_move_mount, tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+        lxb_die_step(c->ctl, step->path, errno);
+    close(fd);
+}
+
+static void step_root_ro(struct fsctx *c)
+{
+    struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+    if (syscall(SYS_mount_setattr, c->root, "", AT_EMPTY_PATH, &ro, sizeof ro) != 0)
+        lxb_die_step(c->ctl, "--read-only: make the root read-only", errno);
+}
+
+static int add(struct lxb_step *out, int n, int max, int op, int flags, const char *path, const char *src,
+               const char *data)
+{
+    if (n < max) {
+        out[n].op = op;
+        out[n].flags = flags;
+        out[n].path = path;
+        out[n].src = src;
+        out[n].data = data;
+    }
+    return n + 1;
+}
+
+/*
+ * The plan: /proc (the personality's files over it, the zone's own sysctls
+ * bound writable, then /proc/sys and runc's read-only trees), /sys, /dev,
+ * the masks, /etc/hosts, /tmp, the caller's own steps, --bind, and last
+ * --read-only.  Option strings live in cfg; the plan points into it and into
+ * static tables, so it allocates nothing.
+ */
+int lxb_fs_plan(const struct lxb_config *cfg, struct lxb_step *out, int max)
+{
+    static char shm_opts[96], tmp_opts[96];
+    int n = 0, i;
+
+    snprintf(shm_opts, sizeof shm_opts, "mode=1777%s%s", cfg->shm_size ? ",size=" : "",
+             cfg->shm_size ? cfg->shm_size : "");
+    snprintf(tmp_opts, sizeof tmp_opts, "mode=1777%s%s", cfg->tmp_size ? ",size=" : "",
+             cfg->tmp_size ? cfg->tmp_size : "");
+    n = add(out, n, max, LXB_STEP_PROC, 0, "/proc", NULL, NULL);
+    if (cfg->proc_version)
+        n = add(out, n, max, LXB_STEP_FILE, LXB_STEP_F_RO, "/proc/version", NULL, cfg->proc_version);
+    if (cfg->osrelease)
+        n = add(out, n, max, LXB_STEP_FILE, LXB_STEP_F_RO, "/proc/sys/kernel/osrelease", NULL, cfg->osrelease);
+    for (i = 0; own_sysctls[i]; i++)
+        n = add(out, n, max, LXB_STEP_SELF_BIND, LXB_STEP_F_OPTIONAL, own_sysctls[i], NULL, NULL);
+    n = add(out, n, max, LXB_STEP_SELF_BIND, LXB_STEP_F_RO, "/proc/sys", NULL, NULL);
+    for (i = 0; readonly[i]; i++)
+        n = add(out, n, max, LXB_STEP_SELF_BIND, LXB_STEP_F_RO | LXB_STEP_F_OPTIONAL, readonly[i], NULL, NULL);
+    n = add(out, n, max, LXB_STEP_SYS, LXB_STEP_F_RO, "/sys", NULL, NULL);
+    n = add(out, n, max, LXB_STEP_DEV, 0, "/dev", NULL, shm_opts);
+    for (i = 0; masked[i]; i++)
+        n = add(out, n, max, LXB_STEP_MASK, LXB_STEP_F_OPTIONAL, masked[i], NULL, NULL);
+    if (cfg->hosts)
+        n = add(out, n, max, LXB_STEP_FILE, LXB_STEP_F_IF_EMPTY | LXB_STEP_F_WRITABLE, "/etc/hosts", NULL,
+                cfg->hosts);
+    n = add(out, n, max, LXB_STEP_TMPFS, 0, "/tmp", NULL, tmp_opts);
+    for (i = 0; i < cfg->nsteps; i++)
+        n = add(out, n, max, cfg->steps[i].op, cfg->steps[i].flags, cfg->steps[i].path, cfg->steps[i].src,
+                cfg->steps[i].data);
+    for (i = 0; i < cfg->nbinds; i++)
+        n = add(out, n, max, LXB_STEP_BIND, cfg->binds[i].readonly ? LXB_STEP_F_RO : 0, cfg->binds[i].dst,
+                cfg->binds[i].src, NULL);
+    if (cfg->readonly_root)
+        n = add(out, n, max, LXB_STEP_ROOT_RO, 0, "/", NULL, NULL);
+    return n > max ? -E2BIG : n;
+}
+
+static void run_step(struct fsctx *c, const struct lxb_step *step, int tree)
+{
+    int opt = step->flags & LXB_STEP_F_OPTIONAL;
+
+    switch (step->op) {
+    case LXB_STEP_PROC:
+        step_proc(c, step);
+        break;
+    case LXB_STEP_SYS:
+        step_sys(c, step);
+        break;
+    case LXB_STEP_DEV:
+        step_dev(c, step);
+        break;
+    case LXB_STEP_TMPFS:
+        step_tmpfs(c, step);
+        break;
+    case LXB_STEP_BIND:
+        step_bind(c, step, tree);
+        break;
+    case LXB_STEP_FILE:
+        if (step->flags & LXB_STEP_F_IF_EMPTY)
+            step_file_if_empty(c, step);
+        else
+            show_file(c, step->path, step->data, step->flags & LXB_STEP_F_WRITABLE);
+        break;
+    case LXB_STEP_MASK:
+        mask(c, step->path);
+        break;
+    case LXB_STEP_SELF_BIND:
+        self_bind(c, step->path, step->flags & LXB_STEP_F_RO, !opt);
+        break;
+    case LXB_STEP_ROOT_RO:
+        step_root_ro(c);
+        break;
+    default:
+        lxb_die_step(c->ctl, "an unknown set-up step", EINVAL);
+    }
+}
+
 void lxb_setup_fs(int ctl, const struct lxb_config *cfg)
 {
     struct fsctx c = {.ctl = ctl, .root = -1, .stage = "/tmp"};
+    static struct lxb_step steps[LXB_MAX_STEPS];
+    int tree[LXB_MAX_STEPS];
     char src[64], opts[1024], path[512], p[64];
-    int i, rootfd, fd, bindfd[LXB_MAX_BINDS];
+    int i, rootfd, nsteps;
     struct stat st;
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
@@ -321,15 +447,22 @@ void lxb_setup_fs(int ctl, const struct lxb_config *cfg)
         lxb_die_step(ctl, cfg->rootfs, errno);
     c.uid = st.st_uid;
     c.gid = st.st_gid;
-    for (i = 0; i < cfg->nbinds; i++) {
+    nsteps = lxb_fs_plan(cfg, steps, LXB_MAX_STEPS);
+    if (nsteps < 0)
+        lxb_die_step(ctl, "too many set-up steps", E2BIG);
+    /* host trees to bind, cloned before the staging tmpfs can hide a host /tmp */
+    for (i = 0; i < nsteps; i++) {
         struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
-        bindfd[i] = (int)syscall(SYS_open_tree, AT_FDCWD, cfg->binds[i].src,
-                                 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-        if (bindfd[i] < 0)
-            lxb_die_step(ctl, cfg->binds[i].src, errno);
-        if (cfg->binds[i].readonly &&
-            syscall(SYS_mount_setattr, bindfd[i], "", AT_EMPTY_PATH | AT_RECURSIVE, &ro, sizeof ro) != 0)
-            lxb_die_step(ctl, cfg->binds[i].src, errno);
+        tree[i] = -1;
+        if (steps[i].op != LXB_STEP_BIND)
+            continue;
+        tree[i] = (int)syscall(SYS_open_tree, AT_FDCWD, steps[i].src,
+                               OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (tree[i] < 0)
+            lxb_die_step(ctl, steps[i].src, errno);
+        if ((steps[i].flags & LXB_STEP_F_RO) &&
+            syscall(SYS_mount_setattr, tree[i], "", AT_EMPTY_PATH | AT_RECURSIVE, &ro, sizeof ro) != 0)
+            lxb_die_step(ctl, steps[i].src, errno);
     }
     if (mount("lxbrand-stage", c.stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") != 0) {
         c.stage = "/mnt";
@@ -378,32 +511,10 @@ void lxb_setup_fs(int ctl, const struct lxb_config *cfg)
     if (c.root < 0)
         lxb_die_step(ctl, "open the zone's root", errno);
 
-    setup_proc(&c, cfg);
-    setup_sys(&c, cfg);
-    setup_dev(&c, cfg);
-    for (i = 0; masked[i]; i++)
-        mask(&c, masked[i]);
-    if (cfg->hosts)
-        setup_hosts(&c, cfg);
-
-    fd = lxb_mountpoint_in_root(c.root, "tmp", 1, c.uid, c.gid);
-    if (fd < 0)
-        lxb_die_step(ctl, "/tmp", -fd);
-    snprintf(opts, sizeof opts, "mode=1777%s%s", cfg->tmp_size ? ",size=" : "", cfg->tmp_size ? cfg->tmp_size : "");
-    mount_at(&c, "lxbrand-tmp", fd, "tmpfs", MS_NOSUID | MS_NODEV, opts, "mount tmpfs on /tmp");
-    close(fd);
-
-    /* binds last, over whatever the steps above mounted (a bind into /tmp) */
-    for (i = 0; i < cfg->nbinds; i++) {
-        if (fstat(bindfd[i], &st) != 0)
-            lxb_die_step(ctl, cfg->binds[i].src, errno);
-        fd = lxb_mountpoint_in_root(c.root, cfg->binds[i].dst, S_ISDIR(st.st_mode), c.uid, c.gid);
-        if (fd < 0)
-            lxb_die_step(ctl, cfg->binds[i].dst, -fd);
-        if (syscall(SYS_move_mount, bindfd[i], "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
-            lxb_die_step(ctl, cfg->binds[i].dst, errno);
-        close(fd);
-        close(bindfd[i]);
+    for (i = 0; i < nsteps; i++) {
+        run_step(&c, &steps[i], tree[i]);
+        if (tree[i] >= 0)
+            close(tree[i]);
     }
 
     /* into the new root; the host's tree is detached and no fd of it stays */

@@ -162,26 +162,34 @@ def _parse_deny(ctx, param, values):
 @click.option("--gid", type=click.IntRange(0, 2**32 - 2), default=0, show_default=True,
               help="Group id inside the zone, mapped as --uid is (/etc/subgid).")
 @click.option("--kernel-release", default=None, metavar="RELEASE",
-              help="The kernel release uname reports [default: the host's].")
+              help="The kernel the zone runs on, Linux 3.2 to 6.18.x: uname, /proc/version, later "
+                   "syscalls ENOSYS [default: the host's].")
 @click.option("--deny", "deny", multiple=True, metavar="SYSCALL[=ERRNO]", callback=_parse_deny,
               help="Fail SYSCALL with ERRNO (default EPERM) in the kernel: fault injection (repeatable).")
 @click.option("--memory", default=None, metavar="SIZE",
-              help="Memory limit of the whole zone, e.g. 512M (a cgroup; tmpfs pages count).")
+              help="Memory limit of the whole zone, at least 4M, e.g. 512M (a cgroup; tmpfs pages count); "
+                   "free and /proc/meminfo show it.")
 @click.option("--pids", type=click.IntRange(1, None), default=None, metavar="N",
               help="At most N processes and threads in the zone.")
 @click.option("--cpus", type=click.FloatRange(0.01, 4096), default=None, metavar="N",
-              help="CPU time of N CPUs, e.g. 0.5.")
+              help="CPU time of N CPUs, e.g. 0.5; nproc and /proc/cpuinfo show ceil(N) CPUs.")
 @click.option("--tmp-size", default="25%", show_default=True, metavar="SIZE",
               help="Size of the zone's /tmp tmpfs (bytes, 64M, or N% of RAM).")
 @click.option("--shm-size", default="64m", show_default=True, metavar="SIZE",
               help="Size of the zone's /dev/shm tmpfs.")
+@click.option("--tmpfs", "tmpfs", multiple=True, metavar="DST[:size=SIZE,mode=MODE]",
+              help="A fresh tmpfs at DST (repeatable; default size 25% of RAM, mode 1777).")
+@click.option("--read-only", "read_only", is_flag=True,
+              help="The root read-only (/tmp, /dev, /proc, --tmpfs and --bind keep their own flags).")
+@click.option("--plan", "show_plan", is_flag=True,
+              help="Print the zone's file system set-up, step by step, and exit without running.")
 @click.option("-t", "--tty/--no-tty", default=None,
               help="Give the guest a pty of the zone as controlling terminal (stdin must be a terminal) "
                    "[default: when stdin and stdout are terminals].")
 @click.argument("rootfs", type=click.Path(file_okay=True, dir_okay=True))
 @click.argument("cmd", nargs=-1, required=False, type=click.UNPROCESSED)
 def run(hostname, domainname, net, binds, ephemeral, cwd, env, env_file, uid, gid, kernel_release, deny,
-        memory, pids, cpus, tmp_size, shm_size, tty, rootfs, cmd):
+        memory, pids, cpus, tmp_size, shm_size, tmpfs, read_only, show_plan, tty, rootfs, cmd):
     """Run CMD in a zone over ROOTFS; without CMD, the login shell of --uid in
     the zone's /etc/passwd (else /bin/sh), interactive."""
     from .zone import Zone
@@ -197,7 +205,11 @@ def run(hostname, domainname, net, binds, ephemeral, cwd, env, env_file, uid, gi
         zone = Zone(rootfs, hostname=hostname, domainname=domainname, net=net, binds=binds,
                     ephemeral=ephemeral, cwd=cwd, env={**env_file, **env}, uid=uid, gid=gid,
                     kernel_release=kernel_release, deny=deny,
-                    memory=memory, pids=pids, cpus=cpus, tmp_size=tmp_size, shm_size=shm_size)
+                    memory=memory, pids=pids, cpus=cpus, tmp_size=tmp_size, shm_size=shm_size,
+                    tmpfs=tmpfs, read_only=read_only)
+        if show_plan:
+            click.echo("\n".join(zone.plan()))
+            sys.exit(0)
         failed = os.environ.pop("_LXRUN_EXEC_ERRNO", None)
         if failed and failed.isdigit() and cmd:
             # the C front door ran the zone and CMD could not be executed:

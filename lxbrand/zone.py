@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno as errno_mod
 import os
+import re
 import select
 import shutil
 import signal
@@ -27,7 +28,7 @@ import time
 from collections import namedtuple
 from typing import Callable, Optional, Sequence
 
-from . import command, idshift, limits
+from . import command, idshift, limits, personality
 from ._csup import ffi, lib
 from .errors import SupervisorError, ZoneConfigError, ZoneStartError
 from .brand import Brand, check_handler_name
@@ -110,6 +111,60 @@ def _check_types(cfg) -> None:
     want("deny", cfg.deny, dict, "a dict of syscall name to errno")
 
 
+def _tmpfs_spec(spec) -> tuple:
+    """--tmpfs DST[:size=SIZE][,mode=MODE] -> (dst, tmpfs options)."""
+    if isinstance(spec, (tuple, list)) and len(spec) == 2:
+        dst, opts = spec
+    elif isinstance(spec, str):
+        dst, _, opts = spec.partition(":")
+    else:
+        raise ZoneConfigError(f"--tmpfs {spec!r}: expected DST[:size=SIZE,mode=MODE]")
+    if not isinstance(dst, str) or not dst.startswith("/") or dst == "/":
+        raise ZoneConfigError(f"--tmpfs {spec!r}: the destination must be an absolute path below /")
+    out = []
+    for item in filter(None, str(opts).split(",")):
+        key, eq, value = item.partition("=")
+        if key == "size" and eq:
+            out.append("size=" + limits.tmpfs_size(value, "--tmpfs size"))
+        elif key == "mode" and eq and re.fullmatch(r"[0-7]{3,4}", value):
+            out.append("mode=" + value)
+        else:
+            raise ZoneConfigError(f"--tmpfs {spec!r}: {item!r}: expected size=SIZE or mode=MODE (octal)")
+    if not any(o.startswith("size=") for o in out):
+        out.append("size=" + limits.tmpfs_size(limits.TMP_SIZE, "--tmpfs size"))
+    if not any(o.startswith("mode=") for o in out):
+        out.append("mode=1777")
+    return dst, ",".join(out)
+
+
+def _fs_fields(c, zone, cstr) -> None:
+    """The files the zone's set-up shows: /etc/hosts where the rootfs has none,
+    the kernel personality's /proc files."""
+    cfgv = zone.config
+    if _no_hosts_file(cfgv.rootfs):
+        c.hosts = cstr(f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                       f"127.0.1.1\t{cfgv.hostname}\n")
+    if cfgv.kernel_release:
+        c.proc_version = cstr(zone.proc_version())
+        c.osrelease = cstr(cfgv.kernel_release + "\n")
+
+
+STEP_NAMES = {"PROC": "proc", "SYS": "sysfs", "DEV": "dev", "TMPFS": "tmpfs", "BIND": "bind", "FILE": "file",
+              "MASK": "mask", "SELF_BIND": "rebind", "ROOT_RO": "read-only"}
+
+
+def _user_steps(c, cfgv, cstr, keep) -> None:
+    """The caller's own set-up steps (csrc/zone_fs.c lxb_fs_plan): --tmpfs, --read-only."""
+    steps = ffi.new("struct lxb_step[]", max(1, len(cfgv.tmpfs)))
+    for i, (dst, opts) in enumerate(cfgv.tmpfs):
+        steps[i].op = lib.LXB_STEP_TMPFS
+        steps[i].path = cstr(dst)
+        steps[i].data = cstr(opts)
+    keep.append(steps)
+    c.steps, c.nsteps = steps, len(cfgv.tmpfs)
+    c.readonly_root = int(bool(cfgv.read_only))
+
+
 class ZoneConfig:
     """What a zone is made of; validate() checks it and normalises paths."""
 
@@ -118,7 +173,7 @@ class ZoneConfig:
                  cwd: str = "/", env: Optional[dict] = None, uid: int = 0, gid: int = 0,
                  kernel_release: Optional[str] = None, deny: Optional[dict] = None,
                  memory=None, pids: Optional[int] = None, cpus: Optional[float] = None,
-                 tmp_size=limits.TMP_SIZE, shm_size=limits.SHM_SIZE):
+                 tmp_size=limits.TMP_SIZE, shm_size=limits.SHM_SIZE, tmpfs=(), read_only: bool = False):
         self.rootfs = rootfs
         self.hostname = hostname
         self.domainname = domainname
@@ -136,6 +191,8 @@ class ZoneConfig:
         self.cpus = cpus
         self.tmp_size = tmp_size
         self.shm_size = shm_size
+        self.tmpfs = tmpfs
+        self.read_only = read_only
 
     def __repr__(self) -> str:
         return "ZoneConfig(" + ", ".join(f"{k}={v!r}" for k, v in vars(self).items()) + ")"
@@ -173,11 +230,8 @@ class ZoneConfig:
                 raise ZoneConfigError(f"--bind {b.src}:{b.dst}: the destination must be absolute")
             binds.append(Bind(os.path.abspath(b.src), b.dst, b.readonly))
         self.binds = binds
-        if self.kernel_release is not None and (
-                not self.kernel_release or len(self.kernel_release.encode()) > HOST_NAME_MAX
-                or not self.kernel_release[0].isdigit()):
-            raise ZoneConfigError(f"kernel release {self.kernel_release!r}: expected a version "
-                                  f"such as 4.19.0 (at most {HOST_NAME_MAX} bytes)")
+        if self.kernel_release is not None:
+            personality.check_kernel_release(self.kernel_release)
         deny = {}
         for name, err in self.deny.items():
             check_handler_name(name)
@@ -195,7 +249,10 @@ class ZoneConfig:
         self.deny = deny
         self.env = dict(self.env)
         if self.memory is not None:
-            self.memory = limits.parse_size(self.memory, "--memory")
+            given, self.memory = self.memory, limits.parse_size(self.memory, "--memory")
+            if self.memory < personality.MIN_MEMORY:
+                raise ZoneConfigError(f"--memory {given!r}: at least 4M (the zone's own start-up "
+                                      "needs about 1M of it)")
         if self.pids is not None and (isinstance(self.pids, bool) or not isinstance(self.pids, int)
                                       or self.pids < 1):
             raise ZoneConfigError(f"--pids {self.pids!r}: expected a number of processes, at least 1")
@@ -204,6 +261,9 @@ class ZoneConfig:
                 raise ZoneConfigError(f"--cpus {self.cpus!r}: expected a number of CPUs such as 0.5 or 2")
         self.tmp_size = limits.tmpfs_size(self.tmp_size, "--tmp-size")
         self.shm_size = limits.tmpfs_size(self.shm_size, "--shm-size")
+        self.tmpfs = [_tmpfs_spec(t) for t in self.tmpfs]
+        if not isinstance(self.read_only, (bool, int)):
+            raise ZoneConfigError(f"read_only {self.read_only!r}: expected a bool")
         for k, v in self.env.items():
             if "\0" in k or "\0" in str(v):
                 raise ZoneConfigError(f"environment variable {k!r}: embedded null byte")
@@ -290,13 +350,15 @@ class Zone:
                  ephemeral: bool = False, cwd: str = "/", env: Optional[dict] = None, uid: int = 0,
                  gid: int = 0, kernel_release: Optional[str] = None, domainname: Optional[str] = None,
                  deny: Optional[dict] = None, memory=None, pids: Optional[int] = None,
-                 cpus: Optional[float] = None, tmp_size=limits.TMP_SIZE, shm_size=limits.SHM_SIZE):
+                 cpus: Optional[float] = None, tmp_size=limits.TMP_SIZE, shm_size=limits.SHM_SIZE,
+                 tmpfs: Sequence = (), read_only: bool = False):
         """deny: {syscall name: errno (int or name such as "EACCES")} answered
         in the kernel instead of running the syscall (fault injection)."""
         self.config = ZoneConfig(rootfs=rootfs, hostname=hostname, domainname=domainname, net=net,
                                  binds=binds, ephemeral=ephemeral, cwd=cwd, env=env,
                                  uid=uid, gid=gid, kernel_release=kernel_release, deny=deny,
-                                 memory=memory, pids=pids, cpus=cpus, tmp_size=tmp_size, shm_size=shm_size)
+                                 memory=memory, pids=pids, cpus=cpus, tmp_size=tmp_size, shm_size=shm_size,
+                                 tmpfs=list(tmpfs), read_only=read_only)
         self.config.validate()
         self._handlers: dict[str, Callable] = {}
         self._brand: Optional[Brand] = None
@@ -326,24 +388,69 @@ class Zone:
     @property
     def brand(self) -> Brand:
         if self._brand is None:
-            self._brand = Brand(self._handlers, self.config.kernel_release, self.config.deny)
+            self._brand = Brand(self._handlers, self.config.kernel_release, self.config.deny,
+                                memory=self.config.memory, cpus=self.config.cpus)
         return self._brand
+
+    def plan(self) -> list[str]:
+        """The zone's file system as the launcher will build it, one step per
+        line (csrc/zone_fs.c lxb_fs_plan: the same list init executes)."""
+        cfgv = self.config
+        keep: list = []
+
+        def cstr(text: str):
+            p = ffi.new("char[]", os.fsencode(text))
+            keep.append(p)
+            return p
+        c = ffi.new("struct lxb_config *")
+        c.rootfs = cstr(cfgv.rootfs)
+        c.ephemeral, c.net_host = int(cfgv.ephemeral), int(cfgv.net == "host")
+        c.tmp_size, c.shm_size = cstr(cfgv.tmp_size), cstr(cfgv.shm_size)
+        binds = ffi.new("struct lxb_bind[]", max(1, len(cfgv.binds)))
+        for i, b in enumerate(cfgv.binds):
+            binds[i].src, binds[i].dst, binds[i].readonly = cstr(b.src), cstr(b.dst), int(b.readonly)
+        c.binds, c.nbinds = binds, len(cfgv.binds)
+        _fs_fields(c, self, cstr)
+        _user_steps(c, cfgv, cstr, keep)
+        out = ffi.new("struct lxb_step[]", lib.LXB_MAX_STEPS)
+        n = lib.lxb_fs_plan(c, out, lib.LXB_MAX_STEPS)
+        if n < 0:
+            raise ZoneConfigError(f"too many set-up steps (at most {lib.LXB_MAX_STEPS})")
+        names = {getattr(lib, "LXB_STEP_" + k): v for k, v in STEP_NAMES.items()}
+        root = "overlay (rootfs below, a tmpfs above)" if cfgv.ephemeral else "bind"
+        lines = [f"root      {cfgv.rootfs} as / ({root})"]
+        for st in out[0:n]:
+            op = names.get(st.op, str(st.op))
+            path = ffi.string(st.path).decode()
+            flags = [f for f, bit in (("ro", lib.LXB_STEP_F_RO), ("if missing or empty", lib.LXB_STEP_F_IF_EMPTY),
+                                      ("writable", lib.LXB_STEP_F_WRITABLE), ("optional", lib.LXB_STEP_F_OPTIONAL))
+                     if st.flags & bit]
+            detail = ""
+            if st.op == lib.LXB_STEP_BIND:
+                detail = f" from {ffi.string(st.src).decode()}"
+            elif st.op in (lib.LXB_STEP_TMPFS, lib.LXB_STEP_DEV) and st.data != ffi.NULL:
+                detail = f" {ffi.string(st.data).decode()}"
+            elif st.op == lib.LXB_STEP_FILE:
+                detail = f" ({len(ffi.string(st.data))} bytes)"
+            lines.append(f"{op:<9} {path}{detail}" + (f" [{', '.join(flags)}]" if flags else ""))
+        lines.append("pivot_root; the host's tree detached")
+        return lines
 
     def uts(self) -> dict:
         host = os.uname()
         return {"sysname": "Linux", "nodename": self.config.hostname,
-                "release": self.config.kernel_release or host.release, "version": host.version,
+                "release": self.config.kernel_release or host.release,
+                "version": personality.kernel_version(self.config.kernel_release) if self.config.kernel_release
+                else host.version,
                 "machine": "x86_64", "domainname": self.config.domainname or "(none)"}
 
     def proc_version(self) -> str:
-        """/proc/version as the zone shows it: the host's, with the zone's release."""
-        host = os.uname().release
-        try:
-            with open("/proc/version") as f:
-                text = f.read()
-        except OSError:
-            text = f"Linux version {host} #1 SMP\n"
-        return text.replace(host, self.config.kernel_release or host, 1)
+        """/proc/version as the zone shows it: the host's, with the zone's release
+        and version (uname's) under --kernel-release."""
+        if self.config.kernel_release:
+            return personality.proc_version(self.config.kernel_release)
+        with open("/proc/version") as f:
+            return f.read()
 
     # -- running ------------------------------------------------------------
 
@@ -513,6 +620,7 @@ class _Run:
         self.z.init_pid = -1
         self.sup: Optional[Supervisor] = None
         self.cgroups = limits.Cgroups()
+        self.view: Optional[personality.View] = None
         self.returncode: Optional[int] = None
         self.threads: list[threading.Thread] = []
         self.ours: list[Optional[int]] = [None, None, None]
@@ -577,6 +685,7 @@ class _Run:
             else:
                 idshift.ensure_shifted(cfgv.rootfs)
         c.tmp_size, c.shm_size = cstr(cfgv.tmp_size), cstr(cfgv.shm_size)
+        _user_steps(c, cfgv, cstr, keep)
         self.cgroups = limits.Cgroups(cfgv.memory, cfgv.pids, cfgv.cpus)
         self.cgroups.make()
         c.nproc = self.cgroups.nproc or 0
@@ -589,22 +698,23 @@ class _Run:
         for i in range(3):
             c.stdio[i] = fds[i]
         c.use_pty = int(self.tty)
-        binds = ffi.new("struct lxb_bind[]", max(1, len(cfgv.binds)))
-        for i, b in enumerate(cfgv.binds):
+        # the personality's files (/proc/meminfo under --memory...), bound read-only
+        all_binds = list(cfgv.binds)
+        if personality.View.wanted(cfgv.memory, cfgv.cpus, cfgv.kernel_release):
+            self.view = personality.View(cfgv.memory, cfgv.cpus, cfgv.kernel_release)
+            all_binds += [Bind(*b) for b in self.view.binds()]
+        binds = ffi.new("struct lxb_bind[]", max(1, len(all_binds)))
+        for i, b in enumerate(all_binds):
             binds[i].src = cstr(b.src)
             binds[i].dst = cstr(b.dst)
             binds[i].readonly = int(b.readonly)
-        c.nbinds = len(cfgv.binds)
+        c.nbinds = len(all_binds)
+        c.cap_drop = personality.CAP_DROP
         c.binds = binds
         bpf_buf = ffi.from_buffer(bpf)
         c.bpf = ffi.cast("unsigned char *", bpf_buf)
         c.bpf_len = len(bpf)
-        if _no_hosts_file(cfgv.rootfs):
-            c.hosts = cstr(f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                           f"127.0.1.1\t{cfgv.hostname}\n")
-        if cfgv.kernel_release:
-            c.proc_version = cstr(zone.proc_version())
-            c.osrelease = cstr(cfgv.kernel_release + "\n")
+        _fs_fields(c, zone, cstr)
         err = ffi.new("char[]", 512)
         rc = lib.lxb_zone_start(c, self.z, err, 512)
         self.cgroups.close_fds()
@@ -616,11 +726,16 @@ class _Run:
                 if fd is not None:
                     os.close(fd)
             self.ours = [None, None, None]
+            if self.view is not None:
+                self.view.close()
             self.cgroups.remove()
             if self.z.exec_errno:
                 raise zone.exec_error(self.argv, self.z.exec_errno)
             raise ZoneStartError(-rc, ffi.string(err).decode(errors="replace"))
         zone._init_pid = self.z.init_pid
+        if self.view is not None:
+            self.view.started(self.cgroups.dirs)
+            zone._view = self.view
         self.sup = Supervisor(zone, zone.brand, self.z.listener_fd, zone.uts())
         self.sup.on_failure = self._supervisor_failed
         zone.last_supervisor = self.sup
@@ -792,6 +907,10 @@ class _Run:
                 self._wait()
             except Exception:
                 pass
+        if self.view is not None:        # it reads the cgroup: before removing it
+            self.view.close()
+            if getattr(self.zone, "_view", None) is self.view:
+                self.zone._view = None
         self.cgroups.remove()
         for sig, old in self.old_handlers.items():
             signal.signal(sig, old)

@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from lxbrand import CONTINUE, SupervisorError, Zone
+from lxbrand.errors import ZoneConfigError
 
 
 def run(zone, argv, **kw):
@@ -438,3 +439,31 @@ def test_run_works_in_a_host_holding_more_than_1024_fds(rootfs):
         for fd in fds:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_plan_lists_the_steps_init_executes(rootfs, tmp_path):
+    """Zone.plan() is lxb_fs_plan's list, the one init runs: the masks, the
+    read-only /proc/sys, the caller's tmpfs, binds and --read-only in order."""
+    plan = Zone(rootfs, binds=[f"{tmp_path}:/x:ro"], tmpfs=["/run:size=1m"], read_only=True).plan()
+    ops = [line.split()[0] for line in plan]
+    assert ops[:2] == ["root", "proc"] and ops[-1] == "pivot_root;"
+    assert "mask      /proc/kcore [optional]" in plan
+    assert "rebind    /proc/sys [ro]" in plan
+    assert plan.index("tmpfs     /run size=1048576,mode=1777") < plan.index(f"bind      /x from {tmp_path} [ro]") \
+        < plan.index("read-only /")
+
+
+def test_tmpfs_and_read_only_root(rootfs):
+    z = Zone(rootfs, tmpfs=["/run:size=1m,mode=0700"], read_only=True)
+    out = sh(z, "touch /etc/x 2>&1 | grep -c 'Read-only'; touch /tmp/y && echo tmp; stat -c %a /run; "
+                "head -c 2000000 /dev/zero > /run/big 2>/dev/null || echo full; "
+                "mount -o remount,rw / 2>/dev/null || echo locked")
+    assert out == "1\ntmp\n700\nfull\nlocked\n"
+    assert not os.path.exists(os.path.join(rootfs, "etc", "x"))
+
+
+def test_tmpfs_bad_specs_are_one_line_errors(rootfs):
+    for spec, msg in (("run", "absolute path"), ("/run:size=1x", "expected a size"),
+                      ("/run:uid=0", "expected size=SIZE or mode=MODE")):
+        with pytest.raises(ZoneConfigError, match=msg):
+            Zone(rootfs, tmpfs=[spec])

@@ -1054,9 +1054,13 @@ int main(int argc, char **argv)
         start_thread(&sup_thread, supervise, NULL);
         have_sup = 1;
     }
-    /* nothing notified, or the supervisor has its own dup */
-    close(z.listener_fd);
-    z.listener_fd = -1;
+    /* the supervisor has its own dup; with nothing notified the listener is
+     * still held for the zone's life, as the Python CLI holds it: the brand's
+     * filter keeps its listener, so a second NEW_LISTENER stays EBUSY */
+    if (have_sup) {
+        close(z.listener_fd);
+        z.listener_fd = -1;
+    }
     if (z.pty_fd >= 0) {
         relay.master = z.pty_fd;
         relay.stop = eventfd(0, EFD_CLOEXEC);
@@ -1066,6 +1070,10 @@ int main(int argc, char **argv)
 
     lxb_zone_wait(&z, &status, &kind);
     /* init is reaped: the pidfd never reaches another process */
+    if (z.listener_fd >= 0) {
+        close(z.listener_fd);
+        z.listener_fd = -1;
+    }
 
     if (have_sup) {
         lxb_sup_stop(&sup);
