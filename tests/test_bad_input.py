@@ -130,6 +130,32 @@ def test_bad_options(lxrun, rootfs, args, fragment):
     one_line_error(lxrun(*args, rootfs, "true"), 125, fragment)
 
 
+@pytest.mark.parametrize("args, fragment", [
+    (["--memory", "abc"], "--memory 'abc': expected a size such as 512M"),
+    (["--memory", "-5M"], "--memory '-5M'"), (["--memory", "1.5.5G"], "--memory '1.5.5G'"),
+    (["--memory", "0"], "--memory '0': must be positive"), (["--memory", "12 parsecs"], "--memory"),
+    (["--memory", "100"], "--memory '100': at least 4M"), (["--memory", "1M"], "at least 4M"),
+    (["--cpus", "abc"], "--cpus"), (["--cpus", "0"], "--cpus"), (["--cpus", "1,5"], "--cpus"),
+    (["--cpus", "nan"], "--cpus"), (["--cpus", "inf"], "--cpus"), (["--cpus", "-1"], "--cpus"),
+    (["--cpus", "99999"], "--cpus"),
+    (["--kernel-release", "4"], "kernel release '4': expected a version from 3.2 to 6.18"),
+    (["--kernel-release", "2.6.32"], "kernel release '2.6.32': the brand emulates Linux from 3.2 to 6.18"),
+    (["--kernel-release", "99.1"], "from 3.2 to 6.18"), (["--kernel-release", "4.19 lx"], "from 3.2 to 6.18"),
+    (["--kernel-release", "v4.19"], "from 3.2 to 6.18"), (["--kernel-release", "4." + "9" * 70], "at most 64")])
+def test_bad_resources_and_release(lxrun, rootfs, args, fragment):
+    """Issue 12: malformed --memory, --cpus and --kernel-release values are one line (before any
+    zone starts: the limits need root, the check does not)."""
+    one_line_error(lxrun(*args, rootfs, "true"), 125, fragment)
+
+
+@pytest.mark.parametrize("kw, fragment", [
+    ({"memory": "lots"}, "--memory 'lots'"), ({"memory": 1024}, "at least 4M"), ({"cpus": "2"}, "--cpus '2'"),
+    ({"cpus": float("nan")}, "--cpus nan"), ({"kernel_release": "3.1.0"}, "from 3.2 to 6.18")])
+def test_bad_resources_and_release_library(rootfs, kw, fragment):
+    with pytest.raises(lxbrand.ZoneConfigError, match=re.escape(fragment)):
+        Zone(rootfs, **kw)
+
+
 def test_cwd_missing_in_the_zone(lxrun, rootfs):
     one_line_error(lxrun("--cwd", "/no/such/dir", rootfs, "true"), 125, "--cwd")
 

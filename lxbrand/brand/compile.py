@@ -34,7 +34,8 @@ BPF_MAX = 64 * 1024
 
 # a zone's options and policy, as far as the brand reads them; the names a
 # table status may depend on are model.OPTIONS
-Options = namedtuple("Options", "kernel_release deny handlers", defaults=(None, None, None))
+Options = namedtuple("Options", "kernel_release deny handlers memory cpus",
+                     defaults=(None, None, None, None, None))
 
 # one syscall in one zone.  origin: "table", "kernel_release" (newer than the
 # zone's kernel), "handler" (the zone's Python handler), "deny" (--deny)
@@ -84,8 +85,8 @@ def deny_errno(name: str, err) -> int:
 
 
 def check_release(release: str) -> None:
-    if not release or len(release.encode()) > 64 or not release[0].isdigit():
-        raise ZoneConfigError(f"kernel release {release!r}: expected a version such as 4.19.0 (at most 64 bytes)")
+    from ..personality import check_kernel_release
+    check_kernel_release(release)
 
 
 def compile_brand(options: Optional[Options] = None) -> list[Entry]:
@@ -145,8 +146,9 @@ class Brand:
     """
 
     def __init__(self, py_handlers: Optional[dict[str, Callable]] = None,
-                 kernel_release: Optional[str] = None, deny: Optional[dict] = None):
-        self.options = Options(kernel_release, dict(deny or {}), dict(py_handlers or {}))
+                 kernel_release: Optional[str] = None, deny: Optional[dict] = None,
+                 memory: Optional[int] = None, cpus: Optional[float] = None):
+        self.options = Options(kernel_release, dict(deny or {}), dict(py_handlers or {}), memory, cpus)
         self.entries = compile_brand(self.options)
         lib = _lib()
         self.actions = [lib.LXB_ACT_DEFAULT] * lib.LXB_NR_MAX

@@ -105,7 +105,8 @@ def _answer(sc) -> str:
         from .model import CHandler
         text += " in C" if isinstance(sc.handler, CHandler) else " in Python"
     if st.option:
-        text += f" with `--{st.option.replace('_', '-')}`, else passes through"
+        text += " with " + " or ".join(f"`--{o.replace('_', '-')}`" for o in st.option.split()) \
+            + ", else passes through"
     return text
 
 

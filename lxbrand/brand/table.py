@@ -15,7 +15,7 @@ built from this table; there is no second list.  See STYLE.md for the format.
 """
 from errno import EPERM
 
-from . import ident
+from . import ident, resources
 from .model import DENY, EMULATE, PASS, UNSUPPORTED, sc
 
 # fmt: off
@@ -120,7 +120,7 @@ sc(  95, "umask",                   PASS,        "mask",                        
 sc(  96, "gettimeofday",            PASS,        "tv:out[timeval] tz:out[timezone]",                                                                                             "2.6",    None,                ""),
 sc(  97, "getrlimit",               PASS,        "resource rlim:out[rlimit]",                                                                                                    "2.6",    None,                ""),
 sc(  98, "getrusage",               PASS,        "who usage:out[rusage]",                                                                                                        "2.6",    None,                ""),
-sc(  99, "sysinfo",                 PASS,        "info:out[sysinfo]",                                                                                                            "2.6",    None,                ""),
+sc(  99, "sysinfo",                 EMULATE.when("memory", "cpus"), "info:out[sysinfo]",                                                                                                            "2.6",    resources.sysinfo,   "the zone's memory, swap (none), load and threads, not the host's"),
 sc( 100, "times",                   PASS,        "buf:out[tms]",                                                                                                                 "2.6",    None,                ""),
 sc( 101, "ptrace",                  PASS,        "op:long pid:pid addr:ptr data:ptr",                                                                                            "2.6",    None,                ""),
 sc( 102, "getuid",                  PASS,        "",                                                                                                                             "2.6",    None,                ""),
@@ -225,7 +225,7 @@ sc( 200, "tkill",                   PASS,        "tid:pid sig:signo",           
 sc( 201, "time",                    PASS,        "tloc:out[long]",                                                                                                               "2.6",    None,                ""),
 sc( 202, "futex",                   PASS,        "uaddr:ptr futex_op val:uint timeout:in[timespec] uaddr2:ptr val3:uint",                                                        "2.6",    None,                ""),
 sc( 203, "sched_setaffinity",       PASS,        "pid:pid cpusetsize:size mask:in[bytes]",                                                                                       "2.6",    None,                ""),
-sc( 204, "sched_getaffinity",       PASS,        "pid:pid cpusetsize:size mask:out[bytes]",                                                                                      "2.6",    None,                ""),
+sc( 204, "sched_getaffinity",       EMULATE.when("cpus"), "pid:pid cpusetsize:size mask:out[bytes]",                                                                                      "2.6",    resources.sched_getaffinity, "the thread's CPUs among the zone's ceil(--cpus)"),
 sc( 205, "set_thread_area",         PASS,        "u_info:ptr",                                                                                                                   "2.6",    None,                ""),
 sc( 206, "io_setup",                PASS,        "nr_events:uint ctx_idp:out[ulong]",                                                                                            "2.6",    None,                ""),
 sc( 207, "io_destroy",              PASS,        "ctx_id:ulong",                                                                                                                 "2.6",    None,                ""),

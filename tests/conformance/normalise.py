@@ -210,8 +210,66 @@ def _host_devices_unowned(step, rec: Record) -> Record:
     return rec
 
 
+# Capabilities a zone's root does not hold (lxbrand.personality.CAPABILITIES,
+# dropped from its bounding set): the operations answer as for a process
+# without them.  Native runs are root with every capability.
+
+def _refused(rec: Record, err: str) -> Record:
+    if rec.ret.startswith("-"):
+        return rec
+    return Record(rec.index, rec.nr, err, {}, rec.name)
+
+
+def _no_cap_ipc_lock(step, rec: Record) -> Record:
+    """mlock beyond RLIMIT_MEMLOCK: ENOMEM without CAP_IPC_LOCK (the run inherits our limit)."""
+    import resource
+    soft = resource.getrlimit(resource.RLIMIT_MEMLOCK)[0]
+    length = step_args(step).get("len")
+    if soft != resource.RLIM_INFINITY and isinstance(length, int) and length > soft:
+        return _refused(rec, "-ENOMEM")
+    return rec
+
+
+def _no_cap_sys_nice(step, rec: Record) -> Record:
+    """setpriority below the nice the run started at: EACCES without CAP_SYS_NICE;
+    sched_setscheduler to SCHED_FIFO or SCHED_RR: EPERM."""
+    args = step_args(step)
+    if rec.name == "setpriority" and isinstance(args.get("prio"), int) \
+            and args["prio"] < os.getpriority(os.PRIO_PROCESS, 0):
+        return _refused(rec, "-EACCES")
+    if rec.name == "sched_setscheduler" and args.get("policy") in (1, 2):
+        return _refused(rec, "-EPERM")
+    return rec
+
+
+FS_IOC_SETFLAGS, FS_IMMUTABLE_FL, FS_APPEND_FL = 0x40086602, 0x10, 0x20
+
+
+def _no_cap_linux_immutable(step, rec: Record) -> Record:
+    """chattr +i or +a (FS_IOC_SETFLAGS): EPERM without CAP_LINUX_IMMUTABLE."""
+    args = step_args(step)
+    arg = args.get("arg")
+    if args.get("op") == FS_IOC_SETFLAGS and isinstance(arg, (bytes, str)):
+        flags = int.from_bytes(os.fsencode(arg)[:4].ljust(4, b"\0"), "little")
+        if flags & (FS_IMMUTABLE_FL | FS_APPEND_FL):
+            return _refused(rec, "-EPERM")
+    return rec
+
+
+def _no_cap_wake_alarm(step, rec: Record) -> Record:
+    """timerfd_create of CLOCK_REALTIME_ALARM or CLOCK_BOOTTIME_ALARM: EPERM without CAP_WAKE_ALARM."""
+    if step_args(step).get("clockid") in (8, 9):
+        return _refused(rec, "-EPERM")
+    return rec
+
+
 # syscall -> rules; the brand's table (DENY, UNSUPPORTED) is applied after these
 KNOWN: dict[str, list[Callable]] = {
+    "mlock": [_no_cap_ipc_lock],
+    "setpriority": [_no_cap_sys_nice],
+    "sched_setscheduler": [_no_cap_sys_nice],
+    "ioctl": [_no_cap_linux_immutable],
+    "timerfd_create": [_no_cap_wake_alarm],
     "fstat": [_host_devices_unowned],
     "stat": [_host_devices_unowned],
     "lstat": [_host_devices_unowned],
@@ -250,9 +308,12 @@ def expected_enosys(name: str, zone_options: dict) -> bool:
 
 
 def _expect_kernel_release(value: str, step, rec: Record) -> Record:
-    """--kernel-release: uname says it, and syscalls that appeared later are ENOSYS."""
+    """--kernel-release: uname says it (and the version string of that release,
+    lxbrand.personality.kernel_version), and syscalls that appeared later are ENOSYS."""
     if rec.name == "uname" and rec.ret == "0":
+        from lxbrand.personality import kernel_version
         rec.fields["release"] = f'"{value}"'
+        rec.fields["version"] = f'"{kernel_version(value)}"'
         return rec
     if expected_enosys(rec.name, {"kernel_release": value}):
         return Record(rec.index, rec.nr, "-ENOSYS", {}, rec.name)

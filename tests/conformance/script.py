@@ -361,6 +361,14 @@ delete_module   name flags
 swapoff         path
 bpf             cmd attr size
 io_uring_setup  entries params
+ioctl           fd op arg
+mlock           addr len
+munlock         addr len
+getpriority     which who
+setpriority     which who prio
+sched_setscheduler pid policy param
+timerfd_create  clockid flags                            -> fd
+capget          hdrp datap
 peek            addr offset length
 poke            addr offset data
 """
