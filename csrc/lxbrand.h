@@ -194,6 +194,9 @@ int64_t lxb_write_mem(uint32_t pid, uint64_t addr, const void *buf, size_t len);
 int lxb_notif_valid(int listener_fd, uint64_t id);
 /* install host_fd in the guest; returns the guest's fd or -errno */
 int lxb_addfd(int listener_fd, uint64_t id, int host_fd, uint32_t newfd_flags);
+/* the same, answering the notification with the new fd in one step
+   (SECCOMP_ADDFD_FLAG_SEND): the guest never holds an fd its call did not return */
+int lxb_addfd_send(int listener_fd, uint64_t id, int host_fd, uint32_t newfd_flags);
 
 /* csrc/pty.c: copy between the terminal and the pty master until stop_fd
    is readable or either side closes */

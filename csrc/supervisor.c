@@ -137,6 +137,20 @@ int lxb_addfd(int listener_fd, uint64_t id, int host_fd, uint32_t newfd_flags)
     return rc < 0 ? -errno : rc;
 }
 
+int lxb_addfd_send(int listener_fd, uint64_t id, int host_fd, uint32_t newfd_flags)
+{
+    struct seccomp_notif_addfd a;
+    int rc;
+
+    memset(&a, 0, sizeof a);
+    a.id = id;
+    a.flags = SECCOMP_ADDFD_FLAG_SEND;
+    a.srcfd = (uint32_t)host_fd;
+    a.newfd_flags = newfd_flags;
+    rc = ioctl(listener_fd, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
+    return rc < 0 ? -errno : rc;
+}
+
 /* ---- the caller's UTS names ---- */
 
 /* A receiver that may not setns(2) (lxrun run by an ordinary user) asks its

@@ -16,6 +16,9 @@ from ._csup import check, ffi, lib
 # the brand is compiled in lxbrand.brand (compile.py); the names stay importable from here
 from .brand import Brand, check_handler_name, kernel_version  # noqa: F401
 
+READ_MAX = 16 << 20
+"""The most Call.read_bytes reads at once (bytes)."""
+
 CONTINUE = "continue"
 """A handler's answer meaning: let the kernel run the syscall as the guest made it.
 Never answer it after deciding from guest memory (DESIGN.md, rules of the path)."""
@@ -222,9 +225,14 @@ class Call:
             raise OSError(errno.ENOENT, "the calling thread is gone")
 
     def read_bytes(self, addr: int, length: int) -> bytes:
+        """`length` bytes of guest memory (at most READ_MAX: a length taken
+        from a guest's argument cannot make lxrun allocate without bound)."""
         self._touched = self._touched or "read guest memory"
         if length == 0:
             return b""
+        if not 0 < length <= READ_MAX:
+            raise OSError(errno.E2BIG, f"{self.name}: read of {length} bytes of guest memory "
+                                       f"(at most {READ_MAX} at once: read in pieces)")
         buf = ffi.new("char[]", length)
         n = lib.lxb_read_mem(self.pid, addr, buf, length)
         if n != length:
@@ -258,13 +266,18 @@ class Call:
         if n != len(data):
             raise OSError(errno.EFAULT, f"cannot write {len(data)} bytes at {addr:#x}")
 
-    def add_fd(self, host_fd: int, cloexec: bool = False) -> int:
-        """Install a copy of `host_fd` in the guest; returns the guest's fd,
-        which the handler answers as the syscall's value.  (Plain ADDFD, then
-        the reply: if the guest thread is interrupted in between, it keeps the
-        fd; ADDFD_FLAG_SEND, atomic, needs lxb_addfd to take flags.)"""
+    def add_fd(self, host_fd: int, cloexec: bool = False, answer: bool = True) -> int:
+        """Install a copy of `host_fd` in the guest; returns the guest's fd.
+
+        With answer=True (the default) the fd is also the syscall's answer,
+        given in the same step (SECCOMP_ADDFD_FLAG_SEND): the guest never holds
+        an fd its call did not return, even if the call is interrupted; the
+        handler's own return value is then not used (return the fd anyway).
+        answer=False installs it and leaves the answer to the handler (an fd
+        passed some other way, e.g. in a struct the handler writes)."""
         self._touched = "installed an fd in the guest"
-        return check(lib.lxb_addfd(self._listener, self.id, host_fd, os.O_CLOEXEC if cloexec else 0),
+        add = lib.lxb_addfd_send if answer else lib.lxb_addfd
+        return check(add(self._listener, self.id, host_fd, os.O_CLOEXEC if cloexec else 0),
                      f"{self.name}: ADDFD")
 
     def open_in_zone(self, path, flags: int = os.O_RDONLY, mode: int = 0, dirfd: int = _AT_FDCWD) -> int:

@@ -267,3 +267,45 @@ def test_readme_handler_example_works(rootfs):
     assert r.returncode == 0, r.stderr
     assert r.stdout.decode() == file_in(rootfs, "/etc/hostname")
     assert "/etc/hostname" in ns["opened"]
+
+
+def test_read_bytes_is_bounded_whatever_length_the_guest_gives(rootfs):
+    """A handler that reads as many bytes as the guest's argument says cannot
+    be made to allocate without bound: past READ_MAX it gets E2BIG, which
+    reaches the guest."""
+    from lxbrand.supervisor import READ_MAX
+    z = Zone(rootfs)
+
+    @z.handler("getrandom")
+    def greedy(call):
+        call.read_bytes(call.args.buf, call.args.buflen)
+        return call.args.buflen
+
+    prog = ("import ctypes, os; l = ctypes.CDLL(None, use_errno=True); b = ctypes.create_string_buffer(16); "
+            f"r = l.syscall(318, b, {READ_MAX + 1}, 0); print(r, ctypes.get_errno()); "
+            "print(l.syscall(318, b, 16, 0))")
+    r = z.run(["python3", "-c", prog], capture_output=True, timeout=60)
+    assert r.stdout.decode().split() == ["-1", str(errno.E2BIG), "16"], r.stderr
+
+
+def test_add_fd_answers_the_call_in_the_same_step(rootfs):
+    """add_fd(answer=True) is ADDFD|SEND: the fd is the syscall's answer even
+    though the handler returns something else afterwards."""
+    z = Zone(rootfs)
+
+    @z.handler("openat")
+    def serve(call):
+        path = call.read_str(call.args.path)
+        if path != "/etc/hostname":
+            fd = call.open_in_zone(path, call.args.flags, call.args.mode)
+        else:
+            fd = os.open("/dev/null", os.O_RDONLY)
+        try:
+            got = call.add_fd(fd)
+        finally:
+            os.close(fd)
+        return got + 1000 if path == "/etc/hostname" else got
+
+    r = z.run(["python3", "-c", "import os; fd = os.open('/etc/hostname', os.O_RDONLY); "
+                                "print(fd > 2, os.read(fd, 10))"], capture_output=True, timeout=60)
+    assert r.stdout == b"True b''\n", r.stderr
