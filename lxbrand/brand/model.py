@@ -114,57 +114,6 @@ class Syscall(namedtuple("Syscall", "nr name status signature since handler note
     def handler_name(self) -> str:
         return handler_name(self.handler)
 
-    @property
-    def classes(self) -> frozenset:
-        """The trace classes (strace's -e trace=%CLASS) this syscall is in,
-        derived from its signature and its family's name: see syscall_classes."""
-        return syscall_classes(self.name, self.params)
-
-
-# Trace classes (lxrun --trace=%file...), as strace's -e trace=%CLASS groups
-# them, derived from each line of the table rather than listed a second time:
-# an argument's kind or pointee says file, desc, network, signal, clock; a
-# family's name prefix says process, ipc, memory, creds where the signature
-# cannot (fork and getuid take nothing).
-CLASSES = ("file", "desc", "network", "process", "signal", "memory", "ipc", "clock", "creds")
-_PROCESS = ("clone", "fork", "vfork", "exec", "exit", "wait", "unshare", "setns", "kill", "tkill", "tgkill")
-_IPC = ("shm", "sem", "msg")
-_MEMORY = ("mmap", "munmap", "mprotect", "mremap", "brk", "madvise", "mlock", "munlock", "mincore", "msync",
-           "mbind", "remap_file_pages", "pkey_mprotect", "mseal", "map_shadow_stack", "process_madvise",
-           "set_mempolicy", "get_mempolicy", "migrate_pages", "move_pages")
-_CREDS = ("getuid", "geteuid", "getgid", "getegid", "setuid", "setgid", "setreuid", "setregid", "setresuid",
-          "setresgid", "getresuid", "getresgid", "setfsuid", "setfsgid", "getgroups", "setgroups", "capget",
-          "capset", "prctl")
-
-
-def syscall_classes(name: str, params) -> frozenset:
-    kinds = [k for _, k in params]
-    names = [n for n, _ in params]
-    out = set()
-    if "path" in kinds or name in ("execve", "execveat"):
-        out.add("file")
-    if ("sockfd" in names or any(t in k for k in kinds for t in ("sockaddr", "msghdr"))
-            or params[:3] == [("domain", "int"), ("type", "int"), ("protocol", "int")]):
-        out.add("network")
-    elif "fd" in kinds or name in ("pipe", "pipe2", "eventfd", "eventfd2", "epoll_create", "epoll_create1",
-                                   "inotify_init", "inotify_init1", "memfd_create", "signalfd",
-                                   "timerfd_create", "fanotify_init", "userfaultfd", "memfd_secret"):
-        out.add("desc")
-    if name.startswith(_PROCESS):
-        out.add("process")
-    if "signo" in kinds or any(t in k for k in kinds for t in ("sigset", "sigaction", "siginfo", "stack_t")) \
-            or name.startswith(("rt_sig", "sigaltstack", "pause", "signalfd")):
-        out.add("signal")
-    if name.startswith(_MEMORY):
-        out.add("memory")
-    if name.startswith(_IPC):
-        out.add("ipc")
-    if "clockid" in kinds or any(t in k for k in kinds for t in ("timex", "timezone")) or name == "time":
-        out.add("clock")
-    if name in _CREDS:
-        out.add("creds")
-    return frozenset(out)
-
 
 def handler_name(handler) -> str:
     """"C:sys_uname" for a C handler, "module.function" for a Python one, "" for none."""
