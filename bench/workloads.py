@@ -80,6 +80,10 @@ WORKLOADS = {w.id: w for w in (
     Workload("w9", "getppid() x {n}, a Python handler (Zone.handler)", 100_000, 20_000, "calls",
              lambda n: [SYSLOOP, "getppid", str(n)], per_call=True, runners=("native", "lxrun"),
              handlers={"getppid": W9_ANSWER}, check_differs=("native",)),
+    Workload("w10", "4 threads x {n} getppid(), a Python handler that sleeps 2 ms (receivers in parallel)",
+             100, 25, "calls per thread",
+             lambda n: [SYSLOOP, "threads", "4", str(n)], runners=("native", "lxrun"),
+             handlers={"getppid": f"{W9_ANSWER}:sleep=0.002"}),
 )}
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 
 def main(argv=None) -> int:
@@ -33,10 +34,13 @@ def main(argv=None) -> int:
     calls = [0]
     for spec in args.handler:
         name, _, value = spec.partition("=")
-        answer = int(value)
+        value, _, sleep = value.partition(":sleep=")
+        answer, delay = int(value), float(sleep or 0)
 
-        def handler(call, answer=answer):
-            calls[0] += 1
+        def handler(call, answer=answer, delay=delay):
+            calls[0] += 1          # an int's += under the GIL: good enough for a count
+            if delay:
+                time.sleep(delay)  # a slow handler: w10 measures that others go on meanwhile
             return answer
 
         zone.handler(name, handler)

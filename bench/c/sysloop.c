@@ -11,6 +11,8 @@
  *   sysloop files N DIR NFILES     N open/read/close of DIR/f%04d    (w2)
  *   sysloop forkexec N PATH        N fork + execve(PATH) + waitpid   (w3)
  *   sysloop uname N                N uname(): emulated in C by the brand (w8)
+ *   sysloop threads T N            T threads, each N getppid() (w10: a slow
+ *                                  Python handler, answered concurrently)
  *   sysloop getppid N [EXPECT]     N getppid(): a Python handler in w9; with
  *                                  EXPECT, exit 3 unless every call returned it
  *
@@ -19,6 +21,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -145,6 +148,32 @@ static int do_getppid(long n, long expect)
     return 0;
 }
 
+static void *getppid_thread(void *arg)
+{
+    long n = (long)arg;
+    for (long i = 0; i < n; i++)
+        syscall(SYS_getppid);
+    return NULL;
+}
+
+static int do_threads(long t, long n)
+{
+    pthread_t th[64];
+    char check[32];
+    if (t < 1 || t > 64)
+        return 2;
+    uint64_t t0 = now_ns();
+    for (long i = 0; i < t; i++)
+        if (pthread_create(&th[i], NULL, getppid_thread, (void *)n) != 0)
+            die("pthread_create");
+    for (long i = 0; i < t; i++)
+        pthread_join(th[i], NULL);
+    uint64_t t1 = now_ns();
+    snprintf(check, sizeof check, "%ld", t * n);
+    report("threads", t * n, t1 - t0, check);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -161,6 +190,8 @@ int main(int argc, char **argv)
         return do_forkexec(n, argv[3]);
     if (!strcmp(op, "uname") && argc == 3)
         return do_uname(n);
+    if (!strcmp(op, "threads") && argc == 4)
+        return do_threads(n, atol(argv[3]));
     if (!strcmp(op, "getppid") && (argc == 3 || argc == 4))
         return do_getppid(n, argc == 4 ? atol(argv[3]) : -1);
     fprintf(stderr, "sysloop: bad arguments for %s\n", op);
