@@ -25,6 +25,8 @@ static uint32_t action_of(int32_t act)
         return SCMP_ACT_NOTIFY;
     if (act == LXB_ACT_KILL)
         return SCMP_ACT_KILL_PROCESS;
+    if (act == LXB_ACT_TRACE)
+        return SCMP_ACT_TRACE(0); /* to lxrun's tracer (trace.c); ENOSYS without one */
     return SCMP_ACT_ERRNO((uint16_t)act);
 }
 
@@ -53,7 +55,7 @@ int lxb_filter_build(const int32_t *action, int n, unsigned char *out, int outle
         int32_t act = action[nr];
         if (act == LXB_ACT_DEFAULT || act == ENOSYS)
             continue;
-        if (!(act == LXB_ACT_ALLOW || act == LXB_ACT_NOTIFY || act == LXB_ACT_KILL ||
+        if (!(act == LXB_ACT_ALLOW || act == LXB_ACT_NOTIFY || act == LXB_ACT_KILL || act == LXB_ACT_TRACE ||
               (act > 0 && act < 4096))) {
             rc = -EINVAL;
             goto out;

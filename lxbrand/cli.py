@@ -139,7 +139,52 @@ def _parse_deny(ctx, param, values):
     return deny
 
 
-@main.command(context_settings={"allow_interspersed_args": False})
+class _RunCommand(click.Command):
+    """run, whose --trace and --report take an optional value, as GNU long
+    options do: `--trace=SET` and `--report=FILE` only, so that a bare
+    `--trace ROOTFS` never takes ROOTFS for the SET."""
+
+    OPTIONAL = {"--trace": "all", "--report": "-"}
+
+    def parse_args(self, ctx, args):
+        takes_value = {name for p in self.params if isinstance(p, click.Option) and not p.is_flag
+                       for name in p.opts + p.secondary_opts}
+        out, i = [], 0
+        args = list(args)
+        while i < len(args):
+            a = args[i]
+            if a == "--" or not a.startswith("-"):
+                break               # ROOTFS: the rest is CMD's
+            if a in self.OPTIONAL:
+                a = f"{a}={self.OPTIONAL[a]}"
+            elif a in takes_value:
+                out.append(a)
+                i += 1
+                if i < len(args):
+                    a = args[i]
+            out.append(a)
+            i += 1
+        return super().parse_args(ctx, out + args[i:])
+
+
+def _watch(watch: dict) -> dict:
+    """Zone's keyword arguments for --trace, --stats and --report."""
+    if not any(watch.get(k) for k in ("trace", "stats", "report")):
+        return {}
+    return dict(trace_set=watch["trace"], trace_output=(watch["trace_output"] or sys.stderr)
+                if watch["trace"] else None, trace_format=watch["trace_format"], stats=watch["stats"],
+                stats_format=watch["stats_format"], report=watch["report"])
+
+
+def _watch_end(zone, watch: dict) -> None:
+    session = getattr(zone, "last_session", None)
+    if session is not None:
+        from .trace import write_outputs
+        out = watch.get("trace_output")
+        write_outputs(session, stats_file=open(out, "a") if out and watch.get("stats") else None)
+
+
+@main.command(cls=_RunCommand, context_settings={"allow_interspersed_args": False})
 @click.option("--hostname", default="zone", show_default=True, help="The zone's hostname.")
 @click.option("--domainname", default=None, metavar="NAME",
               help="The zone's NIS domain name (setdomainname) [default: none].")
@@ -186,10 +231,26 @@ def _parse_deny(ctx, param, values):
 @click.option("-t", "--tty/--no-tty", default=None,
               help="Give the guest a pty of the zone as controlling terminal (stdin must be a terminal) "
                    "[default: when stdin and stdout are terminals].")
+@click.option("--trace", "trace", default=None, metavar="[=SET]",
+              help="Trace syscalls as strace does, each with its result and time: --trace for all, "
+                   "--trace=SET for names and classes (%file %desc %network %process %signal %memory "
+                   "%ipc %clock %creds), !NAME to exclude; fork, clone and exec followed.")
+@click.option("-o", "--trace-output", "trace_output", default=None, metavar="FILE",
+              help="Write the trace (and --stats) to FILE instead of stderr.")
+@click.option("--trace-format", "trace_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one JSON object per line, per call.")
+@click.option("--stats", "stats", is_flag=True,
+              help="At exit, per syscall: calls, errors by errno, total, mean, p50, p99 time and a log2 "
+                   "histogram (strace -c, DTrace quantize).")
+@click.option("--stats-format", "stats_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Format of --stats.")
+@click.option("--report", "report", default=None, metavar="[=FILE]",
+              help="At exit, what the run needed from the brand: syscalls emulated, denied, unsupported, "
+                   "with counts and first callers, and a verdict (to stderr, or FILE).")
 @click.argument("rootfs", type=click.Path(file_okay=True, dir_okay=True))
 @click.argument("cmd", nargs=-1, required=False, type=click.UNPROCESSED)
 def run(hostname, domainname, net, binds, ephemeral, cwd, env, env_file, uid, gid, kernel_release, deny,
-        memory, pids, cpus, tmp_size, shm_size, tmpfs, read_only, show_plan, tty, rootfs, cmd):
+        memory, pids, cpus, tmp_size, shm_size, tmpfs, read_only, show_plan, tty, rootfs, cmd, **watch):
     """Run CMD in a zone over ROOTFS; without CMD, the login shell of --uid in
     the zone's /etc/passwd (else /bin/sh), interactive."""
     from .zone import Zone
@@ -206,7 +267,7 @@ def run(hostname, domainname, net, binds, ephemeral, cwd, env, env_file, uid, gi
                     ephemeral=ephemeral, cwd=cwd, env={**env_file, **env}, uid=uid, gid=gid,
                     kernel_release=kernel_release, deny=deny,
                     memory=memory, pids=pids, cpus=cpus, tmp_size=tmp_size, shm_size=shm_size,
-                    tmpfs=tmpfs, read_only=read_only)
+                    tmpfs=tmpfs, read_only=read_only, **_watch(watch))
         if show_plan:
             click.echo("\n".join(zone.plan()))
             sys.exit(0)
@@ -225,6 +286,7 @@ def run(hostname, domainname, net, binds, ephemeral, cwd, env, env_file, uid, gi
             saved = termios.tcgetattr(0)
             ttymod.setraw(0, termios.TCSANOW)  # TCSAFLUSH would drop typed-ahead input
         result = zone.run(list(cmd), tty=tty, forward_signals=True)
+        _watch_end(zone, watch)
     except LxbrandError as e:
         _restore(saved)
         _fail(str(e), e.exit_code)

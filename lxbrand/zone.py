@@ -351,15 +351,29 @@ class Zone:
                  gid: int = 0, kernel_release: Optional[str] = None, domainname: Optional[str] = None,
                  deny: Optional[dict] = None, memory=None, pids: Optional[int] = None,
                  cpus: Optional[float] = None, tmp_size=limits.TMP_SIZE, shm_size=limits.SHM_SIZE,
-                 tmpfs: Sequence = (), read_only: bool = False):
+                 tmpfs: Sequence = (), read_only: bool = False,
+                 trace: Optional[Callable] = None, trace_set: Optional[str] = None, trace_output=None,
+                 trace_format: str = "text", stats: bool = False, stats_format: str = "text", report=None):
         """deny: {syscall name: errno (int or name such as "EACCES")} answered
-        in the kernel instead of running the syscall (fault injection)."""
+        in the kernel instead of running the syscall (fault injection).
+
+        Watching (lxbrand/trace.py): trace, a callable given each traced event
+        (a dict with the fields of --trace-format json's lines); trace_set, the
+        syscalls traced (--trace=SET); trace_output, a path or file for
+        strace-like lines (or JSON lines, trace_format="json"); stats and
+        report: `run(...)` returns them as `.stats` and `.report` (dicts)."""
         self.config = ZoneConfig(rootfs=rootfs, hostname=hostname, domainname=domainname, net=net,
                                  binds=binds, ephemeral=ephemeral, cwd=cwd, env=env,
                                  uid=uid, gid=gid, kernel_release=kernel_release, deny=deny,
                                  memory=memory, pids=pids, cpus=cpus, tmp_size=tmp_size, shm_size=shm_size,
                                  tmpfs=list(tmpfs), read_only=read_only)
         self.config.validate()
+        self.observe = None
+        if trace is not None or trace_set is not None or trace_output is not None or stats or report:
+            from .trace import Observe
+            self.observe = Observe(trace_set=trace_set, trace=trace_output is not None, callback=trace,
+                                   output=trace_output, format=trace_format, stats=stats,
+                                   stats_format=stats_format, report=report)
         self._handlers: dict[str, Callable] = {}
         self._brand: Optional[Brand] = None
         self.hostname = self.config.hostname
@@ -504,6 +518,9 @@ class Zone:
             run.close()
         returncode = run.returncode
         result = subprocess.CompletedProcess(argv, returncode, out, err)
+        if run.session is not None:     # --stats, --report (lxbrand/trace.py)
+            result.stats, result.report = run.session.stats, run.session.report
+            self.last_session = run.session
         if check and returncode != 0:
             raise subprocess.CalledProcessError(returncode, argv, out, err)
         return result
@@ -632,6 +649,7 @@ class _Run:
         self.relay_stop = -1
         self.failure: Optional[OSError] = None
         self.killed_by_us = False       # the timeout killed init: not news
+        self.session = None             # a traced run's (lxbrand/trace.py)
 
     def start(self, timeout: Optional[float] = None) -> None:
         zone, cfgv = self.zone, self.zone.config
@@ -663,6 +681,12 @@ class _Run:
 
         env = cfgv.environment()
         bpf = zone.brand.bpf()
+        if zone.observe is not None and zone.observe.active:
+            # traced syscalls are RET_TRACE; the guest waits before its execve
+            # until the tracer has seized it (lxbrand/trace.py, csrc/trace.c)
+            from .trace import Session
+            self.session = Session(zone.observe, zone.brand, self.argv)
+            bpf = self.session.bpf()
         c = ffi.new("struct lxb_config *")
         c.rootfs = cstr(cfgv.rootfs)
         c.hostname = cstr(cfgv.hostname)
@@ -698,6 +722,7 @@ class _Run:
         for i in range(3):
             c.stdio[i] = fds[i]
         c.use_pty = int(self.tty)
+        c.hold_guest = int(self.session is not None)
         # the personality's files (/proc/meminfo under --memory...), bound read-only
         all_binds = list(cfgv.binds)
         if personality.View.wanted(cfgv.memory, cfgv.cpus, cfgv.kernel_release):
@@ -736,10 +761,24 @@ class _Run:
         if self.view is not None:
             self.view.started(self.cgroups.dirs)
             zone._view = self.view
-        self.sup = Supervisor(zone, zone.brand, self.z.listener_fd, zone.uts())
+        if self.session is not None:
+            try:
+                self.session.attach(self.z.guest_pidfd)
+            except BaseException:
+                os.kill(self.z.init_pid, signal.SIGKILL)
+                raise
+            finally:
+                os.close(self.z.guest_pidfd)
+                self.z.guest_pidfd = -1
+        self.sup = Supervisor(zone, self.session.supervisor_brand(zone.brand) if self.session else zone.brand,
+                              self.z.listener_fd, zone.uts())
         self.sup.on_failure = self._supervisor_failed
         zone.last_supervisor = self.sup
         self.sup.start()
+        if self.session is not None:
+            rc = lib.lxb_zone_release(self.z)
+            if rc < 0:
+                raise ZoneStartError(-rc, "the zone's init is gone before its guest could run")
         if self.z.pty_fd >= 0:
             self._start_relay()
 
@@ -875,6 +914,10 @@ class _Run:
         st = status[0]
         if self.sup is not None:
             self.sup.stop()
+        if self.session is not None:
+            code = (os.WEXITSTATUS(st) if os.WIFEXITED(st) else -os.WTERMSIG(st) if os.WIFSIGNALED(st)
+                    else None) if kind[0] == 0 else None
+            self.session.finish(code, self.sup)
         if self.failure is not None:
             raise SupervisorError(f"{self.failure.strerror}; the zone was killed")
         if kind[0] == 1:

@@ -79,6 +79,12 @@ class Name(str):
     __slots__ = ()
 
 
+class PathStr(str):
+    """A path read from the guest: printed whole, as strace prints paths."""
+
+    __slots__ = ()
+
+
 class Flags(Name):
     """Flags decoded by name ("O_WRONLY|O_CREAT"); `value` keeps the number."""
 
@@ -134,8 +140,9 @@ def register(kind: str, raw: int) -> Any:
     return v
 
 
-def args(sc, raw, mem=None, structs: bool = False) -> list[tuple[str, Any]]:
-    """[(name, value)] for the arguments of `sc` (a table line) in registers `raw`."""
+def args(sc, raw, mem=None, structs: bool = False, done: bool = False) -> list[tuple[str, Any]]:
+    """[(name, value)] for the arguments of `sc` (a table line) in registers `raw`;
+    done=True: the call has returned, so what it wrote (out[T]) is read too."""
     params = sc.params
     out = []
     for i, (name, kind) in enumerate(params):
@@ -147,11 +154,13 @@ def args(sc, raw, mem=None, structs: bool = False) -> list[tuple[str, Any]]:
             v = register(kind, value)
             if mem is not None and kind in ("path", "str") and v:
                 v = _read(lambda: mem.read_str(v, STRING_LIMIT), v)
+                if kind == "path" and isinstance(v, str):
+                    v = PathStr(v)
             out.append((name, v))
             continue
         addr = Addr(value & (1 << 64) - 1)
         v = addr
-        if mem is not None and addr and m.group("dir") in ("in", "inout"):
+        if mem is not None and addr and (m.group("dir") in ("in", "inout") or (done and m.group("dir") == "out")):
             target, array = m.group("target"), m.group("array")
             if target == "bytes":
                 nxt = params[i + 1][1] if i + 1 < len(params) else None
@@ -160,7 +169,10 @@ def args(sc, raw, mem=None, structs: bool = False) -> list[tuple[str, Any]]:
                     if isinstance(n, int) and n >= 0:
                         v = _read(lambda: mem.read_bytes(addr, min(n, SHOW + 1)), addr)
             elif target == "str" and array == "[]":
-                v = _read(lambda: _strings(mem, addr), addr)
+                strv = getattr(mem, "read_strv", None)   # a tracer's copy holds the strings
+                v = _read(lambda: strv(addr) if strv else _strings(mem, addr), addr)
+            elif structs and target == "int" and m.group("n") == "2":
+                v = _read(lambda: list(_S_INT2.unpack(mem.read_bytes(addr, 8))), addr)
             elif structs and not array:
                 v = _struct(mem, addr, target)
         out.append((name, v))
@@ -186,6 +198,10 @@ def _strings(mem, addr: int) -> list:
 
 
 def _struct(mem, addr: Addr, layout: str):
+    fast = FAST_STRUCTS.get(layout)
+    if fast is not None:
+        size, fn = fast
+        return _read(lambda: fn(mem.read_bytes(addr, size)), addr)
     from . import abi   # construct: only when structs are asked for
     size = abi.size_of(layout)
     if size is None:
@@ -210,6 +226,9 @@ def show(value) -> str:
     """One decoded value as strace prints it."""
     if isinstance(value, Name):
         return str(value)
+    if isinstance(value, PathStr):
+        return '"' + "".join(_CHAR.get(ord(c)) or (c if " " <= c < "\x7f" else f"\\x{ord(c) & 0xff:02x}")
+                             for c in value) + '"'
     if isinstance(value, (str, bytes)):
         return _quote(value)
     if isinstance(value, list):
@@ -230,11 +249,78 @@ def format_result(value: int) -> str:
     (in hex when it can only be an address)."""
     value = _int(value, 64, True)
     if -4096 < value < 0:
+        if -value in KERNEL_ERRNOS and -value not in _errno.errorcode:
+            return f"? {KERNEL_ERRNOS[-value]}"
         return f"-1 {_errno.errorcode.get(-value, -value)} ({_os.strerror(-value)})"
     if value >= 1 << 32:
         return f"{value:#x}"
     return str(value)
 
 
+# --- structs printed without construct (a tracer's hot path) ----------------------
+
+import struct as _st  # noqa: E402
+
+_S_INT2 = _st.Struct("<ii")
+_NUL = b"\0"
+_S_STAT = _st.Struct("<QQQIII4xQqqq")           # struct stat, x86_64, up to st_blocks
+_S_STATX = _st.Struct("<IIQIIIH2xQQ")          # struct statx, up to stx_size
+_S_TIMESPEC = _st.Struct("<qq")
+_FILE_TYPES = {0o140000: "S_IFSOCK", 0o120000: "S_IFLNK", 0o100000: "S_IFREG", 0o060000: "S_IFBLK",
+               0o040000: "S_IFDIR", 0o020000: "S_IFCHR", 0o010000: "S_IFIFO"}
+
+
+def file_mode(mode: int) -> str:
+    """st_mode as strace prints it: S_IFREG|0644."""
+    kind = _FILE_TYPES.get(mode & 0o170000)
+    perm = f"{mode & 0o7777:#o}".replace("0o", "0")
+    return f"{kind}|{perm}" if kind else perm
+
+
+def _stat(data: bytes) -> Name:
+    dev, ino, nlink, mode, uid, gid, rdev, size, blksize, blocks = _S_STAT.unpack_from(data)
+    return Name(f"{{st_mode={file_mode(mode)}, st_size={size}, ...}}")
+
+
+def _statx(data: bytes) -> Name:
+    mask, blksize, attrs, nlink, uid, gid, mode, ino, size = _S_STATX.unpack_from(data)
+    return Name(f"{{stx_mask={mask:#x}, stx_mode={file_mode(mode)}, stx_size={size}, ...}}")
+
+
+def _timespec(data: bytes) -> Name:
+    sec, nsec = _S_TIMESPEC.unpack_from(data)
+    return Name(f"{{tv_sec={sec}, tv_nsec={nsec}}}")
+
+
+def _sockaddr(data: bytes) -> Name:
+    import socket
+    family = int.from_bytes(data[:2], "little")
+    if family == socket.AF_UNIX:
+        path = data[2:]
+        if path[:1] == b"\0":
+            return Name(f"{{sa_family=AF_UNIX, sun_path=@{_quote(path[1:].split(_NUL)[0])}}}")
+        return Name(f"{{sa_family=AF_UNIX, sun_path={_quote(path.split(_NUL)[0])}}}")
+    if family == socket.AF_INET and len(data) >= 8:
+        return Name(f"{{sa_family=AF_INET, sin_port=htons({int.from_bytes(data[2:4], 'big')}), "
+                    f"sin_addr=inet_addr(\"{socket.inet_ntop(socket.AF_INET, data[4:8])}\")}}")
+    if family == socket.AF_INET6 and len(data) >= 24:
+        return Name(f"{{sa_family=AF_INET6, sin6_port=htons({int.from_bytes(data[2:4], 'big')}), "
+                    f"sin6_addr={socket.inet_ntop(socket.AF_INET6, data[8:24])}}}")
+    return Name(f"{{sa_family={family}, ...}}")
+
+
+# layout -> (bytes to read, formatter): decoded for display without construct
+FAST_STRUCTS = {"stat": (144, _stat), "statx": (48, _statx), "timespec": (16, _timespec),
+                "sockaddr": (128, _sockaddr)}
+
+# the kernel's restart codes a tracer sees at a syscall's exit (include/linux/errno.h)
+KERNEL_ERRNOS = {512: "ERESTARTSYS", 513: "ERESTARTNOINTR", 514: "ERESTARTNOHAND", 515: "ENOIOCTLCMD",
+                 516: "ERESTART_RESTARTBLOCK"}
+
+
+def errno_name(err: int) -> str:
+    return _errno.errorcode.get(err) or KERNEL_ERRNOS.get(err) or str(err)
+
+
 __all__ = ["Addr", "Name", "Flags", "AT_FDCWD", "OPEN_FLAGS", "CLOCKS", "SIGNALS", "TYPE", "register", "args",
-           "open_flags", "show", "format_call", "format_result"]
+           "open_flags", "show", "format_call", "format_result", "PathStr", "FAST_STRUCTS", "file_mode", "errno_name"]

@@ -114,6 +114,47 @@ class Syscall(namedtuple("Syscall", "nr name status signature since handler note
     def handler_name(self) -> str:
         return handler_name(self.handler)
 
+    @property
+    def classes(self) -> frozenset:
+        """The trace classes (strace's -e trace=%CLASS) this syscall is in,
+        derived from its signature and its family's name: see syscall_classes."""
+        return syscall_classes(self.name, self.params)
+
+
+# Trace classes (lxrun --trace=%file...), as strace's -e trace=%CLASS groups
+# them: an argument's kind or pointee says file, desc, network, signal, clock;
+# where a signature cannot say (fork and getuid take nothing, mmap's
+# arguments are plain numbers), table.CLASS_FAMILIES names the families, next
+# to the table.
+CLASSES = ("file", "desc", "network", "process", "signal", "memory", "ipc", "clock", "creds")
+_IPC = ("shm", "sem", "msg")        # System V IPC: name prefixes
+
+
+def syscall_classes(name: str, params, families=None) -> frozenset:
+    """The classes of syscall `name` with signature `params`; families:
+    {class: name prefixes} for what the signature cannot say (table.CLASS_FAMILIES)."""
+    if families is None:
+        from .table import CLASS_FAMILIES as families
+    kinds = [k for _, k in params]
+    names = [n for n, _ in params]
+    fam = {cls for cls, prefixes in families.items() if name.startswith(prefixes)}
+    out = set()
+    if "path" in kinds or "exec" in name:
+        out.add("file")
+    if ("sockfd" in names or any(t in k for k in kinds for t in ("sockaddr", "msghdr"))
+            or params[:3] == [("domain", "int"), ("type", "int"), ("protocol", "int")]):
+        out.add("network")
+    elif "fd" in kinds or "desc" in fam:
+        out.add("desc")
+    if "signo" in kinds or any(t in k for k in kinds for t in ("sigset", "sigaction", "siginfo", "stack_t")):
+        out.add("signal")
+    if name.startswith(_IPC):
+        out.add("ipc")
+    if "clockid" in kinds or any(t in k for k in kinds for t in ("timex", "timezone")):
+        out.add("clock")
+    out |= fam - {"desc"}
+    return frozenset(out)
+
 
 def handler_name(handler) -> str:
     """"C:sys_uname" for a C handler, "module.function" for a Python one, "" for none."""

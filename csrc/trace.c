@@ -1,0 +1,662 @@
+/*
+ * trace.c: lxrun's tracer thread (lxrun --trace, --stats, --report).
+ *
+ * OVERVIEW
+ *
+ *   A traced syscall is SECCOMP_RET_TRACE in the zone's filter (filter.c,
+ *   LXB_ACT_TRACE); every other syscall stays where the brand put it (in
+ *   the kernel, or notified to the supervisor), at no cost.  This thread
+ *   ptrace-seizes the guest while it is held before its execve
+ *   (lxb_config.hold_guest) with TRACESECCOMP, TRACEFORK, TRACEVFORK,
+ *   TRACECLONE, TRACEEXEC and EXITKILL: every process and thread of the zone
+ *   below the guest is followed, and none outlives lxrun.  At a seccomp stop
+ *   it records the entry (registers, a bounded copy of the arguments Python
+ *   asked for in spec[nr]) and resumes with PTRACE_SYSCALL; at the exit stop
+ *   that follows it records the result and copies what the kernel wrote, then
+ *   resumes with PTRACE_CONT, so untraced syscalls never stop.  This is
+ *   strace --seccomp-bpf's mechanism; the cost is two stops per traced call
+ *   and one per fork, clone and exec.
+ *
+ *   Records (struct lxb_trace_rec, fixed size) are batched and written to
+ *   out_fd (a pipe) before the thread blocks in waitpid or when the batch is
+ *   full; lxbrand/trace.py decodes them on a Python thread.  Nothing on the
+ *   per-call path is Python.
+ *
+ * ANSWERED CALLS
+ *
+ *   A spec in LXB_TRACE_ANSWER mode (a syscall the brand denies or does not
+ *   support, under --report) is never run: the tracer sets the syscall
+ *   number to -1 and the return value to -err at the seccomp stop, as the
+ *   filter would have answered, and records it.  ptrace(2) itself is answered
+ *   EPERM in a traced zone: a task has one tracer, and it is us.
+ *
+ * WAITING
+ *
+ *   waitpid(-1, __WALL | __WNOTHREAD): tracees belong to this thread; the
+ *   zone's init, a child of another of lxrun's threads, is never reaped here.
+ *   The thread ends when it has no tracee left (ECHILD), closing out_fd.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lxbrand.h"
+
+#ifndef PTRACE_EVENT_STOP
+#define PTRACE_EVENT_STOP 128
+#endif
+#ifndef __WNOTHREAD
+#define __WNOTHREAD 0x20000000
+#endif
+
+#define SYS_PTRACE_NR 101
+#define BATCH 64
+
+struct task {
+    pid_t host;                  /* host tid; 0: free slot */
+    int32_t pid, tid;            /* the zone's */
+    int in_syscall;              /* entry recorded, exit stop pending */
+    struct lxb_trace_rec rec;    /* the pending call */
+};
+
+struct tracer_priv {
+    pthread_t thread;
+    int started;
+    int ready_pipe[2];
+    pid_t guest;
+    struct task **tasks;         /* open addressing on host tid */
+    size_t cap, used;
+    struct lxb_trace_rec batch[BATCH];
+    int nbatch;
+    unsigned char seen_answer[LXB_NR_MAX];
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- tasks, by host tid ---- */
+
+static struct task **slot_of(struct tracer_priv *p, pid_t host)
+{
+    size_t i = ((size_t)host * 2654435761u) & (p->cap - 1);
+    for (;;) {
+        struct task **s = &p->tasks[i];
+        if (*s == NULL || (*s)->host == host)
+            return s;
+        i = (i + 1) & (p->cap - 1);
+    }
+}
+
+static int grow(struct tracer_priv *p)
+{
+    struct task **old = p->tasks;
+    size_t oldcap = p->cap, i;
+
+    p->cap = oldcap ? oldcap * 2 : 64;
+    p->tasks = calloc(p->cap, sizeof *p->tasks);
+    if (!p->tasks) {
+        p->tasks = old;
+        p->cap = oldcap;
+        return -ENOMEM;
+    }
+    for (i = 0; i < oldcap; i++)
+        if (old[i])
+            *slot_of(p, old[i]->host) = old[i];
+    free(old);
+    return 0;
+}
+
+/* the zone's ids of a host task: the last NStgid/NSpid fields */
+static void ns_ids(pid_t host, int32_t *pid, int32_t *tid)
+{
+    char path[64], buf[2048], *line, *last;
+    ssize_t n;
+    int fd;
+
+    *pid = *tid = host;
+    snprintf(path, sizeof path, "/proc/%d/status", host);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = 0;
+    for (line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        int32_t *dst = NULL;
+        if (strncmp(line, "NStgid:", 7) == 0)
+            dst = pid;
+        else if (strncmp(line, "NSpid:", 6) == 0)
+            dst = tid;
+        if (!dst)
+            continue;
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = 0;
+        last = strrchr(line, '\t');
+        if (!last)
+            last = strrchr(line, ' ');
+        if (last)
+            *dst = (int32_t)strtol(last + 1, NULL, 10);
+        if (end)
+            *end = '\n';
+    }
+}
+
+static struct task *task_get(struct tracer_priv *p, pid_t host, int create)
+{
+    struct task **s, *t;
+
+    if (p->cap == 0 && grow(p) < 0)
+        return NULL;
+    s = slot_of(p, host);
+    if (*s || !create)
+        return *s;
+    if ((p->used + 1) * 2 > p->cap) {
+        if (grow(p) < 0)
+            return NULL;
+        s = slot_of(p, host);
+    }
+    t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->host = host;
+    ns_ids(host, &t->pid, &t->tid);
+    *s = t;
+    p->used++;
+    return t;
+}
+
+static void task_drop(struct tracer_priv *p, pid_t host)
+{
+    struct task **s = slot_of(p, host);
+    size_t i, j;
+
+    if (!*s)
+        return;
+    free(*s);
+    *s = NULL;
+    p->used--;
+    /* re-insert the run after the hole (linear probing) */
+    i = (size_t)(s - p->tasks);
+    for (j = (i + 1) & (p->cap - 1); p->tasks[j]; j = (j + 1) & (p->cap - 1)) {
+        struct task *t = p->tasks[j];
+        p->tasks[j] = NULL;
+        *slot_of(p, t->host) = t;
+    }
+}
+
+/* ---- records ---- */
+
+static void flush(struct lxb_tracer *tr)
+{
+    struct tracer_priv *p = tr->priv;
+    const char *buf = (const char *)p->batch;
+    size_t left = (size_t)p->nbatch * sizeof(struct lxb_trace_rec);
+
+    while (left > 0) {
+        ssize_t n = write(tr->out_fd, buf, left);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            break; /* the reader is gone: the zone runs on untraced output */
+        }
+        buf += n;
+        left -= (size_t)n;
+    }
+    p->nbatch = 0;
+}
+
+static void emit(struct lxb_tracer *tr, const struct lxb_trace_rec *r)
+{
+    struct tracer_priv *p = tr->priv;
+    p->batch[p->nbatch++] = *r;
+    tr->records++;
+    if (p->nbatch == BATCH)
+        flush(tr);
+}
+
+static void rec_init(struct lxb_trace_rec *r, uint32_t kind, const struct task *t)
+{
+    memset(r, 0, offsetof(struct lxb_trace_rec, slot));
+    r->kind = kind;
+    r->pid = t->pid;
+    r->tid = t->tid;
+    r->host_tid = t->host;
+    memset(r->slot_arg, LXB_SLOT_NONE, sizeof r->slot_arg);
+}
+
+/* ---- guest memory ---- */
+
+static ssize_t peek(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+    struct iovec local = {buf, len}, remote = {(void *)(uintptr_t)addr, len};
+    return process_vm_readv(pid, &local, 1, &remote, 1, 0);
+}
+
+/* a string of at most cap-1 bytes (page by page: the next page may be
+   unmapped); its length, with *cut set when it went on */
+static size_t peek_str(pid_t pid, uint64_t addr, char *buf, size_t cap, int *cut)
+{
+    size_t got = 0;
+
+    *cut = 0;
+    while (got < cap) {
+        size_t chunk = 4096 - ((addr + got) & 4095);
+        ssize_t n;
+        char *nul;
+
+        if (chunk > cap - got)
+            chunk = cap - got;
+        n = peek(pid, addr + got, buf + got, chunk);
+        if (n <= 0)
+            return got;
+        nul = memchr(buf + got, 0, (size_t)n);
+        if (nul)
+            return (size_t)(nul - buf);
+        got += (size_t)n;
+    }
+    *cut = 1;
+    return cap;
+}
+
+static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int at_exit)
+{
+    struct lxb_trace_rec *r = &t->rec;
+    uint64_t addr = r->args[c->arg];
+    char *dst = r->slot[i];
+    size_t n = 0;
+    ssize_t got;
+    int cut = 0;
+
+    if (addr == 0)
+        return;
+    if (c->how == LXB_COPY_STR && !at_exit) {
+        n = peek_str(t->host, addr, dst, LXB_TRACE_SLOT, &cut);
+    } else if (c->how == LXB_COPY_STRV && !at_exit) {
+        uint64_t ptrs[16];
+        size_t k, room = LXB_TRACE_SLOT;
+        got = peek(t->host, addr, ptrs, sizeof ptrs);
+        if (got <= 0)
+            return;
+        for (k = 0; k < (size_t)got / 8; k++) {
+            size_t m;
+            int c2;
+            if (ptrs[k] == 0)
+                break;
+            if (room <= 1) {
+                cut = 1;
+                break;
+            }
+            m = peek_str(t->host, ptrs[k], dst + n, room - 1, &c2);
+            dst[n + m] = 0;
+            n += m + 1;
+            room -= m + 1;
+            if (c2) {
+                cut = 1;
+                break;
+            }
+        }
+        if (k == (size_t)got / 8 && got == (ssize_t)sizeof ptrs)
+            cut = 1;
+    } else if ((c->how == LXB_COPY_IN && !at_exit) || (c->how == LXB_COPY_OUT && at_exit)) {
+        size_t want = c->size;
+        if (c->how == LXB_COPY_OUT && r->ret < 0)
+            return;
+        if (c->lenarg < 6) {
+            uint64_t len = r->args[c->lenarg];
+            if (len < want)
+                want = (size_t)len;
+            else if (len > want)
+                cut = 1;
+        } else if (c->lenarg == LXB_COPY_LEN_RET) {
+            if ((uint64_t)r->ret < want)
+                want = (size_t)r->ret;
+            else if ((uint64_t)r->ret > want)
+                cut = 1;
+        }
+        if (want > LXB_TRACE_SLOT)
+            want = LXB_TRACE_SLOT;
+        if (want == 0)
+            return;
+        got = peek(t->host, addr, dst, want);
+        if (got <= 0)
+            return;
+        n = (size_t)got;
+    } else {
+        return;
+    }
+    r->slot_arg[i] = c->arg;
+    r->slot_len[i] = (uint16_t)n;
+    if (cut)
+        r->slot_trunc |= (uint8_t)(1u << i);
+}
+
+/* the caller's command line into slot 2 (the report's first caller) */
+static void copy_cmdline(struct lxb_trace_rec *r, pid_t host)
+{
+    char path[64];
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof path, "/proc/%d/cmdline", host);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    n = read(fd, r->slot[2], LXB_TRACE_SLOT);
+    close(fd);
+    if (n <= 0)
+        return;
+    r->slot_arg[2] = LXB_SLOT_NONE;
+    r->slot_len[2] = (uint16_t)n;
+    r->flags |= LXB_RECF_CMDLINE;
+}
+
+/* ---- stops ---- */
+
+static int resume(struct task *t, int sig)
+{
+    return (int)ptrace(t->in_syscall ? PTRACE_SYSCALL : PTRACE_CONT, t->host, 0, (void *)(long)sig);
+}
+
+static void seccomp_stop(struct lxb_tracer *tr, struct task *t)
+{
+    struct tracer_priv *p = tr->priv;
+    struct user_regs_struct regs;
+    const struct lxb_trace_spec *s;
+    struct lxb_trace_rec *r = &t->rec;
+    int nr, i, err = 0;
+
+    if (ptrace(PTRACE_GETREGS, t->host, 0, &regs) != 0) {
+        resume(t, 0);
+        return;
+    }
+    nr = (int)regs.orig_rax;
+    rec_init(r, LXB_REC_SYSCALL, t);
+    r->t_entry = now_ns();
+    r->nr = nr;
+    r->args[0] = regs.rdi;
+    r->args[1] = regs.rsi;
+    r->args[2] = regs.rdx;
+    r->args[3] = regs.r10;
+    r->args[4] = regs.r8;
+    r->args[5] = regs.r9;
+    s = (nr >= 0 && nr < LXB_NR_MAX) ? &tr->spec[nr] : NULL;
+    if (nr == SYS_PTRACE_NR) {
+        err = EPERM;
+        __atomic_fetch_add(&tr->refused_ptrace, 1, __ATOMIC_RELAXED);
+    } else if (s && s->mode == LXB_TRACE_ANSWER) {
+        err = s->err;
+    }
+    if (!err && (!s || s->mode == 0)) {
+        t->in_syscall = 0; /* not asked for: runs unrecorded */
+        resume(t, 0);
+        return;
+    }
+    for (i = 0; s && i < s->ncopy && i < LXB_TRACE_SLOTS; i++)
+        copy_arg(t, &s->copy[i], i, 0);
+    if (err) {
+        {
+            /* skip it: the number -1 runs nothing, rax is its return */
+            regs.orig_rax = (unsigned long long)-1;
+            regs.rax = (unsigned long long)(long long)-err;
+            ptrace(PTRACE_SETREGS, t->host, 0, &regs);
+            r->ret = -err;
+            r->flags |= LXB_RECF_ANSWERED;
+            if (nr >= 0 && nr < LXB_NR_MAX && !p->seen_answer[nr]) {
+                p->seen_answer[nr] = 1;
+                copy_cmdline(r, t->host);
+            }
+        }
+        r->t_exit = now_ns();
+        emit(tr, r);
+        t->in_syscall = 0;
+        resume(t, 0);
+        return;
+    }
+    t->in_syscall = 1;
+    resume(t, 0);
+}
+
+static void exit_stop(struct lxb_tracer *tr, struct task *t)
+{
+    const struct lxb_trace_spec *s;
+    struct lxb_trace_rec *r = &t->rec;
+    long rax;
+    int i;
+
+    if (!t->in_syscall) {
+        resume(t, 0);
+        return;
+    }
+    errno = 0;
+    rax = ptrace(PTRACE_PEEKUSER, t->host, offsetof(struct user_regs_struct, rax), 0);
+    r->t_exit = now_ns();
+    r->ret = errno ? -ENOSYS : rax;
+    s = (r->nr >= 0 && r->nr < LXB_NR_MAX) ? &tr->spec[r->nr] : NULL;
+    for (i = 0; s && i < s->ncopy && i < LXB_TRACE_SLOTS; i++)
+        if (s->copy[i].how == LXB_COPY_OUT)
+            copy_arg(t, &s->copy[i], i, 1);
+    emit(tr, r);
+    t->in_syscall = 0;
+    resume(t, 0);
+}
+
+/* a call that will never return to this task (exit, exit_group, an execve
+   that replaced a thread, a kill): recorded without a result */
+static void unfinished(struct lxb_tracer *tr, struct task *t)
+{
+    if (!t->in_syscall)
+        return;
+    t->rec.flags |= LXB_RECF_NORESULT;
+    t->rec.t_exit = now_ns();
+    emit(tr, &t->rec);
+    t->in_syscall = 0;
+}
+
+static void signal_stop(struct lxb_tracer *tr, struct task *t, int sig)
+{
+    struct lxb_trace_rec r;
+    siginfo_t si;
+
+    rec_init(&r, LXB_REC_SIGNAL, t);
+    r.nr = sig;
+    r.t_entry = r.t_exit = now_ns();
+    if (ptrace(PTRACE_GETSIGINFO, t->host, 0, &si) == 0) {
+        r.code = si.si_code;
+        r.args[0] = (uint64_t)(int64_t)si.si_pid;
+        r.args[1] = si.si_uid;
+        r.args[2] = (uint64_t)(int64_t)si.si_status;
+    }
+    emit(tr, &r);
+    resume(t, sig);
+}
+
+static void *tracer_main(void *arg)
+{
+    struct lxb_tracer *tr = arg;
+    struct tracer_priv *p = tr->priv;
+    long opts = PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |
+                PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD;
+    int rc = 0;
+    char c;
+
+    if (ptrace(PTRACE_SEIZE, p->guest, 0, (void *)opts) != 0)
+        rc = -errno;
+    else if (!task_get(p, p->guest, 1))
+        rc = -ENOMEM;
+    c = (char)(rc == 0 ? 0 : -rc);
+    tr->first_error = rc;
+    if (write(p->ready_pipe[1], &c, 1) != 1 || rc < 0) {
+        close(tr->out_fd);
+        tr->out_fd = -1;
+        return NULL;
+    }
+
+    for (;;) {
+        int status, sig, event;
+        struct task *t;
+        pid_t pid;
+
+        pid = waitpid(-1, &status, __WALL | __WNOTHREAD | WNOHANG);
+        if (pid == 0) {
+            flush(tr);
+            pid = waitpid(-1, &status, __WALL | __WNOTHREAD);
+        }
+        if (pid < 0) {
+            if (errno == EINTR)
+                continue;
+            break; /* ECHILD: no tracee left */
+        }
+        t = task_get(p, pid, 1);
+        if (!t) {
+            if (tr->first_error == 0)
+                tr->first_error = -ENOMEM;
+            ptrace(PTRACE_CONT, pid, 0, 0);
+            continue;
+        }
+        if (WIFEXITED(status) || WIFSIGNALED(status)) {
+            struct lxb_trace_rec r;
+            unfinished(tr, t);
+            rec_init(&r, LXB_REC_EXIT, t);
+            r.ret = status;
+            r.t_entry = r.t_exit = now_ns();
+            emit(tr, &r);
+            task_drop(p, pid);
+            continue;
+        }
+        if (!WIFSTOPPED(status))
+            continue;
+        sig = WSTOPSIG(status);
+        event = (unsigned)status >> 16;
+        if (event == PTRACE_EVENT_SECCOMP) {
+            seccomp_stop(tr, t);
+        } else if (sig == (SIGTRAP | 0x80)) {
+            exit_stop(tr, t);
+        } else if (event == PTRACE_EVENT_EXEC) {
+            unsigned long former = 0;
+            ptrace(PTRACE_GETEVENTMSG, pid, 0, &former);
+            if ((pid_t)former != pid && former) {
+                /* a thread exec'd: it has the leader's tid now, and its call */
+                struct task *old = task_get(p, (pid_t)former, 0);
+                if (old) {
+                    t->rec = old->rec;
+                    t->in_syscall = old->in_syscall;
+                    task_drop(p, (pid_t)former);
+                    t = task_get(p, pid, 0);
+                }
+            }
+            /* same pid, same zone ids: the record keeps them */
+            resume(t, 0);
+        } else if (event == PTRACE_EVENT_STOP) {
+            if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+                ptrace(PTRACE_LISTEN, pid, 0, 0); /* a group-stop: stay stopped */
+            else
+                resume(t, 0);
+        } else if (event) {
+            /* FORK, VFORK, CLONE, VFORK_DONE: the child shows up on its own */
+            resume(t, 0);
+        } else {
+            signal_stop(tr, t, sig);
+        }
+    }
+    flush(tr);
+    close(tr->out_fd);
+    tr->out_fd = -1;
+    return NULL;
+}
+
+/* the host pid behind a pidfd: /proc/self/fdinfo's "Pid:" */
+static pid_t pidfd_pid(int pidfd)
+{
+    char path[64], buf[1024], *s;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -EIO;
+    buf[n] = 0;
+    s = strstr(buf, "\nPid:");
+    if (!s)
+        return -EIO;
+    n = strtol(s + 5, NULL, 10);
+    return n > 0 ? (pid_t)n : -ESRCH;
+}
+
+int lxb_trace_start(struct lxb_tracer *t)
+{
+    struct tracer_priv *p;
+    sigset_t all, old;
+    pid_t guest;
+    char c = 0;
+    int rc;
+
+    guest = pidfd_pid(t->guest_pidfd);
+    if (guest < 0)
+        return guest;
+    p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->guest = guest;
+    if (pipe2(p->ready_pipe, O_CLOEXEC) != 0) {
+        rc = -errno;
+        free(p);
+        return rc;
+    }
+    t->priv = p;
+    t->first_error = 0;
+    /* no signal handler of the host runs on the tracer thread */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rc = -pthread_create(&p->thread, NULL, tracer_main, t);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0) {
+        p->started = 1;
+        while (read(p->ready_pipe[0], &c, 1) < 0 && errno == EINTR)
+            ;
+        rc = -(int)(unsigned char)c;
+    }
+    close(p->ready_pipe[0]);
+    close(p->ready_pipe[1]);
+    return rc;
+}
+
+int lxb_trace_join(struct lxb_tracer *t)
+{
+    struct tracer_priv *p = t->priv;
+    size_t i;
+
+    if (!p)
+        return 0;
+    if (p->started)
+        pthread_join(p->thread, NULL);
+    for (i = 0; i < p->cap; i++)
+        free(p->tasks[i]);
+    free(p->tasks);
+    free(p);
+    t->priv = NULL;
+    return t->first_error;
+}

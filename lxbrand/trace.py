@@ -1,0 +1,643 @@
+"""Watching a zone: --trace, --stats, --report (issue 13).
+
+The mechanism (docs/DESIGN.md, "Watching a program"): traced syscalls are
+SECCOMP_RET_TRACE in the zone's filter and a tracer thread in C
+(csrc/trace.c) ptrace-seizes the guest before its execve, follows every
+fork, clone and exec, and writes one fixed-size record per call (entry
+registers, result, times, bounded copies of path and buffer arguments) to a
+pipe.  This module says what to trace and copy (from the table: signatures
+and classes), and reads the records on a Python thread: strace-like lines or
+JSON lines, a callback's events, statistics and the compatibility report.
+
+    SET     names and %classes, comma-separated; !NAME or !%CLASS excludes;
+            "all" (the default).  Classes: model.CLASSES, derived from the
+            table (Syscall.classes).
+
+A syscall the brand emulates is answered by the supervisor, never by the
+kernel, so the tracer does not see it; the report counts it instead.  A
+syscall the brand denies or does not support is, when traced or under
+--report, answered by the tracer with the filter's own errno and recorded.
+A traced zone answers ptrace(2) with EPERM (a task has one tracer: lxrun),
+and says so once on stderr.
+"""
+from __future__ import annotations
+
+import difflib
+import errno as _errno
+import json
+import math
+import os
+import struct
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from typing import Callable, Optional
+
+from ._csup import ffi, lib
+from .brand import BY_NAME, BY_NR, TABLE, decode
+from .brand.model import CLASSES
+from .errors import ZoneConfigError
+
+# struct lxb_trace_rec (csrc/lxbrand.h)
+RECORD = struct.Struct("<IIiiii6QqQQi3BB3HH768s")
+HEADER = struct.Struct("<IIiiii6QqQQ")
+SLOT = 256
+SHOW = decode.SHOW
+PTRACE_NR = BY_NAME["ptrace"].nr
+FORMATS = ("text", "json")
+
+
+class TraceError(ZoneConfigError):
+    """A malformed SET, an unknown syscall or class name."""
+
+
+# --- SET ---------------------------------------------------------------------------
+
+def _names_of_class(cls: str) -> set:
+    return {sc.nr for sc in TABLE if cls in sc.classes}
+
+
+def parse_set(text: Optional[str], what: str = "--trace") -> set:
+    """The syscall numbers a SET names ("openat,%process,!close"; "all")."""
+    every = {sc.nr for sc in TABLE}
+    if text is None or text.strip() in ("", "all", "%all"):
+        return every
+    chosen: set = set()
+    excluded: set = set()
+    positive = False
+    for raw in text.split(","):
+        item = raw.strip()
+        neg = item.startswith("!")
+        if neg:
+            item = item[1:]
+        if not item:
+            raise TraceError(f"{what} {text!r}: an empty item (expected NAME, %CLASS, !NAME or all, "
+                             "comma-separated)")
+        if item in ("all", "%all"):
+            nrs = every
+        elif item.startswith("%"):
+            if item[1:] not in CLASSES:
+                close = difflib.get_close_matches(item[1:], CLASSES, n=1)
+                hint = f" (did you mean %{close[0]}?)" if close else ""
+                raise TraceError(f"{what} {text!r}: unknown class {item!r}{hint}; classes are "
+                                 + " ".join("%" + c for c in CLASSES))
+            nrs = _names_of_class(item[1:])
+        elif item in BY_NAME:
+            nrs = {BY_NAME[item].nr}
+        else:
+            close = difflib.get_close_matches(item, list(BY_NAME), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise TraceError(f"{what} {text!r}: unknown syscall {item!r}{hint}; expected syscall names "
+                             "(`lxrun syscalls`), %CLASS, !NAME to exclude, or all")
+        if neg:
+            excluded |= nrs
+        else:
+            positive = True
+            chosen |= nrs
+    return (chosen if positive else every) - excluded
+
+
+# --- what the tracer copies, from the signatures ------------------------------------
+
+_INTISH = ("int", "uint", "long", "ulong", "size", "off")
+_SPECS: dict = {}
+
+
+def copies(sc) -> list:
+    """[(arg, how, lenarg, size)], at most LXB_TRACE_SLOTS, most telling first."""
+    got = _SPECS.get(sc.nr)
+    if got is not None:
+        return got
+    params = sc.params[:6]
+    found = []
+    for i, (name, kind) in enumerate(params):
+        m = decode.TYPE.match(kind)
+        nxt = params[i + 1][1] if i + 1 < len(params) else None
+        if kind in ("path", "str"):
+            found.append((0, i, lib.LXB_COPY_STR, 6, SLOT))
+        elif m and m.group("dir"):
+            direction, target, array, n = m.group("dir"), m.group("target"), m.group("array"), m.group("n")
+            out = direction in ("out", "inout")
+            if target == "bytes":
+                if direction == "in":
+                    found.append((1, i, lib.LXB_COPY_IN, i + 1 if nxt in _INTISH else 6, SHOW + 1))
+                elif direction == "out":
+                    found.append((1, i, lib.LXB_COPY_OUT, lib.LXB_COPY_LEN_RET, SHOW + 1))
+            elif target == "str" and array == "[]":
+                found.append((1, i, lib.LXB_COPY_STRV, 6, SLOT))
+            elif target == "int" and n == "2":
+                found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, 8))
+            elif target in decode.FAST_STRUCTS and not array:
+                size = decode.FAST_STRUCTS[target][0]
+                if target == "sockaddr" and direction == "in" and nxt in _INTISH + ("uint",):
+                    found.append((2, i, lib.LXB_COPY_IN, i + 1, size))
+                else:
+                    found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, size))
+    found.sort(key=lambda f: f[0])
+    got = _SPECS[sc.nr] = [f[1:] for f in found[: lib.LXB_TRACE_SLOTS]]
+    return got
+
+
+# --- the records, decoded ---------------------------------------------------------------
+
+class _Copies:
+    """The tracer's copies of one call's arguments, as decode.args reads memory."""
+
+    __slots__ = ("by_addr", "cut")
+
+    def __init__(self, raw, slot_arg, slot_len, trunc, data):
+        self.by_addr = {}
+        for i in range(3):
+            a = slot_arg[i]
+            if a < 6:
+                self.by_addr[raw[a]] = (data[i * SLOT: i * SLOT + slot_len[i]], bool(trunc >> i & 1))
+
+    def read_str(self, addr, limit=0):
+        try:
+            data, cut = self.by_addr[addr]
+        except KeyError:
+            raise OSError(_errno.EFAULT, "not copied") from None
+        return data.decode(errors="surrogateescape") + ("..." if cut else "")
+
+    def read_bytes(self, addr, n):
+        try:
+            data, cut = self.by_addr[addr]
+        except KeyError:
+            raise OSError(_errno.EFAULT, "not copied") from None
+        return data[:n]
+
+    def read_strv(self, addr):
+        try:
+            data, cut = self.by_addr[addr]
+        except KeyError:
+            raise OSError(_errno.EFAULT, "not copied") from None
+        items = [s.decode(errors="surrogateescape") for s in data.split(b"\0")[:-1]] if data else []
+        if cut:
+            items.append(...)
+        return items
+
+
+def _jsonable(v):
+    if v is ...:
+        return "..."
+    if isinstance(v, decode.Addr):
+        return str(v)
+    if isinstance(v, (decode.Name, str)):
+        return str(v)
+    if isinstance(v, bytes):
+        return v.decode("latin-1")
+    if isinstance(v, int):
+        return int(v)
+    if isinstance(v, list):
+        return [_jsonable(x) for x in v]
+    if hasattr(v, "items"):
+        return {k: _jsonable(x) for k, x in v.items() if not str(k).startswith("_")}
+    return str(v)
+
+
+def _signame(sig: int) -> str:
+    for name, value in decode.SIGNALS.items():
+        if value == sig and not name.startswith("SIG_"):
+            return name
+    return str(sig)
+
+
+class Event(dict):
+    """One traced thing, with the fields of a JSON line: type ("syscall", "signal",
+    "exit"), pid, tid, time (s since the zone started); for a syscall: syscall,
+    nr, args ({name: value}), result (None when it never returned), errno (a name,
+    or None), duration (s), answered (the brand answered it; it never ran)."""
+
+    __slots__ = ("line",)
+
+
+class Recorder:
+    """What one run observes: decodes records, writes lines, keeps statistics."""
+
+    def __init__(self, options: "Observe"):
+        self.o = options
+        self.t0 = time.monotonic_ns()
+        self.calls: dict[str, list] = defaultdict(list)        # name -> durations (ns)
+        self.errors: dict[str, Counter] = defaultdict(Counter)
+        self.answered: dict[int, list] = {}                     # nr -> [count, errno, cmdline]
+        self.emulated: Counter = Counter()
+        self.emulated_first: dict = {}
+        self.records = 0
+        self.error: Optional[BaseException] = None
+        self._lock = threading.Lock()
+
+    # one record
+    def feed(self, rec: tuple, data: bytes) -> None:
+        (kind, flags, pid, tid, nr, code, a0, a1, a2, a3, a4, a5, ret, t_entry, t_exit, host_tid,
+         s0, s1, s2, trunc, l0, l1, l2, _pad, _slots) = rec
+        self.records += 1
+        o = self.o
+        if kind == lib.LXB_REC_SYSCALL:
+            sc = BY_NR.get(nr)
+            name = sc.name if sc else f"syscall_{nr}"
+            noresult = bool(flags & lib.LXB_RECF_NORESULT)
+            answered = bool(flags & lib.LXB_RECF_ANSWERED)
+            err = -ret if not noresult and -4096 < ret < 0 else 0
+            dur = max(0, t_exit - t_entry)
+            if o.stats_wanted(nr):
+                self.calls[name].append(dur)
+                if err:
+                    self.errors[name][decode.errno_name(err)] += 1
+            if answered and nr != PTRACE_NR:
+                entry = self.answered.get(nr)
+                if entry is None:
+                    cmd = None
+                    if flags & lib.LXB_RECF_CMDLINE:
+                        cmd = data[2 * SLOT: 2 * SLOT + l2].rstrip(b"\0").replace(b"\0", b" ").decode(
+                            errors="replace")
+                    entry = self.answered[nr] = [0, err, cmd]
+                entry[0] += 1
+            if nr == PTRACE_NR and answered:
+                o.ptrace_refused()
+            if not o.lines_wanted(nr):
+                return
+            raw = (a0, a1, a2, a3, a4, a5)
+            mem = _Copies(raw, (s0, s1, s2), (l0, l1, l2), trunc, data) if o.decode_args else None
+            args = decode.args(sc, raw, mem, structs=True, done=not noresult) if sc else list(enumerate(raw))
+            ev = Event(type="syscall", pid=pid, tid=tid, time=(t_entry - self.t0) / 1e9, syscall=name, nr=nr,
+                       args={str(k): _jsonable(v) for k, v in args},
+                       result=None if noresult else ret, errno=decode.errno_name(err) if err else None,
+                       duration=dur / 1e9, answered=answered)
+            if o.writes_text:
+                res = "?" if noresult else decode.format_result(ret)
+                if answered:
+                    res += " (answered by the brand)"
+                ev.line = (f"[pid {tid}] {name}(" + ", ".join(decode.show(v) for _, v in args)
+                           + f") = {res} <{dur / 1e9:.6f}>")
+            self._deliver(ev)
+        elif kind == lib.LXB_REC_SIGNAL:
+            if not (o.lines_wanted(None)):
+                return
+            sig = _signame(nr)
+            ev = Event(type="signal", pid=pid, tid=tid, time=(t_entry - self.t0) / 1e9, signal=sig,
+                       si_code=code, si_pid=_int32(a0), si_uid=a1 & 0xFFFFFFFF)
+            if o.writes_text:
+                ev.line = (f"[pid {tid}] --- {sig} {{si_signo={sig}, si_code={code}, si_pid={_int32(a0)}, "
+                           f"si_uid={a1 & 0xFFFFFFFF}}} ---")
+            self._deliver(ev)
+        elif kind == lib.LXB_REC_EXIT:
+            if not o.lines_wanted(None):
+                return
+            status = ret & 0xFFFF
+            if os.WIFSIGNALED(status):
+                ev = Event(type="exit", pid=pid, tid=tid, time=(t_entry - self.t0) / 1e9, exit_code=None,
+                           signal=_signame(os.WTERMSIG(status)))
+                text = f"+++ killed by {ev['signal']} +++"
+            else:
+                ev = Event(type="exit", pid=pid, tid=tid, time=(t_entry - self.t0) / 1e9,
+                           exit_code=os.WEXITSTATUS(status), signal=None)
+                text = f"+++ exited with {ev['exit_code']} +++"
+            if o.writes_text:
+                ev.line = f"[pid {tid}] {text}"
+            self._deliver(ev)
+
+    def _deliver(self, ev: Event) -> None:
+        o = self.o
+        if o.callback is not None:
+            o.callback(dict(ev))
+        if o.out is not None:
+            if o.format == "json":
+                o.out.write(json.dumps(ev) + "\n")
+            else:
+                o.out.write(ev.line + "\n")
+
+    # statistics
+    def stats(self) -> dict:
+        out = {}
+        for name, durs in sorted(self.calls.items()):
+            durs = sorted(durs)
+            n = len(durs)
+            total = sum(durs)
+            hist: Counter = Counter()
+            for d in durs:
+                hist[1 << max(0, d.bit_length() - 1) if d else 0] += 1
+            out[name] = {"calls": n, "errors": dict(self.errors.get(name, {})),
+                         "total": total / 1e9, "mean": total / n / 1e9 if n else 0.0,
+                         "p50": _pct(durs, 50) / 1e9, "p99": _pct(durs, 99) / 1e9,
+                         "histogram_ns": {str(k): v for k, v in sorted(hist.items())}}
+        return out
+
+
+def _int32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
+
+
+def _pct(sorted_vals, p) -> int:
+    if not sorted_vals:
+        return 0
+    k = max(0, math.ceil(p / 100 * len(sorted_vals)) - 1)
+    return sorted_vals[k]
+
+
+def format_stats(stats: dict) -> str:
+    """strace -c's table with p50, p99 and errors by errno, then a log2
+    histogram per syscall as DTrace's quantize prints it."""
+    lines = [f"{'syscall':<20} {'calls':>8} {'errors':>7} {'total(s)':>11} {'mean(us)':>10} "
+             f"{'p50(us)':>9} {'p99(us)':>9}  errors by errno"]
+    calls = errors = 0
+    total = 0.0
+    for name, s in sorted(stats.items(), key=lambda kv: -kv[1]["total"]):
+        nerr = sum(s["errors"].values())
+        calls += s["calls"]
+        errors += nerr
+        total += s["total"]
+        by = " ".join(f"{e}:{n}" for e, n in sorted(s["errors"].items(), key=lambda kv: -kv[1]))
+        lines.append(f"{name:<20} {s['calls']:>8} {nerr:>7} {s['total']:>11.6f} {s['mean'] * 1e6:>10.1f} "
+                     f"{s['p50'] * 1e6:>9.1f} {s['p99'] * 1e6:>9.1f}  {by}".rstrip())
+    lines.append(f"{'total':<20} {calls:>8} {errors:>7} {total:>11.6f}")
+    for name, s in sorted(stats.items(), key=lambda kv: -kv[1]["calls"]):
+        hist = {int(k): v for k, v in s["histogram_ns"].items()}
+        if not hist:
+            continue
+        top = max(hist.values())
+        lines.append("")
+        lines.append(f"  {name} (ns)")
+        lines.append(f"  {'value':>12}  {'------------- Distribution -------------':<40} count")
+        lo, hi = min(hist), max(hist)
+        b = lo
+        while True:
+            n = hist.get(b, 0)
+            lines.append(f"  {b:>12} |{'@' * round(40 * n / top):<40} {n}")
+            if b >= hi:
+                break
+            b = b * 2 if b else 1
+        lines.append(f"  {hi * 2 if hi else 1:>12} |{'':<40} 0")
+    return "\n".join(lines) + "\n"
+
+
+# --- the options of one observed run ---------------------------------------------------
+
+class Observe:
+    """What a zone's runs watch: trace lines (a SET, a callback, an output and
+    a format), statistics, the compatibility report.  Checked on creation."""
+
+    def __init__(self, trace_set: Optional[str] = None, trace: bool = False,
+                 callback: Optional[Callable[[dict], None]] = None, output=None, format: str = "text",
+                 stats: bool = False, stats_format: str = "text", report=None):
+        if callback is not None and not callable(callback):
+            raise TraceError(f"trace {callback!r}: expected a callable that takes an event dict")
+        if format not in FORMATS:
+            raise TraceError(f"--trace-format {format!r}: expected one of {', '.join(FORMATS)}")
+        if stats_format not in FORMATS:
+            raise TraceError(f"--stats-format {stats_format!r}: expected one of {', '.join(FORMATS)}")
+        self.trace = bool(trace or callback is not None or trace_set is not None)
+        self.lines = bool(trace)        # strace-like lines (or JSON lines) to `output`
+        self.traced = parse_set(trace_set) if (self.trace or stats) else set()
+        self.callback = callback
+        self.output = output            # None: stderr when trace lines are written
+        self.format = format
+        self.stats = bool(stats)
+        self.stats_format = stats_format
+        self.report = report            # None/False: no report; True: stderr (or returned); a path
+        self.out = None
+        self._warned_ptrace = False
+        self.decode_args = self.trace
+
+    @property
+    def active(self) -> bool:
+        return self.trace or self.stats or bool(self.report)
+
+    @property
+    def writes_text(self) -> bool:
+        return self.trace and self.format == "text" and self.out is not None
+
+    def lines_wanted(self, nr) -> bool:
+        return self.trace and (nr is None or nr in self.traced)
+
+    def stats_wanted(self, nr) -> bool:
+        return self.stats and nr in self.traced
+
+    def ptrace_refused(self) -> None:
+        if not self._warned_ptrace:
+            self._warned_ptrace = True
+            sys.stderr.write("lxrun: the guest called ptrace(2), refused with EPERM: under --trace, --stats or "
+                             "--report lxrun is the zone's tracer; run without them to use strace or gdb "
+                             "inside the zone\n")
+            sys.stderr.flush()
+
+    # the filter and the tracer's specs
+    def actions(self, brand) -> tuple[list, list]:
+        """(filter actions, [(nr, mode, errno)]) for `brand` under these options."""
+        actions = list(brand.actions)
+        modes = []
+        for e in brand.entries:
+            nr, st = e.sc.nr, e.status
+            if st.notified:
+                continue        # the supervisor's: counted there, never seen by the tracer
+            if st.name == "pass":
+                if nr in self.traced or nr == PTRACE_NR:
+                    actions[nr] = lib.LXB_ACT_TRACE
+                    modes.append((nr, lib.LXB_TRACE_RECORD, 0))
+            elif nr in self.traced or self.report:
+                # denied or unsupported: answered by the tracer with the filter's errno
+                actions[nr] = lib.LXB_ACT_TRACE
+                modes.append((nr, lib.LXB_TRACE_ANSWER, st.errno or _errno.ENOSYS))
+        return actions, modes
+
+
+class Session:
+    """One observed run: the tracer thread (C) and the reader thread (Python)."""
+
+    def __init__(self, options: Observe, brand, argv):
+        self.o = options
+        self.brand = brand
+        self.argv = list(argv)
+        self.actions, self.modes = options.actions(brand)
+        self.rec = Recorder(options)
+        self.t = None
+        self.reader: Optional[threading.Thread] = None
+        self._own_out = False
+        self.stats: Optional[dict] = None
+        self.report: Optional[dict] = None
+        self.finished = False
+
+    def bpf(self) -> bytes:
+        from .brand.compile import filter_bpf
+        return filter_bpf(self.actions)
+
+    def supervisor_brand(self, brand):
+        """The brand the supervisor answers from: the same, with Python
+        handlers counted for the report."""
+        if not self.o.report or not brand.py:
+            return brand
+        rec = self.rec
+        counted = {}
+        for nr, (fn, sc, from_table) in brand.py.items():
+            def wrap(*a, _fn=fn, _name=sc.name):
+                rec.emulated[_name] += 1
+                if _name not in rec.emulated_first:
+                    call = a[0]
+                    rec.emulated_first[_name] = _cmdline(call.pid)
+                return _fn(*a)
+            counted[nr] = (wrap, sc, from_table)
+
+        class _Counted:
+            kind, c_handler, py, entries, options = brand.kind, brand.c_handler, counted, brand.entries, \
+                brand.options
+        return _Counted()
+
+    def attach(self, guest_pidfd: int) -> None:
+        """Seize the held guest (before lxb_zone_release)."""
+        o = self.o
+        if o.lines:
+            if o.output is None:
+                o.out = sys.stderr
+            elif isinstance(o.output, (str, bytes, os.PathLike)):
+                o.out = open(o.output, "w", buffering=1 << 16)
+                self._own_out = True
+            else:
+                o.out = o.output
+        t = self.t = ffi.new("struct lxb_tracer *")
+        for nr, mode, err in self.modes:
+            s = t.spec[nr]
+            s.mode = mode
+            s.err = err
+            if o.decode_args:
+                cps = copies(BY_NR[nr])
+                s.ncopy = len(cps)
+                for i, (arg, how, lenarg, size) in enumerate(cps):
+                    s.copy[i].arg, s.copy[i].how, s.copy[i].lenarg, s.copy[i].size = arg, how, lenarg, size
+        r, w = os.pipe2(os.O_CLOEXEC)
+        try:
+            import fcntl
+            fcntl.fcntl(w, 1031, 1 << 20)      # F_SETPIPE_SZ: room for bursts
+        except OSError:
+            pass
+        t.out_fd = w
+        t.guest_pidfd = guest_pidfd
+        self.reader = threading.Thread(target=self._read, args=(r,), name="lxbrand-trace", daemon=True)
+        self.reader.start()
+        rc = lib.lxb_trace_start(t)
+        if rc < 0:
+            os.close(w)
+            self.reader.join()
+            raise OSError(-rc, f"trace: cannot attach to the guest (ptrace): {os.strerror(-rc)}")
+
+    def _read(self, fd: int) -> None:
+        buf = b""
+        size = RECORD.size
+        try:
+            while True:
+                chunk = os.read(fd, size * 256)
+                if not chunk:
+                    break
+                buf += chunk
+                n = len(buf) // size
+                for i in range(n):
+                    rec = RECORD.unpack_from(buf, i * size)
+                    try:
+                        self.rec.feed(rec, rec[-1])
+                    except Exception as e:       # a bug of ours, or the callback's: keep draining
+                        if self.rec.error is None:
+                            self.rec.error = e
+                buf = buf[n * size:]
+        finally:
+            os.close(fd)
+
+    def finish(self, returncode: Optional[int], supervisor=None) -> None:
+        """After the zone's end: join the threads, then stats and report."""
+        if self.finished:
+            return
+        self.finished = True
+        if self.t is not None:
+            lib.lxb_trace_join(self.t)
+        if self.reader is not None:
+            self.reader.join()
+        o = self.o
+        if o.out is not None:
+            try:
+                o.out.flush()
+            except (OSError, ValueError):
+                pass
+        if self._own_out:
+            o.out.close()
+        if self.rec.error is not None:
+            sys.stderr.write(f"lxrun: trace: {self.rec.error!r}\n")
+            if isinstance(self.rec.error, Exception) and o.callback is not None:
+                raise self.rec.error
+        if o.stats:
+            self.stats = self.rec.stats()
+        if o.report:
+            self.report = self._report(returncode, supervisor)
+
+    def _report(self, returncode, supervisor) -> dict:
+        rec = self.rec
+        entries = {e.sc.nr: e for e in self.brand.entries}
+        emulated = {name: {"count": n, "first": rec.emulated_first.get(name)}
+                    for name, n in rec.emulated.items()}
+        # C handlers (uname under --kernel-release): the supervisor's count less Python's
+        if supervisor is not None:
+            c_only = [e.sc.name for e in self.brand.entries
+                      if e.status.notified and e.handler is not None and e.sc.nr not in self.brand.py]
+            rest = supervisor.notified - sum(rec.emulated.values())
+            if c_only and rest > 0:
+                emulated[" or ".join(c_only)] = {"count": rest, "first": None}
+        denied, unsupported = {}, {}
+        for nr, (count, err, cmd) in sorted(rec.answered.items()):
+            e = entries.get(nr)
+            item = {"count": count, "errno": decode.errno_name(err), "first": cmd,
+                    "note": e.note if e else ""}
+            (unsupported if e is not None and e.status.name == "unsupported" else denied)[BY_NR[nr].name] = item
+        if unsupported:
+            verdict = f"hit {len(unsupported)} unsupported syscall{'s' if len(unsupported) > 1 else ''}: " \
+                      + ", ".join(unsupported)
+        elif denied:
+            verdict = f"hit {len(denied)} denied syscall{'s' if len(denied) > 1 else ''}: " + ", ".join(denied)
+        else:
+            verdict = "ran on the brand's pass-through and emulation only"
+        return {"command": self.argv, "exit": returncode, "emulated": emulated, "denied": denied,
+                "unsupported": unsupported, "verdict": verdict}
+
+
+def _cmdline(pid: int) -> Optional[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return None
+
+
+def format_report(report: dict) -> str:
+    lines = [f"lxrun report: {' '.join(report['command'])} (exit {report['exit']})"]
+    for what in ("emulated", "denied", "unsupported"):
+        for name, item in report[what].items():
+            err = f" {item['errno']}" if "errno" in item else ""
+            first = f"; first: {item['first']}" if item.get("first") else ""
+            lines.append(f"  {what:<12} {name:<20} {item['count']:>6}{err}{first}")
+    lines.append(f"  verdict: {report['verdict']}")
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(session: Session, stats_file=None, report_file=None) -> None:
+    """The CLI's end of a run: statistics and report, as text or JSON."""
+    o = session.o
+    if session.stats is not None:
+        text = (json.dumps(session.stats, indent=1) + "\n" if o.stats_format == "json"
+                else format_stats(session.stats))
+        _write(stats_file, text)
+    if session.report is not None:
+        path = o.report if isinstance(o.report, (str, os.PathLike)) and o.report != "-" else None
+        _write(path, format_report(session.report))
+
+
+def _write(path, text: str) -> None:
+    if path is None:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    elif hasattr(path, "write"):
+        path.write(text)
+        path.flush()
+    else:
+        with open(path, "w") as f:
+            f.write(text)
+
+
+__all__ = ["Observe", "Session", "TraceError", "parse_set", "copies", "format_stats", "format_report",
+           "Event", "RECORD"]

@@ -1,0 +1,217 @@
+"""Watching a zone (issue 13): --trace, --stats, --report, checked against
+what real programs of the cached rootfs did (file names, byte counts, fds,
+errnos), and a traced zone behaving as an untraced one."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lxbrand import Zone
+from lxbrand.trace import TraceError, parse_set
+from lxbrand.brand import BY_NAME
+
+
+def traced(rootfs, argv, trace_set=None, **kw):
+    events = []
+    z = Zone(rootfs, trace=events.append, trace_set=trace_set, **kw)
+    r = z.run(argv, capture_output=True, timeout=120)
+    return r, events
+
+
+def calls(events, name=None):
+    return [e for e in events if e["type"] == "syscall" and (name is None or e["syscall"] == name)]
+
+
+def test_cat_open_read_write_close(rootfs):
+    with open(os.path.join(rootfs, "etc/hostname"), "rb") as f:
+        content = f.read()
+    r, ev = traced(rootfs, ["cat", "/etc/hostname"], "openat,read,write,close")
+    assert r.returncode == 0 and r.stdout == content
+    opened = [e for e in calls(ev, "openat") if e["args"]["path"] == "/etc/hostname"]
+    assert len(opened) == 1
+    fd = opened[0]["result"]
+    assert fd >= 3 and opened[0]["args"]["flags"].startswith("O_RDONLY")
+    reads = [e for e in calls(ev, "read") if e["args"]["fd"] == fd and e["time"] > opened[0]["time"]]
+    assert [e["result"] for e in reads] == [len(content), 0]
+    assert reads[0]["args"]["buf"].encode("latin-1") == content[:33]
+    writes = [e for e in calls(ev, "write") if e["args"]["fd"] == 1]
+    assert sum(e["result"] for e in writes) == len(content)
+    assert any(e["args"]["fd"] == fd and e["result"] == 0 and e["time"] > reads[-1]["time"]
+               for e in calls(ev, "close"))
+    # only the SET was traced, and every call has a duration
+    assert {e["syscall"] for e in calls(ev)} <= {"openat", "read", "write", "close"}
+    assert all(e["duration"] >= 0 for e in calls(ev))
+
+
+def test_errno_and_class(rootfs):
+    r, ev = traced(rootfs, ["ls", "/nonexist"], "%file")
+    assert r.returncode == 2
+    failed = [e for e in calls(ev) if e["args"].get("path") == "/nonexist"]
+    assert failed and all(e["errno"] == "ENOENT" and e["result"] == -2 for e in failed)
+    names = {e["syscall"] for e in calls(ev)}
+    assert "read" not in names and "mmap" not in names       # not %file
+    assert "execve" in names and "openat" in names
+
+
+def test_sh_children_followed(rootfs):
+    r, ev = traced(rootfs, ["sh", "-c", "cat /etc/hostname >/dev/null; exit 7"], "execve,exit_group,wait4")
+    assert r.returncode == 7
+    execs = calls(ev, "execve")
+    assert execs[0]["args"]["argv"][:2] == ["sh", "-c"]
+    cat = [e for e in execs if e["args"]["path"] == "/usr/bin/cat"]
+    assert cat and cat[0]["args"]["argv"] == ["cat", "/etc/hostname"] and cat[0]["result"] == 0
+    child = cat[0]["pid"]
+    assert child != execs[0]["pid"]
+    assert any(e["pid"] == child and e["result"] is None for e in calls(ev, "exit_group"))
+    assert any(e["result"] == child for e in calls(ev, "wait4"))
+    exits = {e["pid"]: e["exit_code"] for e in ev if e["type"] == "exit"}
+    assert exits[child] == 0 and exits[execs[0]["pid"]] == 7
+
+
+def test_python_threads_and_signals(rootfs):
+    code = ("import os, signal, threading\n"
+            "signal.signal(signal.SIGUSR1, lambda *a: None)\n"
+            "t = threading.Thread(target=lambda: os.write(1, b'thread\\n')); t.start(); t.join()\n"
+            "os.kill(os.getpid(), signal.SIGUSR1)\n"
+            "print(os.getpid())\n")
+    r, ev = traced(rootfs, ["python3", "-c", code], "write,kill")
+    assert r.returncode == 0 and r.stdout.startswith(b"thread\n")
+    pid = int(r.stdout.split()[-1])
+    w = [e for e in calls(ev, "write") if e["args"]["buf"] == "thread\n"]
+    assert w and w[0]["pid"] == pid and w[0]["tid"] != pid and w[0]["result"] == 7
+    assert any(e["args"]["sig"] == "SIGUSR1" and e["result"] == 0 for e in calls(ev, "kill"))
+    assert any(e["type"] == "signal" and e["signal"] == "SIGUSR1" and e["pid"] == pid for e in ev)
+
+
+def test_tar_bytes_written(rootfs):
+    size = os.path.getsize(os.path.join(rootfs, "etc/passwd"))
+    r, ev = traced(rootfs, ["tar", "-cf", "/tmp/t.tar", "-C", "/etc", "passwd"], "openat,creat,read,write")
+    assert r.returncode == 0, r.stderr
+    src = [e for e in calls(ev, "openat") if e["args"]["path"] == "passwd" and e["result"] >= 0]
+    dst = [e for e in calls(ev, "creat") if e["args"]["path"] == "/tmp/t.tar"]    # tar's creat(2)
+    assert src and dst and dst[0]["args"]["mode"] == 0o666
+    read = sum(e["result"] for e in calls(ev, "read") if e["args"]["fd"] == src[0]["result"])
+    written = sum(e["result"] for e in calls(ev, "write") if e["args"]["fd"] == dst[0]["result"])
+    assert read == size
+    assert written % 512 == 0 and written >= 512 + size
+
+
+def test_dpkg_reads_its_status(rootfs):
+    r, ev = traced(rootfs, ["dpkg", "-s", "dpkg"], "%file")
+    assert r.returncode == 0 and b"Status: install ok installed" in r.stdout
+    paths = {e["args"].get("path") for e in calls(ev) if e["result"] is not None and e["result"] >= 0}
+    assert "/var/lib/dpkg/status" in paths
+
+
+def test_cli_json_lines_and_stats(rootfs, tmp_path):
+    out = tmp_path / "trace.json"
+    p = subprocess.run(["lxrun", "--trace", "--trace-format", "json", "-o", str(out), rootfs,
+                        "sh", "-c", "echo hi; ls /nonexist"], capture_output=True, timeout=120)
+    assert p.returncode == 2 and p.stdout == b"hi\n"
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert any(e["syscall"] == "write" and e["args"]["buf"] == "hi\n" and e["result"] == 3
+               for e in events if e["type"] == "syscall")
+    assert {e["type"] for e in events} >= {"syscall", "exit"}
+    st = tmp_path / "stats"
+    p = subprocess.run(["lxrun", "--stats", "--stats-format", "json", "--trace", "-o", str(st), rootfs,
+                        "true"], capture_output=True, timeout=120)
+    assert p.returncode == 0
+    text = st.read_text()
+    assert text.startswith("[pid ") and '"calls"' in text
+
+
+def test_stats_match_trace(rootfs):
+    events = []
+    z = Zone(rootfs, trace=events.append, stats=True)
+    r = z.run(["sh", "-c", "ls / >/dev/null; cat /nonexist 2>/dev/null; true"], timeout=120)
+    assert r.returncode == 0
+    counted = {}
+    errors = {}
+    for e in calls(events):
+        counted[e["syscall"]] = counted.get(e["syscall"], 0) + 1
+        if e["errno"]:
+            errors.setdefault(e["syscall"], {}).setdefault(e["errno"], 0)
+            errors[e["syscall"]][e["errno"]] += 1
+    assert {k: v["calls"] for k, v in r.stats.items()} == counted
+    assert {k: v["errors"] for k, v in r.stats.items() if v["errors"]} == errors
+    s = r.stats["openat"]
+    assert s["p50"] <= s["p99"] and sum(s["histogram_ns"].values()) == s["calls"]
+
+
+def test_report_names_denied(rootfs):
+    z = Zone(rootfs, report=True)
+    r = z.run(["sh", "-c", "dmesg; exit 4"], capture_output=True, timeout=120)
+    assert r.returncode == 4
+    assert b"Operation not permitted" in r.stderr            # EPERM, as the filter answers
+    d = r.report["denied"]["syslog"]
+    assert d["errno"] == "EPERM" and d["count"] >= 1 and d["first"].startswith("dmesg")
+    assert r.report["verdict"] == "hit 1 denied syscall: syslog"
+    r = Zone(rootfs, report=True).run(["true"])
+    assert r.report["verdict"] == "ran on the brand's pass-through and emulation only"
+
+
+def test_report_counts_emulated(rootfs):
+    z = Zone(rootfs, report=True)
+    z.handler("getppid", lambda call: 4242)
+    r = z.run(["python3", "-c", "import os; print(os.getppid(), os.getppid())"], capture_output=True,
+              timeout=120)
+    assert r.stdout == b"4242 4242\n"
+    assert r.report["emulated"]["getppid"]["count"] == 2
+    assert "python3" in r.report["emulated"]["getppid"]["first"]
+
+
+SCRIPT = r"""
+import os, errno, threading, subprocess
+out = []
+def t(name, fn):
+    try:
+        out.append((name, fn()))
+    except OSError as e:
+        out.append((name, errno.errorcode[e.errno]))
+t("listdir", lambda: sorted(os.listdir("/etc"))[:5])
+t("stat", lambda: os.stat("/etc/passwd").st_size)
+t("missing", lambda: os.stat("/nope"))
+t("mkdir", lambda: os.mkdir("/tmp/d") or os.listdir("/tmp"))
+t("rmdir", lambda: os.rmdir("/tmp/d"))
+t("pipe", lambda: os.write(os.pipe()[1], b"abc"))
+t("fork", lambda: subprocess.run(["sh", "-c", "echo $((6*7))"], capture_output=True).stdout)
+t("thread", lambda: [threading.Thread(target=os.getpid).start() for _ in range(3)] and None)
+t("syslog", lambda: subprocess.run(["dmesg"], capture_output=True).returncode)
+t("uname", lambda: os.uname().nodename)
+print(out)
+"""
+
+
+def test_traced_zone_behaves_as_untraced(rootfs):
+    plain = Zone(rootfs).run(["python3", "-c", SCRIPT], capture_output=True, timeout=120)
+    watched = Zone(rootfs, trace=lambda e: None, stats=True, report=True).run(
+        ["python3", "-c", SCRIPT], capture_output=True, timeout=120)
+    assert plain.returncode == watched.returncode == 0, watched.stderr
+    assert plain.stdout == watched.stdout and b"42" in plain.stdout
+
+
+def test_guest_ptrace_refused(rootfs):
+    r, ev = traced(rootfs, ["python3", "-c", "import ctypes; print(ctypes.CDLL(None).ptrace(0, 0, 0, 0))"],
+                   "ptrace")
+    assert r.stdout == b"-1\n"
+    assert [e["errno"] for e in calls(ev, "ptrace")] == ["EPERM"]
+
+
+def test_bad_sets():
+    assert parse_set("openat,!openat") == set()
+    assert BY_NAME["close"].nr not in parse_set("!close")
+    assert BY_NAME["openat"].nr in parse_set("%file")
+    for bad, part in (("opnat", "opnat"), ("%files", "%files"), ("read,,write", "empty item")):
+        with pytest.raises(TraceError, match=part):
+            parse_set(bad)
+    with pytest.raises(ValueError, match="callable"):
+        Zone("/", trace=42)
+
+
+def test_cli_bad_set_one_line(rootfs):
+    p = subprocess.run(["lxrun", "--trace=%fil", rootfs, "true"], capture_output=True, timeout=60)
+    assert p.returncode == 125
+    lines = p.stderr.decode().splitlines()
+    assert len(lines) == 1 and "%fil" in lines[0] and "%file" in lines[0]
