@@ -299,8 +299,12 @@ class Counters:
     def __init__(self, dirs: list):
         self.fds: dict[str, int] = {}
         self.v2 = False
+        # cgroup.procs is opened anew each time: v1 keeps the pid list an open
+        # file read first, for as long as it is read again within a second
+        self.procs_path = next((os.path.join(d, "cgroup.procs") for d in dirs
+                                if os.path.exists(os.path.join(d, "cgroup.procs"))), None)
         for d in dirs:
-            for name in ("memory.usage_in_bytes", "memory.current", "memory.stat", "cpu.stat", "cgroup.procs"):
+            for name in ("memory.usage_in_bytes", "memory.current", "memory.stat", "cpu.stat"):
                 p = os.path.join(d, name)
                 if name not in self.fds and os.path.exists(p):
                     if name == "cpu.stat" and "usage_usec" not in _read(p):
@@ -329,7 +333,8 @@ class Counters:
         return (int(usage) if usage.strip().isdigit() else 0), stat
 
     def procs(self) -> list[int]:
-        return [int(p) for p in self._pread("cgroup.procs").split() if p.isdigit()]
+        text = _read(self.procs_path) if self.procs_path else ""
+        return [int(p) for p in text.split() if p.isdigit()]
 
     def sample(self) -> Sample:
         """CPU time (ticks), threads running and in all, and the zone's last pid."""
