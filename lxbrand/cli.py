@@ -7,6 +7,7 @@
     lxrun rootfs create DIR                  make a Debian rootfs
     lxrun rootfs unshift DIR                 give a root-run zone's rootfs back its host ids
     lxrun info                               ids and limits a zone gets here
+    lxrun oci COMMAND ...                    the OCI runtime, runc's command line (docs/OCI.md)
 
 The first word decides: a subcommand name is a subcommand; anything else
 is a ROOTFS (write ./syscalls to run a rootfs of that name), and a word that is
@@ -392,6 +393,15 @@ def rootfs_unshift(directory):
     except (LxbrandError, OSError) as e:
         _fail(f"rootfs unshift {directory}: {e}", 1)
     click.echo(f"lxrun: {directory}: {n} entries back on host ids")
+
+
+def _add_oci() -> None:
+    """`lxrun oci ...`: the OCI runtime (lxbrand/oci.py, also lxbrand-oci)."""
+    from .oci import oci
+    main.add_command(oci, "oci")
+
+
+_add_oci()
 
 
 def entry() -> None:

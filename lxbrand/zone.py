@@ -488,6 +488,26 @@ class Zone:
             return CommandNotFound(f"{argv[0]}: command not found in the zone")
         return CommandNotRunnable(f"{argv[0]}: cannot execute in the zone: {os.strerror(err)}")
 
+    def start(self, argv: Sequence[str], *, stdin=None, stdout=None, stderr=None, tty: bool = False,
+              hold: bool = False) -> "_Run":
+        """Start argv in the zone and return at once (run() waits): the
+        handle's wait() returns the guest's status, close() ends what is left
+        of the zone.  hold=True: the guest waits before its execve of argv
+        until release() (an OCI runtime's create, then start).  tty=True: the
+        guest's pty master is the handle's pty_fd, for the caller to relay."""
+        argv = _argv(argv)
+        _check_run_args(None, None, (stdin, stdout, stderr))
+        if not argv:
+            raise ZoneConfigError("no command given to run in the zone")
+        run = _Run(self, argv, argv[0], stdin, stdout, stderr, tty)
+        run.hold, run.pty_relay = bool(hold), False
+        try:
+            run.start()
+        except BaseException:
+            run.close()
+            raise
+        return run
+
     def run(self, argv: Sequence[str], *, input: Optional[bytes] = None, capture_output: bool = False,
             stdin=None, stdout=None, stderr=None, timeout: Optional[float] = None, check: bool = False,
             tty: bool = False, forward_signals: bool = False) -> subprocess.CompletedProcess:
@@ -650,6 +670,8 @@ class _Run:
         self.failure: Optional[OSError] = None
         self.killed_by_us = False       # the timeout killed init: not news
         self.session = None             # a traced run's (lxbrand/trace.py)
+        self.hold = False               # Zone.start(hold=True): the guest waits for release()
+        self.pty_relay = True           # Zone.start: the caller takes the pty master (pty_fd)
 
     def start(self, timeout: Optional[float] = None) -> None:
         zone, cfgv = self.zone, self.zone.config
@@ -722,7 +744,7 @@ class _Run:
         for i in range(3):
             c.stdio[i] = fds[i]
         c.use_pty = int(self.tty)
-        c.hold_guest = int(self.session is not None)
+        c.hold_guest = int(self.session is not None or self.hold)
         # the personality's files (/proc/meminfo under --memory...), bound read-only
         all_binds = list(cfgv.binds)
         if personality.View.wanted(cfgv.memory, cfgv.cpus, cfgv.kernel_release):
@@ -779,8 +801,45 @@ class _Run:
             rc = lib.lxb_zone_release(self.z)
             if rc < 0:
                 raise ZoneStartError(-rc, "the zone's init is gone before its guest could run")
-        if self.z.pty_fd >= 0:
+        if self.z.pty_fd >= 0 and self.pty_relay:
             self._start_relay()
+
+    # -- Zone.start's handle ------------------------------------------------
+
+    @property
+    def init_pid(self) -> int:
+        """The host pid of the zone's init (pid 1 inside), or -1 once it is reaped."""
+        return self.z.init_pid
+
+    @property
+    def pty_fd(self) -> int:
+        """The pty master of a tty=True zone (the caller relays it), else -1."""
+        return self.z.pty_fd
+
+    def guest_pid(self) -> int:
+        """The host pid of the held guest (hold=True, before release()), else -1."""
+        if self.z.guest_pidfd < 0:
+            return -1
+        with open(f"/proc/self/fdinfo/{self.z.guest_pidfd}") as f:
+            for line in f:
+                if line.startswith("Pid:"):
+                    return int(line.split()[1])
+        return -1
+
+    def release(self) -> None:
+        """hold=True: let the guest execve its CMD."""
+        rc = lib.lxb_zone_release(self.z)
+        if self.z.guest_pidfd >= 0:
+            os.close(self.z.guest_pidfd)
+            self.z.guest_pidfd = -1
+        if rc < 0:
+            raise ZoneStartError(-rc, "the zone's init is gone before its guest could run")
+
+    def wait(self) -> int:
+        """Wait for the guest's end: its status, or -N when signal N killed it
+        (SupervisorError, CommandNotFound... as Zone.run raises them)."""
+        self.communicate(None, None)
+        return self.returncode
 
     def _supervisor_failed(self, err: OSError) -> None:
         # fail closed: a zone whose supervisor is gone does not keep running
@@ -963,13 +1022,14 @@ class _Run:
             os.close(self.wakeup_r)
             os.close(self.wakeup_w)
             self.wakeup_r = self.wakeup_w = -1
-        for fd in (self.z.ctl_fd, self.z.agent_fd, self.z.listener_fd, self.z.pty_fd, self.relay_stop):
+        for fd in (self.z.ctl_fd, self.z.agent_fd, self.z.listener_fd, self.z.pty_fd, self.relay_stop,
+                   self.z.guest_pidfd):
             if fd >= 0:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
-        self.z.ctl_fd = self.z.agent_fd = self.z.listener_fd = self.z.pty_fd = -1
+        self.z.ctl_fd = self.z.agent_fd = self.z.listener_fd = self.z.pty_fd = self.z.guest_pidfd = -1
         self.relay_stop = -1
         for i in (1, 2):
             if self.ours[i] is not None:

@@ -1,0 +1,1010 @@
+"""lxbrand as an OCI runtime: the runc command line over zones (issue 14).
+
+    lxbrand-oci [--root DIR] [--log FILE] [--log-format text|json] COMMAND ...
+    lxrun oci ...                                   the same
+
+An engine (podman, containerd's runc shim) runs `create --bundle DIR
+--pid-file F ID`, then `start ID`, `state ID`, `kill ID SIG` and `delete ID`,
+each from a fresh process, as it runs runc.  A created zone therefore outlives
+the command that created it:
+
+- `create` checks the bundle's config.json and turns it into a Zone
+  (translate(); what does not map is an error, or a warning written to --log
+  and stderr; docs/OCI.md lists both), then forks the zone's **monitor** and
+  waits for its word.  The monitor starts its own session, starts the zone
+  with the guest held before its execve of process.args (Zone.start(hold=True)),
+  serves the zone's supervisor, writes the state under --root
+  (ROOT/ID/state.json) and listens on ROOT/ID/ctl.sock; `create` then writes
+  the pid-file and exits.
+- The pid-file names the monitor, as runsc's names its sandbox: the engine's
+  monitor (conmon, the shim) is a child subreaper that learns the container's
+  exit status by reaping that pid, and only the monitor can be its child (the
+  guest is a child of the zone's init).  The monitor exits with the guest's
+  status (128+N when signal N killed it: what conmon reports for runc), and
+  passes on the signals it gets to the zone.
+- `start` asks the monitor, over ctl.sock, to let the guest exec (lxb_zone_release).
+- `kill` signals the zone's init, which passes the signal on to the guest's
+  process group (SIGKILL ends the whole zone); `delete` kills what is left and
+  removes the state.
+
+Errors go to stderr as runc writes them (`time=... level=error msg=...`, or
+JSON lines into --log with --log-format json), exit status 1.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Optional
+
+import click
+
+OCI_VERSION = "1.0.2"
+DEFAULT_ROOT = "/run/lxbrand-oci"
+_ID = re.compile(r"^[\w+\-.]+$")
+STATE_FILE = "state.json"
+CTL_SOCKET = "ctl.sock"
+# mounts the zone makes itself (csrc/zone_fs.c): the config's own are accepted as they are
+OWN_MOUNTS = {("proc", "/proc"), ("sysfs", "/sys"), ("tmpfs", "/dev"), ("devpts", "/dev/pts"),
+              ("mqueue", "/dev/mqueue"), ("cgroup", "/sys/fs/cgroup"), ("cgroup2", "/sys/fs/cgroup")}
+# what the zone masks or makes read-only itself (Zone.plan: csrc/zone_fs.c lxb_fs_plan)
+OWN_MASKED = {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/key-users", "/proc/latency_stats",
+              "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/proc/kpagecount",
+              "/proc/kpageflags", "/proc/kpagecgroup", "/proc/sysrq-trigger", "/proc/kmsg", "/proc/config.gz",
+              "/sys/firmware", "/sys/devices/virtual/powercap", "/sys/kernel/debug", "/sys/kernel/tracing",
+              "/sys/kernel/security", "/sys/fs/bpf"}
+OWN_READONLY = {"/proc/sys", "/proc/bus", "/proc/fs", "/proc/irq"} | OWN_MASKED
+# bind options that need nothing here (propagation, SELinux relabelling: engines add them)
+BIND_OPTS_IGNORED = {"bind", "rbind", "rprivate", "private", "rslave", "slave", "rshared", "shared", "z", "Z",
+                     "nosuid", "nodev", "noexec", "suid", "dev", "exec", "relatime", "norelatime", "noatime",
+                     "strictatime", "rw", "ro", "rro", "rrw", "defaults", "nosymfollow", "idmap", "rbind"}
+ANNOTATIONS = ("org.lxbrand.kernel-release", "org.lxbrand.deny", "org.lxbrand.ephemeral", "org.lxbrand.tmp-size",
+               "org.lxbrand.shm-size")
+HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
+
+
+class OCIError(Exception):
+    """A runtime command failed: its message, runc's way."""
+
+
+# -- logging ------------------------------------------------------------------
+
+class Log:
+    """runc's logging: errors on stderr; with --log, every level into FILE
+    (text: `time=... level=... msg=...`, json: one object a line)."""
+
+    def __init__(self, path: Optional[str] = None, fmt: str = "text"):
+        self.path, self.fmt = path, fmt
+        self.also: Optional[str] = None     # a container's own log.json (ROOT/ID/)
+
+    def _line(self, level: str, msg: str, fmt: str) -> str:
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if fmt == "json":
+            return json.dumps({"level": level, "msg": msg, "time": now})
+        return f'time="{now}" level={level} msg={json.dumps(msg)}'
+
+    def write(self, level: str, msg: str) -> None:
+        for path, fmt in ((self.path, self.fmt), (self.also, "json")):
+            if path:
+                try:
+                    with open(path, "a") as f:
+                        f.write(self._line(level, msg, fmt) + "\n")
+                except OSError:
+                    pass
+        # a warning on stderr only for a person: an engine shows create's
+        # stderr with the container's own output when it exits non-zero
+        if level == "error" or (level == "warning" and not self.path and _isatty(2)):
+            # with --log, the engine reads the file; stderr gets the bare message, as runc's fatal()
+            line = msg if self.path else self._line(level, msg, "text")
+            try:
+                sys.stderr.write(line + "\n")
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+
+    def error(self, msg: str) -> None:
+        self.write("error", msg)
+
+    def warn(self, msg: str) -> None:
+        self.write("warning", msg)
+
+    def info(self, msg: str) -> None:
+        self.write("info", msg)
+
+
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
+
+
+# -- config.json to a zone ----------------------------------------------------
+
+class Spec:
+    """A bundle's config.json as a zone: Zone keyword arguments, argv, and
+    what the runtime does around the zone (terminal, rlimits, hooks)."""
+
+    def __init__(self):
+        self.zone: dict = {}
+        self.argv: list = []
+        self.terminal = False
+        self.rlimits: list = []
+        self.oom_score_adj: Optional[int] = None
+        self.hooks: dict = {}
+        self.annotations: dict = {}
+        self.rootfs = ""
+        self.warnings: list = []
+
+
+def _signal_number(text) -> int:
+    """'KILL', 'SIGKILL', '9' -> 9."""
+    t = str(text).strip().upper()
+    if t.isdigit():
+        n = int(t)
+        if 0 <= n < signal.NSIG:
+            return n
+    else:
+        name = t if t.startswith("SIG") else "SIG" + t
+        if hasattr(signal, name) and isinstance(getattr(signal, name), signal.Signals):
+            return int(getattr(signal, name))
+    raise OCIError(f"invalid signal: {text}")
+
+
+def _bool_annotation(key: str, value: str) -> bool:
+    v = str(value).strip().lower()
+    if v in ("true", "1", "yes", "on"):
+        return True
+    if v in ("false", "0", "no", "off", ""):
+        return False
+    raise OCIError(f"annotation {key}={value!r}: expected true or false")
+
+
+def load_config(bundle: str) -> dict:
+    path = os.path.join(bundle, "config.json")
+    if not os.path.isdir(bundle):
+        raise OCIError(f"bundle {bundle}: no such directory")
+    try:
+        with open(path) as f:
+            config = json.load(f)
+    except FileNotFoundError:
+        raise OCIError("JSON specification file config.json not found") from None
+    except (OSError, ValueError) as e:
+        raise OCIError(f"config.json: {getattr(e, 'strerror', None) or e}") from None
+    if not isinstance(config, dict):
+        raise OCIError("config.json: expected a JSON object")
+    return config
+
+
+def translate(bundle: str, config: dict) -> Spec:
+    """config.json -> Spec; an OCIError for what a zone cannot do, a warning
+    (spec.warnings) for what it does its own way (docs/OCI.md)."""
+    s = Spec()
+    warn = s.warnings.append
+    kw = s.zone
+    if not isinstance(config.get("ociVersion"), str):
+        raise OCIError("config.json: ociVersion is missing")
+    root = config.get("root")
+    if not isinstance(root, dict) or not isinstance(root.get("path"), str) or not root["path"]:
+        raise OCIError("config.json: root.path is missing")
+    s.rootfs = os.path.normpath(os.path.join(bundle, root["path"]))
+    if not os.path.isdir(s.rootfs):
+        raise OCIError(f"rootfs {s.rootfs}: no such directory")
+    kw["rootfs"] = s.rootfs
+    kw["read_only"] = bool(root.get("readonly", False))
+
+    proc = config.get("process")
+    if not isinstance(proc, dict):
+        raise OCIError("config.json: process is missing (a zone needs a process to run)")
+    args = proc.get("args")
+    if not isinstance(args, list) or not args or not all(isinstance(a, str) for a in args):
+        raise OCIError("config.json: process.args must be a non-empty list of strings")
+    s.argv = list(args)
+    if proc.get("commandLine"):
+        raise OCIError("config.json: process.commandLine is for Windows")
+    env = {}
+    for item in proc.get("env") or []:
+        if not isinstance(item, str) or "=" not in item or item.startswith("="):
+            raise OCIError(f"config.json: process.env {item!r}: expected NAME=VALUE")
+        k, _, v = item.partition("=")
+        env[k] = v
+    kw["env"] = env
+    cwd = proc.get("cwd", "/")
+    if not isinstance(cwd, str) or not cwd.startswith("/"):
+        raise OCIError(f"config.json: process.cwd {cwd!r}: must be an absolute path")
+    kw["cwd"] = cwd
+    user = proc.get("user") or {}
+    kw["uid"], kw["gid"] = int(user.get("uid", 0)), int(user.get("gid", 0))
+    if user.get("username"):
+        raise OCIError("config.json: process.user.username is for Windows")
+    extra = [g for g in user.get("additionalGids") or [] if g != kw["gid"]]
+    if extra:
+        warn(f"process.user.additionalGids {extra}: not applied; the guest has only gid {kw['gid']} "
+             "(and the groups it sets itself)")
+    umask = user.get("umask")
+    if umask is not None and umask != 0o022:
+        warn(f"process.user.umask {umask:o}: not applied; the zone's guest starts with umask 022")
+    s.terminal = bool(proc.get("terminal", False))
+    for rl in proc.get("rlimits") or []:
+        name = str(rl.get("type", ""))
+        import resource
+        if not hasattr(resource, name):
+            raise OCIError(f"config.json: process.rlimits: unknown {name!r}")
+        s.rlimits.append((getattr(resource, name), int(rl.get("soft", 0)), int(rl.get("hard", 0)), name))
+    for key in ("apparmorProfile", "selinuxLabel"):
+        if proc.get(key):
+            warn(f"process.{key} {proc[key]!r}: not applied (no LSM labels in a zone)")
+    caps = proc.get("capabilities")
+    if caps:
+        warn("process.capabilities: not applied one by one; the guest has its user namespace's capabilities "
+             "less lxbrand's drop list (docs/OCI.md)")
+    if proc.get("ioPriority") or proc.get("scheduler") or proc.get("execCPUAffinity"):
+        warn("process.ioPriority/scheduler/execCPUAffinity: not applied")
+    if isinstance(proc.get("oomScoreAdj"), int):
+        s.oom_score_adj = proc["oomScoreAdj"]
+
+    if "hostname" in config:
+        kw["hostname"] = config["hostname"]
+    if config.get("domainname"):
+        kw["domainname"] = config["domainname"]
+    linux = config.get("linux") or {}
+    if not isinstance(linux, dict):
+        raise OCIError("config.json: linux must be an object")
+
+    # mounts: binds and tmpfs map to --bind and --tmpfs; the zone's own kinds are accepted
+    binds, tmpfs = [], []
+    for m in config.get("mounts") or []:
+        dst, typ = m.get("destination"), m.get("type") or ""
+        src, opts = m.get("source") or "", list(m.get("options") or [])
+        if not isinstance(dst, str) or not dst.startswith("/"):
+            raise OCIError(f"config.json: mount destination {dst!r}: must be an absolute path")
+        dst = os.path.normpath(dst)
+        if (typ, dst) in OWN_MOUNTS or (typ in ("cgroup", "cgroup2") and dst.startswith("/sys/fs/cgroup")):
+            continue                # the zone's own (csrc/zone_fs.c)
+        if typ in ("bind", "rbind") or (typ in ("", "none") and ("bind" in opts or "rbind" in opts)):
+            if not src.startswith("/"):
+                src = os.path.normpath(os.path.join(bundle, src))
+            if not os.path.exists(src):
+                raise OCIError(f"mount {src}:{dst}: no such file or directory on the host")
+            other = [o for o in opts if o not in BIND_OPTS_IGNORED]
+            if other:
+                warn(f"mount {dst}: options {other} not applied")
+            binds.append((src, dst, "ro" in opts or "rro" in opts))
+        elif typ == "tmpfs":
+            keep = [o for o in opts if o.split("=")[0] in ("size", "mode")]
+            other = [o for o in opts if o.split("=")[0] not in ("size", "mode", "nosuid", "nodev", "noexec",
+                                                                 "strictatime", "relatime", "rw", "rprivate",
+                                                                 "private", "tmpcopyup")]
+            if other:
+                warn(f"mount {dst} (tmpfs): options {other} not applied")
+            if "ro" in opts:
+                raise OCIError(f"mount {dst}: a read-only tmpfs is not supported by lxbrand")
+            if dst == "/dev/shm":
+                size = [o.split("=", 1)[1] for o in keep if o.startswith("size=")]
+                if size:
+                    kw["shm_size"] = size[-1]
+                continue
+            if dst == "/tmp":
+                size = [o.split("=", 1)[1] for o in keep if o.startswith("size=")]
+                if size:
+                    kw["tmp_size"] = size[-1]
+                continue
+            tmpfs.append(f"{dst}:{','.join(keep)}" if keep else dst)
+        elif typ in ("proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2"):
+            warn(f"mount {dst} ({typ}): not made; the zone has its own at its usual place")
+        else:
+            raise OCIError(f"mount {dst}: type {typ!r} is not supported by lxbrand (bind, tmpfs and the "
+                           "zone's own proc, sysfs, devpts, mqueue, cgroup are)")
+    kw["binds"], kw["tmpfs"] = binds, tmpfs
+
+    # namespaces: the zone always makes its own, except the network, which it may share
+    types = {}
+    for ns in linux.get("namespaces") or []:
+        types[ns.get("type")] = ns.get("path") or ""
+    if "network" not in types:
+        kw["net"] = "host"
+    else:
+        kw["net"] = "none"
+        if types["network"]:
+            warn(f"namespace network {types['network']}: not joined; the zone has a network of its own "
+                 "(loopback only), as --network none")
+    for t in ("pid", "mount", "ipc", "uts", "cgroup", "user"):
+        if t in types and types[t]:
+            warn(f"namespace {t} {types[t]}: not joined; the zone has its own")
+        elif t not in types and t in ("pid", "mount", "ipc", "uts"):
+            warn(f"namespace {t}: the config shares the host's; the zone has its own")
+    if linux.get("uidMappings") or linux.get("gidMappings"):
+        warn("linux.uidMappings/gidMappings: not applied; the zone maps its own ids (run by root: zone ids "
+             "0-65535 are host ids 1879048192-1879113727)")
+
+    res = linux.get("resources") or {}
+    mem = (res.get("memory") or {}).get("limit")
+    if isinstance(mem, int) and mem > 0:
+        kw["memory"] = mem
+    pids = (res.get("pids") or {}).get("limit")
+    if isinstance(pids, int) and pids > 0:
+        kw["pids"] = pids
+    cpu = res.get("cpu") or {}
+    quota, period = cpu.get("quota"), cpu.get("period") or 100000
+    if isinstance(quota, int) and quota > 0:
+        kw["cpus"] = max(0.01, quota / period)
+    for key in ("blockIO", "hugepageLimits", "network", "rdma", "unified"):
+        if res.get(key):
+            warn(f"linux.resources.{key}: not applied")
+    if cpu.get("cpus") or cpu.get("mems"):
+        warn("linux.resources.cpu cpus/mems: not applied (no cpuset)")
+    # linux.cgroupsPath: the zone makes cgroups of its own (lxbrand/limits.py) for the limits above
+    masked = [p for p in linux.get("maskedPaths") or [] if p not in OWN_MASKED]
+    if masked:
+        warn(f"linux.maskedPaths {masked}: not masked (the zone masks its own list: docs/OCI.md)")
+    ro = [p for p in linux.get("readonlyPaths") or [] if p not in OWN_READONLY]
+    if ro:
+        warn(f"linux.readonlyPaths {ro}: not made read-only (the zone has its own list: docs/OCI.md)")
+    if linux.get("seccomp"):
+        warn("linux.seccomp: the container's own profile is not applied; the brand's filter is (docs/OCI.md)")
+    if linux.get("sysctl"):
+        warn(f"linux.sysctl {sorted(linux['sysctl'])}: not applied")
+    if linux.get("devices"):
+        warn("linux.devices: not made; the zone has its minimal /dev (null, zero, full, random, urandom, tty)")
+    for key in ("rootfsPropagation", "mountLabel", "intelRdt", "personality", "timeOffsets"):
+        if linux.get(key):
+            warn(f"linux.{key}: not applied")
+
+    hooks = config.get("hooks") or {}
+    for kind, items in hooks.items():
+        if kind not in HOOK_KINDS:
+            raise OCIError(f"config.json: hooks.{kind}: unknown hook")
+        for h in items or []:
+            if not isinstance(h, dict) or not isinstance(h.get("path"), str) or not h["path"].startswith("/"):
+                raise OCIError(f"config.json: hooks.{kind}: each hook needs an absolute path")
+        if kind in ("createContainer", "startContainer") and items:
+            raise OCIError(f"config.json: hooks.{kind}: hooks run inside the container are not supported "
+                           "by lxbrand")
+        s.hooks[kind] = list(items or [])
+
+    ann = config.get("annotations") or {}
+    s.annotations.update(ann)
+    for key, value in ann.items():
+        if not key.startswith("org.lxbrand."):
+            continue
+        if key not in ANNOTATIONS:
+            raise OCIError(f"annotation {key}: unknown (lxbrand knows {', '.join(ANNOTATIONS)})")
+        if key == "org.lxbrand.kernel-release":
+            kw["kernel_release"] = value
+        elif key == "org.lxbrand.deny":
+            deny = {}
+            for item in filter(None, (x.strip() for x in str(value).split(","))):
+                name, _, err = item.partition("=")
+                deny[name] = err or "EPERM"
+            kw["deny"] = deny
+        elif key == "org.lxbrand.ephemeral":
+            kw["ephemeral"] = _bool_annotation(key, value)
+        elif key == "org.lxbrand.tmp-size":
+            kw["tmp_size"] = value
+        elif key == "org.lxbrand.shm-size":
+            kw["shm_size"] = value
+    return s
+
+
+# -- state on disk ------------------------------------------------------------
+
+def _proc_start(pid: int) -> Optional[int]:
+    """The start time of pid (/proc/PID/stat field 22): a pid plus this names one process."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+        return int(data[data.rindex(")") + 2:].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _alive(pid, start) -> bool:
+    return isinstance(pid, int) and pid > 0 and start is not None and _proc_start(pid) == start
+
+
+class Store:
+    """ROOT/ID/: state.json (written whole, then renamed) and ctl.sock."""
+
+    def __init__(self, root: str):
+        self.root = root
+
+    def dir(self, cid: str) -> str:
+        if not cid or not _ID.match(cid) or cid in (".", ".."):
+            raise OCIError(f"invalid container id format: {cid}")
+        return os.path.join(self.root, cid)
+
+    def read(self, cid: str) -> dict:
+        try:
+            with open(os.path.join(self.dir(cid), STATE_FILE)) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            raise OCIError("container does not exist") from None
+        except (OSError, ValueError) as e:
+            raise OCIError(f"container {cid}: unreadable state: {e}") from None
+
+    def write(self, cid: str, st: dict) -> None:
+        d = self.dir(cid)
+        tmp = os.path.join(d, STATE_FILE + ".tmp")
+        with open(tmp, "w") as f:
+            json.dump(st, f)
+        os.rename(tmp, os.path.join(d, STATE_FILE))
+
+    def ids(self) -> list:
+        try:
+            return sorted(n for n in os.listdir(self.root)
+                          if os.path.exists(os.path.join(self.root, n, STATE_FILE)))
+        except FileNotFoundError:
+            return []
+
+    def status(self, st: dict) -> str:
+        """The status now: the monitor's word, unless the monitor is gone."""
+        status = st.get("status", "stopped")
+        if status != "stopped" and not _alive(st.get("monitor_pid"), st.get("monitor_start")):
+            return "stopped"
+        return status
+
+
+def oci_state(st: dict, status: str) -> dict:
+    """The runtime-spec state (`state ID`)."""
+    out = {"ociVersion": OCI_VERSION, "id": st["id"], "status": status, "bundle": st["bundle"],
+           "annotations": st.get("annotations") or {}}
+    if status != "stopped":
+        out["pid"] = st["pid"]
+    else:
+        out["pid"] = 0
+    out["rootfs"] = st.get("rootfs", "")
+    out["created"] = st.get("created", "")
+    out["owner"] = st.get("owner", "")
+    return out
+
+
+# -- hooks ----------------------------------------------------------------------
+
+def run_hooks(kind: str, hooks: list, state: dict) -> None:
+    """Run hooks of one kind as the runtime-spec says: the state on stdin,
+    in order; the first failure is an OCIError."""
+    for h in hooks:
+        argv = h.get("args") or [h["path"]]
+        env = dict(e.split("=", 1) for e in h.get("env") or [] if "=" in e)
+        try:
+            r = subprocess.run(argv, executable=h["path"], input=json.dumps(state).encode(), env=env,
+                               capture_output=True, timeout=h.get("timeout") or None)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise OCIError(f"{kind} hook {h['path']}: {e}") from None
+        if r.returncode != 0:
+            raise OCIError(f"{kind} hook {h['path']} exited with status {r.returncode}: "
+                           f"{r.stderr.decode(errors='replace').strip()}")
+
+
+# -- the monitor ----------------------------------------------------------------
+
+def _send_fd(path: str, fd: int) -> None:
+    """--console-socket: the pty master to the engine, as runc sends it."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        socket.send_fds(s, [b"/dev/ptmx"], [fd])
+    finally:
+        s.close()
+
+
+def _monitor(store: Store, cid: str, bundle: str, spec: Spec, console_socket: Optional[str], report_fd: int,
+             log: Log) -> int:
+    """The zone's monitor (a child of `create`): start the zone held, report,
+    serve `start`, wait for the guest, record its status, return it."""
+    import resource
+
+    from .errors import CommandNotFound, CommandNotRunnable, LxbrandError
+    from .zone import Zone
+
+    d = store.dir(cid)
+
+    def report(msg: str) -> None:
+        nonlocal report_fd
+        if report_fd >= 0:
+            try:
+                os.write(report_fd, msg.encode())
+            finally:
+                os.close(report_fd)
+                report_fd = -1
+
+    run = None
+    try:
+        os.setsid()
+        for res, soft, hard, name in spec.rlimits:
+            try:
+                resource.setrlimit(res, (soft, hard))
+            except (OSError, ValueError) as e:
+                raise OCIError(f"process.rlimits {name} {soft}:{hard}: {e}") from None
+        if spec.oom_score_adj is not None:
+            try:
+                with open("/proc/self/oom_score_adj", "w") as f:
+                    f.write(str(spec.oom_score_adj))
+            except OSError as e:
+                log.warn(f"process.oomScoreAdj {spec.oom_score_adj}: {e.strerror}")
+        zone = Zone(**spec.zone)
+        _check_command(zone, spec.argv)
+        run = zone.start(spec.argv, tty=spec.terminal, hold=True)
+        if spec.terminal:
+            _send_fd(console_socket, run.pty_fd)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        sock_path = os.path.join(d, CTL_SOCKET)
+        listener.bind(sock_path)
+        os.chmod(sock_path, 0o600)
+        listener.listen(8)
+        st = {"id": cid, "bundle": bundle, "rootfs": spec.rootfs, "status": "created",
+              "pid": os.getpid(), "monitor_pid": os.getpid(), "monitor_start": _proc_start(os.getpid()),
+              "init_pid": run.init_pid, "init_start": _proc_start(run.init_pid), "guest_pid": run.guest_pid(),
+              "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds"),
+              "owner": _owner(), "annotations": spec.annotations, "hooks": spec.hooks, "exit_status": None}
+        store.write(cid, st)
+        run_hooks("prestart", spec.hooks.get("prestart", []), oci_state(st, "created"))
+        run_hooks("createRuntime", spec.hooks.get("createRuntime", []), oci_state(st, "created"))
+    except (OCIError, LxbrandError, OSError, ValueError) as e:
+        if run is not None:
+            run.close()
+        msg = str(e) if not isinstance(e, OSError) or isinstance(e, LxbrandError) else (e.strerror or str(e))
+        if isinstance(e, (CommandNotFound, CommandNotRunnable)):
+            msg = _exec_message(spec.argv[0], e)
+        report("E" + msg)
+        return 1
+
+    # the engine's stdio is the guest's now: hold none of it (its reader waits for EOF)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+
+    def forward(signum, frame):
+        if st["status"] == "created":
+            signum = signal.SIGKILL      # a held guest is ended, as runc's waiting init would be
+        try:
+            os.kill(run.init_pid, signum)
+        except (ProcessLookupError, TypeError):
+            pass
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, forward)
+    report("OK")
+
+    import select
+    poller = select.poll()
+    poller.register(run.z.ctl_fd, select.POLLIN)
+    poller.register(listener.fileno(), select.POLLIN)
+    while True:
+        ready = [fd for fd, _ in poller.poll()]
+        if run.z.ctl_fd in ready:
+            break
+        if listener.fileno() in ready:
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(5)
+                try:
+                    req = conn.recv(64).decode().strip()
+                except OSError:
+                    continue
+                if req != "start":
+                    reply = f"Eunknown request {req!r}"
+                elif st["status"] != "created":
+                    reply = "Ecannot start an already running container"
+                else:
+                    try:
+                        run.release()
+                        st["status"] = "running"
+                        store.write(cid, st)
+                        reply = "OK"
+                    except (LxbrandError, OSError) as e:
+                        reply = f"E{e}"
+                try:
+                    conn.sendall(reply.encode())
+                except OSError:
+                    pass
+    listener.close()
+    try:
+        code = run.wait()
+        code = 128 - code if code < 0 else code
+    except (CommandNotFound, CommandNotRunnable) as e:
+        code = e.exit_code
+        log.error(_exec_message(spec.argv[0], e))
+    except LxbrandError as e:
+        rc = getattr(e, "returncode", None)
+        code = 128 - rc if isinstance(rc, int) and rc < 0 else 255 if rc is None else rc
+        if not (isinstance(rc, int) and rc < 0):
+            log.error(str(e))
+    finally:
+        run.close()
+    st["status"], st["exit_status"] = "stopped", code
+    try:
+        store.write(cid, st)
+        os.unlink(os.path.join(d, CTL_SOCKET))
+    except OSError:
+        pass
+    return code
+
+
+def _check_command(zone, argv) -> None:
+    """process.args[0] must run in the rootfs: said at create, as runc says it
+    (engines read "executable file not found" as 127, "permission denied" as 126)."""
+    from .errors import CommandNotFound
+    try:
+        zone.resolve(argv)
+    except CommandNotFound:
+        # a path under a bind is found only in the running zone
+        cfg = zone.config
+        if argv[0].startswith("/") and any(argv[0] == b.dst or argv[0].startswith(b.dst.rstrip("/") + "/")
+                                           for b in cfg.binds):
+            return
+        raise
+
+
+def _exec_message(cmd: str, e: Exception) -> str:
+    from .errors import CommandNotFound
+    if isinstance(e, CommandNotFound):
+        where = "$PATH" if "/" not in cmd else "the zone"
+        return (f'unable to start container process: exec: "{cmd}": executable file not found in {where} '
+                f'(no such file or directory in the zone\'s rootfs)')
+    return f'unable to start container process: exec: "{cmd}": permission denied ({e})'
+
+
+def _owner() -> str:
+    import pwd
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
+# -- the commands -----------------------------------------------------------------
+
+class _Ctx:
+    def __init__(self, root: str, log: Log):
+        self.store = Store(root)
+        self.log = log
+
+
+def _fail(ctx: _Ctx, msg: str, code: int = 1):
+    ctx.log.error(msg)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--root", default=DEFAULT_ROOT, show_default=True, help="Directory of the containers' state.")
+@click.option("--log", "log_path", default=None, metavar="FILE", help="Log into FILE (as runc's --log).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--debug", is_flag=True, help="Accepted, as runc's.")
+@click.option("--systemd-cgroup", is_flag=True, help="Accepted (lxbrand makes the zone's own cgroups).")
+@click.option("--rootless", default=None, metavar="auto|true|false", help="Accepted, as runc's.")
+@click.option("--criu", default=None, hidden=True)
+@click.pass_context
+def oci(ctx, root, log_path, log_format, debug, systemd_cgroup, rootless, criu):
+    """An OCI runtime with runc's command line: containers as lxbrand zones
+    (docs/OCI.md).  Point an engine at it: podman --runtime lxbrand-oci."""
+    ctx.obj = _Ctx(root, Log(log_path, log_format))
+
+
+@oci.command()
+@click.option("-b", "--bundle", default=".", show_default=True, help="The bundle: config.json and the rootfs.")
+@click.option("--console-socket", default=None, metavar="PATH",
+              help="A unix socket that receives the pty master (process.terminal).")
+@click.option("--pid-file", default=None, metavar="FILE", help="Write the container's pid (its monitor's) here.")
+@click.option("--no-pivot", is_flag=True, help="Accepted, as runc's.")
+@click.option("--no-new-keyring", is_flag=True, help="Accepted, as runc's (a zone has a keyring of its own).")
+@click.option("--preserve-fds", type=int, default=0, help="Not supported beyond 0.")
+@click.argument("cid", metavar="ID")
+@click.pass_obj
+def create(ctx, bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds, cid):
+    """Create the zone of container ID from BUNDLE; its process waits for `start`."""
+    store, log = ctx.store, ctx.log
+    try:
+        d = store.dir(cid)
+        bundle = os.path.abspath(bundle)
+        config = load_config(bundle)
+        spec = translate(bundle, config)
+        if preserve_fds:
+            raise OCIError("--preserve-fds: not supported by lxbrand")
+        if spec.terminal and not console_socket:
+            raise OCIError("cannot allocate tty if runc will detach without setting console socket")
+        if console_socket and not spec.terminal:
+            raise OCIError("cannot use console socket if runc will not detach or allocate tty")
+        os.makedirs(store.root, mode=0o711, exist_ok=True)
+    except OCIError as e:
+        _fail(ctx, f"lxbrand create failed: {e}")
+    except OSError as e:
+        _fail(ctx, f"lxbrand create failed: {store.root}: {e.strerror}")
+    try:
+        os.mkdir(d, 0o700)
+    except FileExistsError:
+        _fail(ctx, f"container with id exists: {cid}")
+    except OSError as e:
+        _fail(ctx, f"lxbrand create failed: {d}: {e.strerror}")
+    log.also = os.path.join(d, "log.json")
+    for w in spec.warnings:
+        log.warn(w)
+    r, w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        code = 1
+        try:
+            code = _monitor(store, cid, bundle, spec, console_socket, w, log)
+        finally:
+            os._exit(code & 0xFF)
+    os.close(w)
+    msg = b""
+    while True:
+        chunk = os.read(r, 4096)
+        if not chunk:
+            break
+        msg += chunk
+    os.close(r)
+    if not msg.startswith(b"OK"):
+        os.waitpid(pid, 0)
+        _remove(d)
+        _fail(ctx, "lxbrand create failed: " + (msg[1:].decode(errors="replace") or "the monitor died"))
+    if pid_file:
+        try:
+            tmp = pid_file + ".tmp"
+            with open(tmp, "w") as f:
+                f.write(str(pid))
+            os.rename(tmp, pid_file)
+        except OSError as e:
+            _kill_zone(store.read(cid))
+            _remove(d)
+            _fail(ctx, f"lxbrand create failed: {pid_file}: {e.strerror}")
+
+
+def _remove(d: str) -> None:
+    import shutil
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _kill_zone(st: dict) -> None:
+    """SIGKILL the zone's init (its whole pid namespace goes with it)."""
+    if _alive(st.get("init_pid"), st.get("init_start")):
+        try:
+            os.kill(st["init_pid"], signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _wait_stopped(store: Store, cid: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = store.read(cid)
+        if store.status(st) == "stopped" and not _alive(st.get("init_pid"), st.get("init_start")):
+            return
+        time.sleep(0.01)
+
+
+@oci.command()
+@click.argument("cid", metavar="ID")
+@click.pass_obj
+def start(ctx, cid):
+    """Let the created zone's process run."""
+    store = ctx.store
+    try:
+        st = store.read(cid)
+        status = store.status(st)
+        if status == "stopped":
+            raise OCIError("cannot start a container that has stopped")
+        if status == "running":
+            raise OCIError("cannot start an already running container")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(30)
+        try:
+            s.connect(os.path.join(store.dir(cid), CTL_SOCKET))
+            s.sendall(b"start\n")
+            reply = s.recv(4096).decode(errors="replace")
+        except OSError as e:
+            raise OCIError(f"container {cid}: its monitor does not answer ({e.strerror or e})") from None
+        finally:
+            s.close()
+        if not reply.startswith("OK"):
+            raise OCIError(reply[1:] or "the container's monitor gave no answer")
+        for h in (st.get("hooks") or {}).get("poststart", []):
+            try:
+                run_hooks("poststart", [h], oci_state(st, "running"))
+            except OCIError as e:
+                ctx.log.warn(str(e))
+    except OCIError as e:
+        _fail(ctx, str(e))
+
+
+@oci.command()
+@click.argument("cid", metavar="ID")
+@click.pass_obj
+def state(ctx, cid):
+    """Print the runtime-spec state of container ID (JSON)."""
+    try:
+        st = ctx.store.read(cid)
+    except OCIError as e:
+        _fail(ctx, str(e))
+    click.echo(json.dumps(oci_state(st, ctx.store.status(st)), indent=2))
+
+
+@oci.command()
+@click.option("-a", "--all", "all_", is_flag=True, help="Accepted: the signal reaches the zone's init, "
+                                                        "which passes it on to the whole process group.")
+@click.argument("cid", metavar="ID")
+@click.argument("sig", metavar="[SIGNAL]", default="SIGTERM")
+@click.pass_obj
+def kill(ctx, all_, cid, sig):
+    """Send SIGNAL (default SIGTERM) to container ID's process."""
+    store = ctx.store
+    try:
+        signum = _signal_number(sig)
+        st = store.read(cid)
+        status = store.status(st)
+        if status == "stopped" or not _alive(st.get("init_pid"), st.get("init_start")):
+            raise OCIError("container not running")
+        if status == "created" and signum != 0:
+            signum = signal.SIGKILL      # the held guest cannot take a signal: the zone ends
+        os.kill(st["init_pid"], signum)
+    except OCIError as e:
+        _fail(ctx, str(e))
+    except ProcessLookupError:
+        _fail(ctx, "container not running")
+
+
+@oci.command()
+@click.option("-f", "--force", is_flag=True, help="Kill a running container first.")
+@click.argument("cid", metavar="ID")
+@click.pass_obj
+def delete(ctx, force, cid):
+    """Delete container ID's state (its zone must have stopped, or --force)."""
+    store = ctx.store
+    try:
+        st = store.read(cid)
+    except OCIError as e:
+        if force and "does not exist" in str(e):
+            return            # runc: delete --force of nothing is no error
+        _fail(ctx, str(e))
+    status = store.status(st)
+    if status == "running" and not force:
+        _fail(ctx, f"cannot delete container {cid} that is not stopped: {status}")
+    if status != "stopped" or _alive(st.get("init_pid"), st.get("init_start")):
+        _kill_zone(st)
+        _wait_stopped(store, cid)
+        st = store.read(cid)
+    hooks = (st.get("hooks") or {}).get("poststop", [])
+    if hooks:
+        try:
+            run_hooks("poststop", hooks, oci_state(st, "stopped"))
+        except OCIError as e:
+            ctx.log.warn(str(e))
+    _remove(store.dir(cid))
+
+
+def _zone_pids(st: dict) -> list:
+    """Host pids of the zone's processes (in init's pid namespace)."""
+    if not _alive(st.get("init_pid"), st.get("init_start")):
+        return []
+    try:
+        ns = os.stat(f"/proc/{st['init_pid']}/ns/pid").st_ino
+    except OSError:
+        return []
+    pids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}/ns/pid").st_ino == ns:
+                    pids.append(int(name))
+            except OSError:
+                pass
+    return sorted(pids)
+
+
+@oci.command(context_settings={"ignore_unknown_options": True})
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.argument("cid", metavar="ID")
+@click.argument("ps_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def ps(ctx, fmt, cid, ps_args):
+    """The processes of container ID (host pids), as runc ps shows them."""
+    try:
+        st = ctx.store.read(cid)
+    except OCIError as e:
+        _fail(ctx, str(e))
+    pids = _zone_pids(st)
+    if fmt == "json":
+        click.echo(json.dumps(pids))
+        return
+    out = subprocess.run(["ps", *(ps_args or ["-ef"])], capture_output=True, text=True)
+    if out.returncode != 0:
+        _fail(ctx, f"ps: {out.stderr.strip()}")
+    lines = out.stdout.splitlines()
+    if not lines:
+        return
+    header = lines[0].split()
+    col = header.index("PID") if "PID" in header else None
+    if col is None:
+        _fail(ctx, "couldn't find PID field in ps output")
+    click.echo(lines[0])
+    for line in lines[1:]:
+        fields = line.split()
+        if len(fields) > col and fields[col].isdigit() and int(fields[col]) in pids:
+            click.echo(line)
+
+
+@oci.command("list")
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="Only the ids.")
+@click.pass_obj
+def list_(ctx, fmt, quiet):
+    """The containers under --root."""
+    rows = []
+    for cid in ctx.store.ids():
+        try:
+            st = ctx.store.read(cid)
+        except OCIError:
+            continue
+        rows.append(oci_state(st, ctx.store.status(st)))
+    if quiet:
+        for r in rows:
+            click.echo(r["id"])
+    elif fmt == "json":
+        click.echo(json.dumps(rows or None))
+    else:
+        table = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
+        table += [(r["id"], str(r["pid"]), r["status"], r["bundle"], r["created"], r["owner"]) for r in rows]
+        widths = [max(len(row[i]) for row in table) for i in range(6)]
+        for row in table:
+            click.echo("   ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip())
+
+
+@oci.command()
+def features():
+    """What this runtime supports (runtime-spec features.json)."""
+    click.echo(json.dumps({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": OCI_VERSION,
+        "hooks": ["prestart", "createRuntime", "poststart", "poststop"],
+        "mountOptions": sorted(BIND_OPTS_IGNORED | {"size", "mode"}),
+        "linux": {
+            "namespaces": ["pid", "network", "ipc", "uts", "mount", "user", "cgroup"],
+            "capabilities": [],
+            "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False},
+            "seccomp": {"enabled": False},
+            "apparmor": {"enabled": False},
+            "selinux": {"enabled": False},
+        },
+        "annotations": {"org.lxbrand.annotations": ",".join(ANNOTATIONS)},
+    }, indent=2))
+
+
+@oci.command("exec", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def exec_(ctx, args):
+    """Not yet: run a process in a running zone (needs the launcher to join a
+    zone's namespaces, filter and supervisor; docs/OCI.md)."""
+    _fail(ctx, "exec: not supported by lxbrand yet: a process cannot join a running zone "
+               "(its namespaces, brand filter and supervisor); see docs/OCI.md")
+
+
+def entry() -> None:
+    """The lxbrand-oci console script."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+    try:
+        rv = oci.main(prog_name="lxbrand-oci", standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.exceptions.ClickException as e:
+        Log().error(e.format_message().replace("\n", " "))
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,451 @@
+"""lxbrand as an OCI runtime (lxbrand/oci.py, issue 14): podman runs its
+containers as zones, and says the same as with runc.
+
+The engine is podman (Debian's 4.3) with --runtime pointing at a small
+wrapper that runs lxbrand-oci from this checkout; runc is the reference, run by
+the same podman over the same image.  The image is `podman import` of a static
+busybox tree (no network here but the package mirrors).  Host settings the
+tests need: a containers.conf (CONTAINERS_CONF) whose default ulimits fit under
+this machine's hard RLIMIT_NOFILE, the cgroupfs manager (no systemd) and the
+file events logger.  The runtime's own command line (bad input, the life of a
+container) is tested directly, with a --root of the test's own.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="podman runs its containers as root here (rootful)"),
+    pytest.mark.skipif(not shutil.which("podman") or not shutil.which("runc"),
+                       reason="podman and runc are not installed (make setup: apt-get install podman runc)"),
+]
+
+IMAGE = "localhost/lxbrand-oci-test:busybox"
+APPLETS = ("sh", "cat", "echo", "id", "uname", "ls", "sleep", "true", "false", "env", "hostname", "head",
+           "kill", "tty", "grep", "mount")
+
+
+def _busybox() -> str:
+    bb = shutil.which("busybox")
+    out = subprocess.run(["file", "-L", bb], capture_output=True, text=True).stdout if bb and shutil.which("file") \
+        else "statically linked"
+    if not bb or ("statically linked" not in out and "static-pie" not in out):
+        pytest.skip("a static busybox is needed (apt-get install busybox-static)")
+    return bb
+
+
+class Engine:
+    def __init__(self, work: str):
+        self.work = work
+        self.conf = os.path.join(work, "containers.conf")
+        self.runtime = os.path.join(work, "lxbrand-oci")
+        self.env = dict(os.environ, CONTAINERS_CONF=self.conf)
+
+    def podman(self, runtime: str, *args, timeout=120, **kw) -> subprocess.CompletedProcess:
+        kw.setdefault("capture_output", True)
+        kw.setdefault("text", True)
+        rt = self.runtime if runtime == "lxbrand" else shutil.which(runtime)
+        return subprocess.run(["podman", "--runtime", rt, *args], env=self.env, timeout=timeout, **kw)
+
+    def run_both(self, *args):
+        """The same `podman run --rm ...` with lxbrand and with runc."""
+        return (self.podman("lxbrand", "run", "--rm", *args), self.podman("runc", "run", "--rm", *args))
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    work = str(tmp_path_factory.mktemp("oci"))
+    os.chmod(work, 0o755)
+    e = Engine(work)
+    with open(e.conf, "w") as f:
+        # this machine's hard RLIMIT_NOFILE is 20000: podman's default (1048576) cannot be set
+        f.write('[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=1000:1000"]\n'
+                '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n')
+    with open(e.runtime, "w") as f:
+        f.write(f"#!/bin/sh\nexec {sys.executable} -c 'import sys; sys.argv[0] = \"lxbrand-oci\"; "
+                f"from lxbrand.oci import entry; entry()' \"$@\"\n")
+    os.chmod(e.runtime, 0o755)
+    tree = os.path.join(work, "tree")
+    os.makedirs(os.path.join(tree, "bin"))
+    os.makedirs(os.path.join(tree, "etc"))
+    os.makedirs(os.path.join(tree, "tmp"))
+    shutil.copy2(_busybox(), os.path.join(tree, "bin", "busybox"))
+    for a in APPLETS:
+        os.symlink("busybox", os.path.join(tree, "bin", a))
+    with open(os.path.join(tree, "etc", "os-release"), "w") as f:
+        f.write('PRETTY_NAME="lxbrand OCI test (busybox)"\nNAME="busybox"\nID=busybox\n')
+    with open(os.path.join(tree, "etc", "passwd"), "w") as f:
+        f.write("root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n")
+    with open(os.path.join(tree, "etc", "group"), "w") as f:
+        f.write("root:x:0:\nuser:x:1000:\n")
+    tar = os.path.join(work, "tree.tar")
+    subprocess.run(["tar", "-C", tree, "-cf", tar, "."], check=True)
+    r = subprocess.run(["podman", "import", tar, IMAGE], env=e.env, capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        pytest.fail(f"podman import: {r.stderr}")
+    yield e
+    subprocess.run(["podman", "rmi", "-f", IMAGE], env=e.env, capture_output=True, timeout=120)
+
+
+def _zone_processes(marker: str) -> list:
+    """Host pids whose command line holds marker (a bundle path: the monitor's)."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/cmdline", "rb") as f:
+                    if marker.encode() in f.read():
+                        pids.append(int(name))
+            except OSError:
+                pass
+    return pids
+
+
+# -- podman: the same output and status as runc -------------------------------
+
+def test_podman_os_release_same_as_runc(engine):
+    lx, rc = engine.run_both(IMAGE, "cat", "/etc/os-release")
+    assert (lx.returncode, lx.stdout) == (rc.returncode, rc.stdout) == (0, rc.stdout)
+    assert "lxbrand OCI test" in lx.stdout
+
+
+def test_podman_runs_a_zone(engine):
+    """Not runc by another name: the container's pid 1 is lxbrand's init."""
+    r = engine.podman("lxbrand", "run", "--rm", IMAGE, "cat", "/proc/1/cmdline")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("lxbrand-init")
+
+
+def test_podman_env_and_user(engine):
+    lx, rc = engine.run_both("-e", "FOO=bar baz", "--user", "1000", IMAGE, "sh", "-c", 'echo "$FOO"; id -u; id -g')
+    assert lx.returncode == rc.returncode == 0, lx.stderr
+    assert lx.stdout == rc.stdout == "bar baz\n1000\n1000\n"      # the image's group of user 1000
+
+
+def test_podman_bind_read_only(engine, tmp_path):
+    host = tmp_path / "data"
+    host.mkdir()
+    (host / "f").write_text("from the host\n")
+    os.chmod(tmp_path, 0o755)
+    script = "cat /data/f; echo x > /data/g; echo status $?"
+    lx, rc = engine.run_both("-v", f"{host}:/data:ro", IMAGE, "sh", "-c", script)
+    assert (lx.returncode, lx.stdout) == (rc.returncode, rc.stdout)
+    assert lx.stdout == "from the host\nstatus 1\n"
+    assert "Read-only file system" in lx.stderr
+    assert not (host / "g").exists()
+
+
+def test_podman_network_none(engine):
+    lx, rc = engine.run_both("--network", "none", IMAGE, "ls", "/sys/class/net")
+    assert (lx.returncode, lx.stdout) == (rc.returncode, rc.stdout) == (0, "lo\n")
+
+
+def test_podman_memory_limit(engine):
+    """--memory reaches the zone: enforced by its cgroup, shown by /proc/meminfo."""
+    r = engine.podman("lxbrand", "run", "--rm", "--memory", "64m", IMAGE, "head", "-1", "/proc/meminfo")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[1] == str(64 * 1024)
+
+
+def test_podman_kernel_release_annotation(engine):
+    r = engine.podman("lxbrand", "run", "--rm", "--annotation", "org.lxbrand.kernel-release=4.19.0", IMAGE,
+                      "uname", "-r")
+    assert (r.returncode, r.stdout) == (0, "4.19.0\n"), r.stderr
+
+
+def test_podman_unknown_lxbrand_annotation_is_an_error(engine):
+    r = engine.podman("lxbrand", "run", "--rm", "--annotation", "org.lxbrand.no-such=1", IMAGE, "true")
+    assert r.returncode != 0
+    assert "org.lxbrand.no-such: unknown" in r.stderr
+
+
+@pytest.mark.parametrize("argv, code", [
+    (["sh", "-c", "exit 7"], 7),
+    (["no-such-command"], 127),          # podman: "executable file not found"
+    (["/etc/os-release"], 126),          # podman: "permission denied"
+    (["sh", "-c", "sleep 10 & kill -9 $!; wait $!"], 137),
+    (["false"], 1),
+])
+def test_podman_exit_codes_match_runc(engine, argv, code):
+    lx, rc = engine.run_both(IMAGE, *argv)
+    assert lx.returncode == rc.returncode == code, (lx.stderr, rc.stderr)
+    assert lx.stdout == rc.stdout
+
+
+def test_podman_signalled_guest_is_128_plus_signal(engine):
+    """A guest killed by signal N exits 128+N, as conmon reports it for runc.
+    The comparison with runc itself differs here (docs/OCI.md): under runc
+    the command is pid 1 of its namespace, which a signal it does not catch
+    never kills; in a zone, lxbrand's init is pid 1 and the command is not."""
+    lx, rc = engine.run_both(IMAGE, "sh", "-c", "kill -9 $$")
+    assert (lx.returncode, rc.returncode) == (137, 0)
+
+
+def test_podman_detached_ps_stop_rm(engine):
+    name = "lxbrand-oci-" + uuid.uuid4().hex[:8]
+    script = 'trap "exit 3" TERM; echo up; while :; do sleep 0.1; done'
+    r = engine.podman("lxbrand", "run", "-d", "--name", name, IMAGE, "sh", "-c", script)
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        ps = engine.podman("lxbrand", "ps", "--filter", f"name={name}", "--format", "{{.Names}} {{.Status}}")
+        assert ps.stdout.startswith(f"{name} Up"), ps.stdout
+        state = subprocess.run([engine.runtime, "state", cid], capture_output=True, text=True)
+        assert json.loads(state.stdout)["status"] == "running"
+        stop = engine.podman("lxbrand", "stop", "-t", "10", name)
+        assert stop.returncode == 0, stop.stderr
+        ps = engine.podman("lxbrand", "ps", "-a", "--filter", f"name={name}", "--format", "{{.Status}}")
+        assert ps.stdout.startswith("Exited (3)"), ps.stdout
+        logs = engine.podman("lxbrand", "logs", name)
+        assert logs.stdout == "up\n"
+    finally:
+        rm = engine.podman("lxbrand", "rm", "-f", name)
+    assert rm.returncode == 0, rm.stderr
+    assert not os.path.exists(os.path.join("/run/lxbrand-oci", cid))
+    assert _zone_processes(cid) == []
+
+
+def test_podman_tty_through_console_socket(engine):
+    """-it: the zone's pty master reaches conmon over --console-socket."""
+    if not shutil.which("script"):
+        pytest.skip("script(1) is needed for a terminal (bsdutils)")
+    cmd = f"podman --runtime {engine.runtime} run -it --rm {IMAGE} sh -c 'tty; echo done'"
+    r = subprocess.run(["script", "-qec", cmd, "/dev/null"], env=engine.env, capture_output=True, text=True,
+                       timeout=120, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "/dev/pts/" in r.stdout and "done" in r.stdout
+
+
+# -- the runtime's own command line -------------------------------------------------
+
+@pytest.fixture
+def oci(tmp_path, engine):
+    """lxbrand-oci with a --root of this test's own, and a bundle over a busybox tree."""
+    root = tmp_path / "state"
+    bundle = tmp_path / "bundle"
+    shutil.copytree(os.path.join(engine.work, "tree"), bundle / "rootfs", symlinks=True)
+
+    def run(*args, **kw):
+        if "stdout" not in kw and "stderr" not in kw:
+            kw["capture_output"] = True
+        kw.setdefault("text", True)
+        kw.setdefault("timeout", 60)
+        return subprocess.run([engine.runtime, "--root", str(root), *map(str, args)], **kw)
+
+    def config(args, **extra):
+        cfg = {"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "hostname": "ocitest",
+               "process": {"args": args, "env": ["PATH=/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+               "linux": {"namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")]}}
+        cfg.update(extra)
+        (bundle / "config.json").write_text(json.dumps(cfg))
+    run.root, run.bundle, run.config, run.tmp, run.runtime = root, bundle, config, tmp_path, engine.runtime
+    created = []
+    run.created = created
+    yield run
+    for cid in created:
+        run("delete", "--force", cid)
+
+
+def _create(oci, cid):
+    """create, its stdio in files: the guest inherits them (as runc's does), so
+    a pipe would stay open until the guest ends."""
+    oci.created.append(cid)
+    err = oci.tmp / f"{cid}.err"
+    with open(oci.tmp / f"{cid}.out", "w") as out, open(err, "w") as errf:
+        r = oci("create", "--bundle", oci.bundle, "--pid-file", oci.tmp / f"{cid}.pid", cid, stdout=out,
+                stderr=errf, stdin=subprocess.DEVNULL)
+    r.stderr = err.read_text()
+    return r
+
+
+def _state(oci, cid) -> dict:
+    r = oci("state", cid)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def _wait_status(oci, cid, status, timeout=10.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        st = _state(oci, cid)
+        if st["status"] == status or time.monotonic() > deadline:
+            return st
+        time.sleep(0.05)
+
+
+def test_oci_lifecycle(oci):
+    oci.config(["sh", "-c", "hostname; echo $PATH; exit 5"])
+    r = _create(oci, "life")
+    assert r.returncode == 0, r.stderr
+    st = _state(oci, "life")
+    assert st["status"] == "created" and st["id"] == "life" and st["bundle"] == str(oci.bundle)
+    pid = int((oci.tmp / "life.pid").read_text())
+    assert st["pid"] == pid and os.path.exists(f"/proc/{pid}")
+    assert (oci.tmp / "life.out").read_text() == ""          # held before its execve
+    listed = json.loads(oci("list", "--format", "json").stdout)
+    assert [c["id"] for c in listed] == ["life"]
+    r = oci("start", "life")
+    assert r.returncode == 0, r.stderr
+    st = _wait_status(oci, "life", "stopped")
+    assert st["status"] == "stopped"
+    assert (oci.tmp / "life.out").read_text() == "ocitest\n/bin\n"
+    with open(oci.root / "life" / "state.json") as f:
+        assert json.load(f)["exit_status"] == 5
+    r = oci("start", "life")
+    assert (r.returncode, "cannot start a container that has stopped" in r.stderr) == (1, True)
+    r = oci("kill", "life", "KILL")
+    assert (r.returncode, "container not running" in r.stderr) == (1, True)
+    r = oci("delete", "life")
+    assert r.returncode == 0, r.stderr
+    assert not (oci.root / "life").exists()
+
+
+def test_oci_kill_a_running_zone(oci):
+    oci.config(["sh", "-c", "trap 'exit 9' USR1; while :; do sleep 0.1; done"])
+    assert _create(oci, "k").returncode == 0
+    assert oci("start", "k").returncode == 0
+    assert _state(oci, "k")["status"] == "running"
+    r = oci("delete", "k")
+    assert (r.returncode, "cannot delete container k that is not stopped: running" in r.stderr) == (1, True)
+    time.sleep(0.3)                      # the trap is set
+    assert oci("kill", "k", "USR1").returncode == 0
+    assert _wait_status(oci, "k", "stopped")["status"] == "stopped"
+    with open(oci.root / "k" / "state.json") as f:
+        assert json.load(f)["exit_status"] == 9
+    assert oci("delete", "k").returncode == 0
+
+
+def test_oci_delete_force_ends_the_zone(oci):
+    oci.config(["sleep", "100"])
+    assert _create(oci, "f").returncode == 0
+    assert oci("start", "f").returncode == 0
+    pids = json.loads(oci("ps", "--format", "json", "f").stdout)
+    assert len(pids) >= 2                # lxbrand-init and sleep
+    r = oci("delete", "--force", "f")
+    assert r.returncode == 0, r.stderr
+    assert not (oci.root / "f").exists()
+    time.sleep(0.2)
+    assert [p for p in pids if os.path.exists(f"/proc/{p}")] == []
+
+
+def test_oci_hooks_run_with_the_state(oci):
+    log = oci.tmp / "hooks.log"
+    hook = oci.tmp / "hook.sh"
+    hook.write_text(f"#!/bin/sh\necho \"$1 $(cat)\" >> {log}\n")
+    os.chmod(hook, 0o755)
+    oci.config(["true"], hooks={k: [{"path": str(hook), "args": ["hook.sh", k]}]
+                                for k in ("prestart", "createRuntime", "poststart", "poststop")})
+    assert _create(oci, "h").returncode == 0
+    assert oci("start", "h").returncode == 0
+    _wait_status(oci, "h", "stopped")
+    assert oci("delete", "h").returncode == 0
+    lines = log.read_text().splitlines()
+    assert [l.split()[0] for l in lines] == ["prestart", "createRuntime", "poststart", "poststop"]
+    states = [json.loads(l.split(" ", 1)[1]) for l in lines]
+    assert [s["status"] for s in states] == ["created", "created", "running", "stopped"]
+    assert all(s["id"] == "h" for s in states)
+
+
+def test_oci_delete_of_a_created_zone(oci):
+    oci.config(["true"])
+    assert _create(oci, "c").returncode == 0
+    pid = int((oci.tmp / "c.pid").read_text())
+    assert oci("delete", "c").returncode == 0          # runc deletes a created container without --force
+    time.sleep(0.2)
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+# -- bad input: runc's errors, and nothing left running --------------------------------
+
+def test_oci_bundle_without_config(oci):
+    r = _create(oci, "nocfg")
+    assert r.returncode == 1
+    assert "JSON specification file config.json not found" in r.stderr
+    assert not (oci.root / "nocfg").exists()
+    assert _zone_processes(str(oci.bundle)) == []
+
+
+@pytest.mark.parametrize("command", [["state"], ["start"], ["kill"], ["delete"], ["ps"]])
+def test_oci_unknown_id(oci, command):
+    r = oci(*command, "no-such-id")
+    assert r.returncode == 1
+    assert 'level=error msg="container does not exist"' in r.stderr
+
+
+def test_oci_unknown_id_json_log(oci):
+    log = oci.tmp / "log.json"
+    r = subprocess.run([oci.runtime, "--root", str(oci.root), "--log", str(log),
+                        "--log-format", "json", "state", "nope"], capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.strip() == "container does not exist"
+    line = json.loads(log.read_text().splitlines()[-1])
+    assert (line["level"], line["msg"]) == ("error", "container does not exist")
+
+
+def test_oci_second_create_of_an_id(oci):
+    oci.config(["sleep", "100"])
+    assert _create(oci, "twice").returncode == 0
+    first = _state(oci, "twice")
+    procs = _zone_processes(str(oci.bundle))
+    r = _create(oci, "twice")
+    assert r.returncode == 1
+    assert "container with id exists: twice" in r.stderr
+    assert _state(oci, "twice") == first                  # the first one untouched
+    assert _zone_processes(str(oci.bundle)) == procs      # the first's monitor, nothing more
+    assert oci("delete", "twice").returncode == 0
+    time.sleep(0.2)
+    assert _zone_processes(str(oci.bundle)) == []
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"process": None}, "process is missing"),
+    ({"process": {"args": []}}, "process.args must be a non-empty list"),
+    ({"root": {"path": "no-such-dir"}}, "no such directory"),
+    ({"mounts": [{"destination": "/x", "type": "nfs", "source": "h:/x"}]}, "type 'nfs' is not supported"),
+    ({"hooks": {"createContainer": [{"path": "/bin/true"}]}}, "not supported"),
+    ({"annotations": {"org.lxbrand.kernel-release": "1.0"}}, "1.0"),
+])
+def test_oci_bad_config(oci, config, message):
+    oci.config(["true"], **config)
+    r = _create(oci, "bad")
+    assert r.returncode == 1
+    assert message in r.stderr, r.stderr
+    assert not (oci.root / "bad").exists()
+    assert _zone_processes(str(oci.bundle)) == []
+
+
+def test_oci_command_not_found_leaves_nothing(oci):
+    oci.config(["no-such-command"])
+    r = _create(oci, "nf")
+    assert r.returncode == 1
+    assert 'no-such-command' in r.stderr and "executable file not found" in r.stderr
+    assert not (oci.root / "nf").exists()
+    assert _zone_processes(str(oci.bundle)) == []
+
+
+def test_oci_terminal_needs_a_console_socket(oci):
+    oci.config(["true"])
+    cfg = json.loads((oci.bundle / "config.json").read_text())
+    cfg["process"]["terminal"] = True
+    (oci.bundle / "config.json").write_text(json.dumps(cfg))
+    r = _create(oci, "tty")
+    assert r.returncode == 1 and "console socket" in r.stderr
+
+
+def test_oci_features_and_lxrun_oci(oci):
+    feats = json.loads(oci("features").stdout)
+    assert feats["ociVersionMin"] == "1.0.0" and "linux" in feats
+    r = subprocess.run([sys.executable, "-m", "lxbrand.cli", "oci", "--root", str(oci.root), "list"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.split() == ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+
+
+def test_oci_exec_is_a_clear_error(oci):
+    r = oci("exec", "x", "true")
+    assert r.returncode == 1 and "exec: not supported by lxbrand yet" in r.stderr
