@@ -84,6 +84,20 @@ static int find_command(const char *cmd, const char *search, char *out, size_t l
     }
 }
 
+/* an ELF the kernel refuses (32-bit, another machine) is not a script: the
+   ENOEXEC fall-back to /bin/sh is for files without #! only */
+static int starts_as_elf(const char *path)
+{
+    char magic[4];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), ok;
+
+    if (fd < 0)
+        return 0;
+    ok = read(fd, magic, 4) == 4 && memcmp(magic, "\x7f" "ELF", 4) == 0;
+    close(fd);
+    return ok;
+}
+
 /* become uid/gid keeping the capability to load the filter (it goes at
    execve, as a non-root exec drops every capability) */
 static int become(const struct lxb_config *cfg)
@@ -127,7 +141,7 @@ void lxb_guest_main(const struct lxb_config *cfg, int ctl, int master, int gofd,
     struct sock_fprog prog;
     sigset_t none;
     char path[4096], c;
-    int sig, i, listener, rc;
+    int sig, i, listener, rc, is_elf;
 
     for (sig = 1; sig < NSIG; sig++)
         if (sig != SIGKILL && sig != SIGSTOP)
@@ -172,6 +186,7 @@ void lxb_guest_main(const struct lxb_config *cfg, int ctl, int master, int gofd,
         h->exec_errno = -rc;
         _exit(127);
     }
+    is_elf = starts_as_elf(path);
     if (cfg->nproc > 0) {
         struct rlimit rl = {(rlim_t)cfg->nproc, (rlim_t)cfg->nproc};
         if (setrlimit(RLIMIT_NPROC, &rl) != 0)
@@ -208,7 +223,7 @@ void lxb_guest_main(const struct lxb_config *cfg, int ctl, int master, int gofd,
     while (!__atomic_load_n(&h->taken, __ATOMIC_ACQUIRE))
         __builtin_ia32_pause();
     execve(path, cfg->argv, cfg->envp);
-    if (errno == ENOEXEC) {
+    if (errno == ENOEXEC && !is_elf) {
         /* execvp's rule, as chroot(1) and bwrap follow it: a file the kernel
          * cannot execute (a script without #!) runs with /bin/sh */
         int argc = 0;

@@ -84,9 +84,9 @@
 #define ID_RANGE 65536
 
 /* lxbrand/brand/compile.py FRONTDOOR_*: the cache file */
-#define BRAND_MAGIC "lxbrand-brand-2\n"
+#define BRAND_MAGIC "lxbrand-brand-3\n"
 #define BRAND_KEY "lxbrand-frontdoor-key 1\n"
-#define BRAND_HEADER 1324
+#define BRAND_HEADER 1332   /* ..., 4 uts names, then cap_drop (u64) */
 #define BRAND_NEEDS_PYTHON 1
 #define BRAND_MAX (BRAND_HEADER + 256 * 1024)
 
@@ -582,6 +582,7 @@ struct brand {
     int bpf_len;
     int notifies;                    /* some syscall has a C handler */
     char *proc_version;              /* /proc/version under --kernel-release */
+    uint64_t cap_drop;               /* lxbrand/personality.py CAP_DROP */
 };
 
 static uint64_t fnv1a64(const char *s, size_t n)
@@ -711,6 +712,9 @@ static const char *load_brand(const struct opts *o, struct brand *b)
         memcpy(b->uts[i], buf + 40 + 2 * LXB_NR_MAX + i * LXB_UTS_LEN, LXB_UTS_LEN);
         b->uts[i][LXB_UTS_LEN - 1] = 0;
     }
+    b->cap_drop = 0;
+    for (i = 7; i >= 0; i--)
+        b->cap_drop = b->cap_drop << 8 | buf[40 + 2 * LXB_NR_MAX + 4 * LXB_UTS_LEN + i];
     b->notifies = 0;
     for (i = 0; i < LXB_NR_MAX; i++) {
         if (b->kind[i] == LXB_KIND_PY)
@@ -892,6 +896,25 @@ int main(int argc, char **argv)
     parse(argc, argv, &o);
     if (o.limits)
         delegate("--memory, --pids or --cpus (cgroups)", 0);
+    /* the personality's files for a release (uname -v, /proc/sys/kernel/version)
+       are Python's to make (lxbrand/personality.py) */
+    if (o.kernel_release)
+        delegate("--kernel-release (the personality's files)", 0);
+    /* a directory or an O_PATH fd as stdio would let the guest out of its
+       root (fchdir(0), /proc/self/fd/0/..): refused as Zone.run refuses it
+       (Python itself cannot start with a directory as stdin) */
+    for (i = 0; i < 3; i++) {
+        static const char *const names[] = {"stdin", "stdout", "stderr"};
+        char what[64];
+        struct stat sst;
+        int fl = fcntl(i, F_GETFL);
+        snprintf(what, sizeof what, "%s: fd %d is ", names[i], i);
+        if (fstat(i, &sst) == 0 && S_ISDIR(sst.st_mode))
+            fail(EXIT_FAILED, what, "a directory; a zone's stdio must be a file, pipe, socket or terminal "
+                                    "(a directory would let the guest out of its root)");
+        if (fl >= 0 && (fl & O_PATH))
+            fail(EXIT_FAILED, what, "an O_PATH descriptor; a zone's stdio must be opened for reading or writing");
+    }
     o.rootfs = abspath(o.rootfs);
     if (!is_dir(o.rootfs))
         delegate("the rootfs is not a directory", 0);
@@ -998,6 +1021,7 @@ int main(int argc, char **argv)
     id_maps(&c, uid, gid);
     c.start_timeout_ms = 0;
     c.lower_fd = -1;
+    c.cap_drop = b.cap_drop;
 
     tty = o.tty >= 0 ? o.tty : (isatty(0) && isatty(1));
     if (tty) {

@@ -298,9 +298,9 @@ def filter_bpf(actions) -> bytes:
 #   u8 c_handler[nr_max]  char sysname, release, version, machine [65 each]
 #   key  deps  bpf  proc_version
 
-FRONTDOOR_MAGIC = b"lxbrand-brand-2\n"
+FRONTDOOR_MAGIC = b"lxbrand-brand-3\n"
 FRONTDOOR_NEEDS_PYTHON = 1
-_FRONTDOOR_HEAD = struct.Struct("<16s6I512s512s65s65s65s65s")
+_FRONTDOOR_HEAD = struct.Struct("<16s6I512s512s65s65s65s65sQ")   # ..., uts, cap_drop
 
 
 def frontdoor_key(kernel_release: Optional[str], deny_items) -> bytes:
@@ -330,11 +330,17 @@ def _frontdoor_deps() -> bytes:
     here = os.path.dirname(os.path.abspath(__file__))
     paths = [sys.modules["lxbrand._lxbrand_c"].__file__]
     paths += sorted(os.path.join(here, n) for n in os.listdir(here) if n.endswith(".py"))
+    paths.append(os.path.join(os.path.dirname(here), "personality.py"))     # cap_drop
     lines = []
     for p in paths:
         st = os.stat(p)
         lines.append(f"{os.path.abspath(p)}\t{st.st_size}\t{st.st_mtime_ns}\n")
     return "".join(lines).encode()
+
+
+def _cap_drop() -> int:
+    from ..personality import CAP_DROP
+    return CAP_DROP
 
 
 def frontdoor_bytes(brand: "Brand", kernel_release: Optional[str], deny_items, uts: dict,
@@ -346,7 +352,8 @@ def frontdoor_bytes(brand: "Brand", kernel_release: Optional[str], deny_items, u
     flags = FRONTDOOR_NEEDS_PYTHON if brand.py else 0
     head = _FRONTDOOR_HEAD.pack(FRONTDOOR_MAGIC, flags, len(brand.kind), len(key), len(deps), len(bpf),
                                 len(text), bytes(brand.kind), bytes(brand.c_handler),
-                                *(uts[f].encode() for f in ("sysname", "release", "version", "machine")))
+                                *(uts[f].encode() for f in ("sysname", "release", "version", "machine")),
+                                _cap_drop())
     return head + key + deps + bpf + text
 
 
