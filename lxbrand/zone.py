@@ -797,7 +797,7 @@ class _Run:
         self.sup.on_failure = self._supervisor_failed
         zone.last_supervisor = self.sup
         self.sup.start()
-        if self.session is not None:
+        if self.session is not None and not self.hold:     # traced; Zone.start(hold=True) releases later
             rc = lib.lxb_zone_release(self.z)
             if rc < 0:
                 raise ZoneStartError(-rc, "the zone's init is gone before its guest could run")
