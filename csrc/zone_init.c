@@ -150,6 +150,12 @@ void lxb_init_main(const struct lxb_config *cfg, int ctl, int syncfd)
     for (i = 0; i < 3; i++)
         keep[nkeep++] = cfg->stdio[i];
     lxb_close_except(keep, nkeep);
+    /* 0, 1 and 2 stay taken until init puts /dev/null there: a closed one
+     * would become init's signalfd or a pipe, which that dup2 would then
+     * overwrite (init spinning on a read of /dev/null) */
+    for (i = 0; i < 3; i++)
+        if (fcntl(i, F_GETFD) < 0 && open("/dev/null", O_RDWR) != i)
+            _exit(125);
 
     /* leave lxrun's session: signals from the host's terminal go to lxrun,
      * which forwards them once, never to init directly as well */

@@ -654,7 +654,10 @@ class _Run:
         self.stdio_specs = (stdin, stdout, stderr)
         self.tty = tty
         self.z = ffi.new("struct lxb_zone *")
-        self.z.init_pid = -1
+        # no fd yet: a zero here would be closed as fd 0 (the caller's stdin)
+        # when the run ends before lxb_zone_start has filled them
+        self.z.init_pid = self.z.ctl_fd = self.z.agent_fd = self.z.listener_fd = -1
+        self.z.pty_fd = self.z.guest_pidfd = -1
         self.sup: Optional[Supervisor] = None
         self.cgroups = limits.Cgroups()
         self.view: Optional[personality.View] = None

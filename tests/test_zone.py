@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from lxbrand import CONTINUE, SupervisorError, Zone
+import lxbrand.errors
 from lxbrand.errors import ZoneConfigError
 
 
@@ -467,3 +468,23 @@ def test_tmpfs_bad_specs_are_one_line_errors(rootfs):
                       ("/run:uid=0", "expected size=SIZE or mode=MODE")):
         with pytest.raises(ZoneConfigError, match=msg):
             Zone(rootfs, tmpfs=[spec])
+
+
+def test_a_tree_that_is_not_a_rootfs_is_not_shifted(tmp_path):
+    """Run by root, lxrun shifts a rootfs's owners once; a directory that is
+    not a root file system (a project given by mistake) is refused in one
+    line and keeps its owners; --ephemeral runs it without the shift."""
+    if os.geteuid() != 0:
+        pytest.skip("only root's zones shift a rootfs")
+    import shutil
+    tree = tmp_path / "project"
+    (tree / "src").mkdir(parents=True)
+    shutil.copy2(shutil.which("busybox"), tree / "busybox")
+    (tree / "src" / "f").write_text("x")
+    stdin = os.fstat(0)
+    with pytest.raises(lxbrand.errors.RootfsError, match="does not look like a root file system"):
+        Zone(str(tree)).run(["/busybox", "true"])
+    assert os.stat(tree / "src" / "f").st_uid == 0
+    assert os.fstat(0) == stdin          # a run that ended before its zone started closed fd 0 once
+    assert Zone(str(tree), ephemeral=True).run(["/busybox", "true"]).returncode == 0
+    assert os.stat(tree / "src" / "f").st_uid == 0
