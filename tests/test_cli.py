@@ -291,3 +291,45 @@ def test_a_signal_delivered_to_another_thread_of_lxrun_still_reaches_the_guest(r
     finally:
         p.kill()
     assert (p.returncode, out) == (9, "got TERM\n")
+
+
+@pytest.fixture
+def subordinate_user(unprivileged):
+    """An ordinary user with subordinate ids in /etc/subuid and /etc/subgid
+    (a uid without a passwd entry: they are looked up by number too), as
+    `usermod --add-subuids` would give; the files are restored afterwards."""
+    import shutil as sh
+    if not (sh.which("newuidmap") and sh.which("newgidmap")):
+        pytest.skip("newuidmap is not installed (apt-get install uidmap; make setup installs it)")
+    saved = {}
+    for path in ("/etc/subuid", "/etc/subgid"):
+        try:
+            with open(path) as f:
+                saved[path] = f.read()
+        except FileNotFoundError:
+            saved[path] = None
+        with open(path, "a") as f:
+            f.write(f"{unprivileged.uid}:3000000:65536\n")
+    try:
+        yield unprivileged
+    finally:
+        for path, text in saved.items():
+            if text is None:
+                os.unlink(path)
+            else:
+                with open(path, "w") as f:
+                    f.write(text)
+
+
+def test_an_unprivileged_user_with_subordinate_ids_maps_65536(subordinate_user):
+    """newuidmap's path: zone ids 0-65535 are the user (0) and its subordinate
+    ids; the guest's nested namespace maps them one to one, so chown and
+    setuid to any of them work, and what the zone makes is owned by them."""
+    u = subordinate_user
+    r = u.lxrun(u.rootfs, "/bin/sh", "-c",
+                "cat /proc/self/uid_map | tr -s ' ' | tr '\\n' ';'; touch /tmp/f; "
+                "chown 1234:4321 /tmp/f && ls -ln /tmp/f | tr -s ' ' | cut -d' ' -f3,4; id -u")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [" 0 0 1; 1 1 65535;1234 4321", "0"], r.stdout
+    r = u.lxrun("--uid", "1000", "--gid", "1000", u.rootfs, "/bin/sh", "-c", "id -u; id -g")
+    assert (r.returncode, r.stdout) == (0, "1000\n1000\n"), r.stderr
