@@ -1,4 +1,5 @@
-"""The one importer of the compiled module lxbrand._lxbrand_c.
+"""The one importer of the compiled module lxbrand._lxbrand_c, and the zone's
+binding: the only module that touches ffi for a zone's start-up.
 
 C functions return -errno; `check` turns that into an OSError naming the
 operation.  `lxb_py_dispatch` is the upcall the C loop makes for syscalls
@@ -6,12 +7,18 @@ handled in Python: it finds the Supervisor object behind the handle and lets
 it answer.  It runs on whichever of the zone's receiver threads received the
 notification (csrc/supervisor.c, RECEIVERS), taking the GIL for the time of
 the handler; the other receivers keep answering meanwhile.
+
+LaunchConfig turns a ZoneConfig (lxbrand/config.py) and one run's own parts
+(argv, stdio fds, the filter, cgroup fds, hold, deadline) into a struct
+lxb_config that owns its allocations; new_zone, zone_start, zone_wait and
+zone_release wrap struct lxb_zone's calls (lxbrand/zone.py's _Run uses them).
 """
 from __future__ import annotations
 
 import errno
 import os
 import sys
+from typing import Optional
 
 try:
     from ._lxbrand_c import ffi, lib
@@ -36,3 +43,148 @@ def lxb_py_dispatch(handle, call, reply):
         reply.flags = 0
         print(f"lxbrand: handler for syscall {call.nr} failed: {e!r}", file=sys.stderr)
     return 0
+
+
+# -- the zone's binding: struct lxb_config and struct lxb_zone --------------
+# zone.py decides what a zone's start-up is made of; these turn it into the C
+# structs of csrc/lxbrand.h (and back), so that no other module touches ffi.
+
+STEP_NAMES = {"PROC": "proc", "SYS": "sysfs", "DEV": "dev", "TMPFS": "tmpfs", "BIND": "bind", "FILE": "file",
+              "MASK": "mask", "SELF_BIND": "rebind", "ROOT_RO": "read-only"}
+STEP_FLAGS = (("ro", "LXB_STEP_F_RO"), ("if missing or empty", "LXB_STEP_F_IF_EMPTY"),
+              ("writable", "LXB_STEP_F_WRITABLE"), ("optional", "LXB_STEP_F_OPTIONAL"))
+
+
+class LaunchConfig:
+    """A struct lxb_config (`.c`) and every cffi allocation it points to,
+    which live as long as this object: keep it until lxb_zone_start returns.
+
+    Built from a validated ZoneConfig and what zone.py adds to it: `binds`
+    (the config's, and the personality's files), the files the set-up shows
+    (`hosts`, `proc_version`, `osrelease`, or None); run() adds what one run
+    needs.  Without run(), it is enough for lxb_fs_plan (Zone.plan)."""
+
+    def __init__(self, cfg, binds, hosts: Optional[str] = None, proc_version: Optional[str] = None,
+                 osrelease: Optional[str] = None):
+        self._keep: list = []
+        c = self.c = ffi.new("struct lxb_config *")
+        c.rootfs = self._str(cfg.rootfs)
+        c.ephemeral, c.net_host = int(cfg.ephemeral), int(cfg.net == "host")
+        c.tmp_size, c.shm_size = self._str(cfg.tmp_size), self._str(cfg.shm_size)
+        cbinds = self._new("struct lxb_bind[]", max(1, len(binds)))
+        for i, b in enumerate(binds):
+            cbinds[i].src, cbinds[i].dst, cbinds[i].readonly = self._str(b.src), self._str(b.dst), int(b.readonly)
+        c.binds, c.nbinds = cbinds, len(binds)
+        if hosts is not None:
+            c.hosts = self._str(hosts)
+        if proc_version is not None:
+            c.proc_version = self._str(proc_version)
+        if osrelease is not None:
+            c.osrelease = self._str(osrelease)
+        # the caller's own set-up steps (csrc/zone_fs.c lxb_fs_plan): --tmpfs, --read-only
+        steps = self._new("struct lxb_step[]", max(1, len(cfg.tmpfs)))
+        for i, (dst, opts) in enumerate(cfg.tmpfs):
+            steps[i].op = lib.LXB_STEP_TMPFS
+            steps[i].path = self._str(dst)
+            steps[i].data = self._str(opts)
+        c.steps, c.nsteps = steps, len(cfg.tmpfs)
+        c.readonly_root = int(bool(cfg.read_only))
+
+    def _new(self, ctype: str, init=None):
+        p = ffi.new(ctype, init)
+        self._keep.append(p)
+        return p
+
+    def _str(self, text: Optional[str]):
+        return ffi.NULL if text is None else self._new("char[]", os.fsencode(text))
+
+    def _vec(self, items):
+        arr = self._new("char *[]", len(items) + 1)
+        for i, s in enumerate(items):
+            arr[i] = self._str(s)
+        arr[len(items)] = ffi.NULL
+        return arr
+
+    def run(self, cfg, *, argv, path: str, envp, search_path: str, id_maps: tuple, guest_maps: tuple,
+            idmap_lower: bool, nproc: int, cgroup_fds, timeout: Optional[float], stdio, use_pty: bool,
+            hold: bool, cap_drop: int, bpf: bytes) -> "LaunchConfig":
+        """The fields of one run: CMD, its environment and ids, stdio, the
+        cgroups init joins, the start-up deadline and the seccomp filter."""
+        c = self.c
+        c.hostname = self._str(cfg.hostname)
+        c.domainname = self._str(cfg.domainname or None)
+        c.cwd = self._str(cfg.cwd)
+        c.path = self._str(path)
+        c.search_path = self._str(search_path)
+        c.argv = self._vec(argv)
+        c.envp = self._vec(envp)
+        c.uid, c.gid = cfg.uid, cfg.gid
+        uid_map, gid_map, newidmap = id_maps
+        c.uid_map, c.gid_map, c.newidmap = self._str(uid_map), self._str(gid_map), int(newidmap)
+        c.guest_uid_map, c.guest_gid_map = self._str(guest_maps[0]), self._str(guest_maps[1])
+        if idmap_lower:
+            c.idmap_lower = 1
+        c.nproc = nproc
+        procs = self._new("int[]", max(1, len(cgroup_fds)))
+        for i, fd in enumerate(cgroup_fds):
+            procs[i] = fd
+        c.cgroup_procs, c.ncgroups = procs, len(cgroup_fds)
+        c.start_timeout_ms = 0 if timeout is None else max(1, int(timeout * 1000))
+        for i in range(3):
+            c.stdio[i] = stdio[i]
+        c.use_pty = int(use_pty)
+        c.hold_guest = int(hold)
+        c.cap_drop = cap_drop
+        buf = ffi.from_buffer(bpf)
+        self._keep.append(buf)
+        c.bpf = ffi.cast("unsigned char *", buf)
+        c.bpf_len = len(bpf)
+        return self
+
+    def plan(self) -> list:
+        """lxb_fs_plan's steps, as (op name, path, flag names, src or None,
+        data bytes or None): what the zone's init will execute."""
+        out = ffi.new("struct lxb_step[]", lib.LXB_MAX_STEPS)
+        n = lib.lxb_fs_plan(self.c, out, lib.LXB_MAX_STEPS)
+        if n < 0:
+            from .errors import ZoneConfigError
+            raise ZoneConfigError(f"too many set-up steps (at most {lib.LXB_MAX_STEPS})")
+        names = {getattr(lib, "LXB_STEP_" + k): v for k, v in STEP_NAMES.items()}
+        steps = []
+        for st in out[0:n]:
+            steps.append((names.get(st.op, str(st.op)), ffi.string(st.path).decode(),
+                          [f for f, bit in STEP_FLAGS if st.flags & getattr(lib, bit)],
+                          ffi.string(st.src).decode() if st.src != ffi.NULL else None,
+                          ffi.string(st.data) if st.data != ffi.NULL else None))
+        return steps
+
+
+def new_zone():
+    """A struct lxb_zone for lxb_zone_start to fill (its fds -1 until then)."""
+    z = ffi.new("struct lxb_zone *")
+    # no fd yet: a zero here would be closed as fd 0 (the caller's stdin)
+    # when a run ends before lxb_zone_start has filled them
+    z.init_pid = z.ctl_fd = z.agent_fd = z.listener_fd = z.pty_fd = z.guest_pidfd = -1
+    return z
+
+
+def zone_start(launch: LaunchConfig, z) -> tuple:
+    """lxb_zone_start: (0, "") or (-errno, the launcher's message)."""
+    err = ffi.new("char[]", 512)
+    rc = lib.lxb_zone_start(launch.c, z, err, 512)
+    return rc, (ffi.string(err).decode(errors="replace") if rc < 0 else "")
+
+
+def zone_release(z) -> int:
+    return lib.lxb_zone_release(z)
+
+
+def zone_wait(z) -> tuple:
+    """lxb_zone_wait: (wait status, kind: 0 the guest's, 1 exec failed, 2 init died)."""
+    status = ffi.new("int *")
+    kind = ffi.new("int *")
+    lib.lxb_zone_wait(z, status, kind)
+    return status[0], kind[0]
+
+
+pty_relay = lib.lxb_pty_relay

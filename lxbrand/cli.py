@@ -84,60 +84,51 @@ def main():
     """
 
 
-def _env_item(env: dict, item: str, ctx, param, where: str = "") -> None:
-    """K=V sets K; a bare NAME passes the caller's NAME through (none if unset),
-    as podman and docker take -e NAME."""
-    key, sep, value = item.partition("=")
-    if not key or "\0" in item or (not sep and not key.replace("_", "a").isalnum()):
-        raise click.BadParameter(f"{where}{item!r}: expected NAME=VALUE or NAME", ctx=ctx, param=param)
-    if sep:
-        env[key] = value
-    elif key in os.environ:
-        env[key] = os.environ[key]
-
-
-def _parse_env(ctx, param, values):
-    env = {}
-    for item in values:
-        _env_item(env, item, ctx, param)
-    return env
-
-
-def _parse_env_file(ctx, param, values):
-    """--env-file FILE: NAME=VALUE lines (or NAME: the caller's value); blank
-    lines and lines starting with # are skipped; no quoting, as docker's."""
-    env = {}
-    for path in values:
+def _callback(parse):
+    """A click callback for one of ZoneConfig's parse functions: its
+    ZoneConfigError becomes click.BadParameter."""
+    def callback(ctx, param, values):
         try:
-            with open(path, encoding="utf-8") as f:
-                lines = f.read().splitlines()
-        except (OSError, UnicodeDecodeError) as e:
-            raise click.BadParameter(f"{path}: {getattr(e, 'strerror', None) or e}", ctx=ctx, param=param)
-        for n, line in enumerate(lines, 1):
-            if line.strip() and not line.lstrip().startswith("#"):
-                _env_item(env, line.lstrip(), ctx, param, f"{path}:{n}: ")
-    return env
-
-
-def _parse_binds(ctx, param, values):
-    from .zone import Bind
-    binds = []
-    for v in values:
-        try:
-            binds.append(Bind.parse(v))
+            return parse(values)
         except ZoneConfigError as e:
-            raise click.BadParameter(str(e).split(": ", 1)[-1] + f" (got {v!r})", ctx=ctx, param=param)
-    return binds
+            raise click.BadParameter(str(e), ctx=ctx, param=param) from None
+    return callback
+
+
+def _zone_options(f):
+    """click.option for each of ZoneConfig's flags (lxbrand/config.py), in
+    the fields' order: the zone's options are defined there, once."""
+    from dataclasses import MISSING
+
+    from .config import FIELD_DEFAULT, ZoneConfig
+    for field, flag in reversed(ZoneConfig.flags()):
+        kw = {"help": flag.help}
+        if flag.is_flag:
+            kw["is_flag"] = True
+        elif flag.multiple:
+            kw["multiple"] = True
+        else:
+            kw["default"] = field.default if flag.default is FIELD_DEFAULT else flag.default
+            assert kw["default"] is not MISSING, field.name
+        if flag.metavar is not None:
+            kw["metavar"] = flag.metavar
+        if flag.show_default:
+            kw["show_default"] = True
+        if flag.choices is not None:
+            kw["type"] = click.Choice(list(flag.choices))
+        elif flag.int_range is not None:
+            kw["type"] = click.IntRange(*flag.int_range)
+        elif flag.float_range is not None:
+            kw["type"] = click.FloatRange(*flag.float_range)
+        if flag.parse is not None:
+            kw["callback"] = _callback(flag.parse)
+        f = click.option(*flag.decls, **kw)(f)
+    return f
 
 
 def _parse_deny(ctx, param, values):
-    deny = {}
-    for item in values:
-        name, _, err = item.partition("=")
-        if not name:
-            raise click.BadParameter(f"{item!r}: expected SYSCALL or SYSCALL=ERRNO", ctx=ctx, param=param)
-        deny[name] = err or "EPERM"
-    return deny
+    from .config import parse_deny
+    return _callback(parse_deny)(ctx, param, values)
 
 
 class _RunCommand(click.Command):
@@ -186,47 +177,7 @@ def _watch_end(zone, watch: dict) -> None:
 
 
 @main.command(cls=_RunCommand, context_settings={"allow_interspersed_args": False})
-@click.option("--hostname", default="zone", show_default=True, help="The zone's hostname.")
-@click.option("--domainname", default=None, metavar="NAME",
-              help="The zone's NIS domain name (setdomainname) [default: none].")
-@click.option("--net", type=click.Choice(["none", "host"]), default="none", show_default=True,
-              help="none: only loopback, up; host: the host's network.")
-@click.option("-v", "--bind", "binds", multiple=True, metavar="SRC:DST[:ro]", callback=_parse_binds,
-              help="Bind a host path into the zone (repeatable).")
-@click.option("--ephemeral", is_flag=True, help="Writes go to a throw-away overlay; the rootfs is untouched.")
-@click.option("-w", "--cwd", default="/", show_default=True, help="Working directory inside the zone.")
-@click.option("-e", "--env", "env", multiple=True, metavar="K=V|K", callback=_parse_env,
-              help="Set an environment variable over the clean default (PATH, HOME, TERM); "
-                   "a bare K passes your K through (repeatable).")
-@click.option("--env-file", "env_file", multiple=True, metavar="FILE", callback=_parse_env_file,
-              help="Read K=V lines (or K) from FILE; # starts a comment; -e wins over it.")
-@click.option("-u", "--uid", type=click.IntRange(0, 2**32 - 2), default=0, show_default=True,
-              help="User id inside the zone.  Run by root, zone ids 0-65535 are host ids "
-                   "1879048192-1879113727 (never host root).  Run by a user, --uid is you, and the "
-                   "other ids are your subordinate ids (/etc/subuid, with newuidmap) or do not exist: "
-                   "`lxrun info` says which.")
-@click.option("--gid", type=click.IntRange(0, 2**32 - 2), default=0, show_default=True,
-              help="Group id inside the zone, mapped as --uid is (/etc/subgid).")
-@click.option("--kernel-release", default=None, metavar="RELEASE",
-              help="The kernel the zone runs on, Linux 3.2 to 6.18.x: uname, /proc/version, later "
-                   "syscalls ENOSYS [default: the host's].")
-@click.option("--deny", "deny", multiple=True, metavar="SYSCALL[=ERRNO]", callback=_parse_deny,
-              help="Fail SYSCALL with ERRNO (default EPERM) in the kernel: fault injection (repeatable).")
-@click.option("--memory", default=None, metavar="SIZE",
-              help="Memory limit of the whole zone, at least 4M, e.g. 512M (a cgroup; tmpfs pages count); "
-                   "free and /proc/meminfo show it.")
-@click.option("--pids", type=click.IntRange(1, None), default=None, metavar="N",
-              help="At most N processes and threads in the zone.")
-@click.option("--cpus", type=click.FloatRange(0.01, 4096), default=None, metavar="N",
-              help="CPU time of N CPUs, e.g. 0.5; nproc and /proc/cpuinfo show ceil(N) CPUs.")
-@click.option("--tmp-size", default="25%", show_default=True, metavar="SIZE",
-              help="Size of the zone's /tmp tmpfs (bytes, 64M, or N% of RAM).")
-@click.option("--shm-size", default="64m", show_default=True, metavar="SIZE",
-              help="Size of the zone's /dev/shm tmpfs.")
-@click.option("--tmpfs", "tmpfs", multiple=True, metavar="DST[:size=SIZE,mode=MODE]",
-              help="A fresh tmpfs at DST (repeatable; default size 25% of RAM, mode 1777).")
-@click.option("--read-only", "read_only", is_flag=True,
-              help="The root read-only (/tmp, /dev, /proc, --tmpfs and --bind keep their own flags).")
+@_zone_options
 @click.option("--plan", "show_plan", is_flag=True,
               help="Print the zone's file system set-up, step by step, and exit without running.")
 @click.option("-t", "--tty/--no-tty", default=None,
@@ -250,11 +201,17 @@ def _watch_end(zone, watch: dict) -> None:
                    "with counts and first callers, and a verdict (to stderr, or FILE).")
 @click.argument("rootfs", type=click.Path(file_okay=True, dir_okay=True))
 @click.argument("cmd", nargs=-1, required=False, type=click.UNPROCESSED)
-def run(hostname, domainname, net, binds, ephemeral, cwd, env, env_file, uid, gid, kernel_release, deny,
-        memory, pids, cpus, tmp_size, shm_size, tmpfs, read_only, show_plan, tty, rootfs, cmd, **watch):
+def run(show_plan, tty, rootfs, cmd, **params):
     """Run CMD in a zone over ROOTFS; without CMD, the login shell of --uid in
     the zone's /etc/passwd (else /bin/sh), interactive."""
+    # the zone's options (ZoneConfig's fields) are generated by _zone_options;
+    # --plan, --tty and the watching options (--trace, -o, --trace-format,
+    # --stats, --stats-format, --report) belong to this run, not to the zone
+    from .config import ZoneConfig
     from .zone import Zone
+
+    options = ZoneConfig.options_from_cli(params)
+    watch = params
 
     if tty is None:
         tty = os.isatty(0) and os.isatty(1)
@@ -264,11 +221,7 @@ def run(hostname, domainname, net, binds, ephemeral, cwd, env, env_file, uid, gi
         _fail("--tty: stdin is not a terminal; run lxrun from a terminal, or without --tty for pipes")
     saved = None
     try:
-        zone = Zone(rootfs, hostname=hostname, domainname=domainname, net=net, binds=binds,
-                    ephemeral=ephemeral, cwd=cwd, env={**env_file, **env}, uid=uid, gid=gid,
-                    kernel_release=kernel_release, deny=deny,
-                    memory=memory, pids=pids, cpus=cpus, tmp_size=tmp_size, shm_size=shm_size,
-                    tmpfs=tmpfs, read_only=read_only, **_watch(watch))
+        zone = Zone(rootfs, **options, **_watch(watch))
         if show_plan:
             click.echo("\n".join(zone.plan()))
             sys.exit(0)
@@ -277,10 +230,10 @@ def run(hostname, domainname, net, binds, ephemeral, cwd, env, env_file, uid, gi
             # the C front door ran the zone and CMD could not be executed:
             # say why, as a run here would (its guest never ran)
             raise zone.exec_error(list(cmd), int(failed))
-        _store_frontdoor(zone, kernel_release, deny)
+        _store_frontdoor(zone, options["kernel_release"], options["deny"])
         if not cmd:
             from .command import login_shell
-            cmd = login_shell(zone.config.rootfs, uid)
+            cmd = login_shell(zone.config.rootfs, zone.config.uid)
         if tty:
             import termios
             import tty as ttymod
@@ -342,7 +295,7 @@ def syscalls(as_json, kernel_release, deny):
 def info():
     """What this host gives a zone run by you: ids, limits, mounts."""
     from . import idshift, limits
-    from .zone import ZoneConfig
+    from .config import ZoneConfig
     if os.geteuid() == 0:
         ids = f"host ids {idshift.BASE}-{idshift.BASE + idshift.COUNT - 1} (zone ids 0-65535; never host root)"
     else:

@@ -17,25 +17,20 @@ from __future__ import annotations
 
 import errno as errno_mod
 import os
-import re
 import select
-import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
-from collections import namedtuple
 from typing import Callable, Optional, Sequence
 
-from . import command, idshift, limits, personality
-from ._csup import ffi, lib
+from . import _csup, command, idshift, limits, personality
+from .config import (ALL_IDS, DEFAULT_PATH, HOST_NAME_MAX, ID_RANGE, NETS, Bind,  # noqa: F401 (lxbrand.zone's names)
+                     ZoneConfig, _map_around, _no_hosts_file, _subordinate)
 from .errors import SupervisorError, ZoneConfigError, ZoneStartError
 from .brand import Brand, check_handler_name
 from .supervisor import Supervisor
 
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-HOST_NAME_MAX = 64
 # lxrun passes on every signal a job can be sent (kill(1), the terminal, a
 # service manager), as a shell's job would get it: all but those it cannot
 # catch (KILL, STOP), its own children's (CHLD) and the faults of its own code
@@ -46,327 +41,29 @@ FORWARDED_SIGNALS = tuple(sorted(s for s in signal.valid_signals() if s not in N
 # a stop from the terminal or kill(1): the guest is sent it, then lxrun stops
 # itself, so the shell sees its job stopped; `fg` sends lxrun CONT, forwarded too
 STOP_SIGNALS = (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
-NETS = ("none", "host")
-
-
-class Bind(namedtuple("Bind", "src dst readonly", defaults=(False,))):
-    """A host path bound into the zone: --bind SRC:DST[:ro]."""
-
-    __slots__ = ()
-
-    @classmethod
-    def parse(cls, spec: str) -> "Bind":
-        """SRC:DST[:ro|:rw], as --bind takes it."""
-        parts = spec.split(":")
-        mode = "rw"
-        if len(parts) == 3:
-            mode = parts.pop()
-        if len(parts) != 2 or not parts[0] or not parts[1] or mode not in ("ro", "rw"):
-            raise ZoneConfigError(f"--bind {spec!r}: expected SRC:DST or SRC:DST:ro")
-        return cls(parts[0], parts[1], mode == "ro")
-
-
-def _no_hosts_file(rootfs: str) -> bool:
-    """The rootfs has no /etc/hosts, or an empty one: the zone shows its own."""
-    try:
-        return os.lstat(os.path.join(rootfs, "etc", "hosts")).st_size == 0
-    except FileNotFoundError:
-        return os.path.isdir(os.path.join(rootfs, "etc"))
-    except OSError:
-        return False
-
-
-def _check_hostname(name) -> None:
-    """A hostname as RFC 1123 has it: dot-separated labels of letters, digits
-    and inner hyphens, 1 to 63 bytes each, at most HOST_NAME_MAX in all (it
-    becomes the UTS nodename and a line of the zone's /etc/hosts)."""
-    labels = name.split(".") if isinstance(name, str) else []
-    if not (labels and len(name.encode()) <= HOST_NAME_MAX and all(
-            0 < len(label) <= 63 and label.isascii() and label.replace("-", "").isalnum()
-            and not label.startswith("-") and not label.endswith("-") for label in labels)):
-        raise ZoneConfigError(f"hostname {name!r}: expected 1 to {HOST_NAME_MAX} bytes of letters, digits, "
-                              "hyphens and dots (RFC 1123)")
-
-
-def _check_types(cfg) -> None:
-    """Wrong types are named here, not met as a TypeError deep inside."""
-    def want(name, value, types, what):
-        if not isinstance(value, types):
-            raise ZoneConfigError(f"{name} {value!r}: expected {what}, not {type(value).__name__}")
-    want("hostname", cfg.hostname, str, "a str")
-    want("domainname", cfg.domainname, (str, type(None)), "a str or None")
-    want("net", cfg.net, str, "a str")
-    want("cwd", cfg.cwd, str, "a str")
-    want("kernel_release", cfg.kernel_release, (str, type(None)), "a str or None")
-    want("ephemeral", cfg.ephemeral, (bool, int), "a bool")
-    want("binds", cfg.binds, (list, tuple), "a list of Bind, (src, dst[, readonly]) or 'SRC:DST[:ro]'")
-    for b in cfg.binds:
-        if not isinstance(b, str) and not (isinstance(b, (list, tuple)) and 2 <= len(b) <= 3
-                                           and isinstance(b[0], (str, os.PathLike)) and isinstance(b[1], str)):
-            raise ZoneConfigError(f"bind {b!r}: expected Bind, (src, dst[, readonly]) or 'SRC:DST[:ro]'")
-    want("env", cfg.env, dict, "a dict of str to str")
-    for k, v in cfg.env.items():
-        if not isinstance(k, str) or not isinstance(v, (str, int)) or isinstance(v, bool):
-            raise ZoneConfigError(f"environment variable {k!r}={v!r}: expected str names and values")
-    want("deny", cfg.deny, dict, "a dict of syscall name to errno")
-
-
-def _tmpfs_spec(spec) -> tuple:
-    """--tmpfs DST[:size=SIZE][,mode=MODE] -> (dst, tmpfs options)."""
-    if isinstance(spec, (tuple, list)) and len(spec) == 2:
-        dst, opts = spec
-    elif isinstance(spec, str):
-        dst, _, opts = spec.partition(":")
-    else:
-        raise ZoneConfigError(f"--tmpfs {spec!r}: expected DST[:size=SIZE,mode=MODE]")
-    if not isinstance(dst, str) or not dst.startswith("/") or dst == "/":
-        raise ZoneConfigError(f"--tmpfs {spec!r}: the destination must be an absolute path below /")
-    out = []
-    for item in filter(None, str(opts).split(",")):
-        key, eq, value = item.partition("=")
-        if key == "size" and eq:
-            out.append("size=" + limits.tmpfs_size(value, "--tmpfs size"))
-        elif key == "mode" and eq and re.fullmatch(r"[0-7]{3,4}", value):
-            out.append("mode=" + value)
-        else:
-            raise ZoneConfigError(f"--tmpfs {spec!r}: {item!r}: expected size=SIZE or mode=MODE (octal)")
-    if not any(o.startswith("size=") for o in out):
-        out.append("size=" + limits.tmpfs_size(limits.TMP_SIZE, "--tmpfs size"))
-    if not any(o.startswith("mode=") for o in out):
-        out.append("mode=1777")
-    return dst, ",".join(out)
-
-
-def _fs_fields(c, zone, cstr) -> None:
-    """The files the zone's set-up shows: /etc/hosts where the rootfs has none,
-    the kernel personality's /proc files."""
-    cfgv = zone.config
-    if _no_hosts_file(cfgv.rootfs):
-        c.hosts = cstr(f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                       f"127.0.1.1\t{cfgv.hostname}\n")
-    if cfgv.kernel_release:
-        c.proc_version = cstr(zone.proc_version())
-        c.osrelease = cstr(cfgv.kernel_release + "\n")
-
-
-STEP_NAMES = {"PROC": "proc", "SYS": "sysfs", "DEV": "dev", "TMPFS": "tmpfs", "BIND": "bind", "FILE": "file",
-              "MASK": "mask", "SELF_BIND": "rebind", "ROOT_RO": "read-only"}
-
-
-def _user_steps(c, cfgv, cstr, keep) -> None:
-    """The caller's own set-up steps (csrc/zone_fs.c lxb_fs_plan): --tmpfs, --read-only."""
-    steps = ffi.new("struct lxb_step[]", max(1, len(cfgv.tmpfs)))
-    for i, (dst, opts) in enumerate(cfgv.tmpfs):
-        steps[i].op = lib.LXB_STEP_TMPFS
-        steps[i].path = cstr(dst)
-        steps[i].data = cstr(opts)
-    keep.append(steps)
-    c.steps, c.nsteps = steps, len(cfgv.tmpfs)
-    c.readonly_root = int(bool(cfgv.read_only))
-
-
-class ZoneConfig:
-    """What a zone is made of; validate() checks it and normalises paths."""
-
-    def __init__(self, rootfs: str, hostname: str = "zone", domainname: Optional[str] = None,
-                 net: str = "none", binds: Optional[list] = None, ephemeral: bool = False,
-                 cwd: str = "/", env: Optional[dict] = None, uid: int = 0, gid: int = 0,
-                 kernel_release: Optional[str] = None, deny: Optional[dict] = None,
-                 memory=None, pids: Optional[int] = None, cpus: Optional[float] = None,
-                 tmp_size=limits.TMP_SIZE, shm_size=limits.SHM_SIZE, tmpfs=(), read_only: bool = False):
-        self.rootfs = rootfs
-        self.hostname = hostname
-        self.domainname = domainname
-        self.net = net
-        self.binds = binds if binds is not None else []
-        self.ephemeral = ephemeral
-        self.cwd = cwd
-        self.env = env if env is not None else {}
-        self.uid = uid
-        self.gid = gid
-        self.kernel_release = kernel_release
-        self.deny = deny if deny is not None else {}
-        self.memory = memory
-        self.pids = pids
-        self.cpus = cpus
-        self.tmp_size = tmp_size
-        self.shm_size = shm_size
-        self.tmpfs = tmpfs
-        self.read_only = read_only
-
-    def __repr__(self) -> str:
-        return "ZoneConfig(" + ", ".join(f"{k}={v!r}" for k, v in vars(self).items()) + ")"
-
-    def validate(self) -> None:
-        if not isinstance(self.rootfs, (str, os.PathLike)):
-            raise ZoneConfigError(f"rootfs {self.rootfs!r}: expected a path")
-        self.rootfs = os.path.abspath(os.fspath(self.rootfs))
-        if not os.path.exists(self.rootfs):
-            raise ZoneConfigError(f"{self.rootfs}: rootfs does not exist")
-        if not os.path.isdir(self.rootfs):
-            raise ZoneConfigError(f"{self.rootfs}: rootfs is not a directory")
-        _check_types(self)
-        _check_hostname(self.hostname)
-        if self.domainname is not None and (not self.domainname or len(self.domainname.encode()) > HOST_NAME_MAX
-                                            or not self.domainname.isprintable() or " " in self.domainname):
-            raise ZoneConfigError(f"domainname {self.domainname!r}: must be 1 to {HOST_NAME_MAX} bytes, "
-                                  "printable, without spaces")
-        if self.net not in NETS:
-            raise ZoneConfigError(f"net {self.net!r}: expected one of {', '.join(NETS)}")
-        if not self.cwd.startswith("/"):
-            raise ZoneConfigError(f"cwd {self.cwd!r}: must be an absolute path inside the zone")
-        for name, value in (("uid", self.uid), ("gid", self.gid)):
-            if not isinstance(value, int) or not 0 <= value < 2**32 - 1:
-                raise ZoneConfigError(f"{name} {value!r}: expected an id from 0 to 4294967294")
-        binds = []
-        for b in self.binds:
-            if isinstance(b, str):
-                b = Bind.parse(b)
-            elif not isinstance(b, Bind):
-                b = Bind(*b)
-            if not os.path.exists(b.src):
-                raise ZoneConfigError(f"--bind {b.src}: no such file or directory on the host")
-            if not b.dst.startswith("/"):
-                raise ZoneConfigError(f"--bind {b.src}:{b.dst}: the destination must be absolute")
-            binds.append(Bind(os.path.abspath(b.src), b.dst, b.readonly))
-        self.binds = binds
-        if self.kernel_release is not None:
-            personality.check_kernel_release(self.kernel_release)
-        deny = {}
-        for name, err in self.deny.items():
-            check_handler_name(name)
-            if isinstance(err, str):
-                code = getattr(errno_mod, err.upper(), None) if err.upper().startswith("E") else None
-                if code is None and err.isdigit():
-                    code = int(err)
-                if code is None:
-                    raise ZoneConfigError(f"--deny {name}={err}: unknown errno (expected a name such as "
-                                          "EPERM or a number)")
-                err = code
-            if not isinstance(err, int) or not 0 < err < 4096:
-                raise ZoneConfigError(f"--deny {name}={err!r}: an errno is 1 to 4095")
-            deny[name] = err
-        self.deny = deny
-        self.env = dict(self.env)
-        if self.memory is not None:
-            given, self.memory = self.memory, limits.parse_size(self.memory, "--memory")
-            if self.memory < personality.MIN_MEMORY:
-                raise ZoneConfigError(f"--memory {given!r}: at least 4M (the zone's own start-up "
-                                      "needs about 1M of it)")
-        if self.pids is not None and (isinstance(self.pids, bool) or not isinstance(self.pids, int)
-                                      or self.pids < 1):
-            raise ZoneConfigError(f"--pids {self.pids!r}: expected a number of processes, at least 1")
-        if self.cpus is not None:
-            if isinstance(self.cpus, bool) or not isinstance(self.cpus, (int, float)) or not 0.01 <= self.cpus <= 4096:
-                raise ZoneConfigError(f"--cpus {self.cpus!r}: expected a number of CPUs such as 0.5 or 2")
-        self.tmp_size = limits.tmpfs_size(self.tmp_size, "--tmp-size")
-        self.shm_size = limits.tmpfs_size(self.shm_size, "--shm-size")
-        self.tmpfs = [_tmpfs_spec(t) for t in self.tmpfs]
-        if not isinstance(self.read_only, (bool, int)):
-            raise ZoneConfigError(f"read_only {self.read_only!r}: expected a bool")
-        for k, v in self.env.items():
-            if "\0" in k or "\0" in str(v):
-                raise ZoneConfigError(f"environment variable {k!r}: embedded null byte")
-            if not k or "=" in k:
-                raise ZoneConfigError(f"environment variable {k!r}: malformed name or value")
-
-    def id_maps(self) -> tuple[str, str, bool]:
-        """The zone's uid and gid maps, and whether newuidmap must write them.
-
-        As root, every id maps one to one, as in a chroot: files keep their
-        owners and a guest may change to any user.  As another user, the
-        zone's --uid/--gid map to the caller; with subordinate ids in
-        /etc/subuid and /etc/subgid (and newuidmap installed) the rest of
-        0-65535 maps onto them, else only that one id exists in the zone.
-        """
-        if os.geteuid() == 0:
-            # init is host root in a namespace of its own; the guest's ids are
-            # the unprivileged range idshift.BASE.. (guest_maps)
-            return f"0 0 {ALL_IDS}\n", f"0 0 {ALL_IDS}\n", False
-        uid_sub = _subordinate("/etc/subuid", os.geteuid())
-        gid_sub = _subordinate("/etc/subgid", os.geteuid())
-        if uid_sub and gid_sub and shutil.which("newuidmap") and shutil.which("newgidmap"):
-            return (_map_around(self.uid, os.geteuid(), uid_sub),
-                    _map_around(self.gid, os.getegid(), gid_sub), True)
-        return f"{self.uid} {os.geteuid()} 1\n", f"{self.gid} {os.getegid()} 1\n", False
-
-    def guest_maps(self, uid_map: str, gid_map: str) -> tuple[str, str]:
-        """The guest's user namespace, below init's: as root, zone ids
-        0-65535 are the host's idshift.BASE..; else the ids init has, one to one."""
-        if os.geteuid() == 0:
-            return idshift.guest_maps()
-
-        def same(m: str) -> str:
-            return "".join(f"{l.split()[0]} {l.split()[0]} {l.split()[2]}\n" for l in m.splitlines() if l.strip())
-        return same(uid_map), same(gid_map)
-
-    def environment(self) -> dict:
-        env = {"PATH": DEFAULT_PATH, "HOME": "/root" if self.uid == 0 else "/",
-               "TERM": os.environ.get("TERM", "dumb")}
-        env.update({k: str(v) for k, v in self.env.items()})
-        return env
-
-
-ID_RANGE = 65536     # ids 0-65535 exist in a zone when subordinate ids are mapped
-ALL_IDS = 2**32 - 1  # as root: every id, as in a chroot
-
-
-def _subordinate(path: str, uid: int) -> Optional[tuple[int, int]]:
-    """(start, count) of the caller's subordinate ids in /etc/subuid or /etc/subgid."""
-    import pwd
-    try:
-        name = pwd.getpwuid(uid).pw_name
-    except KeyError:
-        name = None
-    try:
-        with open(path) as f:
-            for line in f:
-                who, _, rest = line.strip().partition(":")
-                start, _, count = rest.partition(":")
-                if who in (name, str(uid)) and start.isdigit() and count.isdigit():
-                    if int(count) >= ID_RANGE - 1:
-                        return int(start), int(count)
-    except OSError:
-        pass
-    return None
-
-
-def _map_around(inside: int, caller: int, sub: tuple[int, int]) -> str:
-    """Map `inside` to the caller and the other ids below ID_RANGE to `sub`."""
-    start = sub[0]
-    lines = []
-    if inside > 0:
-        lines.append(f"0 {start} {min(inside, ID_RANGE)}")
-    lines.append(f"{inside} {caller} 1")
-    if inside + 1 < ID_RANGE:
-        lines.append(f"{inside + 1} {start + inside} {ID_RANGE - inside - 1}")
-    return "\n".join(lines) + "\n"
 
 
 class Zone:
     """An isolated guest environment over a rootfs, with the brand's personality."""
 
-    def __init__(self, rootfs, hostname: str = "zone", net: str = "none", binds: Sequence = (),
-                 ephemeral: bool = False, cwd: str = "/", env: Optional[dict] = None, uid: int = 0,
-                 gid: int = 0, kernel_release: Optional[str] = None, domainname: Optional[str] = None,
-                 deny: Optional[dict] = None, memory=None, pids: Optional[int] = None,
-                 cpus: Optional[float] = None, tmp_size=limits.TMP_SIZE, shm_size=limits.SHM_SIZE,
-                 tmpfs: Sequence = (), read_only: bool = False,
-                 trace: Optional[Callable] = None, trace_set: Optional[str] = None, trace_output=None,
-                 trace_format: str = "text", stats: bool = False, stats_format: str = "text", report=None):
-        """deny: {syscall name: errno (int or name such as "EACCES")} answered
-        in the kernel instead of running the syscall (fault injection).
+    def __init__(self, rootfs, *, trace: Optional[Callable] = None, trace_set: Optional[str] = None,
+                 trace_output=None, trace_format: str = "text", stats: bool = False, stats_format: str = "text",
+                 report=None, **options):
+        """options: ZoneConfig's fields (lxbrand/config.py: hostname, net,
+        binds, ephemeral, cwd, env, uid, gid, kernel_release, domainname,
+        deny, memory, pids, cpus, tmp_size, shm_size, tmpfs, read_only), as
+        keywords.  deny: {syscall name: errno (int or name such as "EACCES")}
+        answered in the kernel instead of running the syscall (fault injection).
 
         Watching (lxbrand/trace.py): trace, a callable given each traced event
         (a dict with the fields of --trace-format json's lines); trace_set, the
         syscalls traced (--trace=SET); trace_output, a path or file for
         strace-like lines (or JSON lines, trace_format="json"); stats and
         report: `run(...)` returns them as `.stats` and `.report` (dicts)."""
-        self.config = ZoneConfig(rootfs=rootfs, hostname=hostname, domainname=domainname, net=net,
-                                 binds=binds, ephemeral=ephemeral, cwd=cwd, env=env,
-                                 uid=uid, gid=gid, kernel_release=kernel_release, deny=deny,
-                                 memory=memory, pids=pids, cpus=cpus, tmp_size=tmp_size, shm_size=shm_size,
-                                 tmpfs=list(tmpfs), read_only=read_only)
+        unknown = sorted(set(options) - {f.name for f in ZoneConfig.fields()})
+        if unknown:
+            raise TypeError(f"Zone() got an unexpected keyword argument {unknown[0]!r}")
+        self.config = ZoneConfig(rootfs, **options)
         self.config.validate()
         self.observe = None
         if trace is not None or trace_set is not None or trace_output is not None or stats or report:
@@ -410,45 +107,30 @@ class Zone:
         """The zone's file system as the launcher will build it, one step per
         line (csrc/zone_fs.c lxb_fs_plan: the same list init executes)."""
         cfgv = self.config
-        keep: list = []
-
-        def cstr(text: str):
-            p = ffi.new("char[]", os.fsencode(text))
-            keep.append(p)
-            return p
-        c = ffi.new("struct lxb_config *")
-        c.rootfs = cstr(cfgv.rootfs)
-        c.ephemeral, c.net_host = int(cfgv.ephemeral), int(cfgv.net == "host")
-        c.tmp_size, c.shm_size = cstr(cfgv.tmp_size), cstr(cfgv.shm_size)
-        binds = ffi.new("struct lxb_bind[]", max(1, len(cfgv.binds)))
-        for i, b in enumerate(cfgv.binds):
-            binds[i].src, binds[i].dst, binds[i].readonly = cstr(b.src), cstr(b.dst), int(b.readonly)
-        c.binds, c.nbinds = binds, len(cfgv.binds)
-        _fs_fields(c, self, cstr)
-        _user_steps(c, cfgv, cstr, keep)
-        out = ffi.new("struct lxb_step[]", lib.LXB_MAX_STEPS)
-        n = lib.lxb_fs_plan(c, out, lib.LXB_MAX_STEPS)
-        if n < 0:
-            raise ZoneConfigError(f"too many set-up steps (at most {lib.LXB_MAX_STEPS})")
-        names = {getattr(lib, "LXB_STEP_" + k): v for k, v in STEP_NAMES.items()}
         root = "overlay (rootfs below, a tmpfs above)" if cfgv.ephemeral else "bind"
         lines = [f"root      {cfgv.rootfs} as / ({root})"]
-        for st in out[0:n]:
-            op = names.get(st.op, str(st.op))
-            path = ffi.string(st.path).decode()
-            flags = [f for f, bit in (("ro", lib.LXB_STEP_F_RO), ("if missing or empty", lib.LXB_STEP_F_IF_EMPTY),
-                                      ("writable", lib.LXB_STEP_F_WRITABLE), ("optional", lib.LXB_STEP_F_OPTIONAL))
-                     if st.flags & bit]
+        for op, path, flags, src, data in self._launch_config(cfgv.binds).plan():
             detail = ""
-            if st.op == lib.LXB_STEP_BIND:
-                detail = f" from {ffi.string(st.src).decode()}"
-            elif st.op in (lib.LXB_STEP_TMPFS, lib.LXB_STEP_DEV) and st.data != ffi.NULL:
-                detail = f" {ffi.string(st.data).decode()}"
-            elif st.op == lib.LXB_STEP_FILE:
-                detail = f" ({len(ffi.string(st.data))} bytes)"
+            if op == "bind":
+                detail = f" from {src}"
+            elif op in ("tmpfs", "dev") and data is not None:
+                detail = f" {data.decode()}"
+            elif op == "file":
+                detail = f" ({len(data)} bytes)"
             lines.append(f"{op:<9} {path}{detail}" + (f" [{', '.join(flags)}]" if flags else ""))
         lines.append("pivot_root; the host's tree detached")
         return lines
+
+    def _launch_config(self, binds) -> _csup.LaunchConfig:
+        """The struct lxb_config of this zone's file system: its binds, and the
+        files its set-up shows (/etc/hosts where the rootfs has none, the
+        kernel personality's /proc files)."""
+        cfgv = self.config
+        hosts = (f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                 f"127.0.1.1\t{cfgv.hostname}\n") if _no_hosts_file(cfgv.rootfs) else None
+        release = cfgv.kernel_release
+        return _csup.LaunchConfig(cfgv, binds, hosts, self.proc_version() if release else None,
+                                  release + "\n" if release else None)
 
     def uts(self) -> dict:
         host = os.uname()
@@ -653,11 +335,7 @@ class _Run:
         self.path = path
         self.stdio_specs = (stdin, stdout, stderr)
         self.tty = tty
-        self.z = ffi.new("struct lxb_zone *")
-        # no fd yet: a zero here would be closed as fd 0 (the caller's stdin)
-        # when the run ends before lxb_zone_start has filled them
-        self.z.init_pid = self.z.ctl_fd = self.z.agent_fd = self.z.listener_fd = -1
-        self.z.pty_fd = self.z.guest_pidfd = -1
+        self.z = _csup.new_zone()
         self.sup: Optional[Supervisor] = None
         self.cgroups = limits.Cgroups()
         self.view: Optional[personality.View] = None
@@ -689,21 +367,6 @@ class _Run:
             self.ours[i] = ours
             if close is not None:
                 self.to_close.append(close)
-        keep = []   # cffi owners that must outlive lxb_zone_start
-
-        def cstr(s: str):
-            p = ffi.new("char[]", os.fsencode(s))
-            keep.append(p)
-            return p
-
-        def cvec(items):
-            arr = ffi.new("char *[]", len(items) + 1)
-            for i, s in enumerate(items):
-                arr[i] = cstr(s)
-            arr[len(items)] = ffi.NULL
-            keep.append(arr)
-            return arr
-
         env = cfgv.environment()
         bpf = zone.brand.bpf()
         if zone.observe is not None and zone.observe.active:
@@ -712,61 +375,29 @@ class _Run:
             from .trace import Session
             self.session = Session(zone.observe, zone.brand, self.argv)
             bpf = self.session.bpf()
-        c = ffi.new("struct lxb_config *")
-        c.rootfs = cstr(cfgv.rootfs)
-        c.hostname = cstr(cfgv.hostname)
-        c.domainname = cstr(cfgv.domainname) if cfgv.domainname else ffi.NULL
-        c.cwd = cstr(cfgv.cwd)
-        c.path = cstr(self.path)
-        c.search_path = cstr(env.get("PATH", DEFAULT_PATH))
-        c.argv = cvec(self.argv)
-        c.envp = cvec([f"{k}={v}" for k, v in env.items()])
-        c.ephemeral = int(cfgv.ephemeral)
-        c.net_host = int(cfgv.net == "host")
-        c.uid, c.gid = cfgv.uid, cfgv.gid
-        uid_map, gid_map, newidmap = cfgv.id_maps()
-        c.uid_map, c.gid_map, c.newidmap = cstr(uid_map), cstr(gid_map), int(newidmap)
-        guest_uid_map, guest_gid_map = cfgv.guest_maps(uid_map, gid_map)
-        c.guest_uid_map, c.guest_gid_map = cstr(guest_uid_map), cstr(guest_gid_map)
+        id_maps = cfgv.id_maps()
+        guest_maps = cfgv.guest_maps(id_maps[0], id_maps[1])
+        idmap_lower = False
         if os.geteuid() == 0 and not idshift.is_shifted(cfgv.rootfs):
             if cfgv.ephemeral:
-                c.idmap_lower = 1        # the rootfs stays as it is (launcher.c)
+                idmap_lower = True       # the rootfs stays as it is (launcher.c)
             else:
                 idshift.ensure_shifted(cfgv.rootfs)
-        c.tmp_size, c.shm_size = cstr(cfgv.tmp_size), cstr(cfgv.shm_size)
-        _user_steps(c, cfgv, cstr, keep)
         self.cgroups = limits.Cgroups(cfgv.memory, cfgv.pids, cfgv.cpus)
         self.cgroups.make()
-        c.nproc = self.cgroups.nproc or 0
-        procs = ffi.new("int[]", max(1, len(self.cgroups.fds)))
-        for i, fd in enumerate(self.cgroups.fds):
-            procs[i] = fd
-        c.cgroup_procs, c.ncgroups = procs, len(self.cgroups.fds)
-        keep.append(procs)
-        c.start_timeout_ms = 0 if timeout is None else max(1, int(timeout * 1000))
-        for i in range(3):
-            c.stdio[i] = fds[i]
-        c.use_pty = int(self.tty)
-        c.hold_guest = int(self.session is not None or self.hold)
         # the personality's files (/proc/meminfo under --memory...), bound read-only
         all_binds = list(cfgv.binds)
         if personality.View.wanted(cfgv.memory, cfgv.cpus, cfgv.kernel_release):
             self.view = personality.View(cfgv.memory, cfgv.cpus, cfgv.kernel_release)
             all_binds += [Bind(*b) for b in self.view.binds()]
-        binds = ffi.new("struct lxb_bind[]", max(1, len(all_binds)))
-        for i, b in enumerate(all_binds):
-            binds[i].src = cstr(b.src)
-            binds[i].dst = cstr(b.dst)
-            binds[i].readonly = int(b.readonly)
-        c.nbinds = len(all_binds)
-        c.cap_drop = personality.CAP_DROP
-        c.binds = binds
-        bpf_buf = ffi.from_buffer(bpf)
-        c.bpf = ffi.cast("unsigned char *", bpf_buf)
-        c.bpf_len = len(bpf)
-        _fs_fields(c, zone, cstr)
-        err = ffi.new("char[]", 512)
-        rc = lib.lxb_zone_start(c, self.z, err, 512)
+        launch = zone._launch_config(all_binds).run(
+            cfgv, argv=self.argv, path=self.path, envp=[f"{k}={v}" for k, v in env.items()],
+            search_path=env.get("PATH", DEFAULT_PATH), id_maps=id_maps, guest_maps=guest_maps,
+            idmap_lower=idmap_lower, nproc=self.cgroups.nproc or 0, cgroup_fds=self.cgroups.fds,
+            timeout=timeout, stdio=fds, use_pty=self.tty, hold=self.session is not None or self.hold,
+            cap_drop=personality.CAP_DROP, bpf=bpf)
+        rc, message = _csup.zone_start(launch, self.z)
+        del launch
         self.cgroups.close_fds()
         for fd in self.to_close:
             os.close(fd)
@@ -781,7 +412,7 @@ class _Run:
             self.cgroups.remove()
             if self.z.exec_errno:
                 raise zone.exec_error(self.argv, self.z.exec_errno)
-            raise ZoneStartError(-rc, ffi.string(err).decode(errors="replace"))
+            raise ZoneStartError(-rc, message)
         zone._init_pid = self.z.init_pid
         if self.view is not None:
             self.view.started(self.cgroups.dirs)
@@ -801,7 +432,7 @@ class _Run:
         zone.last_supervisor = self.sup
         self.sup.start()
         if self.session is not None and not self.hold:     # traced; Zone.start(hold=True) releases later
-            rc = lib.lxb_zone_release(self.z)
+            rc = _csup.zone_release(self.z)
             if rc < 0:
                 raise ZoneStartError(-rc, "the zone's init is gone before its guest could run")
         if self.z.pty_fd >= 0 and self.pty_relay:
@@ -831,7 +462,7 @@ class _Run:
 
     def release(self) -> None:
         """hold=True: let the guest execve its CMD."""
-        rc = lib.lxb_zone_release(self.z)
+        rc = _csup.zone_release(self.z)
         if self.z.guest_pidfd >= 0:
             os.close(self.z.guest_pidfd)
             self.z.guest_pidfd = -1
@@ -856,7 +487,7 @@ class _Run:
     def _start_relay(self) -> None:
         self.relay_stop = os.eventfd(0, os.EFD_CLOEXEC)
         master = self.z.pty_fd
-        t = threading.Thread(target=lib.lxb_pty_relay, args=(0, 1, master, self.relay_stop),
+        t = threading.Thread(target=_csup.pty_relay, args=(0, 1, master, self.relay_stop),
                              name="lxbrand-pty", daemon=True)
         t.start()
         self.relay = t
@@ -970,21 +601,18 @@ class _Run:
         return b"".join(out[i]) if self.ours[i] is not None else None
 
     def _wait(self) -> None:
-        status = ffi.new("int *")
-        kind = ffi.new("int *")
-        lib.lxb_zone_wait(self.z, status, kind)
-        st = status[0]
+        st, kind = _csup.zone_wait(self.z)
         if self.sup is not None:
             self.sup.stop()
         if self.session is not None:
             code = (os.WEXITSTATUS(st) if os.WIFEXITED(st) else -os.WTERMSIG(st) if os.WIFSIGNALED(st)
-                    else None) if kind[0] == 0 else None
+                    else None) if kind == 0 else None
             self.session.finish(code, self.sup)
         if self.failure is not None:
             raise SupervisorError(f"{self.failure.strerror}; the zone was killed")
-        if kind[0] == 1:
+        if kind == 1:
             raise self.zone.exec_error(self.argv, st)
-        if kind[0] == 2 and not self.killed_by_us:
+        if kind == 2 and not self.killed_by_us:
             raise _init_died(st)
         if os.WIFEXITED(st):
             self.returncode = os.WEXITSTATUS(st)
