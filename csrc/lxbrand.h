@@ -284,6 +284,46 @@ struct lxb_tracer {
 int lxb_trace_start(struct lxb_tracer *t);
 /* wait for the tracer thread, which ends when every traced task is gone */
 int lxb_trace_join(struct lxb_tracer *t);
+/* ---- exec into a running zone (csrc/zone_exec.c, lxbrand/oci.py exec; issue 14) ----
+   A relay joins the guest's namespaces (setns on guest_pidfd) and starts CMD
+   in the zone's pid namespace with the brand's filter; CMD waits before its
+   execve, its listener (for the zone's supervisor) and pty master in
+   lxb_exec_proc, until lxb_exec_release; the relay exits as CMD does
+   (status, or 128+signal) and passes its signals on to CMD. */
+struct lxb_exec {
+    int guest_pidfd;             /* a pidfd of the zone's guest */
+    int ns_flags;                /* CLONE_NEW* of the guest's that are not the caller's */
+    const char *cwd;             /* inside the zone */
+    const char *path;            /* CMD: a path, or a name looked up along search_path */
+    const char *search_path;
+    char **argv;                 /* NULL-terminated */
+    char **envp;                 /* NULL-terminated */
+    int uid;                     /* inside the zone */
+    int gid;
+    int ngroups;                 /* supplementary groups (at most 64), or 0: gid alone */
+    const int *groups;
+    int stdio[3];                /* host fds that become CMD's 0, 1, 2 */
+    int use_pty;                 /* a pty of the zone instead, its master in pty_fd */
+    const unsigned char *bpf;    /* the zone's filter, from lxb_filter_build */
+    int bpf_len;                 /* in bytes */
+    uint64_t cap_drop;           /* as struct lxb_config's */
+};
+
+struct lxb_exec_proc {
+    int pid;                     /* host pid of the relay: wait for it */
+    int cmd_pid;                 /* host pid of CMD */
+    int sock_fd;                 /* to the relay, until release */
+    int listener_fd;             /* CMD's seccomp listener */
+    int pty_fd;                  /* the pty master, or -1 */
+};
+
+/* start CMD held before its execve: 0, or -errno with a message in err */
+int lxb_zone_exec(const struct lxb_exec *e, struct lxb_exec_proc *p, char *err, int errlen);
+/* let CMD execve */
+int lxb_exec_release(struct lxb_exec_proc *p);
+/* CMD never runs: the relay kills it; closes p's fds and reaps the relay */
+int lxb_exec_abort(struct lxb_exec_proc *p);
+/* ---- end of exec ---- */
 /* CFFI-END */
 
 #endif

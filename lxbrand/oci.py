@@ -49,6 +49,8 @@ OCI_VERSION = "1.0.2"
 DEFAULT_ROOT = "/run/lxbrand-oci"
 _ID = re.compile(r"^[\w+\-.]+$")
 STATE_FILE = "state.json"
+FILTER_FILE = "filter.bpf"      # the brand's filter, for `exec`
+EXEC_RECEIVERS = 2              # receiver threads per exec'd process's listener
 CTL_SOCKET = "ctl.sock"
 # mounts the zone makes itself (csrc/zone_fs.c): the config's own are accepted as they are
 OWN_MOUNTS = {("proc", "/proc"), ("sysfs", "/sys"), ("tmpfs", "/dev"), ("devpts", "/dev/pts"),
@@ -543,6 +545,12 @@ def _monitor(store: Store, cid: str, bundle: str, spec: Spec, console_socket: Op
               "init_pid": run.init_pid, "init_start": _proc_start(run.init_pid), "guest_pid": run.guest_pid(),
               "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds"),
               "owner": _owner(), "annotations": spec.annotations, "hooks": spec.hooks, "exit_status": None}
+        # what `exec` needs to start a process like the guest: the brand's filter
+        # (the same bytes the guest loaded) and the capabilities it lost
+        from . import personality
+        with open(os.path.join(d, FILTER_FILE), "wb") as f:
+            f.write(zone.brand.bpf())
+        st["cap_drop"] = personality.CAP_DROP
         store.write(cid, st)
         run_hooks("prestart", spec.hooks.get("prestart", []), oci_state(st, "created"))
         run_hooks("createRuntime", spec.hooks.get("createRuntime", []), oci_state(st, "created"))
@@ -576,8 +584,10 @@ def _monitor(store: Store, cid: str, bundle: str, spec: Spec, console_socket: Op
     poller = select.poll()
     poller.register(run.z.ctl_fd, select.POLLIN)
     poller.register(listener.fileno(), select.POLLIN)
+    execs: list = []            # supervisors of `exec`'d processes' listeners
     while True:
-        ready = [fd for fd, _ in poller.poll()]
+        ready = [fd for fd, _ in poller.poll(1000 if execs else None)]
+        execs = _reap_supervisors(execs)
         if run.z.ctl_fd in ready:
             break
         if listener.fileno() in ready:
@@ -585,10 +595,17 @@ def _monitor(store: Store, cid: str, bundle: str, spec: Spec, console_socket: Op
             with conn:
                 conn.settimeout(5)
                 try:
-                    req = conn.recv(64).decode().strip()
+                    data, fds, _, _ = socket.recv_fds(conn, 64, 2)
+                    req = data.decode().strip()
                 except OSError:
                     continue
-                if req != "start":
+                if req == "listener":
+                    reply = _serve_listener(zone, run, st, fds, execs)
+                elif fds:
+                    for fd in fds:
+                        os.close(fd)
+                    reply = f"Eunexpected fds with {req!r}"
+                elif req != "start":
                     reply = f"Eunknown request {req!r}"
                 elif st["status"] != "created":
                     reply = "Ecannot start an already running container"
@@ -605,6 +622,8 @@ def _monitor(store: Store, cid: str, bundle: str, spec: Spec, console_socket: Op
                 except OSError:
                     pass
     listener.close()
+    for sup in execs:
+        sup.stop()
     try:
         code = run.wait()
         code = 128 - code if code < 0 else code
@@ -625,6 +644,38 @@ def _monitor(store: Store, cid: str, bundle: str, spec: Spec, console_socket: Op
     except OSError:
         pass
     return code
+
+
+def _serve_listener(zone, run, st: dict, fds: list, execs: list) -> str:
+    """`exec`: the zone's supervisor (this monitor) answers the new process's
+    listener too, with the zone's brand, in threads of its own."""
+    from .supervisor import Supervisor
+    try:
+        if len(fds) != 1:
+            return "Eexpected one listener fd"
+        if st["status"] != "running":
+            return "Ecannot exec in a container that is not running"
+        sup = Supervisor(zone, run.sup.brand, fds[0], zone.uts(), receivers=EXEC_RECEIVERS)
+        sup.on_failure = lambda err: None       # its process fails closed: the listener's calls answer ENOSYS
+        sup.start()
+        execs.append(sup)
+        return "OK"
+    except (OSError, ValueError) as e:
+        return f"Eserve the exec'd process's listener: {e}"
+    finally:
+        for fd in fds:
+            os.close(fd)            # the supervisor holds its own dup
+
+
+def _reap_supervisors(execs: list) -> list:
+    """Free the supervisors whose processes are all gone (their receivers returned)."""
+    live = []
+    for sup in execs:
+        if any(t.is_alive() for t in sup.threads):
+            live.append(sup)
+        else:
+            sup.stop()
+    return live
 
 
 def _check_command(zone, argv) -> None:
@@ -979,14 +1030,291 @@ def features():
     }, indent=2))
 
 
-@oci.command("exec", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@oci.command("exec", context_settings={"allow_interspersed_args": False})
+@click.option("-p", "--process", "process_file", default=None, metavar="JSON",
+              help="The process (config.json's process object) in a file; CMD then is not given.")
+@click.option("-t", "--tty", is_flag=True, help="A pty of the zone (with --console-socket, its master goes there).")
+@click.option("--console-socket", default=None, metavar="PATH", help="A unix socket that receives the pty master.")
+@click.option("--pid-file", default=None, metavar="FILE", help="Write the process's pid (its relay's) here.")
+@click.option("-d", "--detach", is_flag=True, help="Do not wait for the process.")
+@click.option("-e", "--env", multiple=True, metavar="K=V", help="Set an environment variable (repeatable).")
+@click.option("--cwd", default=None, metavar="DIR", help="Working directory in the zone.")
+@click.option("-u", "--user", default=None, metavar="UID[:GID]", help="Ids in the zone.")
+@click.option("-g", "--additional-gids", multiple=True, type=int, help="Supplementary groups (repeatable).")
+@click.option("-c", "--cap", multiple=True, hidden=True)
+@click.option("--apparmor", default=None, hidden=True)
+@click.option("--process-label", default=None, hidden=True)
+@click.option("--no-new-privs", is_flag=True, hidden=True)
+@click.option("--preserve-fds", type=int, default=0, help="Not supported beyond 0.")
+@click.option("--cgroup", multiple=True, hidden=True)
+@click.option("--ignore-paused", is_flag=True, hidden=True)
+@click.option("--no-subreaper", is_flag=True, hidden=True)
+@click.argument("cid", metavar="ID")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
-def exec_(ctx, args):
-    """Not yet: run a process in a running zone (needs the launcher to join a
-    zone's namespaces, filter and supervisor; docs/OCI.md)."""
-    _fail(ctx, "exec: not supported by lxbrand yet: a process cannot join a running zone "
-               "(its namespaces, brand filter and supervisor); see docs/OCI.md")
+def exec_(ctx, process_file, tty, console_socket, pid_file, detach, env, cwd, user, additional_gids, cap, apparmor,
+          process_label, no_new_privs, preserve_fds, cgroup, ignore_paused, no_subreaper, cid, command):
+    """Run CMD in the running zone of container ID: its namespaces, its brand's
+    filter and its supervisor (docs/OCI.md)."""
+    store, log = ctx.store, ctx.log
+    try:
+        st = store.read(cid)
+        if store.status(st) != "running":
+            raise OCIError(f"cannot exec in a {store.status(st)} container")
+        proc = _exec_process(st, process_file, command, tty, env, cwd, user, additional_gids)
+        if preserve_fds:
+            raise OCIError("--preserve-fds: not supported by lxbrand")
+        if console_socket and not proc["terminal"]:
+            raise OCIError("cannot use console socket if runc will not detach or allocate tty")
+        if proc["terminal"] and detach and not console_socket:
+            raise OCIError("cannot allocate tty if runc will detach without setting console socket")
+        if cap or proc.get("capabilities"):
+            log.warn("exec: capabilities are not applied one by one; the process has the guest's (docs/OCI.md)")
+        code = _exec(store, cid, st, proc, console_socket, pid_file, detach)
+    except OCIError as e:
+        _fail(ctx, f"exec failed: {e}")
+    sys.exit(code)
+
+
+def _exec_process(st: dict, process_file, command, tty, env, cwd, user, additional_gids) -> dict:
+    """The process to exec: --process's, or the container's own with CMD and the options."""
+    if process_file:
+        try:
+            with open(process_file) as f:
+                proc = json.load(f)
+        except (OSError, ValueError) as e:
+            raise OCIError(f"--process {process_file}: {getattr(e, 'strerror', None) or e}") from None
+        if not isinstance(proc, dict):
+            raise OCIError(f"--process {process_file}: expected a JSON object")
+    else:
+        if not command:
+            raise OCIError("exec: no command given (CMD or --process)")
+        try:
+            base = load_config(st["bundle"]).get("process") or {}
+        except OCIError:
+            base = {}
+        proc = {"args": list(command), "env": list(base.get("env") or []), "cwd": base.get("cwd", "/"),
+                "user": dict(base.get("user") or {}), "terminal": tty}
+        proc["env"] += list(env)
+        if cwd:
+            proc["cwd"] = cwd
+        if user:
+            uid, _, gid = user.partition(":")
+            if not uid.isdigit() or (gid and not gid.isdigit()):
+                raise OCIError(f"--user {user!r}: expected UID[:GID], numbers")
+            proc["user"] = {"uid": int(uid), "gid": int(gid or 0)}
+        if additional_gids:
+            proc["user"]["additionalGids"] = list(additional_gids)
+    args = proc.get("args")
+    if not isinstance(args, list) or not args or not all(isinstance(a, str) for a in args):
+        raise OCIError("process.args must be a non-empty list of strings")
+    for item in proc.get("env") or []:
+        if not isinstance(item, str) or "=" not in item or item.startswith("="):
+            raise OCIError(f"process.env {item!r}: expected NAME=VALUE")
+    if not isinstance(proc.get("cwd", "/"), str) or not proc.get("cwd", "/").startswith("/"):
+        raise OCIError(f"process.cwd {proc.get('cwd')!r}: must be an absolute path")
+    proc["terminal"] = bool(proc.get("terminal", False))
+    return proc
+
+
+_NAMESPACES = (("user", 0x10000000), ("mnt", 0x00020000), ("pid", 0x20000000), ("uts", 0x04000000),
+               ("ipc", 0x08000000), ("net", 0x40000000), ("cgroup", 0x02000000))
+
+
+def _guest_pidfd(st: dict) -> tuple:
+    """(pidfd of the zone's guest, CLONE_NEW* flags of its namespaces that are not ours)."""
+    guest, init = st.get("guest_pid"), st.get("init_pid")
+    if not _alive(init, st.get("init_start")) or not isinstance(guest, int) or guest <= 0:
+        raise OCIError("container not running")
+    pidfd = os.pidfd_open(guest)
+    try:
+        with open(f"/proc/{guest}/stat") as f:
+            data = f.read()
+        if int(data[data.rindex(")") + 2:].split()[1]) != init:
+            raise OCIError("container not running (its process has ended)")
+        flags = 0
+        for name, flag in _NAMESPACES:
+            if os.stat(f"/proc/{guest}/ns/{name}").st_ino != os.stat(f"/proc/self/ns/{name}").st_ino:
+                flags |= flag
+    except (OSError, ValueError, OCIError) as e:
+        os.close(pidfd)
+        if isinstance(e, OCIError):
+            raise
+        raise OCIError(f"container not running ({e})") from None
+    return pidfd, flags
+
+
+def _join_cgroups(guest: int, pid: int) -> None:
+    """Put pid in the cgroups of the zone's guest (the zone's limits), where they are not ours."""
+    def parse(path):
+        out = {}
+        with open(path) as f:
+            for line in f:
+                n, ctrls, where = line.rstrip("\n").split(":", 2)
+                out[(n, ctrls)] = where
+        return out
+    theirs, ours = parse(f"/proc/{guest}/cgroup"), parse("/proc/self/cgroup")
+    for (n, ctrls), where in theirs.items():
+        if ours.get((n, ctrls)) == where:
+            continue
+        if ctrls == "":
+            bases = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+        else:
+            name = ctrls[5:] if ctrls.startswith("name=") else ctrls
+            bases = [os.path.join("/sys/fs/cgroup", name)]
+        for base in bases:
+            procs = os.path.join(base, where.lstrip("/"), "cgroup.procs")
+            if os.path.exists(procs):
+                try:
+                    with open(procs, "w") as f:
+                        f.write(str(pid))
+                except OSError as e:
+                    raise OCIError(f"join the zone's cgroup {procs}: {e.strerror}") from None
+                break
+
+
+def _exec(store: Store, cid: str, st: dict, proc: dict, console_socket, pid_file, detach) -> int:
+    """Start proc in the zone, its listener served by the zone's monitor; its status unless detach."""
+    from ._csup import ffi, lib
+    try:
+        with open(os.path.join(store.dir(cid), FILTER_FILE), "rb") as f:
+            bpf = f.read()
+    except OSError as e:
+        raise OCIError(f"the zone's filter: {e.strerror}") from None
+    env = [e for e in proc.get("env") or []]
+    path_env = next((e[5:] for e in reversed(env) if e.startswith("PATH=")), None)
+    user = proc.get("user") or {}
+    groups = [int(g) for g in user.get("additionalGids") or []]
+    if len(groups) > 64:
+        raise OCIError("process.user.additionalGids: at most 64")
+    keep = []
+
+    def cstr(text):
+        b = ffi.new("char[]", os.fsencode(text))
+        keep.append(b)
+        return b
+
+    def cvec(items):
+        v = ffi.new("char *[]", [cstr(x) for x in items] + [ffi.NULL])
+        keep.append(v)
+        return v
+    e = ffi.new("struct lxb_exec *")
+    e.cwd = cstr(proc.get("cwd") or "/")
+    e.path = cstr(proc["args"][0])
+    e.search_path = cstr(path_env) if path_env is not None else ffi.NULL
+    e.argv, e.envp = cvec(proc["args"]), cvec(env)
+    e.uid, e.gid = int(user.get("uid", 0)), int(user.get("gid", 0))
+    gv = ffi.new("int[]", groups or [0])
+    e.ngroups, e.groups = len(groups), gv
+    e.stdio = [0, 1, 2]
+    e.use_pty = 1 if proc["terminal"] else 0
+    bpf_c = ffi.new("unsigned char[]", bpf)
+    e.bpf, e.bpf_len = bpf_c, len(bpf)
+    e.cap_drop = int(st.get("cap_drop") or 0)
+    pidfd, e.ns_flags = _guest_pidfd(st)
+    e.guest_pidfd = pidfd
+    p = ffi.new("struct lxb_exec_proc *")
+    err = ffi.new("char[]", 512)
+    try:
+        rc = lib.lxb_zone_exec(e, p, err, 512)
+    finally:
+        os.close(pidfd)
+    if rc < 0:
+        raise OCIError("unable to start container process: " + ffi.string(err).decode(errors="replace"))
+    try:
+        _join_cgroups(st["guest_pid"], p.cmd_pid)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(30)
+        try:
+            s.connect(os.path.join(store.dir(cid), CTL_SOCKET))
+            socket.send_fds(s, [b"listener\n"], [p.listener_fd])
+            reply = s.recv(4096).decode(errors="replace")
+        except OSError as ex:
+            raise OCIError(f"container {cid}: its monitor does not answer ({ex.strerror or ex})") from None
+        finally:
+            s.close()
+        if not reply.startswith("OK"):
+            raise OCIError(reply[1:] or "the container's monitor gave no answer")
+        os.close(p.listener_fd)
+        p.listener_fd = -1
+        if p.pty_fd >= 0:
+            _set_winsize(p.pty_fd, proc.get("consoleSize"))
+            if console_socket:
+                try:
+                    _send_fd(console_socket, p.pty_fd)
+                except OSError as ex:
+                    raise OCIError(f"--console-socket {console_socket}: {ex.strerror or ex}") from None
+        if pid_file:
+            try:
+                tmp = pid_file + ".tmp"
+                with open(tmp, "w") as f:
+                    f.write(str(p.pid))
+                os.rename(tmp, pid_file)
+            except OSError as ex:
+                raise OCIError(f"{pid_file}: {ex.strerror}") from None
+        check_rc = lib.lxb_exec_release(p)
+        if check_rc < 0:
+            raise OCIError(f"release the process: {os.strerror(-check_rc)}")
+    except BaseException:
+        lib.lxb_exec_abort(p)
+        raise
+    if detach:
+        if p.pty_fd >= 0:
+            os.close(p.pty_fd)
+        return 0
+    return _wait_exec(p.pid, p.pty_fd if not console_socket else -1)
+
+
+def _set_winsize(fd: int, size) -> None:
+    import fcntl
+    import struct
+    import termios
+    rows = cols = 0
+    if isinstance(size, dict):
+        rows, cols = int(size.get("height", 0)), int(size.get("width", 0))
+    elif _isatty(0):
+        rows, cols = struct.unpack("HHHH", fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8))[:2]
+    if rows and cols:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def _wait_exec(pid: int, master: int) -> int:
+    """Wait for the relay (it exits as the process does), passing our signals
+    on; with a pty of our own, copy between it and our stdio."""
+    import threading
+
+    from ._csup import lib
+
+    def forward(signum, frame):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, forward)
+    relay = saved = None
+    if master >= 0:
+        if _isatty(0):
+            import termios
+            import tty as tty_mod
+            saved = termios.tcgetattr(0)
+            tty_mod.setraw(0)
+        relay = threading.Thread(target=lib.lxb_pty_relay, args=(0, 1, master, -1), daemon=True)
+        relay.start()
+    try:
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+        if relay is not None:
+            relay.join(2)
+    finally:
+        if saved is not None:
+            import termios
+            termios.tcsetattr(0, termios.TCSADRAIN, saved)
+    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
 def entry() -> None:

@@ -29,7 +29,7 @@ pytestmark = [
 
 IMAGE = "localhost/lxbrand-oci-test:busybox"
 APPLETS = ("sh", "cat", "echo", "id", "uname", "ls", "sleep", "true", "false", "env", "hostname", "head",
-           "kill", "tty", "grep", "mount")
+           "kill", "tty", "grep", "mount", "ps", "dmesg")
 
 
 def _busybox() -> str:
@@ -446,6 +446,92 @@ def test_oci_features_and_lxrun_oci(oci):
     assert r.returncode == 0 and r.stdout.split() == ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
 
 
-def test_oci_exec_is_a_clear_error(oci):
+def test_oci_exec_unknown_id(oci):
     r = oci("exec", "x", "true")
-    assert r.returncode == 1 and "exec: not supported by lxbrand yet" in r.stderr
+    assert r.returncode == 1 and "container does not exist" in r.stderr
+
+
+def test_oci_exec_into_a_created_zone_is_an_error(oci):
+    oci.config(["true"])
+    assert _create(oci, "held").returncode == 0
+    r = oci("exec", "held", "true")
+    assert r.returncode == 1 and "cannot exec in a created container" in r.stderr
+
+
+# -- exec into a running zone (podman exec) ---------------------------------------
+
+@pytest.fixture(scope="module")
+def running(engine):
+    """A detached container (sleep) with its own hostname and an emulated kernel release."""
+    name = "lxbrand-exec-" + uuid.uuid4().hex[:8]
+    r = engine.podman("lxbrand", "run", "-d", "--name", name, "--hostname", "execzone", "--annotation",
+                      "org.lxbrand.kernel-release=4.19.0", IMAGE, "sleep", "1000")
+    assert r.returncode == 0, r.stderr
+    yield name
+    engine.podman("lxbrand", "rm", "-f", "-t", "0", name)
+
+
+def test_podman_exec_sees_the_zone_hostname(engine, running):
+    r = engine.podman("lxbrand", "exec", running, "cat", "/etc/hostname")
+    assert (r.returncode, r.stdout.strip()) == (0, "execzone"), r.stderr
+    r = engine.podman("lxbrand", "exec", running, "hostname")
+    assert (r.returncode, r.stdout) == (0, "execzone\n"), r.stderr
+
+
+def test_podman_exec_user(engine, running):
+    r = engine.podman("lxbrand", "exec", "--user", "1000", running, "id", "-u")
+    assert (r.returncode, r.stdout) == (0, "1000\n"), r.stderr
+    r = engine.podman("lxbrand", "exec", running, "id", "-u")
+    assert (r.returncode, r.stdout) == (0, "0\n"), r.stderr
+
+
+def test_podman_exec_in_the_zone_pid_namespace(engine, running):
+    r = engine.podman("lxbrand", "exec", running, "ps", "-o", "pid,args")
+    assert r.returncode == 0, r.stderr
+    rows = [line.split(None, 1) for line in r.stdout.splitlines()[1:]]
+    assert ["1", "lxbrand-init"] in rows, r.stdout
+    assert any(args == "sleep 1000" for _, args in rows), r.stdout
+    assert any(args == "ps -o pid,args" for _, args in rows), r.stdout
+
+
+@pytest.mark.parametrize("argv, code", [
+    (["sh", "-c", "exit 3"], 3),
+    (["false"], 1),
+    (["sh", "-c", "kill -9 $$"], 137),
+])
+def test_podman_exec_exit_codes(engine, running, argv, code):
+    r = engine.podman("lxbrand", "exec", running, *argv)
+    assert r.returncode == code, r.stderr
+
+
+def test_podman_exec_brand_applies(engine, running):
+    """The brand's filter and the zone's supervisor answer the exec'd process
+    as they answer the container's: the emulated kernel release, dmesg refused."""
+    r = engine.podman("lxbrand", "exec", running, "uname", "-r")
+    assert (r.returncode, r.stdout) == (0, "4.19.0\n"), r.stderr
+    r = engine.podman("lxbrand", "exec", running, "dmesg")
+    assert r.returncode != 0 and "Operation not permitted" in r.stderr, (r.stdout, r.stderr)
+
+
+def test_podman_exec_env_and_cwd(engine, running):
+    r = engine.podman("lxbrand", "exec", "-e", "FOO=bar", "-w", "/etc", running, "sh", "-c", 'echo $FOO; pwd')
+    assert (r.returncode, r.stdout) == (0, "bar\n/etc\n"), r.stderr
+
+
+def test_podman_exec_detached_and_tty(engine, running):
+    r = engine.podman("lxbrand", "exec", "-t", running, "tty")
+    assert r.returncode == 0 and r.stdout.startswith("/dev/pts/"), (r.stdout, r.stderr)
+    r = engine.podman("lxbrand", "exec", "-d", running, "sh", "-c", "echo detached > /tmp/d")
+    assert r.returncode == 0, r.stderr
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        r = engine.podman("lxbrand", "exec", running, "cat", "/tmp/d")
+        if r.stdout == "detached\n":
+            break
+        time.sleep(0.2)
+    assert r.stdout == "detached\n"
+
+
+def test_podman_exec_command_not_found(engine, running):
+    r = engine.podman("lxbrand", "exec", running, "no-such-command")
+    assert r.returncode == 127, (r.returncode, r.stderr)
