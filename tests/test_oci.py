@@ -535,3 +535,24 @@ def test_podman_exec_detached_and_tty(engine, running):
 def test_podman_exec_command_not_found(engine, running):
     r = engine.podman("lxbrand", "exec", running, "no-such-command")
     assert r.returncode == 127, (r.returncode, r.stderr)
+
+
+def test_podman_exec_leaves_nothing(engine, running):
+    """Each exec'd process's supervisor is freed once it ends: the monitor's
+    fds and threads are back where they were; no relay is left."""
+    cid = engine.podman("lxbrand", "inspect", "--format", "{{.Id}}", running).stdout.strip()
+    with open(f"/run/lxbrand-oci/{cid}/state.json") as f:
+        monitor = json.load(f)["monitor_pid"]
+
+    def counts():
+        return len(os.listdir(f"/proc/{monitor}/fd")), len(os.listdir(f"/proc/{monitor}/task"))
+    before = counts()
+    for _ in range(3):
+        r = engine.podman("lxbrand", "exec", running, "sh", "-c", "echo hi; sleep 0.1")
+        assert r.stdout == "hi\n", (r.returncode, r.stderr)
+    deadline = time.monotonic() + 10
+    while counts() != before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert counts() == before
+    assert not any("sleep 0.1" in open(f"/proc/{p}/cmdline").read().replace("\0", " ")
+                   for p in _zone_processes("sleep"))
