@@ -88,14 +88,6 @@ def _check_tree(rootfs: str) -> None:
     real = os.path.realpath(rootfs)
     if real in _REFUSED:
         raise RootfsError(f"{rootfs}: refusing to shift the ownership of a host system directory")
-    # a tree that is not a root file system (a project directory given by
-    # mistake) keeps its owners: lxrun says how to run it without the shift
-    looks = os.path.isdir(os.path.join(real, "etc")) and any(
-        os.path.isdir(os.path.join(real, d)) or os.path.islink(os.path.join(real, d)) for d in ("bin", "usr"))
-    if not looks:
-        raise RootfsError(f"{rootfs}: does not look like a root file system (no /etc with /bin or /usr), "
-                          f"so lxrun will not shift its owners to the zone's host ids; run it with "
-                          f"--ephemeral (the rootfs stays as it is) or make it a rootfs")
 
 
 def shift(rootfs: str, undo: bool = False, quiet: bool = False) -> int:
