@@ -79,37 +79,6 @@ static void say(struct exec_shared *h, int err, const char *fmt, ...)
     h->err_errno = err ? err : EIO;
 }
 
-/* CMD along PATH, as execvp looks it up (zone_guest.c's rule); 0 or -errno */
-static int find_command(const char *cmd, const char *search, char *out, size_t len)
-{
-    const char *d = search, *end;
-    struct stat st;
-    int err = -ENOENT;
-
-    if (strchr(cmd, '/')) {
-        snprintf(out, len, "%s", cmd);
-        return 0;
-    }
-    if (!search)
-        search = d = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    for (;;) {
-        end = strchr(d, ':');
-        size_t n = end ? (size_t)(end - d) : strlen(d);
-        if (n == 0)
-            snprintf(out, len, "%s", cmd);
-        else
-            snprintf(out, len, "%.*s/%s", (int)n, d, cmd);
-        if (stat(out, &st) == 0) {
-            if (S_ISREG(st.st_mode) && faccessat(AT_FDCWD, out, X_OK, AT_EACCESS) == 0)
-                return 0;
-            err = -EACCES;
-        }
-        if (!end)
-            return err;
-        d = end + 1;
-    }
-}
-
 /* become uid/gid (and groups) keeping the capabilities until execve, as
    zone_guest.c's become() */
 static int become(const struct lxb_exec *e)
@@ -185,7 +154,7 @@ static __attribute__((noreturn)) void cmd_main(const struct lxb_exec *e, struct 
         say(h, errno, "cwd %s: %s in the zone", e->cwd, strerror(errno));
         _exit(125);
     }
-    rc = find_command(e->path, e->search_path, path, sizeof path);
+    rc = lxb_find_command(e->path, e->search_path, path, sizeof path);
     if (rc < 0) {
         h->exec_errno = -rc;
         say(h, -rc, "exec: \"%s\": %s", e->path,

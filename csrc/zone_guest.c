@@ -53,37 +53,6 @@ static int loopback_up(void)
     return rc;
 }
 
-/* CMD along PATH, as execvp looks it up; 0 with the path in out, or -errno */
-static int find_command(const char *cmd, const char *search, char *out, size_t len)
-{
-    const char *d = search, *end;
-    struct stat st;
-    int err = -ENOENT;
-
-    if (strchr(cmd, '/')) {
-        snprintf(out, len, "%s", cmd);
-        return 0;
-    }
-    if (!search)
-        search = d = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    for (;;) {
-        end = strchr(d, ':');
-        size_t n = end ? (size_t)(end - d) : strlen(d);
-        if (n == 0)
-            snprintf(out, len, "%s", cmd);
-        else
-            snprintf(out, len, "%.*s/%s", (int)n, d, cmd);
-        if (stat(out, &st) == 0) {
-            if (S_ISREG(st.st_mode) && faccessat(AT_FDCWD, out, X_OK, AT_EACCESS) == 0)
-                return 0;
-            err = -EACCES;
-        }
-        if (!end)
-            return err;
-        d = end + 1;
-    }
-}
-
 /* an ELF the kernel refuses (32-bit, another machine) is not a script: the
    ENOEXEC fall-back to /bin/sh is for files without #! only */
 static int starts_as_elf(const char *path)
@@ -181,7 +150,7 @@ void lxb_guest_main(const struct lxb_config *cfg, int ctl, int master, int gofd,
         lxb_send_msg(ctl, LXB_MSG_SETUP_FAILED, errno, "--cwd: no such directory in the zone", -1);
         _exit(125);
     }
-    rc = find_command(cfg->path, cfg->search_path, path, sizeof path);
+    rc = lxb_find_command(cfg->path, cfg->search_path, path, sizeof path);
     if (rc < 0) {
         h->exec_errno = -rc;
         _exit(127);

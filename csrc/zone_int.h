@@ -48,6 +48,8 @@ int lxb_open_in_root(int rootfd, const char *path, int flags);
 int lxb_mkdirs_in_root(int rootfd, const char *path, mode_t mode, uid_t uid, gid_t gid);
 int lxb_mountpoint_in_root(int rootfd, const char *path, int is_dir, uid_t uid, gid_t gid);
 void lxb_fd_path(char *buf, size_t len, int fd);
+/* CMD along PATH, as execvp looks it up: 0 with the path in out, or -errno */
+int lxb_find_command(const char *cmd, const char *search, char *out, size_t len);
 
 /* zone_fs.c: build the zone's tree and pivot into it */
 void lxb_setup_fs(int ctl, const struct lxb_config *cfg);

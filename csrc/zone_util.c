@@ -252,3 +252,35 @@ int lxb_mountpoint_in_root(int rootfd, const char *path, int is_dir, uid_t uid, 
     close(parent);
     return lxb_open_in_root(rootfd, path, O_PATH);
 }
+
+
+/* CMD along PATH, as execvp looks it up; 0 with the path in out, or -errno */
+int lxb_find_command(const char *cmd, const char *search, char *out, size_t len)
+{
+    const char *d = search, *end;
+    struct stat st;
+    int err = -ENOENT;
+
+    if (strchr(cmd, '/')) {
+        snprintf(out, len, "%s", cmd);
+        return 0;
+    }
+    if (!search)
+        search = d = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (;;) {
+        end = strchr(d, ':');
+        size_t n = end ? (size_t)(end - d) : strlen(d);
+        if (n == 0)
+            snprintf(out, len, "%s", cmd);
+        else
+            snprintf(out, len, "%.*s/%s", (int)n, d, cmd);
+        if (stat(out, &st) == 0) {
+            if (S_ISREG(st.st_mode) && faccessat(AT_FDCWD, out, X_OK, AT_EACCESS) == 0)
+                return 0;
+            err = -EACCES;
+        }
+        if (!end)
+            return err;
+        d = end + 1;
+    }
+}
