@@ -351,6 +351,10 @@ def test_init_killed_from_outside_is_said_lxrun(rootfs):
     try:
         init = _wait_for(lambda: [c for c in _children(p.pid)
                                   if open(f"/proc/{c}/cmdline").read().startswith("lxbrand-init")])
+        # a running zone: its guest has exec'd sleep (killed during set-up,
+        # init's death is a set-up failure, 125)
+        _wait_for(lambda: [c for c in _children(init[0])
+                           if open(f"/proc/{c}/cmdline").read().startswith("sleep")])
         os.kill(init[0], signal.SIGKILL)
         out, err = p.communicate(timeout=60)
     finally:
