@@ -57,9 +57,6 @@
 
 #include "zone_int.h"
 
-#ifndef TIOCGPTPEER
-#define TIOCGPTPEER _IO('T', 0x41)
-#endif
 
 /* memory shared by the caller, the relay and CMD's process */
 struct exec_shared {
@@ -79,76 +76,22 @@ static void say(struct exec_shared *h, int err, const char *fmt, ...)
     h->err_errno = err ? err : EIO;
 }
 
-/* become uid/gid (and groups) keeping the capabilities until execve, as
-   zone_guest.c's become() */
-static int become(const struct lxb_exec *e)
-{
-    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-    struct __user_cap_data_struct data[2];
-    gid_t groups[64];
-    gid_t g = (gid_t)e->gid;
-    int i, n = e->ngroups > 64 ? 64 : e->ngroups;
-
-    for (i = 0; i < n; i++)
-        groups[i] = (gid_t)e->groups[i];
-    if (n == 0) {
-        groups[0] = g;
-        n = e->uid == 0 && e->gid == 0 ? 0 : 1;
-    }
-    if (prctl(PR_SET_SECUREBITS, SECBIT_KEEP_CAPS) != 0)
-        return -errno;
-    /* setgroups is denied when only one gid is mapped; then there are none */
-    if (setgroups((size_t)n, groups) != 0 && errno != EPERM)
-        return -errno;
-    if (setresgid(g, g, g) != 0 || setresuid((uid_t)e->uid, (uid_t)e->uid, (uid_t)e->uid) != 0)
-        return -errno;
-    if (syscall(SYS_capget, &hdr, data) != 0)
-        return -errno;
-    data[0].effective = data[0].permitted;
-    data[1].effective = data[1].permitted;
-    if (syscall(SYS_capset, &hdr, data) != 0)
-        return -errno;
-    return 0;
-}
-
 /* CMD's process, from its clone by the relay to its execve */
 static __attribute__((noreturn)) void cmd_main(const struct lxb_exec *e, struct exec_shared *h, int master)
 {
-    struct sock_fprog prog;
-    sigset_t none;
+    gid_t groups[64];
     char path[4096];
-    int sig, i, rc, listener;
+    int i, rc, listener, ngroups = e->ngroups > 64 ? 64 : e->ngroups;
 
-    for (sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            signal(sig, SIG_DFL);
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    lxb_default_signals();
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (setsid() < 0) {
         say(h, errno, "setsid: %s", strerror(errno));
         _exit(125);
     }
-    if (master >= 0) {
-        int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
-        if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) != 0) {
-            say(h, errno, "the zone's terminal: %s", strerror(errno));
-            _exit(125);
-        }
-        for (i = 0; i < 3; i++)
-            if (dup2(slave, i) < 0)
-                _exit(125);
-        if (slave > 2)
-            close(slave);
-    } else {
-        for (i = 0; i < 3; i++) {
-            if (e->stdio[i] == i)
-                fcntl(i, F_SETFD, 0);
-            else if (dup2(e->stdio[i], i) < 0) {
-                say(h, errno, "stdio: %s", strerror(errno));
-                _exit(125);
-            }
-        }
+    if ((rc = lxb_take_stdio(master, e->stdio)) < 0) {
+        say(h, -rc, "%s: %s", master >= 0 ? "the zone's terminal" : "stdio", strerror(-rc));
+        _exit(125);
     }
     if (e->cwd && chdir(e->cwd) != 0) {
         say(h, errno, "cwd %s: %s in the zone", e->cwd, strerror(errno));
@@ -161,28 +104,23 @@ static __attribute__((noreturn)) void cmd_main(const struct lxb_exec *e, struct 
             rc == -ENOENT ? "executable file not found in $PATH" : strerror(-rc));
         _exit(rc == -ENOENT ? 127 : 126);
     }
-    for (i = 0; i < 64; i++)
-        if ((e->cap_drop >> i) & 1 && prctl(PR_CAPBSET_DROP, i, 0, 0, 0) != 0 && errno != EINVAL) {
-            say(h, errno, "drop capabilities from the bounding set: %s", strerror(errno));
-            _exit(125);
-        }
+    if ((rc = lxb_drop_caps(e->cap_drop)) < 0) {
+        say(h, -rc, "drop capabilities from the bounding set: %s", strerror(-rc));
+        _exit(125);
+    }
     /* every fd but stdio closes at execve (the shared table is unshared then) */
     syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-    if ((rc = become(e)) < 0) {
+    for (i = 0; i < ngroups; i++)
+        groups[i] = (gid_t)e->groups[i];
+    if ((rc = lxb_become((uid_t)e->uid, (gid_t)e->gid, ngroups ? groups : NULL, ngroups)) < 0) {
         say(h, -rc, "user %d:%d: %s", e->uid, e->gid, strerror(-rc));
         _exit(125);
     }
     /* a change of ids made us dumpable as suid_dumpable says: never here */
     prctl(PR_SET_DUMPABLE, 0);
 
-    prog.len = (unsigned short)(e->bpf_len / sizeof(struct sock_filter));
-    prog.filter = (struct sock_filter *)e->bpf;
-    listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-                            SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
-    if (listener < 0 && errno == EINVAL)
-        listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-    if (listener < 0) {
-        say(h, errno, "load the brand's seccomp filter: %s", strerror(errno));
+    if ((listener = lxb_load_filter(e->bpf, e->bpf_len)) < 0) {
+        say(h, -listener, "load the brand's seccomp filter: %s", strerror(-listener));
         _exit(125);
     }
 

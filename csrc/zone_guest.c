@@ -33,10 +33,6 @@
 
 #include "zone_int.h"
 
-#ifndef TIOCGPTPEER
-#define TIOCGPTPEER _IO('T', 0x41)
-#endif
-
 static int loopback_up(void)
 {
     struct ifreq ifr;
@@ -67,39 +63,6 @@ static int starts_as_elf(const char *path)
     return ok;
 }
 
-/* become uid/gid keeping the capability to load the filter (it goes at
-   execve, as a non-root exec drops every capability) */
-static int become(const struct lxb_config *cfg)
-{
-    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-    struct __user_cap_data_struct data[2];
-    gid_t g = (gid_t)cfg->gid;
-
-    if (cfg->uid == 0 && cfg->gid == 0) {
-        /* root of the guest's namespace; supplementary groups inherited from
-         * lxrun are no ids of the zone (denied with a single gid mapped) */
-        if (setgroups(0, NULL) != 0 && errno != EPERM)
-            return -errno;
-        if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0)
-            return -errno;
-        return 0;
-    }
-    if (prctl(PR_SET_SECUREBITS, SECBIT_KEEP_CAPS) != 0)
-        return -errno;
-    /* setgroups is denied when only one gid is mapped; then there are none */
-    if (setgroups(1, &g) != 0 && errno != EPERM)
-        return -errno;
-    if (setresgid(g, g, g) != 0 || setresuid((uid_t)cfg->uid, (uid_t)cfg->uid, (uid_t)cfg->uid) != 0)
-        return -errno;
-    if (syscall(SYS_capget, &hdr, data) != 0)
-        return -errno;
-    data[0].effective = data[0].permitted;
-    data[1].effective = data[1].permitted;
-    if (syscall(SYS_capset, &hdr, data) != 0)
-        return -errno;
-    return 0;
-}
-
 static __attribute__((noreturn)) void fail(int ctl, const char *step, int err)
 {
     lxb_die_step(ctl, step, err);
@@ -107,45 +70,25 @@ static __attribute__((noreturn)) void fail(int ctl, const char *step, int err)
 
 void lxb_guest_main(const struct lxb_config *cfg, int ctl, int master, int gofd, struct lxb_handoff *h)
 {
-    struct sock_fprog prog;
-    sigset_t none;
     char path[4096], c;
-    int sig, i, listener, rc, is_elf;
+    int i, listener, rc, is_elf;
 
-    for (sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            signal(sig, SIG_DFL);
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    lxb_default_signals();
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (read(gofd, &c, 1) != 1)
         _exit(125);
     close(gofd);
     /* the guest holds every capability of its new namespace from here on,
-     * whatever its ids (set by become(), which may map no 0) */
+     * whatever its ids (set by lxb_become(), which may map no 0) */
     if (!cfg->net_host && (rc = loopback_up()) < 0)
         fail(ctl, "bring up lo", -rc);
 
     if (setsid() < 0)
         fail(ctl, "setsid", errno);
-    if (master >= 0) {
-        int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
-        if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) != 0)
-            fail(ctl, "the zone's terminal", errno);
-        for (i = 0; i < 3; i++)
-            if (dup2(slave, i) < 0)
-                fail(ctl, "the zone's terminal", errno);
-        if (slave > 2)
-            close(slave);
+    if ((rc = lxb_take_stdio(master, cfg->stdio)) < 0)
+        fail(ctl, master >= 0 ? "the zone's terminal" : "stdio", -rc);
+    if (master >= 0)
         close(master);
-    } else {
-        for (i = 0; i < 3; i++) {
-            if (cfg->stdio[i] == i)
-                fcntl(i, F_SETFD, 0);
-            else if (dup2(cfg->stdio[i], i) < 0)
-                fail(ctl, "stdio", errno);
-        }
-    }
     if (cfg->cwd && chdir(cfg->cwd) != 0) {
         lxb_send_msg(ctl, LXB_MSG_SETUP_FAILED, errno, "--cwd: no such directory in the zone", -1);
         _exit(125);
@@ -164,28 +107,18 @@ void lxb_guest_main(const struct lxb_config *cfg, int ctl, int master, int gofd,
     /* capabilities the zone's root does not get (the personality decides:
      * those the kernel checks against the host's namespace, which root in a
      * zone would hold and still be refused) */
-    for (i = 0; i < 64; i++)
-        if ((cfg->cap_drop >> i) & 1 && prctl(PR_CAPBSET_DROP, i, 0, 0, 0) != 0 && errno != EINVAL)
-            fail(ctl, "drop capabilities from the bounding set", errno);
+    if ((rc = lxb_drop_caps(cfg->cap_drop)) < 0)
+        fail(ctl, "drop capabilities from the bounding set", -rc);
     /* everything but stdio closes at exec; ctl is needed until then */
     syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-    if ((rc = become(cfg)) < 0)
+    if ((rc = lxb_become((uid_t)cfg->uid, (gid_t)cfg->gid, NULL, 0)) < 0)
         fail(ctl, "become --uid/--gid", -rc);
     /* init, in the parent namespace, takes our listener with pidfd_getfd
      * (a change of uid above reset this) */
     prctl(PR_SET_DUMPABLE, 1);
 
-    prog.len = (unsigned short)(cfg->bpf_len / sizeof(struct sock_filter));
-    prog.filter = (struct sock_filter *)cfg->bpf;
-    /* WAIT_KILLABLE_RECV: once the supervisor has received a call, only a
-     * fatal signal interrupts it, so an emulated call never both acts and
-     * fails with EINTR */
-    listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-                            SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
-    if (listener < 0 && errno == EINVAL)
-        listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-    if (listener < 0)
-        fail(ctl, "load the seccomp filter", errno);
+    if ((listener = lxb_load_filter(cfg->bpf, cfg->bpf_len)) < 0)
+        fail(ctl, "load the seccomp filter", -listener);
 
     /* from here on, no syscall but execve */
     __atomic_store_n(&h->listener, listener, __ATOMIC_RELEASE);

@@ -14,6 +14,7 @@
 #ifndef LXBRAND_ZONE_INT_H
 #define LXBRAND_ZONE_INT_H
 
+#include <stdint.h>
 #include <sys/types.h>
 #include "lxbrand.h"
 #include "zone_proto.h"
@@ -50,6 +51,20 @@ int lxb_mountpoint_in_root(int rootfd, const char *path, int is_dir, uid_t uid, 
 void lxb_fd_path(char *buf, size_t len, int fd);
 /* CMD along PATH, as execvp looks it up: 0 with the path in out, or -errno */
 int lxb_find_command(const char *cmd, const char *search, char *out, size_t len);
+
+/* zone_proc.c: a process of the zone until its execve (the guest, or one
+   exec'd into a running zone) */
+void lxb_default_signals(void);
+/* stdio: the pty slave of master as controlling terminal (master stays
+   open: an exec'd process shares its fd table with the relay), or stdio[0..2] */
+int lxb_take_stdio(int master, const int *stdio);
+/* drop every capability (1 << CAP_X) of mask from the bounding set */
+int lxb_drop_caps(uint64_t mask);
+/* become uid/gid with groups (NULL: gid alone, none for root), keeping the
+   capabilities until execve (a non-root exec drops them all) */
+int lxb_become(uid_t uid, gid_t gid, const gid_t *groups, int ngroups);
+/* load the brand's filter with a new listener: the listener, or -errno */
+int lxb_load_filter(const unsigned char *bpf, int len);
 
 /* zone_fs.c: build the zone's tree and pivot into it */
 void lxb_setup_fs(int ctl, const struct lxb_config *cfg);

@@ -164,43 +164,55 @@ int lxb_open_in_root(int rootfd, const char *path, int flags)
     return fd < 0 ? -errno : fd;
 }
 
+/* the directory that holds PATH's last component, opened in the root (made,
+   with mkdirs, when `make`); *name points at that component in buf, a copy of
+   path the caller provides */
+static int parent_in_root(int rootfd, const char *path, char *buf, size_t len, char **name, int make,
+                          uid_t uid, gid_t gid)
+{
+    char *last;
+    int rc;
+
+    if (snprintf(buf, len, "%s", path) >= (int)len)
+        return -ENAMETOOLONG;
+    last = strrchr(buf, '/');
+    *name = last ? last + 1 : buf;
+    if (!last || last == buf)
+        return lxb_open_in_root(rootfd, "/", O_PATH | O_DIRECTORY);
+    *last = 0;
+    if (make && (rc = lxb_mkdirs_in_root(rootfd, buf, 0755, uid, gid)) < 0)
+        return rc;
+    return lxb_open_in_root(rootfd, buf, O_PATH | O_DIRECTORY);
+}
+
 /* mkdir -p inside the root; what is created gets uid/gid (the owner of the
    rootfs's top directory: a shifted rootfs stays all the zone's) */
 int lxb_mkdirs_in_root(int rootfd, const char *path, mode_t mode, uid_t uid, gid_t gid)
 {
-    char buf[4096];
-    char *p, *slash;
-    int fd;
+    char buf[4096], pbuf[4096], *p, *slash, *name;
+    int fd, parent;
 
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
         return -ENAMETOOLONG;
     for (p = buf; *p == '/'; p++)
         ;
+    /* each prefix in turn: a component that is missing is made in its
+       parent, which the previous turn made or found */
     for (;;) {
         slash = strchr(p, '/');
         if (slash)
             *slash = 0;
         fd = lxb_open_in_root(rootfd, buf, O_PATH | O_DIRECTORY);
         if (fd == -ENOENT) {
-            char *last = strrchr(buf, '/');
-            int parent;
-            if (last && last != buf) {
-                *last = 0;
-                parent = lxb_open_in_root(rootfd, buf, O_PATH | O_DIRECTORY);
-                *last = '/';
-                last++;
-            } else {
-                parent = lxb_open_in_root(rootfd, "/", O_PATH | O_DIRECTORY);
-                last = last ? last + 1 : buf;
-            }
+            parent = parent_in_root(rootfd, buf, pbuf, sizeof pbuf, &name, 0, uid, gid);
             if (parent < 0)
                 return parent;
-            if (mkdirat(parent, last, mode) != 0 && errno != EEXIST) {
+            if (mkdirat(parent, name, mode) != 0 && errno != EEXIST) {
                 int e = errno;
                 close(parent);
                 return -e;
             }
-            fchownat(parent, last, uid, gid, AT_SYMLINK_NOFOLLOW);
+            fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW);
             close(parent);
             fd = lxb_open_in_root(rootfd, buf, O_PATH | O_DIRECTORY);
         }
@@ -218,8 +230,7 @@ int lxb_mkdirs_in_root(int rootfd, const char *path, mode_t mode, uid_t uid, gid
    returns an O_PATH fd of it */
 int lxb_mountpoint_in_root(int rootfd, const char *path, int is_dir, uid_t uid, gid_t gid)
 {
-    char buf[4096];
-    char *last;
+    char buf[4096], *name;
     int fd, parent, rc;
 
     fd = lxb_open_in_root(rootfd, path, O_PATH);
@@ -229,22 +240,10 @@ int lxb_mountpoint_in_root(int rootfd, const char *path, int is_dir, uid_t uid, 
         rc = lxb_mkdirs_in_root(rootfd, path, 0755, uid, gid);
         return rc < 0 ? rc : lxb_open_in_root(rootfd, path, O_PATH);
     }
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return -ENAMETOOLONG;
-    last = strrchr(buf, '/');
-    if (last && last != buf) {
-        *last = 0;
-        if ((rc = lxb_mkdirs_in_root(rootfd, buf, 0755, uid, gid)) < 0)
-            return rc;
-        parent = lxb_open_in_root(rootfd, buf, O_PATH | O_DIRECTORY);
-        last++;
-    } else {
-        parent = lxb_open_in_root(rootfd, "/", O_PATH | O_DIRECTORY);
-        last = last ? last + 1 : buf;
-    }
+    parent = parent_in_root(rootfd, path, buf, sizeof buf, &name, 1, uid, gid);
     if (parent < 0)
         return parent;
-    fd = openat(parent, last, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+    fd = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd >= 0) {
         fchown(fd, uid, gid);
         close(fd);
@@ -252,7 +251,6 @@ int lxb_mountpoint_in_root(int rootfd, const char *path, int is_dir, uid_t uid, 
     close(parent);
     return lxb_open_in_root(rootfd, path, O_PATH);
 }
-
 
 /* CMD along PATH, as execvp looks it up; 0 with the path in out, or -errno */
 int lxb_find_command(const char *cmd, const char *search, char *out, size_t len)

@@ -1,0 +1,115 @@
+/*
+ * zone_proc.c: making a process of the zone, shared by the guest
+ * (zone_guest.c) and a process exec'd into a running zone (zone_exec.c):
+ * default signals, the zone's terminal or the caller's stdio, the
+ * capability bounding set, the ids, and the brand's filter.  Each returns 0
+ * (or the listener) or -errno; the caller says which step failed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/securebits.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "zone_int.h"
+
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+void lxb_default_signals(void)
+{
+    sigset_t none;
+    int sig;
+
+    for (sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+int lxb_take_stdio(int master, const int *stdio)
+{
+    int i;
+
+    if (master >= 0) {
+        int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+        if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) != 0)
+            return -errno;
+        for (i = 0; i < 3; i++)
+            if (dup2(slave, i) < 0)
+                return -errno;
+        if (slave > 2)
+            close(slave);
+        return 0;
+    }
+    for (i = 0; i < 3; i++) {
+        if (stdio[i] == i)
+            fcntl(i, F_SETFD, 0);
+        else if (dup2(stdio[i], i) < 0)
+            return -errno;
+    }
+    return 0;
+}
+
+int lxb_drop_caps(uint64_t mask)
+{
+    int i;
+
+    for (i = 0; i < 64; i++)
+        if ((mask >> i) & 1 && prctl(PR_CAPBSET_DROP, i, 0, 0, 0) != 0 && errno != EINVAL)
+            return -errno;
+    return 0;
+}
+
+int lxb_become(uid_t uid, gid_t gid, const gid_t *groups, int ngroups)
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    gid_t own = gid;
+
+    if (!groups) {
+        groups = &own;
+        ngroups = uid == 0 && gid == 0 ? 0 : 1;
+    }
+    if (prctl(PR_SET_SECUREBITS, SECBIT_KEEP_CAPS) != 0)
+        return -errno;
+    /* setgroups is denied when only one gid is mapped; then there are none */
+    if (setgroups((size_t)ngroups, groups) != 0 && errno != EPERM)
+        return -errno;
+    if (setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0)
+        return -errno;
+    if (syscall(SYS_capget, &hdr, data) != 0)
+        return -errno;
+    data[0].effective = data[0].permitted;
+    data[1].effective = data[1].permitted;
+    if (syscall(SYS_capset, &hdr, data) != 0)
+        return -errno;
+    return 0;
+}
+
+int lxb_load_filter(const unsigned char *bpf, int len)
+{
+    struct sock_fprog prog;
+    int listener;
+
+    prog.len = (unsigned short)(len / (int)sizeof(struct sock_filter));
+    prog.filter = (struct sock_filter *)bpf;
+    /* WAIT_KILLABLE_RECV: once the supervisor has received a call, only a
+     * fatal signal interrupts it, so an emulated call never both acts and
+     * fails with EINTR */
+    listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                            SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
+    if (listener < 0 && errno == EINVAL)          /* a kernel before 5.19 */
+        listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+    return listener < 0 ? -errno : listener;
+}
