@@ -3,7 +3,7 @@
     python3 -m bench                           everything -> bench/RESULTS.md, bench/results.json
     python3 -m bench --quick                   fewer repetitions, smaller counts (< 5 minutes)
     python3 -m bench --only w1,w8 --runners native,lxrun
-    python3 -m bench --only startup,memory     sections: startup memory density mech profile
+    python3 -m bench --only startup,memory     sections: startup memory density mech profile oci
     python3 -m bench --list
 
 A full run with every workload, section and runner writes bench/RESULTS.md;
@@ -22,10 +22,10 @@ import subprocess
 import sys
 import time
 
-from . import BENCH_DIR, BUILD_DIR, BenchError, build, density, measure, report, runners
+from . import BENCH_DIR, BUILD_DIR, BenchError, build, density, measure, oci, report, runners
 from .workloads import WORKLOADS
 
-SECTIONS = ("startup", "memory", "density", "mech", "profile")
+SECTIONS = ("startup", "memory", "density", "mech", "profile", "oci")
 
 
 class Plan:
@@ -338,6 +338,10 @@ def main(argv=None) -> int:
     if "density" in sections and any(r.name in ("lxrun", "bwrap") for r in rs):
         _log("bench: density (N idle sandboxes at once)")
         res["density"] = density.run_density(root, plan.density_ns, plan.density_big, _log)
+        save()
+    if "oci" in sections:
+        _log("bench: OCI runtime under podman, against runc")
+        res["oci"] = oci.run_oci(3 if args.quick else 10, _log, burst=32)
         save()
     if "profile" in sections and any(r.name == "lxrun" for r in rs):
         _log("bench: profile of lxrun's start-up")

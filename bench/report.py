@@ -161,6 +161,9 @@ def targets(res: dict) -> list[dict]:
                     "verdict": "met" if ok else "MISSED"})
     else:
         out.append({"target": TARGETS_DOC["density-1000"], "verdict": "not measured"})
+    if "oci" in res:
+        from . import oci
+        out += oci.targets(res["oci"])
     mem = res.get("memory", {}).get("lxrun", {})
     if mem.get("vmhwm_kb"):
         mb = mem["vmhwm_kb"] / 1024
@@ -417,6 +420,9 @@ def markdown(res: dict) -> str:
     if res.get("findings"):
         L += ["## Findings", ""] + [f"- {f}" for f in res["findings"]] + [""]
 
+    if res.get("oci"):
+        from . import oci
+        L += oci.markdown(res["oci"])
     L += ["## Commands", "", f"ROOT is `{meta['root']}`; guest programs are in ROOT/opt/lxbrand-bench/ "
           "(bench/c/sysloop.c, bench/c/timeit.c; static).", ""]
     L += _table(["runner", "command"], [[n, f"`{t}`"] for n, t in meta["runner_templates"].items()])
