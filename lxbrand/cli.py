@@ -105,6 +105,8 @@ def _zone_options(f):
         kw = {"help": flag.help}
         if flag.is_flag:
             kw["is_flag"] = True
+            if "/" in flag.decls[0]:
+                kw["default"] = field.default     # --x/--no-x: the field's (None: decided later)
         elif flag.multiple:
             kw["multiple"] = True
         else:
@@ -376,6 +378,8 @@ def entry() -> None:
         _fail("aborted", 130)
     except click.exceptions.ClickException as e:
         _fail(e.format_message().replace("\n", " "), EXIT_FAILED)
+    except LxbrandError as e:       # e.g. the C supervisor not built, raised on a lazy import
+        _fail(str(e), EXIT_FAILED)
     sys.exit(rv if isinstance(rv, int) else 0)
 
 

@@ -370,3 +370,14 @@ def test_init_killed_from_outside_is_said_lxrun(rootfs):
 def test_timeout_is_not_reported_as_init_killed(rootfs):
     with pytest.raises(subprocess.TimeoutExpired):
         Zone(rootfs).run(["sleep", "60"], timeout=0.5)
+
+
+def test_supervisor_not_built_is_one_line(rootfs):
+    """A broken install (the C module missing) is said in one line, not a
+    traceback: the module is imported lazily, inside the run command."""
+    import sys as _sys
+    code = ("import sys; sys.modules['lxbrand._lxbrand_c'] = None; "
+            "sys.argv = ['lxrun-py', 'run', sys.argv[1], 'true']; "
+            "from lxbrand.cli import entry; entry()")
+    r = subprocess.run([_sys.executable, "-c", code, str(rootfs)], capture_output=True, text=True, timeout=60)
+    one_line_error(r, 125, "C supervisor is not built", "make build")
