@@ -30,11 +30,103 @@ static uint32_t action_of(int32_t act)
     return SCMP_ACT_ERRNO((uint16_t)act);
 }
 
+/* the BPF program of ctx into out: its length in bytes, or -errno */
+static int export_bpf(scmp_filter_ctx ctx, unsigned char *out, int outlen)
+{
+    int rc, fd;
+    off_t len;
+
+    fd = memfd_create("lxbrand-bpf", MFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    rc = seccomp_export_bpf(ctx, fd);
+    if (rc >= 0) {
+        len = lseek(fd, 0, SEEK_CUR);
+        if (len < 0 || len > outlen)
+            rc = len < 0 ? -errno : -E2BIG;
+        else
+            rc = pread(fd, out, len, 0) == len ? (int)len : -EIO;
+    }
+    close(fd);
+    return rc;
+}
+
+/*
+ * The container's own seccomp profile (config.json linux.seccomp, read by
+ * lxbrand/oci.py), as a second filter the zone's processes load after the
+ * brand's: seccomp runs every filter of a task and keeps the most
+ * restrictive answer, so the profile can refuse more than the brand, never
+ * less (a syscall the brand emulates or denies stays emulated or denied).
+ * Actions are SECCOMP_RET_* values, which libseccomp's SCMP_ACT_* are;
+ * SECCOMP_RET_USER_NOTIF is refused (the zone's listener is the brand's).
+ * The zone runs x86_64 only: the brand's filter kills any other
+ * architecture before this one matters.  *failed names the rule libseccomp
+ * refused, or -1.
+ */
+static int profile_action_ok(uint32_t act)
+{
+    switch (act & 0xffff0000U) {
+    case SCMP_ACT_KILL_PROCESS:
+    case SCMP_ACT_KILL_THREAD:
+    case SCMP_ACT_TRAP:
+    case 0x00050000U:                 /* SCMP_ACT_ERRNO(x) */
+    case 0x7ff00000U:                 /* SCMP_ACT_TRACE(x) */
+    case SCMP_ACT_LOG:
+    case SCMP_ACT_ALLOW:
+        return 1;
+    }
+    return 0;
+}
+
+int lxb_profile_build(uint32_t default_action, const struct lxb_scmp_rule *rules, int n, unsigned char *out,
+                      int outlen, int *failed)
+{
+    struct scmp_arg_cmp cmp[6];
+    scmp_filter_ctx ctx;
+    int rc, i, j;
+
+    *failed = -1;
+    if (!profile_action_ok(default_action))
+        return -EINVAL;
+    ctx = seccomp_init(default_action);
+    if (ctx == NULL)
+        return -ENOMEM;
+    /* loaded with CAP_SYS_ADMIN in the zone's user namespace, as the brand's */
+    rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+    if (rc < 0)
+        goto out;
+    rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+    if (rc < 0)
+        goto out;
+    for (i = 0; i < n; i++) {
+        const struct lxb_scmp_rule *r = &rules[i];
+        *failed = i;
+        rc = -EINVAL;
+        if (!profile_action_ok(r->action) || r->nargs < 0 || r->nargs > 6)
+            goto out;
+        for (j = 0; j < r->nargs; j++) {
+            if (r->args[j].index > 5 || r->args[j].op < LXB_CMP_NE || r->args[j].op > LXB_CMP_MASKED_EQ)
+                goto out;
+            cmp[j].arg = r->args[j].index;
+            cmp[j].op = (enum scmp_compare)r->args[j].op;   /* LXB_CMP_* are libseccomp's values */
+            cmp[j].datum_a = r->args[j].value;
+            cmp[j].datum_b = r->args[j].value_two;
+        }
+        rc = seccomp_rule_add_array(ctx, r->action, r->nr, (unsigned int)r->nargs, cmp);
+        if (rc < 0)
+            goto out;
+    }
+    *failed = -1;
+    rc = export_bpf(ctx, out, outlen);
+out:
+    seccomp_release(ctx);
+    return rc;
+}
+
 int lxb_filter_build(const int32_t *action, int n, unsigned char *out, int outlen)
 {
     scmp_filter_ctx ctx;
-    int rc, fd = -1, nr;
-    off_t len;
+    int rc, nr;
 
     ctx = seccomp_init(SCMP_ACT_ERRNO(ENOSYS));
     if (ctx == NULL)
@@ -64,27 +156,8 @@ int lxb_filter_build(const int32_t *action, int n, unsigned char *out, int outle
         if (rc < 0)
             goto out;
     }
-    fd = memfd_create("lxbrand-bpf", MFD_CLOEXEC);
-    if (fd < 0) {
-        rc = -errno;
-        goto out;
-    }
-    rc = seccomp_export_bpf(ctx, fd);
-    if (rc < 0)
-        goto out;
-    len = lseek(fd, 0, SEEK_CUR);
-    if (len < 0 || len > outlen) {
-        rc = len < 0 ? -errno : -E2BIG;
-        goto out;
-    }
-    if (pread(fd, out, len, 0) != len) {
-        rc = -EIO;
-        goto out;
-    }
-    rc = (int)len;
+    rc = export_bpf(ctx, out, outlen);
 out:
-    if (fd >= 0)
-        close(fd);
     seccomp_release(ctx);
     return rc;
 }

@@ -114,6 +114,9 @@ struct lxb_config {
     int readonly_root;           /* --read-only: the root mount read-only */
     int hold_guest;              /* the guest waits before its execve of CMD until
                                     lxb_zone_release (a tracer attaches in between) */
+    const unsigned char *profile_bpf;  /* the container's own seccomp profile (lxb_profile_build),
+                                    loaded after the brand's filter, or NULL */
+    int profile_bpf_len;         /* in bytes */
 };
 
 struct lxb_zone {
@@ -307,6 +310,8 @@ struct lxb_exec {
     const unsigned char *bpf;    /* the zone's filter, from lxb_filter_build */
     int bpf_len;                 /* in bytes */
     uint64_t cap_drop;           /* as struct lxb_config's */
+    const unsigned char *profile_bpf;  /* as struct lxb_config's */
+    int profile_bpf_len;
 };
 
 struct lxb_exec_proc {
@@ -324,6 +329,38 @@ int lxb_exec_release(struct lxb_exec_proc *p);
 /* CMD never runs: the relay kills it; closes p's fds and reaps the relay */
 int lxb_exec_abort(struct lxb_exec_proc *p);
 /* ---- end of exec ---- */
+
+/* ---- the container's own seccomp profile (csrc/filter.c, lxbrand/oci.py; issue 14) ----
+   A second filter after the brand's: the kernel keeps the stricter answer.
+   action: a SECCOMP_RET_* value (libseccomp's SCMP_ACT_*), never USER_NOTIF;
+   a rule's args are ANDed, as libseccomp's. */
+#define LXB_CMP_NE 1             /* libseccomp's enum scmp_compare */
+#define LXB_CMP_LT 2
+#define LXB_CMP_LE 3
+#define LXB_CMP_EQ 4
+#define LXB_CMP_GE 5
+#define LXB_CMP_GT 6
+#define LXB_CMP_MASKED_EQ 7      /* (arg & value) == value_two */
+
+struct lxb_scmp_arg {
+    uint32_t index;              /* 0-5 */
+    uint32_t op;                 /* LXB_CMP_* */
+    uint64_t value;
+    uint64_t value_two;
+};
+
+struct lxb_scmp_rule {
+    int32_t nr;                  /* x86_64 syscall number */
+    uint32_t action;
+    int32_t nargs;               /* 0-6 */
+    const struct lxb_scmp_arg *args;
+};
+
+/* the BPF program's length in bytes written to out, or -errno (*failed: the
+   rule libseccomp refused, or -1) */
+int lxb_profile_build(uint32_t default_action, const struct lxb_scmp_rule *rules, int n, unsigned char *out,
+                      int outlen, int *failed);
+/* ---- end of the profile ---- */
 /* CFFI-END */
 
 #endif

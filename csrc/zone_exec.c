@@ -123,6 +123,11 @@ static __attribute__((noreturn)) void cmd_main(const struct lxb_exec *e, struct 
         say(h, -listener, "load the brand's seccomp filter: %s", strerror(-listener));
         _exit(125);
     }
+    /* the container's own profile, as the guest loaded it (zone_guest.c) */
+    if (e->profile_bpf_len > 0 && (rc = lxb_load_profile(e->profile_bpf, e->profile_bpf_len)) < 0) {
+        say(h, -rc, "load the container's seccomp profile: %s", strerror(-rc));
+        _exit(125);
+    }
 
     /* from here on, no syscall but execve */
     __atomic_store_n(&h->listener, listener, __ATOMIC_RELEASE);

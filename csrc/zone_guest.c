@@ -119,6 +119,9 @@ void lxb_guest_main(const struct lxb_config *cfg, int ctl, int master, int gofd,
 
     if ((listener = lxb_load_filter(cfg->bpf, cfg->bpf_len)) < 0)
         fail(ctl, "load the seccomp filter", -listener);
+    /* the container's own profile stacks on the brand's: the stricter wins */
+    if (cfg->profile_bpf_len > 0 && (rc = lxb_load_profile(cfg->profile_bpf, cfg->profile_bpf_len)) < 0)
+        fail(ctl, "load the container's seccomp profile", -rc);
 
     /* from here on, no syscall but execve */
     __atomic_store_n(&h->listener, listener, __ATOMIC_RELEASE);

@@ -65,6 +65,8 @@ int lxb_drop_caps(uint64_t mask);
 int lxb_become(uid_t uid, gid_t gid, const gid_t *groups, int ngroups);
 /* load the brand's filter with a new listener: the listener, or -errno */
 int lxb_load_filter(const unsigned char *bpf, int len);
+/* then the container's own seccomp profile, if any: 0 or -errno */
+int lxb_load_profile(const unsigned char *bpf, int len);
 
 /* zone_fs.c: build the zone's tree and pivot into it */
 void lxb_setup_fs(int ctl, const struct lxb_config *cfg);

@@ -113,3 +113,15 @@ int lxb_load_filter(const unsigned char *bpf, int len)
         listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
     return listener < 0 ? -errno : listener;
 }
+
+/* the container's own profile (lxb_profile_build), after the brand's filter:
+ * no listener (its actions never notify); loading it is a seccomp(2) the
+ * brand's filter lets through */
+int lxb_load_profile(const unsigned char *bpf, int len)
+{
+    struct sock_fprog prog;
+
+    prog.len = (unsigned short)(len / (int)sizeof(struct sock_filter));
+    prog.filter = (struct sock_filter *)bpf;
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0 ? -errno : 0;
+}

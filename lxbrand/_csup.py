@@ -139,6 +139,13 @@ class LaunchConfig:
         self._keep.append(buf)
         c.bpf = ffi.cast("unsigned char *", buf)
         c.bpf_len = len(bpf)
+        # the container's own seccomp profile (lxbrand/oci.py), after the brand's filter
+        profile = getattr(cfg, "seccomp_bpf", b"") or b""
+        if profile:
+            pbuf = ffi.from_buffer(profile)
+            self._keep.append(pbuf)
+            c.profile_bpf = ffi.cast("unsigned char *", pbuf)
+            c.profile_bpf_len = len(profile)
         return self
 
     def plan(self) -> list:
@@ -188,3 +195,109 @@ def zone_wait(z) -> tuple:
 
 
 pty_relay = lib.lxb_pty_relay
+
+
+# -- the container's own seccomp profile (lxbrand/oci.py, csrc/filter.c) ----
+
+PROFILE_BPF_MAX = 256 * 1024
+
+
+def profile_filter(default_action: int, rules) -> bytes:
+    """lxb_profile_build: rules are (nr, action, [(index, op, value,
+    value_two)]) with SECCOMP_RET_* actions and LXB_CMP_* ops; an OSError
+    whose `rule` is the index of the rule libseccomp refused (or None)."""
+    crules = ffi.new("struct lxb_scmp_rule[]", max(1, len(rules)))
+    keep = []
+    for i, (nr, action, args) in enumerate(rules):
+        cargs = ffi.new("struct lxb_scmp_arg[]", max(1, len(args)))
+        keep.append(cargs)
+        for j, (index, op, value, value_two) in enumerate(args):
+            cargs[j].index, cargs[j].op, cargs[j].value, cargs[j].value_two = index, op, value, value_two
+        crules[i].nr, crules[i].action, crules[i].nargs, crules[i].args = nr, action, len(args), cargs
+    out = ffi.new("unsigned char[]", PROFILE_BPF_MAX)
+    failed = ffi.new("int *")
+    n = lib.lxb_profile_build(default_action, crules, len(rules), out, PROFILE_BPF_MAX, failed)
+    if n < 0:
+        e = OSError(-n, os.strerror(-n))
+        e.rule = failed[0] if failed[0] >= 0 else None
+        raise e
+    return bytes(ffi.buffer(out, n))
+
+
+def join_netns(path: str) -> None:
+    """setns(2) this thread into the network namespace at path (a zone
+    started from this thread with the host's network then has that one)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if libc.setns(fd, 0x40000000) != 0:      # CLONE_NEWNET
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns {path}: {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
+# -- exec into a running zone (csrc/zone_exec.c, lxbrand/oci.py exec) --------
+
+class ExecProc:
+    """lxb_zone_exec: CMD started in a running zone, held before its execve
+    until release(); pid is the relay's (it exits as CMD does), cmd_pid
+    CMD's, listener_fd its seccomp listener, pty_fd the pty master or -1."""
+
+    def __init__(self, *, guest_pidfd: int, ns_flags: int, cwd: str, argv, envp, search_path: Optional[str],
+                 uid: int, gid: int, groups, use_pty: bool, bpf: bytes, profile_bpf: bytes, cap_drop: int):
+        keep = []
+
+        def cstr(text):
+            b = ffi.new("char[]", os.fsencode(text))
+            keep.append(b)
+            return b
+
+        def cvec(items):
+            v = ffi.new("char *[]", [cstr(x) for x in items] + [ffi.NULL])
+            keep.append(v)
+            return v
+        e = ffi.new("struct lxb_exec *")
+        e.guest_pidfd, e.ns_flags = guest_pidfd, ns_flags
+        e.cwd, e.path = cstr(cwd), cstr(argv[0])
+        e.search_path = cstr(search_path) if search_path is not None else ffi.NULL
+        e.argv, e.envp = cvec(argv), cvec(envp)
+        e.uid, e.gid = uid, gid
+        gv = ffi.new("int[]", list(groups) or [0])
+        keep.append(gv)
+        e.ngroups, e.groups = len(groups), gv
+        e.stdio = [0, 1, 2]
+        e.use_pty = int(use_pty)
+        for field, data in (("bpf", bpf), ("profile_bpf", profile_bpf)):
+            if data:
+                buf = ffi.new("unsigned char[]", data)
+                keep.append(buf)
+                setattr(e, field, buf)
+                setattr(e, field + "_len", len(data))
+        e.cap_drop = cap_drop
+        self._p = ffi.new("struct lxb_exec_proc *")
+        err = ffi.new("char[]", 512)
+        rc = lib.lxb_zone_exec(e, self._p, err, 512)
+        if rc < 0:
+            raise OSError(-rc, ffi.string(err).decode(errors="replace"))
+
+    pid = property(lambda self: self._p.pid)
+    cmd_pid = property(lambda self: self._p.cmd_pid)
+    pty_fd = property(lambda self: self._p.pty_fd)
+
+    @property
+    def listener_fd(self) -> int:
+        return self._p.listener_fd
+
+    def close_listener(self) -> None:
+        """Once the zone's supervisor has its own copy."""
+        if self._p.listener_fd >= 0:
+            os.close(self._p.listener_fd)
+            self._p.listener_fd = -1
+
+    def release(self) -> None:
+        check(lib.lxb_exec_release(self._p), "release the process")
+
+    def abort(self) -> None:
+        lib.lxb_exec_abort(self._p)

@@ -91,6 +91,7 @@ def _check_types(cfg) -> None:
         if not isinstance(k, str) or not isinstance(v, (str, int)) or isinstance(v, bool):
             raise ZoneConfigError(f"environment variable {k!r}={v!r}: expected str names and values")
     want("deny", cfg.deny, dict, "a dict of syscall name to errno")
+    want("seccomp_bpf", cfg.seccomp_bpf, bytes, "bytes (struct sock_filter[])")
 
 
 def _tmpfs_spec(spec) -> tuple:
@@ -276,6 +277,10 @@ class ZoneConfig:
     read_only: bool = _option(False, Flag(
         ("--read-only", "read_only"), "The root read-only (/tmp, /dev, /proc, --tmpfs and --bind keep their "
         "own flags).", is_flag=True))
+    # the container's own seccomp profile, compiled (lxbrand/oci.py from
+    # config.json's linux.seccomp): a second filter loaded after the brand's,
+    # the stricter answer wins; no lxrun flag
+    seccomp_bpf: bytes = dataclasses.field(default=b"", metadata={"flags": (), "merge": None})
 
     def __post_init__(self):
         # None for a list or a dict: empty, as the keyword's default
@@ -300,6 +305,8 @@ class ZoneConfig:
         out = {}
         for f in cls.fields():
             flags = f.metadata["flags"]
+            if not flags:
+                continue                # not an option of lxrun (seccomp_bpf)
             given = [values.pop(flag.dest) for flag in flags]
             out[f.name] = f.metadata["merge"](*given) if f.metadata["merge"] else given[0]
         return out

@@ -50,6 +50,7 @@ DEFAULT_ROOT = "/run/lxbrand-oci"
 _ID = re.compile(r"^[\w+\-.]+$")
 STATE_FILE = "state.json"
 FILTER_FILE = "filter.bpf"      # the brand's filter, for `exec`
+PROFILE_FILE = "profile.bpf"    # the container's own seccomp profile, compiled, for `exec`
 EXEC_RECEIVERS = 2              # receiver threads per exec'd process's listener
 CTL_SOCKET = "ctl.sock"
 # mounts the zone makes itself (csrc/zone_fs.c): the config's own are accepted as they are
@@ -142,6 +143,7 @@ class Spec:
         self.hooks: dict = {}
         self.annotations: dict = {}
         self.rootfs = ""
+        self.netns: Optional[str] = None      # the network namespace to join (its path)
         self.warnings: list = []
 
 
@@ -182,6 +184,95 @@ def load_config(bundle: str) -> dict:
     if not isinstance(config, dict):
         raise OCIError("config.json: expected a JSON object")
     return config
+
+
+# -- linux.seccomp: the container's own profile, stacked on the brand's filter --
+# Actions are SECCOMP_RET_* values (linux/seccomp.h; libseccomp's SCMP_ACT_*
+# are the same numbers); csrc/filter.c lxb_profile_build compiles the rules.
+SECCOMP_ACTIONS = {"SCMP_ACT_KILL": 0x00000000, "SCMP_ACT_KILL_THREAD": 0x00000000,
+                   "SCMP_ACT_KILL_PROCESS": 0x80000000, "SCMP_ACT_TRAP": 0x00030000,
+                   "SCMP_ACT_ERRNO": 0x00050000, "SCMP_ACT_TRACE": 0x7ff00000, "SCMP_ACT_LOG": 0x7ffc0000,
+                   "SCMP_ACT_ALLOW": 0x7fff0000}
+SECCOMP_OPS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4, "SCMP_CMP_GE": 5,
+               "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
+SECCOMP_ARCHES = ("SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64",
+                  "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL",
+                  "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64",
+                  "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_PARISC",
+                  "SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64")
+SECCOMP_FLAGS = ("SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                 "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV")
+EPERM = 1
+
+
+def _seccomp_action(name, errno_ret, where: str) -> int:
+    if name == "SCMP_ACT_NOTIFY":
+        raise OCIError(f"linux.seccomp: {where}: SCMP_ACT_NOTIFY is not supported by lxbrand (the zone's "
+                       "seccomp listener is its brand's supervisor)")
+    if name not in SECCOMP_ACTIONS:
+        raise OCIError(f"linux.seccomp: {where}: unknown action {name!r}")
+    act = SECCOMP_ACTIONS[name]
+    if name in ("SCMP_ACT_ERRNO", "SCMP_ACT_TRACE"):
+        ret = EPERM if errno_ret is None else errno_ret
+        if not isinstance(ret, int) or isinstance(ret, bool) or not 0 <= ret < 4096:
+            raise OCIError(f"linux.seccomp: {where}: errnoRet {ret!r} must be 0-4095")
+        act |= ret
+    return act
+
+
+def seccomp_profile(sc: dict, warn) -> bytes:
+    """linux.seccomp -> the BPF of a filter the zone's processes load after
+    the brand's (the kernel keeps the stricter answer of the two), as runc
+    builds it: defaultAction/defaultErrnoRet, syscalls[] names, action,
+    errnoRet, args (ANDed; several on one argument index make one rule each,
+    ORed, as runc does); names x86_64 does not have are skipped."""
+    from . import _csup
+    from .brand.table import BY_NAME
+    if not isinstance(sc, dict):
+        raise OCIError("linux.seccomp: expected an object")
+    default = _seccomp_action(sc.get("defaultAction"), sc.get("defaultErrnoRet"), "defaultAction")
+    for arch in sc.get("architectures") or []:
+        if arch not in SECCOMP_ARCHES:
+            raise OCIError(f"linux.seccomp: unknown architecture {arch!r}")
+    flags = [f for f in sc.get("flags") or []]
+    unknown = [f for f in flags if f not in SECCOMP_FLAGS]
+    if unknown:
+        raise OCIError(f"linux.seccomp: unknown flags {unknown}")
+    if flags:
+        warn(f"linux.seccomp.flags {flags}: not applied")
+    if sc.get("listenerPath"):
+        warn(f"linux.seccomp.listenerPath {sc['listenerPath']}: ignored (no SCMP_ACT_NOTIFY in a zone's profile)")
+    rules, where = [], []
+    for i, call in enumerate(sc.get("syscalls") or []):
+        if not isinstance(call, dict) or not isinstance(call.get("names"), list):
+            raise OCIError(f"linux.seccomp: syscalls[{i}]: expected an object with names")
+        names = call["names"]
+        act = _seccomp_action(call.get("action"), call.get("errnoRet"), f"syscalls[{i}] {','.join(map(str, names))}")
+        conds = []
+        for a in call.get("args") or []:
+            op = a.get("op") if isinstance(a, dict) else None
+            index, value, two = (a.get("index"), a.get("value", 0), a.get("valueTwo", 0)) if op else (0, 0, 0)
+            if op not in SECCOMP_OPS or not isinstance(index, int) or not 0 <= index <= 5 \
+                    or not all(isinstance(v, int) and 0 <= v < 2**64 for v in (value, two)):
+                raise OCIError(f"linux.seccomp: syscalls[{i}]: bad args entry {a!r} (index 0-5, op SCMP_CMP_*, "
+                               "value and valueTwo unsigned 64-bit)")
+            conds.append((index, SECCOMP_OPS[op], value, two))
+        if act == default:
+            continue                # libseccomp refuses a rule that is the default (runc skips it)
+        indexes = [c[0] for c in conds]
+        groups = [[c] for c in conds] if len(set(indexes)) < len(indexes) else [conds]
+        for name in names:
+            entry = BY_NAME.get(name)
+            if entry is None:
+                continue            # another architecture's syscall (runc skips unknown names too)
+            for g in groups:
+                rules.append((entry.nr, act, g))
+                where.append(name)
+    try:
+        return _csup.profile_filter(default, rules)
+    except OSError as e:
+        what = f"syscall {where[e.rule]}" if e.rule is not None else "the profile"
+        raise OCIError(f"linux.seccomp: {what}: libseccomp refused it ({e.strerror})") from None
 
 
 def translate(bundle: str, config: dict) -> Spec:
@@ -311,11 +402,15 @@ def translate(bundle: str, config: dict) -> Spec:
         types[ns.get("type")] = ns.get("path") or ""
     if "network" not in types:
         kw["net"] = "host"
+    elif types["network"]:
+        # the engine's (podman's bridge, --network ns:PATH): the monitor joins
+        # it before it starts the zone, which then shares the monitor's network
+        if not os.path.exists(types["network"]):
+            raise OCIError(f"namespace network {types['network']}: no such file")
+        kw["net"] = "host"
+        s.netns = types["network"]
     else:
         kw["net"] = "none"
-        if types["network"]:
-            warn(f"namespace network {types['network']}: not joined; the zone has a network of its own "
-                 "(loopback only), as --network none")
     for t in ("pid", "mount", "ipc", "uts", "cgroup", "user"):
         if t in types and types[t]:
             warn(f"namespace {t} {types[t]}: not joined; the zone has its own")
@@ -349,7 +444,7 @@ def translate(bundle: str, config: dict) -> Spec:
     if ro:
         warn(f"linux.readonlyPaths {ro}: not made read-only (the zone has its own list: docs/OCI.md)")
     if linux.get("seccomp"):
-        warn("linux.seccomp: the container's own profile is not applied; the brand's filter is (docs/OCI.md)")
+        kw["seccomp_bpf"] = seccomp_profile(linux["seccomp"], warn)
     if linux.get("sysctl"):
         warn(f"linux.sysctl {sorted(linux['sysctl'])}: not applied")
     if linux.get("devices"):
@@ -532,6 +627,12 @@ def _monitor(store: Store, cid: str, bundle: str, spec: Spec, console_socket: Op
                 log.warn(f"process.oomScoreAdj {spec.oom_score_adj}: {e.strerror}")
         zone = Zone(**spec.zone)
         _check_command(zone, spec.argv)
+        if spec.netns:
+            from ._csup import join_netns
+            try:
+                join_netns(spec.netns)
+            except OSError as e:
+                raise OCIError(f"namespace network {spec.netns}: {e.strerror}") from None
         run = zone.start(spec.argv, tty=spec.terminal, hold=True)
         if spec.terminal:
             _send_fd(console_socket, run.pty_fd)
@@ -550,6 +651,8 @@ def _monitor(store: Store, cid: str, bundle: str, spec: Spec, console_socket: Op
         from . import personality
         with open(os.path.join(d, FILTER_FILE), "wb") as f:
             f.write(zone.brand.bpf())
+        with open(os.path.join(d, PROFILE_FILE), "wb") as f:
+            f.write(spec.zone.get("seccomp_bpf", b""))
         st["cap_drop"] = personality.CAP_DROP
         store.write(cid, st)
         run_hooks("prestart", spec.hooks.get("prestart", []), oci_state(st, "created"))
@@ -1022,7 +1125,8 @@ def features():
             "namespaces": ["pid", "network", "ipc", "uts", "mount", "user", "cgroup"],
             "capabilities": [],
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False},
-            "seccomp": {"enabled": False},
+            "seccomp": {"enabled": True, "actions": sorted(SECCOMP_ACTIONS), "operators": sorted(SECCOMP_OPS),
+                        "archs": list(SECCOMP_ARCHES), "knownFlags": list(SECCOMP_FLAGS), "supportedFlags": []},
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
         },
@@ -1175,52 +1279,34 @@ def _join_cgroups(guest: int, pid: int) -> None:
 
 def _exec(store: Store, cid: str, st: dict, proc: dict, console_socket, pid_file, detach) -> int:
     """Start proc in the zone, its listener served by the zone's monitor; its status unless detach."""
-    from ._csup import ffi, lib
-    try:
-        with open(os.path.join(store.dir(cid), FILTER_FILE), "rb") as f:
-            bpf = f.read()
-    except OSError as e:
-        raise OCIError(f"the zone's filter: {e.strerror}") from None
+    from ._csup import ExecProc
+    filters = []
+    for name in (FILTER_FILE, PROFILE_FILE):
+        try:
+            with open(os.path.join(store.dir(cid), name), "rb") as f:
+                filters.append(f.read())
+        except FileNotFoundError:
+            filters.append(b"")
+        except OSError as e:
+            raise OCIError(f"the zone's filter {name}: {e.strerror}") from None
+    if not filters[0]:
+        raise OCIError(f"the zone's filter {FILTER_FILE}: missing")
     env = [e for e in proc.get("env") or []]
     path_env = next((e[5:] for e in reversed(env) if e.startswith("PATH=")), None)
     user = proc.get("user") or {}
     groups = [int(g) for g in user.get("additionalGids") or []]
     if len(groups) > 64:
         raise OCIError("process.user.additionalGids: at most 64")
-    keep = []
-
-    def cstr(text):
-        b = ffi.new("char[]", os.fsencode(text))
-        keep.append(b)
-        return b
-
-    def cvec(items):
-        v = ffi.new("char *[]", [cstr(x) for x in items] + [ffi.NULL])
-        keep.append(v)
-        return v
-    e = ffi.new("struct lxb_exec *")
-    e.cwd = cstr(proc.get("cwd") or "/")
-    e.path = cstr(proc["args"][0])
-    e.search_path = cstr(path_env) if path_env is not None else ffi.NULL
-    e.argv, e.envp = cvec(proc["args"]), cvec(env)
-    e.uid, e.gid = int(user.get("uid", 0)), int(user.get("gid", 0))
-    gv = ffi.new("int[]", groups or [0])
-    e.ngroups, e.groups = len(groups), gv
-    e.stdio = [0, 1, 2]
-    e.use_pty = 1 if proc["terminal"] else 0
-    bpf_c = ffi.new("unsigned char[]", bpf)
-    e.bpf, e.bpf_len = bpf_c, len(bpf)
-    e.cap_drop = int(st.get("cap_drop") or 0)
-    pidfd, e.ns_flags = _guest_pidfd(st)
-    e.guest_pidfd = pidfd
-    p = ffi.new("struct lxb_exec_proc *")
-    err = ffi.new("char[]", 512)
+    pidfd, ns_flags = _guest_pidfd(st)
     try:
-        rc = lib.lxb_zone_exec(e, p, err, 512)
+        p = ExecProc(guest_pidfd=pidfd, ns_flags=ns_flags, cwd=proc.get("cwd") or "/", argv=proc["args"],
+                     envp=env, search_path=path_env, uid=int(user.get("uid", 0)), gid=int(user.get("gid", 0)),
+                     groups=groups, use_pty=bool(proc["terminal"]), bpf=filters[0], profile_bpf=filters[1],
+                     cap_drop=int(st.get("cap_drop") or 0))
+    except OSError as e:
+        raise OCIError("unable to start container process: " + e.strerror) from None
     finally:
         os.close(pidfd)
-    if rc < 0:
-        raise OCIError("unable to start container process: " + ffi.string(err).decode(errors="replace"))
     try:
         _join_cgroups(st["guest_pid"], p.cmd_pid)
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -1235,8 +1321,7 @@ def _exec(store: Store, cid: str, st: dict, proc: dict, console_socket, pid_file
             s.close()
         if not reply.startswith("OK"):
             raise OCIError(reply[1:] or "the container's monitor gave no answer")
-        os.close(p.listener_fd)
-        p.listener_fd = -1
+        p.close_listener()
         if p.pty_fd >= 0:
             _set_winsize(p.pty_fd, proc.get("consoleSize"))
             if console_socket:
@@ -1252,11 +1337,12 @@ def _exec(store: Store, cid: str, st: dict, proc: dict, console_socket, pid_file
                 os.rename(tmp, pid_file)
             except OSError as ex:
                 raise OCIError(f"{pid_file}: {ex.strerror}") from None
-        check_rc = lib.lxb_exec_release(p)
-        if check_rc < 0:
-            raise OCIError(f"release the process: {os.strerror(-check_rc)}")
+        try:
+            p.release()
+        except OSError as ex:
+            raise OCIError(str(ex)) from None
     except BaseException:
-        lib.lxb_exec_abort(p)
+        p.abort()
         raise
     if detach:
         if p.pty_fd >= 0:
@@ -1283,7 +1369,7 @@ def _wait_exec(pid: int, master: int) -> int:
     on; with a pty of our own, copy between it and our stdio."""
     import threading
 
-    from ._csup import lib
+    from ._csup import pty_relay
 
     def forward(signum, frame):
         try:
@@ -1299,7 +1385,7 @@ def _wait_exec(pid: int, master: int) -> int:
             import tty as tty_mod
             saved = termios.tcgetattr(0)
             tty_mod.setraw(0)
-        relay = threading.Thread(target=lib.lxb_pty_relay, args=(0, 1, master, -1), daemon=True)
+        relay = threading.Thread(target=pty_relay, args=(0, 1, master, -1), daemon=True)
         relay.start()
     try:
         while True:

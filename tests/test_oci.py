@@ -29,7 +29,7 @@ pytestmark = [
 
 IMAGE = "localhost/lxbrand-oci-test:busybox"
 APPLETS = ("sh", "cat", "echo", "id", "uname", "ls", "sleep", "true", "false", "env", "hostname", "head",
-           "kill", "tty", "grep", "mount", "ps", "dmesg")
+           "kill", "tty", "grep", "mount", "ps", "dmesg", "mkdir", "ip", "wget", "nc")
 
 
 def _busybox() -> str:
@@ -223,6 +223,109 @@ def test_podman_tty_through_console_socket(engine):
     assert "/dev/pts/" in r.stdout and "done" in r.stdout
 
 
+# -- the container's own seccomp profile, on top of the brand's filter --------------
+
+DENY_MKDIR = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+              "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+
+
+def test_podman_default_seccomp_profile_applies(engine):
+    """podman passes its default profile, which refuses sethostname(2)
+    (EPERM without CAP_SYS_ADMIN in podman's default set): refused in the
+    zone too, where the brand lets the zone's root rename its own UTS
+    namespace; unconfined, the zone's root renames it."""
+    script = "hostname renamed && hostname"
+    lx, rc = engine.run_both(IMAGE, "sh", "-c", script)
+    assert (lx.returncode, lx.stdout) == (rc.returncode, rc.stdout) == (1, "")
+    assert "Operation not permitted" in lx.stderr
+    r = engine.podman("lxbrand", "run", "--rm", "--security-opt", "seccomp=unconfined", IMAGE, "sh", "-c", script)
+    assert (r.returncode, r.stdout) == (0, "renamed\n"), r.stderr
+
+
+def test_podman_custom_seccomp_profile(engine, tmp_path):
+    """--security-opt seccomp=FILE denying mkdir with EPERM: mkdir fails, as
+    under runc; the brand still answers as it says underneath (dmesg is
+    syslog(2), which the brand denies with EPERM and the profile allows; uname
+    is emulated under the kernel-release annotation)."""
+    prof = tmp_path / "deny-mkdir.json"
+    prof.write_text(json.dumps(DENY_MKDIR))
+    script = "mkdir /tmp/d; echo mkdir $?; touch /tmp/f 2>/dev/null; ls /tmp"
+    lx, rc = engine.run_both("--security-opt", f"seccomp={prof}", IMAGE, "sh", "-c", "mkdir /tmp/d; echo mkdir $?")
+    assert (lx.returncode, lx.stdout) == (rc.returncode, rc.stdout) == (0, "mkdir 1\n")
+    assert "Operation not permitted" in lx.stderr
+    r = engine.podman("lxbrand", "run", "--rm", "--security-opt", f"seccomp={prof}", "--annotation",
+                      "org.lxbrand.kernel-release=4.19.0", IMAGE, "sh", "-c",
+                      "uname -r; dmesg >/dev/null; echo dmesg $?; mkdir /tmp/d; echo mkdir $?")
+    assert (r.returncode, r.stdout) == (0, "4.19.0\ndmesg 1\nmkdir 1\n"), r.stderr
+    assert "dmesg: klogctl: Operation not permitted" in r.stderr
+
+
+def test_podman_exec_gets_the_seccomp_profile(engine, tmp_path):
+    prof = tmp_path / "deny-mkdir.json"
+    prof.write_text(json.dumps(DENY_MKDIR))
+    name = "lxbrand-scmp-" + uuid.uuid4().hex[:8]
+    r = engine.podman("lxbrand", "run", "-d", "--name", name, "--security-opt", f"seccomp={prof}", IMAGE,
+                      "sleep", "1000")
+    assert r.returncode == 0, r.stderr
+    try:
+        r = engine.podman("lxbrand", "exec", name, "sh", "-c", "mkdir /tmp/e; echo $?; dmesg >/dev/null; echo $?")
+        assert (r.returncode, r.stdout) == (0, "1\n1\n"), r.stderr
+    finally:
+        engine.podman("lxbrand", "rm", "-f", "-t", "0", name)
+
+
+# -- the engine's network namespace ------------------------------------------------
+
+def test_podman_joins_the_engine_network(engine):
+    """podman's default network (a bridge made by netavark or CNI, no
+    internet needed): the zone's guest runs in the netns podman made, with
+    its eth0 and address, as runc's container does."""
+    lx = engine.podman("lxbrand", "run", "--rm", IMAGE, "sh", "-c", "ip -o -4 addr show dev eth0 | wc -l")
+    rc = engine.podman("runc", "run", "--rm", IMAGE, "sh", "-c", "ip -o -4 addr show dev eth0 | wc -l")
+    if rc.returncode != 0:
+        pytest.skip(f"podman's default network does not work here with runc either: {rc.stderr.strip()}")
+    assert (lx.returncode, lx.stdout) == (rc.returncode, rc.stdout) == (0, "1\n"), lx.stderr
+    # and through the bridge to the host: an HTTP server on the host, fetched at the zone's gateway
+    import http.server
+    import threading
+
+    class Quiet(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"hello from the host\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+    srv = http.server.ThreadingHTTPServer(("0.0.0.0", 0), Quiet)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        script = f"set -- $(ip route | grep default); wget -q -O- http://$3:{srv.server_address[1]}/x"
+        r = engine.podman("lxbrand", "run", "--rm", IMAGE, "sh", "-c", script)
+        assert (r.returncode, r.stdout) == (0, "hello from the host\n"), r.stderr
+    finally:
+        srv.shutdown()
+
+
+def test_podman_network_ns_path(engine):
+    """--network ns:PATH: a netns made by `ip netns add`, with an address
+    the test gives it, is the zone's."""
+    if not shutil.which("ip"):
+        pytest.skip("ip(8) is needed (iproute2)")
+    ns = "lxbtest" + uuid.uuid4().hex[:6]
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        subprocess.run(["ip", "-n", ns, "addr", "add", "10.77.0.2/32", "dev", "lo"], check=True)
+        args = ("--network", f"ns:/run/netns/{ns}", IMAGE, "sh", "-c", "ip -o -4 addr show dev lo")
+        lx, rc = engine.run_both(*args)
+        assert lx.returncode == rc.returncode == 0, lx.stderr
+        assert "10.77.0.2/32" in lx.stdout and lx.stdout == rc.stdout
+    finally:
+        subprocess.run(["ip", "netns", "delete", ns])
+
+
 # -- the runtime's own command line -------------------------------------------------
 
 @pytest.fixture
@@ -410,6 +513,12 @@ def test_oci_second_create_of_an_id(oci):
     ({"mounts": [{"destination": "/x", "type": "nfs", "source": "h:/x"}]}, "type 'nfs' is not supported"),
     ({"hooks": {"createContainer": [{"path": "/bin/true"}]}}, "not supported"),
     ({"annotations": {"org.lxbrand.kernel-release": "1.0"}}, "1.0"),
+    ({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}}}, "SCMP_ACT_NOTIFY is not supported by lxbrand"),
+    ({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_BOGUS"}}}, "unknown action 'SCMP_ACT_BOGUS'"),
+    ({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_VAX"]}}},
+     "unknown architecture"),
+    ({"linux": {"namespaces": [{"type": "network", "path": "/no/such/netns"}]}}, "/no/such/netns: no such file"),
 ])
 def test_oci_bad_config(oci, config, message):
     oci.config(["true"], **config)
