@@ -33,6 +33,18 @@
 
 /* C handler ids, LXB_C_<syscall name> (csrc/supervisor.c c_handlers[]) */
 #define LXB_C_UNAME 1
+/* --fakeroot (csrc/fakeroot.c): the stat family reports, chown records */
+#define LXB_C_STAT 2
+#define LXB_C_FSTAT 3
+#define LXB_C_LSTAT 4
+#define LXB_C_NEWFSTATAT 5
+#define LXB_C_STATX 6
+#define LXB_C_CHOWN 7
+#define LXB_C_FCHOWN 8
+#define LXB_C_LCHOWN 9
+#define LXB_C_FCHOWNAT 10
+#define LXB_C_MKNOD 11
+#define LXB_C_MKNODAT 12
 
 /* reply flags */
 #define LXB_REPLY_CONTINUE 1
@@ -362,5 +374,16 @@ int lxb_profile_build(uint32_t default_action, const struct lxb_scmp_rule *rules
                       int outlen, int *failed);
 /* ---- end of the profile ---- */
 /* CFFI-END */
+
+/* csrc/fakeroot.c: --fakeroot's C handlers, in supervisor.c's c_handlers[]
+   (stat and lstat share one, as do the chowns and the mknods) */
+void lxb_fr_stat(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
+void lxb_fr_fstat(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
+void lxb_fr_newfstatat(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
+void lxb_fr_statx(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
+void lxb_fr_chown(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
+void lxb_fr_fchown(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
+void lxb_fr_fchownat(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
+void lxb_fr_mknod(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
 
 #endif

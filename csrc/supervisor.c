@@ -462,6 +462,18 @@ typedef void (*c_handler_fn)(struct lxb_sup *, const struct lxb_call *, struct l
 
 static const c_handler_fn c_handlers[] = {
     [LXB_C_UNAME] = sys_uname,
+    /* --fakeroot: csrc/fakeroot.c */
+    [LXB_C_STAT] = lxb_fr_stat,
+    [LXB_C_FSTAT] = lxb_fr_fstat,
+    [LXB_C_LSTAT] = lxb_fr_stat,
+    [LXB_C_NEWFSTATAT] = lxb_fr_newfstatat,
+    [LXB_C_STATX] = lxb_fr_statx,
+    [LXB_C_CHOWN] = lxb_fr_chown,
+    [LXB_C_FCHOWN] = lxb_fr_fchown,
+    [LXB_C_LCHOWN] = lxb_fr_chown,
+    [LXB_C_FCHOWNAT] = lxb_fr_fchownat,
+    [LXB_C_MKNOD] = lxb_fr_mknod,
+    [LXB_C_MKNODAT] = lxb_fr_mknod,
 };
 
 /* ---- the loop ---- */

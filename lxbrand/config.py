@@ -277,6 +277,10 @@ class ZoneConfig:
     read_only: bool = _option(False, Flag(
         ("--read-only", "read_only"), "The root read-only (/tmp, /dev, /proc, --tmpfs and --bind keep their "
         "own flags).", is_flag=True))
+    fakeroot: Optional[bool] = _option(None, Flag(
+        ("--fakeroot/--no-fakeroot", "fakeroot"), "A fake root: root's chown and mknod succeed, recorded in "
+        "each file's user.lxbrand.owner attribute, and stat shows them (package managers work with one id) "
+        "[default: on when run by a user without subordinate ids].", is_flag=True))
     # the container's own seccomp profile, compiled (lxbrand/oci.py from
     # config.json's linux.seccomp): a second filter loaded after the brand's,
     # the stricter answer wins; no lxrun flag
@@ -384,6 +388,11 @@ class ZoneConfig:
         self._set("tmpfs", [_tmpfs_spec(t) for t in self.tmpfs])
         if not isinstance(self.read_only, (bool, int)):
             raise ZoneConfigError(f"read_only {self.read_only!r}: expected a bool")
+        if self.fakeroot is not None and not isinstance(self.fakeroot, (bool, int)):
+            raise ZoneConfigError(f"fakeroot {self.fakeroot!r}: expected a bool or None")
+        if self.fakeroot and not self.ephemeral and not os.access(self.rootfs, os.W_OK):
+            raise ZoneConfigError(f"--fakeroot: {self.rootfs}: you cannot write this rootfs, so its owners "
+                                  "cannot be recorded there (use a rootfs of your own, or --ephemeral)")
         for k, v in self.env.items():
             if "\0" in k or "\0" in str(v):
                 raise ZoneConfigError(f"environment variable {k!r}: embedded null byte")
@@ -409,6 +418,13 @@ class ZoneConfig:
             return (_map_around(self.uid, os.geteuid(), uid_sub),
                     _map_around(self.gid, os.getegid(), gid_sub), True)
         return f"{self.uid} {os.geteuid()} 1\n", f"{self.gid} {os.getegid()} 1\n", False
+
+    def fakeroot_on(self) -> bool:
+        """--fakeroot as given, else on for a user whose zone has one id (no
+        subordinate ids): with them, chown is the kernel's, as it is for root."""
+        if self.fakeroot is not None:
+            return bool(self.fakeroot)
+        return os.geteuid() != 0 and not self.id_maps()[2]
 
     def guest_maps(self, uid_map: str, gid_map: str) -> tuple[str, str]:
         """The guest's user namespace, below init's: as root, zone ids

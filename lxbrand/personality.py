@@ -128,6 +128,47 @@ def capability_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+# ---- fake root ------------------------------------------------------------------
+
+def _fakeroot_handlers() -> dict:
+    """--fakeroot's C handlers (csrc/fakeroot.c), by syscall name: chown and
+    mknod of root recorded in the file's FAKEROOT_XATTR, the stat family
+    reporting it.  brand/compile.py notifies these syscalls in a fakeroot zone."""
+    from .brand.model import CHandler
+    doc = {
+        "stat": "stat(2): the path's stat, owner and device from its fake-root record",
+        "fstat": "fstat(2): the fd's stat, owner and device from its fake-root record",
+        "lstat": "lstat(2): as stat, the link itself",
+        "newfstatat": "newfstatat(2): as stat, from dirfd",
+        "statx": "statx(2): as stat, the fields asked for",
+        "chown": "chown(2): root's change recorded in user.lxbrand.owner, the file stays the user's",
+        "fchown": "fchown(2): as chown, the fd's file",
+        "lchown": "lchown(2): as chown, the link itself (a symlink cannot carry a record: not kept)",
+        "fchownat": "fchownat(2): as chown, from dirfd",
+        "mknod": "mknod(2): a device is an empty file recorded as that device, never the host's",
+        "mknodat": "mknodat(2): as mknod, from dirfd",
+    }
+    return {name: CHandler(name, text) for name, text in doc.items()}
+
+
+FAKEROOT_XATTR = "user.lxbrand.owner"
+FAKEROOT_NOTE = "--fakeroot: performed by the supervisor (csrc/fakeroot.c); owners and devices from the files' records"
+FAKEROOT_HANDLERS = _fakeroot_handlers()
+
+
+def fakeroot_record(path: str):
+    """(uid, gid, device) recorded for path, device a ("c"|"b", major, minor) or None; None without a record."""
+    try:
+        text = os.getxattr(path, FAKEROOT_XATTR, follow_symlinks=False).decode()
+    except OSError:
+        return None
+    parts = text.split(":")
+    if len(parts) < 2 or not parts[0].isdigit() or not parts[1].isdigit():
+        return None
+    dev = (parts[2], int(parts[3]), int(parts[4])) if len(parts) == 5 and parts[2] in ("c", "b") else None
+    return int(parts[0]), int(parts[1]), dev
+
+
 # ---- kernel version -------------------------------------------------------------
 
 # The oldest release the brand emulates: glibc (2.26 and later, bookworm's 2.36)

@@ -100,7 +100,8 @@ class Zone:
     def brand(self) -> Brand:
         if self._brand is None:
             self._brand = Brand(self._handlers, self.config.kernel_release, self.config.deny,
-                                memory=self.config.memory, cpus=self.config.cpus)
+                                memory=self.config.memory, cpus=self.config.cpus,
+                                fakeroot=self.config.fakeroot_on())
         return self._brand
 
     def plan(self) -> list[str]:

@@ -966,6 +966,15 @@ int main(int argc, char **argv)
             c.idmap_lower = 1;       /* the rootfs stays as it is (launcher.c) */
         }
     }
+    /* a user's zone of one id has a fake root by default (ZoneConfig.fakeroot,
+       csrc/fakeroot.c): its brand is Python's to compile */
+    if (!root) {
+        struct lxb_config probe;
+        memset(&probe, 0, sizeof probe);
+        id_maps(&probe, uid, gid);
+        if (!probe.newidmap)
+            delegate("--fakeroot (a user without subordinate ids)", 0);
+    }
     why = load_brand(&o, &b);
     if (why)
         delegate(why, 0);

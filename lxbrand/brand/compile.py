@@ -34,8 +34,8 @@ BPF_MAX = 64 * 1024
 
 # a zone's options and policy, as far as the brand reads them; the names a
 # table status may depend on are model.OPTIONS
-Options = namedtuple("Options", "kernel_release deny handlers memory cpus",
-                     defaults=(None, None, None, None, None))
+Options = namedtuple("Options", "kernel_release deny handlers memory cpus fakeroot",
+                     defaults=(None, None, None, None, None, None))
 
 # one syscall in one zone.  origin: "table", "kernel_release" (newer than the
 # zone's kernel), "handler" (the zone's Python handler), "deny" (--deny)
@@ -109,6 +109,15 @@ def compile_brand(options: Optional[Options] = None) -> list[Entry]:
             out[sc.nr] = Entry(sc, st, None, note, "table")
         else:
             out[sc.nr] = Entry(sc, st, sc.handler if st.notified else None, sc.note, "table")
+    if options.fakeroot:
+        # --fakeroot (personality.FAKEROOT_HANDLERS): the stat family, chown and
+        # mknod in C, where the table lets them pass (a newer-than-the-zone's
+        # statx stays ENOSYS)
+        from ..personality import FAKEROOT_HANDLERS, FAKEROOT_NOTE
+        for name, handler in FAKEROOT_HANDLERS.items():
+            sc = BY_NAME[name]
+            if out[sc.nr].status.name == "pass":
+                out[sc.nr] = Entry(sc, Status("emulated"), handler, FAKEROOT_NOTE, "fakeroot")
     for name, fn in (options.handlers or {}).items():
         check_handler_name(name)
         sc = BY_NAME[name]
@@ -147,8 +156,9 @@ class Brand:
 
     def __init__(self, py_handlers: Optional[dict[str, Callable]] = None,
                  kernel_release: Optional[str] = None, deny: Optional[dict] = None,
-                 memory: Optional[int] = None, cpus: Optional[float] = None):
-        self.options = Options(kernel_release, dict(deny or {}), dict(py_handlers or {}), memory, cpus)
+                 memory: Optional[int] = None, cpus: Optional[float] = None, fakeroot: bool = False):
+        self.options = Options(kernel_release, dict(deny or {}), dict(py_handlers or {}), memory, cpus,
+                               bool(fakeroot))
         self.entries = compile_brand(self.options)
         lib = _lib()
         self.actions = [lib.LXB_ACT_DEFAULT] * lib.LXB_NR_MAX

@@ -1,0 +1,933 @@
+/*
+ * fakeroot.c: a fake root for a zone whose user owns only one id (--fakeroot).
+ *
+ * OVERVIEW
+ *
+ *   Run by an ordinary user without subordinate ids, a zone has one id: its
+ *   root is the user, and chown(2) to any other id fails with EINVAL, so
+ *   package managers fail.  As fakeroot(1) and PRoot -0 do, the brand lets
+ *   root's ownership changes succeed and remembers them: chown, fchown,
+ *   lchown and fchownat record the owner asked for, mknod of a device makes
+ *   an empty regular file recorded as that device, and the stat family
+ *   (stat, fstat, lstat, newfstatat, statx) reports the record.  Nothing acts
+ *   on the host: the files stay the user's, a recorded device opens as the
+ *   empty file it is.
+ *
+ * THE RECORD
+ *
+ *   An extended attribute of the file itself, FAKEROOT_XATTR
+ *   ("user.lxbrand.owner"), "UID:GID" or "UID:GID:c:MAJOR:MINOR" (b for a
+ *   block device), in the zone's ids: it lives and dies with the file,
+ *   follows renames and hard links, is copied by cp -a, tar --xattrs and
+ *   rsync -X, and needs no database that a crash or a copy of the rootfs
+ *   could leave out of step (docs/DESIGN.md, "Fake root").  Linux allows
+ *   user.* attributes on regular files and directories only: a symlink,
+ *   fifo or socket's chown succeeds and is not recorded (docs/DIFFERENCES.md).
+ *
+ * THE PATH
+ *
+ *   Every handler performs the call itself, on a copy of the path read once,
+ *   and writes the answer back: it never answers CONTINUE after looking at a
+ *   path.  A path is resolved as the caller would: an absolute one under the
+ *   caller's root (/proc/PID/root, RESOLVE_IN_ROOT: its symlinks and ".."
+ *   never leave it), a relative one after the caller's directory (cwd or
+ *   dirfd, whose text /proc/PID/cwd gives from the root of the caller's
+ *   mount namespace) under that same root.  The /proc/PID handles are opened
+ *   before SECCOMP_IOCTL_NOTIF_ID_VALID proves PID is still the caller;
+ *   only then does the handler act.
+ *
+ * IDS
+ *
+ *   The supervisor stats in the host's ids; the caller sees them through its
+ *   user namespace's map (/proc/PID/uid_map as read from ours gives exactly
+ *   that), unmapped ids as the overflow id 65534.  Each receiver thread
+ *   caches the map of the last user namespace it served.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <linux/stat.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <unistd.h>
+
+#include "lxbrand.h"
+
+#define FAKEROOT_XATTR "user.lxbrand.owner"
+#define OVERFLOW_ID 65534u
+#define MAP_LINES 8
+#define CAP_CHOWN_BIT 0
+
+struct idmap {
+    int n;
+    uint32_t inside[MAP_LINES], outside[MAP_LINES], count[MAP_LINES];
+};
+
+/* the maps of the user namespace this receiver served last */
+static __thread unsigned long long maps_ns;
+static __thread struct idmap uid_maps, gid_maps;
+
+struct record {
+    int have;                    /* a record was read */
+    uint32_t uid, gid;
+    char type;                   /* 0, 'c' or 'b' */
+    unsigned int major, minor;
+};
+
+/* ---- guest memory and the caller's /proc ---- */
+
+/* the NUL-terminated string at addr, at most len bytes with its NUL, read
+   page by page (a path may end just before an unmapped page) */
+static int read_path(uint32_t pid, uint64_t addr, char *buf, size_t len)
+{
+    size_t got = 0;
+
+    if (addr == 0)
+        return -EFAULT;
+    while (got < len) {
+        size_t chunk = 4096 - ((addr + got) & 4095);
+        int64_t n;
+        char *nul;
+
+        if (chunk > len - got)
+            chunk = len - got;
+        n = lxb_read_mem(pid, addr + got, buf + got, chunk);
+        if (n <= 0)
+            return -EFAULT;
+        nul = memchr(buf + got, 0, (size_t)n);
+        if (nul)
+            return (int)(nul - buf);
+        got += (size_t)n;
+    }
+    return -ENAMETOOLONG;
+}
+
+static int parse_map(const char *path, struct idmap *m)
+{
+    char buf[512], *p, *end;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0)
+        return -errno;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n < 0)
+        return -errno;
+    buf[n] = 0;
+    m->n = 0;
+    for (p = buf; *p && m->n < MAP_LINES;) {
+        unsigned long a, b, c;
+        a = strtoul(p, &end, 10);
+        b = strtoul(end, &end, 10);
+        c = strtoul(end, &end, 10);
+        if (end == p)
+            break;
+        m->inside[m->n] = (uint32_t)a;
+        m->outside[m->n] = (uint32_t)b;
+        m->count[m->n] = (uint32_t)c;
+        m->n++;
+        p = strchr(end, '\n');
+        if (!p)
+            break;
+        p++;
+    }
+    return 0;
+}
+
+/* the caller's user namespace's maps, cached per receiver by its inode */
+static int caller_maps(uint32_t pid)
+{
+    char path[64], link[64];
+    unsigned long long inum;
+    ssize_t n;
+
+    snprintf(path, sizeof path, "/proc/%u/ns/user", pid);
+    n = readlink(path, link, sizeof link - 1);
+    if (n < 0)
+        return -ENOENT;
+    link[n] = 0;
+    if (strncmp(link, "user:[", 6) != 0)
+        return -EIO;
+    inum = strtoull(link + 6, NULL, 10);
+    if (inum == maps_ns && inum)
+        return 0;
+    snprintf(path, sizeof path, "/proc/%u/uid_map", pid);
+    if (parse_map(path, &uid_maps) < 0)
+        return -ENOENT;
+    snprintf(path, sizeof path, "/proc/%u/gid_map", pid);
+    if (parse_map(path, &gid_maps) < 0)
+        return -ENOENT;
+    maps_ns = inum;
+    return 0;
+}
+
+/* a host id as the caller sees it */
+static uint32_t to_zone(const struct idmap *m, uint32_t host)
+{
+    int i;
+    for (i = 0; i < m->n; i++)
+        if (host >= m->outside[i] && host - m->outside[i] < m->count[i])
+            return m->inside[i] + (host - m->outside[i]);
+    return OVERFLOW_ID;
+}
+
+/* the host id of a zone id, or -1 */
+static int64_t to_host(const struct idmap *m, uint32_t zone)
+{
+    int i;
+    for (i = 0; i < m->n; i++)
+        if (zone >= m->inside[i] && zone - m->inside[i] < m->count[i])
+            return (int64_t)m->outside[i] + (zone - m->inside[i]);
+    return -1;
+}
+
+/* the value of "Name:" in /proc/PID/status: its text after the tab */
+static int caller_status(uint32_t pid, const char *name, char *out, size_t len)
+{
+    char path[64], buf[4096], *p;
+    size_t nl = strlen(name);
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof path, "/proc/%u/status", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -ENOENT;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -ENOENT;
+    buf[n] = 0;
+    for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, name, nl) == 0 && p[nl] == ':') {
+            char *v = p + nl + 1, *e;
+            while (*v == '\t' || *v == ' ')
+                v++;
+            e = strchr(v, '\n');
+            n = e ? e - v : (ssize_t)strlen(v);
+            if ((size_t)n >= len)
+                n = (ssize_t)len - 1;
+            memcpy(out, v, (size_t)n);
+            out[n] = 0;
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+/* does the caller hold CAP_CHOWN (fake root's token) in its effective set? */
+static int caller_is_root(uint32_t pid)
+{
+    char v[64];
+    if (caller_status(pid, "CapEff", v, sizeof v) < 0)
+        return 0;
+    return (strtoull(v, NULL, 16) >> CAP_CHOWN_BIT) & 1;
+}
+
+/*
+ * Where a path of the caller is: *rootfd the caller's root, and in rel the
+ * path to resolve under it (absolute from that root); or, for an empty path
+ * with empty_ok, *fdout our O_PATH handle of dirfd (or the cwd) itself.
+ * Opens /proc/PID handles only; the caller checks the notification before
+ * it acts on them.
+ */
+static int caller_where(uint32_t pid, int dirfd, const char *path, int empty_ok, int *rootfd, int *fdout,
+                        char *rel, size_t rellen)
+{
+    char proc[64], proot[64], dir[PATH_MAX + 16], root[PATH_MAX + 16];
+    ssize_t n, r;
+
+    *rootfd = *fdout = -1;
+    if (dirfd == AT_FDCWD)
+        snprintf(proc, sizeof proc, "/proc/%u/cwd", pid);
+    else if (dirfd < 0)
+        return -EBADF;
+    else
+        snprintf(proc, sizeof proc, "/proc/%u/fd/%d", pid, dirfd);
+    if (path[0] == 0) {
+        if (!empty_ok)
+            return -ENOENT;
+        *fdout = open(proc, O_PATH | O_CLOEXEC);
+        if (*fdout < 0)
+            return errno == ENOENT && dirfd != AT_FDCWD ? -EBADF : -ENOENT;
+        return 0;
+    }
+    snprintf(proot, sizeof proot, "/proc/%u/root", pid);
+    *rootfd = open(proot, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (*rootfd < 0)
+        return -ENOENT;
+    if (path[0] == '/') {
+        if (strlen(path) >= rellen)
+            return -ENAMETOOLONG;
+        strcpy(rel, path);
+        return 0;
+    }
+    n = readlink(proc, dir, sizeof dir - 1);
+    if (n < 0)
+        return errno == ENOENT && dirfd != AT_FDCWD ? -EBADF : -ENOENT;
+    dir[n] = 0;
+    if (dir[0] != '/')
+        return -ENOTDIR;        /* a pipe, socket or anonymous inode */
+    if (n > 10 && strcmp(dir + n - 10, " (deleted)") == 0)
+        return -ENOENT;
+    /* a caller that chroot'ed: its directory relative to its own root */
+    r = readlink(proot, root, sizeof root - 1);
+    if (r < 0)
+        return -ENOENT;
+    root[r] = 0;
+    if (strcmp(root, "/") != 0) {
+        size_t rl = strlen(root);
+        if (strncmp(dir, root, rl) != 0 || (dir[rl] != '/' && dir[rl] != 0))
+            return -ENOENT;     /* a directory outside its root: not resolvable from there */
+        memmove(dir, dir + rl, strlen(dir + rl) + 1);
+        if (dir[0] == 0)
+            strcpy(dir, "/");
+    }
+    if (strlen(dir) + 1 + strlen(path) >= rellen)
+        return -ENAMETOOLONG;
+    {
+        size_t dl = strcmp(dir, "/") == 0 ? 0 : strlen(dir);
+        memcpy(rel, dir, dl);
+        rel[dl] = '/';
+        strcpy(rel + dl + 1, path);
+    }
+    return 0;
+}
+
+/* the last number of a "Name:" line of /proc/PID/status (NStgid, NSpid): the
+   caller's id in the zone's innermost pid namespace */
+static long zone_id(uint32_t pid, const char *name)
+{
+    char v[128], *last;
+    if (caller_status(pid, name, v, sizeof v) < 0)
+        return -1;
+    last = strrchr(v, '\t');
+    return strtol(last ? last + 1 : v, NULL, 10);
+}
+
+static int same_file(int a, int b)
+{
+    struct stat x, y;
+    return fstat(a, &x) == 0 && fstat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+/* fd is in a proc file system (1), its root (2), or neither (0) */
+static int on_proc(int fd)
+{
+    struct statfs fs;
+    struct stat st;
+
+    if (fstatfs(fd, &fs) != 0 || fs.f_type != PROC_SUPER_MAGIC)
+        return 0;
+    return fstat(fd, &st) == 0 && st.st_ino == 1 ? 2 : 1;
+}
+
+/*
+ * The slow walk, one component at a time, for what RESOLVE_IN_ROOT refuses
+ * or cannot see: /proc/self and /proc/thread-self (the supervisor is not in
+ * the zone's pid namespace: they name the caller here) and proc's magic links
+ * (/dev/fd/N -> /proc/self/fd/N, /proc/N/cwd), followed by the kernel to the
+ * object the zone's process holds.  Symlinks are read and spliced, an
+ * absolute one restarting at the caller's root, ".." never above it.
+ */
+static int walk(uint32_t pid, int rootfd, const char *rel, int follow)
+{
+    char work[2 * PATH_MAX], comp[NAME_MAX + 1], target[PATH_MAX], sub[96];
+    int cur, next, links = 0, trailing;
+    size_t pos = 0;
+
+    if (strlen(rel) >= sizeof work)
+        return -ENAMETOOLONG;
+    strcpy(work, rel);
+    trailing = strlen(work) > 1 && work[strlen(work) - 1] == '/';
+    cur = fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
+    if (cur < 0)
+        return -errno;
+    for (;;) {
+        size_t len;
+        struct stat st, pst;
+        int last, proc;
+
+        while (work[pos] == '/')
+            pos++;
+        if (!work[pos])
+            break;
+        len = strcspn(work + pos, "/");
+        if (len > NAME_MAX) {
+            close(cur);
+            return -ENAMETOOLONG;
+        }
+        memcpy(comp, work + pos, len);
+        comp[len] = 0;
+        pos += len;
+        last = work[pos + strspn(work + pos, "/")] == 0;
+        if (strcmp(comp, ".") == 0)
+            continue;
+        if (strcmp(comp, "..") == 0) {
+            if (same_file(cur, rootfd))
+                continue;
+            next = openat(cur, "..", O_PATH | O_CLOEXEC);
+            if (next < 0)
+                goto fail;
+            close(cur);
+            cur = next;
+            continue;
+        }
+        proc = on_proc(cur);
+        if (proc == 2 && (strcmp(comp, "self") == 0 || strcmp(comp, "thread-self") == 0)) {
+            long tgid = zone_id(pid, "NStgid"), tid = zone_id(pid, "NSpid");
+            if (tgid <= 0 || tid <= 0) {
+                close(cur);
+                return -ENOENT;
+            }
+            if (comp[0] == 's')
+                snprintf(sub, sizeof sub, "%ld", tgid);
+            else
+                snprintf(sub, sizeof sub, "%ld/task/%ld", tgid, tid);
+            goto splice;
+        }
+        next = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0)
+            goto fail;
+        if (fstat(next, &st) != 0) {
+            close(next);
+            goto fail;
+        }
+        if (!S_ISLNK(st.st_mode) || (last && !follow && !trailing)) {
+            close(cur);
+            cur = next;
+            continue;
+        }
+        close(next);
+        if (proc == 1 && fstat(cur, &pst) == 0 && pst.st_dev == st.st_dev) {
+            /* a link of proc below its root (fd/N, cwd, root, exe): a magic
+               link to what the zone's process holds, the kernel's to follow */
+            next = openat(cur, comp, O_PATH | O_CLOEXEC);
+            if (next < 0)
+                goto fail;
+            close(cur);
+            cur = next;
+            continue;
+        }
+        if (++links > 40) {
+            close(cur);
+            return -ELOOP;
+        }
+        {
+            ssize_t n = readlinkat(cur, comp, target, sizeof target - 1);
+            if (n < 0)
+                goto fail;
+            target[n] = 0;
+        }
+        if (target[0] == '/') {
+            close(cur);
+            cur = fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
+            if (cur < 0)
+                return -errno;
+        }
+        if (strlen(target) + strlen(work + pos) + 2 >= sizeof work) {
+            close(cur);
+            return -ENAMETOOLONG;
+        }
+        {
+            char rest[2 * PATH_MAX];
+            strcpy(rest, work + pos);
+            strcpy(work, target);
+            strcat(work, rest);
+        }
+        pos = 0;
+        continue;
+splice:
+        {
+            char rest[2 * PATH_MAX];
+            if (strlen(sub) + strlen(work + pos) + 2 >= sizeof work) {
+                close(cur);
+                return -ENAMETOOLONG;
+            }
+            strcpy(rest, work + pos);
+            strcpy(work, sub);
+            strcat(work, rest);
+            pos = 0;
+        }
+    }
+    if (trailing) {
+        struct stat st;
+        if (fstat(cur, &st) == 0 && !S_ISDIR(st.st_mode)) {
+            close(cur);
+            return -ENOTDIR;
+        }
+    }
+    return cur;
+fail:
+    {
+        int e = errno;
+        close(cur);
+        return -e;
+    }
+}
+
+/* resolve rel under rootfd as the caller's path walk would: an O_PATH fd.
+   RESOLVE_IN_ROOT does it in one call; what it cannot see (ENOENT, ELOOP:
+   /proc/self, magic links) the slow walk tries again */
+static int resolve(uint32_t pid, int rootfd, const char *rel, int follow)
+{
+    struct open_how how;
+    int fd;
+
+    memset(&how, 0, sizeof how);
+    how.flags = O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW);
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    do
+        fd = (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
+    while (fd < 0 && errno == EAGAIN);
+    if (fd >= 0)
+        return fd;
+    if (errno != ENOENT && errno != ELOOP)
+        return -errno;
+    return walk(pid, rootfd, rel, follow);
+}
+
+/* ---- the record ---- */
+
+static void read_record(int fd, mode_t mode, struct record *rec)
+{
+    char path[64], buf[96];
+    ssize_t n;
+
+    memset(rec, 0, sizeof *rec);
+    if (!S_ISREG(mode) && !S_ISDIR(mode))
+        return;
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    n = getxattr(path, FAKEROOT_XATTR, buf, sizeof buf - 1);
+    if (n <= 0)
+        return;
+    buf[n] = 0;
+    {
+        unsigned long u, g, ma = 0, mi = 0;
+        char t = 0;
+        int k = sscanf(buf, "%lu:%lu:%c:%lu:%lu", &u, &g, &t, &ma, &mi);
+        if (k < 2)
+            return;
+        rec->have = 1;
+        rec->uid = (uint32_t)u;
+        rec->gid = (uint32_t)g;
+        if (k == 5 && (t == 'c' || t == 'b') && S_ISREG(mode)) {
+            rec->type = t;
+            rec->major = (unsigned)ma;
+            rec->minor = (unsigned)mi;
+        }
+    }
+}
+
+static int write_record(int fd, const struct stat *st, const struct record *rec)
+{
+    char path[64], buf[96];
+    int n, rc;
+
+    if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
+        return 0;               /* Linux keeps user.* off other files: not recorded */
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    if (rec->type)
+        n = snprintf(buf, sizeof buf, "%u:%u:%c:%u:%u", rec->uid, rec->gid, rec->type, rec->major, rec->minor);
+    else
+        n = snprintf(buf, sizeof buf, "%u:%u", rec->uid, rec->gid);
+    rc = setxattr(path, FAKEROOT_XATTR, buf, (size_t)n, 0);
+    if (rc != 0 && errno == EACCES && st->st_uid == geteuid()) {
+        /* a read-only file of ours (0444): writable for as long as it takes */
+        if (chmod(path, (st->st_mode & 07777) | 0200) != 0)
+            return -EACCES;
+        rc = setxattr(path, FAKEROOT_XATTR, buf, (size_t)n, 0);
+        if (rc != 0)
+            rc = -errno;
+        chmod(path, st->st_mode & 07777);
+        return rc;
+    }
+    return rc != 0 ? -errno : 0;
+}
+
+/* ---- stat ---- */
+
+static void apply(const struct record *rec, uint32_t *uid, uint32_t *gid, uint32_t *mode, uint64_t *size,
+                  uint32_t *rmaj, uint32_t *rmin)
+{
+    if (!rec->have)
+        return;
+    *uid = rec->uid;
+    *gid = rec->gid;
+    if (rec->type) {
+        *mode = (*mode & 07777) | (rec->type == 'c' ? S_IFCHR : S_IFBLK);
+        *size = 0;
+        *rmaj = rec->major;
+        *rmin = rec->minor;
+    }
+}
+
+/* the stat of the caller's (dirfd, path) as it would see it, into st (or,
+   with stx, a statx with flags and mask) */
+static int caller_stat(const struct lxb_call *c, int dirfd, uint64_t path_addr, int flags, struct stat *st,
+                       struct statx *stx, unsigned int mask)
+{
+    char path[PATH_MAX], rel[PATH_MAX + 16];
+    int rootfd = -1, fd = -1, rc;
+    struct record rec;
+
+    if (path_addr == 0 && stx && (flags & AT_EMPTY_PATH))
+        path[0] = 0;            /* statx(fd, NULL, AT_EMPTY_PATH), Linux 6.11 */
+    else if ((rc = read_path(c->pid, path_addr, path, sizeof path)) < 0)
+        return rc;
+    rc = caller_where(c->pid, dirfd, path, flags & AT_EMPTY_PATH, &rootfd, &fd, rel, sizeof rel);
+    if (rc < 0)
+        goto out;
+    if ((rc = caller_maps(c->pid)) < 0)
+        goto out;
+    /* the handles are the caller's: act */
+    if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
+        rc = -ENOENT;
+        goto out;
+    }
+    if (fd < 0) {
+        fd = resolve(c->pid, rootfd, rel, !(flags & AT_SYMLINK_NOFOLLOW));
+        if (fd < 0) {
+            rc = fd;
+            goto out;
+        }
+    }
+    if (stx) {
+        uint32_t maj, min;
+        uint64_t size;
+        if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), mask, stx) != 0) {
+            rc = -errno;
+            goto out;
+        }
+        read_record(fd, stx->stx_mode, &rec);
+        stx->stx_uid = to_zone(&uid_maps, stx->stx_uid);
+        stx->stx_gid = to_zone(&gid_maps, stx->stx_gid);
+        {
+            uint32_t mode = stx->stx_mode;
+            size = stx->stx_size;
+            maj = stx->stx_rdev_major;
+            min = stx->stx_rdev_minor;
+            apply(&rec, &stx->stx_uid, &stx->stx_gid, &mode, &size, &maj, &min);
+            stx->stx_mode = (uint16_t)mode;
+            stx->stx_size = size;
+            stx->stx_rdev_major = maj;
+            stx->stx_rdev_minor = min;
+        }
+    } else {
+        uint32_t uid, gid, mode, maj, min;
+        uint64_t size;
+        if (fstat(fd, st) != 0) {
+            rc = -errno;
+            goto out;
+        }
+        read_record(fd, st->st_mode, &rec);
+        uid = to_zone(&uid_maps, st->st_uid);
+        gid = to_zone(&gid_maps, st->st_gid);
+        mode = st->st_mode;
+        size = (uint64_t)st->st_size;
+        maj = major(st->st_rdev);
+        min = minor(st->st_rdev);
+        apply(&rec, &uid, &gid, &mode, &size, &maj, &min);
+        st->st_uid = uid;
+        st->st_gid = gid;
+        st->st_mode = mode;
+        st->st_size = (off_t)size;
+        st->st_rdev = makedev(maj, min);
+    }
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rootfd >= 0)
+        close(rootfd);
+    return rc;
+}
+
+static void answer_stat(const struct lxb_call *c, int rc, uint64_t buf, const void *data, size_t len,
+                        struct lxb_reply *r)
+{
+    if (rc < 0) {
+        r->error = -rc;
+        return;
+    }
+    if (lxb_write_mem(c->pid, buf, data, len) != (int64_t)len) {
+        r->error = EFAULT;
+        return;
+    }
+    r->error = 0;
+    r->val = 0;
+}
+
+/* stat(2), lstat(2): the path's stat with its record */
+void lxb_fr_stat(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    struct stat st;
+    int rc = caller_stat(c, AT_FDCWD, c->args[0], c->nr == SYS_lstat ? AT_SYMLINK_NOFOLLOW : 0, &st, NULL, 0);
+    answer_stat(c, rc, c->args[1], &st, sizeof st, r);
+}
+
+/* fstat(2) */
+void lxb_fr_fstat(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    struct stat st;
+    int fd = (int)c->args[0];
+    int rc = fd < 0 ? -EBADF : 0;
+
+    if (rc == 0) {
+        /* an empty path in the caller's memory is not needed: the fd itself */
+        char rel[8];
+        int rootfd, h;
+        rc = caller_where(c->pid, fd, "", 1, &rootfd, &h, rel, sizeof rel);
+        if (rc == 0 && (rc = caller_maps(c->pid)) == 0 && lxb_notif_valid(c->listener_fd, c->id) < 0)
+            rc = -ENOENT;
+        if (rc == 0 && fstat(h, &st) != 0)
+            rc = -errno;
+        if (rc == 0) {
+            struct record rec;
+            uint32_t uid, gid, mode, maj, min;
+            uint64_t size;
+            read_record(h, st.st_mode, &rec);
+            uid = to_zone(&uid_maps, st.st_uid);
+            gid = to_zone(&gid_maps, st.st_gid);
+            mode = st.st_mode;
+            size = (uint64_t)st.st_size;
+            maj = major(st.st_rdev);
+            min = minor(st.st_rdev);
+            apply(&rec, &uid, &gid, &mode, &size, &maj, &min);
+            st.st_uid = uid;
+            st.st_gid = gid;
+            st.st_mode = mode;
+            st.st_size = (off_t)size;
+            st.st_rdev = makedev(maj, min);
+        }
+        if (h >= 0)
+            close(h);
+    }
+    answer_stat(c, rc, c->args[1], &st, sizeof st, r);
+}
+
+/* newfstatat(2) */
+void lxb_fr_newfstatat(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    struct stat st;
+    int flags = (int)c->args[3];
+    int rc = (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT)) ? -EINVAL
+             : caller_stat(c, (int)c->args[0], c->args[1], flags, &st, NULL, 0);
+    answer_stat(c, rc, c->args[2], &st, sizeof st, r);
+}
+
+/* statx(2) */
+void lxb_fr_statx(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    struct statx stx;
+    int flags = (int)c->args[2];
+    int rc;
+
+    memset(&stx, 0, sizeof stx);
+    if ((flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)) ||
+        (flags & AT_STATX_SYNC_TYPE) == AT_STATX_SYNC_TYPE)
+        rc = -EINVAL;
+    else if ((unsigned int)c->args[3] & STATX__RESERVED)
+        rc = -EINVAL;
+    else
+        rc = caller_stat(c, (int)c->args[0], c->args[1], flags, NULL, &stx, (unsigned int)c->args[3]);
+    answer_stat(c, rc, c->args[4], &stx, sizeof stx, r);
+}
+
+/* ---- chown ---- */
+
+static int do_chown(const struct lxb_call *c, int dirfd, uint64_t path_addr, int is_fd, uint32_t owner,
+                    uint32_t group, int flags)
+{
+    char path[PATH_MAX], rel[PATH_MAX + 16];
+    int rootfd = -1, fd = -1, rc;
+    struct record rec;
+    struct stat st;
+
+    if (is_fd)
+        path[0] = 0;
+    else if ((rc = read_path(c->pid, path_addr, path, sizeof path)) < 0)
+        return rc;
+    rc = caller_where(c->pid, dirfd, path, is_fd || (flags & AT_EMPTY_PATH), &rootfd, &fd, rel, sizeof rel);
+    if (rc < 0)
+        goto out;
+    if ((rc = caller_maps(c->pid)) < 0)
+        goto out;
+    if (!caller_is_root(c->pid)) {
+        rc = -EPERM;
+        goto out;
+    }
+    if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
+        rc = -ENOENT;
+        goto out;
+    }
+    if (fd < 0 && (fd = resolve(c->pid, rootfd, rel, !(flags & AT_SYMLINK_NOFOLLOW))) < 0) {
+        rc = fd;
+        goto out;
+    }
+    if (fstat(fd, &st) != 0) {
+        rc = -errno;
+        goto out;
+    }
+    read_record(fd, st.st_mode, &rec);
+    if (!rec.have) {
+        rec.uid = to_zone(&uid_maps, st.st_uid);
+        rec.gid = to_zone(&gid_maps, st.st_gid);
+    }
+    if (owner != (uint32_t)-1)
+        rec.uid = owner;
+    if (group != (uint32_t)-1)
+        rec.gid = group;
+    rc = write_record(fd, &st, &rec);
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rootfd >= 0)
+        close(rootfd);
+    return rc;
+}
+
+static void answer(int rc, struct lxb_reply *r)
+{
+    r->error = rc < 0 ? -rc : 0;
+    r->val = 0;
+}
+
+/* chown(2), lchown(2), fchown(2), fchownat(2): recorded, the file stays the user's */
+void lxb_fr_chown(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    answer(do_chown(c, AT_FDCWD, c->args[0], 0, (uint32_t)c->args[1], (uint32_t)c->args[2],
+                    c->nr == SYS_lchown ? AT_SYMLINK_NOFOLLOW : 0), r);
+}
+
+void lxb_fr_fchown(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    int fd = (int)c->args[0];
+    answer(fd < 0 ? -EBADF : do_chown(c, fd, 0, 1, (uint32_t)c->args[1], (uint32_t)c->args[2], 0), r);
+}
+
+void lxb_fr_fchownat(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    int flags = (int)c->args[4];
+    if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) {
+        answer(-EINVAL, r);
+        return;
+    }
+    answer(do_chown(c, (int)c->args[0], c->args[1], 0, (uint32_t)c->args[2], (uint32_t)c->args[3], flags), r);
+}
+
+/* ---- mknod ---- */
+
+/* mknod(2), mknodat(2): a device is an empty regular file recorded as that
+   device (never the host's); any other type is the kernel's, decided on the
+   mode alone (a register, not guest memory), so CONTINUE is safe */
+void lxb_fr_mknod(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    int at = c->nr == SYS_mknodat;
+    int dirfd = at ? (int)c->args[0] : AT_FDCWD;
+    uint64_t path_addr = c->args[at];
+    mode_t mode = (mode_t)c->args[at + 1];
+    dev_t dev = (dev_t)c->args[at + 2];
+    char path[PATH_MAX], rel[PATH_MAX + 16], *slash, *base, v[64];
+    int rootfd = -1, fd = -1, dfd = -1, nfd = -1, rc;
+    unsigned int umask_v = 022;
+    struct record rec;
+    struct stat st;
+    int64_t hu, hg;
+
+    if (!S_ISCHR(mode) && !S_ISBLK(mode)) {
+        r->flags = LXB_REPLY_CONTINUE;
+        return;
+    }
+    if ((rc = read_path(c->pid, path_addr, path, sizeof path)) < 0)
+        goto out;
+    rc = caller_where(c->pid, dirfd, path, 0, &rootfd, &fd, rel, sizeof rel);
+    if (rc < 0)
+        goto out;
+    if ((rc = caller_maps(c->pid)) < 0)
+        goto out;
+    if (!caller_is_root(c->pid)) {
+        rc = -EPERM;
+        goto out;
+    }
+    if (caller_status(c->pid, "Umask", v, sizeof v) == 0)
+        umask_v = (unsigned int)strtoul(v, NULL, 8);
+    memset(&rec, 0, sizeof rec);
+    if (caller_status(c->pid, "Uid", v, sizeof v) == 0) {
+        unsigned long a, b, d, f;
+        if (sscanf(v, "%lu %lu %lu %lu", &a, &b, &d, &f) == 4)
+            rec.uid = to_zone(&uid_maps, (uint32_t)f);
+    }
+    if (caller_status(c->pid, "Gid", v, sizeof v) == 0) {
+        unsigned long a, b, d, f;
+        if (sscanf(v, "%lu %lu %lu %lu", &a, &b, &d, &f) == 4)
+            rec.gid = to_zone(&gid_maps, (uint32_t)f);
+    }
+    rec.have = 1;
+    rec.type = S_ISCHR(mode) ? 'c' : 'b';
+    rec.major = major(dev);
+    rec.minor = minor(dev);
+    if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
+        rc = -ENOENT;
+        goto out;
+    }
+    /* the parent, resolved as the caller's walk would; the name made there */
+    while (strlen(rel) > 1 && rel[strlen(rel) - 1] == '/')
+        rel[strlen(rel) - 1] = 0;
+    slash = strrchr(rel, '/');
+    base = slash + 1;
+    if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+        rc = -EEXIST;
+        goto out;
+    }
+    if (slash == rel)
+        dfd = resolve(c->pid, rootfd, "/", 1);
+    else {
+        *slash = 0;
+        dfd = resolve(c->pid, rootfd, rel, 1);
+    }
+    if (dfd < 0) {
+        rc = dfd;
+        goto out;
+    }
+    nfd = openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode & 07777) & ~umask_v);
+    if (nfd < 0) {
+        rc = -errno;
+        goto out;
+    }
+    /* made by root (host root: --fakeroot with idshifted ids): the zone's root owns it */
+    hu = to_host(&uid_maps, 0);
+    hg = to_host(&gid_maps, 0);
+    if (geteuid() == 0 && hu >= 0 && hg >= 0 && fchown(nfd, (uid_t)hu, (gid_t)hg) != 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (fstat(nfd, &st) != 0) {
+        rc = -errno;
+        goto out;
+    }
+    rc = write_record(nfd, &st, &rec);
+    if (rc < 0)
+        unlinkat(dfd, base, 0);
+out:
+    if (nfd >= 0)
+        close(nfd);
+    if (dfd >= 0)
+        close(dfd);
+    if (fd >= 0)
+        close(fd);
+    if (rootfd >= 0)
+        close(rootfd);
+    if (!(r->flags & LXB_REPLY_CONTINUE))
+        answer(rc, r);
+}

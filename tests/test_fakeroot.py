@@ -1,0 +1,253 @@
+"""--fakeroot: a fake root for an ordinary user whose zone has one id
+(csrc/fakeroot.c, issue 12).
+
+Each test runs lxrun as nobody (conftest.run_as_user), who has no
+subordinate ids, so --fakeroot is on by default: chown, fchown, lchown and
+fchownat of root succeed and are recorded in the file's user.lxbrand.owner
+attribute, mknod of a device makes an empty file recorded as that device, and
+the stat family reports the records, in this run and the next.
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import NOBODY, lxrun_as_user, run_as_user
+from lxbrand.personality import FAKEROOT_XATTR, fakeroot_record
+
+import lxbrand.rootfs
+
+
+def _refused(r):
+    if r.returncode == 125 and r.stderr.startswith("lxrun: cannot create a user namespace"):
+        pytest.skip(f"this host refuses unprivileged user namespaces: {r.stderr.strip()}")
+
+
+def sh(user, script, *opts):
+    r = user.lxrun(*opts, user.rootfs, "/bin/sh", "-c", script)
+    _refused(r)
+    return r
+
+
+class DebianUser:
+    """nobody with a copy of the Debian rootfs of its own (made once)."""
+
+    def __init__(self, rootfs):
+        self.uid = self.gid = NOBODY
+        self.rootfs = rootfs
+
+    def lxrun(self, *args, **kw):
+        return lxrun_as_user(self.uid, self.gid, *args, **kw)
+
+
+@pytest.fixture(scope="module")
+def debian():
+    if os.geteuid() != 0:
+        pytest.skip("dropping to another user needs root")
+    src = lxbrand.rootfs.cached()
+    d = tempfile.mkdtemp(prefix="lxbrand-fakeroot-", dir="/tmp")
+    try:
+        os.chmod(d, 0o755)
+        root = os.path.join(d, "root")
+        subprocess.run(["cp", "-a", src, root], check=True)
+        subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", root], check=True)
+        yield DebianUser(root)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# ---- chown and stat --------------------------------------------------------------
+
+def test_chown_is_recorded_and_stat_shows_it_in_the_next_run(unprivileged):
+    r = sh(unprivileged, "touch /etc/f && chown 1000:1000 /etc/f && stat -c %u:%g /etc/f && ls -ln /etc/f")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "1000:1000"
+    assert lines[1].split()[2:4] == ["1000", "1000"]
+    r = sh(unprivileged, "stat -c %u:%g /etc/f")
+    assert (r.returncode, r.stdout) == (0, "1000:1000\n"), r.stderr
+    # on the host: still nobody's file, with the record beside it
+    host = os.path.join(unprivileged.rootfs, "etc", "f")
+    assert os.stat(host).st_uid == NOBODY
+    assert fakeroot_record(host) == (1000, 1000, None)
+
+
+def test_chown_of_one_id_keeps_the_other(unprivileged):
+    r = sh(unprivileged, "mkdir /etc/d && chown 7 /etc/d && chown :9 /etc/d && stat -c %u:%g /etc/d")
+    assert (r.returncode, r.stdout) == (0, "7:9\n"), r.stderr
+
+
+def test_without_fakeroot_chown_to_an_unmapped_id_fails(unprivileged):
+    r = sh(unprivileged, "touch /etc/f; chown 1000 /etc/f; echo rc=$?; stat -c %u /etc/f", "--no-fakeroot")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["rc=1", "0"]
+    assert "Invalid argument" in r.stderr
+
+
+def test_a_non_root_guest_may_not_chown(debian):
+    # setpriv drops root's capabilities (one id: the uid stays 0)
+    r = sh(debian, "touch /tmp/f; setpriv --inh-caps=-all --bounding-set=-all chown 5 /tmp/f; echo rc=$?")
+    assert "rc=1" in r.stdout, (r.stdout, r.stderr)
+    assert "Operation not permitted" in r.stderr
+
+
+def test_stat_family_reports_the_record(debian):
+    """stat, lstat, fstat, newfstatat (relative, dirfd, AT_EMPTY_PATH) and statx."""
+    script = r"""
+import os
+os.makedirs("/srv/t/sub", exist_ok=True)
+open("/srv/t/f", "w").close()
+os.chown("/srv/t/f", 1001, 1002)
+os.chown("/srv/t/sub", 1003, 1004)
+if not os.path.lexists("/srv/t/l"):
+    os.symlink("f", "/srv/t/l")
+os.chdir("/srv/t/sub")
+d = os.open("/srv/t", os.O_RDONLY)
+fd = os.open("/srv/t/f", os.O_RDONLY)
+o = lambda s: f"{s.st_uid}:{s.st_gid}"
+print(o(os.stat("/srv/t/f")), o(os.stat("../f")), o(os.stat("/srv/t/l")), o(os.fstat(fd)),
+      o(os.stat("f", dir_fd=d)), o(os.stat(".")), o(os.stat("/srv/t/./sub/../f")), o(os.lstat("/srv/t/l")))
+"""
+    r = debian.lxrun(debian.rootfs, "python3", "-c", script)
+    _refused(r)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["1001:1002", "1001:1002", "1001:1002", "1001:1002", "1001:1002",
+                                "1003:1004", "1001:1002", "0:0"]
+    # coreutils stat uses statx; find uses newfstatat
+    r = sh(debian, "stat -c %u:%g /srv/t/f /srv/t/sub; find /srv/t -name f -printf '%U:%G\\n'")
+    assert r.stdout.split() == ["1001:1002", "1003:1004", "1001:1002"], r.stderr
+
+
+def test_absolute_symlinks_resolve_in_the_zone(debian):
+    """The supervisor stats the zone's file a symlink names, never the host's."""
+    r = sh(debian, "ln -sf /etc/hostname /tmp/abs; chown 4242 /etc/hostname; stat -L -c %u /tmp/abs; "
+                   "stat -L -c %u /proc/self/root/etc/hostname")
+    assert r.stdout.split() == ["4242", "4242"], r.stderr
+
+
+def test_read_only_file_is_recorded(debian):
+    r = sh(debian, "echo x > /tmp/ro; chmod 444 /tmp/ro; chown 33:33 /tmp/ro && stat -c '%u:%g %a' /tmp/ro")
+    assert (r.returncode, r.stdout) == (0, "33:33 444\n"), r.stderr
+
+
+# ---- mknod ---------------------------------------------------------------------
+
+def test_mknod_of_a_device_records_a_node_that_is_never_the_hosts(unprivileged):
+    r = sh(unprivileged, "mknod /etc/null1 c 1 3 && ls -ln /etc/null1 && echo data > /etc/null1 && cat /etc/null1")
+    assert r.returncode == 0, r.stderr
+    ls, data = r.stdout.splitlines()
+    assert ls.startswith("crw") and ls.split()[4:6] == ["1,", "3"], ls
+    # a file, not the host's /dev/null (which would have swallowed the write)
+    assert data == "data"
+    r = sh(unprivileged, "ls -ln /etc/null1")
+    assert r.stdout.startswith("c"), r.stdout
+    assert fakeroot_record(os.path.join(unprivileged.rootfs, "etc", "null1")) == (0, 0, ("c", 1, 3))
+
+
+def test_mknod_of_a_fifo_is_the_kernels(unprivileged):
+    r = sh(unprivileged, "mkfifo /etc/p && ls -ln /etc/p")
+    assert r.returncode == 0 and r.stdout.startswith("p"), (r.stdout, r.stderr)
+
+
+# ---- real programs -------------------------------------------------------------
+
+def test_tar_preserves_owners_and_devices(debian):
+    script = """set -e
+mkdir -p /tmp/src/d && cd /tmp/src
+echo a > a; echo b > d/b; ln -s a s; mknod d/tty c 5 0
+chown 1000:1000 a; chown 33:34 d d/b; chown 7:7 d/tty
+tar -cpf /tmp/t.tar .
+tar --numeric-owner -tvf /tmp/t.tar | awk '{print $2, $6}' | sort
+mkdir -p /tmp/dst && cd /tmp/dst && tar -xpf /tmp/t.tar
+stat -c '%n %u:%g %F' a d d/b d/tty
+"""
+    r = sh(debian, script)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "1000/1000 ./a" in out and "33/34 ./d/" in out and "7/7 ./d/tty" in out, out
+    assert "a 1000:1000 regular file" in out
+    assert "d 33:34 directory" in out and "d/b 33:34 regular file" in out
+    assert "d/tty 7:7 character special file" in out
+
+
+def test_dpkg_installs_a_package_that_adds_a_user_and_chowns(debian):
+    """dpkg-deb builds a package in the zone (its owners from the records),
+    dpkg -i installs it: its files keep the package's owners, its postinst
+    adds a system user and chowns a directory to it."""
+    script = r"""set -e
+P=/tmp/pkg
+mkdir -p $P/DEBIAN $P/usr/share/lxb-demo $P/var/lib/lxb-demo
+cat > $P/DEBIAN/control <<EOF
+Package: lxb-demo
+Version: 1.0
+Architecture: all
+Maintainer: t <t@example.org>
+Description: fakeroot demo
+EOF
+cat > $P/DEBIAN/postinst <<'EOF'
+#!/bin/sh
+set -e
+useradd --system --no-create-home lxbdemo
+chown lxbdemo:lxbdemo /var/lib/lxb-demo
+EOF
+chmod 755 $P/DEBIAN/postinst
+echo hi > $P/usr/share/lxb-demo/owned
+chown 123:456 $P/usr/share/lxb-demo/owned
+dpkg-deb --build $P /tmp/lxb-demo.deb >/dev/null
+dpkg -i /tmp/lxb-demo.deb >/dev/null
+id -u lxbdemo
+stat -c '%u:%g' /usr/share/lxb-demo/owned
+stat -c '%U' /var/lib/lxb-demo
+dpkg -s lxb-demo | grep Status
+"""
+    r = sh(debian, script)
+    assert r.returncode == 0, r.stderr
+    uid, owned, var, status = r.stdout.splitlines()
+    assert int(uid) > 0 and owned == "123:456" and var == "lxbdemo", r.stdout
+    assert status == "Status: install ok installed"
+    r = sh(debian, "stat -c %U /var/lib/lxb-demo")
+    assert r.stdout == "lxbdemo\n", r.stderr
+
+
+# ---- options -------------------------------------------------------------------
+
+def test_fakeroot_on_a_rootfs_the_user_cannot_write(scratch_rootfs):
+    if os.geteuid() != 0:
+        pytest.skip("dropping to another user needs root")
+    d = tempfile.mkdtemp(prefix="lxbrand-user-", dir="/tmp")
+    try:
+        os.chmod(d, 0o755)
+        root = os.path.join(d, "root")
+        shutil.copytree(scratch_rootfs, root, symlinks=True)
+        r = lxrun_as_user(NOBODY, NOBODY, "--fakeroot", root, "/bin/true")
+        assert r.returncode == 125, r.stderr
+        assert r.stderr.startswith("lxrun: ") and len(r.stderr.splitlines()) == 1, r.stderr
+        assert "--fakeroot" in r.stderr and "cannot write" in r.stderr
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_root_has_no_fake_root_by_default(tmp_path, rootfs):
+    from lxbrand.config import ZoneConfig
+    assert ZoneConfig(rootfs).fakeroot_on() is False
+    assert ZoneConfig(rootfs, fakeroot=True).fakeroot_on() is True
+
+
+def test_the_front_door_hands_a_fake_root_zone_to_python(unprivileged):
+    """`lxrun` (C) run by a user without subordinate ids hands the zone to
+    Python, which compiles the fake root's brand."""
+    front = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build", "frontdoor", "lxrun")
+    if not os.path.exists(front):
+        pytest.skip("the front door is not built (make build)")
+    d = os.path.dirname(unprivileged.rootfs)
+    copy = os.path.join(d, "lxrun")
+    shutil.copy2(front, copy)
+    os.chmod(copy, 0o755)
+
+    def main():
+        os.environ["LXRUN_DEBUG_FRONTDOOR"] = "1"
+        os.execv(copy, [copy, unprivileged.rootfs, "/bin/true"])
+    r = run_as_user(NOBODY, NOBODY, main)
+    assert "front door: --fakeroot (a user without subordinate ids)" in r.stderr, r.stderr
