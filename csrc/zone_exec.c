@@ -227,10 +227,17 @@ static __attribute__((noreturn)) void relay_main(const struct lxb_exec *e, struc
         waitpid(cmd, &st, 0);
         _exit(125);
     }
+    /* released: the caller may exit now (exec --detach, containerd's shim
+     * and conmon reap us), so PDEATHSIG goes before the caller is told it may
+     * (lxb_exec_release waits for this "k": without it, a caller that exited
+     * at once killed us with SIGKILL, 137, before CMD ran) */
+    prctl(PR_SET_PDEATHSIG, 0);
+    if (write(sock, "k", 1) != 1) {
+        /* the caller is gone already: CMD runs all the same, as released */
+    }
     /* every fd but stdio goes (the table is still CMD's too, which needs
      * none of them): the caller's, the socket, the pidfd */
     syscall(SYS_close_range, 3, ~0U, 0);
-    prctl(PR_SET_PDEATHSIG, 0);
     __atomic_store_n(&h->taken, 1, __ATOMIC_RELEASE);
 
     /* exit as CMD does; pass on what the caller's side sends us */
@@ -337,10 +344,19 @@ int lxb_zone_exec(const struct lxb_exec *e, struct lxb_exec_proc *p, char *err, 
 int lxb_exec_release(struct lxb_exec_proc *p)
 {
     int rc = 0;
+    char c;
+    ssize_t n;
+
     if (p->sock_fd < 0)
         return -EBADF;
     if (write(p->sock_fd, "g", 1) != 1)
         rc = -errno;
+    /* the relay's "k": it no longer dies with us (PDEATHSIG cleared) */
+    while (rc == 0 && (n = read(p->sock_fd, &c, 1)) != 1) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        rc = n < 0 ? -errno : -EPIPE;
+    }
     close(p->sock_fd);
     p->sock_fd = -1;
     return rc;

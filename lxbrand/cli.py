@@ -324,15 +324,28 @@ def rootfs():
 @click.option("--suite", default="bookworm", show_default=True, help="Debian suite.")
 @click.option("--include", default="", metavar="PKG,...", help="Extra packages, comma-separated.")
 @click.option("--mirror", default=None, help="Debian mirror [default: deb.debian.org].")
-def rootfs_create(directory, suite, include, mirror):
-    """Create a Debian minbase rootfs in DIRECTORY with mmdebstrap (or debootstrap)."""
+@click.option("--from", "source", default=None, metavar="SOURCE",
+              help="Unpack an image you have instead (skopeo, umoci): oci-layout:PATH[:TAG], "
+              "oci-archive:FILE[:TAG] or docker-archive:FILE (podman save, docker save).")
+def rootfs_create(directory, suite, include, mirror, source):
+    """Create a Debian minbase rootfs in DIRECTORY with mmdebstrap (or debootstrap),
+    or unpack an image into it (--from)."""
+    import shlex
+
     from . import rootfs as rf
     pkgs = [p for p in include.split(",") if p.strip()]
+    if source is not None and (pkgs or mirror or suite != "bookworm"):
+        _fail("rootfs create: --from unpacks an image; --suite, --include and --mirror are for Debian trees", 1)
+    command = ["/bin/sh"]
     try:
-        path = rf.create(directory, suite=suite, include=pkgs, mirror=mirror or rf.DEFAULT_MIRROR)
+        if source is not None:
+            path, command = rf.import_image(directory, source)
+            command = command or ["/bin/sh"]
+        else:
+            path = rf.create(directory, suite=suite, include=pkgs, mirror=mirror or rf.DEFAULT_MIRROR)
     except LxbrandError as e:
         _fail(str(e), 1)
-    click.echo(f"lxrun: rootfs ready in {path}; try: lxrun {path} /bin/sh")
+    click.echo(f"lxrun: rootfs ready in {path}; try: lxrun {path} {shlex.join(command)}")
 
 
 @rootfs.command("unshift")

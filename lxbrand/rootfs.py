@@ -265,6 +265,101 @@ def _unpack_rootless(argv: list[str], target: str, maps: tuple[str, str], quiet:
     return 0, err
 
 
+# -- a rootfs from an image the user already has (issue 14) -------------------
+# skopeo copies the image into an OCI layout of our own (any of its
+# transports below, read offline), umoci unpacks that layout's layers into a
+# bundle; its rootfs becomes the tree.  Neither is reimplemented here.
+IMAGE_SOURCES = ("oci-layout:PATH[:TAG]", "oci-archive:FILE[:TAG]", "docker-archive:FILE")
+IMAGE_TOOLS = "apt-get install skopeo umoci"
+
+
+def _parse_image_source(source: str) -> tuple[str, str, str]:
+    """'oci-layout:PATH[:TAG]' -> (kind, PATH, skopeo's source name); a
+    RootfsError naming what is wrong."""
+    kind, sep, rest = source.partition(":")
+    if not sep or kind not in ("oci-layout", "oci-archive", "docker-archive") or not rest:
+        raise RootfsError(f"--from {source}: expected one of {', '.join(IMAGE_SOURCES)}")
+    if kind == "docker-archive":
+        if not os.path.isfile(rest):
+            raise RootfsError(f"--from {source}: {rest}: no such file")
+        return kind, rest, f"docker-archive:{os.path.abspath(rest)}"
+    # PATH[:TAG]: a tag may hold ':' (podman names its image localhost/x:1),
+    # so the path is the shortest prefix that exists
+    path, tag = rest, ""
+    if not os.path.exists(rest):
+        for i, ch in enumerate(rest):
+            if ch == ":" and os.path.exists(rest[:i]):
+                path, tag = rest[:i], rest[i + 1:]
+                break
+    want_dir = kind == "oci-layout"
+    if not os.path.exists(path):
+        raise RootfsError(f"--from {source}: {path}: no such {'directory' if want_dir else 'file'}")
+    if want_dir and not os.path.isfile(os.path.join(path, "index.json")):
+        raise RootfsError(f"--from {source}: {path}: not an OCI image layout (no index.json)")
+    if not want_dir and not os.path.isfile(path):
+        raise RootfsError(f"--from {source}: {path}: not a file")
+    transport = "oci" if want_dir else "oci-archive"
+    return kind, path, f"{transport}:{os.path.abspath(path)}" + (f":{tag}" if tag else "")
+
+
+def _tool_error(tool: str, err: str) -> str:
+    """The last line a Go tool logged, without its time= and level= fields."""
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    last = lines[-1] if lines else f"{tool} failed"
+    m = re.search(r'msg="((?:[^"\\]|\\.)*)"', last)
+    return m.group(1).replace('\\"', '"') if m else last
+
+
+def import_image(target: str, source: str, quiet: bool = False) -> tuple[str, list]:
+    """Unpack the image at `source` (IMAGE_SOURCES) as the rootfs `target`
+    (which must not hold files): (the tree, the image's command or []), or
+    RootfsError and nothing left."""
+    import json
+    import tempfile
+    target = os.path.abspath(target)
+    existed = os.path.lexists(target)
+    if existed and not os.path.isdir(target):
+        raise RootfsError(f"{target}: exists and is not a directory; choose a new one")
+    if existed and os.listdir(target):
+        raise RootfsError(f"{target}: directory is not empty; choose a new one")
+    kind, path, src = _parse_image_source(source)
+    for tool in ("skopeo", "umoci"):
+        if not shutil.which(tool):
+            raise RootfsError(f"--from {source}: {tool} is not installed; install it with: {IMAGE_TOOLS}")
+    parent = os.path.dirname(target)
+    if not os.path.isdir(parent):
+        raise RootfsError(f"{target}: its parent directory {parent} does not exist")
+    work = tempfile.mkdtemp(prefix=".lxbrand-import-", dir=parent)
+    try:
+        layout = os.path.join(work, "layout")
+        steps = (("skopeo", ["skopeo", "--insecure-policy", "copy", "--quiet", src, f"oci:{layout}:lxbrand"]),
+                 ("umoci", ["umoci", "unpack"] + ([] if os.geteuid() == 0 else ["--rootless"])
+                  + ["--image", f"{layout}:lxbrand", os.path.join(work, "bundle")]))
+        for tool, argv in steps:
+            try:
+                r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            except OSError as e:
+                raise RootfsError(f"--from {source}: {tool}: {e.strerror}") from None
+            if r.returncode != 0:
+                what = {"docker-archive": "a docker archive", "oci-archive": "an OCI archive",
+                        "oci-layout": "an OCI image layout"}[kind]
+                raise RootfsError(f"--from {source}: not {what} that {tool} can read "
+                                  f"({_tool_error(tool, r.stderr)})")
+        command = []
+        try:
+            with open(os.path.join(work, "bundle", "config.json")) as f:
+                command = list((json.load(f).get("process") or {}).get("args") or [])
+        except (OSError, ValueError):
+            pass
+        if existed:
+            os.rmdir(target)
+        os.rename(os.path.join(work, "bundle", "rootfs"), target)
+        os.chmod(target, 0o755)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target, command
+
+
 def cached(include=TEST_PACKAGES, suite: str = "bookworm") -> str:
     """The path of a cached rootfs with `include`, built once when missing."""
     key = hashlib.sha256(",".join(sorted(include)).encode()).hexdigest()[:10]
