@@ -174,6 +174,7 @@ struct lxb_sup {
     char machine[LXB_UTS_LEN];
     uint64_t notified;           /* notifications answered, by all receivers */
     int last_error;              /* -errno that stopped a receiver, or 0 */
+    struct lxb_inject *inject;   /* --inject rules (csrc/inject.c), or NULL */
 };
 
 /* filter: action[nr] for nr < n; returns the BPF program's length in bytes
@@ -292,6 +293,7 @@ struct lxb_tracer {
     uint64_t records;
     void *priv;
     struct lxb_trace_spec spec[LXB_NR_MAX];
+    struct lxb_inject *inject;   /* --inject rules the tracer applies, or NULL */
 };
 
 /* seize the guest from a new tracer thread; returns once it is attached (0)
@@ -373,6 +375,57 @@ struct lxb_scmp_rule {
 int lxb_profile_build(uint32_t default_action, const struct lxb_scmp_rule *rules, int n, unsigned char *out,
                       int outlen, int *failed);
 /* ---- end of the profile ---- */
+/* ---- fault injection (csrc/inject.c, lxbrand/inject.py; issue 13) ----
+   --inject SYSCALL[,SYSCALL...]:error=E|retval=N[:when=N[+STEP]][:path=GLOB]
+   [:delay=D][:pid=N].  An injected syscall is notified (LXB_KIND_INJECT when
+   the brand would pass it through) and the supervisor decides per call in C;
+   under --trace a traced syscall without path rules is the tracer's instead
+   (lxb_inject_decide at its seccomp stop).  A syscall a path rule names is
+   performed by the supervisor (never CONTINUEd after reading the path). */
+#define LXB_KIND_INJECT 3        /* dispatch kind: pass through unless a rule fires */
+#define LXB_INJECT_MAX 32        /* rules per zone */
+#define LXB_INJECT_GLOB 256      /* bytes of a path= glob, NUL included */
+#define LXB_INJ_ERROR 1          /* rule answers -error */
+#define LXB_INJ_RETVAL 2         /* rule answers retval */
+#define LXB_INJ_ON 1             /* on[nr]: some rule names nr */
+#define LXB_INJ_ON_PATH 2        /* on[nr]: some path rule names nr: the supervisor performs it */
+#define LXB_INJ_ON_PID 4         /* on[nr]: some rule for nr has pid= */
+#define LXB_RECF_INJECTED 8      /* trace record flag: the result was injected */
+
+struct lxb_inject_rule {
+    uint8_t nrs[LXB_NR_MAX / 8]; /* bitmap of the syscalls it names */
+    uint32_t action;             /* LXB_INJ_ERROR, LXB_INJ_RETVAL, or 0 (delay alone) */
+    int32_t error;               /* positive errno */
+    int64_t retval;
+    uint64_t first;              /* when=: fires on matching call number first, */
+    uint64_t step;               /* then every step after it (0: first only) */
+    uint64_t delay_ns;           /* sleep before answering (or performing) */
+    int32_t pid;                 /* the zone's pid of the caller's process, or 0: any */
+    char path[LXB_INJECT_GLOB];  /* fnmatch(3) glob on the path as given, or "" */
+    uint64_t count;              /* calls that matched so far (atomic) */
+    uint64_t fired;              /* times it fired (atomic) */
+};
+
+struct lxb_inject {
+    int nrules;
+    int log_fd;                  /* trace records of calls the supervisor answered, or -1 */
+    unsigned char on[LXB_NR_MAX];  /* LXB_INJ_ON | LXB_INJ_ON_PATH */
+    struct lxb_inject_rule rule[LXB_INJECT_MAX];
+};
+
+/* the supervisor's part: 1 when reply is the answer (or the call was answered
+   through ADDFD|SEND), 0 when the brand's own handler should answer;
+   passthrough: the brand would let the call run (LXB_KIND_INJECT) */
+int lxb_inject_call(struct lxb_inject *in, const struct lxb_call *c, struct lxb_reply *r, int passthrough);
+/* the tracer's part (no path rules): 1 and *ret set when a rule fires for
+   nr called by zone pid; sleeps the rules' delay either way */
+int lxb_inject_decide(struct lxb_inject *in, int nr, int32_t zone_pid, int64_t *ret);
+/* zero the counters (a new run); set log_fd (closing the old one; -1: none) */
+void lxb_inject_reset(struct lxb_inject *in);
+void lxb_inject_set_log(struct lxb_inject *in, int fd);
+/* which path syscalls the supervisor can perform: 1 yes, 0 no */
+int lxb_inject_path_ok(int nr);
+/* ---- end of fault injection ---- */
 /* CFFI-END */
 
 /* csrc/fakeroot.c: --fakeroot's C handlers, in supervisor.c's c_handlers[]

@@ -612,13 +612,22 @@ int lxb_supervise(struct lxb_sup *s)
         reply.flags = 0;
 
         kind = (nr >= 0 && nr < LXB_NR_MAX) ? s->kind[nr] : LXB_KIND_NONE;
+        if (s->inject && kind != LXB_KIND_NONE && s->inject->on[nr]) {
+            /* --inject (csrc/inject.c) may sleep or open a file for the
+               guest: the next receiver owns the listener meanwhile */
+            pthread_mutex_unlock(&p->recv_lock);
+            locked = 0;
+            if (lxb_inject_call(s->inject, &call, &reply, kind == LXB_KIND_INJECT))
+                kind = LXB_KIND_NONE; /* answered */
+        }
         if (kind == LXB_KIND_C) {
             unsigned id = s->c_handler[nr];
             if (id < sizeof c_handlers / sizeof c_handlers[0] && c_handlers[id])
                 c_handlers[id](s, &call, &reply);
         } else if (kind == LXB_KIND_PY) {
             /* Python may take long: the next receiver owns the listener meanwhile */
-            pthread_mutex_unlock(&p->recv_lock);
+            if (locked)
+                pthread_mutex_unlock(&p->recv_lock);
             locked = 0;
             lxb_py_dispatch(s->py_handle, &call, &reply);
         }

@@ -382,6 +382,7 @@ static void seccomp_stop(struct lxb_tracer *tr, struct task *t)
     struct user_regs_struct regs;
     const struct lxb_trace_spec *s;
     struct lxb_trace_rec *r = &t->rec;
+    int64_t injected = 0;
     int nr, i, err = 0;
 
     if (ptrace(PTRACE_GETREGS, t->host, 0, &regs) != 0) {
@@ -412,6 +413,19 @@ static void seccomp_stop(struct lxb_tracer *tr, struct task *t)
     }
     for (i = 0; s && i < s->ncopy && i < LXB_TRACE_SLOTS; i++)
         copy_arg(t, &s->copy[i], i, 0);
+    /* --inject (csrc/inject.c): a traced syscall without path rules is ours */
+    if (!err && lxb_inject_decide(tr->inject, nr, t->pid, &injected)) {
+        regs.orig_rax = (unsigned long long)-1;
+        regs.rax = (unsigned long long)injected;
+        ptrace(PTRACE_SETREGS, t->host, 0, &regs);
+        r->ret = injected;
+        r->flags |= LXB_RECF_INJECTED;
+        r->t_exit = now_ns();
+        emit(tr, r);
+        t->in_syscall = 0;
+        resume(t, 0);
+        return;
+    }
     if (err) {
         {
             /* skip it: the number -1 runs nothing, rax is its return */

@@ -258,6 +258,12 @@ class ZoneConfig:
     deny: Any = _option(None, Flag(
         ("--deny", "deny"), "Fail SYSCALL with ERRNO (default EPERM) in the kernel: fault injection "
         "(repeatable).", metavar="SYSCALL[=ERRNO]", multiple=True, parse=parse_deny), factory=dict)
+    inject: Any = _option((), Flag(
+        ("--inject", "inject"), "Inject a fault as strace --inject does, decided per call by the supervisor "
+        "(repeatable): RULE is SYSCALL[,SYSCALL...]:error=ERRNO|retval=N[:when=N[+STEP]][:path=GLOB]"
+        "[:delay=D][:pid=N]; when= counts matching calls (N, N+, N+STEP), path= is for open, creat and "
+        "openat (the supervisor performs them), delay= as 100us, 5ms, 1s; pid= is the zone's pid.",
+        metavar="RULE", multiple=True, parse=lambda values: list(values)))
     memory: Any = _option(None, Flag(
         ("--memory", "memory"), "Memory limit of the whole zone, at least 4M, e.g. 512M (a cgroup; tmpfs "
         "pages count); free and /proc/meminfo show it.", metavar="SIZE"))
@@ -370,6 +376,8 @@ class ZoneConfig:
                 raise ZoneConfigError(f"--deny {name}={err!r}: an errno is 1 to 4095")
             deny[name] = err
         self._set("deny", deny)
+        from .inject import parse_rules     # --inject: one-line errors now, not at the zone's start
+        self._set("inject", [r.text for r in parse_rules(self.inject)])
         self._set("env", dict(self.env))
         if self.memory is not None:
             given = self.memory

@@ -430,6 +430,10 @@ class Supervisor:
         s.py_handle = self._handle
         ffi.memmove(s.kind, bytes(brand.kind), len(brand.kind))
         ffi.memmove(s.c_handler, bytes(brand.c_handler), len(brand.c_handler))
+        self._inject = getattr(brand, "inject_c", None)     # --inject: csrc/inject.c decides
+        if self._inject is not None:
+            lib.lxb_inject_reset(self._inject)
+            s.inject = self._inject
         # the kernel the brand shows; nodename and domainname are the caller's own
         for field in _UTS_FIELDS:
             raw = uts[field].encode()[: lib.LXB_UTS_LEN - 1]

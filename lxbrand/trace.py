@@ -263,11 +263,14 @@ class Recorder:
             ev = Event(type="syscall", pid=pid, tid=tid, time=(t_entry - self.t0) / 1e9, syscall=name, nr=nr,
                        args={str(k): _jsonable(v) for k, v in args},
                        result=None if noresult else ret, errno=decode.errno_name(err) if err else None,
-                       duration=dur / 1e9, answered=answered)
+                       duration=dur / 1e9, answered=answered,
+                       injected=bool(flags & lib.LXB_RECF_INJECTED))
             if o.writes_text:
                 res = "?" if noresult else decode.format_result(ret)
                 if answered:
                     res += " (answered by the brand)"
+                if flags & lib.LXB_RECF_INJECTED:
+                    res += " (INJECTED)"
                 ev.line = (f"[pid {tid}] {name}(" + ", ".join(decode.show(v) for _, v in args)
                            + f") = {res} <{dur / 1e9:.6f}>")
             self._deliver(ev)
@@ -429,6 +432,11 @@ class Observe:
         modes = []
         for e in brand.entries:
             nr, st = e.sc.nr, e.status
+            if e.origin == "inject" and nr in brand.inject_traceable and nr in self.traced:
+                # --inject without path rules: the tracer applies the rules (csrc/inject.c)
+                actions[nr] = lib.LXB_ACT_TRACE
+                modes.append((nr, lib.LXB_TRACE_RECORD, 0))
+                continue
             if st.notified:
                 continue        # the supervisor's: counted there, never seen by the tracer
             if st.name == "pass":
@@ -481,6 +489,7 @@ class Session:
         class _Counted:
             kind, c_handler, py, entries, options = brand.kind, brand.c_handler, counted, brand.entries, \
                 brand.options
+            inject_c = getattr(brand, "inject_c", None)
         return _Counted()
 
     def attach(self, guest_pidfd: int) -> None:
@@ -512,6 +521,12 @@ class Session:
             pass
         t.out_fd = w
         t.guest_pidfd = guest_pidfd
+        inject_c = getattr(self.brand, "inject_c", None)
+        if inject_c is not None:        # --inject (lxbrand/inject.py)
+            t.inject = inject_c
+            if o.trace or o.stats:
+                from .inject import Follower
+                self.inject_follower = Follower(inject_c, self.rec)
         self.reader = threading.Thread(target=self._read, args=(r,), name="lxbrand-trace", daemon=True)
         self.reader.start()
         rc = lib.lxb_trace_start(t)
@@ -548,6 +563,8 @@ class Session:
         self.finished = True
         if self.t is not None:
             lib.lxb_trace_join(self.t)
+        if getattr(self, "inject_follower", None) is not None:
+            self.inject_follower.close()
         if self.reader is not None:
             self.reader.join()
         o = self.o

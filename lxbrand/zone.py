@@ -102,6 +102,8 @@ class Zone:
             self._brand = Brand(self._handlers, self.config.kernel_release, self.config.deny,
                                 memory=self.config.memory, cpus=self.config.cpus,
                                 fakeroot=self.config.fakeroot_on())
+            if self.config.inject:      # --inject (lxbrand/inject.py)
+                self._brand.add_inject(self.config.inject)
         return self._brand
 
     def plan(self) -> list[str]:

@@ -180,6 +180,41 @@ class Brand:
             else:   # denied, unsupported: the errno, in the kernel
                 self.actions[nr] = st.errno
         self._bpf: Optional[bytes] = None
+        self.inject_rules: list = []
+        self.inject_c = None            # struct lxb_inject (csrc/inject.c), with rules
+        self.inject_traceable: set = set()
+
+    def add_inject(self, rules) -> None:
+        """--inject (lxbrand/inject.py): the syscalls the rules name, and only
+        those, leave the kernel; one the brand passes through becomes
+        LXB_KIND_INJECT (run unless a rule fires), one it emulates keeps its
+        handler behind the rules.  A syscall the zone answers in the kernel
+        (--deny, unsupported, newer than --kernel-release) is refused: no
+        rule could ever see it."""
+        from ..inject import InjectError, c_table, parse_rules, path_nrs
+        rules = parse_rules(rules)
+        if not rules:
+            return
+        lib = _lib()
+        paths = path_nrs(rules)
+        named = {BY_NAME[n].nr: r for r in rules for n in r.syscalls}
+        for i, e in enumerate(self.entries):
+            nr, st = e.sc.nr, e.status
+            if nr not in named:
+                continue
+            if st.name == "pass":
+                self.entries[i] = Entry(e.sc, Status("translated"), None,
+                                        "--inject: faults injected by the supervisor", "inject")
+                self.actions[nr] = lib.LXB_ACT_NOTIFY
+                self.kind[nr] = lib.LXB_KIND_INJECT
+                if nr not in paths:
+                    self.inject_traceable.add(nr)
+            elif not st.notified:
+                raise InjectError(f"--inject {named[nr].text!r}: {e.sc.name} is {st} in this zone, answered "
+                                  "in the kernel before any rule could see it")
+        self.inject_rules = rules
+        self.inject_c = c_table(rules)
+        self._bpf = None
 
     def bpf(self) -> bytes:
         """The seccomp filter (struct sock_filter[]), from the cache when it was built before."""
@@ -377,7 +412,7 @@ def store_frontdoor(brand: "Brand", kernel_release: Optional[str] = None, deny_i
     # the key names --kernel-release and --deny only: a brand that any other
     # option shaped (a zone's own handlers, --memory, --cpus) is never stored
     shaped = {k: v for k, v in brand.options._asdict().items() if k not in ("kernel_release", "deny")}
-    if any(shaped.values()) or len(brand.kind) != 512:
+    if any(shaped.values()) or len(brand.kind) != 512 or getattr(brand, "inject_rules", None):
         return None
     if uts is None:
         if kernel_release:
