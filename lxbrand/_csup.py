@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+from collections import namedtuple
 from typing import Optional
 
 try:
@@ -36,13 +37,101 @@ def check(rc: int, what: str) -> int:
 
 @ffi.def_extern()
 def lxb_py_dispatch(handle, call, reply):
+    answer = Reply()
     try:
-        ffi.from_handle(handle).dispatch(call, reply)
+        ffi.from_handle(handle).dispatch(Upcall(call.id, call.pid, call.nr, tuple(call.args), call.ip,
+                                                call.listener_fd), answer)
+        reply.val, reply.error, reply.flags = answer.val, answer.error, answer.flags
     except BaseException as e:  # our bug: fail the call, never continue
         reply.error = errno.ENOSYS
         reply.flags = 0
         print(f"lxbrand: handler for syscall {call.nr} failed: {e!r}", file=sys.stderr)
     return 0
+
+
+# -- the supervisor's binding: struct lxb_sup, guest memory, ADDFD ----------
+# lxbrand/supervisor.py decides how a zone's syscalls are answered; these
+# turn that into csrc/supervisor.c's calls, so that it touches no ffi.
+
+class Upcall(namedtuple("Upcall", "id pid nr args ip listener_fd")):
+    """A notification a Python handler answers (struct lxb_call, copied)."""
+    __slots__ = ()
+
+
+class Reply:
+    """The answer to an Upcall (struct lxb_reply): error (a positive errno,
+    or 0 with val), flags (REPLY_CONTINUE); ENOSYS unless a handler answers."""
+    __slots__ = ("val", "error", "flags")
+
+    def __init__(self):
+        self.val, self.error, self.flags = 0, errno.ENOSYS, 0
+
+
+REPLY_CONTINUE = lib.LXB_REPLY_CONTINUE
+UTS_FIELDS = ("sysname", "release", "version", "machine")
+
+
+class SupervisorStruct:
+    """A struct lxb_sup (`.c`) for `owner`, whose dispatch(Upcall, Reply)
+    answers the Python-handled syscalls: the brand's dispatch arrays, the
+    kernel uname shows (uts: sysname, release, version, machine), and --inject's
+    rules (struct lxb_inject *, or None); lxb_sup_init dups listener_fd."""
+
+    def __init__(self, owner, kind: bytes, c_handler: bytes, uts: dict, listener_fd: int, inject=None):
+        self._handle = ffi.new_handle(owner)
+        s = self.c = ffi.new("struct lxb_sup *")
+        s.py_handle = self._handle
+        ffi.memmove(s.kind, bytes(kind), len(kind))
+        ffi.memmove(s.c_handler, bytes(c_handler), len(c_handler))
+        if inject is not None:       # --inject: csrc/inject.c decides
+            lib.lxb_inject_reset(inject)
+            s.inject = inject
+        for field in UTS_FIELDS:
+            raw = uts[field].encode()[: lib.LXB_UTS_LEN - 1]
+            ffi.memmove(getattr(s, field), raw + b"\0", len(raw) + 1)
+        check(lib.lxb_sup_init(s, listener_fd), "start the supervisor")
+
+    def supervise(self) -> int:
+        """One receiver's loop (blocks, GIL released): 0, or -errno."""
+        return lib.lxb_supervise(self.c)
+
+    def stop(self) -> None:
+        check(lib.lxb_sup_stop(self.c), "stop the supervisor")
+
+    def close(self) -> None:
+        lib.lxb_sup_close(self.c)
+
+    @property
+    def notified(self) -> int:
+        return self.c.notified
+
+    def uts(self, field: str) -> str:
+        return ffi.string(getattr(self.c, field)).decode(errors="replace")
+
+
+def notif_valid(listener_fd: int, notif_id: int) -> bool:
+    """SECCOMP_IOCTL_NOTIF_ID_VALID: the notification still waits for its answer."""
+    return lib.lxb_notif_valid(listener_fd, notif_id) == 0
+
+
+def read_mem(pid: int, addr: int, length: int) -> bytes:
+    """Up to `length` bytes of task pid's memory at addr (fewer at an unmapped
+    page; b"" when none could be read)."""
+    buf = ffi.new("char[]", length)
+    n = lib.lxb_read_mem(pid, addr, buf, length)
+    return ffi.buffer(buf, n)[:] if n > 0 else b""
+
+
+def write_mem(pid: int, addr: int, data: bytes) -> int:
+    """Write data into task pid's memory at addr: the bytes written, or -errno."""
+    return lib.lxb_write_mem(pid, addr, data, len(data))
+
+
+def add_fd(listener_fd: int, notif_id: int, host_fd: int, cloexec: bool, send: bool, what: str) -> int:
+    """SECCOMP_IOCTL_NOTIF_ADDFD (with FLAG_SEND when `send`: the fd is also
+    the answer): the guest's fd number."""
+    add = lib.lxb_addfd_send if send else lib.lxb_addfd
+    return check(add(listener_fd, notif_id, host_fd, os.O_CLOEXEC if cloexec else 0), what)
 
 
 # -- the zone's binding: struct lxb_config and struct lxb_zone --------------

@@ -12,7 +12,7 @@ import threading
 from collections import namedtuple
 from typing import Callable, Optional
 
-from ._csup import check, ffi, lib
+from . import _csup
 # the brand is compiled in lxbrand.brand (compile.py); the names stay importable from here
 from .brand import Brand, check_handler_name, kernel_version  # noqa: F401
 
@@ -218,7 +218,7 @@ class Call:
         return decode.args(self._sc, self.raw, self if read else None)
 
     def valid(self) -> bool:
-        return lib.lxb_notif_valid(self._listener, self.id) == 0
+        return _csup.notif_valid(self._listener, self.id)
 
     def _check_valid(self) -> None:
         if not self.valid():
@@ -233,12 +233,11 @@ class Call:
         if not 0 < length <= READ_MAX:
             raise OSError(errno.E2BIG, f"{self.name}: read of {length} bytes of guest memory "
                                        f"(at most {READ_MAX} at once: read in pieces)")
-        buf = ffi.new("char[]", length)
-        n = lib.lxb_read_mem(self.pid, addr, buf, length)
-        if n != length:
+        data = _csup.read_mem(self.pid, addr, length)
+        if len(data) != length:
             raise OSError(errno.EFAULT, f"cannot read {length} bytes at {addr:#x}")
         self._check_valid()
-        return ffi.buffer(buf, length)[:]
+        return data
 
     def read_str(self, addr: int, limit: int = 4096) -> str:
         """A NUL-terminated string, read page by page (ENAMETOOLONG past limit)."""
@@ -246,11 +245,9 @@ class Call:
         out = b""
         while len(out) < limit:
             chunk = 4096 - ((addr + len(out)) % 4096)
-            buf = ffi.new("char[]", chunk)
-            n = lib.lxb_read_mem(self.pid, addr + len(out), buf, chunk)
-            if n <= 0:
+            data = _csup.read_mem(self.pid, addr + len(out), chunk)
+            if not data:
                 raise OSError(errno.EFAULT, f"cannot read a string at {addr:#x}")
-            data = ffi.buffer(buf, n)[:]
             nul = data.find(b"\0")
             if nul >= 0:
                 out += data[:nul]
@@ -262,7 +259,7 @@ class Call:
     def write_bytes(self, addr: int, data: bytes) -> None:
         self._touched = self._touched or "wrote guest memory"
         self._check_valid()
-        n = lib.lxb_write_mem(self.pid, addr, data, len(data))
+        n = _csup.write_mem(self.pid, addr, data)
         if n != len(data):
             raise OSError(errno.EFAULT, f"cannot write {len(data)} bytes at {addr:#x}")
 
@@ -276,9 +273,7 @@ class Call:
         answer=False installs it and leaves the answer to the handler (an fd
         passed some other way, e.g. in a struct the handler writes)."""
         self._touched = "installed an fd in the guest"
-        add = lib.lxb_addfd_send if answer else lib.lxb_addfd
-        return check(add(self._listener, self.id, host_fd, os.O_CLOEXEC if cloexec else 0),
-                     f"{self.name}: ADDFD")
+        return _csup.add_fd(self._listener, self.id, host_fd, cloexec, answer, f"{self.name}: ADDFD")
 
     def open_in_zone(self, path, flags: int = os.O_RDONLY, mode: int = 0, dirfd: int = _AT_FDCWD) -> int:
         """Open `path` for the guest, as the calling thread would see it, and
@@ -381,7 +376,7 @@ def _answer(reply, result, call: Optional[Call] = None, fn=None) -> None:
             reply.error = refused[0]
             _warn_handler(fn, call, refused[1])
             return
-        reply.flags = lib.LXB_REPLY_CONTINUE
+        reply.flags = _csup.REPLY_CONTINUE
         reply.error = 0
     elif isinstance(result, bool) or not isinstance(result, int):
         raise TypeError(f"a handler returns an int, a negative errno or lxbrand.CONTINUE, not {result!r}")
@@ -406,8 +401,6 @@ RECEIVERS = 4
 """Threads receiving one zone's notifications: a slow Python handler holds
 one of them while the others keep answering the zone's other threads."""
 
-_UTS_FIELDS = ("sysname", "release", "version", "machine")
-
 
 class Supervisor:
     """A zone's notification loop (receiver threads running C) and its upcalls.
@@ -425,20 +418,9 @@ class Supervisor:
             raise ValueError(f"receivers {receivers!r}: at least one")
         self.zone = zone
         self.brand = brand
-        self._handle = ffi.new_handle(self)
-        s = self.c = ffi.new("struct lxb_sup *")
-        s.py_handle = self._handle
-        ffi.memmove(s.kind, bytes(brand.kind), len(brand.kind))
-        ffi.memmove(s.c_handler, bytes(brand.c_handler), len(brand.c_handler))
-        self._inject = getattr(brand, "inject_c", None)     # --inject: csrc/inject.c decides
-        if self._inject is not None:
-            lib.lxb_inject_reset(self._inject)
-            s.inject = self._inject
         # the kernel the brand shows; nodename and domainname are the caller's own
-        for field in _UTS_FIELDS:
-            raw = uts[field].encode()[: lib.LXB_UTS_LEN - 1]
-            ffi.memmove(getattr(s, field), raw + b"\0", len(raw) + 1)
-        check(lib.lxb_sup_init(s, listener_fd), "start the supervisor")
+        self.c = _csup.SupervisorStruct(self, brand.kind, brand.c_handler, uts, listener_fd,
+                                        inject=getattr(brand, "inject_c", None))
         self.error: Optional[OSError] = None
         self.on_failure: Optional[Callable[[OSError], None]] = None
         self._cond = threading.Condition(threading.Lock())
@@ -463,7 +445,7 @@ class Supervisor:
 
     def _run(self) -> None:
         try:
-            rc = lib.lxb_supervise(self.c)
+            rc = self.c.supervise()
         finally:
             with self._cond:
                 self._in_c -= 1
@@ -484,7 +466,7 @@ class Supervisor:
             self._refs -= 1
             last = self._refs == 0
         if last:
-            lib.lxb_sup_close(self.c)
+            self.c.close()
 
     def stop(self) -> None:
         """Stop receiving; wait for the receivers in C, not for a Python handler."""
@@ -492,7 +474,7 @@ class Supervisor:
             if self._stopped:
                 return
             self._stopped = True
-        check(lib.lxb_sup_stop(self.c), "stop the supervisor")
+        self.c.stop()
         with self._cond:
             self._cond.wait_for(lambda: self._in_c == 0)
         self._release()
@@ -502,7 +484,7 @@ class Supervisor:
         return self.c.notified
 
     def uts(self, field: str) -> str:
-        return ffi.string(getattr(self.c, field)).decode(errors="replace")
+        return self.c.uts(field)
 
     def dispatch(self, c_call, reply) -> None:
         # out of C for as long as the handler takes: stop() does not wait for it
