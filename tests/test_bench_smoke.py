@@ -75,6 +75,18 @@ def test_w9_driver_answers_with_the_python_handler(bench_root, programs, spawner
     assert s["ns_per_call"] > 0
 
 
+def test_density_python_handler_driver_serves_every_zone_and_leaves_nothing(rootfs):
+    """bench/density.py's Python-handler row: one driver process, N zones, each
+    zone's handler answered its guest before `ready`; nothing left after."""
+    from bench import density
+    cell = density.run_served(rootfs, 3, lambda msg: None, timeout=120)
+    assert cell["ready"] == "ready 3 handler_calls=3"
+    assert cell["driver_status"] == 0 and cell["left_over_processes"] == 0
+    counts = {p["comm"]: p["count"] for p in cell["by_process"]}
+    assert counts.get("lxbrand-init") == 3 and counts.get("sleep") == 3
+    assert cell["pss_kb"] > 0
+
+
 def test_mech_prints_one_json_line_per_mode(programs):
     modes = ["raw", "seccomp-allow", "notif-value", "ptrace-sysemu"]
     p = subprocess.run([programs["mech"], "-n", "200", *modes], capture_output=True, text=True, timeout=60)
