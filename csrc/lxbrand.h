@@ -33,6 +33,9 @@
 
 /* C handler ids, LXB_C_<syscall name> (csrc/supervisor.c c_handlers[]) */
 #define LXB_C_UNAME 1
+/* notified while uname is: the calling thread may change its UTS namespace */
+#define LXB_C_UNSHARE 13
+#define LXB_C_SETNS 14
 /* --fakeroot (csrc/fakeroot.c): the stat family reports, chown records */
 #define LXB_C_STAT 2
 #define LXB_C_FSTAT 3
@@ -427,6 +430,10 @@ void lxb_inject_set_log(struct lxb_inject *in, int fd);
 int lxb_inject_path_ok(int nr);
 /* ---- end of fault injection ---- */
 /* CFFI-END */
+
+/* csrc/zone_util.c: read a small file (/proc/PID/status, /proc/sys/...)
+   whole, NUL-terminated, in one read: its length, or -errno */
+long lxb_read_small(const char *path, char *buf, size_t size);
 
 /* csrc/fakeroot.c: --fakeroot's C handlers, in supervisor.c's c_handlers[]
    (stat and lstat share one, as do the chowns and the mknods) */

@@ -51,7 +51,15 @@
  *   calling thread is in (the zone's, or one it unshared), sysname, release,
  *   version and machine from the brand.  The receiver joins the caller's UTS
  *   namespace with setns(2), which is per thread, and stays there until a
- *   caller in another one comes (compared by the namespace's inode).  setns
+ *   caller in another one comes (compared by the namespace's inode).
+ *   Reading which namespace the caller is in (readlink of /proc/TID/ns/uts)
+ *   costs more than the rest of the call, so each receiver keeps, per
+ *   calling thread, the namespace it found (uts_kept, no lock): a thread
+ *   changes its own UTS namespace only by unshare(2) or setns(2), which a
+ *   zone that notifies uname also notifies (sys_unshare, sys_setns bump
+ *   uts_epoch, forgetting all that was kept, then CONTINUE); a thread made
+ *   by clone(CLONE_NEWUTS) is a new tid; and a tid, reused only after
+ *   pid_max others, is trusted only briefly (uts_keep_ns).  setns
  *   of a UTS namespace needs CAP_SYS_ADMIN in our own user namespace too, so
  *   lxrun run by an ordinary user cannot; each receiver then has a helper
  *   process in the zone's user namespace that can (helper_uname).
@@ -84,6 +92,7 @@
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lxbrand.h"
@@ -98,10 +107,24 @@
 struct lxb_sup_priv {
     pthread_mutex_t recv_lock;   /* held by the receiver that owns the listener */
     int uts_setns;               /* 0 once setns of a UTS namespace was refused (EPERM) */
+    uint64_t uts_epoch;          /* bumped by unshare and setns: what receivers kept is stale */
+    uint64_t uts_keep_ns;        /* how long a kept namespace is trusted (tid reuse) */
 };
 
 /* the UTS namespace this receiver thread is in: its inode number */
 static __thread unsigned long long joined_uts_inum;
+
+/* the UTS namespace each calling thread was last found in, per receiver
+   (no lock): tid, the namespace's inode, the epoch it was read in, and until
+   when it is trusted (UNAME) */
+#define UTS_KEPT 64
+struct uts_kept {
+    uint32_t tid;
+    unsigned long long inum;
+    uint64_t epoch;
+    uint64_t until_ns;
+};
+static __thread struct uts_kept uts_kept[UTS_KEPT];
 
 /* ---- guest memory ---- */
 
@@ -341,6 +364,22 @@ static int helper_uname(int uts_fd, unsigned long long inum, struct utsname *nam
     return 0;
 }
 
+/* How long a calling thread's namespace, once read, is trusted without
+   reading it again: a tid is reused only after the kernel handed out every
+   other pid (pid_max of them, cyclically), which takes far longer than 50 ns
+   a pid; at most 100 ms */
+static uint64_t uts_keep_ns(void)
+{
+    char buf[32];
+    long long pid_max = 0;
+
+    if (lxb_read_small("/proc/sys/kernel/pid_max", buf, sizeof buf) > 0)
+        pid_max = atoll(buf);
+    if (pid_max <= 0)
+        return 0;
+    return pid_max * 50 > 100000000LL ? 100000000ULL : (uint64_t)pid_max * 50;
+}
+
 /* the inode number of task pid's UTS namespace, from the link's text
    ("uts:[4026531838]"): readlink costs half a stat(2) of the link, which
    also looks the namespace's nsfs inode up */
@@ -369,14 +408,28 @@ static int uts_inum(const char *path, unsigned long long *inum)
 static int caller_uname(struct lxb_sup *s, const struct lxb_call *c, struct utsname *names)
 {
     struct lxb_sup_priv *p = s->priv;
+    struct uts_kept *k = &uts_kept[c->pid % UTS_KEPT];
+    uint64_t epoch = __atomic_load_n(&p->uts_epoch, __ATOMIC_ACQUIRE);
     unsigned long long inum;
+    struct timespec ts;
+    uint64_t now;
     char path[64];
     struct stat st;
     int fd, rc;
 
     snprintf(path, sizeof path, "/proc/%u/ns/uts", c->pid);
-    if (uts_inum(path, &inum) < 0)
-        return -ENOENT;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    if (k->tid == c->pid && k->epoch == epoch && now < k->until_ns) {
+        inum = k->inum;          /* no thread changed its namespace since */
+    } else {
+        if (uts_inum(path, &inum) < 0)
+            return -ENOENT;
+        k->tid = c->pid;
+        k->inum = inum;
+        k->epoch = epoch;
+        k->until_ns = now + p->uts_keep_ns;
+    }
     if (inum == joined_uts_inum)
         return uname(names) == 0 ? 0 : -errno;
     if (inum == helper_inum && helper_sock >= 0)
@@ -458,10 +511,38 @@ static void sys_uname(struct lxb_sup *s, const struct lxb_call *c, struct lxb_re
     r->val = 0;
 }
 
+/* unshare(2) and setns(2), notified while uname is (lxbrand/brand/compile.py
+   UTS_WATCH): the calling thread may be changing its UTS namespace, so what
+   every receiver kept is forgotten before the kernel performs the call
+   (CONTINUE: nothing here depends on the guest's arguments but whether to
+   forget, and forgetting too often costs one readlink) */
+static void uts_change(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r, int may_change)
+{
+    struct lxb_sup_priv *p = s->priv;
+
+    (void)c;
+    if (may_change)
+        __atomic_fetch_add(&p->uts_epoch, 1, __ATOMIC_SEQ_CST);
+    r->error = 0;
+    r->flags |= LXB_REPLY_CONTINUE;
+}
+
+static void sys_unshare(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    uts_change(s, c, r, (c->args[0] & CLONE_NEWUTS) != 0);
+}
+
+static void sys_setns(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    uts_change(s, c, r, 1);     /* nstype 0 or a pidfd may name a UTS namespace */
+}
+
 typedef void (*c_handler_fn)(struct lxb_sup *, const struct lxb_call *, struct lxb_reply *);
 
 static const c_handler_fn c_handlers[] = {
     [LXB_C_UNAME] = sys_uname,
+    [LXB_C_UNSHARE] = sys_unshare,
+    [LXB_C_SETNS] = sys_setns,
     /* --fakeroot: csrc/fakeroot.c */
     [LXB_C_STAT] = lxb_fr_stat,
     [LXB_C_FSTAT] = lxb_fr_fstat,
@@ -506,6 +587,7 @@ int lxb_sup_init(struct lxb_sup *s, int listener_fd)
         return -ENOMEM;
     pthread_mutex_init(&p->recv_lock, NULL);
     p->uts_setns = 1;
+    p->uts_keep_ns = uts_keep_ns();
     s->listener_fd = fcntl(listener_fd, F_DUPFD_CLOEXEC, 3);
     if (s->listener_fd < 0)
         goto fail;

@@ -126,19 +126,11 @@ static int grow(struct tracer_priv *p)
 static void ns_ids(pid_t host, int32_t *pid, int32_t *tid)
 {
     char path[64], buf[2048], *line, *last;
-    ssize_t n;
-    int fd;
 
     *pid = *tid = host;
     snprintf(path, sizeof path, "/proc/%d/status", host);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (lxb_read_small(path, buf, sizeof buf) <= 0)
         return;
-    n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return;
-    buf[n] = 0;
     for (line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         int32_t *dst = NULL;
         if (strncmp(line, "NStgid:", 7) == 0)

@@ -77,7 +77,7 @@ void lxb_guest_main(const struct lxb_config *cfg, int ctl, int master, int gofd,
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (read(gofd, &c, 1) != 1)
         _exit(125);
-    close(gofd);
+    /* gofd stays open: it wakes init before the filter (below) */
     /* the guest holds every capability of its new namespace from here on,
      * whatever its ids (set by lxb_become(), which may map no 0) */
     if (!cfg->net_host && (rc = loopback_up()) < 0)
@@ -117,6 +117,12 @@ void lxb_guest_main(const struct lxb_config *cfg, int ctl, int master, int gofd,
      * (a change of uid above reset this) */
     prctl(PR_SET_DUMPABLE, 1);
 
+    /* init sleeps until now (zone_init.c take_listener): wake it while our
+     * syscalls are still our own; its wait for the listener is then only
+     * as long as the seccomp(2) below */
+    if (write(gofd, "f", 1) != 1)
+        fail(ctl, "wake init", errno);
+    close(gofd);
     if ((listener = lxb_load_filter(cfg->bpf, cfg->bpf_len)) < 0)
         fail(ctl, "load the seccomp filter", -listener);
     /* the container's own profile stacks on the brand's: the stricter wins */

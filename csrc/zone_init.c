@@ -30,6 +30,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -48,17 +49,11 @@ static void init_rename(void)
 {
     char buf[1024], *p;
     unsigned long start = 0, end = 0;
-    ssize_t n;
-    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC), field;
+    int field;
 
     prctl(PR_SET_NAME, "lxbrand-init");
-    if (fd < 0)
+    if (lxb_read_small("/proc/self/stat", buf, sizeof buf) <= 0)
         return;
-    n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return;
-    buf[n] = 0;
     p = strrchr(buf, ')');
     /* the field after ')' is 3 (state); walk to 48 */
     for (field = 2; p && *p && field < 48; p++)
@@ -78,18 +73,10 @@ static int catches(pid_t pid, int sig)
 {
     char path[64], buf[2048], *p;
     unsigned long long mask = 0;
-    ssize_t n;
-    int fd;
 
     snprintf(path, sizeof path, "/proc/%d/status", pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (lxb_read_small(path, buf, sizeof buf) <= 0)
         return 0;
-    n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = 0;
     p = strstr(buf, "SigCgt:");
     if (!p || sscanf(p + 7, "%llx", &mask) != 1)
         return 0;
@@ -110,16 +97,26 @@ static void write_guest_maps(int ctl, pid_t guest, const struct lxb_config *cfg)
 }
 
 /* wait until the guest has loaded its filter and published its listener;
-   returns the listener, taken into init, or -1 if the guest died first */
-static int take_listener(int ctl, pid_t guest, struct lxb_handoff *h)
+   returns the listener, taken into init, or -1 if the guest died first.
+   Init sleeps on `go` (a socketpair with the guest) until the guest writes
+   a byte just before its seccomp(2), or dies (EOF); then it waits out that
+   one syscall, after which the guest may make none to say it is done
+   (zone_int.h struct lxb_handoff): sched_yield, not a timed poll. */
+static int take_listener(int ctl, pid_t guest, struct lxb_handoff *h, int go)
 {
-    struct timespec nap = {0, 20000};
+    struct pollfd pfd = {go, POLLIN, 0};
     int pidfd, fd, st;
+    char c;
 
+    while (poll(&pfd, 1, -1) < 0)
+        if (errno != EINTR)
+            lxb_die_step(ctl, "wait for the guest (poll)", errno);
+    if (read(go, &c, 1) != 1)
+        return -1;               /* EOF: the guest died before its filter */
     while (__atomic_load_n(&h->listener, __ATOMIC_ACQUIRE) < 0) {
         if (waitpid(guest, &st, WNOHANG) == guest)
             return -1;
-        nanosleep(&nap, NULL);
+        sched_yield();
     }
     pidfd = (int)syscall(SYS_pidfd_open, guest, 0);
     if (pidfd < 0)
@@ -199,8 +196,9 @@ void lxb_init_main(const struct lxb_config *cfg, int ctl, int syncfd)
     h->listener = -1;
     h->taken = 0;
     h->exec_errno = 0;
-    if (pipe2(go, O_CLOEXEC) != 0)
-        lxb_die_step(ctl, "pipe", errno);
+    /* init -> guest: the id maps are written; guest -> init: the filter is next */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) != 0)
+        lxb_die_step(ctl, "socketpair", errno);
 
     flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
     if (!cfg->net_host)
@@ -222,7 +220,6 @@ void lxb_init_main(const struct lxb_config *cfg, int ctl, int syncfd)
     write_guest_maps(ctl, guest, cfg);
     if (write(go[1], "x", 1) != 1)
         lxb_die_step(ctl, "start the guest", errno);
-    close(go[1]);
     if (master >= 0)
         close(master);
     for (i = 0; i < 3; i++)
@@ -236,7 +233,8 @@ void lxb_init_main(const struct lxb_config *cfg, int ctl, int syncfd)
             close(i);
     }
 
-    listener = take_listener(ctl, guest, h);
+    listener = take_listener(ctl, guest, h, go[1]);
+    close(go[1]);
     if (listener < 0) {
         /* the guest died before its filter: it said why, or its command
          * was not found */

@@ -114,6 +114,27 @@ int lxb_write_file(const char *path, const char *text)
     return 0;
 }
 
+long lxb_read_small(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (size == 0)
+        return -EINVAL;
+    buf[0] = 0;
+    if (fd < 0)
+        return -errno;
+    n = read(fd, buf, size - 1);
+    if (n < 0) {
+        n = -errno;
+        close(fd);
+        return (long)n;
+    }
+    close(fd);
+    buf[n] = 0;
+    return (long)n;
+}
+
 /* close every fd >= 3 not in keep[] */
 void lxb_close_except(const int *keep, int n)
 {

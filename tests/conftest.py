@@ -32,6 +32,38 @@ import pytest
 import lxbrand.rootfs
 
 
+# python3 in a zone: one thread, the same tid throughout, calls uname before
+# and after it changes its own UTS namespace (the supervisor keeps the
+# namespace it found per thread; unshare and setns make it forget); prints
+# the four nodenames and the release: "ZONE ZONE mine ZONE RELEASE"
+UNAME_SAME_THREAD = r"""
+import ctypes, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWUTS = 0x04000000
+home = os.open("/proc/thread-self/ns/uts", os.O_RDONLY)
+names = [os.uname().nodename]
+assert libc.unshare(CLONE_NEWUTS) == 0, ctypes.get_errno()
+names.append(os.uname().nodename)
+socket.sethostname("mine")
+names.append(os.uname().nodename)
+assert libc.setns(home, CLONE_NEWUTS) == 0, ctypes.get_errno()
+names.append(os.uname().nodename)
+print(" ".join(names), os.uname().release)
+"""
+
+
+def one_line(r, code=None) -> str:
+    """lxrun's error as DESIGN.md has it: one line starting "lxrun: ", the exit
+    status `code` (any non-zero one when None); returns the line."""
+    if code is None:
+        assert r.returncode != 0, (r.returncode, r.stdout, r.stderr)
+    else:
+        assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
+    err = r.stderr.decode(errors="replace") if isinstance(r.stderr, bytes) else r.stderr
+    assert err.startswith("lxrun: ") and len(err.strip().splitlines()) == 1, err
+    return err.strip()
+
+
 @pytest.fixture(scope="session")
 def rootfs() -> str:
     return lxbrand.rootfs.cached()

@@ -10,6 +10,7 @@ import tempfile
 import time
 
 import pytest
+from conftest import one_line
 
 
 def test_runs_a_real_program(rootfs, lxrun):
@@ -208,7 +209,7 @@ def test_unprivileged_user_cannot_use_a_rootfs_it_cannot_read(unprivileged, scra
     the user's: lxrun fails with one line, as any program of that user would."""
     r = unprivileged.lxrun(scratch_rootfs, "/bin/true")
     assert r.returncode in (125, 126, 127), (r.returncode, r.stderr)
-    assert r.stderr.startswith("lxrun: ") and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    one_line(r)
 
 
 def test_a_host_that_refuses_user_namespaces_gets_one_line(scratch_rootfs):
@@ -239,9 +240,7 @@ def test_a_host_that_refuses_user_namespaces_gets_one_line(scratch_rootfs):
 
     r = subprocess.run(["lxrun", scratch_rootfs, "true"], capture_output=True, text=True,
                        preexec_fn=refuse_clone, timeout=60)
-    assert r.returncode == 125
-    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
-    assert r.stderr.startswith("lxrun: cannot create a user namespace"), r.stderr
+    assert one_line(r, 125).startswith("lxrun: cannot create a user namespace"), r.stderr
 
 
 def test_syscalls_json(lxrun):

@@ -14,6 +14,7 @@ import tempfile
 import time
 
 import pytest
+from conftest import one_line
 
 import lxbrand.rootfs
 from lxbrand import command, idshift, manpage, zone
@@ -49,12 +50,6 @@ def on_a_terminal(argv, keys=b"", timeout=30, env=None):
     _, status = os.waitpid(pid, 0)
     os.close(master)
     return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
-
-
-def one_line(r, code):
-    assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
-    assert r.stderr.startswith("lxrun: ") and len(r.stderr.strip().splitlines()) == 1, r.stderr
-    return r.stderr.strip()
 
 
 # -- --tty without a terminal ------------------------------------------------------

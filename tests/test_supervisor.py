@@ -13,6 +13,8 @@ import threading
 
 import pytest
 
+from conftest import UNAME_SAME_THREAD as SAME_THREAD
+
 from lxbrand import Zone
 
 RELEASE = "4.19.0-lx"
@@ -43,6 +45,26 @@ def test_uname_follows_a_namespace_the_caller_unshared(rootfs):
     out = sh(z, "unshare -u sh -c 'hostname x; domainname d; uname -n; uname -r; domainname'; "
                 "uname -n; domainname; hostname")
     assert out == f"x\n{RELEASE}\nd\ndb1\n(none)\ndb1\n"
+
+
+
+def test_uname_follows_the_same_thread_into_a_namespace_and_back(rootfs):
+    """A thread that called uname, unshares, renames and calls it again sees
+    its new name; back in the zone's namespace by setns, the zone's again."""
+    z = Zone(rootfs, hostname="db1", kernel_release=RELEASE)
+    r = z.run(["python3", "-c", SAME_THREAD], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == f"db1 db1 mine db1 {RELEASE}\n"
+
+
+def test_unshare_and_setns_reach_the_supervisor_only_when_uname_does():
+    """The brand notifies unshare and setns for uname's sake only (compile.UTS_WATCH)."""
+    from lxbrand.brand import Options, compile_brand
+    by = {e.sc.name: e for e in compile_brand(Options(kernel_release=RELEASE))}
+    assert by["unshare"].status.name == by["setns"].status.name == "translated"
+    assert by["unshare"].origin == "uname"
+    by = {e.sc.name: e for e in compile_brand(Options())}
+    assert by["unshare"].status.name == by["setns"].status.name == "pass"
 
 
 def test_uname_back_and_forth_between_namespaces(rootfs):

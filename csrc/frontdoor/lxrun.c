@@ -6,8 +6,9 @@
  *   The command line is one interface (lxbrand/cli.py, click); this small C
  *   program serves its common case without an interpreter: `lxrun [run]
  *   [OPTIONS] ROOTFS CMD...` for a zone that needs no Python handler.  It
- *   parses the run options the Python CLI has (same names, same defaults),
- *   reads the brand that Python compiled for those options from the cache
+ *   parses the run options with the Python CLI's own table (options.h,
+ *   generated from lxbrand/cli.py and config.py by options.py: same names,
+ *   same defaults; no flag is written here), reads the brand that Python compiled for those options from the cache
  *   (BRAND CACHE), starts the zone with lxb_zone_start (csrc/launcher.c),
  *   passes its own fds 0, 1, 2 straight to the guest, forwards the signals
  *   it receives to the zone's init, relays the terminal for --tty, runs the C
@@ -20,8 +21,11 @@
  *   Whatever it does not handle goes to the Python CLI, by execv of the
  *   console script recorded at build time (LXB_PYCLI, `lxrun-py`) with the
  *   same arguments, before anything happened: subcommands, --help, an
- *   option it does not know or a value it would have to judge (every error
- *   message is then Python's), --memory/--pids/--cpus (cgroups), a rootfs
+ *   option the table does not mark served (--memory/--pids/--cpus, --trace,
+ *   and any option added to the Python CLI since: its author need not touch
+ *   this file), one it does not know, a table older than lxbrand/cli.py or
+ *   config.py, a value it would have to judge (every error message is then
+ *   Python's), a rootfs
  *   run by root that is not yet shifted, a cache miss, a brand with a Python
  *   handler.  A CMD the zone could not execve is handed over too, with
  *   _LXRUN_EXEC_ERRNO set: the guest never ran, and Python says why in one
@@ -37,7 +41,9 @@
  *   kernel, --kernel-release, --deny as given); the file holds the key
  *   itself (compared whole), the files it was compiled from with their size
  *   and mtime (compared with stat), the dispatch arrays, the uts strings,
- *   the BPF program and the zone's /proc/version.  As the filter cache, it is read only when this user
+ *   the BPF program and, under --kernel-release, the personality's files
+ *   (/proc/version, /proc/sys/kernel/osrelease and version: path and text),
+ *   shown read-only as set-up steps, so that such a zone needs no Python.  As the filter cache, it is read only when this user
  *   owns it and its directory and nobody else can write them: the filter is
  *   the zone's boundary.
  */
@@ -84,7 +90,8 @@
 #define ID_RANGE 65536
 
 /* lxbrand/brand/compile.py FRONTDOOR_*: the cache file */
-#define BRAND_MAGIC "lxbrand-brand-3\n"
+#define BRAND_MAGIC "lxbrand-brand-4\n"
+#define BRAND_MAX_FILES 16
 #define BRAND_KEY "lxbrand-frontdoor-key 1\n"
 #define BRAND_HEADER 1332   /* ..., 4 uts names, then cap_drop (u64) */
 #define BRAND_NEEDS_PYTHON 1
@@ -147,7 +154,26 @@ static __attribute__((noreturn)) void fail(int code, const char *a, const char *
     exit(code);
 }
 
-/* ---- options, as lxbrand/cli.py `run` has them ---- */
+/* ---- options: the table generated from lxbrand/cli.py and config.py ----
+ *
+ * options.h (build/frontdoor/, written by options.py at build time) lists
+ * every option of `lxrun run`: its flags, the parameter it sets, its arity,
+ * its default, and whether the front door serves it.  This file holds no
+ * flag: it knows parameters (ZoneConfig's field names) and applies those it
+ * serves; any other option, and any option added to the Python CLI since,
+ * is handed over to Python the moment it is seen.
+ */
+#include "options.h"
+
+#define N_OPTS ((int)(sizeof fd_opts / sizeof fd_opts[0]))
+
+/* the parameters applied here (options.py SERVED) */
+enum { P_HOSTNAME, P_NET, P_BINDS, P_CWD, P_ENV, P_UID, P_GID, P_KREL, P_DENY, P_TMP, P_SHM, P_EPHEMERAL,
+       P_TTY, P_N };
+static const char *const served_params[P_N] = {
+    "hostname", "net", "binds", "cwd", "env", "uid", "gid", "kernel_release", "deny", "tmp_size",
+    "shm_size", "ephemeral", "tty",
+};
 
 struct kv {
     const char *key;
@@ -157,7 +183,6 @@ struct kv {
 struct opts {
     const char *hostname, *net, *cwd, *kernel_release, *tmp_size, *shm_size, *uid, *gid;
     int ephemeral, tty;              /* tty: -1 unset */
-    int limits;                      /* --memory, --pids or --cpus given */
     const char *binds[MAX_ITEMS];
     int nbinds;
     struct kv env[MAX_ITEMS];
@@ -169,19 +194,45 @@ struct opts {
     int ncmd;
 };
 
-enum { V_HOSTNAME, V_NET, V_BIND, V_CWD, V_ENV, V_UID, V_GID, V_KREL, V_DENY, V_MEMORY, V_PIDS, V_CPUS,
-       V_TMP, V_SHM, F_EPHEMERAL, F_TTY, F_NOTTY };
+static int deps_fresh(const char *deps, size_t len);
 
-static const struct {
-    const char *name;
-    int id;
-} options[] = {
-    {"--hostname", V_HOSTNAME}, {"--net", V_NET}, {"--bind", V_BIND}, {"--cwd", V_CWD},
-    {"--env", V_ENV}, {"--uid", V_UID}, {"--gid", V_GID}, {"--kernel-release", V_KREL},
-    {"--deny", V_DENY}, {"--memory", V_MEMORY}, {"--pids", V_PIDS}, {"--cpus", V_CPUS},
-    {"--tmp-size", V_TMP}, {"--shm-size", V_SHM}, {"--ephemeral", F_EPHEMERAL}, {"--tty", F_TTY},
-    {"--no-tty", F_NOTTY},
-};
+/* P_* of a row the table says is served and this file applies, else -1 */
+static int served_param(const struct fd_opt *op)
+{
+    int k;
+    if (!op->served)
+        return -1;
+    for (k = 0; k < P_N; k++)
+        if (strcmp(op->param, served_params[k]) == 0)
+            return k;
+    return -1;
+}
+
+/* the default of a served value option, from the table */
+static const char *param_default(int p)
+{
+    int k;
+    for (k = 0; k < N_OPTS; k++)
+        if (fd_opts[k].arity == FD_VALUE && served_param(&fd_opts[k]) == p)
+            return fd_opts[k].value;
+    return NULL;
+}
+
+/* _LXRUN_FRONTDOOR_TABLE=1: the table as this binary has it (a test
+   compares it with options.py's) */
+static void dump_table(void)
+{
+    static const char *const arity[] = {"flag", "value", "optional"};
+    int k;
+    for (k = 0; k < N_OPTS; k++)
+        printf("%s\t%s\t%s\t%s\t%s\n", fd_opts[k].name, fd_opts[k].param, arity[fd_opts[k].arity],
+               fd_opts[k].value ? fd_opts[k].value : "-", served_param(&fd_opts[k]) >= 0 ? "served" : "python");
+    printf("commands");
+    for (k = 0; fd_commands[k]; k++)
+        printf("\t%s", fd_commands[k]);
+    printf("\n");
+    exit(0);
+}
 
 static void kv_set(struct kv *items, int *n, const char *key, size_t keylen, const char *value)
 {
@@ -198,35 +249,54 @@ static void kv_set(struct kv *items, int *n, const char *key, size_t keylen, con
     (*n)++;
 }
 
+static const struct fd_opt *find_opt(const char *name, size_t len)
+{
+    int k;
+    for (k = 0; k < N_OPTS; k++)
+        if (strlen(fd_opts[k].name) == len && strncmp(fd_opts[k].name, name, len) == 0)
+            return &fd_opts[k];
+    return NULL;
+}
+
 /* click's parser for `run` (allow_interspersed_args=False): options, then
    ROOTFS, then CMD and everything after it */
 static void parse(int argc, char **argv, struct opts *o)
 {
+    static char why[160];
     int i = 1, k;
 
     memset(o, 0, sizeof *o);
-    o->hostname = "zone";
-    o->net = "none";
-    o->cwd = "/";
-    o->tmp_size = "25%";
-    o->shm_size = "64m";
-    o->uid = o->gid = "0";
-    o->tty = -1;
-
+    if (getenv("_LXRUN_FRONTDOOR_TABLE"))
+        dump_table();
     if (argc < 2)
         delegate("no arguments (help)", 0);
     if (getenv("_LXRUN_COMPLETE"))
         delegate("shell completion", 0);
+    /* the table is the command line the Python CLI had at build time */
+    if (!deps_fresh(FD_OPTS_DEPS, strlen(FD_OPTS_DEPS)))
+        delegate("the command line's options changed since the front door was built (make build)", 0);
+    o->hostname = param_default(P_HOSTNAME);
+    o->net = param_default(P_NET);
+    o->cwd = param_default(P_CWD);
+    o->tmp_size = param_default(P_TMP);
+    o->shm_size = param_default(P_SHM);
+    o->uid = param_default(P_UID);
+    o->gid = param_default(P_GID);
+    o->tty = -1;
+    if (!o->hostname || !o->net || !o->cwd || !o->tmp_size || !o->shm_size || !o->uid || !o->gid)
+        delegate("a served option without a default in the table", 0);
+
     if (strcmp(argv[1], "run") == 0)
         i = 2;
-    else if (strcmp(argv[1], "syscalls") == 0 || strcmp(argv[1], "rootfs") == 0 ||
-             strcmp(argv[1], "info") == 0 || strcmp(argv[1], "--version") == 0)
-        delegate("a subcommand", 0);
+    else
+        for (k = 0; fd_commands[k]; k++)
+            if (strcmp(argv[1], fd_commands[k]) == 0)
+                delegate("a subcommand", 0);
 
     for (; i < argc; i++) {
         const char *a = argv[i], *value = NULL, *eq;
-        size_t namelen;
-        int id = -1;
+        const struct fd_opt *op;
+        int attached = 0, p;
 
         if (strcmp(a, "--") == 0) {
             i++;
@@ -234,59 +304,73 @@ static void parse(int argc, char **argv, struct opts *o)
         }
         if (a[0] != '-' || a[1] == 0)
             break;
-        if (a[1] != '-')
-            delegate("a short option", 0);
-        eq = strchr(a, '=');
-        namelen = eq ? (size_t)(eq - a) : strlen(a);
-        for (k = 0; k < (int)(sizeof options / sizeof options[0]); k++)
-            if (strlen(options[k].name) == namelen && strncmp(options[k].name, a, namelen) == 0)
-                id = options[k].id;
-        if (id < 0)
-            delegate("an option the front door does not know", 0);
-        if (id >= F_EPHEMERAL) {
-            if (eq)
-                delegate("a value given to a flag", 0);
-        } else if (eq) {
-            value = eq + 1;
-        } else if (i + 1 < argc) {
-            value = argv[++i];
+        if (a[1] == '-') {
+            eq = strchr(a, '=');
+            op = find_opt(a, eq ? (size_t)(eq - a) : strlen(a));
+            if (eq) {
+                attached = 1;
+                value = eq + 1;
+            }
         } else {
-            delegate("an option without its value", 0);
+            /* -x, or -xVALUE as click takes it; a cluster of flags is Python's */
+            op = find_opt(a, 2);
+            if (op && a[2]) {
+                if (op->arity != FD_VALUE)
+                    delegate("a cluster of short options", 0);
+                attached = 1;
+                value = a + 2;
+            }
         }
-        switch (id) {
-        case V_HOSTNAME: o->hostname = value; break;
-        case V_NET: o->net = value; break;
-        case V_BIND:
+        if (!op)
+            delegate("an option the front door does not know", 0);
+        p = served_param(op);
+        if (p < 0) {
+            snprintf(why, sizeof why, "an option the Python CLI serves (%s)", op->name);
+            delegate(why, 0);
+        }
+        if (op->arity == FD_FLAG) {
+            if (attached)
+                delegate("a value given to a flag", 0);
+            value = op->value;
+        } else if (op->arity != FD_VALUE) {
+            delegate("an option with an optional value", 0);
+        } else if (!attached) {
+            if (i + 1 >= argc)
+                delegate("an option without its value", 0);
+            value = argv[++i];
+        }
+        switch (p) {
+        case P_HOSTNAME: o->hostname = value; break;
+        case P_NET: o->net = value; break;
+        case P_BINDS:
             if (o->nbinds >= MAX_ITEMS)
                 delegate("too many --bind", 0);
             o->binds[o->nbinds++] = value;
             break;
-        case V_CWD: o->cwd = value; break;
-        case V_ENV: {
+        case P_CWD: o->cwd = value; break;
+        case P_ENV: {
             const char *e = strchr(value, '=');
             if (!e || e == value)
                 delegate("--env without K=V", 0);
             kv_set(o->env, &o->nenv, value, (size_t)(e - value), e + 1);
             break;
         }
-        case V_UID: o->uid = value; break;
-        case V_GID: o->gid = value; break;
-        case V_KREL: o->kernel_release = value; break;
-        case V_DENY: {
+        case P_UID: o->uid = value; break;
+        case P_GID: o->gid = value; break;
+        case P_KREL: o->kernel_release = value; break;
+        case P_DENY: {
             const char *e = strchr(value, '=');
             size_t len = e ? (size_t)(e - value) : strlen(value);
             if (len == 0)
                 delegate("--deny without a syscall", 0);
-            /* cli._parse_deny: SYSCALL alone, or SYSCALL=, is EPERM */
+            /* config.parse_deny: SYSCALL alone, or SYSCALL=, is EPERM */
             kv_set(o->deny, &o->ndeny, value, len, (e && e[1]) ? e + 1 : "EPERM");
             break;
         }
-        case V_MEMORY: case V_PIDS: case V_CPUS: o->limits = 1; break;
-        case V_TMP: o->tmp_size = value; break;
-        case V_SHM: o->shm_size = value; break;
-        case F_EPHEMERAL: o->ephemeral = 1; break;
-        case F_TTY: o->tty = 1; break;
-        case F_NOTTY: o->tty = 0; break;
+        case P_TMP: o->tmp_size = value; break;
+        case P_SHM: o->shm_size = value; break;
+        case P_EPHEMERAL: o->ephemeral = value && strcmp(value, "1") == 0; break;
+        case P_TTY: o->tty = value && strcmp(value, "1") == 0; break;
         }
     }
     if (i + 1 >= argc)
@@ -581,7 +665,8 @@ struct brand {
     const unsigned char *bpf;
     int bpf_len;
     int notifies;                    /* some syscall has a C handler */
-    char *proc_version;              /* /proc/version under --kernel-release */
+    struct lxb_step files[BRAND_MAX_FILES];   /* the personality's files, under --kernel-release */
+    int nfiles;
     uint64_t cap_drop;               /* lxbrand/personality.py CAP_DROP */
 };
 
@@ -663,7 +748,7 @@ static const char *load_brand(const struct opts *o, struct brand *b)
     char *key, *dir, *path;
     unsigned char *buf;
     ssize_t n;
-    uint32_t flags, nr_max, key_len, deps_len, bpf_len, text_len;
+    uint32_t flags, nr_max, key_len, deps_len, bpf_len, files_len;
     int fd, i;
 
     /* this program and the compiled module come from one build */
@@ -695,9 +780,9 @@ static const char *load_brand(const struct opts *o, struct brand *b)
     key_len = le32(buf + 24);
     deps_len = le32(buf + 28);
     bpf_len = le32(buf + 32);
-    text_len = le32(buf + 36);
+    files_len = le32(buf + 36);
     if (nr_max != LXB_NR_MAX ||
-        (uint64_t)BRAND_HEADER + key_len + deps_len + bpf_len + text_len != (uint64_t)n ||
+        (uint64_t)BRAND_HEADER + key_len + deps_len + bpf_len + files_len != (uint64_t)n ||
         bpf_len == 0 || bpf_len % 8)
         return "the cached brand has another format";
     if (key_len != strlen(key) || memcmp(buf + BRAND_HEADER, key, key_len) != 0)
@@ -724,9 +809,26 @@ static const char *load_brand(const struct opts *o, struct brand *b)
     }
     b->bpf = buf + BRAND_HEADER + key_len + deps_len;
     b->bpf_len = (int)bpf_len;
-    b->proc_version = text_len ? strndup((const char *)b->bpf + bpf_len, text_len) : NULL;
-    if (o->kernel_release && !b->proc_version)
-        return "the cached brand has no /proc/version";
+    /* "path\0text\0" each: shown read-only in the zone */
+    {
+        const char *f = (const char *)b->bpf + bpf_len, *end = f + files_len;
+        b->nfiles = 0;
+        while (f < end) {
+            const char *path = f, *text = memchr(f, 0, (size_t)(end - f));
+            const char *stop = text ? memchr(text + 1, 0, (size_t)(end - text - 1)) : NULL;
+            if (!stop || path[0] != '/' || b->nfiles >= BRAND_MAX_FILES)
+                return "the cached brand has another format";
+            b->files[b->nfiles].op = LXB_STEP_FILE;
+            b->files[b->nfiles].flags = LXB_STEP_F_RO;
+            b->files[b->nfiles].path = path;
+            b->files[b->nfiles].src = NULL;
+            b->files[b->nfiles].data = text + 1;
+            b->nfiles++;
+            f = stop + 1;
+        }
+    }
+    if (o->kernel_release && !b->nfiles)
+        return "the cached brand has no personality files";
     free(key);
     free(dir);
     free(path);
@@ -894,12 +996,6 @@ int main(int argc, char **argv)
             open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY);
 
     parse(argc, argv, &o);
-    if (o.limits)
-        delegate("--memory, --pids or --cpus (cgroups)", 0);
-    /* the personality's files for a release (uname -v, /proc/sys/kernel/version)
-       are Python's to make (lxbrand/personality.py) */
-    if (o.kernel_release)
-        delegate("--kernel-release (the personality's files)", 0);
     /* a directory or an O_PATH fd as stdio would let the guest out of its
        root (fchdir(0), /proc/self/fd/0/..): refused as Zone.run refuses it
        (Python itself cannot start with a directory as stdin) */
@@ -1020,10 +1116,10 @@ int main(int argc, char **argv)
     c.binds = binds;
     c.bpf = b.bpf;
     c.bpf_len = b.bpf_len;
-    if (o.kernel_release) {
-        c.proc_version = b.proc_version;
-        c.osrelease = xasprintf("%s\n", o.kernel_release);
-    }
+    /* the personality's files under --kernel-release (/proc/version,
+       /proc/sys/kernel/osrelease and version), as the cache has them */
+    c.nsteps = b.nfiles;
+    c.steps = b.files;
     if (no_hosts_file(o.rootfs))
         c.hosts = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                             "127.0.1.1\t%s\n", o.hostname);

@@ -38,7 +38,8 @@ Options = namedtuple("Options", "kernel_release deny handlers memory cpus fakero
                      defaults=(None, None, None, None, None, None))
 
 # one syscall in one zone.  origin: "table", "kernel_release" (newer than the
-# zone's kernel), "handler" (the zone's Python handler), "deny" (--deny)
+# zone's kernel), "uname" (seen first for uname's sake: UTS_WATCH), "handler"
+# (the zone's Python handler), "deny" (--deny)
 Entry = namedtuple("Entry", "sc status handler note origin")
 
 
@@ -118,6 +119,7 @@ def compile_brand(options: Optional[Options] = None) -> list[Entry]:
             sc = BY_NAME[name]
             if out[sc.nr].status.name == "pass":
                 out[sc.nr] = Entry(sc, Status("emulated"), handler, FAKEROOT_NOTE, "fakeroot")
+    _watch_uts(out)
     for name, fn in (options.handlers or {}).items():
         check_handler_name(name)
         sc = BY_NAME[name]
@@ -128,6 +130,33 @@ def compile_brand(options: Optional[Options] = None) -> list[Entry]:
         out[sc.nr] = Entry(sc, Status("denied", err), None,
                            f"--deny: {_errno.errorcode.get(err, err)} in the kernel", "deny")
     return [out[sc.nr] for sc in TABLE]
+
+
+# uname's C handler keeps, per calling thread, the UTS namespace it found the
+# caller in (csrc/supervisor.c UNAME): reading it again costs more than the
+# rest of the call.  A thread changes its own UTS namespace only by unshare(2)
+# or setns(2) (a clone(CLONE_NEWUTS) child is a new thread), so a zone whose
+# uname reaches the supervisor has these two notified as well: their C
+# handlers make the supervisor forget what it kept, then let the kernel
+# perform the call.
+UTS_WATCH = {
+    "unshare": CHandler("unshare", "unshare(2): with CLONE_NEWUTS, the supervisor forgets the UTS namespaces "
+                                   "uname kept; then the kernel performs it"),
+    "setns": CHandler("setns", "setns(2): the supervisor forgets the UTS namespaces uname kept; then the "
+                               "kernel performs it"),
+}
+UTS_WATCH_NOTE = "the kernel's, seen first by the supervisor: uname follows the caller's UTS namespace"
+
+
+def _watch_uts(out: dict) -> None:
+    uname = BY_NAME["uname"]
+    e = out[uname.nr]
+    if not (e.status.notified and isinstance(e.handler, CHandler) and e.handler.name == "uname"):
+        return
+    for name, handler in UTS_WATCH.items():
+        sc = BY_NAME[name]
+        if out[sc.nr].status.name == "pass":
+            out[sc.nr] = Entry(sc, Status("translated"), handler, UTS_WATCH_NOTE, "uname")
 
 
 # --- the C side ------------------------------------------------------------------
@@ -334,16 +363,22 @@ def filter_bpf(actions) -> bytes:
 # copy of the table.  HASH is the FNV-1a 64 of the key text below, which the
 # front door computes from the same arguments; the file holds the key itself,
 # the files the brand came from with their size and mtime (a table edited
-# since makes it stale), the dispatch arrays, the uts strings, the filter and
-# the zone's /proc/version text (under --kernel-release), all as the Python
-# CLI's zone has them (Zone.uts, Zone.proc_version):
+# since makes it stale), the dispatch arrays, the uts strings, the filter and,
+# under --kernel-release, the personality's files (/proc/version,
+# /proc/sys/kernel/osrelease and version), all as the Python CLI's zone has
+# them (Zone.uts, Zone.proc_version, personality.View), so that the front
+# door runs such a zone without Python:
 #
-#   "lxbrand-brand-2\n"  u32 flags (1: a Python handler)  u32 nr_max  u32 key_len
-#   u32 deps_len  u32 bpf_len  u32 proc_version_len  u8 kind[nr_max]
+#   "lxbrand-brand-4\n"  u32 flags (1: a Python handler)  u32 nr_max  u32 key_len
+#   u32 deps_len  u32 bpf_len  u32 files_len  u8 kind[nr_max]
 #   u8 c_handler[nr_max]  char sysname, release, version, machine [65 each]
-#   key  deps  bpf  proc_version
+#   u64 cap_drop  key  deps  bpf  files ("path\0text\0" each)
+#
+# The front door's option table is not here: csrc/frontdoor/options.py
+# generates it from lxbrand/cli.py at build time (it must parse the command
+# line before it knows which brand to read).
 
-FRONTDOOR_MAGIC = b"lxbrand-brand-3\n"
+FRONTDOOR_MAGIC = b"lxbrand-brand-4\n"
 FRONTDOOR_NEEDS_PYTHON = 1
 _FRONTDOOR_HEAD = struct.Struct("<16s6I512s512s65s65s65s65sQ")   # ..., uts, cap_drop
 
@@ -388,12 +423,25 @@ def _cap_drop() -> int:
     return CAP_DROP
 
 
+def personality_files(kernel_release: Optional[str], proc_version: Optional[str]) -> dict:
+    """zone path -> text: the files a zone under --kernel-release shows, as a
+    Python-run zone shows them (Zone._launch_config's /proc/version and
+    osrelease, personality.View's /proc/sys/kernel/version)."""
+    if not kernel_release:
+        return {}
+    from ..personality import View
+    files = {"/proc/version": proc_version, "/proc/sys/kernel/osrelease": kernel_release + "\n"}
+    files.update(View(None, None, kernel_release).texts())
+    return files
+
+
 def frontdoor_bytes(brand: "Brand", kernel_release: Optional[str], deny_items, uts: dict,
                     proc_version: Optional[str]) -> bytes:
     key = frontdoor_key(kernel_release, deny_items)
     deps = _frontdoor_deps()
     bpf = brand.bpf()
-    text = (proc_version or "").encode()
+    text = b"".join(path.encode() + b"\0" + body.encode() + b"\0"
+                    for path, body in sorted(personality_files(kernel_release, proc_version).items()))
     flags = FRONTDOOR_NEEDS_PYTHON if brand.py else 0
     head = _FRONTDOOR_HEAD.pack(FRONTDOOR_MAGIC, flags, len(brand.kind), len(key), len(deps), len(bpf),
                                 len(text), bytes(brand.kind), bytes(brand.c_handler),
@@ -434,4 +482,5 @@ def store_frontdoor(brand: "Brand", kernel_release: Optional[str] = None, deny_i
 
 
 __all__ = ["Options", "Entry", "Brand", "BrandError", "compile_brand", "c_handler_id", "kernel_version",
-           "check_handler_name", "deny_errno", "filter_bpf", "filter_key", "store_frontdoor"]
+           "check_handler_name", "deny_errno", "filter_bpf", "filter_key", "store_frontdoor",
+           "personality_files"]
