@@ -15,7 +15,20 @@
  *                mount_setattr, moved onto their destination after the pivot
  *
  * Every path inside the rootfs is resolved there (lxb_open_in_root), and the
- * mounts target the opened fds.  The guest runs in a user namespace below
+ * mounts target the opened fds.
+ *
+ * MOUNT POINTS.  Set-up writes nothing to a rootfs that is not --ephemeral.
+ * A mount point the rootfs lacks (a --bind destination, /proc, /dev, /tmp)
+ * is made only in a file system set-up itself mounted (/tmp, /dev, a
+ * --tmpfs, the --ephemeral overlay, or one of the tmpfs below).  Otherwise
+ * the deepest existing directory above it, P, is shadowed: a small tmpfs
+ * takes P's owner and mode, gets each of P's entries (directories and files
+ * bound from the rootfs, recursively; symlinks copied), and is moved over P;
+ * the missing path is then made in it.  Writes below P's entries still
+ * reach the rootfs; only P's own entry list lives in the tmpfs (an entry
+ * added directly in P ends with the zone; P's entries cannot be renamed or
+ * removed: EBUSY), as in bwrap's tmpfs root.  Why not an overlay over P:
+ * see docs/DESIGN.md, "Mount points".  The guest runs in a user namespace below
  * init's, so each mount made here is locked: it cannot be unmounted, moved
  * or made writable from the guest (see SECURITY.md).
  */
@@ -23,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/mount.h>
+#include <linux/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -65,6 +79,12 @@ struct fsctx {
     gid_t gid;
     const char *stage;           /* staging tmpfs, init's private scratch */
     int nfile;
+    const char *root_path;       /* the zone's root in the staging tmpfs */
+    int ro_root;                 /* --read-only: shadow binds made read-only */
+    int nours;                   /* mounts set-up made (by statx mount id), */
+    uint64_t ours[LXB_MAX_STEPS + 8];  /* where a mount point may be created */
+    int nshadow;                 /* the shadowing tmpfs (O_PATH fds of their roots) */
+    int shadow[32];
 };
 
 /* the flags a remount must keep (locked in a user namespace) */
@@ -186,9 +206,281 @@ static void show_file(struct fsctx *c, const char *path, const char *text, int w
     }
 }
 
+/* the mount id of fd's mount (statx), or 0 */
+static uint64_t mount_id(int fd)
+{
+    struct statx sx;
+    if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) != 0 || !(sx.stx_mask & STATX_MNT_ID))
+        return 0;
+    return sx.stx_mnt_id;
+}
+
+/* remember that the mount PATH now shows is set-up's own */
+static void own_mount(struct fsctx *c, const char *path)
+{
+    int fd = lxb_open_in_root(c->root, path, O_PATH | O_DIRECTORY);
+    if (fd < 0)
+        return;
+    if (c->nours < (int)(sizeof c->ours / sizeof c->ours[0]))
+        c->ours[c->nours++] = mount_id(fd);
+    close(fd);
+}
+
+static int is_ours(struct fsctx *c, int fd)
+{
+    uint64_t id = mount_id(fd);
+    int i;
+    for (i = 0; id && i < c->nours; i++)
+        if (c->ours[i] == id)
+            return 1;
+    return 0;
+}
+
+/* put one entry of the shadowed directory `dir` into the tmpfs `t`: a
+ * symlink copied, anything else bound from the rootfs (recursively: mounts
+ * set-up made below it come along).  The entry is opened O_NOFOLLOW and
+ * used through that fd alone. */
+static int shadow_entry(struct fsctx *c, int dir, int t, const char *name)
+{
+    char target[4096];
+    struct stat st;
+    struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+    int e, tree, at_fd, rc = 0;
+    ssize_t n;
+
+    e = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (e < 0)
+        return errno == ENOENT ? 0 : -errno;     /* gone meanwhile */
+    if (fstat(e, &st) != 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        n = readlinkat(e, "", target, sizeof target - 1);
+        if (n < 0) {
+            rc = -errno;
+            goto out;
+        }
+        target[n] = 0;
+        if (symlinkat(target, t, name) != 0) {
+            rc = -errno;
+            goto out;
+        }
+        fchownat(t, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+        goto out;
+    }
+    if (S_ISDIR(st.st_mode))
+        rc = mkdirat(t, name, 0755) != 0 ? -errno : 0;
+    else {
+        int f = openat(t, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+        rc = f < 0 ? -errno : close(f);
+    }
+    if (rc < 0)
+        goto out;
+    tree = (int)syscall(SYS_open_tree, e, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    if (tree < 0) {
+        rc = -errno;
+        goto out;
+    }
+    /* --read-only: the entry's own mount, as the root's (not mounts below it) */
+    if (c->ro_root && syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &ro, sizeof ro) != 0)
+        rc = -errno;
+    at_fd = openat(t, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (rc == 0 && at_fd < 0)
+        rc = -errno;
+    if (rc == 0 &&
+        syscall(SYS_move_mount, tree, "", at_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+        rc = -errno;
+    if (at_fd >= 0)
+        close(at_fd);
+    close(tree);
+out:
+    close(e);
+    return rc;
+}
+
+/* shadow directory PATH (open as `dir`) with a tmpfs that shows its entries
+ * (see MOUNT POINTS above); the zone's root fd is reopened if PATH is / */
+static int shadow_dir(struct fsctx *c, const char *path, int dir)
+{
+    char stage[256], p[64], buf[8192];
+    struct stat st, rst;
+    int t = -1, rd = -1, rc = 0, is_root;
+    long n, off;
+
+    if (c->nshadow >= (int)(sizeof c->shadow / sizeof c->shadow[0]))
+        return -E2BIG;
+    if (fstat(dir, &st) != 0 || fstat(c->root, &rst) != 0)
+        return -errno;
+    is_root = st.st_dev == rst.st_dev && st.st_ino == rst.st_ino;
+    snprintf(stage, sizeof stage, "%s/shadow-%d", c->stage, c->nshadow);
+    if (mkdir(stage, 0700) != 0)
+        return -errno;
+    /* the guest can add entries to it: bounded */
+    snprintf(buf, sizeof buf, "mode=%o,size=1m,nr_inodes=65536", st.st_mode & 07777);
+    if (mount("lxbrand-mountpoints", stage, "tmpfs", MS_NOSUID | MS_NODEV, buf) != 0)
+        return -errno;
+    t = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (t < 0)
+        return -errno;
+    fchown(t, st.st_uid, st.st_gid);
+    rd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rd < 0) {
+        rc = -errno;
+        goto out;
+    }
+    /* getdents64, not readdir: nothing allocates between clone and exec */
+    while ((n = syscall(SYS_getdents64, rd, buf, sizeof buf)) > 0) {
+        for (off = 0; off < n;) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *d = (void *)(buf + off);
+            off += d->reclen;
+            if (!strcmp(d->name, ".") || !strcmp(d->name, ".."))
+                continue;
+            if ((rc = shadow_entry(c, dir, t, d->name)) < 0)
+                goto out;
+        }
+    }
+    if (n < 0) {
+        rc = -errno;
+        goto out;
+    }
+    /* over PATH: the tmpfs (and the binds in it) become one tree there */
+    lxb_fd_path(p, sizeof p, dir);
+    if (mount(stage, p, NULL, MS_MOVE, NULL) != 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (is_root) {
+        int nr = open(c->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (nr < 0) {
+            rc = -errno;
+            goto out;
+        }
+        close(c->root);
+        c->root = nr;
+    }
+    c->shadow[c->nshadow++] = lxb_open_in_root(c->root, path, O_PATH | O_DIRECTORY);
+    own_mount(c, path);
+out:
+    if (rd >= 0)
+        close(rd);
+    if (t >= 0)
+        close(t);
+    return rc;
+}
+
+/* an O_PATH fd of mount point PATH (a directory or, !is_dir, a file) in the
+ * zone's root, made where the rootfs lacks it without writing to the rootfs
+ * (MOUNT POINTS above), or -errno */
+static int mountpoint(struct fsctx *c, const char *path, int is_dir)
+{
+    char buf[4096], *p, *slash, *next;
+    int fd, dir, rc;
+
+    fd = lxb_open_in_root(c->root, path, O_PATH);
+    if (fd != -ENOENT)
+        return fd;
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return -ENAMETOOLONG;
+    /* the deepest existing directory: prefixes of PATH, resolved in the root */
+    dir = lxb_open_in_root(c->root, "/", O_PATH | O_DIRECTORY);
+    if (dir < 0)
+        return dir;
+    for (p = buf; *p == '/'; p++)
+        ;
+    for (;;) {
+        slash = strchr(p, '/');
+        if (slash)
+            *slash = 0;
+        fd = lxb_open_in_root(c->root, buf, O_PATH | O_DIRECTORY);
+        if (slash)
+            *slash = '/';
+        if (fd == -ENOENT)
+            break;
+        if (fd < 0) {
+            close(dir);
+            return fd;
+        }
+        close(dir);
+        dir = fd;
+        if (!slash) {          /* cannot be: PATH itself was missing */
+            close(dir);
+            return -ENOENT;
+        }
+        for (p = slash + 1; *p == '/'; p++)
+            ;
+    }
+    /* p: the first missing component; buf up to it: the directory `dir` */
+    if (!is_ours(c, dir)) {
+        char parent[4096];
+        snprintf(parent, sizeof parent, "/%.*s", (int)(p - buf), buf);
+        rc = shadow_dir(c, parent, dir);
+        close(dir);
+        if (rc < 0)
+            return rc;
+        dir = lxb_open_in_root(c->root, parent, O_PATH | O_DIRECTORY);
+        if (dir < 0)
+            return dir;
+        if (!is_ours(c, dir)) {   /* the rootfs changed under us */
+            close(dir);
+            return -EXDEV;
+        }
+    }
+    /* the rest is new, made in set-up's own file system, never following a
+       symlink (one there is the rootfs's, copied: refused) */
+    for (;;) {
+        for (next = p; *next && *next != '/'; next++)
+            ;
+        slash = *next ? next : NULL;
+        if (slash)
+            *slash = 0;
+        while (slash && slash[1] == '/')
+            slash++;
+        if (!strcmp(p, ".") || !strcmp(p, "..")) {
+            close(dir);
+            return -EINVAL;
+        }
+        if (!slash || !slash[1]) {
+            if (is_dir)
+                rc = mkdirat(dir, p, 0755) != 0 ? -errno : 0;
+            else {
+                fd = openat(dir, p, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+                rc = fd < 0 ? -errno : close(fd);
+            }
+            if (rc == 0)
+                fchownat(dir, p, c->uid, c->gid, AT_SYMLINK_NOFOLLOW);
+            fd = rc < 0 ? rc : openat(dir, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+            if (fd == -1)
+                fd = -errno;
+            close(dir);
+            return fd;
+        }
+        if (mkdirat(dir, p, 0755) == 0)
+            fchownat(dir, p, c->uid, c->gid, AT_SYMLINK_NOFOLLOW);
+        else if (errno != EEXIST) {
+            rc = -errno;
+            close(dir);
+            return rc;
+        }
+        fd = openat(dir, p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        rc = -errno;
+        close(dir);
+        if (fd < 0)
+            return rc;
+        dir = fd;
+        p = slash + 1;
+    }
+}
+
 static void step_proc(struct fsctx *c, const struct lxb_step *st)
 {
-    int fd = lxb_mountpoint_in_root(c->root, st->path, 1, c->uid, c->gid);
+    int fd = mountpoint(c, st->path, 1);
 
     if (fd < 0)
         lxb_die_step(c->ctl, st->path, -fd);
@@ -200,7 +492,7 @@ static void step_proc(struct fsctx *c, const struct lxb_step *st)
 static void step_sys(struct fsctx *c, const struct lxb_step *step)
 {
     char p[64];
-    int fd = lxb_mountpoint_in_root(c->root, step->path, 1, c->uid, c->gid);
+    int fd = mountpoint(c, step->path, 1);
 
     if (fd < 0)
         lxb_die_step(c->ctl, step->path, -fd);
@@ -224,11 +516,12 @@ static void step_dev(struct fsctx *c, const struct lxb_step *step)
     char p[64], host[64];
     int dev, fd, i;
 
-    fd = lxb_mountpoint_in_root(c->root, step->path, 1, c->uid, c->gid);
+    fd = mountpoint(c, step->path, 1);
     if (fd < 0)
         lxb_die_step(c->ctl, step->path, -fd);
     mount_at(c, "lxbrand-dev", fd, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k", "mount tmpfs on /dev");
     close(fd);
+    own_mount(c, step->path);
     /* the fresh tmpfs holds nothing the guest made: plain *at calls are safe */
     dev = at(c, step->path, O_PATH | O_DIRECTORY);
     for (i = 0; dev_nodes[i]; i++) {
@@ -282,7 +575,9 @@ static void step_file_if_empty(struct fsctx *c, const struct lxb_step *step)
     dir = lxb_open_in_root(c->root, parent[0] ? parent : "/", O_PATH | O_DIRECTORY);
     if (dir < 0)
         return;
-    fd = openat(dir, slash + 1, O_CREAT | O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    /* created only where set-up may write (--ephemeral): never in the rootfs */
+    fd = openat(dir, slash + 1, (is_ours(c, dir) ? O_CREAT : 0) | O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+                0644);
     close(dir);
     if (fd < 0)
         return;
@@ -298,11 +593,12 @@ static void step_file_if_empty(struct fsctx *c, const struct lxb_step *step)
 
 static void step_tmpfs(struct fsctx *c, const struct lxb_step *step)
 {
-    int fd = lxb_mountpoint_in_root(c->root, step->path, 1, c->uid, c->gid);
+    int fd = mountpoint(c, step->path, 1);
     if (fd < 0)
         lxb_die_step(c->ctl, step->path, -fd);
     mount_at(c, "lxbrand-tmpfs", fd, "tmpfs", MS_NOSUID | MS_NODEV, step->data, step->path);
     close(fd);
+    own_mount(c, step->path);
 }
 
 static void step_bind(struct fsctx *c, const struct lxb_step *step, int tree)
@@ -312,7 +608,7 @@ static void step_bind(struct fsctx *c, const struct lxb_step *step, int tree)
 
     if (fstat(tree, &st) != 0)
         lxb_die_step(c->ctl, step->src, errno);
-    fd = lxb_mountpoint_in_root(c->root, step->path, S_ISDIR(st.st_mode), c->uid, c->gid);
+    fd = mountpoint(c, step->path, S_ISDIR(st.st_mode));
     if (fd < 0)
         lxb_die_step(c->ctl, step->path, -fd);
     if (syscall(SYS_move_mount, tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
@@ -323,8 +619,13 @@ static void step_bind(struct fsctx *c, const struct lxb_step *step, int tree)
 static void step_root_ro(struct fsctx *c)
 {
     struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+    int i;
     if (syscall(SYS_mount_setattr, c->root, "", AT_EMPTY_PATH, &ro, sizeof ro) != 0)
         lxb_die_step(c->ctl, "--read-only: make the root read-only", errno);
+    /* the tmpfs that show mount points over the rootfs's directories */
+    for (i = 0; i < c->nshadow; i++)
+        if (c->shadow[i] >= 0 && syscall(SYS_mount_setattr, c->shadow[i], "", AT_EMPTY_PATH, &ro, sizeof ro) != 0)
+            lxb_die_step(c->ctl, "--read-only: make a mount point's directory read-only", errno);
 }
 
 static int add(struct lxb_step *out, int n, int max, int op, int flags, const char *path, const char *src,
@@ -427,7 +728,8 @@ static void run_step(struct fsctx *c, const struct lxb_step *step, int tree)
 
 void lxb_setup_fs(int ctl, const struct lxb_config *cfg)
 {
-    struct fsctx c = {.ctl = ctl, .root = -1, .stage = "/tmp"};
+    struct fsctx c = {.ctl = ctl, .root = -1, .stage = "/tmp", .ro_root = cfg->readonly_root};
+    static char root_path[256];
     static struct lxb_step steps[LXB_MAX_STEPS];
     int tree[LXB_MAX_STEPS];
     char src[64], opts[1024], path[512], p[64];
@@ -506,16 +808,22 @@ void lxb_setup_fs(int ctl, const struct lxb_config *cfg)
     close(rootfd);
     if (cfg->lower_fd >= 0)
         close(cfg->lower_fd);
-    snprintf(path, sizeof path, "%s/root", c.stage);
-    c.root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    snprintf(root_path, sizeof root_path, "%s/root", c.stage);
+    c.root_path = root_path;
+    c.root = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (c.root < 0)
         lxb_die_step(ctl, "open the zone's root", errno);
+    if (cfg->ephemeral)
+        own_mount(&c, "/");      /* the overlay: mount points go to its upper layer */
 
     for (i = 0; i < nsteps; i++) {
         run_step(&c, &steps[i], tree[i]);
         if (tree[i] >= 0)
             close(tree[i]);
     }
+    for (i = 0; i < c.nshadow; i++)
+        if (c.shadow[i] >= 0)
+            close(c.shadow[i]);
 
     /* into the new root; the host's tree is detached and no fd of it stays */
     lxb_fd_path(p, sizeof p, c.root);

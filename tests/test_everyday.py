@@ -501,3 +501,47 @@ def test_readme_example(rootfs, tmp_path, line):
     code, text = next((v for k, v in EXPECT.items() if k in line), (0, ""))
     assert r.returncode == code, (line, r.returncode, r.stdout[-2000:], r.stderr[-2000:])
     assert text in r.stdout + r.stderr, (line, r.stdout[-2000:], r.stderr[-2000:])
+
+
+# -- mount points: a rootfs that is not --ephemeral is never written -----------
+
+def _tree_state(d) -> list:
+    st = os.lstat(d)
+    out = [(".", st.st_mode, st.st_uid, st.st_mtime_ns)]
+    for dirpath, dirnames, filenames in os.walk(d):
+        for n in dirnames + filenames:
+            p = os.path.join(dirpath, n)
+            st = os.lstat(p)
+            out.append((os.path.relpath(p, d), st.st_mode, st.st_uid, st.st_size, st.st_mtime_ns))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("extra", [[], ["--read-only"]], ids=["rw", "read-only"])
+def test_readme_bind_example_leaves_the_rootfs_unchanged(scratch_rootfs, tmp_path, lxrun, extra):
+    """The README's `--bind $PWD:/src` on a rootfs without /src (nor /proc,
+    /dev, /tmp, /sys: the scratch rootfs has none): the bind works, and the
+    rootfs on disk is as it was (lxrun shows the mount points in a tmpfs)."""
+    src = tmp_path / "work"
+    src.mkdir()
+    src.chmod(0o755)
+    (src / "hello").write_text("from the host\n")
+    lxrun(scratch_rootfs, "true")           # run by root, the first run shifts the tree's ids
+    before = _tree_state(scratch_rootfs)
+    r = lxrun(*extra, "--bind", f"{src}:/src:ro", "--cwd", "/src", scratch_rootfs, "sh", "-c",
+              "cat hello; ls /proc/1/status /dev/null; echo x > /tmp/x && cat /tmp/x; ls -d /sys")
+    assert r.returncode == 0, r
+    assert r.stdout.split() == ["from", "the", "host", "/dev/null", "/proc/1/status", "x", "/sys"], r
+    r = lxrun(*extra, "--bind", f"{src}:/newdir/sub", scratch_rootfs, "cat", "/newdir/sub/hello")
+    assert r.returncode == 0 and r.stdout == "from the host\n", r
+    assert _tree_state(scratch_rootfs) == before, "lxrun wrote to a rootfs that is not --ephemeral"
+
+
+def test_ephemeral_mount_points_go_to_the_overlay(scratch_rootfs, tmp_path, lxrun):
+    src = tmp_path / "work"
+    src.mkdir()
+    src.chmod(0o755)
+    lxrun(scratch_rootfs, "true")
+    before = _tree_state(scratch_rootfs)
+    r = lxrun("--ephemeral", "--bind", f"{src}:/a/b", scratch_rootfs, "sh", "-c", "ls -d /a/b; touch /new")
+    assert r.returncode == 0 and r.stdout == "/a/b\n", r
+    assert _tree_state(scratch_rootfs) == before

@@ -124,3 +124,95 @@ def test_no_rootfs_fd_reachable_from_the_guest(zones, tiny):
                f"for p in /proc/[0-9]*; do for f in $p/fd/*; do ls $f/..{zones.marker} 2>/dev/null; done; done; "
                "echo done")
     assert r.stdout.split() == ["done"], r
+
+
+# ---- mount points: set-up writes nothing to a rootfs (issue 15) -------------
+
+def tree_state(d: str) -> list:
+    """Every entry of d with its mode, owner, size and mtime (d's own too):
+    a set-up that made, removed or touched anything changes it."""
+    st = os.lstat(d)
+    out = [(".", st.st_mode, st.st_uid, st.st_size, st.st_mtime_ns)]
+    for dirpath, dirnames, filenames in os.walk(d):
+        for n in dirnames + filenames:
+            p = os.path.join(dirpath, n)
+            st = os.lstat(p)
+            out.append((os.path.relpath(p, d), st.st_mode, st.st_uid, st.st_size, st.st_mtime_ns))
+    return sorted(out)
+
+
+def bare_tiny(zones, tiny) -> str:
+    """A tiny rootfs without the zone's own mount points (/proc, /dev, /tmp,
+    /sys), run once (run by root, lxrun shifts its ids first: not set-up)."""
+    root = tiny()
+    for d in ("proc", "dev", "tmp", "sys"):
+        os.rmdir(f"{root}/{d}")
+    r = run_in(zones, root, "/bin/true")
+    assert r.returncode == 0, r
+    return root
+
+
+@pytest.mark.parametrize("opts", [[], ["--read-only"]], ids=["rw", "read-only"])
+def test_mount_points_are_not_made_in_the_rootfs(zones, tiny, opts):
+    root = bare_tiny(zones, tiny)
+    src = zones.host_dir("src")
+    with open(f"{src}/data", "w") as f:
+        f.write("bound\n")
+    before = tree_state(root)
+    r = run_in(zones, root, "/bin/sh", "-c",
+               "cat /newdir/sub/data; test -e /proc/1/status && echo proc; test -c /dev/null && echo dev; "
+               "echo t > /tmp/t && echo tmp; ls -d /sys/kernel >/dev/null && echo sys; echo w > /newdir/sub/w",
+               opts=["--bind", f"{src}:/newdir/sub", *opts])
+    assert r.returncode == 0, r
+    assert r.stdout.split() == ["bound", "proc", "dev", "tmp", "sys"], r
+    assert tree_state(root) == before, "set-up wrote to the rootfs"
+    assert open(f"{src}/w").read() == "w\n"
+
+
+def test_mount_points_keep_the_rootfs_writable_below_them(zones, tiny):
+    """The shadowed / still shows the rootfs's entries, and writes below
+    them reach the rootfs; only new top-level entries live in the zone."""
+    root = bare_tiny(zones, tiny)
+    src = zones.host_dir("src")
+    r = run_in(zones, root, "/bin/sh", "-c",
+               "echo kept > /etc/new-file; mkdir /top-level && echo made; ls /",
+               opts=["--bind", f"{src}:/src"])
+    assert r.returncode == 0, r
+    assert {"bin", "etc", "src", "proc", "top-level"} <= set(r.stdout.split()), r
+    assert open(f"{root}/etc/new-file").read() == "kept\n"
+    assert not os.path.lexists(f"{root}/src") and not os.path.lexists(f"{root}/top-level")
+    assert not os.path.lexists(f"{root}/proc")
+
+
+def test_read_only_holds_over_shadowed_directories(zones, tiny):
+    root = bare_tiny(zones, tiny)
+    src = zones.host_dir("src")
+    before = tree_state(root)
+    r = run_in(zones, root, "/bin/sh", "-c",
+               "for p in /etc/x /x /bin/x; do touch $p 2>/dev/null && echo wrote $p; done; echo end",
+               opts=["--read-only", "--bind", f"{src}:/src"])
+    assert r.stdout.split() == ["end"], r
+    assert tree_state(root) == before
+
+
+@pytest.mark.parametrize("kind", ["absolute", "relative"])
+def test_shadowed_directory_with_symlinks_to_the_host(zones, tiny, kind):
+    """A hostile rootfs's symlinks in a directory set-up shadows are copied,
+    never followed: the host directory they name is neither listed nor
+    changed, and a bind through one is refused or lands inside the root."""
+    target = host_target(zones)
+    before = snapshot(target)
+    root = bare_tiny(zones, tiny)
+    _link(root, "lnk", target, kind)
+    _link(root, "usr", target, kind)
+    src = zones.host_dir("src")
+    r = run_in(zones, root, "/bin/sh", "-c", "cat /lnk/host-file; ls /lnk/ /usr/; echo x > /lnk/new; echo end",
+               opts=["--bind", f"{src}:/newdir", "--bind", f"{src}:/usr/sub"])
+    assert snapshot(target) == before
+    assert "host data" not in r.stdout
+    assert_ran_or_refused(r)
+    r = run_in(zones, root, "/bin/sh", "-c", "cat /lnk/host-file; ls /lnk/; echo x > /lnk/new; echo end",
+               opts=["--bind", f"{src}:/newdir"])
+    assert r.returncode == 0 and r.stdout.split()[-1] == "end", r
+    assert snapshot(target) == before
+    assert "host data" not in r.stdout
