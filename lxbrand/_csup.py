@@ -335,7 +335,8 @@ class ExecProc:
     CMD's, listener_fd its seccomp listener, pty_fd the pty master or -1."""
 
     def __init__(self, *, guest_pidfd: int, ns_flags: int, cwd: str, argv, envp, search_path: Optional[str],
-                 uid: int, gid: int, groups, use_pty: bool, bpf: bytes, profile_bpf: bytes, cap_drop: int):
+                 uid: int, gid: int, groups, use_pty: bool, bpf: bytes, profile_bpf: bytes, cap_drop: int,
+                 stdio=(0, 1, 2)):
         keep = []
 
         def cstr(text):
@@ -356,7 +357,7 @@ class ExecProc:
         gv = ffi.new("int[]", list(groups) or [0])
         keep.append(gv)
         e.ngroups, e.groups = len(groups), gv
-        e.stdio = [0, 1, 2]
+        e.stdio = list(stdio)          # host fds that become CMD's 0, 1, 2 (Zone.boot's popen)
         e.use_pty = int(use_pty)
         for field, data in (("bpf", bpf), ("profile_bpf", profile_bpf)):
             if data:

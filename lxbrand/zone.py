@@ -193,11 +193,108 @@ class Zone:
             raise
         return run
 
+    def popen(self, argv: Sequence[str], *, stdin=None, stdout=None, stderr=None, env=None, cwd=None,
+              tty: bool = False, text: bool = False, encoding=None, errors=None) -> "ZoneProcess":
+        """Start argv in a new zone and return at once: a ZoneProcess, with
+        subprocess.Popen's stdin/stdout/stderr (PIPE), poll, wait,
+        communicate, send_signal, terminate, kill.  env (over PATH, HOME,
+        TERM) and cwd replace the zone's own for this run.  tty=True needs
+        stdout and stderr not PIPE (the pty is the caller's: Zone.start)."""
+        argv = _argv(argv)
+        _check_run_args(None, None, (stdin, stdout, stderr))
+        if not argv:
+            raise ZoneConfigError("no command given to run in the zone")
+        if tty and subprocess.PIPE in (stdout, stderr):
+            raise ZoneConfigError("tty=True with stdout or stderr PIPE: the guest's output goes to the "
+                                  "terminal; use Zone.start(tty=True) and read its pty_fd")
+        return _ZonePopen(_derived(self, env, cwd), argv, stdin, stdout, stderr, tty, text, encoding, errors)
+
+    def boot(self) -> "BootedZone":
+        """A zone that stays up: `with zone.boot() as z: z.run(...); z.popen(...)`,
+        each command started in the same namespaces, file system and
+        supervisor (as lxbrand-oci exec), at about a fork and exec each.
+        Its pid 1's guest is the rootfs's `cat`, reading a pipe until close()."""
+        return BootedZone(self)
+
+    async def create_subprocess_exec(self, *argv, stdin=None, stdout=None, stderr=None, env=None, cwd=None,
+                                     booted: "Optional[BootedZone]" = None) -> "AsyncZoneProcess":
+        """asyncio.create_subprocess_exec for a zone (or, booted=, a process in
+        a booted zone): an AsyncZoneProcess whose wait() and communicate()
+        are coroutines and whose pipes are asyncio streams."""
+        import asyncio
+        loop = asyncio.get_running_loop()
+        start = booted.popen if booted is not None else self.popen
+        proc = await loop.run_in_executor(None, lambda: start(list(argv), stdin=stdin, stdout=stdout,
+                                                              stderr=stderr, env=env, cwd=cwd))
+        aproc = AsyncZoneProcess(proc)
+        try:
+            await aproc._connect(loop)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        return aproc
+
+    async def run_async(self, argv: Sequence[str], *, input: Optional[bytes] = None, capture_output: bool = False,
+                        stdin=None, stdout=None, stderr=None, timeout: Optional[float] = None, check: bool = False,
+                        env=None, cwd=None) -> subprocess.CompletedProcess:
+        """`await zone.run_async(argv, ...)`: Zone.run for asyncio; the event
+        loop runs on while the zone does (its pipes and end are awaited)."""
+        import asyncio
+        argv = _argv(argv)
+        _check_run_args(input, timeout, (stdin, stdout, stderr))
+        if input is not None:
+            if stdin is not None:
+                raise ZoneConfigError("stdin and input cannot both be given")
+            stdin = subprocess.PIPE
+        if capture_output:
+            if stdout is not None or stderr is not None:
+                raise ZoneConfigError("capture_output cannot be combined with stdout or stderr")
+            stdout = stderr = subprocess.PIPE
+        p = await self.create_subprocess_exec(*argv, stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=cwd)
+        try:
+            out, err = await asyncio.wait_for(p.communicate(input), timeout)
+        except asyncio.TimeoutError:
+            p.kill()
+            await p.wait()
+            raise subprocess.TimeoutExpired(argv, timeout) from None
+        except BaseException:          # cancelled: the zone does not outlive its task
+            p.kill()
+            await p.wait()
+            raise
+        r = subprocess.CompletedProcess(argv, p.returncode, out, err)
+        if check and r.returncode != 0:
+            raise subprocess.CalledProcessError(r.returncode, argv, out, err)
+        return r
+
     def run(self, argv: Sequence[str], *, input: Optional[bytes] = None, capture_output: bool = False,
             stdin=None, stdout=None, stderr=None, timeout: Optional[float] = None, check: bool = False,
-            tty: bool = False, forward_signals: bool = False) -> subprocess.CompletedProcess:
+            tty: bool = False, forward_signals: bool = False, env=None, cwd=None, text: bool = False,
+            encoding=None, errors=None) -> subprocess.CompletedProcess:
         """Run argv in the zone and wait for it, like subprocess.run (no shell:
-        a str is one program).  Bad input raises ZoneConfigError (a ValueError)."""
+        a str is one program).  Bad input raises ZoneConfigError (a ValueError).
+        env (over PATH, HOME, TERM) and cwd replace the zone's own for this
+        run; text/encoding/errors decode what is captured (and encode input)."""
+        if env is not None or cwd is not None:
+            return _derived(self, env, cwd).run(argv, input=input, capture_output=capture_output, stdin=stdin,
+                                                stdout=stdout, stderr=stderr, timeout=timeout, check=check,
+                                                tty=tty, forward_signals=forward_signals, text=text,
+                                                encoding=encoding, errors=errors)
+        if text or encoding or errors:
+            import locale
+            enc = encoding or locale.getpreferredencoding(False)
+            if isinstance(input, str):
+                input = input.encode(enc, errors or "strict")
+            try:
+                r = self.run(argv, input=input, capture_output=capture_output, stdin=stdin, stdout=stdout,
+                             stderr=stderr, timeout=timeout, check=check, tty=tty, forward_signals=forward_signals)
+            except subprocess.CalledProcessError as e:
+                e.output = e.output.decode(enc, errors or "strict") if e.output is not None else None
+                e.stderr = e.stderr.decode(enc, errors or "strict") if e.stderr is not None else None
+                raise
+            r.stdout = r.stdout.decode(enc, errors or "strict") if r.stdout is not None else None
+            r.stderr = r.stderr.decode(enc, errors or "strict") if r.stderr is not None else None
+            return r
         argv = _argv(argv)
         _check_run_args(input, timeout, (stdin, stdout, stderr))
         if not argv:
@@ -211,6 +308,10 @@ class Zone:
             if stdout is not None or stderr is not None:
                 raise ZoneConfigError("capture_output cannot be combined with stdout or stderr")
             stdout = stderr = subprocess.PIPE
+        if tty and subprocess.PIPE in (stdout, stderr):
+            # the guest's terminal is relayed to ours: nothing would be captured
+            raise ZoneConfigError("tty=True cannot capture output (the guest writes to the terminal); "
+                                  "use Zone.start(tty=True) and read its pty_fd")
         run = _Run(self, argv, path, stdin, stdout, stderr, tty)
         try:
             if forward_signals:
@@ -672,3 +773,473 @@ class _Run:
         for fd in self.to_close:
             os.close(fd)
         self.to_close = []
+
+
+# -- the library's processes: popen, a zone that stays up, asyncio --------------
+# (issue 15) Zone.popen is subprocess.Popen for one zone; Zone.boot() keeps a
+# zone up and starts each command in it as lxbrand-oci exec does
+# (csrc/zone_exec.c: setns into the zone, the brand's filter, the zone's
+# supervisor serving the new listener); Zone.create_subprocess_exec and
+# Zone.run_async are their asyncio forms.
+
+class ZoneProcess:
+    """A process in a zone, as subprocess.Popen has it: stdin, stdout, stderr
+    (file objects for PIPE, else None), pid, returncode, poll(), wait(),
+    communicate(), send_signal(), terminate(), kill(), and `with`."""
+
+    def __init__(self, args, pipes, text: bool, encoding, errors):
+        self.args = args
+        self.returncode: Optional[int] = None
+        self.stdin = self.stdout = self.stderr = None
+        self._readers: dict = {}
+        self._out: dict = {}
+        self._text = bool(text or encoding or errors)
+        self._encoding, self._errors = encoding, errors
+        for name, fd, mode in zip(("stdin", "stdout", "stderr"), pipes, ("wb", "rb", "rb")):
+            if fd is None:
+                continue
+            f = os.fdopen(fd, mode, buffering=0 if mode == "wb" else -1)
+            if self._text:
+                import io
+                f = io.TextIOWrapper(f if mode == "rb" else io.BufferedWriter(f), encoding=encoding,
+                                     errors=errors, write_through=True)
+            setattr(self, name, f)
+
+    # what a kind of process provides
+    def _done_fd(self) -> int:
+        raise NotImplementedError
+
+    def _reap(self) -> None:
+        raise NotImplementedError
+
+    def _kill_pid(self) -> int:
+        raise NotImplementedError
+
+    def poll(self) -> Optional[int]:
+        if self.returncode is None:
+            fd = self._done_fd()
+            if fd >= 0 and select.select([fd], [], [], 0)[0]:
+                self._reap()
+        return self.returncode
+
+    def wait(self, timeout: Optional[float] = None) -> int:
+        if self.returncode is None:
+            fd = self._done_fd()
+            p = select.poll()
+            p.register(fd, select.POLLIN)
+            if not p.poll(None if timeout is None else max(0, int(timeout * 1000))):
+                raise subprocess.TimeoutExpired(self.args, timeout)
+            self._reap()
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        """Send sig to the process (a zone's guest gets it through its init)."""
+        if self.returncode is not None:
+            return
+        pid = self._kill_pid()
+        if pid > 0:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def communicate(self, input=None, timeout: Optional[float] = None):
+        """Send input, read stdout and stderr to their ends, wait: (out, err),
+        as subprocess.Popen.communicate (TimeoutExpired may be retried)."""
+        if input is not None and self.stdin is None:
+            raise ZoneConfigError("communicate(input=...): stdin was not subprocess.PIPE")
+        if self.stdin is not None and "stdin" not in self._readers:
+            data = input if input is not None else (b"" if not self._text else "")
+
+            def writer(f=self.stdin, data=data):
+                try:
+                    if data:
+                        f.write(data)
+                except (BrokenPipeError, OSError, ValueError):
+                    pass
+                finally:
+                    try:
+                        f.close()
+                    except (BrokenPipeError, OSError):
+                        pass
+            self._readers["stdin"] = threading.Thread(target=writer, daemon=True)
+            self._readers["stdin"].start()
+        for name in ("stdout", "stderr"):
+            f = getattr(self, name)
+            if f is not None and name not in self._readers:
+                self._out[name] = []
+
+                def reader(f=f, sink=self._out[name]):
+                    while True:
+                        chunk = f.read(65536) if not self._text else f.read()
+                        if not chunk:
+                            break
+                        sink.append(chunk)
+                self._readers[name] = threading.Thread(target=reader, daemon=True)
+                self._readers[name].start()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for t in self._readers.values():
+            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if t.is_alive():
+                raise subprocess.TimeoutExpired(self.args, timeout)
+        self.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        empty = "" if self._text else b""
+        out = [empty.join(self._out[n]) if n in self._out else None for n in ("stdout", "stderr")]
+        for name in ("stdout", "stderr"):
+            f = getattr(self, name)
+            if f is not None:
+                f.close()
+        return out[0], out[1]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for f in (self.stdout, self.stderr, self.stdin):
+            if f is not None:
+                try:
+                    f.close()
+                except OSError:
+                    pass
+        if self.returncode is None and exc[0] is not None:
+            self.kill()
+        self.wait()
+
+
+def _pipes(specs) -> tuple:
+    """For stdio specs: (fds for the process, our ends or None, fds to close once started)."""
+    child, ours, close = [], [], []
+    for i, spec in enumerate(specs):
+        if i == 2 and spec == subprocess.STDOUT:
+            child.append(child[1])
+            ours.append(None)
+            continue
+        if spec == subprocess.PIPE:
+            r, w = os.pipe2(os.O_CLOEXEC)
+            child.append(r if i == 0 else w)
+            ours.append(w if i == 0 else r)
+            close.append(r if i == 0 else w)
+        elif spec == subprocess.DEVNULL:
+            fd = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            child.append(fd)
+            ours.append(None)
+            close.append(fd)
+        elif spec is None:
+            child.append(i)
+            ours.append(None)
+        else:
+            child.append(spec if isinstance(spec, int) else spec.fileno())
+            ours.append(None)
+    return child, ours, close
+
+
+class _ZonePopen(ZoneProcess):
+    """Zone.popen: a new zone whose guest is the process; pid is the zone's
+    init (the host pid that signals go to), returncode -N for signal N."""
+
+    def __init__(self, zone: "Zone", argv, stdin, stdout, stderr, tty, text, encoding, errors):
+        self._run = _Run(zone, argv, argv[0], stdin, stdout, stderr, tty)
+        try:
+            self._run.start()
+        except BaseException:
+            self._run.close()
+            raise
+        pipes = list(self._run.ours)
+        self._run.ours = [None, None, None]       # ours now: the file objects close them
+        super().__init__(argv, pipes, text, encoding, errors)
+        self.pid = self._run.z.init_pid
+
+    def _done_fd(self) -> int:
+        return self._run.z.ctl_fd
+
+    def _kill_pid(self) -> int:
+        return self._run.z.init_pid
+
+    def send_signal(self, sig: int) -> None:
+        if sig == signal.SIGKILL:
+            # SIGKILL ends the zone's init, and the guest with it: -9, not news
+            self._run.killed_by_us = True
+        super().send_signal(sig)
+
+    def _reap(self) -> None:
+        try:
+            self._run._wait()
+            self.returncode = self._run.returncode
+        finally:
+            if self.returncode is None:
+                self.returncode = -signal.SIGKILL
+            self._run.close()
+
+
+class _ExecPopen(ZoneProcess):
+    """BootedZone.popen: a process started in the running zone (zone_exec.c).
+    pid is its relay's, which passes signals on and exits as it does: its
+    status, or 128+N when signal N ended it (as a shell reports it)."""
+
+    def __init__(self, booted: "BootedZone", argv, stdin, stdout, stderr, tty, text, encoding, errors,
+                 env, cwd):
+        from ._csup import ExecProc
+        zone, cfg = booted.zone, booted.zone.config
+        _check_run_args(None, None, (stdin, stdout, stderr))
+        environ = cfg.environment() if env is None else {**_derived(zone, env, None).config.environment()}
+        child, ours, to_close = _pipes((stdin, stdout, stderr))
+        try:
+            pidfd = os.dup(booted._pidfd)
+            try:
+                self._p = ExecProc(guest_pidfd=pidfd, ns_flags=booted._ns_flags, cwd=cwd or cfg.cwd or "/",
+                                   argv=argv, envp=[f"{k}={v}" for k, v in environ.items()],
+                                   search_path=environ.get("PATH", DEFAULT_PATH), uid=cfg.uid, gid=cfg.gid,
+                                   groups=[], use_pty=bool(tty), bpf=booted._bpf, profile_bpf=b"",
+                                   cap_drop=personality.CAP_DROP, stdio=child)
+            except OSError as e:
+                if e.errno in (errno_mod.ENOENT, errno_mod.EACCES, errno_mod.ENOEXEC):
+                    raise zone.exec_error(argv, e.errno) from None
+                raise ZoneStartError(e.errno or errno_mod.EIO, str(e)) from None
+            finally:
+                os.close(pidfd)
+        except BaseException:
+            for fd in ours:
+                if fd is not None:
+                    os.close(fd)
+            raise
+        finally:
+            for fd in to_close:
+                os.close(fd)
+        self.sup = None
+        try:
+            booted._join_cgroups(self._p.cmd_pid)
+            self.sup = Supervisor(zone, booted._run.sup.brand, self._p.listener_fd, zone.uts(), receivers=2)
+            self.sup.on_failure = lambda err: None     # its process fails closed (ENOSYS)
+            self.sup.start()
+            self._p.close_listener()
+            self._p.release()
+        except BaseException:
+            if self.sup is not None:
+                self.sup.stop()
+            self._p.abort()
+            for fd in ours:
+                if fd is not None:
+                    os.close(fd)
+            raise
+        super().__init__(argv, ours, text, encoding, errors)
+        self.pid = self._p.pid
+        self.pty_fd = self._p.pty_fd
+        self._pidfd = os.pidfd_open(self.pid)
+
+    def _done_fd(self) -> int:
+        return self._pidfd
+
+    def _kill_pid(self) -> int:
+        return self.pid
+
+    def _reap(self) -> None:
+        _, status = os.waitpid(self.pid, 0)
+        self.returncode = os.waitstatus_to_exitcode(status)
+        if self.sup is not None:
+            self.sup.stop()
+            self.sup = None
+        os.close(self._pidfd)
+        self._pidfd = -1
+        if self.pty_fd >= 0:
+            os.close(self.pty_fd)
+            self.pty_fd = -1
+
+
+def _derived(zone: "Zone", env, cwd) -> "Zone":
+    """The zone with one run's env (over PATH, HOME, TERM) or cwd instead of its own."""
+    if env is None and cwd is None:
+        return zone
+    import copy
+    import dataclasses
+    z = copy.copy(zone)
+    changes = {}
+    if env is not None:
+        if not isinstance(env, dict):
+            raise ZoneConfigError(f"env {env!r}: expected a dict of str to str")
+        changes["env"] = dict(env)
+    if cwd is not None:
+        changes["cwd"] = os.fsdecode(cwd)
+    z.config = dataclasses.replace(zone.config, **changes)
+    z.config.validate()
+    return z
+
+
+class BootedZone:
+    """A zone that stays up (Zone.boot()): its namespaces, file system
+    (an --ephemeral overlay lasts as long as it) and supervisor are made
+    once; each run()/popen() starts a process in it, as lxbrand-oci exec does
+    (about a fork and an exec).  close() (or leaving `with`) ends the zone
+    and every process still in it."""
+
+    KEEPER = ["cat"]        # the zone's pid 1's guest: reads a pipe we hold, ends when we close it
+
+    def __init__(self, zone: "Zone"):
+        self.zone = zone
+        self._pidfd = -1
+        self._run = zone.start(self.KEEPER, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, hold=True)
+        try:
+            self._pidfd = os.dup(self._run.z.guest_pidfd)
+            guest = self._run.guest_pid()
+            self._ns_flags = 0
+            for name, flag in (("user", 0x10000000), ("mnt", 0x00020000), ("pid", 0x20000000),
+                               ("uts", 0x04000000), ("ipc", 0x08000000), ("net", 0x40000000),
+                               ("cgroup", 0x02000000)):
+                if os.stat(f"/proc/{guest}/ns/{name}").st_ino != os.stat(f"/proc/self/ns/{name}").st_ino:
+                    self._ns_flags |= flag
+            self._bpf = zone.brand.bpf()
+            self._run.release()
+        except BaseException:
+            self.close()
+            raise
+
+    def _join_cgroups(self, pid: int) -> None:
+        for d in self._run.cgroups.dirs:
+            try:
+                with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                    f.write(str(pid))
+            except FileNotFoundError:
+                pass
+
+    def popen(self, argv, *, stdin=None, stdout=None, stderr=None, env=None, cwd=None, tty: bool = False,
+              text: bool = False, encoding=None, errors=None) -> ZoneProcess:
+        """Start argv in this zone: a ZoneProcess (subprocess.Popen's methods)."""
+        if self._run is None:
+            raise ZoneStartError(errno_mod.ESRCH, "the zone is closed")
+        argv = _argv(argv)
+        if not argv:
+            raise ZoneConfigError("no command given to run in the zone")
+        return _ExecPopen(self, argv, stdin, stdout, stderr, tty, text, encoding, errors, env, cwd)
+
+    def run(self, argv, *, input=None, capture_output: bool = False, stdin=None, stdout=None, stderr=None,
+            timeout: Optional[float] = None, check: bool = False, env=None, cwd=None, text: bool = False,
+            encoding=None, errors=None) -> subprocess.CompletedProcess:
+        """Run argv in this zone and wait, as subprocess.run."""
+        return _run_popen(lambda **kw: self.popen(argv, env=env, cwd=cwd, text=text, encoding=encoding,
+                                                  errors=errors, **kw),
+                          argv, input, capture_output, stdin, stdout, stderr, timeout, check)
+
+    def close(self) -> None:
+        if self._run is None:
+            return
+        run, self._run = self._run, None
+        if self._pidfd >= 0:
+            os.close(self._pidfd)
+            self._pidfd = -1
+        try:
+            if run.ours[0] is not None:        # the keeper's stdin: its EOF ends the zone
+                os.close(run.ours[0])
+                run.ours[0] = None
+            if run.z.init_pid > 0:
+                run.wait()
+        except Exception:
+            pass
+        finally:
+            run.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _run_popen(start, argv, input, capture_output, stdin, stdout, stderr, timeout, check):
+    if input is not None:
+        if stdin is not None:
+            raise ZoneConfigError("stdin and input cannot both be given")
+        stdin = subprocess.PIPE
+    if capture_output:
+        if stdout is not None or stderr is not None:
+            raise ZoneConfigError("capture_output cannot be combined with stdout or stderr")
+        stdout = stderr = subprocess.PIPE
+    with start(stdin=stdin, stdout=stdout, stderr=stderr) as p:
+        try:
+            out, err = p.communicate(input, timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            raise
+    r = subprocess.CompletedProcess(_argv(argv), p.returncode, out, err)
+    if check and r.returncode != 0:
+        raise subprocess.CalledProcessError(r.returncode, r.args, out, err)
+    return r
+
+
+class AsyncZoneProcess:
+    """asyncio's Process for a zone's process (Zone.create_subprocess_exec):
+    stdin a StreamWriter, stdout and stderr StreamReaders (for PIPE), pid,
+    returncode, and the coroutines wait() and communicate()."""
+
+    def __init__(self, proc: ZoneProcess):
+        self._proc = proc
+        self.pid = proc.pid
+        self.stdin = self.stdout = self.stderr = None
+
+    async def _connect(self, loop):
+        import asyncio
+        p = self._proc
+        for name in ("stdout", "stderr"):
+            f = getattr(p, name)
+            if f is not None:
+                reader = asyncio.StreamReader(loop=loop)
+                await loop.connect_read_pipe(lambda r=reader: asyncio.StreamReaderProtocol(r), f)
+                setattr(self, name, reader)
+        if p.stdin is not None:
+            transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, p.stdin)
+            self.stdin = asyncio.StreamWriter(transport, protocol, None, loop)
+
+    @property
+    def returncode(self) -> Optional[int]:
+        return self._proc.returncode
+
+    def send_signal(self, sig: int) -> None:
+        self._proc.send_signal(sig)
+
+    def terminate(self) -> None:
+        self._proc.terminate()
+
+    def kill(self) -> None:
+        self._proc.kill()
+
+    async def wait(self) -> int:
+        import asyncio
+        p = self._proc
+        if p.returncode is None:
+            loop = asyncio.get_running_loop()
+            fd = p._done_fd()
+            done = loop.create_future()
+            loop.add_reader(fd, lambda: done.done() or done.set_result(None))
+            try:
+                await done
+            finally:
+                loop.remove_reader(fd)
+            p._reap()
+        return p.returncode
+
+    async def communicate(self, input: Optional[bytes] = None):
+        import asyncio
+
+        async def feed():
+            if self.stdin is None:
+                return
+            try:
+                if input:
+                    self.stdin.write(input)
+                    await self.stdin.drain()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            finally:
+                self.stdin.close()
+
+        async def read(stream):
+            return None if stream is None else await stream.read()
+        _, out, err = await asyncio.gather(feed(), read(self.stdout), read(self.stderr))
+        await self.wait()
+        return out, err
