@@ -30,13 +30,19 @@
  *   guest could change the path between our check and the kernel's read.
  *   The path is read once from guest memory, the notification is checked
  *   alive, the rules decide on that copy, and then the call is failed or
- *   performed here with that same copy: open, creat and openat through
+ *   performed here with that same copy, looked up with
  *   openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) on the caller's root,
  *   a relative path from its working directory or dirfd (checked to be that
- *   directory inside the root), with its fsuid, fsgid, groups and umask, and
- *   the fd handed over with ADDFD|SEND (as lxbrand/supervisor.py's
- *   Call.open_in_zone does for Python handlers).  A path rule on any other
- *   syscall is refused when the rules are parsed (lxb_inject_path_ok).
+ *   directory inside the root), with its fsuid, fsgid, groups and umask:
+ *   open, creat and openat, the fd handed over with ADDFD|SEND (as
+ *   lxbrand/supervisor.py's Call.open_in_zone does for Python handlers);
+ *   stat, lstat, newfstatat and statx on an O_PATH fd of the path, the
+ *   struct written to the caller; access, faccessat, faccessat2 with
+ *   faccessat2(AT_EACCESS) under the caller's real (or, with AT_EACCESS,
+ *   effective) ids; unlink, unlinkat, rmdir, mkdir, mkdirat on the last
+ *   component in its parent's O_PATH fd.  A path rule on any other syscall
+ *   (rename's two paths, chmod, readlink...) is refused when the rules are
+ *   parsed (lxb_inject_path_ok).
  *
  * TRACING
  *
@@ -67,8 +73,20 @@
 #include "lxbrand.h"
 
 #define NR_OPEN 2
+#define NR_STAT 4
+#define NR_LSTAT 6
+#define NR_ACCESS 21
+#define NR_MKDIR 83
+#define NR_RMDIR 84
 #define NR_CREAT 85
+#define NR_UNLINK 87
 #define NR_OPENAT 257
+#define NR_MKDIRAT 258
+#define NR_NEWFSTATAT 262
+#define NR_UNLINKAT 263
+#define NR_FACCESSAT 269
+#define NR_STATX 332
+#define NR_FACCESSAT2 439
 
 #ifndef SYS_openat2
 #define SYS_openat2 437
@@ -90,6 +108,7 @@ struct open_how_ {
 struct caller {
     int32_t zpid, ztid;
     uint32_t fsuid, fsgid;
+    uint32_t ruid, rgid;         /* access(2) checks with these */
     int ngroups;                 /* -1: more than MAX_GROUPS */
     gid_t groups[MAX_GROUPS];
     mode_t umask;
@@ -111,12 +130,25 @@ static void sleep_ns(uint64_t ns)
 
 int lxb_inject_path_ok(int nr)
 {
-    return nr == NR_OPEN || nr == NR_CREAT || nr == NR_OPENAT;
+    switch (nr) {
+    case NR_OPEN: case NR_CREAT: case NR_OPENAT:
+    case NR_STAT: case NR_LSTAT: case NR_NEWFSTATAT: case NR_STATX:
+    case NR_ACCESS: case NR_FACCESSAT: case NR_FACCESSAT2:
+    case NR_UNLINK: case NR_UNLINKAT: case NR_RMDIR: case NR_MKDIR: case NR_MKDIRAT:
+        return 1;
+    }
+    return 0;
 }
 
+/* the path argument's index; the *at calls take dirfd first */
 static int path_arg(int nr)
 {
-    return nr == NR_OPENAT ? 1 : 0;
+    switch (nr) {
+    case NR_OPENAT: case NR_NEWFSTATAT: case NR_STATX: case NR_FACCESSAT: case NR_FACCESSAT2:
+    case NR_UNLINKAT: case NR_MKDIRAT:
+        return 1;
+    }
+    return 0;
 }
 
 /* the last number of a "Key:\tn\tn..." line */
@@ -161,10 +193,13 @@ static int read_caller(uint32_t tid, struct caller *w)
             /* real, effective, saved, fs: the fourth */
             unsigned long v[4] = {0, 0, 0, 0};
             sscanf(line + 4, "%lu %lu %lu %lu", &v[0], &v[1], &v[2], &v[3]);
-            if (line[0] == 'U')
+            if (line[0] == 'U') {
+                w->ruid = (uint32_t)v[0];
                 w->fsuid = (uint32_t)v[3];
-            else
+            } else {
+                w->rgid = (uint32_t)v[0];
                 w->fsgid = (uint32_t)v[3];
+            }
         } else if (strncmp(line, "Groups:", 7) == 0) {
             char *p = line + 7, *end;
             for (;;) {
@@ -438,11 +473,80 @@ static int take_ids(const struct caller *w, struct saved_ids *sv)
     return 0;
 }
 
+/* /proc/self and /proc/thread-self name the looking-up task, which is ours
+   here: the caller's by its zone pid and tid instead (the zone's /proc is
+   its pid namespace's) */
+static int self_in_zone(char *full, size_t cap, const struct caller *w)
+{
+    static const char *const pre[] = {"/proc/self", "/proc/thread-self"};
+    char rest[PATH_MAX];
+    size_t i, n;
+    int m;
+
+    for (i = 0; i < 2; i++) {
+        n = strlen(pre[i]);
+        if (strncmp(full, pre[i], n) != 0 || (full[n] != '/' && full[n] != 0))
+            continue;
+        memcpy(rest, full + n, strlen(full + n) + 1);
+        if (i == 0)
+            m = snprintf(full, cap, "/proc/%d%s", w->zpid, rest);
+        else
+            m = snprintf(full, cap, "/proc/%d/task/%d%s", w->zpid, w->ztid, rest);
+        return m < 0 || (size_t)m >= cap ? -ENAMETOOLONG : 0;
+    }
+    return 0;
+}
+
+/* the caller's root (an O_PATH fd) and path as a path inside it: an
+   absolute one as it is, a relative one after its working directory or
+   dirfd (checked to be inside the root) */
+static int in_root(const struct lxb_call *c, int dirfd, const char *path, char *full, size_t cap, int *root,
+                   const struct caller *w)
+{
+    char proc[64];
+    int rc;
+
+    snprintf(proc, sizeof proc, "/proc/%u/root", c->pid);
+    *root = open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (*root < 0)
+        return -ENOENT;
+    if (path[0] == '/') {
+        if (strlen(path) >= cap) {
+            rc = -ENAMETOOLONG;
+            goto fail;
+        }
+        strcpy(full, path);
+    } else {
+        rc = dir_in_root(c->pid, *root, dirfd, full, cap);
+        if (rc < 0)
+            goto fail;
+        if (strlen(full) + 1 + strlen(path) >= cap) {
+            rc = -ENAMETOOLONG;
+            goto fail;
+        }
+        strcat(full, "/");
+        strcat(full, path);
+    }
+    rc = self_in_zone(full, cap, w);
+    if (rc < 0)
+        goto fail;
+    /* the pid was the caller's when its root and directory were opened */
+    if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
+        rc = -ENOENT;
+        goto fail;
+    }
+    return 0;
+fail:
+    close(*root);
+    *root = -1;
+    return rc;
+}
+
 /* open, creat, openat as the caller, on the path copied once; the fd is the
    call's answer through ADDFD|SEND: returns the guest's fd or -errno */
 static int perform_open(const struct lxb_call *c, const char *path, const struct caller *w)
 {
-    char full[PATH_MAX], proc[64];
+    char full[PATH_MAX];
     struct saved_ids sv;
     int dirfd = AT_FDCWD, flags, root, fd, rc;
     uint64_t mode;
@@ -471,32 +575,9 @@ static int perform_open(const struct lxb_call *c, const char *path, const struct
         mode = mode & 07777 & ~(uint64_t)w->umask;
     else
         mode = 0;
-    snprintf(proc, sizeof proc, "/proc/%u/root", c->pid);
-    root = open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (root < 0)
-        return -ENOENT;
-    if (path[0] == '/') {
-        if (strlen(path) >= sizeof full) {
-            rc = -ENAMETOOLONG;
-            goto out;
-        }
-        strcpy(full, path);
-    } else {
-        rc = dir_in_root(c->pid, root, dirfd, full, sizeof full);
-        if (rc < 0)
-            goto out;
-        if (strlen(full) + 1 + strlen(path) >= sizeof full) {
-            rc = -ENAMETOOLONG;
-            goto out;
-        }
-        strcat(full, "/");
-        strcat(full, path);
-    }
-    /* the pid was the caller's when its root and directory were opened */
-    if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
-        rc = -ENOENT;
-        goto out;
-    }
+    rc = in_root(c, dirfd, path, full, sizeof full, &root, w);
+    if (rc < 0)
+        return rc;
     rc = take_ids(w, &sv);
     if (rc < 0)
         goto out;
@@ -512,6 +593,274 @@ static int perform_open(const struct lxb_call *c, const char *path, const struct
 out:
     close(root);
     return rc;
+}
+
+#ifndef AT_EMPTY_PATH
+#define AT_EMPTY_PATH 0x1000
+#endif
+#ifndef AT_STATX_SYNC_TYPE
+#define AT_STATX_SYNC_TYPE 0x6000
+#endif
+#ifndef SYS_faccessat2
+#define SYS_faccessat2 439
+#endif
+#define STATX_BYTES 256          /* struct statx */
+
+/* an O_PATH fd of the caller's dirfd itself (AT_EMPTY_PATH with ""): the
+   guest's own fd, through its /proc link */
+static int dirfd_itself(const struct lxb_call *c, int dirfd)
+{
+    char link[64];
+    int fd;
+
+    if (dirfd == AT_FDCWD)
+        snprintf(link, sizeof link, "/proc/%u/cwd", c->pid);
+    else if (dirfd < 0)
+        return -EBADF;
+    else
+        snprintf(link, sizeof link, "/proc/%u/fd/%d", c->pid, dirfd);
+    fd = open(link, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return -EBADF;
+    if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
+        close(fd);
+        return -ENOENT;
+    }
+    return fd;
+}
+
+/* an O_PATH fd of the caller's path, looked up inside its root with ids
+   `as` (the last component followed unless nofollow) */
+static int lookup(const struct lxb_call *c, int dirfd, const char *path, int nofollow, const struct caller *as)
+{
+    char full[PATH_MAX];
+    struct saved_ids sv;
+    int root, fd, rc;
+
+    rc = in_root(c, dirfd, path, full, sizeof full, &root, as);
+    if (rc < 0)
+        return rc;
+    rc = take_ids(as, &sv);
+    if (rc == 0) {
+        rc = openat2_(root, full, O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0), 0,
+                      RESOLVE_IN_ROOT_ | RESOLVE_NO_MAGICLINKS_);
+        restore_ids(&sv);
+    }
+    fd = rc;
+    close(root);
+    return fd;
+}
+
+/* a host id as the caller's user namespace shows it (/proc/TID/uid_map read
+   from ours: "inside outside count" with outside in our ids), or the
+   overflow id, as stat(2) in the zone shows an id it does not map */
+static uint32_t id_in_ns(uint32_t pid, const char *map, uint32_t host)
+{
+    char path[64], buf[1024], *line;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof path, "/proc/%u/%s", pid, map);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 65534;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 65534;
+    buf[n] = 0;
+    for (line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        unsigned long inside, outside, count;
+        if (sscanf(line, "%lu %lu %lu", &inside, &outside, &count) == 3 && host >= outside &&
+            host - outside < count)
+            return (uint32_t)(inside + (host - outside));
+    }
+    return 65534;
+}
+
+/* stat, lstat, newfstatat, statx: the struct written to the caller's buffer */
+static int perform_stat(const struct lxb_call *c, const char *path, const struct caller *w)
+{
+    int nr = c->nr, dirfd = AT_FDCWD, flags = 0, fd, rc = 0;
+    uint64_t buf;
+    union {
+        struct stat st;
+        unsigned char sx[STATX_BYTES];
+    } out;
+    size_t size;
+
+    if (nr == NR_STAT || nr == NR_LSTAT) {
+        buf = c->args[1];
+        flags = nr == NR_LSTAT ? AT_SYMLINK_NOFOLLOW : 0;
+    } else if (nr == NR_NEWFSTATAT) {
+        dirfd = (int)c->args[0];
+        buf = c->args[2];
+        flags = (int)c->args[3];
+    } else {
+        dirfd = (int)c->args[0];
+        flags = (int)c->args[2];
+        buf = c->args[4];
+    }
+    if (!path[0])
+        fd = (flags & AT_EMPTY_PATH) ? dirfd_itself(c, dirfd) : -ENOENT;
+    else
+        fd = lookup(c, dirfd, path, flags & AT_SYMLINK_NOFOLLOW, w);
+    if (fd < 0)
+        return fd;
+    memset(&out, 0, sizeof out);
+    if (nr == NR_STATX) {
+        size = STATX_BYTES;
+        if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), (unsigned)c->args[3],
+                    out.sx) != 0)
+            rc = -errno;
+    } else {
+        size = sizeof out.st;
+        if (fstatat(fd, "", &out.st, AT_EMPTY_PATH) != 0)
+            rc = -errno;
+    }
+    close(fd);
+    if (rc < 0)
+        return rc;
+    /* the owner as the caller's user namespace has it */
+    if (nr == NR_STATX) {
+        struct statx *sx = (struct statx *)out.sx;
+        sx->stx_uid = id_in_ns(c->pid, "uid_map", sx->stx_uid);
+        sx->stx_gid = id_in_ns(c->pid, "gid_map", sx->stx_gid);
+    } else {
+        out.st.st_uid = id_in_ns(c->pid, "uid_map", out.st.st_uid);
+        out.st.st_gid = id_in_ns(c->pid, "gid_map", out.st.st_gid);
+    }
+    if (lxb_notif_valid(c->listener_fd, c->id) < 0)
+        return -ENOENT;
+    return lxb_write_mem(c->pid, buf, &out, size) == (int64_t)size ? 0 : -EFAULT;
+}
+
+/* access, faccessat, faccessat2: checked with the caller's real ids, or its
+   effective (fs) ones under AT_EACCESS, as the kernel does */
+static int perform_access(const struct lxb_call *c, const char *path, const struct caller *w)
+{
+    int nr = c->nr, dirfd = nr == NR_ACCESS ? AT_FDCWD : (int)c->args[0];
+    int mode = (int)c->args[nr == NR_ACCESS ? 1 : 2];
+    int flags = nr == NR_FACCESSAT2 ? (int)c->args[3] : 0;
+    struct caller as = *w;
+    struct saved_ids sv;
+    int fd, rc;
+
+    if (mode & ~(R_OK | W_OK | X_OK))
+        return -EINVAL;
+    if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+        return -EINVAL;
+    if (!(flags & AT_EACCESS)) {
+        as.fsuid = w->ruid;
+        as.fsgid = w->rgid;
+    }
+    if (!path[0])
+        fd = (flags & AT_EMPTY_PATH) ? dirfd_itself(c, dirfd) : -ENOENT;
+    else
+        fd = lookup(c, dirfd, path, flags & AT_SYMLINK_NOFOLLOW, &as);
+    if (fd < 0)
+        return fd;
+    rc = take_ids(&as, &sv);
+    if (rc == 0) {
+        /* AT_EACCESS: the ids this thread holds now, the caller's */
+        rc = syscall(SYS_faccessat2, fd, "", mode, AT_EMPTY_PATH | AT_EACCESS) == 0 ? 0 : -errno;
+        restore_ids(&sv);
+    }
+    close(fd);
+    return rc;
+}
+
+/* unlink, unlinkat, rmdir, mkdir, mkdirat: on the last component, in its
+   parent looked up inside the root */
+static int perform_dirent(const struct lxb_call *c, const char *path, const struct caller *w)
+{
+    char full[PATH_MAX], *slash, *base;
+    const char *dir;
+    struct saved_ids sv;
+    int nr = c->nr, dirfd = AT_FDCWD, flags = 0, root, pfd, rc, trailing = 0;
+    size_t len;
+    mode_t mode = 0;
+
+    switch (nr) {
+    case NR_UNLINKAT:
+        dirfd = (int)c->args[0];
+        flags = (int)c->args[2];
+        if (flags & ~AT_REMOVEDIR)
+            return -EINVAL;
+        break;
+    case NR_RMDIR:
+        flags = AT_REMOVEDIR;
+        break;
+    case NR_MKDIR:
+        mode = (mode_t)c->args[1];
+        break;
+    case NR_MKDIRAT:
+        dirfd = (int)c->args[0];
+        mode = (mode_t)c->args[2];
+        break;
+    }
+    if (!path[0])
+        return -ENOENT;
+    rc = in_root(c, dirfd, path, full, sizeof full, &root, w);
+    if (rc < 0)
+        return rc;
+    len = strlen(full);
+    while (len > 1 && full[len - 1] == '/') {
+        full[--len] = 0;
+        trailing = 1;
+    }
+    slash = strrchr(full, '/');
+    if (!slash) {
+        dir = ".";
+        base = full;
+    } else {
+        *slash = 0;
+        base = slash + 1;
+        dir = slash == full ? "/" : full;
+    }
+    if (!*base)
+        base = "."; /* the root itself */
+    rc = take_ids(w, &sv);
+    if (rc < 0)
+        goto out;
+    pfd = openat2_(root, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_IN_ROOT_ | RESOLVE_NO_MAGICLINKS_);
+    if (pfd < 0) {
+        rc = pfd;
+    } else {
+        if (nr == NR_MKDIR || nr == NR_MKDIRAT) {
+            rc = mkdirat(pfd, base, mode & 07777 & ~w->umask) == 0 ? 0 : -errno;
+        } else if (!(flags & AT_REMOVEDIR) && trailing) {
+            /* unlink("name/"): never a file; a directory is EISDIR */
+            struct stat st;
+            if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0)
+                rc = -errno;
+            else
+                rc = S_ISDIR(st.st_mode) ? -EISDIR : -ENOTDIR;
+        } else {
+            rc = unlinkat(pfd, base, flags & AT_REMOVEDIR) == 0 ? 0 : -errno;
+        }
+        close(pfd);
+    }
+    restore_ids(&sv);
+out:
+    close(root);
+    return rc;
+}
+
+/* a path syscall performed for the caller on the path copied once */
+static int perform(const struct lxb_call *c, const char *path, const struct caller *w)
+{
+    switch (c->nr) {
+    case NR_OPEN: case NR_CREAT: case NR_OPENAT:
+        return perform_open(c, path, w);
+    case NR_STAT: case NR_LSTAT: case NR_NEWFSTATAT: case NR_STATX:
+        return perform_stat(c, path, w);
+    case NR_ACCESS: case NR_FACCESSAT: case NR_FACCESSAT2:
+        return perform_access(c, path, w);
+    case NR_UNLINK: case NR_UNLINKAT: case NR_RMDIR: case NR_MKDIR: case NR_MKDIRAT:
+        return perform_dirent(c, path, w);
+    }
+    return -ENOSYS;
 }
 
 /* ---- the supervisor's part ---- */
@@ -564,12 +913,12 @@ int lxb_inject_call(struct lxb_inject *in, const struct lxb_call *c, struct lxb_
     if (!passthrough)
         return 0; /* the brand's own handler answers */
     if (on & LXB_INJ_ON_PATH) {
-        rc = perform_open(c, path, &w);
+        rc = perform(c, path, &w);
         if (rc < 0) {
             r->error = -rc;
         } else {
             r->error = 0;
-            r->val = rc; /* answered already by ADDFD|SEND */
+            r->val = rc; /* an open's fd: answered already by ADDFD|SEND */
         }
         log_call(in, c, &w, rc, 0, pathp, t0);
         return 1;

@@ -261,8 +261,9 @@ class ZoneConfig:
     inject: Any = _option((), Flag(
         ("--inject", "inject"), "Inject a fault as strace --inject does, decided per call by the supervisor "
         "(repeatable): RULE is SYSCALL[,SYSCALL...]:error=ERRNO|retval=N[:when=N[+STEP]][:path=GLOB]"
-        "[:delay=D][:pid=N]; when= counts matching calls (N, N+, N+STEP), path= is for open, creat and "
-        "openat (the supervisor performs them), delay= as 100us, 5ms, 1s; pid= is the zone's pid.",
+        "[:delay=D][:pid=N]; when= counts matching calls (N, N+, N+STEP), path= is for the open, stat, "
+        "access, unlink, rmdir and mkdir families (the supervisor performs them), delay= as 100us, 5ms, "
+        "1s; pid= is the zone's pid.",
         metavar="RULE", multiple=True, parse=lambda values: list(values)))
     memory: Any = _option(None, Flag(
         ("--memory", "memory"), "Memory limit of the whole zone, at least 4M, e.g. 512M (a cgroup; tmpfs "

@@ -11,9 +11,11 @@ per rule across the zone (strace counts per thread): pid=N (the zone's pid
 of a process, as the guest sees it) counts that process's calls only.
 path=GLOB (fnmatch, `*` crosses `/`) matches the path as the program
 passes it, for syscalls the supervisor can perform itself (open, creat,
-openat): the path is read once, the rules decide on that copy, and the call
-is then failed or performed by the supervisor, never let run after the
-check (csrc/inject.c, PATHS).
+openat; stat, lstat, newfstatat, statx; access, faccessat, faccessat2;
+unlink, unlinkat, rmdir, mkdir, mkdirat: path_syscalls()): the path is read
+once, the rules decide on that copy, and the call is then failed or
+performed by the supervisor, never let run after the check (csrc/inject.c,
+PATHS).
 
 This module parses rules and compiles them into the C table (struct
 lxb_inject); the decision per call is C's (csrc/inject.c).  The brand makes

@@ -233,6 +233,7 @@ def test_only_named_syscalls_are_notified(rootfs):
     ("opnat:error=ENOENT", ["unknown syscall 'opnat'", "did you mean openat"]),
     ("openat:error=ENOPE", ["unknown errno 'ENOPE'"]),
     ("read:error=EIO:path=/x", ["path= is not supported for read"]),
+    ("rename:error=EIO:path=/x", ["path= is not supported for rename", "mkdirat"]),
     ("read:error=EIO:when=0", ["when='0'"]),
     ("read:error=EIO:when=2+0", ["when='2+0'"]),
     ("read:error=EIO:when=x", ["when='x'"]),
@@ -270,3 +271,39 @@ def test_parse_rule_fields():
     assert parse_rule("read:error=EIO:when=4").step == 0
     with pytest.raises(InjectError):
         parse_rule("open,read:error=EIO:path=/x")
+
+
+# -- path= on the stat family, access, unlink, rmdir, mkdir --------------------------------
+
+PATH_FAMILY = "open,creat,openat,stat,lstat,newfstatat,statx,access,faccessat,faccessat2,unlink,unlinkat,rmdir,mkdir,mkdirat"
+FILES_SCRIPT = ("cd /etc; ls -la /etc/hostname hostname ../etc/passwd; stat -c '%U %G %a %s %F' /etc/passwd /tmp /; "
+                "ls -ld /tmp /proc/self/; ln -s /etc/hostname /tmp/l; stat -c %F /tmp/l; stat -L -c %s /tmp/l; "
+                "test -r /etc/shadow && echo r; test -x /bin/ls && echo x; test -w /proc/version || echo nw; "
+                "mkdir /tmp/d /tmp/d2/; mkdir /tmp/d || echo again; rmdir /tmp/d; rmdir /tmp/d || echo gone; "
+                "echo x >/tmp/f; rm /tmp/f/ || echo slash; rm /tmp/f; rm /tmp/f || echo nofile; "
+                "rmdir /tmp/d2/ && echo rd; umask 077; mkdir /tmp/m; stat -c %a /tmp/m; "
+                "find /etc/apt -maxdepth 1 | sort | head -3; id; grep -c ^Pid: /proc/self/status; "
+                "cat /proc/thread-self/comm")
+
+
+def test_path_family_performed_as_the_kernel_would(rootfs):
+    """A path rule on the stat family, access, unlink, rmdir and mkdir makes
+    the supervisor perform every such call: what the guest sees is what it
+    sees without the rule (owners in the zone's ids, errnos, modes)."""
+    native = Zone(rootfs).run(["sh", "-c", FILES_SCRIPT], capture_output=True, timeout=120)
+    ruled = zrun(rootfs, ["sh", "-c", FILES_SCRIPT], [f"{PATH_FAMILY}:error=EIO:path=/never/*"])
+    assert native.returncode == 0, native.stderr
+    assert ruled.stdout == native.stdout
+    assert ruled.stderr == native.stderr
+    assert ruled.returncode == native.returncode
+
+
+def test_path_family_rules_fail_their_paths(rootfs):
+    r = sh(rootfs, "mkdir /tmp/ok && echo made; mkdir /tmp/deny1 || echo nomkdir; touch /tmp/denyf; "
+                   "rm /tmp/denyf || echo norm; stat /tmp/denyf >/dev/null || echo nostat; "
+                   "test -e /tmp/denyf || echo noaccess; ls -d /tmp/ok",
+           ["mkdir,mkdirat,unlink,unlinkat:error=EPERM:path=/tmp/deny*",
+            "newfstatat,statx,stat,lstat,access,faccessat,faccessat2:error=EACCES:path=/tmp/deny*"])
+    out = r.stdout.decode().split()
+    assert out == ["made", "nomkdir", "norm", "nostat", "noaccess", "/tmp/ok"]
+    assert b"Operation not permitted" in r.stderr and b"Permission denied" in r.stderr
