@@ -27,7 +27,8 @@ pytestmark = [
                        reason="podman and runc are not installed (make setup: apt-get install podman runc)"),
 ]
 
-IMAGE = "localhost/lxbrand-oci-test:busybox"
+# a name of this run's own: another run's teardown (`podman rmi`) must not take it away
+IMAGE = f"localhost/lxbrand-oci-test:busybox-{uuid.uuid4().hex[:8]}"
 APPLETS = ("sh", "cat", "echo", "id", "uname", "ls", "sleep", "true", "false", "env", "hostname", "head",
            "kill", "tty", "grep", "mount", "ps", "dmesg", "mkdir", "ip", "wget", "nc")
 
