@@ -1404,7 +1404,15 @@ def _wait_exec(pid: int, master: int) -> int:
 
 
 def entry() -> None:
-    """The lxbrand-oci console script."""
+    """The lxbrand-oci console script: the C front door when `make build`
+    installed it (csrc/frontdoor/oci.c, lxbrand/oci_fast.py), else run()."""
+    from .oci_fast import to_frontdoor
+    to_frontdoor(sys.argv[1:])
+    run()
+
+
+def run() -> None:
+    """The Python runtime, whatever the command (the front door hands over here)."""
     for fd in (0, 1, 2):
         try:
             os.fstat(fd)
