@@ -3,13 +3,14 @@
 PY ?= python3
 EXAMPLES ?= 2000
 APT_PACKAGES := libseccomp-dev mmdebstrap debootstrap bubblewrap proot strace busybox-static \
-                iproute2 util-linux procps gcc make file podman runc uidmap skopeo umoci containerd libjansson-dev
+                iproute2 util-linux procps gcc make file podman runc uidmap skopeo umoci containerd libjansson-dev passt
 PIP_PACKAGES := wheel setuptools cffi click construct hypothesis pytest
 
 # lxrun(1): into /usr/local/share/man as root, else ~/.local/share/man
 MANDIR ?= $(if $(filter 0,$(shell id -u)),/usr/local/share/man,$(HOME)/.local/share/man)
 
-.PHONY: setup deps build testbins test conformance realworld bench bench-quick clean manpage install-man
+.PHONY: setup deps build testbins test conformance conformance-traced realworld realworld-traced bench \
+        bench-quick clean manpage install-man
 
 setup: deps build install-man
 	@root=$$($(PY) -m lxbrand.rootfs) && echo "rootfs: $$root" && \
@@ -52,6 +53,15 @@ conformance: build
 
 realworld: build
 	$(PY) -m tests.realworld
+
+# the same two suites with every zone under --trace=$(TRACE) --stats --report
+# (issue 13: a zone's behaviour does not change under tracing)
+TRACE ?= all
+conformance-traced: build
+	LXB_TRACE='$(TRACE)' LXB_EXAMPLES=$(EXAMPLES) $(PY) -m pytest -q tests/conformance -p no:cacheprovider -s
+
+realworld-traced: build
+	$(PY) -m tests.realworld --trace='$(TRACE)'
 
 bench: build
 	$(PY) -m bench

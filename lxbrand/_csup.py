@@ -391,3 +391,41 @@ class ExecProc:
 
     def abort(self) -> None:
         lib.lxb_exec_abort(self._p)
+
+
+class Tracer:
+    """A struct lxb_tracer (csrc/trace.c) for lxbrand/trace.py: what to do and
+    copy at each traced syscall's stop, where records go, and the guest.
+
+    specs: [(nr, mode, errno, copies)], copies [(arg, how, lenarg, size)]
+    (LXB_TRACE_* and LXB_COPY_* of csrc/lxbrand.h); inject: a struct
+    lxb_inject * (lxbrand/inject.py) or None.  start() seizes the guest from
+    the tracer thread; join() waits for its end (it closes out_fd)."""
+
+    RECORD_SIZE = ffi.sizeof("struct lxb_trace_rec")
+
+    def __init__(self, specs, out_fd: int, guest_pidfd: int, inject=None):
+        t = self.c = ffi.new("struct lxb_tracer *")
+        for nr, mode, err, copies in specs:
+            s = t.spec[nr]
+            s.mode, s.err, s.ncopy = mode, err, len(copies)
+            for i, (arg, how, lenarg, size) in enumerate(copies[: lib.LXB_TRACE_SLOTS]):
+                c = s.copy[i]
+                c.arg, c.how, c.lenarg, c.size = arg, how, lenarg, size
+        t.out_fd = out_fd
+        t.guest_pidfd = guest_pidfd
+        if inject is not None:
+            t.inject = inject
+        self.started = False
+
+    def start(self) -> None:
+        """Seize the held guest; an OSError naming ptrace when it cannot."""
+        rc = lib.lxb_trace_start(self.c)
+        if rc < 0:
+            raise OSError(-rc, f"trace: cannot attach to the guest (ptrace): {os.strerror(-rc)}")
+        self.started = True
+
+    def join(self) -> None:
+        if self.started:
+            self.started = False
+            lib.lxb_trace_join(self.c)

@@ -34,13 +34,14 @@ import time
 from collections import Counter, defaultdict
 from typing import Callable, Optional
 
-from ._csup import ffi, lib
+from ._csup import Tracer, lib
 from .brand import BY_NAME, BY_NR, TABLE, decode
 from .brand.model import CLASSES
 from .errors import ZoneConfigError
 
-# struct lxb_trace_rec (csrc/lxbrand.h)
+# struct lxb_trace_rec (csrc/lxbrand.h); the binding knows its size
 RECORD = struct.Struct("<IIiiii6QqQQi3BB3HH768s")
+assert RECORD.size == Tracer.RECORD_SIZE, "struct lxb_trace_rec changed: update trace.RECORD"
 HEADER = struct.Struct("<IIiiii6QqQQ")
 SLOT = 256
 SHOW = decode.SHOW
@@ -100,7 +101,6 @@ def parse_set(text: Optional[str], what: str = "--trace") -> set:
 
 # --- what the tracer copies, from the signatures ------------------------------------
 
-_INTISH = ("int", "uint", "long", "ulong", "size", "off")
 _SPECS: dict = {}
 
 
@@ -110,10 +110,11 @@ def copies(sc) -> list:
     if got is not None:
         return got
     params = sc.params[:6]
+    index = {name: i for i, (name, _) in enumerate(params)}
     found = []
     for i, (name, kind) in enumerate(params):
         m = decode.TYPE.match(kind)
-        nxt = params[i + 1][1] if i + 1 < len(params) else None
+        sized = index.get(sc.sizes.get(name), 6)      # the table's buf:in[bytes](count)
         if kind in ("path", "str"):
             found.append((0, i, lib.LXB_COPY_STR, 6, SLOT))
         elif m and m.group("dir"):
@@ -121,7 +122,7 @@ def copies(sc) -> list:
             out = direction in ("out", "inout")
             if target == "bytes":
                 if direction == "in":
-                    found.append((1, i, lib.LXB_COPY_IN, i + 1 if nxt in _INTISH else 6, SHOW + 1))
+                    found.append((1, i, lib.LXB_COPY_IN, sized, SHOW + 1))
                 elif direction == "out":
                     found.append((1, i, lib.LXB_COPY_OUT, lib.LXB_COPY_LEN_RET, SHOW + 1))
             elif target == "str" and array == "[]":
@@ -130,8 +131,8 @@ def copies(sc) -> list:
                 found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, 8))
             elif target in decode.FAST_STRUCTS and not array:
                 size = decode.FAST_STRUCTS[target][0]
-                if target == "sockaddr" and direction == "in" and nxt in _INTISH + ("uint",):
-                    found.append((2, i, lib.LXB_COPY_IN, i + 1, size))
+                if target == "sockaddr" and direction == "in" and sized < 6:
+                    found.append((2, i, lib.LXB_COPY_IN, sized, size))
                 else:
                     found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, size))
     found.sort(key=lambda f: f[0])
@@ -503,37 +504,28 @@ class Session:
                 self._own_out = True
             else:
                 o.out = o.output
-        t = self.t = ffi.new("struct lxb_tracer *")
-        for nr, mode, err in self.modes:
-            s = t.spec[nr]
-            s.mode = mode
-            s.err = err
-            if o.decode_args:
-                cps = copies(BY_NR[nr])
-                s.ncopy = len(cps)
-                for i, (arg, how, lenarg, size) in enumerate(cps):
-                    s.copy[i].arg, s.copy[i].how, s.copy[i].lenarg, s.copy[i].size = arg, how, lenarg, size
+        specs = [(nr, mode, err, copies(BY_NR[nr]) if o.decode_args else [])
+                 for nr, mode, err in self.modes]
         r, w = os.pipe2(os.O_CLOEXEC)
         try:
             import fcntl
             fcntl.fcntl(w, 1031, 1 << 20)      # F_SETPIPE_SZ: room for bursts
         except OSError:
             pass
-        t.out_fd = w
-        t.guest_pidfd = guest_pidfd
         inject_c = getattr(self.brand, "inject_c", None)
+        self.t = Tracer(specs, w, guest_pidfd, inject_c)
         if inject_c is not None:        # --inject (lxbrand/inject.py)
-            t.inject = inject_c
             if o.trace or o.stats:
                 from .inject import Follower
                 self.inject_follower = Follower(inject_c, self.rec)
         self.reader = threading.Thread(target=self._read, args=(r,), name="lxbrand-trace", daemon=True)
         self.reader.start()
-        rc = lib.lxb_trace_start(t)
-        if rc < 0:
+        try:
+            self.t.start()
+        except OSError:
             os.close(w)
             self.reader.join()
-            raise OSError(-rc, f"trace: cannot attach to the guest (ptrace): {os.strerror(-rc)}")
+            raise
 
     def _read(self, fd: int) -> None:
         buf = b""
@@ -562,7 +554,7 @@ class Session:
             return
         self.finished = True
         if self.t is not None:
-            lib.lxb_trace_join(self.t)
+            self.t.join()
         if getattr(self, "inject_follower", None) is not None:
             self.inject_follower.close()
         if self.reader is not None:

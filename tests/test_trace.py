@@ -210,6 +210,78 @@ def test_bad_sets():
         Zone("/", trace=42)
 
 
+def test_classes_are_the_tables_and_agree_with_signatures():
+    """--trace=%CLASS is exactly the table's classes column (one place), and
+    the column says what each signature says: a path argument is %file, a
+    sockaddr or msghdr %network, another fd %desc, a sigset or signal
+    number %signal, a clock id or timex %clock."""
+    from lxbrand.brand import TABLE
+    from lxbrand.brand.model import CLASSES
+    for cls in CLASSES:
+        assert parse_set("%" + cls) == {sc.nr for sc in TABLE if cls in sc.classes}, cls
+        assert parse_set("%" + cls), cls
+    for sc in TABLE:
+        kinds = [k for _, k in sc.params]
+        names = [n for n, _ in sc.params]
+        network = "sockfd" in names or any(t in k for k in kinds for t in ("sockaddr", "msghdr"))
+        if "path" in kinds:
+            assert "file" in sc.classes, sc.name
+        if network:
+            assert "network" in sc.classes, sc.name
+        elif "fd" in kinds:
+            assert "desc" in sc.classes, sc.name
+        if "signo" in kinds or any(t in k for k in kinds for t in ("sigset", "sigaction", "siginfo")):
+            assert "signal" in sc.classes, sc.name
+        if "clockid" in kinds or any("timex" in k for k in kinds):
+            assert "clock" in sc.classes, sc.name
+    # what a signature cannot tell, the column names
+    for name, cls in (("fork", "process"), ("vfork", "process"), ("clone3", "process"), ("execve", "process"),
+                      ("exit_group", "process"), ("wait4", "process"), ("kill", "process"),
+                      ("mmap", "memory"), ("brk", "memory"), ("madvise", "memory"), ("getuid", "creds"),
+                      ("setresgid", "creds"), ("capset", "creds"), ("pipe2", "desc"), ("shmget", "ipc"),
+                      ("rt_sigreturn", "signal"), ("gettimeofday", "clock")):
+        assert cls in BY_NAME[name].classes, (name, cls)
+
+
+def test_one_signature_table_for_the_decoder_and_the_harness():
+    """The table's signatures say what sizes a buffer and what a result is;
+    the decoder reads a write's buffer by that length, and the conformance
+    harness's calls are derived from the same lines (no CALL_LINES)."""
+    from lxbrand.brand import decode
+    from tests.conformance import script
+    w = BY_NAME["write"]
+    assert (w.sizes, w.returns) == ({"buf": "count"}, "int")
+    assert BY_NAME["openat"].returns == "fd" and BY_NAME["fork"].returns == "pid"
+    assert BY_NAME["mmap"].returns == "addr" and BY_NAME["readv"].sizes == {"iov": "iovcnt"}
+
+    class Mem:
+        def read_bytes(self, addr, n):
+            return b"hello, world"[:n]
+    assert dict(decode.args(w, (1, 0x1000, 5, 0, 0, 0), Mem()))["buf"] == b"hello"
+    assert not hasattr(script, "CALL_LINES")
+    for name, call in script.CALLS.items():
+        if name in script.PSEUDO:
+            continue
+        sc = BY_NAME[name]
+        table = [n for n, _ in sc.params] + (["child", "status"] if name == "fork" else [])
+        assert [p.name for p in call.params] == table, name
+        for p in call.params:
+            if p.kind == "out" and isinstance(p.out_size, str):
+                assert sc.sizes[p.name] == p.out_size, name
+        assert call.saves == (2 if name in ("pipe2",) else 1 if sc.returns != "int" or name == "fcntl" else 0), name
+    assert script.CALLS["write"].params[2].default == "len(buf)"
+    assert script.CALLS["read"].params[1].out_size == "count"
+
+
+def test_syscalls_shows_classes():
+    p = subprocess.run([sys.executable, "-m", "lxbrand.cli", "syscalls", "--json"], capture_output=True, timeout=60)
+    if p.returncode != 0:
+        p = subprocess.run(["lxrun", "syscalls", "--json"], capture_output=True, timeout=60)
+    by = {d["name"]: d for d in json.loads(p.stdout)}
+    assert by["execve"]["classes"] == ["file", "process"]
+    assert by["mmap"]["classes"] == sorted(BY_NAME["mmap"].classes, key=["desc", "memory"].index)
+
+
 def test_cli_bad_set_one_line(rootfs):
     p = subprocess.run(["lxrun", "--trace=%fil", rootfs, "true"], capture_output=True, timeout=60)
     assert p.returncode == 125

@@ -12,8 +12,8 @@ type, fds (AT_FDCWD by name), open flags, signal numbers and clock ids by
 name.  Pointers are `Addr`s (an int that prints in hex, NULL for 0) unless a
 `mem` is given: an object with `read_str(addr, limit)` and
 `read_bytes(addr, n)` (a `Call` is one), through which paths and strings are
-read, `in[bytes]` buffers (their length is the next argument, when that is
-an integer), and argv-like `in[str[]]` arrays.  With `structs=True`, an
+read, `in[bytes]` buffers (their length is the argument the signature
+names: `buf:in[bytes](count)`), and argv-like `in[str[]]` arrays.  With `structs=True`, an
 `in[T]`/`inout[T]` of a fixed-size layout is read and parsed with abi.py
 (which needs `construct`; nothing else here does).  A read that fails leaves
 the address.  Decoding for display reads guest memory again: never decide on
@@ -144,6 +144,8 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False) -> list[t
     """[(name, value)] for the arguments of `sc` (a table line) in registers `raw`;
     done=True: the call has returned, so what it wrote (out[T]) is read too."""
     params = sc.params
+    index = {name: i for i, (name, _) in enumerate(params)}
+    sizes = {index[buf]: index[n] for buf, n in sc.sizes.items()}
     out = []
     for i, (name, kind) in enumerate(params):
         value = raw[i] if i < len(raw) else 0
@@ -163,9 +165,9 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False) -> list[t
         if mem is not None and addr and (m.group("dir") in ("in", "inout") or (done and m.group("dir") == "out")):
             target, array = m.group("target"), m.group("array")
             if target == "bytes":
-                nxt = params[i + 1][1] if i + 1 < len(params) else None
-                if nxt in _INTS and i + 1 < len(raw):
-                    n = register(nxt, raw[i + 1])
+                j = sizes.get(i)          # the table's buf:in[bytes](count)
+                if j is not None and j < len(raw) and params[j][1] in _INTS:
+                    n = register(params[j][1], raw[j])
                     if isinstance(n, int) and n >= 0:
                         v = _read(lambda: mem.read_bytes(addr, min(n, SHOW + 1)), addr)
             elif target == "str" and array == "[]":

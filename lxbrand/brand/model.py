@@ -94,9 +94,17 @@ class CHandler:
         return f"C:{self.__name__}"
 
 
-class Syscall(namedtuple("Syscall", "nr name status signature since handler note")):
+# Trace classes (lxrun --trace=%file...), as strace's -e trace=%CLASS groups
+# them; each table line names its own (the classes column), and
+# tests/test_trace.py checks them against what the signature tells (a path
+# argument is %file, a sockaddr %network, a sigset %signal...).
+CLASSES = ("file", "desc", "network", "process", "signal", "memory", "ipc", "clock", "creds")
+
+
+class Syscall(namedtuple("Syscall", "nr name status signature classes since handler note")):
     """One line of the table: signature is "name:type name:type ..." (types:
-    lxbrand/brand/abi.py); since is the Linux version it appeared in ("2.6"
+    lxbrand/brand/abi.py); classes, the trace classes it is in (a frozenset
+    of CLASSES names); since is the Linux version it appeared in ("2.6"
     means always); handler is a CHandler, a Python function, or None."""
 
     __slots__ = ()
@@ -104,56 +112,54 @@ class Syscall(namedtuple("Syscall", "nr name status signature since handler note
     @property
     def params(self) -> list[tuple[str, str]]:
         """[(name, type)] from the signature; a bare name is an integer."""
-        out = []
-        for word in self.signature.split():
-            name, _, kind = word.partition(":")
-            out.append((name, kind or "int"))
-        return out
+        return [(name, kind) for name, kind, _ in _parse_signature(self.signature)[0]]
+
+    @property
+    def sizes(self) -> dict[str, str]:
+        """{buffer argument: the argument that gives its length}, from the
+        signature's `buf:out[bytes](count)`: a length in bytes for bytes and
+        for records sized by a field (linux_dirent64[]), in elements for an
+        array of a fixed-size layout (iovec[])."""
+        return {name: size for name, _, size in _parse_signature(self.signature)[0] if size}
+
+    @property
+    def returns(self) -> str:
+        """What the result is, from the signature's `-> KIND`: "fd" (a new
+        descriptor), "pid", "addr", or "int" (a number or 0, the default)."""
+        return _parse_signature(self.signature)[1]
 
     @property
     def handler_name(self) -> str:
         return handler_name(self.handler)
 
-    @property
-    def classes(self) -> frozenset:
-        """The trace classes (strace's -e trace=%CLASS) this syscall is in,
-        derived from its signature and its family's name: see syscall_classes."""
-        return syscall_classes(self.name, self.params)
+
+RETURNS = ("int", "fd", "pid", "addr")
+_SIGNATURES: dict = {}
 
 
-# Trace classes (lxrun --trace=%file...), as strace's -e trace=%CLASS groups
-# them: an argument's kind or pointee says file, desc, network, signal, clock;
-# where a signature cannot say (fork and getuid take nothing, mmap's
-# arguments are plain numbers), table.CLASS_FAMILIES names the families, next
-# to the table.
-CLASSES = ("file", "desc", "network", "process", "signal", "memory", "ipc", "clock", "creds")
-_IPC = ("shm", "sem", "msg")        # System V IPC: name prefixes
-
-
-def syscall_classes(name: str, params, families=None) -> frozenset:
-    """The classes of syscall `name` with signature `params`; families:
-    {class: name prefixes} for what the signature cannot say (table.CLASS_FAMILIES)."""
-    if families is None:
-        from .table import CLASS_FAMILIES as families
-    kinds = [k for _, k in params]
-    names = [n for n, _ in params]
-    fam = {cls for cls, prefixes in families.items() if name.startswith(prefixes)}
-    out = set()
-    if "path" in kinds or "exec" in name:
-        out.add("file")
-    if ("sockfd" in names or any(t in k for k in kinds for t in ("sockaddr", "msghdr"))
-            or params[:3] == [("domain", "int"), ("type", "int"), ("protocol", "int")]):
-        out.add("network")
-    elif "fd" in kinds or "desc" in fam:
-        out.add("desc")
-    if "signo" in kinds or any(t in k for k in kinds for t in ("sigset", "sigaction", "siginfo", "stack_t")):
-        out.add("signal")
-    if name.startswith(_IPC):
-        out.add("ipc")
-    if "clockid" in kinds or any(t in k for k in kinds for t in ("timex", "timezone")):
-        out.add("clock")
-    out |= fam - {"desc"}
-    return frozenset(out)
+def _parse_signature(signature: str) -> tuple:
+    """([(name, type, size argument or None)], return kind) of a signature:
+    "fd:fd buf:out[bytes](count) count:size", "path:path flags mode -> fd"."""
+    got = _SIGNATURES.get(signature)
+    if got is not None:
+        return got
+    args, arrow, ret = signature.partition("->")
+    ret = ret.strip() or "int"
+    if ret not in RETURNS:
+        raise ValueError(f"signature {signature!r}: unknown return kind {ret!r}: expected {' '.join(RETURNS)}")
+    params = []
+    for word in args.split():
+        name, _, kind = word.partition(":")
+        size = None
+        if kind.endswith(")") and "(" in kind:
+            kind, _, size = kind[:-1].partition("(")
+        params.append((name, kind or "int", size))
+    names = {n for n, _, _ in params}
+    for name, _, size in params:
+        if size is not None and size not in names:
+            raise ValueError(f"signature {signature!r}: {name}'s length {size!r} is not an argument")
+    got = _SIGNATURES[signature] = (params, ret)
+    return got
 
 
 def handler_name(handler) -> str:
@@ -166,5 +172,11 @@ def handler_name(handler) -> str:
     return f"{module.rsplit('.', 1)[-1]}.{getattr(handler, '__name__', type(handler).__name__)}"
 
 
-def sc(nr, name, status, signature, since, handler, note) -> Syscall:
-    return Syscall(nr, name, status, signature, since, handler, note)
+def sc(nr, name, status, signature, classes, since, handler, note) -> Syscall:
+    """A table line; classes: space-separated CLASSES names ("file desc")."""
+    cls = frozenset(classes.split())
+    if not cls <= set(CLASSES):
+        raise ValueError(f"{name}: unknown trace class {' '.join(sorted(cls - set(CLASSES)))}: "
+                         f"expected {' '.join(CLASSES)}")
+    _parse_signature(signature)         # a malformed relation or return kind fails at import
+    return Syscall(nr, name, status, signature, cls, since, handler, note)

@@ -3,8 +3,8 @@ and the lists of docs/DIFFERENCES.md.
 
 `render(False)` is an aligned text table, one line per syscall, with a header
 and a closing count by status; `render(True)` is JSON, one object per syscall,
-for tools (keys: nr, name, status, errno, signature, params, since, handler,
-note).  Both show the entries of compile_brand(): what a zone with the given
+for tools (keys: nr, name, status, errno, signature, params, classes, since,
+handler, note).  Both show the entries of compile_brand(): what a zone with the given
 options (--kernel-release, --deny) actually does, not the table's raw line.
 
     python3 -m lxbrand.brand.report --differences         print the generated section
@@ -20,7 +20,7 @@ from typing import Optional
 from .compile import Entry, compile_brand
 from .table import TABLE
 
-COLUMNS = ("nr", "name", "status", "signature", "since", "handler", "note")
+COLUMNS = ("nr", "name", "status", "signature", "classes", "since", "handler", "note")
 
 # the order statuses are counted in, cheapest first (model.py)
 SIGNATURE_WIDTH = 60
@@ -42,6 +42,12 @@ def _handler_name(e: Entry) -> str:
     return handler_name(e.handler)
 
 
+def _classes(sc) -> list:
+    """The syscall's trace classes (--trace=%CLASS), in model.CLASSES order."""
+    from .model import CLASSES
+    return [c for c in CLASSES if c in sc.classes]
+
+
 def as_dict(e: Entry) -> dict:
     """One syscall as the JSON output shows it."""
     sc = e.sc
@@ -52,6 +58,7 @@ def as_dict(e: Entry) -> dict:
         "errno": _errno_name(e),
         "signature": sc.signature,
         "params": [{"name": name, "type": kind} for name, kind in sc.params],
+        "classes": _classes(sc),
         "since": sc.since,
         "handler": _handler_name(e) or None,
         "note": e.note,
@@ -68,8 +75,8 @@ def counts(entries: Optional[list[Entry]] = None) -> str:
 
 
 def _text(entries: list[Entry]) -> str:
-    rows = [COLUMNS] + [(str(e.sc.nr), e.sc.name, str(e.status), e.sc.signature, e.sc.since, _handler_name(e),
-                         e.note) for e in entries]
+    rows = [COLUMNS] + [(str(e.sc.nr), e.sc.name, str(e.status), e.sc.signature, ",".join(_classes(e.sc)) or "-",
+                         e.sc.since, _handler_name(e), e.note) for e in entries]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
     # a few very long signatures (pselect6, ...) would push every note off the
     # screen: they overflow their column instead

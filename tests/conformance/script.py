@@ -78,8 +78,6 @@ HEADER_BYTES = HEADER.build({})
 # layouts a script passes by pointer
 TIMESPEC = Struct("tv_sec" / Int64sl, "tv_nsec" / Int64sl)
 KSIGACTION = Struct("handler" / Int64ul, "flags" / Int64ul, "restorer" / Int64ul, "mask" / Int64ul)
-OUT_SIZE = {"stat": 144, "statx": 256, "utsname": 390, "timespec": 16, "sigset": 8,
-            "sigaction": 32, "wstatus": 4, "int2": 8, "int": 4}
 
 # pseudo-syscalls of sysinterp (above every real number)
 PSEUDO = {"peek": 1000, "poke": 1001}
@@ -259,119 +257,133 @@ def _arg_value(c):
 
 # ---- the calls a script can make ------------------------------------------
 #
-# One line per syscall: its arguments in order.  `word` is a value the caller
-# gives (int, Slot, bytes or str); `word=default` may be left out (a default
-# `len(x)` is the length of argument x); `word:KIND(N)` is an out buffer of
-# KIND holding N bytes, N a number or the name of the argument that sizes it;
-# `word:readiov` takes a list of sizes, `word:writeiov` a list of bytes;
-# `word:steps` a child Script.  An out buffer given by keyword is passed as
-# it is (`s.uname(buf=0)` passes NULL).  `-> what` saves the result in a new slot
-# (`-> fd fd` saves the two ints of the first out buffer, as pipe2 returns).
+# The signatures are the brand's table (lxbrand/brand/table.py), the one the
+# trace decoder reads: each call's arguments in order, which are out buffers
+# and which argument sizes them (`buf:out[bytes](count)`), and what the result
+# is (`-> fd`).  What a script adds is below, one line per call it can make:
+# `word=default` may be left out (an in-buffer's length defaults to len() of
+# it, by the table's relation); `word:KIND` prints an out buffer as sysinterp's
+# KIND instead of the one OUT_KINDS gives its type; `word:readiov` takes a list
+# of sizes, `word:writeiov` a list of bytes, `word:steps` a child Script (and
+# fork's exit status after it); `-> fd` saves a result the table does not call
+# one.  An out buffer given by keyword is passed as it is (`s.uname(buf=0)`
+# passes NULL).  Out buffers the table gives a size to hold that many bytes;
+# the others, their layout's size (abi.size_of).  A pipe's `out[int[2]]` saves
+# its two ints.  PSEUDO_LINES are sysinterp's own calls, not syscalls.
 
-CALL_LINES = """
-read            fd buf:bytes(count) count
-write           fd buf count=len(buf)
-open            path flags mode=0                        -> fd
-close           fd
-stat            path buf:stat
-fstat           fd buf:stat
-lstat           path buf:stat
-lseek           fd offset whence
-mmap            addr length prot flags fd=-1 offset=0    -> addr
-mprotect        addr length prot
-munmap          addr length
-rt_sigaction    sig act oldact:sigaction sigsetsize=8
-rt_sigprocmask  how set oldset:sigset sigsetsize=8
-pread64         fd buf:bytes(count) count offset
-pwrite64        fd buf count offset
-readv           fd iov:readiov iovcnt=len(iov)
-writev          fd iov:writeiov iovcnt=len(iov)
-access          path mode
-dup             oldfd                                    -> fd
-dup2            oldfd newfd                              -> fd
-getpid                                                   -> pid
-fork            child:steps status=0                     -> pid
-wait4           pid wstatus:wstatus options=0 rusage=0
-kill            pid sig
-uname           buf:utsname
-fcntl           fd cmd arg=0                             -> fd
-flock           fd operation
-fsync           fd
-truncate        path length
-ftruncate       fd length
-getdents64      fd dirp:dirents(count) count
-getcwd          buf:cstr(size) size
-chdir           path
-fchdir          fd
-rename          oldpath newpath
-mkdir           path mode
-rmdir           path
-creat           path mode                                -> fd
-link            oldpath newpath
-unlink          path
-symlink         target linkpath
-readlink        path buf:bytes(size) size
-chmod           path mode
-fchmod          fd mode
-chown           path owner group
-fchown          fd owner group
-lchown          path owner group
-umask           mask
+SCRIPT_LINES = """
+read
+write
+open            mode=0
+close
+stat
+fstat
+lstat
+lseek
+mmap            fd=-1 offset=0
+mprotect
+munmap
+rt_sigaction    sigsetsize=8
+rt_sigprocmask  sigsetsize=8
+pread64
+pwrite64
+readv           iov:readiov
+writev          iov:writeiov
+access
+dup
+dup2
+getpid
+fork            child:steps status=0
+wait4           wstatus:wstatus options=0 rusage=0
+kill
+uname
+fcntl           arg=0                                    -> fd
+flock
+fsync
+truncate
+ftruncate
+getdents64
+getcwd          buf:cstr
+chdir
+fchdir
+rename
+mkdir
+rmdir
+creat
+link
+unlink
+symlink
+readlink
+chmod
+fchmod
+chown
+fchown
+lchown
+umask
 getuid
 getgid
 geteuid
 getegid
-getppid                                                  -> pid
-gettid                                                   -> pid
-getpgid         pid                                      -> pid
-getsid          pid                                      -> pid
-setsid                                                   -> pid
-setpgid         pid pgid
-rt_sigpending   set:sigset sigsetsize=8
-mknod           path mode dev=0
-clock_gettime   clockid tp:timespec
-openat          dirfd path flags mode=0                  -> fd
-mkdirat         dirfd path mode
-mknodat         dirfd path mode dev=0
-fchownat        dirfd path owner group flags=0
-newfstatat      dirfd path buf:stat flags=0
-unlinkat        dirfd path flags=0
-renameat        olddirfd oldpath newdirfd newpath
-linkat          olddirfd oldpath newdirfd newpath flags=0
-symlinkat       target newdirfd linkpath
-readlinkat      dirfd path buf:bytes(size) size
-fchmodat        dirfd path mode
-faccessat       dirfd path mode
-utimensat       dirfd path times flags=0
-fallocate       fd mode offset len
-eventfd2        initval flags                            -> fd
-pipe2           fds:int2 flags                           -> fd fd
-dup3            oldfd newfd flags                        -> fd
-renameat2       olddirfd oldpath newdirfd newpath flags
-memfd_create    name flags                               -> fd
-statx           dirfd path flags mask buf:statx
-close_range     first last flags
-faccessat2      dirfd path mode flags
-unshare         flags
-sethostname     name len=len(name)
-setdomainname   name len=len(name)
-reboot          magic1 magic2 cmd arg=0
-init_module     image len param_values
-delete_module   name flags
-swapoff         path
-bpf             cmd attr size
-io_uring_setup  entries params
-ioctl           fd op arg
-mlock           addr len
-munlock         addr len
-getpriority     which who
-setpriority     which who prio
-sched_setscheduler pid policy param
-timerfd_create  clockid flags                            -> fd
-capget          hdrp datap
+getppid
+gettid
+getpgid
+getsid
+setsid
+setpgid
+rt_sigpending   sigsetsize=8
+mknod           dev=0
+clock_gettime
+openat          mode=0
+mkdirat
+mknodat         dev=0
+fchownat        flags=0
+newfstatat      flags=0
+unlinkat        flags=0
+renameat
+linkat          flags=0
+symlinkat
+readlinkat
+fchmodat
+faccessat
+utimensat       flags=0
+fallocate
+eventfd2
+pipe2
+dup3
+renameat2
+memfd_create
+statx
+close_range
+faccessat2
+unshare
+sethostname
+setdomainname
+reboot          arg=0
+init_module
+delete_module
+swapoff
+bpf
+io_uring_setup
+ioctl
+mlock
+munlock
+getpriority
+setpriority
+sched_setscheduler
+timerfd_create
+capget
+"""
+
+PSEUDO_LINES = """
 peek            addr offset length
 poke            addr offset data
 """
+
+# the table's out[T] -> the kind sysinterp prints it as; an out[T] of another
+# T is an argument the script gives (a raw pointer, as capget's datap)
+OUT_KINDS = {"bytes": "bytes", "stat": "stat", "statx": "statx", "utsname": "utsname", "timespec": "timespec",
+             "sigset": "sigset", "sigaction": "sigaction", "int": "int", "int[2]": "int2",
+             "linux_dirent64[]": "dirents"}
 
 
 @dataclass
@@ -391,36 +403,76 @@ class Call:
     saves: int              # 0, 1 (the return value) or 2 (two ints of the first out buffer)
 
 
-def _parse_calls(text: str) -> dict:
+def _extras(words) -> tuple:
+    """A script line's words after the name: ({param: kind}, {param: default})."""
+    kinds, defaults = {}, {}
+    for w in words:
+        name, colon, kind = w.partition(":")
+        if colon:
+            kinds[name] = kind
+            continue
+        name, eq, default = w.partition("=")
+        if not eq:
+            raise ValueError(f"script line word {w!r}: expected NAME=DEFAULT or NAME:KIND")
+        defaults[name] = int(default)
+    return kinds, defaults
+
+
+def _call_from_table(name: str, words, saves_extra: int) -> Call:
+    from lxbrand.brand import BY_NAME, abi
+    from lxbrand.brand.decode import TYPE
+    sc = BY_NAME[name]
+    kinds, defaults = _extras(words)
+    sizes = sc.sizes
+    sized_by = {n: buf for buf, n in sizes.items()}
+    names = [n for n, _ in sc.params]
+    for n in list(kinds) + list(defaults):
+        if n not in names and not (name == "fork" and n in ("child", "status")):
+            raise ValueError(f"{name}: the table's signature has no argument {n!r} ({sc.signature})")
+    params, saves = [], 0
+    for pname, kind in sc.params:
+        m = TYPE.match(kind)
+        if pname in kinds and kinds[pname] in ("readiov", "writeiov"):
+            params.append(Param(pname, kinds[pname]))
+            continue
+        target = (m.group("target") + (m.group("array") or "")) if m and m.group("dir") else None
+        if m and m.group("dir") == "out" and (pname in kinds or target in OUT_KINDS):
+            size = sizes.get(pname) or abi.size_of(target)
+            params.append(Param(pname, "out", kinds.get(pname) or OUT_KINDS[target], size))
+            if target == "int[2]":
+                saves = 2
+            continue
+        p = Param(pname)
+        if pname in defaults:
+            p.has_default, p.default = True, defaults[pname]
+        elif pname in sized_by and TYPE.match(dict(sc.params)[sized_by[pname]]).group("dir") == "in":
+            p.has_default, p.default = True, f"len({sized_by[pname]})"
+        params.append(p)
+    if name == "fork":                  # sysinterp's fork runs a child script, then exits with status
+        params += [Param("child", "steps"), Param("status", default=defaults.get("status", 0), has_default=True)]
+    if not saves:
+        saves = 1 if sc.returns in ("fd", "pid", "addr") or saves_extra else 0
+    return Call(name, params, saves)
+
+
+def _pseudo(line: str) -> Call:
+    words = line.split()
+    return Call(words[0], [Param(w) for w in words[1:]], 0)
+
+
+def _parse_calls(text: str, pseudo: str) -> dict:
     calls = {}
     for line in text.strip().splitlines():
         spec, _, ret = line.partition("->")
         words = spec.split()
-        name, params = words[0], []
-        for w in words[1:]:
-            m = re.fullmatch(r"(\w+):(\w+)(?:\((\w+)\))?", w)
-            if m:
-                pname, kind, size = m.groups()
-                if kind in ("readiov", "writeiov", "steps"):
-                    params.append(Param(pname, kind))
-                else:
-                    if size is None:
-                        size = OUT_SIZE[kind]
-                    elif size.isdigit():
-                        size = int(size)
-                    params.append(Param(pname, "out", kind, size))
-                continue
-            pname, eq, default = w.partition("=")
-            p = Param(pname)
-            if eq:
-                p.has_default = True
-                p.default = default if default.startswith("len(") else int(default)
-            params.append(p)
-        calls[name] = Call(name, params, len(ret.split()))
+        calls[words[0]] = _call_from_table(words[0], words[1:], len(ret.split()))
+    for line in pseudo.strip().splitlines():
+        c = _pseudo(line)
+        calls[c.name] = c
     return calls
 
 
-CALLS = _parse_calls(CALL_LINES)
+CALLS = _parse_calls(SCRIPT_LINES, PSEUDO_LINES)
 
 
 class Script:
@@ -750,11 +802,53 @@ def env_zone_options() -> dict:
     return dict(parse_option(t.strip()) for t in text.split(",") if t.strip())
 
 
+def env_trace() -> Optional[str]:
+    """LXB_TRACE=SET (`make conformance-traced`): every zone of the suite runs
+    under `lxrun --trace=SET --stats --report` ("all", "%file,!close", ...),
+    and must behave exactly as without it (issue 13)."""
+    return os.environ.get("LXB_TRACE", "").strip() or None
+
+
+class TraceWatch:
+    """The callback of a traced conformance zone: keeps what a check of the
+    trace needs (the events are decoded and formatted as text to /dev/null
+    too, so that a decoder bug fails the run: trace.Session.finish raises a
+    callback's run's error)."""
+
+    def __init__(self):
+        self.events = 0
+        self.syscalls = 0
+        self.exits: list = []          # (pid, exit_code, signal) of every traced exit
+
+    def __call__(self, event: dict) -> None:
+        self.events += 1
+        if event["type"] == "syscall":
+            self.syscalls += 1
+        elif event["type"] == "exit":
+            self.exits.append((event["pid"], event["exit_code"], event["signal"]))
+
+    def check(self, returncode: Optional[int], where: str = "zone") -> Optional[str]:
+        """None when the trace is consistent with how the run ended, else why not."""
+        if returncode is None:
+            return None
+        if not self.syscalls:
+            return f"# traced {where}: the trace holds no syscall\n"
+        want = (None, signal.Signals(-returncode).name) if returncode < 0 else (returncode, None)
+        if not any((code, sig) == want for _, code, sig in self.exits):
+            return (f"# traced {where}: exit {returncode}, but the trace's exits are {self.exits[-3:]}\n")
+        return None
+
+
 def zone_options(**options) -> dict:
-    """The options a conformance zone runs with: the host's names unless given."""
+    """The options a conformance zone runs with: the host's names unless
+    given; traced=SET (default LXB_TRACE) runs it under tracing, with a
+    TraceWatch as its `trace` callback."""
     opts = dict(host_identity())
+    traced = options.pop("traced", env_trace())
     opts.update(options)
     opts.setdefault("net", "none")
+    if traced:
+        opts.update(trace_set=traced, trace=TraceWatch(), trace_output=os.devnull, stats=True, report=True)
     return opts
 
 
@@ -763,10 +857,13 @@ def run_zone(script: Script, timeout: float = 60.0, **options) -> Output:
     from lxbrand import Zone
     root = fresh_root(native=False)
     try:
-        zone = Zone(root, **zone_options(**options))
+        opts = zone_options(**options)
+        zone = Zone(root, **opts)
         proc = zone.run(["/sysinterp"], input=script.encode(), capture_output=True, timeout=timeout)
         out = Output.from_text(proc.stdout.decode(errors="replace"), proc.returncode)
         out.stderr = proc.stderr.decode(errors="replace")
+        if isinstance(opts.get("trace"), TraceWatch):
+            out.error += opts["trace"].check(proc.returncode) or ""
         return out
     finally:
         remove_root(root)
@@ -928,6 +1025,7 @@ class Session:
         self.proc = None
         self.thread = None
         self.zone = None
+        self.watch = None               # a traced zone's TraceWatch
         self.result = {}
         self.dead = False
         if where == "native":
@@ -954,7 +1052,9 @@ class Session:
         self.guest_in, self.guest_out, self.w = in_r, out_w, in_w
         self.lines = _Lines(out_r)
         self.out_r = out_r
-        self.zone = Zone(self.root, **zone_options(**self.options))
+        opts = zone_options(**self.options)
+        self.watch = opts.get("trace") if isinstance(opts.get("trace"), TraceWatch) else None
+        self.zone = Zone(self.root, **opts)
 
         def run():
             try:
@@ -1053,6 +1153,8 @@ class Session:
             os.close(self.out_r)
             if "proc" in self.result:
                 self.output.returncode = self.result["proc"].returncode
+                if self.watch is not None:
+                    self.output.error += self.watch.check(self.output.returncode) or ""
             else:
                 self.output.error += f"# the zone failed: {self.result.get('error')!r}\n"
         tail = Output.from_text("\n".join(rest), None)

@@ -46,13 +46,14 @@ class FileTreeMachine(RuleBasedStateMachine):
     fds = Bundle("fds")
     paths = Bundle("paths")
     maps = Bundle("maps")
+    zone_options: dict = ZONE_OPTIONS       # test_stateful_traced.py adds traced=SET
 
     def __init__(self):
         super().__init__()
         self.script = Script()
         self.native = Session("native")
         try:
-            self.zone = Session("zone", **ZONE_OPTIONS)
+            self.zone = Session("zone", **self.zone_options)
         except BaseException:
             self.native.close()
             raise
@@ -72,7 +73,7 @@ class FileTreeMachine(RuleBasedStateMachine):
         A rule whose call would change the tree or the fds skips it then: the
         zone's ENOSYS is checked by the rules that change nothing, and a script
         that went on from a native success would differ ever after."""
-        return expected_enosys(name, ZONE_OPTIONS)
+        return expected_enosys(name, self.zone_options)
 
     @initialize(target=paths)
     def seed_paths(self):
@@ -451,7 +452,7 @@ class FileTreeMachine(RuleBasedStateMachine):
     def zone_answers_as_native(self):
         if self.me is None:
             return
-        cmp = compare(self.script, self.native.output, self.zone.output, ZONE_OPTIONS)
+        cmp = compare(self.script, self.native.output, self.zone.output, self.zone_options)
         if not cmp.same:
             self.ended = True             # teardown must not hide this failure with its own
             raise ConformanceError(explain(cmp))
@@ -461,7 +462,7 @@ class FileTreeMachine(RuleBasedStateMachine):
         zone = self.zone.close()
         if self.me is None or self.ended:
             return
-        cmp = compare(self.script, native, zone, ZONE_OPTIONS)
+        cmp = compare(self.script, native, zone, self.zone_options)
         if not cmp.same:
             raise ConformanceError(explain(cmp, "the zone differs from native at the end"))
 

@@ -1,4 +1,4 @@
-"""python3 -m tests.realworld [--only NAME,...] [--list] [--serial] [-v]
+"""python3 -m tests.realworld [--only NAME,...] [--list] [--serial] [--trace[=SET]] [-v]
 
 Runs the real-world table (tests/realworld/cases.py) natively and in a zone,
 prints one row per case and a closing line `N passed, N failed`, and exits 1
@@ -25,6 +25,9 @@ def main(argv=None) -> int:
                     help="run the native and the zone side one after the other, not at the same time")
     ap.add_argument("--rootfs", metavar="DIR",
                     help="the Debian rootfs [default: lxbrand.rootfs.cached()]")
+    ap.add_argument("--trace", metavar="SET", nargs="?", const="all", default=None,
+                    help="run every zone under lxrun --trace=SET --stats --report (default SET: all; "
+                         "also LXB_TRACE=SET); its result must not change")
     ap.add_argument("-v", "--verbose", action="store_true",
                     help="show the output of every failed side (default: the first lines)")
     args = ap.parse_args(argv)
@@ -58,7 +61,7 @@ def main(argv=None) -> int:
     failures = []
     start = time.monotonic()
     for case in selected:
-        r = run_case(case, rootfs, parallel=not args.serial)
+        r = run_case(case, rootfs, parallel=not args.serial, trace=args.trace)
         ok = r.passed
         passed += ok
         failed += not ok

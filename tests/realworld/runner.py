@@ -141,30 +141,91 @@ def run_native(case: Case, rootfs: str) -> Outcome:
         shutil.rmtree(stage, ignore_errors=True)   # its tmpfs went with the mount namespace
 
 
-def run_zone(case: Case, rootfs: str) -> Outcome:
+# A traced zone stops at every traced syscall, fork and exec: fork-heavy
+# programs run 5 to 30 times slower, as under strace -f (CPython's
+# test_leaking_fds_on_error: 1024 failed spawns).  The time budgets of a
+# traced run grow by this factor; what the programs do must not change.
+TRACE_SLOWDOWN = 5
+
+
+def env_trace() -> Optional[str]:
+    """LXB_TRACE=SET (`make realworld-traced`, `--trace`): every zone runs
+    under `lxrun --trace=SET --stats --report` and must give the same result."""
+    return os.environ.get("LXB_TRACE", "").strip() or None
+
+
+class TraceWatch:
+    """A traced zone's callback: counts what a check of the trace needs (the
+    lines are also formatted, to /dev/null, so that a decoder bug fails the
+    case: trace.Session.finish raises a callback's run's error)."""
+
+    def __init__(self):
+        self.syscalls = 0
+        self.execs = 0
+        self.exits: list = []          # (pid, exit_code, signal)
+
+    def __call__(self, event: dict) -> None:
+        if event["type"] == "syscall":
+            self.syscalls += 1
+            self.execs += event["syscall"] == "execve" and event["result"] == 0
+        elif event["type"] == "exit":
+            self.exits.append((event["pid"], event["exit_code"], event["signal"]))
+
+    def check(self, status: Optional[int], stats: Optional[dict]) -> Optional[str]:
+        """None when the trace agrees with the run (it ran the program, its
+        exit is the run's, stats count what the trace saw), else why not."""
+        if status is None:
+            return None
+        if not self.execs:
+            return "traced zone: the trace shows no successful execve"
+        want = (None, signal.Signals(-status).name) if status < 0 else (status, None)
+        if not any((code, sig) == want for _, code, sig in self.exits):
+            return f"traced zone: exit {_status(status)}, but the trace's last exits are {self.exits[-3:]}"
+        counted = sum(s["calls"] for s in (stats or {}).values())
+        if counted != self.syscalls:
+            return f"traced zone: --stats counted {counted} calls, the trace {self.syscalls}"
+        return None
+
+
+def run_zone(case: Case, rootfs: str, trace: Optional[str] = None) -> Outcome:
+    """The zone's side; trace=SET (default LXB_TRACE) runs it traced."""
     try:
         from lxbrand import Zone
     except ImportError as e:           # lxbrand's C extension being rebuilt
         return Outcome("zone", None, b"", b"", 0.0, f"import lxbrand failed: {e}")
     stdin, data = _stdin(case)
+    trace = trace or env_trace()
+    watch = TraceWatch() if trace else None
+    observe = dict(trace_set=trace, trace=watch, trace_output=os.devnull, stats=True, report=True) if trace else {}
+    env = {"TERM": "dumb"}
+    timeout = case.timeout
+    if trace:
+        env["LXB_TEST_TIMEOUT"] = str(180 * TRACE_SLOWDOWN)      # cases.stdlib's per-test budget
+        timeout *= TRACE_SLOWDOWN
     start = time.monotonic()
     try:
-        zone = Zone(rootfs, ephemeral=True, env={"TERM": "dumb"})
+        zone = Zone(rootfs, ephemeral=True, env=env, **observe)
         kw = {"input": data} if data is not None else {"stdin": stdin}
-        r = zone.run(list(case.argv), capture_output=True, timeout=case.timeout, **kw)
+        r = zone.run(list(case.argv), capture_output=True, timeout=timeout, **kw)
     except subprocess.TimeoutExpired as e:
         return Outcome("zone", None, e.stdout or b"", e.stderr or b"", time.monotonic() - start,
-                       f"timeout: no exit after {case.timeout:.0f} s")
+                       f"timeout: no exit after {timeout:.0f} s")
     except Exception as e:             # a zone that fails to start is a failed case, not a crash
         return Outcome("zone", None, b"", b"", time.monotonic() - start,
                        f"zone failed: {type(e).__name__}: {e}")
-    return Outcome("zone", r.returncode, r.stdout, r.stderr, time.monotonic() - start)
+    seconds = time.monotonic() - start
+    if watch is not None:
+        why = watch.check(r.returncode, r.stats)
+        if why is not None:
+            return Outcome("zone", r.returncode, r.stdout, r.stderr, seconds, why)
+    return Outcome("zone", r.returncode, r.stdout, r.stderr, seconds)
 
 
-def run_case(case: Case, rootfs: str, parallel: bool = True) -> Result:
+def run_case(case: Case, rootfs: str, parallel: bool = True, trace: Optional[str] = None) -> Result:
+    """Both sides of `case`; trace=SET traces the zone's (default LXB_TRACE)."""
     if not parallel:
-        return Result(case, run_native(case, rootfs), run_zone(case, rootfs))
+        return Result(case, run_native(case, rootfs), run_zone(case, rootfs, trace))
     with ThreadPoolExecutor(2, thread_name_prefix=f"realworld-{case.name}") as pool:
         native = pool.submit(run_native, case, rootfs)
-        zone = pool.submit(run_zone, case, rootfs)
+        zone = pool.submit(run_zone, case, rootfs, trace)
         return Result(case, native.result(), zone.result())
