@@ -27,7 +27,7 @@ from .errors import ZoneConfigError
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_NAME_MAX = 64
-NETS = ("none", "host")
+NETS = ("none", "host", "private")
 ID_MAX = 2**32 - 2       # the highest id a zone may give (2**32 - 1 is "no id")
 
 
@@ -230,7 +230,12 @@ class ZoneConfig:
         ("--domainname", "domainname"), "The zone's NIS domain name (setdomainname) [default: none].",
         metavar="NAME"))
     net: str = _option("none", Flag(
-        ("--net", "net"), "none: only loopback, up; host: the host's network.", choices=NETS, show_default=True))
+        ("--net", "net"), "none: only loopback, up; host: the host's network; private: a network of its own "
+        "with outbound access, through pasta (package passt).", choices=NETS, show_default=True))
+    publish: Any = _option((), Flag(
+        ("-p", "--publish", "publish"), "With --net private: forward the host's port HOST to the zone's port ZONE "
+        "(repeatable; /udp for UDP; ADDR: listen on that host address only).", metavar="[ADDR:]HOST:ZONE[/udp]",
+        multiple=True))
     binds: Any = _option((), Flag(
         ("-v", "--bind", "binds"), "Bind a host path into the zone (repeatable).", metavar="SRC:DST[:ro]",
         multiple=True, parse=parse_binds))
@@ -343,6 +348,13 @@ class ZoneConfig:
                                   "printable, without spaces")
         if self.net not in NETS:
             raise ZoneConfigError(f"net {self.net!r}: expected one of {', '.join(NETS)}")
+        if self.publish:
+            from .net import parse_publish
+            if isinstance(self.publish, str):
+                raise ZoneConfigError(f"publish {self.publish!r}: expected a list of [ADDR:]HOST:ZONE[/udp]")
+            self._set("publish", tuple(p if isinstance(p, tuple) else parse_publish(p) for p in self.publish))
+            if self.net != "private":
+                raise ZoneConfigError("--publish needs --net private (the zone's ports are its own network's)")
         if not self.cwd.startswith("/"):
             raise ZoneConfigError(f"cwd {self.cwd!r}: must be an absolute path inside the zone")
         for name, value in (("uid", self.uid), ("gid", self.gid)):

@@ -457,6 +457,7 @@ class _Run:
         self.session = None             # a traced run's (lxbrand/trace.py)
         self.hold = False               # Zone.start(hold=True): the guest waits for release()
         self.pty_relay = True           # Zone.start: the caller takes the pty master (pty_fd)
+        self.net = None                 # --net private's pasta (lxbrand/net.py)
 
     def start(self, timeout: Optional[float] = None) -> None:
         zone, cfgv = self.zone, self.zone.config
@@ -494,11 +495,15 @@ class _Run:
         if personality.View.wanted(cfgv.memory, cfgv.cpus, cfgv.kernel_release):
             self.view = personality.View(cfgv.memory, cfgv.cpus, cfgv.kernel_release)
             all_binds += [Bind(*b) for b in self.view.binds()]
+        private = cfgv.net == "private"
+        if private:
+            from . import net
+            net.check_available()       # before the zone starts: one line naming what to install
         launch = zone._launch_config(all_binds).run(
             cfgv, argv=self.argv, path=self.path, envp=[f"{k}={v}" for k, v in env.items()],
             search_path=env.get("PATH", DEFAULT_PATH), id_maps=id_maps, guest_maps=guest_maps,
             idmap_lower=idmap_lower, nproc=self.cgroups.nproc or 0, cgroup_fds=self.cgroups.fds,
-            timeout=timeout, stdio=fds, use_pty=self.tty, hold=self.session is not None or self.hold,
+            timeout=timeout, stdio=fds, use_pty=self.tty, hold=self.session is not None or self.hold or private,
             cap_drop=personality.CAP_DROP, bpf=bpf)
         rc, message = _csup.zone_start(launch, self.z)
         del launch
@@ -518,6 +523,15 @@ class _Run:
                 raise zone.exec_error(self.argv, self.z.exec_errno)
             raise ZoneStartError(-rc, message)
         zone._init_pid = self.z.init_pid
+        if private:
+            # --net private: pasta connects the held guest's network namespace
+            # before CMD runs (lxbrand/net.py)
+            self.net = net.PrivateNet(self.guest_pid(), cfgv.publish)
+            try:
+                self.net.start()
+            except BaseException:
+                os.kill(self.z.init_pid, signal.SIGKILL)
+                raise
         if self.view is not None:
             self.view.started(self.cgroups.dirs)
             zone._view = self.view
@@ -535,7 +549,7 @@ class _Run:
         self.sup.on_failure = self._supervisor_failed
         zone.last_supervisor = self.sup
         self.sup.start()
-        if self.session is not None and not self.hold:     # traced; Zone.start(hold=True) releases later
+        if (self.session is not None or private) and not self.hold:     # Zone.start(hold=True) releases later
             rc = _csup.zone_release(self.z)
             if rc < 0:
                 raise ZoneStartError(-rc, "the zone's init is gone before its guest could run")
@@ -744,6 +758,9 @@ class _Run:
                 self._wait()
             except Exception:
                 pass
+        if self.net is not None:         # pasta ends with the zone
+            self.net.close()
+            self.net = None
         if self.view is not None:        # it reads the cgroup: before removing it
             self.view.close()
             if getattr(self.zone, "_view", None) is self.view:
