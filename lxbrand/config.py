@@ -265,10 +265,10 @@ class ZoneConfig:
         "(repeatable).", metavar="SYSCALL[=ERRNO]", multiple=True, parse=parse_deny), factory=dict)
     inject: Any = _option((), Flag(
         ("--inject", "inject"), "Inject a fault as strace --inject does, decided per call by the supervisor "
-        "(repeatable): RULE is SYSCALL[,SYSCALL...]:error=ERRNO|retval=N[:when=N[+STEP]][:path=GLOB]"
-        "[:delay=D][:pid=N]; when= counts matching calls (N, N+, N+STEP), path= is for the open, stat, "
-        "access, unlink, rmdir and mkdir families (the supervisor performs them), delay= as 100us, 5ms, "
-        "1s; pid= is the zone's pid.",
+        "(repeatable).  RULE is SYSCALL[,SYSCALL...] then :KEY=VALUE items: error=ERRNO or retval=N (or "
+        "delay alone); when=N, N+ or N+STEP counts matching calls; path=GLOB for the open, stat, access, "
+        "unlink, rmdir and mkdir families (the supervisor performs them); delay=D as 100us, 5ms, 1s; "
+        "pid=N, the zone's pid.  E.g. write:error=ENOSPC:when=3",
         metavar="RULE", multiple=True, parse=lambda values: list(values)))
     memory: Any = _option(None, Flag(
         ("--memory", "memory"), "Memory limit of the whole zone, at least 4M, e.g. 512M (a cgroup; tmpfs "

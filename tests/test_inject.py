@@ -307,3 +307,12 @@ def test_path_family_rules_fail_their_paths(rootfs):
     out = r.stdout.decode().split()
     assert out == ["made", "nomkdir", "norm", "nostat", "noaccess", "/tmp/ok"]
     assert b"Operation not permitted" in r.stderr and b"Permission denied" in r.stderr
+
+
+def test_path_rules_as_an_ordinary_user(unprivileged):
+    """Run by a user (nobody, no subordinate ids), the guest's ids are the
+    user's own: the supervisor performs the calls without taking ids."""
+    r = unprivileged.lxrun("--inject", "openat,mkdir:error=EACCES:path=/etc/pass*", unprivileged.rootfs,
+                           "sh", "-c", "cat /etc/passwd || echo denied; echo hi >/tmp/x; cat /tmp/x; "
+                           "mkdir /etc/passwd.d || echo nomkdir; mkdir /tmp/d && echo made; id -u")
+    assert r.stdout.split() == ["denied", "hi", "nomkdir", "made", "0"], r.stderr
