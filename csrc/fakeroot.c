@@ -41,7 +41,9 @@
  *   The supervisor stats in the host's ids; the caller sees them through its
  *   user namespace's map (/proc/PID/uid_map as read from ours gives exactly
  *   that), unmapped ids as the overflow id 65534.  Each receiver thread
- *   caches the map of the last user namespace it served.
+ *   caches the map of the last user namespace it served.  The supervisor is
+ *   never host root here (ZoneConfig refuses --fakeroot to root): it acts
+ *   with the user's own rights, which are the zone root's over its files.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -179,16 +181,6 @@ static uint32_t to_zone(const struct idmap *m, uint32_t host)
         if (host >= m->outside[i] && host - m->outside[i] < m->count[i])
             return m->inside[i] + (host - m->outside[i]);
     return OVERFLOW_ID;
-}
-
-/* the host id of a zone id, or -1 */
-static int64_t to_host(const struct idmap *m, uint32_t zone)
-{
-    int i;
-    for (i = 0; i < m->n; i++)
-        if (zone >= m->inside[i] && zone - m->inside[i] < m->count[i])
-            return (int64_t)m->outside[i] + (zone - m->inside[i]);
-    return -1;
 }
 
 /* the value of "Name:" in /proc/PID/status: its text after the tab */
@@ -843,7 +835,6 @@ void lxb_fr_mknod(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply 
     unsigned int umask_v = 022;
     struct record rec;
     struct stat st;
-    int64_t hu, hg;
 
     if (!S_ISCHR(mode) && !S_ISBLK(mode)) {
         r->flags = LXB_REPLY_CONTINUE;
@@ -902,13 +893,6 @@ void lxb_fr_mknod(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply 
     }
     nfd = openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode & 07777) & ~umask_v);
     if (nfd < 0) {
-        rc = -errno;
-        goto out;
-    }
-    /* made by root (host root: --fakeroot with idshifted ids): the zone's root owns it */
-    hu = to_host(&uid_maps, 0);
-    hg = to_host(&gid_maps, 0);
-    if (geteuid() == 0 && hu >= 0 && hg >= 0 && fchown(nfd, (uid_t)hu, (gid_t)hg) != 0) {
         rc = -errno;
         goto out;
     }

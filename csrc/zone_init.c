@@ -83,6 +83,47 @@ static int catches(pid_t pid, int sig)
     return (int)((mask >> (sig - 1)) & 1);
 }
 
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+/* The zone's clocks: a time namespace for the guest (init's children), its
+   CLOCK_MONOTONIC and CLOCK_BOOTTIME offset to start at zero now, so that
+   /proc/uptime, uptime(1) and sysinfo's uptime count from the zone's start.
+   The offsets are written before any process enters it (time_namespaces(7));
+   a kernel without time namespaces (EINVAL) keeps the host's clocks. */
+static void zone_clocks(int ctl)
+{
+    static const struct {
+        clockid_t id;
+        const char *name;
+    } clocks[] = {{CLOCK_MONOTONIC, "monotonic"}, {CLOCK_BOOTTIME, "boottime"}};
+    char text[128];
+    size_t len = 0;
+    unsigned i;
+    int fd;
+
+    if (unshare(CLONE_NEWTIME) != 0) {
+        if (errno == EINVAL)
+            return;
+        lxb_die_step(ctl, "unshare the zone's time namespace", errno);
+    }
+    for (i = 0; i < sizeof clocks / sizeof clocks[0]; i++) {
+        struct timespec ts;
+        long long ns;
+        clock_gettime(clocks[i].id, &ts);
+        /* -now, as seconds and a nanosecond part in 0..999999999 */
+        ns = -((long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+        len += (size_t)snprintf(text + len, sizeof text - len, "%s %lld %lld\n", clocks[i].name,
+                                (ns - 999999999LL) / 1000000000LL,
+                                ns - ((ns - 999999999LL) / 1000000000LL) * 1000000000LL);
+    }
+    fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, text, len) != (ssize_t)len)
+        lxb_die_step(ctl, "write the zone's clock offsets", errno);
+    close(fd);
+}
+
 static void write_guest_maps(int ctl, pid_t guest, const struct lxb_config *cfg)
 {
     char path[64];
@@ -206,6 +247,7 @@ void lxb_init_main(const struct lxb_config *cfg, int ctl, int syncfd)
     /* the guest inherits dumpable, which init's writes to its /proc/PID/uid_map
      * need; no other process of the zone exists yet to see init dumpable */
     prctl(PR_SET_DUMPABLE, 1);
+    zone_clocks(ctl);            /* its /proc/self/timens_offsets: init's own while dumpable */
     guest = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
     if (guest != 0)
         prctl(PR_SET_DUMPABLE, 0);

@@ -411,6 +411,11 @@ class ZoneConfig:
             raise ZoneConfigError(f"read_only {self.read_only!r}: expected a bool")
         if self.fakeroot is not None and not isinstance(self.fakeroot, (bool, int)):
             raise ZoneConfigError(f"fakeroot {self.fakeroot!r}: expected a bool or None")
+        if self.fakeroot and os.geteuid() == 0:
+            # the supervisor performs the calls: as host root it would pass every
+            # permission check, a bind the zone may not write included
+            raise ZoneConfigError("--fakeroot: run by root, the zone's ids are real (0-65535) and its root "
+                                  "chowns for real; --fakeroot is for a user without subordinate ids")
         if self.fakeroot and not self.ephemeral and not os.access(self.rootfs, os.W_OK):
             raise ZoneConfigError(f"--fakeroot: {self.rootfs}: you cannot write this rootfs, so its owners "
                                   "cannot be recorded there (use a rootfs of your own, or --ephemeral)")

@@ -312,10 +312,11 @@ def cpuinfo(host_text: str, cpus: list) -> str:
     return "\n\n".join(out) + "\n\n"
 
 
-def proc_stat(host_text: str, cpus: list, user: int, system: int, elapsed: float) -> str:
+def proc_stat(host_text: str, cpus: list, user: int, system: int, elapsed: float, btime_shift: int = 0) -> str:
     """/proc/stat with the zone's CPUs: its usage (user, system, in USER_HZ
     ticks) spread over them, the rest of their time since the zone started
-    idle; the other lines are the host's."""
+    idle; the other lines are the host's, btime moved by btime_shift seconds
+    (the zone's boot is its start: its time namespace)."""
     n = len(cpus)
     idle = max(0, int(elapsed * USER_HZ * n) - user - system)
 
@@ -325,7 +326,11 @@ def proc_stat(host_text: str, cpus: list, user: int, system: int, elapsed: float
     for k, c in enumerate(cpus):
         share = (lambda v: v // n + (1 if k < v % n else 0))
         out.append(line(f"cpu{c}", share(user), share(system), share(idle)))
-    out += [l for l in host_text.splitlines() if not l.startswith("cpu")]
+    for l in host_text.splitlines():
+        if l.startswith("btime ") and l[6:].strip().isdigit():
+            l = f"btime {int(l[6:]) + btime_shift}"
+        if not l.startswith("cpu"):
+            out.append(l)
     return "\n".join(out) + "\n"
 
 
@@ -433,6 +438,7 @@ class View:
         self.sizes: dict[str, int] = {}
         self.counters: Optional[Counters] = None
         self.started_at = time.monotonic()
+        self.booted_at = time.clock_gettime(time.CLOCK_BOOTTIME)
         self.loads = [0.0, 0.0, 0.0]
         self.last: Optional[Sample] = None
         self.last_time = 0.0
@@ -469,7 +475,7 @@ class View:
         if self.zone_cpus is not None:
             out[PROC_CPUINFO] = cpuinfo(self._cpuinfo, self.zone_cpus)
             out[PROC_STAT] = proc_stat(_read("/proc/stat"), self.zone_cpus, sample.user, sample.system,
-                                       time.monotonic() - self.started_at)
+                                       time.monotonic() - self.started_at, int(round(self.booted_at)))
             out[CPU_ONLINE] = cpu_list(self.zone_cpus) + "\n"
         out[PROC_LOADAVG] = "{:.2f} {:.2f} {:.2f} {}/{} {}\n".format(
             *self.loads, sample.running, sample.threads, sample.last_pid)
@@ -511,6 +517,7 @@ class View:
         rewrite the resource files every second from the zone's cgroup."""
         self._unlink()
         self.started_at = time.monotonic()
+        self.booted_at = time.clock_gettime(time.CLOCK_BOOTTIME)
         if not self.resources:
             return
         self.counters = Counters(cgroup_dirs)
@@ -564,7 +571,10 @@ class View:
     def sysinfo_fields(self) -> dict:
         with self.lock:
             sample = self.last or Sample(0, 0, 0, 0, 0, 0)
-            out = {"loads": [int(l * 65536) for l in self.loads], "procs": min(sample.threads, 0xFFFF)}
+            out = {"loads": [int(l * 65536) for l in self.loads], "procs": min(sample.threads, 0xFFFF),
+                   # the zone's clocks start at its start (its time namespace, csrc/zone_init.c);
+                   # the kernel rounds a started second up
+                   "uptime": math.ceil(time.clock_gettime(time.CLOCK_BOOTTIME) - self.booted_at)}
             if self.memory is not None:
                 usage, stat = self.counters.memory() if self.counters else (0, {})
                 total = _kv(meminfo(_read("/proc/meminfo"), self.memory, usage, stat))
@@ -593,4 +603,6 @@ def pack_sysinfo(host: bytes, fields: dict) -> bytes:
         v[1:4] = fields["loads"]
     if "procs" in fields:
         v[10] = fields["procs"]
+    if "uptime" in fields:
+        v[0] = fields["uptime"]
     return SYSINFO.pack(*v)

@@ -211,6 +211,31 @@ dpkg -s lxb-demo | grep Status
     assert r.stdout == "lxbdemo\n", r.stderr
 
 
+def test_apt_get_installs_local_packages_with_their_dependencies(debian):
+    """apt-get resolves a local package's dependency among the files given
+    and installs both through dpkg; apt's _apt sandbox cannot drop to uid 42
+    in a zone of one id (setuid is not faked), hence APT::Sandbox::User=root
+    (docs/DIFFERENCES.md)."""
+    script = r"""set -e
+mk() {  # mk NAME DEPENDS OWNER
+    P=/srv/build/$1; mkdir -p $P/DEBIAN $P/usr/share/$1
+    printf 'Package: %s\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@example.org>\nDescription: t\n' $1 > $P/DEBIAN/control
+    [ -n "$2" ] && echo "Depends: $2" >> $P/DEBIAN/control
+    echo $1 > $P/usr/share/$1/file; chown $3 $P/usr/share/$1/file
+    dpkg-deb --build $P /srv/$1.deb >/dev/null
+}
+mk lxb-lib "" 11:12
+mk lxb-app lxb-lib 21:22
+apt-get install -y -q -o APT::Sandbox::User=root /srv/lxb-app.deb /srv/lxb-lib.deb >/dev/null 2>&1
+dpkg-query -W -f='${Package} ${Status}\n' lxb-app lxb-lib
+stat -c '%u:%g' /usr/share/lxb-lib/file /usr/share/lxb-app/file
+"""
+    r = sh(debian, script)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["lxb-app install ok installed", "lxb-lib install ok installed",
+                                     "11:12", "21:22"], r.stdout
+
+
 # ---- options -------------------------------------------------------------------
 
 def test_fakeroot_on_a_rootfs_the_user_cannot_write(scratch_rootfs):
@@ -229,10 +254,20 @@ def test_fakeroot_on_a_rootfs_the_user_cannot_write(scratch_rootfs):
         shutil.rmtree(d, ignore_errors=True)
 
 
-def test_root_has_no_fake_root_by_default(tmp_path, rootfs):
+def test_root_has_no_fake_root_by_default(rootfs):
     from lxbrand.config import ZoneConfig
+    if os.geteuid() != 0:
+        pytest.skip("run as root")
     assert ZoneConfig(rootfs).fakeroot_on() is False
-    assert ZoneConfig(rootfs, fakeroot=True).fakeroot_on() is True
+
+
+def test_fakeroot_is_refused_to_root(lxrun, rootfs):
+    """Run by root the supervisor would act as host root: one line, 125."""
+    if os.geteuid() != 0:
+        pytest.skip("run as root")
+    r = lxrun("--fakeroot", rootfs, "/bin/true")
+    assert r.returncode == 125 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert r.stderr.startswith("lxrun: --fakeroot: run by root"), r.stderr
 
 
 def test_the_front_door_hands_a_fake_root_zone_to_python(unprivileged):
@@ -250,4 +285,6 @@ def test_the_front_door_hands_a_fake_root_zone_to_python(unprivileged):
         os.environ["LXRUN_DEBUG_FRONTDOOR"] = "1"
         os.execv(copy, [copy, unprivileged.rootfs, "/bin/true"])
     r = run_as_user(NOBODY, NOBODY, main)
+    if "changed since the front door was built" in r.stderr:
+        pytest.skip("the front door is older than the command line: make build")
     assert "front door: --fakeroot (a user without subordinate ids)" in r.stderr, r.stderr

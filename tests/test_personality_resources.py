@@ -134,6 +134,48 @@ def test_a_default_zone_passes_sysinfo_and_affinity_through(rootfs):
         assert status["sysinfo"] == "emulated" and status["sched_getaffinity"] == "emulated"
 
 
+UPTIME = r"""
+import ctypes, struct, time
+buf = ctypes.create_string_buffer(112)
+assert ctypes.CDLL(None).sysinfo(buf) == 0
+btime = int([l for l in open("/proc/stat") if l.startswith("btime")][0].split()[1])
+start = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19]) / 100
+print(open("/proc/uptime").read().split()[0], time.monotonic(), time.clock_gettime(time.CLOCK_BOOTTIME),
+      struct.unpack("=q", buf.raw[:8])[0], btime + start - time.time())
+"""
+
+
+def _host_uptime() -> float:
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0])
+
+
+@pytest.mark.parametrize("cpus", [None, 1], ids=["default", "cpus"])
+def test_uptime_and_clocks_count_from_the_zones_start(rootfs, cpus):
+    """The zone's time namespace (csrc/zone_init.c): /proc/uptime,
+    CLOCK_MONOTONIC, CLOCK_BOOTTIME and sysinfo's uptime (emulated under
+    --cpus) start at zero when the zone starts, not at the host's boot."""
+    if cpus and os.geteuid() != 0:
+        pytest.skip("--cpus needs cgroups: run as root")
+    host_before = _host_uptime()
+    out = sh(Zone(rootfs, cpus=cpus), f"sleep 1; python3 -c '{UPTIME}'").split()
+    uptime, mono, boot, sys_uptime, started_ago = (float(x) for x in out)
+    assert 1.0 <= uptime < 30 and 1.0 <= mono < 30 and 1.0 <= boot < 30, out
+    assert 1 <= sys_uptime <= 31, out
+    # ps's start time (btime plus the process's start in /proc/PID/stat) is now, not the host's boot
+    assert abs(started_ago) < 3, out
+    if host_before > 60:
+        assert uptime < host_before - 30, (uptime, host_before)
+
+
+def test_uptime_for_an_unprivileged_user(unprivileged):
+    r = unprivileged.lxrun(unprivileged.rootfs, "/bin/sh", "-c", "cat /proc/uptime")
+    if r.returncode == 125 and "user namespace" in r.stderr:
+        pytest.skip(r.stderr.strip())
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout.split()[0]) < 30
+
+
 # -- capabilities ------------------------------------------------------------------
 
 def test_root_in_a_zone_holds_the_zones_capabilities(rootfs):
