@@ -187,8 +187,9 @@ class TraceWatch:
         return None
 
 
-def run_zone(case: Case, rootfs: str, trace: Optional[str] = None) -> Outcome:
-    """The zone's side; trace=SET (default LXB_TRACE) runs it traced."""
+def run_zone(case: Case, rootfs: str, trace: Optional[str] = None, slowdown: float = TRACE_SLOWDOWN) -> Outcome:
+    """The zone's side; trace=SET (default LXB_TRACE) runs it traced, with
+    its time budgets `slowdown` times the case's."""
     try:
         from lxbrand import Zone
     except ImportError as e:           # lxbrand's C extension being rebuilt
@@ -200,8 +201,8 @@ def run_zone(case: Case, rootfs: str, trace: Optional[str] = None) -> Outcome:
     env = {"TERM": "dumb"}
     timeout = case.timeout
     if trace:
-        env["LXB_TEST_TIMEOUT"] = str(180 * TRACE_SLOWDOWN)      # cases.stdlib's per-test budget
-        timeout *= TRACE_SLOWDOWN
+        env["LXB_TEST_TIMEOUT"] = str(int(180 * slowdown))      # cases.stdlib's per-test budget
+        timeout *= slowdown
     start = time.monotonic()
     try:
         zone = Zone(rootfs, ephemeral=True, env=env, **observe)
@@ -221,11 +222,12 @@ def run_zone(case: Case, rootfs: str, trace: Optional[str] = None) -> Outcome:
     return Outcome("zone", r.returncode, r.stdout, r.stderr, seconds)
 
 
-def run_case(case: Case, rootfs: str, parallel: bool = True, trace: Optional[str] = None) -> Result:
+def run_case(case: Case, rootfs: str, parallel: bool = True, trace: Optional[str] = None,
+             slowdown: float = TRACE_SLOWDOWN) -> Result:
     """Both sides of `case`; trace=SET traces the zone's (default LXB_TRACE)."""
     if not parallel:
-        return Result(case, run_native(case, rootfs), run_zone(case, rootfs, trace))
+        return Result(case, run_native(case, rootfs), run_zone(case, rootfs, trace, slowdown))
     with ThreadPoolExecutor(2, thread_name_prefix=f"realworld-{case.name}") as pool:
         native = pool.submit(run_native, case, rootfs)
-        zone = pool.submit(run_zone, case, rootfs, trace)
+        zone = pool.submit(run_zone, case, rootfs, trace, slowdown)
         return Result(case, native.result(), zone.result())
