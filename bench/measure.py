@@ -475,10 +475,11 @@ def run_memory(cmds: dict[str, list[str]], reps: int, log: Log) -> dict:
 # ---- mech.c ---------------------------------------------------------------
 
 def brand_filter_file() -> Optional[str]:
-    """lxbrand's own seccomp filter, as a zone gets it, for mech's seccomp-brand."""
+    """lxbrand's own seccomp filter, as w8's zone gets it (--kernel-release, the
+    host's: uname notified), for mech's notif-uname-brand and notif-uname-zone."""
     try:
         from lxbrand.brand import Brand
-        bpf = Brand().bpf()
+        bpf = Brand(kernel_release=os.uname().release).bpf()
     except Exception:   # lxbrand being rebuilt: that one row is skipped
         return None
     path = os.path.join(BUILD_DIR, "brand.bpf")
