@@ -491,6 +491,32 @@ static int resolve(uint32_t pid, int rootfd, const char *rel, int follow)
 
 /* ---- the record ---- */
 
+#ifndef SYS_getxattrat
+#define SYS_getxattrat 464
+#endif
+
+/* the record of an O_PATH fd by getxattrat(2) (Linux 6.13), which saves
+   the walk of /proc/self/fd/N; -ENOSYS on an older kernel */
+static ssize_t fd_getxattr(int fd, char *buf, size_t len)
+{
+    static int missing;
+    struct {
+        uint64_t value;
+        uint32_t size;
+        uint32_t flags;
+    } args = {(uint64_t)(uintptr_t)buf, (uint32_t)len, 0};
+    long n;
+
+    if (__atomic_load_n(&missing, __ATOMIC_RELAXED))
+        return -ENOSYS;
+    n = syscall(SYS_getxattrat, fd, "", AT_EMPTY_PATH, FAKEROOT_XATTR, &args, sizeof args);
+    if (n < 0 && (errno == ENOSYS || errno == EINVAL || errno == EBADF)) {
+        __atomic_store_n(&missing, 1, __ATOMIC_RELAXED);
+        return -ENOSYS;
+    }
+    return n < 0 ? -errno : n;
+}
+
 static void read_record(int fd, mode_t mode, struct record *rec)
 {
     char path[64], buf[96];
@@ -499,8 +525,11 @@ static void read_record(int fd, mode_t mode, struct record *rec)
     memset(rec, 0, sizeof *rec);
     if (!S_ISREG(mode) && !S_ISDIR(mode))
         return;
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    n = getxattr(path, FAKEROOT_XATTR, buf, sizeof buf - 1);
+    n = fd_getxattr(fd, buf, sizeof buf - 1);
+    if (n == -ENOSYS) {
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        n = getxattr(path, FAKEROOT_XATTR, buf, sizeof buf - 1);
+    }
     if (n <= 0)
         return;
     buf[n] = 0;
@@ -781,6 +810,18 @@ static int do_chown(const struct lxb_call *c, int dirfd, uint64_t path_addr, int
     if (group != (uint32_t)-1)
         rec.gid = group;
     rc = write_record(fd, &st, &rec);
+    /* chown of a non-directory clears set-user-id, and set-group-id where
+       group-executable, as Linux does (chown_common: ATTR_KILL_SUID/SGID) */
+    if (rc == 0 && S_ISREG(st.st_mode) &&
+        ((st.st_mode & S_ISUID) || (st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))) {
+        char self[64];
+        mode_t keep = st.st_mode & 07777 & ~S_ISUID;
+        if (keep & S_IXGRP)
+            keep &= ~S_ISGID;
+        snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+        if (chmod(self, keep) != 0)
+            rc = -errno;
+    }
 out:
     if (fd >= 0)
         close(fd);

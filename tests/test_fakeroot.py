@@ -120,11 +120,57 @@ print(o(os.stat("/srv/t/f")), o(os.stat("../f")), o(os.stat("/srv/t/l")), o(os.f
     assert r.stdout.split() == ["1001:1002", "1003:1004", "1001:1002"], r.stderr
 
 
+STAT_PROBE = r"""
+import os, sys
+os.makedirs("/srv/p/d", exist_ok=True)
+for name, target in (("abs", "/etc/hostname"), ("rel", "../p/d"), ("loop", "loop"), ("dangling", "/nowhere"),
+                     ("proc", "/proc/self/status"), ("up", "../../../../etc")):
+    if not os.path.lexists("/srv/p/" + name):
+        os.symlink(target, "/srv/p/" + name)
+os.chdir("/srv/p/d")
+d = os.open("/srv/p", os.O_RDONLY | os.O_DIRECTORY)
+paths = ["/", ".", "..", "../abs", "/srv/p/rel", "/srv/p/loop", "/srv/p/dangling", "/srv/p/proc", "/srv/p/up/passwd",
+         "/etc/passwd/", "/etc/passwd/x", "/nonexistent", "", "/dev/stdin", "/dev/fd/1", "/proc/self/fd/0",
+         "/proc/self/exe", "/proc/thread-self/status", "/proc/mounts", "/proc/1", "/proc/self/cwd/../abs",
+         "/proc/self/root/etc/passwd", "/dev/null", "/tmp", "/usr/bin/../lib"]
+def show(f, *a, **k):
+    try:
+        s = f(*a, **k)
+        return f"{s.st_uid}:{s.st_gid}:{s.st_mode:o}:{s.st_size if not os.path.isdir(a[0] if isinstance(a[0], str) else '.') else '-'}"
+    except OSError as e:
+        return "errno" + str(e.errno)
+for p in paths:
+    print(repr(p), show(os.stat, p), show(os.lstat, p), show(os.stat, p, dir_fd=d) if p else "",
+          show(os.stat, p, follow_symlinks=False, dir_fd=d) if p else "")
+for fd in (0, 1, 2, d, 99):
+    print(fd, show(os.fstat, fd))
+"""
+
+
+def test_stat_agrees_with_the_kernel_where_nothing_is_recorded(debian):
+    """Differential: with nothing recorded, the supervisor's stat family
+    answers every path as the kernel does (--no-fakeroot): relative paths,
+    dirfds, symlinks absolute, relative and looping, /proc/self and /dev/fd,
+    trailing slashes, errors."""
+    a = debian.lxrun("--no-fakeroot", debian.rootfs, "python3", "-c", STAT_PROBE)
+    _refused(a)
+    b = debian.lxrun(debian.rootfs, "python3", "-c", STAT_PROBE)
+    assert a.returncode == 0 and b.returncode == 0, (a.stderr, b.stderr)
+    assert b.stdout.splitlines() == a.stdout.splitlines()
+    assert "errno40" in a.stdout and "errno2" in a.stdout and "errno20" in a.stdout
+
+
 def test_absolute_symlinks_resolve_in_the_zone(debian):
     """The supervisor stats the zone's file a symlink names, never the host's."""
     r = sh(debian, "ln -sf /etc/hostname /tmp/abs; chown 4242 /etc/hostname; stat -L -c %u /tmp/abs; "
                    "stat -L -c %u /proc/self/root/etc/hostname")
     assert r.stdout.split() == ["4242", "4242"], r.stderr
+
+
+def test_chown_clears_set_user_id_as_linux_does(debian):
+    r = sh(debian, "touch /tmp/s; chmod 6755 /tmp/s; chown 5:5 /tmp/s; stat -c '%a %u:%g' /tmp/s; "
+                   "mkdir -p /tmp/sd; chmod 2775 /tmp/sd; chown 5:5 /tmp/sd; stat -c %a /tmp/sd")
+    assert r.stdout.split() == ["755", "5:5", "2775"], (r.stdout, r.stderr)
 
 
 def test_read_only_file_is_recorded(debian):
