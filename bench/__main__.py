@@ -238,7 +238,8 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default="", metavar="ITEMS",
                     help="comma-separated workloads (w1..w9) and sections (" + ", ".join(SECTIONS) + ")")
     ap.add_argument("--runners", default=",".join(runners.ORDER), metavar="NAMES",
-                    help="comma-separated runners [default: %(default)s]")
+                    help="comma-separated runners, or `tracing` for lxrun --trace, --stats and --report "
+                         "beside strace [default: %(default)s]")
     ap.add_argument("--reps", type=int, default=None, help="repetitions per workload [9; --quick 3]")
     ap.add_argument("--root", default=None, help="the rootfs [default: lxbrand.rootfs.cached()]")
     ap.add_argument("--output", default=None, metavar="DIR",
@@ -271,6 +272,8 @@ def main(argv=None) -> int:
     if bad:
         ap.error(f"--only: unknown {', '.join(bad)} (workloads: {' '.join(WORKLOADS)}; sections: {' '.join(SECTIONS)})")
     names = [x.strip() for x in args.runners.split(",") if x.strip()]
+    if names == ["tracing"]:            # lxrun --trace/--stats/--report beside strace (issue 13)
+        names = list(runners.TRACING)
     badr = [x for x in names if x not in runners.RUNNERS]
     if badr:
         ap.error(f"--runners: unknown {', '.join(badr)} (runners: {' '.join(runners.RUNNERS)})")

@@ -76,7 +76,7 @@ class Runner:
 
     def available(self) -> Optional[str]:
         """None when the runner can run here, else the reason it cannot."""
-        if os.geteuid() != 0 and self.name in ("native", "strace"):
+        if os.geteuid() != 0 and (self.name == "native" or self.name.startswith("strace")):
             return "needs root (chroot and mount in a private namespace)"
         if shutil.which(self.tool) is None and not os.path.isabs(self.tool):
             return f"{self.tool} is not installed"
@@ -177,8 +177,56 @@ class Lxrun(Runner):
         return [sys.executable, DRIVER, *h, self.root, "--", *guest]
 
 
-RUNNERS = {cls.name: cls for cls in (Native, Bwrap, Proot, Strace, Lxrun, BwrapNs)}
+# Tracing (issue 13): lxrun --trace and --stats beside strace on the same
+# workloads, natively; all write to /dev/null, as the strace runner does.
+
+class StraceSeccomp(Strace):
+    name = "strace-seccomp"
+    template = "strace -f --seccomp-bpf -o /dev/null bench/build/nschroot ROOT CMD"
+
+    def argv(self, guest, tmp):
+        return ["strace", "-f", "--seccomp-bpf", "-o", "/dev/null", self.programs["nschroot"], self.root, *guest]
+
+
+class StraceC(Strace):
+    name = "strace-c"
+    template = "strace -c -f -o /dev/null bench/build/nschroot ROOT CMD"
+
+    def argv(self, guest, tmp):
+        return ["strace", "-c", "-f", "-o", "/dev/null", self.programs["nschroot"], self.root, *guest]
+
+
+class LxrunTrace(Lxrun):
+    """lxrun --trace -o /dev/null: every syscall traced, decoded and written."""
+    name = "lxrun-trace"
+    options = ("--trace", "-o", "/dev/null")
+
+    def __init__(self, root, programs):
+        super().__init__(root, programs)
+        self.template = f"{self.path} {' '.join(self.options)} ROOT CMD"
+
+    def argv(self, guest, tmp):
+        argv = super().argv(guest, tmp)
+        return [argv[0], *self.options, *argv[1:]]
+
+
+class LxrunStats(LxrunTrace):
+    """lxrun --stats (the table to /dev/null): every syscall timed, nothing decoded."""
+    name = "lxrun-stats"
+    options = ("--stats", "-o", "/dev/null")
+
+
+class LxrunReport(LxrunTrace):
+    """lxrun --report=/dev/null: denied and unsupported calls counted; target 1.05x the plain zone."""
+    name = "lxrun-report"
+    options = ("--report=/dev/null",)
+
+
+RUNNERS = {cls.name: cls for cls in (Native, Bwrap, Proot, Strace, Lxrun, BwrapNs, StraceSeccomp, StraceC,
+                                     LxrunTrace, LxrunStats, LxrunReport)}
 ORDER = ("native", "bwrap", "proot", "strace", "lxrun")     # the default set
+TRACING = ("native", "strace", "strace-seccomp", "strace-c", "lxrun", "lxrun-trace", "lxrun-stats",
+           "lxrun-report")                                  # --runners tracing
 
 
 def make(names: Sequence[str], root: str, programs: dict[str, str]) -> tuple[list[Runner], dict[str, str]]:

@@ -74,7 +74,7 @@ WORKLOADS = {w.id: w for w in (
              _sh_loop),
     Workload("w8", "uname() x {n}, static C (the brand answers in C)", 100_000, 20_000, "calls",
              lambda n: [SYSLOOP, "uname", str(n)], per_call=True,
-             check_differs=("native", "bwrap", "proot", "strace"),    # nodename: host vs zone
+             check_differs=("native", "bwrap", "proot", "strace", "strace-seccomp", "strace-c"),  # nodename
              floor=("notif-value", "notif-uname", "notif-uname-brand", "notif-value-setsid",
                     "notif-uname-zone")),
     Workload("w9", "getppid() x {n}, a Python handler (Zone.handler)", 100_000, 20_000, "calls",
