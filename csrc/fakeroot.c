@@ -681,6 +681,11 @@ static void answer_stat(const struct lxb_call *c, int rc, uint64_t buf, const vo
         r->error = -rc;
         return;
     }
+    /* again just before writing: never into a tid reused since */
+    if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
+        r->error = ENOENT;
+        return;
+    }
     if (lxb_write_mem(c->pid, buf, data, len) != (int64_t)len) {
         r->error = EFAULT;
         return;
