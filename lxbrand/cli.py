@@ -310,6 +310,8 @@ def info():
         click.echo("setuid:     a zone has one id here, so setuid/setgid to any other id fails with EINVAL "
                    "(apt: -o APT::Sandbox::User=root); for ids 0-65535 install uidmap and give your user "
                    "65536 ids in /etc/subuid and /etc/subgid")
+        click.echo("fake root:  on (--fakeroot): root's chown and mknod of a device succeed, recorded in the "
+                   "files' user.lxbrand.owner attribute, which stat shows (dpkg, tar)")
     click.echo(f"limits:     {limits.enforcement()}")
     click.echo(f"tmpfs:      /tmp {limits.TMP_SIZE} of RAM, /dev/shm {limits.SHM_SIZE} by default")
 

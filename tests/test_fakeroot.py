@@ -334,3 +334,9 @@ def test_the_front_door_hands_a_fake_root_zone_to_python(unprivileged):
     if "changed since the front door was built" in r.stderr:
         pytest.skip("the front door is older than the command line: make build")
     assert "front door: --fakeroot (a user without subordinate ids)" in r.stderr, r.stderr
+
+
+def test_info_says_the_fake_root_is_on(unprivileged):
+    r = unprivileged.lxrun("info")
+    assert r.returncode == 0, r.stderr
+    assert any(line.startswith("fake root:  on (--fakeroot)") for line in r.stdout.splitlines()), r.stdout
