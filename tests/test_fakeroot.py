@@ -79,6 +79,15 @@ def test_chown_of_one_id_keeps_the_other(unprivileged):
     assert (r.returncode, r.stdout) == (0, "7:9\n"), r.stderr
 
 
+def test_ephemeral_records_end_with_the_zone(unprivileged):
+    """--ephemeral: the record is the overlay's (its upper layer), the rootfs untouched."""
+    r = sh(unprivileged, "chown 7:8 /etc/passwd && stat -c %u:%g /etc/passwd", "--ephemeral")
+    assert (r.returncode, r.stdout) == (0, "7:8\n"), r.stderr
+    assert fakeroot_record(os.path.join(unprivileged.rootfs, "etc", "passwd")) is None
+    r = sh(unprivileged, "stat -c %u:%g /etc/passwd")
+    assert r.stdout == "0:0\n", r.stderr
+
+
 def test_without_fakeroot_chown_to_an_unmapped_id_fails(unprivileged):
     r = sh(unprivileged, "touch /etc/f; chown 1000 /etc/f; echo rc=$?; stat -c %u /etc/f", "--no-fakeroot")
     assert r.returncode == 0, r.stderr
