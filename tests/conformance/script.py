@@ -681,10 +681,13 @@ def fresh_root(native: bool) -> str:
     for rel, _, _ in sorted(SEED, key=lambda e: -e[0].count("/")):
         os.utime(os.path.join(scratch, rel), (SEED_TIME, SEED_TIME), follow_symlinks=False)
     os.utime(scratch, (SEED_TIME, SEED_TIME))
+    # mount points, on both sides: a zone over a tree without them shadows
+    # the root with a tmpfs of its entries (set-up writes nothing to a
+    # rootfs), and /scratch would become a mount of its own (EXDEV, EBUSY)
+    for name, mode in ROOT_DIRS:
+        os.mkdir(os.path.join(root, name))
+        os.chmod(os.path.join(root, name), mode)
     if native:
-        for name, mode in ROOT_DIRS:
-            os.mkdir(os.path.join(root, name))
-            os.chmod(os.path.join(root, name), mode)
         for name in DEV_NODES:              # mount points for _native_preexec
             open(os.path.join(root, "dev", name), "w").close()
     return root

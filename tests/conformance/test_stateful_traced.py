@@ -25,8 +25,8 @@ if env_trace():
     TestTracedFileTree.settings = settings(max_examples=1, stateful_step_count=5, deadline=None,
                                            derandomize=True, database=None)
 else:
-    TestTracedFileTree.settings = settings(settings.get_profile("lxb-conformance-stateful"), max_examples=12,
-                                           stateful_step_count=25,
+    TestTracedFileTree.settings = settings(settings.get_profile("lxb-conformance-stateful"), max_examples=30,
+                                           stateful_step_count=30,
                                            suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.data_too_large,
                                                                   HealthCheck.filter_too_much])
