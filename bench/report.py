@@ -331,7 +331,9 @@ def markdown(res: dict) -> str:
               "bwrap: bwrap, its pid 1, the guest), and MemAvailable before the first start and after the "
               "last (it also counts kernel memory: namespaces, mounts, page tables, and whatever else the "
               "machine did meanwhile). lxrun's zones need no Python handler, so the C front door runs "
-              "them; a zone with a Python handler runs under the Python CLI (see Memory).", ""]
+              "them. The row \"Zone + Python handler, one python3\" is N zones with a Python handler each, "
+              "all started and served by one python3 (bench/density.py serve): each zone's init is a fork "
+              "of that interpreter, which is where its memory goes (Findings).", ""]
         rows = []
         for n, cells in list(dens["runs"].items()) + [("1000 (once)", dens.get("big") or {})]:
             bw = (cells.get("bwrap") or {}).get("pss_kb")
