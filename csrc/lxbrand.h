@@ -341,6 +341,10 @@ struct lxb_exec_proc {
 
 /* start CMD held before its execve: 0, or -errno with a message in err */
 int lxb_zone_exec(const struct lxb_exec *e, struct lxb_exec_proc *p, char *err, int errlen);
+/* CLONE_NEW* flags of the namespaces of host pid `guest` that are not the
+   caller's own (user, mnt, pid, uts, ipc, net, cgroup, time): the ns_flags of
+   an exec into that zone; -errno if its /proc entries cannot be read */
+int lxb_guest_ns_flags(int guest);
 /* let CMD execve */
 int lxb_exec_release(struct lxb_exec_proc *p);
 /* CMD never runs: the relay kills it; closes p's fds and reaps the relay */

@@ -341,6 +341,27 @@ int lxb_zone_exec(const struct lxb_exec *e, struct lxb_exec_proc *p, char *err, 
     return 0;
 }
 
+int lxb_guest_ns_flags(int guest)
+{
+    static const struct { const char *name; int flag; } nss[] = {
+        {"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS}, {"pid", CLONE_NEWPID}, {"uts", CLONE_NEWUTS},
+        {"ipc", CLONE_NEWIPC}, {"net", CLONE_NEWNET}, {"cgroup", CLONE_NEWCGROUP},
+        {"time", CLONE_NEWTIME},     /* the zone's clocks count from its start (zone_init.c) */
+    };
+    int flags = 0;
+    for (size_t i = 0; i < sizeof nss / sizeof nss[0]; i++) {
+        char a[64], b[64];
+        struct stat sa, sb;
+        snprintf(a, sizeof a, "/proc/%d/ns/%s", guest, nss[i].name);
+        snprintf(b, sizeof b, "/proc/self/ns/%s", nss[i].name);
+        if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
+            return -errno;
+        if (sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev)
+            flags |= nss[i].flag;
+    }
+    return flags;
+}
+
 int lxb_exec_release(struct lxb_exec_proc *p)
 {
     int rc = 0;

@@ -329,6 +329,15 @@ def join_netns(path: str) -> None:
 
 # -- exec into a running zone (csrc/zone_exec.c, lxbrand/oci.py exec) --------
 
+def guest_ns_flags(guest: int) -> int:
+    """CLONE_NEW* flags of host pid guest's namespaces that are not ours (time
+    included): what an exec into its zone joins (csrc/zone_exec.c)."""
+    rc = lib.lxb_guest_ns_flags(guest)
+    if rc < 0:
+        raise OSError(-rc, f"the namespaces of pid {guest}: {os.strerror(-rc)}")
+    return rc
+
+
 class ExecProc:
     """lxb_zone_exec: CMD started in a running zone, held before its execve
     until release(); pid is the relay's (it exits as CMD does), cmd_pid

@@ -1221,10 +1221,6 @@ def _exec_process(st: dict, process_file, command, tty, env, cwd, user, addition
     return proc
 
 
-_NAMESPACES = (("user", 0x10000000), ("mnt", 0x00020000), ("pid", 0x20000000), ("uts", 0x04000000),
-               ("ipc", 0x08000000), ("net", 0x40000000), ("cgroup", 0x02000000))
-
-
 def _guest_pidfd(st: dict) -> tuple:
     """(pidfd of the zone's guest, CLONE_NEW* flags of its namespaces that are not ours)."""
     guest, init = st.get("guest_pid"), st.get("init_pid")
@@ -1236,10 +1232,8 @@ def _guest_pidfd(st: dict) -> tuple:
             data = f.read()
         if int(data[data.rindex(")") + 2:].split()[1]) != init:
             raise OCIError("container not running (its process has ended)")
-        flags = 0
-        for name, flag in _NAMESPACES:
-            if os.stat(f"/proc/{guest}/ns/{name}").st_ino != os.stat(f"/proc/self/ns/{name}").st_ino:
-                flags |= flag
+        from ._csup import guest_ns_flags
+        flags = guest_ns_flags(guest)
     except (OSError, ValueError, OCIError) as e:
         os.close(pidfd)
         if isinstance(e, OCIError):

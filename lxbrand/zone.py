@@ -1104,12 +1104,7 @@ class BootedZone:
         try:
             self._pidfd = os.dup(self._run.z.guest_pidfd)
             guest = self._run.guest_pid()
-            self._ns_flags = 0
-            for name, flag in (("user", 0x10000000), ("mnt", 0x00020000), ("pid", 0x20000000),
-                               ("uts", 0x04000000), ("ipc", 0x08000000), ("net", 0x40000000),
-                               ("cgroup", 0x02000000)):
-                if os.stat(f"/proc/{guest}/ns/{name}").st_ino != os.stat(f"/proc/self/ns/{name}").st_ino:
-                    self._ns_flags |= flag
+            self._ns_flags = _csup.guest_ns_flags(guest)      # the time namespace too
             self._bpf = zone.brand.bpf()
             self._run.release()
         except BaseException:

@@ -590,6 +590,17 @@ def test_podman_exec_sees_the_zone_hostname(engine, running):
     assert (r.returncode, r.stdout) == (0, "execzone\n"), r.stderr
 
 
+def test_podman_exec_has_the_zone_clocks(engine, running):
+    """exec joins the zone's time namespace: the zone's uptime, not the host's."""
+    with open("/proc/uptime") as f:
+        host = float(f.read().split()[0])
+    r = engine.podman("lxbrand", "exec", running, "cat", "/proc/uptime")
+    assert r.returncode == 0, r.stderr
+    zone = float(r.stdout.split()[0])
+    if host > 600:
+        assert zone < host - 300, (zone, host)
+
+
 def test_podman_exec_user(engine, running):
     r = engine.podman("lxbrand", "exec", "--user", "1000", running, "id", "-u")
     assert (r.returncode, r.stdout) == (0, "1000\n"), r.stderr

@@ -168,6 +168,19 @@ def test_uptime_and_clocks_count_from_the_zones_start(rootfs, cpus):
         assert uptime < host_before - 30, (uptime, host_before)
 
 
+def test_a_command_run_in_a_booted_zone_has_its_clocks(rootfs):
+    """A process started in a running zone (Zone.boot, as lxbrand-oci exec)
+    joins the zone's time namespace with the others (csrc/zone_exec.c
+    lxb_guest_ns_flags): its uptime is the zone's, not the host's."""
+    host = _host_uptime()
+    if host < 120:
+        pytest.skip("the host has been up less than 2 minutes: its uptime and the zone's cannot be told apart")
+    with Zone(rootfs).boot() as z:
+        r = z.run(["cat", "/proc/uptime"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout.split()[0]) < 60, (r.stdout, host)
+
+
 def test_uptime_for_an_unprivileged_user(unprivileged):
     r = unprivileged.lxrun(unprivileged.rootfs, "/bin/sh", "-c", "cat /proc/uptime")
     if r.returncode == 125 and "user namespace" in r.stderr:

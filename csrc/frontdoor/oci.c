@@ -1134,21 +1134,9 @@ static int cmd_exec(const char *cid, const struct exec_opts *o)
         ppid = -1;
     if (ppid != init)
         fail("exec failed: container not running (its process has ended)");
-    static const struct { const char *name; int flag; } nss[] = {
-        {"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS}, {"pid", CLONE_NEWPID}, {"uts", CLONE_NEWUTS},
-        {"ipc", CLONE_NEWIPC}, {"net", CLONE_NEWNET}, {"cgroup", CLONE_NEWCGROUP},
-    };
-    int ns_flags = 0;
-    for (size_t i = 0; i < sizeof nss / sizeof nss[0]; i++) {
-        char a[96], b[96];
-        struct stat sa, sb;
-        snprintf(a, sizeof a, "/proc/%lld/ns/%s", guest, nss[i].name);
-        snprintf(b, sizeof b, "/proc/self/ns/%s", nss[i].name);
-        if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
-            hand_over("the guest's namespaces");
-        if (sa.st_ino != sb.st_ino)
-            ns_flags |= nss[i].flag;
-    }
+    int ns_flags = lxb_guest_ns_flags((int)guest);
+    if (ns_flags < 0)
+        hand_over("the guest's namespaces");
 
     struct lxb_exec e = {
         .guest_pidfd = gfd, .ns_flags = ns_flags, .cwd = cwd, .path = argv[0], .search_path = search_path,
