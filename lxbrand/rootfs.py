@@ -27,8 +27,6 @@ import re
 import shutil
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 
 from .errors import RootfsError
 
@@ -87,6 +85,10 @@ def package_index(suite: str, mirror: str) -> set[str]:
     url = f"{mirror.rstrip('/')}/dists/{suite}/main/binary-amd64/Packages.xz"
     if not url.startswith(("http://", "https://", "file:/")):
         return set()
+    # imported here: urllib.request brings ssl, http and email (about 100 ms),
+    # and every zone start reaches this module for the cache's directory
+    import urllib.error
+    import urllib.request
     try:
         with urllib.request.urlopen(url, timeout=INDEX_TIMEOUT) as f:
             text = lzma.decompress(f.read())
