@@ -6,6 +6,7 @@
                                              what such a zone does with each syscall
     lxrun rootfs create DIR                  make a Debian rootfs
     lxrun rootfs unshift DIR                 give a root-run zone's rootfs back its host ids
+    lxrun rootfs export DIR OUT.tar          a tarball of DIR with --fakeroot's owners and devices
     lxrun info                               ids and limits a zone gets here
     lxrun oci COMMAND ...                    the OCI runtime, runc's command line (docs/OCI.md)
 
@@ -363,6 +364,20 @@ def rootfs_unshift(directory):
     except (LxbrandError, OSError) as e:
         _fail(f"rootfs unshift {directory}: {e}", 1)
     click.echo(f"lxrun: {directory}: {n} entries back on host ids")
+
+
+@rootfs.command("export")
+@click.argument("directory", type=click.Path())
+@click.argument("out", type=click.Path(dir_okay=False))
+def rootfs_export(directory, out):
+    """Write DIRECTORY to the tarball OUT as a zone sees it: the owners and
+    devices --fakeroot recorded (user.lxbrand.owner), everything else as it is."""
+    from .export import export
+    try:
+        n = export(directory, out)
+    except LxbrandError as e:
+        _fail(str(e), 1)
+    click.echo(f"lxrun: {out}: {n} entries from {directory}")
 
 
 def _add_oci() -> None:
