@@ -217,11 +217,14 @@ static int caller_status(uint32_t pid, const char *name, char *out, size_t len)
     return -ENOENT;
 }
 
-/* does the caller hold CAP_CHOWN (fake root's token) in its effective set? */
+static int fake_euid(uint32_t pid);
+
+/* does the caller hold CAP_CHOWN (fake root's token) in its effective set,
+   with a fake euid 0 (see CREDENTIALS)?  caller_maps() first */
 static int caller_is_root(uint32_t pid)
 {
     char v[64];
-    if (caller_status(pid, "CapEff", v, sizeof v) < 0)
+    if (fake_euid(pid) != 0 || caller_status(pid, "CapEff", v, sizeof v) < 0)
         return 0;
     return (strtoull(v, NULL, 16) >> CAP_CHOWN_BIT) & 1;
 }
@@ -960,4 +963,402 @@ out:
         close(rootfd);
     if (!(r->flags & LXB_REPLY_CONTINUE))
         answer(rc, r);
+}
+
+/* ---- credentials ----
+ *
+ * CREDENTIALS
+ *
+ *   The zone has one id, so setuid(42) fails with EINVAL and apt's _apt
+ *   sandbox cannot drop.  Under --fakeroot the set*id family succeeds and is
+ *   recorded here, per thread group (Linux keeps credentials per thread, but
+ *   glibc's setxid broadcast keeps a process's threads alike), keyed by host
+ *   tgid and start time (never a reused pid); the get*id family and
+ *   getgroups report the record.  The rules of Linux hold for the fake ids
+ *   (kernel/sys.c): only a fake euid 0 holding the real CAP_SETUID/CAP_SETGID
+ *   may set any id; any other may only move among its real, effective and
+ *   saved ids, so a process that dropped cannot regain root (EPERM).
+ *
+ *   A process without a record inherits its nearest recorded ancestor's, at
+ *   its first credential call (/proc/PID/stat ppid, an ancestor that started
+ *   after it is a reused pid and ends the walk), else its real ids as the
+ *   zone sees them.  execve keeps the record (the tgid stays); a set-user-id
+ *   file is not honoured.  Nothing here ever reaches the host: the caller
+ *   keeps its real ids, and every file operation is still done with them
+ *   (docs/DIFFERENCES.md, SECURITY.md).  /proc/PID/status shows the real ids.
+ *   A fake euid other than 0 makes chown and mknod EPERM as for a user.
+ */
+#include <pthread.h>
+
+#define CRED_SLOTS 4096
+#define CRED_GROUPS 64
+#define CAP_SETGID_BIT 6
+#define CAP_SETUID_BIT 7
+
+struct fcred {
+    uint32_t tgid;               /* host tgid; 0: a free slot */
+    unsigned long long start;    /* its start time, /proc/PID/stat field 22 */
+    uint32_t uid[4], gid[4];     /* real, effective, saved, fs */
+    uint32_t ngroups;
+    uint32_t groups[CRED_GROUPS];
+};
+
+static pthread_mutex_t creds_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fcred creds[CRED_SLOTS];
+
+/* ppid and start time of host pid, from /proc/PID/stat */
+static int proc_stat(uint32_t pid, uint32_t *ppid, unsigned long long *start)
+{
+    char path[64], buf[1024], *p;
+    long n;
+    unsigned long long f[20];
+    int i;
+
+    snprintf(path, sizeof path, "/proc/%u/stat", pid);
+    n = lxb_read_small(path, buf, sizeof buf);
+    if (n < 0)
+        return (int)n;
+    p = strrchr(buf, ')');  /* comm may hold spaces and parentheses */
+    if (!p)
+        return -EIO;
+    p += 2;
+    if (*p)
+        p++;                /* state */
+    for (i = 0; i < 19; i++)
+        f[i] = strtoull(p, &p, 10);
+    /* fields 4 (ppid) .. 22 (starttime): f[0] is ppid, f[18] starttime */
+    *ppid = (uint32_t)f[0];
+    *start = f[18];
+    return 0;
+}
+
+/* the slot of (tgid, start), or -1; creds_lock held */
+static int cred_find(uint32_t tgid, unsigned long long start)
+{
+    int i;
+    for (i = 0; i < CRED_SLOTS; i++)
+        if (creds[i].tgid == tgid && creds[i].start == start)
+            return i;
+    return -1;
+}
+
+/* a free slot, freeing those of processes gone; -1 if none; creds_lock held */
+static int cred_free_slot(void)
+{
+    int i, pass;
+    for (pass = 0; pass < 2; pass++) {
+        for (i = 0; i < CRED_SLOTS; i++)
+            if (creds[i].tgid == 0)
+                return i;
+        for (i = 0; i < CRED_SLOTS; i++) {
+            uint32_t pp;
+            unsigned long long st;
+            if (proc_stat(creds[i].tgid, &pp, &st) < 0 || st != creds[i].start)
+                creds[i].tgid = 0;
+        }
+    }
+    return -1;
+}
+
+/* the caller's fake credentials into *out (its tgid and start time set):
+   1 from a record of its own, 2 inherited from an ancestor's, 0 its real ids */
+static int cred_get(uint32_t pid, struct fcred *out)
+{
+    char v[256];
+    uint32_t tgid, cur, ppid;
+    unsigned long long start, cstart, pstart;
+    int depth, i;
+
+    memset(out, 0, sizeof *out);
+    if (caller_status(pid, "Tgid", v, sizeof v) < 0)
+        return -ENOENT;
+    tgid = (uint32_t)strtoul(v, NULL, 10);
+    if (proc_stat(tgid, &ppid, &start) < 0)
+        return -ENOENT;
+    out->tgid = tgid;
+    out->start = start;
+    pthread_mutex_lock(&creds_lock);
+    i = cred_find(tgid, start);
+    if (i >= 0) {
+        *out = creds[i];
+        pthread_mutex_unlock(&creds_lock);
+        return 1;
+    }
+    pthread_mutex_unlock(&creds_lock);
+    /* the nearest recorded ancestor */
+    cur = ppid;
+    cstart = start;
+    for (depth = 0; depth < 64 && cur > 1; depth++) {
+        uint32_t next;
+        if (proc_stat(cur, &next, &pstart) < 0 || pstart > cstart)
+            break;              /* gone, or a newer process on a reused pid */
+        pthread_mutex_lock(&creds_lock);
+        i = cred_find(cur, pstart);
+        if (i >= 0) {
+            *out = creds[i];
+            out->tgid = tgid;
+            out->start = start;
+            pthread_mutex_unlock(&creds_lock);
+            return 2;
+        }
+        pthread_mutex_unlock(&creds_lock);
+        cur = next;
+        cstart = pstart;
+    }
+    /* none: the real ids, as the zone sees them */
+    if (caller_status(pid, "Uid", v, sizeof v) == 0) {
+        unsigned long a[4] = {0, 0, 0, 0};
+        sscanf(v, "%lu %lu %lu %lu", &a[0], &a[1], &a[2], &a[3]);
+        for (i = 0; i < 4; i++)
+            out->uid[i] = to_zone(&uid_maps, (uint32_t)a[i]);
+    }
+    if (caller_status(pid, "Gid", v, sizeof v) == 0) {
+        unsigned long a[4] = {0, 0, 0, 0};
+        sscanf(v, "%lu %lu %lu %lu", &a[0], &a[1], &a[2], &a[3]);
+        for (i = 0; i < 4; i++)
+            out->gid[i] = to_zone(&gid_maps, (uint32_t)a[i]);
+    }
+    if (caller_status(pid, "Groups", v, sizeof v) == 0) {
+        char *p = v, *e;
+        while (out->ngroups < CRED_GROUPS) {
+            unsigned long g = strtoul(p, &e, 10);
+            if (e == p)
+                break;
+            out->groups[out->ngroups++] = to_zone(&gid_maps, (uint32_t)g);
+            p = e;
+        }
+    }
+    return 0;
+}
+
+/* record *c as its process's credentials */
+static int cred_put(const struct fcred *c)
+{
+    int i;
+    pthread_mutex_lock(&creds_lock);
+    i = cred_find(c->tgid, c->start);
+    if (i < 0)
+        i = cred_free_slot();
+    if (i >= 0)
+        creds[i] = *c;
+    pthread_mutex_unlock(&creds_lock);
+    return i < 0 ? -EAGAIN : 0;
+}
+
+/* a fake euid 0 holding the real capability: may set any id (ns_capable) */
+static int cred_capable(uint32_t pid, const struct fcred *c, int bit)
+{
+    char v[64];
+    if (c->uid[1] != 0 || caller_status(pid, "CapEff", v, sizeof v) < 0)
+        return 0;
+    return (strtoull(v, NULL, 16) >> bit) & 1;
+}
+
+static int one_of(uint32_t x, const uint32_t *ids)
+{
+    return x == ids[0] || x == ids[1] || x == ids[2];
+}
+
+/*
+ * The transitions of kernel/sys.c on ids[4] (real, effective, saved, fs),
+ * for which the set*id syscall (which: 'i' setuid, 'r' setreuid, 's'
+ * setresuid, 'f' setfsuid): 0 or -EPERM.  priv: CAP_SETUID (CAP_SETGID).
+ */
+static int cred_transition(uint32_t *ids, int which, uint32_t a, uint32_t b, uint32_t c, int priv)
+{
+    const uint32_t none = (uint32_t)-1;
+    uint32_t old[4];
+
+    memcpy(old, ids, sizeof old);
+    switch (which) {
+    case 'i':                   /* setuid(2) */
+        if (priv) {
+            ids[0] = ids[2] = a;
+        } else if (a != old[0] && a != old[2])
+            return -EPERM;
+        ids[1] = ids[3] = a;
+        return 0;
+    case 'r':                   /* setreuid(2) */
+        if (a != none) {
+            if (!priv && a != old[0] && a != old[1])
+                return -EPERM;
+            ids[0] = a;
+        }
+        if (b != none) {
+            if (!priv && !one_of(b, old))
+                return -EPERM;
+            ids[1] = b;
+        }
+        if (a != none || (b != none && b != old[0]))
+            ids[2] = ids[1];
+        ids[3] = ids[1];
+        return 0;
+    case 's':                   /* setresuid(2) */
+        if (!priv && ((a != none && !one_of(a, old)) || (b != none && !one_of(b, old)) ||
+                      (c != none && !one_of(c, old))))
+            return -EPERM;
+        if (a != none)
+            ids[0] = a;
+        if (b != none)
+            ids[1] = b;
+        if (c != none)
+            ids[2] = c;
+        ids[3] = ids[1];
+        return 0;
+    case 'f':                   /* setfsuid(2): silently unchanged when refused */
+        if (priv || one_of(a, old) || a == old[3])
+            ids[3] = a;
+        return 0;
+    }
+    return -ENOSYS;
+}
+
+/* set*id(2): the caller's fake ids moved as Linux would, recorded */
+void lxb_fr_setid(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    struct fcred cr;
+    int rc, gid_call = 0, which = 0, priv;
+    uint32_t *ids, oldfs;
+
+    gid_call = c->nr == SYS_setgid || c->nr == SYS_setregid || c->nr == SYS_setresgid || c->nr == SYS_setfsgid;
+    if (c->nr == SYS_setuid || c->nr == SYS_setgid)
+        which = 'i';
+    else if (c->nr == SYS_setreuid || c->nr == SYS_setregid)
+        which = 'r';
+    else if (c->nr == SYS_setresuid || c->nr == SYS_setresgid)
+        which = 's';
+    else if (c->nr == SYS_setfsuid || c->nr == SYS_setfsgid)
+        which = 'f';
+    else {
+        answer(-ENOSYS, r);
+        return;
+    }
+    if ((rc = caller_maps(c->pid)) < 0 || (rc = cred_get(c->pid, &cr)) < 0) {
+        answer(rc, r);
+        return;
+    }
+    priv = cred_capable(c->pid, &cr, gid_call ? CAP_SETGID_BIT : CAP_SETUID_BIT);
+    ids = gid_call ? cr.gid : cr.uid;
+    oldfs = ids[3];
+    rc = cred_transition(ids, which, (uint32_t)c->args[0], (uint32_t)c->args[1], (uint32_t)c->args[2], priv);
+    if (rc == 0 && lxb_notif_valid(c->listener_fd, c->id) < 0)
+        rc = -ENOENT;
+    if (rc == 0)
+        rc = cred_put(&cr);
+    if (which == 'f') {         /* setfsuid returns the old fsuid, always */
+        r->error = 0;
+        r->val = oldfs;
+        return;
+    }
+    answer(rc, r);
+}
+
+/* setgroups(2): CAP_SETGID only (a fake euid 0) */
+void lxb_fr_setgroups(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    struct fcred cr;
+    uint64_t size = c->args[0];
+    int rc;
+
+    if (size > 65536) {
+        answer(-EINVAL, r);
+        return;
+    }
+    if (size > CRED_GROUPS) {
+        answer(-ENOMEM, r);     /* more than the record holds (docs/DIFFERENCES.md) */
+        return;
+    }
+    if ((rc = caller_maps(c->pid)) < 0 || (rc = cred_get(c->pid, &cr)) < 0) {
+        answer(rc, r);
+        return;
+    }
+    if (!cred_capable(c->pid, &cr, CAP_SETGID_BIT)) {
+        answer(-EPERM, r);
+        return;
+    }
+    if (size && lxb_read_mem(c->pid, c->args[1], cr.groups, size * 4) != (int64_t)(size * 4)) {
+        answer(-EFAULT, r);
+        return;
+    }
+    cr.ngroups = (uint32_t)size;
+    if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
+        answer(-ENOENT, r);
+        return;
+    }
+    answer(cred_put(&cr), r);
+}
+
+/* getuid(2) .. getgroups(2): the caller's fake ids */
+void lxb_fr_getid(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    struct fcred cr;
+    int rc;
+
+    if ((rc = caller_maps(c->pid)) < 0 || (rc = cred_get(c->pid, &cr)) < 0) {
+        answer(rc, r);
+        return;
+    }
+    /* an inherited record becomes the caller's own: later changes of its
+       parent are not its */
+    if (rc == 2)
+        cred_put(&cr);
+    switch (c->nr) {
+    case SYS_getuid: r->val = cr.uid[0]; break;
+    case SYS_geteuid: r->val = cr.uid[1]; break;
+    case SYS_getgid: r->val = cr.gid[0]; break;
+    case SYS_getegid: r->val = cr.gid[1]; break;
+    case SYS_getresuid:
+    case SYS_getresgid: {
+        uint32_t *ids = c->nr == SYS_getresuid ? cr.uid : cr.gid;
+        int i;
+        if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
+            answer(-ENOENT, r);
+            return;
+        }
+        for (i = 0; i < 3; i++)
+            if (lxb_write_mem(c->pid, c->args[i], &ids[i], 4) != 4) {
+                answer(-EFAULT, r);
+                return;
+            }
+        r->val = 0;
+        break;
+    }
+    case SYS_getgroups: {
+        int size = (int)c->args[0];
+        if (size < 0) {
+            answer(-EINVAL, r);
+            return;
+        }
+        if (size) {
+            if ((uint32_t)size < cr.ngroups) {
+                answer(-EINVAL, r);
+                return;
+            }
+            if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
+                answer(-ENOENT, r);
+                return;
+            }
+            if (cr.ngroups &&
+                lxb_write_mem(c->pid, c->args[1], cr.groups, cr.ngroups * 4) != (int64_t)(cr.ngroups * 4)) {
+                answer(-EFAULT, r);
+                return;
+            }
+        }
+        r->val = cr.ngroups;
+        break;
+    }
+    default:
+        answer(-ENOSYS, r);
+        return;
+    }
+    r->error = 0;
+}
+
+/* the caller's fake euid (caller_is_root); -1 if it cannot be read */
+static int fake_euid(uint32_t pid)
+{
+    struct fcred cr;
+    if (cred_get(pid, &cr) < 0)
+        return -1;
+    return (int)cr.uid[1];
 }

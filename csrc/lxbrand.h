@@ -48,6 +48,23 @@
 #define LXB_C_FCHOWNAT 10
 #define LXB_C_MKNOD 11
 #define LXB_C_MKNODAT 12
+/* --fakeroot: credentials recorded per process (csrc/fakeroot.c, CREDENTIALS) */
+#define LXB_C_SETUID 15
+#define LXB_C_SETGID 16
+#define LXB_C_SETREUID 17
+#define LXB_C_SETREGID 18
+#define LXB_C_SETRESUID 19
+#define LXB_C_SETRESGID 20
+#define LXB_C_SETFSUID 21
+#define LXB_C_SETFSGID 22
+#define LXB_C_SETGROUPS 23
+#define LXB_C_GETUID 24
+#define LXB_C_GETGID 25
+#define LXB_C_GETEUID 26
+#define LXB_C_GETEGID 27
+#define LXB_C_GETRESUID 28
+#define LXB_C_GETRESGID 29
+#define LXB_C_GETGROUPS 30
 
 /* reply flags */
 #define LXB_REPLY_CONTINUE 1
@@ -449,5 +466,8 @@ void lxb_fr_chown(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply 
 void lxb_fr_fchown(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
 void lxb_fr_fchownat(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
 void lxb_fr_mknod(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
+void lxb_fr_setid(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
+void lxb_fr_setgroups(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
+void lxb_fr_getid(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
 
 #endif

@@ -555,6 +555,22 @@ static const c_handler_fn c_handlers[] = {
     [LXB_C_FCHOWNAT] = lxb_fr_fchownat,
     [LXB_C_MKNOD] = lxb_fr_mknod,
     [LXB_C_MKNODAT] = lxb_fr_mknod,
+    [LXB_C_SETUID] = lxb_fr_setid,
+    [LXB_C_SETGID] = lxb_fr_setid,
+    [LXB_C_SETREUID] = lxb_fr_setid,
+    [LXB_C_SETREGID] = lxb_fr_setid,
+    [LXB_C_SETRESUID] = lxb_fr_setid,
+    [LXB_C_SETRESGID] = lxb_fr_setid,
+    [LXB_C_SETFSUID] = lxb_fr_setid,
+    [LXB_C_SETFSGID] = lxb_fr_setid,
+    [LXB_C_SETGROUPS] = lxb_fr_setgroups,
+    [LXB_C_GETUID] = lxb_fr_getid,
+    [LXB_C_GETGID] = lxb_fr_getid,
+    [LXB_C_GETEUID] = lxb_fr_getid,
+    [LXB_C_GETEGID] = lxb_fr_getid,
+    [LXB_C_GETRESUID] = lxb_fr_getid,
+    [LXB_C_GETRESGID] = lxb_fr_getid,
+    [LXB_C_GETGROUPS] = lxb_fr_getid,
 };
 
 /* ---- the loop ---- */

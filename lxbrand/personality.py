@@ -133,7 +133,8 @@ def capability_table() -> str:
 def _fakeroot_handlers() -> dict:
     """--fakeroot's C handlers (csrc/fakeroot.c), by syscall name: chown and
     mknod of root recorded in the file's FAKEROOT_XATTR, the stat family
-    reporting it.  brand/compile.py notifies these syscalls in a fakeroot zone."""
+    reporting it; the set*id and get*id families on per-process fake ids.
+    brand/compile.py notifies these syscalls in a fakeroot zone."""
     from .brand.model import CHandler
     doc = {
         "stat": "stat(2): the path's stat, owner and device from its fake-root record",
@@ -148,6 +149,27 @@ def _fakeroot_handlers() -> dict:
         "mknod": "mknod(2): a device is an empty file recorded as that device, never the host's",
         "mknodat": "mknodat(2): as mknod, from dirfd",
     }
+    # credentials: faked per process, never the host's (CREDENTIALS in csrc/fakeroot.c)
+    setid = "the process's fake ids moved by Linux's rules and recorded; its real ids stay"
+    getid = "the process's fake ids (inherited from its parent, else its real ones)"
+    doc.update({
+        "setuid": f"setuid(2): {setid}",
+        "setgid": f"setgid(2): {setid}",
+        "setreuid": f"setreuid(2): {setid}",
+        "setregid": f"setregid(2): {setid}",
+        "setresuid": f"setresuid(2): {setid}",
+        "setresgid": f"setresgid(2): {setid}",
+        "setfsuid": f"setfsuid(2): {setid}",
+        "setfsgid": f"setfsgid(2): {setid}",
+        "setgroups": "setgroups(2): the process's fake groups recorded (a fake euid 0 only)",
+        "getuid": f"getuid(2): {getid}",
+        "getgid": f"getgid(2): {getid}",
+        "geteuid": f"geteuid(2): {getid}",
+        "getegid": f"getegid(2): {getid}",
+        "getresuid": f"getresuid(2): {getid}",
+        "getresgid": f"getresgid(2): {getid}",
+        "getgroups": f"getgroups(2): {getid}",
+    })
     return {name: CHandler(name, text) for name, text in doc.items()}
 
 

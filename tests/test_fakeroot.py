@@ -268,9 +268,9 @@ dpkg -s lxb-demo | grep Status
 
 def test_apt_get_installs_local_packages_with_their_dependencies(debian):
     """apt-get resolves a local package's dependency among the files given
-    and installs both through dpkg; apt's _apt sandbox cannot drop to uid 42
-    in a zone of one id (setuid is not faked), hence APT::Sandbox::User=root
-    (docs/DIFFERENCES.md)."""
+    and installs both through dpkg, its _apt sandbox dropping to the fake
+    uid 42 (and checking that it cannot regain root) without
+    APT::Sandbox::User=root."""
     script = r"""set -e
 mk() {  # mk NAME DEPENDS OWNER
     P=/srv/build/$1; mkdir -p $P/DEBIAN $P/usr/share/$1
@@ -281,7 +281,7 @@ mk() {  # mk NAME DEPENDS OWNER
 }
 mk lxb-lib "" 11:12
 mk lxb-app lxb-lib 21:22
-apt-get install -y -q -o APT::Sandbox::User=root /srv/lxb-app.deb /srv/lxb-lib.deb >/dev/null 2>&1
+apt-get install -y -q /srv/lxb-app.deb /srv/lxb-lib.deb >/srv/apt.log 2>&1 || { cat /srv/apt.log >&2; exit 1; }
 dpkg-query -W -f='${Package} ${Status}\n' lxb-app lxb-lib
 stat -c '%u:%g' /usr/share/lxb-lib/file /usr/share/lxb-app/file
 """
@@ -289,6 +289,50 @@ stat -c '%u:%g' /usr/share/lxb-lib/file /usr/share/lxb-app/file
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == ["lxb-app install ok installed", "lxb-lib install ok installed",
                                      "11:12", "21:22"], r.stdout
+
+
+# ---- credentials ---------------------------------------------------------------
+
+CREDS_PROBE = r"""
+import os, subprocess
+def tryit(name, f, *a):
+    try:
+        f(*a)
+        return name + "=ok"
+    except OSError as e:
+        return f"{name}={e.errno}"
+print(os.getuid(), os.geteuid(), os.getgid())
+os.setgroups([42]); os.setresgid(42, 42, 42); os.setresuid(42, 42, 42)
+print(os.getresuid(), os.getresgid(), os.getgroups())
+print(tryit("setuid0", os.setuid, 0), tryit("seteuid0", os.seteuid, 0), tryit("setgroups", os.setgroups, []),
+      tryit("setuid42", os.setuid, 42), tryit("chown", os.chown, "/tmp", 5, 5))
+print(subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip())
+print(subprocess.run(["sh", "-c", "python3 -c 'import os; print(os.geteuid())'"], capture_output=True,
+                     text=True).stdout.strip())
+"""
+
+
+def test_setuid_is_faked_per_process_and_a_dropped_process_cannot_regain_root(debian):
+    r = debian.lxrun(debian.rootfs, "python3", "-c", CREDS_PROBE)
+    _refused(r)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "0 0 0", "(42, 42, 42) (42, 42, 42) [42]",
+        "setuid0=1 seteuid0=1 setgroups=1 setuid42=ok chown=1",
+        "42",       # a child inherits the fake ids, across execve
+        "42",       # and a grandchild
+    ], r.stdout
+    # the next process of the zone starts from root again
+    r = sh(debian, "id -u; python3 -c 'import os; os.setuid(0); print(os.getuid())'")
+    assert r.stdout.split() == ["0", "0"], r.stderr
+
+
+def test_setpriv_and_su_show_the_fake_id(debian):
+    """setpriv's --reuid alone (capabilities are not faked: after its
+    setresuid, a --regid would need the CAP_SETGID that PR_SET_KEEPCAPS
+    keeps, docs/DIFFERENCES.md); su sets groups, gid and uid."""
+    r = sh(debian, "setpriv --reuid=1000 id -u; su -s /bin/sh nobody -c 'id -u; id -g'")
+    assert r.stdout.split() == ["1000", "65534", "65534"], (r.stdout, r.stderr)
 
 
 # ---- lxrun rootfs export ---------------------------------------------------------
