@@ -287,3 +287,29 @@ def test_cli_bad_set_one_line(rootfs):
     assert p.returncode == 125
     lines = p.stderr.decode().splitlines()
     assert len(lines) == 1 and "%fil" in lines[0] and "%file" in lines[0]
+
+
+def test_flags_decoded_by_name(rootfs):
+    """clone, unshare, mmap and mprotect flags by name, as strace shows them
+    (lxbrand/brand/decode.py), with the number kept in JSON-less callbacks."""
+    r, ev = traced(rootfs, ["sh", "-c", "true | cat; unshare -U true"], "clone,unshare,mmap,mprotect")
+    assert r.returncode == 0, r.stderr
+    clones = calls(ev, "clone")
+    assert clones and all(c["args"]["flags"] == "CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD"
+                          for c in clones), [c["args"]["flags"] for c in clones]
+    assert [u["args"]["flags"] for u in calls(ev, "unshare")] == ["CLONE_NEWUSER"]
+    maps = calls(ev, "mmap")
+    assert any(m["args"]["prot"] == "PROT_READ|PROT_WRITE" and m["args"]["flags"] == "MAP_PRIVATE|MAP_ANONYMOUS"
+               for m in maps), [(m["args"]["prot"], m["args"]["flags"]) for m in maps]
+    assert any("MAP_FIXED" in m["args"]["flags"] for m in maps)
+    assert all(p["args"]["prot"].startswith("PROT_") for p in calls(ev, "mprotect"))
+
+
+def test_flag_words_with_unknown_bits():
+    from lxbrand.brand import decode
+    assert decode.clone_flags(0x11) == "SIGCHLD" and decode.clone_flags(0) == "0"
+    assert decode.clone_flags(0x100 | 0x40000000000) == "CLONE_VM|0x40000000000"
+    assert decode.register("mmap_prot", 0) == "PROT_NONE"
+    assert decode.register("mmap_flags", 0x3 | 0x20) == "MAP_SHARED_VALIDATE|MAP_ANONYMOUS"
+    assert decode.register("unshare_flags", 0x80 | 0x20000) == "CLONE_NEWNS|CLONE_NEWTIME"
+    assert decode.register("mmap_flags", 0x22).value == 0x22

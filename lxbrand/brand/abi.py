@@ -65,6 +65,10 @@ SCALARS: dict[str, tuple[Construct, str]] = {
     "path":       (Int64ul, "the address of a NUL-terminated path, resolved in the zone"),
     "str":        (Int64ul, "the address of a NUL-terminated string that is not a path"),
     "open_flags": (FlagsEnum(Int32ul, **OPEN_FLAGS), "O_* flags of open(2)"),
+    "clone_flags": (Int64ul, "CLONE_* flags of clone(2), the exit signal in the low byte"),
+    "unshare_flags": (Int64ul, "CLONE_* flags of unshare(2) (CLONE_NEWTIME is 0x80)"),
+    "mmap_prot": (Int64ul, "PROT_* of mmap(2) and mprotect(2)"),
+    "mmap_flags": (Int64ul, "MAP_* of mmap(2): the type in the low 4 bits, then flags"),
     "signo":      (Enum(Int32sl, **SIGNALS), "a signal number (0 checks only)"),
     "clockid":    (Enum(Int32sl, **CLOCKS), "a clockid_t; negative ids name CPU clocks and fds"),
 }

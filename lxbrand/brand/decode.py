@@ -37,6 +37,29 @@ OPEN_FLAGS = dict(
     O_CLOEXEC=0o2000000, __O_SYNC=0o4000000, O_PATH=0o10000000, __O_TMPFILE=0o20000000,
 )
 
+# include/uapi/linux/sched.h: clone(2)'s flags (its low byte is the exit
+# signal) and unshare(2)'s (where 0x80 is CLONE_NEWTIME)
+CLONE_FLAGS = dict(
+    CLONE_VM=0x100, CLONE_FS=0x200, CLONE_FILES=0x400, CLONE_SIGHAND=0x800, CLONE_PIDFD=0x1000,
+    CLONE_PTRACE=0x2000, CLONE_VFORK=0x4000, CLONE_PARENT=0x8000, CLONE_THREAD=0x10000, CLONE_NEWNS=0x20000,
+    CLONE_SYSVSEM=0x40000, CLONE_SETTLS=0x80000, CLONE_PARENT_SETTID=0x100000, CLONE_CHILD_CLEARTID=0x200000,
+    CLONE_DETACHED=0x400000, CLONE_UNTRACED=0x800000, CLONE_CHILD_SETTID=0x1000000,
+    CLONE_NEWCGROUP=0x2000000, CLONE_NEWUTS=0x4000000, CLONE_NEWIPC=0x8000000, CLONE_NEWUSER=0x10000000,
+    CLONE_NEWPID=0x20000000, CLONE_NEWNET=0x40000000, CLONE_IO=0x80000000,
+)
+UNSHARE_FLAGS = dict(CLONE_FLAGS, CLONE_NEWTIME=0x80)
+
+# include/uapi/asm-generic/mman-common.h, arch/x86/include/uapi/asm/mman.h
+PROT_FLAGS = dict(PROT_READ=0x1, PROT_WRITE=0x2, PROT_EXEC=0x4, PROT_SEM=0x8, PROT_GROWSDOWN=0x01000000,
+                  PROT_GROWSUP=0x02000000)
+MAP_TYPES = {1: "MAP_SHARED", 2: "MAP_PRIVATE", 3: "MAP_SHARED_VALIDATE"}     # the low 4 bits
+MAP_FLAGS = dict(
+    MAP_FIXED=0x10, MAP_ANONYMOUS=0x20, MAP_32BIT=0x40, MAP_GROWSDOWN=0x100, MAP_DENYWRITE=0x800,
+    MAP_EXECUTABLE=0x1000, MAP_LOCKED=0x2000, MAP_NORESERVE=0x4000, MAP_POPULATE=0x8000,
+    MAP_NONBLOCK=0x10000, MAP_STACK=0x20000, MAP_HUGETLB=0x40000, MAP_SYNC=0x80000,
+    MAP_FIXED_NOREPLACE=0x100000, MAP_UNINITIALIZED=0x4000000,
+)
+
 # include/uapi/linux/time.h
 CLOCKS = dict(
     CLOCK_REALTIME=0, CLOCK_MONOTONIC=1, CLOCK_PROCESS_CPUTIME_ID=2, CLOCK_THREAD_CPUTIME_ID=3,
@@ -56,6 +79,7 @@ _INTS = {
     "size": (64, False), "off": (64, True), "fd": (32, True), "pid": (32, True),
     "uid": (32, False), "gid": (32, False), "dev": (32, False),
     "open_flags": (32, False), "signo": (32, True), "clockid": (32, True),
+    "clone_flags": (64, False), "unshare_flags": (64, False), "mmap_prot": (64, False), "mmap_flags": (64, False),
 }
 _ADDRS = ("ptr", "path", "str")
 
@@ -116,6 +140,34 @@ def open_flags(value: int) -> Flags:
     return Flags("|".join(names), value)
 
 
+def _flags(value: int, table: dict[str, int], first: list, zero: str = "0") -> Flags:
+    """NAME|NAME|0xREST of the bits of `value` that `table` names, after `first`."""
+    names, rest = list(first), value
+    for name, bit in table.items():
+        if value & bit:
+            names.append(name)
+            rest &= ~bit
+    if rest:
+        names.append(f"{rest:#x}")
+    return Flags("|".join(names) or zero, value)
+
+
+def clone_flags(value: int) -> Flags:
+    """clone(2)'s flags as strace shows them: CLONE_* names, then the exit signal's."""
+    sig = value & 0xFF
+    names = {v: k for k, v in SIGNALS.items()}
+    tail = [names.get(sig, str(sig))] if sig else []
+    f = _flags(value & ~0xFF, CLONE_FLAGS, [])
+    text = "|".join(x for x in (str(f) if value & ~0xFF else "", *tail) if x) or "0"
+    return Flags(text, value)
+
+
+def mmap_flags(value: int) -> Flags:
+    kind = value & 0xF
+    first = [MAP_TYPES[kind]] if kind in MAP_TYPES else ([f"{kind:#x}"] if kind else [])
+    return Flags(str(_flags(value & ~0xF, MAP_FLAGS, first)), value)
+
+
 def _named(table: dict[str, int], value: int):
     for name, v in table.items():
         if v == value:
@@ -133,6 +185,14 @@ def register(kind: str, raw: int) -> Any:
         return Name("AT_FDCWD")
     if kind == "open_flags":
         return open_flags(v)
+    if kind == "clone_flags":
+        return clone_flags(v)
+    if kind == "unshare_flags":
+        return _flags(v, UNSHARE_FLAGS, [])
+    if kind == "mmap_prot":
+        return _flags(v, PROT_FLAGS, [], zero="PROT_NONE")
+    if kind == "mmap_flags":
+        return mmap_flags(v)
     if kind == "signo":
         return _named(SIGNALS, v)
     if kind == "clockid":
