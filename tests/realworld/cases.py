@@ -10,7 +10,10 @@ requires the two stdouts to be identical, for outputs that are deterministic
 but depend on the rootfs or the host, so they are not pinned here.
 
 Cases write only under /tmp (a fresh tmpfs on both sides) or into the throw-away
-overlay over the rootfs that both sides get, so the cached tree stays clean.
+overlay over the rootfs that both sides get, so the cached tree stays clean;
+`unchanged` names trees the runner checks on disk afterwards.  A server case
+(`port`, `client`) is reached by a client on the host: natively on the
+chroot's loopback, in the zone through a published port (--net private -p).
 
 Where the zone differs from a chroot by design (DESIGN.md: hostname "zone",
 pid 1 is lxbrand-init, a minimal /dev, loopback-only network) the case says
@@ -89,6 +92,18 @@ class Case:
     same: bool = False                        # the two stdouts must also be identical
     input: Optional[bytes] = None
     timeout: float = 120.0
+    zone: Optional[dict] = None               # more lxbrand.Zone options for the zone's side
+    # a server case: the command serves on `port`, and `client` (a python3
+    # program, run on the host with argv[1] = HOST:PORT to reach it) talks to
+    # it; natively it reaches 127.0.0.1:port in the native side's network
+    # namespace, in the zone a port on the host's loopback published to
+    # `port` (--net private -p).  The side's stdout is the command's, then
+    # the client's; a client that fails fails the side.
+    port: Optional[int] = None
+    client: Optional[str] = None
+    # rootfs paths (trees) that must be the same on disk after the case as
+    # before it: what an ephemeral zone (and the native overlay) must not touch
+    unchanged: tuple = ()
 
     def expected(self, side: str) -> Predicate:
         return self.zone_stdout if side == "zone" and self.zone_stdout is not None else self.stdout
@@ -555,6 +570,62 @@ CASES: list[Case] = [
     """, Exact("null\nzero\nfull\nrandom\nurandom\ntty\n 00 00 00 00\nnull-ok\nfull status 1\n32\ndev-fd\nshm\n")),
 
     # ---- python3 --------------------------------------------------------------------
+    # issue 15: a server reached from the host: natively on the chroot's
+    # loopback, in the zone through --net private -p HOSTPORT:8080
+    py("python3-http-server-published", """
+        import hashlib, http.server, sys
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = b"hello from the server\\n" if self.path == "/hello" else bytes(range(256)) * 4096
+                self.reply(body)
+            def do_POST(self):
+                data = self.rfile.read(int(self.headers["Content-Length"]))
+                self.reply(hashlib.sha256(data).hexdigest().encode())
+            def reply(self, body):
+                print(self.command, self.path, flush=True)
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            def log_message(self, *args):
+                pass
+        server = http.server.HTTPServer(("0.0.0.0", 8080), Handler)
+        server.timeout = 30
+        server.handle_timeout = lambda: sys.exit("no client in 30 s")
+        for _ in range(3):
+            server.handle_request()
+        print("served 3 requests")
+    """, Exact("GET /hello\nPOST /echo\nGET /big\nserved 3 requests\n"
+               "client: hello from the server\n"
+               "client: echo ok\n"
+               "client: big 1048576 bytes ok\n"),
+       port=8080, timeout=60.0, client=textwrap.dedent("""
+        import hashlib, http.client, sys, time
+        host, port = sys.argv[1].rsplit(":", 1)
+        def get(path, body=None):
+            c = http.client.HTTPConnection(host, int(port), timeout=10)
+            c.request("POST" if body else "GET", path, body)
+            r = c.getresponse()
+            data = r.read()
+            c.close()
+            return r.status, data
+        deadline = time.monotonic() + 30
+        while True:            # until the server listens
+            try:
+                status, data = get("/hello")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        print("client:", data.decode(), end="")
+        payload = bytes(range(256)) * 1000
+        status, data = get("/echo", payload)
+        print("client: echo", "ok" if data == hashlib.sha256(payload).hexdigest().encode() else data)
+        status, data = get("/big")
+        ok = data == bytes(range(256)) * 4096
+        print(f"client: big {len(data)} bytes", "ok" if ok else "differ")
+    """)),
     py("python3-sqlite3", """
         import sqlite3, threading
         db = "/tmp/t.db"
@@ -701,6 +772,32 @@ CASES: list[Case] = [
         dpkg -P lxb-hello > /dev/null && test ! -e /etc/lxb-hello.conf && echo purged
     """, Exact("Package: lxb-hello\nVersion: 1.0\nhello from a package\npostinst ran\n"
                "install ok installed\nroot:root 755\nremoved, conffile kept\npurged\n")),
+    # issue 15: removal under --ephemeral (the zone's overlay must remove
+    # non-empty directories of the rootfs: rmdir, rename and a package purge),
+    # and the rootfs on disk must not change
+    sh("dpkg-apt-remove-ephemeral", """
+        set -e; umask 022
+        mkdir -p /tmp/pkg/DEBIAN /tmp/pkg/usr/share/lxb-rm/a/b
+        printf 'Package: lxb-rm\nVersion: 1.0\nArchitecture: all\nMaintainer: lxbrand <lxb@example.org>\nDescription: test\n' > /tmp/pkg/DEBIAN/control
+        echo data > /tmp/pkg/usr/share/lxb-rm/a/b/file
+        dpkg-deb --root-owner-group -Zgzip --build /tmp/pkg /tmp/lxb-rm.deb > /dev/null
+        dpkg -i /tmp/lxb-rm.deb > /dev/null && cat /usr/share/lxb-rm/a/b/file
+        dpkg -P lxb-rm > /dev/null && test ! -e /usr/share/lxb-rm && echo "lxb-rm purged"
+        apt-get purge -y iproute2 > /tmp/apt.log 2>&1 || { cat /tmp/apt.log; exit 1; }
+        dpkg -s iproute2 > /dev/null 2>&1 || echo "iproute2 purged"
+        for p in /usr/bin/ip /etc/iproute2 /usr/share/doc/iproute2 /usr/lib/x86_64-linux-gnu/tc; do
+            test ! -e $p || echo "$p still there"
+        done
+        apt-get remove -y sqlite3 > /tmp/apt.log 2>&1 || { cat /tmp/apt.log; exit 1; }
+        test ! -e /usr/bin/sqlite3 && test ! -e /usr/share/doc/sqlite3 && echo "sqlite3 removed"
+        mv /usr/share/perl5/File /usr/share/perl5/File.moved && test -f /usr/share/perl5/File.moved/Find/Rule.pm
+        rm -r /usr/share/perl5/File.moved /usr/share/doc/perl && echo "renamed and removed trees"
+        dpkg --audit && echo "dpkg audit clean"
+    """, Exact("data\nlxb-rm purged\niproute2 purged\nsqlite3 removed\nrenamed and removed trees\ndpkg audit clean\n"),
+       timeout=60.0,
+       unchanged=("/usr/bin/ip", "/etc/iproute2", "/usr/share/doc/iproute2", "/usr/bin/sqlite3",
+                  "/usr/share/doc/sqlite3", "/usr/share/perl5", "/usr/share/doc/perl", "/usr/share/lxb-rm",
+                  "/var/lib/dpkg", "/var/cache/apt")),
     sh("users-getent-id", """
         getent passwd root nobody
         getent group root nogroup

@@ -6,11 +6,18 @@ with private writable state and, like a zone's `--net none`, only loopback,
 so that servers on 127.0.0.1 meet neither the host's nor each other's ports).
 Zone: lxbrand.Zone(rootfs, ephemeral=True).  Both sides get the same argv,
 cwd /, environment and stdin, and run at the same time unless asked not to.
+A server case (Case.port, Case.client) runs its client on the host: natively
+inside the native side's network namespace (nsenter), against the zone
+through a port published by --net private.  Case.unchanged trees of the
+rootfs are compared on disk before and after the case.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import socket
+import stat
 import shutil
 import signal
 import subprocess
@@ -70,10 +77,11 @@ class Result:
     case: Case
     native: Outcome
     zone: Outcome
+    changed: tuple = ()            # Case.unchanged paths that changed on disk
 
     @property
     def problems(self) -> list[str]:
-        out = []
+        out = [f"the rootfs changed on disk: {p}" for p in self.changed]
         for o in (self.native, self.zone):
             why = o.verdict(self.case)
             if why is not None:
@@ -106,6 +114,67 @@ def _stdin(case: Case):
     return (subprocess.PIPE, case.input) if case.input is not None else (subprocess.DEVNULL, None)
 
 
+def tree_digest(rootfs: str, path: str) -> str:
+    """A digest of the tree at rootfs/path as it is on disk: names, types,
+    modes, owners, sizes, mtimes, file contents and link targets."""
+    h = hashlib.sha256()
+    top = os.path.join(rootfs, path.lstrip("/"))
+
+    def one(p: str) -> None:
+        try:
+            st = os.lstat(p)
+        except FileNotFoundError:
+            h.update(f"{os.path.relpath(p, top)} absent\n".encode())
+            return
+        h.update(f"{os.path.relpath(p, top)} {st.st_mode:o} {st.st_uid}:{st.st_gid} {st.st_size} "
+                 f"{st.st_mtime_ns}\n".encode())
+        if stat.S_ISLNK(st.st_mode):
+            h.update(os.readlink(p).encode())
+        elif stat.S_ISREG(st.st_mode):
+            with open(p, "rb") as f:
+                h.update(hashlib.sha256(f.read()).digest())
+    one(top)
+    if os.path.isdir(top) and not os.path.islink(top):
+        for d, dirs, files in os.walk(top):
+            dirs.sort()
+            for name in sorted(dirs) + sorted(files):
+                one(os.path.join(d, name))
+    return h.hexdigest()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_client(case: Case, address: str, netns: Optional[str] = None) -> tuple[Optional[str], bytes]:
+    """Case.client on the host against ADDRESS (HOST:PORT), in the network
+    namespace NETNS if given: (why it failed or None, its stdout)."""
+    argv = [sys.executable, "-c", case.client, address]
+    if netns:
+        argv = ["nsenter", f"--net={netns}", *argv]
+    try:
+        r = subprocess.run(argv, capture_output=True, timeout=case.timeout)
+    except subprocess.TimeoutExpired as e:
+        return f"client: no exit after {case.timeout:.0f} s", e.stdout or b""
+    if r.returncode != 0:
+        return f"client: exit {_status(r.returncode)}: {_tail(r.stderr).strip()}", r.stdout
+    return None, r.stdout
+
+
+def _native_netns(pid: int, timeout: float = 10.0) -> str:
+    """/proc/PID/ns/net once `unshare --net` (PID) has its own network namespace."""
+    ours = os.readlink("/proc/self/ns/net")
+    deadline = time.monotonic() + timeout
+    path = f"/proc/{pid}/ns/net"
+    while os.readlink(path) == ours:
+        if time.monotonic() > deadline:
+            raise OSError(f"unshare (pid {pid}) made no network namespace in {timeout:.0f} s")
+        time.sleep(0.01)
+    return path
+
+
 def run_native(case: Case, rootfs: str) -> Outcome:
     if shutil.which("unshare") is None:
         return Outcome("native", None, b"", b"", 0.0, "unshare(1) not found: install util-linux")
@@ -120,6 +189,11 @@ def run_native(case: Case, rootfs: str) -> Outcome:
                                 pass_fds=(w,), start_new_session=True)
         os.close(w)
         w = -1
+        client = None
+        if case.client:
+            pool = ThreadPoolExecutor(1, thread_name_prefix=f"client-{case.name}")
+            client = pool.submit(lambda: run_client(case, f"127.0.0.1:{case.port}", _native_netns(proc.pid)))
+            pool.shutdown(wait=False)
         try:
             out, err = proc.communicate(data, timeout=case.timeout)
         except subprocess.TimeoutExpired:
@@ -133,7 +207,16 @@ def run_native(case: Case, rootfs: str) -> Outcome:
             return Outcome("native", None, out, err, seconds,
                            f"setup failed: native.py exited {proc.returncode} "
                            f"({_tail(err).strip().splitlines()[-1:] or ['no message']})")
-        return Outcome("native", os.waitstatus_to_exitcode(int(report)), out, err, seconds)
+        status = os.waitstatus_to_exitcode(int(report))
+        if client is not None:
+            try:
+                why, client_out = client.result(timeout=case.timeout)
+            except Exception as e:
+                why, client_out = f"client: {type(e).__name__}: {e}", b""
+            out += client_out
+            if why:
+                return Outcome("native", status, out, err, seconds, why)
+        return Outcome("native", status, out, err, seconds)
     finally:
         if w >= 0:
             os.close(w)
@@ -203,9 +286,18 @@ def run_zone(case: Case, rootfs: str, trace: Optional[str] = None, slowdown: flo
     if trace:
         env["LXB_TEST_TIMEOUT"] = str(int(180 * slowdown))      # cases.stdlib's per-test budget
         timeout *= slowdown
+    options = dict(case.zone or {})
+    client = None
     start = time.monotonic()
     try:
-        zone = Zone(rootfs, ephemeral=True, env=env, **observe)
+        if case.client:
+            host_port = free_port()
+            options.update(net="private", publish=[f"127.0.0.1:{host_port}:{case.port}"])
+        zone = Zone(rootfs, **{"ephemeral": True, "env": env, **options, **observe})
+        if case.client:
+            pool = ThreadPoolExecutor(1, thread_name_prefix=f"client-{case.name}")
+            client = pool.submit(run_client, case, f"127.0.0.1:{host_port}")
+            pool.shutdown(wait=False)
         kw = {"input": data} if data is not None else {"stdin": stdin}
         r = zone.run(list(case.argv), capture_output=True, timeout=timeout, **kw)
     except subprocess.TimeoutExpired as e:
@@ -215,19 +307,29 @@ def run_zone(case: Case, rootfs: str, trace: Optional[str] = None, slowdown: flo
         return Outcome("zone", None, b"", b"", time.monotonic() - start,
                        f"zone failed: {type(e).__name__}: {e}")
     seconds = time.monotonic() - start
+    out = r.stdout
+    if client is not None:
+        why, client_out = client.result(timeout=timeout)
+        out += client_out
+        if why:
+            return Outcome("zone", r.returncode, out, r.stderr, seconds, why)
     if watch is not None:
         why = watch.check(r.returncode, r.stats)
         if why is not None:
-            return Outcome("zone", r.returncode, r.stdout, r.stderr, seconds, why)
-    return Outcome("zone", r.returncode, r.stdout, r.stderr, seconds)
+            return Outcome("zone", r.returncode, out, r.stderr, seconds, why)
+    return Outcome("zone", r.returncode, out, r.stderr, seconds)
 
 
 def run_case(case: Case, rootfs: str, parallel: bool = True, trace: Optional[str] = None,
              slowdown: float = TRACE_SLOWDOWN) -> Result:
     """Both sides of `case`; trace=SET traces the zone's (default LXB_TRACE)."""
+    before = {p: tree_digest(rootfs, p) for p in case.unchanged}
     if not parallel:
-        return Result(case, run_native(case, rootfs), run_zone(case, rootfs, trace, slowdown))
-    with ThreadPoolExecutor(2, thread_name_prefix=f"realworld-{case.name}") as pool:
-        native = pool.submit(run_native, case, rootfs)
-        zone = pool.submit(run_zone, case, rootfs, trace, slowdown)
-        return Result(case, native.result(), zone.result())
+        native, zone = run_native(case, rootfs), run_zone(case, rootfs, trace, slowdown)
+    else:
+        with ThreadPoolExecutor(2, thread_name_prefix=f"realworld-{case.name}") as pool:
+            native_f = pool.submit(run_native, case, rootfs)
+            zone_f = pool.submit(run_zone, case, rootfs, trace, slowdown)
+            native, zone = native_f.result(), zone_f.result()
+    changed = tuple(p for p in case.unchanged if tree_digest(rootfs, p) != before[p])
+    return Result(case, native, zone, changed)
