@@ -41,7 +41,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -419,6 +421,14 @@ static int mountpoint(struct fsctx *c, const char *path, int is_dir)
     /* p: the first missing component; buf up to it: the directory `dir` */
     if (!is_ours(c, dir)) {
         char parent[4096];
+        struct statfs sf;
+        /* never a copy of /proc or /sys (their links, such as /proc/self,
+           answer per process): a mount point there is refused */
+        if (fstatfs(dir, &sf) != 0 || sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC ||
+            sf.f_type == DEVPTS_SUPER_MAGIC) {
+            close(dir);
+            return -EPERM;
+        }
         snprintf(parent, sizeof parent, "/%.*s", (int)(p - buf), buf);
         rc = shadow_dir(c, parent, dir);
         close(dir);

@@ -41,6 +41,10 @@ FORWARDED_SIGNALS = tuple(sorted(s for s in signal.valid_signals() if s not in N
 # a stop from the terminal or kill(1): the guest is sent it, then lxrun stops
 # itself, so the shell sees its job stopped; `fg` sends lxrun CONT, forwarded too
 STOP_SIGNALS = (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
+# one zone start at a time in a process: two threads in lxb_zone_start at once
+# (Zone.run_async's executor) were seen to hang in its wait for init; a start
+# is milliseconds, and the zones still run side by side
+_START_LOCK = threading.Lock()
 
 
 class Zone:
@@ -110,7 +114,8 @@ class Zone:
         """The zone's file system as the launcher will build it, one step per
         line (csrc/zone_fs.c lxb_fs_plan: the same list init executes)."""
         cfgv = self.config
-        root = "overlay (rootfs below, a tmpfs above)" if cfgv.ephemeral else "bind"
+        root = "overlay (rootfs below, a tmpfs above)" if cfgv.ephemeral else \
+            "bind; a mount point it lacks is shown in a tmpfs over its parent, never made in it"
         lines = [f"root      {cfgv.rootfs} as / ({root})"]
         for op, path, flags, src, data in self._launch_config(cfgv.binds).plan():
             detail = ""
@@ -505,7 +510,8 @@ class _Run:
             idmap_lower=idmap_lower, nproc=self.cgroups.nproc or 0, cgroup_fds=self.cgroups.fds,
             timeout=timeout, stdio=fds, use_pty=self.tty, hold=self.session is not None or self.hold or private,
             cap_drop=personality.CAP_DROP, bpf=bpf)
-        rc, message = _csup.zone_start(launch, self.z)
+        with _START_LOCK:       # lxb_zone_start from two threads at once can hang (asyncio's executor)
+            rc, message = _csup.zone_start(launch, self.z)
         del launch
         self.cgroups.close_fds()
         for fd in self.to_close:

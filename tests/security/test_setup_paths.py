@@ -216,3 +216,14 @@ def test_shadowed_directory_with_symlinks_to_the_host(zones, tiny, kind):
     assert r.returncode == 0 and r.stdout.split()[-1] == "end", r
     assert snapshot(target) == before
     assert "host data" not in r.stdout
+
+
+def test_no_mount_point_is_made_in_proc_or_sys(zones, tiny):
+    """/proc and /sys are never shadowed (their links answer per process):
+    a bind below them is refused in one line."""
+    root = tiny()
+    src = zones.host_dir("src")
+    for dst in ("/proc/newdir", "/sys/newdir"):
+        r = run_in(zones, root, "/bin/true", opts=["--bind", f"{src}:{dst}"])
+        assert r.returncode == 125 and dst in r.stderr, r
+        assert_ran_or_refused(r)
