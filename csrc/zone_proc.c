@@ -83,10 +83,15 @@ int lxb_become(uid_t uid, gid_t gid, const gid_t *groups, int ngroups)
     }
     if (prctl(PR_SET_SECUREBITS, SECBIT_KEEP_CAPS) != 0)
         return -errno;
-    /* setgroups is denied when only one gid is mapped; then there are none */
-    if (setgroups((size_t)ngroups, groups) != 0 && errno != EPERM)
+    /* The raw syscalls, not glibc's wrappers: this process is a raw clone of
+     * a possibly multi-threaded host process (a Python using the library),
+     * and glibc's set*id broadcast to "all threads" (__nptl_setxid) then
+     * waits forever for threads of the parent that this process does not
+     * have.  One thread here, so the syscall's own per-thread effect is all.
+     * setgroups is denied when only one gid is mapped; then there are none. */
+    if (syscall(SYS_setgroups, (size_t)ngroups, groups) != 0 && errno != EPERM)
         return -errno;
-    if (setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0)
+    if (syscall(SYS_setresgid, gid, gid, gid) != 0 || syscall(SYS_setresuid, uid, uid, uid) != 0)
         return -errno;
     if (syscall(SYS_capget, &hdr, data) != 0)
         return -errno;

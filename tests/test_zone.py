@@ -480,3 +480,32 @@ def test_a_run_that_fails_before_its_zone_starts_leaves_fd_0_alone():
     with pytest.raises(lxbrand.errors.RootfsError, match="host system directory"):
         Zone("/usr").run(["/bin/true"])
     assert os.fstat(0) == stdin
+
+
+def test_zones_start_while_the_host_process_makes_threads(rootfs):
+    """A zone's processes are raw clones of the calling process.  glibc's
+    set*id wrappers in them waited for the parent's threads (__nptl_setxid):
+    a zone started while another thread of a library host was being created
+    hung before its filter.  zone_proc.c uses the raw syscalls."""
+    import threading
+    stop = threading.Event()
+
+    def churn():
+        while not stop.is_set():
+            ts = [threading.Thread(target=lambda: None) for _ in range(8)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+
+    churners = [threading.Thread(target=churn, daemon=True) for _ in range(2)]
+    for t in churners:
+        t.start()
+    try:
+        for i in range(40):
+            r = Zone(rootfs, uid=1000, gid=1000).run(["true"], timeout=30)
+            assert r.returncode == 0, (i, r)
+    finally:
+        stop.set()
+        for t in churners:
+            t.join()
