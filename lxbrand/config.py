@@ -92,6 +92,10 @@ def _check_types(cfg) -> None:
             raise ZoneConfigError(f"environment variable {k!r}={v!r}: expected str names and values")
     want("deny", cfg.deny, dict, "a dict of syscall name to errno")
     want("seccomp_bpf", cfg.seccomp_bpf, bytes, "bytes (struct sock_filter[])")
+    h = cfg.handler_errno
+    code = getattr(errno_mod, h, None) if isinstance(h, str) and h.startswith("E") else h
+    if isinstance(code, bool) or not isinstance(code, int) or not 1 <= code <= 4095:
+        raise ZoneConfigError(f"handler_errno {h!r}: expected an errno, 1 to 4095 or a name such as 'EIO'")
 
 
 def _tmpfs_spec(spec) -> tuple:
@@ -297,6 +301,11 @@ class ZoneConfig:
     # config.json's linux.seccomp): a second filter loaded after the brand's,
     # the stricter answer wins; no lxrun flag
     seccomp_bpf: bytes = dataclasses.field(default=b"", metadata={"flags": (), "merge": None})
+    # the errno a guest's call fails with when a Python handler raises
+    # something other than OSError (an OSError gives its own errno); the
+    # error is reported with the syscall's and the handler's names; an int or
+    # a name such as "EIO"; the library's, no lxrun flag
+    handler_errno: Any = dataclasses.field(default="EIO", metadata={"flags": (), "merge": None})
 
     def __post_init__(self):
         # None for a list or a dict: empty, as the keyword's default

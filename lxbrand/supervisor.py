@@ -510,4 +510,11 @@ class Supervisor:
         except OSError as e:
             reply.error = e.errno or errno.EIO
             return
+        except Exception as e:          # the handler's bug: say where, fail the call as the zone says
+            h = self.zone.config.handler_errno
+            reply.error = getattr(errno, h) if isinstance(h, str) else h
+            reply.flags = 0
+            _warn_handler(fn, call, f"raised {e!r}; the call failed with "
+                                    f"{errno.errorcode.get(reply.error, reply.error)}")
+            return
         _answer(reply, result, call, fn)

@@ -12,6 +12,7 @@ import pytest
 
 from lxbrand import CONTINUE, Zone
 from lxbrand.supervisor import HandlerWarning
+import lxbrand.errors
 
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
 
@@ -309,3 +310,37 @@ def test_add_fd_answers_the_call_in_the_same_step(rootfs):
     r = z.run(["python3", "-c", "import os; fd = os.open('/etc/hostname', os.O_RDONLY); "
                                 "print(fd > 2, os.read(fd, 10))"], capture_output=True, timeout=60)
     assert r.stdout == b"True b''\n", r.stderr
+
+
+# -- a handler that raises ----------------------------------------------------------
+
+@pytest.mark.parametrize("handler_errno, expect", [(None, errno.EIO), ("EAGAIN", errno.EAGAIN),
+                                                   (errno.ENOMEM, errno.ENOMEM)])
+def test_a_handler_that_raises_is_reported_and_fails_the_call(rootfs, handler_errno, expect):
+    """Issue 15: not a silent ENOSYS: the guest gets the zone's handler_errno
+    (EIO unless set), and a HandlerWarning names the syscall and the handler."""
+    z = Zone(rootfs, **({} if handler_errno is None else {"handler_errno": handler_errno}))
+
+    @z.handler("getcwd")
+    def broken_getcwd(call):
+        raise KeyError("a bug in the handler")
+
+    with pytest.warns(HandlerWarning, match=r"getcwd handler .*broken_getcwd: raised KeyError"):
+        out = py(z, "import os\ntry: os.getcwd()\nexcept OSError as e: print(e.errno)")
+    assert out == f"{expect}\n"
+
+
+def test_an_oserror_from_a_handler_is_its_errno(rootfs):
+    z = Zone(rootfs)
+
+    @z.handler("getcwd")
+    def getcwd(call):
+        raise PermissionError(errno.EACCES, "no")
+
+    assert py(z, "import os\ntry: os.getcwd()\nexcept OSError as e: print(e.errno)") == f"{errno.EACCES}\n"
+
+
+@pytest.mark.parametrize("bad", ["ENOPE", 0, 5000, True, 1.5])
+def test_handler_errno_bad_values(rootfs, bad):
+    with pytest.raises(lxbrand.errors.ZoneConfigError, match="handler_errno"):
+        Zone(rootfs, handler_errno=bad)
