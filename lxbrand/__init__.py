@@ -3,7 +3,7 @@
 A zone isolates a guest (its own rootfs, pids, hostname and network); the
 brand (lxbrand.brand: a translation table, compiled for each zone, over a
 seccomp user-notification supervisor) gives it its Linux personality.  See
-README.md and ../shared/DESIGN.md.
+README.md and docs/DESIGN.md.
 
 The names below are imported on first use (PEP 562), so that `import
 lxbrand.cli` costs neither the compiled module nor the table until a command
@@ -14,10 +14,12 @@ from .errors import (CommandNotFound, CommandNotRunnable, LxbrandError, RootfsEr
 
 _LAZY = {
     "Zone": "zone", "ZoneConfig": "zone", "Bind": "zone",
-    "Call": "supervisor", "CONTINUE": "supervisor",
+    "ZoneProcess": "zone", "BootedZone": "zone", "AsyncZoneProcess": "zone",
+    "Call": "supervisor", "CONTINUE": "supervisor", "HandlerWarning": "supervisor",
 }
 
-__all__ = ["Zone", "ZoneConfig", "Bind", "Call", "CONTINUE", "LxbrandError", "ZoneConfigError",
+__all__ = ["Zone", "ZoneConfig", "Bind", "ZoneProcess", "BootedZone", "AsyncZoneProcess", "Call", "CONTINUE",
+           "HandlerWarning", "LxbrandError", "ZoneConfigError",
            "ZoneStartError", "CommandNotFound", "CommandNotRunnable", "SupervisorError", "RootfsError"]
 __version__ = "0.1.0"
 

@@ -183,3 +183,11 @@ def test_create_subprocess_exec_streams(zone, rootfs):
             out, _ = await q.communicate()
             assert out == b"in-boot\n" and q.returncode == 0
     asyncio.run(main())
+
+
+def test_the_package_exports_the_library():
+    """Every name in lxbrand.__all__ resolves (the lazy imports of __init__)."""
+    import lxbrand
+    for name in lxbrand.__all__:
+        assert getattr(lxbrand, name) is not None, name
+    assert {"ZoneProcess", "BootedZone", "AsyncZoneProcess", "HandlerWarning"} <= set(lxbrand.__all__)
