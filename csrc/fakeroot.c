@@ -87,32 +87,6 @@ struct record {
 
 /* ---- guest memory and the caller's /proc ---- */
 
-/* the NUL-terminated string at addr, at most len bytes with its NUL, read
-   page by page (a path may end just before an unmapped page) */
-static int read_path(uint32_t pid, uint64_t addr, char *buf, size_t len)
-{
-    size_t got = 0;
-
-    if (addr == 0)
-        return -EFAULT;
-    while (got < len) {
-        size_t chunk = 4096 - ((addr + got) & 4095);
-        int64_t n;
-        char *nul;
-
-        if (chunk > len - got)
-            chunk = len - got;
-        n = lxb_read_mem(pid, addr + got, buf + got, chunk);
-        if (n <= 0)
-            return -EFAULT;
-        nul = memchr(buf + got, 0, (size_t)n);
-        if (nul)
-            return (int)(nul - buf);
-        got += (size_t)n;
-    }
-    return -ENAMETOOLONG;
-}
-
 static int parse_map(const char *path, struct idmap *m)
 {
     char buf[512], *p, *end;
@@ -607,7 +581,7 @@ static int caller_stat(const struct lxb_call *c, int dirfd, uint64_t path_addr, 
 
     if (path_addr == 0 && stx && (flags & AT_EMPTY_PATH))
         path[0] = 0;            /* statx(fd, NULL, AT_EMPTY_PATH), Linux 6.11 */
-    else if ((rc = read_path(c->pid, path_addr, path, sizeof path)) < 0)
+    else if ((rc = lxb_read_path(c->pid, path_addr, path, sizeof path)) < 0)
         return rc;
     rc = caller_where(c->pid, dirfd, path, flags & AT_EMPTY_PATH, &rootfd, &fd, rel, sizeof rel);
     if (rc < 0)
@@ -785,7 +759,7 @@ static int do_chown(const struct lxb_call *c, int dirfd, uint64_t path_addr, int
 
     if (is_fd)
         path[0] = 0;
-    else if ((rc = read_path(c->pid, path_addr, path, sizeof path)) < 0)
+    else if ((rc = lxb_read_path(c->pid, path_addr, path, sizeof path)) < 0)
         return rc;
     rc = caller_where(c->pid, dirfd, path, is_fd || (flags & AT_EMPTY_PATH), &rootfd, &fd, rel, sizeof rel);
     if (rc < 0)
@@ -889,7 +863,7 @@ void lxb_fr_mknod(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply 
         r->flags = LXB_REPLY_CONTINUE;
         return;
     }
-    if ((rc = read_path(c->pid, path_addr, path, sizeof path)) < 0)
+    if ((rc = lxb_read_path(c->pid, path_addr, path, sizeof path)) < 0)
         goto out;
     rc = caller_where(c->pid, dirfd, path, 0, &rootfd, &fd, rel, sizeof rel);
     if (rc < 0)

@@ -333,31 +333,6 @@ static void log_call(struct lxb_inject *in, const struct lxb_call *c, const stru
 
 /* ---- performing an open for the guest ---- */
 
-/* a NUL-terminated path from guest memory, page by page */
-static int read_path(uint32_t pid, uint64_t addr, char *buf, size_t cap)
-{
-    size_t got = 0;
-
-    if (addr == 0)
-        return -EFAULT;
-    while (got < cap) {
-        size_t chunk = 4096 - ((addr + got) & 4095);
-        int64_t n;
-        char *nul;
-
-        if (chunk > cap - got)
-            chunk = cap - got;
-        n = lxb_read_mem(pid, addr + got, buf + got, chunk);
-        if (n <= 0)
-            return -EFAULT;
-        nul = memchr(buf + got, 0, (size_t)n);
-        if (nul)
-            return 0;
-        got += (size_t)n;
-    }
-    return -ENAMETOOLONG;
-}
-
 static int openat2_(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve)
 {
     struct open_how_ how = {flags, mode, resolve};
@@ -884,7 +859,7 @@ int lxb_inject_call(struct lxb_inject *in, const struct lxb_call *c, struct lxb_
     }
     if (on & LXB_INJ_ON_PATH) {
         /* read once; the rules and the open below use this copy only */
-        rc = read_path(c->pid, c->args[path_arg(nr)], path, sizeof path);
+        rc = lxb_read_path(c->pid, c->args[path_arg(nr)], path, sizeof path);
         if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
             r->error = ENOENT;
             return 1;

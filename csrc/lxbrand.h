@@ -226,6 +226,10 @@ void lxb_sup_close(struct lxb_sup *s);
 
 /* guest memory, for handlers: read, then check the notification still lives */
 int64_t lxb_read_mem(uint32_t pid, uint64_t addr, void *buf, size_t len);
+/* the NUL-terminated string at addr (a path), at most len bytes with its NUL,
+   read page by page (it may end just before an unmapped page): its length,
+   or -EFAULT, -ENAMETOOLONG as the kernel says them */
+int lxb_read_path(uint32_t pid, uint64_t addr, char *buf, size_t len);
 int64_t lxb_write_mem(uint32_t pid, uint64_t addr, const void *buf, size_t len);
 int lxb_notif_valid(int listener_fd, uint64_t id);
 /* install host_fd in the guest; returns the guest's fd or -errno */

@@ -135,6 +135,30 @@ int64_t lxb_read_mem(uint32_t pid, uint64_t addr, void *buf, size_t len)
     return n < 0 ? -errno : n;
 }
 
+int lxb_read_path(uint32_t pid, uint64_t addr, char *buf, size_t len)
+{
+    size_t got = 0;
+
+    if (addr == 0)
+        return -EFAULT;
+    while (got < len) {
+        size_t chunk = 4096 - ((addr + got) & 4095);
+        int64_t n;
+        char *nul;
+
+        if (chunk > len - got)
+            chunk = len - got;
+        n = lxb_read_mem(pid, addr + got, buf + got, chunk);
+        if (n <= 0)
+            return -EFAULT;
+        nul = memchr(buf + got, 0, (size_t)n);
+        if (nul)
+            return (int)(nul - buf);
+        got += (size_t)n;
+    }
+    return -ENAMETOOLONG;
+}
+
 int64_t lxb_write_mem(uint32_t pid, uint64_t addr, const void *buf, size_t len)
 {
     struct iovec local = {(void *)buf, len}, remote = {(void *)(uintptr_t)addr, len};
