@@ -248,14 +248,7 @@ class Zone:
         import asyncio
         argv = _argv(argv)
         _check_run_args(input, timeout, (stdin, stdout, stderr))
-        if input is not None:
-            if stdin is not None:
-                raise ZoneConfigError("stdin and input cannot both be given")
-            stdin = subprocess.PIPE
-        if capture_output:
-            if stdout is not None or stderr is not None:
-                raise ZoneConfigError("capture_output cannot be combined with stdout or stderr")
-            stdout = stderr = subprocess.PIPE
+        stdin, stdout, stderr = _run_stdio(input, capture_output, stdin, stdout, stderr)
         p = await self.create_subprocess_exec(*argv, stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=cwd)
         try:
             out, err = await asyncio.wait_for(p.communicate(input), timeout)
@@ -305,14 +298,7 @@ class Zone:
         if not argv:
             raise ZoneConfigError("no command given to run in the zone")
         path = argv[0]
-        if input is not None:
-            if stdin is not None:
-                raise ZoneConfigError("stdin and input cannot both be given")
-            stdin = subprocess.PIPE
-        if capture_output:
-            if stdout is not None or stderr is not None:
-                raise ZoneConfigError("capture_output cannot be combined with stdout or stderr")
-            stdout = stderr = subprocess.PIPE
+        stdin, stdout, stderr = _run_stdio(input, capture_output, stdin, stdout, stderr)
         if tty and subprocess.PIPE in (stdout, stderr):
             # the guest's terminal is relayed to ours: nothing would be captured
             raise ZoneConfigError("tty=True cannot capture output (the guest writes to the terminal); "
@@ -353,6 +339,19 @@ def _argv(args) -> list:
             raise ZoneConfigError(f"argv[{i}] {a!r}: embedded null byte")
         out.append(a)
     return out
+
+
+def _run_stdio(input, capture_output, stdin, stdout, stderr) -> tuple:
+    """subprocess.run's rules for input= and capture_output=: the stdio to use."""
+    if input is not None:
+        if stdin is not None:
+            raise ZoneConfigError("stdin and input cannot both be given")
+        stdin = subprocess.PIPE
+    if capture_output:
+        if stdout is not None or stderr is not None:
+            raise ZoneConfigError("capture_output cannot be combined with stdout or stderr")
+        stdout = stderr = subprocess.PIPE
+    return stdin, stdout, stderr
 
 
 def _check_run_args(input, timeout, stdio) -> None:
