@@ -163,17 +163,10 @@ static int caller_status(uint32_t pid, const char *name, char *out, size_t len)
     char path[64], buf[4096], *p;
     size_t nl = strlen(name);
     ssize_t n;
-    int fd;
 
     snprintf(path, sizeof path, "/proc/%u/status", pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if ((n = lxb_read_small(path, buf, sizeof buf)) <= 0)
         return -ENOENT;
-    n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -ENOENT;
-    buf[n] = 0;
     for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
         if (strncmp(p, name, nl) == 0 && p[nl] == ':') {
             char *v = p + nl + 1, *e;

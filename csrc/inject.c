@@ -169,19 +169,12 @@ static int read_caller(uint32_t tid, struct caller *w)
 {
     char path[64], buf[8192], *line;
     ssize_t n;
-    int fd;
 
     memset(w, 0, sizeof *w);
     w->umask = 022;
     snprintf(path, sizeof path, "/proc/%u/status", tid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if ((n = lxb_read_small(path, buf, sizeof buf)) <= 0)
         return -ENOENT;
-    n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -ENOENT;
-    buf[n] = 0;
     for (line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         if (strncmp(line, "NStgid:", 7) == 0) {
             w->zpid = (int32_t)last_field(line);
