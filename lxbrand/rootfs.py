@@ -157,6 +157,13 @@ def _clean(target: str, existed: bool) -> str:
     return "the partial tree was removed"
 
 
+# debootstrap and mmdebstrap make no /etc/hosts.  An empty one is where each
+# zone shows its own (localhost and its hostname, csrc/zone_fs.c), as a
+# container image's is; a zone never creates it in a rootfs that is not
+# --ephemeral, so without it localhost would not resolve.
+HOSTS_HOOK = 'test -e "$1/etc/hosts" || : > "$1/etc/hosts"'
+
+
 def create(target: str, suite: str = "bookworm", include=(), mirror: str = DEFAULT_MIRROR,
            quiet: bool = False) -> str:
     """Create a Debian minbase rootfs in `target` (which must not hold files):
@@ -179,7 +186,7 @@ def create(target: str, suite: str = "bookworm", include=(), mirror: str = DEFAU
     if include:
         argv.append("--include=" + ",".join(include))
     if tool[0] == "mmdebstrap":
-        argv += ["--mode=" + ("unshare" if rootless else "root")]
+        argv += ["--mode=" + ("unshare" if rootless else "root"), "--customize-hook=" + HOSTS_HOOK]
         if quiet:
             argv.append("--quiet")
     if rootless:
@@ -209,6 +216,9 @@ def create(target: str, suite: str = "bookworm", include=(), mirror: str = DEFAU
         tail = err.strip().splitlines()[-3:]
         raise RootfsError(f"{tool[0]} failed with status {status} making {target}; {note}"
                           + (": " + " | ".join(tail) if tail else ""))
+    hosts = os.path.join(target, "etc", "hosts")
+    if not rootless and not os.path.lexists(hosts):     # debootstrap: no hook
+        open(hosts, "w").close()
     return target
 
 
