@@ -1168,14 +1168,7 @@ class BootedZone:
 
 
 def _run_popen(start, argv, input, capture_output, stdin, stdout, stderr, timeout, check):
-    if input is not None:
-        if stdin is not None:
-            raise ZoneConfigError("stdin and input cannot both be given")
-        stdin = subprocess.PIPE
-    if capture_output:
-        if stdout is not None or stderr is not None:
-            raise ZoneConfigError("capture_output cannot be combined with stdout or stderr")
-        stdout = stderr = subprocess.PIPE
+    stdin, stdout, stderr = _run_stdio(input, capture_output, stdin, stdout, stderr)
     with start(stdin=stdin, stdout=stdout, stderr=stderr) as p:
         try:
             out, err = p.communicate(input, timeout)
