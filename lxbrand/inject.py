@@ -218,25 +218,8 @@ class Follower:
         lib.lxb_inject_set_log(table, w)
 
     def _read(self, fd: int) -> None:
-        size = self._record.size
-        buf = b""
-        try:
-            while True:
-                chunk = os.read(fd, size * 64)
-                if not chunk:
-                    break
-                buf += chunk
-                n = len(buf) // size
-                for i in range(n):
-                    rec = self._record.unpack_from(buf, i * size)
-                    try:
-                        self._rec.feed(rec, rec[-1])
-                    except Exception as e:
-                        if self._rec.error is None:
-                            self._rec.error = e
-                buf = buf[n * size:]
-        finally:
-            os.close(fd)
+        from .trace import drain_records
+        drain_records(fd, self._record, self._rec)
 
     def close(self) -> None:
         """Once the supervisor's receivers are out of C: EOF for the reader."""

@@ -49,6 +49,31 @@ PTRACE_NR = BY_NAME["ptrace"].nr
 FORMATS = ("text", "json")
 
 
+
+def drain_records(fd: int, record, recorder) -> None:
+    """Read fixed-size records (struct `record`, its last field the record's
+    kind) from fd until EOF and feed each to recorder; closes fd.  The C
+    tracer's pipe and the injector's log both come this way."""
+    size = record.size
+    buf = b""
+    try:
+        while True:
+            chunk = os.read(fd, size * 256)
+            if not chunk:
+                break
+            buf += chunk
+            n = len(buf) // size
+            for i in range(n):
+                rec = record.unpack_from(buf, i * size)
+                try:
+                    recorder.feed(rec, rec[-1])
+                except Exception as e:       # a bug of ours, or the callback's: keep draining
+                    if recorder.error is None:
+                        recorder.error = e
+            buf = buf[n * size:]
+    finally:
+        os.close(fd)
+
 class TraceError(ZoneConfigError):
     """A malformed SET, an unknown syscall or class name."""
 
@@ -528,25 +553,7 @@ class Session:
             raise
 
     def _read(self, fd: int) -> None:
-        buf = b""
-        size = RECORD.size
-        try:
-            while True:
-                chunk = os.read(fd, size * 256)
-                if not chunk:
-                    break
-                buf += chunk
-                n = len(buf) // size
-                for i in range(n):
-                    rec = RECORD.unpack_from(buf, i * size)
-                    try:
-                        self.rec.feed(rec, rec[-1])
-                    except Exception as e:       # a bug of ours, or the callback's: keep draining
-                        if self.rec.error is None:
-                            self.rec.error = e
-                buf = buf[n * size:]
-        finally:
-            os.close(fd)
+        drain_records(fd, RECORD, self.rec)
 
     def finish(self, returncode: Optional[int], supervisor=None) -> None:
         """After the zone's end: join the threads, then stats and report."""

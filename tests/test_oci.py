@@ -597,8 +597,9 @@ def test_podman_exec_has_the_zone_clocks(engine, running):
     r = engine.podman("lxbrand", "exec", running, "cat", "/proc/uptime")
     assert r.returncode == 0, r.stderr
     zone = float(r.stdout.split()[0])
-    if host > 600:
-        assert zone < host - 300, (zone, host)
+    # the zone started well after the host booted (podman, the image, the
+    # fixture): its clock is behind the host's by at least that
+    assert zone < host - 5, (zone, host)
 
 
 def test_podman_exec_user(engine, running):
