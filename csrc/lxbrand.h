@@ -195,6 +195,7 @@ struct lxb_sup {
     uint64_t notified;           /* notifications answered, by all receivers */
     int last_error;              /* -errno that stopped a receiver, or 0 */
     struct lxb_inject *inject;   /* --inject rules (csrc/inject.c), or NULL */
+    struct lxb_report *report;   /* --report's counters (below), or NULL */
 };
 
 /* filter: action[nr] for nr < n; returns the BPF program's length in bytes
@@ -454,6 +455,24 @@ void lxb_inject_set_log(struct lxb_inject *in, int fd);
 /* which path syscalls the supervisor can perform: 1 yes, 0 no */
 int lxb_inject_path_ok(int nr);
 /* ---- end of fault injection ---- */
+/* ---- the compatibility report (--report; lxbrand/trace.py, csrc/frontdoor/lxrun.c; issue 13) ----
+   Under --report the brand's denied and unsupported syscalls are notified
+   instead of answered in the kernel (pass-through ones stay in the kernel,
+   uncounted and at no cost): the supervisor answers them with their errno,
+   c_handler[nr], and counts them.  It counts every notification a handler
+   answered (C, Python, or one of these; not a CONTINUE, not an injected
+   fault) per syscall, with the first caller's command line. */
+#define LXB_KIND_DENIED 4        /* dispatch kind: answer -c_handler[nr] (the errno), counted */
+#define LXB_KIND_UNSUPPORTED 5   /* the same, for a syscall the brand does not support */
+#define LXB_REPORT_CMDLINE 256   /* bytes of a first caller's command line, NUL included */
+
+struct lxb_report {
+    uint64_t count[LXB_NR_MAX];  /* calls answered, per syscall (atomic) */
+    uint32_t first_state[LXB_NR_MAX];  /* 0 none, 1 being written, 2 first[nr] written */
+    char first[LXB_NR_MAX][LXB_REPORT_CMDLINE];  /* the first caller's /proc/PID/cmdline,
+                                    NULs as spaces, NUL-terminated ("" unreadable) */
+};
+/* ---- end of the report ---- */
 /* CFFI-END */
 
 /* csrc/zone_util.c: read a small file (/proc/PID/status, /proc/sys/...)

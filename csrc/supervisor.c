@@ -597,6 +597,34 @@ static const c_handler_fn c_handlers[] = {
     [LXB_C_GETGROUPS] = lxb_fr_getid,
 };
 
+/* ---- the report (--report) ---- */
+
+/* one more answered call of nr; the first caller's command line is read
+   while it still waits for the answer (its pid cannot be reused meanwhile) */
+static void report_count(struct lxb_report *rep, const struct lxb_call *c)
+{
+    uint32_t none = 0;
+    char path[48], *buf;
+    long n, i;
+
+    __atomic_fetch_add(&rep->count[c->nr], 1, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&rep->first_state[c->nr], __ATOMIC_RELAXED) ||
+        !__atomic_compare_exchange_n(&rep->first_state[c->nr], &none, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return;
+    buf = rep->first[c->nr];
+    snprintf(path, sizeof path, "/proc/%u/cmdline", c->pid);
+    n = lxb_read_small(path, buf, LXB_REPORT_CMDLINE);
+    if (n < 0)
+        n = 0;
+    while (n > 0 && buf[n - 1] == 0)
+        n--;
+    for (i = 0; i < n; i++)
+        if (buf[i] == 0)
+            buf[i] = ' ';
+    buf[n] = 0;
+    __atomic_store_n(&rep->first_state[c->nr], 2, __ATOMIC_RELEASE);
+}
+
 /* ---- the loop ---- */
 
 void lxb_sup_close(struct lxb_sup *s)
@@ -709,7 +737,7 @@ int lxb_supervise(struct lxb_sup *s)
     }
 
     for (;;) {
-        int nr, kind;
+        int nr, kind, counted;
 
         if (!locked) {
             pthread_mutex_lock(&p->recv_lock);
@@ -734,15 +762,21 @@ int lxb_supervise(struct lxb_sup *s)
         reply.flags = 0;
 
         kind = (nr >= 0 && nr < LXB_NR_MAX) ? s->kind[nr] : LXB_KIND_NONE;
+        counted = s->report != NULL && kind != LXB_KIND_NONE && kind != LXB_KIND_INJECT;
         if (s->inject && kind != LXB_KIND_NONE && s->inject->on[nr]) {
             /* --inject (csrc/inject.c) may sleep or open a file for the
                guest: the next receiver owns the listener meanwhile */
             pthread_mutex_unlock(&p->recv_lock);
             locked = 0;
-            if (lxb_inject_call(s->inject, &call, &reply, kind == LXB_KIND_INJECT))
-                kind = LXB_KIND_NONE; /* answered */
+            if (lxb_inject_call(s->inject, &call, &reply, kind == LXB_KIND_INJECT)) {
+                kind = LXB_KIND_NONE; /* answered: a fault, not the brand's answer */
+                counted = 0;
+            }
         }
-        if (kind == LXB_KIND_C) {
+        if (kind == LXB_KIND_DENIED || kind == LXB_KIND_UNSUPPORTED) {
+            /* --report: what the filter would have answered in the kernel */
+            reply.error = s->c_handler[nr] ? s->c_handler[nr] : ENOSYS;
+        } else if (kind == LXB_KIND_C) {
             unsigned id = s->c_handler[nr];
             if (id < sizeof c_handlers / sizeof c_handlers[0] && c_handlers[id])
                 c_handlers[id](s, &call, &reply);
@@ -754,6 +788,8 @@ int lxb_supervise(struct lxb_sup *s)
             lxb_py_dispatch(s->py_handle, &call, &reply);
         }
 
+        if (counted && !(reply.flags & LXB_REPLY_CONTINUE))
+            report_count(s->report, &call);
         if (reply.flags & LXB_REPLY_CONTINUE) {
             resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
         } else if (reply.error) {

@@ -77,7 +77,8 @@ class SupervisorStruct:
     kernel uname shows (uts: sysname, release, version, machine), and --inject's
     rules (struct lxb_inject *, or None); lxb_sup_init dups listener_fd."""
 
-    def __init__(self, owner, kind: bytes, c_handler: bytes, uts: dict, listener_fd: int, inject=None):
+    def __init__(self, owner, kind: bytes, c_handler: bytes, uts: dict, listener_fd: int, inject=None,
+                 report=None):
         self._handle = ffi.new_handle(owner)
         s = self.c = ffi.new("struct lxb_sup *")
         s.py_handle = self._handle
@@ -86,6 +87,8 @@ class SupervisorStruct:
         if inject is not None:       # --inject: csrc/inject.c decides
             lib.lxb_inject_reset(inject)
             s.inject = inject
+        if report is not None:       # --report: struct lxb_report, counted by the supervisor
+            s.report = report
         for field in UTS_FIELDS:
             raw = uts[field].encode()[: lib.LXB_UTS_LEN - 1]
             ffi.memmove(getattr(s, field), raw + b"\0", len(raw) + 1)

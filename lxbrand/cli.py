@@ -263,9 +263,14 @@ def _store_frontdoor(zone, kernel_release, deny) -> None:
     """Leave the brand this zone compiled for the C front door (csrc/frontdoor/),
     so that the next `lxrun` with these options runs without Python."""
     from .brand.compile import store_frontdoor
+    brand, report = zone.brand, False
+    watch = zone.observe
+    if watch is not None and watch.report and not (watch.trace or watch.stats):
+        from .trace import ReportBrand      # --report: the brand that counts (the front door's)
+        brand, report = ReportBrand(zone.brand), True
     try:
-        store_frontdoor(zone.brand, kernel_release, deny.items(), zone.uts(),
-                        zone.proc_version() if kernel_release else None)
+        store_frontdoor(brand, kernel_release, deny.items(), zone.uts(),
+                        zone.proc_version() if kernel_release else None, report=report)
     except OSError:
         pass
 

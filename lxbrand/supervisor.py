@@ -420,7 +420,8 @@ class Supervisor:
         self.brand = brand
         # the kernel the brand shows; nodename and domainname are the caller's own
         self.c = _csup.SupervisorStruct(self, brand.kind, brand.c_handler, uts, listener_fd,
-                                        inject=getattr(brand, "inject_c", None))
+                                        inject=getattr(brand, "inject_c", None),
+                                        report=getattr(brand, "report_c", None))
         self.error: Optional[OSError] = None
         self.on_failure: Optional[Callable[[OSError], None]] = None
         self._cond = threading.Condition(threading.Lock())

@@ -15,10 +15,20 @@ JSON lines, a callback's events, statistics and the compatibility report.
 
 A syscall the brand emulates is answered by the supervisor, never by the
 kernel, so the tracer does not see it; the report counts it instead.  A
-syscall the brand denies or does not support is, when traced or under
---report, answered by the tracer with the filter's own errno and recorded.
-A traced zone answers ptrace(2) with EPERM (a task has one tracer: lxrun),
-and says so once on stderr.
+syscall the brand denies or does not support is, when traced, answered by
+the tracer with the filter's own errno and recorded.  A traced zone answers
+ptrace(2) with EPERM (a task has one tracer: lxrun), and says so once on
+stderr.
+
+The report (--report) needs no tracer: under it the brand's denied and
+unsupported syscalls are notified instead of answered in the kernel
+(`ReportBrand`), and the C supervisor answers them with the same errno and
+counts every call it answered, per syscall, with the first caller's command
+line (struct lxb_report, csrc/supervisor.c); pass-through syscalls stay in
+the kernel at no cost.  The C front door (csrc/frontdoor/lxrun.c) runs such
+a zone the same way, from the brand the Python CLI stored for it, and writes
+the report with the wording below (REPORT_*, which csrc/frontdoor/options.py
+hands it at build time): one format, one place.
 """
 from __future__ import annotations
 
@@ -34,7 +44,7 @@ import time
 from collections import Counter, defaultdict
 from typing import Callable, Optional
 
-from ._csup import Tracer, lib
+from ._csup import Tracer, ffi, lib
 from .brand import BY_NAME, BY_NR, TABLE, decode
 from .brand.model import CLASSES
 from .errors import ZoneConfigError
@@ -247,8 +257,6 @@ class Recorder:
         self.calls: dict[str, list] = defaultdict(list)        # name -> durations (ns)
         self.errors: dict[str, Counter] = defaultdict(Counter)
         self.answered: dict[int, list] = {}                     # nr -> [count, errno, cmdline]
-        self.emulated: Counter = Counter()
-        self.emulated_first: dict = {}
         self.records = 0
         self.error: Optional[BaseException] = None
         self._lock = threading.Lock()
@@ -446,15 +454,16 @@ class Observe:
     def ptrace_refused(self) -> None:
         if not self._warned_ptrace:
             self._warned_ptrace = True
-            sys.stderr.write("lxrun: the guest called ptrace(2), refused with EPERM: under --trace, --stats or "
-                             "--report lxrun is the zone's tracer; run without them to use strace or gdb "
+            sys.stderr.write("lxrun: the guest called ptrace(2), refused with EPERM: under --trace or --stats "
+                             "lxrun is the zone's tracer; run without them to use strace or gdb "
                              "inside the zone\n")
             sys.stderr.flush()
 
     # the filter and the tracer's specs
     def actions(self, brand) -> tuple[list, list]:
         """(filter actions, [(nr, mode, errno)]) for `brand` under these options."""
-        actions = list(brand.actions)
+        actions = list(ReportBrand(brand).actions if self.report else brand.actions)
+        tracer = self.trace or self.stats
         modes = []
         for e in brand.entries:
             nr, st = e.sc.nr, e.status
@@ -466,11 +475,12 @@ class Observe:
             if st.notified:
                 continue        # the supervisor's: counted there, never seen by the tracer
             if st.name == "pass":
-                if nr in self.traced or nr == PTRACE_NR:
+                if nr in self.traced or (nr == PTRACE_NR and tracer):
                     actions[nr] = lib.LXB_ACT_TRACE
                     modes.append((nr, lib.LXB_TRACE_RECORD, 0))
-            elif nr in self.traced or self.report:
+            elif nr in self.traced:
                 # denied or unsupported: answered by the tracer with the filter's errno
+                # (untraced, under --report: by the supervisor, ReportBrand)
                 actions[nr] = lib.LXB_ACT_TRACE
                 modes.append((nr, lib.LXB_TRACE_ANSWER, st.errno or _errno.ENOSYS))
         return actions, modes
@@ -490,6 +500,8 @@ class Session:
         self._own_out = False
         self.stats: Optional[dict] = None
         self.report: Optional[dict] = None
+        self.report_c = None            # struct lxb_report * (supervisor_brand)
+        self.paths: Optional[PathWatch] = None     # --report: the personality's files, watched
         self.finished = False
 
     def bpf(self) -> bytes:
@@ -497,26 +509,13 @@ class Session:
         return filter_bpf(self.actions)
 
     def supervisor_brand(self, brand):
-        """The brand the supervisor answers from: the same, with Python
-        handlers counted for the report."""
-        if not self.o.report or not brand.py:
+        """The brand the supervisor answers from: under --report, ReportBrand
+        with its counters (struct lxb_report, `report_c`), else the same."""
+        if not self.o.report:
             return brand
-        rec = self.rec
-        counted = {}
-        for nr, (fn, sc, from_table) in brand.py.items():
-            def wrap(*a, _fn=fn, _name=sc.name):
-                rec.emulated[_name] += 1
-                if _name not in rec.emulated_first:
-                    call = a[0]
-                    rec.emulated_first[_name] = _cmdline(call.pid)
-                return _fn(*a)
-            counted[nr] = (wrap, sc, from_table)
-
-        class _Counted:
-            kind, c_handler, py, entries, options = brand.kind, brand.c_handler, counted, brand.entries, \
-                brand.options
-            inject_c = getattr(brand, "inject_c", None)
-        return _Counted()
+        rb = ReportBrand(brand)
+        rb.report_c = self.report_c = ffi.new("struct lxb_report *")
+        return rb
 
     def attach(self, guest_pidfd: int) -> None:
         """Seize the held guest (before lxb_zone_release)."""
@@ -529,6 +528,10 @@ class Session:
                 self._own_out = True
             else:
                 o.out = o.output
+        if o.report:
+            self.paths = PathWatch(personality_paths(self.brand.options), guest_pidfd)
+        if not (o.trace or o.stats):
+            return      # --report alone: the supervisor counts (ReportBrand), no tracer
         specs = [(nr, mode, err, copies(BY_NR[nr]) if o.decode_args else [])
                  for nr, mode, err in self.modes]
         r, w = os.pipe2(os.O_CLOEXEC)
@@ -583,51 +586,198 @@ class Session:
         if o.report:
             self.report = self._report(returncode, supervisor)
 
-    def _report(self, returncode, supervisor) -> dict:
-        rec = self.rec
-        entries = {e.sc.nr: e for e in self.brand.entries}
-        emulated = {name: {"count": n, "first": rec.emulated_first.get(name)}
-                    for name, n in rec.emulated.items()}
-        # C handlers (uname under --kernel-release): the supervisor's count less Python's
-        if supervisor is not None:
-            c_only = [e.sc.name for e in self.brand.entries
-                      if e.status.notified and e.handler is not None and e.sc.nr not in self.brand.py]
-            rest = supervisor.notified - sum(rec.emulated.values())
-            if c_only and rest > 0:
-                emulated[" or ".join(c_only)] = {"count": rest, "first": None}
-        denied, unsupported = {}, {}
-        for nr, (count, err, cmd) in sorted(rec.answered.items()):
-            e = entries.get(nr)
-            item = {"count": count, "errno": decode.errno_name(err), "first": cmd,
-                    "note": e.note if e else ""}
-            (unsupported if e is not None and e.status.name == "unsupported" else denied)[BY_NR[nr].name] = item
-        if unsupported:
-            verdict = f"hit {len(unsupported)} unsupported syscall{'s' if len(unsupported) > 1 else ''}: " \
-                      + ", ".join(unsupported)
-        elif denied:
-            verdict = f"hit {len(denied)} denied syscall{'s' if len(denied) > 1 else ''}: " + ", ".join(denied)
-        else:
-            verdict = "ran on the brand's pass-through and emulation only"
-        return {"command": self.argv, "exit": returncode, "emulated": emulated, "denied": denied,
-                "unsupported": unsupported, "verdict": verdict}
+    def _report(self, returncode, supervisor=None) -> dict:
+        """The supervisor's counts (struct lxb_report) and the tracer's
+        answers (a traced denied call), by the zone's status of each syscall."""
+        got = report_counts(self.report_c)
+        for nr, (count, err, cmd) in self.rec.answered.items():
+            n, first = got.get(nr, (0, None))
+            got[nr] = (n + count, first or cmd)
+        paths = self.paths.opened() if self.paths is not None else {}
+        return make_report(self.argv, returncode, self.brand.entries, got, paths)
 
 
-def _cmdline(pid: int) -> Optional[str]:
+def personality_paths(options) -> list:
+    """The /proc and /sys paths the zone's personality answers instead of the
+    host's kernel (--kernel-release, --memory, --cpus: personality.View and
+    compile.personality_files), sorted."""
+    from .personality import View
+    if not View.wanted(options.memory, options.cpus, options.kernel_release):
+        return []
+    paths = set(View(options.memory, options.cpus, options.kernel_release).texts())
+    if options.kernel_release:
+        paths |= {"/proc/version", "/proc/sys/kernel/osrelease"}
+    return sorted(paths)
+
+
+class PathWatch:
+    """How often the guest opened each of `paths` (the personality's files):
+    inotify IN_OPEN on the files the zone shows there, seen through the held
+    guest's root before it runs; the guest's other opens cost nothing.  An
+    open follows a close (IN_CLOSE_NOWRITE is watched too) so that the
+    kernel never merges two opens into one event, except opens that overlap.
+    The C front door does the same (csrc/frontdoor/lxrun.c watch_paths)."""
+
+    IN_OPEN, IN_CLOSE_NOWRITE, IN_NONBLOCK, IN_CLOEXEC = 0x20, 0x10, 0o4000, 0o2000000
+    EVENT = struct.Struct("iIII")
+
+    def __init__(self, paths: list, guest_pidfd: int):
+        self.fd = -1
+        self.wds: dict = {}
+        if not paths or guest_pidfd < 0:
+            return
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        pid = _pidfd_pid(guest_pidfd)
+        fd = libc.inotify_init1(self.IN_NONBLOCK | self.IN_CLOEXEC)
+        if pid is None or fd < 0:
+            return
+        self.fd = fd
+        for path in paths:
+            wd = libc.inotify_add_watch(fd, f"/proc/{pid}/root{path}".encode(),
+                                        self.IN_OPEN | self.IN_CLOSE_NOWRITE)
+            if wd >= 0:
+                self.wds[wd] = path
+
+    def opened(self) -> dict:
+        """{path: opens}, the paths opened at least once; closes the watch."""
+        counts: Counter = Counter()
+        if self.fd < 0:
+            return {}
+        try:
+            while True:
+                try:
+                    buf = os.read(self.fd, 65536)
+                except BlockingIOError:
+                    break
+                i = 0
+                while i + self.EVENT.size <= len(buf):
+                    wd, mask, _cookie, length = self.EVENT.unpack_from(buf, i)
+                    if mask & self.IN_OPEN and wd in self.wds:
+                        counts[self.wds[wd]] += 1
+                    i += self.EVENT.size + length
+        finally:
+            os.close(self.fd)
+            self.fd = -1
+        return dict(sorted(counts.items()))
+
+
+def _pidfd_pid(pidfd: int) -> Optional[int]:
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return None
+        with open(f"/proc/self/fdinfo/{pidfd}") as f:
+            for line in f:
+                if line.startswith("Pid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def report_counts(report_c) -> dict:
+    """{nr: (count, first caller's command line or None)} of a struct lxb_report."""
+    out = {}
+    if report_c is None:
+        return out
+    for nr in range(lib.LXB_NR_MAX):
+        n = report_c.count[nr]
+        if n:
+            first = (ffi.string(report_c.first[nr]).decode(errors="replace")
+                     if report_c.first_state[nr] == 2 else "")
+            out[nr] = (int(n), first or None)
+    return out
+
+
+class ReportBrand:
+    """`brand` as a --report zone runs it: each denied or unsupported syscall
+    the filter would answer in the kernel is notified instead (the
+    supervisor's LXB_KIND_DENIED or LXB_KIND_UNSUPPORTED, its errno in
+    c_handler[nr]) and counted there; everything else as in `brand`.  An
+    errno above 255 (a --deny of a made-up one) stays in the kernel,
+    uncounted.  The C front door runs the same arrays and filter
+    (compile.store_frontdoor(..., report=True))."""
+
+    def __init__(self, brand):
+        self.base = brand
+        self.entries, self.options, self.py = brand.entries, brand.options, brand.py
+        self.inject_c = getattr(brand, "inject_c", None)
+        self.inject_rules = getattr(brand, "inject_rules", [])
+        self.inject_traceable = getattr(brand, "inject_traceable", set())
+        self.actions = list(brand.actions)
+        self.kind = bytearray(brand.kind)
+        self.c_handler = bytearray(brand.c_handler)
+        self.report_c = None
+        for e in brand.entries:
+            nr, st = e.sc.nr, e.status
+            if st.name not in ("denied", "unsupported"):
+                continue
+            err = st.errno or _errno.ENOSYS
+            if self.actions[nr] == err and 0 < err < 256:
+                self.actions[nr] = lib.LXB_ACT_NOTIFY
+                self.kind[nr] = lib.LXB_KIND_DENIED if st.name == "denied" else lib.LXB_KIND_UNSUPPORTED
+                self.c_handler[nr] = err
+        self._bpf: Optional[bytes] = None
+
+    def bpf(self) -> bytes:
+        if self._bpf is None:
+            from .brand.compile import filter_bpf
+            self._bpf = filter_bpf(self.actions)
+        return self._bpf
+
+
+def make_report(argv, returncode, entries, counts: dict, paths: Optional[dict] = None) -> dict:
+    """The report of one run: counts {nr: (count, first)} sorted by the zone's
+    status of each syscall (entries: compile_brand's), in number order, and
+    the personality's paths the guest opened {path: opens}."""
+    by_nr = {e.sc.nr: e for e in entries}
+    emulated, denied, unsupported = {}, {}, {}
+    for nr, (count, first) in sorted(counts.items()):
+        e = by_nr.get(nr)
+        if e is None:
+            continue
+        if e.status.notified:
+            emulated[e.sc.name] = {"count": count, "first": first}
+        elif e.status.name in ("denied", "unsupported"):
+            item = {"count": count, "errno": decode.errno_name(e.status.errno or _errno.ENOSYS),
+                    "first": first, "note": e.note}
+            (unsupported if e.status.name == "unsupported" else denied)[e.sc.name] = item
+    return {"command": list(argv), "exit": returncode, "emulated": emulated, "denied": denied,
+            "unsupported": unsupported, "paths": {p: {"count": n} for p, n in sorted((paths or {}).items())},
+            "verdict": verdict(denied, unsupported)}
+
+
+# The report's wording, here only: format_report writes it, and the C front
+# door (csrc/frontdoor/lxrun.c) writes the same from these strings, which
+# csrc/frontdoor/options.py turns into printf formats at build time (fields
+# in this order, each {name}, {name:<N} or {name:>N}).
+REPORT_HEAD = "lxrun report: {command} (exit {exit})"
+REPORT_LINE = "  {what:<12} {name:<20} {count:>6}{errno}{first}"
+REPORT_ERRNO = " {errno}"
+REPORT_FIRST = "; first: {first}"
+REPORT_VERDICT = "  verdict: {verdict}"
+VERDICT_CLEAN = "ran on the brand's pass-through and emulation only"
+VERDICT_HIT = "hit {n} {what} syscall{s}: {names}"
+REPORT_WHATS = ("emulated", "denied", "unsupported")
+REPORT_PATHS = "personality"        # REPORT_LINE's what for a /proc or /sys path it answered
+
+
+def verdict(denied: dict, unsupported: dict) -> str:
+    for what, hit in (("unsupported", unsupported), ("denied", denied)):
+        if hit:
+            return VERDICT_HIT.format(n=len(hit), what=what, s="s" if len(hit) > 1 else "",
+                                      names=", ".join(hit))
+    return VERDICT_CLEAN
 
 
 def format_report(report: dict) -> str:
-    lines = [f"lxrun report: {' '.join(report['command'])} (exit {report['exit']})"]
-    for what in ("emulated", "denied", "unsupported"):
+    lines = [REPORT_HEAD.format(command=" ".join(report["command"]), exit=report["exit"])]
+    for what in REPORT_WHATS:
         for name, item in report[what].items():
-            err = f" {item['errno']}" if "errno" in item else ""
-            first = f"; first: {item['first']}" if item.get("first") else ""
-            lines.append(f"  {what:<12} {name:<20} {item['count']:>6}{err}{first}")
-    lines.append(f"  verdict: {report['verdict']}")
+            err = REPORT_ERRNO.format(errno=item["errno"]) if "errno" in item else ""
+            first = REPORT_FIRST.format(first=item["first"]) if item.get("first") else ""
+            lines.append(REPORT_LINE.format(what=what, name=name, count=item["count"], errno=err, first=first))
+    for path, item in report.get("paths", {}).items():
+        lines.append(REPORT_LINE.format(what=REPORT_PATHS, name=path, count=item["count"], errno="", first=""))
+    lines.append(REPORT_VERDICT.format(verdict=report["verdict"]))
     return "\n".join(lines) + "\n"
 
 
@@ -656,4 +806,4 @@ def _write(path, text: str) -> None:
 
 
 __all__ = ["Observe", "Session", "TraceError", "parse_set", "copies", "format_stats", "format_report",
-           "Event", "RECORD"]
+           "Event", "RECORD", "ReportBrand", "make_report"]

@@ -22,7 +22,7 @@
  *   console script recorded at build time (LXB_PYCLI, `lxrun-py`) with the
  *   same arguments, before anything happened: subcommands, --help, an
  *   option the table does not mark served (--memory/--pids/--cpus, --trace,
- *   and any option added to the Python CLI since: its author need not touch
+ *   --stats, and any option added to the Python CLI since: its author need not touch
  *   this file), one it does not know, a table older than lxbrand/cli.py or
  *   config.py, a value it would have to judge (every error message is then
  *   Python's), a rootfs
@@ -46,6 +46,19 @@
  *   shown read-only as set-up steps, so that such a zone needs no Python.  As the filter cache, it is read only when this user
  *   owns it and its directory and nobody else can write them: the filter is
  *   the zone's boundary.
+ *
+ * THE REPORT
+ *
+ *   --report[=FILE] is served here as the Python CLI serves it
+ *   (lxbrand/trace.py): the cached brand for it (key line "report 1",
+ *   trace.ReportBrand) notifies the brand's denied and unsupported syscalls
+ *   instead of answering them in the kernel, the C supervisor answers them
+ *   with the same errno and counts, per syscall, every call it answered
+ *   with the first caller's command line (struct lxb_report); pass-through
+ *   syscalls never leave the kernel.  At the end, whatever the guest's
+ *   status, the report goes to stderr or FILE in trace.py's wording
+ *   (REPORT_*, the syscalls' and errnos' names: options.h).  No tracer, no
+ *   reader thread, no Python.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -60,6 +73,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -169,10 +183,10 @@ static __attribute__((noreturn)) void fail(int code, const char *a, const char *
 
 /* the parameters applied here (options.py SERVED) */
 enum { P_HOSTNAME, P_NET, P_BINDS, P_CWD, P_ENV, P_UID, P_GID, P_KREL, P_DENY, P_TMP, P_SHM, P_EPHEMERAL,
-       P_TTY, P_N };
+       P_TTY, P_REPORT, P_N };
 static const char *const served_params[P_N] = {
     "hostname", "net", "binds", "cwd", "env", "uid", "gid", "kernel_release", "deny", "tmp_size",
-    "shm_size", "ephemeral", "tty",
+    "shm_size", "ephemeral", "tty", "report",
 };
 
 struct kv {
@@ -182,6 +196,7 @@ struct kv {
 
 struct opts {
     const char *hostname, *net, *cwd, *kernel_release, *tmp_size, *shm_size, *uid, *gid;
+    const char *report;              /* --report: "-" (stderr) or FILE, else NULL */
     int ephemeral, tty;              /* tty: -1 unset */
     const char *binds[MAX_ITEMS];
     int nbinds;
@@ -332,8 +347,11 @@ static void parse(int argc, char **argv, struct opts *o)
             if (attached)
                 delegate("a value given to a flag", 0);
             value = op->value;
+        } else if (op->arity == FD_OPTIONAL) {
+            if (!attached)
+                value = op->value;      /* the flag alone: the table says what it means */
         } else if (op->arity != FD_VALUE) {
-            delegate("an option with an optional value", 0);
+            delegate("an option of an unknown arity", 0);
         } else if (!attached) {
             if (i + 1 >= argc)
                 delegate("an option without its value", 0);
@@ -371,8 +389,15 @@ static void parse(int argc, char **argv, struct opts *o)
         case P_SHM: o->shm_size = value; break;
         case P_EPHEMERAL: o->ephemeral = value && strcmp(value, "1") == 0; break;
         case P_TTY: o->tty = value && strcmp(value, "1") == 0; break;
+        case P_REPORT:
+            if (!value || !*value)
+                delegate("a --report= to judge", 0);
+            o->report = value;
+            break;
         }
     }
+    if (o->report && !deps_fresh(FD_REPORT_DEPS, strlen(FD_REPORT_DEPS)))
+        delegate("--report's names or wording changed since the front door was built (make build)", 0);
     if (i + 1 >= argc)
         delegate("no ROOTFS or no CMD", 0);
     o->rootfs = argv[i];
@@ -701,6 +726,12 @@ static char *brand_key(const struct opts *o, const struct utsname *host)
         free(key);
         key = n;
     }
+    if (o->report) {
+        /* lxbrand/brand/compile.py frontdoor_key(..., report=True) */
+        n = xasprintf("%sreport 1\n", key);
+        free(key);
+        key = n;
+    }
     return key;
 }
 
@@ -948,6 +979,183 @@ static void start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
     pthread_attr_destroy(&attr);
 }
 
+/* ---- the report (THE REPORT): lxbrand/trace.py make_report and format_report ---- */
+
+/* the report's section of a dispatch kind: emulated, denied, unsupported, or -1 */
+static int report_section(int kind)
+{
+    switch (kind) {
+    case LXB_KIND_C: case LXB_KIND_PY: return 0;
+    case LXB_KIND_DENIED: return 1;
+    case LXB_KIND_UNSUPPORTED: return 2;
+    }
+    return -1;
+}
+
+/* the personality's files (b->files, under --kernel-release), watched for
+   opens through the held guest's root (lxbrand/trace.py PathWatch): one
+   inotify watch each, IN_CLOSE_NOWRITE too so that the kernel never merges
+   two opens into one event; -1 when there is nothing to watch */
+static int path_wd[BRAND_MAX_FILES];
+
+static int watch_paths(const struct brand *b, int guest_pidfd)
+{
+    char line[128], path[PATH_MAX];
+    long pid = -1;
+    FILE *f;
+    int fd, i;
+
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", guest_pidfd);
+    f = fopen(path, "re");
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "Pid:", 4) == 0)
+            pid = strtol(line + 4, NULL, 10);
+    if (f)
+        fclose(f);
+    if (pid <= 0 || (fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
+        return -1;
+    for (i = 0; i < b->nfiles; i++) {
+        snprintf(path, sizeof path, "/proc/%ld/root%s", pid, b->files[i].path);
+        path_wd[i] = inotify_add_watch(fd, path, IN_OPEN | IN_CLOSE_NOWRITE);
+    }
+    return fd;
+}
+
+/* opens[i]: how often b->files[i] was opened; closes fd */
+static void paths_opened(const struct brand *b, int fd, uint64_t *opens)
+{
+    char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+    ssize_t n;
+    int i;
+
+    if (fd < 0)
+        return;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+        char *p = buf;
+        while (p + sizeof(struct inotify_event) <= buf + n) {
+            const struct inotify_event *ev = (const struct inotify_event *)p;
+            for (i = 0; i < b->nfiles; i++)
+                if ((ev->mask & IN_OPEN) && ev->wd == path_wd[i] && path_wd[i] >= 0)
+                    opens[i]++;
+            p += sizeof(struct inotify_event) + ev->len;
+        }
+    }
+    close(fd);
+}
+
+/* status: the guest's wait status when kind is 0 (else "exit None");
+   opens[i]: of b->files[i] */
+static void write_report(const struct opts *o, const struct brand *b, const struct lxb_report *rep, int kind,
+                         int status, const uint64_t *opens)
+{
+    char *text = NULL, exit_s[16], count_s[24], err_s[64], first_s[LXB_REPORT_CMDLINE + 16], *names = NULL;
+    size_t len = 0, nlen = 0;
+    FILE *m = open_memstream(&text, &len), *names_m;
+    int i, w, nr, hit[3] = {0, 0, 0}, fd;
+
+    if (!m)
+        return;
+    if (kind == 0 && WIFEXITED(status))
+        snprintf(exit_s, sizeof exit_s, "%d", WEXITSTATUS(status));
+    else if (kind == 0 && WIFSIGNALED(status))
+        snprintf(exit_s, sizeof exit_s, "%d", -WTERMSIG(status));
+    else
+        snprintf(exit_s, sizeof exit_s, "None");
+    {
+        char *cmd = NULL;
+        size_t clen = 0;
+        FILE *c = open_memstream(&cmd, &clen);
+        for (i = 0; c && i < o->ncmd; i++)
+            fprintf(c, "%s%s", i ? " " : "", o->cmd[i]);
+        if (c)
+            fclose(c);
+        fprintf(m, FD_REPORT_HEAD "\n", cmd ? cmd : "", exit_s);
+        free(cmd);
+    }
+    for (w = 0; w < 3; w++)
+        for (nr = 0; nr < LXB_NR_MAX; nr++) {
+            uint64_t n = rep ? rep->count[nr] : 0;
+            if (!n || report_section(b->kind[nr]) != w || !fd_syscall_names[nr])
+                continue;
+            hit[w]++;
+            snprintf(count_s, sizeof count_s, "%llu", (unsigned long long)n);
+            err_s[0] = first_s[0] = 0;
+            if (w > 0) {
+                int e = b->c_handler[nr] ? b->c_handler[nr] : ENOSYS;
+                snprintf(err_s, sizeof err_s, FD_REPORT_ERRNO, fd_errno_names[e] ? fd_errno_names[e] : "?");
+            }
+            if (rep->first_state[nr] == 2 && rep->first[nr][0])
+                snprintf(first_s, sizeof first_s, FD_REPORT_FIRST, rep->first[nr]);
+            fprintf(m, FD_REPORT_LINE "\n", fd_report_whats[w], fd_syscall_names[nr], count_s, err_s, first_s);
+        }
+    /* the personality's paths the guest opened, by path (as sorted() in Python) */
+    {
+        int order[BRAND_MAX_FILES], j, k;
+        for (i = 0; i < b->nfiles; i++)
+            order[i] = i;
+        for (i = 1; i < b->nfiles; i++)
+            for (j = i; j > 0 && strcmp(b->files[order[j - 1]].path, b->files[order[j]].path) > 0; j--) {
+                k = order[j];
+                order[j] = order[j - 1];
+                order[j - 1] = k;
+            }
+        for (i = 0; i < b->nfiles; i++) {
+            if (!opens[order[i]])
+                continue;
+            snprintf(count_s, sizeof count_s, "%llu", (unsigned long long)opens[order[i]]);
+            fprintf(m, FD_REPORT_LINE "\n", FD_REPORT_PATHS, b->files[order[i]].path, count_s, "", "");
+        }
+    }
+    /* trace.verdict: the unsupported, else the denied, else clean */
+    w = hit[2] ? 2 : hit[1] ? 1 : -1;
+    if (w < 0) {
+        fprintf(m, FD_REPORT_VERDICT "\n", FD_VERDICT_CLEAN);
+    } else {
+        char n_s[16], *v = NULL;
+        size_t vlen = 0;
+        FILE *vm;
+        names_m = open_memstream(&names, &nlen);
+        for (i = 0, nr = 0; names_m && nr < LXB_NR_MAX; nr++)
+            if (rep->count[nr] && report_section(b->kind[nr]) == w && fd_syscall_names[nr])
+                fprintf(names_m, "%s%s", i++ ? ", " : "", fd_syscall_names[nr]);
+        if (names_m)
+            fclose(names_m);
+        snprintf(n_s, sizeof n_s, "%d", hit[w]);
+        vm = open_memstream(&v, &vlen);
+        if (vm) {
+            fprintf(vm, FD_VERDICT_HIT, n_s, fd_report_whats[w], hit[w] > 1 ? "s" : "", names ? names : "");
+            fclose(vm);
+        }
+        fprintf(m, FD_REPORT_VERDICT "\n", v ? v : "");
+        free(v);
+        free(names);
+    }
+    fclose(m);
+    if (!text)
+        return;
+    if (strcmp(o->report, "-") == 0) {
+        fd = 2;
+    } else {
+        fd = open(o->report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (fd < 0)
+            dprintf(2, "lxrun: --report=%s: %s\n", o->report, strerror(errno));
+    }
+    if (fd >= 0) {
+        size_t off = 0;
+        while (off < len) {
+            ssize_t k = write(fd, text + off, len - off);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0)
+                break;
+            off += (size_t)k;
+        }
+        if (fd != 2)
+            close(fd);
+    }
+    free(text);
+}
+
 /* ---- main ---- */
 
 static const char *signame(int sig, char *buf, size_t len)
@@ -969,6 +1177,9 @@ int main(int argc, char **argv)
     struct lxb_config c;
     struct lxb_zone z;
     struct lxb_bind binds[MAX_ITEMS];
+    struct lxb_report *report = NULL;
+    uint64_t opens[BRAND_MAX_FILES] = {0};
+    int paths_fd = -1;
     char *envp[MAX_ITEMS + 4], **guest_argv, err[512], namebuf[32];
     const char *why, *term, *search_path = DEFAULT_PATH;
     pthread_t fwd_thread, sup_thread, relay_thread;
@@ -1074,6 +1285,8 @@ int main(int argc, char **argv)
     why = load_brand(&o, &b);
     if (why)
         delegate(why, 0);
+    if (o.report && !(report = calloc(1, sizeof *report)))
+        delegate("out of memory", 0);
 
     /* the guest's environment: ZoneConfig.environment */
     term = getenv("TERM");
@@ -1127,6 +1340,8 @@ int main(int argc, char **argv)
     c.start_timeout_ms = 0;
     c.lower_fd = -1;
     c.cap_drop = b.cap_drop;
+    /* --report with personality files: watched before the guest runs */
+    c.hold_guest = o.report && b.nfiles > 0;
 
     tty = o.tty >= 0 ? o.tty : (isatty(0) && isatty(1));
     if (tty) {
@@ -1159,6 +1374,15 @@ int main(int argc, char **argv)
             delegate("CMD could not be executed", z.exec_errno);
         fail(EXIT_FAILED, err, "");
     }
+    if (c.hold_guest) {
+        paths_fd = watch_paths(&b, z.guest_pidfd);
+        close(z.guest_pidfd);
+        z.guest_pidfd = -1;
+        if (lxb_zone_release(&z) < 0) {
+            kill(z.init_pid, SIGKILL);
+            fail(EXIT_FAILED, "the zone's init is gone before its guest could run", "");
+        }
+    }
     init_pidfd = (int)syscall(SYS_pidfd_open, z.init_pid, 0);
     if (init_pidfd < 0) {
         kill(z.init_pid, SIGKILL);
@@ -1180,6 +1404,7 @@ int main(int argc, char **argv)
         memcpy(sup.release, b.uts[1], LXB_UTS_LEN);
         memcpy(sup.version, b.uts[2], LXB_UTS_LEN);
         memcpy(sup.machine, b.uts[3], LXB_UTS_LEN);
+        sup.report = report;            /* --report: the supervisor counts */
         start_thread(&sup_thread, supervise, NULL);
         have_sup = 1;
     }
@@ -1222,6 +1447,14 @@ int main(int argc, char **argv)
         }
     }
     restore_tty();
+    /* the guest never ran: Python says why, as a run there (no report) */
+    if (kind == 1 && sup_rc >= 0)
+        delegate("CMD could not be executed", status);
+    /* at the end, also on failure: what the run needed from the brand */
+    if (o.report) {
+        paths_opened(&b, paths_fd, opens);
+        write_report(&o, &b, report, kind, status, opens);
+    }
     if (sup_rc < 0)
         fail(EXIT_FAILED, strerror(-sup_rc), "; the zone was killed");
     if (kind == 1)

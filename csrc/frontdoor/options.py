@@ -21,6 +21,13 @@ every run over until `make build`.
 
 tests/test_frontdoor.py compares the installed front door's table
 (_LXRUN_FRONTDOOR_TABLE=1 lxrun) with table() here.
+
+--report (served) also needs what the report says and how: the syscalls'
+names (the table's) and the errnos' (lxbrand/brand/decode.py errno_name),
+and the report's wording, lxbrand/trace.py REPORT_* turned into printf
+formats (report_header()).  Their sources are named apart (FD_REPORT_DEPS):
+an edited trace.py sends --report runs to Python until `make build`, not
+every run.
 """
 from __future__ import annotations
 
@@ -32,10 +39,10 @@ ARITY = {FLAG: "flag", VALUE: "value", OPTIONAL: "optional"}
 
 # the parameters lxrun.c applies itself (its `served` array says how);
 # anything else goes to Python: cgroups (--memory, --pids, --cpus), the
-# run's watching (--trace, --stats, --report), --plan, --help, and every
-# option added since
+# run's tracing (--trace, --stats), --plan, --help, and every option added
+# since
 SERVED = ("hostname", "net", "binds", "cwd", "env", "uid", "gid", "kernel_release", "deny",
-          "tmp_size", "shm_size", "ephemeral", "tty")
+          "tmp_size", "shm_size", "ephemeral", "tty", "report")
 
 
 def _here() -> str:
@@ -68,8 +75,11 @@ def table() -> list:
             for name in sorted(names, key=lambda n: (n.startswith("--"), n)):
                 if p.is_flag:
                     arity, text = FLAG, "1" if value else "0"
+                elif name in cli._RunCommand.OPTIONAL:
+                    # value: what the flag alone means (--report: "-", stderr)
+                    arity, text = OPTIONAL, cli._RunCommand.OPTIONAL[name]
                 else:
-                    arity = OPTIONAL if name in cli._RunCommand.OPTIONAL else VALUE
+                    arity = VALUE
                     default = p.default if not p.multiple else None
                     text = None if default is None or callable(default) or not isinstance(
                         default, (str, int, float)) else str(default)
@@ -93,6 +103,73 @@ def deps() -> str:
         st = os.stat(path)
         out.append(f"{path}\t{st.st_size}\t{st.st_mtime_ns}\n")
     return "".join(out)
+
+
+def report_deps() -> str:
+    """The files --report's names and wording come from, as deps()."""
+    _import_cli()
+    from lxbrand import trace
+    from lxbrand.brand import decode, table
+    out = []
+    for mod in (trace, table, decode):
+        path = os.path.abspath(mod.__file__)
+        st = os.stat(path)
+        out.append(f"{path}\t{st.st_size}\t{st.st_mtime_ns}\n")
+    return "".join(out)
+
+
+# lxbrand/trace.py REPORT_*: each template, and its fields in the order
+# lxrun.c passes them (all as strings)
+REPORT_FIELDS = {
+    "REPORT_HEAD": ("command", "exit"),
+    "REPORT_LINE": ("what", "name", "count", "errno", "first"),
+    "REPORT_ERRNO": ("errno",),
+    "REPORT_FIRST": ("first",),
+    "REPORT_VERDICT": ("verdict",),
+    "VERDICT_CLEAN": (),
+    "VERDICT_HIT": ("n", "what", "s", "names"),
+}
+
+
+def printf_format(template: str, fields: tuple) -> str:
+    """A str.format template of strings ({x}, {x:<N}, {x:>N}) as printf's
+    format, its fields in `fields` order (else SystemExit: lxrun.c passes
+    them in that order)."""
+    import string
+    out, seen = [], []
+    for literal, field, spec, conv in string.Formatter().parse(template):
+        out.append(literal.replace("%", "%%"))
+        if field is None:
+            continue
+        if conv or not (spec == "" or (spec[0] in "<>" and spec[1:].isdigit())):
+            raise SystemExit(f"options.py: {template!r}: {{{field}:{spec}}} has no printf form here")
+        out.append("%" + ("-" if spec[:1] == "<" else "") + spec[1:] + "s")
+        seen.append(field)
+    if tuple(seen) != fields:
+        raise SystemExit(f"options.py: {template!r}: fields {seen} (lxrun.c passes {list(fields)})")
+    return "".join(out)
+
+
+def report_header() -> list:
+    """--report's lines of the header: wording, syscall names, errno names."""
+    _import_cli()
+    from lxbrand import trace
+    from lxbrand.brand import TABLE, decode
+    lines = []
+    for name, fields in REPORT_FIELDS.items():
+        lines.append(f"#define FD_{name} {_c(printf_format(getattr(trace, name), fields))}")
+    lines.append("static const char *const fd_report_whats[] = {"
+                 + ", ".join(_c(w) for w in trace.REPORT_WHATS) + "};")
+    lines.append(f"#define FD_REPORT_PATHS {_c(trace.REPORT_PATHS)}")
+    names = {sc.nr: sc.name for sc in TABLE}
+    lines.append("static const char *const fd_syscall_names[LXB_NR_MAX] = {")
+    lines += [f"    [{nr}] = {_c(name)}," for nr, name in sorted(names.items())]
+    lines.append("};")
+    lines.append("static const char *const fd_errno_names[256] = {")
+    lines += [f"    [{e}] = {_c(decode.errno_name(e))}," for e in range(1, 256)]
+    lines.append("};")
+    lines.append(f"#define FD_REPORT_DEPS {_c(report_deps())}")
+    return lines
 
 
 def _c(s) -> str:
@@ -122,6 +199,7 @@ def header() -> str:
     lines.append("static const char *const fd_commands[] = {"
                  + ", ".join(_c(c) for c in commands()) + ", NULL};")
     lines.append(f"#define FD_OPTS_DEPS {_c(deps())}")
+    lines += report_header()
     return "\n".join(lines) + "\n"
 
 

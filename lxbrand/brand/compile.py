@@ -383,13 +383,15 @@ FRONTDOOR_NEEDS_PYTHON = 1
 _FRONTDOOR_HEAD = struct.Struct("<16s6I512s512s65s65s65s65sQ")   # ..., uts, cap_drop
 
 
-def frontdoor_key(kernel_release: Optional[str], deny_items) -> bytes:
+def frontdoor_key(kernel_release: Optional[str], deny_items, report: bool = False) -> bytes:
     """What a front-door brand is compiled for: the host's kernel, and
     --kernel-release and --deny as the command line gave them (in order, the
-    last value of a repeated syscall winning, as cli._parse_deny's dict)."""
+    last value of a repeated syscall winning, as cli._parse_deny's dict);
+    under --report, the brand that counts (lxbrand/trace.py ReportBrand)."""
     u = os.uname()
     text = f"lxbrand-frontdoor-key 1\nhost {u.release} {u.version}\nrelease {kernel_release or ''}\n"
-    return (text + "".join(f"deny {name}={err}\n" for name, err in deny_items)).encode()
+    text += "".join(f"deny {name}={err}\n" for name, err in deny_items)
+    return (text + ("report 1\n" if report else "")).encode()
 
 
 def _fnv1a64(data: bytes) -> int:
@@ -436,8 +438,8 @@ def personality_files(kernel_release: Optional[str], proc_version: Optional[str]
 
 
 def frontdoor_bytes(brand: "Brand", kernel_release: Optional[str], deny_items, uts: dict,
-                    proc_version: Optional[str]) -> bytes:
-    key = frontdoor_key(kernel_release, deny_items)
+                    proc_version: Optional[str], report: bool = False) -> bytes:
+    key = frontdoor_key(kernel_release, deny_items, report)
     deps = _frontdoor_deps()
     bpf = brand.bpf()
     text = b"".join(path.encode() + b"\0" + body.encode() + b"\0"
@@ -451,7 +453,8 @@ def frontdoor_bytes(brand: "Brand", kernel_release: Optional[str], deny_items, u
 
 
 def store_frontdoor(brand: "Brand", kernel_release: Optional[str] = None, deny_items=(),
-                    uts: Optional[dict] = None, proc_version: Optional[str] = None) -> Optional[str]:
+                    uts: Optional[dict] = None, proc_version: Optional[str] = None,
+                    report: bool = False) -> Optional[str]:
     """Write the brand a command-line zone with these options gets, for the
     front door, with the zone's uts names and /proc/version text (Zone.uts(),
     Zone.proc_version(); without them, only a zone of the host's kernel is
@@ -469,8 +472,9 @@ def store_frontdoor(brand: "Brand", kernel_release: Optional[str] = None, deny_i
         uts = {"sysname": "Linux", "release": u.release, "version": u.version, "machine": "x86_64"}
     if kernel_release and proc_version is None:
         return None
-    data = frontdoor_bytes(brand, kernel_release, list(deny_items), uts, proc_version if kernel_release else None)
-    path = frontdoor_path(frontdoor_key(kernel_release, list(deny_items)))
+    data = frontdoor_bytes(brand, kernel_release, list(deny_items), uts, proc_version if kernel_release else None,
+                           report)
+    path = frontdoor_path(frontdoor_key(kernel_release, list(deny_items), report))
     try:
         with open(path, "rb") as f:
             if f.read(len(data) + 1) == data:
