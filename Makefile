@@ -32,9 +32,17 @@ deps:
 build:
 	$(PY) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
 	  --no-build-isolation -e '.[test]'
+	$(MAKE) lxbrand/lxbrand-init
 	$(MAKE) -C csrc/frontdoor PY=$(PY) install
 	$(PY) -c 'from lxbrand.brand.compile import Brand, store_frontdoor; store_frontdoor(Brand())'
 	$(MAKE) -C testbins
+
+# a zone started from Python has its init cloned by this small program, not
+# by the interpreter (csrc/launcher.c, csrc/init/lxbrand-init.c)
+INIT_SOURCES := csrc/init/lxbrand-init.c $(addprefix csrc/,launcher.c zone_init.c zone_guest.c zone_fs.c \
+                zone_util.c zone_proc.c)
+lxbrand/lxbrand-init: $(INIT_SOURCES) csrc/lxbrand.h csrc/zone_int.h csrc/zone_proto.h
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Icsrc -o $@ $(INIT_SOURCES)
 
 testbins:
 	$(MAKE) -C testbins
@@ -70,5 +78,5 @@ bench-quick: build
 	$(PY) -m bench --quick
 
 clean:
-	rm -rf build lxbrand/_lxbrand_c*.so lxbrand/_lxbrand_c.c *.egg-info
+	rm -rf build lxbrand/_lxbrand_c*.so lxbrand/_lxbrand_c.c lxbrand/lxbrand-init *.egg-info
 	$(MAKE) -C testbins clean

@@ -149,6 +149,9 @@ struct lxb_config {
     const unsigned char *profile_bpf;  /* the container's own seccomp profile (lxb_profile_build),
                                     loaded after the brand's filter, or NULL */
     int profile_bpf_len;         /* in bytes */
+    const char *init_exec;       /* lxbrand-init: exec'd, it clones the zone's init (for a
+                                    caller that is an interpreter, csrc/launcher.c), or
+                                    NULL: the caller clones init itself (the front door) */
 };
 
 struct lxb_zone {

@@ -1,7 +1,11 @@
 /*
  * zone_init.c: the zone's init, pid 1 of its pid namespace.
  *
- * Init is a fork of lxrun in the zone's first user namespace.  It builds the
+ * Init is a clone of lxrun (the C front door), or, for a caller that is an
+ * interpreter, of lxbrand-init (csrc/init/, exec'd by lxb_zone_start, which
+ * clones init as the caller's child and exits), in the zone's first user
+ * namespace: never a clone of the interpreter, whose later writes would
+ * each leave a private page in init.  It builds the
  * zone's file system (zone_fs.c), names the zone, and starts the guest in a
  * second user namespace below its own, with mount, uts, ipc, cgroup (and,
  * unless --net host, network) namespaces of the guest's own: every mount
@@ -11,8 +15,9 @@
  * it to lxrun.
  *
  * Init stays ours: it never execs, it is not dumpable (its mm belongs to the
- * host's user namespace, so no process of the zone can ptrace it or read its
- * /proc files), and it runs without the filter.  It reaps orphans, forwards
+ * host's user namespace, where lxrun or lxbrand-init was exec'd, so no
+ * process of the zone can ptrace it or read its /proc files), and it runs
+ * without the filter.  It reaps orphans, forwards
  * the signals lxrun receives to the guest's process group, sends the guest's
  * wait status to lxrun, and exits; the kernel then kills whatever is left.
  * If lxrun dies, PR_SET_PDEATHSIG kills init, and with it the zone.
@@ -40,8 +45,8 @@
 #include "zone_int.h"
 
 /*
- * Init is a fork of lxrun, so /proc/1/cmdline in the zone would show lxrun's
- * host command line.  Blank it in place (the argument area is init's own
+ * Init is a clone of lxrun or lxbrand-init, so /proc/1/cmdline in the zone
+ * would show that host command line.  Blank it in place (the argument area is init's own
  * copy-on-write memory; /proc/self/stat fields 48 and 49 give its bounds)
  * and name the process, as setproctitle does.
  */

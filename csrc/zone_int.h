@@ -1,7 +1,8 @@
 /*
  * zone_int.h: what the zone's three processes share (private to csrc/).
  *
- *   launcher.c   the parent (lxrun): clone init, id maps, cgroups, wait
+ *   launcher.c   the parent (lxrun): clone init (or have lxbrand-init,
+ *                exec'd, clone it), id maps, cgroups, wait
  *   zone_init.c  init, pid 1 of the zone: runs the set-up, starts the guest,
  *                takes its listener, reaps, forwards signals
  *   zone_guest.c the guest until it execs CMD
@@ -70,6 +71,19 @@ int lxb_load_profile(const unsigned char *bpf, int len);
 
 /* zone_fs.c: build the zone's tree and pivot into it */
 void lxb_setup_fs(int ctl, const struct lxb_config *cfg);
+
+/* launcher.c: the zone's init cloned with its namespaces (plus extra flags:
+   CLONE_PARENT from lxbrand-init); the child runs lxb_init_main.  Init's
+   pid, or -errno with a message in err */
+pid_t lxb_clone_init(const struct lxb_config *cfg, int ctl, int syncfd, unsigned long extra, char *err,
+                     int errlen);
+/* the launch configuration into a new memfd (struct lxb_pack_head): the
+   memfd, or -errno */
+int lxb_config_pack(const struct lxb_config *cfg);
+/* ... and back, mapped from memfd: the config, or NULL */
+struct lxb_config *lxb_config_unpack(int memfd);
+/* lxbrand-init's main: lxbrand-init CONFIG_MEMFD CTL SYNC */
+int lxb_starter_main(int argc, char **argv);
 
 /* zone_init.c */
 __attribute__((noreturn)) void lxb_init_main(const struct lxb_config *cfg, int ctl, int syncfd);

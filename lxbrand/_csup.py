@@ -141,6 +141,11 @@ def add_fd(listener_fd: int, notif_id: int, host_fd: int, cloexec: bool, send: b
 # zone.py decides what a zone's start-up is made of; these turn it into the C
 # structs of csrc/lxbrand.h (and back), so that no other module touches ffi.
 
+# the small C program that clones a zone's init for this process (csrc/init/,
+# built by `make build` beside the compiled module): a clone of the
+# interpreter would keep a private copy of every page it writes afterwards
+INIT_EXEC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lxbrand-init")
+
 STEP_NAMES = {"PROC": "proc", "SYS": "sysfs", "DEV": "dev", "TMPFS": "tmpfs", "BIND": "bind", "FILE": "file",
               "MASK": "mask", "SELF_BIND": "rebind", "ROOT_RO": "read-only"}
 STEP_FLAGS = (("ro", "LXB_STEP_F_RO"), ("if missing or empty", "LXB_STEP_F_IF_EMPTY"),
@@ -238,6 +243,8 @@ class LaunchConfig:
             self._keep.append(pbuf)
             c.profile_bpf = ffi.cast("unsigned char *", pbuf)
             c.profile_bpf_len = len(profile)
+        # init is cloned by lxbrand-init, never by this interpreter (csrc/launcher.c)
+        c.init_exec = self._str(INIT_EXEC)
         return self
 
     def plan(self) -> list:

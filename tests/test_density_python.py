@@ -33,6 +33,11 @@ def _children() -> set:
     return out
 
 
+def _vm_size_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(l for l in f if l.startswith("VmSize:")).split()[1])
+
+
 def _fds() -> set:
     return set(os.listdir("/proc/self/fd")) - {"."}
 
@@ -102,9 +107,13 @@ def test_one_interpreter_answers_twenty_zones_each_for_itself(rootfs):
     try:
         for i in range(N):
             guests.append(_Guest(rootfs, i))
-        # all twenty run at once, each a zone of its own with its own init
+        # all twenty run at once, each a zone of its own with its own init,
+        # which is this process's child but no clone of the interpreter
+        # (lxbrand-init clones it): its writes leave no private pages there
         inits = {g.run.init_pid for g in guests}
         assert len(inits) == N and inits <= _children()
+        sizes = {_vm_size_kb(p) for p in inits}
+        assert max(sizes) < 32 * 1024 < _vm_size_kb(os.getpid()), (sizes, _vm_size_kb(os.getpid()))
 
         # every zone asks before any answer is read: the calls are in flight together
         for g in guests:

@@ -191,3 +191,44 @@ def test_the_package_exports_the_library():
     for name in lxbrand.__all__:
         assert getattr(lxbrand, name) is not None, name
     assert {"ZoneProcess", "BootedZone", "AsyncZoneProcess", "HandlerWarning"} <= set(lxbrand.__all__)
+
+
+# -- the zone's init (issue 16) --------------------------------------------------
+
+def _vm_kb(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_a_zones_init_is_not_a_clone_of_the_interpreter(zone):
+    """lxbrand-init clones init (csrc/launcher.c): init is this process's child,
+    but its memory is a small C program's, not a copy of the interpreter's."""
+    p = zone.popen(["sh", "-c", "echo up; read x; cat /proc/1/cmdline"], stdin=subprocess.PIPE,
+                   stdout=subprocess.PIPE)
+    try:
+        assert p.stdout.readline() == b"up\n"
+        init = zone._init_pid
+        with open(f"/proc/{init}/stat") as f:
+            assert int(f.read().rsplit(")", 1)[1].split()[1]) == os.getpid()     # our child
+        assert _vm_kb(init, "VmSize") < 32 * 1024 < _vm_kb(os.getpid(), "VmSize"), \
+            (_vm_kb(init, "VmSize"), _vm_kb(os.getpid(), "VmSize"))
+        if os.geteuid() == 0:
+            assert os.readlink(f"/proc/{init}/exe").endswith("/lxbrand-init")
+    finally:
+        p.stdin.close()
+        assert p.wait() == 0
+    assert p.stdout.read().rstrip(b"\0") == b"lxbrand-init"       # /proc/1/cmdline: no fd numbers, no host path
+
+
+def test_a_missing_init_program_is_one_line(zone, monkeypatch):
+    from lxbrand import _csup
+    from lxbrand.errors import ZoneStartError
+    monkeypatch.setattr(_csup, "INIT_EXEC", "/nonexistent/lxbrand-init")
+    with pytest.raises(ZoneStartError) as e:
+        zone.run(["true"])
+    assert str(e.value) == ("/nonexistent/lxbrand-init: No such file or directory (the zone's init; "
+                            "run: make build)")
+
