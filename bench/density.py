@@ -22,8 +22,9 @@ lxbrand.Zone, each with a getppid handler of its own, whose guest is
 `/bin/sh -c 'echo $PPID; exec /bin/sleep S'`: the driver checks that every
 zone's handler answered (4242) before it says `ready`, then waits for EOF on
 its stdin, ends every zone (SIGTERM to its init, which the guest gets) and
-exits.  Its PSS is the driver's, every zone's init (a fork of the driver)
-and every guest, summed as above.
+exits.  Its PSS is the driver's, every zone's init (the driver's child,
+cloned by lxbrand-init, not by the driver: csrc/launcher.c) and every
+guest, summed as above.
 """
 from __future__ import annotations
 

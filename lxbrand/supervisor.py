@@ -398,15 +398,20 @@ def _warn_handler(fn, call: Call, why: str) -> None:
 
 
 RECEIVERS = 4
-"""Threads receiving one zone's notifications: a slow Python handler holds
-one of them while the others keep answering the zone's other threads."""
+"""Threads receiving one zone's notifications, at most: a slow Python handler
+holds one of them while the others keep answering the zone's other threads.
+One starts with the zone; another only when every one started is inside a
+Python handler: an idle zone holds one thread (its stack, its thread state)
+in the interpreter that serves it (issue 16)."""
 
 
 class Supervisor:
     """A zone's notification loop (receiver threads running C) and its upcalls.
 
     Each receiver runs lxb_supervise on the same struct (csrc/supervisor.c,
-    RECEIVERS); a Python upcall runs on the receiver that received it.
+    RECEIVERS); a Python upcall runs on the receiver that received it, and
+    when no other receiver is left in C, it starts one more (up to
+    `receivers`) before it runs the handler.
     `stop` wakes them all and waits for those running C, never for one inside
     a Python handler: that one finishes on its own time (its caller was
     killed with the zone), and the C struct with its fds is released when the
@@ -428,21 +433,30 @@ class Supervisor:
         self._in_c = 0          # receivers started and not inside a Python handler
         self._refs = 1          # holders of self.c's fds: stop(), and each receiver
         self._stopped = False
-        self.threads = [threading.Thread(target=self._run, name=f"lxbrand-supervisor-{i}", daemon=True)
-                        for i in range(receivers)]
+        self._receivers = receivers
+        self._started = 0       # receivers started or being started
+        self.threads: list[threading.Thread] = []     # the receivers started
 
     def start(self) -> None:
-        for t in self.threads:
+        with self._cond:
+            self._refs += 1
+            self._in_c += 1
+            self._started += 1
+        self._add_receiver()
+
+    def _add_receiver(self) -> None:
+        """Start a receiver the caller counted in _refs, _in_c and _started."""
+        t = threading.Thread(target=self._run, name=f"lxbrand-supervisor-{len(self.threads)}", daemon=True)
+        try:
+            t.start()
+        except BaseException:
             with self._cond:
-                self._refs += 1
-                self._in_c += 1
-            try:
-                t.start()
-            except BaseException:
-                with self._cond:
-                    self._refs -= 1
-                    self._in_c -= 1
-                raise
+                self._refs -= 1
+                self._in_c -= 1
+                self._started -= 1
+                self._cond.notify_all()
+            raise
+        self.threads.append(t)
 
     def _run(self) -> None:
         try:
@@ -493,6 +507,16 @@ class Supervisor:
             self._in_c -= 1
             if self._stopped:
                 self._cond.notify_all()
+            grow = not self._stopped and self._in_c == 0 and self._started < self._receivers
+            if grow:        # none left receiving while this handler runs: one more
+                self._refs += 1
+                self._in_c += 1
+                self._started += 1
+        if grow:
+            try:
+                self._add_receiver()
+            except RuntimeError:
+                pass        # no thread to be had: the receivers there are go on
         try:
             self._answer_upcall(c_call, reply)
         finally:
