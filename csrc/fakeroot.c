@@ -58,6 +58,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <sys/resource.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
 #include <unistd.h>
@@ -184,16 +185,17 @@ static int caller_status(uint32_t pid, const char *name, char *out, size_t len)
     return -ENOENT;
 }
 
-static int fake_euid(uint32_t pid);
+struct fcred;
+static int cred_get_ids(uint32_t pid, struct fcred *out);
+static void answer(int rc, struct lxb_reply *r);
 
-/* does the caller hold CAP_CHOWN (fake root's token) in its effective set,
-   with a fake euid 0 (see CREDENTIALS)?  caller_maps() first */
+static int fake_capable(uint32_t pid, int bit);
+
+/* does the caller hold CAP_CHOWN (fake root's token) in its fake effective
+   set and its real one (see CAPABILITIES)?  caller_maps() first */
 static int caller_is_root(uint32_t pid)
 {
-    char v[64];
-    if (fake_euid(pid) != 0 || caller_status(pid, "CapEff", v, sizeof v) < 0)
-        return 0;
-    return (strtoull(v, NULL, 16) >> CAP_CHOWN_BIT) & 1;
+    return fake_capable(pid, CAP_CHOWN_BIT);
 }
 
 /*
@@ -740,6 +742,149 @@ void lxb_fr_statx(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply 
     answer_stat(c, rc, c->args[4], &stx, sizeof stx, r);
 }
 
+/* ---- getdents ----
+ *
+ * A recorded device is a regular file on the host, so the kernel's getdents
+ * says DT_REG where stat says a device, and find -type c, ls and tar (which
+ * trust d_type) miss it.  The supervisor performs getdents itself on the
+ * caller's own open directory (pidfd_getfd: the same open file description,
+ * so the caller's offset moves as the kernel's call would move it) and turns
+ * the d_type of each regular entry recorded as a device into DT_CHR or
+ * DT_BLK.  Nothing is opened by name: the record is read with getxattrat on
+ * (directory, name) without following a link.
+ */
+#include <dirent.h>
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+#define GETDENTS_MAX 65536
+
+/* the record's device type of name in directory dfd: 'c', 'b' or 0 */
+static char entry_device(int dfd, const char *name)
+{
+    static int missing;
+    char buf[96];
+    long n = -1;
+    unsigned long u, g, ma, mi;
+    char t = 0;
+
+    if (!__atomic_load_n(&missing, __ATOMIC_RELAXED)) {
+        struct {
+            uint64_t value;
+            uint32_t size;
+            uint32_t flags;
+        } args = {(uint64_t)(uintptr_t)buf, sizeof buf - 1, 0};
+        n = syscall(SYS_getxattrat, dfd, name, AT_SYMLINK_NOFOLLOW, FAKEROOT_XATTR, &args, sizeof args);
+        if (n < 0 && (errno == ENOSYS || errno == EINVAL))
+            __atomic_store_n(&missing, 1, __ATOMIC_RELAXED);
+    }
+    if (__atomic_load_n(&missing, __ATOMIC_RELAXED)) {
+        char path[64 + NAME_MAX];
+        snprintf(path, sizeof path, "/proc/self/fd/%d/%s", dfd, name);
+        n = lgetxattr(path, FAKEROOT_XATTR, buf, sizeof buf - 1);
+    }
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    if (sscanf(buf, "%lu:%lu:%c:%lu:%lu", &u, &g, &t, &ma, &mi) == 5 && (t == 'c' || t == 'b'))
+        return t;
+    return 0;
+}
+
+/* getdents(2), getdents64(2): the kernel's entries, a recorded device's
+   d_type its record's */
+void lxb_fr_getdents(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    int fd = (int)c->args[0], pidfd = -1, hfd = -1, rc;
+    unsigned int count = (unsigned int)c->args[2];
+    char *buf = NULL;
+    long n = 0, pos;
+
+    (void)s;
+    if (fd < 0) {
+        answer(-EBADF, r);
+        return;
+    }
+    pidfd = (int)syscall(SYS_pidfd_open, c->pid, PIDFD_THREAD);
+    if (pidfd < 0) {
+        char v[32];
+        /* before Linux 6.9 a pidfd names a thread group: its leader's */
+        if (caller_status(c->pid, "Tgid", v, sizeof v) == 0)
+            pidfd = (int)syscall(SYS_pidfd_open, (pid_t)strtol(v, NULL, 10), 0);
+    }
+    if (pidfd < 0) {
+        answer(-ENOENT, r);
+        return;
+    }
+    /* the pidfd was opened while the tid was still the caller's */
+    if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
+        rc = -ENOENT;
+        goto out;
+    }
+    hfd = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    if (hfd < 0) {
+        rc = errno == EBADF ? -EBADF : -errno;
+        goto out;
+    }
+    if (count > GETDENTS_MAX)
+        count = GETDENTS_MAX;   /* fewer entries per call, as the kernel may give */
+    buf = malloc(count ? count : 1);
+    if (!buf) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    n = syscall(c->nr, hfd, buf, count);
+    if (n < 0) {
+        rc = -errno;
+        goto out;
+    }
+    for (pos = 0; pos < n;) {
+        unsigned short reclen;
+        unsigned char *type;
+        const char *name;
+        char t;
+
+        if (c->nr == SYS_getdents64) {
+            struct dirent64 *d = (struct dirent64 *)(buf + pos);
+            reclen = d->d_reclen;
+            type = &d->d_type;
+            name = d->d_name;
+        } else {
+            /* struct linux_dirent: ino, off, reclen, name; d_type in its last byte */
+            reclen = *(unsigned short *)(buf + pos + 16);
+            type = (unsigned char *)(buf + pos + reclen - 1);
+            name = buf + pos + 18;
+        }
+        if (reclen == 0 || pos + reclen > n)
+            break;
+        if (*type == DT_REG && (t = entry_device(hfd, name)))
+            *type = t == 'c' ? DT_CHR : DT_BLK;
+        pos += reclen;
+    }
+    if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
+        rc = -ENOENT;
+        goto out;
+    }
+    if (n > 0 && lxb_write_mem(c->pid, c->args[1], buf, (size_t)n) != (int64_t)n) {
+        rc = -EFAULT;
+        goto out;
+    }
+    rc = 0;
+out:
+    free(buf);
+    if (hfd >= 0)
+        close(hfd);
+    if (pidfd >= 0)
+        close(pidfd);
+    if (rc < 0)
+        answer(rc, r);
+    else {
+        r->error = 0;
+        r->val = n;
+    }
+}
+
 /* ---- chown ---- */
 
 static int do_chown(const struct lxb_call *c, int dirfd, uint64_t path_addr, int is_fd, uint32_t owner,
@@ -953,7 +1098,26 @@ out:
  *   file is not honoured.  Nothing here ever reaches the host: the caller
  *   keeps its real ids, and every file operation is still done with them
  *   (docs/DIFFERENCES.md, SECURITY.md).  /proc/PID/status shows the real ids.
- *   A fake euid other than 0 makes chown and mknod EPERM as for a user.
+ *
+ * CAPABILITIES
+ *
+ *   Linux moves capabilities with the uids (commoncap.c: leaving uid 0
+ *   clears the permitted and effective sets unless SECBIT_KEEP_CAPS, leaving
+ *   euid 0 clears the effective set, returning raises it again), so the
+ *   record holds fake effective, permitted, inheritable and ambient sets and
+ *   securebits too, moved by the same rules: capget and capset, and prctl's
+ *   PR_SET_KEEPCAPS, PR_GET_KEEPCAPS, PR_SET_SECUREBITS, PR_GET_SECUREBITS
+ *   and PR_CAP_AMBIENT answer from it; PR_CAPBSET_DROP is checked against
+ *   the fake effective set, then performed by the kernel (the bounding set
+ *   is real).  A fresh record starts from the caller's real sets.  The
+ *   privileged fake operations (set*id, setgroups, chown, mknod) ask the
+ *   fake effective set AND the real one: a fake capability is never more
+ *   than a real one of the zone, and the real sets never change here.
+ *   execve applies Linux's rules for a file without capabilities (root
+ *   gets its bounding set, others their ambient set; KEEP_CAPS cleared): an
+ *   exec is seen at the process's next credential call, by the 16 bytes at
+ *   its AT_RANDOM, fresh in every exec'd image.  A process that forged them
+ *   gains nothing a real exec would not give it.
  */
 #include <pthread.h>
 
@@ -961,6 +1125,19 @@ out:
 #define CRED_GROUPS 64
 #define CAP_SETGID_BIT 6
 #define CAP_SETUID_BIT 7
+#define CAP_SETPCAP_BIT 8
+#define CAP_LAST_BIT 40          /* CAP_CHECKPOINT_RESTORE */
+#define CAP_VALID ((1ULL << (CAP_LAST_BIT + 1)) - 1)
+/* the file-system capabilities that follow the fsuid (CAP_FS_SET) */
+#define CAP_FS_SET ((1ULL << 0) | (1ULL << 1) | (1ULL << 2) | (1ULL << 3) | (1ULL << 4) | (1ULL << 9) | \
+                    (1ULL << 27) | (1ULL << 32))
+#define SB_NOROOT (1u << 0)
+#define SB_NO_SETUID_FIXUP (1u << 2)
+#define SB_KEEP_CAPS (1u << 4)
+#define SB_KEEP_CAPS_LOCKED (1u << 5)
+#define SB_NO_CAP_AMBIENT_RAISE (1u << 6)
+#define SB_ALL 0xffu             /* the four bits and their locks */
+#define SB_LOCKS 0xaau
 
 struct fcred {
     uint32_t tgid;               /* host tgid; 0: a free slot */
@@ -968,6 +1145,10 @@ struct fcred {
     uint32_t uid[4], gid[4];     /* real, effective, saved, fs */
     uint32_t ngroups;
     uint32_t groups[CRED_GROUPS];
+    uint64_t cap_eff, cap_prm, cap_inh, cap_amb;
+    uint32_t securebits;
+    uint64_t exec_at;            /* the image's AT_RANDOM address and bytes (CAPABILITIES) */
+    uint8_t exec_rnd[16];
 };
 
 static pthread_mutex_t creds_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -1027,9 +1208,90 @@ static int cred_free_slot(void)
     return -1;
 }
 
+/* a hexadecimal "Name:" of /proc/PID/status (CapEff...), 0 if unreadable */
+static uint64_t status_hex(uint32_t pid, const char *name)
+{
+    char v[64];
+    return caller_status(pid, name, v, sizeof v) == 0 ? strtoull(v, NULL, 16) : 0;
+}
+
+/* the mark of the image pid runs: AT_RANDOM's address and its 16 bytes */
+static void exec_mark(uint32_t pid, uint32_t tgid, uint64_t *at, uint8_t rnd[16])
+{
+    char path[64];
+    uint64_t aux[160];
+    long n, i;
+
+    *at = 0;
+    memset(rnd, 0, 16);
+    snprintf(path, sizeof path, "/proc/%u/auxv", tgid);
+    n = lxb_read_small(path, (char *)aux, sizeof aux);
+    for (i = 0; n > 0 && i + 1 < n / 8; i += 2) {
+        if (aux[i] == 0)
+            break;
+        if (aux[i] == 25) {     /* AT_RANDOM */
+            *at = aux[i + 1];
+            break;
+        }
+    }
+    if (*at && lxb_read_mem(pid, *at, rnd, 16) != 16)
+        memset(rnd, 0, 16);
+}
+
+/* execve(2)'s capabilities for a file without any (cap_bprm_creds_from_file):
+   the set-user-id bit is not honoured, so the ids stay */
+static void cred_exec(struct fcred *c, uint64_t bset)
+{
+    int eff = 0;
+
+    c->cap_prm = 0;
+    if (!(c->securebits & SB_NOROOT)) {
+        if (c->uid[1] == 0 || c->uid[0] == 0)
+            c->cap_prm = bset | c->cap_inh;
+        if (c->uid[1] == 0)
+            eff = 1;
+    }
+    c->cap_prm |= c->cap_amb;
+    c->cap_eff = eff ? c->cap_prm : c->cap_amb;
+    c->securebits &= ~SB_KEEP_CAPS;
+}
+
+static int cred_put(const struct fcred *c);
+
 /* the caller's fake credentials into *out (its tgid and start time set):
    1 from a record of its own, 2 inherited from an ancestor's, 0 its real ids */
 static int cred_get(uint32_t pid, struct fcred *out)
+{
+    int rc = cred_get_ids(pid, out);
+    uint64_t at;
+    uint8_t rnd[16];
+
+    if (rc < 0)
+        return rc;
+    exec_mark(pid, out->tgid, &at, rnd);
+    if (rc == 0) {
+        /* no record: the real sets */
+        out->cap_eff = status_hex(pid, "CapEff");
+        out->cap_prm = status_hex(pid, "CapPrm");
+        out->cap_inh = status_hex(pid, "CapInh");
+        out->cap_amb = status_hex(pid, "CapAmb");
+        out->securebits = 0;    /* the launcher's SECBIT_KEEP_CAPS ended at the guest's execve */
+    } else if (at != out->exec_at || memcmp(rnd, out->exec_rnd, 16) != 0) {
+        /* an execve since the record was made: its rules, once */
+        cred_exec(out, status_hex(pid, "CapBnd"));
+        out->exec_at = at;
+        memcpy(out->exec_rnd, rnd, 16);
+        if (cred_put(out) == 0)
+            rc = 1;
+        return rc;
+    }
+    out->exec_at = at;
+    memcpy(out->exec_rnd, rnd, 16);
+    return rc;
+}
+
+/* cred_get's ids part */
+static int cred_get_ids(uint32_t pid, struct fcred *out)
 {
     char v[256];
     uint32_t tgid, cur, ppid;
@@ -1112,13 +1374,33 @@ static int cred_put(const struct fcred *c)
     return i < 0 ? -EAGAIN : 0;
 }
 
-/* a fake euid 0 holding the real capability: may set any id (ns_capable) */
+/* the capability in the fake effective set and in the real one (ns_capable) */
 static int cred_capable(uint32_t pid, const struct fcred *c, int bit)
 {
-    char v[64];
-    if (c->uid[1] != 0 || caller_status(pid, "CapEff", v, sizeof v) < 0)
-        return 0;
-    return (strtoull(v, NULL, 16) >> bit) & 1;
+    return ((c->cap_eff & status_hex(pid, "CapEff")) >> bit) & 1;
+}
+
+/* the capabilities follow a uid change (cap_task_fix_setuid), old the ids before */
+static void cred_fixup(struct fcred *n, const uint32_t *old, int which)
+{
+    if (n->securebits & SB_NO_SETUID_FIXUP)
+        return;
+    if (which == 'f') {
+        if (old[3] == 0 && n->uid[3] != 0)
+            n->cap_eff &= ~CAP_FS_SET;
+        if (old[3] != 0 && n->uid[3] == 0)
+            n->cap_eff |= n->cap_prm & CAP_FS_SET;
+        return;
+    }
+    if ((old[0] == 0 || old[1] == 0 || old[2] == 0) && n->uid[0] != 0 && n->uid[1] != 0 && n->uid[2] != 0) {
+        if (!(n->securebits & SB_KEEP_CAPS))
+            n->cap_prm = n->cap_eff = 0;
+        n->cap_amb = 0;
+    }
+    if (old[1] == 0 && n->uid[1] != 0)
+        n->cap_eff = 0;
+    if (old[1] != 0 && n->uid[1] == 0)
+        n->cap_eff = n->cap_prm;
 }
 
 static int one_of(uint32_t x, const uint32_t *ids)
@@ -1207,7 +1489,13 @@ void lxb_fr_setid(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply 
     priv = cred_capable(c->pid, &cr, gid_call ? CAP_SETGID_BIT : CAP_SETUID_BIT);
     ids = gid_call ? cr.gid : cr.uid;
     oldfs = ids[3];
-    rc = cred_transition(ids, which, (uint32_t)c->args[0], (uint32_t)c->args[1], (uint32_t)c->args[2], priv);
+    {
+        uint32_t old[4];
+        memcpy(old, cr.uid, sizeof old);
+        rc = cred_transition(ids, which, (uint32_t)c->args[0], (uint32_t)c->args[1], (uint32_t)c->args[2], priv);
+        if (rc == 0 && !gid_call)
+            cred_fixup(&cr, old, which);
+    }
     if (rc == 0 && lxb_notif_valid(c->listener_fd, c->id) < 0)
         rc = -ENOENT;
     if (rc == 0)
@@ -1321,11 +1609,473 @@ void lxb_fr_getid(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply 
     r->error = 0;
 }
 
-/* the caller's fake euid (caller_is_root); -1 if it cannot be read */
-static int fake_euid(uint32_t pid)
+static int fake_capable(uint32_t pid, int bit)
 {
     struct fcred cr;
     if (cred_get(pid, &cr) < 0)
-        return -1;
-    return (int)cr.uid[1];
+        return 0;
+    return cred_capable(pid, &cr, bit);
+}
+
+/* ---- capabilities (CAPABILITIES above) ---- */
+
+#define CAP_V1 0x19980330u
+#define CAP_V2 0x20071026u
+#define CAP_V3 0x20080522u
+
+struct cap_header {
+    uint32_t version;
+    int32_t pid;
+};
+
+struct cap_data {
+    uint32_t effective, permitted, inheritable;
+};
+
+/* the header's version: the number of cap_data (1, 2), or 0 when unknown
+   (then Linux writes its own version back: EINVAL) */
+static int cap_words(uint32_t version)
+{
+    return version == CAP_V1 ? 1 : version == CAP_V2 || version == CAP_V3 ? 2 : 0;
+}
+
+static int cap_bad_version(const struct lxb_call *c)
+{
+    uint32_t v = CAP_V3;
+    if (lxb_notif_valid(c->listener_fd, c->id) < 0)
+        return -ENOENT;
+    return lxb_write_mem(c->pid, c->args[0], &v, sizeof v) == (int64_t)sizeof v ? -EINVAL : -EFAULT;
+}
+
+/* capget(2): the process's fake sets; another process's are the kernel's */
+void lxb_fr_capget(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    struct cap_header h;
+    struct cap_data d[2];
+    struct fcred cr;
+    int words, rc;
+
+    (void)s;
+    if (lxb_read_mem(c->pid, c->args[0], &h, sizeof h) != (int64_t)sizeof h) {
+        answer(-EFAULT, r);
+        return;
+    }
+    words = cap_words(h.version);
+    if (!words) {
+        rc = cap_bad_version(c);
+        /* a NULL data pointer asks for the version alone: 0 (kernel/capability.c) */
+        answer(c->args[1] == 0 && rc == -EINVAL ? 0 : rc, r);
+        return;
+    }
+    if (c->args[1] == 0) {
+        answer(0, r);
+        return;
+    }
+    if (h.pid < 0) {
+        answer(-EINVAL, r);
+        return;
+    }
+    if (h.pid != 0 && h.pid != zone_id(c->pid, "NSpid")) {
+        r->flags = LXB_REPLY_CONTINUE;  /* reads, no path: the kernel's answer */
+        return;
+    }
+    if ((rc = caller_maps(c->pid)) < 0 || (rc = cred_get(c->pid, &cr)) < 0) {
+        answer(rc, r);
+        return;
+    }
+    d[0].effective = (uint32_t)cr.cap_eff;
+    d[0].permitted = (uint32_t)cr.cap_prm;
+    d[0].inheritable = (uint32_t)cr.cap_inh;
+    d[1].effective = (uint32_t)(cr.cap_eff >> 32);
+    d[1].permitted = (uint32_t)(cr.cap_prm >> 32);
+    d[1].inheritable = (uint32_t)(cr.cap_inh >> 32);
+    if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
+        answer(-ENOENT, r);
+        return;
+    }
+    if (lxb_write_mem(c->pid, c->args[1], d, words * sizeof d[0]) != (int64_t)(words * sizeof d[0])) {
+        answer(-EFAULT, r);
+        return;
+    }
+    answer(0, r);
+}
+
+/* capset(2): the fake sets changed by Linux's rules (cap_capset), recorded;
+   the real sets stay */
+void lxb_fr_capset(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    struct cap_header h;
+    struct cap_data d[2];
+    struct fcred cr;
+    uint64_t eff, prm, inh, bset;
+    int words, rc;
+
+    (void)s;
+    memset(d, 0, sizeof d);
+    if (lxb_read_mem(c->pid, c->args[0], &h, sizeof h) != (int64_t)sizeof h) {
+        answer(-EFAULT, r);
+        return;
+    }
+    if (!(words = cap_words(h.version))) {
+        answer(cap_bad_version(c), r);
+        return;
+    }
+    if (h.pid != 0 && h.pid != zone_id(c->pid, "NSpid")) {
+        answer(-EPERM, r);
+        return;
+    }
+    if (lxb_read_mem(c->pid, c->args[1], d, words * sizeof d[0]) != (int64_t)(words * sizeof d[0])) {
+        answer(-EFAULT, r);
+        return;
+    }
+    eff = ((uint64_t)d[1].effective << 32 | d[0].effective) & CAP_VALID;
+    prm = ((uint64_t)d[1].permitted << 32 | d[0].permitted) & CAP_VALID;
+    inh = ((uint64_t)d[1].inheritable << 32 | d[0].inheritable) & CAP_VALID;
+    if ((rc = caller_maps(c->pid)) < 0 || (rc = cred_get(c->pid, &cr)) < 0) {
+        answer(rc, r);
+        return;
+    }
+    bset = status_hex(c->pid, "CapBnd");
+    if ((!((cr.cap_eff >> CAP_SETPCAP_BIT) & 1) && (inh & ~(cr.cap_inh | cr.cap_prm))) ||
+        (inh & ~(cr.cap_inh | bset)) || (prm & ~cr.cap_prm) || (eff & ~prm)) {
+        answer(-EPERM, r);
+        return;
+    }
+    cr.cap_eff = eff;
+    cr.cap_prm = prm;
+    cr.cap_inh = inh;
+    cr.cap_amb &= prm & inh;
+    if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
+        answer(-ENOENT, r);
+        return;
+    }
+    answer(cred_put(&cr), r);
+}
+
+#define PR_GET_KEEPCAPS_ 7
+#define PR_SET_KEEPCAPS_ 8
+#define PR_CAPBSET_DROP_ 24
+#define PR_GET_SECUREBITS_ 27
+#define PR_SET_SECUREBITS_ 28
+#define PR_CAP_AMBIENT_ 47
+
+/* prctl(2): the capability operations on the fake record (cap_task_prctl);
+   every other operation is the kernel's (decided on a register: CONTINUE) */
+void lxb_fr_prctl(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    uint64_t op = c->args[0], a2 = c->args[1], a3 = c->args[2], a4 = c->args[3], a5 = c->args[4];
+    struct fcred cr;
+    int rc;
+
+    (void)s;
+    if (op != PR_GET_KEEPCAPS_ && op != PR_SET_KEEPCAPS_ && op != PR_CAPBSET_DROP_ && op != PR_GET_SECUREBITS_ &&
+        op != PR_SET_SECUREBITS_ && op != PR_CAP_AMBIENT_) {
+        r->flags = LXB_REPLY_CONTINUE;
+        return;
+    }
+    if ((rc = caller_maps(c->pid)) < 0 || (rc = cred_get(c->pid, &cr)) < 0) {
+        answer(rc, r);
+        return;
+    }
+    switch (op) {
+    case PR_GET_KEEPCAPS_:
+        r->error = 0;
+        r->val = (cr.securebits & SB_KEEP_CAPS) != 0;
+        return;
+    case PR_GET_SECUREBITS_:
+        r->error = 0;
+        r->val = cr.securebits;
+        return;
+    case PR_SET_KEEPCAPS_:
+        if (a2 > 1) {
+            answer(-EINVAL, r);
+            return;
+        }
+        if (cr.securebits & SB_KEEP_CAPS_LOCKED) {
+            answer(-EPERM, r);
+            return;
+        }
+        cr.securebits = a2 ? cr.securebits | SB_KEEP_CAPS : cr.securebits & ~SB_KEEP_CAPS;
+        break;
+    case PR_SET_SECUREBITS_:
+        /* locked bits stay, locks stay, no unknown bits, CAP_SETPCAP */
+        if ((((cr.securebits & SB_LOCKS) >> 1) & (cr.securebits ^ a2)) || (cr.securebits & SB_LOCKS & ~a2) ||
+            (a2 & ~(uint64_t)SB_ALL) || !cred_capable(c->pid, &cr, CAP_SETPCAP_BIT)) {
+            answer(-EPERM, r);
+            return;
+        }
+        cr.securebits = (uint32_t)a2;
+        break;
+    case PR_CAPBSET_DROP_:
+        if (a2 > CAP_LAST_BIT) {
+            answer(-EINVAL, r);
+            return;
+        }
+        if (!cred_capable(c->pid, &cr, CAP_SETPCAP_BIT)) {
+            answer(-EPERM, r);
+            return;
+        }
+        r->flags = LXB_REPLY_CONTINUE;  /* the bounding set is real */
+        return;
+    case PR_CAP_AMBIENT_:
+        if (a2 == 4) {          /* PR_CAP_AMBIENT_CLEAR_ALL */
+            if (a3 | a4 | a5) {
+                answer(-EINVAL, r);
+                return;
+            }
+            cr.cap_amb = 0;
+            break;
+        }
+        if (a3 > CAP_LAST_BIT || a4 || a5) {
+            answer(-EINVAL, r);
+            return;
+        }
+        if (a2 == 1) {          /* PR_CAP_AMBIENT_IS_SET */
+            r->error = 0;
+            r->val = (cr.cap_amb >> a3) & 1;
+            return;
+        }
+        if (a2 == 2) {          /* PR_CAP_AMBIENT_RAISE */
+            if (!((cr.cap_prm >> a3) & 1) || !((cr.cap_inh >> a3) & 1) ||
+                (cr.securebits & SB_NO_CAP_AMBIENT_RAISE)) {
+                answer(-EPERM, r);
+                return;
+            }
+            cr.cap_amb |= 1ULL << a3;
+        } else if (a2 == 3) {   /* PR_CAP_AMBIENT_LOWER */
+            cr.cap_amb &= ~(1ULL << a3);
+        } else {
+            answer(-EINVAL, r);
+            return;
+        }
+        break;
+    }
+    if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
+        answer(-ENOENT, r);
+        return;
+    }
+    answer(cred_put(&cr), r);
+}
+
+/* ---- niceness ----
+ *
+ * NICENESS
+ *
+ *   Lowering a nice value needs CAP_SYS_NICE against the host's user
+ *   namespace, which a zone's root never holds (the zone drops it), so
+ *   nice -n -5 fails as for a user.  Under --fakeroot (a default zone
+ *   notifies nothing, so there it stays refused) the brand emulates a
+ *   floor instead: a thread's setpriority(PRIO_PROCESS) of itself (who 0 or
+ *   its own tid) is recorded here, keyed by host tid and start time, and its
+ *   getpriority of itself answers the record.  Lowering below the current
+ *   value is allowed as Linux would allow it to root (zone euid 0 with a
+ *   non-empty effective set; under --fakeroot the fake ones) or within
+ *   RLIMIT_NICE, else EACCES.  The host's value becomes max(asked, floor),
+ *   the floor being the thread's real value when first recorded: the host
+ *   priority is never raised above where the zone put the thread.  A thread
+ *   without a record inherits its creator's (its thread group leader's, else
+ *   the nearest recorded ancestor's) while its real value is still the one
+ *   that record set.  Other targets (another pid, PRIO_PGRP, PRIO_USER) and
+ *   /proc/PID/stat are the kernel's: they show the real value.
+ */
+
+#define NICE_SLOTS 4096
+
+struct fnice {
+    uint32_t tid;                /* host tid; 0: a free slot */
+    unsigned long long start;
+    int nice;                    /* as the zone sees it */
+    int floor;                   /* the real value when first recorded */
+    int real;                    /* the real value this record set */
+};
+
+static pthread_mutex_t nice_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fnice nices[NICE_SLOTS];
+
+/* the real nice (field 19), ppid and start time of host pid or tid */
+static int proc_stat_nice(uint32_t pid, int *nice, uint32_t *ppid, unsigned long long *start)
+{
+    char path[64], buf[1024], *p;
+    long n, f[19];
+    int i;
+
+    snprintf(path, sizeof path, "/proc/%u/stat", pid);
+    n = lxb_read_small(path, buf, sizeof buf);
+    if (n < 0)
+        return (int)n;
+    p = strrchr(buf, ')');
+    if (!p || !p[1] || !p[2])
+        return -EIO;
+    p += 3;                     /* ") S" */
+    for (i = 0; i < 19; i++)
+        f[i] = strtol(p, &p, 10);
+    /* f[0] is field 4 (ppid), f[15] field 19 (nice), f[18] field 22 (starttime) */
+    if (nice)
+        *nice = (int)f[15];
+    if (ppid)
+        *ppid = (uint32_t)f[0];
+    if (start)
+        *start = (unsigned long long)f[18];
+    return 0;
+}
+
+/* the slot of (tid, start), -1 if none; nice_lock held */
+static int nice_find(uint32_t tid, unsigned long long start)
+{
+    int i;
+    for (i = 0; i < NICE_SLOTS; i++)
+        if (nices[i].tid == tid && nices[i].start == start)
+            return i;
+    return -1;
+}
+
+static void nice_put(const struct fnice *n)
+{
+    int i, pass;
+    pthread_mutex_lock(&nice_lock);
+    i = nice_find(n->tid, n->start);
+    for (pass = 0; i < 0 && pass < 2; pass++) {
+        int j;
+        for (j = 0; j < NICE_SLOTS && i < 0; j++)
+            if (nices[j].tid == 0)
+                i = j;
+        if (i < 0)              /* free the slots of threads gone */
+            for (j = 0; j < NICE_SLOTS; j++) {
+                unsigned long long st;
+                if (proc_stat_nice(nices[j].tid, NULL, NULL, &st) < 0 || st != nices[j].start)
+                    nices[j].tid = 0;
+            }
+    }
+    if (i >= 0)
+        nices[i] = *n;
+    pthread_mutex_unlock(&nice_lock);
+}
+
+/* the calling thread's niceness into *out: 1 recorded (or inherited), 0 real */
+static int nice_get(uint32_t tid, struct fnice *out)
+{
+    char v[32];
+    uint32_t cur, ppid;
+    unsigned long long start, cstart, pstart;
+    int real, depth, i;
+
+    if (proc_stat_nice(tid, &real, &ppid, &start) < 0)
+        return -ENOENT;
+    memset(out, 0, sizeof *out);
+    out->tid = tid;
+    out->start = start;
+    out->nice = out->floor = out->real = real;
+    pthread_mutex_lock(&nice_lock);
+    i = nice_find(tid, start);
+    if (i >= 0) {
+        *out = nices[i];
+        pthread_mutex_unlock(&nice_lock);
+        return 1;
+    }
+    pthread_mutex_unlock(&nice_lock);
+    /* its thread group's leader, then the leader's ancestors */
+    if (caller_status(tid, "Tgid", v, sizeof v) < 0)
+        return 0;
+    cur = (uint32_t)strtoul(v, NULL, 10);
+    cstart = start;
+    for (depth = 0; depth < 64 && cur > 1; depth++) {
+        int pnice;
+        uint32_t next;
+        if (proc_stat_nice(cur, &pnice, &next, &pstart) < 0 || pstart > cstart)
+            break;
+        pthread_mutex_lock(&nice_lock);
+        i = nice_find(cur, pstart);
+        if (i >= 0 && nices[i].real == real) {
+            out->nice = nices[i].nice;
+            out->floor = nices[i].floor;
+            out->real = real;
+            pthread_mutex_unlock(&nice_lock);
+            return 1;
+        }
+        pthread_mutex_unlock(&nice_lock);
+        if (i >= 0)
+            break;              /* recorded, but its value changed since: the real one */
+        cur = next;
+        cstart = pstart;
+    }
+    return 0;
+}
+
+/* is who (PRIO_PROCESS) the calling thread itself? */
+static int nice_self(const struct lxb_call *c, uint64_t which, uint64_t who)
+{
+    return which == 0 && ((int)who == 0 || (long)(int)who == zone_id(c->pid, "NSpid"));
+}
+
+/* getpriority(2): a thread's own recorded niceness (20 - nice, as the syscall
+   answers); anything else the kernel's */
+void sys_getpriority(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    struct fnice n;
+
+    (void)s;
+    if (!nice_self(c, c->args[0], c->args[1]) || nice_get(c->pid, &n) <= 0) {
+        r->flags = LXB_REPLY_CONTINUE;
+        return;
+    }
+    if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
+        answer(-ENOENT, r);
+        return;
+    }
+    r->error = 0;
+    r->val = 20 - n.nice;
+}
+
+/* may the caller lower its nice to prio: root as Linux's root, or RLIMIT_NICE */
+static int nice_may_lower(uint32_t pid, int prio)
+{
+    struct fcred cr;
+    char path[64], buf[4096], *p;
+
+    if (caller_maps(pid) == 0 && cred_get(pid, &cr) >= 0 && cr.uid[1] == 0 &&
+        (cr.cap_eff & status_hex(pid, "CapEff")) != 0)
+        return 1;
+    snprintf(path, sizeof path, "/proc/%u/limits", pid);
+    if (lxb_read_small(path, buf, sizeof buf) > 0 && (p = strstr(buf, "Max nice priority"))) {
+        long soft = strtol(p + 17, NULL, 10);
+        return 20 - prio <= soft;
+    }
+    return 0;
+}
+
+/* setpriority(2) of the calling thread itself: recorded, the host's value
+   never below the floor; any other target the kernel's */
+void sys_setpriority(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    struct fnice n;
+    int prio = (int)c->args[2], host;
+
+    (void)s;
+    if (!nice_self(c, c->args[0], c->args[1]) || nice_get(c->pid, &n) < 0) {
+        r->flags = LXB_REPLY_CONTINUE;
+        return;
+    }
+    if (prio < -20)
+        prio = -20;
+    if (prio > 19)
+        prio = 19;
+    if (prio < n.nice && !nice_may_lower(c->pid, prio)) {
+        answer(-EACCES, r);
+        return;
+    }
+    if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
+        answer(-ENOENT, r);
+        return;
+    }
+    host = prio > n.floor ? prio : n.floor;
+    /* the supervisor is the zone's owner on the host: it may raise a nice
+       value; lowering the host's value (toward the floor) may be refused,
+       then the host keeps the higher one */
+    if (host != n.real && setpriority(PRIO_PROCESS, (id_t)c->pid, host) == 0)
+        n.real = host;
+    else if (host != n.real)
+        proc_stat_nice(c->pid, &n.real, NULL, NULL);
+    n.nice = prio;
+    nice_put(&n);
+    answer(0, r);
 }

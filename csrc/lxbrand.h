@@ -65,6 +65,15 @@
 #define LXB_C_GETRESUID 28
 #define LXB_C_GETRESGID 29
 #define LXB_C_GETGROUPS 30
+/* --fakeroot: getdents reports recorded devices; fake capabilities per process */
+#define LXB_C_GETDENTS 31
+#define LXB_C_GETDENTS64 32
+#define LXB_C_CAPGET 33
+#define LXB_C_CAPSET 34
+#define LXB_C_PRCTL 35
+/* --fakeroot: a thread's own niceness emulated (csrc/fakeroot.c, NICENESS) */
+#define LXB_C_GETPRIORITY 36
+#define LXB_C_SETPRIORITY 37
 
 /* reply flags */
 #define LXB_REPLY_CONTINUE 1
@@ -490,6 +499,12 @@ void lxb_fr_newfstatat(struct lxb_sup *s, const struct lxb_call *c, struct lxb_r
 void lxb_fr_statx(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
 void lxb_fr_chown(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
 void lxb_fr_fchown(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
+void lxb_fr_getdents(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
+void lxb_fr_capget(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
+void lxb_fr_capset(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
+void lxb_fr_prctl(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
+void sys_getpriority(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
+void sys_setpriority(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
 void lxb_fr_fchownat(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
 void lxb_fr_mknod(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
 void lxb_fr_setid(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);

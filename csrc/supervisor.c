@@ -595,6 +595,13 @@ static const c_handler_fn c_handlers[] = {
     [LXB_C_GETRESUID] = lxb_fr_getid,
     [LXB_C_GETRESGID] = lxb_fr_getid,
     [LXB_C_GETGROUPS] = lxb_fr_getid,
+    [LXB_C_GETDENTS] = lxb_fr_getdents,
+    [LXB_C_GETDENTS64] = lxb_fr_getdents,
+    [LXB_C_CAPGET] = lxb_fr_capget,
+    [LXB_C_CAPSET] = lxb_fr_capset,
+    [LXB_C_PRCTL] = lxb_fr_prctl,
+    [LXB_C_GETPRIORITY] = sys_getpriority,
+    [LXB_C_SETPRIORITY] = sys_setpriority,
 };
 
 /* ---- the report (--report) ---- */

@@ -73,7 +73,7 @@ CAPABILITIES = [
     Cap(20, "CAP_SYS_PACCT",        DROP, "acct",                                     "host-wide; the table denies acct (EPERM)"),
     Cap(21, "CAP_SYS_ADMIN",        KEEP, "mount, unshare, setns, sethostname...",    "most uses are checked in the zone's namespaces; the host-wide ones answer EPERM (see below)"),
     Cap(22, "CAP_SYS_BOOT",         DROP, "reboot, kexec_load",                       "host-wide; the table denies them (EPERM)"),
-    Cap(23, "CAP_SYS_NICE",         DROP, "nice and setpriority below the current value, realtime policies (sched_setscheduler), the realtime I/O class (ioprio_set), move_pages and mbind of others' pages", "checked against the host's namespace (EACCES/EPERM): each would change the host's scheduling"),
+    Cap(23, "CAP_SYS_NICE",         DROP, "nice and setpriority below the current value, realtime policies (sched_setscheduler), the realtime I/O class (ioprio_set), move_pages and mbind of others' pages", "checked against the host's namespace (EACCES/EPERM): each would change the host's scheduling; under --fakeroot a thread's own nice below zero is emulated instead (recorded, reported by getpriority; the host's value kept)"),
     Cap(24, "CAP_SYS_RESOURCE",     DROP, "negative oom_score_adj, raising hard rlimits, pipe-max-size", "checked against the host's namespace (EACCES/EPERM)"),
     Cap(25, "CAP_SYS_TIME",         DROP, "settimeofday, clock_settime, adjtimex",    "host-wide; the table denies them (EPERM)"),
     Cap(26, "CAP_SYS_TTY_CONFIG",   DROP, "vhangup",                                  "host-wide; the table denies it (EPERM)"),
@@ -109,7 +109,7 @@ def zone_capabilities() -> int:
 CAP_TESTS = {
     "CAP_LINUX_IMMUTABLE": "`test_chattr_without_cap_linux_immutable`",
     "CAP_IPC_LOCK": "`test_mlock_beyond_rlimit_without_cap_ipc_lock`",
-    "CAP_SYS_NICE": "`test_nice_below_zero_without_cap_sys_nice`, `test_realtime_policy_without_cap_sys_nice`",
+    "CAP_SYS_NICE": "`test_nice_below_zero_without_cap_sys_nice`, `test_realtime_policy_without_cap_sys_nice`, `test_nice_below_zero_is_emulated_for_fake_root`",
     "CAP_SYS_RESOURCE": "`test_negative_oom_score_adj_without_cap_sys_resource`",
     "CAP_MKNOD": "`test_mknod_of_a_device_without_cap_mknod`",
     "CAP_WAKE_ALARM": "`test_alarm_timer_without_cap_wake_alarm`",
@@ -148,6 +148,8 @@ def _fakeroot_handlers() -> dict:
         "fchownat": "fchownat(2): as chown, from dirfd",
         "mknod": "mknod(2): a device is an empty file recorded as that device, never the host's",
         "mknodat": "mknodat(2): as mknod, from dirfd",
+        "getdents": "getdents(2): the kernel's entries, a recorded device's d_type its record's (DT_CHR, DT_BLK)",
+        "getdents64": "getdents64(2): as getdents",
     }
     # credentials: faked per process, never the host's (CREDENTIALS in csrc/fakeroot.c)
     setid = "the process's fake ids moved by Linux's rules and recorded; its real ids stay"
@@ -169,6 +171,19 @@ def _fakeroot_handlers() -> dict:
         "getresuid": f"getresuid(2): {getid}",
         "getresgid": f"getresgid(2): {getid}",
         "getgroups": f"getgroups(2): {getid}",
+    })
+    # capabilities: faked per process with the ids (CAPABILITIES in csrc/fakeroot.c)
+    doc.update({
+        "capget": "capget(2): the process's fake sets, moved with its fake ids as Linux moves them",
+        "capset": "capset(2): the process's fake sets changed by Linux's rules and recorded; the real ones stay",
+        "prctl": "prctl(2): KEEPCAPS, SECUREBITS and CAP_AMBIENT on the fake record, CAPBSET_DROP checked "
+                 "against the fake sets; every other operation the kernel's",
+    })
+    # niceness: a thread's own, emulated below the zone's floor (NICENESS in csrc/fakeroot.c)
+    doc.update({
+        "setpriority": "setpriority(2): of the thread itself, recorded (root may lower it); the host's value "
+                       "never below the zone's",
+        "getpriority": "getpriority(2): of the thread itself, its recorded niceness",
     })
     return {name: CHandler(name, text) for name, text in doc.items()}
 

@@ -15,6 +15,7 @@ import tempfile
 import pytest
 
 from conftest import NOBODY, lxrun_as_user, run_as_user
+from lxbrand import personality
 from lxbrand.personality import FAKEROOT_XATTR, fakeroot_record
 
 import lxbrand.rootfs
@@ -201,6 +202,71 @@ def test_mknod_of_a_device_records_a_node_that_is_never_the_hosts(unprivileged):
     assert fakeroot_record(os.path.join(unprivileged.rootfs, "etc", "null1")) == (0, 0, ("c", 1, 3))
 
 
+def test_directory_listings_show_recorded_devices(debian):
+    """getdents reports a recorded device's type (d_type), so find -type c,
+    ls -l of the directory, Python's scandir and tar, which trust d_type, see
+    it as stat does; tar -tvf of the archive shows the devices."""
+    script = """set -e
+mkdir -p /srv/devs/sub && cd /srv/devs
+mknod null c 1 3; mknod sub/sda b 8 0; mkfifo fifo; echo x > file
+find /srv/devs -xdev -type c; find /srv/devs -xdev -type b; find /srv/devs -xdev -type p; find /srv/devs -xdev -type f
+find / -xdev -type c | grep -c '^/srv/devs/null$'
+ls -l /srv/devs | awk 'NR > 1 {print substr($1, 1, 1), $NF}'
+python3 -c 'import os; print(sorted((e.name, e.is_char_device() if hasattr(e, "is_char_device") else e.is_file()) for e in os.scandir("/srv/devs")))'
+tar -cpf /tmp/d.tar -C /srv devs
+tar --numeric-owner -tvf /tmp/d.tar | awk '{print substr($1, 1, 1), $NF}' | sort
+"""
+    r = sh(debian, script)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[:5] == ["/srv/devs/null", "/srv/devs/sub/sda", "/srv/devs/fifo", "/srv/devs/file", "1"], r.stdout
+    assert lines[5:9] == ["c null", "p fifo", "- file", "d sub"] or \
+        sorted(lines[5:9]) == sorted(["c null", "p fifo", "- file", "d sub"]), r.stdout
+    # scandir's is_file() trusts d_type: a device is not a file
+    assert "('null', False)" in lines[9] and "('file', True)" in lines[9], lines[9]
+    assert lines[10:] == sorted(["d devs/", "d devs/sub/", "b devs/sub/sda", "c devs/null", "p devs/fifo",
+                                 "- devs/file"]), r.stdout
+
+
+def test_getdents_keeps_the_callers_offset(debian):
+    """The supervisor reads the caller's own open directory: a listing read
+    in small pieces, with rewinddir, sees every entry once."""
+    script = r"""
+import os
+os.makedirs("/srv/many", exist_ok=True)
+for i in range(300):
+    p = f"/srv/many/n{i:03}"
+    if not os.path.exists(p):
+        os.mknod(p, 0o600 | 0o020000, os.makedev(1, 3)) if i % 3 == 0 else open(p, "w").close()
+import ctypes
+fd = os.open("/srv/many", os.O_RDONLY | os.O_DIRECTORY)
+libc = ctypes.CDLL(None, use_errno=True)
+buf = ctypes.create_string_buffer(256)
+names, chars = [], 0
+for rnd in range(2):
+    os.lseek(fd, 0, 0)
+    names = []
+    while True:
+        n = libc.syscall(217, fd, buf, 256)
+        assert n >= 0, ctypes.get_errno()
+        if n == 0:
+            break
+        pos = 0
+        while pos < n:
+            reclen = int.from_bytes(buf.raw[pos + 16:pos + 18], "little")
+            dtype = buf.raw[pos + 18]
+            name = buf.raw[pos + 19:pos + reclen].split(b"\0")[0].decode()
+            if name.startswith("n"):
+                names.append(name)
+                chars += dtype == 2
+            pos += reclen
+print(len(names), len(set(names)), chars)
+"""
+    r = debian.lxrun(debian.rootfs, "python3", "-c", script)
+    _refused(r)
+    assert r.stdout.split() == ["300", "300", str(2 * 100)], (r.stdout, r.stderr)
+
+
 def test_mknod_of_a_fifo_is_the_kernels(unprivileged):
     r = sh(unprivileged, "mkfifo /etc/p && ls -ln /etc/p")
     assert r.returncode == 0 and r.stdout.startswith("p"), (r.stdout, r.stderr)
@@ -328,11 +394,126 @@ def test_setuid_is_faked_per_process_and_a_dropped_process_cannot_regain_root(de
 
 
 def test_setpriv_and_su_show_the_fake_id(debian):
-    """setpriv's --reuid alone (capabilities are not faked: after its
-    setresuid, a --regid would need the CAP_SETGID that PR_SET_KEEPCAPS
-    keeps, docs/DIFFERENCES.md); su sets groups, gid and uid."""
-    r = sh(debian, "setpriv --reuid=1000 id -u; su -s /bin/sh nobody -c 'id -u; id -g'")
-    assert r.stdout.split() == ["1000", "65534", "65534"], (r.stdout, r.stderr)
+    """setpriv --reuid --regid --clear-groups (its setresgid after the
+    setresuid needs the CAP_SETGID that PR_SET_KEEPCAPS kept and capset
+    raised again: fake capabilities); su and runuser set groups, gid and uid."""
+    r = sh(debian, "setpriv --reuid=1000 id -u; setpriv --reuid=1000 --regid=1000 --clear-groups id; "
+                   "su -s /bin/sh nobody -c 'id -u; id -g'; runuser -u nobody -- id")
+    assert r.stdout.splitlines() == ["1000", "uid=1000 gid=1000 groups=1000", "65534", "65534",
+                                     "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)"], \
+        (r.stdout, r.stderr)
+
+
+CAPS_PROBE = r"""
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+class H(ctypes.Structure):
+    _fields_ = [("v", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class D(ctypes.Structure):
+    _fields_ = [("e", ctypes.c_uint32), ("p", ctypes.c_uint32), ("i", ctypes.c_uint32)]
+def caps():
+    h, d = H(0x20080522, 0), (D * 2)()
+    assert libc.capget(ctypes.byref(h), d) == 0, ctypes.get_errno()
+    return " ".join(f"{k}={d[0].__getattribute__(k) | d[1].__getattribute__(k) << 32:x}" for k in "epi")
+def tryit(f, *a):
+    try:
+        f(*a)
+        return "ok"
+    except OSError as e:
+        return str(e.errno)
+def real():
+    return [l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff")][0]
+mode = sys.argv[1]
+if mode == "keepcaps":
+    print(os.geteuid(), caps(), libc.prctl(7, 0, 0, 0, 0))
+    assert libc.prctl(8, 1, 0, 0, 0) == 0          # PR_SET_KEEPCAPS
+    os.setresuid(1000, 1000, 1000)
+    print(os.geteuid(), caps(), libc.prctl(7, 0, 0, 0, 0), tryit(os.setresgid, 5, 5, 5), real())
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-c", sys.argv[2], "after"])
+elif mode == "nokeep":
+    os.setresuid(1000, 1000, 1000)
+    print(os.geteuid(), caps(), libc.prctl(7, 0, 0, 0, 0), tryit(os.setuid, 0), real())
+else:
+    print(os.geteuid(), caps(), tryit(os.setuid, 0), tryit(os.setresgid, 5, 5, 5), tryit(os.chown, "/srv", 5, 5),
+          libc.prctl(47, 1, 13, 0, 0), real())
+"""
+
+
+def test_capabilities_move_with_the_fake_ids_as_linux_moves_them(debian):
+    """capget as fake root shows the zone's set; setresuid away from 0 clears
+    it unless PR_SET_KEEPCAPS (which keeps the permitted set only); execve
+    by a non-root uid ends with the ambient set; the real sets never change."""
+    full = f"{personality.zone_capabilities():x}"
+    r = debian.lxrun(debian.rootfs, "python3", "-c", CAPS_PROBE, "keepcaps", CAPS_PROBE)
+    _refused(r)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        f"0 e={full} p={full} i=0 0",
+        f"1000 e=0 p={full} i=0 1 1 {int(full, 16):016x}",     # no CAP_SETGID effective: EPERM
+        f"1000 e=0 p=0 i=0 1 1 1 0 {int(full, 16):016x}",      # exec'd: nothing left, setuid(0) EPERM
+    ], r.stdout
+    r = debian.lxrun(debian.rootfs, "python3", "-c", CAPS_PROBE, "nokeep")
+    assert r.stdout.split() == ["1000", "e=0", "p=0", "i=0", "0", "1", f"{int(full, 16):016x}"], r.stderr
+
+
+def test_setpriv_inheritable_and_ambient_capabilities(debian):
+    """setpriv --inh-caps and --ambient-caps as fake root, then a uid drop:
+    the ambient capability survives the exec, as on Linux (CAP_NET_RAW is 13)."""
+    r = debian.lxrun(debian.rootfs, "/bin/sh", "-c", "setpriv --reuid=1000 --regid=1000 --clear-groups "
+                     "--inh-caps=+net_raw --ambient-caps=+net_raw python3 -c \"$0\" other", CAPS_PROBE)
+    assert r.stdout.split()[:6] == ["1000", "e=2000", "p=2000", "i=2000", "1", "1"], (r.stdout, r.stderr)
+    assert r.stdout.split()[7] == "1", r.stdout     # PR_CAP_AMBIENT_IS_SET
+    # without it in the inheritable set there is none to raise (setpriv
+    # carries on, as natively: the ambient set stays empty)
+    r = debian.lxrun(debian.rootfs, "/bin/sh", "-c", "setpriv --inh-caps=-all --ambient-caps=+net_raw "
+                     "python3 -c \"$0\" other", CAPS_PROBE)
+    assert r.stdout.split()[3:8] == ["i=0", "ok", "ok", "ok", "0"], (r.stdout, r.stderr)
+
+
+def test_a_fake_capability_is_never_more_than_a_real_one(debian):
+    """A process whose real sets are empty (bounding set dropped, then exec)
+    holds no fake capability either: no setresgid, no chown, no negative nice."""
+    r = debian.lxrun(debian.rootfs, "/bin/sh", "-c", "setpriv --bounding-set=-all --inh-caps=-all python3 -c "
+                     "\"$0\" other; setpriv --bounding-set=-all --inh-caps=-all nice -n -5 true; echo rc=$?",
+                     CAPS_PROBE)
+    lines = r.stdout.splitlines()
+    # setuid(0) keeps the uid it has (any process may); setresgid and chown need what it lacks
+    assert lines[0].split() == ["0", "e=0", "p=0", "i=0", "ok", "1", "1", "0", "0000000000000000"], r.stdout
+    # nice(1) warns and runs the command
+    assert lines[1] == "rc=0" and "cannot set niceness: Permission denied" in r.stderr, (r.stdout, r.stderr)
+
+
+# ---- niceness ------------------------------------------------------------------
+
+NICE_SCRIPT = """
+nice -n -5 nice
+nice -n -5 sh -c 'nice; cut -d" " -f19 /proc/self/stat'
+python3 -c 'import os; print(os.nice(-3), os.nice(0), os.nice(10), os.getpriority(os.PRIO_PROCESS, 0))'
+setpriv --reuid=1000 nice -n -5 nice 2>&1
+nice -n 3 setpriv --reuid=1000 nice -n 1 nice
+renice -n -5 -p $$ >/dev/null 2>&1 || echo renice-other-refused
+"""
+
+
+def test_nice_below_zero_is_emulated_for_fake_root(debian):
+    """nice -n -5, Python's os.nice and setpriority by the zone's (fake) root:
+    recorded and reported back (inherited by children), while the host's
+    value (/proc/PID/stat) stays where the zone started; a fake uid 1000 may
+    not lower its nice, and another process's is the kernel's (csrc/fakeroot.c
+    NICENESS)."""
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    if base > 10:
+        pytest.skip(f"the suite runs at nice {base}")
+    r = sh(debian, NICE_SCRIPT)
+    assert r.stdout.splitlines() == [
+        str(base - 5),
+        str(base - 5), str(base),          # the child inherits; /proc/PID/stat shows the host's value
+        f"{base - 3} {base - 3} {base + 7} {base + 7}",
+        "nice: cannot set niceness: Permission denied", str(base),   # a user below its nice: EACCES
+        str(base + 4),                     # raising needs nothing
+        "renice-other-refused",            # another process's: the kernel's, EACCES
+    ], (r.stdout, r.stderr)
 
 
 # ---- lxrun rootfs export ---------------------------------------------------------

@@ -213,7 +213,9 @@ def test_differences_lists_each_capability():
 
 
 def test_dropped_capabilities_take_the_unprivileged_path(rootfs):
-    """Programs see they lack the capability: capsh-like checks and the operations agree."""
+    """Programs see they lack the capability: capsh-like checks and the operations agree.
+    (Under --fakeroot a thread's own nice below zero is emulated instead:
+    tests/test_fakeroot.py test_nice_below_zero_is_emulated_for_fake_root.)"""
     out = sh(Zone(rootfs), "nice -n -5 true 2>&1 | grep -c 'cannot set niceness' || true; "
                            "mknod /tmp/d c 1 3 2>&1 | grep -c 'Operation not permitted' || true; "
                            "echo -100 > /proc/self/oom_score_adj 2>/dev/null || echo refused")
