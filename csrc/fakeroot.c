@@ -9,9 +9,11 @@
  *   root's ownership changes succeed and remembers them: chown, fchown,
  *   lchown and fchownat record the owner asked for, mknod of a device makes
  *   an empty regular file recorded as that device, and the stat family
- *   (stat, fstat, lstat, newfstatat, statx) reports the record.  Nothing acts
- *   on the host: the files stay the user's, a recorded device opens as the
- *   empty file it is.
+ *   (stat, fstat, lstat, newfstatat, statx) and getdents report the record.
+ *   Nothing acts on the host: the files stay the user's, a recorded device
+ *   opens as the empty file it is.  A table of the supervisor keeps fake
+ *   credentials and capabilities per process (CREDENTIALS, CAPABILITIES) and
+ *   a thread's own niceness (NICENESS).
  *
  * THE RECORD
  *

@@ -16,6 +16,13 @@ would carry mmdebstrap's id mapping (root = the first subordinate id), which is
 not a zone's (root = you, 1.. = the subordinate ids): the tree is therefore
 written as a tar stream and unpacked by tar in a user namespace mapped as a
 zone's, so every file is owned inside a zone as inside mmdebstrap's chroot.
+
+Run by an ordinary user without subordinate ids, the user's zones have a fake
+root (--fakeroot), and so does the bootstrap: debootstrap runs as the fake root
+of a zone whose root is a skeleton of the host's own system (its /usr and /etc
+read-only, `_skeleton`) with the target bound at /target, so the owners and
+device nodes the packages ask for are recorded in the files (user.lxbrand.owner)
+as a --fakeroot zone on the tree then shows them (`_create_fakeroot`).
 """
 from __future__ import annotations
 
@@ -71,11 +78,68 @@ def rootless_ids() -> tuple[str, str]:
     """The uid and gid maps of a zone run by this (non-root) user, which the
     tree is unpacked with; RootfsError saying what to install when the user
     has no subordinate ids (a tree of one id cannot hold Debian's owners)."""
+    maps = _subordinate_maps()
+    if maps is None:
+        raise RootfsError(NO_SUBIDS.format(user=_user()))
+    return maps
+
+
+def _subordinate_maps():
+    """rootless_ids' maps, or None when the user has no subordinate ids."""
     from .zone import ZoneConfig
     uid_map, gid_map, newidmap = ZoneConfig("/").id_maps()
-    if not newidmap:
-        raise RootfsError(NO_SUBIDS.format(user=_user()))
-    return uid_map, gid_map
+    return (uid_map, gid_map) if newidmap else None
+
+
+NO_DEBOOTSTRAP = ("rootfs create as an ordinary user without subordinate ids runs debootstrap in a fake-root "
+                  "zone: install debootstrap (apt-get install debootstrap); or, for mmdebstrap's unshare mode, "
+                  "install uidmap and give {user} 65536 ids in /etc/subuid and /etc/subgid (as root: usermod "
+                  "--add-subuids 100000-165535 --add-subgids 100000-165535 {user}); or run it as root")
+
+
+def _skeleton(top: str) -> list:
+    """A root for the bootstrap zone in top: the host's /usr and /etc (and /bin,
+    /sbin, /lib, /lib64: symlinks where the host merged them into /usr, else
+    binds) read-only, empty /tmp, /var/tmp and /target; the binds it needs."""
+    binds = [("/usr", "/usr", True), ("/etc", "/etc", True)]
+    for d in ("usr", "etc", "tmp", "var/tmp", "target"):
+        os.makedirs(os.path.join(top, d), exist_ok=True)
+    for name in ("bin", "sbin", "lib", "lib64", "lib32", "libx32"):
+        host = "/" + name
+        if os.path.islink(host):
+            os.symlink(os.readlink(host), os.path.join(top, name))
+        elif os.path.isdir(host):
+            os.mkdir(os.path.join(top, name))
+            binds.append((host, host, True))
+    return binds
+
+
+def _create_fakeroot(target: str, suite: str, include, mirror: str, quiet: bool) -> tuple[int, str]:
+    """debootstrap as the fake root of a zone (see the module's docstring):
+    its status and, when quiet, its output."""
+    import tempfile
+    from .config import Bind
+    from .zone import Zone
+    tool = shutil.which("debootstrap") or next((p for p in ("/usr/sbin/debootstrap", "/sbin/debootstrap")
+                                                if os.access(p, os.X_OK)), None)
+    if tool is None or not tool.startswith("/usr/"):
+        raise RootfsError(NO_DEBOOTSTRAP.format(user=_user()))
+    top = tempfile.mkdtemp(prefix="lxbrand-bootstrap-")
+    try:
+        binds = [Bind(src, dst, ro) for src, dst, ro in _skeleton(top)] + [Bind(target, "/target", False)]
+        argv = [tool, "--variant=minbase"] + (["--include=" + ",".join(include)] if include else [])
+        argv += [suite, "/target", mirror]
+        zone = Zone(top, fakeroot=True, net="host", binds=binds)
+        r = zone.run(argv, capture_output=quiet)
+        err = ((r.stdout or b"") + (r.stderr or b"")).decode(errors="replace") if quiet else ""
+        if r.returncode == 0:
+            shutil.rmtree(os.path.join(target, "debootstrap"), ignore_errors=True)
+            hosts = os.path.join(target, "etc", "hosts")
+            if not os.path.lexists(hosts):
+                open(hosts, "w").close()
+        return r.returncode, err
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
 
 
 def package_index(suite: str, mirror: str) -> set[str]:
@@ -124,9 +188,11 @@ def _mounts_under(path: str) -> list[str]:
     /sys or /dev binds in the tree; removing through them would reach the host)."""
     found = []
     try:
-        with open("/proc/self/mountinfo") as f:
+        with open("/proc/self/mountinfo", "rb") as f:
             for line in f:
-                mp = line.split()[4].encode().decode("unicode_escape")
+                # the kernel writes space, tab, newline and backslash as \ooo;
+                # other bytes (UTF-8 names) as they are
+                mp = os.fsdecode(re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), line.split()[4]))
                 if mp == path or mp.startswith(path.rstrip("/") + "/"):
                     found.append(mp)
     except OSError:
@@ -175,12 +241,30 @@ def create(target: str, suite: str = "bookworm", include=(), mirror: str = DEFAU
         raise RootfsError(f"{target}: exists and is not a directory; choose a new one")
     if existed and os.listdir(target):
         raise RootfsError(f"{target}: directory is not empty; choose a new one")
-    tool = _tool()
     rootless = os.geteuid() != 0
+    maps = _subordinate_maps() if rootless else None
+    if rootless and maps is None:
+        # no subordinate ids: debootstrap in a fake-root zone (_create_fakeroot)
+        check_packages(include, suite, mirror)
+        try:
+            os.makedirs(target, exist_ok=True)
+            status, err = _create_fakeroot(target, suite, include, mirror, quiet)
+        except BaseException:
+            _clean(target, existed)     # refused or interrupted: leave nothing that looks like a tree
+            raise
+        if status != 0:
+            note = _clean(target, existed)
+            missing = re.findall(r"Couldn't find these debs: (.+)", err)
+            if missing:
+                raise RootfsError(f"package {missing[0].split()[0]!r} is not in {suite} at {mirror}; {note}")
+            tail = err.strip().splitlines()[-3:]
+            raise RootfsError(f"debootstrap in a fake-root zone failed with status {status} making {target}; "
+                              f"{note}" + (": " + " | ".join(tail) if tail else ""))
+        return target
+    tool = _tool()
     if rootless and tool[0] != "mmdebstrap":
         raise RootfsError("debootstrap needs root; as an ordinary user, install mmdebstrap "
                           "(apt-get install mmdebstrap uidmap), or run it as root")
-    maps = rootless_ids() if rootless else None
     check_packages(include, suite, mirror)
     argv = list(tool)
     if include:

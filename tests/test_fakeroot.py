@@ -516,6 +516,77 @@ def test_nice_below_zero_is_emulated_for_fake_root(debian):
     ], (r.stdout, r.stderr)
 
 
+# ---- lxrun rootfs create without subordinate ids -----------------------------------
+
+def _mirror_answers(mirror="http://deb.debian.org/debian", suite="bookworm"):
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"{mirror}/dists/{suite}/Release", timeout=10):
+            return True
+    except Exception:
+        return False
+
+
+def test_rootfs_create_without_subordinate_ids_bootstraps_in_a_fake_root_zone(debian):
+    """nobody has no subordinate ids: `lxrun rootfs create` runs debootstrap
+    as the fake root of a zone over the host's /usr and /etc, so the tree's
+    owners (shadow's group, /var/mail's mail) and its device nodes are
+    records, and a zone on the tree (--fakeroot, nobody's default) shows
+    them; su works in it.  Needs the Debian mirror (~2 minutes)."""
+    if not shutil.which("debootstrap") and not os.access("/usr/sbin/debootstrap", os.X_OK):
+        pytest.skip("debootstrap is not installed")
+    if not _mirror_answers():
+        pytest.skip("deb.debian.org does not answer")
+    top = tempfile.mkdtemp(prefix="lxbrand-create-", dir="/tmp")
+    try:
+        os.chown(top, NOBODY, NOBODY)
+        target = os.path.join(top, "tree")
+        r = debian.lxrun("rootfs", "create", target, timeout=900)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert "rootfs ready in" in r.stdout + r.stderr
+        assert os.stat(os.path.join(target, "etc", "shadow")).st_uid == NOBODY
+        assert fakeroot_record(os.path.join(target, "etc", "shadow"))[:2] == (0, 42)
+        assert not os.path.exists(os.path.join(target, "debootstrap"))
+        r = debian.lxrun(target, "/bin/sh", "-c", "stat -c '%n %u:%g' /etc/shadow /var/mail; id -u; "
+                                                  "su -s /bin/sh nobody -c 'id -u'; dpkg -s dpkg | grep Status")
+        assert r.stdout.splitlines() == ["/etc/shadow 0:42", "/var/mail 0:8", "0", "65534",
+                                         "Status: install ok installed"], (r.stdout, r.stderr)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_rootfs_create_without_subordinate_ids_fails_in_one_line_and_leaves_nothing(debian):
+    """A mirror that does not answer: debootstrap fails in its zone, the
+    partial tree goes, the error is one line naming the target."""
+    if not shutil.which("debootstrap") and not os.access("/usr/sbin/debootstrap", os.X_OK):
+        pytest.skip("debootstrap is not installed")
+    top = tempfile.mkdtemp(prefix="lxbrand-create-", dir="/tmp")
+    try:
+        os.chown(top, NOBODY, NOBODY)
+        target = os.path.join(top, "tree")
+        r = debian.lxrun("rootfs", "create", target, "--mirror", "http://127.0.0.1:9/debian")
+        assert r.returncode == 1, (r.stdout, r.stderr)
+        last = r.stderr.strip().splitlines()[-1]
+        assert last.startswith("lxrun: debootstrap in a fake-root zone failed with status ") and \
+            f"making {target}; the partial tree was removed" in last, last
+        assert "Traceback" not in r.stderr
+        assert not os.path.exists(target)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_rootfs_create_without_debootstrap_says_what_to_install(monkeypatch, tmp_path):
+    """No subordinate ids and no debootstrap: one line naming both ways out (and root)."""
+    monkeypatch.setattr(lxbrand.rootfs.shutil, "which", lambda name: None)
+    monkeypatch.setattr(lxbrand.rootfs.os, "access", lambda path, mode: False)
+    with pytest.raises(lxbrand.rootfs.RootfsError) as e:
+        lxbrand.rootfs._create_fakeroot(str(tmp_path), "bookworm", [], lxbrand.rootfs.DEFAULT_MIRROR, True)
+    text = str(e.value)
+    assert "\n" not in text
+    for what in ("apt-get install debootstrap", "uidmap", "/etc/subuid", "usermod --add-subuids", "run it as root"):
+        assert what in text, (what, text)
+
+
 # ---- lxrun rootfs export ---------------------------------------------------------
 
 def _entries(path):
