@@ -301,7 +301,14 @@ struct lxb_trace_spec {
     uint8_t ncopy;
     uint16_t err;                /* LXB_TRACE_ANSWER: the errno */
     struct lxb_trace_copy copy[LXB_TRACE_SLOTS];
+    uint8_t show;                /* LXB_SHOW_*: what the C sink does with its records (any mode) */
+    uint8_t pad[3];
 };
+#define LXB_SHOW_LINE 1          /* a line (text or JSON) to text_fd */
+#define LXB_SHOW_STATS 2         /* counted in the statistics (lxb_trace_stat) */
+#define LXB_TRACE_TEXT 1         /* struct lxb_tracer.format: strace-like lines */
+#define LXB_TRACE_JSON 2         /* JSON lines */
+#define LXB_TRACE_ERRS 64        /* errnos kept per syscall in the statistics */
 
 struct lxb_trace_rec {
     uint32_t kind;
@@ -324,7 +331,10 @@ struct lxb_trace_rec {
 
 struct lxb_tracer {
     int guest_pidfd;             /* struct lxb_zone.guest_pidfd */
-    int out_fd;                  /* records go here; the tracer closes it at its end */
+    int out_fd;                  /* records go here (-1: none); the tracer closes it at its end */
+    int text_fd;                 /* formatted lines go here (-1: none); never closed by C */
+    int format;                  /* LXB_TRACE_TEXT or LXB_TRACE_JSON */
+    uint64_t t0;                 /* CLOCK_MONOTONIC ns: a JSON line's "time" counts from it */
     int first_error;             /* a ptrace failure the tracer met (-errno), or 0 */
     int refused_ptrace;          /* the guest called ptrace(2) (refused: EPERM), times */
     uint64_t records;
@@ -336,8 +346,35 @@ struct lxb_tracer {
 /* seize the guest from a new tracer thread; returns once it is attached (0)
    or failed (-errno); then lxb_zone_release lets the guest exec */
 int lxb_trace_start(struct lxb_tracer *t);
-/* wait for the tracer thread, which ends when every traced task is gone */
+/* wait for the tracer thread, which ends when every traced task is gone;
+   its lines are flushed, its statistics kept until lxb_trace_free */
 int lxb_trace_join(struct lxb_tracer *t);
+/* one record from elsewhere (the supervisor's injected calls, tests): its
+   line, statistics and report counts, as the tracer's own; thread-safe */
+int lxb_trace_feed(struct lxb_tracer *t, const struct lxb_trace_rec *r);
+/* write the lines buffered so far to text_fd */
+int lxb_trace_flush(struct lxb_tracer *t);
+struct lxb_trace_stat {
+    uint64_t calls;
+    uint64_t total_ns;
+    uint64_t p50_ns;             /* the sorted durations' ceil(p/100*calls)-th, as trace.py's _pct */
+    uint64_t p99_ns;
+    uint64_t hist[65];           /* [0]: 0 ns; [k]: [2^(k-1), 2^k) ns */
+    int32_t nerr;                /* errnos in err[], in first-seen order */
+    int32_t err[LXB_TRACE_ERRS];
+    uint64_t err_count[LXB_TRACE_ERRS];
+};
+/* the statistics of syscall nr: 1 (s filled), 0 when it was never counted */
+int lxb_trace_stat(struct lxb_tracer *t, int nr, struct lxb_trace_stat *s);
+/* calls of nr the tracer answered (denied, unsupported): the count, *err
+   the errno, cmd the first caller's /proc/PID/cmdline (NUL-separated; its
+   length in *cmdlen, 0: unknown) */
+uint64_t lxb_trace_answered(struct lxb_tracer *t, int nr, int32_t *err, char *cmd, int cmdlen, int *cmdlen_out);
+/* free what the tracer kept (after lxb_trace_join) */
+void lxb_trace_free(struct lxb_tracer *t);
+/* the decoding table's SHA-256 (csrc/trace_gen.py), and a syscall's name or NULL */
+const char *lxb_trace_table_hash(void);
+const char *lxb_trace_name(int nr);
 /* ---- exec into a running zone (csrc/zone_exec.c, lxbrand/oci.py exec; issue 14) ----
    A relay joins the guest's namespaces (setns on guest_pidfd) and starts CMD
    in the zone's pid namespace with the brand's filter; CMD waits before its

@@ -17,10 +17,38 @@
  *   strace --seccomp-bpf's mechanism; the cost is two stops per traced call
  *   and one per fork, clone and exec.
  *
- *   Records (struct lxb_trace_rec, fixed size) are batched and written to
- *   out_fd (a pipe) before the thread blocks in waitpid or when the batch is
- *   full; lxbrand/trace.py decodes them on a Python thread.  Nothing on the
- *   per-call path is Python.
+ *   Each call's record (struct lxb_trace_rec) goes to the sink
+ *   (trace_fmt.c), on this thread: its line, strace-like or JSON, into a
+ *   buffer written to text_fd; its duration and errno into the statistics;
+ *   a call the tracer answered into the report's counts.  Nothing on the
+ *   per-call path is Python.  Only when out_fd >= 0 (a Zone(trace=callback)
+ *   wants events) are records also batched to that pipe for
+ *   lxbrand/trace.py.  Lines and records go out before the thread blocks in
+ *   waitpid (lines to a file or /dev/null: in 64 KiB writes, or after
+ *   100 ms), so a terminal or pipe shows them as the calls happen.
+ *
+ *   Per call: the seccomp stop (PTRACE_GETREGS, which an answered call needs
+ *   to set anyway; process_vm_readv of the arguments copied at entry;
+ *   PTRACE_SYSCALL) and the exit stop (PTRACE_PEEKUSER of rax;
+ *   process_vm_readv of what the kernel wrote; PTRACE_CONT), as strace
+ *   --seccomp-bpf, with no waitpid(WNOHANG) round when nothing is pending.
+ *   SIGCHLD stays unblocked on this thread: every tracee stop sends it to
+ *   its tracer, and blocked here it would wake another of lxrun's threads
+ *   to discard it, twice per call.
+ *
+ * INTERFACE (csrc/lxbrand.h; lxbrand/trace.py is its user, and a C front
+ * door can be one)
+ *
+ *   Fill a struct lxb_tracer: spec[nr] (mode, the copies, show: LXB_SHOW_LINE
+ *   and/or LXB_SHOW_STATS), guest_pidfd, out_fd (-1: no records), text_fd
+ *   (-1: no lines; never closed here), format (LXB_TRACE_TEXT or _JSON), t0
+ *   (CLOCK_MONOTONIC ns of the run's start).  lxb_trace_start seizes the
+ *   held guest; lxb_trace_join waits for the end (lines flushed);
+ *   lxb_trace_stat(t, nr, &st) and lxb_trace_answered(t, nr, ...) then give
+ *   the statistics and the answered calls; lxb_trace_free releases them.
+ *   lxb_trace_feed adds a record from elsewhere (the supervisor's injected
+ *   calls).  The decoding table is generated from the brand's by
+ *   csrc/trace_gen.py at build time (lxb_trace_table_hash).
  *
  * ANSWERED CALLS
  *
@@ -46,6 +74,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -53,6 +82,7 @@
 #include <unistd.h>
 
 #include "lxbrand.h"
+#include "trace_int.h"
 
 #ifndef PTRACE_EVENT_STOP
 #define PTRACE_EVENT_STOP 128
@@ -81,7 +111,34 @@ struct tracer_priv {
     struct lxb_trace_rec batch[BATCH];
     int nbatch;
     unsigned char seen_answer[LXB_NR_MAX];
+    struct lxb_sink *sink;       /* lines, statistics, report counts (trace_fmt.c) */
+    int live;                    /* text_fd is a terminal, pipe or socket: lines go out at each wait */
+    uint64_t last_flush;
 };
+
+static struct tracer_priv *priv_of(struct lxb_tracer *t)
+{
+    struct tracer_priv *p = t->priv;
+    if (p)
+        return p;
+    p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->sink = lxb_sink_new();
+    if (!p->sink) {
+        free(p);
+        return NULL;
+    }
+    p->ready_pipe[0] = p->ready_pipe[1] = -1;
+    t->priv = p;
+    return p;
+}
+
+struct lxb_sink *lxb_sink_of(struct lxb_tracer *t)
+{
+    struct tracer_priv *p = priv_of(t);
+    return p ? p->sink : NULL;
+}
 
 static uint64_t now_ns(void)
 {
@@ -197,11 +254,16 @@ static void task_drop(struct tracer_priv *p, pid_t host)
 
 /* ---- records ---- */
 
+/* the records batched for Python (out_fd), and the sink's lines */
 static void flush(struct lxb_tracer *tr)
 {
     struct tracer_priv *p = tr->priv;
     const char *buf = (const char *)p->batch;
     size_t left = (size_t)p->nbatch * sizeof(struct lxb_trace_rec);
+
+    if (lxb_sink_pending(p->sink))
+        lxb_sink_flush(tr, p->sink);
+    p->last_flush = now_ns();
 
     while (left > 0) {
         ssize_t n = write(tr->out_fd, buf, left);
@@ -216,11 +278,16 @@ static void flush(struct lxb_tracer *tr)
     p->nbatch = 0;
 }
 
+/* one record: to the sink (C lines, statistics), and to Python only when
+   it wants records (a Zone(trace=callback)) */
 static void emit(struct lxb_tracer *tr, const struct lxb_trace_rec *r)
 {
     struct tracer_priv *p = tr->priv;
-    p->batch[p->nbatch++] = *r;
     tr->records++;
+    lxb_sink_put(tr, p->sink, r);
+    if (tr->out_fd < 0)
+        return;
+    p->batch[p->nbatch++] = *r;
     if (p->nbatch == BATCH)
         flush(tr);
 }
@@ -503,6 +570,23 @@ static void *tracer_main(void *arg)
                 PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD;
     int rc = 0;
     char c;
+    sigset_t chld;
+
+    /* every stop of a tracee sends SIGCHLD to this thread (its tracer): with
+       SIGCHLD blocked here the kernel queues it for the process, and wakes
+       another thread of lxrun (Python's main thread, in its wait) to discard
+       it, twice per traced call; unblocked, the default disposition drops it
+       at once (kernel/signal.c sig_ignored: blocked signals are never
+       ignored) */
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    pthread_sigmask(SIG_UNBLOCK, &chld, NULL);
+
+    if (tr->text_fd >= 0) {
+        struct stat st;
+        p->live = isatty(tr->text_fd) || (fstat(tr->text_fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)));
+    }
+    p->last_flush = now_ns();
 
     if (ptrace(PTRACE_SEIZE, p->guest, 0, (void *)opts) != 0)
         rc = -errno;
@@ -511,7 +595,8 @@ static void *tracer_main(void *arg)
     c = (char)(rc == 0 ? 0 : -rc);
     tr->first_error = rc;
     if (write(p->ready_pipe[1], &c, 1) != 1 || rc < 0) {
-        close(tr->out_fd);
+        if (tr->out_fd >= 0)
+            close(tr->out_fd);
         tr->out_fd = -1;
         return NULL;
     }
@@ -521,9 +606,18 @@ static void *tracer_main(void *arg)
         struct task *t;
         pid_t pid;
 
-        pid = waitpid(-1, &status, __WALL | __WNOTHREAD | WNOHANG);
-        if (pid == 0) {
-            flush(tr);
+        /* what is batched goes out before the thread blocks: records for
+           Python always, lines when someone may be watching them (a
+           terminal, a pipe), else (a file, /dev/null) in 64 KiB writes and
+           at least every 100 ms while calls go on; with nothing to send,
+           no WNOHANG round first */
+        if (p->nbatch || (lxb_sink_pending(p->sink) && (p->live || now_ns() - p->last_flush > 100000000ull))) {
+            pid = waitpid(-1, &status, __WALL | __WNOTHREAD | WNOHANG);
+            if (pid == 0) {
+                flush(tr);
+                pid = waitpid(-1, &status, __WALL | __WNOTHREAD);
+            }
+        } else {
             pid = waitpid(-1, &status, __WALL | __WNOTHREAD);
         }
         if (pid < 0) {
@@ -584,7 +678,8 @@ static void *tracer_main(void *arg)
         }
     }
     flush(tr);
-    close(tr->out_fd);
+    if (tr->out_fd >= 0)
+        close(tr->out_fd);
     tr->out_fd = -1;
     return NULL;
 }
@@ -623,16 +718,12 @@ int lxb_trace_start(struct lxb_tracer *t)
     guest = pidfd_pid(t->guest_pidfd);
     if (guest < 0)
         return guest;
-    p = calloc(1, sizeof *p);
+    p = priv_of(t);
     if (!p)
         return -ENOMEM;
     p->guest = guest;
-    if (pipe2(p->ready_pipe, O_CLOEXEC) != 0) {
-        rc = -errno;
-        free(p);
-        return rc;
-    }
-    t->priv = p;
+    if (pipe2(p->ready_pipe, O_CLOEXEC) != 0)
+        return -errno;
     t->first_error = 0;
     /* no signal handler of the host runs on the tracer thread */
     sigfillset(&all);
@@ -659,10 +750,24 @@ int lxb_trace_join(struct lxb_tracer *t)
         return 0;
     if (p->started)
         pthread_join(p->thread, NULL);
+    p->started = 0;
     for (i = 0; i < p->cap; i++)
         free(p->tasks[i]);
     free(p->tasks);
+    p->tasks = NULL;
+    p->cap = p->used = 0;
+    lxb_sink_flush(t, p->sink);
+    return t->first_error;
+}
+
+void lxb_trace_free(struct lxb_tracer *t)
+{
+    struct tracer_priv *p = t->priv;
+
+    if (!p)
+        return;
+    lxb_trace_join(t);
+    lxb_sink_free(p->sink);
     free(p);
     t->priv = NULL;
-    return t->first_error;
 }

@@ -4,6 +4,8 @@ The cdef is the block of csrc/lxbrand.h between CFFI-BEGIN and CFFI-END, so
 the header stays the one description of the C/Python interface.
 """
 import os
+import subprocess
+import sys
 
 from cffi import FFI
 
@@ -18,6 +20,11 @@ def _cdef() -> str:
     return block.replace("/* PYTHON-CALLBACK */", 'extern "Python+C"')
 
 
+# the tracer's decoding table, generated from the brand's (csrc/trace_gen.py)
+GEN = os.path.join(os.path.dirname(HERE), "build", "gen")
+subprocess.run([sys.executable, os.path.join(CSRC, "trace_gen.py"), "-o", os.path.join(GEN, "trace_table.h")],
+               check=True)
+
 ffibuilder = FFI()
 ffibuilder.cdef(_cdef())
 ffibuilder.set_source(
@@ -25,8 +32,8 @@ ffibuilder.set_source(
     '#include "lxbrand.h"\n',
     sources=[os.path.relpath(os.path.join(CSRC, n), os.getcwd())
              for n in sorted(os.listdir(CSRC)) if n.endswith(".c")],
-    include_dirs=[CSRC],
-    libraries=["seccomp"],
+    include_dirs=[CSRC, GEN],
+    libraries=["seccomp", "m"],
     extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-std=gnu11"],
 )
 

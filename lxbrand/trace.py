@@ -6,8 +6,13 @@ SECCOMP_RET_TRACE in the zone's filter and a tracer thread in C
 fork, clone and exec, and writes one fixed-size record per call (entry
 registers, result, times, bounded copies of path and buffer arguments) to a
 pipe.  This module says what to trace and copy (from the table: signatures
-and classes), and reads the records on a Python thread: strace-like lines or
-JSON lines, a callback's events, statistics and the compatibility report.
+and classes).  The per-call path is C end to end: the tracer thread formats
+each call's line itself (strace-like text or JSON lines, csrc/trace_fmt.c,
+from a table csrc/trace_gen.py generates from the brand's at build time) and
+keeps the statistics and the counts of the calls it answered; Python reads
+them once, at the end.  Only a Zone(trace=callback) still gets records,
+decoded here into events (Recorder, which is also the reference the C lines
+are tested against).
 
     SET     names and %classes, comma-separated; !NAME or !%CLASS excludes;
             "all" (the default).  Classes: model.CLASSES, derived from the
@@ -249,17 +254,22 @@ class Event(dict):
 
 
 class Recorder:
-    """What one run observes: decodes records, writes lines, keeps statistics."""
+    """A callback's events from the tracer's records (the C sink writes the
+    lines, keeps the statistics and counts the answered calls).
+    reference=True: each event also gets its line as Python prints it, and
+    statistics are kept here too: the reference csrc/trace_fmt.c is tested
+    against (tests/test_trace.py)."""
 
-    def __init__(self, options: "Observe"):
+    def __init__(self, options: "Observe", reference: bool = False):
         self.o = options
+        self.reference = reference
         self.t0 = time.monotonic_ns()
-        self.calls: dict[str, list] = defaultdict(list)        # name -> durations (ns)
+        self.calls: dict[str, list] = defaultdict(list)        # name -> durations (ns), reference only
         self.errors: dict[str, Counter] = defaultdict(Counter)
-        self.answered: dict[int, list] = {}                     # nr -> [count, errno, cmdline]
+        self.answered: dict[int, list] = {}                     # nr -> [count, errno, cmdline], from C
         self.records = 0
         self.error: Optional[BaseException] = None
-        self._lock = threading.Lock()
+        self.lines: list = []                                   # reference only
 
     # one record
     def feed(self, rec: tuple, data: bytes) -> None:
@@ -274,21 +284,10 @@ class Recorder:
             answered = bool(flags & lib.LXB_RECF_ANSWERED)
             err = -ret if not noresult and -4096 < ret < 0 else 0
             dur = max(0, t_exit - t_entry)
-            if o.stats_wanted(nr):
+            if self.reference and o.stats_wanted(nr):
                 self.calls[name].append(dur)
                 if err:
                     self.errors[name][decode.errno_name(err)] += 1
-            if answered and nr != PTRACE_NR:
-                entry = self.answered.get(nr)
-                if entry is None:
-                    cmd = None
-                    if flags & lib.LXB_RECF_CMDLINE:
-                        cmd = data[2 * SLOT: 2 * SLOT + l2].rstrip(b"\0").replace(b"\0", b" ").decode(
-                            errors="replace")
-                    entry = self.answered[nr] = [0, err, cmd]
-                entry[0] += 1
-            if nr == PTRACE_NR and answered:
-                o.ptrace_refused()
             if not o.lines_wanted(nr):
                 return
             raw = (a0, a1, a2, a3, a4, a5)
@@ -299,7 +298,7 @@ class Recorder:
                        result=None if noresult else ret, errno=decode.errno_name(err) if err else None,
                        duration=dur / 1e9, answered=answered,
                        injected=bool(flags & lib.LXB_RECF_INJECTED))
-            if o.writes_text:
+            if self.reference and o.format == "text":
                 res = "?" if noresult else decode.format_result(ret)
                 if answered:
                     res += " (answered by the brand)"
@@ -314,7 +313,7 @@ class Recorder:
             sig = _signame(nr)
             ev = Event(type="signal", pid=pid, tid=tid, time=(t_entry - self.t0) / 1e9, signal=sig,
                        si_code=code, si_pid=_int32(a0), si_uid=a1 & 0xFFFFFFFF)
-            if o.writes_text:
+            if self.reference and o.format == "text":
                 ev.line = (f"[pid {tid}] --- {sig} {{si_signo={sig}, si_code={code}, si_pid={_int32(a0)}, "
                            f"si_uid={a1 & 0xFFFFFFFF}}} ---")
             self._deliver(ev)
@@ -330,7 +329,7 @@ class Recorder:
                 ev = Event(type="exit", pid=pid, tid=tid, time=(t_entry - self.t0) / 1e9,
                            exit_code=os.WEXITSTATUS(status), signal=None)
                 text = f"+++ exited with {ev['exit_code']} +++"
-            if o.writes_text:
+            if self.reference and o.format == "text":
                 ev.line = f"[pid {tid}] {text}"
             self._deliver(ev)
 
@@ -338,13 +337,10 @@ class Recorder:
         o = self.o
         if o.callback is not None:
             o.callback(dict(ev))
-        if o.out is not None:
-            if o.format == "json":
-                o.out.write(json.dumps(ev) + "\n")
-            else:
-                o.out.write(ev.line + "\n")
+        if self.reference:
+            self.lines.append(json.dumps(ev) + "\n" if o.format == "json" else ev.line + "\n")
 
-    # statistics
+    # statistics (reference only: a run's come from C, Session.finish)
     def stats(self) -> dict:
         out = {}
         for name, durs in sorted(self.calls.items()):
@@ -503,6 +499,8 @@ class Session:
         self.report_c = None            # struct lxb_report * (supervisor_brand)
         self.paths: Optional[PathWatch] = None     # --report: the personality's files, watched
         self.finished = False
+        self._fds: list = []            # the lines' fd (ours to close)
+        self._copier: Optional[threading.Thread] = None
 
     def bpf(self) -> bytes:
         from .brand.compile import filter_bpf
@@ -520,40 +518,66 @@ class Session:
     def attach(self, guest_pidfd: int) -> None:
         """Seize the held guest (before lxb_zone_release)."""
         o = self.o
-        if o.lines:
-            if o.output is None:
-                o.out = sys.stderr
-            elif isinstance(o.output, (str, bytes, os.PathLike)):
-                o.out = open(o.output, "w", buffering=1 << 16)
-                self._own_out = True
-            else:
-                o.out = o.output
         if o.report:
             self.paths = PathWatch(personality_paths(self.brand.options), guest_pidfd)
         if not (o.trace or o.stats):
             return      # --report alone: the supervisor counts (ReportBrand), no tracer
+        text_fd = self._open_output() if o.lines else -1
         specs = [(nr, mode, err, copies(BY_NR[nr]) if o.decode_args else [])
                  for nr, mode, err in self.modes]
-        r, w = os.pipe2(os.O_CLOEXEC)
-        try:
-            import fcntl
-            fcntl.fcntl(w, 1031, 1 << 20)      # F_SETPIPE_SZ: room for bursts
-        except OSError:
-            pass
+        r = w = -1
+        if o.callback is not None:      # records for the callback's events
+            r, w = os.pipe2(os.O_CLOEXEC)
+            try:
+                import fcntl
+                fcntl.fcntl(w, 1031, 1 << 20)      # F_SETPIPE_SZ: room for bursts
+            except OSError:
+                pass
         inject_c = getattr(self.brand, "inject_c", None)
         self.t = Tracer(specs, w, guest_pidfd, inject_c)
-        if inject_c is not None:        # --inject (lxbrand/inject.py)
-            if o.trace or o.stats:
-                from .inject import Follower
-                self.inject_follower = Follower(inject_c, self.rec)
-        self.reader = threading.Thread(target=self._read, args=(r,), name="lxbrand-trace", daemon=True)
-        self.reader.start()
+        c = self.t.c
+        c.text_fd = text_fd
+        c.format = lib.LXB_TRACE_JSON if o.format == "json" else lib.LXB_TRACE_TEXT
+        c.t0 = self.rec.t0
+        show = (lib.LXB_SHOW_LINE if o.lines else 0) | (lib.LXB_SHOW_STATS if o.stats else 0)
+        for nr in o.traced:
+            c.spec[nr].show = show
+        if inject_c is not None:        # --inject (lxbrand/inject.py): the supervisor's records
+            from .inject import Follower
+            self.inject_follower = Follower(inject_c, _Feed(self))
+        if r >= 0:
+            self.reader = threading.Thread(target=self._read, args=(r,), name="lxbrand-trace", daemon=True)
+            self.reader.start()
         try:
             self.t.start()
         except OSError:
-            os.close(w)
-            self.reader.join()
+            if w >= 0:
+                os.close(w)
+            if self.reader is not None:
+                self.reader.join()
             raise
+
+    def _open_output(self) -> int:
+        """The fd the C tracer writes lines to: stderr, a file it opens, or
+        the file object's own; a file object without one (io.StringIO) gets
+        them through a pipe and a copying thread."""
+        o = self.o
+        target = sys.stderr if o.output is None else o.output
+        if isinstance(target, (str, bytes, os.PathLike)):
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+            self._fds.append(fd)
+            return fd
+        try:
+            target.flush()
+            fd = os.dup(target.fileno())
+        except (AttributeError, OSError, ValueError):
+            r, w = os.pipe2(os.O_CLOEXEC)
+            self._copier = threading.Thread(target=_copy_text, args=(r, target), name="lxbrand-trace-out",
+                                            daemon=True)
+            self._copier.start()
+            fd = w
+        self._fds.append(fd)
+        return fd
 
     def _read(self, fd: int) -> None:
         drain_records(fd, RECORD, self.rec)
@@ -563,26 +587,33 @@ class Session:
         if self.finished:
             return
         self.finished = True
+        o = self.o
         if self.t is not None:
             self.t.join()
         if getattr(self, "inject_follower", None) is not None:
             self.inject_follower.close()
         if self.reader is not None:
             self.reader.join()
-        o = self.o
-        if o.out is not None:
-            try:
-                o.out.flush()
-            except (OSError, ValueError):
-                pass
-        if self._own_out:
-            o.out.close()
+        if self.t is not None:
+            c = self.t.c
+            lib.lxb_trace_flush(c)
+            for fd in self._fds:
+                os.close(fd)
+            self._fds = []
+            if self._copier is not None:
+                self._copier.join()
+            if c.refused_ptrace:
+                o.ptrace_refused()
+            if o.stats:
+                self.stats = _stats_of(c)
+            self.rec.answered = _answered_of(c, self.modes)
+            lib.lxb_trace_free(c)
+        elif o.stats:
+            self.stats = {}
         if self.rec.error is not None:
             sys.stderr.write(f"lxrun: trace: {self.rec.error!r}\n")
             if isinstance(self.rec.error, Exception) and o.callback is not None:
                 raise self.rec.error
-        if o.stats:
-            self.stats = self.rec.stats()
         if o.report:
             self.report = self._report(returncode, supervisor)
 
@@ -671,6 +702,69 @@ def _pidfd_pid(pidfd: int) -> Optional[int]:
     except (OSError, ValueError):
         pass
     return None
+
+
+class _Feed:
+    """The supervisor's records of the calls it answered (--inject path
+    rules, lxbrand/inject.py Follower): to the C sink, and to the callback."""
+
+    def __init__(self, session: "Session"):
+        self.session = session
+        self.error = None
+
+    def feed(self, rec: tuple, data: bytes) -> None:
+        s = self.session
+        raw = ffi.from_buffer(RECORD.pack(*rec))
+        lib.lxb_trace_feed(s.t.c, ffi.cast("struct lxb_trace_rec *", raw))
+        if s.o.callback is not None:
+            s.rec.feed(rec, data)
+
+
+def _copy_text(fd: int, target) -> None:
+    """The C tracer's lines (ASCII) into a file object without an fd."""
+    try:
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            target.write(chunk.decode("ascii", "replace"))
+    finally:
+        os.close(fd)
+
+
+def _stats_of(c) -> dict:
+    """--stats from the C sink (lxb_trace_stat): per syscall name, as
+    Recorder.stats computes them."""
+    st = ffi.new("struct lxb_trace_stat *")
+    out = {}
+    for sc in sorted(TABLE, key=lambda sc: sc.name):
+        if not lib.lxb_trace_stat(c, sc.nr, st):
+            continue
+        n, total = st.calls, st.total_ns
+        out[sc.name] = {"calls": n,
+                        "errors": {decode.errno_name(st.err[i]): st.err_count[i] for i in range(st.nerr)},
+                        "total": total / 1e9, "mean": total / n / 1e9 if n else 0.0,
+                        "p50": st.p50_ns / 1e9, "p99": st.p99_ns / 1e9,
+                        "histogram_ns": {str(1 << (k - 1) if k else 0): st.hist[k] for k in range(65) if st.hist[k]}}
+    return out
+
+
+def _answered_of(c, modes) -> dict:
+    """{nr: [count, errno, first caller's command line]} of the calls the
+    tracer answered (lxb_trace_answered)."""
+    out = {}
+    err = ffi.new("int32_t *")
+    n = ffi.new("int *")
+    buf = ffi.new("char[]", SLOT)
+    for nr, mode, _ in modes:
+        if mode != lib.LXB_TRACE_ANSWER or nr == PTRACE_NR:
+            continue
+        count = lib.lxb_trace_answered(c, nr, err, buf, SLOT, n)
+        if count:
+            raw = ffi.buffer(buf, n[0])[:]
+            cmd = raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace") if n[0] else None
+            out[nr] = [count, err[0], cmd]
+    return out
 
 
 def report_counts(report_c) -> dict:

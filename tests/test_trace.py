@@ -313,3 +313,192 @@ def test_flag_words_with_unknown_bits():
     assert decode.register("mmap_flags", 0x3 | 0x20) == "MAP_SHARED_VALIDATE|MAP_ANONYMOUS"
     assert decode.register("unshare_flags", 0x80 | 0x20000) == "CLONE_NEWNS|CLONE_NEWTIME"
     assert decode.register("mmap_flags", 0x22).value == 0x22
+
+
+# --- the C lines (csrc/trace_fmt.c) against the Python reference ---------------------
+
+def _gen_module():
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "csrc", "trace_gen.py")
+    spec = importlib.util.spec_from_file_location("trace_gen", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_c_decoding_table_is_the_brands():
+    """The table compiled into the tracer is the one csrc/trace_gen.py makes
+    from the brand's table and decode.py now (one source of truth)."""
+    from lxbrand._csup import ffi, lib
+    from lxbrand.brand import TABLE
+    gen = _gen_module()
+    assert ffi.string(lib.lxb_trace_table_hash()).decode() == gen.digest(gen.generate()), \
+        "the brand's table changed since the build: make build"
+    for sc in TABLE:
+        assert ffi.string(lib.lxb_trace_name(sc.nr)).decode() == sc.name
+
+
+class _CSink:
+    """A C tracer that is never started, fed records directly: its lines in
+    a file, its statistics and answered counts."""
+
+    def __init__(self, tmp_path, traced, fmt="text", stats=True, t0=0):
+        from lxbrand._csup import Tracer, lib
+        from lxbrand.trace import copies
+        from lxbrand.brand import BY_NR
+        self.lib = lib
+        self.path = tmp_path / f"lines.{fmt}"
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        specs = [(nr, lib.LXB_TRACE_RECORD, 0, copies(BY_NR[nr])) for nr in traced]
+        self.t = Tracer(specs, -1, -1)
+        c = self.t.c
+        c.text_fd, c.t0 = self.fd, t0
+        c.format = lib.LXB_TRACE_JSON if fmt == "json" else lib.LXB_TRACE_TEXT
+        for nr in traced:
+            c.spec[nr].show = lib.LXB_SHOW_LINE | (lib.LXB_SHOW_STATS if stats else 0)
+
+    def feed(self, raw: bytes):
+        from lxbrand._csup import ffi
+        buf = ffi.from_buffer(raw)
+        assert self.lib.lxb_trace_feed(self.t.c, ffi.cast("struct lxb_trace_rec *", buf)) == 0
+
+    def close(self):
+        from lxbrand import trace
+        self.lib.lxb_trace_flush(self.t.c)
+        os.close(self.fd)
+        stats = trace._stats_of(self.t.c)
+        self.lib.lxb_trace_free(self.t.c)
+        return self.path.read_text(), stats
+
+
+def _record(sc, rng, trace_mod):
+    """A plausible record of a call of sc: registers, slots filled the way
+    the tracer copies (trace.copies), results and flags of every kind."""
+    import errno as E
+    from lxbrand._csup import lib
+    SLOT = trace_mod.SLOT
+    vals = [0, 1, 3, 255, 0x7FFFFFFF, 0xFFFFFFFF, 0xFFFFFF9C, (1 << 64) - 100, 0x80000, 0o2101102,
+            0x11 | 0x100 | 0x1000000, 0x22, 0x3 | 0x100020, 0x7, (1 << 63) + 5, 0x4000000000]
+    args = [rng.choice(vals) for _ in range(6)]
+    slots = [b""] * 3
+    slot_arg = [255, 255, 255]
+    slot_len = [0, 0, 0]
+    trunc = 0
+    texts = ["/etc/hostname", "caf\u00e9/\u20ac/\U0001F600", "a\"b\\c\n\t\r", "x" * 40, ""]
+    for i, (arg, how, lenarg, size) in enumerate(trace_mod.copies(sc)):
+        if rng.random() < 0.1:
+            continue
+        addr = 0x7f0000001000 + 0x1000 * arg
+        args[arg] = addr
+        if how == lib.LXB_COPY_STR:
+            data = rng.choice([t.encode() for t in texts] + [b"\xff\xfe/\xc3(\xed\xa0\x80\xf0\x9f\x98", b"y" * SLOT])
+            cut = len(data) >= SLOT
+        elif how == lib.LXB_COPY_STRV:
+            items = rng.sample([t.encode() for t in texts] + [b"\x80\x01"], rng.randint(0, 4))
+            data = b"".join(x + b"\0" for x in items)
+            cut = rng.random() < 0.3
+        else:
+            if rng.random() < 0.5 and size in (144, 48, 16, 8, 128):
+                data = bytes(rng.randrange(256) for _ in range(size))
+                if size == 128:           # a sockaddr: a family the decoder names
+                    fam = rng.choice([1, 2, 10, 16])
+                    data = fam.to_bytes(2, "little") + rng.choice([b"\0abstract\0", b"/run/sock\0", data[2:]])
+                    data = data.ljust(rng.choice([2, 8, 28, 110]), b"\0")[:rng.choice([2, 8, 28, 110])]
+                elif size == 144:
+                    data = data[:24] + (0o100644 | rng.choice([0, 0o040000])).to_bytes(4, "little") + data[28:]
+            else:
+                data = bytes(rng.randrange(256) for _ in range(rng.choice([0, 5, 33])))
+            cut = False
+        slots[i] = data[:SLOT]
+        slot_arg[i] = arg
+        slot_len[i] = len(slots[i])
+        trunc |= cut << i
+    ret = rng.choice([0, 3, 832, -E.ENOENT, -E.EPERM, -512, -516, -4095, -4096, -5000, 1 << 40, (1 << 32) - 1, -1])
+    flags = rng.choice([0, 0, 0, lib.LXB_RECF_NORESULT, lib.LXB_RECF_ANSWERED, lib.LXB_RECF_INJECTED])
+    t_entry = rng.randrange(10**6, 10**12)
+    dur = rng.choice([0, 1, 999, 1500, 2500, 12345, 10**6 + 500, rng.randrange(10**9)])
+    data = b"".join(s.ljust(SLOT, b"\0") for s in slots)
+    return trace_mod.RECORD.pack(lib.LXB_REC_SYSCALL, flags, 7, 8, sc.nr, 0, *args, ret, t_entry, t_entry + dur, 1234,
+                                 *slot_arg, trunc, *slot_len, 0, data)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_c_lines_are_the_python_decoders(tmp_path, fmt):
+    """Every syscall of the table, with arguments and copies of every kind
+    (strings with UTF-8 and invalid bytes, cut strings, argv arrays, stat and
+    sockaddr buffers, every kind of result): csrc/trace_fmt.c writes, byte for
+    byte, the line trace.Recorder (the Python decoder) writes, and the same
+    statistics."""
+    import random
+    from lxbrand import trace
+    from lxbrand.brand import TABLE
+    from lxbrand._csup import lib
+    rng = random.Random(13)
+    traced = {sc.nr for sc in TABLE}
+    o = trace.Observe(trace=True, format=fmt, stats=True)
+    ref = trace.Recorder(o, reference=True)
+    ref.t0 = 5 * 10**5
+    scratch = trace.Recorder(o, reference=True)
+    sink = _CSink(tmp_path, traced, fmt, t0=ref.t0)
+    n = 0
+    for sc in TABLE:
+        for _ in range(12):
+            raw = _record(sc, rng, trace)
+            rec = trace.RECORD.unpack(raw)
+            try:
+                scratch.feed(rec, rec[-1])
+            except Exception:       # the Python decoder fails on it (a short struct copy): not compared
+                continue
+            ref.feed(rec, rec[-1])
+            sink.feed(raw)
+            n += 1
+    # signals and exits
+    for kind, nr, ret, a0 in ((lib.LXB_REC_SIGNAL, 10, 0, 0xFFFFFFFF), (lib.LXB_REC_SIGNAL, 40, 0, 5),
+                              (lib.LXB_REC_EXIT, 0, 7 << 8, 0), (lib.LXB_REC_EXIT, 0, 9, 0),
+                              (lib.LXB_REC_EXIT, 0, 0x86, 0)):
+        raw = trace.RECORD.pack(kind, 0, 3, 4, nr, -6, a0, 1000, 0, 0, 0, 0, ret, 10**7, 10**7, 99,
+                                255, 255, 255, 0, 0, 0, 0, 0, b"\0" * 768)
+        ref.feed(trace.RECORD.unpack(raw), b"")
+        sink.feed(raw)
+    text, stats = sink.close()
+    want = "".join(ref.lines)
+    assert n > 3000
+    for got_line, want_line in zip(text.splitlines(), want.splitlines()):
+        assert got_line == want_line
+    assert text == want
+    assert stats == ref.stats()
+    if fmt == "json":
+        assert all(json.loads(line) for line in text.splitlines())
+
+
+def test_c_lines_of_a_real_run_are_the_python_decoders(rootfs, tmp_path, monkeypatch):
+    """A traced python3, sh and tar: the lines the C tracer wrote are those
+    the Python decoder makes of the same records (a callback gets them)."""
+    from lxbrand import trace
+    made = []
+    original = trace.Recorder
+
+    def reference(o):
+        r = original(o, reference=True)
+        made.append(r)
+        return r
+    monkeypatch.setattr(trace, "Recorder", reference)
+    script = ("import os, socket, subprocess\n"
+              "os.stat('/etc/passwd'); os.listdir('/etc')\n"
+              "s = socket.socket(socket.AF_UNIX); s.bind('\\0lxb-abstract'); s.close()\n"
+              "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.close()\n"
+              "open('/tmp/caf\\u00e9', 'w').write('x' * 100)\n"
+              "subprocess.run(['sh', '-c', 'tar -cf /tmp/t.tar /etc/hostname 2>/dev/null; ls /nonexist'])\n")
+    for fmt in ("text", "json"):
+        out = tmp_path / f"trace.{fmt}"
+        events = []
+        z = Zone(rootfs, trace=events.append, trace_output=str(out), trace_format=fmt, stats=True)
+        r = z.run(["python3", "-c", script], capture_output=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        rec = made[-1]
+        text = out.read_text()
+        assert text == "".join(rec.lines) and len(text.splitlines()) > 500
+        assert r.stats == rec.stats()
+        assert len(events) == len(text.splitlines())
+    assert '"/tmp/caf\\xe9"' in (tmp_path / "trace.text").read_text()
+    assert 'sun_path=@"lxb-abstract"' in (tmp_path / "trace.text").read_text()

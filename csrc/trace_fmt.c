@@ -1,0 +1,1342 @@
+/*
+ * trace_fmt.c: the tracer's sink: each traced call's line (strace-like
+ * text, or a JSON line), the statistics of lxrun --stats and the counts of
+ * --report, in C, on the tracer thread (issue 13).
+ *
+ * OVERVIEW
+ *
+ *   trace.c hands every record here (lxb_sink_put) instead of to Python:
+ *   the per-call path is C from the seccomp stop to the line written.
+ *   Python still receives records (struct lxb_trace_rec, out_fd) when a
+ *   Zone(trace=callback) wants events; the CLI's lines and --stats never
+ *   go through Python.
+ *
+ * ONE DECODER
+ *
+ *   The lines are the ones lxbrand/brand/decode.py and lxbrand/trace.py
+ *   print (trace.Recorder is the reference; tests/test_trace.py feeds the
+ *   same records to both and compares, byte for byte).  What the syscalls
+ *   are, their arguments' names and kinds, the flag and signal names and
+ *   the errno names and messages come from the Python side, generated at
+ *   build time by csrc/trace_gen.py into trace_table.h (TG_*).  The rules
+ *   followed here are decode.args' and decode.show's: an argument the
+ *   tracer copied is found by its address among the record's slots (the
+ *   last slot wins, as trace._Copies' dict), anything not copied prints
+ *   as its address; strings print as Python prints them (paths per code
+ *   point of their UTF-8, surrogateescape'd; other strings and buffers per
+ *   byte, 32 shown); JSON escapes as json.dumps (ensure_ascii) and prints
+ *   floats as Python's repr.
+ *
+ * STATISTICS
+ *
+ *   Per syscall: calls, total, every duration (for exact p50 and p99, as
+ *   trace.py computed them), errors by errno in first-seen order, and a
+ *   log2 histogram; read once at the end by lxb_trace_stat.
+ *
+ * LOCKING
+ *
+ *   One mutex per sink: the tracer thread and lxb_trace_feed (the
+ *   supervisor's injected calls, read by lxbrand/inject.py) both write.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "trace_int.h"
+
+/* ---- the generated table's shapes ---- */
+#define TG_NR_MAX LXB_NR_MAX
+#define TG_NSIG 65
+enum { C_REG = 1, C_ADDR, C_PTR };
+enum { SP_NONE = 0, SP_FD, SP_OPEN, SP_CLONE, SP_UNSHARE, SP_PROT, SP_MMAP, SP_SIGNO, SP_CLOCK };
+enum { A_PTR = 1, A_PATH, A_STR };
+enum { D_IN = 1, D_OUT, D_INOUT };
+enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER };
+
+struct tg_param {
+    const char *name;
+    uint8_t cls, bits, sgn, special, dir, target, size_idx;
+};
+struct tg_sc {
+    const char *name;
+    uint8_t nparams;
+    uint32_t classes;
+    struct tg_param p[6];
+};
+struct tg_name {
+    const char *name;
+    unsigned long long value;
+};
+
+#include "trace_table.h"
+
+/* ---- the sink ---- */
+
+#define OBUF_FLUSH (64 * 1024)   /* write once this much is buffered */
+#define OBUF_ROOM (24 * 1024)    /* the most one record can add (3 slots escaped 6x, and the rest) */
+
+struct nrstat {
+    uint64_t calls, total;
+    uint64_t *durs;
+    size_t cap;
+    int nerr;
+    int32_t err[LXB_TRACE_ERRS];
+    uint64_t errn[LXB_TRACE_ERRS];
+};
+
+struct answered {
+    uint64_t count;
+    int32_t err;
+    int cmdlen;
+    char cmd[LXB_TRACE_SLOT];
+};
+
+struct lxb_sink {
+    pthread_mutex_t lock;
+    char *buf;
+    size_t len, cap;
+    struct nrstat *st[LXB_NR_MAX];
+    struct answered *ans[LXB_NR_MAX];
+};
+
+#define SYS_PTRACE_NR 101
+
+struct lxb_sink *lxb_sink_new(void)
+{
+    struct lxb_sink *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->cap = OBUF_FLUSH + OBUF_ROOM;
+    s->buf = malloc(s->cap);
+    if (!s->buf) {
+        free(s);
+        return NULL;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    return s;
+}
+
+void lxb_sink_free(struct lxb_sink *s)
+{
+    int i;
+    if (!s)
+        return;
+    for (i = 0; i < LXB_NR_MAX; i++) {
+        if (s->st[i])
+            free(s->st[i]->durs);
+        free(s->st[i]);
+        free(s->ans[i]);
+    }
+    pthread_mutex_destroy(&s->lock);
+    free(s->buf);
+    free(s);
+}
+
+static void write_all(int fd, const char *b, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return; /* the output is gone (a closed pipe): the zone runs on */
+        }
+        b += w;
+        n -= (size_t)w;
+    }
+}
+
+static void flush_locked(struct lxb_tracer *t, struct lxb_sink *s)
+{
+    if (s->len && t->text_fd >= 0)
+        write_all(t->text_fd, s->buf, s->len);
+    s->len = 0;
+}
+
+void lxb_sink_flush(struct lxb_tracer *t, struct lxb_sink *s)
+{
+    pthread_mutex_lock(&s->lock);
+    flush_locked(t, s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+int lxb_sink_pending(struct lxb_sink *s)
+{
+    return __atomic_load_n(&s->len, __ATOMIC_RELAXED) != 0;
+}
+
+/* ---- appending (room for a record is made before it: no checks below) ---- */
+
+#define P(c) (s->buf[s->len++] = (char)(c))
+
+static void put_mem(struct lxb_sink *s, const char *p, size_t n)
+{
+    memcpy(s->buf + s->len, p, n);
+    s->len += n;
+}
+
+static void put_s(struct lxb_sink *s, const char *p)
+{
+    put_mem(s, p, strlen(p));
+}
+
+static void put_u64(struct lxb_sink *s, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        P(tmp[--n]);
+}
+
+static void put_i64(struct lxb_sink *s, int64_t v)
+{
+    if (v < 0) {
+        P('-');
+        put_u64(s, (uint64_t)0 - (uint64_t)v);
+    } else {
+        put_u64(s, (uint64_t)v);
+    }
+}
+
+static const char HEX[] = "0123456789abcdef";
+
+static void put_hex(struct lxb_sink *s, uint64_t v)   /* Python's f"{v:#x}" */
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = HEX[v & 15];
+        v >>= 4;
+    } while (v);
+    P('0');
+    P('x');
+    while (n)
+        P(tmp[--n]);
+}
+
+/* a float as Python's repr: the shortest digits that read back as x, fixed
+   notation for exponents -4..15, else d.ddde+XX */
+static void put_digits_exp(struct lxb_sink *s, int neg, const char *d, int n, int exp)
+{
+    int i;
+    if (neg)
+        P('-');
+    if (exp >= -4 && exp < 16) {
+        if (exp >= 0) {
+            for (i = 0; i <= exp; i++)
+                P(i < n ? d[i] : '0');
+            P('.');
+            if (n > exp + 1)
+                put_mem(s, d + exp + 1, (size_t)(n - exp - 1));
+            else
+                P('0');
+        } else {
+            P('0');
+            P('.');
+            for (i = 0; i < -exp - 1; i++)
+                P('0');
+            put_mem(s, d, (size_t)n);
+        }
+        return;
+    }
+    P(d[0]);
+    if (n > 1) {
+        P('.');
+        put_mem(s, d + 1, (size_t)(n - 1));
+    }
+    P('e');
+    P(exp < 0 ? '-' : '+');
+    if (exp < 0)
+        exp = -exp;
+    if (exp < 10)
+        P('0');
+    put_u64(s, (uint64_t)exp);
+}
+
+static void put_repr(struct lxb_sink *s, double x)
+{
+    char tmp[40], d[24];
+    int p, n = 0, exp;
+    const char *c;
+
+    if (x == 0) {
+        put_s(s, signbit(x) ? "-0.0" : "0.0");
+        return;
+    }
+    if (isnan(x) || isinf(x)) {
+        put_s(s, isnan(x) ? "NaN" : x > 0 ? "Infinity" : "-Infinity");
+        return;
+    }
+    for (p = 1; p < 17; p++) {
+        snprintf(tmp, sizeof tmp, "%.*e", p - 1, x);
+        if (strtod(tmp, NULL) == x)
+            break;
+    }
+    if (p == 17)
+        snprintf(tmp, sizeof tmp, "%.16e", x);
+    for (c = tmp; *c && *c != 'e'; c++)
+        if (*c >= '0' && *c <= '9')
+            d[n++] = *c;
+    exp = atoi(c + 1);
+    while (n > 1 && d[n - 1] == '0')
+        n--;
+    put_digits_exp(s, x < 0, d, n, exp);
+}
+
+/* ns / 1e9 as Python's repr: below 10^15 ns the decimal digits of ns are
+   the shortest that read back (a double has 15.9 digits) */
+static void put_ns_repr(struct lxb_sink *s, int64_t ns)
+{
+    char d[24];
+    int n = 0, i;
+    uint64_t v;
+
+    if (ns <= 0 || ns >= 1000000000000000ll) {
+        put_repr(s, (double)ns / 1e9);
+        return;
+    }
+    v = (uint64_t)ns;
+    while (v) {
+        d[n++] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    for (i = 0; i < n / 2; i++) {
+        char c = d[i];
+        d[i] = d[n - 1 - i];
+        d[n - 1 - i] = c;
+    }
+    {
+        int exp = n - 1 - 9;
+        while (n > 1 && d[n - 1] == '0')
+            n--;
+        put_digits_exp(s, 0, d, n, exp);
+    }
+}
+
+/* f"{ns / 1e9:.6f}": rounding the exact decimal unless it is a tie */
+static void put_secs6(struct lxb_sink *s, uint64_t ns)
+{
+    uint64_t q = ns / 1000, r = ns % 1000;
+    char tmp[40];
+    int i;
+
+    if (r == 500 || ns >= 1000000000000000ull) {
+        int n = snprintf(tmp, sizeof tmp, "%.6f", (double)ns / 1e9);
+        put_mem(s, tmp, (size_t)n);
+        return;
+    }
+    if (r > 500)
+        q++;
+    put_u64(s, q / 1000000);
+    P('.');
+    q %= 1000000;
+    for (i = 5; i >= 0; i--) {
+        tmp[i] = (char)('0' + q % 10);
+        q /= 10;
+    }
+    put_mem(s, tmp, 6);
+}
+
+/* ---- strings ---- */
+
+/* one code point of UTF-8 as Python decodes it (strict), or an invalid
+   byte b as surrogateescape's U+DC00+b; the bytes it took */
+static int u8_next(const unsigned char *p, size_t n, uint32_t *cp)
+{
+    unsigned char c = p[0];
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF && n >= 2 && (p[1] & 0xC0) == 0x80) {
+        *cp = ((uint32_t)(c & 0x1F) << 6) | (p[1] & 0x3F);
+        return 2;
+    }
+    if (c >= 0xE0 && c <= 0xEF && n >= 3 && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80) {
+        if (!((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0))) {
+            *cp = ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+            return 3;
+        }
+    }
+    if (c >= 0xF0 && c <= 0xF4 && n >= 4 && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80 &&
+        (p[3] & 0xC0) == 0x80) {
+        if (!((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90))) {
+            *cp = ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(p[1] & 0x3F) << 12) | ((uint32_t)(p[2] & 0x3F) << 6) |
+                  (p[3] & 0x3F);
+            return 4;
+        }
+    }
+    *cp = 0xDC00u + c;
+    return 1;
+}
+
+/* decode._CHAR */
+static const char *char_esc(uint32_t c)
+{
+    switch (c) {
+    case '"': return "\\\"";
+    case '\\': return "\\\\";
+    case '\n': return "\\n";
+    case '\t': return "\\t";
+    case '\r': return "\\r";
+    case 0: return "\\0";
+    }
+    return NULL;
+}
+
+static void put_xbyte(struct lxb_sink *s, unsigned b)
+{
+    P('\\');
+    P('x');
+    P(HEX[(b >> 4) & 15]);
+    P(HEX[b & 15]);
+}
+
+/* decode._quote: bytes (with "..." after a cut string), 32 shown */
+static void put_quote(struct lxb_sink *s, const unsigned char *p, size_t n, int dots)
+{
+    size_t total = n + (dots ? 3 : 0), i;
+    P('"');
+    for (i = 0; i < total && i < TG_SHOW; i++) {
+        unsigned b = i < n ? p[i] : '.';
+        const char *e = char_esc(b);
+        if (e)
+            put_s(s, e);
+        else if (b >= 32 && b < 127)
+            P(b);
+        else
+            put_xbyte(s, b);
+    }
+    P('"');
+    if (total > TG_SHOW)
+        put_s(s, "...");
+}
+
+/* decode.show of a PathStr: per code point */
+static void put_path(struct lxb_sink *s, const unsigned char *p, size_t n, int dots)
+{
+    size_t i = 0;
+    P('"');
+    while (i < n) {
+        uint32_t c;
+        const char *e;
+        i += (size_t)u8_next(p + i, n - i, &c);
+        e = char_esc(c);
+        if (e)
+            put_s(s, e);
+        else if (c >= 32 && c < 127)
+            P(c);
+        else
+            put_xbyte(s, c & 0xff);
+    }
+    if (dots)
+        put_s(s, "...");
+    P('"');
+}
+
+/* json.dumps' ensure_ascii escape of one code point */
+static void put_json_cp(struct lxb_sink *s, uint32_t c)
+{
+    switch (c) {
+    case '"': put_s(s, "\\\""); return;
+    case '\\': put_s(s, "\\\\"); return;
+    case '\n': put_s(s, "\\n"); return;
+    case '\r': put_s(s, "\\r"); return;
+    case '\t': put_s(s, "\\t"); return;
+    case '\b': put_s(s, "\\b"); return;
+    case '\f': put_s(s, "\\f"); return;
+    }
+    if (c >= 0x20 && c < 0x7f) {
+        P(c);
+        return;
+    }
+    if (c > 0xFFFF) {
+        c -= 0x10000;
+        put_json_cp(s, 0xD800 | (c >> 10));
+        put_json_cp(s, 0xDC00 | (c & 0x3FF));
+        return;
+    }
+    P('\\');
+    P('u');
+    P(HEX[(c >> 12) & 15]);
+    P(HEX[(c >> 8) & 15]);
+    P(HEX[(c >> 4) & 15]);
+    P(HEX[c & 15]);
+}
+
+/* a JSON string of UTF-8 (surrogateescape'd) bytes, or of latin-1 bytes */
+static void put_json_str(struct lxb_sink *s, const unsigned char *p, size_t n, int latin1, int dots)
+{
+    size_t i = 0;
+    P('"');
+    while (i < n) {
+        uint32_t c;
+        if (latin1) {
+            c = p[i++];
+        } else {
+            i += (size_t)u8_next(p + i, n - i, &c);
+        }
+        put_json_cp(s, c);
+    }
+    if (dots)
+        put_s(s, "...");
+    P('"');
+}
+
+/* ---- values: one decoded argument ---- */
+
+enum { V_INT, V_UINT, V_TEXT, V_ADDR, V_PATH, V_STR, V_BYTES, V_STRV, V_INT2 };
+
+struct val {
+    int type;
+    int64_t i;                   /* V_INT, V_UINT (as uint64), V_ADDR */
+    int32_t pair[2];             /* V_INT2 */
+    const unsigned char *data;   /* V_PATH, V_STR, V_BYTES, V_STRV */
+    size_t len;
+    int cut;
+    char text[1024];             /* V_TEXT: a name, flags, a struct as decode prints it */
+};
+
+static int64_t as_int(uint64_t raw, int bits, int sgn)
+{
+    if (bits < 64) {
+        raw &= (1ull << bits) - 1;
+        if (sgn && (raw >> (bits - 1)))
+            return (int64_t)(raw - (1ull << bits));
+    }
+    return (int64_t)raw;
+}
+
+/* a tiny writer into val.text */
+struct tbuf {
+    char *p;
+    size_t n, cap;
+};
+
+static void tb_s(struct tbuf *b, const char *s)
+{
+    size_t k = strlen(s);
+    if (b->n + k >= b->cap)
+        k = b->cap - 1 - b->n;
+    memcpy(b->p + b->n, s, k);
+    b->n += k;
+    b->p[b->n] = 0;
+}
+
+static void tb_f(struct tbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tb_f(struct tbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int k;
+    va_start(ap, fmt);
+    k = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        b->n = b->n + (size_t)k >= b->cap ? b->cap - 1 : b->n + (size_t)k;
+}
+
+/* decode._flags: NAME|NAME|0xREST after `first`, or `zero` */
+static void flags_text(struct tbuf *b, uint64_t value, const struct tg_name *table, const char *first,
+                       const char *zero, int octal_rest)
+{
+    uint64_t rest = value;
+    int any = 0;
+    if (first) {
+        tb_s(b, first);
+        any = 1;
+    }
+    for (; table->name; table++) {
+        if (value & table->value) {
+            if (any)
+                tb_s(b, "|");
+            tb_s(b, table->name);
+            any = 1;
+            rest &= ~(uint64_t)table->value;
+        }
+    }
+    if (rest) {
+        if (any)
+            tb_s(b, "|");
+        tb_f(b, octal_rest ? "0o%llo" : "0x%llx", (unsigned long long)rest);
+        any = 1;
+    }
+    if (!any)
+        tb_s(b, zero);
+}
+
+static const char *name_of(const struct tg_name *table, uint64_t v)
+{
+    for (; table->name; table++)
+        if (table->value == v)
+            return table->name;
+    return NULL;
+}
+
+static void reg_val(const struct tg_param *pp, uint64_t raw, struct val *v)
+{
+    struct tbuf b = {v->text, 0, sizeof v->text};
+    int64_t x = as_int(raw, pp->bits, pp->sgn);
+    const char *nm;
+
+    v->text[0] = 0;
+    v->type = (pp->bits == 64 && !pp->sgn) ? V_UINT : V_INT;
+    v->i = x;
+    switch (pp->special) {
+    case SP_FD:
+        if (x == -100) {
+            v->type = V_TEXT;
+            tb_s(&b, "AT_FDCWD");
+        }
+        break;
+    case SP_OPEN:
+        v->type = V_TEXT;
+        flags_text(&b, (uint64_t)x, TG_OPEN_FLAGS, (x & 3) ? NULL : "O_RDONLY", "", 1);
+        break;
+    case SP_CLONE: {
+        uint64_t u = (uint64_t)x;
+        unsigned sig = (unsigned)(u & 0xFF);
+        v->type = V_TEXT;
+        if (u & ~0xFFull)
+            flags_text(&b, u & ~0xFFull, TG_CLONE_FLAGS, NULL, "0", 0);
+        if (sig) {
+            if (b.n)
+                tb_s(&b, "|");
+            if (sig < TG_NSIG && TG_SIG_LAST[sig])
+                tb_s(&b, TG_SIG_LAST[sig]);
+            else
+                tb_f(&b, "%u", sig);
+        }
+        if (!b.n)
+            tb_s(&b, "0");
+        break;
+    }
+    case SP_UNSHARE:
+        v->type = V_TEXT;
+        flags_text(&b, (uint64_t)x, TG_UNSHARE_FLAGS, NULL, "0", 0);
+        break;
+    case SP_PROT:
+        v->type = V_TEXT;
+        flags_text(&b, (uint64_t)x, TG_PROT_FLAGS, NULL, "PROT_NONE", 0);
+        break;
+    case SP_MMAP: {
+        uint64_t u = (uint64_t)x, kind = u & 0xF;
+        char first[24];
+        const char *f = NULL;
+        v->type = V_TEXT;
+        if ((nm = name_of(TG_MAP_TYPES, kind)) != NULL)
+            f = nm;
+        else if (kind) {
+            snprintf(first, sizeof first, "0x%llx", (unsigned long long)kind);
+            f = first;
+        }
+        flags_text(&b, u & ~0xFull, TG_MAP_FLAGS, f, "0", 0);
+        break;
+    }
+    case SP_SIGNO:
+        if (x > 0 && x < TG_NSIG && TG_SIG_FIRST[x]) {
+            v->type = V_TEXT;
+            tb_s(&b, TG_SIG_FIRST[x]);
+        }
+        break;
+    case SP_CLOCK:
+        if ((nm = name_of(TG_CLOCKS, (uint64_t)x)) != NULL && x >= 0) {
+            v->type = V_TEXT;
+            tb_s(&b, nm);
+        }
+        break;
+    }
+}
+
+/* the slot holding guest address addr (trace._Copies: the last one wins) */
+static int slot_for(const struct lxb_trace_rec *r, uint64_t addr)
+{
+    int i;
+    for (i = LXB_TRACE_SLOTS - 1; i >= 0; i--)
+        if (r->slot_arg[i] < 6 && r->args[r->slot_arg[i]] == addr)
+            return i;
+    return -1;
+}
+
+static void file_mode(struct tbuf *b, uint32_t mode)
+{
+    const char *kind = NULL;
+    switch (mode & 0170000) {
+    case 0140000: kind = "S_IFSOCK"; break;
+    case 0120000: kind = "S_IFLNK"; break;
+    case 0100000: kind = "S_IFREG"; break;
+    case 0060000: kind = "S_IFBLK"; break;
+    case 0040000: kind = "S_IFDIR"; break;
+    case 0020000: kind = "S_IFCHR"; break;
+    case 0010000: kind = "S_IFIFO"; break;
+    }
+    if (kind)
+        tb_f(b, "%s|", kind);
+    tb_f(b, "0%o", mode & 07777);
+}
+
+/* _quote into a tbuf (sun_path) */
+static void tb_quote(struct tbuf *b, const unsigned char *p, size_t n)
+{
+    size_t i;
+    tb_s(b, "\"");
+    for (i = 0; i < n && i < TG_SHOW; i++) {
+        const char *e = char_esc(p[i]);
+        if (e)
+            tb_s(b, e);
+        else if (p[i] >= 32 && p[i] < 127)
+            tb_f(b, "%c", p[i]);
+        else
+            tb_f(b, "\\x%02x", p[i]);
+    }
+    tb_s(b, "\"");
+    if (n > TG_SHOW)
+        tb_s(b, "...");
+}
+
+static uint64_t le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    while (n--)
+        v = (v << 8) | p[n];
+    return v;
+}
+
+/* decode.FAST_STRUCTS' formatters: 1, or 0 when the copy is too short */
+static int struct_text(int target, const unsigned char *d, size_t n, struct tbuf *b)
+{
+    switch (target) {
+    case T_STAT:
+        if (n < 72)
+            return 0;
+        tb_s(b, "{st_mode=");
+        file_mode(b, (uint32_t)le(d + 24, 4));
+        tb_f(b, ", st_size=%lld, ...}", (long long)le(d + 48, 8));
+        return 1;
+    case T_STATX:
+        if (n < 48)
+            return 0;
+        tb_f(b, "{stx_mask=0x%x, stx_mode=", (unsigned)le(d, 4));
+        file_mode(b, (uint32_t)le(d + 28, 2));
+        tb_f(b, ", stx_size=%llu, ...}", (unsigned long long)le(d + 40, 8));
+        return 1;
+    case T_TIMESPEC:
+        if (n < 16)
+            return 0;
+        tb_f(b, "{tv_sec=%lld, tv_nsec=%lld}", (long long)le(d, 8), (long long)le(d + 8, 8));
+        return 1;
+    case T_SOCKADDR: {
+        unsigned family = n >= 2 ? (unsigned)le(d, 2) : (n == 1 ? d[0] : 0);
+        char ip[64];
+        if (family == 1) { /* AF_UNIX */
+            const unsigned char *path = d + (n >= 2 ? 2 : n);
+            size_t plen = n >= 2 ? n - 2 : 0, k;
+            int abstract = plen > 0 && path[0] == 0;
+            if (abstract) {
+                path++;
+                plen--;
+            }
+            for (k = 0; k < plen && path[k]; k++)
+                ;
+            tb_s(b, abstract ? "{sa_family=AF_UNIX, sun_path=@" : "{sa_family=AF_UNIX, sun_path=");
+            tb_quote(b, path, k);
+            tb_s(b, "}");
+        } else if (family == 2 && n >= 8) {
+            inet_ntop(2, d + 4, ip, sizeof ip);
+            tb_f(b, "{sa_family=AF_INET, sin_port=htons(%u), sin_addr=inet_addr(\"%s\")}",
+                 (unsigned)(d[2] << 8 | d[3]), ip);
+        } else if (family == 10 && n >= 24) {
+            inet_ntop(10, d + 8, ip, sizeof ip);
+            tb_f(b, "{sa_family=AF_INET6, sin6_port=htons(%u), sin6_addr=%s}", (unsigned)(d[2] << 8 | d[3]),
+                 ip);
+        } else {
+            tb_f(b, "{sa_family=%u, ...}", family);
+        }
+        return 1;
+    }
+    }
+    return 0;
+}
+
+/* decode.args for argument i of a record */
+static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r, int done, struct val *v)
+{
+    const struct tg_param *pp = &sc->p[i];
+    uint64_t raw = r->args[i];
+    int k;
+
+    v->cut = 0;
+    if (pp->cls == C_REG) {
+        reg_val(pp, raw, v);
+        return;
+    }
+    v->type = V_ADDR;
+    v->i = (int64_t)raw;
+    if (raw == 0)
+        return;
+    if (pp->cls == C_ADDR) {
+        if (pp->special == A_PTR || (k = slot_for(r, raw)) < 0)
+            return;
+        v->type = pp->special == A_PATH ? V_PATH : V_STR;
+        v->data = (const unsigned char *)r->slot[k];
+        v->len = r->slot_len[k];
+        v->cut = (r->slot_trunc >> k) & 1;
+        return;
+    }
+    /* a pointer: read when it is in, or out once the call returned */
+    if (!(pp->dir == D_IN || pp->dir == D_INOUT || (done && pp->dir == D_OUT)))
+        return;
+    if (pp->target == T_OTHER || (k = slot_for(r, raw)) < 0)
+        return;
+    {
+        const unsigned char *d = (const unsigned char *)r->slot[k];
+        size_t n = r->slot_len[k];
+        switch (pp->target) {
+        case T_BYTES: {
+            int64_t want;
+            if (pp->size_idx >= 6)
+                return;
+            want = as_int(r->args[pp->size_idx], sc->p[pp->size_idx].bits, sc->p[pp->size_idx].sgn);
+            if (sc->p[pp->size_idx].bits == 64 && !sc->p[pp->size_idx].sgn)
+                want = (uint64_t)want > TG_SHOW + 1 ? TG_SHOW + 1 : want;
+            if (want < 0)
+                return;
+            if (want > TG_SHOW + 1)
+                want = TG_SHOW + 1;
+            v->type = V_BYTES;
+            v->data = d;
+            v->len = n < (size_t)want ? n : (size_t)want;
+            return;
+        }
+        case T_STRV:
+            v->type = V_STRV;
+            v->data = d;
+            v->len = n;
+            v->cut = (r->slot_trunc >> k) & 1;
+            return;
+        case T_INT2:
+            if (n < 8)
+                return;
+            v->type = V_INT2;
+            v->pair[0] = (int32_t)le(d, 4);
+            v->pair[1] = (int32_t)le(d + 4, 4);
+            return;
+        default: {
+            struct tbuf b = {v->text, 0, sizeof v->text};
+            v->text[0] = 0;
+            if (struct_text(pp->target, d, n, &b))
+                v->type = V_TEXT;
+            return;
+        }
+        }
+    }
+}
+
+static void put_val_text(struct lxb_sink *s, const struct val *v)
+{
+    switch (v->type) {
+    case V_INT: put_i64(s, v->i); return;
+    case V_UINT: put_u64(s, (uint64_t)v->i); return;
+    case V_TEXT: put_s(s, v->text); return;
+    case V_ADDR:
+        if (v->i == 0)
+            put_s(s, "NULL");
+        else
+            put_hex(s, (uint64_t)v->i);
+        return;
+    case V_PATH: put_path(s, v->data, v->len, v->cut); return;
+    case V_STR: put_quote(s, v->data, v->len, v->cut); return;
+    case V_BYTES: put_quote(s, v->data, v->len, 0); return;
+    case V_INT2:
+        P('[');
+        put_i64(s, v->pair[0]);
+        put_s(s, ", ");
+        put_i64(s, v->pair[1]);
+        P(']');
+        return;
+    case V_STRV: {
+        size_t i = 0;
+        int first = 1;
+        P('[');
+        while (i < v->len) {
+            const unsigned char *z = memchr(v->data + i, 0, v->len - i);
+            size_t m;
+            if (!z)
+                break; /* trace._Copies: split(b"\0")[:-1] drops an unterminated tail */
+            m = (size_t)(z - (v->data + i));
+            if (!first)
+                put_s(s, ", ");
+            put_quote(s, v->data + i, m, 0);
+            first = 0;
+            i += m + 1;
+        }
+        if (v->cut) {
+            if (!first)
+                put_s(s, ", ");
+            put_s(s, "...");
+        }
+        P(']');
+        return;
+    }
+    }
+}
+
+static void put_val_json(struct lxb_sink *s, const struct val *v)
+{
+    switch (v->type) {
+    case V_INT: put_i64(s, v->i); return;
+    case V_UINT: put_u64(s, (uint64_t)v->i); return;
+    case V_TEXT: put_json_str(s, (const unsigned char *)v->text, strlen(v->text), 1, 0); return;
+    case V_ADDR:
+        P('"');
+        if (v->i == 0)
+            put_s(s, "NULL");
+        else
+            put_hex(s, (uint64_t)v->i);
+        P('"');
+        return;
+    case V_PATH:
+    case V_STR: put_json_str(s, v->data, v->len, 0, v->cut); return;
+    case V_BYTES: put_json_str(s, v->data, v->len, 1, 0); return;
+    case V_INT2:
+        P('[');
+        put_i64(s, v->pair[0]);
+        put_s(s, ", ");
+        put_i64(s, v->pair[1]);
+        P(']');
+        return;
+    case V_STRV: {
+        size_t i = 0;
+        int first = 1;
+        P('[');
+        while (i < v->len) {
+            const unsigned char *z = memchr(v->data + i, 0, v->len - i);
+            size_t m;
+            if (!z)
+                break;
+            m = (size_t)(z - (v->data + i));
+            if (!first)
+                put_s(s, ", ");
+            put_json_str(s, v->data + i, m, 0, 0);
+            first = 0;
+            i += m + 1;
+        }
+        if (v->cut) {
+            if (!first)
+                put_s(s, ", ");
+            put_s(s, "\"...\"");
+        }
+        P(']');
+        return;
+    }
+    }
+}
+
+/* ---- names ---- */
+
+static const char *errno_name(int e, char *tmp, size_t n)
+{
+    if (e > 0 && e <= TG_ERRMAX && TG_ERRNAME[e])
+        return TG_ERRNAME[e];
+    if (e >= TG_KERNEL_ERR_FIRST && e <= TG_KERNEL_ERR_LAST)
+        return TG_KERNEL_ERR[e - TG_KERNEL_ERR_FIRST];
+    snprintf(tmp, n, "%d", e);
+    return tmp;
+}
+
+/* decode.format_result */
+static void put_result(struct lxb_sink *s, int64_t v)
+{
+    if (v > -4096 && v < 0) {
+        int e = (int)-v;
+        int known = e <= TG_ERRMAX && TG_ERRNAME[e];
+        if (!known && e >= TG_KERNEL_ERR_FIRST && e <= TG_KERNEL_ERR_LAST) {
+            put_s(s, "? ");
+            put_s(s, TG_KERNEL_ERR[e - TG_KERNEL_ERR_FIRST]);
+            return;
+        }
+        put_s(s, "-1 ");
+        if (known)
+            put_s(s, TG_ERRNAME[e]);
+        else
+            put_i64(s, e);
+        put_s(s, " (");
+        if (known && TG_ERRMSG[e]) {
+            put_s(s, TG_ERRMSG[e]);
+        } else {
+            put_s(s, "Unknown error ");
+            put_i64(s, e);
+        }
+        P(')');
+        return;
+    }
+    if (v >= (int64_t)1 << 32 || v < 0) {
+        if (v < 0) {
+            put_i64(s, v);
+            return;
+        }
+        put_hex(s, (uint64_t)v);
+        return;
+    }
+    put_i64(s, v);
+}
+
+static const char *signame(int sig, char *tmp, size_t n)
+{
+    if (sig > 0 && sig < TG_NSIG && TG_SIG_PLAIN[sig])
+        return TG_SIG_PLAIN[sig];
+    snprintf(tmp, n, "%d", sig);
+    return tmp;
+}
+
+/* ---- statistics and report counts ---- */
+
+static void count_stat(struct lxb_sink *s, int nr, uint64_t dur, int err)
+{
+    struct nrstat *st = s->st[nr];
+    int i;
+
+    if (!st && !(st = s->st[nr] = calloc(1, sizeof *st)))
+        return;
+    if (st->calls == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 256;
+        uint64_t *d = realloc(st->durs, cap * sizeof *d);
+        if (!d)
+            return;
+        st->durs = d;
+        st->cap = cap;
+    }
+    st->durs[st->calls++] = dur;
+    st->total += dur;
+    if (!err)
+        return;
+    for (i = 0; i < st->nerr; i++)
+        if (st->err[i] == err) {
+            st->errn[i]++;
+            return;
+        }
+    if (st->nerr < LXB_TRACE_ERRS) {
+        st->err[st->nerr] = err;
+        st->errn[st->nerr++] = 1;
+    }
+}
+
+static void count_answered(struct lxb_sink *s, const struct lxb_trace_rec *r, int err)
+{
+    struct answered *a = s->ans[r->nr];
+    if (!a) {
+        if (!(a = s->ans[r->nr] = calloc(1, sizeof *a)))
+            return;
+        a->err = err;
+        if (r->flags & LXB_RECF_CMDLINE) {
+            a->cmdlen = r->slot_len[2] > LXB_TRACE_SLOT ? LXB_TRACE_SLOT : r->slot_len[2];
+            memcpy(a->cmd, r->slot[2], (size_t)a->cmdlen);
+        }
+    }
+    a->count++;
+}
+
+/* ---- one record ---- */
+
+static void put_head_json(struct lxb_tracer *t, struct lxb_sink *s, const char *type,
+                          const struct lxb_trace_rec *r)
+{
+    put_s(s, "{\"type\": \"");
+    put_s(s, type);
+    put_s(s, "\", \"pid\": ");
+    put_i64(s, r->pid);
+    put_s(s, ", \"tid\": ");
+    put_i64(s, r->tid);
+    put_s(s, ", \"time\": ");
+    put_ns_repr(s, (int64_t)(r->t_entry - t->t0));
+}
+
+static void put_syscall(struct lxb_tracer *t, struct lxb_sink *s, const struct lxb_trace_rec *r, int err,
+                        uint64_t dur)
+{
+    const struct tg_sc *sc = (r->nr >= 0 && r->nr < LXB_NR_MAX && TG_SC[r->nr].name) ? &TG_SC[r->nr] : NULL;
+    int noresult = r->flags & LXB_RECF_NORESULT, json = t->format == LXB_TRACE_JSON, i, n;
+    char tmp[32];
+    struct val v;
+
+    if (json) {
+        put_head_json(t, s, "syscall", r);
+        put_s(s, ", \"syscall\": \"");
+        if (sc) {
+            put_s(s, sc->name);
+        } else {
+            put_s(s, "syscall_");
+            put_i64(s, r->nr);
+        }
+        put_s(s, "\", \"nr\": ");
+        put_i64(s, r->nr);
+        put_s(s, ", \"args\": {");
+    } else {
+        put_s(s, "[pid ");
+        put_i64(s, r->tid);
+        put_s(s, "] ");
+        if (sc) {
+            put_s(s, sc->name);
+        } else {
+            put_s(s, "syscall_");
+            put_i64(s, r->nr);
+        }
+        P('(');
+    }
+    n = sc ? sc->nparams : 6;
+    for (i = 0; i < n; i++) {
+        if (i)
+            put_s(s, ", ");
+        if (sc) {
+            arg_val(sc, i, r, !noresult, &v);
+        } else {
+            v.type = V_UINT;
+            v.i = (int64_t)r->args[i];
+        }
+        if (json) {
+            P('"');
+            if (sc)
+                put_s(s, sc->p[i].name);
+            else
+                put_i64(s, i);
+            put_s(s, "\": ");
+            put_val_json(s, &v);
+        } else {
+            put_val_text(s, &v);
+        }
+    }
+    if (json) {
+        put_s(s, "}, \"result\": ");
+        if (noresult)
+            put_s(s, "null");
+        else
+            put_i64(s, r->ret);
+        put_s(s, ", \"errno\": ");
+        if (err) {
+            P('"');
+            put_s(s, errno_name(err, tmp, sizeof tmp));
+            P('"');
+        } else {
+            put_s(s, "null");
+        }
+        put_s(s, ", \"duration\": ");
+        put_ns_repr(s, (int64_t)dur);
+        put_s(s, (r->flags & LXB_RECF_ANSWERED) ? ", \"answered\": true" : ", \"answered\": false");
+        put_s(s, (r->flags & LXB_RECF_INJECTED) ? ", \"injected\": true}\n" : ", \"injected\": false}\n");
+    } else {
+        put_s(s, ") = ");
+        if (noresult)
+            P('?');
+        else
+            put_result(s, r->ret);
+        if (r->flags & LXB_RECF_ANSWERED)
+            put_s(s, " (answered by the brand)");
+        if (r->flags & LXB_RECF_INJECTED)
+            put_s(s, " (INJECTED)");
+        put_s(s, " <");
+        put_secs6(s, dur);
+        put_s(s, ">\n");
+    }
+}
+
+static void put_signal(struct lxb_tracer *t, struct lxb_sink *s, const struct lxb_trace_rec *r)
+{
+    char tmp[16];
+    const char *sig = signame(r->nr, tmp, sizeof tmp);
+    int32_t spid = (int32_t)(uint32_t)r->args[0];
+    uint32_t suid = (uint32_t)r->args[1];
+
+    if (t->format == LXB_TRACE_JSON) {
+        put_head_json(t, s, "signal", r);
+        put_s(s, ", \"signal\": \"");
+        put_s(s, sig);
+        put_s(s, "\", \"si_code\": ");
+        put_i64(s, r->code);
+        put_s(s, ", \"si_pid\": ");
+        put_i64(s, spid);
+        put_s(s, ", \"si_uid\": ");
+        put_u64(s, suid);
+        put_s(s, "}\n");
+        return;
+    }
+    put_s(s, "[pid ");
+    put_i64(s, r->tid);
+    put_s(s, "] --- ");
+    put_s(s, sig);
+    put_s(s, " {si_signo=");
+    put_s(s, sig);
+    put_s(s, ", si_code=");
+    put_i64(s, r->code);
+    put_s(s, ", si_pid=");
+    put_i64(s, spid);
+    put_s(s, ", si_uid=");
+    put_u64(s, suid);
+    put_s(s, "} ---\n");
+}
+
+static void put_exit(struct lxb_tracer *t, struct lxb_sink *s, const struct lxb_trace_rec *r)
+{
+    int status = (int)(r->ret & 0xFFFF), killed = WIFSIGNALED(status);
+    char tmp[16];
+
+    if (t->format == LXB_TRACE_JSON) {
+        put_head_json(t, s, "exit", r);
+        if (killed) {
+            put_s(s, ", \"exit_code\": null, \"signal\": \"");
+            put_s(s, signame(status & 0x7f, tmp, sizeof tmp));
+            put_s(s, "\"}\n");
+        } else {
+            put_s(s, ", \"exit_code\": ");
+            put_i64(s, (status >> 8) & 0xff);
+            put_s(s, ", \"signal\": null}\n");
+        }
+        return;
+    }
+    put_s(s, "[pid ");
+    put_i64(s, r->tid);
+    if (killed) {
+        put_s(s, "] +++ killed by ");
+        put_s(s, signame(status & 0x7f, tmp, sizeof tmp));
+    } else {
+        put_s(s, "] +++ exited with ");
+        put_i64(s, (status >> 8) & 0xff);
+    }
+    put_s(s, " +++\n");
+}
+
+void lxb_sink_put(struct lxb_tracer *t, struct lxb_sink *s, const struct lxb_trace_rec *r)
+{
+    int lines = t->text_fd >= 0;
+
+    pthread_mutex_lock(&s->lock);
+    if (r->kind == LXB_REC_SYSCALL) {
+        int nr = r->nr, show = (nr >= 0 && nr < LXB_NR_MAX) ? t->spec[nr].show : 0;
+        int noresult = r->flags & LXB_RECF_NORESULT, answered = r->flags & LXB_RECF_ANSWERED;
+        int err = (!noresult && r->ret < 0 && r->ret > -4096) ? (int)-r->ret : 0;
+        uint64_t dur = r->t_exit > r->t_entry ? r->t_exit - r->t_entry : 0;
+
+        if (show & LXB_SHOW_STATS)
+            count_stat(s, nr, dur, err);
+        if (answered && nr >= 0 && nr < LXB_NR_MAX && nr != SYS_PTRACE_NR)
+            count_answered(s, r, err);
+        if (lines && (show & LXB_SHOW_LINE))
+            put_syscall(t, s, r, err, dur);
+    } else if (r->kind == LXB_REC_SIGNAL && lines) {
+        put_signal(t, s, r);
+    } else if (r->kind == LXB_REC_EXIT && lines) {
+        put_exit(t, s, r);
+    }
+    if (s->len >= OBUF_FLUSH)
+        flush_locked(t, s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- the interface (lxbrand.h) ---- */
+
+int lxb_trace_feed(struct lxb_tracer *t, const struct lxb_trace_rec *r)
+{
+    struct lxb_sink *s = lxb_sink_of(t);
+    if (!s)
+        return -ENOMEM;
+    lxb_sink_put(t, s, r);
+    return 0;
+}
+
+int lxb_trace_flush(struct lxb_tracer *t)
+{
+    struct lxb_sink *s = lxb_sink_of(t);
+    if (!s)
+        return -ENOMEM;
+    lxb_sink_flush(t, s);
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* trace.py's _pct: the ceil(p/100*n)-th smallest */
+static uint64_t pct(const uint64_t *d, uint64_t n, double p)
+{
+    double k = ceil(p / 100 * (double)n) - 1;
+    if (n == 0)
+        return 0;
+    if (k < 0)
+        k = 0;
+    return d[(size_t)k];
+}
+
+int lxb_trace_stat(struct lxb_tracer *t, int nr, struct lxb_trace_stat *out)
+{
+    struct lxb_sink *s = lxb_sink_of(t);
+    struct nrstat *st;
+    uint64_t i;
+
+    memset(out, 0, sizeof *out);
+    if (!s || nr < 0 || nr >= LXB_NR_MAX)
+        return 0;
+    pthread_mutex_lock(&s->lock);
+    st = s->st[nr];
+    if (!st || !st->calls) {
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+    }
+    qsort(st->durs, st->calls, sizeof *st->durs, cmp_u64);
+    out->calls = st->calls;
+    out->total_ns = st->total;
+    out->p50_ns = pct(st->durs, st->calls, 50);
+    out->p99_ns = pct(st->durs, st->calls, 99);
+    for (i = 0; i < st->calls; i++) {
+        uint64_t d = st->durs[i];
+        out->hist[d ? 64 - __builtin_clzll(d) : 0]++;
+    }
+    out->nerr = st->nerr;
+    memcpy(out->err, st->err, sizeof out->err);
+    memcpy(out->err_count, st->errn, sizeof out->err_count);
+    pthread_mutex_unlock(&s->lock);
+    return 1;
+}
+
+uint64_t lxb_trace_answered(struct lxb_tracer *t, int nr, int32_t *err, char *cmd, int cmdlen, int *cmdlen_out)
+{
+    struct lxb_sink *s = lxb_sink_of(t);
+    struct answered *a;
+    uint64_t count = 0;
+
+    *err = 0;
+    *cmdlen_out = 0;
+    if (!s || nr < 0 || nr >= LXB_NR_MAX)
+        return 0;
+    pthread_mutex_lock(&s->lock);
+    if ((a = s->ans[nr]) != NULL) {
+        count = a->count;
+        *err = a->err;
+        *cmdlen_out = a->cmdlen < cmdlen ? a->cmdlen : cmdlen;
+        memcpy(cmd, a->cmd, (size_t)*cmdlen_out);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return count;
+}
+
+const char *lxb_trace_table_hash(void)
+{
+    return TG_HASH;
+}
+
+const char *lxb_trace_name(int nr)
+{
+    return (nr >= 0 && nr < LXB_NR_MAX) ? TG_SC[nr].name : NULL;
+}

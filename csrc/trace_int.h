@@ -1,0 +1,24 @@
+/* trace_int.h: between trace.c (the ptrace loop) and trace_fmt.c (its
+   lines, statistics and report counts); not part of the Python interface. */
+#ifndef LXB_TRACE_INT_H
+#define LXB_TRACE_INT_H
+
+#include "lxbrand.h"
+
+struct lxb_sink;
+
+/* trace.c: the tracer's sink, made on first use (NULL: out of memory) */
+struct lxb_sink *lxb_sink_of(struct lxb_tracer *t);
+
+/* trace_fmt.c */
+struct lxb_sink *lxb_sink_new(void);
+void lxb_sink_free(struct lxb_sink *s);
+/* one record: a line (text or JSON) to t->text_fd, statistics, report
+   counts; takes the sink's lock */
+void lxb_sink_put(struct lxb_tracer *t, struct lxb_sink *s, const struct lxb_trace_rec *r);
+/* write what is buffered to t->text_fd */
+void lxb_sink_flush(struct lxb_tracer *t, struct lxb_sink *s);
+/* something is buffered (read without the lock: a hint) */
+int lxb_sink_pending(struct lxb_sink *s);
+
+#endif
