@@ -506,6 +506,10 @@ static pid_t spawn_starter(const struct lxb_config *cfg, int ctl[2], int sync[2]
     rc = posix_spawn(&starter, cfg->init_exec, &fa, NULL, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     close(memfd);
+    if (rc == EPERM)
+        /* a seccomp profile or LSM that refuses clone itself: the clone of
+           init says what the host refuses, in its one line */
+        return lxb_clone_init(cfg, ctl[1], sync[0], 0, err, errlen);
     close(ctl[1]);
     close(sync[0]);
     ctl[1] = sync[0] = -1;
