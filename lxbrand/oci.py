@@ -43,8 +43,6 @@ import sys
 import time
 from typing import Optional
 
-import click
-
 OCI_VERSION = "1.0.2"
 DEFAULT_ROOT = "/run/lxbrand-oci"
 _ID = re.compile(r"^[\w+\-.]+$")
@@ -815,45 +813,15 @@ def _owner() -> str:
 
 # -- the commands -----------------------------------------------------------------
 
-class _Ctx:
-    def __init__(self, root: str, log: Log):
-        self.store = Store(root)
-        self.log = log
-
-
-def _fail(ctx: _Ctx, msg: str, code: int = 1):
-    ctx.log.error(msg)
+def _die(log: Log, msg: str, code: int = 1):
+    log.error(msg)
     sys.exit(code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--root", default=DEFAULT_ROOT, show_default=True, help="Directory of the containers' state.")
-@click.option("--log", "log_path", default=None, metavar="FILE", help="Log into FILE (as runc's --log).")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--debug", is_flag=True, help="Accepted, as runc's.")
-@click.option("--systemd-cgroup", is_flag=True, help="Accepted (lxbrand makes the zone's own cgroups).")
-@click.option("--rootless", default=None, metavar="auto|true|false", help="Accepted, as runc's.")
-@click.option("--criu", default=None, hidden=True)
-@click.pass_context
-def oci(ctx, root, log_path, log_format, debug, systemd_cgroup, rootless, criu):
-    """An OCI runtime with runc's command line: containers as lxbrand zones
-    (docs/OCI.md).  Point an engine at it: podman --runtime lxbrand-oci."""
-    ctx.obj = _Ctx(root, Log(log_path, log_format))
-
-
-@oci.command()
-@click.option("-b", "--bundle", default=".", show_default=True, help="The bundle: config.json and the rootfs.")
-@click.option("--console-socket", default=None, metavar="PATH",
-              help="A unix socket that receives the pty master (process.terminal).")
-@click.option("--pid-file", default=None, metavar="FILE", help="Write the container's pid (its monitor's) here.")
-@click.option("--no-pivot", is_flag=True, help="Accepted, as runc's.")
-@click.option("--no-new-keyring", is_flag=True, help="Accepted, as runc's (a zone has a keyring of its own).")
-@click.option("--preserve-fds", type=int, default=0, help="Not supported beyond 0.")
-@click.argument("cid", metavar="ID")
-@click.pass_obj
-def create(ctx, bundle, console_socket, pid_file, no_pivot, no_new_keyring, preserve_fds, cid):
-    """Create the zone of container ID from BUNDLE; its process waits for `start`."""
-    store, log = ctx.store, ctx.log
+def create_container(store: Store, log: Log, bundle: str, console_socket: Optional[str], pid_file: Optional[str],
+                     preserve_fds: int, cid: str) -> None:
+    """`create`: check the bundle, start the zone's monitor and wait for its
+    word, write the pid-file; an error is logged and exits 1."""
     try:
         d = store.dir(cid)
         bundle = os.path.abspath(bundle)
@@ -867,15 +835,15 @@ def create(ctx, bundle, console_socket, pid_file, no_pivot, no_new_keyring, pres
             raise OCIError("cannot use console socket if runc will not detach or allocate tty")
         os.makedirs(store.root, mode=0o711, exist_ok=True)
     except OCIError as e:
-        _fail(ctx, f"lxbrand create failed: {e}")
+        _die(log, f"lxbrand create failed: {e}")
     except OSError as e:
-        _fail(ctx, f"lxbrand create failed: {store.root}: {e.strerror}")
+        _die(log, f"lxbrand create failed: {store.root}: {e.strerror}")
     try:
         os.mkdir(d, 0o700)
     except FileExistsError:
-        _fail(ctx, f"container with id exists: {cid}")
+        _die(log, f"container with id exists: {cid}")
     except OSError as e:
-        _fail(ctx, f"lxbrand create failed: {d}: {e.strerror}")
+        _die(log, f"lxbrand create failed: {d}: {e.strerror}")
     log.also = os.path.join(d, "log.json")
     for w in spec.warnings:
         log.warn(w)
@@ -901,7 +869,7 @@ def create(ctx, bundle, console_socket, pid_file, no_pivot, no_new_keyring, pres
     if not msg.startswith(b"OK"):
         os.waitpid(pid, 0)
         _remove(d)
-        _fail(ctx, "lxbrand create failed: " + (msg[1:].decode(errors="replace") or "the monitor died"))
+        _die(log, "lxbrand create failed: " + (msg[1:].decode(errors="replace") or "the monitor died"))
     if pid_file:
         try:
             tmp = pid_file + ".tmp"
@@ -911,7 +879,7 @@ def create(ctx, bundle, console_socket, pid_file, no_pivot, no_new_keyring, pres
         except OSError as e:
             _kill_zone(store.read(cid))
             _remove(d)
-            _fail(ctx, f"lxbrand create failed: {pid_file}: {e.strerror}")
+            _die(log, f"lxbrand create failed: {pid_file}: {e.strerror}")
 
 
 def _remove(d: str) -> None:
@@ -937,105 +905,6 @@ def _wait_stopped(store: Store, cid: str, timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-@oci.command()
-@click.argument("cid", metavar="ID")
-@click.pass_obj
-def start(ctx, cid):
-    """Let the created zone's process run."""
-    store = ctx.store
-    try:
-        st = store.read(cid)
-        status = store.status(st)
-        if status == "stopped":
-            raise OCIError("cannot start a container that has stopped")
-        if status == "running":
-            raise OCIError("cannot start an already running container")
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(30)
-        try:
-            s.connect(os.path.join(store.dir(cid), CTL_SOCKET))
-            s.sendall(b"start\n")
-            reply = s.recv(4096).decode(errors="replace")
-        except OSError as e:
-            raise OCIError(f"container {cid}: its monitor does not answer ({e.strerror or e})") from None
-        finally:
-            s.close()
-        if not reply.startswith("OK"):
-            raise OCIError(reply[1:] or "the container's monitor gave no answer")
-        for h in (st.get("hooks") or {}).get("poststart", []):
-            try:
-                run_hooks("poststart", [h], oci_state(st, "running"))
-            except OCIError as e:
-                ctx.log.warn(str(e))
-    except OCIError as e:
-        _fail(ctx, str(e))
-
-
-@oci.command()
-@click.argument("cid", metavar="ID")
-@click.pass_obj
-def state(ctx, cid):
-    """Print the runtime-spec state of container ID (JSON)."""
-    try:
-        st = ctx.store.read(cid)
-    except OCIError as e:
-        _fail(ctx, str(e))
-    click.echo(json.dumps(oci_state(st, ctx.store.status(st)), indent=2))
-
-
-@oci.command()
-@click.option("-a", "--all", "all_", is_flag=True, help="Accepted: the signal reaches the zone's init, "
-                                                        "which passes it on to the whole process group.")
-@click.argument("cid", metavar="ID")
-@click.argument("sig", metavar="[SIGNAL]", default="SIGTERM")
-@click.pass_obj
-def kill(ctx, all_, cid, sig):
-    """Send SIGNAL (default SIGTERM) to container ID's process."""
-    store = ctx.store
-    try:
-        signum = _signal_number(sig)
-        st = store.read(cid)
-        status = store.status(st)
-        if status == "stopped" or not _alive(st.get("init_pid"), st.get("init_start")):
-            raise OCIError("container not running")
-        if status == "created" and signum != 0:
-            signum = signal.SIGKILL      # the held guest cannot take a signal: the zone ends
-        os.kill(st["init_pid"], signum)
-    except OCIError as e:
-        _fail(ctx, str(e))
-    except ProcessLookupError:
-        _fail(ctx, "container not running")
-
-
-@oci.command()
-@click.option("-f", "--force", is_flag=True, help="Kill a running container first.")
-@click.argument("cid", metavar="ID")
-@click.pass_obj
-def delete(ctx, force, cid):
-    """Delete container ID's state (its zone must have stopped, or --force)."""
-    store = ctx.store
-    try:
-        st = store.read(cid)
-    except OCIError as e:
-        if force and "does not exist" in str(e):
-            return            # runc: delete --force of nothing is no error
-        _fail(ctx, str(e))
-    status = store.status(st)
-    if status == "running" and not force:
-        _fail(ctx, f"cannot delete container {cid} that is not stopped: {status}")
-    if status != "stopped" or _alive(st.get("init_pid"), st.get("init_start")):
-        _kill_zone(st)
-        _wait_stopped(store, cid)
-        st = store.read(cid)
-    hooks = (st.get("hooks") or {}).get("poststop", [])
-    if hooks:
-        try:
-            run_hooks("poststop", hooks, oci_state(st, "stopped"))
-        except OCIError as e:
-            ctx.log.warn(str(e))
-    _remove(store.dir(cid))
-
-
 def _zone_pids(st: dict) -> list:
     """Host pids of the zone's processes (in init's pid namespace)."""
     if not _alive(st.get("init_pid"), st.get("init_start")):
@@ -1053,131 +922,6 @@ def _zone_pids(st: dict) -> list:
             except OSError:
                 pass
     return sorted(pids)
-
-
-@oci.command(context_settings={"ignore_unknown_options": True})
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.argument("cid", metavar="ID")
-@click.argument("ps_args", nargs=-1, type=click.UNPROCESSED)
-@click.pass_obj
-def ps(ctx, fmt, cid, ps_args):
-    """The processes of container ID (host pids), as runc ps shows them."""
-    try:
-        st = ctx.store.read(cid)
-    except OCIError as e:
-        _fail(ctx, str(e))
-    pids = _zone_pids(st)
-    if fmt == "json":
-        click.echo(json.dumps(pids))
-        return
-    out = subprocess.run(["ps", *(ps_args or ["-ef"])], capture_output=True, text=True)
-    if out.returncode != 0:
-        _fail(ctx, f"ps: {out.stderr.strip()}")
-    lines = out.stdout.splitlines()
-    if not lines:
-        return
-    header = lines[0].split()
-    col = header.index("PID") if "PID" in header else None
-    if col is None:
-        _fail(ctx, "couldn't find PID field in ps output")
-    click.echo(lines[0])
-    for line in lines[1:]:
-        fields = line.split()
-        if len(fields) > col and fields[col].isdigit() and int(fields[col]) in pids:
-            click.echo(line)
-
-
-@oci.command("list")
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("-q", "--quiet", is_flag=True, help="Only the ids.")
-@click.pass_obj
-def list_(ctx, fmt, quiet):
-    """The containers under --root."""
-    rows = []
-    for cid in ctx.store.ids():
-        try:
-            st = ctx.store.read(cid)
-        except OCIError:
-            continue
-        rows.append(oci_state(st, ctx.store.status(st)))
-    if quiet:
-        for r in rows:
-            click.echo(r["id"])
-    elif fmt == "json":
-        click.echo(json.dumps(rows or None))
-    else:
-        table = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
-        table += [(r["id"], str(r["pid"]), r["status"], r["bundle"], r["created"], r["owner"]) for r in rows]
-        widths = [max(len(row[i]) for row in table) for i in range(6)]
-        for row in table:
-            click.echo("   ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip())
-
-
-@oci.command()
-def features():
-    """What this runtime supports (runtime-spec features.json)."""
-    click.echo(json.dumps({
-        "ociVersionMin": "1.0.0",
-        "ociVersionMax": OCI_VERSION,
-        "hooks": ["prestart", "createRuntime", "poststart", "poststop"],
-        "mountOptions": sorted(BIND_OPTS_IGNORED | {"size", "mode"}),
-        "linux": {
-            "namespaces": ["pid", "network", "ipc", "uts", "mount", "user", "cgroup"],
-            "capabilities": [],
-            "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False},
-            "seccomp": {"enabled": True, "actions": sorted(SECCOMP_ACTIONS), "operators": sorted(SECCOMP_OPS),
-                        "archs": list(SECCOMP_ARCHES), "knownFlags": list(SECCOMP_FLAGS), "supportedFlags": []},
-            "apparmor": {"enabled": False},
-            "selinux": {"enabled": False},
-        },
-        "annotations": {"org.lxbrand.annotations": ",".join(ANNOTATIONS)},
-    }, indent=2))
-
-
-@oci.command("exec", context_settings={"allow_interspersed_args": False})
-@click.option("-p", "--process", "process_file", default=None, metavar="JSON",
-              help="The process (config.json's process object) in a file; CMD then is not given.")
-@click.option("-t", "--tty", is_flag=True, help="A pty of the zone (with --console-socket, its master goes there).")
-@click.option("--console-socket", default=None, metavar="PATH", help="A unix socket that receives the pty master.")
-@click.option("--pid-file", default=None, metavar="FILE", help="Write the process's pid (its relay's) here.")
-@click.option("-d", "--detach", is_flag=True, help="Do not wait for the process.")
-@click.option("-e", "--env", multiple=True, metavar="K=V", help="Set an environment variable (repeatable).")
-@click.option("--cwd", default=None, metavar="DIR", help="Working directory in the zone.")
-@click.option("-u", "--user", default=None, metavar="UID[:GID]", help="Ids in the zone.")
-@click.option("-g", "--additional-gids", multiple=True, type=int, help="Supplementary groups (repeatable).")
-@click.option("-c", "--cap", multiple=True, hidden=True)
-@click.option("--apparmor", default=None, hidden=True)
-@click.option("--process-label", default=None, hidden=True)
-@click.option("--no-new-privs", is_flag=True, hidden=True)
-@click.option("--preserve-fds", type=int, default=0, help="Not supported beyond 0.")
-@click.option("--cgroup", multiple=True, hidden=True)
-@click.option("--ignore-paused", is_flag=True, hidden=True)
-@click.option("--no-subreaper", is_flag=True, hidden=True)
-@click.argument("cid", metavar="ID")
-@click.argument("command", nargs=-1, type=click.UNPROCESSED)
-@click.pass_obj
-def exec_(ctx, process_file, tty, console_socket, pid_file, detach, env, cwd, user, additional_gids, cap, apparmor,
-          process_label, no_new_privs, preserve_fds, cgroup, ignore_paused, no_subreaper, cid, command):
-    """Run CMD in the running zone of container ID: its namespaces, its brand's
-    filter and its supervisor (docs/OCI.md)."""
-    store, log = ctx.store, ctx.log
-    try:
-        st = store.read(cid)
-        if store.status(st) != "running":
-            raise OCIError(f"cannot exec in a {store.status(st)} container")
-        proc = _exec_process(st, process_file, command, tty, env, cwd, user, additional_gids)
-        if preserve_fds:
-            raise OCIError("--preserve-fds: not supported by lxbrand")
-        if console_socket and not proc["terminal"]:
-            raise OCIError("cannot use console socket if runc will not detach or allocate tty")
-        if proc["terminal"] and detach and not console_socket:
-            raise OCIError("cannot allocate tty if runc will detach without setting console socket")
-        if cap or proc.get("capabilities"):
-            log.warn("exec: capabilities are not applied one by one; the process has the guest's (docs/OCI.md)")
-        code = _exec(store, cid, st, proc, console_socket, pid_file, detach)
-    except OCIError as e:
-        _fail(ctx, f"exec failed: {e}")
-    sys.exit(code)
 
 
 def _exec_process(st: dict, process_file, command, tty, env, cwd, user, additional_gids) -> dict:
@@ -1405,21 +1149,88 @@ def entry() -> None:
     run()
 
 
+# the global options and create's options as lxbrand/oci_cli.py declares
+# them: VALUE takes a value, FLAG none; any other word is click's to judge
+_FAST_GLOBAL = {"--root": "VALUE", "--log": "VALUE", "--log-format": "VALUE", "--debug": "FLAG",
+                "--systemd-cgroup": "FLAG", "--rootless": "VALUE"}
+_FAST_CREATE = {"-b": "--bundle", "--bundle": "--bundle", "--console-socket": "--console-socket",
+                "--pid-file": "--pid-file", "--no-pivot": "FLAG", "--no-new-keyring": "FLAG"}
+
+
+def _fast_create_args(argv: list) -> Optional[dict]:
+    """argv of a plain `create` (what podman, containerd's shim and the
+    tests run: `--opt VALUE` or `--opt=VALUE`, flags, one ID), parsed as
+    click would; None for anything else, click's to parse and word."""
+    opts = {"--root": DEFAULT_ROOT, "--log": None, "--log-format": "text", "--bundle": ".",
+            "--console-socket": None, "--pid-file": None}
+    i, n, table, cid = 0, len(argv), _FAST_GLOBAL, None
+    while i < n:
+        a = argv[i]
+        if table is _FAST_GLOBAL and a == "create":
+            table = _FAST_CREATE
+            i += 1
+            continue
+        if not a.startswith("-"):
+            if table is not _FAST_CREATE or cid is not None:
+                return None
+            cid = a
+            i += 1
+            continue
+        name, eq, value = a.partition("=")
+        kind = table.get(name)
+        if kind is None:
+            return None
+        if kind == "FLAG":
+            if eq:
+                return None
+            i += 1
+            continue
+        key = name if kind == "VALUE" else kind
+        if not eq:
+            if i + 1 >= n:
+                return None
+            value = argv[i + 1]
+            i += 1
+        opts[key] = value
+        i += 1
+    if table is not _FAST_CREATE or cid is None or opts["--log-format"] not in ("text", "json"):
+        return None
+    return {"cid": cid, **opts}
+
+
 def run() -> None:
-    """The Python runtime, whatever the command (the front door hands over here)."""
+    """The Python runtime, whatever the command (the front door hands over
+    here): a plain create without click, the rest through lxbrand/oci_cli.py."""
     for fd in (0, 1, 2):
         try:
             os.fstat(fd)
         except OSError:
             os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+    fast = _fast_create_args(sys.argv[1:])
+    if fast is not None:
+        log = Log(fast["--log"], fast["--log-format"])
+        create_container(Store(fast["--root"]), log, fast["--bundle"], fast["--console-socket"],
+                         fast["--pid-file"], 0, fast["cid"])
+        sys.exit(0)
+    import click
+
+    from .oci_cli import oci as cli
     try:
-        rv = oci.main(prog_name="lxbrand-oci", standalone_mode=False)
+        rv = cli.main(prog_name="lxbrand-oci", standalone_mode=False)
     except click.exceptions.Abort:
         sys.exit(130)
     except click.exceptions.ClickException as e:
         Log().error(e.format_message().replace("\n", " "))
         sys.exit(1)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def __getattr__(name: str):
+    """lxbrand.oci.oci, the click group (`lxrun oci`), from lxbrand/oci_cli.py."""
+    if name == "oci":
+        from .oci_cli import oci as cli
+        return cli
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":
