@@ -92,9 +92,30 @@ static int catches(pid_t pid, int sig)
 #define CLONE_NEWTIME 0x00000080
 #endif
 
+/* init's start, in clock ticks since boot (/proc/self/stat field 22), or -1 */
+static long long init_start_ticks(void)
+{
+    char buf[1024], *p;
+    long long ticks = -1;
+    int field;
+
+    if (lxb_read_small("/proc/self/stat", buf, sizeof buf) <= 0 || !(p = strrchr(buf, ')')))
+        return -1;
+    for (field = 2; *p && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    if (sscanf(p, "%lld", &ticks) != 1)
+        return -1;
+    return ticks;
+}
+
 /* The zone's clocks: a time namespace for the guest (init's children), its
-   CLOCK_MONOTONIC and CLOCK_BOOTTIME offset to start at zero now, so that
-   /proc/uptime, uptime(1) and sysinfo's uptime count from the zone's start.
+   CLOCK_MONOTONIC and CLOCK_BOOTTIME offset to start at init's start, so
+   that /proc/uptime, uptime(1) and sysinfo's uptime count from the zone's
+   start, and every process's start time (/proc/PID/stat field 22, which the
+   kernel shows in the reader's namespace) is at or after zero: init's own,
+   made before the offsets, is shown as 0 (its start floored to a clock tick,
+   so the offset never exceeds it; with -now, ps showed init started in 2611).
    The offsets are written before any process enters it (time_namespaces(7));
    a kernel without time namespaces (EINVAL) keeps the host's clocks. */
 static void zone_clocks(int ctl)
@@ -105,6 +126,8 @@ static void zone_clocks(int ctl)
     } clocks[] = {{CLOCK_MONOTONIC, "monotonic"}, {CLOCK_BOOTTIME, "boottime"}};
     char text[128];
     size_t len = 0;
+    long long start_ns = 0, ticks = init_start_ticks(), hz = sysconf(_SC_CLK_TCK);
+    struct timespec boot;
     unsigned i;
     int fd;
 
@@ -113,12 +136,19 @@ static void zone_clocks(int ctl)
             return;
         lxb_die_step(ctl, "unshare the zone's time namespace", errno);
     }
+    clock_gettime(CLOCK_BOOTTIME, &boot);
+    if (ticks >= 0 && hz > 0)
+        start_ns = ticks * (1000000000LL / hz);
+    /* time since init started, the zone's uptime at this moment */
+    long long since = (long long)boot.tv_sec * 1000000000LL + boot.tv_nsec - start_ns;
+    if (ticks < 0 || since < 0)
+        since = 0;
     for (i = 0; i < sizeof clocks / sizeof clocks[0]; i++) {
         struct timespec ts;
         long long ns;
         clock_gettime(clocks[i].id, &ts);
-        /* -now, as seconds and a nanosecond part in 0..999999999 */
-        ns = -((long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+        /* -(now - since), as seconds and a nanosecond part in 0..999999999 */
+        ns = -((long long)ts.tv_sec * 1000000000LL + ts.tv_nsec - since);
         len += (size_t)snprintf(text + len, sizeof text - len, "%s %lld %lld\n", clocks[i].name,
                                 (ns - 999999999LL) / 1000000000LL,
                                 ns - ((ns - 999999999LL) / 1000000000LL) * 1000000000LL);

@@ -168,6 +168,22 @@ def test_uptime_and_clocks_count_from_the_zones_start(rootfs, cpus):
         assert uptime < host_before - 30, (uptime, host_before)
 
 
+def test_init_started_when_the_zone_did(rootfs):
+    """Init is made before the zone's clock offsets, and the kernel shows
+    every process's start (/proc/PID/stat field 22) in the reader's time
+    namespace: offset by -now, init's start was negative there and ps showed
+    it started centuries ahead.  The offsets count from init's start."""
+    out = sh(Zone(rootfs), "sleep 1; cut -d' ' -f22 /proc/1/stat; cut -d' ' -f22 /proc/self/stat; "
+                           "ps -o etimes= -p 1; TZ=UTC0 ps -o lstart= -p 1; date +%s")
+    init_start, self_start, etimes, *lstart, now = out.split()
+    assert 0 <= int(init_start) <= int(self_start), out
+    assert 1 <= int(etimes) < 30, out
+    import datetime
+    started = datetime.datetime.strptime(" ".join(lstart), "%a %b %d %H:%M:%S %Y").replace(
+        tzinfo=datetime.timezone.utc)
+    assert abs(started.timestamp() - int(now)) < 30, out
+
+
 def test_a_command_run_in_a_booted_zone_has_its_clocks(rootfs):
     """A process started in a running zone (Zone.boot, as lxbrand-oci exec)
     joins the zone's time namespace with the others (csrc/zone_exec.c
