@@ -375,6 +375,8 @@ void lxb_trace_free(struct lxb_tracer *t);
 /* the decoding table's SHA-256 (csrc/trace_gen.py), and a syscall's name or NULL */
 const char *lxb_trace_table_hash(void);
 const char *lxb_trace_name(int nr);
+/* --stats as the Python CLI writes it (trace.py format_stats, or JSON), to fd */
+int lxb_trace_stats_write(struct lxb_tracer *t, int json, int fd);
 /* ---- exec into a running zone (csrc/zone_exec.c, lxbrand/oci.py exec; issue 14) ----
    A relay joins the guest's namespaces (setns on guest_pidfd) and starts CMD
    in the zone's pid namespace with the brand's filter; CMD waits before its

@@ -1340,3 +1340,189 @@ const char *lxb_trace_name(int nr)
 {
     return (nr >= 0 && nr < LXB_NR_MAX) ? TG_SC[nr].name : NULL;
 }
+
+/* ---- --stats as the Python CLI writes it (lxbrand/trace.py format_stats,
+   and json.dumps(stats, indent=1) for --stats-format json), for the C
+   front door; tests/test_trace.py compares the two on the same records ---- */
+
+struct st_row {
+    int nr;
+    const char *name;
+    struct lxb_trace_stat st;
+    double total, mean, p50, p99;    /* s, as trace._stats_of computes them */
+    uint64_t nerr;
+};
+
+static const char *repr_of(double x, char *out)
+{
+    struct lxb_sink tmp;             /* only buf and len: put_repr's */
+    tmp.buf = out;
+    tmp.len = 0;
+    put_repr(&tmp, x);
+    out[tmp.len] = 0;
+    return out;
+}
+
+/* -total, then name (sorted() is stable over the rows' name order) */
+static int by_total(const void *a, const void *b)
+{
+    const struct st_row *x = a, *y = b;
+    if (x->total != y->total)
+        return x->total > y->total ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static int by_calls(const void *a, const void *b)
+{
+    const struct st_row *x = a, *y = b;
+    if (x->st.calls != y->st.calls)
+        return x->st.calls > y->st.calls ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const struct st_row *)a)->name, ((const struct st_row *)b)->name);
+}
+
+/* errors of a row by count, most first, ties in first-seen order (stable) */
+static void err_order(const struct lxb_trace_stat *st, int *order)
+{
+    int i, j, k;
+    for (i = 0; i < st->nerr; i++)
+        order[i] = i;
+    for (i = 1; i < st->nerr; i++)
+        for (j = i; j > 0 && st->err_count[order[j - 1]] < st->err_count[order[j]]; j--) {
+            k = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = k;
+        }
+}
+
+static char *stats_text(struct lxb_tracer *t, int json, size_t *len_out)
+{
+    struct st_row *rows = calloc(LXB_NR_MAX, sizeof *rows);
+    char *text = NULL, tmp[64];
+    size_t len = 0;
+    FILE *m;
+    int n = 0, i, k, order[LXB_TRACE_ERRS];
+
+    if (!rows)
+        return NULL;
+    for (i = 0; i < LXB_NR_MAX; i++) {
+        struct st_row *r = &rows[n];
+        if (!TG_SC[i].name || !lxb_trace_stat(t, i, &r->st))
+            continue;
+        r->nr = i;
+        r->name = TG_SC[i].name;
+        r->total = (double)r->st.total_ns / 1e9;
+        r->mean = r->st.calls ? (double)r->st.total_ns / (double)r->st.calls / 1e9 : 0.0;
+        r->p50 = (double)r->st.p50_ns / 1e9;
+        r->p99 = (double)r->st.p99_ns / 1e9;
+        for (k = 0; k < r->st.nerr; k++)
+            r->nerr += r->st.err_count[k];
+        n++;
+    }
+    qsort(rows, (size_t)n, sizeof *rows, by_name);
+    m = open_memstream(&text, &len);
+    if (!m) {
+        free(rows);
+        return NULL;
+    }
+    if (json) {
+        if (!n)
+            fputs("{}", m);
+        for (i = 0; i < n; i++) {
+            const struct st_row *r = &rows[i];
+            int first = 1;
+            fprintf(m, "%s\n \"%s\": {\n  \"calls\": %llu,\n  \"errors\": {", i ? "," : "{", r->name,
+                    (unsigned long long)r->st.calls);
+            for (k = 0; k < r->st.nerr; k++)
+                fprintf(m, "%s\n   \"%s\": %llu", k ? "," : "", errno_name(r->st.err[k], tmp, sizeof tmp),
+                        (unsigned long long)r->st.err_count[k]);
+            fputs(r->st.nerr ? "\n  },\n" : "},\n", m);
+            fprintf(m, "  \"total\": %s,\n", repr_of(r->total, tmp));
+            fprintf(m, "  \"mean\": %s,\n", repr_of(r->mean, tmp));
+            fprintf(m, "  \"p50\": %s,\n", repr_of(r->p50, tmp));
+            fprintf(m, "  \"p99\": %s,\n  \"histogram_ns\": {", repr_of(r->p99, tmp));
+            for (k = 0; k < 65; k++) {
+                if (!r->st.hist[k])
+                    continue;
+                fprintf(m, "%s\n   \"%llu\": %llu", first ? "" : ",", k ? 1ULL << (k - 1) : 0ULL,
+                        (unsigned long long)r->st.hist[k]);
+                first = 0;
+            }
+            fputs(first ? "}\n }" : "\n  }\n }", m);
+        }
+        fputs(n ? "\n}\n" : "\n", m);
+    } else {
+        uint64_t calls = 0, errors = 0;
+        double total = 0.0;
+        fprintf(m, "%-20s %8s %7s %11s %10s %9s %9s  errors by errno\n", "syscall", "calls", "errors", "total(s)",
+                "mean(us)", "p50(us)", "p99(us)");
+        qsort(rows, (size_t)n, sizeof *rows, by_total);
+        for (i = 0; i < n; i++) {
+            const struct st_row *r = &rows[i];
+            calls += r->st.calls;
+            errors += r->nerr;
+            total += r->total;
+            fprintf(m, "%-20s %8llu %7llu %11.6f %10.1f %9.1f %9.1f", r->name, (unsigned long long)r->st.calls,
+                    (unsigned long long)r->nerr, r->total, r->mean * 1e6, r->p50 * 1e6, r->p99 * 1e6);
+            if (r->st.nerr) {
+                err_order(&r->st, order);
+                fputs("  ", m);
+                for (k = 0; k < r->st.nerr; k++)
+                    fprintf(m, " %s:%llu" + (k == 0), errno_name(r->st.err[order[k]], tmp, sizeof tmp),
+                            (unsigned long long)r->st.err_count[order[k]]);
+            }
+            fputs("\n", m);
+        }
+        fprintf(m, "%-20s %8llu %7llu %11.6f\n", "total", (unsigned long long)calls, (unsigned long long)errors,
+                total);
+        qsort(rows, (size_t)n, sizeof *rows, by_calls);
+        for (i = 0; i < n; i++) {
+            const struct st_row *r = &rows[i];
+            uint64_t top = 0;
+            int lo = -1, hi = 0, b;
+            for (k = 0; k < 65; k++)
+                if (r->st.hist[k]) {
+                    if (lo < 0)
+                        lo = k;
+                    hi = k;
+                    if (r->st.hist[k] > top)
+                        top = r->st.hist[k];
+                }
+            if (lo < 0)
+                continue;
+            fprintf(m, "\n  %s (ns)\n  %12s  %-40s count\n", r->name, "value",
+                    "------------- Distribution -------------");
+            /* bucket k is [2^(k-1), 2^k) ns, its value 2^(k-1) (0 for k = 0) */
+            for (b = lo;; b++) {
+                uint64_t c = r->st.hist[b];
+                int at = (int)nearbyint((double)(40 * c) / (double)top);
+                char bar[41];
+                memset(bar, '@', (size_t)at);
+                bar[at] = 0;
+                fprintf(m, "  %12llu |%-40s %llu\n", b ? 1ULL << (b - 1) : 0ULL, bar, (unsigned long long)c);
+                if (b >= hi)
+                    break;
+            }
+            fprintf(m, "  %12llu |%-40s 0\n", 1ULL << hi, "");
+        }
+    }
+    fclose(m);
+    free(rows);
+    *len_out = len;
+    return text;
+}
+
+int lxb_trace_stats_write(struct lxb_tracer *t, int json, int fd)
+{
+    size_t len = 0;
+    char *text = stats_text(t, json, &len);
+    if (!text)
+        return -ENOMEM;
+    write_all(fd, text, len);
+    free(text);
+    return 0;
+}

@@ -233,7 +233,7 @@ def run(show_plan, tty, rootfs, cmd, **params):
             # the C front door ran the zone and CMD could not be executed:
             # say why, as a run here would (its guest never ran)
             raise zone.exec_error(list(cmd), int(failed))
-        _store_frontdoor(zone, options["kernel_release"], options["deny"])
+        _store_frontdoor(zone, options["kernel_release"], options["deny"], watch.get("trace"))
         if not cmd:
             from .command import login_shell
             cmd = login_shell(zone.config.rootfs, zone.config.uid)
@@ -259,18 +259,22 @@ def run(show_plan, tty, rootfs, cmd, **params):
     os._exit(128 - code if code < 0 else code)
 
 
-def _store_frontdoor(zone, kernel_release, deny) -> None:
+def _store_frontdoor(zone, kernel_release, deny, trace_set=None) -> None:
     """Leave the brand this zone compiled for the C front door (csrc/frontdoor/),
-    so that the next `lxrun` with these options runs without Python."""
+    so that the next `lxrun` with these options runs without Python; under
+    --trace or --stats, the tracer's part too (trace.store_frontdoor_trace)."""
     from .brand.compile import store_frontdoor
     brand, report = zone.brand, False
     watch = zone.observe
-    if watch is not None and watch.report and not (watch.trace or watch.stats):
+    if watch is not None and watch.report:
         from .trace import ReportBrand      # --report: the brand that counts (the front door's)
         brand, report = ReportBrand(zone.brand), True
     try:
         store_frontdoor(brand, kernel_release, deny.items(), zone.uts(),
                         zone.proc_version() if kernel_release else None, report=report)
+        if watch is not None and (watch.trace or watch.stats):
+            from .trace import store_frontdoor_trace
+            store_frontdoor_trace(zone.brand, kernel_release, deny.items(), watch, trace_set)
     except OSError:
         pass
 

@@ -407,6 +407,12 @@ def format_stats(stats: dict) -> str:
 
 # --- the options of one observed run ---------------------------------------------------
 
+# said once on stderr when a traced guest calls ptrace(2); the C front door
+# says the same (csrc/frontdoor/options.py hands it this string)
+PTRACE_REFUSED = ("lxrun: the guest called ptrace(2), refused with EPERM: under --trace or --stats lxrun is "
+                  "the zone's tracer; run without them to use strace or gdb inside the zone")
+
+
 class Observe:
     """What a zone's runs watch: trace lines (a SET, a callback, an output and
     a format), statistics, the compatibility report.  Checked on creation."""
@@ -450,9 +456,7 @@ class Observe:
     def ptrace_refused(self) -> None:
         if not self._warned_ptrace:
             self._warned_ptrace = True
-            sys.stderr.write("lxrun: the guest called ptrace(2), refused with EPERM: under --trace or --stats "
-                             "lxrun is the zone's tracer; run without them to use strace or gdb "
-                             "inside the zone\n")
+            sys.stderr.write(PTRACE_REFUSED + "\n")
             sys.stderr.flush()
 
     # the filter and the tracer's specs
@@ -626,6 +630,86 @@ class Session:
             got[nr] = (n + count, first or cmd)
         paths = self.paths.opened() if self.paths is not None else {}
         return make_report(self.argv, returncode, self.brand.entries, got, paths)
+
+
+# --- the tracer's part of a command-line run, for the C front door --------------------
+#
+# The front door (csrc/frontdoor/lxrun.c) serves --trace[=SET], -o, --trace-format,
+# --stats and --stats-format from the brand cache: beside the brand
+# (compile.store_frontdoor, the supervisor's arrays), a file with what the
+# tracer needs for this SET, written when the Python CLI runs such a zone:
+#
+#   "lxbrand-trace-1\n"  u32 nr_max  u32 spec_size  u32 key_len  u32 deps_len
+#   u32 bpf_len  key  deps  bpf  struct lxb_trace_spec[nr_max]
+#
+# key: the brand's key (compile.frontdoor_key) then "trace SET" (as the
+# command line gave it, "-" for none) and "stats 0|1"; deps: the brand's and
+# this file's sources ("path\tsize\tmtime_ns"); bpf: the zone's filter with
+# the traced syscalls RET_TRACE (Observe.actions); the specs: mode, errno,
+# copies and show of each syscall, as Session.attach gives them to Tracer.
+
+TRACE_MAGIC = b"lxbrand-trace-1\n"
+_TRACE_HEAD = struct.Struct("<16s5I")
+
+
+def frontdoor_trace_key(kernel_release, deny_items, report: bool, trace_set: Optional[str], stats: bool) -> bytes:
+    from .brand.compile import frontdoor_key
+    return frontdoor_key(kernel_release, list(deny_items), report) + (
+        f"trace {'-' if trace_set is None else trace_set}\nstats {int(bool(stats))}\n").encode()
+
+
+def frontdoor_trace_path(key: bytes) -> str:
+    from .brand.compile import _fnv1a64
+    from .rootfs import cache_dir
+    return os.path.join(cache_dir(), "frontdoor", f"{_fnv1a64(key):016x}.trace")
+
+
+def frontdoor_trace_bytes(brand, observe: "Observe", key: bytes) -> bytes:
+    from .brand.compile import _frontdoor_deps, filter_bpf
+    actions, modes = observe.actions(brand)
+    n = lib.LXB_NR_MAX
+    specs = ffi.new("struct lxb_trace_spec[]", n)
+    for nr, mode, err in modes:
+        sp = specs[nr]
+        cps = copies(BY_NR[nr]) if observe.decode_args else []
+        sp.mode, sp.err, sp.ncopy = mode, err, len(cps)
+        for i, (arg, how, lenarg, size) in enumerate(cps[: lib.LXB_TRACE_SLOTS]):
+            c = sp.copy[i]
+            c.arg, c.how, c.lenarg, c.size = arg, how, lenarg, size
+    show = (lib.LXB_SHOW_LINE if observe.lines else 0) | (lib.LXB_SHOW_STATS if observe.stats else 0)
+    for nr in observe.traced:
+        specs[nr].show = show
+    here = os.path.abspath(__file__)
+    st = os.stat(here)
+    deps = _frontdoor_deps() + f"{here}\t{st.st_size}\t{st.st_mtime_ns}\n".encode()
+    bpf = filter_bpf(actions)
+    raw = bytes(ffi.buffer(specs))
+    return _TRACE_HEAD.pack(TRACE_MAGIC, n, ffi.sizeof("struct lxb_trace_spec"), len(key), len(deps),
+                            len(bpf)) + key + deps + bpf + raw
+
+
+def store_frontdoor_trace(brand, kernel_release, deny_items, observe: "Observe",
+                          trace_set: Optional[str]) -> Optional[str]:
+    """Leave the tracer's part of this command-line run (--trace, --stats) for
+    the front door, beside the brand compile.store_frontdoor leaves; the
+    path, or None (unchanged, or not a run the front door serves)."""
+    from .brand.compile import _store
+    if not (observe.trace or observe.stats) or observe.callback is not None:
+        return None
+    shaped = {k: v for k, v in brand.options._asdict().items() if k not in ("kernel_release", "deny")}
+    if any(shaped.values()) or getattr(brand, "inject_rules", None) or brand.py:
+        return None
+    key = frontdoor_trace_key(kernel_release, deny_items, bool(observe.report), trace_set, observe.stats)
+    data = frontdoor_trace_bytes(brand, observe, key)
+    path = frontdoor_trace_path(key)
+    try:
+        with open(path, "rb") as f:
+            if f.read(len(data) + 1) == data:
+                return None
+    except OSError:
+        pass
+    _store(path, data)
+    return path
 
 
 def personality_paths(options) -> list:

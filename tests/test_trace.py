@@ -502,3 +502,190 @@ def test_c_lines_of_a_real_run_are_the_python_decoders(rootfs, tmp_path, monkeyp
         assert len(events) == len(text.splitlines())
     assert '"/tmp/caf\\xe9"' in (tmp_path / "trace.text").read_text()
     assert 'sun_path=@"lxb-abstract"' in (tmp_path / "trace.text").read_text()
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_c_stats_are_format_stats(tmp_path, fmt):
+    """--stats as the C front door writes it (lxb_trace_stats_write) is, byte
+    for byte, what the Python CLI writes (format_stats, or json.dumps with
+    indent=1) of the same statistics: ties in total and in calls, zero and
+    huge durations, many errnos, a syscall with one call."""
+    import random
+    from lxbrand import trace
+    from lxbrand.brand import TABLE
+    from lxbrand._csup import lib
+    rng = random.Random(7)
+    names = sorted(TABLE, key=lambda sc: sc.nr)
+    chosen = rng.sample(names, 40)
+    sink = _CSink(tmp_path, {sc.nr for sc in chosen}, fmt)
+    sink.lib.lxb_trace_stats_write(sink.t.c, 0, os.open(os.devnull, os.O_WRONLY))   # nothing yet: no crash
+    errs = [0, 0, 0, 2, 13, 1, 11, 4, 512, 4095, 300]
+    for k, sc in enumerate(chosen):
+        n = 1 if k % 7 == 0 else rng.randint(1, 300)
+        fixed = rng.choice([None, 1000, 0])            # the same total for several syscalls
+        for _ in range(n):
+            dur = fixed if fixed is not None else rng.choice(
+                [0, 1, 3, 999, 1500, 2500, 12345, 10**6 + 500, rng.randrange(10**9), 3 * 10**12])
+            err = rng.choice(errs)
+            raw = trace.RECORD.pack(lib.LXB_REC_SYSCALL, 0, 7, 8, sc.nr, 0, 0, 0, 0, 0, 0, 0, -err if err else 5,
+                                    10**6, 10**6 + dur, 1234, 255, 255, 255, 0, 0, 0, 0, 0, b"\0" * 768)
+            sink.feed(raw)
+    out = tmp_path / f"stats.{fmt}"
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    assert sink.lib.lxb_trace_stats_write(sink.t.c, fmt == "json", fd) == 0
+    os.close(fd)
+    _, stats = sink.close()
+    want = json.dumps(stats, indent=1) + "\n" if fmt == "json" else trace.format_stats(stats)
+    got = out.read_text()
+    for g, w in zip(got.splitlines(), want.splitlines()):
+        assert g == w
+    assert got == want and len(stats) == 40
+
+
+def test_c_stats_of_nothing(tmp_path):
+    from lxbrand import trace
+    for fmt in ("text", "json"):
+        sink = _CSink(tmp_path, set(), fmt)
+        out = tmp_path / "empty"
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        sink.lib.lxb_trace_stats_write(sink.t.c, fmt == "json", fd)
+        os.close(fd)
+        sink.close()
+        assert out.read_text() == ("{}\n" if fmt == "json" else trace.format_stats({}))
+
+
+# --- the C front door serves --trace and --stats, as the Python CLI ------------------
+
+SCRIPTS = os.path.dirname(sys.executable)
+FRONT = os.environ.get("LXRUN_TEST_FRONTDOOR") or os.path.join(SCRIPTS, "lxrun")
+PYCLI = os.path.join(SCRIPTS, "lxrun-py")
+HANDOVER = "lxrun: front door: "
+
+
+def _is_elf(path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+needs_front = pytest.mark.skipif(not _is_elf(FRONT) or not os.access(PYCLI, os.X_OK),
+                                 reason="the front door is not installed (make build)")
+
+
+def _run(argv, cwd=None):
+    e = dict(os.environ, LXRUN_DEBUG_FRONTDOOR="1")
+    return subprocess.run([str(a) for a in argv], env=e, capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def _normal(text: str) -> str:
+    """What differs between two runs of the same program: durations, times,
+    addresses (ASLR), and the statistics' times (kept: names, calls, errors)."""
+    import re
+    head, sep, stats = text.partition("syscall" + " " * 17 + "calls  errors")
+    head = re.sub(r"<\d+\.\d{6}>", "<T>", head)
+    head = re.sub(r'"(time|duration)": [-0-9.e+]+', r'"\1": T', head)
+    head = re.sub(r"0x[0-9a-f]{7,}", "0xADDR", head)
+    head = re.sub(r"\b\d{12,}\b", "ADDR", head)         # arch_prctl(ARCH_SET_FS, addr)
+    head = re.sub(r'getrandom\(".*", ', "getrandom(BYTES, ", head)
+    if head.lstrip().startswith("{") and not sep and '"calls"' in head:
+        return _json_stats(head)
+    if '\n{\n "' in head:             # JSON statistics after the lines
+        at = head.rindex('\n{\n "')
+        return _by_task(head[:at]) + "\n" + _json_stats(head[at + 1:])
+    head = _by_task(head)
+    if not sep:
+        return head
+    rows = []
+    for line in stats.splitlines()[1:]:
+        if not line.strip():
+            break
+        f = line.split()
+        if f[0] in ("rt_sigreturn", "wait4", "total"):
+            continue
+        rows.append((f[0], f[1], f[2], tuple(f[7:])))
+    hists = [h for h in re.findall(r"^  (\w+) \(ns\)$", stats, re.M) if h not in ("rt_sigreturn", "wait4")]
+    return head + repr(sorted(rows)) + repr(sorted(hists))
+
+
+def _by_task(text: str) -> str:
+    """Lines by task, each task's in order: two tasks' lines interleave as
+    the scheduler ran them (a vfork parent's and its child's)."""
+    import re
+    # when a child's SIGCHLD comes (before its parent's wait4, or during it)
+    text = "\n".join(line for line in text.split("\n")
+                     if "SIGCHLD" not in line and "rt_sigreturn" not in line and "wait4" not in line)
+    key = lambda line: int((re.match(r'\[pid (\d+)\]', line) or re.search(r'"tid": (\d+)', line)
+                            or re.match("()", "0")).group(1) or 0)
+    return "\n".join(sorted(text.split("\n"), key=key))
+
+
+def _json_stats(text: str) -> str:
+    st = json.loads(text)
+    return repr({k: (v["calls"], v["errors"], sum(v["histogram_ns"].values())) for k, v in st.items()
+                 if k not in ("rt_sigreturn", "wait4")})
+
+
+FRONT_RUNS = [
+    ["--trace=openat,read,write,close,exit_group"],
+    ["--trace=%file,%process", "--trace-format", "json"],
+    ["--stats"],
+    ["--stats", "--stats-format", "json", "--trace=%desc"],
+    ["--trace", "--stats"],
+    ["--trace=!mmap,!munmap,!mprotect,!brk", "--report", "--deny", "sethostname=EACCES"],
+    ["--trace=sethostname,openat", "--report", "--deny", "sethostname=EACCES", "--kernel-release", "4.19.0"],
+]
+FRONT_SCRIPT = "exec 2>/dev/null; cat /etc/hostname; ls /nonexist; hostname x; uname -r; exit 2"
+
+
+@needs_front
+@pytest.mark.parametrize("opts", FRONT_RUNS, ids=[" ".join(o) for o in FRONT_RUNS])
+def test_front_door_and_python_trace_the_same(rootfs, opts):
+    """The front door serves --trace, --trace-format, --stats, --stats-format
+    (and with --report) without Python: the same lines, statistics and
+    report as lxrun-py, up to times and addresses."""
+    args = [*opts, rootfs, "sh", "-c", FRONT_SCRIPT]
+    p = _run([PYCLI, *args])                # also leaves the tracer's part for the front door
+    c = _run([FRONT, *args])
+    assert HANDOVER not in c.stderr, c.stderr
+    assert (c.returncode, c.stdout) == (p.returncode, p.stdout) and c.returncode == 2
+    assert _normal(c.stderr) == _normal(p.stderr)
+    assert len(c.stderr.splitlines()) > 5
+
+
+@needs_front
+def test_front_door_trace_and_stats_to_a_file(rootfs, tmp_path):
+    args = ["--trace=%file", "--stats", rootfs, "sh", "-c", "cat /etc/hostname >/dev/null; ls /nonexist"]
+    p = _run([PYCLI, "-o", "py.txt", *args], cwd=tmp_path)
+    c = _run([FRONT, "-o", "c.txt", *args], cwd=tmp_path)
+    assert HANDOVER not in c.stderr, c.stderr
+    assert (c.returncode, c.stdout, c.stderr) == (p.returncode, p.stdout, p.stderr) == (2, "", "ls: cannot access "
+                                                                                      "'/nonexist': No such file or directory\n")
+    got, want = (tmp_path / "c.txt").read_text(), (tmp_path / "py.txt").read_text()
+    assert _normal(got) == _normal(want) and '"/etc/hostname"' in got and "\nsyscall " in got
+    # --stats and -o without --trace: the statistics appended to FILE
+    (tmp_path / "c2.txt").write_text("before\n")
+    c = _run([FRONT, "--stats", "-o", "c2.txt", rootfs, "true"], cwd=tmp_path)
+    assert HANDOVER not in c.stderr and c.returncode == 0 and c.stderr == ""
+    assert (tmp_path / "c2.txt").read_text().startswith("before\nsyscall ")
+
+
+@needs_front
+def test_front_door_refuses_a_guests_ptrace_in_pythons_words(rootfs):
+    code = "import ctypes; print(ctypes.CDLL(None).ptrace(0, 0, 0, 0))"
+    args = ["--trace=getppid", rootfs, "python3", "-c", code]
+    p = _run([PYCLI, *args])
+    c = _run([FRONT, *args])
+    assert HANDOVER not in c.stderr, c.stderr
+    assert (c.returncode, c.stdout, c.stderr) == (p.returncode, p.stdout, p.stderr)
+    assert c.stdout == "-1\n" and "refused with EPERM" in c.stderr
+
+
+@needs_front
+def test_front_door_hands_over_what_it_cannot_judge(rootfs):
+    """A SET it has no cached part for, a bad format: Python's, with its one line."""
+    c = _run([FRONT, "--trace=nosuchcall", rootfs, "true"])
+    assert HANDOVER in c.stderr and "unknown syscall 'nosuchcall'" in c.stderr and c.returncode != 0
+    c = _run([FRONT, "--trace-format", "xml", "--trace", rootfs, "true"])
+    assert HANDOVER in c.stderr and "'xml' is not one of" in c.stderr and c.returncode != 0

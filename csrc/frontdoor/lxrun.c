@@ -21,8 +21,8 @@
  *   Whatever it does not handle goes to the Python CLI, by execv of the
  *   console script recorded at build time (LXB_PYCLI, `lxrun-py`) with the
  *   same arguments, before anything happened: subcommands, --help, an
- *   option the table does not mark served (--memory/--pids/--cpus, --trace,
- *   --stats, and any option added to the Python CLI since: its author need not touch
+ *   option the table does not mark served (--memory/--pids/--cpus, --inject,
+ *   --plan, and any option added to the Python CLI since: its author need not touch
  *   this file), one it does not know, a table older than lxbrand/cli.py or
  *   config.py, a value it would have to judge (every error message is then
  *   Python's), a rootfs
@@ -59,6 +59,23 @@
  *   status, the report goes to stderr or FILE in trace.py's wording
  *   (REPORT_*, the syscalls' and errnos' names: options.h).  No tracer, no
  *   reader thread, no Python.
+ *
+ * THE TRACE
+ *
+ *   --trace[=SET], -o FILE, --trace-format, --stats and --stats-format
+ *   (alone or with --report) are served here too: the Python CLI leaves,
+ *   beside the brand, the tracer's part of such a run
+ *   ($LXBRAND_CACHE/frontdoor/HASH.trace, lxbrand/trace.py
+ *   store_frontdoor_trace; its key is the brand's, then the SET as given and
+ *   --stats): the filter with the traced syscalls RET_TRACE and each
+ *   syscall's struct lxb_trace_spec (what to copy, whether to answer, a line
+ *   and/or statistics).  This program judges no SET: one it has no part for
+ *   is Python's, which says what is wrong with it or runs it and leaves the
+ *   part.  The tracer thread (csrc/trace.c) seizes the held guest and writes
+ *   the lines itself (csrc/trace_fmt.c, as under the Python CLI); at the end
+ *   the statistics come from lxb_trace_stats_write (trace.py format_stats,
+ *   byte for byte), to stderr or appended to -o FILE, then the report, with
+ *   the calls the tracer answered added (trace.Session._report).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -183,10 +200,10 @@ static __attribute__((noreturn)) void fail(int code, const char *a, const char *
 
 /* the parameters applied here (options.py SERVED) */
 enum { P_HOSTNAME, P_NET, P_BINDS, P_CWD, P_ENV, P_UID, P_GID, P_KREL, P_DENY, P_TMP, P_SHM, P_EPHEMERAL,
-       P_TTY, P_REPORT, P_N };
+       P_TTY, P_REPORT, P_TRACE, P_TRACE_OUT, P_TRACE_FMT, P_STATS, P_STATS_FMT, P_N };
 static const char *const served_params[P_N] = {
     "hostname", "net", "binds", "cwd", "env", "uid", "gid", "kernel_release", "deny", "tmp_size",
-    "shm_size", "ephemeral", "tty", "report",
+    "shm_size", "ephemeral", "tty", "report", "trace", "trace_output", "trace_format", "stats", "stats_format",
 };
 
 struct kv {
@@ -197,6 +214,9 @@ struct kv {
 struct opts {
     const char *hostname, *net, *cwd, *kernel_release, *tmp_size, *shm_size, *uid, *gid;
     const char *report;              /* --report: "-" (stderr) or FILE, else NULL */
+    const char *trace;               /* --trace[=SET]: the SET as given ("all" alone), else NULL */
+    const char *trace_output;        /* -o FILE: the lines (and --stats), else stderr */
+    int trace_format, stats, stats_format;    /* LXB_TRACE_TEXT or _JSON; --stats */
     int ephemeral, tty;              /* tty: -1 unset */
     const char *binds[MAX_ITEMS];
     int nbinds;
@@ -298,6 +318,7 @@ static void parse(int argc, char **argv, struct opts *o)
     o->uid = param_default(P_UID);
     o->gid = param_default(P_GID);
     o->tty = -1;
+    o->trace_format = o->stats_format = LXB_TRACE_TEXT;
     if (!o->hostname || !o->net || !o->cwd || !o->tmp_size || !o->shm_size || !o->uid || !o->gid)
         delegate("a served option without a default in the table", 0);
 
@@ -394,10 +415,30 @@ static void parse(int argc, char **argv, struct opts *o)
                 delegate("a --report= to judge", 0);
             o->report = value;
             break;
+        case P_TRACE:
+            if (!value || !*value)
+                delegate("a --trace= to judge", 0);
+            o->trace = value;
+            break;
+        case P_TRACE_OUT:
+            if (!value || !*value)
+                delegate("a -o to judge", 0);
+            o->trace_output = value;
+            break;
+        case P_TRACE_FMT:
+        case P_STATS_FMT:
+            for (k = 0; fd_trace_formats[k] && strcmp(value, fd_trace_formats[k]) != 0; k++)
+                ;
+            if (!fd_trace_formats[k])
+                delegate("a --trace-format or --stats-format to judge", 0);
+            /* trace.FORMATS order: LXB_TRACE_TEXT is 1, LXB_TRACE_JSON 2 */
+            *(p == P_TRACE_FMT ? &o->trace_format : &o->stats_format) = k + 1;
+            break;
+        case P_STATS: o->stats = value && strcmp(value, "1") == 0; break;
         }
     }
-    if (o->report && !deps_fresh(FD_REPORT_DEPS, strlen(FD_REPORT_DEPS)))
-        delegate("--report's names or wording changed since the front door was built (make build)", 0);
+    if ((o->report || o->trace || o->stats) && !deps_fresh(FD_REPORT_DEPS, strlen(FD_REPORT_DEPS)))
+        delegate("--report's or --trace's names or wording changed since the front door was built (make build)", 0);
     if (i + 1 >= argc)
         delegate("no ROOTFS or no CMD", 0);
     o->rootfs = argv[i];
@@ -866,6 +907,75 @@ static const char *load_brand(const struct opts *o, struct brand *b)
     return NULL;
 }
 
+/* ---- the tracer's part (THE TRACE): lxbrand/trace.py store_frontdoor_trace ---- */
+
+#define TRACE_HEADER 36                  /* magic, then nr_max spec_size key_len deps_len bpf_len */
+
+static struct lxb_tracer tracer;
+
+/* NULL and tracer.spec and b->bpf filled (the filter with the traced
+   syscalls RET_TRACE), or the reason it cannot be used; the same checks as
+   load_brand's */
+static const char *load_trace(const struct opts *o, struct brand *b)
+{
+    struct utsname host;
+    struct stat st, ds;
+    char *key, *base, *dir, *path;
+    unsigned char *buf;
+    ssize_t n;
+    uint32_t nr_max, spec_size, key_len, deps_len, bpf_len;
+    int fd;
+
+    if (uname(&host) != 0)
+        return "uname failed";
+    base = brand_key(o, &host);
+    key = xasprintf("%strace %s\nstats %d\n", base, o->trace ? o->trace : "-", o->stats);
+    free(base);
+    dir = xasprintf("%s/frontdoor", cache_dir());
+    path = xasprintf("%s/%016llx.trace", dir, (unsigned long long)fnv1a64(key, strlen(key)));
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return "no tracer's part in the cache for this --trace/--stats";
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !trusted(&st) || st.st_size > BRAND_MAX ||
+        st.st_size < TRACE_HEADER || stat(dir, &ds) != 0 || !trusted(&ds)) {
+        close(fd);
+        return "the cached tracer's part is not this user's alone";
+    }
+    buf = malloc((size_t)st.st_size);
+    if (!buf)
+        return "out of memory";
+    n = read(fd, buf, (size_t)st.st_size);
+    close(fd);
+    if (n != st.st_size || memcmp(buf, FD_TRACE_MAGIC, 16) != 0)
+        return "the cached tracer's part has another format";
+    nr_max = le32(buf + 16);
+    spec_size = le32(buf + 20);
+    key_len = le32(buf + 24);
+    deps_len = le32(buf + 28);
+    bpf_len = le32(buf + 32);
+    if (nr_max != LXB_NR_MAX || spec_size != sizeof(struct lxb_trace_spec) || bpf_len == 0 || bpf_len % 8 ||
+        (uint64_t)TRACE_HEADER + key_len + deps_len + bpf_len + (uint64_t)nr_max * spec_size != (uint64_t)n)
+        return "the cached tracer's part has another format";
+    if (key_len != strlen(key) || memcmp(buf + TRACE_HEADER, key, key_len) != 0)
+        return "the cached tracer's part is for other options";
+    if (!deps_fresh((const char *)buf + TRACE_HEADER + key_len, deps_len))
+        return "the cached tracer's part is older than the table";
+    b->bpf = buf + TRACE_HEADER + key_len + deps_len;
+    b->bpf_len = (int)bpf_len;
+    memcpy(tracer.spec, b->bpf + bpf_len, sizeof tracer.spec);
+    free(key);
+    free(dir);
+    free(path);
+    return NULL;
+}
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* ---- signals: forwarded to the zone's init, which signals the guest's
    process group (zone_init.c) ----
  *
@@ -1043,12 +1153,56 @@ static void paths_opened(const struct brand *b, int fd, uint64_t *opens)
     close(fd);
 }
 
+/* the calls the tracer answered (a traced denied or unsupported syscall,
+   under --trace or --stats with --report), as trace.Session._report adds
+   them to the supervisor's: count, and the first caller when the
+   supervisor had none */
+static uint64_t ans_count[LXB_NR_MAX];
+static char *ans_first[LXB_NR_MAX];
+
+static void tracer_answered(void)
+{
+    char cmd[LXB_TRACE_SLOT + 1];
+    int32_t err;
+    int nr, len, i;
+
+    for (nr = 0; nr < LXB_NR_MAX; nr++) {
+        if (tracer.spec[nr].mode != LXB_TRACE_ANSWER)
+            continue;
+        ans_count[nr] = lxb_trace_answered(&tracer, nr, &err, cmd, LXB_TRACE_SLOT, &len);
+        if (!ans_count[nr] || len <= 0)
+            continue;
+        /* raw.rstrip(b"\0").replace(b"\0", b" ") */
+        while (len > 0 && cmd[len - 1] == 0)
+            len--;
+        for (i = 0; i < len; i++)
+            if (!cmd[i])
+                cmd[i] = ' ';
+        cmd[len] = 0;
+        if (len)
+            ans_first[nr] = strdup(cmd);
+    }
+}
+
+static uint64_t report_count(const struct lxb_report *rep, int nr)
+{
+    return (rep ? rep->count[nr] : 0) + ans_count[nr];
+}
+
+static const char *report_first(const struct lxb_report *rep, int nr)
+{
+    if (rep && rep->count[nr] && rep->first_state[nr] == 2 && rep->first[nr][0])
+        return rep->first[nr];
+    return ans_first[nr];
+}
+
 /* status: the guest's wait status when kind is 0 (else "exit None");
    opens[i]: of b->files[i] */
 static void write_report(const struct opts *o, const struct brand *b, const struct lxb_report *rep, int kind,
                          int status, const uint64_t *opens)
 {
-    char *text = NULL, exit_s[16], count_s[24], err_s[64], first_s[LXB_REPORT_CMDLINE + 16], *names = NULL;
+    char *text = NULL, exit_s[16], count_s[24], err_s[64], first_s[LXB_TRACE_SLOT + LXB_REPORT_CMDLINE + 16];
+    char *names = NULL;
     size_t len = 0, nlen = 0;
     FILE *m = open_memstream(&text, &len), *names_m;
     int i, w, nr, hit[3] = {0, 0, 0}, fd;
@@ -1074,7 +1228,8 @@ static void write_report(const struct opts *o, const struct brand *b, const stru
     }
     for (w = 0; w < 3; w++)
         for (nr = 0; nr < LXB_NR_MAX; nr++) {
-            uint64_t n = rep ? rep->count[nr] : 0;
+            uint64_t n = report_count(rep, nr);
+            const char *first = report_first(rep, nr);
             if (!n || report_section(b->kind[nr]) != w || !fd_syscall_names[nr])
                 continue;
             hit[w]++;
@@ -1084,8 +1239,8 @@ static void write_report(const struct opts *o, const struct brand *b, const stru
                 int e = b->c_handler[nr] ? b->c_handler[nr] : ENOSYS;
                 snprintf(err_s, sizeof err_s, FD_REPORT_ERRNO, fd_errno_names[e] ? fd_errno_names[e] : "?");
             }
-            if (rep->first_state[nr] == 2 && rep->first[nr][0])
-                snprintf(first_s, sizeof first_s, FD_REPORT_FIRST, rep->first[nr]);
+            if (first)
+                snprintf(first_s, sizeof first_s, FD_REPORT_FIRST, first);
             fprintf(m, FD_REPORT_LINE "\n", fd_report_whats[w], fd_syscall_names[nr], count_s, err_s, first_s);
         }
     /* the personality's paths the guest opened, by path (as sorted() in Python) */
@@ -1116,7 +1271,7 @@ static void write_report(const struct opts *o, const struct brand *b, const stru
         FILE *vm;
         names_m = open_memstream(&names, &nlen);
         for (i = 0, nr = 0; names_m && nr < LXB_NR_MAX; nr++)
-            if (rep->count[nr] && report_section(b->kind[nr]) == w && fd_syscall_names[nr])
+            if (report_count(rep, nr) && report_section(b->kind[nr]) == w && fd_syscall_names[nr])
                 fprintf(names_m, "%s%s", i++ ? ", " : "", fd_syscall_names[nr]);
         if (names_m)
             fclose(names_m);
@@ -1179,7 +1334,7 @@ int main(int argc, char **argv)
     struct lxb_bind binds[MAX_ITEMS];
     struct lxb_report *report = NULL;
     uint64_t opens[BRAND_MAX_FILES] = {0};
-    int paths_fd = -1;
+    int paths_fd = -1, tracing, text_fd = -1;
     char *envp[MAX_ITEMS + 4], **guest_argv, err[512], namebuf[32];
     const char *why, *term, *search_path = DEFAULT_PATH;
     pthread_t fwd_thread, sup_thread, relay_thread;
@@ -1285,6 +1440,9 @@ int main(int argc, char **argv)
     why = load_brand(&o, &b);
     if (why)
         delegate(why, 0);
+    tracing = o.trace || o.stats;
+    if (tracing && (why = load_trace(&o, &b)) != NULL)
+        delegate(why, 0);
     if (o.report && !(report = calloc(1, sizeof *report)))
         delegate("out of memory", 0);
 
@@ -1340,8 +1498,24 @@ int main(int argc, char **argv)
     c.start_timeout_ms = 0;
     c.lower_fd = -1;
     c.cap_drop = b.cap_drop;
-    /* --report with personality files: watched before the guest runs */
-    c.hold_guest = o.report && b.nfiles > 0;
+    /* --report with personality files: watched before the guest runs;
+       --trace, --stats: seized before it runs */
+    c.hold_guest = (o.report && b.nfiles > 0) || tracing;
+    if (tracing) {
+        /* trace.Session._open_output: -o FILE, else stderr (a line to a
+           file that cannot be opened is Python's to say) */
+        if (o.trace && o.trace_output) {
+            text_fd = open(o.trace_output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+            if (text_fd < 0)
+                delegate("-o FILE cannot be opened", 0);
+        } else if (o.trace) {
+            text_fd = 2;
+        }
+        tracer.text_fd = text_fd;
+        tracer.out_fd = -1;             /* no records: the lines and stats are C's */
+        tracer.format = o.trace_format;
+        tracer.t0 = monotonic_ns();
+    }
 
     tty = o.tty >= 0 ? o.tty : (isatty(0) && isatty(1));
     if (tty) {
@@ -1375,7 +1549,16 @@ int main(int argc, char **argv)
         fail(EXIT_FAILED, err, "");
     }
     if (c.hold_guest) {
-        paths_fd = watch_paths(&b, z.guest_pidfd);
+        if (o.report && b.nfiles > 0)
+            paths_fd = watch_paths(&b, z.guest_pidfd);
+        if (tracing) {
+            tracer.guest_pidfd = z.guest_pidfd;
+            rc = lxb_trace_start(&tracer);
+            if (rc < 0) {
+                kill(z.init_pid, SIGKILL);
+                fail(EXIT_FAILED, "trace: cannot attach to the guest (ptrace): ", strerror(-rc));
+            }
+        }
         close(z.guest_pidfd);
         z.guest_pidfd = -1;
         if (lxb_zone_release(&z) < 0) {
@@ -1434,6 +1617,16 @@ int main(int argc, char **argv)
         pthread_join(sup_thread, NULL);
         lxb_sup_close(&sup);
     }
+    /* trace.Session.finish: the tracer's end, its lines written */
+    if (tracing) {
+        lxb_trace_join(&tracer);
+        if (text_fd > 2)
+            close(text_fd);
+        if (tracer.refused_ptrace)
+            dprintf(2, "%s\n", FD_PTRACE_REFUSED);
+        if (o.report)
+            tracer_answered();
+    }
     if (have_relay) {
         /* the guest's last output, until the master reads EIO */
         struct timespec until;
@@ -1450,6 +1643,19 @@ int main(int argc, char **argv)
     /* the guest never ran: Python says why, as a run there (no report) */
     if (kind == 1 && sup_rc >= 0)
         delegate("CMD could not be executed", status);
+    /* trace.write_outputs: the statistics (to -o FILE, appended, or
+       stderr), then the report */
+    if (o.stats) {
+        int fd = 2;
+        if (o.trace_output) {
+            fd = open(o.trace_output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+            if (fd < 0)
+                fail(EXIT_FAILED, strerror(errno), "");
+        }
+        lxb_trace_stats_write(&tracer, o.stats_format == LXB_TRACE_JSON, fd);
+        if (fd != 2)
+            close(fd);
+    }
     /* at the end, also on failure: what the run needed from the brand */
     if (o.report) {
         paths_opened(&b, paths_fd, opens);

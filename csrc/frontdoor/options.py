@@ -22,6 +22,10 @@ every run over until `make build`.
 tests/test_frontdoor.py compares the installed front door's table
 (_LXRUN_FRONTDOOR_TABLE=1 lxrun) with table() here.
 
+--trace and --stats (served) need the tracer's part of the brand cache
+(lxbrand/trace.py store_frontdoor_trace), the formats' names and the line
+said when a traced guest calls ptrace(2) (FD_PTRACE_REFUSED).
+
 --report (served) also needs what the report says and how: the syscalls'
 names (the table's) and the errnos' (lxbrand/brand/decode.py errno_name),
 and the report's wording, lxbrand/trace.py REPORT_* turned into printf
@@ -38,11 +42,11 @@ FLAG, VALUE, OPTIONAL = 0, 1, 2
 ARITY = {FLAG: "flag", VALUE: "value", OPTIONAL: "optional"}
 
 # the parameters lxrun.c applies itself (its `served` array says how);
-# anything else goes to Python: cgroups (--memory, --pids, --cpus), the
-# run's tracing (--trace, --stats), --plan, --help, and every option added
-# since
+# anything else goes to Python: cgroups (--memory, --pids, --cpus),
+# --inject, --plan, --help, and every option added since
 SERVED = ("hostname", "net", "binds", "cwd", "env", "uid", "gid", "kernel_release", "deny",
-          "tmp_size", "shm_size", "ephemeral", "tty", "report")
+          "tmp_size", "shm_size", "ephemeral", "tty", "report", "trace", "trace_output", "trace_format",
+          "stats", "stats_format")
 
 
 def _here() -> str:
@@ -168,6 +172,13 @@ def report_header() -> list:
     lines.append("static const char *const fd_errno_names[256] = {")
     lines += [f"    [{e}] = {_c(decode.errno_name(e))}," for e in range(1, 256)]
     lines.append("};")
+    # --trace and --stats: the formats' names (LXB_TRACE_TEXT is 1, _JSON 2),
+    # and what a traced zone says when its guest calls ptrace(2)
+    assert trace.FORMATS == ("text", "json"), trace.FORMATS
+    lines.append("static const char *const fd_trace_formats[] = {"
+                 + ", ".join(_c(f) for f in trace.FORMATS) + ", NULL};")
+    lines.append(f"#define FD_PTRACE_REFUSED {_c(trace.PTRACE_REFUSED)}")
+    lines.append(f"#define FD_TRACE_MAGIC {_c(trace.TRACE_MAGIC.decode())}")
     lines.append(f"#define FD_REPORT_DEPS {_c(report_deps())}")
     return lines
 
