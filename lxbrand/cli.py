@@ -316,8 +316,11 @@ def info():
             uid_map.strip().replace("\n", "; ")
     click.echo(f"zone ids:   {ids}")
     if os.geteuid() != 0 and not newidmap:
-        # what apt's `seteuid 42 failed` and su's failures come from
-        click.echo("setuid:     a zone has one id here, so setuid/setgid to any other id fails with EINVAL "
+        # one id: --fakeroot (on by default here) fakes what the kernel cannot hold
+        click.echo("setuid:     a zone has one id here; with --fakeroot (on by default) setuid, setgid and the "
+                   "rest of the set*id family succeed on fake ids kept per process, which id and the get*id "
+                   "family report (su, runuser, apt's _apt sandbox work), while every process keeps your id "
+                   "for its file access; with --no-fakeroot setuid/setgid to any other id fails with EINVAL "
                    "(apt: -o APT::Sandbox::User=root); for ids 0-65535 install uidmap and give your user "
                    "65536 ids in /etc/subuid and /etc/subgid")
         click.echo("fake root:  on (--fakeroot): root's chown and mknod of a device succeed, recorded in the "

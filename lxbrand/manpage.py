@@ -48,8 +48,11 @@ root; a rootfs is shifted onto them once (\\fBlxrun rootfs unshift\\fR undoes it
 Run by an ordinary user, \\-\\-uid and \\-\\-gid are that user, and the other ids
 are its subordinate ids from /etc/subuid and /etc/subgid (written with
 newuidmap(1) and newgidmap(1), package uidmap); without them the zone has one
-id, and setuid(2) to any other fails with EINVAL (apt: \\-o
-APT::Sandbox::User=root). \\fBlxrun info\\fR says which applies.""",
+id and a fake root (\\-\\-fakeroot, on by default there): setuid(2) and the
+rest of the set*id family move fake ids kept per process, which id(1) reports,
+while every process keeps that user's id; with \\-\\-no\\-fakeroot setuid(2)
+to any other id fails with EINVAL (apt: \\-o APT::Sandbox::User=root).
+\\fBlxrun info\\fR says which applies.""",
     "ENVIRONMENT": """\
 .TP
 .B LXBRAND_CACHE
