@@ -171,12 +171,32 @@ def _watch(watch: dict) -> dict:
                 stats_format=watch["stats_format"], report=watch["report"])
 
 
-def _watch_end(zone, watch: dict) -> None:
+def _watch_files(watch: dict) -> dict:
+    """--report=FILE and -o FILE (for --stats), opened before the guest runs,
+    as a shell opens a redirection: a guest that can write where they go (a
+    rw --bind, its rootfs) could otherwise replace FILE with a symlink to a
+    host file by the time lxrun writes (SECURITY.md, "lxrun's own files").
+    A FILE that cannot be opened fails after the run, as before."""
+    files = {}
+    report, out = watch.get("report"), watch.get("trace_output")
+    for key, path, mode in (("report_file", report if report not in (None, "-") else None, "w"),
+                            ("stats_file", out if watch.get("stats") else None, "a")):
+        if path:
+            try:
+                files[key] = open(path, mode)
+            except OSError as e:
+                files[key] = e
+    return files
+
+
+def _watch_end(zone, watch: dict, files: dict) -> None:
     session = getattr(zone, "last_session", None)
+    for f in files.values():
+        if isinstance(f, OSError) and session is not None:
+            raise f
     if session is not None:
         from .trace import write_outputs
-        out = watch.get("trace_output")
-        write_outputs(session, stats_file=open(out, "a") if out and watch.get("stats") else None)
+        write_outputs(session, **files)
 
 
 @main.command(cls=_RunCommand, context_settings={"allow_interspersed_args": False})
@@ -242,8 +262,9 @@ def run(show_plan, tty, rootfs, cmd, **params):
             import tty as ttymod
             saved = termios.tcgetattr(0)
             ttymod.setraw(0, termios.TCSANOW)  # TCSAFLUSH would drop typed-ahead input
+        files = _watch_files(watch)
         result = zone.run(list(cmd), tty=tty, forward_signals=True)
-        _watch_end(zone, watch)
+        _watch_end(zone, watch, files)
     except LxbrandError as e:
         _restore(saved)
         _fail(str(e), e.exit_code)

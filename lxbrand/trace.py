@@ -968,7 +968,7 @@ def write_outputs(session: Session, stats_file=None, report_file=None) -> None:
         _write(stats_file, text)
     if session.report is not None:
         path = o.report if isinstance(o.report, (str, os.PathLike)) and o.report != "-" else None
-        _write(path, format_report(session.report))
+        _write(report_file if report_file is not None else path, format_report(session.report))
 
 
 def _write(path, text: str) -> None:

@@ -1196,6 +1196,29 @@ static const char *report_first(const struct lxb_report *rep, int nr)
     return ans_first[nr];
 }
 
+/* --report=FILE, and -o FILE for --stats: opened before the guest runs,
+   as a shell opens a redirection, never after it ran.  A guest that can
+   write where they go (a rw --bind, its rootfs) could otherwise replace
+   FILE with a symlink to any host file, which lxrun, as root, would then
+   truncate and write (SECURITY.md, "lxrun's own files").  A FILE that
+   cannot be opened is said as before: the report's at once, the stats'
+   after the run. */
+static int report_out = -1, stats_out = -1;
+
+static void open_outputs(const struct opts *o)
+{
+    if (o->report && strcmp(o->report, "-") != 0) {
+        report_out = open(o->report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (report_out < 0)
+            dprintf(2, "lxrun: --report=%s: %s\n", o->report, strerror(errno));
+    }
+    if (o->stats && o->trace_output) {
+        stats_out = open(o->trace_output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+        if (stats_out < 0)
+            stats_out = -errno;
+    }
+}
+
 /* status: the guest's wait status when kind is 0 (else "exit None");
    opens[i]: of b->files[i] */
 static void write_report(const struct opts *o, const struct brand *b, const struct lxb_report *rep, int kind,
@@ -1288,13 +1311,7 @@ static void write_report(const struct opts *o, const struct brand *b, const stru
     fclose(m);
     if (!text)
         return;
-    if (strcmp(o->report, "-") == 0) {
-        fd = 2;
-    } else {
-        fd = open(o->report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-        if (fd < 0)
-            dprintf(2, "lxrun: --report=%s: %s\n", o->report, strerror(errno));
-    }
+    fd = strcmp(o->report, "-") == 0 ? 2 : report_out;     /* open_outputs */
     if (fd >= 0) {
         size_t off = 0;
         while (off < len) {
@@ -1541,6 +1558,7 @@ int main(int argc, char **argv)
        once it does; init and the guest set their own masks */
     block_forwarded();
 
+    open_outputs(&o);
     memset(&z, 0, sizeof z);
     rc = lxb_zone_start(&c, &z, err, sizeof err);
     if (rc < 0) {
@@ -1648,9 +1666,9 @@ int main(int argc, char **argv)
     if (o.stats) {
         int fd = 2;
         if (o.trace_output) {
-            fd = open(o.trace_output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+            fd = stats_out;             /* open_outputs */
             if (fd < 0)
-                fail(EXIT_FAILED, strerror(errno), "");
+                fail(EXIT_FAILED, strerror(-fd), "");
         }
         lxb_trace_stats_write(&tracer, o.stats_format == LXB_TRACE_JSON, fd);
         if (fd != 2)
