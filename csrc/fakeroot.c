@@ -1096,7 +1096,12 @@ out:
  *   A process without a record inherits its nearest recorded ancestor's, at
  *   its first credential call (/proc/PID/stat ppid, an ancestor that started
  *   after it is a reused pid and ends the walk), else its real ids as the
- *   zone sees them.  execve keeps the record (the tgid stays); a set-user-id
+ *   zone sees them.  So that an orphan keeps them (su -c 'daemon &': the
+ *   shell exits before its child's first call, and the child's parent is
+ *   then the zone's init), a process leaving by exit_group(2) hands its
+ *   record, its own or the one it inherits, to each child that has none
+ *   (lxb_fr_exit_group); only a process killed by a signal leaves its
+ *   orphans to their real ids.  execve keeps the record (the tgid stays); a set-user-id
  *   file is not honoured.  Nothing here ever reaches the host: the caller
  *   keeps its real ids, and every file operation is still done with them
  *   (docs/DIFFERENCES.md, SECURITY.md).  /proc/PID/status shows the real ids.
@@ -1155,6 +1160,7 @@ struct fcred {
 
 static pthread_mutex_t creds_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fcred creds[CRED_SLOTS];
+static int creds_any;            /* a record was ever made: exit_group has work */
 
 /* ppid and start time of host pid, from /proc/PID/stat */
 static int proc_stat(uint32_t pid, uint32_t *ppid, unsigned long long *start)
@@ -1370,10 +1376,62 @@ static int cred_put(const struct fcred *c)
     i = cred_find(c->tgid, c->start);
     if (i < 0)
         i = cred_free_slot();
-    if (i >= 0)
+    if (i >= 0) {
         creds[i] = *c;
+        __atomic_store_n(&creds_any, 1, __ATOMIC_RELAXED);
+    }
     pthread_mutex_unlock(&creds_lock);
     return i < 0 ? -EAGAIN : 0;
+}
+
+/*
+ * exit_group(2), notified under --fakeroot: before the kernel ends the
+ * caller and gives its children to the zone's init, each child without a
+ * record of its own gets the caller's (its own, or the one it inherits), as
+ * it would have inherited it at its first credential call while the caller
+ * lived (CREDENTIALS).  The children are found by their ppid in /proc (the
+ * host's: every child's /proc/PID/stat, never a file of the zone's, which the
+ * guest could mount over), once the caller has a record to hand down; then
+ * the kernel performs the call (CONTINUE: nothing here depends on guest
+ * memory or on a path).
+ */
+void lxb_fr_exit_group(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    struct fcred cr, child;
+    struct dirent *e;
+    DIR *d;
+
+    (void)s;
+    r->error = 0;
+    r->flags |= LXB_REPLY_CONTINUE;
+    if (!__atomic_load_n(&creds_any, __ATOMIC_RELAXED))
+        return;                 /* no set*id yet: every process has its real ids */
+    if (caller_maps(c->pid) < 0 || cred_get(c->pid, &cr) <= 0)
+        return;                 /* its real ids: what an orphan starts from anyway */
+    d = opendir("/proc");
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        uint32_t pid, ppid;
+        unsigned long long start;
+        char *end;
+        int i;
+
+        pid = (uint32_t)strtoul(e->d_name, &end, 10);
+        if (*end || pid == 0 || pid == cr.tgid)
+            continue;
+        /* a child started after its parent: a pid reused since is not one */
+        if (proc_stat(pid, &ppid, &start) < 0 || ppid != cr.tgid || start < cr.start)
+            continue;
+        child = cr;
+        child.tgid = pid;
+        child.start = start;
+        pthread_mutex_lock(&creds_lock);
+        if (cred_find(pid, start) < 0 && (i = cred_free_slot()) >= 0)
+            creds[i] = child;
+        pthread_mutex_unlock(&creds_lock);
+    }
+    closedir(d);
 }
 
 /* the capability in the fake effective set and in the real one (ns_capable) */

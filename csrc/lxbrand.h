@@ -74,6 +74,8 @@
 /* --fakeroot: a thread's own niceness emulated (csrc/fakeroot.c, NICENESS) */
 #define LXB_C_GETPRIORITY 36
 #define LXB_C_SETPRIORITY 37
+/* --fakeroot: an exiting process hands its fake ids to its children (CREDENTIALS) */
+#define LXB_C_EXIT_GROUP 38
 
 /* reply flags */
 #define LXB_REPLY_CONTINUE 1
@@ -549,5 +551,6 @@ void lxb_fr_mknod(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply 
 void lxb_fr_setid(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
 void lxb_fr_setgroups(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
 void lxb_fr_getid(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
+void lxb_fr_exit_group(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
 
 #endif

@@ -602,6 +602,7 @@ static const c_handler_fn c_handlers[] = {
     [LXB_C_PRCTL] = lxb_fr_prctl,
     [LXB_C_GETPRIORITY] = sys_getpriority,
     [LXB_C_SETPRIORITY] = sys_setpriority,
+    [LXB_C_EXIT_GROUP] = lxb_fr_exit_group,
 };
 
 /* ---- the report (--report) ---- */

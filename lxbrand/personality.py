@@ -171,6 +171,8 @@ def _fakeroot_handlers() -> dict:
         "getresuid": f"getresuid(2): {getid}",
         "getresgid": f"getresgid(2): {getid}",
         "getgroups": f"getgroups(2): {getid}",
+        "exit_group": "exit_group(2): the process's fake ids handed to its children that have none, "
+                      "so an orphan keeps them; then the kernel's",
     })
     # capabilities: faked per process with the ids (CAPABILITIES in csrc/fakeroot.c)
     doc.update({

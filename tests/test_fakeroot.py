@@ -404,6 +404,24 @@ def test_setpriv_and_su_show_the_fake_id(debian):
         (r.stdout, r.stderr)
 
 
+def test_an_orphan_keeps_the_fake_ids_of_its_parent(debian):
+    """su -c 'job &': the shell exits before its background child makes its
+    first credential call, so the child's parent is the zone's init by then;
+    it keeps su's fake ids (the exiting shell hands them down), and so do a
+    double-forked daemon and its children.  The zone's next process is root."""
+    r = sh(debian, "su -s /bin/sh nobody -c '(sleep 0.3; id -u; sh -c \"id -un\") > /tmp/o & exit 0'; "
+                   "python3 -c 'import os,time\n"
+                   "os.setresuid(42, 42, 42)\n"
+                   "if os.fork() == 0:\n"
+                   "    os.setsid()\n"
+                   "    if os.fork() == 0:\n"
+                   "        time.sleep(0.3); os.system(\"id -u > /tmp/d\"); os._exit(0)\n"
+                   "    os._exit(0)\n"
+                   "os._exit(0)'; "
+                   "sleep 1.2; cat /tmp/o /tmp/d; id -u")
+    assert r.stdout.split() == ["65534", "nobody", "42", "0"], (r.stdout, r.stderr)
+
+
 CAPS_PROBE = r"""
 import ctypes, os, sys
 libc = ctypes.CDLL(None, use_errno=True)
