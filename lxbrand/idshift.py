@@ -65,23 +65,48 @@ def _shift_caps(raw: bytes, undo: bool) -> bytes:
     return struct.pack("<I", (magic & ~_CAP_REV_MASK) | _CAP_V3) + body + struct.pack("<I", BASE)
 
 
-def _shift_one(path: str, st: os.stat_result, undo: bool) -> None:
+def _shift_one(dfd: int, name: str, st: os.stat_result, undo: bool) -> None:
+    """Shift the entry `name` of the open directory dfd, the inode st (lstat).
+
+    Never by path: the tree may belong to a user who swaps an entry for a
+    symlink while root walks it (SECURITY.md, "the id shift").  A symlink
+    is lchowned by name in dfd; anything else is opened O_PATH|O_NOFOLLOW,
+    checked to be the inode listed, and changed through that fd."""
     uid, gid = _shift_id(st.st_uid, undo), _shift_id(st.st_gid, undo)
     if (uid, gid) == (st.st_uid, st.st_gid):
         return
+    if stat.S_ISLNK(st.st_mode):
+        os.chown(name, uid, gid, dir_fd=dfd, follow_symlinks=False)
+        os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dfd, follow_symlinks=False)
+        return
+    try:
+        fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+    except FileNotFoundError:
+        return
+    try:
+        now = os.fstat(fd)
+        if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+            return              # replaced since it was listed: not the entry we saw
+        _shift_inode(f"/proc/self/fd/{fd}", st, uid, gid, undo)
+    finally:
+        os.close(fd)
+
+
+def _shift_inode(path: str, st: os.stat_result, uid: int, gid: int, undo: bool) -> None:
+    """chown, then put back what chown cleared; path names one inode (an fd's
+    /proc/self/fd link: followed to that inode, never re-resolved)."""
     caps = None
     if stat.S_ISREG(st.st_mode):
         try:
-            caps = os.getxattr(path, CAPS, follow_symlinks=False)
+            caps = os.getxattr(path, CAPS)
         except OSError:
             caps = None
-    os.lchown(path, uid, gid)
-    if not stat.S_ISLNK(st.st_mode):
-        # chown clears setuid/setgid and file capabilities: put them back
-        if stat.S_IMODE(st.st_mode) & (stat.S_ISUID | stat.S_ISGID):
-            os.chmod(path, stat.S_IMODE(st.st_mode))
-        if caps is not None:
-            os.setxattr(path, CAPS, _shift_caps(caps, undo), follow_symlinks=False)
+    os.chown(path, uid, gid)
+    # chown clears setuid/setgid and file capabilities: put them back
+    if stat.S_IMODE(st.st_mode) & (stat.S_ISUID | stat.S_ISGID):
+        os.chmod(path, stat.S_IMODE(st.st_mode))
+    if caps is not None:
+        os.setxattr(path, CAPS, _shift_caps(caps, undo))
 
 
 def _check_tree(rootfs: str) -> None:
@@ -90,27 +115,58 @@ def _check_tree(rootfs: str) -> None:
         raise RootfsError(f"{rootfs}: refusing to shift the ownership of a host system directory")
 
 
+def _open_dir(dfd: int, name: str, st: os.stat_result) -> int:
+    """The directory `name` of dfd, if it is still the inode listed; else -1."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+    except (FileNotFoundError, NotADirectoryError, OSError):
+        return -1
+    now = os.fstat(fd)
+    if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+        os.close(fd)
+        return -1
+    return fd
+
+
 def shift(rootfs: str, undo: bool = False, quiet: bool = False) -> int:
     """Shift (or with undo, unshift) the ownership of the tree; returns the
-    number of entries changed.  Stays on the rootfs's file system."""
+    number of entries changed.  Stays on the rootfs's file system.
+
+    The walk holds an fd of each directory on its way down and names an
+    entry only relative to it (openat with O_NOFOLLOW, fchownat without
+    following): a symlink swapped in for a directory or a file while root
+    walks is never followed out of the tree (SECURITY.md, "the id shift")."""
     _check_tree(rootfs)
-    top = os.lstat(rootfs)
-    if not quiet:
-        what = "restoring host ids in" if undo else f"shifting ownership to host ids {BASE}+ in"
-        print(f"lxrun: {what} {rootfs} (once; see SECURITY.md)", file=sys.stderr)
-    changed = 0
+    top_fd = os.open(rootfs, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    stack: list = []
     try:
-        os.removexattr(rootfs, XATTR, follow_symlinks=False)
-    except OSError:
-        pass
-    # reading a directory or a symlink updates its atime: put times back at
-    # the end (scandir's d_type, never following a link, reads no link)
-    times = [(rootfs, top.st_atime_ns, top.st_mtime_ns)]
-    todo = [rootfs]
-    while todo:
-        with os.scandir(todo.pop()) as it:
-            entries = list(it)
-        for entry in entries:
+        top = os.fstat(top_fd)
+        if not quiet:
+            what = "restoring host ids in" if undo else f"shifting ownership to host ids {BASE}+ in"
+            print(f"lxrun: {what} {rootfs} (once; see SECURITY.md)", file=sys.stderr)
+        changed = 0
+        try:
+            os.removexattr(top_fd, XATTR)
+        except OSError:
+            pass
+        # reading a directory updates its atime: each directory's times are
+        # put back once it was read (scandir's d_type, never following a link,
+        # reads no link)
+        stack.append((top_fd, top, None))   # (fd, its lstat, entries left or None)
+        while stack:
+            dfd, dst, entries = stack[-1]
+            if entries is None:
+                with os.scandir(dfd) as it:
+                    entries = list(it)
+                os.utime(dfd, ns=(dst.st_atime_ns, dst.st_mtime_ns))
+                entries.reverse()
+                stack[-1] = (dfd, dst, entries)
+            if not entries:
+                stack.pop()
+                if dfd != top_fd:
+                    os.close(dfd)
+                continue
+            entry = entries.pop()
             try:
                 st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
@@ -118,17 +174,23 @@ def shift(rootfs: str, undo: bool = False, quiet: bool = False) -> int:
             is_dir = stat.S_ISDIR(st.st_mode)
             if is_dir and st.st_dev != top.st_dev:
                 continue          # another file system mounted in the tree
-            if is_dir or stat.S_ISLNK(st.st_mode):
-                times.append((entry.path, st.st_atime_ns, st.st_mtime_ns))
-            _shift_one(entry.path, st, undo)
+            _shift_one(dfd, entry.name, st, undo)
             changed += 1
             if is_dir:
-                todo.append(entry.path)
-    _shift_one(rootfs, os.lstat(rootfs), undo)
-    for p, atime, mtime in times:
-        os.utime(p, ns=(atime, mtime), follow_symlinks=False)
-    if not undo:
-        os.setxattr(rootfs, XATTR, MARK, follow_symlinks=False)
+                cfd = _open_dir(dfd, entry.name, st)
+                if cfd >= 0:
+                    stack.append((cfd, st, None))
+        uid, gid = _shift_id(top.st_uid, undo), _shift_id(top.st_gid, undo)
+        if (uid, gid) != (top.st_uid, top.st_gid):
+            _shift_inode(f"/proc/self/fd/{top_fd}", top, uid, gid, undo)
+        os.utime(top_fd, ns=(top.st_atime_ns, top.st_mtime_ns))
+        if not undo:
+            os.setxattr(top_fd, XATTR, MARK)
+    finally:
+        for dfd, _, _ in stack:
+            if dfd != top_fd:
+                os.close(dfd)
+        os.close(top_fd)
     return changed
 
 

@@ -227,3 +227,67 @@ def test_no_mount_point_is_made_in_proc_or_sys(zones, tiny):
         r = run_in(zones, root, "/bin/true", opts=["--bind", f"{src}:{dst}"])
         assert r.returncode == 125 and dst in r.stderr, r
         assert_ran_or_refused(r)
+
+
+# ---- the id shift (SECURITY.md, "the id shift") --------------------------------
+
+_RACER = r"""
+import os, sys, time
+uid, gid, top, target, n = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+os.setgroups([]); os.setresgid(gid, gid, gid); os.setresuid(uid, uid, uid)
+todo = {f"{top}/d{i}" for i in range(n)}
+print("ready", flush=True)
+deadline, swapped = time.monotonic() + 60, 0
+while todo and time.monotonic() < deadline:
+    for d in list(todo):
+        try:
+            st = os.lstat(d)
+        except FileNotFoundError:
+            todo.discard(d)
+            continue
+        if st.st_uid != uid:              # root's shift reached it: swap it for a symlink to the host
+            os.rename(d, d + ".was")
+            os.symlink(target, d)
+            todo.discard(d)
+            swapped += 1
+print("swapped", swapped, flush=True)
+"""
+
+
+def test_the_owner_of_a_rootfs_cannot_steer_roots_id_shift_out_of_it(tiny_root, escape_bin):
+    """Root runs lxrun on a rootfs that an ordinary user owns (theirs to
+    change while lxrun shifts it).  The user watches the shift reach each of
+    20 directories and swaps it for a symlink to a host directory; the shift
+    must never follow one (it walked by path: it chowned the host files to
+    the zone's ids, and a setuid file swapped the same way between its
+    chown and chmod made root chmod a host file)."""
+    import subprocess
+    import sys
+    from .conftest import LXB_ID_BASE, USER_GID, USER_UID, lxrun_root
+    workdir = tiny_root.workdir
+    target = tiny_root.host_dir("shift-target")
+    os.chown(target, 0, 0)
+    with open(f"{target}/host-file", "w") as f:
+        f.write("host data\n")
+    before = snapshot(target)
+    root = make_tiny(workdir, escape_bin, USER_UID, USER_GID)
+    top, n = f"{root}/var/spool", 20
+    os.makedirs(top, exist_ok=True)
+    for i in range(n):
+        os.makedirs(f"{top}/d{i}/sub")
+    for i in range(4000):                 # siblings: the shift's time between a directory's chown and its walk
+        open(f"{top}/f{i}", "w").close()
+    subprocess.run(["chown", "-R", "-h", f"{USER_UID}:{USER_GID}", root], check=True)
+    subprocess.run(["chmod", "-R", "a+rwX", top], check=True)
+    racer = subprocess.Popen([sys.executable, "-c", _RACER, str(USER_UID), str(USER_GID), top, target, str(n)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert racer.stdout.readline() == "ready\n"
+        r = lxrun_root([root, "/bin/true"], timeout=120)
+    finally:
+        racer.terminate()
+        out = racer.communicate(timeout=30)[0]
+    assert snapshot(target) == before, f"root's id shift followed the user's symlink into a host directory: {r}"
+    assert os.lstat(root).st_uid == LXB_ID_BASE + USER_UID, "the rootfs was not shifted: the test proves nothing"
+    assert "swapped" in out and out.split()[-1] != "0", f"the racer never swapped a directory: {out!r}"
+    assert r.returncode == 0, r
