@@ -304,7 +304,56 @@ def _trusted(st) -> bool:
     return st.st_uid == os.geteuid() and not st.st_mode & 0o022
 
 
+def _safe_dir(directory: str, to_make: bool = False) -> Optional[str]:
+    """The real path of directory when no one but this user and root can
+    change it or any directory or symlink on the way to it (a world-writable
+    sticky directory, as /tmp, is passed through, never the end), else None.
+    A cache under another user's directory (root run with that user's HOME,
+    as `sudo -E` leaves it, or LXBRAND_CACHE) is then no cache: root would
+    otherwise write wherever that user's symlinks point (SECURITY.md,
+    "lxrun's own files").  to_make: a directory to make a new one in (a
+    sticky one will do: no one else can remove what this user makes there)."""
+    import stat
+    euid = os.geteuid()
+    todo = [c for c in os.path.abspath(directory).split("/") if c]
+    cur, links = "/", 0
+    while True:
+        try:
+            st = os.lstat(cur)
+        except OSError:
+            return None
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid not in (0, euid):
+            return None
+        if st.st_mode & 0o022 and ((not todo and not to_make) or not st.st_mode & stat.S_ISVTX):
+            return None
+        if not todo:
+            return cur
+        name = todo.pop(0)
+        if name == ".":
+            continue
+        if name == "..":
+            cur = os.path.dirname(cur)
+            continue
+        nxt = os.path.join(cur, name)
+        try:
+            lst = os.lstat(nxt)
+        except OSError:
+            return None
+        if stat.S_ISLNK(lst.st_mode):
+            links += 1
+            if lst.st_uid not in (0, euid) or links > 40:
+                return None
+            target = os.readlink(nxt)
+            if target.startswith("/"):
+                cur = "/"
+            todo = [c for c in target.split("/") if c] + todo
+            continue
+        cur = nxt
+
+
 def _load(path: str) -> Optional[bytes]:
+    if _safe_dir(os.path.dirname(path)) is None:
+        return None
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
@@ -324,9 +373,22 @@ def _load(path: str) -> Optional[bytes]:
 
 def _store(path: str, data: bytes) -> None:
     directory = os.path.dirname(path)
-    tmp = f"{path}.{os.getpid()}.tmp"
+    made = directory
+    while not os.path.lexists(made) and os.path.dirname(made) != made:
+        made = os.path.dirname(made)
+    if _safe_dir(made, to_make=made != directory) is None:
+        return                  # not even a directory made where another user points
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
+    except OSError:
+        return
+    # written by its real path, once no one else can change any directory of it
+    directory = _safe_dir(directory)
+    if directory is None:
+        return
+    path = os.path.join(directory, os.path.basename(path))
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
             os.write(fd, data)

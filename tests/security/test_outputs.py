@@ -64,3 +64,37 @@ def test_the_guest_cannot_redirect_lxruns_output_to_a_host_file(zones, output, d
         assert (st.st_uid, st.st_mode & 0o7777) == (zones.uid, 0o600)
     finally:
         os.unlink(victim)
+
+
+def test_root_never_writes_its_cache_where_another_users_symlinks_point(tiny_root):
+    """Root runs lxrun with a cache directory another user owns (that
+    user's HOME left by `sudo -E`, or LXBRAND_CACHE): the user's symlinks
+    `frontdoor` and `filters` point at a root-owned directory and at one
+    that does not exist; root must create nothing in either (it wrote its
+    brands and filters there), and a cache of root's own still works."""
+    import subprocess
+    from .conftest import USER_GID, USER_UID
+    work = tiny_root.workdir
+    theirs = tiny_root.host_dir("their-cache")
+    os.chown(theirs, USER_UID, USER_GID)
+    os.chmod(theirs, 0o755)
+    rootdir = tiny_root.host_dir("root-owned")
+    os.chown(rootdir, 0, 0)
+    missing = os.path.join(work, "made-by-root")
+    for name, target in (("frontdoor", rootdir), ("filters", missing)):
+        os.symlink(target, os.path.join(theirs, name))
+        os.lchown(os.path.join(theirs, name), USER_UID, USER_GID)
+
+    def run(cache):
+        env = dict(os.environ, LXBRAND_CACHE=cache)
+        return subprocess.run(["lxrun", "--deny", "sethostname", tiny_root.rootfs, "/bin/true"], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    r = run(theirs)
+    assert r.returncode == 0, r
+    assert os.listdir(rootdir) == [], f"root wrote its cache through another user's symlink: {os.listdir(rootdir)}"
+    assert not os.path.lexists(missing), "root made a directory where another user's symlink points"
+    ours = os.path.join(work, "root-cache")          # a cache of root's own, below the sticky /var/tmp
+    r = run(ours)
+    assert r.returncode == 0, r
+    assert os.listdir(os.path.join(ours, "frontdoor")), "root's own cache was not written: the test proves nothing"
