@@ -581,20 +581,20 @@ def _run(argv, cwd=None):
 
 def _normal(text: str) -> str:
     """What differs between two runs of the same program: durations, times,
-    addresses (ASLR), and the statistics' times (kept: names, calls, errors)."""
+    addresses (ASLR), random bytes, and the statistics' times (kept: names,
+    calls, errors)."""
     import re
+    js = ""
+    if '\n{\n "' in text or text.startswith('{\n "'):     # JSON statistics after the lines
+        at = text.rindex('{\n "')
+        text, js = text[:at], _json_stats(text[at:])
     head, sep, stats = text.partition("syscall" + " " * 17 + "calls  errors")
     head = re.sub(r"<\d+\.\d{6}>", "<T>", head)
     head = re.sub(r'"(time|duration)": [-0-9.e+]+', r'"\1": T', head)
     head = re.sub(r"0x[0-9a-f]{7,}", "0xADDR", head)
     head = re.sub(r"\b\d{12,}\b", "ADDR", head)         # arch_prctl(ARCH_SET_FS, addr)
     head = re.sub(r'getrandom\(".*", ', "getrandom(BYTES, ", head)
-    if head.lstrip().startswith("{") and not sep and '"calls"' in head:
-        return _json_stats(head)
-    if '\n{\n "' in head:             # JSON statistics after the lines
-        at = head.rindex('\n{\n "')
-        return _by_task(head[:at]) + "\n" + _json_stats(head[at + 1:])
-    head = _by_task(head)
+    head = _by_task(head) + js
     if not sep:
         return head
     rows = []
