@@ -1434,6 +1434,224 @@ void lxb_fr_exit_group(struct lxb_sup *s, const struct lxb_call *c, struct lxb_r
     closedir(d);
 }
 
+/*
+ * CREATION
+ *
+ *   A file or directory that a process makes is the host user's, which the
+ *   stat family shows as root; a process running on a fake id other than 0
+ *   (su, runuser, setpriv: postgres' initdb, git, ssh) then sees its own new
+ *   files owned by root and refuses them ("dubious ownership", "wrong
+ *   ownership").  So under --fakeroot open, openat and creat with O_CREAT,
+ *   mkdir and mkdirat are notified; a caller whose fake fsuid and fsgid are
+ *   0 (or no set*id has happened in the zone yet), and any open without
+ *   O_CREAT, is let through after looking at the registers only (CONTINUE);
+ *   for any other the supervisor performs the call (THE PATH: resolved under
+ *   the caller's root, the new name made in its parent with O_EXCL, never
+ *   through a symlink) and records the caller's fake fsuid and fsgid (the
+ *   parent's group under a set-group-id directory) in the new file, as the
+ *   kernel would have owned it; an open hands the fd over with ADDFD.
+ */
+static void answer(int rc, struct lxb_reply *r);
+
+/* the mode the kernel gives a new file or directory: mode less the caller's
+   umask, not lxrun's own as well (fchmod after); its special bits the
+   kernel's (a directory's set-group-id from its parent's) */
+static void create_mode(int fd, mode_t mode)
+{
+    struct stat st;
+    mode_t want;
+    if (fstat(fd, &st) != 0)
+        return;
+    want = (st.st_mode & 07000) | (mode & 0777);
+    if ((st.st_mode & 07777) != want)
+        fchmod(fd, want);
+}
+
+/* the record a new file of the caller gets: its fake fsuid and fsgid, or
+   the parent's group under a set-group-id directory */
+static void create_record(int dfd, const struct fcred *cr, struct record *rec)
+{
+    struct stat pst;
+    memset(rec, 0, sizeof *rec);
+    rec->have = 1;
+    rec->uid = cr->uid[3];
+    rec->gid = cr->gid[3];
+    if (fstat(dfd, &pst) == 0 && (pst.st_mode & S_ISGID)) {
+        struct record prec;
+        read_record(dfd, pst.st_mode, &prec);
+        rec->gid = prec.have ? prec.gid : to_zone(&gid_maps, pst.st_gid);
+    }
+}
+
+void lxb_fr_create(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    int is_dir = c->nr == SYS_mkdir || c->nr == SYS_mkdirat;
+    int at = c->nr == SYS_openat || c->nr == SYS_mkdirat;
+    int dirfd = at ? (int)c->args[0] : AT_FDCWD;
+    uint64_t path_addr = c->args[at];
+    int flags = c->nr == SYS_creat ? O_CREAT | O_WRONLY | O_TRUNC : is_dir ? 0 : (int)c->args[at + 1];
+    mode_t mode = (mode_t)c->args[c->nr == SYS_creat ? 1 : is_dir ? at + 1 : at + 2] & 07777;
+    char path[PATH_MAX], rel[PATH_MAX + 16], v[64], *slash, *base;
+    int rootfd = -1, fd = -1, dfd = -1, nfd = -1, rc, tries;
+    unsigned int umask_v = 022;
+    struct fcred cr;
+    struct record rec;
+    struct stat st;
+
+    (void)s;
+    if ((!is_dir && (!(flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)) ||
+        !__atomic_load_n(&creds_any, __ATOMIC_RELAXED) || caller_maps(c->pid) < 0 ||
+        cred_get_ids(c->pid, &cr) <= 0 || (cr.uid[3] == 0 && cr.gid[3] == 0)) {
+        r->error = 0;
+        r->flags |= LXB_REPLY_CONTINUE;     /* decided on registers and ids, no path */
+        return;
+    }
+    if ((rc = lxb_read_path(c->pid, path_addr, path, sizeof path)) < 0)
+        goto out;
+    if ((rc = caller_where(c->pid, dirfd, path, 0, &rootfd, &fd, rel, sizeof rel)) < 0)
+        goto out;
+    if (caller_status(c->pid, "Umask", v, sizeof v) == 0)
+        umask_v = (unsigned int)strtoul(v, NULL, 8);
+    mode &= ~umask_v;
+    if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
+        rc = -ENOENT;
+        goto out;
+    }
+    for (tries = 0; tries < 8; tries++) {
+        size_t n = strlen(rel);
+        int trailing = n > 1 && rel[n - 1] == '/';
+        char parent[PATH_MAX + 16];
+
+        if (!is_dir) {
+            /* an existing file: opened as the caller's walk would (O_EXCL: EEXIST) */
+            fd = resolve(c->pid, rootfd, rel, !(flags & (O_NOFOLLOW | O_EXCL)));
+            if (fd >= 0) {
+                char self[64];
+                if (flags & O_EXCL) {
+                    rc = -EEXIST;
+                    goto out;
+                }
+                if (fstat(fd, &st) != 0) {
+                    rc = -errno;
+                    goto out;
+                }
+                if (S_ISLNK(st.st_mode)) {
+                    rc = -ELOOP;
+                    goto out;
+                }
+                if (S_ISDIR(st.st_mode)) {
+                    rc = -EISDIR;
+                    goto out;
+                }
+                snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+                nfd = open(self, (flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) | O_CLOEXEC);
+                if (nfd < 0) {
+                    rc = -errno;
+                    goto out;
+                }
+                break;
+            }
+            if (fd != -ENOENT) {
+                rc = fd;
+                goto out;
+            }
+            fd = -1;
+            if (trailing) {
+                rc = -EISDIR;
+                goto out;
+            }
+        }
+        /* a new name: made in its parent, resolved as the caller's walk would */
+        strcpy(parent, rel);
+        while (strlen(parent) > 1 && parent[strlen(parent) - 1] == '/')
+            parent[strlen(parent) - 1] = 0;
+        slash = strrchr(parent, '/');
+        base = slash + 1;
+        if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+            rc = is_dir ? -EEXIST : -EISDIR;
+            goto out;
+        }
+        if (slash == parent)
+            dfd = resolve(c->pid, rootfd, "/", 1);
+        else {
+            *slash = 0;
+            dfd = resolve(c->pid, rootfd, parent, 1);
+        }
+        if (dfd < 0) {
+            rc = dfd;
+            dfd = -1;
+            goto out;
+        }
+        if (is_dir) {
+            if (mkdirat(dfd, base, mode) != 0) {
+                rc = -errno;
+                goto out;
+            }
+            nfd = openat(dfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        } else {
+            nfd = openat(dfd, base, (flags | O_EXCL | O_NOFOLLOW) | O_CLOEXEC, mode);
+            if (nfd < 0 && errno == EEXIST && !(flags & O_EXCL)) {
+                /* made meanwhile: again; a symlink to nowhere: its target is
+                   the name to make, as the kernel follows it to create */
+                char target[PATH_MAX];
+                ssize_t tn = readlinkat(dfd, base, target, sizeof target - 1);
+                if (tn > 0) {
+                    target[tn] = 0;
+                    if (target[0] == '/') {
+                        strcpy(rel, target);
+                    } else {
+                        if (slash == parent)
+                            strcpy(parent, "");
+                        size_t pl = strlen(parent), tl = strlen(target);
+                        if (pl + tl + 2 > sizeof rel) {
+                            rc = -ENAMETOOLONG;
+                            goto out;
+                        }
+                        memcpy(rel, parent, pl);
+                        rel[pl] = '/';
+                        memcpy(rel + pl + 1, target, tl + 1);
+                    }
+                }
+                close(dfd);
+                dfd = -1;
+                continue;
+            }
+        }
+        if (nfd < 0) {
+            rc = -errno;
+            goto out;
+        }
+        create_mode(nfd, mode);
+        create_record(dfd, &cr, &rec);
+        if (fstat(nfd, &st) == 0)
+            write_record(nfd, &st, &rec);
+        break;
+    }
+    if (nfd < 0) {
+        rc = -ENOENT;           /* a symlink to nowhere: not followed to create */
+        goto out;
+    }
+    if (is_dir)
+        rc = 0;
+    else
+        rc = lxb_addfd_send(c->listener_fd, c->id, nfd, (flags & O_CLOEXEC) ? O_CLOEXEC : 0);
+out:
+    if (nfd >= 0)
+        close(nfd);
+    if (dfd >= 0)
+        close(dfd);
+    if (fd >= 0)
+        close(fd);
+    if (rootfd >= 0)
+        close(rootfd);
+    if (rc < 0 || is_dir)
+        answer(rc, r);
+    else {
+        r->error = 0;
+        r->val = rc;
+    }
+}
+
 /* the capability in the fake effective set and in the real one (ns_capable) */
 static int cred_capable(uint32_t pid, const struct fcred *c, int bit)
 {

@@ -76,6 +76,12 @@
 #define LXB_C_SETPRIORITY 37
 /* --fakeroot: an exiting process hands its fake ids to its children (CREDENTIALS) */
 #define LXB_C_EXIT_GROUP 38
+/* --fakeroot: a new file of a process on a fake id is recorded as its (CREATION) */
+#define LXB_C_OPEN 39
+#define LXB_C_OPENAT 40
+#define LXB_C_CREAT 41
+#define LXB_C_MKDIR 42
+#define LXB_C_MKDIRAT 43
 
 /* reply flags */
 #define LXB_REPLY_CONTINUE 1
@@ -552,5 +558,6 @@ void lxb_fr_setid(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply 
 void lxb_fr_setgroups(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
 void lxb_fr_getid(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
 void lxb_fr_exit_group(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
+void lxb_fr_create(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
 
 #endif

@@ -603,6 +603,11 @@ static const c_handler_fn c_handlers[] = {
     [LXB_C_GETPRIORITY] = sys_getpriority,
     [LXB_C_SETPRIORITY] = sys_setpriority,
     [LXB_C_EXIT_GROUP] = lxb_fr_exit_group,
+    [LXB_C_OPEN] = lxb_fr_create,
+    [LXB_C_OPENAT] = lxb_fr_create,
+    [LXB_C_CREAT] = lxb_fr_create,
+    [LXB_C_MKDIR] = lxb_fr_create,
+    [LXB_C_MKDIRAT] = lxb_fr_create,
 };
 
 /* ---- the report (--report) ---- */

@@ -173,6 +173,11 @@ def _fakeroot_handlers() -> dict:
         "getgroups": f"getgroups(2): {getid}",
         "exit_group": "exit_group(2): the process's fake ids handed to its children that have none, "
                       "so an orphan keeps them; then the kernel's",
+        "open": "open(2) with O_CREAT of a process on a fake id other than root: performed, the new file recorded as its fsuid's and fsgid's; else the kernel's",
+        "openat": "openat(2): as open",
+        "creat": "creat(2): as open",
+        "mkdir": "mkdir(2) of a process on a fake id other than root: performed, the new file recorded as its fsuid's and fsgid's; else the kernel's",
+        "mkdirat": "mkdirat(2): as mkdir",
     })
     # capabilities: faked per process with the ids (CAPABILITIES in csrc/fakeroot.c)
     doc.update({

@@ -422,6 +422,46 @@ def test_an_orphan_keeps_the_fake_ids_of_its_parent(debian):
     assert r.stdout.split() == ["65534", "nobody", "42", "0"], (r.stdout, r.stderr)
 
 
+OWN_PROBE = r"""
+import fcntl, os
+# what git's safe.directory, postgres' initdb and ssh check: a new file is the creator's
+os.mkdir("q")
+fd = os.open("n", os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+print(os.stat("q").st_uid == os.geteuid(), os.fstat(fd).st_uid == os.geteuid(),
+      oct(os.fstat(fd).st_mode & 0o7777), fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC)
+try:
+    os.open("n", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+except FileExistsError:
+    print("EEXIST")
+"""
+
+
+def test_a_fake_users_new_files_are_its_own(debian):
+    """A process on a fake id other than root (su, runuser) makes files and
+    directories that stat shows as its own, not root's: open/creat with
+    O_CREAT, mkdir, through a symlink to nowhere, under a set-group-id
+    directory (the directory's group); root's new files stay root's."""
+    probe = os.path.join(debian.rootfs, "opt", "own_probe.py")
+    with open(probe, "w") as f:
+        f.write(OWN_PROBE)
+    os.chmod(probe, 0o644)
+    r = sh(debian, "useradd -m -u 1234 dev && cd /home/dev && "
+                   "su dev -c 'umask 027; mkdir d && touch f && echo x > g && echo y >> g && mkdir -p a/b && "
+                   "ln -s nowhere l && echo z > l && cat g && stat -c \"%n %u %g %a\" d f g a a/b nowhere && "
+                   "python3 /opt/own_probe.py' && "
+                   "touch /tmp/rootfile && stat -c '%n %u %g' /tmp/rootfile /home/dev/d && "
+                   "mkdir /tmp/s && chgrp 50 /tmp/s && chmod 2777 /tmp/s && su dev -c 'touch /tmp/s/f; mkdir /tmp/s/d' && "
+                   "stat -c '%n %u %g %a' /tmp/s/f /tmp/s/d")
+    assert r.stdout.splitlines() == [
+        "x", "y",
+        "d 1234 1234 750", "f 1234 1234 640", "g 1234 1234 640", "a 1234 1234 750", "a/b 1234 1234 750",
+        "nowhere 1234 1234 640",
+        "True True 0o600 1", "EEXIST",
+        "/tmp/rootfile 0 0", "/home/dev/d 1234 1234",
+        "/tmp/s/f 1234 50 644", "/tmp/s/d 1234 50 2755",
+    ], (r.stdout, r.stderr)
+
+
 CAPS_PROBE = r"""
 import ctypes, os, sys
 libc = ctypes.CDLL(None, use_errno=True)
