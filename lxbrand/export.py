@@ -13,8 +13,9 @@ and /etc/group, never the host's.
 Ids without a record are the zone's view of the host's: the user's own ids
 are the zone's root (0), and, run by an ordinary user, any other id is the
 overflow id 65534, as the zone's stat shows it.  Run by root, other ids are
-written as they are.  Sockets are left out (as tar does).  The walk reads the
-tree with os.lstat and os.getxattr, never follows a symlink, and needs only
+written as they are.  Sockets are left out (as tar does).  The walk opens each
+entry O_PATH|O_NOFOLLOW in its directory's fd and reads it through that fd: it
+never follows a symlink, also one swapped in while it reads, and needs only
 read access: an ordinary user exports a tree they own.
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ import stat
 import tarfile
 
 from .errors import LxbrandError
-from .personality import fakeroot_record
+from .personality import FAKEROOT_XATTR
 
 OVERFLOW_ID = 65534
 
@@ -63,16 +64,33 @@ class _Exporter:
             return 0
         return host if self.euid == 0 else OVERFLOW_ID
 
-    def add(self, path: str, arcname: str) -> None:
-        st = os.lstat(path)
+    def add(self, dfd, name: str, arcname: str) -> None:
+        """The entry `name` of the open directory dfd (dfd None: the path
+        name, the top).  Never by path below the top: the tree's owner (or
+        the guest of a zone on it) may swap any entry for a symlink to a host
+        file while it is read, so each entry is opened O_PATH|O_NOFOLLOW in
+        its parent's fd and read through that fd (SECURITY.md, "lxrun's own
+        files")."""
+        if dfd is None:
+            pfd = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        else:
+            pfd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+        try:
+            self._add(dfd, name, pfd, arcname)
+        finally:
+            os.close(pfd)
+
+    def _add(self, dfd, name: str, pfd: int, arcname: str) -> None:
+        st = os.fstat(pfd)
         if self.skip == (st.st_dev, st.st_ino) or stat.S_ISSOCK(st.st_mode):
             return
+        self_path = f"/proc/self/fd/{pfd}"      # followed to this inode, never re-resolved
         info = tarfile.TarInfo(arcname)
         info.mode = stat.S_IMODE(st.st_mode)
         info.mtime = int(st.st_mtime)
         info.uid = self._zone_id(st.st_uid, self.euid)
         info.gid = self._zone_id(st.st_gid, self.egid)
-        record = fakeroot_record(path) if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode) else None
+        record = _record(self_path) if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode) else None
         if record:
             info.uid, info.gid, device = record
         else:
@@ -94,14 +112,14 @@ class _Exporter:
             self.tar.addfile(info)
         elif stat.S_ISREG(st.st_mode):
             info.size = st.st_size
-            with open(path, "rb") as f:
+            with open(os.open(self_path, os.O_RDONLY | os.O_CLOEXEC), "rb") as f:
                 self.tar.addfile(info, f)
         elif stat.S_ISDIR(st.st_mode):
             info.type = tarfile.DIRTYPE
             self.tar.addfile(info)
         elif stat.S_ISLNK(st.st_mode):
             info.type = tarfile.SYMTYPE
-            info.linkname = os.readlink(path)
+            info.linkname = os.readlink(name, dir_fd=dfd)   # text only, never followed
             self.tar.addfile(info)
         elif stat.S_ISFIFO(st.st_mode):
             info.type = tarfile.FIFOTYPE
@@ -115,8 +133,28 @@ class _Exporter:
             return
         self.count += 1
         if stat.S_ISDIR(st.st_mode):
-            for name in sorted(os.listdir(path)):
-                self.add(os.path.join(path, name), f"{arcname}/{name}")
+            fd = os.open(self_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                for child in sorted(os.listdir(fd)):
+                    self.add(fd, child, f"{arcname}/{child}")
+            finally:
+                os.close(fd)
+
+
+def _record(path: str):
+    """personality.fakeroot_record of the inode path names (a /proc/self/fd
+    link, followed), a malformed record none (it is the tree's text)."""
+    try:
+        text = os.getxattr(path, FAKEROOT_XATTR).decode(errors="replace")
+    except OSError:
+        return None
+    parts = text.split(":")
+    if len(parts) < 2 or not parts[0].isdigit() or not parts[1].isdigit():
+        return None
+    dev = None
+    if len(parts) == 5 and parts[2] in ("c", "b") and parts[3].isdigit() and parts[4].isdigit():
+        dev = (parts[2], int(parts[3]), int(parts[4]))
+    return int(parts[0]), int(parts[1]), dev
 
 
 def export(directory: str, out: str) -> int:
@@ -134,7 +172,7 @@ def export(directory: str, out: str) -> int:
         st = os.fstat(f.fileno())
         with tarfile.open(fileobj=f, mode="w", format=tarfile.GNU_FORMAT) as tar:
             ex = _Exporter(directory, tar, (st.st_dev, st.st_ino))
-            ex.add(directory, ".")
+            ex.add(None, directory, ".")
         f.close()
         ok = True
         return ex.count

@@ -98,3 +98,84 @@ def test_root_never_writes_its_cache_where_another_users_symlinks_point(tiny_roo
     r = run(ours)
     assert r.returncode == 0, r
     assert os.listdir(os.path.join(ours, "frontdoor")), "root's own cache was not written: the test proves nothing"
+
+
+# ---- lxrun rootfs export ---------------------------------------------------------
+
+SECRET = "a host secret outside the tree\n"
+
+
+@pytest.fixture(scope="module")
+def flipper(workdir) -> str:
+    out = os.path.join(workdir, "flipper")
+    import subprocess
+    from .conftest import TESTBINS
+    subprocess.run(["cc", "-O2", "-o", out, os.path.join(TESTBINS, "flipper.c")], check=True,
+                   capture_output=True, timeout=120)
+    os.chmod(out, 0o755)
+    return out
+
+
+@pytest.mark.parametrize("who", ["root", "user"])
+def test_export_never_follows_a_symlink_swapped_into_the_tree(workdir, escape_bin, flipper, who):
+    """`lxrun rootfs export DIR OUT` of a tree its owner (or the guest of a
+    zone on it: the same user) keeps changing: 20 directories and 20 files
+    trade names with symlinks to a host directory and a host file, again
+    and again, while the tree is exported ten times.  No tarball may hold
+    the host files (the walk went by path: lstat, then open or listdir,
+    which followed what was there by then)."""
+    import subprocess
+    import tarfile
+    from .conftest import USER_GID, USER_UID, lxrun_forked, make_tiny
+    uid, gid = (0, 0) if who == "root" else (USER_UID, USER_GID)
+    secret_dir = os.path.join(workdir, f"secret-{who}")
+    os.makedirs(secret_dir, exist_ok=True)
+    with open(os.path.join(secret_dir, "secret"), "w") as f:
+        f.write(SECRET)
+    for p in (secret_dir, os.path.join(secret_dir, "secret")):
+        os.chown(p, uid, gid)
+    os.chmod(os.path.join(secret_dir, "secret"), 0o600)
+    tree = make_tiny(workdir, escape_bin, USER_UID, USER_GID)    # the user's tree, whoever exports it
+    pairs = []
+    for i in range(20):
+        d = f"{tree}/var/d{i}"
+        os.makedirs(d)
+        with open(f"{d}/secret", "w") as f:
+            f.write("decoy: the tree's own file\n")
+        os.symlink(secret_dir, f"{tree}/var/l{i}")
+        with open(f"{tree}/var/f{i}", "w") as f:
+            f.write("decoy: the tree's own file, as long as the secret\n"[:len(SECRET)])
+        os.symlink(os.path.join(secret_dir, "secret"), f"{tree}/var/s{i}")
+        pairs += [f"{tree}/var/d{i}", f"{tree}/var/l{i}", f"{tree}/var/f{i}", f"{tree}/var/s{i}"]
+    subprocess.run(["chown", "-R", "-h", f"{USER_UID}:{USER_GID}", tree], check=True)
+    outdir = os.path.join(workdir, f"exports-{who}")
+    os.makedirs(outdir, exist_ok=True)
+    os.chown(outdir, uid, gid)
+
+    def drop():
+        os.setgroups([])
+        os.setresgid(USER_GID, USER_GID, USER_GID)
+        os.setresuid(USER_UID, USER_UID, USER_UID)
+
+    racer = subprocess.Popen([flipper, "30", *pairs], stdout=subprocess.PIPE, text=True, preexec_fn=drop)
+    leaked, done = [], 0
+    try:
+        assert racer.stdout.readline() == "flipping\n"
+        for n in range(10):
+            out = os.path.join(outdir, f"t{n}.tar")
+            r = lxrun_forked(["rootfs", "export", tree, out], uid=None if who == "root" else uid, gid=gid,
+                             timeout=60)
+            assert "Traceback" not in r.stderr, r
+            if r.returncode != 0:
+                assert r.stderr.startswith("lxrun: ") and r.stderr.count("\n") == 1, r
+                continue        # a walk that met a name mid-swap may fail, in one line; it must never leak
+            done += 1
+            with tarfile.open(out) as tar:
+                for m in tar.getmembers():
+                    if m.isfile() and tar.extractfile(m).read() == SECRET.encode():
+                        leaked.append((n, m.name))
+    finally:
+        racer.kill()
+        racer.wait()
+    assert not leaked, f"the export read host files through symlinks swapped into the tree: {leaked}"
+    assert done, "no export ended: the test proves nothing"
