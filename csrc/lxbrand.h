@@ -530,6 +530,7 @@ struct lxb_report {
     uint32_t first_state[LXB_NR_MAX];  /* 0 none, 1 being written, 2 first[nr] written */
     char first[LXB_NR_MAX][LXB_REPORT_CMDLINE];  /* the first caller's /proc/PID/cmdline,
                                     NULs as spaces, NUL-terminated ("" unreadable) */
+    uint16_t err[LXB_NR_MAX];    /* a denied syscall's errno above 255 (c_handler[nr] is 0) */
 };
 /* ---- end of the report ---- */
 /* CFFI-END */

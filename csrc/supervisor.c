@@ -788,7 +788,7 @@ int lxb_supervise(struct lxb_sup *s)
         }
         if (kind == LXB_KIND_DENIED || kind == LXB_KIND_UNSUPPORTED) {
             /* --report: what the filter would have answered in the kernel */
-            reply.error = s->c_handler[nr] ? s->c_handler[nr] : ENOSYS;
+            reply.error = s->c_handler[nr] ? s->c_handler[nr] : s->report && s->report->err[nr] ? s->report->err[nr] : ENOSYS;
         } else if (kind == LXB_KIND_C) {
             unsigned id = s->c_handler[nr];
             if (id < sizeof c_handlers / sizeof c_handlers[0] && c_handlers[id])

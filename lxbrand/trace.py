@@ -517,6 +517,8 @@ class Session:
             return brand
         rb = ReportBrand(brand)
         rb.report_c = self.report_c = ffi.new("struct lxb_report *")
+        for nr, err in rb.wide.items():
+            self.report_c.err[nr] = err
         return rb
 
     def attach(self, guest_pidfd: int) -> None:
@@ -869,10 +871,11 @@ class ReportBrand:
     """`brand` as a --report zone runs it: each denied or unsupported syscall
     the filter would answer in the kernel is notified instead (the
     supervisor's LXB_KIND_DENIED or LXB_KIND_UNSUPPORTED, its errno in
-    c_handler[nr]) and counted there; everything else as in `brand`.  An
-    errno above 255 (a --deny of a made-up one) stays in the kernel,
-    uncounted.  The C front door runs the same arrays and filter
-    (compile.store_frontdoor(..., report=True))."""
+    c_handler[nr], or, above 255 (a --deny of a made-up one), in the
+    report's err[nr], `wide`) and counted there; everything else as in
+    `brand`.  The C front door runs the same arrays and filter
+    (compile.store_frontdoor(..., report=True)), and hands a brand with a
+    wide errno to Python (its cache has no err[])."""
 
     def __init__(self, brand):
         self.base = brand
@@ -884,15 +887,18 @@ class ReportBrand:
         self.kind = bytearray(brand.kind)
         self.c_handler = bytearray(brand.c_handler)
         self.report_c = None
+        self.wide: dict = {}            # nr -> errno above 255, for struct lxb_report's err[]
         for e in brand.entries:
             nr, st = e.sc.nr, e.status
             if st.name not in ("denied", "unsupported"):
                 continue
             err = st.errno or _errno.ENOSYS
-            if self.actions[nr] == err and 0 < err < 256:
+            if self.actions[nr] == err and 0 < err < 4096:
                 self.actions[nr] = lib.LXB_ACT_NOTIFY
                 self.kind[nr] = lib.LXB_KIND_DENIED if st.name == "denied" else lib.LXB_KIND_UNSUPPORTED
-                self.c_handler[nr] = err
+                self.c_handler[nr] = err if err < 256 else 0
+                if err >= 256:
+                    self.wide[nr] = err
         self._bpf: Optional[bytes] = None
 
     def bpf(self) -> bytes:

@@ -159,3 +159,28 @@ def test_the_wording_is_trace_pys_in_printf_form():
         opts.printf_format("{name} {what}", ("what", "name"))
     assert "report" in opts.SERVED
     assert BY_NAME["io_uring_setup"].nr == 425
+
+
+def test_a_denied_errno_above_255_is_answered_and_counted(rootfs):
+    """--deny SYSCALL=300: the supervisor answers with 300 (the report's
+    err[], c_handler is a byte) and counts it, as a denied EACCES."""
+    code = ("import ctypes; libc = ctypes.CDLL(None, use_errno=True)\n"
+            "for _ in range(3): r = libc.syscall(110)\n"
+            "print(r, ctypes.get_errno())")
+    z = Zone(rootfs, report=True, deny={"getppid": "300"})
+    r = z.run(["python3", "-c", code], capture_output=True, timeout=120)
+    assert r.stdout == b"-1 300\n", r.stderr
+    assert r.report["denied"]["getppid"]["count"] == 3 and r.report["denied"]["getppid"]["errno"] == "300"
+    assert r.report["verdict"] == "hit 1 denied syscall: getppid"
+
+
+@needs_front
+def test_front_door_hands_a_wide_denied_errno_to_python(rootfs):
+    args = ["--report", "--deny", "getppid=300", rootfs, "python3", "-c",
+            "import ctypes; print(ctypes.CDLL(None, use_errno=True).syscall(110), ctypes.get_errno())"]
+    p = _run([PYCLI, *args])
+    c = _run([FRONT, *args])
+    assert "denied errno above 255" in c.stderr
+    assert c.stdout == p.stdout == "-1 300\n"
+    assert c.stderr.split("\n", 1)[1] == p.stderr
+    assert "  denied       getppid                   1 300; first: python3 -c " in p.stderr

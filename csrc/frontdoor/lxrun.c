@@ -1462,6 +1462,11 @@ int main(int argc, char **argv)
         delegate(why, 0);
     if (o.report && !(report = calloc(1, sizeof *report)))
         delegate("out of memory", 0);
+    /* a denied errno above 255 (trace.ReportBrand's wide) is not in the
+       cache (c_handler is a byte): Python answers and counts it */
+    for (i = 0; o.report && i < LXB_NR_MAX; i++)
+        if ((b.kind[i] == LXB_KIND_DENIED || b.kind[i] == LXB_KIND_UNSUPPORTED) && !b.c_handler[i])
+            delegate("--report with a denied errno above 255", 0);
 
     /* the guest's environment: ZoneConfig.environment */
     term = getenv("TERM");
