@@ -221,7 +221,8 @@ def _watch_end(zone, watch: dict, files: dict) -> None:
               show_default=True, help="Format of --stats.")
 @click.option("--report", "report", default=None, metavar="[=FILE]",
               help="At exit, what the run needed from the brand: syscalls emulated, denied, unsupported, "
-                   "with counts and first callers, and a verdict (to stderr, or FILE).")
+                   "with counts and first callers, the /proc and /sys files of the zone's personality "
+                   "(--kernel-release, --memory, --cpus) the guest opened, and a verdict (to stderr, or FILE).")
 @click.argument("rootfs", type=click.Path(file_okay=True, dir_okay=True))
 @click.argument("cmd", nargs=-1, required=False, type=click.UNPROCESSED)
 def run(show_plan, tty, rootfs, cmd, **params):
