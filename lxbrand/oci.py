@@ -8,7 +8,10 @@ An engine (podman, containerd's runc shim) runs `create --bundle DIR
 each from a fresh process, as it runs runc.  A created zone therefore outlives
 the command that created it:
 
-- `create` checks the bundle's config.json and turns it into a Zone
+- `create` (here, when the C front door hands it over: csrc/frontdoor/oci.c
+  serves the common create itself, following translate() and _monitor
+  below; a change to this file sends every create here until `make build`)
+  checks the bundle's config.json and turns it into a Zone
   (translate(); what does not map is an error, or a warning written to --log
   and stderr; docs/OCI.md lists both), then forks the zone's **monitor** and
   waits for its word.  The monitor starts its own session, starts the zone
@@ -651,6 +654,14 @@ def _monitor(store: Store, cid: str, bundle: str, spec: Spec, console_socket: Op
             f.write(zone.brand.bpf())
         with open(os.path.join(d, PROFILE_FILE), "wb") as f:
             f.write(spec.zone.get("seccomp_bpf", b""))
+        if not zone.config.kernel_release and not zone.config.deny:
+            # the brand for the C front door's own create (csrc/frontdoor/oci.c),
+            # as the Python CLI leaves it for lxrun's (a stale cache is refreshed)
+            from .brand.compile import store_frontdoor
+            try:
+                store_frontdoor(zone.brand)
+            except OSError:
+                pass
         st["cap_drop"] = personality.CAP_DROP
         store.write(cid, st)
         run_hooks("prestart", spec.hooks.get("prestart", []), oci_state(st, "created"))

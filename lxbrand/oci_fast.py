@@ -1,9 +1,11 @@
 """The Python side of the OCI runtime's front door (csrc/frontdoor/oci.c).
 
 `make build` installs a small C program as `lxbrand-oci`: it serves state,
-start, kill, delete, list, features and `ps -f json` itself from the state
-lxbrand/oci.py writes, and hands everything else (create, exec, --help, any
-input it does not fully understand) to main() here, by execv of the
+start, kill, delete, list, features, `ps -f json`, `exec --process` and the
+common create (root, a config it reads whole: its own monitor in C) itself,
+with the state lxbrand/oci.py writes, and hands everything else (a create
+it does not take, exec with CMD words, --help, any input it does not fully
+understand) to main() here, by execv of the
 interpreter with no site (`python3 -I -S`) and the sys.path baked at build
 time, so an engine's create or exec does not pay for site's .pth hooks.
 

@@ -10,8 +10,9 @@
  *   (lxbrand/oci.py, Store: ROOT/ID/state.json, written whole and renamed,
  *   and ROOT/ID/ctl.sock, the zone's monitor), so the commands that only
  *   read it, signal the zone or ask its monitor need no interpreter: this
- *   program serves `state`, `start`, `kill`, `delete`, `list`, `features`
- *   and `ps -f json` with the same output, the same errors (runc's log
+ *   program serves `state`, `start`, `kill`, `delete`, `list`, `features`,
+ *   `ps -f json` and the common `create` (THE CREATE, below: a monitor in C)
+ *   with the same output, the same errors (runc's log
  *   format, lxbrand/oci.py Log) and the same exit statuses; and `exec
  *   --process` (the form engines use), with lxb_zone_exec (csrc/zone_exec.c)
  *   as the Python exec calls it, the listener sent to the zone's monitor.
@@ -21,14 +22,14 @@
  *   Everything else goes to the Python runtime, by execv of the interpreter
  *   recorded at build time (oci_gen.h: LXB_OCI_PY, `-I -S`: no site, no .pth
  *   hooks, the sys.path baked) running lxbrand/oci_fast.py main(), with the
- *   same arguments, before anything happened: create (the zone and its
- *   monitor are started by Python), exec with CMD words, into a zone that is
+ *   same arguments, before anything happened: a create THE CREATE does not
+ *   take (it says which), exec with CMD words, into a zone that is
  *   not running or with a terminal it would relay itself, --help, an option or a form of one this file does not
  *   parse, an id that is not plain ASCII, a state file that is unreadable,
  *   not JSON or not of the shape the monitor writes (Python words those
  *   errors), a container with poststart/poststop hooks (start and delete run
  *   them), `ps` as a table, a signal name not in the table below, and
- *   `features` when lxbrand/oci.py changed since the build.
+ *   `features` when lxbrand/oci_cli.py or oci.py changed since the build.
  *   LXBRAND_OCI_DEBUG_FRONTDOOR=1 prints why a command was handed over.
  *
  * PROCESSES
