@@ -23,9 +23,9 @@ from .conftest import ESCAPE, TESTBINS, TIMEOUT, _libc, PR_SET_DUMPABLE, in_chil
 
 @pytest.fixture(scope="module")
 def preload(workdir) -> str:
-    """testbins/preload_marker.c, built into the module's directory."""
+    """testbins/lib/preload_marker.c, built into the module's directory."""
     out = os.path.join(workdir, "preload_marker.so")
-    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", out, os.path.join(TESTBINS, "preload_marker.c")],
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", out, os.path.join(TESTBINS, "lib", "preload_marker.c")],
                    check=True, capture_output=True, timeout=120)
     os.chmod(out, 0o755)
     return out

@@ -1,5 +1,6 @@
 /*
- * preload_marker.so: a hostile LD_PRELOAD for tests/security/test_lxbrand_init.py.
+ * preload_marker.so (a library: testbins/lib/, not one of the static programs
+ * testbins/Makefile builds from testbins/*.c): a hostile LD_PRELOAD for tests/security/test_lxbrand_init.py.
  *
  * Its constructor appends the path of every program that loads it to the
  * file named by $LXB_PRELOAD_MARKER.  The test sets both variables in the
