@@ -113,7 +113,7 @@ def summarize(values: list) -> Optional[dict]:
 
 # ---- workloads ----------------------------------------------------------
 
-def run_one(sp: Spawner, w: Workload, r, quick: bool, timeout: float) -> dict:
+def run_one(sp: Spawner, w: Workload, r, quick: bool, timeout: float, warm: bool = False) -> dict:
     guest = w.guest_argv(quick, r.name)
     tmp = runners_mod.fresh_tmp() if r.needs_tmp() else None
     try:
@@ -124,6 +124,11 @@ def run_one(sp: Spawner, w: Workload, r, quick: bool, timeout: float) -> dict:
             shutil.rmtree(tmp, ignore_errors=True)
     if p.timed_out:
         raise ValueError(f"timed out after {timeout:.0f} s")
+    if not warm and runners_mod.HANDED_OVER in p.stderr:
+        # lxrun's front door sent it to the Python CLI (a source edited or a
+        # module rebuilt since `make build`, a cache miss): not lxrun's figure
+        line = p.stderr[p.stderr.index(runners_mod.HANDED_OVER):].split(b"\n", 1)[0]
+        raise ValueError(line.decode(errors="replace"))
     figures = parse(w, r.name, p.returncode, p.stdout, p.stderr)
     figures.update(wall_ns=p.wall_ns, cpu_ns=p.cpu_ns, user_ns=p.user_ns, sys_ns=p.sys_ns)
     return figures
@@ -156,7 +161,7 @@ def run_workloads(workloads: Sequence[Workload], runners: list, reps: int, quick
             live = []
             for r in rs:     # warm-up, unrecorded; a runner that fails here is out
                 try:
-                    run_one(sp, w, r, quick, timeout)
+                    run_one(sp, w, r, quick, timeout, warm=True)
                     live.append(r)
                 except (ValueError, OSError) as e:
                     entry["runners"][r.name]["errors"].append(f"warm-up: {e}")
