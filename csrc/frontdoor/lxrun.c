@@ -172,6 +172,17 @@ static __attribute__((noreturn)) void delegate(const char *why, int exec_errno)
     av[0] = (char *)"lxrun";
     for (i = 1; i < g_argc; i++)
         av[i] = g_argv[i];
+    {
+        /* Python's user site (~/.local/lib/pythonX.Y/site-packages) comes
+           from $HOME and is searched before the system's: run by root with
+           another user's HOME (sudo -E), the Python CLI imported that
+           user's modules as root.  Only a HOME of this user's own counts
+           (SECURITY.md, "lxrun's own files") */
+        const char *home = getenv("HOME");
+        struct stat hs;
+        if (!home || stat(home, &hs) != 0 || hs.st_uid != geteuid())
+            setenv("PYTHONNOUSERSITE", "1", 1);
+    }
     execv(LXB_PYCLI, av);
     dprintf(2, "lxrun: cannot run the Python CLI %s: %s (make build)\n", LXB_PYCLI, strerror(errno));
     exit(EXIT_FAILED);
