@@ -352,9 +352,12 @@ def oci(tmp_path, engine):
     run.root, run.bundle, run.config, run.tmp, run.runtime = root, bundle, config, tmp_path, engine.runtime
     created = []
     run.created = created
+    run.others = []                 # (root, id) of creates under another --root
     yield run
     for cid in created:
         run("delete", "--force", cid)
+    for other, cid in run.others:
+        subprocess.run([engine.runtime, "--root", str(other), "delete", "--force", cid], capture_output=True)
 
 
 def _create(oci, cid):
@@ -614,6 +617,8 @@ def _both(oci, cid: str):
     """The same create by the front door (--root oci.root) and by Python (--root PY_ROOT)."""
     front = _frontdoor()
     py_root = oci.tmp / "py-state"
+    oci.created.append(cid)
+    oci.others.append((py_root, cid))
     c = _create_with(oci, [front], oci.root, cid)
     p = _create_with(oci, PY_RUNTIME, py_root, cid)
     return c, p, py_root
@@ -818,6 +823,8 @@ def test_oci_create_in_c_errors_after_the_state_dir_leave_nothing(oci):
     (oci.bundle / "config.json").write_text(json.dumps(cfg))
     cgroups_before = set(os.listdir("/sys/fs/cgroup/pids")) if os.path.isdir("/sys/fs/cgroup/pids") else set()
     outs = []
+    oci.created.append("sock")
+    oci.others.append((oci.tmp / "py-state", "sock"))
     for runtime, root in (([_frontdoor()], oci.root), (PY_RUNTIME, oci.tmp / "py-state")):
         r = subprocess.run([*runtime, "--root", str(root), "create", "--bundle", str(oci.bundle), "--console-socket",
                             str(oci.tmp / "no-such.sock"), "sock"], capture_output=True, text=True,
@@ -855,6 +862,28 @@ def test_oci_create_in_c_held_guest_killed_by_a_signal(oci):
     os.kill(pid, signal.SIGTERM)
     _wait_status(oci, "sig", "stopped")
     assert json.loads((oci.root / "sig" / "state.json").read_text())["exit_status"] == 4
+
+
+def test_oci_created_zone_is_idle(oci):
+    """A created container's guest, held before its execve, costs no CPU
+    until `start` (it waits in a loop without system calls: its monitor
+    stops it), by either monitor; started, it runs."""
+    oci.config(["sh", "-c", "echo ran"])
+    c, p, py_root = _both(oci, "idle")
+    assert c.returncode == p.returncode == 0, (c.stderr, p.stderr)
+
+    def cpu(pid):
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return fields[0], int(fields[11]) + int(fields[12])      # state, utime + stime
+    guests = [json.loads((root / "idle" / "state.json").read_text())["guest_pid"] for root in (oci.root, py_root)]
+    before = [cpu(g)[1] for g in guests]
+    time.sleep(1.0)
+    after = [cpu(g) for g in guests]
+    assert [a[0] for a in after] == ["T", "T"], after
+    assert all(a[1] - b <= 5 for a, b in zip(after, before)), (before, after)     # ticks of 10 ms
+    outs = _run_both(oci, "idle", c, p, py_root)
+    assert outs == [("ran\n", 0), ("ran\n", 0)], outs
 
 
 # -- exec into a running zone (podman exec) ---------------------------------------

@@ -2958,6 +2958,14 @@ static int monitor(const char *cid, struct spec *s, const struct brand *b, struc
         msg = xprintf("pidfd_open of the zone's init: %s", strerror(errno));
         goto fail;
     }
+    /* the held guest waits for its release in a loop without system calls
+       (csrc/zone_guest.c: past its filter it makes none before execve), a
+       CPU's worth for as long as the container stays created: stopped
+       until `start` (SIGCONT), as oci.py _monitor stops it */
+    if (pidfd_signal(zone.guest_pidfd, SIGSTOP) != 0) {
+        msg = xprintf("stop the held guest: %s", strerror(errno));
+        goto fail;
+    }
     if (b->notifies) {
         rc = lxb_sup_init(&main_sup, zone.listener_fd);
         if (rc < 0) {
@@ -3123,6 +3131,7 @@ static int monitor(const char *cid, struct spec *s, const struct brand *b, struc
         } else if (!zone_created) {
             reply = xstrdup("Ecannot start an already running container");
         } else {
+            pidfd_signal(zone.guest_pidfd, SIGCONT);
             rc = lxb_zone_release(&zone);
             if (zone.guest_pidfd >= 0) {
                 close(zone.guest_pidfd);
