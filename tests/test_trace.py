@@ -689,3 +689,28 @@ def test_front_door_hands_over_what_it_cannot_judge(rootfs):
     assert HANDOVER in c.stderr and "unknown syscall 'nosuchcall'" in c.stderr and c.returncode != 0
     c = _run([FRONT, "--trace-format", "xml", "--trace", rootfs, "true"])
     assert HANDOVER in c.stderr and "'xml' is not one of" in c.stderr and c.returncode != 0
+
+
+@needs_front
+def test_front_door_refuses_a_tracers_part_it_could_not_have_written(rootfs, tmp_path):
+    """The cached specs index the guest's registers (csrc/trace.c): one with
+    an argument index past the six is refused (handed to Python, which
+    writes a good one again), never used."""
+    import struct as st
+    from lxbrand import trace
+    env = dict(os.environ, LXBRAND_CACHE=str(tmp_path / "cache"), LXRUN_DEBUG_FRONTDOOR="1")
+    args = ["--trace=openat", rootfs, "true"]
+    subprocess.run([PYCLI, *args], env=env, capture_output=True, timeout=120, check=True)
+    [path] = (tmp_path / "cache" / "frontdoor").glob("*.trace")
+    c = subprocess.run([FRONT, *args], env=env, capture_output=True, text=True, timeout=120)
+    assert HANDOVER not in c.stderr and "openat(" in c.stderr
+    data = bytearray(path.read_bytes())
+    _, nr_max, size, key_len, deps_len, bpf_len = trace._TRACE_HEAD.unpack_from(data)
+    spec = trace._TRACE_HEAD.size + key_len + deps_len + bpf_len + BY_NAME["openat"].nr * size
+    assert data[spec] == 1 and data[spec + 1] >= 1            # mode RECORD, a copy
+    data[spec + 4] = 9                                         # copy[0].arg
+    path.write_bytes(bytes(data))
+    c = subprocess.run([FRONT, *args], env=env, capture_output=True, text=True, timeout=120)
+    assert "lxrun: front door: the cached tracer's part has another format" in c.stderr
+    assert c.returncode == 0 and "openat(" in c.stderr
+    assert st.calcsize("<16s5I") == trace._TRACE_HEAD.size

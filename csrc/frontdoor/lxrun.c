@@ -935,7 +935,7 @@ static const char *load_trace(const struct opts *o, struct brand *b)
     unsigned char *buf;
     ssize_t n;
     uint32_t nr_max, spec_size, key_len, deps_len, bpf_len;
-    int fd;
+    int fd, i;
 
     if (uname(&host) != 0)
         return "uname failed";
@@ -974,6 +974,21 @@ static const char *load_trace(const struct opts *o, struct brand *b)
     b->bpf = buf + TRACE_HEADER + key_len + deps_len;
     b->bpf_len = (int)bpf_len;
     memcpy(tracer.spec, b->bpf + bpf_len, sizeof tracer.spec);
+    /* what trace.copies() and Observe.actions() can write, nothing else:
+       csrc/trace.c indexes the registers with arg and lenarg */
+    for (i = 0; i < LXB_NR_MAX; i++) {
+        const struct lxb_trace_spec *sp = &tracer.spec[i];
+        int k;
+        if (sp->mode > LXB_TRACE_ANSWER || sp->ncopy > LXB_TRACE_SLOTS ||
+            sp->show > (LXB_SHOW_LINE | LXB_SHOW_STATS) || sp->err > 4095)
+            return "the cached tracer's part has another format";
+        for (k = 0; k < sp->ncopy; k++) {
+            const struct lxb_trace_copy *c = &sp->copy[k];
+            if (c->arg > 5 || c->how < LXB_COPY_STR || c->how > LXB_COPY_STRV ||
+                (c->lenarg > 6 && c->lenarg != LXB_COPY_LEN_RET) || c->size > LXB_TRACE_SLOT)
+                return "the cached tracer's part has another format";
+        }
+    }
     free(key);
     free(dir);
     free(path);
