@@ -1442,16 +1442,40 @@ void lxb_fr_exit_group(struct lxb_sup *s, const struct lxb_call *c, struct lxb_r
  *   (su, runuser, setpriv: postgres' initdb, git, ssh) then sees its own new
  *   files owned by root and refuses them ("dubious ownership", "wrong
  *   ownership").  So under --fakeroot open, openat and creat with O_CREAT,
- *   mkdir and mkdirat are notified; a caller whose fake fsuid and fsgid are
- *   0 (or no set*id has happened in the zone yet), and any open without
- *   O_CREAT, is let through after looking at the registers only (CONTINUE);
- *   for any other the supervisor performs the call (THE PATH: resolved under
- *   the caller's root, the new name made in its parent with O_EXCL, never
- *   through a symlink) and records the caller's fake fsuid and fsgid (the
- *   parent's group under a set-group-id directory) in the new file, as the
- *   kernel would have owned it; an open hands the fd over with ADDFD.
+ *   mkdir and mkdirat are notified, and the supervisor makes the new file of
+ *   such a caller itself, records the caller's fake fsuid and fsgid in it
+ *   (the parent's group under a set-group-id directory), as the kernel would
+ *   have owned it, and hands an open's fd over with ADDFD.  It does nothing
+ *   else: a caller whose fake fsuid and fsgid are 0 (or before any set*id in
+ *   the zone), an open without O_CREAT, a name that exists already (the
+ *   kernel then opens a FIFO, a device, /dev/tty, a /proc file as the
+ *   caller), a parent on a kernel file system (proc, sysfs, cgroup...), and
+ *   any failure of ours, are the kernel's (CONTINUE).  That CONTINUE is safe
+ *   after reading the path: nothing was allowed because of it, the kernel
+ *   performs what the caller asked with the caller's credentials, and a path
+ *   swapped meanwhile only costs a record.  A new name is made in its parent
+ *   (resolved as THE PATH says) with O_EXCL and O_NOFOLLOW; a symlink to
+ *   nowhere is followed to its target, as the kernel does.
  */
-static void answer(int rc, struct lxb_reply *r);
+
+/* a file system whose files are data, which a record may describe */
+static int data_fs(int fd)
+{
+    struct statfs fs;
+
+    if (fstatfs(fd, &fs) != 0)
+        return 0;
+    switch ((unsigned long)fs.f_type) {
+    case PROC_SUPER_MAGIC: case SYSFS_MAGIC: case CGROUP_SUPER_MAGIC: case CGROUP2_SUPER_MAGIC:
+    case DEVPTS_SUPER_MAGIC: case DEBUGFS_MAGIC: case TRACEFS_MAGIC: case SECURITYFS_MAGIC:
+    case BPF_FS_MAGIC: case HUGETLBFS_MAGIC: case PSTOREFS_MAGIC: case EFIVARFS_MAGIC:
+    case SELINUX_MAGIC: case SMACK_MAGIC: case BINFMTFS_MAGIC: case NSFS_MAGIC:
+    case RDTGROUP_SUPER_MAGIC:
+    case 0x19800202:            /* mqueue */
+        return 0;
+    }
+    return 1;
+}
 
 /* the mode the kernel gives a new file or directory: mode less the caller's
    umask, not lxrun's own as well (fchmod after); its special bits the
@@ -1483,6 +1507,9 @@ static void create_record(int dfd, const struct fcred *cr, struct record *rec)
     }
 }
 
+/* CONTINUE: the kernel's own call, with the caller's credentials */
+#define CREATE_KERNEL 1
+
 void lxb_fr_create(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
 {
     int is_dir = c->nr == SYS_mkdir || c->nr == SYS_mkdirat;
@@ -1492,7 +1519,7 @@ void lxb_fr_create(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply
     int flags = c->nr == SYS_creat ? O_CREAT | O_WRONLY | O_TRUNC : is_dir ? 0 : (int)c->args[at + 1];
     mode_t mode = (mode_t)c->args[c->nr == SYS_creat ? 1 : is_dir ? at + 1 : at + 2] & 07777;
     char path[PATH_MAX], rel[PATH_MAX + 16], v[64], *slash, *base;
-    int rootfd = -1, fd = -1, dfd = -1, nfd = -1, rc, tries;
+    int rootfd = -1, fd = -1, dfd = -1, nfd = -1, rc = CREATE_KERNEL, tries;
     unsigned int umask_v = 022;
     struct fcred cr;
     struct record rec;
@@ -1501,15 +1528,11 @@ void lxb_fr_create(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply
     (void)s;
     if ((!is_dir && (!(flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)) ||
         !__atomic_load_n(&creds_any, __ATOMIC_RELAXED) || caller_maps(c->pid) < 0 ||
-        cred_get_ids(c->pid, &cr) <= 0 || (cr.uid[3] == 0 && cr.gid[3] == 0)) {
-        r->error = 0;
-        r->flags |= LXB_REPLY_CONTINUE;     /* decided on registers and ids, no path */
-        return;
-    }
-    if ((rc = lxb_read_path(c->pid, path_addr, path, sizeof path)) < 0)
+        cred_get_ids(c->pid, &cr) <= 0 || (cr.uid[3] == 0 && cr.gid[3] == 0))
         goto out;
-    if ((rc = caller_where(c->pid, dirfd, path, 0, &rootfd, &fd, rel, sizeof rel)) < 0)
-        goto out;
+    if (lxb_read_path(c->pid, path_addr, path, sizeof path) < 0 ||
+        caller_where(c->pid, dirfd, path, 0, &rootfd, &fd, rel, sizeof rel) < 0)
+        goto out;               /* the kernel's error */
     if (caller_status(c->pid, "Umask", v, sizeof v) == 0)
         umask_v = (unsigned int)strtoul(v, NULL, 8);
     mode &= ~umask_v;
@@ -1518,48 +1541,19 @@ void lxb_fr_create(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply
         goto out;
     }
     for (tries = 0; tries < 8; tries++) {
-        size_t n = strlen(rel);
-        int trailing = n > 1 && rel[n - 1] == '/';
         char parent[PATH_MAX + 16];
+        size_t n = strlen(rel);
 
         if (!is_dir) {
-            /* an existing file: opened as the caller's walk would (O_EXCL: EEXIST) */
+            /* a name that exists: the kernel's to open (O_EXCL: EEXIST) */
             fd = resolve(c->pid, rootfd, rel, !(flags & (O_NOFOLLOW | O_EXCL)));
             if (fd >= 0) {
-                char self[64];
-                if (flags & O_EXCL) {
-                    rc = -EEXIST;
-                    goto out;
-                }
-                if (fstat(fd, &st) != 0) {
-                    rc = -errno;
-                    goto out;
-                }
-                if (S_ISLNK(st.st_mode)) {
-                    rc = -ELOOP;
-                    goto out;
-                }
-                if (S_ISDIR(st.st_mode)) {
-                    rc = -EISDIR;
-                    goto out;
-                }
-                snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
-                nfd = open(self, (flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) | O_CLOEXEC);
-                if (nfd < 0) {
-                    rc = -errno;
-                    goto out;
-                }
-                break;
-            }
-            if (fd != -ENOENT) {
-                rc = fd;
+                rc = (flags & O_EXCL) ? -EEXIST : CREATE_KERNEL;
                 goto out;
             }
+            if (fd != -ENOENT || (n > 1 && rel[n - 1] == '/'))
+                goto out;
             fd = -1;
-            if (trailing) {
-                rc = -EISDIR;
-                goto out;
-            }
         }
         /* a new name: made in its parent, resolved as the caller's walk would */
         strcpy(parent, rel);
@@ -1567,26 +1561,19 @@ void lxb_fr_create(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply
             parent[strlen(parent) - 1] = 0;
         slash = strrchr(parent, '/');
         base = slash + 1;
-        if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
-            rc = is_dir ? -EEXIST : -EISDIR;
+        if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
             goto out;
-        }
         if (slash == parent)
             dfd = resolve(c->pid, rootfd, "/", 1);
         else {
             *slash = 0;
             dfd = resolve(c->pid, rootfd, parent, 1);
         }
-        if (dfd < 0) {
-            rc = dfd;
-            dfd = -1;
+        if (dfd < 0 || !data_fs(dfd))
             goto out;
-        }
         if (is_dir) {
-            if (mkdirat(dfd, base, mode) != 0) {
-                rc = -errno;
+            if (mkdirat(dfd, base, mode) != 0)
                 goto out;
-            }
             nfd = openat(dfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         } else {
             nfd = openat(dfd, base, (flags | O_EXCL | O_NOFOLLOW) | O_CLOEXEC, mode);
@@ -1600,13 +1587,12 @@ void lxb_fr_create(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply
                     if (target[0] == '/') {
                         strcpy(rel, target);
                     } else {
+                        size_t pl, tl = strlen(target);
                         if (slash == parent)
-                            strcpy(parent, "");
-                        size_t pl = strlen(parent), tl = strlen(target);
-                        if (pl + tl + 2 > sizeof rel) {
-                            rc = -ENAMETOOLONG;
+                            parent[0] = 0;
+                        pl = strlen(parent);
+                        if (pl + tl + 2 > sizeof rel)
                             goto out;
-                        }
                         memcpy(rel, parent, pl);
                         rel[pl] = '/';
                         memcpy(rel + pl + 1, target, tl + 1);
@@ -1617,24 +1603,15 @@ void lxb_fr_create(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply
                 continue;
             }
         }
-        if (nfd < 0) {
-            rc = -errno;
-            goto out;
-        }
+        if (nfd < 0)
+            goto out;           /* EACCES, EROFS...: the kernel's, with the caller's rights */
         create_mode(nfd, mode);
         create_record(dfd, &cr, &rec);
         if (fstat(nfd, &st) == 0)
             write_record(nfd, &st, &rec);
+        rc = is_dir ? 0 : lxb_addfd_send(c->listener_fd, c->id, nfd, (flags & O_CLOEXEC) ? O_CLOEXEC : 0);
         break;
     }
-    if (nfd < 0) {
-        rc = -ENOENT;           /* a symlink to nowhere: not followed to create */
-        goto out;
-    }
-    if (is_dir)
-        rc = 0;
-    else
-        rc = lxb_addfd_send(c->listener_fd, c->id, nfd, (flags & O_CLOEXEC) ? O_CLOEXEC : 0);
 out:
     if (nfd >= 0)
         close(nfd);
@@ -1644,9 +1621,13 @@ out:
         close(fd);
     if (rootfd >= 0)
         close(rootfd);
-    if (rc < 0 || is_dir)
-        answer(rc, r);
-    else {
+    if (rc == CREATE_KERNEL) {
+        r->error = 0;
+        r->flags |= LXB_REPLY_CONTINUE;
+    } else if (rc < 0) {
+        r->error = -rc;
+        r->val = 0;
+    } else {
         r->error = 0;
         r->val = rc;
     }
