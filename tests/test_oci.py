@@ -657,7 +657,10 @@ RICH = dict(
             {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro"]},
             {"destination": "/data", "type": "bind", "source": "data", "options": ["rbind", "ro", "bogus-opt"]},
             {"destination": "/rw/../rwdata/", "type": "none", "source": "data", "options": ["bind", "rw"]},
-            {"destination": "/elsewhere/proc", "type": "proc", "source": "proc"}],
+            {"destination": "/elsewhere/proc", "type": "proc", "source": "proc"},
+            {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755",
+                                                                                   "size=65536k"]},
+            {"destination": "/scratch", "type": "tmpfs", "source": "tmpfs"}],
     annotations={"io.example/a": "b", "n": "1"},
     linux={"namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "uts", "path": "/proc/1/ns/uts"},
                           {"type": "mount"}, {"type": "cgroup"}],
@@ -704,7 +707,7 @@ RICH_PROCESS = {"env": ["PATH=/bin", "FOO=one", "FOO=two", "TERM=vt100", "EMPTY=
 RICH_SCRIPT = ("echo $FOO $HOME $TERM $EMPTY; pwd; id; hostname; ulimit -n; grep -E '^(Seccomp|NoNewPrivs):' "
                "/proc/self/status; cat /data/f; (echo x > /data/g) 2>/dev/null; echo ro $?; echo y > /rwdata/h; "
                "echo rw $?; mkdir /tmp/d 2>/dev/null; echo mkdir $?; cat /proc/self/oom_score_adj; "
-               "grep -E ' /(tmp|dev/shm) ' /proc/mounts | cut -d' ' -f2,4; "
+               "grep -E ' /(tmp|dev/shm|run|scratch) ' /proc/mounts | cut -d' ' -f2,4; "
                "cat /proc/self/cgroup | grep -c pids; exit 6")
 
 
@@ -750,14 +753,15 @@ def test_oci_create_in_c_does_what_python_does(oci):
     assert c_out.splitlines()[:4] == ["two /root vt100", "/etc", "uid=0(root) gid=0(root)", "ocitest"]
     assert "1234" in c_out and "ro 1" in c_out and "rw 0" in c_out and "mkdir 1" in c_out, c_out
     assert "Seccomp:\t2" in c_out and "\n100\n" in c_out, c_out
-    assert "size=1024k" in c_out and "size=2048k" in c_out, c_out
+    assert "size=1024k" in c_out and "size=2048k" in c_out and "/scratch rw," in c_out, c_out
+    assert "/run rw,nosuid,nodev,relatime,size=65536k,mode=755" in c_out, c_out
 
 
 @pytest.mark.parametrize("change", [
     {"annotations": {"org.lxbrand.kernel-release": "4.19.0"}},          # an annotation of the brand's
     {"linux": {"resources": {"memory": {"limit": 64 << 20}}}},           # --memory
     {"hooks": {"prestart": [{"path": "/bin/true"}]}},                     # hooks
-    {"mounts": [{"destination": "/scratch", "type": "tmpfs", "source": "tmpfs"}]},     # --tmpfs
+    {"mounts": [{"destination": "/scratch", "type": "tmpfs", "options": ["size=1.5m"]}]},   # a size Python reads
     {"linux": {"sysctl": {"net.ipv4.ip_forward": "1"}}},                  # a warning Python words
     {"solaris": {}},                                                       # a key it does not know
 ])
@@ -793,6 +797,8 @@ def test_oci_create_hands_over_what_it_does_not_serve(oci, change):
     ({"mounts": [{"destination": "relative", "type": "bind", "source": "/tmp"}]}, ["true"]),
     ({"mounts": [{"destination": "/dev/shm", "type": "tmpfs", "options": ["ro"]}]}, ["true"]),
     ({"mounts": [{"destination": "/dev/shm", "type": "tmpfs", "options": ["size=lots"]}]}, ["true"]),
+    ({"mounts": [{"destination": "/scratch", "type": "tmpfs", "options": ["size=-1"]}]}, ["true"]),
+    ({"mounts": [{"destination": "/scratch", "type": "tmpfs", "options": ["mode=99"]}]}, ["true"]),
     ({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
         {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5000}]}}}, ["true"]),
     ({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [

@@ -1268,8 +1268,8 @@ abort:
  * Everything this code does not take as its own goes to Python before
  * anything happened (no state directory, no zone): a config key it does
  * not know, a value whose wording or effect is Python's (every error of
- * translate(), a CMD command.resolve would refuse, a tmpfs other than /tmp
- * and /dev/shm, memory or cpu limits, hooks, org.lxbrand.* annotations,
+ * translate(), a CMD command.resolve would refuse, memory or cpu limits,
+ * hooks, org.lxbrand.* annotations,
  * a seccomp profile libseccomp or oci.py refuses), a brand not in the
  * cache, a caller that is not root, sources changed since the build
  * (LXB_OCI_CREATE_DEPS).  What fails after the state directory exists is
@@ -1318,6 +1318,8 @@ struct spec {
     unsigned char *profile;
     int profile_len;
     json_t *annotations;
+    struct lxb_step steps[32];       /* the config's other tmpfs mounts (ZoneConfig.tmpfs) */
+    int nsteps;
 };
 
 static char *xstrdup(const char *s)
@@ -1850,7 +1852,48 @@ static void translate_mounts(struct spec *s, json_t *mounts)
                 if (size)
                     s->tmp_size = size;
             } else {
-                hand_over("a tmpfs mount (--tmpfs)");
+                /* config._tmpfs_spec of "DST:size=..,mode=..": sizes as limits.tmpfs_size
+                   has them, an octal mode, then size=25% and mode=1777 if not given */
+                char *data = xstrdup(""), *next;
+                int has_size = 0, has_mode = 0;
+                if (strchr(dst, ':') || !strcmp(dst, "/") || s->nsteps >= 32)
+                    hand_over("a tmpfs mount Python takes its own way");
+                for (int k = 0; k < nopts; k++) {
+                    const char *o = opts[k], *val;
+                    size_t klen = strcspn(o, "=");
+                    if (klen == 4 && !strncmp(o, "size", 4)) {
+                        if (!o[4] || !(val = tmpfs_size(o + 5)) || strchr(o + 5, ','))
+                            hand_over("a tmpfs size Python judges");
+                        next = xprintf("%s%ssize=%s", data, *data ? "," : "", val);
+                        has_size = 1;
+                    } else if (klen == 4 && !strncmp(o, "mode", 4)) {
+                        size_t n = strlen(o + 5);
+                        if (!o[4] || n < 3 || n > 4 || strspn(o + 5, "01234567") != n)
+                            hand_over("a tmpfs mode Python judges");
+                        next = xprintf("%s%smode=%s", data, *data ? "," : "", o + 5);
+                        has_mode = 1;
+                    } else {
+                        continue;
+                    }
+                    free(data);
+                    data = next;
+                }
+                if (!has_size) {
+                    next = xprintf("%s%ssize=25%%", data, *data ? "," : "");
+                    free(data);
+                    data = next;
+                }
+                if (!has_mode) {
+                    next = xprintf("%s%smode=1777", data, *data ? "," : "");
+                    free(data);
+                    data = next;
+                }
+                s->steps[s->nsteps].op = LXB_STEP_TMPFS;
+                s->steps[s->nsteps].flags = 0;
+                s->steps[s->nsteps].path = dst;
+                s->steps[s->nsteps].src = NULL;
+                s->steps[s->nsteps].data = data;
+                s->nsteps++;
             }
         } else if (!strcmp(typ, "proc") || !strcmp(typ, "sysfs") || !strcmp(typ, "devpts") ||
                    !strcmp(typ, "mqueue") || !strcmp(typ, "cgroup") || !strcmp(typ, "cgroup2")) {
@@ -2937,6 +2980,8 @@ static int monitor(const char *cid, struct spec *s, const struct brand *b, struc
     c.lower_fd = -1;
     c.cap_drop = b->cap_drop;
     c.readonly_root = s->read_only;
+    c.nsteps = s->nsteps;
+    c.steps = s->steps;
     c.hold_guest = 1;
     c.profile_bpf = s->profile_len > 0 ? s->profile : NULL;
     c.profile_bpf_len = s->profile_len > 0 ? s->profile_len : 0;
