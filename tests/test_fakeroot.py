@@ -440,7 +440,8 @@ def test_a_fake_users_new_files_are_its_own(debian):
     """A process on a fake id other than root (su, runuser) makes files and
     directories that stat shows as its own, not root's: open/creat with
     O_CREAT, mkdir, through a symlink to nowhere, under a set-group-id
-    directory (the directory's group); root's new files stay root's."""
+    directory (the directory's group); root's new files stay root's; a
+    FIFO and /dev/null opened with O_CREAT are the kernel's."""
     probe = os.path.join(debian.rootfs, "opt", "own_probe.py")
     with open(probe, "w") as f:
         f.write(OWN_PROBE)
@@ -448,7 +449,7 @@ def test_a_fake_users_new_files_are_its_own(debian):
     r = sh(debian, "useradd -m -u 1234 dev && cd /home/dev && "
                    "su dev -c 'umask 027; mkdir d && touch f && echo x > g && echo y >> g && mkdir -p a/b && "
                    "ln -s nowhere l && echo z > l && cat g && stat -c \"%n %u %g %a\" d f g a a/b nowhere && "
-                   "python3 /opt/own_probe.py' && "
+                   "python3 /opt/own_probe.py && mkfifo p && (cat p &) && echo fifo > p && echo n > /dev/null' && "
                    "touch /tmp/rootfile && stat -c '%n %u %g' /tmp/rootfile /home/dev/d && "
                    "mkdir /tmp/s && chgrp 50 /tmp/s && chmod 2777 /tmp/s && su dev -c 'touch /tmp/s/f; mkdir /tmp/s/d' && "
                    "stat -c '%n %u %g %a' /tmp/s/f /tmp/s/d")
@@ -457,6 +458,7 @@ def test_a_fake_users_new_files_are_its_own(debian):
         "d 1234 1234 750", "f 1234 1234 640", "g 1234 1234 640", "a 1234 1234 750", "a/b 1234 1234 750",
         "nowhere 1234 1234 640",
         "True True 0o600 1", "EEXIST",
+        "fifo",     # an existing name is the kernel's to open (the supervisor would block on a FIFO)
         "/tmp/rootfile 0 0", "/home/dev/d 1234 1234",
         "/tmp/s/f 1234 50 644", "/tmp/s/d 1234 50 2755",
     ], (r.stdout, r.stderr)
