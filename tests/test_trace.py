@@ -655,6 +655,19 @@ def test_front_door_and_python_trace_the_same(rootfs, opts):
 
 
 @needs_front
+@pytest.mark.parametrize("opts", [["--trace=%file,%desc", "--stats"], ["--trace=%file", "--trace-format", "json"]])
+def test_front_door_and_python_trace_tar_and_dpkg_the_same(rootfs, opts):
+    script = "exec 2>/dev/null; tar -cf /tmp/t.tar /etc/hostname /etc/passwd; tar -tvf /tmp/t.tar; dpkg -s dpkg"
+    args = [*opts, rootfs, "sh", "-c", script]
+    p = _run([PYCLI, *args])
+    c = _run([FRONT, *args])
+    assert HANDOVER not in c.stderr, c.stderr
+    assert (c.returncode, c.stdout) == (p.returncode, p.stdout) and "Status: install ok installed" in c.stdout
+    assert _normal(c.stderr) == _normal(p.stderr)
+    assert "/var/lib/dpkg/status" in c.stderr and "/tmp/t.tar" in c.stderr
+
+
+@needs_front
 def test_front_door_trace_and_stats_to_a_file(rootfs, tmp_path):
     args = ["--trace=%file", "--stats", rootfs, "sh", "-c", "cat /etc/hostname >/dev/null; ls /nonexist"]
     p = _run([PYCLI, "-o", "py.txt", *args], cwd=tmp_path)
