@@ -898,6 +898,27 @@ def test_oci_created_zone_is_idle(oci):
     assert outs == [("ran\n", 0), ("ran\n", 0)], outs
 
 
+def test_oci_features_in_c_follow_oci_cli(oci):
+    """`features` from the front door is the Python command's, and is handed
+    over once lxbrand/oci_cli.py (which builds it) changed since the build:
+    its mtime moved for a moment, then put back."""
+    import lxbrand.oci_cli
+    front = _frontdoor()
+    env = dict(os.environ, LXBRAND_OCI_DEBUG_FRONTDOOR="1")
+    py = subprocess.run([*PY_RUNTIME, "features"], capture_output=True, text=True)
+    c = subprocess.run([front, "features"], capture_output=True, text=True, env=env)
+    assert (c.returncode, c.stdout, c.stderr) == (0, py.stdout, ""), c.stderr
+    path = lxbrand.oci_cli.__file__
+    st = os.stat(path)
+    try:
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        c = subprocess.run([front, "features"], capture_output=True, text=True, env=env)
+    finally:
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert c.returncode == 0 and c.stdout == py.stdout
+    assert "handed over to Python: lxbrand/oci_cli.py or oci.py changed since the build" in c.stderr
+
+
 # -- exec into a running zone (podman exec) ---------------------------------------
 
 class Running(str):
