@@ -1406,7 +1406,10 @@ void lxb_fr_exit_group(struct lxb_sup *s, const struct lxb_call *c, struct lxb_r
     r->flags |= LXB_REPLY_CONTINUE;
     if (!__atomic_load_n(&creds_any, __ATOMIC_RELAXED))
         return;                 /* no set*id yet: every process has its real ids */
-    if (caller_maps(c->pid) < 0 || cred_get(c->pid, &cr) <= 0)
+    /* the record as it stands (cred_get_ids: a child compares its own image's
+       mark with the record's at its first call, as it would have compared
+       with the ancestor's it inherits from) */
+    if (caller_maps(c->pid) < 0 || cred_get_ids(c->pid, &cr) <= 0)
         return;                 /* its real ids: what an orphan starts from anyway */
     d = opendir("/proc");
     if (!d)
