@@ -116,6 +116,12 @@ def summarize(values: list) -> Optional[dict]:
 def run_one(sp: Spawner, w: Workload, r, quick: bool, timeout: float, warm: bool = False) -> dict:
     guest = w.guest_argv(quick, r.name)
     tmp = runners_mod.fresh_tmp() if r.needs_tmp() else None
+    # an lxrun that was the C front door at the warm-up must be it throughout
+    lxrun = not w.handlers and r.name.startswith("lxrun")
+    if warm and lxrun:
+        r.front_door = runners_mod.is_front_door(r)
+    lxrun = lxrun and getattr(r, "front_door", False)
+    front = lxrun and runners_mod.is_front_door(r)
     try:
         argv = r.driver_argv(guest, w.handlers) if w.handlers else r.argv(guest, tmp)
         p = sp.run(argv, timeout=timeout)
@@ -124,6 +130,9 @@ def run_one(sp: Spawner, w: Workload, r, quick: bool, timeout: float, warm: bool
             shutil.rmtree(tmp, ignore_errors=True)
     if p.timed_out:
         raise ValueError(f"timed out after {timeout:.0f} s")
+    if not warm and lxrun and not (front and runners_mod.is_front_door(r)):
+        # a build (pip's console script, then the front door again) ran meanwhile
+        raise ValueError(f"{r.path} was not the C front door throughout (a build under way)")
     if not warm and runners_mod.HANDED_OVER in p.stderr:
         # lxrun's front door sent it to the Python CLI (a source edited or a
         # module rebuilt since `make build`, a cache miss): not lxrun's figure

@@ -39,6 +39,19 @@ LXRUN_DEBUG_FRONTDOOR: lxrun says when the C front door handed a run to Python
 (measure.run_one does not count such a sample: it times the Python CLI)."""
 HANDED_OVER = b"lxrun: front door: "
 
+
+def is_front_door(r) -> bool:
+    """An lxrun runner whose lxrun is the C front door (an ELF file), not
+    pip's console script, which `make build` puts there for a moment."""
+    path = getattr(r, "path", None)
+    if not r.name.startswith("lxrun") or not path:
+        return False
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
 DRIVER = os.path.join(BENCH_DIR, "zone_driver.py")
 
 
