@@ -898,6 +898,26 @@ def test_oci_created_zone_is_idle(oci):
     assert outs == [("ran\n", 0), ("ran\n", 0)], outs
 
 
+def test_oci_create_in_c_follows_the_python_create(oci):
+    """The C create follows oci.py and the modules it uses (config, zone,
+    command, idshift, limits, _csup): one changed since the build (here
+    idshift.py's mtime, moved for a moment, then put back) sends create to
+    Python, which serves it."""
+    import lxbrand.idshift
+    oci.config(["true"])
+    path = lxbrand.idshift.__file__
+    st = os.stat(path)
+    try:
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        r = _create_with(oci, [_frontdoor()], oci.root, "stale")
+    finally:
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    oci.created.append("stale")
+    assert r.returncode == 0, r.stderr
+    assert "handed over to Python: the Python create changed since the front door was built" in r.stderr
+    assert _monitor_exe(oci.root, "stale").startswith("python")
+
+
 def test_oci_features_in_c_follow_oci_cli(oci):
     """`features` from the front door is the Python command's, and is handed
     over once lxbrand/oci_cli.py (which builds it) changed since the build:

@@ -12,7 +12,8 @@
   next `make build`;
 - LXB_OCI_CREATE_DEPS: the same for the Python create that oci.c's own
   create follows (oci.py translate and _monitor, config.py, zone.py,
-  command.py, idshift.py, limits.py): one changed since hands create over;
+  command.py, idshift.py, limits.py, _csup.py's LaunchConfig): one changed
+  since hands create over;
 - LXB_SO, LXB_SO_SIZE, LXB_SO_MTIME_NS: the compiled module the brand cache
   was written against (as lxrun.c checks it);
 - the x86_64 syscall names of the brand's table (linux.seccomp's names, as
@@ -31,7 +32,7 @@ import resource
 
 import lxbrand
 import lxbrand._lxbrand_c
-from lxbrand import command, config, idshift, limits, oci, oci_cli, zone
+from lxbrand import _csup, command, config, idshift, limits, oci, oci_cli, zone
 from lxbrand.brand.table import BY_NAME
 
 
@@ -65,7 +66,7 @@ def main() -> None:
     print(f"#define LXB_OCI_VERSION {c_string(oci.OCI_VERSION)}")
     print(f"#define LXB_OCI_FEATURES {c_string(features)}")
     print(f"#define LXB_OCI_FEATURES_DEPS {c_string(deps(oci_cli, oci))}")
-    print(f"#define LXB_OCI_CREATE_DEPS {c_string(deps(oci, config, zone, command, idshift, limits))}")
+    print(f"#define LXB_OCI_CREATE_DEPS {c_string(deps(oci, config, zone, command, idshift, limits, _csup))}")
     so = lxbrand._lxbrand_c.__file__
     st = os.stat(so)
     print(f"#define LXB_SO {c_string(so)}")
