@@ -62,6 +62,7 @@
 #include <sys/xattr.h>
 #include <sys/resource.h>
 #include <sys/vfs.h>
+#include <sys/statvfs.h>
 #include <linux/magic.h>
 #include <unistd.h>
 
@@ -1101,8 +1102,10 @@ out:
  *   then the zone's init), a process leaving by exit_group(2) hands its
  *   record, its own or the one it inherits, to each child that has none
  *   (lxb_fr_exit_group); only a process killed by a signal leaves its
- *   orphans to their real ids.  execve keeps the record (the tgid stays); a set-user-id
- *   file is not honoured.  Nothing here ever reaches the host: the caller
+ *   orphans to their real ids.  execve keeps the record (the tgid stays)
+ *   and applies Linux's rules to it, seen at the next credential call: a
+ *   set-user-id or set-group-id file (recorded owner) moves the effective
+ *   and saved ids, as sudo and passwd need (cred_exec_ids).  Nothing here ever reaches the host: the caller
  *   keeps its real ids, and every file operation is still done with them
  *   (docs/DIFFERENCES.md, SECURITY.md).  /proc/PID/status shows the real ids.
  *
@@ -1246,8 +1249,40 @@ static void exec_mark(uint32_t pid, uint32_t tgid, uint64_t *at, uint8_t rnd[16]
         memset(rnd, 0, 16);
 }
 
-/* execve(2)'s capabilities for a file without any (cap_bprm_creds_from_file):
-   the set-user-id bit is not honoured, so the ids stay */
+/* execve(2)'s ids (bprm_fill_uid, then the saved and fs ids follow the
+   effective ones): a set-user-id (set-group-id and group-executable) file
+   makes the fake euid (egid) its recorded owner, unless the process has
+   no_new_privs or the file's mount is nosuid; the image is /proc/PID/exe,
+   the one the caller runs when the exec is seen (its next credential call) */
+static void cred_exec_ids(uint32_t pid, struct fcred *c)
+{
+    char path[64], v[32];
+    struct statvfs vfs;
+    struct record rec;
+    struct stat st;
+    int fd, i;
+
+    snprintf(path, sizeof path, "/proc/%u/exe", pid);
+    fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID)) &&
+        !(caller_status(pid, "NoNewPrivs", v, sizeof v) == 0 && strtol(v, NULL, 10) != 0) &&
+        fstatvfs(fd, &vfs) == 0 && !(vfs.f_flag & ST_NOSUID)) {
+        read_record(fd, st.st_mode, &rec);
+        if (st.st_mode & S_ISUID)
+            c->uid[1] = rec.have ? rec.uid : to_zone(&uid_maps, st.st_uid);
+        if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+            c->gid[1] = rec.have ? rec.gid : to_zone(&gid_maps, st.st_gid);
+    }
+    if (fd >= 0)
+        close(fd);
+    for (i = 2; i < 4; i++) {
+        c->uid[i] = c->uid[1];
+        c->gid[i] = c->gid[1];
+    }
+}
+
+/* execve(2)'s capabilities for a file without any (cap_bprm_creds_from_file),
+   after its ids (cred_exec_ids) */
 static void cred_exec(struct fcred *c, uint64_t bset)
 {
     int eff = 0;
@@ -1286,6 +1321,7 @@ static int cred_get(uint32_t pid, struct fcred *out)
         out->securebits = 0;    /* the launcher's SECBIT_KEEP_CAPS ended at the guest's execve */
     } else if (at != out->exec_at || memcmp(rnd, out->exec_rnd, 16) != 0) {
         /* an execve since the record was made: its rules, once */
+        cred_exec_ids(pid, out);
         cred_exec(out, status_hex(pid, "CapBnd"));
         out->exec_at = at;
         memcpy(out->exec_rnd, rnd, 16);
