@@ -812,8 +812,15 @@ void lxb_setup_fs(int ctl, const struct lxb_config *cfg)
         }
     } else {
         snprintf(path, sizeof path, "%s/root", c.stage);
+        struct mount_attr nodev = {.attr_set = MOUNT_ATTR_NODEV};
         if (mount(src, path, NULL, MS_BIND | MS_REC, NULL) != 0)
             lxb_die_step(ctl, "bind the rootfs", errno);
+        /* nodev: a device node in the tree (an image that root unpacked may
+         * hold any, and the id shift makes it the zone root's) is never a
+         * device in the zone; the overlay of --ephemeral is nodev as any
+         * mount made in a user namespace (SECURITY.md, device nodes) */
+        if (syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &nodev, sizeof nodev) != 0)
+            lxb_die_step(ctl, "bind the rootfs nodev", errno);
     }
     close(rootfd);
     if (cfg->lower_fd >= 0)
