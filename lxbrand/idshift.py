@@ -42,7 +42,7 @@ def guest_maps() -> tuple[str, str]:
 
 def is_shifted(rootfs: str) -> bool:
     try:
-        return os.getxattr(rootfs, XATTR, follow_symlinks=False) == MARK
+        return os.getxattr(rootfs, XATTR) == MARK      # the directory's, as shift() marks it
     except OSError:
         return False
 
@@ -128,16 +128,72 @@ def _open_dir(dfd: int, name: str, st: os.stat_result) -> int:
     return fd
 
 
+def _open_top(rootfs: str) -> int:
+    """The rootfs's directory, opened one component at a time without
+    following a symlink by name: a symlink on the way is followed only if it
+    is root's or this user's (read through its own fd), so that another
+    user who owns a directory on the way (/home/alice/tree, a symlink to
+    /etc/ssh; or a directory swapped for one) never points root's shift at
+    a tree of the host.  Refused if that is a host system directory."""
+    euid = os.geteuid()
+    todo = [c for c in os.path.abspath(rootfs).split("/") if c]
+    fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    links = 0
+    try:
+        while todo:
+            name = todo.pop(0)
+            if name == ".":
+                continue
+            if name == "..":
+                nfd = os.open("..", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
+                os.close(fd)
+                fd = nfd
+                continue
+            nfd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            try:
+                st = os.fstat(nfd)
+                if stat.S_ISLNK(st.st_mode):
+                    links += 1
+                    if st.st_uid not in (0, euid):
+                        raise RootfsError(f"{rootfs}: its path goes through {name}, a symlink of another user "
+                                          f"(uid {st.st_uid}): name the directory itself")
+                    if links > 40:
+                        raise RootfsError(f"{rootfs}: too many levels of symbolic links")
+                    target = os.readlink("", dir_fd=nfd)     # the link checked, never its name again
+                elif not stat.S_ISDIR(st.st_mode):
+                    raise RootfsError(f"{rootfs}: {name} is not a directory")
+            except BaseException:
+                os.close(nfd)
+                raise
+            if stat.S_ISLNK(st.st_mode):
+                os.close(nfd)
+                if target.startswith("/"):
+                    os.close(fd)
+                    fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+                todo = [c for c in target.split("/") if c] + todo
+                continue
+            os.close(fd)
+            fd = nfd
+        top = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    finally:
+        os.close(fd)
+    if os.readlink(f"/proc/self/fd/{top}") in _REFUSED:
+        os.close(top)
+        raise RootfsError(f"{rootfs}: refusing to shift the ownership of a host system directory")
+    return top
+
+
 def shift(rootfs: str, undo: bool = False, quiet: bool = False) -> int:
     """Shift (or with undo, unshift) the ownership of the tree; returns the
     number of entries changed.  Stays on the rootfs's file system.
 
-    The walk holds an fd of each directory on its way down and names an
-    entry only relative to it (openat with O_NOFOLLOW, fchownat without
+    The walk starts from the rootfs's directory opened without a symlink
+    on its real path (_open_top), holds an fd of each directory on its way
+    down and names an entry only relative to it (openat with O_NOFOLLOW, fchownat without
     following): a symlink swapped in for a directory or a file while root
     walks is never followed out of the tree (SECURITY.md, "the id shift")."""
     _check_tree(rootfs)
-    top_fd = os.open(rootfs, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    top_fd = _open_top(rootfs)
     stack: list = []
     try:
         top = os.fstat(top_fd)

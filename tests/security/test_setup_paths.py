@@ -291,3 +291,23 @@ def test_the_owner_of_a_rootfs_cannot_steer_roots_id_shift_out_of_it(tiny_root, 
     assert os.lstat(root).st_uid == LXB_ID_BASE + USER_UID, "the rootfs was not shifted: the test proves nothing"
     assert "swapped" in out and out.split()[-1] != "0", f"the racer never swapped a directory: {out!r}"
     assert r.returncode == 0, r
+
+
+def test_root_never_shifts_a_tree_another_users_symlink_points_at(tiny_root, escape_bin):
+    """Root runs lxrun on ~alice/tree, which alice made a symlink to a host
+    directory (a tree of root's: /etc/ssh, say).  The shift followed it and
+    chowned the host directory to the zone's ids; lxrun must refuse in one
+    line and leave it as it was."""
+    from .conftest import USER_GID, USER_UID, lxrun_root
+    workdir = tiny_root.workdir
+    host = make_tiny(workdir, escape_bin)                 # a root-owned tree, unshifted
+    before = snapshot(host)
+    alice = tiny_root.host_dir("alice-home")
+    os.chown(alice, USER_UID, USER_GID)
+    link = os.path.join(alice, "tree")
+    os.symlink(host, link)
+    os.lchown(link, USER_UID, USER_GID)
+    r = lxrun_root([link, "/bin/true"], timeout=120)
+    assert snapshot(host) == before, f"root's id shift followed another user's symlink: {r}"
+    assert_ran_or_refused(r)
+    assert r.returncode == 125 and "symlink of another user" in r.stderr, r
