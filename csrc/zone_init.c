@@ -30,6 +30,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -172,6 +173,52 @@ static void write_guest_maps(int ctl, pid_t guest, const struct lxb_config *cfg)
         lxb_die_step(ctl, "write the guest's gid map", -rc);
 }
 
+/* id in the guest's namespace as init's namespace knows it (a map's text,
+   "inside outside count" lines), or -1 if the map leaves it out */
+static long id_in_init(const char *map, unsigned long id)
+{
+    const char *p = map;
+
+    while (p && *p) {
+        char *end;
+        unsigned long in = strtoul(p, &end, 10), out, count;
+        if (end == p)
+            break;
+        out = strtoul(end, &end, 10);
+        count = strtoul(end, &end, 10);
+        if (id >= in && id - in < count)
+            return (long)(out + (id - in));
+        p = strchr(end, '\n');
+        if (p)
+            p++;
+    }
+    return -1;
+}
+
+/* the zone's terminal is its user's, group tty, as login(1) and script(1)
+   leave it: devpts gives a new slave to whoever opened /dev/ptmx, init,
+   whose id the guest's namespace may not map, and the guest could then not
+   open its own terminal by name ($(tty), ttyname(3), screen, GPG_TTY) */
+static void pty_owner(int ctl, int master, const struct lxb_config *cfg)
+{
+    char path[64];
+    unsigned int n;
+    long uid = id_in_init(cfg->guest_uid_map, cfg->uid);
+    long gid = id_in_init(cfg->guest_gid_map, 5);      /* tty */
+    int fd;
+
+    if (gid < 0)
+        gid = id_in_init(cfg->guest_gid_map, cfg->gid);
+    if (uid < 0 || ioctl(master, TIOCGPTN, &n) != 0)
+        return;
+    /* by path (O_PATH): opening and closing the slave would hang the pty up */
+    snprintf(path, sizeof path, "/dev/pts/%u", n);
+    fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fchownat(fd, "", (uid_t)uid, (gid_t)gid, AT_EMPTY_PATH) != 0)
+        lxb_die_step(ctl, "give the zone's terminal to its user", errno);
+    close(fd);
+}
+
 /* wait until the guest has loaded its filter and published its listener;
    returns the listener, taken into init, or -1 if the guest died first.
    Init sleeps on `go` (a socketpair with the guest) until the guest writes
@@ -258,6 +305,7 @@ void lxb_init_main(const struct lxb_config *cfg, int ctl, int syncfd)
             lxb_die_step(ctl, "open the zone's /dev/ptmx", errno);
         if (ioctl(cfg->stdio[0], TIOCGWINSZ, &ws) == 0)
             ioctl(master, TIOCSWINSZ, &ws);
+        pty_owner(ctl, master, cfg);
         lxb_send_msg(ctl, LXB_MSG_PTY, 0, NULL, master);
     }
 

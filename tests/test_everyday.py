@@ -67,6 +67,23 @@ def test_tty_on_a_terminal_still_works(rootfs):
     assert code == 6 and "/dev/pts/0" in out, out
 
 
+@pytest.mark.parametrize("entry", ["lxrun", "lxrun-py"])
+def test_the_zones_terminal_is_its_users(rootfs, entry):
+    """The zone's pty is owned by the zone's user (group tty, 0620), as login
+    and script leave it, so the guest opens its own terminal by name:
+    $(tty), ttyname(3), screen and GPG_TTY do.  It was init's, an id a
+    root-run zone does not map (65534): EACCES."""
+    script = ("stat -c '%u %g %a' $(tty); echo again > $(tty) && echo reopened; "
+              "python3 -c 'import os; os.close(os.open(os.ttyname(0), os.O_RDWR)); print(\"ttyname ok\")'")
+    code, out = on_a_terminal([entry, "-t", rootfs, "/bin/sh", "-c", script])
+    assert code == 0, out
+    lines = [l.strip() for l in out.splitlines()]
+    assert lines[-4:] == [("0 5 620" if os.geteuid() == 0 else "0 0 620"), "again", "reopened", "ttyname ok"], out
+    code, out = on_a_terminal([entry, "-t", "--uid", "1000", rootfs, "/bin/sh", "-c", "stat -c '%u' $(tty)"])
+    if os.geteuid() == 0:
+        assert out.strip().splitlines()[-1] == "1000", out
+
+
 # -- lxrun rootfs create -------------------------------------------------------------
 
 def test_rootfs_create_at_an_existing_file(tmp_path, lxrun):
