@@ -727,3 +727,47 @@ def test_front_door_refuses_a_tracers_part_it_could_not_have_written(rootfs, tmp
     assert "lxrun: front door: the cached tracer's part has another format" in c.stderr
     assert c.returncode == 0 and "openat(" in c.stderr
     assert st.calcsize("<16s5I") == trace._TRACE_HEAD.size
+
+
+def _autogroups_at_root() -> bool:
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
+            on = f.read().strip() == "1"
+        with open("/proc/self/cgroup") as f:
+            root = any(line.split(":")[1].split(",").count("cpu") and line.rstrip("\n").split(":", 2)[2] == "/"
+                       for line in f if line.count(":") >= 2)
+    except OSError:
+        return False
+    return on and root and os.geteuid() == 0 and os.path.isdir("/sys/fs/cgroup/cpu")
+
+
+@needs_front
+@pytest.mark.skipif(not _autogroups_at_root(), reason="needs root, autogroups and a cgroup v1 cpu hierarchy")
+def test_front_door_traces_in_one_scheduling_group_the_guest_does_not_see(rootfs):
+    """Under --trace/--stats lxrun moves itself, before the zone exists, into
+    a cpu cgroup of its own, so that its tracer thread and the guest (its own
+    session: its own autogroup otherwise) are one scheduling group; the
+    guest's /proc/self/cgroup is what it is without tracing, and the cgroup
+    is gone at the end."""
+    script = "cat /proc/self/cgroup; sleep 1"
+    _run([PYCLI, "--stats", "-o", "/dev/null", rootfs, "true"])      # leaves the tracer's part
+    p = subprocess.Popen([FRONT, "--stats", "-o", "/dev/null", rootfs, "sh", "-c", script],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, LXRUN_DEBUG_FRONTDOOR="1"))
+    import time
+    path = f"/sys/fs/cgroup/cpu/lxbrand-trace-{p.pid}"
+    procs = set()
+    for _ in range(100):        # lxrun makes it, enters it, then starts the zone
+        try:
+            with open(f"{path}/cgroup.procs") as f:
+                procs = {int(x) for x in f.read().split()}
+        except OSError:
+            pass
+        if len(procs) >= 3:
+            break
+        time.sleep(0.02)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0 and HANDOVER.encode() not in err, err
+    assert p.pid in procs and len(procs) >= 3                  # lxrun, the zone's init, the guest
+    assert not os.path.exists(path)
+    plain = subprocess.run([FRONT, rootfs, "cat", "/proc/self/cgroup"], capture_output=True, timeout=60)
+    assert out == plain.stdout and b":cpu:/\n" in out or b"cpu,cpuacct:/\n" in out

@@ -75,7 +75,10 @@
  *   the lines itself (csrc/trace_fmt.c, as under the Python CLI); at the end
  *   the statistics come from lxb_trace_stats_write (trace.py format_stats,
  *   byte for byte), to stderr or appended to -o FILE, then the report, with
- *   the calls the tracer answered added (trace.Session._report).
+ *   the calls the tracer answered added (trace.Session._report).  Where
+ *   autogroups would put the tracer and the guest (its own session) in two
+ *   scheduling groups, lxrun first moves itself into a cpu cgroup of its own
+ *   (tracer_cgroup_enter), which the zone inherits.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -151,6 +154,8 @@ static void restore_tty(void)
     }
 }
 
+static void tracer_cgroup_leave(void);
+
 static __attribute__((noreturn)) void delegate(const char *why, int exec_errno)
 {
     char **av = calloc((size_t)g_argc + 1, sizeof *av);
@@ -158,6 +163,7 @@ static __attribute__((noreturn)) void delegate(const char *why, int exec_errno)
     int i;
 
     restore_tty();
+    tracer_cgroup_leave();
     sigprocmask(SIG_SETMASK, &first_mask, NULL);
     if (debug_frontdoor())
         dprintf(2, "lxrun: front door: %s; handing over to %s\n", why, LXB_PYCLI);
@@ -192,6 +198,7 @@ static __attribute__((noreturn)) void delegate(const char *why, int exec_errno)
 static __attribute__((noreturn)) void fail(int code, const char *a, const char *b)
 {
     restore_tty();
+    tracer_cgroup_leave();
     dprintf(2, "lxrun: %s%s\n", a, b);
     exit(code);
 }
@@ -995,6 +1002,83 @@ static const char *load_trace(const struct opts *o, struct brand *b)
     return NULL;
 }
 
+/* The tracer and its tracees in one scheduling group.  With autogroups
+   (kernel.sched_autogroup_enabled, tasks in the root cpu cgroup) the
+   guest, which has its own session, is a group of its own and lxrun's
+   tracer thread another: the tracee a ptrace resume wakes then preempts
+   the tracer as one group another (perf sched: ~1500 involuntary switches
+   of the tracer on w7, none for strace -c, whose tracee shares its session;
+   strace -c with a setsid'd tracee shows the same switches and the same
+   slowdown).  A task in any other cpu cgroup has no autogroup: lxrun moves
+   itself, before the zone exists, into a cpu cgroup of its own
+   (cgroup v1 cpu, where it may: root), so that the zone, its descendant,
+   shares it, and the zone's cgroup namespace is rooted there (the guest
+   sees "/", as before).  It moves back and removes it at the end.  Where
+   it cannot, the run goes on as before. */
+static char trace_cg[PATH_MAX], trace_cg_parent[PATH_MAX];
+
+static int write_pid(const char *dir)
+{
+    char path[PATH_MAX + 16], num[24];
+    int fd, n, ok;
+    snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    n = snprintf(num, sizeof num, "%d\n", (int)getpid());
+    ok = write(fd, num, (size_t)n) == n;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+static void tracer_cgroup_enter(void)
+{
+    static const char *const mounts[] = {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct", NULL};
+    char line[512], buf[8] = "";
+    FILE *f;
+    int in_root = 0, i;
+
+    if (lxb_read_small("/proc/sys/kernel/sched_autogroup_enabled", buf, sizeof buf) <= 0 || buf[0] != '1')
+        return;
+    f = fopen("/proc/self/cgroup", "re");
+    while (f && fgets(line, sizeof line, f)) {
+        /* "N:cpu,cpuacct:/path" (v1): autogroups only apply at the root */
+        char *c = strchr(line, ':'), *path = c ? strchr(c + 1, ':') : NULL, *tok, *save = NULL;
+        if (!path)
+            continue;
+        *path++ = 0;
+        path[strcspn(path, "\n")] = 0;
+        for (tok = strtok_r(c + 1, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+            if (strcmp(tok, "cpu") == 0)
+                in_root = strcmp(path, "/") == 0;
+    }
+    if (f)
+        fclose(f);
+    if (!in_root)
+        return;
+    for (i = 0; mounts[i]; i++) {
+        struct stat st;
+        snprintf(trace_cg, sizeof trace_cg, "%s/lxbrand-trace-%d", mounts[i], (int)getpid());
+        if (stat(mounts[i], &st) != 0 || mkdir(trace_cg, 0755) != 0)
+            continue;
+        if (write_pid(trace_cg) == 0) {
+            snprintf(trace_cg_parent, sizeof trace_cg_parent, "%s", mounts[i]);
+            return;
+        }
+        rmdir(trace_cg);
+    }
+    trace_cg[0] = 0;
+}
+
+static void tracer_cgroup_leave(void)
+{
+    if (!trace_cg_parent[0])
+        return;
+    if (write_pid(trace_cg_parent) == 0)
+        rmdir(trace_cg);
+    trace_cg_parent[0] = 0;
+}
+
 static uint64_t monotonic_ns(void)
 {
     struct timespec ts;
@@ -1590,6 +1674,8 @@ int main(int argc, char **argv)
     block_forwarded();
 
     open_outputs(&o);
+    if (tracing)
+        tracer_cgroup_enter();
     memset(&z, 0, sizeof z);
     rc = lxb_zone_start(&c, &z, err, sizeof err);
     if (rc < 0) {
@@ -1669,6 +1755,7 @@ int main(int argc, char **argv)
     /* trace.Session.finish: the tracer's end, its lines written */
     if (tracing) {
         lxb_trace_join(&tracer);
+        tracer_cgroup_leave();
         if (text_fd > 2)
             close(text_fd);
         if (tracer.refused_ptrace)
