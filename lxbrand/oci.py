@@ -658,14 +658,17 @@ def _monitor(store: Store, cid: str, bundle: str, spec: Spec, console_socket: Op
             f.write(zone.brand.bpf())
         with open(os.path.join(d, PROFILE_FILE), "wb") as f:
             f.write(spec.zone.get("seccomp_bpf", b""))
-        if not zone.config.kernel_release and not zone.config.deny:
-            # the brand for the C front door's own create (csrc/frontdoor/oci.c),
-            # as the Python CLI leaves it for lxrun's (a stale cache is refreshed)
-            from .brand.compile import store_frontdoor
-            try:
-                store_frontdoor(zone.brand)
-            except OSError:
-                pass
+        # the brand for the C front door's own create (csrc/frontdoor/oci.c), as
+        # the Python CLI leaves it for lxrun's: keyed by the annotations'
+        # kernel release and deny list as given (a stale cache is refreshed;
+        # a brand other options shaped is never stored)
+        from .brand.compile import store_frontdoor
+        release = spec.zone.get("kernel_release")
+        try:
+            store_frontdoor(zone.brand, release, list(spec.zone.get("deny", {}).items()), zone.uts(),
+                            zone.proc_version() if release else None)
+        except OSError:
+            pass
         st["cap_drop"] = personality.CAP_DROP
         store.write(cid, st)
         run_hooks("prestart", spec.hooks.get("prestart", []), oci_state(st, "created"))

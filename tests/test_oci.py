@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -758,7 +759,7 @@ def test_oci_create_in_c_does_what_python_does(oci):
 
 
 @pytest.mark.parametrize("change", [
-    {"annotations": {"org.lxbrand.kernel-release": "4.19.0"}},          # an annotation of the brand's
+    {"annotations": {"org.lxbrand.tmp-size": "10m"}},                   # an annotation it does not serve
     {"linux": {"resources": {"memory": {"limit": 64 << 20}}}},           # --memory
     {"hooks": {"prestart": [{"path": "/bin/true"}]}},                     # hooks
     {"mounts": [{"destination": "/scratch", "type": "tmpfs", "options": ["size=1.5m"]}]},   # a size Python reads
@@ -777,9 +778,7 @@ def test_oci_create_hands_over_what_it_does_not_serve(oci, change):
     assert oci("start", "ho").returncode == 0
     assert _wait_status(oci, "ho", "stopped")["status"] == "stopped"
     out = r.out.read_text()
-    assert out.endswith("ran\n"), out
-    if "annotations" in change:
-        assert out == "4.19.0\nran\n"
+    assert out == os.uname().release + "\nran\n", out
 
 
 @pytest.mark.parametrize("config, args", [
@@ -898,6 +897,101 @@ def test_oci_created_zone_is_idle(oci):
     assert outs == [("ran\n", 0), ("ran\n", 0)], outs
 
 
+def test_oci_create_in_c_kernel_release_and_deny(oci):
+    """org.lxbrand.kernel-release and org.lxbrand.deny: the C create takes
+    the brand a Python create left in the cache for them (the Python create
+    goes first here), and the guest sees the same: uname, /proc/version,
+    osrelease, the denied calls' errno."""
+    script = ("uname -r; uname -v; cat /proc/version /proc/sys/kernel/osrelease /proc/sys/kernel/version; "
+              "mkdir /tmp/d 2>&1; echo mkdir $?; hostname other 2>&1; echo hostname $?")
+    oci.config(["sh", "-c", script], annotations={"org.lxbrand.kernel-release": "5.4.0-lxbtest",
+                                                   "org.lxbrand.deny": " mkdir=EACCES, mkdirat=EACCES ,sethostname"})
+    py_root = oci.tmp / "py-state"
+    oci.created.append("krel")
+    oci.others.append((py_root, "krel"))
+    p = _create_with(oci, PY_RUNTIME, py_root, "krel")
+    c = _create_with(oci, [_frontdoor()], oci.root, "krel")
+    assert c.returncode == p.returncode == 0, (c.stderr, p.stderr)
+    assert "handed over" not in c.stderr, c.stderr
+    assert _monitor_exe(oci.root, "krel") == "lxbrand-oci"
+    assert (oci.root / "krel" / "filter.bpf").read_bytes() == (py_root / "krel" / "filter.bpf").read_bytes()
+    (c_out, c_code), (p_out, p_code) = _run_both(oci, "krel", c, p, py_root)
+    assert (c_out, c_code) == (p_out, p_code)
+    lines = c_out.splitlines()
+    assert lines[0] == "5.4.0-lxbtest" and "5.4.0-lxbtest" in lines[2], c_out
+    assert "mkdir 1" in c_out and "Permission denied" in c_out and "hostname 1" in c_out, c_out
+
+
+def _odd_tree(root) -> None:
+    """A rootfs with what the id shift must keep: set-id bits, a file
+    capability, symlinks (dangling too), a fifo, other owners, nested dirs."""
+    shutil.copytree(os.path.join(os.path.dirname(root), "bundle", "rootfs"), root, symlinks=True)
+    os.makedirs(os.path.join(root, "a", "b", "c"))
+    for rel, mode in (("a/suid", 0o4755), ("a/sgid", 0o2711), ("a/b/plain", 0o640), ("a/b/c/deep", 0o600)):
+        with open(os.path.join(root, rel), "w") as f:
+            f.write(rel)
+        os.chmod(os.path.join(root, rel), mode)
+    os.chown(os.path.join(root, "a", "b", "plain"), 1000, 1000)
+    os.chown(os.path.join(root, "a", "b"), 33, 33)
+    os.symlink("/etc/passwd", os.path.join(root, "a", "abs-link"))
+    os.symlink("no-such", os.path.join(root, "a", "dangling"))
+    os.mkfifo(os.path.join(root, "a", "fifo"))
+    caps = (0x02000000).to_bytes(4, "little") + (1 << 10).to_bytes(4, "little") + bytes(12)   # v2, NET_BIND_SERVICE
+    os.setxattr(os.path.join(root, "a", "suid"), "security.capability", caps)
+    times = (1_000_000_000_000_000_000, 1_100_000_000_000_000_000)
+    for d, dirs, files in os.walk(root, topdown=False):
+        for name in dirs + files:
+            os.utime(os.path.join(d, name), ns=times, follow_symlinks=False)
+    os.utime(root, ns=times)
+
+
+def _ownership(root) -> dict:
+    out = {}
+    for d, dirs, files in os.walk(root):
+        for name in [""] + dirs + files:
+            p = os.path.join(d, name) if name else d
+            st = os.lstat(p)
+            try:
+                caps = os.getxattr(p, "security.capability", follow_symlinks=False)
+            except OSError:
+                caps = None
+            out[os.path.relpath(p, root)] = (st.st_uid, st.st_gid, st.st_mode, st.st_mtime_ns, caps)
+    try:
+        out["mark"] = os.getxattr(root, "trusted.lxbrand.idshift")
+    except OSError:
+        out["mark"] = None
+    return out
+
+
+def test_oci_create_in_c_shifts_the_rootfs_as_python_does(oci):
+    """The rootfs's ownership shifted by the C create (idshift.py's walk, by
+    fd) is the one the Python create leaves: owners, modes with their
+    set-id bits, mtimes, the file capability as v3 with its rootid, the mark."""
+    trees = []
+    for name in ("tree-c", "tree-py"):
+        root = oci.tmp / name
+        _odd_tree(str(root))
+        trees.append(root)
+    before = _ownership(trees[0])
+    assert before == _ownership(trees[1])
+    results = []
+    for runtime, tree, state in (([_frontdoor()], trees[0], oci.root), (PY_RUNTIME, trees[1], oci.tmp / "py-state")):
+        oci.config(["true"], root={"path": str(tree)})
+        oci.created.append("shift")
+        oci.others.append((state, "shift"))
+        r = _create_with(oci, runtime, state, "shift")
+        assert r.returncode == 0, r.stderr
+        results.append(r)
+    assert "handed over" not in results[0].stderr, results[0].stderr
+    assert _monitor_exe(oci.root, "shift") == "lxbrand-oci"
+    after = [_ownership(t) for t in trees]
+    assert after[0] == after[1]
+    assert after[0]["a/b/plain"][:2] == (1879048192 + 1000,) * 2 and after[0]["a/suid"][2] & 0o4000
+    assert after[0]["a/suid"][4][:4] == (0x03000000).to_bytes(4, "little") and len(after[0]["a/suid"][4]) == 24
+    assert after[0]["a/abs-link"][0] == 1879048192 and after[0]["mark"] == b"1879048192:65536"
+    assert after[0]["a/suid"][3] == before["a/suid"][3] and after[0]["a"][3] == before["a"][3]
+
+
 def test_oci_create_in_c_follows_the_python_create(oci):
     """The C create follows oci.py and the modules it uses (config, zone,
     command, idshift, limits, _csup): one changed since the build (here
@@ -946,15 +1040,28 @@ class Running(str):
     release = ""
 
 
+def _store_brand(engine, release: str) -> None:
+    """The front door's cached brand for org.lxbrand.kernel-release=RELEASE,
+    as a Python create (or `lxrun --kernel-release`) leaves it."""
+    from lxbrand import Zone
+    from lxbrand.brand.compile import store_frontdoor
+    zone = Zone(os.path.join(engine.work, "tree"), kernel_release=release)
+    store_frontdoor(zone.brand, release, [], zone.uts(), zone.proc_version())
+
+
 @pytest.fixture(scope="module", params=["python-monitor", "c-monitor"])
 def running(engine, request):
-    """A detached container (sleep) with its own hostname; its monitor is
-    Python's (the org.lxbrand.kernel-release annotation, which the C create
-    hands over: an emulated kernel release) or the C front door's (a plain
-    config: the host's release), so that every exec is served by both."""
+    """A detached container (sleep) with its own hostname and an emulated
+    kernel release; its monitor is Python's (org.lxbrand.ephemeral, which
+    the C create hands over) or the C front door's (the cached brand for
+    the release), so that every exec is served by both."""
     name = Running("lxbrand-exec-" + uuid.uuid4().hex[:8])
-    extra = ["--annotation", "org.lxbrand.kernel-release=4.19.0"] if request.param == "python-monitor" else []
-    name.release = "4.19.0" if extra else os.uname().release
+    name.release = "4.19.0"
+    extra = ["--annotation", f"org.lxbrand.kernel-release={name.release}"]
+    if request.param == "python-monitor":
+        extra += ["--annotation", "org.lxbrand.ephemeral=false"]
+    else:
+        _store_brand(engine, name.release)
     r = engine.podman("lxbrand", "run", "-d", "--name", name, "--hostname", "execzone", *extra, IMAGE, "sleep", "1000")
     assert r.returncode == 0, r.stderr
     cid = r.stdout.strip()

@@ -1269,7 +1269,8 @@ abort:
  * anything happened (no state directory, no zone): a config key it does
  * not know, a value whose wording or effect is Python's (every error of
  * translate(), a CMD command.resolve would refuse, memory or cpu limits,
- * hooks, org.lxbrand.* annotations,
+ * hooks, org.lxbrand.* annotations other than kernel-release and deny (the
+ * cached brand for those, with the personality's files, as lxrun.c),
  * a seccomp profile libseccomp or oci.py refuses), a brand not in the
  * cache, a caller that is not root, sources changed since the build
  * (LXB_OCI_CREATE_DEPS).  What fails after the state directory exists is
@@ -1318,8 +1319,12 @@ struct spec {
     unsigned char *profile;
     int profile_len;
     json_t *annotations;
-    struct lxb_step steps[32];       /* the config's other tmpfs mounts (ZoneConfig.tmpfs) */
+    struct lxb_step steps[32 + 16];  /* the config's other tmpfs mounts (ZoneConfig.tmpfs), then
+                                        the personality's files under org.lxbrand.kernel-release */
     int nsteps;
+    const char *kernel_release;      /* org.lxbrand.kernel-release, or NULL */
+    struct kv deny[CR_MAX];          /* org.lxbrand.deny, in first-given order, the last value winning */
+    int ndeny;
 };
 
 static char *xstrdup(const char *s)
@@ -2186,9 +2191,37 @@ static void translate(struct spec *s, json_t *config)
         const char *key;
         if (!json_is_object(ann))
             hand_over("annotations Python words");
-        json_object_foreach(ann, key, v)
-            if (!strncmp(key, "org.lxbrand.", 12))
-                hand_over("an org.lxbrand.* annotation");
+        json_object_foreach(ann, key, v) {
+            if (strncmp(key, "org.lxbrand.", 12) != 0)
+                continue;
+            /* the brand's options (lxrun's --kernel-release, --deny): the cached
+               brand for them, as lxrun.c takes it; the others are Python's */
+            if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+                hand_over("an org.lxbrand.* annotation Python takes its own way");
+            if (!strcmp(key, "org.lxbrand.kernel-release")) {
+                /* one Python judges (personality.check_kernel_release) is Python's, as lxrun.c's */
+                const char *krel = json_string_value(v);
+                if (!krel[0] || strlen(krel) > HOST_NAME_MAX_ || krel[0] < '0' || krel[0] > '9')
+                    hand_over("an org.lxbrand.kernel-release to judge");
+                s->kernel_release = krel;
+            } else if (!strcmp(key, "org.lxbrand.deny")) {
+                /* oci.py: items split on ",", stripped, NAME[=ERRNO] (EPERM when none) */
+                char *copy = xstrdup(json_string_value(v)), *item, *save = NULL;
+                for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+                    while (*item && strchr(" \t\n\r\v\f", *item))
+                        item++;
+                    for (char *e = item + strlen(item); e > item && strchr(" \t\n\r\v\f", e[-1]);)
+                        *--e = 0;
+                    if (!*item)
+                        continue;
+                    char *eq = strchr(item, '=');
+                    size_t nlen = eq ? (size_t)(eq - item) : strlen(item);
+                    kv_set(s->deny, &s->ndeny, item, nlen, eq && eq[1] ? eq + 1 : "EPERM");
+                }
+            } else {
+                hand_over("an org.lxbrand.* annotation the front door does not serve");
+            }
+        }
         s->annotations = json_incref(ann);
     } else {
         s->annotations = json_object();
@@ -2341,123 +2374,283 @@ static int resolves(const char *rootfs, const char *cmd, const char *path_env, c
     }
 }
 
-/* -- the rootfs's ownership: lxbrand/idshift.py shift -- */
+/* -- the rootfs's ownership: lxbrand/idshift.py shift, by fd as it walks --
+ *
+ * The tree may belong to a user who swaps an entry for a symlink while root
+ * walks it (SECURITY.md, "the id shift"): the rootfs's directory is opened
+ * one component at a time, a symlink on the way followed only if it is
+ * root's or ours (open_top); each directory is held by an fd and its
+ * entries are named only relative to it; a symlink is lchowned by name, any
+ * other entry opened O_PATH|O_NOFOLLOW, checked to be the inode listed and
+ * changed through its /proc/self/fd link.  Any failure is Python's to say:
+ * it shifts again (ids already shifted stay as they are) and words it. */
 
-struct times {
-    char *path;
-    struct timespec t[2];
-};
+static const char *const shift_refused[] = {"/", "/usr", "/etc", "/var", "/home", "/root", "/boot", "/opt", "/srv",
+                                            "/bin", "/sbin", "/lib", "/lib64", "/tmp", "/proc", "/sys", "/dev",
+                                            "/run", "/mnt", "/media", NULL};
 
-static int shift_one(const char *path, const struct stat *sb)
+/* chown, then put back what chown cleared (idshift._shift_inode) */
+static int shift_inode(int fd, const struct stat *sb, uid_t uid, gid_t gid)
 {
-    uid_t uid = sb->st_uid < IDSHIFT_COUNT ? sb->st_uid + IDSHIFT_BASE : sb->st_uid;
-    gid_t gid = sb->st_gid < IDSHIFT_COUNT ? sb->st_gid + IDSHIFT_BASE : sb->st_gid;
+    char path[64];
     unsigned char caps[64];
     ssize_t ncaps = -1;
-    if (uid == sb->st_uid && gid == sb->st_gid)
-        return 0;
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     if (S_ISREG(sb->st_mode))
-        ncaps = lgetxattr(path, "security.capability", caps, sizeof caps);
-    if (lchown(path, uid, gid) != 0)
+        ncaps = getxattr(path, "security.capability", caps, sizeof caps);
+    if (chown(path, uid, gid) != 0)
         return -1;
-    if (!S_ISLNK(sb->st_mode)) {
-        /* chown clears setuid/setgid and file capabilities: put them back */
-        if ((sb->st_mode & (S_ISUID | S_ISGID)) && chmod(path, sb->st_mode & 07777) != 0)
-            return -1;
-        if (ncaps >= 0) {
-            unsigned char out[64];
-            size_t nout = (size_t)ncaps;
-            memcpy(out, caps, (size_t)ncaps);
-            if (ncaps >= 20) {
-                uint32_t magic = (uint32_t)caps[0] | (uint32_t)caps[1] << 8 | (uint32_t)caps[2] << 16 |
-                                 (uint32_t)caps[3] << 24;
-                magic = (magic & ~0xFF000000u) | 0x03000000u;
-                uint32_t base = IDSHIFT_BASE;
-                memcpy(out, &magic, 4);
-                memcpy(out + 20, &base, 4);
-                nout = 24;
-            }
-            if (lsetxattr(path, "security.capability", out, nout, 0) != 0)
-                return -1;
+    if ((sb->st_mode & (S_ISUID | S_ISGID)) && chmod(path, sb->st_mode & 07777) != 0)
+        return -1;
+    if (ncaps >= 0) {
+        unsigned char out[64];
+        size_t nout = (size_t)ncaps;
+        memcpy(out, caps, (size_t)ncaps);
+        if (ncaps >= 20) {
+            /* v3 with rootid BASE (a v2 one means host root, ignored in the zone's namespace) */
+            uint32_t magic = (uint32_t)caps[0] | (uint32_t)caps[1] << 8 | (uint32_t)caps[2] << 16 |
+                             (uint32_t)caps[3] << 24, base = IDSHIFT_BASE;
+            magic = (magic & ~0xFF000000u) | 0x03000000u;
+            memcpy(out, &magic, 4);
+            memcpy(out + 20, &base, 4);
+            nout = 24;
         }
+        if (setxattr(path, "security.capability", out, nout, 0) != 0)
+            return -1;
     }
     return 0;
+}
+
+static uid_t shifted_id(unsigned id)
+{
+    return id < IDSHIFT_COUNT ? id + IDSHIFT_BASE : id;
+}
+
+/* idshift._shift_one: the entry name of dfd, the inode sb (lstat) */
+static int shift_one(int dfd, const char *name, const struct stat *sb)
+{
+    uid_t uid = shifted_id(sb->st_uid);
+    gid_t gid = shifted_id(sb->st_gid);
+    struct stat now;
+    if (uid == sb->st_uid && gid == sb->st_gid)
+        return 0;
+    if (S_ISLNK(sb->st_mode)) {
+        struct timespec t[2] = {sb->st_atim, sb->st_mtim};
+        if (fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0 ||
+            utimensat(dfd, name, t, AT_SYMLINK_NOFOLLOW) != 0)
+            return -1;
+        return 0;
+    }
+    int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    int rc = 0;
+    if (fstat(fd, &now) != 0)
+        rc = -1;
+    else if (now.st_dev == sb->st_dev && now.st_ino == sb->st_ino)   /* else replaced since it was listed */
+        rc = shift_inode(fd, sb, uid, gid);
+    close(fd);
+    return rc;
+}
+
+/* idshift._open_top: the rootfs's directory (O_RDONLY), or -1 */
+static int open_top(const char *rootfs)
+{
+    char *todo = xstrdup(rootfs), *next;
+    int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), links = 0, top = -1;
+    if (fd < 0)
+        return -1;
+    for (;;) {
+        char *p = todo;
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        char *end = strchr(p, '/');
+        char *name = end ? strndup(p, (size_t)(end - p)) : xstrdup(p);
+        char *rest = xstrdup(end ? end : "");
+        free(todo);
+        todo = rest;
+        if (!strcmp(name, ".")) {
+            free(name);
+            continue;
+        }
+        int nfd = openat(fd, name, (strcmp(name, "..") ? O_PATH | O_NOFOLLOW : O_PATH | O_DIRECTORY) | O_CLOEXEC);
+        struct stat sb;
+        free(name);
+        if (nfd < 0 || fstat(nfd, &sb) != 0)
+            goto fail_nfd;
+        if (S_ISLNK(sb.st_mode)) {
+            char target[4096];
+            ssize_t n;
+            if ((sb.st_uid != 0 && sb.st_uid != geteuid()) || ++links > 40 ||
+                (n = readlinkat(nfd, "", target, sizeof target - 1)) < 0)
+                goto fail_nfd;
+            target[n] = 0;
+            close(nfd);
+            if (target[0] == '/') {
+                close(fd);
+                if ((fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+                    return -1;
+            }
+            next = xprintf("%s/%s", target, todo);
+            free(todo);
+            todo = next;
+            continue;
+        }
+        if (!S_ISDIR(sb.st_mode))
+            goto fail_nfd;
+        close(fd);
+        fd = nfd;
+        continue;
+fail_nfd:
+        if (nfd >= 0)
+            close(nfd);
+        close(fd);
+        return -1;
+    }
+    char path[64], real[4096];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    top = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    close(fd);
+    if (top < 0)
+        return -1;
+    snprintf(path, sizeof path, "/proc/self/fd/%d", top);
+    ssize_t n = readlink(path, real, sizeof real - 1);
+    if (n < 0 || (real[n] = 0, in_list(real, shift_refused))) {
+        close(top);
+        return -1;
+    }
+    return top;
+}
+
+struct shift_dir {
+    int fd;
+    struct stat st;
+    char **names;                    /* its entries, listed whole first (NULL: not yet) */
+    size_t n, next;
+};
+
+/* the entries of a directory, read whole, then its times put back (reading
+   updates its atime), as Python's list(scandir) then utime */
+static char **list_dir(int fd, const struct stat *st, size_t *n)
+{
+    int lfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+    char **names = NULL;
+    size_t cap = 0;
+    struct dirent *de;
+    struct timespec t[2] = {st->st_atim, st->st_mtim};
+    *n = 0;
+    if (!d) {
+        if (lfd >= 0)
+            close(lfd);
+        return NULL;
+    }
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        if (*n >= cap) {
+            cap = cap ? cap * 2 : 64;
+            names = realloc(names, cap * sizeof *names);
+            if (!names)
+                hand_over("out of memory");
+        }
+        names[(*n)++] = xstrdup(de->d_name);
+    }
+    closedir(d);
+    if (futimens(fd, t) != 0) {
+        for (size_t i = 0; i < *n; i++)
+            free(names[i]);
+        free(names);
+        return NULL;
+    }
+    return names ? names : calloc(1, sizeof *names);
 }
 
 /* 0, or -1 (Python retries it and says why) */
 static int shift_rootfs(const char *rootfs)
 {
-    static const char *const refused[] = {"/", "/usr", "/etc", "/var", "/home", "/root", "/boot", "/opt", "/srv",
-                                          "/bin", "/sbin", "/lib", "/lib64", "/tmp", "/proc", "/sys", "/dev",
-                                          "/run", "/mnt", "/media", NULL};
     char real[4096];
     struct stat top;
-    if (!realpath(rootfs, real) || in_list(real, refused) || lstat(rootfs, &top) != 0)
+    struct shift_dir stack[256];
+    int depth = 0, rc = -1;
+    if (!realpath(rootfs, real) || in_list(real, shift_refused))
+        return -1;
+    int top_fd = open_top(rootfs);
+    if (top_fd < 0 || fstat(top_fd, &top) != 0)
         return -1;
     if (isatty(2))
         fprintf(stderr, "lxrun: shifting ownership to host ids %u+ in %s (once; see SECURITY.md)\n", IDSHIFT_BASE,
                 rootfs);
-    lremovexattr(rootfs, IDSHIFT_XATTR);
-    struct times *times = NULL;
-    size_t ntimes = 0, captimes = 0;
-    char **todo = NULL;
-    size_t ntodo = 0, captodo = 0;
-#define PUSH(arr, n, cap, item) do { if ((n) >= (cap)) { (cap) = (cap) ? (cap) * 2 : 64; \
-        (arr) = realloc((arr), (cap) * sizeof *(arr)); if (!(arr)) return -1; } (arr)[(n)++] = (item); } while (0)
-    PUSH(times, ntimes, captimes, ((struct times){xstrdup(rootfs), {top.st_atim, top.st_mtim}}));
-    PUSH(todo, ntodo, captodo, xstrdup(rootfs));
-    while (ntodo) {
-        char *dir = todo[--ntodo];
-        DIR *d = opendir(dir);
-        struct dirent *de;
-        if (!d)
-            return -1;
-        while ((de = readdir(d))) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                continue;
-            char *path = xprintf("%s/%s", dir, de->d_name);
-            struct stat sb;
-            if (lstat(path, &sb) != 0) {
-                if (errno == ENOENT) {
-                    free(path);
-                    continue;
-                }
-                closedir(d);
-                return -1;
-            }
-            if (S_ISDIR(sb.st_mode) && sb.st_dev != top.st_dev) {
-                free(path);
-                continue;                  /* another file system mounted in the tree */
-            }
-            if (S_ISDIR(sb.st_mode) || S_ISLNK(sb.st_mode))
-                PUSH(times, ntimes, captimes, ((struct times){xstrdup(path), {sb.st_atim, sb.st_mtim}}));
-            if (shift_one(path, &sb) != 0) {
-                closedir(d);
-                return -1;
-            }
-            if (S_ISDIR(sb.st_mode))
-                PUSH(todo, ntodo, captodo, path);
-            else
-                free(path);
+    fremovexattr(top_fd, IDSHIFT_XATTR);
+    stack[depth++] = (struct shift_dir){top_fd, top, NULL, 0, 0};
+    while (depth) {
+        struct shift_dir *cur = &stack[depth - 1];
+        if (!cur->names && !(cur->names = list_dir(cur->fd, &cur->st, &cur->n)))
+            goto out;
+        if (cur->next >= cur->n) {
+            for (size_t i = 0; i < cur->n; i++)
+                free(cur->names[i]);
+            free(cur->names);
+            if (cur->fd != top_fd)
+                close(cur->fd);
+            depth--;
+            continue;
         }
-        closedir(d);
-        free(dir);
+        const char *name = cur->names[cur->next++];
+        struct stat sb;
+        if (fstatat(cur->fd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT)
+                continue;
+            goto out;
+        }
+        if (S_ISDIR(sb.st_mode) && sb.st_dev != top.st_dev)
+            continue;                      /* another file system mounted in the tree */
+        if (shift_one(cur->fd, name, &sb) != 0)
+            goto out;
+        if (S_ISDIR(sb.st_mode)) {
+            int cfd = openat(cur->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            struct stat now;
+            if (cfd >= 0 && (fstat(cfd, &now) != 0 || now.st_dev != sb.st_dev || now.st_ino != sb.st_ino)) {
+                close(cfd);
+                cfd = -1;                  /* replaced since it was listed: not the entry we saw */
+            }
+            if (cfd >= 0) {
+                if (depth >= (int)(sizeof stack / sizeof stack[0])) {
+                    close(cfd);
+                    goto out;
+                }
+                stack[depth++] = (struct shift_dir){cfd, sb, NULL, 0, 0};
+            }
+        }
     }
-#undef PUSH
-    if (lstat(rootfs, &top) != 0 || shift_one(rootfs, &top) != 0)
-        return -1;
-    for (size_t k = 0; k < ntimes; k++)
-        if (utimensat(AT_FDCWD, times[k].path, times[k].t, AT_SYMLINK_NOFOLLOW) != 0)
-            return -1;
-    if (lsetxattr(rootfs, IDSHIFT_XATTR, IDSHIFT_MARK, strlen(IDSHIFT_MARK), 0) != 0)
-        return -1;
-    return 0;
+    {
+        uid_t uid = shifted_id(top.st_uid);
+        gid_t gid = shifted_id(top.st_gid);
+        struct timespec t[2] = {top.st_atim, top.st_mtim};
+        if ((uid != top.st_uid || gid != top.st_gid) && shift_inode(top_fd, &top, uid, gid) != 0)
+            goto out;
+        if (futimens(top_fd, t) != 0 ||
+            fsetxattr(top_fd, IDSHIFT_XATTR, IDSHIFT_MARK, strlen(IDSHIFT_MARK), 0) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    while (depth > 0) {
+        struct shift_dir *cur = &stack[--depth];
+        if (cur->fd != top_fd)
+            close(cur->fd);
+    }
+    close(top_fd);
+    return rc;
 }
 
+/* idshift.is_shifted: the directory's mark */
 static int is_shifted(const char *rootfs)
 {
     char mark[64];
-    ssize_t n = lgetxattr(rootfs, IDSHIFT_XATTR, mark, sizeof mark);
+    ssize_t n = getxattr(rootfs, IDSHIFT_XATTR, mark, sizeof mark);
     return n == (ssize_t)strlen(IDSHIFT_MARK) && !memcmp(mark, IDSHIFT_MARK, (size_t)n);
 }
 
@@ -2513,7 +2706,7 @@ static uint64_t fnv1a64(const char *s, size_t n)
     return h;
 }
 
-static const char *load_brand(struct brand *b)
+static const char *load_brand(struct brand *b, struct spec *s)
 {
     struct utsname host;
     struct stat sb, so;
@@ -2522,8 +2715,14 @@ static const char *load_brand(struct brand *b)
         return "the compiled module changed since the front door was built (make build)";
     if (uname(&host) != 0)
         return "uname failed";
-    /* compile.py frontdoor_key(None, []) */
-    char *key = xprintf("%shost %s %s\nrelease \n", BRAND_KEY, host.release, host.version);
+    /* compile.py frontdoor_key(kernel_release, deny_items) */
+    char *key = xprintf("%shost %s %s\nrelease %s\n", BRAND_KEY, host.release, host.version,
+                        s->kernel_release ? s->kernel_release : ""), *next;
+    for (int i = 0; i < s->ndeny; i++) {
+        next = xprintf("%sdeny %s=%s\n", key, s->deny[i].key, s->deny[i].value);
+        free(key);
+        key = next;
+    }
     const char *cache = getenv("LXBRAND_CACHE");
     char *dir;
     if (cache && *cache) {
@@ -2556,7 +2755,7 @@ static const char *load_brand(struct brand *b)
     uint32_t flags = le32(buf + 16), nr_max = le32(buf + 20), key_len = le32(buf + 24), deps_len = le32(buf + 28),
              bpf_len = le32(buf + 32), files_len = le32(buf + 36);
     if (nr_max != LXB_NR_MAX || (uint64_t)BRAND_HEADER + key_len + deps_len + bpf_len + files_len != (uint64_t)n ||
-        bpf_len == 0 || bpf_len % 8 || files_len != 0)
+        bpf_len == 0 || bpf_len % 8)
         return "the cached brand has another format";
     if (key_len != strlen(key) || memcmp(buf + BRAND_HEADER, key, key_len) != 0)
         return "the cached brand is for other options";
@@ -2584,6 +2783,28 @@ static const char *load_brand(struct brand *b)
     }
     b->bpf = buf + BRAND_HEADER + key_len + deps_len;
     b->bpf_len = (int)bpf_len;
+    /* the personality's files under --kernel-release ("path\0text\0" each):
+       shown read-only in the zone, as lxrun.c shows them */
+    {
+        const char *f = (const char *)b->bpf + bpf_len, *end = f + files_len;
+        int nfiles = 0;
+        while (f < end) {
+            const char *fpath = f, *text = memchr(f, 0, (size_t)(end - f));
+            const char *stop = text ? memchr(text + 1, 0, (size_t)(end - text - 1)) : NULL;
+            if (!stop || fpath[0] != '/' || nfiles >= 16)
+                return "the cached brand has another format";
+            struct lxb_step *st = &s->steps[s->nsteps++];
+            st->op = LXB_STEP_FILE;
+            st->flags = LXB_STEP_F_RO;
+            st->path = fpath;
+            st->src = NULL;
+            st->data = text + 1;
+            nfiles++;
+            f = stop + 1;
+        }
+        if (s->kernel_release && !nfiles)
+            return "the cached brand has no personality files";
+    }
     free(key);
     free(dir);
     free(path);
@@ -3304,7 +3525,7 @@ static int cmd_create(const struct create_opts *o)
         if (!resolves(s.rootfs, s.args[0], path_env, s.cwd))
             hand_over("a CMD command.resolve does not find runnable (Python says why)");
     }
-    if ((why = load_brand(&b)))
+    if ((why = load_brand(&b, &s)))
         hand_over(why);
     if (s.pids && !cgroup_v2() && !is_dir(CGROOT "/pids"))
         hand_over("no pids cgroup controller (Python says so)");
