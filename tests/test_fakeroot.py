@@ -427,14 +427,14 @@ def test_a_set_user_id_file_moves_the_fake_ids_as_execve_does(debian):
     and its own real uid, a set-group-id one egid 50, as Linux's execve
     gives them (sudo and passwd need it); not under no_new_privs, nor from
     the zone's nosuid /tmp."""
-    r = sh(debian, "id dev >/dev/null 2>&1 || useradd -u 1234 dev; "
+    r = sh(debian, "id sdev >/dev/null 2>&1 || useradd -u 1235 sdev; "
                    "cp /usr/bin/id /usr/local/bin/sid && chmod 4755 /usr/local/bin/sid && "
                    "cp /usr/bin/id /usr/local/bin/sgid && chgrp 50 /usr/local/bin/sgid && chmod 2755 /usr/local/bin/sgid && "
                    "cp /usr/local/bin/sid /tmp/sid && "
-                   "su dev -c '/usr/local/bin/sid -u; /usr/local/bin/sid -ru; /usr/local/bin/sgid -g; "
+                   "su sdev -c '/usr/local/bin/sid -u; /usr/local/bin/sid -ru; /usr/local/bin/sgid -g; "
                    "/usr/local/bin/sgid -rg; setpriv --no-new-privs /usr/local/bin/sid -u; /tmp/sid -u; id -u'; "
                    "rm -f /usr/local/bin/sid /usr/local/bin/sgid")
-    assert r.stdout.split() == ["0", "1234", "50", "1234", "1234", "1234", "1234"], (r.stdout, r.stderr)
+    assert r.stdout.split() == ["0", "1235", "50", "1235", "1235", "1235", "1235"], (r.stdout, r.stderr)
 
 
 OWN_PROBE = r"""
