@@ -182,8 +182,9 @@ def _watch_files(watch: dict) -> dict:
     for key, path, mode in (("report_file", report if report not in (None, "-") else None, "w"),
                             ("stats_file", out if watch.get("stats") else None, "a")):
         if path:
+            from .safeopen import open_output
             try:
-                files[key] = open(path, mode)
+                files[key] = open_output(path, mode)
             except OSError as e:
                 files[key] = e
     return files

@@ -570,6 +570,11 @@ class Session:
         o = self.o
         target = sys.stderr if o.output is None else o.output
         if isinstance(target, (str, bytes, os.PathLike)):
+            from .safeopen import foreign_link
+            uid = foreign_link(os.fsdecode(target))
+            if uid is not None:         # SECURITY.md, "lxrun's own files"
+                raise TraceError(f"-o {os.fsdecode(target)}: goes through a symlink of another user (uid {uid}); "
+                                 "name the file itself")
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
             self._fds.append(fd)
             return fd

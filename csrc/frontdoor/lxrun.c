@@ -1314,17 +1314,91 @@ static const char *report_first(const struct lxb_report *rep, int nr)
    cannot be opened is said as before: the report's at once, the stats'
    after the run. */
 static int report_out = -1, stats_out = -1;
+static char stats_why[PATH_MAX + 128];  /* why stats_out is not open, when not errno's */
+
+/* The owner of the first symlink on path's way that is neither root's nor
+   ours, else -1 (also when a part of it does not exist yet): a guest's
+   symlink, left where a rw --bind or its rootfs lies, would have a later
+   run of lxrun, as root, write into the host file it names
+   (lxbrand/safeopen.py foreign_link, SECURITY.md "lxrun's own files") */
+static long foreign_link(const char *path)
+{
+    char cur[PATH_MAX] = "", todo[2 * PATH_MAX], target[PATH_MAX], name[NAME_MAX + 1], rest[2 * PATH_MAX];
+    struct stat st;
+    size_t pos = 0, len;
+    ssize_t n;
+    int links = 0;
+
+    if (path[0] == '/')
+        snprintf(todo, sizeof todo, "%s", path);
+    else if (getcwd(target, sizeof target))
+        snprintf(todo, sizeof todo, "%s/%s", target, path);
+    else
+        return -1;
+    for (;;) {
+        while (todo[pos] == '/')
+            pos++;
+        if (!todo[pos])
+            return -1;
+        len = strcspn(todo + pos, "/");
+        if (len > NAME_MAX || strlen(cur) + 1 + len >= sizeof cur)
+            return -1;
+        memcpy(name, todo + pos, len);
+        name[len] = 0;
+        pos += len;
+        if (strcmp(name, ".") == 0)
+            continue;
+        if (strcmp(name, "..") == 0) {
+            char *slash = strrchr(cur, '/');
+            if (slash)
+                *slash = 0;
+            continue;
+        }
+        strcat(cur, "/");
+        strcat(cur, name);
+        if (lstat(cur, &st) != 0)
+            return -1;
+        if (!S_ISLNK(st.st_mode))
+            continue;
+        if (st.st_uid != 0 && st.st_uid != geteuid())
+            return (long)st.st_uid;
+        n = readlink(cur, target, sizeof target - 1);
+        if (n <= 0 || ++links > 40)
+            return -1;
+        target[n] = 0;
+        if (strstr(target, ":["))
+            return -1;          /* proc's link to a pipe or socket: an end */
+        *strrchr(cur, '/') = 0; /* the link's directory, where a relative target starts */
+        if (target[0] == '/')
+            cur[0] = 0;
+        len = strlen(todo + pos);
+        if ((size_t)n + 1 + len >= sizeof rest)
+            return -1;
+        memcpy(rest, target, (size_t)n);
+        rest[n] = '/';
+        memcpy(rest + n + 1, todo + pos, len + 1);
+        memcpy(todo, rest, (size_t)n + len + 2);
+        pos = 0;
+    }
+}
 
 static void open_outputs(const struct opts *o)
 {
+    long uid;
     if (o->report && strcmp(o->report, "-") != 0) {
-        report_out = open(o->report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-        if (report_out < 0)
+        if ((uid = foreign_link(o->report)) >= 0)
+            dprintf(2, "lxrun: --report=%s: goes through a symlink of another user (uid %ld); name the file "
+                    "itself\n", o->report, uid);
+        else if ((report_out = open(o->report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
             dprintf(2, "lxrun: --report=%s: %s\n", o->report, strerror(errno));
     }
     if (o->stats && o->trace_output) {
-        stats_out = open(o->trace_output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
-        if (stats_out < 0)
+        if ((uid = foreign_link(o->trace_output)) >= 0) {
+            snprintf(stats_why, sizeof stats_why, "-o %s: goes through a symlink of another user (uid %ld); "
+                     "name the file itself", o->trace_output, uid);
+            stats_out = -EPERM;
+        }
+        else if ((stats_out = open(o->trace_output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666)) < 0)
             stats_out = -errno;
     }
 }
@@ -1637,7 +1711,8 @@ int main(int argc, char **argv)
         /* trace.Session._open_output: -o FILE, else stderr (a line to a
            file that cannot be opened is Python's to say) */
         if (o.trace && o.trace_output) {
-            text_fd = open(o.trace_output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+            text_fd = foreign_link(o.trace_output) >= 0 ? -1
+                      : open(o.trace_output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
             if (text_fd < 0)
                 delegate("-o FILE cannot be opened", 0);
         } else if (o.trace) {
@@ -1786,7 +1861,7 @@ int main(int argc, char **argv)
         if (o.trace_output) {
             fd = stats_out;             /* open_outputs */
             if (fd < 0)
-                fail(EXIT_FAILED, strerror(-fd), "");
+                fail(EXIT_FAILED, stats_why[0] ? stats_why : strerror(-fd), "");
         }
         lxb_trace_stats_write(&tracer, o.stats_format == LXB_TRACE_JSON, fd);
         if (fd != 2)

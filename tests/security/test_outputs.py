@@ -179,3 +179,35 @@ def test_export_never_follows_a_symlink_swapped_into_the_tree(workdir, escape_bi
         racer.wait()
     assert not leaked, f"the export read host files through symlinks swapped into the tree: {leaked}"
     assert done, "no export ended: the test proves nothing"
+
+
+OUTPUTS_ALL = dict(OUTPUTS, trace=(lambda f: ["--trace=getpid", "-o", f]))
+
+
+@pytest.mark.parametrize("door", ["frontdoor", "python"])
+@pytest.mark.parametrize("output", sorted(OUTPUTS_ALL))
+def test_a_symlink_an_earlier_guest_left_is_not_followed_by_root(tiny_root, output, door):
+    """A guest of an earlier run leaves, in a rw bind, a symlink to a host
+    file where root's next run writes an output: that run must not write
+    through it (the symlink is the zone root's, LXB_ID_BASE, neither root's
+    nor the caller's).  A user's guest is that user: nothing tells its
+    symlinks from the user's (SECURITY.md), so this is root's case."""
+    zones = tiny_root
+    victim = _victim(zones)
+    out = zones.host_dir(f"pre-{output}-{door}", mode=0o755)
+    target = os.path.join(out, "lxrun.out")
+    r = zones.run("/bin/sh", "-c", f"ln -s {victim} /out/lxrun.out", opts=["--bind", f"{out}:/out"])
+    assert r.returncode == 0 and os.path.islink(target), r
+    opts = [*OUTPUTS_ALL[output](target), "--bind", f"{out}:/out:ro"]
+    if door == "frontdoor":
+        r = zones.run("/bin/true", opts=opts)
+    else:
+        r = lxrun_forked([*opts, zones.rootfs, "/bin/true"])
+    try:
+        with open(victim) as f:
+            got = f.read()
+        assert got == VICTIM_TEXT, f"root's lxrun wrote its {output} through an earlier guest's symlink:\n{got}"
+        assert "symlink of another user" in r.stderr, r
+        assert "Traceback" not in r.stderr, r
+    finally:
+        os.unlink(victim)
