@@ -992,6 +992,27 @@ def test_oci_create_in_c_shifts_the_rootfs_as_python_does(oci):
     assert after[0]["a/suid"][3] == before["a/suid"][3] and after[0]["a"][3] == before["a"][3]
 
 
+def test_oci_create_in_c_never_shifts_through_another_users_symlink(oci):
+    """A rootfs named through another user's symlink is not shifted by the
+    C create: it hands the create to Python, which refuses it in one line
+    (idshift._open_top); the tree keeps its owners."""
+    target = oci.tmp / "target"
+    _odd_tree(str(target))
+    link = oci.bundle / "link"
+    os.symlink(target, link)
+    os.lchown(link, 1000, 1000)
+    before = _ownership(target)
+    oci.config(["true"], root={"path": "link"})
+    c, p, py_root = _both(oci, "alien")
+    assert c.returncode == p.returncode == 1, (c.stderr, p.stderr)
+    assert "handed over to Python: a rootfs whose shift failed" in c.stderr
+    said = [l for l in c.stderr.splitlines() if "front door" not in l]
+    assert _without_times("\n".join(said)) == _without_times(p.stderr.strip())
+    assert "a symlink of another user" in p.stderr, p.stderr
+    assert _ownership(target) == before
+    assert not (oci.root / "alien").exists()
+
+
 def test_oci_create_in_c_follows_the_python_create(oci):
     """The C create follows oci.py and the modules it uses (config, zone,
     command, idshift, limits, _csup): one changed since the build (here
