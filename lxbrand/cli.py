@@ -347,7 +347,8 @@ def info():
                    "(apt: -o APT::Sandbox::User=root); for ids 0-65535 install uidmap and give your user "
                    "65536 ids in /etc/subuid and /etc/subgid")
         click.echo("fake root:  on (--fakeroot): root's chown and mknod of a device succeed, recorded in the "
-                   "files' user.lxbrand.owner attribute, which stat shows (dpkg, tar)")
+                   "files' user.lxbrand.owner attribute, which stat shows (dpkg, tar); a su'ed user's new files "
+                   "are its own (git, initdb) and set-user-id files move the fake ids (sudo)")
     click.echo(f"limits:     {limits.enforcement()}")
     click.echo(f"tmpfs:      /tmp {limits.TMP_SIZE} of RAM, /dev/shm {limits.SHM_SIZE} by default")
 

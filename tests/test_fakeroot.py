@@ -771,3 +771,4 @@ def test_info_says_the_fake_root_is_on(unprivileged):
     r = unprivileged.lxrun("info")
     assert r.returncode == 0, r.stderr
     assert any(line.startswith("fake root:  on (--fakeroot)") for line in r.stdout.splitlines()), r.stdout
+    assert "new files are its own" in r.stdout and "set-user-id files move the fake ids" in r.stdout, r.stdout
