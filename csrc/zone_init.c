@@ -199,7 +199,7 @@ static long id_in_init(const char *map, unsigned long id)
    leave it: devpts gives a new slave to whoever opened /dev/ptmx, init,
    whose id the guest's namespace may not map, and the guest could then not
    open its own terminal by name ($(tty), ttyname(3), screen, GPG_TTY) */
-static void pty_owner(int ctl, int master, const struct lxb_config *cfg)
+static void pty_owner(int master, const struct lxb_config *cfg)
 {
     char path[64];
     unsigned int n;
@@ -211,12 +211,16 @@ static void pty_owner(int ctl, int master, const struct lxb_config *cfg)
         gid = id_in_init(cfg->guest_gid_map, cfg->gid);
     if (uid < 0 || ioctl(master, TIOCGPTN, &n) != 0)
         return;
-    /* by path (O_PATH): opening and closing the slave would hang the pty up */
+    /* by path (O_PATH): opening and closing the slave would hang the pty up;
+       best effort, as login's: a terminal owned by init still works by its fds */
     snprintf(path, sizeof path, "/dev/pts/%u", n);
     fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 || fchownat(fd, "", (uid_t)uid, (gid_t)gid, AT_EMPTY_PATH) != 0)
-        lxb_die_step(ctl, "give the zone's terminal to its user", errno);
-    close(fd);
+    if (fd >= 0) {
+        if (fchownat(fd, "", (uid_t)uid, (gid_t)gid, AT_EMPTY_PATH) != 0) {
+            /* the zone starts all the same */
+        }
+        close(fd);
+    }
 }
 
 /* wait until the guest has loaded its filter and published its listener;
@@ -305,7 +309,7 @@ void lxb_init_main(const struct lxb_config *cfg, int ctl, int syncfd)
             lxb_die_step(ctl, "open the zone's /dev/ptmx", errno);
         if (ioctl(cfg->stdio[0], TIOCGWINSZ, &ws) == 0)
             ioctl(master, TIOCSWINSZ, &ws);
-        pty_owner(ctl, master, cfg);
+        pty_owner(master, cfg);
         lxb_send_msg(ctl, LXB_MSG_PTY, 0, NULL, master);
     }
 
