@@ -374,7 +374,12 @@ def test_tstp_stops_lxrun_as_a_job_and_cont_resumes_it(rootfs, entry):
     try:
         p.send_signal(signal.SIGTSTP)
         wait_for(lambda: state(p.pid) == "T", "lxrun did not stop itself")
-        _, status = os.waitpid(p.pid, os.WUNTRACED | os.WNOHANG)
+        # the main thread shows T before the group stop completes (lxrun-py's
+        # other threads stop after it): the parent hears of it a moment later
+        seen = []
+        wait_for(lambda: seen.append(os.waitpid(p.pid, os.WUNTRACED | os.WNOHANG)) or seen[-1][0] == p.pid,
+                 "the shell was not told that lxrun stopped")
+        status = seen[-1][1]
         assert os.WIFSTOPPED(status) and os.WSTOPSIG(status) == signal.SIGSTOP, status
         p.send_signal(signal.SIGCONT)
         wait_for(lambda: state(p.pid) != "T", "lxrun did not continue")
