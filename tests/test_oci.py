@@ -1013,6 +1013,36 @@ def test_oci_create_in_c_never_shifts_through_another_users_symlink(oci):
     assert not (oci.root / "alien").exists()
 
 
+@pytest.mark.parametrize("which, how", [(0, "dir"), (1, "dir"), (2, "dir"), (0, "opath"), (1, "opath")])
+def test_oci_create_in_c_refuses_a_directory_or_o_path_as_stdio(oci, which, how):
+    """The guest's stdio is create's: a directory (fchdir(0), then `..`,
+    walks the host's tree) or an O_PATH fd is refused in one line, as
+    zone._check_stdio refuses it (Python itself cannot start with a
+    directory as its stdio), and nothing is left."""
+    oci.config(["true"])
+    fd = os.open(oci.tmp, os.O_RDONLY | os.O_DIRECTORY) if how == "dir" else \
+        os.open(oci.bundle / "config.json", os.O_PATH)
+    err = oci.tmp / "err"
+    stdio = [subprocess.DEVNULL, subprocess.DEVNULL, None]
+    try:
+        with open(err, "w") as e:
+            stdio[2] = e
+            stdio[which] = fd
+            r = subprocess.run([_frontdoor(), "--root", str(oci.root), "--log", str(oci.tmp / "log"), "create",
+                                "--bundle", str(oci.bundle), "io"], stdin=stdio[0], stdout=stdio[1],
+                               stderr=stdio[2], env=dict(os.environ, LXBRAND_OCI_DEBUG_FRONTDOOR="1"), timeout=60)
+    finally:
+        os.close(fd)
+    oci.created.append("io")
+    names = ("stdin", "stdout", "stderr")
+    what = "a directory" if how == "dir" else "an O_PATH descriptor"
+    log = (oci.tmp / "log").read_text()
+    assert r.returncode == 1
+    assert f"lxbrand create failed: {names[which]}: fd {which} is {what}" in log, log
+    assert not (oci.root / "io").exists()
+    assert _zone_processes(str(oci.bundle)) == []
+
+
 def test_oci_create_in_c_follows_the_python_create(oci):
     """The C create follows oci.py and the modules it uses (config, zone,
     command, idshift, limits, _csup): one changed since the build (here

@@ -3152,6 +3152,24 @@ static int monitor(const char *cid, struct spec *s, const struct brand *b, struc
         }
         close(fd);
     }
+    /* zone._check_stdio: the guest's stdio (ours) is a file, pipe, socket or
+       terminal, never a directory (fchdir(0) and `..` would walk the host's
+       tree) nor an O_PATH fd (reopened through /proc/self/fd with any access) */
+    for (int k = 0; k < 3; k++) {
+        static const char *const names[] = {"stdin", "stdout", "stderr"};
+        struct stat sb;
+        int fl = fcntl(k, F_GETFL);
+        if (fstat(k, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            msg = xprintf("%s: fd %d is a directory; a zone's stdio must be a file, pipe, socket or terminal "
+                          "(a directory would let the guest out of its root)", names[k], k);
+            goto fail;
+        }
+        if (fl >= 0 && (fl & O_PATH)) {
+            msg = xprintf("%s: fd %d is an O_PATH descriptor; a zone's stdio must be opened for reading or "
+                          "writing", names[k], k);
+            goto fail;
+        }
+    }
     if (s->pids && (msg = cgroups_make(cg, s->pids)))
         goto fail;
 
