@@ -40,7 +40,10 @@
  *   struct written to the caller; access, faccessat, faccessat2 with
  *   faccessat2(AT_EACCESS) under the caller's real (or, with AT_EACCESS,
  *   effective) ids; unlink, unlinkat, rmdir, mkdir, mkdirat on the last
- *   component in its parent's O_PATH fd.  A path rule on any other syscall
+ *   component in its parent's O_PATH fd; but a device or a file of a
+ *   kernel file system (or a parent on one) is left to the kernel
+ *   (kernels_own: the supervisor's identity would show through, as lxrun's
+ *   terminal behind /dev/tty).  A path rule on any other syscall
  *   (rename's two paths, chmod, readlink...) is refused when the rules are
  *   parsed (lxb_inject_path_ok).
  *
@@ -66,6 +69,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -340,6 +344,49 @@ static int openat2_(int dirfd, const char *path, uint64_t flags, uint64_t mode, 
     return fd < 0 ? -errno : (int)fd;
 }
 
+/* Where the supervisor's own identity would show through, the call is the
+   kernel's (CONTINUE): a device (/dev/tty is the opener's controlling
+   terminal: lxrun's, the user's terminal; /dev/ptmx, the console...) and a
+   kernel file system (proc, sys, cgroup...: their files check the opening
+   task's credentials and capabilities, not only its fsuid, so lxrun run by
+   root opened /proc/1/maps where the guest gets EACCES).  Decided on the
+   object itself (the fd opened, or the O_PATH fd looked up), never on the
+   path: no race.  The decision the rules made on the path stands; only the
+   lookup is the kernel's, as the guest's own (its trace record is left out). */
+#define BY_THE_KERNEL (-1000000)
+
+static int kernels_own(int fd)
+{
+    struct stat st;
+    struct statfs sf;
+
+    if (fstat(fd, &st) != 0 || fstatfs(fd, &sf) != 0)
+        return 1;
+    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+        return 1;
+    switch ((unsigned long)sf.f_type) {
+    case 0x9fa0:     /* PROC_SUPER_MAGIC */
+    case 0x62656572: /* SYSFS_MAGIC */
+    case 0x27e0eb:   /* CGROUP_SUPER_MAGIC */
+    case 0x63677270: /* CGROUP2_SUPER_MAGIC */
+    case 0x1cd1:     /* DEVPTS_SUPER_MAGIC */
+    case 0x19800202: /* MQUEUE_MAGIC */
+    case 0x64626720: /* DEBUGFS_MAGIC */
+    case 0x74726163: /* TRACEFS_MAGIC */
+    case 0x73636673: /* SECURITYFS_MAGIC */
+    case 0xcafe4a11: /* BPF_FS_MAGIC */
+    case 0x62656570: /* CONFIGFS_MAGIC */
+    case 0x42494e4d: /* BINFMTFS_MAGIC */
+    case 0x6165676c: /* PSTOREFS_MAGIC */
+    case 0xde5e81e4: /* EFIVARFS_MAGIC */
+    case 0xf97cff8c: /* SELINUX_MAGIC */
+    case 0x6e736673: /* NSFS_MAGIC */
+    case 0x65735543: /* FUSECTL_SUPER_MAGIC */
+        return 1;
+    }
+    return 0;
+}
+
 /* the path inside the caller's root of its working directory or of its
    dirfd, checked to be that directory; "" for the root itself */
 static int dir_in_root(uint32_t tid, int root, int dirfd, char *out, size_t cap)
@@ -549,11 +596,18 @@ static int perform_open(const struct lxb_call *c, const char *path, const struct
     rc = take_ids(w, &sv);
     if (rc < 0)
         goto out;
-    fd = openat2_(root, full, (uint64_t)(unsigned)flags | O_CLOEXEC, mode,
+    /* O_NOCTTY: never lxrun's terminal by the open itself; a tty is the
+       kernel's anyway (kernels_own) */
+    fd = openat2_(root, full, (uint64_t)(unsigned)flags | O_CLOEXEC | O_NOCTTY, mode,
                   RESOLVE_IN_ROOT_ | RESOLVE_NO_MAGICLINKS_);
     restore_ids(&sv);
     if (fd < 0) {
         rc = fd;
+        goto out;
+    }
+    if (kernels_own(fd)) {
+        close(fd);
+        rc = BY_THE_KERNEL;
         goto out;
     }
     rc = lxb_addfd_send(c->listener_fd, c->id, fd, (flags & O_CLOEXEC) ? O_CLOEXEC : 0);
@@ -675,6 +729,10 @@ static int perform_stat(const struct lxb_call *c, const char *path, const struct
         fd = lookup(c, dirfd, path, flags & AT_SYMLINK_NOFOLLOW, w);
     if (fd < 0)
         return fd;
+    if (kernels_own(fd)) {
+        close(fd);
+        return BY_THE_KERNEL;
+    }
     memset(&out, 0, sizeof out);
     if (nr == NR_STATX) {
         size = STATX_BYTES;
@@ -728,6 +786,10 @@ static int perform_access(const struct lxb_call *c, const char *path, const stru
         fd = lookup(c, dirfd, path, flags & AT_SYMLINK_NOFOLLOW, &as);
     if (fd < 0)
         return fd;
+    if (kernels_own(fd)) {
+        close(fd);
+        return BY_THE_KERNEL;
+    }
     rc = take_ids(&as, &sv);
     if (rc == 0) {
         /* AT_EACCESS: the ids this thread holds now, the caller's */
@@ -794,6 +856,9 @@ static int perform_dirent(const struct lxb_call *c, const char *path, const stru
     pfd = openat2_(root, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_IN_ROOT_ | RESOLVE_NO_MAGICLINKS_);
     if (pfd < 0) {
         rc = pfd;
+    } else if (kernels_own(pfd)) {
+        close(pfd);
+        rc = BY_THE_KERNEL;
     } else {
         if (nr == NR_MKDIR || nr == NR_MKDIRAT) {
             rc = mkdirat(pfd, base, mode & 07777 & ~w->umask) == 0 ? 0 : -errno;
@@ -882,6 +947,10 @@ int lxb_inject_call(struct lxb_inject *in, const struct lxb_call *c, struct lxb_
         return 0; /* the brand's own handler answers */
     if (on & LXB_INJ_ON_PATH) {
         rc = perform(c, path, &w);
+        if (rc == BY_THE_KERNEL) {
+            r->flags = LXB_REPLY_CONTINUE;
+            return 1;
+        }
         if (rc < 0) {
             r->error = -rc;
         } else {
