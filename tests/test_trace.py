@@ -771,3 +771,35 @@ def test_front_door_traces_in_one_scheduling_group_the_guest_does_not_see(rootfs
     assert not os.path.exists(path)
     plain = subprocess.run([FRONT, rootfs, "cat", "/proc/self/cgroup"], capture_output=True, timeout=60)
     assert out == plain.stdout and b":cpu:/\n" in out or b"cpu,cpuacct:/\n" in out
+
+
+@needs_front
+@pytest.mark.skipif(not _autogroups_at_root(), reason="needs root, autogroups and a cgroup v1 cpu hierarchy")
+def test_a_killed_traced_runs_cgroup_is_removed_by_the_next(rootfs):
+    """A traced lxrun that is killed cannot remove its cpu cgroup; the next
+    traced run removes the empty ones whose lxrun is gone (tracer_cgroups_sweep),
+    and never one with tasks in it."""
+    _run([PYCLI, "--stats", "-o", "/dev/null", rootfs, "true"])      # leaves the tracer's part
+    gone = subprocess.Popen(["true"])
+    gone.wait()                                   # a pid no process has now
+    stale = f"/sys/fs/cgroup/cpu/lxbrand-trace-{gone.pid}"
+    busy = f"/sys/fs/cgroup/cpu/lxbrand-trace-{gone.pid + 1000000}"
+    os.mkdir(stale)
+    os.mkdir(busy)
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        with open(f"{busy}/cgroup.procs", "w") as f:
+            f.write(str(sleeper.pid))
+        r = subprocess.run([FRONT, "--stats", "-o", "/dev/null", rootfs, "true"], capture_output=True,
+                           env=dict(os.environ, LXRUN_DEBUG_FRONTDOOR="1"), timeout=60)
+        assert r.returncode == 0 and HANDOVER.encode() not in r.stderr, r.stderr
+        assert not os.path.exists(stale)
+        assert os.path.exists(busy)               # a task in it: never removed
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        for d in (stale, busy):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass

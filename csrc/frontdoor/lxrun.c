@@ -81,6 +81,7 @@
  *   (tracer_cgroup_enter), which the zone inherits.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1031,6 +1032,26 @@ static int write_pid(const char *dir)
     return ok ? 0 : -1;
 }
 
+/* the cgroups of traced runs that ended without leaving theirs (killed):
+   empty, they go (rmdir of a cgroup with tasks fails, EBUSY) */
+static void tracer_cgroups_sweep(const char *mount)
+{
+    DIR *d = opendir(mount);
+    struct dirent *e;
+    char path[PATH_MAX];
+    int pid;
+
+    while (d && (e = readdir(d))) {
+        if (sscanf(e->d_name, "lxbrand-trace-%d", &pid) != 1 || pid <= 0 ||
+            (kill(pid, 0) == 0 || errno != ESRCH))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", mount, e->d_name);
+        rmdir(path);
+    }
+    if (d)
+        closedir(d);
+}
+
 static void tracer_cgroup_enter(void)
 {
     static const char *const mounts[] = {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct", NULL};
@@ -1059,7 +1080,10 @@ static void tracer_cgroup_enter(void)
     for (i = 0; mounts[i]; i++) {
         struct stat st;
         snprintf(trace_cg, sizeof trace_cg, "%s/lxbrand-trace-%d", mounts[i], (int)getpid());
-        if (stat(mounts[i], &st) != 0 || mkdir(trace_cg, 0755) != 0)
+        if (stat(mounts[i], &st) != 0)
+            continue;
+        tracer_cgroups_sweep(mounts[i]);
+        if (mkdir(trace_cg, 0755) != 0)
             continue;
         if (write_pid(trace_cg) == 0) {
             snprintf(trace_cg_parent, sizeof trace_cg_parent, "%s", mounts[i]);
