@@ -61,6 +61,11 @@ def test_build_installs_guest_programs(bench_root, programs):
 @pytest.mark.parametrize("name", list(runners.RUNNERS))
 def test_runner_runs_a_tiny_workload(bench_root, programs, spawner, name):
     r = _runner(name, bench_root, programs)
+    # a warm-up first, as the bench makes one: the front door's cache entry for
+    # the runner's options may be missing or stale (an earlier test's run with
+    # other sources), and the warm-up's hand-over to Python refills it; a
+    # sample that is still handed over raises
+    measure.run_one(spawner, TINY_STAT, r, quick=True, timeout=60, warm=True)
     s = measure.run_one(spawner, TINY_STAT, r, quick=True, timeout=60)
     assert s["n"] == 100
     assert s["guest_ns"] > 0 and s["wall_ns"] > 0 and s["loop_ns"] >= 0
