@@ -700,7 +700,7 @@ def store_frontdoor_trace(brand, kernel_release, deny_items, observe: "Observe",
     """Leave the tracer's part of this command-line run (--trace, --stats) for
     the front door, beside the brand compile.store_frontdoor leaves; the
     path, or None (unchanged, or not a run the front door serves)."""
-    from .brand.compile import _store
+    from .brand.compile import _store_if_changed
     if not (observe.trace or observe.stats) or observe.callback is not None:
         return None
     shaped = {k: v for k, v in brand.options._asdict().items() if k not in ("kernel_release", "deny")}
@@ -709,14 +709,7 @@ def store_frontdoor_trace(brand, kernel_release, deny_items, observe: "Observe",
     key = frontdoor_trace_key(kernel_release, deny_items, bool(observe.report), trace_set, observe.stats)
     data = frontdoor_trace_bytes(brand, observe, key)
     path = frontdoor_trace_path(key)
-    try:
-        with open(path, "rb") as f:
-            if f.read(len(data) + 1) == data:
-                return None
-    except OSError:
-        pass
-    _store(path, data)
-    return path
+    return _store_if_changed(path, data)
 
 
 def personality_paths(options) -> list:

@@ -106,6 +106,7 @@
 #include <unistd.h>
 
 #include "lxbrand.h"
+#include "common.h"
 
 #ifndef LXB_PYCLI
 #error "LXB_PYCLI: the Python CLI's console script (set by csrc/frontdoor/Makefile)"
@@ -116,7 +117,6 @@
 
 #define EXIT_FAILED 125
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define HOST_NAME_MAX_ 64
 #define MAX_ITEMS 256
 /* lxbrand/idshift.py */
 #define IDSHIFT_XATTR "trusted.lxbrand.idshift"
@@ -511,29 +511,6 @@ static char *abspath(const char *p)
     return out;
 }
 
-static int valid_hostname(const char *name)
-{
-    const char *p = name, *start;
-    size_t len = strlen(name);
-
-    if (len == 0 || len > HOST_NAME_MAX_)
-        return 0;
-    for (;;) {
-        start = p;
-        while (*p && *p != '.') {
-            char c = *p;
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
-                return 0;
-            p++;
-        }
-        if (p == start || p - start > 63 || *start == '-' || p[-1] == '-')
-            return 0;
-        if (!*p)
-            return 1;
-        p++;
-    }
-}
-
 /* an id as click.IntRange(0, 2**32 - 2) takes it: plain digits only here */
 static int parse_id(const char *s)
 {
@@ -754,27 +731,6 @@ struct brand {
     int nfiles;
     uint64_t cap_drop;               /* lxbrand/personality.py CAP_DROP */
 };
-
-static uint64_t fnv1a64(const char *s, size_t n)
-{
-    uint64_t h = 14695981039346656037ULL;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
-static uint32_t le32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static int trusted(const struct stat *st)
-{
-    return st->st_uid == geteuid() && !(st->st_mode & 022);
-}
 
 static char *brand_key(const struct opts *o, const struct utsname *host)
 {

@@ -72,6 +72,7 @@
 #include <termios.h>
 
 #include "lxbrand.h"
+#include "common.h"
 #include "oci_gen.h"
 
 #define STATE_FILE "state.json"
@@ -1279,7 +1280,6 @@ abort:
 
 #define CR_MAX 256
 #define ID_MAX_ 4294967294ULL
-#define HOST_NAME_MAX_ 64
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define EXEC_RECEIVERS 2
 /* lxbrand/idshift.py */
@@ -1482,27 +1482,6 @@ static int is_dir(const char *path)
 }
 
 /* config.py _check_hostname (ASCII letters, digits, inner hyphens, dots) */
-static int valid_hostname(const char *name)
-{
-    const char *p = name, *start;
-    if (!*name || strlen(name) > HOST_NAME_MAX_)
-        return 0;
-    for (;;) {
-        start = p;
-        while (*p && *p != '.') {
-            char c = *p;
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
-                return 0;
-            p++;
-        }
-        if (p == start || p - start > 63 || *start == '-' || p[-1] == '-')
-            return 0;
-        if (!*p)
-            return 1;
-        p++;
-    }
-}
-
 /* limits.tmpfs_size: "N%" (1-100) as given, else a size in bytes; NULL: Python's to judge */
 static const char *tmpfs_size(const char *s)
 {
@@ -2666,16 +2645,6 @@ struct brand {
     uint64_t cap_drop;
 };
 
-static uint32_t le32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static int trusted(const struct stat *sb)
-{
-    return sb->st_uid == geteuid() && !(sb->st_mode & 022);
-}
-
 /* "path\tsize\tmtime_ns\n" lines: each file unchanged since */
 static int deps_fresh(const char *deps)
 {
@@ -2694,16 +2663,6 @@ static int deps_fresh(const char *deps)
     }
     free(copy);
     return ok;
-}
-
-static uint64_t fnv1a64(const char *s, size_t n)
-{
-    uint64_t h = 14695981039346656037ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
 }
 
 static const char *load_brand(struct brand *b, struct spec *s)

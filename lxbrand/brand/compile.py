@@ -371,6 +371,19 @@ def _load(path: str) -> Optional[bytes]:
     return data
 
 
+def _store_if_changed(path: str, data: bytes):
+    """Store data at path unless the file there already holds exactly it:
+    the path written, else None (also used by trace.py's front door cache)."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(len(data) + 1) == data:
+                return None
+    except OSError:
+        pass
+    _store(path, data)
+    return path
+
+
 def _store(path: str, data: bytes) -> None:
     directory = os.path.dirname(path)
     made = directory
@@ -537,14 +550,7 @@ def store_frontdoor(brand: "Brand", kernel_release: Optional[str] = None, deny_i
     data = frontdoor_bytes(brand, kernel_release, list(deny_items), uts, proc_version if kernel_release else None,
                            report)
     path = frontdoor_path(frontdoor_key(kernel_release, list(deny_items), report))
-    try:
-        with open(path, "rb") as f:
-            if f.read(len(data) + 1) == data:
-                return None
-    except OSError:
-        pass
-    _store(path, data)
-    return path
+    return _store_if_changed(path, data)
 
 
 __all__ = ["Options", "Entry", "Brand", "BrandError", "compile_brand", "c_handler_id", "kernel_version",

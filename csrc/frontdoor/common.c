@@ -1,0 +1,49 @@
+/* Functions the two front doors share: lxrun (lxrun.c) and lxbrand-oci (oci.c). */
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+
+int valid_hostname(const char *name)
+{
+    const char *p = name, *start;
+    size_t len = strlen(name);
+
+    if (len == 0 || len > HOST_NAME_MAX_)
+        return 0;
+    for (;;) {
+        start = p;
+        while (*p && *p != '.') {
+            char c = *p;
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
+                return 0;
+            p++;
+        }
+        if (p == start || p - start > 63 || *start == '-' || p[-1] == '-')
+            return 0;
+        if (!*p)
+            return 1;
+        p++;
+    }
+}
+
+uint64_t fnv1a64(const char *s, size_t n)
+{
+    uint64_t h = 14695981039346656037ULL;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+int trusted(const struct stat *st)
+{
+    return st->st_uid == geteuid() && !(st->st_mode & 022);
+}
