@@ -47,3 +47,9 @@ int trusted(const struct stat *st)
 {
     return st->st_uid == geteuid() && !(st->st_mode & 022);
 }
+
+int is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}

@@ -17,5 +17,7 @@ uint64_t fnv1a64(const char *s, size_t n);
 uint32_t le32(const unsigned char *p);
 /* a cache file this user owns and no one else can write: 1, else 0 */
 int trusted(const struct stat *st);
+/* stat(2) finds a directory there: 1, else 0 */
+int is_dir(const char *path);
 
 #endif

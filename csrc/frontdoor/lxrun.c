@@ -571,12 +571,6 @@ static const char *tmpfs_size(const char *s)
     return out;
 }
 
-static int is_dir(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /* zone._no_hosts_file: the rootfs has no /etc/hosts, or an empty one */
 static int no_hosts_file(const char *rootfs)
 {

@@ -1475,12 +1475,6 @@ static char *abspath_of(const char *p)
     return r;
 }
 
-static int is_dir(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
 /* config.py _check_hostname (ASCII letters, digits, inner hyphens, dots) */
 /* limits.tmpfs_size: "N%" (1-100) as given, else a size in bytes; NULL: Python's to judge */
 static const char *tmpfs_size(const char *s)
