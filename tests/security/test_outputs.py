@@ -161,7 +161,11 @@ def test_export_never_follows_a_symlink_swapped_into_the_tree(workdir, escape_bi
     leaked, done = [], 0
     try:
         assert racer.stdout.readline() == "flipping\n"
-        for n in range(10):
+        # up to 30 exports, until 3 ended: under the flipping most walks may meet a
+        # name mid-swap and fail (in one line), and all of 10 did in 1 of 4 runs
+        for n in range(30):
+            if done >= 3:
+                break
             out = os.path.join(outdir, f"t{n}.tar")
             r = lxrun_forked(["rootfs", "export", tree, out], uid=None if who == "root" else uid, gid=gid,
                              timeout=60)
