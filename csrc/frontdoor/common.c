@@ -1,4 +1,5 @@
 /* Functions the two front doors share: lxrun (lxrun.c) and lxbrand-oci (oci.c). */
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -52,4 +53,24 @@ int is_dir(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int deps_fresh(const char *deps, size_t len)
+{
+    char *copy = strndup(deps, len), *line, *save = NULL;
+    int ok = copy != NULL;
+
+    for (line = ok ? strtok_r(copy, "\n", &save) : NULL; line && ok; line = strtok_r(NULL, "\n", &save)) {
+        char *t1 = strchr(line, '\t'), *t2;
+        struct stat st;
+        if (!t1 || !(t2 = strchr(t1 + 1, '\t'))) {
+            ok = 0;
+            break;
+        }
+        *t1 = *t2 = 0;
+        ok = stat(line, &st) == 0 && (long long)st.st_size == atoll(t1 + 1) &&
+             (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec == atoll(t2 + 1);
+    }
+    free(copy);
+    return ok;
 }

@@ -19,5 +19,7 @@ uint32_t le32(const unsigned char *p);
 int trusted(const struct stat *st);
 /* stat(2) finds a directory there: 1, else 0 */
 int is_dir(const char *path);
+/* "path\tsize\tmtime_ns\n" lines (LEN bytes): every file unchanged since: 1, else 0 */
+int deps_fresh(const char *deps, size_t len);
 
 #endif

@@ -248,7 +248,6 @@ struct opts {
     int ncmd;
 };
 
-static int deps_fresh(const char *deps, size_t len);
 
 /* P_* of a row the table says is served and this file applies, else -1 */
 static int served_param(const struct fd_opt *op)
@@ -743,27 +742,6 @@ static char *brand_key(const struct opts *o, const struct utsname *host)
         key = n;
     }
     return key;
-}
-
-/* the files the brand was compiled from, unchanged since: "path\tsize\tmtime_ns\n" lines */
-static int deps_fresh(const char *deps, size_t len)
-{
-    char *copy = strndup(deps, len), *line, *save = NULL;
-    int ok = 1;
-
-    for (line = strtok_r(copy, "\n", &save); line && ok; line = strtok_r(NULL, "\n", &save)) {
-        char *t1 = strchr(line, '\t'), *t2;
-        struct stat st;
-        if (!t1 || !(t2 = strchr(t1 + 1, '\t'))) {
-            ok = 0;
-            break;
-        }
-        *t1 = *t2 = 0;
-        ok = stat(line, &st) == 0 && (long long)st.st_size == atoll(t1 + 1) &&
-             (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec == atoll(t2 + 1);
-    }
-    free(copy);
-    return ok;
 }
 
 static const char *cache_dir(void)

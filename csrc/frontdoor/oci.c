@@ -809,12 +809,11 @@ static int cmd_list(int as_json, int quiet)
     return 0;
 }
 
-static int deps_fresh(const char *deps);
 
 static int cmd_features(void)
 {
     /* oci_cli.py builds the text from oci.py's tables (oci_gen.py) */
-    if (!deps_fresh(LXB_OCI_FEATURES_DEPS))
+    if (!deps_fresh(LXB_OCI_FEATURES_DEPS, strlen(LXB_OCI_FEATURES_DEPS)))
         hand_over("lxbrand/oci_cli.py or oci.py changed since the build");
     fputs(LXB_OCI_FEATURES, stdout);
     return 0;
@@ -2639,26 +2638,6 @@ struct brand {
     uint64_t cap_drop;
 };
 
-/* "path\tsize\tmtime_ns\n" lines: each file unchanged since */
-static int deps_fresh(const char *deps)
-{
-    char *copy = xstrdup(deps), *line, *save = NULL;
-    int ok = 1;
-    for (line = strtok_r(copy, "\n", &save); line && ok; line = strtok_r(NULL, "\n", &save)) {
-        char *t1 = strchr(line, '\t'), *t2;
-        struct stat sb;
-        if (!t1 || !(t2 = strchr(t1 + 1, '\t'))) {
-            ok = 0;
-            break;
-        }
-        *t1 = *t2 = 0;
-        ok = stat(line, &sb) == 0 && (long long)sb.st_size == atoll(t1 + 1) &&
-             (long long)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec == atoll(t2 + 1);
-    }
-    free(copy);
-    return ok;
-}
-
 static const char *load_brand(struct brand *b, struct spec *s)
 {
     struct utsname host;
@@ -2713,7 +2692,7 @@ static const char *load_brand(struct brand *b, struct spec *s)
     if (key_len != strlen(key) || memcmp(buf + BRAND_HEADER, key, key_len) != 0)
         return "the cached brand is for other options";
     char *deps = strndup((const char *)buf + BRAND_HEADER + key_len, deps_len);
-    if (!deps || !deps_fresh(deps))
+    if (!deps || !deps_fresh(deps, strlen(deps)))
         return "the cached brand is older than the table";
     free(deps);
     if (flags & BRAND_NEEDS_PYTHON)
@@ -3474,7 +3453,7 @@ static int cmd_create(const struct create_opts *o)
 
     if (geteuid() != 0)
         hand_over("create by a user other than root");
-    if (!deps_fresh(LXB_OCI_CREATE_DEPS))
+    if (!deps_fresh(LXB_OCI_CREATE_DEPS, strlen(LXB_OCI_CREATE_DEPS)))
         hand_over("the Python create changed since the front door was built (make build)");
     check_id(o->cid);
     memset(&s, 0, sizeof s);
