@@ -9,10 +9,10 @@ PIP_PACKAGES := wheel setuptools cffi click construct hypothesis pytest
 # lxrun(1): into /usr/local/share/man as root, else ~/.local/share/man
 MANDIR ?= $(if $(filter 0,$(shell id -u)),/usr/local/share/man,$(HOME)/.local/share/man)
 
-.PHONY: setup deps build testbins test conformance conformance-traced realworld realworld-traced bench \
+.PHONY: setup deps build install-shared testbins test conformance conformance-traced realworld realworld-traced bench \
         bench-quick clean manpage install-man
 
-setup: deps build install-man
+setup: deps build install-man $(if $(filter 0,$(shell id -u)),install-shared)
 	@root=$$($(PY) -m lxbrand.rootfs) && echo "rootfs: $$root" && \
 	  lxrun "$$root" python3 -c 'import os, platform; print("hello from", platform.node(), "as pid", os.getpid(), "on", platform.platform())'
 
@@ -52,6 +52,32 @@ manpage:        # regenerate docs/lxrun.1 from the click definitions
 
 install-man:
 	install -D -m 644 docs/lxrun.1 $(MANDIR)/man1/lxrun.1
+
+# lxrun for every user of the host (`make setup` as root does it): PY may be
+# out of other users' reach (pyenv in root's 0700 home), so SHARED gets its
+# own copy of this tree, installed as `make build` installs it but into a
+# venv of the system's python3 (SYSPY), and lxrun and lxrun-py are linked
+# from BINDIR (/usr/local/bin as root).  Made again, from nothing, by each
+# run; root's own lxrun stays PY's.  The copy's lxbrand-oci is linked only
+# inside SHARED (podman's stays PY's).
+LXBRAND_SHARED ?= /opt/lxbrand
+SHARED := $(LXBRAND_SHARED)
+SYSPY ?= /usr/bin/python3
+BINDIR ?= $(if $(filter 0,$(shell id -u)),/usr/local/bin,$(HOME)/.local/bin)
+install-shared:
+	@test -x $(SYSPY) || { echo "install-shared: no $(SYSPY) (SYSPY=...)"; exit 1; }
+	rm -rf $(SHARED) && mkdir -p $(SHARED)/src
+	tar -c --exclude=./.git --exclude=./build --exclude=./.hypothesis --exclude=./.pytest_cache --exclude=__pycache__ --exclude='*.so' --exclude='*.egg-info' \
+	  --exclude=./lxbrand/lxbrand-init . | tar -x -C $(SHARED)/src
+	$(SYSPY) -m venv $(SHARED)/venv
+	$(SHARED)/venv/bin/pip install --quiet --disable-pip-version-check wheel setuptools cffi click construct
+	cd $(SHARED)/src && $(SHARED)/venv/bin/pip install --quiet --disable-pip-version-check --no-build-isolation -e .
+	$(MAKE) -C $(SHARED)/src lxbrand/lxbrand-init
+	$(MAKE) -C $(SHARED)/src/csrc/frontdoor PY=$(SHARED)/venv/bin/python BINDIR=$(SHARED)/bin install
+	chmod -R a+rX $(SHARED)
+	@mkdir -p $(BINDIR) && ln -sfn $(SHARED)/venv/bin/lxrun $(BINDIR)/lxrun && \
+	  ln -sfn $(SHARED)/venv/bin/lxrun-py $(BINDIR)/lxrun-py && \
+	  echo "lxrun for every user: $(BINDIR)/lxrun -> $(SHARED)/venv/bin/lxrun"
 
 test: build
 	$(PY) -m pytest -q tests

@@ -1,0 +1,76 @@
+"""lxrun for every user of the host: `make setup` run by root installs a copy
+of lxbrand into SHARED (/opt/lxbrand; Makefile install-shared) with a venv of
+the system's python3, because the interpreter that runs these tests may be
+out of other users' reach (pyenv in root's 0700 home).  Here an ordinary
+user (nobody) execs that install directly, as a user of the host would type
+`lxrun`: no fork from this interpreter, no files of root's.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from lxbrand import rootfs as rootfs_mod
+
+from conftest import NOBODY
+
+SHARED = os.environ.get("LXBRAND_SHARED", "/opt/lxbrand")     # Makefile LXBRAND_SHARED
+LXRUN = os.path.join(SHARED, "venv", "bin", "lxrun")
+
+
+@pytest.fixture(scope="module")
+def users_tree():
+    """A copy of the cached Debian rootfs that nobody owns, and nobody's home."""
+    if os.geteuid() != 0:
+        pytest.skip("becoming nobody needs root")
+    if not os.access(LXRUN, os.X_OK):
+        pytest.skip(f"no shared install at {SHARED} (`make setup` as root, or `make install-shared`, makes it)")
+    d = tempfile.mkdtemp(prefix="lxbrand-shared-", dir="/tmp")
+    try:
+        os.chmod(d, 0o755)
+        root, home = os.path.join(d, "root"), os.path.join(d, "home")
+        subprocess.run(["cp", "-a", rootfs_mod.cached(), root], check=True)
+        os.mkdir(home)
+        subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", root, home], check=True)
+        yield root, home
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def as_nobody(home: str, *argv: str) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "LXRUN_DEBUG_FRONTDOOR": "1"}
+    return subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--",
+                           *argv], capture_output=True, text=True, env=env, cwd="/", timeout=120)
+
+
+def test_an_ordinary_user_runs_the_shared_lxrun(users_tree):
+    root, home = users_tree
+    r = as_nobody(home, LXRUN, root, "python3", "-c",
+                  "import os, platform; print(os.getuid(), platform.node()); open('/made', 'w').write('x')")
+    assert (r.returncode, r.stdout) == (0, "0 zone\n"), r.stderr
+    st = os.stat(os.path.join(root, "made"))
+    assert st.st_uid == NOBODY                      # the user's own file on the host, root's in the zone
+    r = as_nobody(home, LXRUN, root, "sh", "-c", "dpkg -s bash | grep ^Status; id -un")
+    assert (r.returncode, r.stdout) == (0, "Status: install ok installed\nroot\n"), r.stderr
+    # the C front door ran, and handed over to the shared Python CLI only
+    # for what it does not serve (a fake root without subordinate ids), not
+    # because something of the install was out of nobody's reach
+    handed = [line for line in r.stderr.splitlines() if "handing over" in line]
+    assert handed in ([], [f"lxrun: front door: --fakeroot (a user without subordinate ids); "
+                           f"handing over to {SHARED}/venv/bin/lxrun-py"]), r.stderr
+    assert os.path.isdir(os.path.join(home, ".cache", "lxbrand"))
+
+
+def test_an_ordinary_user_finds_the_shared_lxrun_on_path(users_tree):
+    """BINDIR (/usr/local/bin; .ci/run points it into its own directory)
+    links lxrun and lxrun-py to the shared install."""
+    root, home = users_tree
+    bindir = os.environ.get("BINDIR", "/usr/local/bin")
+    for name in ("lxrun", "lxrun-py"):
+        assert os.path.realpath(os.path.join(bindir, name)) == os.path.realpath(os.path.join(SHARED, "venv", "bin", name))
+    r = as_nobody(home, "env", f"PATH={bindir}:/usr/bin:/bin", "sh", "-c", f"command -v lxrun; lxrun {root} hostname")
+    assert (r.returncode, r.stdout) == (0, f"{bindir}/lxrun\nzone\n"), r.stderr
