@@ -2377,3 +2377,152 @@ void sys_setpriority(struct lxb_sup *s, const struct lxb_call *c, struct lxb_rep
     nice_put(&n);
     answer(0, r);
 }
+
+/*
+ * PEER CREDENTIALS
+ *
+ *   getsockopt(SO_PEERCRED) of a unix socket answers the peer's pid, euid
+ *   and egid.  The kernel knows only the real ids, and every process of the
+ *   zone is the one host id (root in the zone), so a server that trusts its
+ *   client by them saw root where the client had su'ed: PostgreSQL's peer
+ *   authentication refused `su postgres -c psql` ("Peer authentication
+ *   failed"), as MariaDB's unix_socket and D-Bus would.  The supervisor takes
+ *   the caller's socket (pidfd_getfd), asks the kernel, and answers the
+ *   peer's pid as the caller's pid namespace shows it (0 when it does not)
+ *   and, for a peer it shows, that process's fake effective ids
+ *   (CREDENTIALS); Linux keeps the ids the peer had at connect(2) or
+ *   listen(2), the zone the ones it has when asked.  Every other getsockopt
+ *   is the kernel's: level and optname are registers, nothing read from
+ *   guest memory decides the CONTINUE.
+ */
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <linux/nsfs.h>
+
+/* the number of ids on a "NStgid:" line, and the last *want-th of them
+   (want counted from the first, 1-based; 0: the last) */
+static int ns_ids(uint32_t pid, int want, long *id)
+{
+    char v[128], *p = v, *e;
+    int n = 0;
+
+    if (caller_status(pid, "NStgid", v, sizeof v) < 0)
+        return -ENOENT;
+    for (;;) {
+        long x = strtol(p, &e, 10);
+        if (e == p)
+            break;
+        n++;
+        if (want == 0 || n == want)
+            *id = x;
+        p = e;
+    }
+    return n;
+}
+
+/* host tgid peer as the caller's pid namespace shows it: 0 when it does not */
+static long peer_pid(uint32_t caller, uint32_t peer)
+{
+    char path[64];
+    struct stat cst, pst;
+    long id = 0, ignored;
+    int nc, np, fd, up, same;
+
+    nc = ns_ids(caller, 0, &ignored);
+    np = ns_ids(peer, 0, &ignored);
+    if (nc <= 0 || np < nc)
+        return 0;
+    snprintf(path, sizeof path, "/proc/%u/ns/pid", caller);
+    if (stat(path, &cst) < 0)
+        return 0;
+    snprintf(path, sizeof path, "/proc/%u/ns/pid", peer);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    for (up = np - nc; fd >= 0 && up > 0; up--) {
+        int parent = ioctl(fd, NS_GET_PARENT);
+        close(fd);
+        fd = parent;
+    }
+    same = fd >= 0 && fstat(fd, &pst) == 0 && pst.st_dev == cst.st_dev && pst.st_ino == cst.st_ino;
+    if (fd >= 0)
+        close(fd);
+    if (!same || ns_ids(peer, nc, &id) < nc)
+        return 0;
+    return id;
+}
+
+void lxb_fr_getsockopt(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
+{
+    int fd = (int)c->args[0], pidfd = -1, hfd = -1, rc = 0;
+    struct ucred uc;
+    struct fcred cr;
+    socklen_t ulen = sizeof uc;
+    int32_t len;
+    long zone_peer;
+
+    (void)s;
+    if ((int)c->args[1] != SOL_SOCKET || (int)c->args[2] != SO_PEERCRED) {
+        r->flags = LXB_REPLY_CONTINUE;
+        return;
+    }
+    if (lxb_read_mem(c->pid, c->args[4], &len, sizeof len) != sizeof len) {
+        answer(-EFAULT, r);
+        return;
+    }
+    if (len < 0) {
+        answer(-EINVAL, r);
+        return;
+    }
+    if (fd < 0) {
+        answer(-EBADF, r);
+        return;
+    }
+    pidfd = (int)syscall(SYS_pidfd_open, c->pid, PIDFD_THREAD);
+    if (pidfd < 0) {
+        char v[32];
+        /* before Linux 6.9 a pidfd names a thread group: its leader's */
+        if (caller_status(c->pid, "Tgid", v, sizeof v) == 0)
+            pidfd = (int)syscall(SYS_pidfd_open, (pid_t)strtol(v, NULL, 10), 0);
+    }
+    if (pidfd < 0) {
+        answer(-ENOENT, r);
+        return;
+    }
+    /* the pidfd was opened while the tid was still the caller's */
+    if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
+        rc = -ENOENT;
+        goto out;
+    }
+    hfd = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    if (hfd < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (getsockopt(hfd, SOL_SOCKET, SO_PEERCRED, &uc, &ulen) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if ((rc = caller_maps(c->pid)) < 0)
+        goto out;
+    zone_peer = uc.pid > 0 ? peer_pid(c->pid, (uint32_t)uc.pid) : 0;
+    if (zone_peer > 0 && cred_get_ids((uint32_t)uc.pid, &cr) >= 0) {
+        uc.uid = cr.uid[1];
+        uc.gid = cr.gid[1];
+    } else if (uc.uid != (uid_t)-1) {
+        uc.uid = to_zone(&uid_maps, uc.uid);
+        uc.gid = to_zone(&gid_maps, uc.gid);
+    }
+    uc.pid = (pid_t)zone_peer;
+    if ((size_t)len > sizeof uc)
+        len = sizeof uc;
+    if (lxb_write_mem(c->pid, c->args[3], &uc, (size_t)len) != len ||
+        lxb_write_mem(c->pid, c->args[4], &len, sizeof len) != sizeof len) {
+        rc = -EFAULT;
+        goto out;
+    }
+    rc = 0;
+out:
+    if (hfd >= 0)
+        close(hfd);
+    close(pidfd);
+    answer(rc, r);
+}

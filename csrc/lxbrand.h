@@ -82,6 +82,8 @@
 #define LXB_C_CREAT 41
 #define LXB_C_MKDIR 42
 #define LXB_C_MKDIRAT 43
+/* --fakeroot: a unix socket's peer shows its fake ids (PEER CREDENTIALS) */
+#define LXB_C_GETSOCKOPT 44
 
 /* reply flags */
 #define LXB_REPLY_CONTINUE 1
@@ -548,6 +550,7 @@ void lxb_fr_statx(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply 
 void lxb_fr_chown(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
 void lxb_fr_fchown(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
 void lxb_fr_getdents(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
+void lxb_fr_getsockopt(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
 void lxb_fr_capget(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
 void lxb_fr_capset(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);
 void lxb_fr_prctl(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r);

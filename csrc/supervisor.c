@@ -608,6 +608,7 @@ static const c_handler_fn c_handlers[] = {
     [LXB_C_CREAT] = lxb_fr_create,
     [LXB_C_MKDIR] = lxb_fr_create,
     [LXB_C_MKDIRAT] = lxb_fr_create,
+    [LXB_C_GETSOCKOPT] = lxb_fr_getsockopt,
 };
 
 /* ---- the report (--report) ---- */

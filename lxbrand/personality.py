@@ -178,6 +178,8 @@ def _fakeroot_handlers() -> dict:
         "creat": "creat(2): as open",
         "mkdir": "mkdir(2) of a process on a fake id other than root: performed, the new file recorded as its fsuid's and fsgid's; else the kernel's",
         "mkdirat": "mkdirat(2): as mkdir",
+        "getsockopt": "getsockopt(2) SO_PEERCRED: the peer's fake effective ids (as it has them now, not at "
+                      "connect); every other option the kernel's",
     })
     # capabilities: faked per process with the ids (CAPABILITIES in csrc/fakeroot.c)
     doc.update({
