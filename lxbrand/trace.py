@@ -659,9 +659,10 @@ TRACE_MAGIC = b"lxbrand-trace-1\n"
 _TRACE_HEAD = struct.Struct("<16s5I")
 
 
-def frontdoor_trace_key(kernel_release, deny_items, report: bool, trace_set: Optional[str], stats: bool) -> bytes:
+def frontdoor_trace_key(kernel_release, deny_items, report: bool, trace_set: Optional[str], stats: bool,
+                        fakeroot: bool = False) -> bytes:
     from .brand.compile import frontdoor_key
-    return frontdoor_key(kernel_release, list(deny_items), report) + (
+    return frontdoor_key(kernel_release, list(deny_items), report, fakeroot) + (
         f"trace {'-' if trace_set is None else trace_set}\nstats {int(bool(stats))}\n").encode()
 
 
@@ -703,10 +704,11 @@ def store_frontdoor_trace(brand, kernel_release, deny_items, observe: "Observe",
     from .brand.compile import _store_if_changed
     if not (observe.trace or observe.stats) or observe.callback is not None:
         return None
-    shaped = {k: v for k, v in brand.options._asdict().items() if k not in ("kernel_release", "deny")}
+    shaped = {k: v for k, v in brand.options._asdict().items() if k not in ("kernel_release", "deny", "fakeroot")}
     if any(shaped.values()) or getattr(brand, "inject_rules", None) or brand.py:
         return None
-    key = frontdoor_trace_key(kernel_release, deny_items, bool(observe.report), trace_set, observe.stats)
+    key = frontdoor_trace_key(kernel_release, deny_items, bool(observe.report), trace_set, observe.stats,
+                              brand.options.fakeroot)
     data = frontdoor_trace_bytes(brand, observe, key)
     path = frontdoor_trace_path(key)
     return _store_if_changed(path, data)

@@ -74,3 +74,39 @@ def test_an_ordinary_user_finds_the_shared_lxrun_on_path(users_tree):
         assert os.path.realpath(os.path.join(bindir, name)) == os.path.realpath(os.path.join(SHARED, "venv", "bin", name))
     r = as_nobody(home, "env", f"PATH={bindir}:/usr/bin:/bin", "sh", "-c", f"command -v lxrun; lxrun {root} hostname")
     assert (r.returncode, r.stdout) == (0, f"{bindir}/lxrun\nzone\n"), r.stderr
+
+
+FAKE_ROOT_SCRIPT = ("touch /f && chown 123:456 /f && stat -c %u:%g /f; mknod /dev/n2 c 1 3 && ls -ln /dev/n2 | cut -c1-10,20-;"
+                    "id; su -s /bin/sh nobody -c 'id; touch /tmp/mine; stat -c %U /tmp/mine'; rm -f /f /dev/n2")
+
+
+def test_an_ordinary_users_fake_root_zone_is_served_by_the_front_door(users_tree):
+    """A user without subordinate ids gets a fake root (csrc/fakeroot.c, C
+    handlers only): the Python CLI compiles its brand once and leaves it in
+    the cache (key "fakeroot 1"), and from then on the C front door runs
+    such a zone without Python, with the same results."""
+    root, home = users_tree
+    py = as_nobody(home, os.path.join(SHARED, "venv", "bin", "lxrun-py"), root, "sh", "-c", FAKE_ROOT_SCRIPT)
+    assert py.returncode == 0 and "123:456" in py.stdout and "uid=65534(nobody)" in py.stdout, py.stderr
+    as_nobody(home, LXRUN, root, "/bin/true")            # the cache has the brand after this one at the latest
+    c = as_nobody(home, LXRUN, root, "sh", "-c", FAKE_ROOT_SCRIPT)
+    assert "handing over" not in c.stderr, c.stderr
+    assert (c.returncode, c.stdout) == (0, py.stdout), c.stderr
+
+
+def test_an_ordinary_users_fake_root_over_a_rootfs_it_cannot_write_runs_as_python_runs_it(users_tree):
+    _, home = users_tree
+    theirs = tempfile.mkdtemp(prefix="lxbrand-roots-", dir="/tmp")      # root's, 0700 -> 0755
+    try:
+        os.chmod(theirs, 0o755)
+        os.mkdir(os.path.join(theirs, "bin"))
+        shutil.copy2(shutil.which("busybox"), os.path.join(theirs, "bin", "sh"))    # static: the applet sh
+        script = "id -u; touch /x; echo $?; echo ok > /tmp/t; cat /tmp/t"
+        py = as_nobody(home, os.path.join(SHARED, "venv", "bin", "lxrun-py"), theirs, "/bin/sh", "-c", script)
+        as_nobody(home, LXRUN, theirs, "/bin/true")
+        c = as_nobody(home, LXRUN, theirs, "/bin/sh", "-c", script)
+    finally:
+        shutil.rmtree(theirs)
+    assert "handing over" not in c.stderr, c.stderr
+    assert (c.returncode, c.stdout, c.stderr) == (py.returncode, py.stdout, py.stderr), (c.stderr, py.stderr)
+    assert py.stdout == "0\n0\nok\n", py.stdout        # / is a scaffold of mountpoints: /x is made there

@@ -237,6 +237,7 @@ struct opts {
     const char *trace_output;        /* -o FILE: the lines (and --stats), else stderr */
     int trace_format, stats, stats_format;    /* LXB_TRACE_TEXT or _JSON; --stats */
     int ephemeral, tty;              /* tty: -1 unset */
+    int fakeroot;                    /* a user's zone of one id (ZoneConfig.fakeroot_on): not an option here */
     const char *binds[MAX_ITEMS];
     int nbinds;
     struct kv env[MAX_ITEMS];
@@ -738,6 +739,11 @@ static char *brand_key(const struct opts *o, const struct utsname *host)
     if (o->report) {
         /* lxbrand/brand/compile.py frontdoor_key(..., report=True) */
         n = xasprintf("%sreport 1\n", key);
+        free(key);
+        key = n;
+    }
+    if (o->fakeroot) {
+        n = xasprintf("%sfakeroot 1\n", key);     /* frontdoor_key(..., fakeroot=True) */
         free(key);
         key = n;
     }
@@ -1581,14 +1587,13 @@ int main(int argc, char **argv)
             c.idmap_lower = 1;       /* the rootfs stays as it is (launcher.c) */
         }
     }
-    /* a user's zone of one id has a fake root by default (ZoneConfig.fakeroot,
-       csrc/fakeroot.c): its brand is Python's to compile */
+    /* a user's zone of one id has a fake root (ZoneConfig.fakeroot_on,
+       csrc/fakeroot.c: C handlers only), a brand of its own in the cache */
     if (!root) {
         struct lxb_config probe;
         memset(&probe, 0, sizeof probe);
         id_maps(&probe, uid, gid);
-        if (!probe.newidmap)
-            delegate("--fakeroot (a user without subordinate ids)", 0);
+        o.fakeroot = !probe.newidmap;
     }
     why = load_brand(&o, &b);
     if (why)

@@ -458,15 +458,17 @@ FRONTDOOR_NEEDS_PYTHON = 1
 _FRONTDOOR_HEAD = struct.Struct("<16s6I512s512s65s65s65s65sQ")   # ..., uts, cap_drop
 
 
-def frontdoor_key(kernel_release: Optional[str], deny_items, report: bool = False) -> bytes:
+def frontdoor_key(kernel_release: Optional[str], deny_items, report: bool = False,
+                  fakeroot: bool = False) -> bytes:
     """What a front-door brand is compiled for: the host's kernel, and
     --kernel-release and --deny as the command line gave them (in order, the
     last value of a repeated syscall winning, as cli._parse_deny's dict);
-    under --report, the brand that counts (lxbrand/trace.py ReportBrand)."""
+    under --report, the brand that counts (lxbrand/trace.py ReportBrand);
+    a fake root's (a user's zone of one id: ZoneConfig.fakeroot_on)."""
     u = os.uname()
     text = f"lxbrand-frontdoor-key 1\nhost {u.release} {u.version}\nrelease {kernel_release or ''}\n"
     text += "".join(f"deny {name}={err}\n" for name, err in deny_items)
-    return (text + ("report 1\n" if report else "")).encode()
+    return (text + ("report 1\n" if report else "") + ("fakeroot 1\n" if fakeroot else "")).encode()
 
 
 def _fnv1a64(data: bytes) -> int:
@@ -514,7 +516,7 @@ def personality_files(kernel_release: Optional[str], proc_version: Optional[str]
 
 def frontdoor_bytes(brand: "Brand", kernel_release: Optional[str], deny_items, uts: dict,
                     proc_version: Optional[str], report: bool = False) -> bytes:
-    key = frontdoor_key(kernel_release, deny_items, report)
+    key = frontdoor_key(kernel_release, deny_items, report, brand.options.fakeroot)
     deps = _frontdoor_deps()
     bpf = brand.bpf()
     text = b"".join(path.encode() + b"\0" + body.encode() + b"\0"
@@ -535,9 +537,10 @@ def store_frontdoor(brand: "Brand", kernel_release: Optional[str] = None, deny_i
     Zone.proc_version(); without them, only a zone of the host's kernel is
     written); a zone's own Python handlers never go there.  Returns the path,
     or None when nothing was written (unchanged, or not cacheable)."""
-    # the key names --kernel-release and --deny only: a brand that any other
-    # option shaped (a zone's own handlers, --memory, --cpus) is never stored
-    shaped = {k: v for k, v in brand.options._asdict().items() if k not in ("kernel_release", "deny")}
+    # the key names --kernel-release, --deny and the fake root only: a brand
+    # that any other option shaped (a zone's own handlers, --memory, --cpus)
+    # is never stored
+    shaped = {k: v for k, v in brand.options._asdict().items() if k not in ("kernel_release", "deny", "fakeroot")}
     if any(shaped.values()) or len(brand.kind) != 512 or getattr(brand, "inject_rules", None):
         return None
     if uts is None:
@@ -549,7 +552,7 @@ def store_frontdoor(brand: "Brand", kernel_release: Optional[str] = None, deny_i
         return None
     data = frontdoor_bytes(brand, kernel_release, list(deny_items), uts, proc_version if kernel_release else None,
                            report)
-    path = frontdoor_path(frontdoor_key(kernel_release, list(deny_items), report))
+    path = frontdoor_path(frontdoor_key(kernel_release, list(deny_items), report, brand.options.fakeroot))
     return _store_if_changed(path, data)
 
 
