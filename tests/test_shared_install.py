@@ -7,6 +7,7 @@ user (nobody) execs that install directly, as a user of the host would type
 """
 from __future__ import annotations
 
+import filecmp
 import os
 import shutil
 import subprocess
@@ -22,6 +23,22 @@ SHARED = os.environ.get("LXBRAND_SHARED", "/opt/lxbrand")     # Makefile LXBRAND
 LXRUN = os.path.join(SHARED, "venv", "bin", "lxrun")
 
 
+def _differs_from_checkout():
+    """The first source of lxbrand/ or csrc/ whose copy in SHARED/src is not
+    this checkout's, else None."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for top in ("lxbrand", "csrc"):
+        for d, dirs, files in os.walk(os.path.join(here, top)):
+            dirs[:] = [x for x in dirs if x != "__pycache__"]
+            for f in files:
+                if f.endswith((".py", ".c", ".h")):
+                    mine = os.path.join(d, f)
+                    theirs = os.path.join(SHARED, "src", os.path.relpath(mine, here))
+                    if not os.path.exists(theirs) or not filecmp.cmp(mine, theirs, shallow=False):
+                        return os.path.relpath(mine, here)
+    return None
+
+
 @pytest.fixture(scope="module")
 def users_tree():
     """A copy of the cached Debian rootfs that nobody owns, and nobody's home."""
@@ -29,6 +46,10 @@ def users_tree():
         pytest.skip("becoming nobody needs root")
     if not os.access(LXRUN, os.X_OK):
         pytest.skip(f"no shared install at {SHARED} (`make setup` as root, or `make install-shared`, makes it)")
+    stale = _differs_from_checkout()
+    if stale:
+        pytest.skip(f"the shared install at {SHARED} is older than this checkout ({stale} differs): "
+                    "make install-shared")
     d = tempfile.mkdtemp(prefix="lxbrand-shared-", dir="/tmp")
     try:
         os.chmod(d, 0o755)
