@@ -521,6 +521,17 @@ static void step_sys(struct fsctx *c, const struct lxb_step *step)
     close(fd);
 }
 
+/* a tmpfs set-up mounted (/dev, /dev/shm, /tmp, --tmpfs) belongs to the
+   rootfs's owner, the zone's root, as on Linux: init mounted it, whose id the
+   guest does not map, so it showed as the overflow id and root in a root-run
+   zone could neither chmod /tmp nor make /dev/net (EACCES), and the kernel's
+   protected_symlinks/protected_regular saw a sticky /tmp owned by none of
+   the zone's users */
+static void own_tmpfs_root(struct fsctx *c, int fd)
+{
+    fchownat(fd, "", c->uid, c->gid, AT_EMPTY_PATH);
+}
+
 static void step_dev(struct fsctx *c, const struct lxb_step *step)
 {
     char p[64], host[64];
@@ -534,6 +545,7 @@ static void step_dev(struct fsctx *c, const struct lxb_step *step)
     own_mount(c, step->path);
     /* the fresh tmpfs holds nothing the guest made: plain *at calls are safe */
     dev = at(c, step->path, O_PATH | O_DIRECTORY);
+    own_tmpfs_root(c, dev);
     for (i = 0; dev_nodes[i]; i++) {
         fd = openat(dev, dev_nodes[i], O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
         if (fd < 0)
@@ -557,6 +569,11 @@ static void step_dev(struct fsctx *c, const struct lxb_step *step)
     fd = openat(dev, "shm", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     mount_at(c, "lxbrand-shm", fd, "tmpfs", MS_NOSUID | MS_NODEV, step->data, "mount tmpfs on /dev/shm");
     close(fd);
+    fd = openat(dev, "shm", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        own_tmpfs_root(c, fd);
+        close(fd);
+    }
     mkdirat(dev, "mqueue", 0755);
     symlinkat("/proc/self/fd", dev, "fd");
     symlinkat("/proc/self/fd/0", dev, "stdin");
@@ -607,6 +624,9 @@ static void step_tmpfs(struct fsctx *c, const struct lxb_step *step)
     if (fd < 0)
         lxb_die_step(c->ctl, step->path, -fd);
     mount_at(c, "lxbrand-tmpfs", fd, "tmpfs", MS_NOSUID | MS_NODEV, step->data, step->path);
+    close(fd);
+    fd = at(c, step->path, O_PATH | O_DIRECTORY);
+    own_tmpfs_root(c, fd);
     close(fd);
     own_mount(c, step->path);
 }

@@ -569,6 +569,14 @@ CASES: list[Case] = [
         test -d /dev/shm && touch /dev/shm/x && echo shm
     """, Exact("null\nzero\nfull\nrandom\nurandom\ntty\n 00 00 00 00\nnull-ok\nfull status 1\n32\ndev-fd\nshm\n")),
 
+    # the zone's /tmp and /dev/shm are tmpfs its init mounts: they were the
+    # overflow id's (nobody) in a zone run by root, whose root could not chmod
+    # them (services sweep)
+    sh("tmpfs-owned-by-root", """
+        stat -c '%u:%g %a' /tmp /dev/shm
+        chmod 1777 /tmp && echo chmod-ok
+    """, Exact("0:0 1777\n0:0 1777\nchmod-ok\n")),
+
     # ---- python3 --------------------------------------------------------------------
     # issue 15: a server reached from the host: natively on the chroot's
     # loopback, in the zone through --net private -p HOSTPORT:8080
