@@ -634,6 +634,35 @@ CASES: list[Case] = [
         ok = data == bytes(range(256)) * 4096
         print(f"client: big {len(data)} bytes", "ok" if ok else "differ")
     """)),
+    # a daemon as cron, atd and sshd make themselves one (fork, setsid, fork:
+    # an orphan of the zone's init, in a session it does not lead), serving a
+    # unix socket whose client it names by SO_PEERCRED, as PostgreSQL's peer
+    # authentication does (services sweep)
+    py("python3-daemon-peercred", """
+        import os, socket, struct, time
+        path = "/tmp/d.sock"
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                s = socket.socket(socket.AF_UNIX)
+                s.bind(path)
+                s.listen()
+                open("/tmp/d.ready", "w").close()
+                c, _ = s.accept()
+                pid, uid, gid = struct.unpack("3i", c.getsockopt(socket.SOL_SOCKET, 17, 12))
+                client = int(c.recv(16))
+                c.send(f"{os.getsid(0) == os.getpid()} {os.getppid()} {uid} {gid} {pid == client}".encode())
+                os._exit(0)
+            os._exit(0)
+        os.wait()
+        while not os.path.exists("/tmp/d.ready"):
+            time.sleep(0.02)
+        c = socket.socket(socket.AF_UNIX)
+        c.connect(path)
+        c.send(str(os.getpid()).encode())
+        print(c.recv(100).decode())
+    """, Exact("False 1 0 0 True\n")),
+
     py("python3-sqlite3", """
         import sqlite3, threading
         db = "/tmp/t.db"
