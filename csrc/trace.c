@@ -664,6 +664,8 @@ static void *tracer_main(void *arg)
                 /* a thread exec'd: it has the leader's tid now, and its call */
                 struct task *old = task_get(p, (pid_t)former, 0);
                 if (old) {
+                    /* the leader's own call ended with it (killed by the exec) */
+                    unfinished(tr, t);
                     t->rec = old->rec;
                     t->in_syscall = old->in_syscall;
                     task_drop(p, (pid_t)former);

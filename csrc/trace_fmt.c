@@ -1399,7 +1399,7 @@ static void err_order(const struct lxb_trace_stat *st, int *order)
         }
 }
 
-static char *stats_text(struct lxb_tracer *t, int json, size_t *len_out)
+static char *stats_text(struct lxb_tracer *t, int json, uint64_t lost, size_t *len_out)
 {
     struct st_row *rows = calloc(LXB_NR_MAX, sizeof *rows);
     char *text = NULL, tmp[64];
@@ -1430,7 +1430,7 @@ static char *stats_text(struct lxb_tracer *t, int json, size_t *len_out)
         return NULL;
     }
     if (json) {
-        if (!n)
+        if (!n && !lost)
             fputs("{}", m);
         for (i = 0; i < n; i++) {
             const struct st_row *r = &rows[i];
@@ -1454,7 +1454,10 @@ static char *stats_text(struct lxb_tracer *t, int json, size_t *len_out)
             }
             fputs(first ? "}\n }" : "\n  }\n }", m);
         }
-        fputs(n ? "\n}\n" : "\n", m);
+        /* csrc/perfstats.c: the kernel dropped events, the counts are short */
+        if (lost)
+            fprintf(m, "%s\n \"lost_events\": %llu", n ? "," : "{", (unsigned long long)lost);
+        fputs(n || lost ? "\n}\n" : "\n", m);
     } else {
         uint64_t calls = 0, errors = 0;
         double total = 0.0;
@@ -1509,6 +1512,9 @@ static char *stats_text(struct lxb_tracer *t, int json, size_t *len_out)
             }
             fprintf(m, "  %12llu |%-40s 0\n", 1ULL << hi, "");
         }
+        if (lost)
+            fprintf(m, "\nlost_events %llu: the kernel's buffers were full; the counts above are short\n",
+                    (unsigned long long)lost);
     }
     fclose(m);
     free(rows);
@@ -1518,8 +1524,13 @@ static char *stats_text(struct lxb_tracer *t, int json, size_t *len_out)
 
 int lxb_trace_stats_write(struct lxb_tracer *t, int json, int fd)
 {
+    return lxb_trace_stats_write_lost(t, json, fd, 0);
+}
+
+int lxb_trace_stats_write_lost(struct lxb_tracer *t, int json, int fd, uint64_t lost)
+{
     size_t len = 0;
-    char *text = stats_text(t, json, &len);
+    char *text = stats_text(t, json, lost, &len);
     if (!text)
         return -ENOMEM;
     write_all(fd, text, len);

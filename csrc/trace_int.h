@@ -20,5 +20,8 @@ void lxb_sink_put(struct lxb_tracer *t, struct lxb_sink *s, const struct lxb_tra
 void lxb_sink_flush(struct lxb_tracer *t, struct lxb_sink *s);
 /* something is buffered (read without the lock: a hint) */
 int lxb_sink_pending(struct lxb_sink *s);
+/* lxb_trace_stats_write, saying how many events were lost when lost > 0
+   (csrc/perfstats.c) */
+int lxb_trace_stats_write_lost(struct lxb_tracer *t, int json, int fd, uint64_t lost);
 
 #endif

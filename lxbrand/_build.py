@@ -14,10 +14,13 @@ CSRC = os.path.join(os.path.dirname(HERE), "csrc")
 
 
 def _cdef() -> str:
-    with open(os.path.join(CSRC, "lxbrand.h")) as f:
-        text = f.read()
-    block = text.split("/* CFFI-BEGIN */", 1)[1].split("/* CFFI-END */", 1)[0]
-    return block.replace("/* PYTHON-CALLBACK */", 'extern "Python+C"')
+    blocks = []
+    # lxbrand.h, then csrc/perfstats.h (--stats from the syscall tracepoints)
+    for header in ("lxbrand.h", "perfstats.h"):
+        with open(os.path.join(CSRC, header)) as f:
+            text = f.read()
+        blocks.append(text.split("/* CFFI-BEGIN */", 1)[1].split("/* CFFI-END */", 1)[0])
+    return "\n".join(blocks).replace("/* PYTHON-CALLBACK */", 'extern "Python+C"')
 
 
 # the tracer's decoding table, generated from the brand's (csrc/trace_gen.py)
@@ -29,7 +32,7 @@ ffibuilder = FFI()
 ffibuilder.cdef(_cdef())
 ffibuilder.set_source(
     "lxbrand._lxbrand_c",
-    '#include "lxbrand.h"\n',
+    '#include "lxbrand.h"\n#include "perfstats.h"\n',
     sources=[os.path.relpath(os.path.join(CSRC, n), os.getcwd())
              for n in sorted(os.listdir(CSRC)) if n.endswith(".c")],
     include_dirs=[CSRC, GEN],

@@ -79,6 +79,12 @@
  *   autogroups would put the tracer and the guest (its own session) in two
  *   scheduling groups, lxrun first moves itself into a cpu cgroup of its own
  *   (tracer_cgroup_enter), which the zone inherits.
+ *
+ *   --stats without --trace counts from the kernel's syscall tracepoints
+ *   instead (csrc/perfstats.c: no ptrace stop), with the brand's own filter
+ *   and the tracer's spec for which syscalls count, when perf can be used
+ *   (root; LXBRAND_STATS=ptrace forces the tracer, =perf refuses to run
+ *   without perf); otherwise the tracer counts them as above.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -107,6 +113,7 @@
 
 #include "lxbrand.h"
 #include "common.h"
+#include "perfstats.h"
 
 #ifndef LXB_PYCLI
 #error "LXB_PYCLI: the Python CLI's console script (set by csrc/frontdoor/Makefile)"
@@ -1484,6 +1491,20 @@ static const char *signame(int sig, char *buf, size_t len)
     return buf;
 }
 
+/* --stats from perf (1), from the ptrace tracer (0), or -errno when
+   LXBRAND_STATS=perf asks for perf and it cannot be used */
+static int stats_by_perf(void)
+{
+    const char *want = getenv("LXBRAND_STATS");
+    int rc;
+    if (want && strcmp(want, "ptrace") == 0)
+        return 0;
+    rc = lxb_perfstats_probe();
+    if (rc < 0)
+        return want && strcmp(want, "perf") == 0 ? rc : 0;
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -1493,7 +1514,9 @@ int main(int argc, char **argv)
     struct lxb_bind binds[MAX_ITEMS];
     struct lxb_report *report = NULL;
     uint64_t opens[BRAND_MAX_FILES] = {0};
-    int paths_fd = -1, tracing, text_fd = -1;
+    int paths_fd = -1, tracing, text_fd = -1, perf_stats = 0;
+    struct lxb_perfstats *perf = NULL;
+    uint64_t perf_lost = 0;
     char *envp[MAX_ITEMS + 4], **guest_argv, err[512], namebuf[32];
     const char *why, *term, *search_path = DEFAULT_PATH;
     pthread_t fwd_thread, sup_thread, relay_thread;
@@ -1599,8 +1622,23 @@ int main(int argc, char **argv)
     if (why)
         delegate(why, 0);
     tracing = o.trace || o.stats;
-    if (tracing && (why = load_trace(&o, &b)) != NULL)
-        delegate(why, 0);
+    {
+        const unsigned char *brand_bpf = b.bpf;
+        int brand_bpf_len = b.bpf_len;
+        if (tracing && (why = load_trace(&o, &b)) != NULL)
+            delegate(why, 0);
+        /* --stats alone: from the syscall tracepoints (csrc/perfstats.c),
+           under the brand's own filter; the tracer's spec says what counts */
+        if (o.stats && !o.trace && (perf_stats = stats_by_perf()) > 0) {
+            b.bpf = (unsigned char *)brand_bpf;
+            b.bpf_len = brand_bpf_len;
+            tracing = 0;
+            tracer.text_fd = tracer.out_fd = -1;
+        } else if (perf_stats < 0) {
+            fail(EXIT_FAILED, "LXBRAND_STATS=perf: perf cannot count the guest's syscalls here: ",
+                 strerror(-perf_stats));
+        }
+    }
     if (o.report && !(report = calloc(1, sizeof *report)))
         delegate("out of memory", 0);
     /* a denied errno above 255 (trace.ReportBrand's wide) is not in the
@@ -1663,7 +1701,7 @@ int main(int argc, char **argv)
     c.cap_drop = b.cap_drop;
     /* --report with personality files: watched before the guest runs;
        --trace, --stats: seized before it runs */
-    c.hold_guest = (o.report && b.nfiles > 0) || tracing;
+    c.hold_guest = (o.report && b.nfiles > 0) || tracing || perf_stats;
     if (tracing) {
         /* trace.Session._open_output: -o FILE, else stderr (a line to a
            file that cannot be opened is Python's to say) */
@@ -1718,6 +1756,11 @@ int main(int argc, char **argv)
     if (c.hold_guest) {
         if (o.report && b.nfiles > 0)
             paths_fd = watch_paths(&b, z.guest_pidfd);
+        if (perf_stats && (rc = lxb_perfstats_start(&tracer, z.guest_pidfd, &perf)) < 0) {
+            kill(z.init_pid, SIGKILL);
+            fail(EXIT_FAILED, "--stats: cannot count the guest's syscalls with perf (LXBRAND_STATS=ptrace "
+                              "counts them with ptrace): ", strerror(-rc));
+        }
         if (tracing) {
             tracer.guest_pidfd = z.guest_pidfd;
             rc = lxb_trace_start(&tracer);
@@ -1795,6 +1838,10 @@ int main(int argc, char **argv)
         if (o.report)
             tracer_answered();
     }
+    if (perf_stats) {
+        perf_lost = lxb_perfstats_finish(perf);
+        lxb_perfstats_free(perf);
+    }
     if (have_relay) {
         /* the guest's last output, until the master reads EIO */
         struct timespec until;
@@ -1820,7 +1867,7 @@ int main(int argc, char **argv)
             if (fd < 0)
                 fail(EXIT_FAILED, stats_why[0] ? stats_why : strerror(-fd), "");
         }
-        lxb_trace_stats_write(&tracer, o.stats_format == LXB_TRACE_JSON, fd);
+        lxb_perfstats_write(&tracer, o.stats_format == LXB_TRACE_JSON, fd, perf_lost);
         if (fd != 2)
             close(fd);
     }

@@ -1,0 +1,793 @@
+/*
+ * perfstats.c: lxrun --stats without ptrace stops, from the kernel's
+ * syscall tracepoints (issue 13).
+ *
+ * OVERVIEW
+ *
+ *   Under --stats alone (no --trace lines, no --inject rule for the tracer)
+ *   nothing needs to stop the guest: a count, an errno and a duration per
+ *   call are what the kernel's raw_syscalls:sys_enter and sys_exit
+ *   tracepoints report, as `perf trace -s` reads them.  Before the held
+ *   guest execs (lxb_config.hold_guest, the point where the ptrace tracer
+ *   seizes it; the guest then spins in user space, in no syscall), lxrun
+ *   opens both tracepoints for the guest's pid on every CPU, inherit=1, so
+ *   every task the guest forks or clones carries them and nothing else is
+ *   counted (not init, not the supervisor, not the host).  perf_mmap
+ *   refuses an inherited per-task event with cpu -1, so each CPU has its
+ *   own pair and one ring buffer (sys_exit's output set to sys_enter's,
+ *   PERF_EVENT_IOC_SET_OUTPUT), as `perf record` does.  The fds are
+ *   CLOEXEC and never reach the zone (the guest was cloned before they
+ *   existed, and perf_event_open is denied in a zone anyway).
+ *
+ *   A reader thread drains the rings (woken at a quarter full, or every
+ *   50 ms), orders the samples by time (a task's enter and exit may land
+ *   in two CPUs' rings when it migrates; the clock is CLOCK_MONOTONIC,
+ *   use_clockid) and pairs them per tid into the same statistics the
+ *   ptrace tracer keeps (lxb_sink_put, csrc/trace_fmt.c), so the table and
+ *   the JSON are lxb_trace_stats_write's.  Samples newer than 5 ms wait
+ *   for the next round, so that a sample timestamped before one already
+ *   counted, but committed to another CPU's ring after that ring was read,
+ *   still pairs in order.
+ *
+ * WHAT IS COUNTED (the ptrace tracer's set, call for call)
+ *
+ *   t->spec[nr] as the cache or trace.Observe.actions give it for the
+ *   ptrace tracer: a LXB_TRACE_RECORD syscall (pass-through) counts each
+ *   enter paired with its exit; a LXB_TRACE_ANSWER syscall (denied or
+ *   unsupported: the filter answers it, or the supervisor under --report)
+ *   never reaches sys_enter, because seccomp runs before the tracepoint in
+ *   syscall_trace_enter (kernel/entry/common.c) and a call it answers is
+ *   skipped, yet its sys_exit fires with the errno: such an exit counts as
+ *   one call of duration 0 (the kernel answered it in the filter; the
+ *   ptrace tracer's figure for it was its own stop, a few us).  Syscalls
+ *   the supervisor emulates (mode 0: notified) are not counted, as under
+ *   the ptrace tracer.  Other exits without an enter are not calls of this
+ *   run: a new task's return from fork, vfork, clone or clone3 (its parent
+ *   made the call).  exit and exit_group never return: the task's
+ *   PERF_RECORD_EXIT (attr.task) ends them, as the ptrace tracer ends them
+ *   at the task's exit, with no result.  A thread's execve returns in the
+ *   thread-group leader's tid: an exit of execve/execveat without its enter
+ *   takes the pending execve of a thread of the same process.
+ *
+ * LOST EVENTS
+ *
+ *   Each ring is 32 MiB / CPUs (at most 8 MiB, at least 512 KiB); a call
+ *   is about 150 bytes of samples, so 50000 stats in 30 ms fill under a
+ *   quarter of one.  If the kernel drops samples anyway (PERF_RECORD_LOST,
+ *   LOST_SAMPLES, THROTTLE), lxb_perfstats_finish returns how many and the
+ *   output says so (lxb_perfstats_write): the counts are never shown as
+ *   exact when they are not.
+ *
+ * WHEN
+ *
+ *   lxb_perfstats_probe: root, or CAP_PERFMON with perf_event_paranoid at
+ *   most -1 for raw tracepoint samples, and tracefs's ids readable.  An
+ *   ordinary user (perf_event_paranoid 2, tracefs root-only) gets the
+ *   ptrace tracer, as does LXBRAND_STATS=ptrace (lxrun.c).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lxbrand.h"
+#include "perfstats.h"
+#include "trace_int.h"
+
+#define NR_RT_SIGRETURN 15
+#define NR_EXECVE 59
+#define NR_EXECVEAT 322
+#define MARGIN_NS 5000000ull     /* samples newer than this wait for the next round */
+#define RING_TOTAL (32u << 20)
+#define RING_MAX (8u << 20)
+#define RING_MIN (512u << 10)
+
+enum { EV_ENTER = 1, EV_EXIT, EV_GONE };
+
+struct ev {
+    uint64_t time;
+    uint32_t pid, tid;
+    int32_t type, nr;
+    int64_t ret;
+};
+
+struct ring {
+    int fd_enter, fd_exit;
+    void *base;
+    size_t map_len;
+    struct perf_event_mmap_page *meta;
+    unsigned char *data;
+    uint64_t size;
+};
+
+struct pending {
+    uint32_t tid;                /* 0: free */
+    uint32_t pid;
+    int32_t nr;
+    int32_t restart;             /* 1: exited with -ERESTART*, counted at the task's next event */
+    uint64_t t, t_exit;
+    int64_t ret;
+};
+
+struct lxb_perfstats {
+    struct lxb_tracer *t;
+    struct lxb_sink *sink;
+    int nring;
+    struct ring *ring;
+    int stop_fd;
+    pthread_t thread;
+    int started;
+    uint16_t id_enter, id_exit;
+    int off_id, off_ret;         /* in a sample's raw data (tracefs format) */
+    struct ev *evs;              /* read, not yet counted */
+    size_t nev, cap;
+    struct pending *pend;        /* open addressing on tid */
+    size_t pcap, pused;
+    uint64_t lost, last_time;
+    unsigned char *rec_buf;      /* one record, unwrapped */
+};
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- tracefs: the tracepoints' ids and their fields' offsets ---- */
+
+static const char *const TRACEFS[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing", NULL};
+
+static int read_text(const char *event, const char *file, char *buf, size_t len)
+{
+    char path[256];
+    int i, fd;
+    ssize_t n;
+
+    for (i = 0; TRACEFS[i]; i++) {
+        snprintf(path, sizeof path, "%s/events/raw_syscalls/%s/%s", TRACEFS[i], event, file);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        n = read(fd, buf, len - 1);
+        close(fd);
+        if (n <= 0)
+            return -EIO;
+        buf[n] = 0;
+        return 0;
+    }
+    return -errno;
+}
+
+static int tp_id(const char *event)
+{
+    char buf[64];
+    int rc = read_text(event, "id", buf, sizeof buf);
+    if (rc < 0)
+        return rc;
+    rc = atoi(buf);
+    return rc > 0 && rc < 65536 ? rc : -EIO;
+}
+
+/* the offset of "field:long NAME;" in the event's format */
+static int field_offset(const char *event, const char *name)
+{
+    char buf[4096], pat[64], *s;
+    int rc = read_text(event, "format", buf, sizeof buf);
+    if (rc < 0)
+        return rc;
+    snprintf(pat, sizeof pat, "field:long %s;", name);
+    s = strstr(buf, pat);
+    if (!s || !(s = strstr(s, "offset:")))
+        return -EIO;
+    rc = atoi(s + 7);
+    return rc >= 8 && rc <= 64 ? rc : -EIO;
+}
+
+static int perf_open(struct perf_event_attr *a, pid_t pid, int cpu, int group)
+{
+    return (int)syscall(SYS_perf_event_open, a, pid, cpu, group, PERF_FLAG_FD_CLOEXEC);
+}
+
+static void attr_for(struct perf_event_attr *a, int id, int task, uint64_t ring)
+{
+    memset(a, 0, sizeof *a);
+    a->type = PERF_TYPE_TRACEPOINT;
+    a->size = sizeof *a;
+    a->config = (uint64_t)id;
+    a->sample_period = 1;
+    a->sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_RAW;
+    a->inherit = 1;
+    a->task = task ? 1 : 0;      /* PERF_RECORD_EXIT: the end of exit, exit_group */
+    a->sample_id_all = 1;
+    a->use_clockid = 1;
+    a->clockid = CLOCK_MONOTONIC;
+    a->watermark = 1;
+    a->wakeup_watermark = (uint32_t)(ring / 4);
+}
+
+int lxb_perfstats_probe(void)
+{
+    struct perf_event_attr a;
+    long page = sysconf(_SC_PAGESIZE);
+    int id = tp_id("sys_enter"), fd;
+    void *m;
+
+    if (id < 0)
+        return id;
+    if (tp_id("sys_exit") < 0 || field_offset("sys_enter", "id") < 0 || field_offset("sys_exit", "ret") < 0)
+        return -EIO;
+    attr_for(&a, id, 1, (uint64_t)page);
+    a.disabled = 1;
+    fd = perf_open(&a, 0, 0, -1);
+    if (fd < 0)
+        return -errno;
+    m = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    munmap(m, (size_t)page * 2);
+    close(fd);
+    return 0;
+}
+
+/* ---- the pending calls, by tid ---- */
+
+static struct pending *pend_slot(struct lxb_perfstats *p, uint32_t tid)
+{
+    size_t i = ((size_t)tid * 2654435761u) & (p->pcap - 1);
+    while (p->pend[i].tid && p->pend[i].tid != tid)
+        i = (i + 1) & (p->pcap - 1);
+    return &p->pend[i];
+}
+
+static struct pending *pend_get(struct lxb_perfstats *p, uint32_t tid)
+{
+    struct pending *s = pend_slot(p, tid);
+    return s->tid ? s : NULL;
+}
+
+static int pend_grow(struct lxb_perfstats *p)
+{
+    struct pending *old = p->pend;
+    size_t oldcap = p->pcap, i;
+    struct pending *n = calloc(oldcap ? oldcap * 2 : 256, sizeof *n);
+
+    if (!n)
+        return -ENOMEM;
+    p->pend = n;
+    p->pcap = oldcap ? oldcap * 2 : 256;
+    for (i = 0; i < oldcap; i++)
+        if (old[i].tid)
+            *pend_slot(p, old[i].tid) = old[i];
+    free(old);
+    return 0;
+}
+
+static void pend_put(struct lxb_perfstats *p, uint32_t tid, uint32_t pid, int nr, uint64_t t)
+{
+    struct pending *s;
+
+    if ((p->pused + 1) * 2 > p->pcap && pend_grow(p) < 0)
+        return;
+    s = pend_slot(p, tid);
+    if (!s->tid)
+        p->pused++;
+    *s = (struct pending){tid, pid, nr, 0, t, 0, 0};
+}
+
+static void pend_drop(struct lxb_perfstats *p, struct pending *s)
+{
+    size_t i = (size_t)(s - p->pend), j;
+
+    s->tid = 0;
+    p->pused--;
+    /* re-insert the run after the hole (linear probing) */
+    for (j = (i + 1) & (p->pcap - 1); p->pend[j].tid; j = (j + 1) & (p->pcap - 1)) {
+        struct pending e = p->pend[j];
+        p->pend[j].tid = 0;
+        *pend_slot(p, e.tid) = e;
+    }
+}
+
+/* ---- counting: one call into the tracer's statistics ---- */
+
+static void count(struct lxb_perfstats *p, int nr, uint64_t t_entry, uint64_t t_exit, int64_t ret, int noresult)
+{
+    struct lxb_trace_rec r;
+
+    memset(&r, 0, offsetof(struct lxb_trace_rec, slot));
+    r.kind = LXB_REC_SYSCALL;
+    r.nr = nr;
+    r.ret = ret;
+    r.t_entry = t_entry;
+    r.t_exit = t_exit;
+    r.flags = noresult ? LXB_RECF_NORESULT : 0;
+    memset(r.slot_arg, LXB_SLOT_NONE, sizeof r.slot_arg);
+    p->t->records++;
+    lxb_sink_put(p->t, p->sink, &r);
+}
+
+static int mode_of(struct lxb_perfstats *p, int nr)
+{
+    return (nr >= 0 && nr < LXB_NR_MAX) ? p->t->spec[nr].mode : 0;
+}
+
+/* a call that returned -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND or
+   -ERESTART_RESTARTBLOCK: a signal came.  If it killed the task (SIGKILL,
+   exit_group or an exec of another thread), the ptrace tracer never sees
+   that exit (ptrace_stop skips a task with SIGKILL pending) and counts the
+   call without a result at the task's end; if the task lives on, it sees
+   the result.  So the call waits for the task's next event */
+static int restarting(int64_t ret)
+{
+    return ret == -512 || ret == -513 || ret == -514 || ret == -516;
+}
+
+static void settle(struct lxb_perfstats *p, struct pending *s, int gone, uint64_t when)
+{
+    if (mode_of(p, s->nr) == LXB_TRACE_RECORD) {
+        if (gone)
+            count(p, s->nr, s->t, when, 0, 1);
+        else
+            count(p, s->nr, s->t, s->t_exit, s->ret, 0);
+    }
+    pend_drop(p, s);
+}
+
+static void one(struct lxb_perfstats *p, const struct ev *e)
+{
+    struct pending *s = pend_get(p, e->tid);
+
+    p->last_time = e->time;
+    if (s && s->restart) {
+        settle(p, s, e->type == EV_GONE, e->time);
+        if (e->type == EV_GONE)
+            return;
+        s = NULL;
+    }
+    if (e->type == EV_ENTER) {
+        /* every syscall's enter is kept, so its exit pairs with it and
+           not with a later answered call of the same task */
+        pend_put(p, e->tid, e->pid, e->nr, e->time);
+        return;
+    }
+    if (e->type == EV_GONE) {
+        if (s) {
+            if (mode_of(p, s->nr) == LXB_TRACE_RECORD)
+                count(p, s->nr, s->t, e->time, 0, 1);
+            pend_drop(p, s);
+        }
+        return;
+    }
+    /* rt_sigreturn's exit shows the restored orig_ax, -1 (restore_sigcontext) */
+    if (s && (s->nr == e->nr || (e->nr == -1 && s->nr == NR_RT_SIGRETURN))) {
+        int nr = s->nr;
+        uint64_t t0 = s->t;
+        if (restarting(e->ret)) {
+            s->restart = 1;
+            s->t_exit = e->time;
+            s->ret = e->ret;
+            return;
+        }
+        pend_drop(p, s);
+        if (mode_of(p, nr) == LXB_TRACE_RECORD)
+            count(p, nr, t0, e->time, e->ret, 0);
+        return;
+    }
+    if (s)
+        pend_drop(p, s);         /* its exit was lost: not a call we can time */
+    if (mode_of(p, e->nr) == LXB_TRACE_ANSWER) {
+        count(p, e->nr, e->time, e->time, e->ret, 0);
+        return;
+    }
+    if (e->nr == NR_EXECVE || e->nr == NR_EXECVEAT) {
+        /* a thread's exec returns in the leader's tid (its pid) */
+        size_t i;
+        for (i = 0; i < p->pcap; i++) {
+            struct pending *q = &p->pend[i];
+            if (q->tid && q->pid == e->pid && q->nr == e->nr) {
+                uint64_t t0 = q->t;
+                pend_drop(p, q);
+                if (mode_of(p, e->nr) == LXB_TRACE_RECORD)
+                    count(p, e->nr, t0, e->time, e->ret, 0);
+                return;
+            }
+        }
+    }
+    /* a new task's return from fork, vfork, clone, clone3: its parent's call */
+}
+
+/* ---- the rings ---- */
+
+static void push(struct lxb_perfstats *p, const struct ev *e)
+{
+    if (p->nev == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 4096;
+        struct ev *n = realloc(p->evs, cap * sizeof *n);
+        if (!n) {
+            p->lost++;
+            return;
+        }
+        p->evs = n;
+        p->cap = cap;
+    }
+    p->evs[p->nev++] = *e;
+}
+
+static void copy_out(const struct ring *r, uint64_t at, void *dst, size_t n)
+{
+    uint64_t off = at & (r->size - 1), first = r->size - off;
+    if (first >= n) {
+        memcpy(dst, r->data + off, n);
+    } else {
+        memcpy(dst, r->data + off, first);
+        memcpy((char *)dst + first, r->data, n - first);
+    }
+}
+
+static void parse(struct lxb_perfstats *p, const unsigned char *b, size_t n)
+{
+    const struct perf_event_header *h = (const void *)b;
+    struct ev e;
+    uint32_t raw_size;
+    uint16_t type;
+
+    memset(&e, 0, sizeof e);
+    switch (h->type) {
+    case PERF_RECORD_SAMPLE:
+        /* pid tid, time, raw size, raw (common_type first) */
+        if (n < 8 + 8 + 8 + 4 + 8)
+            return;
+        memcpy(&e.pid, b + 8, 4);
+        memcpy(&e.tid, b + 12, 4);
+        memcpy(&e.time, b + 16, 8);
+        memcpy(&raw_size, b + 24, 4);
+        if ((size_t)raw_size + 28 > n || raw_size < 2)
+            return;
+        b += 28;
+        memcpy(&type, b, 2);
+        if (type == p->id_enter && raw_size >= (uint32_t)p->off_id + 8) {
+            int64_t id;
+            memcpy(&id, b + p->off_id, 8);
+            e.type = EV_ENTER;
+            e.nr = (int32_t)id;
+        } else if (type == p->id_exit && raw_size >= (uint32_t)p->off_ret + 8 &&
+                   raw_size >= (uint32_t)p->off_id + 8) {
+            int64_t id;
+            memcpy(&id, b + p->off_id, 8);
+            memcpy(&e.ret, b + p->off_ret, 8);
+            e.type = EV_EXIT;
+            e.nr = (int32_t)id;
+        } else {
+            return;
+        }
+        push(p, &e);
+        return;
+    case PERF_RECORD_EXIT:
+        /* pid ppid tid ptid time */
+        if (n < 8 + 16 + 8)
+            return;
+        memcpy(&e.pid, b + 8, 4);
+        memcpy(&e.tid, b + 16, 4);
+        memcpy(&e.time, b + 24, 8);
+        e.type = EV_GONE;
+        push(p, &e);
+        return;
+    case PERF_RECORD_LOST:
+        if (n >= 8 + 16) {
+            uint64_t lost;
+            memcpy(&lost, b + 16, 8);
+            p->lost += lost ? lost : 1;
+        }
+        return;
+    case PERF_RECORD_LOST_SAMPLES:
+        if (n >= 8 + 8) {
+            uint64_t lost;
+            memcpy(&lost, b + 8, 8);
+            p->lost += lost ? lost : 1;
+        }
+        return;
+    case PERF_RECORD_THROTTLE:
+        p->lost++;               /* samples were dropped, how many is unknown */
+        return;
+    default:
+        return;
+    }
+}
+
+static void drain(struct lxb_perfstats *p, struct ring *r)
+{
+    uint64_t head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
+    uint64_t tail = r->meta->data_tail;
+
+    while (tail + sizeof(struct perf_event_header) <= head) {
+        struct perf_event_header h;
+        copy_out(r, tail, &h, sizeof h);
+        if (h.size < sizeof h || tail + h.size > head)
+            break;
+        copy_out(r, tail, p->rec_buf, h.size);
+        parse(p, p->rec_buf, h.size);
+        tail += h.size;
+    }
+    __atomic_store_n(&r->meta->data_tail, tail, __ATOMIC_RELEASE);
+}
+
+static int by_time(const void *a, const void *b)
+{
+    const struct ev *x = a, *y = b;
+    if (x->time != y->time)
+        return x->time < y->time ? -1 : 1;
+    /* one task's enter and exit in the same ns: the enter first */
+    return x->type - y->type;
+}
+
+/* read every ring; count the samples older than `upto` in time order */
+static void round_(struct lxb_perfstats *p, uint64_t upto)
+{
+    size_t i, k;
+
+    for (i = 0; i < (size_t)p->nring; i++)
+        drain(p, &p->ring[i]);
+    if (!p->nev)
+        return;
+    qsort(p->evs, p->nev, sizeof *p->evs, by_time);
+    for (k = 0; k < p->nev && p->evs[k].time < upto; k++)
+        one(p, &p->evs[k]);
+    memmove(p->evs, p->evs + k, (p->nev - k) * sizeof *p->evs);
+    p->nev -= k;
+}
+
+static void *reader_main(void *arg)
+{
+    struct lxb_perfstats *p = arg;
+    struct pollfd *pfd = calloc((size_t)p->nring + 1, sizeof *pfd);
+    int i;
+
+    if (!pfd)
+        return NULL;
+    for (i = 0; i < p->nring; i++)
+        pfd[i] = (struct pollfd){p->ring[i].fd_enter, POLLIN, 0};
+    pfd[p->nring] = (struct pollfd){p->stop_fd, POLLIN, 0};
+    for (;;) {
+        uint64_t now;
+        if (poll(pfd, (nfds_t)p->nring + 1, 50) < 0 && errno != EINTR)
+            break;
+        if (pfd[p->nring].revents & POLLIN)
+            break;
+        now = mono_ns();
+        round_(p, now > MARGIN_NS ? now - MARGIN_NS : 0);
+    }
+    free(pfd);
+    return NULL;
+}
+
+/* the online CPUs, from /sys/devices/system/cpu/online ("0-3,5") */
+static int online_cpus(int *cpus, int max)
+{
+    char buf[512], *s;
+    int fd = open("/sys/devices/system/cpu/online", O_RDONLY | O_CLOEXEC), n = 0;
+    ssize_t len;
+
+    if (fd < 0)
+        return -errno;
+    len = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (len <= 0)
+        return -EIO;
+    buf[len] = 0;
+    for (s = buf; *s && *s != '\n';) {
+        char *end;
+        long a = strtol(s, &end, 10), b = a;
+        if (end == s)
+            return -EIO;
+        if (*end == '-')
+            b = strtol(end + 1, &end, 10);
+        for (; a <= b && n < max; a++)
+            cpus[n++] = (int)a;
+        s = *end == ',' ? end + 1 : end;
+    }
+    return n;
+}
+
+static pid_t pidfd_to_pid(int pidfd)
+{
+    char path[64], buf[1024], *s;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -EIO;
+    buf[n] = 0;
+    s = strstr(buf, "\nPid:");
+    if (!s)
+        return -EIO;
+    n = strtol(s + 5, NULL, 10);
+    return n > 0 ? (pid_t)n : -ESRCH;
+}
+
+void lxb_perfstats_free(struct lxb_perfstats *p)
+{
+    int i;
+
+    if (!p)
+        return;
+    if (p->started) {
+        uint64_t one = 1;
+        if (write(p->stop_fd, &one, sizeof one) < 0)
+            (void)0;
+        pthread_join(p->thread, NULL);
+        p->started = 0;
+    }
+    for (i = 0; i < p->nring; i++) {
+        struct ring *r = &p->ring[i];
+        if (r->base && r->base != MAP_FAILED)
+            munmap(r->base, r->map_len);
+        if (r->fd_exit >= 0)
+            close(r->fd_exit);
+        if (r->fd_enter >= 0)
+            close(r->fd_enter);
+    }
+    if (p->stop_fd >= 0)
+        close(p->stop_fd);
+    free(p->ring);
+    free(p->evs);
+    free(p->pend);
+    free(p->rec_buf);
+    free(p);
+}
+
+int lxb_perfstats_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_perfstats **out)
+{
+    struct lxb_perfstats *p;
+    struct perf_event_attr a;
+    int cpus[1024], ncpu, i, id_enter, id_exit, rc;
+    long page = sysconf(_SC_PAGESIZE);
+    uint64_t ring;
+    pid_t guest;
+    sigset_t all, old;
+
+    *out = NULL;
+    guest = pidfd_to_pid(guest_pidfd);
+    if (guest < 0)
+        return guest;
+    id_enter = tp_id("sys_enter");
+    id_exit = tp_id("sys_exit");
+    if (id_enter < 0 || id_exit < 0)
+        return id_enter < 0 ? id_enter : id_exit;
+    ncpu = online_cpus(cpus, (int)(sizeof cpus / sizeof *cpus));
+    if (ncpu <= 0)
+        return ncpu < 0 ? ncpu : -ENODEV;
+    p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->t = t;
+    p->stop_fd = -1;
+    p->sink = lxb_sink_of(t);
+    p->id_enter = (uint16_t)id_enter;
+    p->id_exit = (uint16_t)id_exit;
+    p->off_id = field_offset("sys_enter", "id");
+    p->off_ret = field_offset("sys_exit", "ret");
+    rc = field_offset("sys_exit", "id");
+    p->rec_buf = malloc(65536);
+    p->ring = calloc((size_t)ncpu, sizeof *p->ring);
+    if (!p->sink || !p->rec_buf || !p->ring || pend_grow(p) < 0) {
+        lxb_perfstats_free(p);
+        return -ENOMEM;
+    }
+    /* sys_enter's and sys_exit's id share an offset (both follow the
+       common fields): one off_id serves both */
+    if (p->off_id < 0 || p->off_ret < 0 || rc != p->off_id) {
+        lxb_perfstats_free(p);
+        return -EIO;
+    }
+    /* the ring: a power of two of pages */
+    for (ring = RING_MAX; ring > RING_MIN && ring * (uint64_t)ncpu > RING_TOTAL; ring /= 2)
+        ;
+    if (ring < (uint64_t)page)
+        ring = (uint64_t)page;
+    for (i = 0; i < ncpu; i++) {
+        struct ring *r = &p->ring[i];
+        r->fd_enter = r->fd_exit = -1;
+    }
+    p->nring = ncpu;
+    for (i = 0; i < ncpu; i++) {
+        struct ring *r = &p->ring[i];
+        attr_for(&a, id_enter, 1, ring);
+        r->fd_enter = perf_open(&a, guest, cpus[i], -1);
+        if (r->fd_enter < 0)
+            goto fail;
+        attr_for(&a, id_exit, 0, ring);
+        r->fd_exit = perf_open(&a, guest, cpus[i], -1);
+        if (r->fd_exit < 0)
+            goto fail;
+        r->map_len = (size_t)page + ring;
+        r->base = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd_enter, 0);
+        if (r->base == MAP_FAILED) {
+            r->base = NULL;
+            goto fail;
+        }
+        r->meta = r->base;
+        r->data = (unsigned char *)r->base + page;
+        r->size = ring;
+        if (ioctl(r->fd_exit, PERF_EVENT_IOC_SET_OUTPUT, r->fd_enter) != 0)
+            goto fail;
+    }
+    p->stop_fd = eventfd(0, EFD_CLOEXEC);
+    if (p->stop_fd < 0)
+        goto fail;
+    /* no signal handler of the host runs on the reader */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rc = pthread_create(&p->thread, NULL, reader_main, p);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        errno = rc;
+        goto fail;
+    }
+    p->started = 1;
+    *out = p;
+    return 0;
+fail:
+    rc = -errno;
+    lxb_perfstats_free(p);
+    return rc ? rc : -EIO;
+}
+
+uint64_t lxb_perfstats_finish(struct lxb_perfstats *p)
+{
+    size_t i;
+
+    if (!p)
+        return 0;
+    if (p->started) {
+        uint64_t one = 1;
+        if (write(p->stop_fd, &one, sizeof one) < 0)
+            (void)0;
+        pthread_join(p->thread, NULL);
+        p->started = 0;
+    }
+    for (i = 0; i < (size_t)p->nring; i++)
+        ioctl(p->ring[i].fd_enter, PERF_EVENT_IOC_DISABLE, 0);
+    /* every task is gone: all that is left, in order */
+    round_(p, UINT64_MAX);
+    /* calls whose task's end was not seen (lost) end with the last event */
+    for (i = 0; i < p->pcap; i++) {
+        struct pending *q = &p->pend[i];
+        if (q->tid && mode_of(p, q->nr) == LXB_TRACE_RECORD) {
+            if (q->restart)
+                count(p, q->nr, q->t, q->t_exit, q->ret, 0);
+            else
+                count(p, q->nr, q->t, p->last_time > q->t ? p->last_time : q->t, 0, 1);
+        }
+    }
+    memset(p->pend, 0, p->pcap * sizeof *p->pend);
+    p->pused = 0;
+    return p->lost;
+}
+
+int lxb_perfstats_write(struct lxb_tracer *t, int json, int fd, uint64_t lost)
+{
+    return lxb_trace_stats_write_lost(t, json, fd, lost);
+}
