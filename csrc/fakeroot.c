@@ -24,7 +24,8 @@
  *   rsync -X, and needs no database that a crash or a copy of the rootfs
  *   could leave out of step (docs/DESIGN.md, "Fake root").  Linux allows
  *   user.* attributes on regular files and directories only: a symlink,
- *   fifo or socket's chown succeeds and is not recorded (docs/DIFFERENCES.md).
+ *   fifo or socket's chown is kept in memory while the zone runs (OTHER
+ *   FILES, docs/DIFFERENCES.md).
  *
  * THE PATH
  *
@@ -51,6 +52,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <linux/stat.h>
 #include <limits.h>
 #include <stdio.h>
@@ -193,6 +195,7 @@ static int cred_get_ids(uint32_t pid, struct fcred *out);
 static void answer(int rc, struct lxb_reply *r);
 
 static int fake_capable(uint32_t pid, int bit);
+static int chown_ok(uint32_t pid, int known, const struct record *rec, uint32_t owner, uint32_t group);
 
 /* does the caller hold CAP_CHOWN (fake root's token) in its fake effective
    set and its real one (see CAPABILITIES)?  caller_maps() first */
@@ -492,14 +495,104 @@ static ssize_t fd_getxattr(int fd, char *buf, size_t len)
     return n < 0 ? -errno : n;
 }
 
+/*
+ * OTHER FILES
+ *
+ *   Linux keeps user.* attributes off symlinks, fifos and sockets, so their
+ *   records live in the supervisor while the zone runs: a table keyed by
+ *   device, inode and birth time (an inode number used again is another
+ *   file), written by chown, read by the stat family.  The JVM's attach
+ *   listener, run on a fake id, chowns its socket to itself and jcmd refuses
+ *   a socket that does not then show as its own (docs/DIFFERENCES.md).
+ */
+#define NOREC_SLOTS 512
+
+struct norec {
+    uint64_t dev, ino;
+    int64_t btime_sec;
+    uint32_t btime_nsec;
+    uint32_t uid, gid;
+};
+
+static struct norec norecs[NOREC_SLOTS];
+static unsigned int norec_used, norec_next;
+static pthread_mutex_t norec_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int norec_key(int fd, struct norec *k)
+{
+    struct statx sx;
+
+    memset(k, 0, sizeof *k);
+    if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_INO | STATX_BTIME, &sx) != 0)
+        return -errno;
+    k->dev = ((uint64_t)sx.stx_dev_major << 32) | sx.stx_dev_minor;
+    k->ino = sx.stx_ino;
+    if (sx.stx_mask & STATX_BTIME) {
+        k->btime_sec = sx.stx_btime.tv_sec;
+        k->btime_nsec = sx.stx_btime.tv_nsec;
+    }
+    return 0;
+}
+
+/* the slot of k, or -1; norec_lock held */
+static int norec_find(const struct norec *k)
+{
+    unsigned int i;
+    for (i = 0; i < norec_used; i++)
+        if (norecs[i].dev == k->dev && norecs[i].ino == k->ino && norecs[i].btime_sec == k->btime_sec &&
+            norecs[i].btime_nsec == k->btime_nsec)
+            return (int)i;
+    return -1;
+}
+
+static void norec_read(int fd, struct record *rec)
+{
+    struct norec k;
+    int i;
+
+    if (__atomic_load_n(&norec_used, __ATOMIC_RELAXED) == 0 || norec_key(fd, &k) < 0)
+        return;
+    pthread_mutex_lock(&norec_lock);
+    if ((i = norec_find(&k)) >= 0) {
+        rec->have = 1;
+        rec->uid = norecs[i].uid;
+        rec->gid = norecs[i].gid;
+    }
+    pthread_mutex_unlock(&norec_lock);
+}
+
+static int norec_write(int fd, const struct record *rec)
+{
+    struct norec k;
+    int i, rc;
+
+    if ((rc = norec_key(fd, &k)) < 0)
+        return rc;
+    k.uid = rec->uid;
+    k.gid = rec->gid;
+    pthread_mutex_lock(&norec_lock);
+    if ((i = norec_find(&k)) < 0) {
+        /* the oldest goes when the table is full */
+        i = (int)(norec_used < NOREC_SLOTS ? norec_used : norec_next);
+        norec_next = (unsigned int)(i + 1) % NOREC_SLOTS;
+        if (norec_used < NOREC_SLOTS)
+            __atomic_store_n(&norec_used, norec_used + 1, __ATOMIC_RELAXED);
+    }
+    norecs[i] = k;
+    pthread_mutex_unlock(&norec_lock);
+    return 0;
+}
+
 static void read_record(int fd, mode_t mode, struct record *rec)
 {
     char path[64], buf[96];
     ssize_t n;
 
     memset(rec, 0, sizeof *rec);
-    if (!S_ISREG(mode) && !S_ISDIR(mode))
+    if (!S_ISREG(mode) && !S_ISDIR(mode)) {
+        norec_read(fd, rec);
         return;
+    }
     n = fd_getxattr(fd, buf, sizeof buf - 1);
     if (n == -ENOSYS) {
         snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
@@ -531,7 +624,7 @@ static int write_record(int fd, const struct stat *st, const struct record *rec)
     int n, rc;
 
     if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
-        return 0;               /* Linux keeps user.* off other files: not recorded */
+        return norec_write(fd, rec);    /* Linux keeps user.* off other files (OTHER FILES) */
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     if (rec->type)
         n = snprintf(buf, sizeof buf, "%u:%u:%c:%u:%u", rec->uid, rec->gid, rec->type, rec->major, rec->minor);
@@ -894,7 +987,7 @@ static int do_chown(const struct lxb_call *c, int dirfd, uint64_t path_addr, int
                     uint32_t group, int flags)
 {
     char path[PATH_MAX], rel[PATH_MAX + 16];
-    int rootfd = -1, fd = -1, rc;
+    int rootfd = -1, fd = -1, rc, root, known;
     struct record rec;
     struct stat st;
 
@@ -907,10 +1000,7 @@ static int do_chown(const struct lxb_call *c, int dirfd, uint64_t path_addr, int
         goto out;
     if ((rc = caller_maps(c->pid)) < 0)
         goto out;
-    if (!caller_is_root(c->pid)) {
-        rc = -EPERM;
-        goto out;
-    }
+    root = caller_is_root(c->pid);
     if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
         rc = -ENOENT;
         goto out;
@@ -924,10 +1014,13 @@ static int do_chown(const struct lxb_call *c, int dirfd, uint64_t path_addr, int
         goto out;
     }
     read_record(fd, st.st_mode, &rec);
+    known = rec.have || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode);
     if (!rec.have) {
         rec.uid = to_zone(&uid_maps, st.st_uid);
         rec.gid = to_zone(&gid_maps, st.st_gid);
     }
+    if (!root && (rc = chown_ok(c->pid, known, &rec, owner, group)) < 0)
+        goto out;
     if (owner != (uint32_t)-1)
         rec.uid = owner;
     if (group != (uint32_t)-1)
@@ -1905,6 +1998,33 @@ void lxb_fr_getid(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply 
         return;
     }
     r->error = 0;
+}
+
+/* chown_ok and chgrp_ok of fs/attr.c, for a caller without CAP_CHOWN: the
+   file's owner (its fake fsuid) may give the file to itself, and to the
+   file's group or one of its own.  A symlink, fifo or socket without a
+   record has no known owner (OTHER FILES: its maker is not seen, the kernel
+   shows the one real id), so the caller may take it as its owner would */
+static int chown_ok(uint32_t pid, int known, const struct record *rec, uint32_t owner, uint32_t group)
+{
+    struct fcred cr;
+    uint32_t fuid, i;
+
+    if (cred_get_ids(pid, &cr) < 0)
+        return -EPERM;
+    fuid = known ? rec->uid : cr.uid[3];
+    if (owner != (uint32_t)-1 && (fuid != cr.uid[3] || owner != fuid))
+        return -EPERM;
+    if (group == (uint32_t)-1)
+        return 0;
+    if (fuid != cr.uid[3])
+        return -EPERM;
+    if ((known && group == rec->gid) || group == cr.gid[3])
+        return 0;
+    for (i = 0; i < cr.ngroups && i < CRED_GROUPS; i++)
+        if (cr.groups[i] == group)
+            return 0;
+    return -EPERM;
 }
 
 static int fake_capable(uint32_t pid, int bit)
