@@ -272,7 +272,8 @@ def run(show_plan, tty, rootfs, cmd, **params):
         _fail(str(e), e.exit_code)
     except OSError as e:
         _restore(saved)
-        _fail(f"{e.strerror or e}", EXIT_FAILED)
+        # the file it is about, as DESIGN.md's errors name the thing (-o FILE)
+        _fail(f"{e.filename}: {e.strerror}" if e.filename and e.strerror else f"{e.strerror or e}", EXIT_FAILED)
     _restore(saved)
     code = result.returncode
     # leave without the interpreter's tear-down (~30 ms of module and object
