@@ -56,7 +56,7 @@
 #define TG_NR_MAX LXB_NR_MAX
 #define TG_NSIG 65
 enum { C_REG = 1, C_ADDR, C_PTR };
-enum { SP_NONE = 0, SP_FD, SP_OPEN, SP_CLONE, SP_UNSHARE, SP_PROT, SP_MMAP, SP_SIGNO, SP_CLOCK };
+enum { SP_NONE = 0, SP_FD, SP_CLONE, SP_SIGNO };
 enum { A_PTR = 1, A_PATH, A_STR };
 enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER };
@@ -64,6 +64,8 @@ enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_O
 struct tg_param {
     const char *name;
     uint8_t cls, bits, sgn, special, dir, target, size_idx;
+    uint8_t kind;                /* TG_KINDS[kind - 1] prints it (decode.Kind), 0: none */
+    uint8_t sw, sw_on;           /* TG_SWITCHES[sw - 1] picks its kind by argument sw_on (decode.Switch) */
 };
 struct tg_sc {
     const char *name;
@@ -74,6 +76,24 @@ struct tg_sc {
 struct tg_name {
     const char *name;
     unsigned long long value;
+};
+/* decode.Kind: an enum, or a flags word (a field first, then bits, then the rest) */
+struct tg_kind {
+    uint8_t bits, sgn, flags;
+    char rest, other;            /* rest: 'x' 0x1f, 'O' 0644; other (an enum): 'd' the number, 'x' hex */
+    unsigned long long field;
+    const struct tg_name *names, *values;
+    const char *zero;
+};
+/* decode.Switch: the kind of the case whose value the selecting argument has, else dflt */
+struct tg_case {
+    long long value;
+    struct tg_param p;
+};
+struct tg_switch {
+    const struct tg_case *cases;
+    int ncases;
+    struct tg_param dflt;
 };
 
 #include "trace_table.h"
@@ -547,16 +567,11 @@ static void tb_f(struct tbuf *b, const char *fmt, ...)
         b->n = b->n + (size_t)k >= b->cap ? b->cap - 1 : b->n + (size_t)k;
 }
 
-/* decode._flags: NAME|NAME|0xREST after `first`, or `zero` */
-static void flags_text(struct tbuf *b, uint64_t value, const struct tg_name *table, const char *first,
-                       const char *zero, int octal_rest)
+/* decode._flags: NAME|NAME|0xREST, or `zero` (clone's flags) */
+static void flags_text(struct tbuf *b, uint64_t value, const struct tg_name *table, const char *zero)
 {
     uint64_t rest = value;
     int any = 0;
-    if (first) {
-        tb_s(b, first);
-        any = 1;
-    }
     for (; table->name; table++) {
         if (value & table->value) {
             if (any)
@@ -569,7 +584,7 @@ static void flags_text(struct tbuf *b, uint64_t value, const struct tg_name *tab
     if (rest) {
         if (any)
             tb_s(b, "|");
-        tb_f(b, octal_rest ? "0o%llo" : "0x%llx", (unsigned long long)rest);
+        tb_f(b, "0x%llx", (unsigned long long)rest);
         any = 1;
     }
     if (!any)
@@ -584,15 +599,86 @@ static const char *name_of(const struct tg_name *table, uint64_t v)
     return NULL;
 }
 
+/* decode.kind_text: a value of a decode.Kind, by name */
+static void kind_val(const struct tg_kind *k, uint64_t raw, struct val *v)
+{
+    struct tbuf b = {v->text, 0, sizeof v->text};
+    int64_t x = as_int(raw, k->bits, k->sgn);
+    uint64_t rest = (uint64_t)x;
+    const struct tg_name *t;
+    const char *nm;
+
+    v->text[0] = 0;
+    v->i = x;
+    if (!k->flags) {
+        if ((nm = name_of(k->names, (uint64_t)x)) != NULL) {
+            v->type = V_TEXT;
+            tb_s(&b, nm);
+        } else if (k->other == 'x') {
+            v->type = V_TEXT;
+            tb_f(&b, "0x%llx", (unsigned long long)(k->bits < 64 ? (uint64_t)x & ((1ull << k->bits) - 1) : (uint64_t)x));
+        } else {
+            v->type = (k->bits == 64 && !k->sgn) ? V_UINT : V_INT;
+        }
+        return;
+    }
+    v->type = V_TEXT;
+    if (k->field) {
+        uint64_t f = rest & k->field;
+        rest &= ~(uint64_t)k->field;
+        if ((nm = name_of(k->values, f)) != NULL)
+            tb_s(&b, nm);
+        else if (f)
+            tb_f(&b, "0x%llx", (unsigned long long)f);
+    }
+    for (t = k->names; t->name; t++) {
+        if (t->value && (rest & t->value) == t->value) {
+            if (b.n)
+                tb_s(&b, "|");
+            tb_s(&b, t->name);
+            rest &= ~(uint64_t)t->value;
+        }
+    }
+    if (rest) {
+        if (b.n)
+            tb_s(&b, "|");
+        tb_f(&b, k->rest == 'x' ? "0x%llx" : "%#03llo", (unsigned long long)rest);
+    }
+    if (!b.n)
+        tb_s(&b, k->zero);
+}
+
+/* decode.switched: the kind of argument pp of a call with registers args */
+static const struct tg_param *switched(const struct tg_sc *sc, const struct tg_param *pp, const uint64_t *args)
+{
+    const struct tg_switch *sw;
+    const struct tg_param *on;
+    int64_t sel;
+    int i;
+
+    if (!pp->sw)
+        return pp;
+    sw = &TG_SWITCHES[pp->sw - 1];
+    on = &sc->p[pp->sw_on];
+    sel = as_int(args[pp->sw_on], on->bits, on->sgn);
+    for (i = 0; i < sw->ncases; i++)
+        if (sw->cases[i].value == sel)
+            return &sw->cases[i].p;
+    return &sw->dflt;
+}
+
 static void reg_val(const struct tg_param *pp, uint64_t raw, struct val *v)
 {
     struct tbuf b = {v->text, 0, sizeof v->text};
     int64_t x = as_int(raw, pp->bits, pp->sgn);
-    const char *nm;
 
     v->text[0] = 0;
     v->type = (pp->bits == 64 && !pp->sgn) ? V_UINT : V_INT;
     v->i = x;
+    if (pp->kind) {
+        kind_val(&TG_KINDS[pp->kind - 1], raw, v);
+        return;
+    }
     switch (pp->special) {
     case SP_FD:
         if (x == -100) {
@@ -600,16 +686,12 @@ static void reg_val(const struct tg_param *pp, uint64_t raw, struct val *v)
             tb_s(&b, "AT_FDCWD");
         }
         break;
-    case SP_OPEN:
-        v->type = V_TEXT;
-        flags_text(&b, (uint64_t)x, TG_OPEN_FLAGS, (x & 3) ? NULL : "O_RDONLY", "", 1);
-        break;
     case SP_CLONE: {
         uint64_t u = (uint64_t)x;
         unsigned sig = (unsigned)(u & 0xFF);
         v->type = V_TEXT;
         if (u & ~0xFFull)
-            flags_text(&b, u & ~0xFFull, TG_CLONE_FLAGS, NULL, "0", 0);
+            flags_text(&b, u & ~0xFFull, TG_CLONE_FLAGS, "0");
         if (sig) {
             if (b.n)
                 tb_s(&b, "|");
@@ -622,38 +704,10 @@ static void reg_val(const struct tg_param *pp, uint64_t raw, struct val *v)
             tb_s(&b, "0");
         break;
     }
-    case SP_UNSHARE:
-        v->type = V_TEXT;
-        flags_text(&b, (uint64_t)x, TG_UNSHARE_FLAGS, NULL, "0", 0);
-        break;
-    case SP_PROT:
-        v->type = V_TEXT;
-        flags_text(&b, (uint64_t)x, TG_PROT_FLAGS, NULL, "PROT_NONE", 0);
-        break;
-    case SP_MMAP: {
-        uint64_t u = (uint64_t)x, kind = u & 0xF;
-        char first[24];
-        const char *f = NULL;
-        v->type = V_TEXT;
-        if ((nm = name_of(TG_MAP_TYPES, kind)) != NULL)
-            f = nm;
-        else if (kind) {
-            snprintf(first, sizeof first, "0x%llx", (unsigned long long)kind);
-            f = first;
-        }
-        flags_text(&b, u & ~0xFull, TG_MAP_FLAGS, f, "0", 0);
-        break;
-    }
     case SP_SIGNO:
         if (x > 0 && x < TG_NSIG && TG_SIG_FIRST[x]) {
             v->type = V_TEXT;
             tb_s(&b, TG_SIG_FIRST[x]);
-        }
-        break;
-    case SP_CLOCK:
-        if ((nm = name_of(TG_CLOCKS, (uint64_t)x)) != NULL && x >= 0) {
-            v->type = V_TEXT;
-            tb_s(&b, nm);
         }
         break;
     }
@@ -778,7 +832,7 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
 
     v->cut = 0;
     if (pp->cls == C_REG) {
-        reg_val(pp, raw, v);
+        reg_val(switched(sc, pp, r->args), raw, v);
         return;
     }
     v->type = V_ADDR;
@@ -1150,6 +1204,25 @@ static void put_syscall(struct lxb_tracer *t, struct lxb_sink *s, const struct l
     }
 }
 
+/* decode.si_code: the signal's own name for its si_code (CLD_EXITED), else SI_*, else the number */
+static void put_si_code(struct lxb_sink *s, int sig, int32_t code, int json)
+{
+    const char *nm = NULL;
+    if (sig > 0 && sig < TG_NSIG && TG_SIGCODE_KIND[sig])
+        nm = name_of(TG_KINDS[TG_SIGCODE_KIND[sig] - 1].names, (uint64_t)(int64_t)code);
+    if (!nm)
+        nm = name_of(TG_KINDS[TG_SI_KIND - 1].names, (uint64_t)(int64_t)code);
+    if (!nm) {
+        put_i64(s, code);
+        return;
+    }
+    if (json)
+        P('"');
+    put_s(s, nm);
+    if (json)
+        P('"');
+}
+
 static void put_signal(struct lxb_tracer *t, struct lxb_sink *s, const struct lxb_trace_rec *r)
 {
     char tmp[16];
@@ -1162,7 +1235,7 @@ static void put_signal(struct lxb_tracer *t, struct lxb_sink *s, const struct lx
         put_s(s, ", \"signal\": \"");
         put_s(s, sig);
         put_s(s, "\", \"si_code\": ");
-        put_i64(s, r->code);
+        put_si_code(s, r->nr, r->code, 1);
         put_s(s, ", \"si_pid\": ");
         put_i64(s, spid);
         put_s(s, ", \"si_uid\": ");
@@ -1177,7 +1250,7 @@ static void put_signal(struct lxb_tracer *t, struct lxb_sink *s, const struct lx
     put_s(s, " {si_signo=");
     put_s(s, sig);
     put_s(s, ", si_code=");
-    put_i64(s, r->code);
+    put_si_code(s, r->nr, r->code, 0);
     put_s(s, ", si_pid=");
     put_i64(s, spid);
     put_s(s, ", si_uid=");

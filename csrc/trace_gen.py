@@ -4,8 +4,9 @@ lxrun --trace formats each traced call in C (csrc/trace_fmt.c), as the
 Python decoder (lxbrand/brand/decode.py) prints it.  What C needs to know
 is data the Python side already holds: each syscall's name, its arguments'
 names and kinds (the table's signatures, lxbrand/brand/table.py), its trace
-classes, the flag and name tables of decode.py (O_*, CLONE_*, PROT_*,
-MAP_*, CLOCK_*, signal names), and errno names and messages.  This script
+classes, the flag and name tables of decode.py (its KINDS: enums and
+flags words such as O_*, AT_*, ioctl requests, mode_t; CLONE_*, signal
+names, si_code names), and errno names and messages.  This script
 writes them as one C header, so that csrc/ holds no second list:
 
     python3 csrc/trace_gen.py -o build/gen/trace_table.h
@@ -33,9 +34,31 @@ from lxbrand.brand.table import TABLE  # noqa: E402
 
 NR_MAX = 512                     # LXB_NR_MAX (csrc/lxbrand.h)
 
-# register kinds with a name for some values (trace_fmt.c SP_*)
-SPECIAL = {"fd": "SP_FD", "open_flags": "SP_OPEN", "clone_flags": "SP_CLONE", "unshare_flags": "SP_UNSHARE",
-           "mmap_prot": "SP_PROT", "mmap_flags": "SP_MMAP", "signo": "SP_SIGNO", "clockid": "SP_CLOCK"}
+# register kinds printed by code of their own (trace_fmt.c SP_*); every
+# decode.KINDS kind is a TG_KINDS row printed by trace_fmt.c's kind_val
+SPECIAL = {"fd": "SP_FD", "clone_flags": "SP_CLONE", "signo": "SP_SIGNO"}
+REST = {"x": "'x'", "oct": "'O'"}
+OTHER = {"d": "'d'", "x": "'x'"}
+
+
+def kinds() -> list:
+    """[(name, Kind)]: decode.KINDS' Kinds, then the si_code kinds (TG_KINDS' rows)."""
+    out = [(n, k) for n, k in decode.KINDS.items() if isinstance(k, decode.Kind)]
+    out.append(("si_codes", decode.SI_CODES))
+    out += [(f"si_codes_{sig}", k) for sig, k in sorted(decode.SIGNAL_CODES.items())]
+    return out
+
+
+KIND_INDEX = {n: i + 1 for i, (n, _) in enumerate(kinds())}      # 0: none
+SWITCHES = [(n, k) for n, k in decode.KINDS.items() if isinstance(k, decode.Switch)]
+SWITCH_INDEX = {n: i + 1 for i, (n, _) in enumerate(SWITCHES)}
+
+
+def reg_row(name: str, kind: str, on: int = 0) -> str:
+    """A register argument of kind `kind` as a struct tg_param."""
+    bits, signed = decode._INTS[kind]
+    return (f"{{{_c(name) if name else 0}, C_REG, {bits}, {int(signed)}, {SPECIAL.get(kind, 'SP_NONE')}, 0, 0, 255, "
+            f"{KIND_INDEX.get(kind, 0)}, {SWITCH_INDEX.get(kind, 0)}, {on}}}")
 ADDR = {"ptr": "A_PTR", "path": "A_PATH", "str": "A_STR"}
 DIRS = {"in": "D_IN", "out": "D_OUT", "inout": "D_INOUT"}
 FAST = {"stat": "T_STAT", "statx": "T_STATX", "timespec": "T_TIMESPEC", "sockaddr": "T_SOCKADDR"}
@@ -53,9 +76,14 @@ def param_row(sc, i: int) -> str:
         raise SystemExit(f"trace_gen: {sc.name}: malformed type {kind!r}")
     if m.group("kind"):
         if kind in ADDR:
-            return f"{{{_c(name)}, C_ADDR, 64, 0, {ADDR[kind]}, 0, 0, 255}}"
-        bits, signed = decode._INTS[kind]
-        return f"{{{_c(name)}, C_REG, {bits}, {int(signed)}, {SPECIAL.get(kind, 'SP_NONE')}, 0, 0, 255}}"
+            return f"{{{_c(name)}, C_ADDR, 64, 0, {ADDR[kind]}, 0, 0, 255, 0, 0, 0}}"
+        sw = decode.KINDS.get(kind)
+        on = 0
+        if isinstance(sw, decode.Switch):
+            on = [p for p, _ in sc.params].index(sw.on)     # a Switch's `on` names an argument of the call
+            if on >= 6 or isinstance(decode.KINDS.get(sc.params[on][1]), decode.Switch):
+                raise SystemExit(f"trace_gen: {sc.name}: {name} switched by {sw.on}, no register of its own")
+        return reg_row(name, kind, on)
     target, array, n = m.group("target"), m.group("array"), m.group("n")
     if target == "bytes":
         t = "T_BYTES"
@@ -71,7 +99,7 @@ def param_row(sc, i: int) -> str:
     j = index.get(sc.sizes.get(name), 255)
     if j != 255 and (j >= 6 or sc.params[j][1] not in decode._INTS):
         j = 255
-    return f"{{{_c(name)}, C_PTR, 64, 0, 0, {DIRS[m.group('dir')]}, {t}, {j}}}"
+    return f"{{{_c(name)}, C_PTR, 64, 0, 0, {DIRS[m.group('dir')]}, {t}, {j}, 0, 0, 0}}"
 
 
 def _names(table: dict) -> str:
@@ -93,11 +121,33 @@ def generate() -> str:
         out.append(f"    [{sc.nr}] = {{{_c(sc.name)}, {min(6, len(sc.params))}, {cls:#x}, {{{params}}}}},")
     out.append("};")
     out.append("")
-    for cname, table in (("TG_OPEN_FLAGS", decode.OPEN_FLAGS), ("TG_CLONE_FLAGS", decode.CLONE_FLAGS),
-                         ("TG_UNSHARE_FLAGS", decode.UNSHARE_FLAGS), ("TG_PROT_FLAGS", decode.PROT_FLAGS),
-                         ("TG_MAP_FLAGS", decode.MAP_FLAGS), ("TG_CLOCKS", decode.CLOCKS),
-                         ("TG_MAP_TYPES", {v: k for k, v in decode.MAP_TYPES.items()})):
-        out.append(f"static const struct tg_name {cname}[] = {{{_names(table)}, {{0, 0}}}};")
+    out.append(f"static const struct tg_name TG_CLONE_FLAGS[] = {{{_names(decode.CLONE_FLAGS)}, {{0, 0}}}};")
+    out.append("")
+    # the kinds printed by name: enums and flags words (decode.Kind)
+    rows = []
+    for i, (name, k) in enumerate(kinds()):
+        if k.flags and k.signed:
+            raise SystemExit(f"trace_gen: kind {name}: a flags word is unsigned")
+        for part, table in (("N", k.names), ("V", k.values)):
+            body = _names(table) + ", " if table else ""
+            out.append(f"static const struct tg_name TG_K{i}{part}[] = {{{body}{{0, 0}}}};")
+        rows.append(f"    /* {name} */ {{{k.bits}, {int(k.signed)}, {int(k.flags)}, {REST[k.rest]}, {OTHER[k.other]}, "
+                    f"{k.field:#x}ull, TG_K{i}N, TG_K{i}V, {_c(k.zero)}}},")
+    out.append("static const struct tg_kind TG_KINDS[] = {")
+    out += rows
+    out.append("};")
+    # the kinds switched by another argument (decode.Switch): cases, then the default
+    for i, (name, sw) in enumerate(SWITCHES):
+        cases = ", ".join(f"{{{v}ll, {reg_row(None, k)}}}" for v, k in sw.cases.items())
+        out.append(f"static const struct tg_case TG_S{i}[] = {{{cases}}};")
+    out.append("static const struct tg_switch TG_SWITCHES[] = {")
+    out += [f"    /* {name} */ {{TG_S{i}, {len(sw.cases)}, {reg_row(None, sw.default)}}},"
+            for i, (name, sw) in enumerate(SWITCHES)]
+    out.append("};")
+    # si_code: the signal's own kind (TG_KINDS index + 1), else SI_*
+    out.append("static const unsigned char TG_SIGCODE_KIND[TG_NSIG] = {"
+               + ", ".join(f"[{sig}] = {KIND_INDEX[f'si_codes_{sig}']}" for sig in sorted(decode.SIGNAL_CODES)) + "};")
+    out.append(f"#define TG_SI_KIND {KIND_INDEX['si_codes']}")
     out.append("")
     # signal names: decode._named (first name), clone_flags' exit signal
     # ({v: k}: the last name), trace._signame (first name not SIG_*)

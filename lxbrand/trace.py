@@ -310,11 +310,11 @@ class Recorder:
         elif kind == lib.LXB_REC_SIGNAL:
             if not (o.lines_wanted(None)):
                 return
-            sig = _signame(nr)
+            sig, si_code = _signame(nr), decode.si_code(nr, code)      # CLD_EXITED, SI_USER, or the number
             ev = Event(type="signal", pid=pid, tid=tid, time=(t_entry - self.t0) / 1e9, signal=sig,
-                       si_code=code, si_pid=_int32(a0), si_uid=a1 & 0xFFFFFFFF)
+                       si_code=_jsonable(si_code), si_pid=_int32(a0), si_uid=a1 & 0xFFFFFFFF)
             if self.reference and o.format == "text":
-                ev.line = (f"[pid {tid}] --- {sig} {{si_signo={sig}, si_code={code}, si_pid={_int32(a0)}, "
+                ev.line = (f"[pid {tid}] --- {sig} {{si_signo={sig}, si_code={si_code}, si_pid={_int32(a0)}, "
                            f"si_uid={a1 & 0xFFFFFFFF}}} ---")
             self._deliver(ev)
         elif kind == lib.LXB_REC_EXIT:

@@ -91,7 +91,7 @@ def test_tar_bytes_written(rootfs):
     assert r.returncode == 0, r.stderr
     src = [e for e in calls(ev, "openat") if e["args"]["path"] == "passwd" and e["result"] >= 0]
     dst = [e for e in calls(ev, "creat") if e["args"]["path"] == "/tmp/t.tar"]    # tar's creat(2)
-    assert src and dst and dst[0]["args"]["mode"] == 0o666
+    assert src and dst and dst[0]["args"]["mode"] == "0666"           # a mode_t in octal, as strace prints it
     read = sum(e["result"] for e in calls(ev, "read") if e["args"]["fd"] == src[0]["result"])
     written = sum(e["result"] for e in calls(ev, "write") if e["args"]["fd"] == dst[0]["result"])
     assert read == size
@@ -803,3 +803,337 @@ def test_a_killed_traced_runs_cgroup_is_removed_by_the_next(rootfs):
                 os.rmdir(d)
             except OSError:
                 pass
+
+
+# --- named constants (decode.KINDS): the names strace prints ---------------------------
+# at-flags, statx masks, access modes, ioctl requests, fcntl ops and FD_CLOEXEC,
+# lseek whence, socket domains/types/protocols, wait4 options, sigprocmask how,
+# futex ops, madvise advice, prctl/arch_prctl ops, mode_t in octal, si_code names
+
+_NAMED = [   # (syscall, registers, the line's call as the Python decoder and C print it)
+    ("ioctl", (1, 0x5413, 0x7F0000001000), "ioctl(1, TIOCGWINSZ, 0x7f0000001000)"),
+    ("ioctl", (0, 0x5401, 0), "ioctl(0, TCGETS, NULL)"),
+    ("ioctl", (3, 0x541B, 0), "ioctl(3, FIONREAD, NULL)"),
+    ("ioctl", (3, 0x5451, 0), "ioctl(3, FIOCLEX, NULL)"),
+    ("ioctl", (3, 0x540E, 0), "ioctl(3, TIOCSCTTY, NULL)"),
+    ("ioctl", (3, 0xDEAD, 0), "ioctl(3, 0xdead, NULL)"),
+    ("statx", ((1 << 64) - 100, 0, 0x800, 0x2, 0), "statx(AT_FDCWD, NULL, AT_STATX_SYNC_AS_STAT|AT_NO_AUTOMOUNT, "
+                                                    "STATX_MODE, NULL)"),
+    ("statx", (3, 0, 0x1000 | 0x2000, 0x7FF | 0x1000, 0), "statx(3, NULL, AT_STATX_FORCE_SYNC|AT_EMPTY_PATH, "
+                                                        "STATX_BASIC_STATS|STATX_MNT_ID, NULL)"),
+    ("statx", (3, 0, 0x6000 | 0x100, 0xFFF | 0x80000000, 0), "statx(3, NULL, 0x6000|AT_SYMLINK_NOFOLLOW, "
+                                                           "STATX_ALL|0x80000000, NULL)"),
+    ("newfstatat", (3, 0, 0, 0x1000), "newfstatat(3, NULL, NULL, AT_EMPTY_PATH)"),
+    ("unlinkat", (3, 0, 0x200), "unlinkat(3, NULL, AT_REMOVEDIR)"),
+    ("unlinkat", (3, 0, 0), "unlinkat(3, NULL, 0)"),
+    ("faccessat2", (3, 0, 0, 0x200 | 0x100), "faccessat2(3, NULL, F_OK, AT_SYMLINK_NOFOLLOW|AT_EACCESS)"),
+    ("fchownat", (3, 0, 0, 0, 0x100 | 0x1000), "fchownat(3, NULL, 0, 0, AT_SYMLINK_NOFOLLOW|AT_EMPTY_PATH)"),
+    ("linkat", (3, 0, 4, 0, 0x400), "linkat(3, NULL, 4, NULL, AT_SYMLINK_FOLLOW)"),
+    ("utimensat", (3, 0, 0, 0x100), "utimensat(3, NULL, NULL, AT_SYMLINK_NOFOLLOW)"),
+    ("execveat", (3, 0, 0, 0, 0x1000), "execveat(3, NULL, NULL, NULL, AT_EMPTY_PATH)"),
+    ("access", (0, 0), "access(NULL, F_OK)"),
+    ("access", (0, 7), "access(NULL, R_OK|W_OK|X_OK)"),
+    ("access", (0, 4 | 8), "access(NULL, R_OK|0x8)"),
+    ("mkdir", (0, 0o755), "mkdir(NULL, 0755)"),
+    ("mkdir", (0, 0), "mkdir(NULL, 000)"),
+    ("chmod", (0, 0o4755), "chmod(NULL, 04755)"),
+    ("umask", (0o22,), "umask(022)"),
+    ("mknod", (0, 0o20600, 0x103), "mknod(NULL, S_IFCHR|0600, 259)"),
+    ("openat", ((1 << 64) - 100, 0, 0o101 | 0o2000000, 0o644), "openat(AT_FDCWD, NULL, O_WRONLY|O_CREAT|O_CLOEXEC, 0644)"),
+    ("openat", (3, 0, 0o2200000, 0), "openat(3, NULL, O_RDONLY|O_CLOEXEC|O_DIRECTORY, 0)"),
+    ("fcntl", (3, 2, 1), "fcntl(3, F_SETFD, FD_CLOEXEC)"),
+    ("fcntl", (3, 1, 0), "fcntl(3, F_GETFD, 0)"),
+    ("fcntl", (3, 4, 0o4002), "fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK)"),
+    ("fcntl", (3, 1030, 10), "fcntl(3, F_DUPFD_CLOEXEC, 10)"),
+    ("fcntl", (3, 10, 10), "fcntl(3, F_SETSIG, SIGUSR1)"),
+    ("fcntl", (3, 6, 0x7F0000001000), "fcntl(3, F_SETLK, 139637976731648)"),
+    ("fcntl", (3, 99, 5), "fcntl(3, 99, 5)"),
+    ("lseek", (3, 0, 2), "lseek(3, 0, SEEK_END)"),
+    ("lseek", (3, 0, 9), "lseek(3, 0, 9)"),
+    ("socket", (1, 1 | 0o2000000, 0), "socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0)"),
+    ("socket", (10, 1 | 0o4000, 6), "socket(AF_INET6, SOCK_STREAM|SOCK_NONBLOCK, IPPROTO_TCP)"),
+    ("socket", (2, 2, 0), "socket(AF_INET, SOCK_DGRAM, IPPROTO_IP)"),
+    ("socket", (16, 3 | 0o2000000, 0), "socket(AF_NETLINK, SOCK_RAW|SOCK_CLOEXEC, NETLINK_ROUTE)"),
+    ("socket", (99, 0xF, 5), "socket(99, 0xf, 5)"),
+    ("socketpair", (1, 5, 0, 0), "socketpair(AF_UNIX, SOCK_SEQPACKET, 0, NULL)"),
+    ("accept4", (3, 0, 0, 0o2000000), "accept4(3, NULL, NULL, SOCK_CLOEXEC)"),
+    ("wait4", (-1 & 0xFFFFFFFF, 0, 1, 0), "wait4(-1, NULL, WNOHANG, NULL)"),
+    ("wait4", (5, 0, 0x40000000 | 2, 0), "wait4(5, NULL, WSTOPPED|__WALL, NULL)"),
+    ("rt_sigprocmask", (0, 0, 0, 8), "rt_sigprocmask(SIG_BLOCK, NULL, NULL, 8)"),
+    ("rt_sigprocmask", (2, 0, 0, 8), "rt_sigprocmask(SIG_SETMASK, NULL, NULL, 8)"),
+    ("futex", (0, 0x80, 2, 0, 0, 0), "futex(NULL, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0)"),
+    ("futex", (0, 0x81, 1, 0, 0, 0), "futex(NULL, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0)"),
+    ("futex", (0, 0x189, 0, 0, 0, 0xFFFFFFFF), "futex(NULL, FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME, 0, NULL, "
+                                             "NULL, 4294967295)"),
+    ("madvise", (0, 8192, 4), "madvise(NULL, 8192, MADV_DONTNEED)"),
+    ("madvise", (0, 8192, 14), "madvise(NULL, 8192, MADV_HUGEPAGE)"),
+    ("prctl", (15, 0, 0, 0, 0), "prctl(PR_SET_NAME, 0, 0, 0, 0)"),
+    ("prctl", (38, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)"),
+    ("arch_prctl", (0x1002, 0x7F0000001000), "arch_prctl(ARCH_SET_FS, 0x7f0000001000)"),
+    ("prlimit64", (0, 7, 0, 0), "prlimit64(0, RLIMIT_NOFILE, NULL, NULL)"),
+    ("getrandom", (0, 8, 1), "getrandom(NULL, 8, GRND_NONBLOCK)"),
+    ("clock_gettime", (1, 0), "clock_gettime(CLOCK_MONOTONIC, NULL)"),
+    ("mmap", (0, 4096, 3, 0x22, -1 & 0xFFFFFFFF, 0),
+     "mmap(NULL, 4096, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)"),
+    ("clone", (0x1200011, 0, 0, 0, 0), None),
+]
+
+_SIGNALS = [  # (signal, si_code, what the line shows)
+    (17, 1, "CLD_EXITED"), (17, 2, "CLD_KILLED"), (17, 6, "CLD_CONTINUED"), (17, 0, "SI_USER"),
+    (11, 1, "SEGV_MAPERR"), (10, -6, "SI_TKILL"), (10, 0x80, "SI_KERNEL"), (10, 7, "7"), (5, 2, "TRAP_TRACE"),
+]
+
+
+def _plain_record(nr, regs, ret=0, kind=None, code=0):
+    from lxbrand import trace
+    from lxbrand._csup import lib
+    args = list(regs) + [0] * (6 - len(regs))
+    return trace.RECORD.pack(lib.LXB_REC_SYSCALL if kind is None else kind, 0, 3, 4, nr, code, *args, ret, 10**7,
+                             10**7 + 1500, 99, 255, 255, 255, 0, 0, 0, 0, 0, b"\0" * (3 * trace.SLOT))
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_named_constants_c_and_python_print_alike(tmp_path, fmt):
+    """The kinds of decode.KINDS (and si_code names) print as strace prints
+    them, in the Python decoder and, byte for byte, in csrc/trace_fmt.c."""
+    from lxbrand import trace
+    from lxbrand.brand import BY_NAME, TABLE
+    from lxbrand._csup import lib
+    o = trace.Observe(trace=True, format=fmt)
+    ref = trace.Recorder(o, reference=True)
+    ref.t0 = 0
+    sink = _CSink(tmp_path, {sc.nr for sc in TABLE}, fmt, stats=False)
+    for name, regs, _ in _NAMED:
+        raw = _plain_record(BY_NAME[name].nr, regs)
+        ref.feed(trace.RECORD.unpack(raw), b"")
+        sink.feed(raw)
+    for sig, code, _ in _SIGNALS:
+        raw = _plain_record(sig, (5, 0), kind=lib.LXB_REC_SIGNAL, code=code)
+        ref.feed(trace.RECORD.unpack(raw), b"")
+        sink.feed(raw)
+    text, _ = sink.close()
+    got = text.splitlines()
+    assert got == "".join(ref.lines).splitlines()
+    if fmt == "text":
+        for (name, regs, want), line in zip(_NAMED, got):
+            if want is not None:
+                assert line.startswith(f"[pid 4] {want} = 0 <"), line
+        for (sig, code, want), line in zip(_SIGNALS, got[len(_NAMED):]):
+            assert f", si_code={want}, si_pid=5," in line, line
+    else:
+        events = [json.loads(line) for line in got]
+        assert events[0]["args"]["op"] == "TIOCGWINSZ"
+        assert [e["si_code"] for e in events[len(_NAMED):]] == [int(w) if w.isdigit() else w for _, _, w in _SIGNALS]
+        modes = [e["args"]["mode"] for e in events if e.get("syscall") == "mkdir"]
+        assert modes == ["0755", "000"]                           # a named value is a string, as O_* flags are
+        assert [e["args"]["op"] for e in events if e.get("syscall") == "fcntl"][-1] == 99   # unnamed: a number
+
+
+def test_kinds_are_one_table():
+    """Every kind a signature names is a decode kind; each Kind's names are
+    unique; the C decoding table is made from decode.KINDS alone."""
+    from lxbrand.brand import TABLE, decode
+    gen = _gen_module()
+    for sc in TABLE:
+        for _, kind in sc.params:
+            if decode.TYPE.match(kind).group("kind"):
+                assert kind in decode._INTS or kind in ("ptr", "path", "str"), (sc.name, kind)
+    for name, k in decode.KINDS.items():
+        if isinstance(k, decode.Switch):
+            assert all(c in decode._INTS for c in (*k.cases.values(), k.default)), name
+            continue
+        assert len(set(k.names.values())) == len(k.names) or k.flags, name
+        assert not (k.flags and k.signed), name
+    header = gen.generate()
+    for name, _ in gen.kinds():
+        assert f"/* {name} */" in header
+
+
+_NAMED_PROGRAM = r'''
+import fcntl, mmap, os, signal, socket
+d = "/tmp/lxbk"
+os.mkdir(d, 0o750)
+os.access(d, os.F_OK); os.access(d, os.R_OK | os.W_OK | os.X_OK)
+fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+os.mkdir("sub", 0o700, dir_fd=fd)
+os.stat("sub", dir_fd=fd, follow_symlinks=False)
+os.rmdir("sub", dir_fd=fd)
+f = os.open(d + "/f", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.chmod(d + "/f", 0o640)
+fcntl.fcntl(f, fcntl.F_SETFD, fcntl.FD_CLOEXEC)
+fcntl.fcntl(f, fcntl.F_GETFL)
+fcntl.fcntl(f, fcntl.F_SETFL, os.O_WRONLY | os.O_NONBLOCK)
+fcntl.fcntl(f, fcntl.F_DUPFD_CLOEXEC, 10)
+os.lseek(f, 0, os.SEEK_END)
+os.unlink("f", dir_fd=fd)
+os.umask(0o027)
+socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).close()
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
+m = mmap.mmap(-1, 8192)
+m.madvise(mmap.MADV_DONTNEED)
+pid = os.fork()
+if pid == 0:
+    os._exit(3)
+os.waitpid(pid, 0)
+try:
+    os.waitpid(-1, os.WNOHANG)
+except ChildProcessError:
+    pass
+os.rmdir(d)
+'''
+_NAMED_SET = ("access,mkdir,mkdirat,newfstatat,unlinkat,openat,chmod,fcntl,lseek,umask,socket,rt_sigprocmask,"
+              "madvise,wait4")
+
+
+def test_named_constants_in_a_traced_python3(rootfs):
+    """What python3 asked for, by name, at the call that asked for it."""
+    r, ev = traced(rootfs, ["python3", "-c", _NAMED_PROGRAM], _NAMED_SET)
+    assert r.returncode == 0, r.stderr
+
+    def args(name, **match):
+        return [c["args"] for c in calls(ev, name) if all(c["args"].get(k) == v for k, v in match.items())]
+    assert [a["mode"] for a in args("access", path="/tmp/lxbk")] == ["F_OK", "R_OK|W_OK|X_OK"]
+    assert [a["mode"] for a in args("mkdir", path="/tmp/lxbk")] == ["0750"]
+    assert [a["mode"] for a in args("mkdirat", path="sub")] == ["0700"]
+    assert [a["flags"] for a in args("newfstatat", path="sub")] == ["AT_SYMLINK_NOFOLLOW"]
+    assert [(a["path"], a["flags"]) for a in args("unlinkat")] == [("sub", "AT_REMOVEDIR"), ("f", "0")]
+    assert [(a["flags"], a["mode"]) for a in args("openat", path="/tmp/lxbk/f")] == [
+        ("O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC", "0644")]
+    assert [a["mode"] for a in args("chmod", path="/tmp/lxbk/f")] == ["0640"]
+    f = [c["result"] for c in calls(ev, "openat") if c["args"]["path"] == "/tmp/lxbk/f"][0]
+    assert [(a["op"], a["arg"]) for a in args("fcntl", fd=f)] == [
+        ("F_SETFD", "FD_CLOEXEC"), ("F_GETFL", 0), ("F_SETFL", "O_WRONLY|O_NONBLOCK"), ("F_DUPFD_CLOEXEC", 10)]
+    assert [a["whence"] for a in args("lseek", fd=f)] == ["SEEK_END"]
+    assert [a["mask"] for a in args("umask")] == ["027"]
+    assert [(a["domain"], a["type"], a["protocol"]) for a in args("socket")] == [
+        ("AF_UNIX", "SOCK_STREAM|SOCK_CLOEXEC", 0), ("AF_INET", "SOCK_DGRAM|SOCK_CLOEXEC", "IPPROTO_IP")]
+    assert "SIG_BLOCK" in [a["how"] for a in args("rt_sigprocmask")]
+    assert [a["advice"] for a in args("madvise", length=8192)] == ["MADV_DONTNEED"]
+    waits = calls(ev, "wait4")
+    assert [w["args"]["options"] for w in waits] == ["0", "WNOHANG"]
+    chld = [e for e in ev if e["type"] == "signal" and e["signal"] == "SIGCHLD"]
+    assert [(c["si_code"], c["si_pid"]) for c in chld] == [("CLD_EXITED", waits[0]["result"])]
+
+
+def _top_args(text: str) -> list:
+    """The arguments of `name(a, b, ...)`, split at top-level commas."""
+    out, depth, cur, quote = [], 0, "", False
+    for i, ch in enumerate(text):
+        if quote:
+            cur += ch
+            if ch == '"' and text[i - 1] != "\\":
+                quote = False
+            continue
+        if ch == '"':
+            quote = True
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    return out + ([cur.strip()] if cur.strip() else [])
+
+
+def _calls_of(lines, start: str) -> list:
+    """[(name, args)] of a strace-like trace from the line with `start` on, of
+    the task that made it, an <unfinished ...> call joined with its resumption."""
+    import re
+    pending, out, seen = {}, [], None
+    for line in lines:
+        m = re.match(r"^(?:\[pid\s+(\d+)\]|(\d+))\s+(.*)$", line)
+        if not m:
+            continue
+        pid, rest = m.group(1) or m.group(2), m.group(3)
+        if rest.endswith("<unfinished ...>"):
+            pending[pid] = rest[: -len("<unfinished ...>")].rstrip()
+            continue
+        r = re.match(r"^<\.\.\. \w+ resumed>(.*)$", rest)
+        if r:
+            rest = pending.pop(pid, "") + r.group(1)
+        if seen is None and start in rest:
+            seen = pid
+        c = re.match(r"^(\w+)\((.*)\)\s+= ", rest)
+        if seen == pid and c:
+            out.append((c.group(1), _top_args(c.group(2))))
+    return out
+
+
+def _strace_in_a_user_namespace() -> bool:
+    import shutil
+    if not (shutil.which("strace") and shutil.which("unshare")):
+        return False
+    return subprocess.run(["unshare", "-r", "--fork", "--pid", "--mount-proc", "-m", "true"],
+                          capture_output=True, timeout=30).returncode == 0
+
+
+@pytest.mark.skipif(not _strace_in_a_user_namespace(), reason="needs strace and user namespaces")
+def test_named_constants_as_strace_prints_them(rootfs, tmp_path):
+    """The same python3 program traced by lxrun (the C front door's lines) and
+    run natively by strace (in a user namespace, chrooted into the same
+    rootfs, /tmp a tmpfs of its own): every argument strace prints by name,
+    lxrun prints the same, call by call."""
+    zone = tmp_path / "zone.txt"
+    r = subprocess.run(["lxrun", f"--trace={_NAMED_SET}", "-o", str(zone), rootfs, "python3", "-c", _NAMED_PROGRAM],
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    native = tmp_path / "strace.txt"
+    r = subprocess.run(["strace", "-f", "-qq", "-e", f"trace={_NAMED_SET}", "-o", str(native),
+                        "unshare", "-r", "--fork", "--pid", "--mount-proc", "-m", "sh", "-c",
+                        f"mount -t tmpfs tmpfs {rootfs}/tmp && exec chroot {rootfs} python3 -c \"$0\"",
+                        _NAMED_PROGRAM], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    start = 'mkdir("/tmp/lxbk"'
+    ours, theirs = _calls_of(zone.read_text().splitlines(), start), _calls_of(native.read_text().splitlines(), start)
+    assert [n for n, _ in ours] == [n for n, _ in theirs]
+    # the arguments that are names, flags or modes (not fds, addresses or structs)
+    named = {"access": (1,), "mkdir": (1,), "mkdirat": (2,), "newfstatat": (3,), "unlinkat": (2,), "openat": (2, 3),
+             "chmod": (1,), "fcntl": (1, 2), "lseek": (2,), "umask": (0,), "socket": (0, 1, 2),
+             "rt_sigprocmask": (0,), "madvise": (2,), "wait4": (2,)}
+    compared = 0
+    for (name, a), (_, b) in zip(ours, theirs):
+        for i in named[name]:
+            if i < len(b):               # strace leaves out what the call ignores (fcntl F_GETFL's arg)
+                assert a[i] == b[i], (name, a, b)
+                compared += 1
+    assert compared >= 25
+    assert "si_code=CLD_EXITED" in zone.read_text() and "si_code=CLD_EXITED" in native.read_text()
+
+
+def _on_a_terminal(argv, timeout=60):
+    import pty
+    import select
+    import time
+    pid, master = pty.fork()
+    if pid == 0:
+        os.execvp(argv[0], argv)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([master], [], [], 0.5)[0]:
+            try:
+                if not os.read(master, 4096):
+                    break
+            except OSError:
+                break
+    _, status = os.waitpid(pid, 0)
+    os.close(master)
+    return os.waitstatus_to_exitcode(status)
+
+
+def test_ioctl_requests_by_name_on_a_terminal_and_off_it(rootfs, tmp_path):
+    """python3's os.get_terminal_size() asks ioctl(1, TIOCGWINSZ): on a
+    terminal it succeeds, on a pipe it fails ENOTTY; the request is named both ways."""
+    import re
+    prog = "import os\ntry:\n    os.get_terminal_size()\nexcept OSError:\n    pass\n"
+    on = tmp_path / "on.txt"
+    assert _on_a_terminal(["lxrun", "--trace=ioctl", "-o", str(on), rootfs, "python3", "-c", prog]) == 0
+    off = tmp_path / "off.txt"
+    r = subprocess.run(["lxrun", "--trace=ioctl", "-o", str(off), rootfs, "python3", "-c", prog],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"\] ioctl\(1, TIOCGWINSZ, 0x[0-9a-f]+\) = 0 <", on.read_text()), on.read_text()
+    assert re.search(r"\] ioctl\(1, TIOCGWINSZ, 0x[0-9a-f]+\) = -1 ENOTTY ", off.read_text()), off.read_text()

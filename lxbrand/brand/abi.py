@@ -26,6 +26,8 @@ The kinds, kept few on purpose:
     path str              the address of a NUL-terminated path / string
     open_flags            O_* flags, decoded by name
     signo clockid         a signal number, a clock id, decoded by name
+    at_flags mode_t ...   integers decode.KINDS prints by name, as strace does
+                          (AT_*, octal modes, ioctl requests, fcntl ops...)
 
 `size_of(type)` is the size in bytes of what a type describes (the pointee of
 a wrapper), or None when that size is not fixed; `parse(type, data)` decodes
@@ -44,7 +46,7 @@ from construct import (Array, Bytes, Construct, Enum, FixedSized, FlagsEnum, Gre
                        Int8ul, Int16sl, Int16ul, Int32sl, Int32ul, Int64sl, Int64ul, NullStripped,
                        Padding, PaddedString, SizeofError, Struct, this)
 
-from .decode import CLOCKS, OPEN_FLAGS, SIGNALS, TYPE
+from .decode import _INTS, CLOCKS, KINDS, OPEN_FLAGS, SIGNALS, TYPE, Switch
 
 # --- the kinds of register values ------------------------------------------
 
@@ -72,6 +74,13 @@ SCALARS: dict[str, tuple[Construct, str]] = {
     "signo":      (Enum(Int32sl, **SIGNALS), "a signal number (0 checks only)"),
     "clockid":    (Enum(Int32sl, **CLOCKS), "a clockid_t; negative ids name CPU clocks and fds"),
 }
+# the other kinds decode.KINDS prints by name (at_flags, mode_t, ioctl_op...):
+# integers here, their names are decode's; a kind only a Switch picks (fcntl's
+# fd_flags) is no signature's
+_INT = {(32, True): Int32sl, (32, False): Int32ul, (64, True): Int64sl, (64, False): Int64ul}
+_CASES = {c for k in KINDS.values() if isinstance(k, Switch) for c in k.cases.values()}
+SCALARS.update({name: (_INT[_INTS[name]], f"an integer printed by name (decode.KINDS[{name!r}])")
+                for name in KINDS if name not in SCALARS and name not in _CASES})
 
 # --- the layouts pointers point to -----------------------------------------
 

@@ -25,7 +25,7 @@ import errno as _errno
 import os as _os
 import re
 import signal as _signal
-from typing import Any
+from typing import Any, NamedTuple
 
 AT_FDCWD = -100
 
@@ -69,18 +69,240 @@ CLOCKS = dict(
 
 SIGNALS = {s.name: s.value for s in _signal.Signals}
 
+
+# --- kinds decoded by name: data, one formatter (here and csrc/trace_fmt.c) ----------
+
+class Kind(NamedTuple):
+    """A register kind whose values print by name, as strace prints them.
+
+    An enum (flags=False) is one of `names` (name -> value), else the number
+    (`other`: "d" decimal, kept an int; "x" 0x-hex).  A flags word
+    (flags=True) prints `field`'s value by `values` first (an access mode,
+    a mapping or socket type, a file type; an unnamed non-zero field in hex),
+    then each of `names` whose bits are all still set (strace's printflags:
+    several-bit names such as STATX_BASIC_STATS first), then the bits left
+    (`rest`: "x" 0x1f, "oct" 0644 as C's %#03o), or `zero` when
+    nothing was printed.  A flags word is unsigned.  trace_gen.py writes each
+    Kind as a C table row; trace_fmt.c's kind_text is the C of `kind_text`."""
+    bits: int
+    signed: bool
+    names: dict
+    flags: bool = False
+    field: int = 0
+    values: dict = {}
+    zero: str = "0"
+    rest: str = "x"
+    other: str = "d"
+
+
+class Switch(NamedTuple):
+    """A register whose kind is chosen by another argument of the same call
+    (fcntl's arg by its op, socket's protocol by its domain): `cases` maps the
+    value of argument `on` to a kind name, `default` is the kind otherwise."""
+    on: str
+    cases: dict
+    default: str
+
+
+def _enum(bits=32, signed=True, other="d", **names) -> Kind:
+    return Kind(bits, signed, names, other=other)
+
+
+def _bits(bits=32, zero="0", rest="x", field=0, values=None, **names) -> Kind:
+    return Kind(bits, False, names, True, field, values or {}, zero, rest)
+
+
+# include/uapi/linux/fcntl.h: the AT_* flags of the *at calls
+AT_FLAGS = dict(AT_SYMLINK_NOFOLLOW=0x100, AT_REMOVEDIR=0x200, AT_SYMLINK_FOLLOW=0x400, AT_NO_AUTOMOUNT=0x800,
+                AT_EMPTY_PATH=0x1000, AT_RECURSIVE=0x8000)
+# include/uapi/linux/stat.h
+STATX_MASK = dict(
+    STATX_ALL=0xFFF, STATX_BASIC_STATS=0x7FF, STATX_TYPE=0x1, STATX_MODE=0x2, STATX_NLINK=0x4, STATX_UID=0x8,
+    STATX_GID=0x10, STATX_ATIME=0x20, STATX_MTIME=0x40, STATX_CTIME=0x80, STATX_INO=0x100, STATX_SIZE=0x200,
+    STATX_BLOCKS=0x400, STATX_BTIME=0x800, STATX_MNT_ID=0x1000, STATX_DIOALIGN=0x2000,
+    STATX_MNT_ID_UNIQUE=0x4000, STATX_SUBVOL=0x8000, STATX_WRITE_ATOMIC=0x10000, STATX_DIO_READ_ALIGN=0x20000,
+)
+FILE_TYPES = dict(S_IFSOCK=0o140000, S_IFLNK=0o120000, S_IFREG=0o100000, S_IFBLK=0o060000, S_IFDIR=0o040000,
+                  S_IFCHR=0o020000, S_IFIFO=0o010000)
+# include/uapi/asm-generic/ioctls.h, linux/fs.h: the requests programs make most
+IOCTLS = dict(
+    TCGETS=0x5401, TCSETS=0x5402, TCSETSW=0x5403, TCSETSF=0x5404, TCGETA=0x5405, TCSETA=0x5406,
+    TCSETAW=0x5407, TCSETAF=0x5408, TCSBRK=0x5409, TCXONC=0x540A, TCFLSH=0x540B, TIOCEXCL=0x540C,
+    TIOCNXCL=0x540D, TIOCSCTTY=0x540E, TIOCGPGRP=0x540F, TIOCSPGRP=0x5410, TIOCOUTQ=0x5411, TIOCSTI=0x5412,
+    TIOCGWINSZ=0x5413, TIOCSWINSZ=0x5414, TIOCMGET=0x5415, TIOCMBIS=0x5416, TIOCMBIC=0x5417, TIOCMSET=0x5418,
+    FIONREAD=0x541B, TIOCLINUX=0x541C, TIOCCONS=0x541D, TIOCPKT=0x5420, FIONBIO=0x5421, TIOCNOTTY=0x5422,
+    TIOCSETD=0x5423, TIOCGETD=0x5424, TCSBRKP=0x5425, TIOCSBRK=0x5427, TIOCCBRK=0x5428, TIOCGSID=0x5429,
+    TCGETS2=0x802C542A, TCSETS2=0x402C542B, TCSETSW2=0x402C542C, TCSETSF2=0x402C542D, TIOCGPTN=0x80045430,
+    TIOCSPTLCK=0x40045431, TIOCGDEV=0x80045432, TIOCSIG=0x40045436, TIOCVHANGUP=0x5437, TIOCGPKT=0x80045438,
+    TIOCGPTLCK=0x80045439, TIOCGEXCL=0x80045440, TIOCGPTPEER=0x5441, FIONCLEX=0x5450, FIOCLEX=0x5451,
+    FIOASYNC=0x5452, FIOQSIZE=0x5460, FS_IOC_GETFLAGS=0x80086601, FS_IOC_SETFLAGS=0x40086602,
+    FICLONE=0x40049409, FIFREEZE=0xC0045877, FITHAW=0xC0045878, BLKGETSIZE64=0x80081272,
+)
+# include/uapi/asm-generic/fcntl.h, linux/fcntl.h
+FCNTL_CMDS = dict(
+    F_DUPFD=0, F_GETFD=1, F_SETFD=2, F_GETFL=3, F_SETFL=4, F_GETLK=5, F_SETLK=6, F_SETLKW=7, F_SETOWN=8,
+    F_GETOWN=9, F_SETSIG=10, F_GETSIG=11, F_SETOWN_EX=15, F_GETOWN_EX=16, F_GETOWNER_UIDS=17, F_OFD_GETLK=36,
+    F_OFD_SETLK=37, F_OFD_SETLKW=38, F_SETLEASE=1024, F_GETLEASE=1025, F_NOTIFY=1026, F_DUPFD_QUERY=1027,
+    F_CREATED_QUERY=1028, F_CANCELLK=1029, F_DUPFD_CLOEXEC=1030, F_SETPIPE_SZ=1031, F_GETPIPE_SZ=1032,
+    F_ADD_SEALS=1033, F_GET_SEALS=1034,
+)
+# include/linux/socket.h, include/uapi/linux/in.h, linux/netlink.h
+ADDRESS_FAMILIES = dict(
+    AF_UNSPEC=0, AF_UNIX=1, AF_INET=2, AF_AX25=3, AF_IPX=4, AF_APPLETALK=5, AF_NETROM=6, AF_BRIDGE=7,
+    AF_X25=9, AF_INET6=10, AF_KEY=15, AF_NETLINK=16, AF_PACKET=17, AF_RDS=21, AF_IRDA=23, AF_LLC=26,
+    AF_CAN=29, AF_TIPC=30, AF_BLUETOOTH=31, AF_ALG=38, AF_VSOCK=40, AF_KCM=41, AF_QIPCRTR=42, AF_SMC=43,
+    AF_XDP=44, AF_MCTP=45,
+)
+SOCK_TYPES = dict(SOCK_STREAM=1, SOCK_DGRAM=2, SOCK_RAW=3, SOCK_RDM=4, SOCK_SEQPACKET=5, SOCK_DCCP=6,
+                  SOCK_PACKET=10)
+IP_PROTOCOLS = dict(IPPROTO_IP=0, IPPROTO_ICMP=1, IPPROTO_IGMP=2, IPPROTO_IPIP=4, IPPROTO_TCP=6, IPPROTO_EGP=8,
+                    IPPROTO_PUP=12, IPPROTO_UDP=17, IPPROTO_IDP=22, IPPROTO_TP=29, IPPROTO_DCCP=33,
+                    IPPROTO_IPV6=41, IPPROTO_RSVP=46, IPPROTO_GRE=47, IPPROTO_ESP=50, IPPROTO_AH=51,
+                    IPPROTO_ICMPV6=58, IPPROTO_MTP=92, IPPROTO_BEETPH=94, IPPROTO_ENCAP=98, IPPROTO_PIM=103,
+                    IPPROTO_COMP=108, IPPROTO_L2TP=115, IPPROTO_SCTP=132, IPPROTO_UDPLITE=136, IPPROTO_MPLS=137,
+                    IPPROTO_ETHERNET=143, IPPROTO_RAW=255, IPPROTO_MPTCP=262)
+NETLINK_PROTOCOLS = dict(
+    NETLINK_ROUTE=0, NETLINK_UNUSED=1, NETLINK_USERSOCK=2, NETLINK_FIREWALL=3, NETLINK_SOCK_DIAG=4,
+    NETLINK_NFLOG=5, NETLINK_XFRM=6, NETLINK_SELINUX=7, NETLINK_ISCSI=8, NETLINK_AUDIT=9,
+    NETLINK_FIB_LOOKUP=10, NETLINK_CONNECTOR=11, NETLINK_NETFILTER=12, NETLINK_IP6_FW=13,
+    NETLINK_DNRTMSG=14, NETLINK_KOBJECT_UEVENT=15, NETLINK_GENERIC=16, NETLINK_SCSITRANSPORT=18,
+    NETLINK_ECRYPTFS=19, NETLINK_RDMA=20, NETLINK_CRYPTO=21, NETLINK_SMC=22,
+)
+# include/uapi/linux/futex.h: the command (with FUTEX_PRIVATE_FLAG, 128), then FUTEX_CLOCK_REALTIME
+_FUTEX = ("WAIT", "WAKE", "FD", "REQUEUE", "CMP_REQUEUE", "WAKE_OP", "LOCK_PI", "UNLOCK_PI", "TRYLOCK_PI",
+          "WAIT_BITSET", "WAKE_BITSET", "WAIT_REQUEUE_PI", "CMP_REQUEUE_PI", "LOCK_PI2")
+FUTEX_OPS = {**{f"FUTEX_{n}": i for i, n in enumerate(_FUTEX)},
+             **{f"FUTEX_{n}_PRIVATE": i | 128 for i, n in enumerate(_FUTEX) if n != "FD"}}
+# include/uapi/asm-generic/mman-common.h
+MADVISE = dict(
+    MADV_NORMAL=0, MADV_RANDOM=1, MADV_SEQUENTIAL=2, MADV_WILLNEED=3, MADV_DONTNEED=4, MADV_FREE=8,
+    MADV_REMOVE=9, MADV_DONTFORK=10, MADV_DOFORK=11, MADV_MERGEABLE=12, MADV_UNMERGEABLE=13,
+    MADV_HUGEPAGE=14, MADV_NOHUGEPAGE=15, MADV_DONTDUMP=16, MADV_DODUMP=17, MADV_WIPEONFORK=18,
+    MADV_KEEPONFORK=19, MADV_COLD=20, MADV_PAGEOUT=21, MADV_POPULATE_READ=22, MADV_POPULATE_WRITE=23,
+    MADV_DONTNEED_LOCKED=24, MADV_COLLAPSE=25, MADV_HWPOISON=100, MADV_SOFT_OFFLINE=101,
+    MADV_GUARD_INSTALL=102, MADV_GUARD_REMOVE=103,
+)
+# include/uapi/linux/prctl.h
+PRCTL_OPS = dict(
+    PR_SET_PDEATHSIG=1, PR_GET_PDEATHSIG=2, PR_GET_DUMPABLE=3, PR_SET_DUMPABLE=4, PR_GET_UNALIGN=5,
+    PR_SET_UNALIGN=6, PR_GET_KEEPCAPS=7, PR_SET_KEEPCAPS=8, PR_GET_FPEMU=9, PR_SET_FPEMU=10, PR_GET_FPEXC=11,
+    PR_SET_FPEXC=12, PR_GET_TIMING=13, PR_SET_TIMING=14, PR_SET_NAME=15, PR_GET_NAME=16, PR_GET_ENDIAN=19,
+    PR_SET_ENDIAN=20, PR_GET_SECCOMP=21, PR_SET_SECCOMP=22, PR_CAPBSET_READ=23, PR_CAPBSET_DROP=24,
+    PR_GET_TSC=25, PR_SET_TSC=26, PR_GET_SECUREBITS=27, PR_SET_SECUREBITS=28, PR_SET_TIMERSLACK=29,
+    PR_GET_TIMERSLACK=30, PR_TASK_PERF_EVENTS_DISABLE=31, PR_TASK_PERF_EVENTS_ENABLE=32, PR_MCE_KILL=33,
+    PR_MCE_KILL_GET=34, PR_SET_MM=35, PR_SET_CHILD_SUBREAPER=36, PR_GET_CHILD_SUBREAPER=37,
+    PR_SET_NO_NEW_PRIVS=38, PR_GET_NO_NEW_PRIVS=39, PR_GET_TID_ADDRESS=40, PR_SET_THP_DISABLE=41,
+    PR_GET_THP_DISABLE=42, PR_MPX_ENABLE_MANAGEMENT=43, PR_MPX_DISABLE_MANAGEMENT=44, PR_SET_FP_MODE=45,
+    PR_GET_FP_MODE=46, PR_CAP_AMBIENT=47, PR_SVE_SET_VL=50, PR_SVE_GET_VL=51, PR_GET_SPECULATION_CTRL=52,
+    PR_SET_SPECULATION_CTRL=53, PR_PAC_RESET_KEYS=54, PR_SET_TAGGED_ADDR_CTRL=55, PR_GET_TAGGED_ADDR_CTRL=56,
+    PR_SET_IO_FLUSHER=57, PR_GET_IO_FLUSHER=58, PR_SET_SYSCALL_USER_DISPATCH=59, PR_PAC_SET_ENABLED_KEYS=60,
+    PR_PAC_GET_ENABLED_KEYS=61, PR_SCHED_CORE=62, PR_SME_SET_VL=63, PR_SME_GET_VL=64, PR_SET_MDWE=65,
+    PR_GET_MDWE=66, PR_SET_MEMORY_MERGE=67, PR_GET_MEMORY_MERGE=68, PR_SET_VMA=0x53564D41,
+)
+# arch/x86/include/uapi/asm/prctl.h
+ARCH_PRCTL_OPS = dict(
+    ARCH_SET_GS=0x1001, ARCH_SET_FS=0x1002, ARCH_GET_FS=0x1003, ARCH_GET_GS=0x1004, ARCH_GET_CPUID=0x1011,
+    ARCH_SET_CPUID=0x1012, ARCH_GET_XCOMP_SUPP=0x1021, ARCH_GET_XCOMP_PERM=0x1022, ARCH_REQ_XCOMP_PERM=0x1023,
+    ARCH_GET_XCOMP_GUEST_PERM=0x1024, ARCH_REQ_XCOMP_GUEST_PERM=0x1025, ARCH_MAP_VDSO_X32=0x2001,
+    ARCH_MAP_VDSO_32=0x2002, ARCH_MAP_VDSO_64=0x2003, ARCH_GET_UNTAG_MASK=0x4001,
+    ARCH_ENABLE_TAGGED_ADDR=0x4002, ARCH_GET_MAX_TAG_BITS=0x4003, ARCH_FORCE_TAGGED_SVA=0x4004,
+    ARCH_SHSTK_ENABLE=0x5001, ARCH_SHSTK_DISABLE=0x5002, ARCH_SHSTK_LOCK=0x5003, ARCH_SHSTK_UNLOCK=0x5004,
+    ARCH_SHSTK_STATUS=0x5005,
+)
+# include/uapi/asm-generic/resource.h
+RLIMITS = dict(RLIMIT_CPU=0, RLIMIT_FSIZE=1, RLIMIT_DATA=2, RLIMIT_STACK=3, RLIMIT_CORE=4, RLIMIT_RSS=5,
+               RLIMIT_NPROC=6, RLIMIT_NOFILE=7, RLIMIT_MEMLOCK=8, RLIMIT_AS=9, RLIMIT_LOCKS=10,
+               RLIMIT_SIGPENDING=11, RLIMIT_MSGQUEUE=12, RLIMIT_NICE=13, RLIMIT_RTPRIO=14, RLIMIT_RTTIME=15)
+# include/uapi/linux/wait.h
+WAIT_OPTIONS = dict(WNOHANG=1, WSTOPPED=2, WEXITED=4, WCONTINUED=8, WNOWAIT=0x1000000, __WNOTHREAD=0x20000000,
+                    __WALL=0x40000000, __WCLONE=0x80000000)
+# the mode_t of chmod, mkdir, mknod, umask: a file type, then the permission bits in octal
+_MODE = dict(field=0o170000, values=FILE_TYPES, rest="oct")
+
+KINDS: dict = {
+    "at_flags": _bits(**AT_FLAGS),
+    # faccessat2(2): AT_EACCESS is AT_REMOVEDIR's bit
+    "faccessat_flags": _bits(AT_SYMLINK_NOFOLLOW=0x100, AT_EACCESS=0x200, AT_EMPTY_PATH=0x1000),
+    # statx(2): the sync type (a field) always shown, as strace shows it
+    "statx_flags": _bits(field=0x6000, values=dict(AT_STATX_SYNC_AS_STAT=0, AT_STATX_FORCE_SYNC=0x2000,
+                                                  AT_STATX_DONT_SYNC=0x4000), **AT_FLAGS),
+    "statx_mask": _bits(**STATX_MASK),
+    "access_mode": _bits(zero="F_OK", R_OK=4, W_OK=2, X_OK=1),
+    "mode_t": _bits(zero="000", **_MODE),
+    # open(2)'s mode: 0 (no O_CREAT, where strace prints nothing) stays 0
+    "open_mode": _bits(**_MODE),
+    # O_* with the access mode as a field (O_RDONLY is no bit), in strace's order
+    # (its xlat/open_mode_flags.in: O_SYNC before __O_SYNC, O_TMPFILE before O_DIRECTORY)
+    "open_flags": _bits(field=0o3, values=dict(O_RDONLY=0, O_WRONLY=1, O_RDWR=2, O_ACCMODE=3),
+                        O_CREAT=0o100, O_EXCL=0o200, O_NOCTTY=0o400, O_TRUNC=0o1000, O_APPEND=0o2000,
+                        O_NONBLOCK=0o4000, O_SYNC=0o4010000, __O_SYNC=0o4000000, O_DSYNC=0o10000,
+                        O_DIRECT=0o40000, O_LARGEFILE=0o100000, O_NOFOLLOW=0o400000, O_NOATIME=0o1000000,
+                        O_CLOEXEC=0o2000000, O_PATH=0o10000000, O_TMPFILE=0o20200000, __O_TMPFILE=0o20000000,
+                        O_DIRECTORY=0o200000, FASYNC=0o20000),
+    "unshare_flags": _bits(64, **UNSHARE_FLAGS),
+    "mmap_prot": _bits(64, zero="PROT_NONE", **PROT_FLAGS),
+    "mmap_flags": _bits(64, field=0xF, values={v: k for k, v in MAP_TYPES.items()}, **MAP_FLAGS),
+    "clockid": _enum(**CLOCKS),
+    "ioctl_op": _enum(32, False, other="x", **IOCTLS),
+    "fcntl_op": _enum(**FCNTL_CMDS),
+    "fd_flags": _bits(FD_CLOEXEC=1),
+    "seek_whence": _enum(32, False, SEEK_SET=0, SEEK_CUR=1, SEEK_END=2, SEEK_DATA=3, SEEK_HOLE=4),
+    "address_family": _enum(**ADDRESS_FAMILIES),
+    "socket_type": _bits(field=0xF, values=SOCK_TYPES, SOCK_CLOEXEC=0o2000000, SOCK_NONBLOCK=0o4000),
+    "ip_protocol": _enum(**IP_PROTOCOLS),
+    "netlink_protocol": _enum(**NETLINK_PROTOCOLS),
+    "wait_options": _bits(**WAIT_OPTIONS),
+    "sigprocmask_how": _enum(SIG_BLOCK=0, SIG_UNBLOCK=1, SIG_SETMASK=2),
+    "futex_op": _bits(field=0xFF, values=FUTEX_OPS, FUTEX_CLOCK_REALTIME=0x100),
+    "madvise_advice": _enum(**MADVISE),
+    "prctl_op": _enum(**PRCTL_OPS),
+    "arch_prctl_op": _enum(**ARCH_PRCTL_OPS),
+    "rlimit_resource": _enum(32, False, **RLIMITS),
+    "getrandom_flags": _bits(GRND_NONBLOCK=1, GRND_RANDOM=2, GRND_INSECURE=4),
+    # fcntl(2)'s third argument, by its op
+    "fcntl_arg": Switch("op", {FCNTL_CMDS["F_SETFD"]: "fd_flags", FCNTL_CMDS["F_SETFL"]: "open_flags",
+                               FCNTL_CMDS["F_DUPFD"]: "fd", FCNTL_CMDS["F_DUPFD_CLOEXEC"]: "fd",
+                               FCNTL_CMDS["F_SETSIG"]: "signo", FCNTL_CMDS["F_SETOWN"]: "pid"}, "ulong"),
+    # socket(2)'s protocol, by its domain
+    "socket_protocol": Switch("domain", {ADDRESS_FAMILIES["AF_INET"]: "ip_protocol",
+                                         ADDRESS_FAMILIES["AF_INET6"]: "ip_protocol",
+                                         ADDRESS_FAMILIES["AF_NETLINK"]: "netlink_protocol"}, "int"),
+}
+
+# a signal's si_code (include/uapi/asm-generic/siginfo.h): the signal's own
+# codes first (CLD_EXITED for SIGCHLD), then those of any signal (SI_USER...)
+SI_CODES = _enum(SI_USER=0, SI_KERNEL=0x80, SI_QUEUE=-1, SI_TIMER=-2, SI_MESGQ=-3, SI_ASYNCIO=-4, SI_SIGIO=-5,
+                 SI_TKILL=-6, SI_DETHREAD=-7, SI_ASYNCNL=-60)
+SIGNAL_CODES = {
+    _signal.SIGCHLD: _enum(CLD_EXITED=1, CLD_KILLED=2, CLD_DUMPED=3, CLD_TRAPPED=4, CLD_STOPPED=5,
+                           CLD_CONTINUED=6),
+    _signal.SIGSEGV: _enum(SEGV_MAPERR=1, SEGV_ACCERR=2, SEGV_BNDERR=3, SEGV_PKUERR=4, SEGV_ACCADI=5,
+                           SEGV_ADIDERR=6, SEGV_ADIPERR=7, SEGV_MTEAERR=8, SEGV_MTESERR=9, SEGV_CPERR=10),
+    _signal.SIGBUS: _enum(BUS_ADRALN=1, BUS_ADRERR=2, BUS_OBJERR=3, BUS_MCEERR_AR=4, BUS_MCEERR_AO=5),
+    _signal.SIGILL: _enum(ILL_ILLOPC=1, ILL_ILLOPN=2, ILL_ILLADR=3, ILL_ILLTRP=4, ILL_PRVOPC=5, ILL_PRVREG=6,
+                          ILL_COPROC=7, ILL_BADSTK=8, ILL_BADIADDR=9),
+    _signal.SIGFPE: _enum(FPE_INTDIV=1, FPE_INTOVF=2, FPE_FLTDIV=3, FPE_FLTOVF=4, FPE_FLTUND=5, FPE_FLTRES=6,
+                          FPE_FLTINV=7, FPE_FLTSUB=8, FPE_FLTUNK=14, FPE_CONDTRAP=15),
+    _signal.SIGTRAP: _enum(TRAP_BRKPT=1, TRAP_TRACE=2, TRAP_BRANCH=3, TRAP_HWBKPT=4, TRAP_UNK=5, TRAP_PERF=6),
+    _signal.SIGIO: _enum(POLL_IN=1, POLL_OUT=2, POLL_MSG=3, POLL_ERR=4, POLL_PRI=5, POLL_HUP=6),
+    _signal.SIGSYS: _enum(SYS_SECCOMP=1, SYS_USER_DISPATCH=2),
+}
+
 # a signature's type: a kind, or in/out/inout[T], [T[N]], [T[]] (abi.py)
 TYPE = re.compile(r"^(?:(?P<dir>in|out|inout)\[(?P<target>[a-z_0-9]+)(?P<array>\[(?P<n>\d*)\])?\]"
                   r"|(?P<kind>[a-z_0-9]+))$")
 
-# (bits, signed) of the register kinds; the rest are named below
+# (bits, signed) of the register kinds: plain integers, the three printed by
+# code of their own (fd: AT_FDCWD; signo; clone_flags: its exit signal last),
+# and every KINDS entry (a Switch: its default's)
 _INTS = {
     "int": (32, True), "uint": (32, False), "long": (64, True), "ulong": (64, False),
     "size": (64, False), "off": (64, True), "fd": (32, True), "pid": (32, True),
     "uid": (32, False), "gid": (32, False), "dev": (32, False),
-    "open_flags": (32, False), "signo": (32, True), "clockid": (32, True),
-    "clone_flags": (64, False), "unshare_flags": (64, False), "mmap_prot": (64, False), "mmap_flags": (64, False),
+    "signo": (32, True), "clone_flags": (64, False),
 }
+_INTS.update({name: (k.bits, k.signed) for name, k in KINDS.items() if isinstance(k, Kind)})
+_INTS.update({name: _INTS[k.default] for name, k in KINDS.items() if isinstance(k, Switch)})
 _ADDRS = ("ptr", "path", "str")
 
 STRING_LIMIT = 4096     # what a path or string read may take
@@ -129,27 +351,54 @@ def _int(raw: int, bits: int, signed: bool) -> int:
 
 def open_flags(value: int) -> Flags:
     """O_* names of an open(2) flags word; O_RDONLY when no access bit is set."""
-    names = [] if value & 0o3 else ["O_RDONLY"]
-    rest = value
-    for name, bit in OPEN_FLAGS.items():
-        if value & bit:
-            names.append(name)
-            rest &= ~bit
-    if rest:
-        names.append(f"{rest:#o}")
-    return Flags("|".join(names), value)
+    return kind_text(KINDS["open_flags"], value)
 
 
-def _flags(value: int, table: dict[str, int], first: list, zero: str = "0") -> Flags:
-    """NAME|NAME|0xREST of the bits of `value` that `table` names, after `first`."""
-    names, rest = list(first), value
-    for name, bit in table.items():
-        if value & bit:
+def _octal(v: int) -> str:
+    """C's %#03o: 0644, 007, 000."""
+    text = format(v, "o")
+    return (text if text.startswith("0") else "0" + text).zfill(3)
+
+
+def kind_text(k: Kind, value: int):
+    """A value of kind `k` as strace prints it: a Flags (its text, its number),
+    or the int an unnamed enum value stays (csrc/trace_fmt.c: kind_text)."""
+    v = _int(value, k.bits, k.signed)
+    if not k.flags:
+        for name, x in k.names.items():
+            if x == v:
+                return Flags(name, v)
+        return Flags(f"{v & (1 << k.bits) - 1:#x}", v) if k.other == "x" else v
+    names, rest = [], v
+    if k.field:
+        f = v & k.field
+        rest &= ~k.field
+        name = next((n for n, x in k.values.items() if x == f), None)
+        if name is not None:
             names.append(name)
-            rest &= ~bit
+        elif f:
+            names.append(f"{f:#x}")
+    for name, bits in k.names.items():
+        if bits and rest & bits == bits:
+            names.append(name)
+            rest &= ~bits
     if rest:
-        names.append(f"{rest:#x}")
-    return Flags("|".join(names) or zero, value)
+        names.append(f"{rest:#x}" if k.rest == "x" else _octal(rest))
+    return Flags("|".join(names) or k.zero, v)
+
+
+def si_code(signo: int, code: int):
+    """A signal's si_code by name (CLD_EXITED, SI_USER), else the number."""
+    code = _int(code, 32, True)
+    for k in (SIGNAL_CODES.get(signo), SI_CODES):
+        if k is not None:
+            v = kind_text(k, code)
+            if isinstance(v, Flags):
+                return v
+    return code
+
+
+_CLONE = _bits(64, **CLONE_FLAGS)
 
 
 def clone_flags(value: int) -> Flags:
@@ -157,15 +406,13 @@ def clone_flags(value: int) -> Flags:
     sig = value & 0xFF
     names = {v: k for k, v in SIGNALS.items()}
     tail = [names.get(sig, str(sig))] if sig else []
-    f = _flags(value & ~0xFF, CLONE_FLAGS, [])
+    f = kind_text(_CLONE, value & ~0xFF)
     text = "|".join(x for x in (str(f) if value & ~0xFF else "", *tail) if x) or "0"
     return Flags(text, value)
 
 
 def mmap_flags(value: int) -> Flags:
-    kind = value & 0xF
-    first = [MAP_TYPES[kind]] if kind in MAP_TYPES else ([f"{kind:#x}"] if kind else [])
-    return Flags(str(_flags(value & ~0xF, MAP_FLAGS, first)), value)
+    return kind_text(KINDS["mmap_flags"], value)
 
 
 def _named(table: dict[str, int], value: int):
@@ -175,28 +422,36 @@ def _named(table: dict[str, int], value: int):
     return value
 
 
+def switched(kind: str, params, raw) -> str:
+    """The kind a Switch picks by its `on` argument's value (else `kind`)."""
+    sw = KINDS.get(kind)
+    if not isinstance(sw, Switch):
+        return kind
+    for j, (name, k) in enumerate(params):
+        if name == sw.on:
+            bits, signed = _INTS[switched(k, (), ())]
+            v = _int(raw[j] if j < len(raw) else 0, bits, signed)
+            return sw.cases.get(v, sw.default)
+    return sw.default
+
+
 def register(kind: str, raw: int) -> Any:
-    """One register's value as its kind says, without reading guest memory."""
+    """One register's value as its kind says, without reading guest memory
+    (a Switch kind: as its default; decode.args picks the case)."""
     if kind in _ADDRS:
         return Addr(raw & (1 << 64) - 1)
+    kind = switched(kind, (), ())
+    k = KINDS.get(kind)
+    if k is not None:
+        return kind_text(k, raw)
     bits, signed = _INTS[kind]
     v = _int(raw, bits, signed)
     if kind == "fd" and v == AT_FDCWD:
         return Name("AT_FDCWD")
-    if kind == "open_flags":
-        return open_flags(v)
     if kind == "clone_flags":
         return clone_flags(v)
-    if kind == "unshare_flags":
-        return _flags(v, UNSHARE_FLAGS, [])
-    if kind == "mmap_prot":
-        return _flags(v, PROT_FLAGS, [], zero="PROT_NONE")
-    if kind == "mmap_flags":
-        return mmap_flags(v)
     if kind == "signo":
         return _named(SIGNALS, v)
-    if kind == "clockid":
-        return _named(CLOCKS, v)
     return v
 
 
@@ -213,7 +468,7 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False) -> list[t
         if m is None:
             raise ValueError(f"{sc.name}: malformed type {kind!r}")
         if m.group("kind"):
-            v = register(kind, value)
+            v = register(switched(kind, params, raw), value)
             if mem is not None and kind in ("path", "str") and v:
                 v = _read(lambda: mem.read_str(v, STRING_LIMIT), v)
                 if kind == "path" and isinstance(v, str):
@@ -385,4 +640,5 @@ def errno_name(err: int) -> str:
 
 
 __all__ = ["Addr", "Name", "Flags", "AT_FDCWD", "OPEN_FLAGS", "CLOCKS", "SIGNALS", "TYPE", "register", "args",
+           "Kind", "Switch", "KINDS", "kind_text", "si_code", "switched", "SI_CODES", "SIGNAL_CODES",
            "open_flags", "show", "format_call", "format_result", "PathStr", "FAST_STRUCTS", "file_mode", "errno_name"]
