@@ -80,6 +80,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -87,6 +88,9 @@
 #include "perfstats.h"
 #include "trace_int.h"
 
+#ifndef __WALL
+#define __WALL 0x40000000
+#endif
 #define NR_RT_SIGRETURN 15
 #define NR_EXECVE 59
 #define NR_EXECVEAT 322
@@ -219,29 +223,60 @@ static void attr_for(struct perf_event_attr *a, int id, int task, uint64_t ring)
     a->wakeup_watermark = (uint32_t)(ring / 4);
 }
 
+/* may this process take raw tracepoint samples?  kernel/events/core.c
+   perf_trace_event_perm: CAP_PERFMON (or CAP_SYS_ADMIN) unless
+   perf_event_paranoid is -1 */
+static int may_sample_raw(void)
+{
+    struct {
+        uint32_t version;
+        int pid;
+    } head = {0x20080522, 0};    /* _LINUX_CAPABILITY_VERSION_3 */
+    struct {
+        uint32_t effective, permitted, inheritable;
+    } data[2];
+    char buf[16];
+    int fd = open("/proc/sys/kernel/perf_event_paranoid", O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd >= 0) {
+        n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n > 0) {
+            buf[n] = 0;
+            if (atoi(buf) <= -1)
+                return 1;
+        }
+    }
+    if (syscall(SYS_capget, &head, data) != 0)
+        return 0;
+    return (data[0].effective & (1u << 21)) ||      /* CAP_SYS_ADMIN */
+           (data[1].effective & (1u << (38 - 32)));  /* CAP_PERFMON */
+}
+
+/* Opening a tracepoint event to find out would cost its unregistering at
+   the close (a synchronize_rcu: 45 ms here), so: the tracepoints' ids and
+   fields readable, raw samples allowed, and perf_event_open not refused
+   (a software event of this thread, disabled: microseconds) */
 int lxb_perfstats_probe(void)
 {
     struct perf_event_attr a;
-    long page = sysconf(_SC_PAGESIZE);
     int id = tp_id("sys_enter"), fd;
-    void *m;
 
     if (id < 0)
         return id;
     if (tp_id("sys_exit") < 0 || field_offset("sys_enter", "id") < 0 || field_offset("sys_exit", "ret") < 0)
         return -EIO;
-    attr_for(&a, id, 1, (uint64_t)page);
+    if (!may_sample_raw())
+        return -EPERM;
+    memset(&a, 0, sizeof a);
+    a.type = PERF_TYPE_SOFTWARE;
+    a.size = sizeof a;
+    a.config = PERF_COUNT_SW_DUMMY;
     a.disabled = 1;
-    fd = perf_open(&a, 0, 0, -1);
+    fd = perf_open(&a, 0, -1, -1);
     if (fd < 0)
         return -errno;
-    m = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
-    munmap(m, (size_t)page * 2);
     close(fd);
     return 0;
 }
@@ -627,9 +662,69 @@ static pid_t pidfd_to_pid(int pidfd)
     return n > 0 ? (pid_t)n : -ESRCH;
 }
 
+/* The last close of a tracepoint's perf events unregisters it and waits
+   for an RCU grace period (tracepoint_synchronize_unregister: 45 to 50 ms
+   each on this VM, 2 of them), which lxrun's exit would wait for.  A
+   grandchild holding nothing else (the caller's pipes and terminal closed
+   in it) takes the events with it instead, once lxrun's copies are
+   closed (it waits for the EOF of the pipe whose writing end is returned);
+   it is init's (or a subreaper's) to reap. */
+static int close_later(struct lxb_perfstats *p)
+{
+    int i, st, go[2];
+    pid_t child;
+
+    for (i = 0; i < p->nring; i++)
+        if (p->ring[i].fd_enter >= 0)
+            break;
+    if (i == p->nring)
+        return -1;
+    if (pipe2(go, O_CLOEXEC) != 0)
+        return -1;
+    child = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (child < 0) {
+        close(go[0]);
+        close(go[1]);
+        return -1;
+    }
+    if (child == 0) {
+        unsigned int lo = 0;
+        int j, k, n = 0, keep[2 * 1024 + 1];
+        char c;
+        if (syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0) != 0)
+            syscall(SYS_exit_group, 0);      /* the middle one: gone at once */
+        keep[n++] = go[0];
+        for (j = 0; j < p->nring; j++) {
+            if (p->ring[j].fd_enter >= 0)
+                keep[n++] = p->ring[j].fd_enter;
+            if (p->ring[j].fd_exit >= 0)
+                keep[n++] = p->ring[j].fd_exit;
+        }
+        for (j = 1; j < n; j++)      /* ascending */
+            for (k = j; k > 0 && keep[k - 1] > keep[k]; k--) {
+                int x = keep[k];
+                keep[k] = keep[k - 1];
+                keep[k - 1] = x;
+            }
+        for (j = 0; j < n; j++) {
+            if ((unsigned)keep[j] > lo)
+                syscall(SYS_close_range, lo, (unsigned)keep[j] - 1, 0);
+            lo = (unsigned)keep[j] + 1;
+        }
+        syscall(SYS_close_range, lo, ~0U, 0);
+        while (read(go[0], &c, 1) < 0 && errno == EINTR)
+            ;
+        syscall(SYS_exit_group, 0);
+    }
+    close(go[0]);
+    while (waitpid(child, &st, __WALL) < 0 && errno == EINTR)
+        ;
+    return go[1];
+}
+
 void lxb_perfstats_free(struct lxb_perfstats *p)
 {
-    int i;
+    int i, later;
 
     if (!p)
         return;
@@ -644,11 +739,18 @@ void lxb_perfstats_free(struct lxb_perfstats *p)
         struct ring *r = &p->ring[i];
         if (r->base && r->base != MAP_FAILED)
             munmap(r->base, r->map_len);
+        r->base = NULL;
+    }
+    later = close_later(p);
+    for (i = 0; i < p->nring; i++) {
+        struct ring *r = &p->ring[i];
         if (r->fd_exit >= 0)
             close(r->fd_exit);
         if (r->fd_enter >= 0)
             close(r->fd_enter);
     }
+    if (later >= 0)
+        close(later);                /* the grandchild may go now */
     if (p->stop_fd >= 0)
         close(p->stop_fd);
     free(p->ring);

@@ -486,14 +486,39 @@ class Observe:
         return actions, modes
 
 
+def stats_by_perf() -> bool:
+    """--stats alone from the kernel's syscall tracepoints (csrc/perfstats.c,
+    no ptrace stop) when perf can be used here (root), else from the ptrace
+    tracer.  LXBRAND_STATS=ptrace forces the tracer, =perf refuses to run
+    without perf; the C front door reads it the same way."""
+    want = os.environ.get("LXBRAND_STATS")
+    if want == "ptrace":
+        return False
+    rc = lib.lxb_perfstats_probe()
+    if rc < 0:
+        if want == "perf":
+            raise TraceError(f"LXBRAND_STATS=perf: perf cannot count the guest's syscalls here: {os.strerror(-rc)}")
+        return False
+    return True
+
+
 class Session:
-    """One observed run: the tracer thread (C) and the reader thread (Python)."""
+    """One observed run: the tracer thread (C) and the reader thread (Python),
+    or, for --stats alone, the tracepoints' reader (csrc/perfstats.c)."""
 
     def __init__(self, options: Observe, brand, argv):
         self.o = options
         self.brand = brand
         self.argv = list(argv)
         self.actions, self.modes = options.actions(brand)
+        # --stats alone: counted from the tracepoints under the brand's own
+        # filter (the modes still say which syscalls count, as for the tracer)
+        self.perf = bool(options.stats and not options.trace and options.callback is None
+                         and not getattr(brand, "inject_rules", None) and stats_by_perf())
+        if self.perf:
+            self.actions = list(ReportBrand(brand).actions if options.report else brand.actions)
+        self.perf_c = None              # struct lxb_perfstats *
+        self.stats_lost = 0             # events the kernel dropped (perf): the counts are short
         self.rec = Recorder(options)
         self.t = None
         self.reader: Optional[threading.Thread] = None
@@ -528,6 +553,19 @@ class Session:
             self.paths = PathWatch(personality_paths(self.brand.options), guest_pidfd)
         if not (o.trace or o.stats):
             return      # --report alone: the supervisor counts (ReportBrand), no tracer
+        if self.perf:
+            self.t = Tracer([(nr, mode, err, []) for nr, mode, err in self.modes], -1, guest_pidfd)
+            c = self.t.c
+            c.text_fd = -1
+            for nr in o.traced:
+                c.spec[nr].show = lib.LXB_SHOW_STATS
+            out = ffi.new("struct lxb_perfstats **")
+            rc = lib.lxb_perfstats_start(c, guest_pidfd, out)
+            if rc < 0:
+                raise OSError(-rc, "--stats: cannot count the guest's syscalls with perf (LXBRAND_STATS=ptrace "
+                                   f"counts them with ptrace): {os.strerror(-rc)}")
+            self.perf_c = out[0]
+            return
         text_fd = self._open_output() if o.lines else -1
         specs = [(nr, mode, err, copies(BY_NR[nr]) if o.decode_args else [])
                  for nr, mode, err in self.modes]
@@ -599,6 +637,10 @@ class Session:
             return
         self.finished = True
         o = self.o
+        if self.perf_c is not None:
+            self.stats_lost = lib.lxb_perfstats_finish(self.perf_c)
+            lib.lxb_perfstats_free(self.perf_c)
+            self.perf_c = None
         if self.t is not None:
             self.t.join()
         if getattr(self, "inject_follower", None) is not None:
@@ -969,8 +1011,12 @@ def write_outputs(session: Session, stats_file=None, report_file=None) -> None:
     """The CLI's end of a run: statistics and report, as text or JSON."""
     o = session.o
     if session.stats is not None:
-        text = (json.dumps(session.stats, indent=1) + "\n" if o.stats_format == "json"
-                else format_stats(session.stats))
+        lost = session.stats_lost       # said as csrc/trace_fmt.c says it
+        if o.stats_format == "json":
+            text = json.dumps(dict(session.stats, lost_events=lost) if lost else session.stats, indent=1) + "\n"
+        else:
+            text = format_stats(session.stats) + (
+                f"\nlost_events {lost}: the kernel's buffers were full; the counts above are short\n" if lost else "")
         _write(stats_file, text)
     if session.report is not None:
         path = o.report if isinstance(o.report, (str, os.PathLike)) and o.report != "-" else None
