@@ -876,11 +876,29 @@ _NAMED = [   # (syscall, registers, the line's call as the Python decoder and C 
     ("mmap", (0, 4096, 3, 0x22, -1 & 0xFFFFFFFF, 0),
      "mmap(NULL, 4096, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)"),
     ("clone", (0x1200011, 0, 0, 0, 0), None),
+    ("kill", (5, 35), "kill(5, SIGRT_3)"),
+    ("pipe2", (0, 0o2000000 | 0o4000), "pipe2(NULL, O_NONBLOCK|O_CLOEXEC)"),
+    ("dup3", (3, 4, 0), "dup3(3, 4, 0)"),
+    ("epoll_create1", (0o2000000,), "epoll_create1(EPOLL_CLOEXEC)"),
+    ("epoll_ctl", (3, 1, 4, 0), "epoll_ctl(3, EPOLL_CTL_ADD, 4, NULL)"),
+    ("eventfd2", (0, 0o2000000 | 0o4000), "eventfd2(0, EFD_CLOEXEC|EFD_NONBLOCK)"),
+    ("setsockopt", (3, 1, 2, 0, 4), "setsockopt(3, SOL_SOCKET, SO_REUSEADDR, NULL, 4)"),
+    ("setsockopt", (3, 6, 1, 0, 4), "setsockopt(3, SOL_TCP, TCP_NODELAY, NULL, 4)"),
+    ("getsockopt", (3, 41, 26, 0, 0), "getsockopt(3, SOL_IPV6, 26, NULL, NULL)"),
+    ("sendto", (3, 0, 5, 0x4000 | 0x40, 0, 0), "sendto(3, NULL, 5, MSG_DONTWAIT|MSG_NOSIGNAL, NULL, 0)"),
+    ("shutdown", (3, 1), "shutdown(3, SHUT_WR)"),
+    ("flock", (3, 2 | 4), "flock(3, LOCK_EX|LOCK_NB)"),
+    ("fadvise64", (3, 0, 0, 2), "fadvise64(3, 0, 0, POSIX_FADV_SEQUENTIAL)"),
+    ("clock_nanosleep", (1, 1, 0, 0), "clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, NULL, NULL)"),
+    ("mount", (0, 0, 0, (1 << 14) | (1 << 18), 0), "mount(NULL, NULL, NULL, MS_REC|MS_PRIVATE, NULL)"),
+    ("renameat2", (3, 0, 4, 0, 1), "renameat2(3, NULL, 4, NULL, RENAME_NOREPLACE)"),
+    ("memfd_create", (0, 1 | 2), "memfd_create(NULL, MFD_CLOEXEC|MFD_ALLOW_SEALING)"),
 ]
 
 _SIGNALS = [  # (signal, si_code, what the line shows)
     (17, 1, "CLD_EXITED"), (17, 2, "CLD_KILLED"), (17, 6, "CLD_CONTINUED"), (17, 0, "SI_USER"),
     (11, 1, "SEGV_MAPERR"), (10, -6, "SI_TKILL"), (10, 0x80, "SI_KERNEL"), (10, 7, "7"), (5, 2, "TRAP_TRACE"),
+    (35, -1, "SI_QUEUE"),
 ]
 
 
@@ -920,6 +938,7 @@ def test_named_constants_c_and_python_print_alike(tmp_path, fmt):
                 assert line.startswith(f"[pid 4] {want} = 0 <"), line
         for (sig, code, want), line in zip(_SIGNALS, got[len(_NAMED):]):
             assert f", si_code={want}, si_pid=5," in line, line
+        assert got[-1].startswith("[pid 4] --- SIGRT_3 {si_signo=SIGRT_3, si_code=SI_QUEUE,"), got[-1]
     else:
         events = [json.loads(line) for line in got]
         assert events[0]["args"]["op"] == "TIOCGWINSZ"

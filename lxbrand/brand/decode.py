@@ -67,7 +67,11 @@ CLOCKS = dict(
     CLOCK_REALTIME_ALARM=8, CLOCK_BOOTTIME_ALARM=9, CLOCK_TAI=11,
 )
 
-SIGNALS = {s.name: s.value for s in _signal.Signals}
+# the kernel's signal names; real-time signals as strace names them (32 is
+# SIGRTMIN, then SIGRT_1..SIGRT_32: glibc keeps 32 and 33 for itself, so its
+# SIGRTMIN, 34, is SIGRT_2 here)
+SIGNALS = {s.name: s.value for s in _signal.Signals if s.value < 32}
+SIGNALS.update(SIGRTMIN=32, **{f"SIGRT_{i}": 32 + i for i in range(1, 33)})
 
 
 # --- kinds decoded by name: data, one formatter (here and csrc/trace_fmt.c) ----------
@@ -216,6 +220,37 @@ RLIMITS = dict(RLIMIT_CPU=0, RLIMIT_FSIZE=1, RLIMIT_DATA=2, RLIMIT_STACK=3, RLIM
 # include/uapi/linux/wait.h
 WAIT_OPTIONS = dict(WNOHANG=1, WSTOPPED=2, WEXITED=4, WCONTINUED=8, WNOWAIT=0x1000000, __WNOTHREAD=0x20000000,
                     __WALL=0x40000000, __WCLONE=0x80000000)
+# include/linux/socket.h
+MSG_FLAGS = dict(
+    MSG_OOB=0x1, MSG_PEEK=0x2, MSG_DONTROUTE=0x4, MSG_CTRUNC=0x8, MSG_PROXY=0x10, MSG_TRUNC=0x20,
+    MSG_DONTWAIT=0x40, MSG_EOR=0x80, MSG_WAITALL=0x100, MSG_FIN=0x200, MSG_SYN=0x400, MSG_CONFIRM=0x800,
+    MSG_RST=0x1000, MSG_ERRQUEUE=0x2000, MSG_NOSIGNAL=0x4000, MSG_MORE=0x8000, MSG_WAITFORONE=0x10000,
+    MSG_BATCH=0x40000, MSG_SOCK_DEVMEM=0x2000000, MSG_ZEROCOPY=0x4000000, MSG_FASTOPEN=0x20000000,
+    MSG_CMSG_CLOEXEC=0x40000000,
+)
+# include/uapi/asm-generic/socket.h, include/uapi/linux/tcp.h
+SOCKET_OPTIONS = dict(
+    SO_DEBUG=1, SO_REUSEADDR=2, SO_TYPE=3, SO_ERROR=4, SO_DONTROUTE=5, SO_BROADCAST=6, SO_SNDBUF=7,
+    SO_RCVBUF=8, SO_KEEPALIVE=9, SO_OOBINLINE=10, SO_NO_CHECK=11, SO_PRIORITY=12, SO_LINGER=13,
+    SO_BSDCOMPAT=14, SO_REUSEPORT=15, SO_PASSCRED=16, SO_PEERCRED=17, SO_RCVLOWAT=18, SO_SNDLOWAT=19,
+    SO_RCVTIMEO_OLD=20, SO_SNDTIMEO_OLD=21, SO_BINDTODEVICE=25, SO_ATTACH_FILTER=26, SO_DETACH_FILTER=27,
+    SO_PEERNAME=28, SO_TIMESTAMP_OLD=29, SO_ACCEPTCONN=30, SO_PEERSEC=31, SO_SNDBUFFORCE=32,
+    SO_RCVBUFFORCE=33, SO_PASSSEC=34, SO_MARK=36, SO_PROTOCOL=38, SO_DOMAIN=39, SO_RXQ_OVFL=40,
+    SO_PEEK_OFF=42, SO_BUSY_POLL=46, SO_INCOMING_CPU=49, SO_PEERGROUPS=59, SO_ZEROCOPY=60,
+    SO_COOKIE=57, SO_RCVTIMEO_NEW=66, SO_SNDTIMEO_NEW=67, SO_PEERPIDFD=77,
+)
+TCP_OPTIONS = dict(TCP_NODELAY=1, TCP_MAXSEG=2, TCP_CORK=3, TCP_KEEPIDLE=4, TCP_KEEPINTVL=5, TCP_KEEPCNT=6,
+                   TCP_SYNCNT=7, TCP_LINGER2=8, TCP_DEFER_ACCEPT=9, TCP_WINDOW_CLAMP=10, TCP_INFO=11,
+                   TCP_QUICKACK=12, TCP_CONGESTION=13, TCP_USER_TIMEOUT=18, TCP_FASTOPEN=23,
+                   TCP_NOTSENT_LOWAT=25)
+# include/uapi/linux/mount.h
+MOUNT_FLAGS = dict(
+    MS_RDONLY=1, MS_NOSUID=2, MS_NODEV=4, MS_NOEXEC=8, MS_SYNCHRONOUS=16, MS_REMOUNT=32, MS_MANDLOCK=64,
+    MS_DIRSYNC=128, MS_NOSYMFOLLOW=256, MS_NOATIME=1024, MS_NODIRATIME=2048, MS_BIND=4096, MS_MOVE=8192,
+    MS_REC=16384, MS_SILENT=32768, MS_POSIXACL=1 << 16, MS_UNBINDABLE=1 << 17, MS_PRIVATE=1 << 18,
+    MS_SLAVE=1 << 19, MS_SHARED=1 << 20, MS_RELATIME=1 << 21, MS_KERNMOUNT=1 << 22, MS_I_VERSION=1 << 23,
+    MS_STRICTATIME=1 << 24, MS_LAZYTIME=1 << 25,
+)
 # the mode_t of chmod, mkdir, mknod, umask: a file type, then the permission bits in octal
 _MODE = dict(field=0o170000, values=FILE_TYPES, rest="oct")
 
@@ -259,6 +294,38 @@ KINDS: dict = {
     "arch_prctl_op": _enum(**ARCH_PRCTL_OPS),
     "rlimit_resource": _enum(32, False, **RLIMITS),
     "getrandom_flags": _bits(GRND_NONBLOCK=1, GRND_RANDOM=2, GRND_INSECURE=4),
+    # the CLOEXEC/NONBLOCK words of the calls that make an fd, each as strace names it
+    "pipe_flags": _bits(O_NONBLOCK=0o4000, O_DIRECT=0o40000, O_CLOEXEC=0o2000000, O_NOTIFICATION_PIPE=0o200),
+    "epoll_flags": _bits(EPOLL_CLOEXEC=0o2000000),
+    "eventfd_flags": _bits(EFD_SEMAPHORE=1, EFD_CLOEXEC=0o2000000, EFD_NONBLOCK=0o4000),
+    "inotify_flags": _bits(IN_CLOEXEC=0o2000000, IN_NONBLOCK=0o4000),
+    "signalfd_flags": _bits(SFD_CLOEXEC=0o2000000, SFD_NONBLOCK=0o4000),
+    "timerfd_flags": _bits(TFD_CLOEXEC=0o2000000, TFD_NONBLOCK=0o4000),
+    "memfd_flags": _bits(MFD_CLOEXEC=1, MFD_ALLOW_SEALING=2, MFD_HUGETLB=4, MFD_NOEXEC_SEAL=8, MFD_EXEC=0x10),
+    "timer_flags": _bits(TIMER_ABSTIME=1),
+    "timerfd_settime_flags": _bits(TFD_TIMER_ABSTIME=1, TFD_TIMER_CANCEL_ON_SET=2),
+    "epoll_op": _enum(EPOLL_CTL_ADD=1, EPOLL_CTL_DEL=2, EPOLL_CTL_MOD=3),
+    "fadvise_advice": _enum(POSIX_FADV_NORMAL=0, POSIX_FADV_RANDOM=1, POSIX_FADV_SEQUENTIAL=2,
+                            POSIX_FADV_WILLNEED=3, POSIX_FADV_DONTNEED=4, POSIX_FADV_NOREUSE=5),
+    "shutdown_how": _enum(SHUT_RD=0, SHUT_WR=1, SHUT_RDWR=2),
+    "flock_op": _bits(LOCK_SH=1, LOCK_EX=2, LOCK_NB=4, LOCK_UN=8),
+    "msg_flags": _bits(**MSG_FLAGS),
+    "msync_flags": _bits(MS_ASYNC=1, MS_INVALIDATE=2, MS_SYNC=4),
+    "mremap_flags": _bits(MREMAP_MAYMOVE=1, MREMAP_FIXED=2, MREMAP_DONTUNMAP=4),
+    "mlock_flags": _bits(MLOCK_ONFAULT=1),
+    "rename_flags": _bits(RENAME_NOREPLACE=1, RENAME_EXCHANGE=2, RENAME_WHITEOUT=4),
+    "close_range_flags": _bits(CLOSE_RANGE_UNSHARE=2, CLOSE_RANGE_CLOEXEC=4),
+    "mount_flags": _bits(64, **MOUNT_FLAGS),
+    "umount_flags": _bits(MNT_FORCE=1, MNT_DETACH=2, MNT_EXPIRE=4, UMOUNT_NOFOLLOW=8),
+    "setns_type": _bits(**{k: v for k, v in CLONE_FLAGS.items() if k.startswith("CLONE_NEW")}),
+    "sched_policy": _enum(SCHED_OTHER=0, SCHED_FIFO=1, SCHED_RR=2, SCHED_BATCH=3, SCHED_IDLE=5,
+                          SCHED_DEADLINE=6, SCHED_EXT=7),
+    "sockopt_level": _enum(SOL_IP=0, SOL_SOCKET=1, SOL_TCP=6, SOL_UDP=17, SOL_IPV6=41, SOL_ICMPV6=58,
+                           SOL_RAW=255, SOL_NETLINK=270, SOL_PACKET=263, SOL_ALG=279),
+    "sockopt_socket": _enum(**SOCKET_OPTIONS),
+    "sockopt_tcp": _enum(**TCP_OPTIONS),
+    # setsockopt(2)'s optname, by its level
+    "sockopt_name": Switch("level", {1: "sockopt_socket", 6: "sockopt_tcp"}, "int"),
     # fcntl(2)'s third argument, by its op
     "fcntl_arg": Switch("op", {FCNTL_CMDS["F_SETFD"]: "fd_flags", FCNTL_CMDS["F_SETFL"]: "open_flags",
                                FCNTL_CMDS["F_DUPFD"]: "fd", FCNTL_CMDS["F_DUPFD_CLOEXEC"]: "fd",
