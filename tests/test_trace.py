@@ -752,7 +752,8 @@ def test_front_door_traces_in_one_scheduling_group_the_guest_does_not_see(rootfs
     script = "cat /proc/self/cgroup; sleep 1"
     _run([PYCLI, "--stats", "-o", "/dev/null", rootfs, "true"])      # leaves the tracer's part
     p = subprocess.Popen([FRONT, "--stats", "-o", "/dev/null", rootfs, "sh", "-c", script],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, LXRUN_DEBUG_FRONTDOOR="1"))
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=dict(os.environ, LXRUN_DEBUG_FRONTDOOR="1", LXBRAND_STATS="ptrace"))   # a tracer
     import time
     path = f"/sys/fs/cgroup/cpu/lxbrand-trace-{p.pid}"
     procs = set()
@@ -791,7 +792,7 @@ def test_a_killed_traced_runs_cgroup_is_removed_by_the_next(rootfs):
         with open(f"{busy}/cgroup.procs", "w") as f:
             f.write(str(sleeper.pid))
         r = subprocess.run([FRONT, "--stats", "-o", "/dev/null", rootfs, "true"], capture_output=True,
-                           env=dict(os.environ, LXRUN_DEBUG_FRONTDOOR="1"), timeout=60)
+                           env=dict(os.environ, LXRUN_DEBUG_FRONTDOOR="1", LXBRAND_STATS="ptrace"), timeout=60)
         assert r.returncode == 0 and HANDOVER.encode() not in r.stderr, r.stderr
         assert not os.path.exists(stale)
         assert os.path.exists(busy)               # a task in it: never removed
@@ -893,6 +894,13 @@ _NAMED = [   # (syscall, registers, the line's call as the Python decoder and C 
     ("mount", (0, 0, 0, (1 << 14) | (1 << 18), 0), "mount(NULL, NULL, NULL, MS_REC|MS_PRIVATE, NULL)"),
     ("renameat2", (3, 0, 4, 0, 1), "renameat2(3, NULL, 4, NULL, RENAME_NOREPLACE)"),
     ("memfd_create", (0, 1 | 2), "memfd_create(NULL, MFD_CLOEXEC|MFD_ALLOW_SEALING)"),
+    ("prctl", (23, 21, 0, 0, 0), "prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0)"),
+    ("prctl", (1, 9, 0, 0, 0), "prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)"),
+    ("prctl", (47, 2, 12, 0, 0), "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, 12, 0, 0)"),
+    ("getpriority", (0, 0), "getpriority(PRIO_PROCESS, 0)"),
+    ("getrusage", (-1 & 0xFFFFFFFF, 0), "getrusage(RUSAGE_CHILDREN, NULL)"),
+    ("waitid", (1, 5, 0, 4, 0), "waitid(P_PID, 5, NULL, WEXITED, NULL)"),
+    ("ptrace", (0x4206, 5, 0, 0), "ptrace(PTRACE_SEIZE, 5, NULL, NULL)"),
 ]
 
 _SIGNALS = [  # (signal, si_code, what the line shows)

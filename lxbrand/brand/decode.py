@@ -243,6 +243,24 @@ TCP_OPTIONS = dict(TCP_NODELAY=1, TCP_MAXSEG=2, TCP_CORK=3, TCP_KEEPIDLE=4, TCP_
                    TCP_SYNCNT=7, TCP_LINGER2=8, TCP_DEFER_ACCEPT=9, TCP_WINDOW_CLAMP=10, TCP_INFO=11,
                    TCP_QUICKACK=12, TCP_CONGESTION=13, TCP_USER_TIMEOUT=18, TCP_FASTOPEN=23,
                    TCP_NOTSENT_LOWAT=25)
+# include/uapi/linux/capability.h
+CAPABILITIES = {f"CAP_{n}": i for i, n in enumerate((
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+    "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+    "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+    "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+    "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+    "CHECKPOINT_RESTORE"))}
+# include/uapi/linux/ptrace.h
+PTRACE_OPS = dict(
+    PTRACE_TRACEME=0, PTRACE_PEEKTEXT=1, PTRACE_PEEKDATA=2, PTRACE_PEEKUSER=3, PTRACE_POKETEXT=4,
+    PTRACE_POKEDATA=5, PTRACE_POKEUSER=6, PTRACE_CONT=7, PTRACE_KILL=8, PTRACE_SINGLESTEP=9, PTRACE_GETREGS=12,
+    PTRACE_SETREGS=13, PTRACE_GETFPREGS=14, PTRACE_SETFPREGS=15, PTRACE_ATTACH=16, PTRACE_DETACH=17,
+    PTRACE_SYSCALL=24, PTRACE_SETOPTIONS=0x4200, PTRACE_GETEVENTMSG=0x4201, PTRACE_GETSIGINFO=0x4202,
+    PTRACE_SETSIGINFO=0x4203, PTRACE_GETREGSET=0x4204, PTRACE_SETREGSET=0x4205, PTRACE_SEIZE=0x4206,
+    PTRACE_INTERRUPT=0x4207, PTRACE_LISTEN=0x4208, PTRACE_PEEKSIGINFO=0x4209, PTRACE_GETSIGMASK=0x420A,
+    PTRACE_SETSIGMASK=0x420B, PTRACE_SECCOMP_GET_FILTER=0x420C, PTRACE_GET_SYSCALL_INFO=0x420E,
+)
 # include/uapi/linux/mount.h
 MOUNT_FLAGS = dict(
     MS_RDONLY=1, MS_NOSUID=2, MS_NODEV=4, MS_NOEXEC=8, MS_SYNCHRONOUS=16, MS_REMOUNT=32, MS_MANDLOCK=64,
@@ -326,6 +344,20 @@ KINDS: dict = {
     "sockopt_tcp": _enum(**TCP_OPTIONS),
     # setsockopt(2)'s optname, by its level
     "sockopt_name": Switch("level", {1: "sockopt_socket", 6: "sockopt_tcp"}, "int"),
+    "priority_which": _enum(PRIO_PROCESS=0, PRIO_PGRP=1, PRIO_USER=2),
+    "itimer_which": _enum(ITIMER_REAL=0, ITIMER_VIRTUAL=1, ITIMER_PROF=2),
+    "rusage_who": _enum(RUSAGE_SELF=0, RUSAGE_CHILDREN=-1, RUSAGE_THREAD=1),
+    "waitid_type": _enum(P_ALL=0, P_PID=1, P_PGID=2, P_PIDFD=3),
+    "ptrace_op": _enum(64, True, **PTRACE_OPS),
+    "seccomp_op": _enum(32, False, SECCOMP_SET_MODE_STRICT=0, SECCOMP_SET_MODE_FILTER=1,
+                        SECCOMP_GET_ACTION_AVAIL=2, SECCOMP_GET_NOTIF_SIZES=3),
+    "capability": _enum(**CAPABILITIES),
+    "cap_ambient_op": _enum(PR_CAP_AMBIENT_IS_SET=1, PR_CAP_AMBIENT_RAISE=2, PR_CAP_AMBIENT_LOWER=3,
+                            PR_CAP_AMBIENT_CLEAR_ALL=4),
+    # prctl(2)'s second argument, by its op
+    "prctl_arg2": Switch("op", {PRCTL_OPS["PR_CAPBSET_READ"]: "capability", PRCTL_OPS["PR_CAPBSET_DROP"]: "capability",
+                                PRCTL_OPS["PR_SET_PDEATHSIG"]: "signo", PRCTL_OPS["PR_CAP_AMBIENT"]: "cap_ambient_op"},
+                         "ulong"),
     # fcntl(2)'s third argument, by its op
     "fcntl_arg": Switch("op", {FCNTL_CMDS["F_SETFD"]: "fd_flags", FCNTL_CMDS["F_SETFL"]: "open_flags",
                                FCNTL_CMDS["F_DUPFD"]: "fd", FCNTL_CMDS["F_DUPFD_CLOEXEC"]: "fd",
