@@ -561,7 +561,7 @@ static void norec_read(int fd, struct record *rec)
     pthread_mutex_unlock(&norec_lock);
 }
 
-static int norec_write(int fd, const struct record *rec)
+static int norec_write(int fd, const struct stat *st, const struct record *rec)
 {
     struct norec k;
     int i, rc;
@@ -572,6 +572,12 @@ static int norec_write(int fd, const struct record *rec)
     k.gid = rec->gid;
     pthread_mutex_lock(&norec_lock);
     if ((i = norec_find(&k)) < 0) {
+        /* what the file shows without a record (dpkg's lchown of every
+           symlink to root): nothing to keep */
+        if (k.uid == to_zone(&uid_maps, st->st_uid) && k.gid == to_zone(&gid_maps, st->st_gid)) {
+            pthread_mutex_unlock(&norec_lock);
+            return 0;
+        }
         /* the oldest goes when the table is full */
         i = (int)(norec_used < NOREC_SLOTS ? norec_used : norec_next);
         norec_next = (unsigned int)(i + 1) % NOREC_SLOTS;
@@ -624,7 +630,7 @@ static int write_record(int fd, const struct stat *st, const struct record *rec)
     int n, rc;
 
     if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
-        return norec_write(fd, rec);    /* Linux keeps user.* off other files (OTHER FILES) */
+        return norec_write(fd, st, rec);        /* Linux keeps user.* off other files (OTHER FILES) */
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     if (rec->type)
         n = snprintf(buf, sizeof buf, "%u:%u:%c:%u:%u", rec->uid, rec->gid, rec->type, rec->major, rec->minor);
