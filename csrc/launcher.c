@@ -7,6 +7,7 @@
  *                   cgroups; let it run; wait, within the start-up timeout,
  *                   for the guest's seccomp listener or a failure
  *   lxb_zone_wait   the guest's end, as init reports it
+ *   lxb_zone_next   the same, or the guest's stop or continue (a job's, LXB_PTY_JOB)
  *
  * The parent may be a threaded Python process, so the children call no
  * allocator: every string is prepared by the parent, the filter is compiled
@@ -715,12 +716,30 @@ int lxb_zone_release(struct lxb_zone *z)
 
 int lxb_zone_wait(struct lxb_zone *z, int *status, int *kind)
 {
+    do
+        lxb_zone_next(z, status, kind);
+    while (*kind == LXB_GUEST_STOPPED || *kind == LXB_GUEST_CONTINUED);
+    return 0;
+}
+
+int lxb_zone_next(struct lxb_zone *z, int *status, int *kind)
+{
     struct lxb_msg m;
-    int fd, rc, st;
+    int fd, rc, st, job = 0, job_status = 0;
 
     *kind = 0;
     *status = 0;
     for (;;) {
+        /* a stop and a continue already queued behind it are no stop: the
+           caller hears of the guest's last state only */
+        if (job) {
+            struct pollfd pfd = {z->ctl_fd, POLLIN, 0};
+            if (poll(&pfd, 1, 0) == 0) {
+                *kind = job;
+                *status = job_status;
+                return 0;
+            }
+        }
         rc = lxb_recv_msg(z->ctl_fd, &m, &fd);
         if (fd >= 0)
             close(fd);
@@ -730,6 +749,11 @@ int lxb_zone_wait(struct lxb_zone *z, int *status, int *kind)
                 *status = st;
             *kind = 2;
             break;
+        }
+        if (m.type == LXB_MSG_STOPPED || m.type == LXB_MSG_CONTINUED) {
+            job = m.type == LXB_MSG_STOPPED ? LXB_GUEST_STOPPED : LXB_GUEST_CONTINUED;
+            job_status = m.value;
+            continue;
         }
         if (m.type == LXB_MSG_EXIT) {
             *status = m.value;

@@ -137,7 +137,8 @@ struct lxb_config {
     int uid;                     /* inside the zone */
     int gid;
     int stdio[3];                /* host fds that become the guest's 0, 1, 2 */
-    int use_pty;                 /* guest gets a pty of the zone as its ctty */
+    int use_pty;                 /* guest gets a pty of the zone as its ctty; LXB_PTY_JOB:
+                                    as the terminal's foreground job (lxb_zone_next) */
     int nbinds;
     const struct lxb_bind *binds;
     const unsigned char *bpf;    /* struct sock_filter[], from lxb_filter_build */
@@ -235,6 +236,15 @@ int lxb_zone_start(const struct lxb_config *cfg, struct lxb_zone *z, char *err, 
    happened: 0 exited/killed, 1 exec failed (then *status is the errno) */
 int lxb_zone_wait(struct lxb_zone *z, int *status, int *kind);
 
+/* use_pty LXB_PTY_JOB: the guest is a process group of init's session and
+   the zone's terminal's foreground group, and init reports its stops and
+   continues; lxb_zone_next returns on those too: *kind LXB_GUEST_STOPPED
+   (*status its wait status) or LXB_GUEST_CONTINUED, else as lxb_zone_wait */
+#define LXB_PTY_JOB 2
+#define LXB_GUEST_STOPPED 3
+#define LXB_GUEST_CONTINUED 4
+int lxb_zone_next(struct lxb_zone *z, int *status, int *kind);
+
 /* with hold_guest: let the guest execve CMD */
 int lxb_zone_release(struct lxb_zone *z);
 
@@ -264,6 +274,9 @@ int lxb_addfd_send(int listener_fd, uint64_t id, int host_fd, uint32_t newfd_fla
 /* csrc/pty.c: copy between the terminal and the pty master until stop_fd
    is readable or either side closes */
 int lxb_pty_relay(int in_fd, int out_fd, int master_fd, int stop_fd);
+/* wait (at most timeout_ms) until the master holds no output of the guest
+   that the relay has not taken: before a job stop gives the terminal back */
+void lxb_pty_drain(int master_fd, int timeout_ms);
 
 /* PYTHON-CALLBACK */ int lxb_py_dispatch(void *handle, const struct lxb_call *call, struct lxb_reply *reply);
 

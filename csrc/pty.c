@@ -7,10 +7,22 @@
  *   made; lxrun holds the master and copies bytes both ways between it and
  *   its own terminal, in C and without the GIL, until the guest is gone (the
  *   master reads EIO once every slave fd is closed) or lxrun stops it.
+ *
+ * JOB CONTROL
+ *
+ *   lxrun is then the user's job, and the guest the zone's terminal's
+ *   foreground job (zone_init.c): when the guest stops, lxrun gives the
+ *   user's terminal back only after the relay has copied what the guest
+ *   wrote before it stopped (vim and less put the screen back first), and
+ *   a lxrun continued in the background (`bg`) reads EIO from the terminal
+ *   (its SIGTTIN is blocked): the relay then leaves input alone for a
+ *   while and tries again, as it may be the foreground job again (`fg`).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lxbrand.h"
@@ -35,12 +47,15 @@ static int copy_once(int from, int to)
 
 int lxb_pty_relay(int in_fd, int out_fd, int master_fd, int stop_fd)
 {
-    int in_open = 1;
+    int in_open = 1, in_paused = 0;
 
     for (;;) {
-        struct pollfd pfd[3] = {{master_fd, POLLIN, 0}, {in_open ? in_fd : -1, POLLIN, 0},
+        struct pollfd pfd[3] = {{master_fd, POLLIN, 0}, {in_open && !in_paused ? in_fd : -1, POLLIN, 0},
                                 {stop_fd, POLLIN, 0}};
-        if (poll(pfd, 3, -1) < 0) {
+        int n = poll(pfd, 3, in_paused ? 200 : -1);
+        if (n == 0)
+            in_paused = 0;
+        if (n < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;
@@ -51,10 +66,28 @@ int lxb_pty_relay(int in_fd, int out_fd, int master_fd, int stop_fd)
                 return 0;
         }
         if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-            if (copy_once(in_fd, master_fd) < 0)
+            int rc = copy_once(in_fd, master_fd);
+            if (rc == -EIO)
+                in_paused = 1;   /* a background job's read of its terminal */
+            else if (rc < 0)
                 in_open = 0;
         }
         if (pfd[2].revents & POLLIN)
             return 0;
+    }
+}
+
+void lxb_pty_drain(int master_fd, int timeout_ms)
+{
+    struct timespec pause = {0, 2 * 1000 * 1000};
+    int left = timeout_ms, quiet = 0, n;
+
+    /* twice empty, 2 ms apart: the relay has also written what it read */
+    while (left > 0 && quiet < 2) {
+        if (ioctl(master_fd, FIONREAD, &n) != 0)
+            return;
+        quiet = n == 0 ? quiet + 1 : 0;
+        nanosleep(&pause, NULL);
+        left -= 2;
     }
 }

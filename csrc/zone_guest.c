@@ -83,10 +83,26 @@ void lxb_guest_main(const struct lxb_config *cfg, int ctl, int master, int gofd,
     if (!cfg->net_host && (rc = loopback_up()) < 0)
         fail(ctl, "bring up lo", -rc);
 
-    if (setsid() < 0)
-        fail(ctl, "setsid", errno);
-    if ((rc = lxb_take_stdio(master, cfg->stdio)) < 0)
-        fail(ctl, master >= 0 ? "the zone's terminal" : "stdio", -rc);
+    if (cfg->use_pty == LXB_PTY_JOB && master >= 0) {
+        /* the terminal's foreground job in init's session (zone_init.c JOB
+           CONTROL): init made the group and the pty the session's terminal */
+        int slave;
+        if (setpgid(0, 0) != 0)
+            fail(ctl, "setpgid", errno);
+        slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+        if (slave < 0)
+            fail(ctl, "the zone's terminal", errno);
+        for (i = 0; i < 3; i++)
+            if (dup2(slave, i) < 0)
+                fail(ctl, "the zone's terminal", errno);
+        if (slave > 2)
+            close(slave);
+    } else {
+        if (setsid() < 0)
+            fail(ctl, "setsid", errno);
+        if ((rc = lxb_take_stdio(master, cfg->stdio)) < 0)
+            fail(ctl, master >= 0 ? "the zone's terminal" : "stdio", -rc);
+    }
     if (master >= 0)
         close(master);
     if (cfg->cwd && chdir(cfg->cwd) != 0) {

@@ -21,6 +21,23 @@
  * the signals lxrun receives to the guest's process group, sends the guest's
  * wait status to lxrun, and exits; the kernel then kills whatever is left.
  * If lxrun dies, PR_SET_PDEATHSIG kills init, and with it the zone.
+ *
+ * JOB CONTROL
+ *
+ * With use_pty LXB_PTY_JOB (lxrun --tty) the guest is the zone's terminal's
+ * foreground job, as a shell starts a program: init leads the session whose
+ * controlling terminal is the zone's pty, and the guest is a process group
+ * of that session, so its group is not orphaned (its parent, init, is in
+ * another group of the same session) and the kernel lets a typed ^Z, or the
+ * guest's own kill(0, SIGTSTP) (vim), stop it.  Init sees the stop (waitpid
+ * WUNTRACED) and tells lxrun, which gives the user's terminal back and
+ * stops itself; the user's `fg` continues lxrun, which sends CONT, forwarded
+ * here to the guest's group.  A job-control shell as the guest stops only
+ * its own jobs, as it does under a terminal.  The guest has no handle on
+ * anything new: the session's terminal is the zone's pty, init never reads
+ * or writes it, and every signal init forwards goes to the guest's group.
+ * Without LXB_PTY_JOB (--no-tty, OCI terminals) the guest leads a session of
+ * its own, as runc's container process does.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -258,7 +275,8 @@ static int take_listener(int ctl, pid_t guest, struct lxb_handoff *h, int go)
 
 void lxb_init_main(const struct lxb_config *cfg, int ctl, int syncfd)
 {
-    int keep[LXB_MAX_KEEP], nkeep = 0, i, master = -1, sigfd, go[2], st, listener;
+    int keep[LXB_MAX_KEEP], nkeep = 0, i, master = -1, tty = -1, sigfd, go[2], st, listener;
+    int job = cfg->use_pty == LXB_PTY_JOB;
     unsigned long flags;
     struct lxb_handoff *h;
     sigset_t all;
@@ -310,6 +328,13 @@ void lxb_init_main(const struct lxb_config *cfg, int ctl, int syncfd)
         if (ioctl(cfg->stdio[0], TIOCGWINSZ, &ws) == 0)
             ioctl(master, TIOCSWINSZ, &ws);
         pty_owner(master, cfg);
+        /* a job: the pty is the controlling terminal of init's session (init
+           called setsid above), whose foreground group the guest becomes */
+        if (job) {
+            tty = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+            if (tty < 0 || ioctl(tty, TIOCSCTTY, 0) != 0)
+                lxb_die_step(ctl, "the zone's terminal as init's session's", errno);
+        }
         lxb_send_msg(ctl, LXB_MSG_PTY, 0, NULL, master);
     }
 
@@ -347,6 +372,14 @@ void lxb_init_main(const struct lxb_config *cfg, int ctl, int syncfd)
     }
     close(go[0]);
     write_guest_maps(ctl, guest, cfg);
+    if (tty >= 0) {
+        /* the guest's group, the terminal's foreground, before it runs on;
+           init's own fd to the slave goes, or the master would never read EIO */
+        if (setpgid(guest, guest) != 0 || tcsetpgrp(tty, guest) != 0)
+            lxb_die_step(ctl, "the guest as the zone's terminal's foreground job", errno);
+        close(tty);
+        tty = -1;
+    }
     if (write(go[1], "x", 1) != 1)
         lxb_die_step(ctl, "start the guest", errno);
     if (master >= 0)
@@ -389,7 +422,13 @@ void lxb_init_main(const struct lxb_config *cfg, int ctl, int syncfd)
         if (read(sigfd, &si, sizeof si) != sizeof si)
             continue;
         if (si.ssi_signo == SIGCHLD) {
-            while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+            while ((p = waitpid(-1, &st, WNOHANG | (job ? WUNTRACED | WCONTINUED : 0))) > 0) {
+                if (WIFSTOPPED(st) || WIFCONTINUED(st)) {
+                    if (p == guest)     /* a job's stop: lxrun stops too */
+                        lxb_send_msg(ctl, WIFSTOPPED(st) ? LXB_MSG_STOPPED : LXB_MSG_CONTINUED, st, NULL,
+                                     -1);
+                    continue;
+                }
                 if (p == guest) {
                     if (h->exec_errno)
                         lxb_send_msg(ctl, LXB_MSG_EXEC_FAILED, h->exec_errno, NULL, -1);
@@ -403,7 +442,7 @@ void lxb_init_main(const struct lxb_config *cfg, int ctl, int syncfd)
              * as a shell's parent signals a job; the guest's own kill(1, ...)
              * are not forwarded */
             int sig = (int)si.ssi_signo;
-            if ((sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) && !catches(guest, sig))
+            if (!job && (sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) && !catches(guest, sig))
                 sig = SIGSTOP;   /* the guest's group is orphaned (its own session under
                                     init): the kernel drops a default-action TSTP there */
             if (kill(-guest, sig) != 0)

@@ -22,6 +22,8 @@ enum {
     LXB_MSG_EXIT,
     LXB_MSG_GUEST,               /* a pidfd of the guest, held before its execve (hold_guest) */
     LXB_MSG_INIT,                /* from lxbrand-init, the starter: value is init's pid */
+    LXB_MSG_STOPPED,             /* use_pty LXB_PTY_JOB: the guest stopped, value its wait status */
+    LXB_MSG_CONTINUED,           /* and it continued */
 };
 
 /*

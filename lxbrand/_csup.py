@@ -293,7 +293,20 @@ def zone_wait(z) -> tuple:
     return status[0], kind[0]
 
 
+def zone_next(z) -> tuple:
+    """lxb_zone_next: as zone_wait, or kind 3 the guest stopped (its wait
+    status), 4 it continued (use_pty LXB_PTY_JOB)."""
+    status = ffi.new("int *")
+    kind = ffi.new("int *")
+    lib.lxb_zone_next(z, status, kind)
+    return status[0], kind[0]
+
+
+PTY_JOB = lib.LXB_PTY_JOB
+GUEST_STOPPED = lib.LXB_GUEST_STOPPED
+GUEST_CONTINUED = lib.LXB_GUEST_CONTINUED
 pty_relay = lib.lxb_pty_relay
+pty_drain = lib.lxb_pty_drain
 
 
 # -- the container's own seccomp profile (lxbrand/oci.py, csrc/filter.c) ----

@@ -244,7 +244,6 @@ def run(show_plan, tty, rootfs, cmd, **params):
         # the terminal's modes are set on stdin, and the zone's pty never
         # sees an end of input from a file: refuse rather than hang
         _fail("--tty: stdin is not a terminal; run lxrun from a terminal, or without --tty for pipes")
-    saved = None
     try:
         zone = Zone(rootfs, **options, **_watch(watch))
         if show_plan:
@@ -259,22 +258,16 @@ def run(show_plan, tty, rootfs, cmd, **params):
         if not cmd:
             from .command import login_shell
             cmd = login_shell(zone.config.rootfs, zone.config.uid)
-        if tty:
-            import termios
-            import tty as ttymod
-            saved = termios.tcgetattr(0)
-            ttymod.setraw(0, termios.TCSANOW)  # TCSAFLUSH would drop typed-ahead input
         files = _watch_files(watch)
+        # with tty, the run makes the terminal raw and the guest its job: a
+        # stop of the guest (^Z) stops lxrun, `fg` resumes both (zone.py _job_stop)
         result = zone.run(list(cmd), tty=tty, forward_signals=True)
         _watch_end(zone, watch, files)
     except LxbrandError as e:
-        _restore(saved)
         _fail(str(e), e.exit_code)
     except OSError as e:
-        _restore(saved)
         # the file it is about, as DESIGN.md's errors name the thing (-o FILE)
         _fail(f"{e.filename}: {e.strerror}" if e.filename and e.strerror else f"{e.strerror or e}", EXIT_FAILED)
-    _restore(saved)
     code = result.returncode
     # leave without the interpreter's tear-down (~30 ms of module and object
     # clean-up): the zone is gone, the output is flushed below
@@ -301,12 +294,6 @@ def _store_frontdoor(zone, kernel_release, deny, trace_set=None) -> None:
             store_frontdoor_trace(zone.brand, kernel_release, deny.items(), watch, trace_set)
     except OSError:
         pass
-
-
-def _restore(saved) -> None:
-    if saved is not None:
-        import termios
-        termios.tcsetattr(0, termios.TCSADRAIN, saved)
 
 
 @main.command()

@@ -462,6 +462,8 @@ class _Run:
         self.hold = False               # Zone.start(hold=True): the guest waits for release()
         self.pty_relay = True           # Zone.start: the caller takes the pty master (pty_fd)
         self.net = None                 # --net private's pasta (lxbrand/net.py)
+        self.job = False                # tty and forward_signals: the terminal's job (lxrun --tty)
+        self.job_modes = None           # stdin's terminal modes before the run made them raw
 
     def start(self, timeout: Optional[float] = None) -> None:
         zone, cfgv = self.zone, self.zone.config
@@ -507,7 +509,7 @@ class _Run:
             cfgv, argv=self.argv, path=self.path, envp=[f"{k}={v}" for k, v in env.items()],
             search_path=env.get("PATH", DEFAULT_PATH), id_maps=id_maps, guest_maps=guest_maps,
             idmap_lower=idmap_lower, nproc=self.cgroups.nproc or 0, cgroup_fds=self.cgroups.fds,
-            timeout=timeout, stdio=fds, use_pty=self.tty, hold=self.session is not None or self.hold or private,
+            timeout=timeout, stdio=fds, use_pty=_csup.PTY_JOB if self.job else self.tty, hold=self.session is not None or self.hold or private,
             cap_drop=personality.CAP_DROP, bpf=bpf)
         with _START_LOCK:       # lxb_zone_start from two threads at once can hang (asyncio's executor)
             rc, message = _csup.zone_start(launch, self.z)
@@ -628,11 +630,16 @@ class _Run:
             self.old_handlers.setdefault(signal.SIGWINCH, old)
 
     def forward_signals(self) -> None:
-        """Send the signals lxrun receives to the guest (through the zone's init)."""
+        """Send the signals lxrun receives to the guest (through the zone's init);
+        with a tty, run as the terminal's job (_job_stop)."""
+        if self.tty:
+            self._job_start()
         # installed before the zone starts: the guest may run (and a user may
         # signal lxrun) before start() returns; signals that arrive before the
         # zone's init exists are held and delivered by deliver_pending()
         def forward(signum, frame):
+            if signum == signal.SIGCONT and self.job:
+                self._job_raw()          # `fg`: the terminal is the guest's again
             if self.z.init_pid > 0:
                 try:
                     os.kill(self.z.init_pid, signum)
@@ -640,7 +647,9 @@ class _Run:
                     pass
             elif signum not in STOP_SIGNALS:   # held until CONT would undo it
                 self.pending_signals.append(signum)
-            if signum in STOP_SIGNALS:
+            # with a tty the guest is the zone's terminal's job: lxrun stops
+            # when it does (_job_stop)
+            if signum in STOP_SIGNALS and not self.job:
                 os.kill(os.getpid(), signal.SIGSTOP)
         for sig in FORWARDED_SIGNALS:
             self.old_handlers.setdefault(sig, signal.signal(sig, forward))
@@ -649,6 +658,68 @@ class _Run:
         # would sleep on in select(): the wakeup fd makes it return
         self.wakeup_r, self.wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.old_wakeup = signal.set_wakeup_fd(self.wakeup_w, warn_on_full_buffer=False)
+
+    # -- lxrun --tty: the guest as the terminal's job (csrc/zone_init.c JOB
+    # CONTROL; csrc/frontdoor/lxrun.c does the same in C)
+
+    def _job_start(self) -> None:
+        """stdin's modes raw for the run (restored by close), TCSANOW: TCSAFLUSH
+        would drop typed-ahead input; the guest's stops will stop us."""
+        import termios
+        import tty as ttymod
+        try:
+            self.job_modes = termios.tcgetattr(0)
+        except termios.error:
+            return                  # no terminal on stdin: the caller's relay, no job
+        self.job = True
+        ttymod.setraw(0, termios.TCSANOW)
+
+    def _job_raw(self) -> None:
+        """In the foreground again: the terminal raw, at its size now (a new
+        size signals the guest: WINCH, it redraws); `bg` leaves the shell's."""
+        import fcntl
+        import termios
+        import tty as ttymod
+        try:
+            if os.tcgetpgrp(0) != os.getpgrp():
+                return
+            ttymod.setraw(0, termios.TCSANOW)
+            if self.z.pty_fd >= 0:
+                fcntl.ioctl(self.z.pty_fd, termios.TIOCSWINSZ, fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8))
+        except OSError:
+            pass
+
+    def _job_stop(self, status: int) -> None:
+        """The guest stopped (^Z typed to the zone's terminal, its own
+        kill(0, SIGTSTP), kill -STOP in the zone): give the terminal back once
+        the relay has shown what the guest wrote, and stop with the guest's
+        signal, so the shell says "Stopped" as for the program run natively;
+        continued (`fg`), make the terminal raw and continue the guest."""
+        import termios
+        if self.z.pty_fd >= 0:
+            _csup.pty_drain(self.z.pty_fd, 200)
+        try:
+            termios.tcsetattr(0, termios.TCSADRAIN, self.job_modes)
+        except termios.error:
+            pass
+        sig = os.WSTOPSIG(status)
+        if sig in STOP_SIGNALS:
+            # to this thread, at its default action: it stops the process
+            # before pthread_kill returns (the forwarding handler never sees
+            # it); in an orphaned process group the kernel drops it
+            old = signal.signal(sig, signal.SIG_DFL)
+            try:
+                signal.pthread_kill(threading.get_ident(), sig)
+            finally:
+                signal.signal(sig, old)
+        else:
+            os.kill(os.getpid(), signal.SIGSTOP)
+        self._job_raw()
+        if self.z.init_pid > 0:
+            try:
+                os.kill(self.z.init_pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
 
     def deliver_pending(self) -> None:
         while self.pending_signals and self.z.init_pid > 0:
@@ -709,7 +780,16 @@ class _Run:
                 except BlockingIOError:
                     pass
             if ctl in ready:
-                break
+                if not self.job:
+                    break
+                st, kind = _csup.zone_next(self.z)
+                if kind == _csup.GUEST_STOPPED:
+                    self._job_stop(st)
+                if kind not in (_csup.GUEST_STOPPED, _csup.GUEST_CONTINUED):
+                    self._wait((st, kind))
+                    self._join()
+                    return self._joined(out, 1), self._joined(out, 2)
+                continue
             if deadline is not None and time.monotonic() >= deadline:
                 self.killed_by_us = True
                 os.kill(self.z.init_pid, signal.SIGKILL)
@@ -723,8 +803,8 @@ class _Run:
     def _joined(self, out, i):
         return b"".join(out[i]) if self.ours[i] is not None else None
 
-    def _wait(self) -> None:
-        st, kind = _csup.zone_wait(self.z)
+    def _wait(self, ended=None) -> None:
+        st, kind = _csup.zone_wait(self.z) if ended is None else ended
         if self.sup is not None:
             self.sup.stop()
         if self.session is not None:
@@ -771,6 +851,13 @@ class _Run:
             if getattr(self.zone, "_view", None) is self.view:
                 self.zone._view = None
         self.cgroups.remove()
+        if self.job_modes is not None:
+            import termios
+            try:
+                termios.tcsetattr(0, termios.TCSADRAIN, self.job_modes)
+            except termios.error:
+                pass
+            self.job_modes = None
         for sig, old in self.old_handlers.items():
             signal.signal(sig, old)
         self.old_handlers = {}

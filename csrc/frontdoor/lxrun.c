@@ -150,7 +150,7 @@ static int debug_frontdoor(void)
 
 /* ---- handing over to the Python CLI ---- */
 
-static struct termios saved_tty;
+static struct termios saved_tty, raw_tty;
 static int tty_saved;
 static sigset_t first_mask;          /* the signal mask we were started with */
 
@@ -1066,6 +1066,47 @@ static int pty_master = -1;
 static int in_tty;
 static sigset_t forwarded_set;
 
+/* --tty, lxrun in the foreground: the terminal raw again, at its size now
+   (a new size signals the guest: WINCH, it redraws) */
+static void job_raw(void)
+{
+    struct winsize ws;
+    if (tcgetpgrp(0) != getpgrp())
+        return;                  /* `bg`: the terminal is the shell's */
+    tcsetattr(0, TCSANOW, &raw_tty);
+    tty_saved = 1;
+    if (ioctl(0, TIOCGWINSZ, &ws) == 0)
+        ioctl(pty_master, TIOCSWINSZ, &ws);
+}
+
+/* --tty: the guest stopped (^Z typed to the zone's terminal, its own
+   kill(0, SIGTSTP), kill -STOP in the zone): lxrun puts its terminal back
+   and stops with the guest's signal, so the shell says "Stopped" as for the
+   program run natively; continued (`fg`), it makes the terminal raw and
+   continues the guest's group (zone_init.c JOB CONTROL) */
+static void job_stop(int status)
+{
+    int sig = WSTOPSIG(status);
+    sigset_t one;
+
+    lxb_pty_drain(pty_master, 200);
+    restore_tty();
+    if (sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+        /* to this thread, where it is unblocked for the moment: the default
+           action stops lxrun (the forwarding thread never sees it); in an
+           orphaned process group the kernel drops it and nothing stops */
+        sigemptyset(&one);
+        sigaddset(&one, sig);
+        syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), sig);
+        pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+        pthread_sigmask(SIG_BLOCK, &one, NULL);
+    } else {
+        kill(getpid(), SIGSTOP);
+    }
+    job_raw();
+    syscall(SYS_pidfd_send_signal, init_pidfd, SIGCONT, NULL, 0);
+}
+
 static int forwarded(int sig)
 {
     switch (sig) {
@@ -1092,10 +1133,14 @@ static void *forward_main(void *arg)
                 ioctl(pty_master, TIOCSWINSZ, &ws);
             continue;
         }
+        if (sig == SIGCONT && in_tty)
+            job_raw();           /* `fg`: the terminal is the guest's again */
         syscall(SYS_pidfd_send_signal, init_pidfd, sig, NULL, 0);
-        /* a job stop (^Z, kill -TSTP) stops the guest's job and then lxrun,
-           so the shell sees its job stopped; `fg` sends CONT, forwarded too */
-        if (sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+        /* a job stop (kill -TSTP, ^Z on lxrun's terminal with --no-tty) stops
+           the guest's job and then lxrun, so the shell sees its job stopped;
+           `fg` sends CONT, forwarded too.  With --tty the guest is a job of
+           the zone's terminal: lxrun stops when it does (job_stop) */
+        if ((sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) && !in_tty)
             kill(getpid(), SIGSTOP);
     }
     return NULL;
@@ -1733,10 +1778,11 @@ int main(int argc, char **argv)
         raw.c_lflag &= ~(tcflag_t)(ECHO | ICANON | IEXTEN | ISIG);
         raw.c_cc[VMIN] = 1;
         raw.c_cc[VTIME] = 0;
+        raw_tty = raw;
         tty_saved = 1;
         tcsetattr(0, TCSANOW, &raw);
     }
-    c.use_pty = tty;
+    c.use_pty = tty ? LXB_PTY_JOB : 0;
     in_tty = tty;
 
     /* signals that come before init exists wait, blocked, and are forwarded
@@ -1815,7 +1861,12 @@ int main(int argc, char **argv)
         have_relay = 1;
     }
 
-    lxb_zone_wait(&z, &status, &kind);
+    /* with --tty the guest is the zone's terminal's job: lxrun stops with it */
+    do {
+        lxb_zone_next(&z, &status, &kind);
+        if (kind == LXB_GUEST_STOPPED && in_tty)
+            job_stop(status);
+    } while (kind == LXB_GUEST_STOPPED || kind == LXB_GUEST_CONTINUED);
     /* init is reaped: the pidfd never reaches another process */
     if (z.listener_fd >= 0) {
         close(z.listener_fd);
