@@ -1164,3 +1164,89 @@ def test_ioctl_requests_by_name_on_a_terminal_and_off_it(rootfs, tmp_path):
     assert r.returncode == 0, r.stderr
     assert re.search(r"\] ioctl\(1, TIOCGWINSZ, 0x[0-9a-f]+\) = 0 <", on.read_text()), on.read_text()
     assert re.search(r"\] ioctl\(1, TIOCGWINSZ, 0x[0-9a-f]+\) = -1 ENOTTY ", off.read_text()), off.read_text()
+
+
+_SH_PROGRAM = "ls /nonexist; ls -l /etc/hostname; cat /etc/hostname; sleep 0 & wait"
+
+
+def test_named_constants_in_traced_sh_ls_cat_json(rootfs, tmp_path):
+    """sh, ls and cat traced by the C front door in JSON: each name where the
+    program asked for it (ls's statx of what it lists, its TCGETS on a pipe,
+    cat's POSIX_FADV_SEQUENTIAL on the file it opened, the loader's fstat
+    AT_EMPTY_PATH, sh's waits and its children's SIGCHLD)."""
+    out = tmp_path / "trace.json"
+    r = subprocess.run(["lxrun", "--trace", "--trace-format", "json", "-o", str(out), rootfs, "sh", "-c", _SH_PROGRAM],
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    ev = [json.loads(line) for line in out.read_text().splitlines()]
+    statx = [(c["args"]["path"], c["args"]["flags"], c["args"]["mask"], c["errno"]) for c in calls(ev, "statx")]
+    assert ("/nonexist", "AT_STATX_SYNC_AS_STAT|AT_NO_AUTOMOUNT", "STATX_MODE", "ENOENT") in statx
+    assert ("/etc/hostname", "AT_STATX_SYNC_AS_STAT|AT_SYMLINK_NOFOLLOW|AT_NO_AUTOMOUNT",
+            "STATX_MODE|STATX_NLINK|STATX_UID|STATX_GID|STATX_MTIME|STATX_SIZE", None) in statx
+    assert ("TCGETS", "ENOTTY") in [(c["args"]["op"], c["errno"]) for c in calls(ev, "ioctl") if c["args"]["fd"] == 1]
+    opened = {c["result"] for c in calls(ev, "openat") if c["args"]["path"] == "/etc/hostname" and c["result"] >= 0}
+    assert [c["args"]["advice"] for c in calls(ev, "fadvise64") if c["args"]["fd"] in opened] == ["POSIX_FADV_SEQUENTIAL"]
+    fstats = [c["args"]["flags"] for c in calls(ev, "newfstatat") if c["args"]["path"] == ""]
+    assert fstats and set(fstats) == {"AT_EMPTY_PATH"}
+    assert {c["args"]["mode"] for c in calls(ev, "access") if c["args"]["path"] == "/etc/ld.so.preload"} == {"R_OK"}
+    reaped = {c["result"] for c in calls(ev, "wait4") if c["result"] > 0}
+    chld = [e for e in ev if e["type"] == "signal" and e["signal"] == "SIGCHLD"]
+    assert chld and {e["si_code"] for e in chld} == {"CLD_EXITED"} and {e["si_pid"] for e in chld} <= reaped
+    assert {c["args"]["options"] for c in calls(ev, "wait4")} <= {"0", "WNOHANG"}
+
+
+@pytest.mark.skipif(not _strace_in_a_user_namespace(), reason="needs strace and user namespaces")
+def test_named_constants_of_sh_ls_cat_are_straces(rootfs, tmp_path):
+    """Every named argument lxrun --trace prints for sh, ls and cat is one
+    strace prints for the same programs run natively (user namespace, chroot
+    into the same rootfs): the same names, never a number where strace names."""
+    import re
+    zone = tmp_path / "zone.txt"
+    r = subprocess.run(["lxrun", "--trace", "-o", str(zone), rootfs, "sh", "-c", _SH_PROGRAM],
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    native = tmp_path / "strace.txt"
+    r = subprocess.run(["strace", "-f", "-qq", "-s", "1000", "-o", str(native), "unshare", "-r", "--fork", "--pid",
+                        "--mount-proc", "-m", "sh", "-c",
+                        f"mount -t tmpfs tmpfs {rootfs}/tmp && mount -t proc proc {rootfs}/proc && "
+                        f"exec chroot {rootfs} sh -c \"$0\"", _SH_PROGRAM], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+    def calls_of(path, native):
+        """(name, args) of the guest's tasks: natively, the rootfs's sh that runs
+        the program and every task first seen after it (not unshare, mount, chroot)."""
+        pending, before, tasks, out = {}, set(), set(), []
+        for line in path.read_text().splitlines():
+            m = re.match(r"^(?:\[pid\s+(\d+)\]|(\d+))\s+(.*)$", line)
+            if not m:
+                continue
+            pid, rest = m.group(1) or m.group(2), m.group(3)
+            if native and not tasks:
+                before.add(pid)
+            elif pid not in before:
+                tasks.add(pid)
+            if rest.endswith("<unfinished ...>"):
+                pending[pid] = rest[: -len("<unfinished ...>")].rstrip()
+                continue
+            resumed = re.match(r"^<\.\.\. \w+ resumed>(.*)$", rest)
+            if resumed:
+                rest = pending.pop(pid, "") + resumed.group(1)
+            c = re.match(r"^(\w+)\((.*)\)\s+= (-?\w+)", rest)
+            if not c:
+                continue
+            if native and not tasks and c.group(1) == "execve" and c.group(3) == "0" and _SH_PROGRAM in c.group(2):
+                tasks.add(pid)
+                before.discard(pid)
+            if not native or pid in tasks:
+                out.append((c.group(1), _top_args(c.group(2))))
+        return out
+    named = {"statx": (2, 3), "newfstatat": (3,), "ioctl": (1,), "access": (1,), "wait4": (2,), "rt_sigprocmask": (0,),
+             "fadvise64": (3,), "arch_prctl": (0,), "prlimit64": (1,), "getrandom": (2,), "openat": (2,),
+             "rt_sigaction": (0,), "lseek": (2,), "mmap": (2, 3), "mprotect": (2,), "socket": (0, 1, 2)}
+
+    def names(cs):
+        return {(n, tuple(a[i] for i in named[n] if i < len(a))) for n, a in cs if n in named}
+    ours, theirs = names(calls_of(zone, False)), names(calls_of(native, True))
+    assert len(ours) >= 25
+    assert ours <= theirs, sorted(ours - theirs)
+    assert "si_code=CLD_EXITED" in zone.read_text() and "si_code=CLD_EXITED" in native.read_text()
