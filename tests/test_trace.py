@@ -840,7 +840,8 @@ _NAMED = [   # (syscall, registers, the line's call as the Python decoder and C 
     ("chmod", (0, 0o4755), "chmod(NULL, 04755)"),
     ("umask", (0o22,), "umask(022)"),
     ("mknod", (0, 0o20600, 0x103), "mknod(NULL, S_IFCHR|0600, 259)"),
-    ("openat", ((1 << 64) - 100, 0, 0o101 | 0o2000000, 0o644), "openat(AT_FDCWD, NULL, O_WRONLY|O_CREAT|O_CLOEXEC, 0644)"),
+    ("openat", ((1 << 64) - 100, 0, 0o101 | 0o2000000, 0o644),
+     "openat(AT_FDCWD, NULL, O_WRONLY|O_CREAT|O_CLOEXEC, 0644)"),
     ("openat", (3, 0, 0o2200000, 0), "openat(3, NULL, O_RDONLY|O_CLOEXEC|O_DIRECTORY, 0)"),
     ("fcntl", (3, 2, 1), "fcntl(3, F_SETFD, FD_CLOEXEC)"),
     ("fcntl", (3, 1, 0), "fcntl(3, F_GETFD, 0)"),
@@ -1185,7 +1186,8 @@ def test_named_constants_in_traced_sh_ls_cat_json(rootfs, tmp_path):
             "STATX_MODE|STATX_NLINK|STATX_UID|STATX_GID|STATX_MTIME|STATX_SIZE", None) in statx
     assert ("TCGETS", "ENOTTY") in [(c["args"]["op"], c["errno"]) for c in calls(ev, "ioctl") if c["args"]["fd"] == 1]
     opened = {c["result"] for c in calls(ev, "openat") if c["args"]["path"] == "/etc/hostname" and c["result"] >= 0}
-    assert [c["args"]["advice"] for c in calls(ev, "fadvise64") if c["args"]["fd"] in opened] == ["POSIX_FADV_SEQUENTIAL"]
+    advice = [c["args"]["advice"] for c in calls(ev, "fadvise64") if c["args"]["fd"] in opened]
+    assert advice == ["POSIX_FADV_SEQUENTIAL"]
     fstats = [c["args"]["flags"] for c in calls(ev, "newfstatat") if c["args"]["path"] == ""]
     assert fstats and set(fstats) == {"AT_EMPTY_PATH"}
     assert {c["args"]["mode"] for c in calls(ev, "access") if c["args"]["path"] == "/etc/ld.so.preload"} == {"R_OK"}

@@ -8,8 +8,10 @@ a handler or a tracer can read, and prints a call the way strace does:
     'openat(AT_FDCWD, "/etc/passwd", O_RDONLY|O_CLOEXEC, 0)'
 
 Register values decode without touching the guest: integers by their C
-type, fds (AT_FDCWD by name), open flags, signal numbers and clock ids by
-name.  Pointers are `Addr`s (an int that prints in hex, NULL for 0) unless a
+type, fds (AT_FDCWD by name), signal numbers by name, and every kind of
+KINDS (open and at-flags, modes in octal, ioctl requests, fcntl ops...) by
+its names: data, which csrc/trace_gen.py hands to the C tracer, so a new
+kind is a KINDS entry and a signature naming it.  Pointers are `Addr`s (an int that prints in hex, NULL for 0) unless a
 `mem` is given: an object with `read_str(addr, limit)` and
 `read_bytes(addr, n)` (a `Call` is one), through which paths and strings are
 read, `in[bytes]` buffers (their length is the argument the signature
