@@ -777,6 +777,77 @@ CASES: list[Case] = [
         print "fds ", scalar(@fds) >= 3 ? "ok" : "missing", "\\n";
     """)), Exact("9305676f6e9a3372e8773983e8691807c3746da4fdd89b35a77a0e6870101ae7\nfrom child\nchild 5\nfds ok\n")),
 
+    # ---- language runtimes (the runtimes sweep, /work/notes/sweep-runtimes.md) ----------------
+    # perl's ithreads with a shared variable and a queue, a TCP server on loopback talking to a
+    # forked child and to a thread, File::Temp, %SIG, and the kill of a child
+    Case("perl-threads-sockets", ("sh", "-c", "cat > /tmp/prog.pl && exec perl /tmp/prog.pl"),
+         Exact("threads 55 385\nsocket ping\nchild 3\nthread says from thread\ntempdir 700\nUSR1 1\n"
+               "killed by 15\n"),
+         input=textwrap.dedent(r"""
+            use strict; use warnings;
+            use threads; use threads::shared; use Thread::Queue;
+            use IO::Socket::INET; use File::Temp qw(tempdir); use Time::HiRes qw(sleep);
+            my $sum :shared = 0;
+            my $q = Thread::Queue->new;
+            my @t = map { threads->create(sub { my $n = shift; { lock($sum); $sum += $n } $q->enqueue($n * $n) }, $_) } 1..10;
+            $_->join for @t; $q->end;
+            my $sq = 0; while (defined(my $x = $q->dequeue)) { $sq += $x }
+            print "threads $sum $sq\n";
+            my $srv = IO::Socket::INET->new(Listen => 5, LocalAddr => "127.0.0.1", LocalPort => 0, Proto => "tcp") or die "listen: $!";
+            my $port = $srv->sockport;
+            my $pid = fork // die;
+            if ($pid == 0) { my $c = IO::Socket::INET->new("127.0.0.1:$port") or die; print $c "ping\n"; my $a = <$c>; exit($a eq "pong\n" ? 3 : 4) }
+            my $cl = $srv->accept; my $got = <$cl>; print $cl "pong\n"; close $cl; waitpid($pid, 0);
+            print "socket $got", "child ", $? >> 8, "\n";
+            my $th = threads->create(sub { my $c = IO::Socket::INET->new("127.0.0.1:$port") or die; print $c "from thread\n"; close $c; 1 });
+            my $c2 = $srv->accept; print "thread says ", scalar <$c2>; $th->join;
+            my $d = tempdir(CLEANUP => 1); printf "tempdir %o\n", (stat $d)[2] & 07777;
+            my $usr1 = 0; local $SIG{USR1} = sub { $usr1++ }; kill "USR1", $$; sleep 0.05 until $usr1; print "USR1 $usr1\n";
+            my $kid = fork // die; if ($kid == 0) { sleep 30; exit 0 } kill "TERM", $kid; waitpid($kid, 0); print "killed by ", $? & 127, "\n";
+         """).lstrip().encode()),
+    # a venv (python3-venv's ensurepip is not in the rootfs: --without-pip) with a package of its
+    # own; multiprocessing spawn and forkserver from the venv's interpreter (the children run it
+    # too); asyncio subprocesses: exec, shell, terminate, twenty at once
+    py("python3-venv-multiprocessing-asyncio", """
+        import asyncio, os, subprocess, sys
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", "/tmp/v"], check=True)
+        site = subprocess.run(["/tmp/v/bin/python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        os.makedirs(os.path.join(site, "hello_lxb"))
+        with open(os.path.join(site, "hello_lxb", "__init__.py"), "w") as f:
+            f.write("def hi(): return 'hi from the venv'\\n")
+        print(subprocess.run(["/tmp/v/bin/python", "-c", "import sys, hello_lxb; "
+                              "print(sys.prefix, sys.prefix != sys.base_prefix, hello_lxb.hi())"],
+                             capture_output=True, text=True, check=True).stdout.strip())
+        with open("/tmp/mp.py", "w") as f:
+            f.write("import multiprocessing as mp, sys\\n"
+                    "def f(x):\\n"
+                    "    import hello_lxb\\n"
+                    "    return x * x, sys.prefix\\n"
+                    "if __name__ == '__main__':\\n"
+                    "    for m in ('spawn', 'forkserver'):\\n"
+                    "        with mp.get_context(m).Pool(2) as p:\\n"
+                    "            r = p.map(f, range(10))\\n"
+                    "        print(m, sum(a for a, _ in r), sorted({b for _, b in r}))\\n")
+        print(subprocess.run(["/tmp/v/bin/python", "/tmp/mp.py"], capture_output=True, text=True, check=True).stdout.strip())
+        async def main():
+            p = await asyncio.create_subprocess_exec("sh", "-c", "echo out; echo err >&2; exit 4",
+                                                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await p.communicate()
+            print("exec", out.decode().strip(), err.decode().strip(), p.returncode)
+            p = await asyncio.create_subprocess_shell("cat; exit 2", stdin=asyncio.subprocess.PIPE,
+                                                      stdout=asyncio.subprocess.PIPE)
+            out, _ = await p.communicate(b"piped")
+            print("shell", out.decode(), p.returncode)
+            p = await asyncio.create_subprocess_exec("sleep", "30")
+            p.terminate()
+            print("terminated", await p.wait())
+            ps = await asyncio.gather(*(asyncio.create_subprocess_exec("true") for _ in range(20)))
+            print("twenty", sorted({await x.wait() for x in ps}))
+        asyncio.run(main())
+    """, Exact("/tmp/v True hi from the venv\nspawn 285 ['/tmp/v']\nforkserver 285 ['/tmp/v']\n"
+               "exec out err 4\nshell piped 2\nterminated -15\ntwenty [0]\n")),
+
     # ---- dpkg, users ----------------------------------------------------------------------
     Case("dpkg-status-bash", ("dpkg", "-s", "bash"),
          Regex(r"\APackage: bash\nEssential: yes\nStatus: install ok installed\n(?s:.*)^Version: 5\.2\."),
