@@ -807,9 +807,13 @@ int lxb_perfstats_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_perfst
         lxb_perfstats_free(p);
         return -EIO;
     }
-    /* the ring: a power of two of pages */
+    /* the ring: a power of two of pages (LXBRAND_PERF_RING_KB: tests make
+       it small, to see lost events said) */
     for (ring = RING_MAX; ring > RING_MIN && ring * (uint64_t)ncpu > RING_TOTAL; ring /= 2)
         ;
+    if (getenv("LXBRAND_PERF_RING_KB"))
+        for (ring = RING_MAX; ring > (uint64_t)atol(getenv("LXBRAND_PERF_RING_KB")) * 1024; ring /= 2)
+            ;
     if (ring < (uint64_t)page)
         ring = (uint64_t)page;
     for (i = 0; i < ncpu; i++) {

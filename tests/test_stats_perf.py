@@ -190,6 +190,27 @@ def test_a_guests_ptrace_works_under_perf_stats(rootfs, tmp_path):
     assert p.stdout == "0\n" and "refused with EPERM" not in p.stderr
 
 
+@needs_perf
+def test_lost_events_are_said_never_shown_as_exact(rootfs, tmp_path):
+    """A ring of one page that 20000 stats overflow: the output says how
+    many events the kernel dropped, in text and in JSON, through the front
+    door and lxrun-py."""
+    code = "import os\nfor i in range(20000): os.stat('/')\n"
+    for prog in (FRONT, PYCLI):
+        for fmt in ("text", "json"):
+            out = tmp_path / f"lost.{fmt}"
+            env = dict(os.environ, LXBRAND_STATS="perf", LXBRAND_PERF_RING_KB="4")
+            p = subprocess.run([prog, "--stats", "--stats-format", fmt, "-o", str(out), rootfs, "python3", "-c",
+                                code], env=env, capture_output=True, text=True, timeout=120)
+            assert p.returncode == 0, p.stderr
+            text = out.read_text()
+            out.unlink()
+            if fmt == "json":
+                assert json.loads(text)["lost_events"] > 0
+            else:
+                assert "\nlost_events " in text and "the counts above are short" in text
+
+
 def test_lost_events_are_said_as_python_says_them(tmp_path):
     """csrc/trace_fmt.c (lxb_perfstats_write) and trace.write_outputs say the
     same about events the kernel dropped: a line, or "lost_events"."""
