@@ -12,15 +12,16 @@ import pytest
 
 
 def test_tmpfs_mounts_are_the_zone_roots(rootfs, lxrun):
-    r = lxrun("--ephemeral", "--tmpfs", "/run/scratch", rootfs, "sh", "-c",
+    r = lxrun("--ephemeral", "--tmpfs", "/run/scratch:mode=755", rootfs, "sh", "-c",
               "stat -c '%n %u:%g %a' /tmp /dev/shm /dev /run/scratch; "
               "chmod 1777 /tmp && echo chmod-ok; "
+              "mkdir /run/scratch/body && echo tmpfs-ok; "   # nginx --read-only with --tmpfs /var/lib/nginx:mode=755
               "mkdir /dev/net && ln -s /proc/self/fd /dev/fd9 && touch /dev/x && echo dev-ok; "
               "mknod /dev/null9 c 1 3 2>/dev/null || echo mknod-refused")
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == [
-        "/tmp 0:0 1777", "/dev/shm 0:0 1777", "/dev 0:0 755", "/run/scratch 0:0 1777",
-        "chmod-ok", "dev-ok",
+        "/tmp 0:0 1777", "/dev/shm 0:0 1777", "/dev 0:0 755", "/run/scratch 0:0 755",
+        "chmod-ok", "tmpfs-ok", "dev-ok",
         "mknod-refused",       # CAP_MKNOD stays dropped: no device of the host's
     ], (r.stdout, r.stderr)
 
