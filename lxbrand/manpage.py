@@ -59,6 +59,12 @@ to any other id fails with EINVAL (apt: \\-o APT::Sandbox::User=root).
 Where \\fBpython3 \\-m lxbrand.rootfs\\fR keeps its Debian tree (default
 ~/.cache/lxbrand).
 .TP
+.B LXBRAND_STATS
+How \\-\\-stats without \\-\\-trace counts: by default from the kernel's syscall
+tracepoints when lxrun may use them (root: no ptrace stop), else with ptrace;
+\\fBptrace\\fR always with ptrace, \\fBperf\\fR only from the tracepoints (an
+error where they cannot be used).
+.TP
 .B _LXRUN_COMPLETE
 Shell completion (click): \\fBeval "$(_LXRUN_COMPLETE=bash_source lxrun)"\\fR in
 ~/.bashrc completes subcommands, options and ROOTFS directories; zsh_source and
