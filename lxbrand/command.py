@@ -163,6 +163,47 @@ def _check_script(rootfs: str, shown: str, head: bytes, cwd: str, depth: int) ->
         raise CommandNotRunnable(f"{shown}: its interpreter cannot run: {e}") from None
 
 
+def _read_in_root(rootfs: str, zone_path: str, limit: int = 1 << 20) -> bytes:
+    """The bytes of zone_path, opened with openat2(RESOLVE_IN_ROOT |
+    RESOLVE_NO_MAGICLINKS) on rootfs: its symlinks and ".." never leave the
+    rootfs, however the tree changes meanwhile (lxrun may be root)."""
+    import ctypes
+    import struct
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    root = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        how = struct.pack("QQQ", os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK, 0,
+                          0x10 | 0x02)          # RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
+        fd = libc.syscall(437, root, zone_path.lstrip("/").encode() or b".", how, len(how))   # openat2
+        if fd < 0:
+            e = ctypes.get_errno()
+            raise OSError(e, os.strerror(e), zone_path)
+    finally:
+        os.close(root)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", zone_path)
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)
+
+
+def home(rootfs: str, uid: int) -> str:
+    """HOME for `uid` in a zone: its home directory in the zone's /etc/passwd,
+    as Docker and podman take it from the image's (a toolchain keeps its
+    caches there: go build, npm, pip --user), else /root for root and / for
+    an id that has none."""
+    try:
+        for line in _read_in_root(rootfs, "/etc/passwd").decode(errors="replace").splitlines():
+            fields = line.split(":")
+            if len(fields) >= 7 and fields[2] == str(uid) and fields[5].startswith("/"):
+                return fields[5]
+    except OSError:
+        pass
+    return "/root" if uid == 0 else "/"
+
+
 def login_shell(rootfs: str, uid: int = 0) -> list[str]:
     """argv of an interactive shell for `uid`, as chroot(1) starts one without
     a command: the user's shell from the zone's /etc/passwd when it is there

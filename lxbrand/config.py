@@ -473,7 +473,8 @@ class ZoneConfig:
         return same(uid_map), same(gid_map)
 
     def environment(self) -> dict:
-        env = {"PATH": DEFAULT_PATH, "HOME": "/root" if self.uid == 0 else "/",
+        from .command import home
+        env = {"PATH": DEFAULT_PATH, "HOME": home(self.rootfs, self.uid),
                "TERM": os.environ.get("TERM", "dumb")}
         env.update({k: str(v) for k, v in self.env.items()})
         return env

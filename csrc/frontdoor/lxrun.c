@@ -593,6 +593,50 @@ static int no_hosts_file(const char *rootfs)
     return is_dir(path);
 }
 
+/* command.home: uid's home in the zone's /etc/passwd (opened with
+   RESOLVE_IN_ROOT: lxrun may be root), else /root for root and / */
+static const char *zone_home(const char *rootfs, unsigned long uid)
+{
+    static char home[PATH_MAX];
+    struct open_how {
+        uint64_t flags, mode, resolve;
+    } how = {O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0, 0x10 | 0x02};   /* IN_ROOT | NO_MAGICLINKS */
+    char line[4096], want[32];
+    struct stat st;
+    int root, fd;
+    FILE *f;
+
+    snprintf(want, sizeof want, "%lu", uid);
+    if ((root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        goto none;
+    fd = (int)syscall(437, root, "etc/passwd", &how, sizeof how);      /* openat2 */
+    close(root);
+    if (fd < 0)
+        goto none;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !(f = fdopen(fd, "r"))) {
+        close(fd);
+        goto none;
+    }
+    while (fgets(line, sizeof line, f)) {
+        char *field[7], *p = line;
+        int n = 0;
+        line[strcspn(line, "\n")] = 0;
+        while (n < 7 && p) {
+            field[n++] = p;
+            if ((p = strchr(p, ':')))
+                *p++ = 0;
+        }
+        if (n == 7 && strcmp(field[2], want) == 0 && field[5][0] == '/' && strlen(field[5]) < sizeof home) {
+            strcpy(home, field[5]);
+            fclose(f);
+            return home;
+        }
+    }
+    fclose(f);
+none:
+    return uid == 0 ? "/root" : "/";
+}
+
 static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *xasprintf(const char *fmt, ...)
 {
@@ -1698,7 +1742,7 @@ int main(int argc, char **argv)
         struct kv env[MAX_ITEMS + 3];
         int n = 3;
         env[0] = (struct kv){"PATH", DEFAULT_PATH};
-        env[1] = (struct kv){"HOME", uid == 0 ? "/root" : "/"};
+        env[1] = (struct kv){"HOME", zone_home(o.rootfs, uid)};
         env[2] = (struct kv){"TERM", term ? term : "dumb"};
         for (i = 0; i < o.nenv; i++)
             kv_set(env, &n, o.env[i].key, strlen(o.env[i].key), o.env[i].value);
