@@ -16,10 +16,14 @@ MISSING = "/nonexistent-h36/dir/out"
 def test_an_output_file_that_cannot_be_opened_is_named(lxrun, rootfs, opts):
     """DESIGN.md: errors name the thing.  `lxrun --trace -o FILE` with FILE in a
     directory that does not exist said only "lxrun: No such file or directory"
-    (the OSError's filename was dropped), leaving the user to guess which path."""
-    r = lxrun(*opts, rootfs, "true")
-    assert r.returncode == 125, (r.stdout, r.stderr)
-    assert r.stderr == f"lxrun: {MISSING}: No such file or directory\n"
+    (the OSError's filename was dropped), leaving the user to guess which path;
+    the C front door said the same of --stats -o, and for --report=FILE named
+    it but ran on to the guest's status 0 where the Python CLI fails (125)."""
+    for _ in range(2):      # the first may be the Python CLI's (it fills the front door's cache)
+        r = lxrun(*opts, rootfs, "true")
+        assert r.returncode == 125, (r.stdout, r.stderr)
+        assert r.stderr in (f"lxrun: {MISSING}: No such file or directory\n",
+                            f"lxrun: --report={MISSING}: No such file or directory\n"), r.stderr
 
 
 def test_home_is_the_users_home_in_the_zones_passwd(lxrun, scratch_rootfs):

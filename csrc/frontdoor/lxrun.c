@@ -1960,7 +1960,7 @@ int main(int argc, char **argv)
         if (o.trace_output) {
             fd = stats_out;             /* open_outputs */
             if (fd < 0)
-                fail(EXIT_FAILED, stats_why[0] ? stats_why : strerror(-fd), "");
+                fail(EXIT_FAILED, stats_why[0] ? stats_why : xasprintf("%s: %s", o.trace_output, strerror(-fd)), "");
         }
         lxb_perfstats_write(&tracer, o.stats_format == LXB_TRACE_JSON, fd, perf_lost);
         if (fd != 2)
@@ -1970,6 +1970,9 @@ int main(int argc, char **argv)
     if (o.report) {
         paths_opened(&b, paths_fd, opens);
         write_report(&o, &b, report, kind, status, opens);
+        /* cli._watch_end: a report FILE that could not be opened fails the run */
+        if (report_out < 0 && strcmp(o.report, "-") != 0)
+            exit(EXIT_FAILED);
     }
     if (sup_rc < 0)
         fail(EXIT_FAILED, strerror(-sup_rc), "; the zone was killed");
