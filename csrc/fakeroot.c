@@ -894,39 +894,46 @@ static char entry_device(int dfd, const char *name)
     return 0;
 }
 
+/* the caller's descriptor FD as one of the supervisor's: taken through a
+   pidfd of the calling thread (of its thread group's leader before Linux
+   6.9) opened while the notification is still the caller's; >= 0, or
+   -errno (-ENOENT: the caller is gone) */
+static int caller_fd(const struct lxb_call *c, int fd)
+{
+    int pidfd, hfd, err;
+
+    if (fd < 0)
+        return -EBADF;
+    pidfd = (int)syscall(SYS_pidfd_open, c->pid, PIDFD_THREAD);
+    if (pidfd < 0) {
+        char v[32];
+        if (caller_status(c->pid, "Tgid", v, sizeof v) == 0)
+            pidfd = (int)syscall(SYS_pidfd_open, (pid_t)strtol(v, NULL, 10), 0);
+    }
+    if (pidfd < 0)
+        return -ENOENT;
+    if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
+        close(pidfd);
+        return -ENOENT;
+    }
+    hfd = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    err = errno;
+    close(pidfd);
+    return hfd < 0 ? -err : hfd;
+}
+
 /* getdents(2), getdents64(2): the kernel's entries, a recorded device's
    d_type its record's */
 void lxb_fr_getdents(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
 {
-    int fd = (int)c->args[0], pidfd = -1, hfd = -1, rc;
+    int fd = (int)c->args[0], hfd = -1, rc;
     unsigned int count = (unsigned int)c->args[2];
     char *buf = NULL;
     long n = 0, pos;
 
     (void)s;
-    if (fd < 0) {
-        answer(-EBADF, r);
-        return;
-    }
-    pidfd = (int)syscall(SYS_pidfd_open, c->pid, PIDFD_THREAD);
-    if (pidfd < 0) {
-        char v[32];
-        /* before Linux 6.9 a pidfd names a thread group: its leader's */
-        if (caller_status(c->pid, "Tgid", v, sizeof v) == 0)
-            pidfd = (int)syscall(SYS_pidfd_open, (pid_t)strtol(v, NULL, 10), 0);
-    }
-    if (pidfd < 0) {
-        answer(-ENOENT, r);
-        return;
-    }
-    /* the pidfd was opened while the tid was still the caller's */
-    if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
-        rc = -ENOENT;
-        goto out;
-    }
-    hfd = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-    if (hfd < 0) {
-        rc = errno == EBADF ? -EBADF : -errno;
+    if ((hfd = caller_fd(c, fd)) < 0) {
+        rc = hfd;
         goto out;
     }
     if (count > GETDENTS_MAX)
@@ -977,8 +984,6 @@ out:
     free(buf);
     if (hfd >= 0)
         close(hfd);
-    if (pidfd >= 0)
-        close(pidfd);
     if (rc < 0)
         answer(rc, r);
     else {
@@ -2578,7 +2583,7 @@ static long peer_pid(uint32_t caller, uint32_t peer)
 
 void lxb_fr_getsockopt(struct lxb_sup *s, const struct lxb_call *c, struct lxb_reply *r)
 {
-    int fd = (int)c->args[0], pidfd = -1, hfd = -1, rc = 0;
+    int fd = (int)c->args[0], hfd = -1, rc = 0;
     struct ucred uc;
     struct fcred cr;
     socklen_t ulen = sizeof uc;
@@ -2598,29 +2603,8 @@ void lxb_fr_getsockopt(struct lxb_sup *s, const struct lxb_call *c, struct lxb_r
         answer(-EINVAL, r);
         return;
     }
-    if (fd < 0) {
-        answer(-EBADF, r);
-        return;
-    }
-    pidfd = (int)syscall(SYS_pidfd_open, c->pid, PIDFD_THREAD);
-    if (pidfd < 0) {
-        char v[32];
-        /* before Linux 6.9 a pidfd names a thread group: its leader's */
-        if (caller_status(c->pid, "Tgid", v, sizeof v) == 0)
-            pidfd = (int)syscall(SYS_pidfd_open, (pid_t)strtol(v, NULL, 10), 0);
-    }
-    if (pidfd < 0) {
-        answer(-ENOENT, r);
-        return;
-    }
-    /* the pidfd was opened while the tid was still the caller's */
-    if (lxb_notif_valid(c->listener_fd, c->id) < 0) {
-        rc = -ENOENT;
-        goto out;
-    }
-    hfd = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-    if (hfd < 0) {
-        rc = -errno;
+    if ((hfd = caller_fd(c, fd)) < 0) {
+        rc = hfd;
         goto out;
     }
     if (getsockopt(hfd, SOL_SOCKET, SO_PEERCRED, &uc, &ulen) < 0) {
@@ -2649,6 +2633,5 @@ void lxb_fr_getsockopt(struct lxb_sup *s, const struct lxb_call *c, struct lxb_r
 out:
     if (hfd >= 0)
         close(hfd);
-    close(pidfd);
     answer(rc, r);
 }

@@ -643,28 +643,6 @@ static int online_cpus(int *cpus, int max)
     return n;
 }
 
-static pid_t pidfd_to_pid(int pidfd)
-{
-    char path[64], buf[1024], *s;
-    ssize_t n;
-    int fd;
-
-    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -EIO;
-    buf[n] = 0;
-    s = strstr(buf, "\nPid:");
-    if (!s)
-        return -EIO;
-    n = strtol(s + 5, NULL, 10);
-    return n > 0 ? (pid_t)n : -ESRCH;
-}
-
 /* The last close of a tracepoint's perf events unregisters it and waits
    for an RCU grace period (tracepoint_synchronize_unregister: 45 to 50 ms
    each on this VM, 2 of them), which lxrun's exit would wait for.  A
@@ -774,7 +752,7 @@ int lxb_perfstats_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_perfst
     sigset_t all, old;
 
     *out = NULL;
-    guest = pidfd_to_pid(guest_pidfd);
+    guest = lxb_pidfd_pid(guest_pidfd);
     if (guest < 0)
         return guest;
     id_enter = tp_id("sys_enter");

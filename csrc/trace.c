@@ -694,7 +694,7 @@ static void *tracer_main(void *arg)
 }
 
 /* the host pid behind a pidfd: /proc/self/fdinfo's "Pid:" */
-static pid_t pidfd_pid(int pidfd)
+pid_t lxb_pidfd_pid(int pidfd)
 {
     char path[64], buf[1024], *s;
     ssize_t n;
@@ -724,7 +724,7 @@ int lxb_trace_start(struct lxb_tracer *t)
     char c = 0;
     int rc;
 
-    guest = pidfd_pid(t->guest_pidfd);
+    guest = lxb_pidfd_pid(t->guest_pidfd);
     if (guest < 0)
         return guest;
     p = priv_of(t);

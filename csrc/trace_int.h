@@ -24,4 +24,7 @@ int lxb_sink_pending(struct lxb_sink *s);
    (csrc/perfstats.c) */
 int lxb_trace_stats_write_lost(struct lxb_tracer *t, int json, int fd, uint64_t lost);
 
+/* the host pid behind a pidfd: /proc/self/fdinfo's "Pid:" (csrc/trace.c) */
+pid_t lxb_pidfd_pid(int pidfd);
+
 #endif
