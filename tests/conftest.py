@@ -13,6 +13,7 @@ imports in the child, as root, every module lxbrand can need, drops to the
 user there and calls lxrun's entry point or the library.
 """
 import ast
+import contextlib
 import ctypes
 import io
 import os
@@ -278,6 +279,25 @@ def lxrun_as_user(uid: int, gid: int, *args, **kw) -> subprocess.CompletedProces
         sys.argv = argv
         entry()
     return run_as_user(uid, gid, main, args=argv, **kw)
+
+
+@contextlib.contextmanager
+def debian_of_nobody(prefix: str = "lxbrand-nobody-"):
+    """A copy of the cached Debian rootfs that nobody owns, in a directory
+    nobody can reach (/tmp, not root's 0700 tmp_path), removed afterwards;
+    yields (its directory, the copy's path).  Skips unless run as root."""
+    if os.geteuid() != 0:
+        pytest.skip("dropping to another user needs root")
+    src = lxbrand.rootfs.cached()
+    d = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    try:
+        os.chmod(d, 0o755)
+        root = os.path.join(d, "root")
+        subprocess.run(["cp", "-a", src, root], check=True)
+        subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", root], check=True)
+        yield d, root
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 class UnprivilegedUser:

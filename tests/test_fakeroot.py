@@ -14,7 +14,7 @@ import tempfile
 
 import pytest
 
-from conftest import NOBODY, lxrun_as_user, run_as_user
+from conftest import NOBODY, debian_of_nobody, lxrun_as_user, run_as_user
 from lxbrand import personality
 from lxbrand.personality import FAKEROOT_XATTR, fakeroot_record
 
@@ -45,18 +45,8 @@ class DebianUser:
 
 @pytest.fixture(scope="module")
 def debian():
-    if os.geteuid() != 0:
-        pytest.skip("dropping to another user needs root")
-    src = lxbrand.rootfs.cached()
-    d = tempfile.mkdtemp(prefix="lxbrand-fakeroot-", dir="/tmp")
-    try:
-        os.chmod(d, 0o755)
-        root = os.path.join(d, "root")
-        subprocess.run(["cp", "-a", src, root], check=True)
-        subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", root], check=True)
+    with debian_of_nobody("lxbrand-fakeroot-") as (_, root):
         yield DebianUser(root)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
 
 
 # ---- chown and stat --------------------------------------------------------------

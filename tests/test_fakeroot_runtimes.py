@@ -14,33 +14,17 @@ doesn't respond" (the listener's chown was EPERM, so it gave up), where a
 root-run zone and Linux attach.  The test replays those syscalls in python3,
 in the cached Debian rootfs.
 """
-import os
-import shutil
-import subprocess
-import tempfile
 import textwrap
 
 import pytest
 
-from conftest import NOBODY, lxrun_as_user
-
-import lxbrand.rootfs
+from conftest import NOBODY, debian_of_nobody, lxrun_as_user
 
 
 @pytest.fixture(scope="module")
 def rootfs():
-    if os.geteuid() != 0:
-        pytest.skip("dropping to another user needs root")
-    src = lxbrand.rootfs.cached()
-    d = tempfile.mkdtemp(prefix="lxbrand-frrt-", dir="/tmp")
-    try:
-        os.chmod(d, 0o755)
-        root = os.path.join(d, "root")
-        subprocess.run(["cp", "-a", src, root], check=True)
-        subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", root], check=True)
+    with debian_of_nobody("lxbrand-frrt-") as (_, root):
         yield root
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def lxrun(rootfs, *argv, **kw):

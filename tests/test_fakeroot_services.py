@@ -7,16 +7,10 @@ must get the client's fake ids, or `su postgres -c psql` is refused by
 PostgreSQL's peer authentication ("Peer authentication failed for user
 postgres", seen with bookworm's postgresql 15 under lxrun as nobody).
 """
-import os
-import shutil
-import subprocess
-import tempfile
 
 import pytest
 
-from conftest import NOBODY, lxrun_as_user
-
-import lxbrand.rootfs
+from conftest import NOBODY, debian_of_nobody, lxrun_as_user
 
 
 class DebianUser:
@@ -34,18 +28,8 @@ class DebianUser:
 
 @pytest.fixture(scope="module")
 def debian():
-    if os.geteuid() != 0:
-        pytest.skip("dropping to another user needs root")
-    src = lxbrand.rootfs.cached()
-    d = tempfile.mkdtemp(prefix="lxbrand-frsvc-", dir="/tmp")
-    try:
-        os.chmod(d, 0o755)
-        root = os.path.join(d, "root")
-        subprocess.run(["cp", "-a", src, root], check=True)
-        subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", root], check=True)
+    with debian_of_nobody("lxbrand-frsvc-") as (_, root):
         yield DebianUser(root)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
 
 
 # A root server on a unix socket, a client that dropped to 1000:1001 (fake ids)

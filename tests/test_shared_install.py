@@ -15,9 +15,7 @@ import tempfile
 
 import pytest
 
-from lxbrand import rootfs as rootfs_mod
-
-from conftest import NOBODY
+from conftest import NOBODY, debian_of_nobody
 
 SHARED = os.environ.get("LXBRAND_SHARED", "/opt/lxbrand")     # Makefile LXBRAND_SHARED
 LXRUN = os.path.join(SHARED, "venv", "bin", "lxrun")
@@ -50,16 +48,11 @@ def users_tree():
     if stale:
         pytest.skip(f"the shared install at {SHARED} is older than this checkout ({stale} differs): "
                     "make install-shared")
-    d = tempfile.mkdtemp(prefix="lxbrand-shared-", dir="/tmp")
-    try:
-        os.chmod(d, 0o755)
-        root, home = os.path.join(d, "root"), os.path.join(d, "home")
-        subprocess.run(["cp", "-a", rootfs_mod.cached(), root], check=True)
+    with debian_of_nobody("lxbrand-shared-") as (d, root):
+        home = os.path.join(d, "home")
         os.mkdir(home)
-        subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", root, home], check=True)
+        os.chown(home, NOBODY, NOBODY)
         yield root, home
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def as_nobody(home: str, *argv: str) -> subprocess.CompletedProcess:
