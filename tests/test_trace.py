@@ -1046,11 +1046,15 @@ def test_named_constants_in_a_traced_python3(rootfs):
 
 def _top_args(text: str) -> list:
     """The arguments of `name(a, b, ...)`, split at top-level commas."""
-    out, depth, cur, quote = [], 0, "", False
-    for i, ch in enumerate(text):
+    out, depth, cur, quote, escaped = [], 0, "", False, False
+    for ch in text:
         if quote:
             cur += ch
-            if ch == '"' and text[i - 1] != "\\":
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True      # the next character is quoted: \" and \\ alike
+            elif ch == '"':
                 quote = False
             continue
         if ch == '"':
