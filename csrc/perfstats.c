@@ -619,16 +619,13 @@ static void *reader_main(void *arg)
 static int online_cpus(int *cpus, int max)
 {
     char buf[512], *s;
-    int fd = open("/sys/devices/system/cpu/online", O_RDONLY | O_CLOEXEC), n = 0;
-    ssize_t len;
+    long len = lxb_read_small("/sys/devices/system/cpu/online", buf, sizeof buf);
+    int n = 0;
 
-    if (fd < 0)
-        return -errno;
-    len = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (len <= 0)
+    if (len < 0)
+        return (int)len;
+    if (len == 0)
         return -EIO;
-    buf[len] = 0;
     for (s = buf; *s && *s != '\n';) {
         char *end;
         long a = strtol(s, &end, 10), b = a;
