@@ -291,8 +291,9 @@ void lxb_pty_drain(int master_fd, int timeout_ms);
 
 /* how an argument is copied (struct lxb_trace_copy.how) */
 #define LXB_COPY_STR 1           /* at entry: a NUL-terminated string */
-#define LXB_COPY_IN 2            /* at entry: size bytes, or args[lenarg] (lenarg < 6) capped at size */
-#define LXB_COPY_OUT 3           /* at exit, on success: size bytes, or ret bytes (lenarg 7) capped at size */
+#define LXB_COPY_IN 2            /* at entry: size bytes, or args[lenarg] (lenarg < 6; times lenmul) capped at size */
+#define LXB_COPY_OUT 3           /* at exit, on success: size bytes, args[lenarg] (times lenmul) or ret bytes
+                                    (lenarg 7), capped at size */
 #define LXB_COPY_STRV 4          /* at entry: a NULL-terminated string array, NUL-separated */
 #define LXB_COPY_LEN_RET 7
 
@@ -314,7 +315,7 @@ struct lxb_trace_copy {
     uint8_t arg;                 /* argument index 0-5 */
     uint8_t how;                 /* LXB_COPY_* */
     uint8_t lenarg;              /* see LXB_COPY_IN / LXB_COPY_OUT; 6: none */
-    uint8_t pad;
+    uint8_t lenmul;              /* args[lenarg] counts elements of this many bytes (pollfd: 8); 0: 1 */
     uint16_t size;
     uint16_t pad2;
 };

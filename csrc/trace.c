@@ -387,6 +387,8 @@ static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int 
             return;
         if (c->lenarg < 6) {
             uint64_t len = r->args[c->lenarg];
+            if (c->lenmul) /* an array: args[lenarg] elements of lenmul bytes */
+                len = len > UINT64_MAX / c->lenmul ? UINT64_MAX : len * c->lenmul;
             if (len < want)
                 want = (size_t)len;
             else if (len > want)

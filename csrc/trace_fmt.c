@@ -59,11 +59,13 @@ enum { C_REG = 1, C_ADDR, C_PTR };
 enum { SP_NONE = 0, SP_FD, SP_CLONE, SP_SIGNO };
 enum { A_PTR = 1, A_PATH, A_STR };
 enum { D_IN = 1, D_OUT, D_INOUT };
-enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER };
+enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
+       T_RLIMIT, T_POLLFD };
+enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
 
 struct tg_param {
     const char *name;
-    uint8_t cls, bits, sgn, special, dir, target, size_idx;
+    uint8_t cls, bits, sgn, special, dir, target, size_idx;   /* special of a T_BYTES: 1, all in hex */
     uint8_t kind;                /* TG_KINDS[kind - 1] prints it (decode.Kind), 0: none */
     uint8_t sw, sw_on;           /* TG_SWITCHES[sw - 1] picks its kind by argument sw_on (decode.Switch) */
 };
@@ -71,7 +73,21 @@ struct tg_sc {
     const char *name;
     uint8_t nparams;
     uint32_t classes;
+    uint8_t shown;               /* TG_SHOWN[shown - 1] says which arguments strace prints; 0: all */
+    uint8_t note;                /* NOTE_*: what strace adds after the result */
     struct tg_param p[6];
+};
+/* decode.Shown: argument `on`'s value & mask picks a case's bitmask of arguments, else dflt */
+struct tg_shown_case {
+    unsigned long long value;
+    uint8_t bits;
+};
+struct tg_shown {
+    uint8_t on;
+    unsigned long long mask;
+    const struct tg_shown_case *cases;
+    int ncases;
+    uint8_t dflt;
 };
 struct tg_name {
     const char *name;
@@ -101,7 +117,7 @@ struct tg_switch {
 /* ---- the sink ---- */
 
 #define OBUF_FLUSH (64 * 1024)   /* write once this much is buffered */
-#define OBUF_ROOM (24 * 1024)    /* the most one record can add (3 slots escaped 6x, and the rest) */
+#define OBUF_ROOM (48 * 1024)    /* the most one record can add (3 slots escaped 6x, 6 values' text) */
 
 struct nrstat {
     uint64_t calls, total;
@@ -402,18 +418,44 @@ static int u8_next(const unsigned char *p, size_t n, uint32_t *cp)
     return 1;
 }
 
-/* decode._CHAR */
-static const char *char_esc(uint32_t c)
+/* decode._escape: one byte as strace's string_quote writes it (util.c):
+   \n \t \" \\ and the like, printable ASCII as is, else octal, three digits
+   when the next byte (-1: none) is an octal digit; the characters written */
+static int esc_byte(char *o, unsigned b, int next)
 {
-    switch (c) {
-    case '"': return "\\\"";
-    case '\\': return "\\\\";
-    case '\n': return "\\n";
-    case '\t': return "\\t";
-    case '\r': return "\\r";
-    case 0: return "\\0";
+    const char *e = NULL;
+    switch (b) {
+    case '"': e = "\\\""; break;
+    case '\\': e = "\\\\"; break;
+    case '\f': e = "\\f"; break;
+    case '\n': e = "\\n"; break;
+    case '\r': e = "\\r"; break;
+    case '\t': e = "\\t"; break;
+    case '\v': e = "\\v"; break;
     }
-    return NULL;
+    if (e) {
+        o[0] = e[0];
+        o[1] = e[1];
+        return 2;
+    }
+    if (b >= 32 && b < 127) {
+        o[0] = (char)b;
+        return 1;
+    }
+    {
+        int n = 0;
+        o[n++] = '\\';
+        if (next >= '0' && next <= '7') {
+            o[n++] = (char)('0' + (b >> 6));
+            o[n++] = (char)('0' + ((b >> 3) & 7));
+        } else if (b >> 3) {
+            if (b >> 6)
+                o[n++] = (char)('0' + (b >> 6));
+            o[n++] = (char)('0' + ((b >> 3) & 7));
+        }
+        o[n++] = (char)('0' + (b & 7));
+        return n;
+    }
 }
 
 static void put_xbyte(struct lxb_sink *s, unsigned b)
@@ -424,45 +466,37 @@ static void put_xbyte(struct lxb_sink *s, unsigned b)
     P(HEX[b & 15]);
 }
 
-/* decode._quote: bytes (with "..." after a cut string), 32 shown */
-static void put_quote(struct lxb_sink *s, const unsigned char *p, size_t n, int dots)
+/* byte i of p[0..n) followed by "..." when dots */
+static int byte_at(const unsigned char *p, size_t n, int dots, size_t i)
 {
-    size_t total = n + (dots ? 3 : 0), i;
+    return i < n ? p[i] : (dots && i < n + 3) ? '.' : -1;
+}
+
+/* decode._quote: bytes (with "..." after a cut string), 32 shown; hexed: all
+   as \xNN (decode.HexBytes) */
+static void put_quote(struct lxb_sink *s, const unsigned char *p, size_t n, int dots, int hexed)
+{
+    size_t total = n + (dots ? 3 : 0), shown = total < TG_SHOW ? total : TG_SHOW, i;
     P('"');
-    for (i = 0; i < total && i < TG_SHOW; i++) {
-        unsigned b = i < n ? p[i] : '.';
-        const char *e = char_esc(b);
-        if (e)
-            put_s(s, e);
-        else if (b >= 32 && b < 127)
-            P(b);
-        else
+    for (i = 0; i < shown; i++) {
+        unsigned b = (unsigned)byte_at(p, n, dots, i);
+        if (hexed)
             put_xbyte(s, b);
+        else
+            s->len += (size_t)esc_byte(s->buf + s->len, b, i + 1 < shown ? byte_at(p, n, dots, i + 1) : -1);
     }
     P('"');
     if (total > TG_SHOW)
         put_s(s, "...");
 }
 
-/* decode.show of a PathStr: per code point */
+/* decode.show of a PathStr: every byte (a cut one's "..." inside the quotes) */
 static void put_path(struct lxb_sink *s, const unsigned char *p, size_t n, int dots)
 {
-    size_t i = 0;
+    size_t total = n + (dots ? 3 : 0), i;
     P('"');
-    while (i < n) {
-        uint32_t c;
-        const char *e;
-        i += (size_t)u8_next(p + i, n - i, &c);
-        e = char_esc(c);
-        if (e)
-            put_s(s, e);
-        else if (c >= 32 && c < 127)
-            P(c);
-        else
-            put_xbyte(s, c & 0xff);
-    }
-    if (dots)
-        put_s(s, "...");
+    for (i = 0; i < total; i++)
+        s->len += (size_t)esc_byte(s->buf + s->len, (unsigned)byte_at(p, n, dots, i), byte_at(p, n, dots, i + 1));
     P('"');
 }
 
@@ -517,7 +551,7 @@ static void put_json_str(struct lxb_sink *s, const unsigned char *p, size_t n, i
 
 /* ---- values: one decoded argument ---- */
 
-enum { V_INT, V_UINT, V_TEXT, V_ADDR, V_PATH, V_STR, V_BYTES, V_STRV, V_INT2 };
+enum { V_INT, V_UINT, V_TEXT, V_ADDR, V_PATH, V_STR, V_BYTES, V_STRV, V_INT2, V_JSON };
 
 struct val {
     int type;
@@ -526,7 +560,8 @@ struct val {
     const unsigned char *data;   /* V_PATH, V_STR, V_BYTES, V_STRV */
     size_t len;
     int cut;
-    char text[1024];             /* V_TEXT: a name, flags, a struct as decode prints it */
+    int hexed;                   /* V_BYTES: all in hex (decode.HexBytes) */
+    char text[4096];             /* V_TEXT: a name, flags, a struct as decode prints it; V_JSON: its JSON */
 };
 
 static int64_t as_int(uint64_t raw, int bits, int sgn)
@@ -743,16 +778,12 @@ static void file_mode(struct tbuf *b, uint32_t mode)
 /* _quote into a tbuf (sun_path) */
 static void tb_quote(struct tbuf *b, const unsigned char *p, size_t n)
 {
-    size_t i;
+    size_t i, shown = n < TG_SHOW ? n : TG_SHOW;
+    char e[8];
     tb_s(b, "\"");
-    for (i = 0; i < n && i < TG_SHOW; i++) {
-        const char *e = char_esc(p[i]);
-        if (e)
-            tb_s(b, e);
-        else if (p[i] >= 32 && p[i] < 127)
-            tb_f(b, "%c", p[i]);
-        else
-            tb_f(b, "\\x%02x", p[i]);
+    for (i = 0; i < shown; i++) {
+        e[esc_byte(e, p[i], i + 1 < shown ? p[i + 1] : -1)] = 0;
+        tb_s(b, e);
     }
     tb_s(b, "\"");
     if (n > TG_SHOW)
@@ -823,14 +854,170 @@ static int struct_text(int target, const unsigned char *d, size_t n, struct tbuf
     return 0;
 }
 
+/* ---- structures strace prints field by field, as text or as JSON (decode.SigSet,
+   _sigaction, _rlimit, PollFds: a dict or list in a callback's event) ---- */
+
+static void tb_name(struct tbuf *b, const char *name, int json)
+{
+    tb_f(b, json ? "\"%s\"" : "%s", name);
+}
+
+static void tb_field(struct tbuf *b, const char *name, int first, int json)
+{
+    tb_f(b, json ? "%s\"%s\": " : "%s%s=", first ? "" : ", ", name);
+}
+
+/* a Kind's text (names, or a number in hex) as a field's value */
+static void tb_kind(struct tbuf *b, int kind, uint64_t raw, int json)
+{
+    struct val k;
+    kind_val(&TG_KINDS[kind - 1], raw, &k);
+    if (k.type == V_TEXT)
+        tb_name(b, k.text, json);
+    else
+        tb_f(b, "%lld", (long long)k.i);
+}
+
+static const char *sigset_name(int i, char *tmp)
+{
+    if (i < TG_NSIG && TG_SIGSET[i])
+        return TG_SIGSET[i];
+    snprintf(tmp, 16, "%d", i);
+    return tmp;
+}
+
+/* decode.SigSet: [INT TERM], ~[RTMIN RT_1] with 2/3 or more of the 64
+   set (strace's sprintsigmask_n); JSON: the members' names */
+static void tb_sigset(struct tbuf *b, uint64_t mask, int json)
+{
+    char tmp[16];
+    int i, first = 1;
+    if (!json && __builtin_popcountll(mask) >= 64 * 2 / 3) {
+        mask = ~mask;
+        tb_s(b, "~");
+    }
+    tb_s(b, "[");
+    for (i = 1; i <= 64; i++) {
+        if (!((mask >> (i - 1)) & 1))
+            continue;
+        if (!first)
+            tb_s(b, json ? ", " : " ");
+        tb_name(b, sigset_name(i, tmp), json);
+        first = 0;
+    }
+    tb_s(b, "]");
+}
+
+static void tb_addr(struct tbuf *b, uint64_t a, int json)
+{
+    if (a == 0)
+        tb_name(b, "NULL", json);
+    else
+        tb_f(b, json ? "\"0x%llx\"" : "0x%llx", (unsigned long long)a);
+}
+
+/* decode._limit: RLIM64_INFINITY, 8192*1024 (a number in JSON) */
+static void tb_limit(struct tbuf *b, uint64_t v, int json)
+{
+    if (v == UINT64_MAX)
+        tb_name(b, "RLIM64_INFINITY", json);
+    else if (!json && v > 1024 && v % 1024 == 0)
+        tb_f(b, "%llu*1024", (unsigned long long)(v / 1024));
+    else
+        tb_f(b, "%llu", (unsigned long long)v);
+}
+
+/* struct pollfd[count] from a copy of n bytes: decode._pollfds and PollFds;
+   revents: strace's note of the result (only the entries with revents) */
+static void tb_pollfds(struct tbuf *b, const unsigned char *d, size_t n, uint64_t count, int json, int revents)
+{
+    uint64_t i, have = n / 8 < count ? n / 8 : count;
+    int first = 1;
+    tb_s(b, "[");
+    for (i = 0; i < have; i++) {
+        const unsigned char *e = d + 8 * i;
+        int32_t fd = (int32_t)le(e, 4);
+        uint16_t ev = (uint16_t)le(e + 4, 2), rev = (uint16_t)le(e + 6, 2);
+        if (revents && !rev)
+            continue;
+        if (!first)
+            tb_s(b, ", ");
+        first = 0;
+        tb_s(b, "{");
+        tb_field(b, "fd", 1, json);
+        tb_f(b, "%d", fd);
+        if (revents) {
+            tb_field(b, "revents", 0, json);
+            tb_kind(b, TG_KIND_POLL_EVENTS, rev, json);
+        } else if (json || fd >= 0) {
+            tb_field(b, "events", 0, json);
+            tb_kind(b, TG_KIND_POLL_EVENTS, ev, json);
+            if (json) {
+                tb_field(b, "revents", 0, json);
+                tb_kind(b, TG_KIND_POLL_EVENTS, rev, json);
+            }
+        }
+        tb_s(b, "}");
+    }
+    if (!revents && count > have)
+        tb_s(b, first ? (json ? "\"...\"" : "...") : (json ? ", \"...\"" : ", ..."));
+    tb_s(b, "]");
+}
+
+/* the structures above: 1, or 0 when the copy is too short (then the address) */
+static int struct_fields(int target, const unsigned char *d, size_t n, uint64_t count, struct tbuf *b, int json)
+{
+    switch (target) {
+    case T_SIGSET:
+        if (n < 8)
+            return 0;
+        tb_sigset(b, le(d, 8), json);
+        return 1;
+    case T_SIGACTION: {
+        uint64_t flags;
+        if (n < 32)
+            return 0;
+        flags = le(d + 8, 8);
+        tb_s(b, "{");
+        tb_field(b, "sa_handler", 1, json);
+        tb_kind(b, TG_KIND_SA_HANDLER, le(d, 8), json);
+        tb_field(b, "sa_mask", 0, json);
+        tb_sigset(b, le(d + 24, 8), json);
+        tb_field(b, "sa_flags", 0, json);
+        tb_kind(b, TG_KIND_SIGACTION_FLAGS, flags, json);
+        if (flags & 0x04000000) { /* SA_RESTORER */
+            tb_field(b, "sa_restorer", 0, json);
+            tb_addr(b, le(d + 16, 8), json);
+        }
+        tb_s(b, "}");
+        return 1;
+    }
+    case T_RLIMIT:
+        if (n < 16)
+            return 0;
+        tb_s(b, "{");
+        tb_field(b, "rlim_cur", 1, json);
+        tb_limit(b, le(d, 8), json);
+        tb_field(b, "rlim_max", 0, json);
+        tb_limit(b, le(d + 8, 8), json);
+        tb_s(b, "}");
+        return 1;
+    case T_POLLFD:
+        tb_pollfds(b, d, n, count, json, 0);
+        return 1;
+    }
+    return 0;
+}
+
 /* decode.args for argument i of a record */
-static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r, int done, struct val *v)
+static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r, int done, struct val *v, int json)
 {
     const struct tg_param *pp = &sc->p[i];
     uint64_t raw = r->args[i];
     int k;
 
     v->cut = 0;
+    v->hexed = 0;
     if (pp->cls == C_REG) {
         reg_val(switched(sc, pp, r->args), raw, v);
         return;
@@ -871,6 +1058,7 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
             v->type = V_BYTES;
             v->data = d;
             v->len = n < (size_t)want ? n : (size_t)want;
+            v->hexed = pp->special == 1;
             return;
         }
         case T_STRV:
@@ -886,6 +1074,26 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
             v->pair[0] = (int32_t)le(d, 4);
             v->pair[1] = (int32_t)le(d + 4, 4);
             return;
+        case T_SIGSET:
+        case T_SIGACTION:
+        case T_RLIMIT:
+        case T_POLLFD: {
+            struct tbuf b = {v->text, 0, sizeof v->text};
+            uint64_t count = 0;
+            v->text[0] = 0;
+            if (pp->target == T_POLLFD) {   /* decode.args: sized by its count argument */
+                int64_t c;
+                if (pp->size_idx >= 6)
+                    return;
+                c = as_int(r->args[pp->size_idx], sc->p[pp->size_idx].bits, sc->p[pp->size_idx].sgn);
+                if (c < 0)
+                    return;
+                count = (uint64_t)c;
+            }
+            if (struct_fields(pp->target, d, n, count, &b, json))
+                v->type = json ? V_JSON : V_TEXT;
+            return;
+        }
         default: {
             struct tbuf b = {v->text, 0, sizeof v->text};
             v->text[0] = 0;
@@ -910,8 +1118,9 @@ static void put_val_text(struct lxb_sink *s, const struct val *v)
             put_hex(s, (uint64_t)v->i);
         return;
     case V_PATH: put_path(s, v->data, v->len, v->cut); return;
-    case V_STR: put_quote(s, v->data, v->len, v->cut); return;
-    case V_BYTES: put_quote(s, v->data, v->len, 0); return;
+    case V_STR: put_quote(s, v->data, v->len, v->cut, 0); return;
+    case V_BYTES: put_quote(s, v->data, v->len, 0, v->hexed); return;
+    case V_JSON: return;   /* arg_val makes it only for JSON lines */
     case V_INT2:
         P('[');
         put_i64(s, v->pair[0]);
@@ -931,7 +1140,7 @@ static void put_val_text(struct lxb_sink *s, const struct val *v)
             m = (size_t)(z - (v->data + i));
             if (!first)
                 put_s(s, ", ");
-            put_quote(s, v->data + i, m, 0);
+            put_quote(s, v->data + i, m, 0, 0);
             first = 0;
             i += m + 1;
         }
@@ -952,6 +1161,7 @@ static void put_val_json(struct lxb_sink *s, const struct val *v)
     case V_INT: put_i64(s, v->i); return;
     case V_UINT: put_u64(s, (uint64_t)v->i); return;
     case V_TEXT: put_json_str(s, (const unsigned char *)v->text, strlen(v->text), 1, 0); return;
+    case V_JSON: put_s(s, v->text); return;
     case V_ADDR:
         P('"');
         if (v->i == 0)
@@ -1116,11 +1326,54 @@ static void put_head_json(struct lxb_tracer *t, struct lxb_sink *s, const char *
     put_ns_repr(s, (int64_t)(r->t_entry - t->t0));
 }
 
+/* decode.shown: a bitmask of the arguments strace prints of this call */
+static int shown_args(const struct tg_sc *sc, const uint64_t *args)
+{
+    const struct tg_shown *w;
+    const struct tg_param *on;
+    uint64_t v;
+    int i;
+
+    if (!sc->shown)
+        return 0x3f;
+    w = &TG_SHOWN[sc->shown - 1];
+    on = &sc->p[w->on];
+    v = (uint64_t)as_int(args[w->on], on->bits, on->sgn) & w->mask;
+    for (i = 0; i < w->ncases; i++)
+        if (w->cases[i].value == v)
+            return w->cases[i].bits;
+    return w->dflt;
+}
+
+/* decode.result_note: poll's ready fds, or Timeout */
+static void put_note(struct lxb_sink *s, const struct tg_sc *sc, const struct lxb_trace_rec *r)
+{
+    char text[4096];
+    struct tbuf b = {text, 0, sizeof text};
+    int k;
+
+    if (sc->note != NOTE_POLL || r->ret < 0)
+        return;
+    if (r->ret == 0) {
+        put_s(s, " (Timeout)");
+        return;
+    }
+    if (r->args[0] == 0 || (k = slot_for(r, r->args[0])) < 0)
+        return;
+    text[0] = 0;
+    tb_pollfds(&b, (const unsigned char *)r->slot[k], r->slot_len[k], UINT64_MAX, 0, 1);
+    if (b.n > 2) {   /* not "[]" */
+        put_s(s, " (");
+        put_s(s, text);
+        P(')');
+    }
+}
+
 static void put_syscall(struct lxb_tracer *t, struct lxb_sink *s, const struct lxb_trace_rec *r, int err,
                         uint64_t dur)
 {
     const struct tg_sc *sc = (r->nr >= 0 && r->nr < LXB_NR_MAX && TG_SC[r->nr].name) ? &TG_SC[r->nr] : NULL;
-    int noresult = r->flags & LXB_RECF_NORESULT, json = t->format == LXB_TRACE_JSON, i, n;
+    int noresult = r->flags & LXB_RECF_NORESULT, json = t->format == LXB_TRACE_JSON, i, n, first, shown;
     char tmp[32];
     struct val v;
 
@@ -1149,11 +1402,15 @@ static void put_syscall(struct lxb_tracer *t, struct lxb_sink *s, const struct l
         P('(');
     }
     n = sc ? sc->nparams : 6;
-    for (i = 0; i < n; i++) {
-        if (i)
+    shown = sc ? shown_args(sc, r->args) : 0x3f;
+    for (i = 0, first = 1; i < n; i++) {
+        if (!((shown >> i) & 1))
+            continue;
+        if (!first)
             put_s(s, ", ");
+        first = 0;
         if (sc) {
-            arg_val(sc, i, r, !noresult, &v);
+            arg_val(sc, i, r, !noresult, &v, json);
         } else {
             v.type = V_UINT;
             v.i = (int64_t)r->args[i];
@@ -1190,10 +1447,13 @@ static void put_syscall(struct lxb_tracer *t, struct lxb_sink *s, const struct l
         put_s(s, (r->flags & LXB_RECF_INJECTED) ? ", \"injected\": true}\n" : ", \"injected\": false}\n");
     } else {
         put_s(s, ") = ");
-        if (noresult)
+        if (noresult) {
             P('?');
-        else
+        } else {
             put_result(s, r->ret);
+            if (sc && sc->note)
+                put_note(s, sc, r);
+        }
         if (r->flags & LXB_RECF_ANSWERED)
             put_s(s, " (answered by the brand)");
         if (r->flags & LXB_RECF_INJECTED)

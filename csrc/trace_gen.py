@@ -61,7 +61,11 @@ def reg_row(name: str, kind: str, on: int = 0) -> str:
             f"{KIND_INDEX.get(kind, 0)}, {SWITCH_INDEX.get(kind, 0)}, {on}}}")
 ADDR = {"ptr": "A_PTR", "path": "A_PATH", "str": "A_STR"}
 DIRS = {"in": "D_IN", "out": "D_OUT", "inout": "D_INOUT"}
-FAST = {"stat": "T_STAT", "statx": "T_STATX", "timespec": "T_TIMESPEC", "sockaddr": "T_SOCKADDR"}
+FAST = {"stat": "T_STAT", "statx": "T_STATX", "timespec": "T_TIMESPEC", "sockaddr": "T_SOCKADDR",
+        "sigset": "T_SIGSET", "sigaction": "T_SIGACTION", "rlimit": "T_RLIMIT"}
+ARRAYS = {"pollfd": "T_POLLFD"}
+# kinds trace_fmt.c's struct formatters print fields by (TG_KIND_<NAME>)
+STRUCT_KINDS = ("sigaction_flags", "sa_handler", "poll_events")
 
 
 def _c(s: str) -> str:
@@ -85,8 +89,12 @@ def param_row(sc, i: int) -> str:
                 raise SystemExit(f"trace_gen: {sc.name}: {name} switched by {sw.on}, no register of its own")
         return reg_row(name, kind, on)
     target, array, n = m.group("target"), m.group("array"), m.group("n")
+    hexed = 0
     if target == "bytes":
         t = "T_BYTES"
+        hexed = int((sc.name, name) in decode.HEX_BUFFERS)
+    elif target in decode.FAST_ARRAYS and array == "[]":
+        t = ARRAYS[target]
     elif target == "str" and array == "[]":
         t = "T_STRV"
     elif target == "int" and n == "2":
@@ -99,7 +107,23 @@ def param_row(sc, i: int) -> str:
     j = index.get(sc.sizes.get(name), 255)
     if j != 255 and (j >= 6 or sc.params[j][1] not in decode._INTS):
         j = 255
-    return f"{{{_c(name)}, C_PTR, 64, 0, 0, {DIRS[m.group('dir')]}, {t}, {j}, 0, 0, 0}}"
+    return f"{{{_c(name)}, C_PTR, 64, 0, {hexed}, {DIRS[m.group('dir')]}, {t}, {j}, 0, 0, 0}}"
+
+
+SHOWN = list(decode.SHOWN.items())
+SHOWN_INDEX = {n: i + 1 for i, (n, _) in enumerate(SHOWN)}      # 0: every argument
+
+
+def sc_of(name: str):
+    return next(sc for sc in TABLE if sc.name == name)
+
+
+def _mask(sc, keep) -> str:
+    """Argument names (None: all) as a bitmask of their indexes."""
+    if keep is None:
+        return "0x3f"
+    names = [p for p, _ in sc.params]
+    return f"{sum(1 << names.index(n) for n in keep):#x}"
 
 
 def _names(table: dict) -> str:
@@ -118,8 +142,27 @@ def generate() -> str:
             raise SystemExit(f"trace_gen: {sc.name}: nr {sc.nr} >= {NR_MAX}")
         cls = sum(1 << CLASSES.index(c) for c in sc.classes if c in CLASSES)
         params = ", ".join(param_row(sc, i) for i in range(min(6, len(sc.params))))
-        out.append(f"    [{sc.nr}] = {{{_c(sc.name)}, {min(6, len(sc.params))}, {cls:#x}, {{{params}}}}},")
+        shown = SHOWN_INDEX.get(sc.name, 0)
+        out.append(f"    [{sc.nr}] = {{{_c(sc.name)}, {min(6, len(sc.params))}, {cls:#x}, {shown}, "
+                   f"{'NOTE_POLL' if decode.has_note(sc) else 0}, {{{params}}}}},")
     out.append("};")
+    # the arguments strace prints (decode.SHOWN): bitmasks of argument indexes
+    for i, (name, rule) in enumerate(SHOWN):
+        cases = ", ".join(f"{{{v:#x}ull, {_mask(sc_of(name), keep)}}}" for v, keep in rule.cases.items())
+        out.append(f"static const struct tg_shown_case TG_W{i}[] = {{{cases}}};")
+    out.append("static const struct tg_shown TG_SHOWN[] = {")
+    for i, (name, rule) in enumerate(SHOWN):
+        sc = sc_of(name)
+        on = [p for p, _ in sc.params].index(rule.on)
+        if sc.params[on][1] not in decode._INTS or isinstance(decode.KINDS.get(sc.params[on][1]), decode.Switch):
+            raise SystemExit(f"trace_gen: {name}: shown by {rule.on}, not a register of its own")
+        out.append(f"    /* {name} */ {{{on}, {rule.mask:#x}ull, TG_W{i}, {len(rule.cases)}, "
+                   f"{_mask(sc, rule.default)}}},")
+    out.append("};")
+    for k in STRUCT_KINDS:
+        out.append(f"#define TG_KIND_{k.upper()} {KIND_INDEX[k]}")
+    out.append("static const char *const TG_SIGSET[TG_NSIG] = {"
+               + ", ".join(f"[{v}] = {_c(n)}" for v, n in sorted(decode.SIGSET_NAMES.items()) if 0 < v < 65) + "};")
     out.append("")
     out.append(f"static const struct tg_name TG_CLONE_FLAGS[] = {{{_names(decode.CLONE_FLAGS)}, {{0, 0}}}};")
     out.append("")

@@ -429,7 +429,7 @@ class Tracer:
     """A struct lxb_tracer (csrc/trace.c) for lxbrand/trace.py: what to do and
     copy at each traced syscall's stop, where records go, and the guest.
 
-    specs: [(nr, mode, errno, copies)], copies [(arg, how, lenarg, size)]
+    specs: [(nr, mode, errno, copies)], copies [(arg, how, lenarg, size[, lenmul])]
     (LXB_TRACE_* and LXB_COPY_* of csrc/lxbrand.h); inject: a struct
     lxb_inject * (lxbrand/inject.py) or None.  start() seizes the guest from
     the tracer thread; join() waits for its end (it closes out_fd)."""
@@ -441,9 +441,9 @@ class Tracer:
         for nr, mode, err, copies in specs:
             s = t.spec[nr]
             s.mode, s.err, s.ncopy = mode, err, len(copies)
-            for i, (arg, how, lenarg, size) in enumerate(copies[: lib.LXB_TRACE_SLOTS]):
+            for i, (arg, how, lenarg, size, *lenmul) in enumerate(copies[: lib.LXB_TRACE_SLOTS]):
                 c = s.copy[i]
-                c.arg, c.how, c.lenarg, c.size = arg, how, lenarg, size
+                c.arg, c.how, c.lenarg, c.size, c.lenmul = arg, how, lenarg, size, (lenmul or [0])[0]
         t.out_fd = out_fd
         t.guest_pidfd = guest_pidfd
         if inject is not None:

@@ -145,7 +145,9 @@ _SPECS: dict = {}
 
 
 def copies(sc) -> list:
-    """[(arg, how, lenarg, size)], at most LXB_TRACE_SLOTS, most telling first."""
+    """[(arg, how, lenarg, size, lenmul)], at most LXB_TRACE_SLOTS, most
+    telling first; lenmul multiplies args[lenarg] (an array's count: bytes
+    of one, 0 for 1)."""
     got = _SPECS.get(sc.nr)
     if got is not None:
         return got
@@ -156,25 +158,30 @@ def copies(sc) -> list:
         m = decode.TYPE.match(kind)
         sized = index.get(sc.sizes.get(name), 6)      # the table's buf:in[bytes](count)
         if kind in ("path", "str"):
-            found.append((0, i, lib.LXB_COPY_STR, 6, SLOT))
+            found.append((0, i, lib.LXB_COPY_STR, 6, SLOT, 0))
         elif m and m.group("dir"):
             direction, target, array, n = m.group("dir"), m.group("target"), m.group("array"), m.group("n")
             out = direction in ("out", "inout")
             if target == "bytes":
                 if direction == "in":
-                    found.append((1, i, lib.LXB_COPY_IN, sized, SHOW + 1))
+                    found.append((1, i, lib.LXB_COPY_IN, sized, SHOW + 1, 0))
                 elif direction == "out":
-                    found.append((1, i, lib.LXB_COPY_OUT, lib.LXB_COPY_LEN_RET, SHOW + 1))
+                    found.append((1, i, lib.LXB_COPY_OUT, lib.LXB_COPY_LEN_RET, SHOW + 1, 0))
             elif target == "str" and array == "[]":
-                found.append((1, i, lib.LXB_COPY_STRV, 6, SLOT))
+                found.append((1, i, lib.LXB_COPY_STRV, 6, SLOT, 0))
             elif target == "int" and n == "2":
-                found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, 8))
+                found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, 8, 0))
             elif target in decode.FAST_STRUCTS and not array:
                 size = decode.FAST_STRUCTS[target][0]
                 if target == "sockaddr" and direction == "in" and sized < 6:
-                    found.append((2, i, lib.LXB_COPY_IN, sized, size))
+                    found.append((2, i, lib.LXB_COPY_IN, sized, size, 0))
                 else:
-                    found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, size))
+                    found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, size, 0))
+            elif target in decode.FAST_ARRAYS and array == "[]" and sized < 6:
+                # poll's fds: copied at its exit (on success), where each
+                # entry still has its fd and events and now its revents
+                one = decode.FAST_ARRAYS[target][0]
+                found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, sized, SLOT, one))
     found.sort(key=lambda f: f[0])
     got = _SPECS[sc.nr] = [f[1:] for f in found[: lib.LXB_TRACE_SLOTS]]
     return got
@@ -293,13 +300,17 @@ class Recorder:
             raw = (a0, a1, a2, a3, a4, a5)
             mem = _Copies(raw, (s0, s1, s2), (l0, l1, l2), trunc, data) if o.decode_args else None
             args = decode.args(sc, raw, mem, structs=True, done=not noresult) if sc else list(enumerate(raw))
+            note = decode.result_note(sc, args, ret) if not noresult else ""
+            keep = decode.shown(sc, raw) if sc else None         # what strace prints of the call
+            if keep is not None:
+                args = [args[i] for i in keep]
             ev = Event(type="syscall", pid=pid, tid=tid, time=(t_entry - self.t0) / 1e9, syscall=name, nr=nr,
                        args={str(k): _jsonable(v) for k, v in args},
                        result=None if noresult else ret, errno=decode.errno_name(err) if err else None,
                        duration=dur / 1e9, answered=answered,
                        injected=bool(flags & lib.LXB_RECF_INJECTED))
             if self.reference and o.format == "text":
-                res = "?" if noresult else decode.format_result(ret)
+                res = "?" if noresult else decode.format_result(ret) + note
                 if answered:
                     res += " (answered by the brand)"
                 if flags & lib.LXB_RECF_INJECTED:
@@ -723,9 +734,9 @@ def frontdoor_trace_bytes(brand, observe: "Observe", key: bytes) -> bytes:
         sp = specs[nr]
         cps = copies(BY_NR[nr]) if observe.decode_args else []
         sp.mode, sp.err, sp.ncopy = mode, err, len(cps)
-        for i, (arg, how, lenarg, size) in enumerate(cps[: lib.LXB_TRACE_SLOTS]):
+        for i, (arg, how, lenarg, size, lenmul) in enumerate(cps[: lib.LXB_TRACE_SLOTS]):
             c = sp.copy[i]
-            c.arg, c.how, c.lenarg, c.size = arg, how, lenarg, size
+            c.arg, c.how, c.lenarg, c.size, c.lenmul = arg, how, lenarg, size, lenmul
     show = (lib.LXB_SHOW_LINE if observe.lines else 0) | (lib.LXB_SHOW_STATS if observe.stats else 0)
     for nr in observe.traced:
         specs[nr].show = show

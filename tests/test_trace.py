@@ -385,7 +385,7 @@ def _record(sc, rng, trace_mod):
     slot_len = [0, 0, 0]
     trunc = 0
     texts = ["/etc/hostname", "caf\u00e9/\u20ac/\U0001F600", "a\"b\\c\n\t\r", "x" * 40, ""]
-    for i, (arg, how, lenarg, size) in enumerate(trace_mod.copies(sc)):
+    for i, (arg, how, lenarg, size, lenmul) in enumerate(trace_mod.copies(sc)):
         if rng.random() < 0.1:
             continue
         addr = 0x7f0000001000 + 0x1000 * arg
@@ -397,8 +397,16 @@ def _record(sc, rng, trace_mod):
             items = rng.sample([t.encode() for t in texts] + [b"\x80\x01"], rng.randint(0, 4))
             data = b"".join(x + b"\0" for x in items)
             cut = rng.random() < 0.3
+        elif lenmul:                      # an array (pollfd[]): count in args[lenarg]
+            count = rng.choice([0, 1, 2, 5, 40])
+            args[lenarg] = count
+            data = b"".join(rng.choice([3, -1, 0x7FFFFFFF]).to_bytes(4, "little", signed=True)
+                            + rng.choice([0, 1, 4, 0x19, 0xFFFF, 0x8000]).to_bytes(2, "little")
+                            + rng.choice([0, 0, 1, 0x10 | 8, 0x20]).to_bytes(2, "little")
+                            for _ in range(min(count, size // lenmul) - rng.choice([0, 0, 1])))
+            cut = False
         else:
-            if rng.random() < 0.5 and size in (144, 48, 16, 8, 128):
+            if rng.random() < 0.5 and size in (144, 48, 32, 16, 8, 128):
                 data = bytes(rng.randrange(256) for _ in range(size))
                 if size == 128:           # a sockaddr: a family the decoder names
                     fam = rng.choice([1, 2, 10, 16])
@@ -406,6 +414,16 @@ def _record(sc, rng, trace_mod):
                     data = data.ljust(rng.choice([2, 8, 28, 110]), b"\0")[:rng.choice([2, 8, 28, 110])]
                 elif size == 144:
                     data = data[:24] + (0o100644 | rng.choice([0, 0o040000])).to_bytes(4, "little") + data[28:]
+                elif size in (8, 32):          # a sigset, a sigaction: none, some, most or all signals
+                    mask = rng.choice([0, 1 << 16 | 1 << 1, ~(3 << 31) & (1 << 64) - 1, (1 << 64) - 1,
+                                       (1 << 42) - 1, (1 << 41) - 1, 1 << 40 | 1 << 63])
+                    data = mask.to_bytes(8, "little") + data[8:] if size == 8 else (
+                        rng.choice([0, 1, (1 << 64) - 1, 0x55d00000dc0]).to_bytes(8, "little")
+                        + rng.choice([0, 0x04000000, 0x14000004, 0x4, 0x84000400]).to_bytes(8, "little")
+                        + data[16:24] + mask.to_bytes(8, "little"))
+                elif size == 16 and rng.random() < 0.5:   # an rlimit
+                    data = b"".join(rng.choice([0, 1024, 1025, 8 << 20, (1 << 64) - 1, 4096 * 3 + 1]).to_bytes(
+                        8, "little") for _ in range(2))
             else:
                 data = bytes(rng.randrange(256) for _ in range(rng.choice([0, 5, 33])))
             cut = False
@@ -500,7 +518,7 @@ def test_c_lines_of_a_real_run_are_the_python_decoders(rootfs, tmp_path, monkeyp
         assert text == "".join(rec.lines) and len(text.splitlines()) > 500
         assert r.stats == rec.stats()
         assert len(events) == len(text.splitlines())
-    assert '"/tmp/caf\\xe9"' in (tmp_path / "trace.text").read_text()
+    assert '"/tmp/caf\\303\\251"' in (tmp_path / "trace.text").read_text()     # strace's octal bytes
     assert 'sun_path=@"lxb-abstract"' in (tmp_path / "trace.text").read_text()
 
 
@@ -842,9 +860,14 @@ _NAMED = [   # (syscall, registers, the line's call as the Python decoder and C 
     ("mknod", (0, 0o20600, 0x103), "mknod(NULL, S_IFCHR|0600, 259)"),
     ("openat", ((1 << 64) - 100, 0, 0o101 | 0o2000000, 0o644),
      "openat(AT_FDCWD, NULL, O_WRONLY|O_CREAT|O_CLOEXEC, 0644)"),
-    ("openat", (3, 0, 0o2200000, 0), "openat(3, NULL, O_RDONLY|O_CLOEXEC|O_DIRECTORY, 0)"),
+    ("openat", (3, 0, 0o2200000, 0), "openat(3, NULL, O_RDONLY|O_CLOEXEC|O_DIRECTORY)"),     # no O_CREAT: no mode
+    ("openat", (3, 0, 0o20200002, 0o600), "openat(3, NULL, O_RDWR|O_TMPFILE, 0600)"),
+    ("open", (0, 0o1101, 0o644), "open(NULL, O_WRONLY|O_CREAT|O_TRUNC, 0644)"),
+    ("open", (0, 0o100000, 0o644), "open(NULL, O_RDONLY|O_LARGEFILE)"),
     ("fcntl", (3, 2, 1), "fcntl(3, F_SETFD, FD_CLOEXEC)"),
-    ("fcntl", (3, 1, 0), "fcntl(3, F_GETFD, 0)"),
+    ("fcntl", (3, 1, 0), "fcntl(3, F_GETFD)"),
+    ("fcntl", (3, 3, 7), "fcntl(3, F_GETFL)"),
+    ("fcntl", (3, 1032, 7), "fcntl(3, F_GETPIPE_SZ)"),
     ("fcntl", (3, 4, 0o4002), "fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK)"),
     ("fcntl", (3, 1030, 10), "fcntl(3, F_DUPFD_CLOEXEC, 10)"),
     ("fcntl", (3, 10, 10), "fcntl(3, F_SETSIG, SIGUSR1)"),
@@ -863,13 +886,19 @@ _NAMED = [   # (syscall, registers, the line's call as the Python decoder and C 
     ("wait4", (5, 0, 0x40000000 | 2, 0), "wait4(5, NULL, WSTOPPED|__WALL, NULL)"),
     ("rt_sigprocmask", (0, 0, 0, 8), "rt_sigprocmask(SIG_BLOCK, NULL, NULL, 8)"),
     ("rt_sigprocmask", (2, 0, 0, 8), "rt_sigprocmask(SIG_SETMASK, NULL, NULL, 8)"),
-    ("futex", (0, 0x80, 2, 0, 0, 0), "futex(NULL, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0)"),
-    ("futex", (0, 0x81, 1, 0, 0, 0), "futex(NULL, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0)"),
+    ("futex", (0, 0x80, 2, 0, 0, 0), "futex(NULL, FUTEX_WAIT_PRIVATE, 2, NULL)"),
+    ("futex", (0, 0x81, 1, 0, 0, 0), "futex(NULL, FUTEX_WAKE_PRIVATE, 1)"),
     ("futex", (0, 0x189, 0, 0, 0, 0xFFFFFFFF), "futex(NULL, FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME, 0, NULL, "
-                                             "NULL, 4294967295)"),
+                                             "4294967295)"),
+    ("futex", (0, 0x87, 0, 0, 0, 0), "futex(NULL, FUTEX_UNLOCK_PI_PRIVATE)"),
+    ("futex", (0, 0x86, 5, 0, 0, 0), "futex(NULL, FUTEX_LOCK_PI_PRIVATE, NULL)"),
+    ("futex", (0, 0x84, 1, 2, 0, 3), "futex(NULL, FUTEX_CMP_REQUEUE_PRIVATE, 1, 0x2, NULL, 3)"),
+    ("mremap", (0, 4096, 8192, 1, 0), "mremap(NULL, 4096, 8192, MREMAP_MAYMOVE)"),
+    ("mremap", (0, 4096, 8192, 3, 0x1000), "mremap(NULL, 4096, 8192, MREMAP_MAYMOVE|MREMAP_FIXED, 0x1000)"),
     ("madvise", (0, 8192, 4), "madvise(NULL, 8192, MADV_DONTNEED)"),
     ("madvise", (0, 8192, 14), "madvise(NULL, 8192, MADV_HUGEPAGE)"),
-    ("prctl", (15, 0, 0, 0, 0), "prctl(PR_SET_NAME, 0, 0, 0, 0)"),
+    ("prctl", (15, 0, 0, 0, 0), "prctl(PR_SET_NAME, 0)"),
+    ("prctl", (3, 0, 0, 0, 0), "prctl(PR_GET_DUMPABLE)"),
     ("prctl", (38, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)"),
     ("arch_prctl", (0x1002, 0x7F0000001000), "arch_prctl(ARCH_SET_FS, 0x7f0000001000)"),
     ("prlimit64", (0, 7, 0, 0), "prlimit64(0, RLIMIT_NOFILE, NULL, NULL)"),
@@ -895,8 +924,8 @@ _NAMED = [   # (syscall, registers, the line's call as the Python decoder and C 
     ("mount", (0, 0, 0, (1 << 14) | (1 << 18), 0), "mount(NULL, NULL, NULL, MS_REC|MS_PRIVATE, NULL)"),
     ("renameat2", (3, 0, 4, 0, 1), "renameat2(3, NULL, 4, NULL, RENAME_NOREPLACE)"),
     ("memfd_create", (0, 1 | 2), "memfd_create(NULL, MFD_CLOEXEC|MFD_ALLOW_SEALING)"),
-    ("prctl", (23, 21, 0, 0, 0), "prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0)"),
-    ("prctl", (1, 9, 0, 0, 0), "prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)"),
+    ("prctl", (23, 21, 0, 0, 0), "prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN)"),
+    ("prctl", (1, 9, 0, 0, 0), "prctl(PR_SET_PDEATHSIG, SIGKILL)"),
     ("prctl", (47, 2, 12, 0, 0), "prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, 12, 0, 0)"),
     ("getpriority", (0, 0), "getpriority(PRIO_PROCESS, 0)"),
     ("getrusage", (-1 & 0xFFFFFFFF, 0), "getrusage(RUSAGE_CHILDREN, NULL)"),
@@ -975,6 +1004,13 @@ def test_kinds_are_one_table():
     header = gen.generate()
     for name, _ in gen.kinds():
         assert f"/* {name} */" in header
+    # the arguments strace prints (decode.SHOWN) name the table's syscalls and their arguments
+    for name, rule in decode.SHOWN.items():
+        params = [p for p, _ in BY_NAME[name].params]
+        assert rule.on in params, name
+        for keep in (*rule.cases.values(), rule.default):
+            assert keep is None or set(keep) <= set(params), (name, keep)
+        assert f"/* {name} */" in header
 
 
 _NAMED_PROGRAM = r'''
@@ -1030,8 +1066,8 @@ def test_named_constants_in_a_traced_python3(rootfs):
         ("O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC", "0644")]
     assert [a["mode"] for a in args("chmod", path="/tmp/lxbk/f")] == ["0640"]
     f = [c["result"] for c in calls(ev, "openat") if c["args"]["path"] == "/tmp/lxbk/f"][0]
-    assert [(a["op"], a["arg"]) for a in args("fcntl", fd=f)] == [
-        ("F_SETFD", "FD_CLOEXEC"), ("F_GETFL", 0), ("F_SETFL", "O_WRONLY|O_NONBLOCK"), ("F_DUPFD_CLOEXEC", 10)]
+    assert [(a["op"], a.get("arg")) for a in args("fcntl", fd=f)] == [     # F_GETFL: no arg, as strace shows it
+        ("F_SETFD", "FD_CLOEXEC"), ("F_GETFL", None), ("F_SETFL", "O_WRONLY|O_NONBLOCK"), ("F_DUPFD_CLOEXEC", 10)]
     assert [a["whence"] for a in args("lseek", fd=f)] == ["SEEK_END"]
     assert [a["mask"] for a in args("umask")] == ["027"]
     assert [(a["domain"], a["type"], a["protocol"]) for a in args("socket")] == [

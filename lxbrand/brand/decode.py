@@ -27,7 +27,7 @@ import errno as _errno
 import os as _os
 import re
 import signal as _signal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional
 
 AT_FDCWD = -100
 
@@ -364,11 +364,87 @@ KINDS: dict = {
     "fcntl_arg": Switch("op", {FCNTL_CMDS["F_SETFD"]: "fd_flags", FCNTL_CMDS["F_SETFL"]: "open_flags",
                                FCNTL_CMDS["F_DUPFD"]: "fd", FCNTL_CMDS["F_DUPFD_CLOEXEC"]: "fd",
                                FCNTL_CMDS["F_SETSIG"]: "signo", FCNTL_CMDS["F_SETOWN"]: "pid"}, "ulong"),
+    # struct sigaction's sa_flags (include/uapi/asm-generic/signal-defs.h,
+    # arch/x86): in strace's order (its xlat/sigact_flags.in)
+    "sigaction_flags": _bits(64, SA_RESTORER=0x04000000, SA_ONSTACK=0x08000000, SA_RESTART=0x10000000,
+                             SA_INTERRUPT=0x20000000, SA_NODEFER=0x40000000, SA_RESETHAND=0x80000000,
+                             SA_SIGINFO=4, SA_NOCLDSTOP=1, SA_NOCLDWAIT=2),
+    # struct sigaction's sa_handler: these three by name, else the address
+    "sa_handler": _enum(64, False, other="x", SIG_DFL=0, SIG_IGN=1, SIG_ERR=(1 << 64) - 1),
+    # struct pollfd's events and revents (include/uapi/asm-generic/poll.h)
+    "poll_events": _bits(POLLIN=0x1, POLLPRI=0x2, POLLOUT=0x4, POLLERR=0x8, POLLHUP=0x10, POLLNVAL=0x20,
+                         POLLRDNORM=0x40, POLLRDBAND=0x80, POLLWRNORM=0x100, POLLWRBAND=0x200, POLLMSG=0x400,
+                         POLLREMOVE=0x1000, POLLRDHUP=0x2000, POLL_BUSY_LOOP=0x8000),
     # socket(2)'s protocol, by its domain
     "socket_protocol": Switch("domain", {ADDRESS_FAMILIES["AF_INET"]: "ip_protocol",
                                          ADDRESS_FAMILIES["AF_INET6"]: "ip_protocol",
                                          ADDRESS_FAMILIES["AF_NETLINK"]: "netlink_protocol"}, "int"),
 }
+
+# --- the arguments strace prints of a call ------------------------------------------
+
+class Shown(NamedTuple):
+    """The arguments strace prints of a call whose other arguments the
+    kernel ignores, chosen by one argument's value: `on`'s value & `mask`
+    is looked up in `cases` (value -> argument names, in order), else
+    `default` (None: every argument).  The tracer's lines and JSON leave
+    out the others (decode.args, for handlers, keeps them all);
+    trace_gen.py writes each as a C row of bitmasks, as kind tables are."""
+    on: str
+    mask: int
+    cases: dict
+    default: Optional[tuple] = None
+
+
+def _ops(names: tuple, table: dict, shown: tuple) -> dict:
+    return {table[n]: shown for n in names}
+
+
+_FUTEX_SHOWN = {   # strace's futex.c, by the command (futex_op & 0x7f)
+    **_ops(("FUTEX_WAIT",), FUTEX_OPS, ("uaddr", "futex_op", "val", "timeout")),
+    **_ops(("FUTEX_WAKE", "FUTEX_FD"), FUTEX_OPS, ("uaddr", "futex_op", "val")),
+    **_ops(("FUTEX_LOCK_PI", "FUTEX_LOCK_PI2"), FUTEX_OPS, ("uaddr", "futex_op", "timeout")),
+    **_ops(("FUTEX_UNLOCK_PI", "FUTEX_TRYLOCK_PI"), FUTEX_OPS, ("uaddr", "futex_op")),
+    **_ops(("FUTEX_WAIT_BITSET",), FUTEX_OPS, ("uaddr", "futex_op", "val", "timeout", "val3")),
+    **_ops(("FUTEX_WAKE_BITSET",), FUTEX_OPS, ("uaddr", "futex_op", "val", "val3")),
+    **_ops(("FUTEX_REQUEUE", "FUTEX_WAIT_REQUEUE_PI"), FUTEX_OPS, ("uaddr", "futex_op", "val", "timeout", "uaddr2")),
+}
+_OPEN_MODE = OPEN_FLAGS["O_CREAT"] | OPEN_FLAGS["__O_TMPFILE"]     # strace prints the mode only with these
+SHOWN = {
+    "open": Shown("flags", _OPEN_MODE, {0: ("path", "flags")}),
+    "openat": Shown("flags", _OPEN_MODE, {0: ("dirfd", "path", "flags")}),
+    # strace's fcntl.c: the F_GET* ops that take no argument
+    "fcntl": Shown("op", 0xFFFFFFFF, _ops(("F_GETFD", "F_GETFL", "F_GETOWN", "F_GETSIG", "F_GETLEASE",
+                                           "F_GETPIPE_SZ", "F_GET_SEALS"), FCNTL_CMDS, ("fd", "op"))),
+    "futex": Shown("futex_op", 0x7F, _FUTEX_SHOWN),
+    # strace's mem.c: new_address only when both MREMAP_MAYMOVE and MREMAP_FIXED are set
+    "mremap": Shown("flags", 3, {3: None}, ("old_address", "old_size", "new_size", "flags")),
+    # strace's prctl.c: the options that print no argument, and those that print one
+    "prctl": Shown("op", 0xFFFFFFFF, {
+        **_ops(("PR_GET_KEEPCAPS", "PR_GET_SECCOMP", "PR_GET_TIMERSLACK", "PR_GET_TIMING", "PR_GET_DUMPABLE",
+                "PR_TASK_PERF_EVENTS_DISABLE", "PR_TASK_PERF_EVENTS_ENABLE"), PRCTL_OPS, ("op",)),
+        **_ops(("PR_SET_CHILD_SUBREAPER", "PR_SET_ENDIAN", "PR_SET_FPEMU", "PR_SET_FPEXC", "PR_SET_KEEPCAPS",
+                "PR_SET_TIMING", "PR_SET_DUMPABLE", "PR_CAPBSET_DROP", "PR_CAPBSET_READ", "PR_SET_NAME",
+                "PR_SET_PDEATHSIG", "PR_SET_SECUREBITS", "PR_SET_TIMERSLACK", "PR_SET_TSC", "PR_SET_UNALIGN",
+                "PR_SET_FP_MODE", "PR_GET_CHILD_SUBREAPER", "PR_GET_ENDIAN", "PR_GET_FPEMU", "PR_GET_FPEXC",
+                "PR_GET_NAME", "PR_GET_PDEATHSIG", "PR_GET_TID_ADDRESS", "PR_GET_TSC", "PR_GET_UNALIGN"),
+              PRCTL_OPS, ("op", "arg2"))}),
+}
+
+
+def shown(sc, raw) -> Optional[tuple]:
+    """The indexes of the arguments strace prints of this call (SHOWN), or
+    None for every one."""
+    rule = SHOWN.get(sc.name)
+    if rule is None:
+        return None
+    names = [n for n, _ in sc.params]
+    j = names.index(rule.on)
+    bits, signed = _INTS[switched(sc.params[j][1], (), ())]
+    v = _int(raw[j] if j < len(raw) else 0, bits, signed) & rule.mask
+    keep = rule.cases.get(v, rule.default)
+    return None if keep is None else tuple(names.index(n) for n in keep)
+
 
 # a signal's si_code (include/uapi/asm-generic/siginfo.h): the signal's own
 # codes first (CLD_EXITED for SIGCHLD), then those of any signal (SI_USER...)
@@ -407,6 +483,9 @@ _INTS.update({name: _INTS[k.default] for name, k in KINDS.items() if isinstance(
 _ADDRS = ("ptr", "path", "str")
 
 STRING_LIMIT = 4096     # what a path or string read may take
+ARRAY_SLOTS = 256       # bytes of a struct array read (csrc/lxbrand.h LXB_TRACE_SLOT): 32 pollfds
+# buffers strace prints all in hex (QUOTE_FORCE_HEX), as (syscall, argument)
+HEX_BUFFERS = {("getrandom", "buf")}
 SHOW = 32               # bytes and string characters printed before "..."
 ARRAY_LIMIT = 32        # argv entries read
 
@@ -586,6 +665,8 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False) -> list[t
                     n = register(params[j][1], raw[j])
                     if isinstance(n, int) and n >= 0:
                         v = _read(lambda: mem.read_bytes(addr, min(n, SHOW + 1)), addr)
+                        if (sc.name, name) in HEX_BUFFERS and isinstance(v, bytes):
+                            v = HexBytes(v)
             elif target == "str" and array == "[]":
                 strv = getattr(mem, "read_strv", None)   # a tracer's copy holds the strings
                 v = _read(lambda: strv(addr) if strv else _strings(mem, addr), addr)
@@ -593,6 +674,12 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False) -> list[t
                 v = _read(lambda: list(_S_INT2.unpack(mem.read_bytes(addr, 8))), addr)
             elif structs and not array:
                 v = _struct(mem, addr, target)
+            elif structs and array == "[]" and target in FAST_ARRAYS and sizes.get(i, 6) < len(raw):
+                j = sizes[i]
+                count = register(params[j][1], raw[j])
+                one, fn = FAST_ARRAYS[target]
+                if isinstance(count, int) and count >= 0:
+                    v = _read(lambda: fn(mem.read_bytes(addr, min(count, ARRAY_SLOTS // one) * one), count), addr)
         out.append((name, v))
     return out
 
@@ -629,15 +716,41 @@ def _struct(mem, addr: Addr, layout: str):
 
 # --- printing ------------------------------------------------------------------
 
+_ESC = {ord('"'): '\\"', ord("\\"): "\\\\", ord("\f"): "\\f", ord("\n"): "\\n", ord("\r"): "\\r",
+        ord("\t"): "\\t", ord("\v"): "\\v"}
+
+
+def _escape(data: bytes) -> str:
+    """Bytes as strace's string_quote writes them (util.c): \\n \\t and the
+    like, printable ASCII as is, any other byte in octal, \\0 or \\177, three
+    digits when an octal digit follows (\\0001 is NUL then "1")."""
+    out = []
+    for i, b in enumerate(data):
+        e = _ESC.get(b)
+        if e is None:
+            if 32 <= b < 127:
+                e = chr(b)
+            elif i + 1 < len(data) and 0x30 <= data[i + 1] <= 0x37:
+                e = f"\\{b:03o}"
+            else:
+                e = f"\\{b:o}"
+        out.append(e)
+    return "".join(out)
+
+
+class HexBytes(bytes):
+    """A buffer strace prints all in hex (its QUOTE_FORCE_HEX: getrandom's)."""
+
+
 def _quote(data) -> str:
     if isinstance(data, str):
         data = data.encode(errors="surrogateescape")
     more = len(data) > SHOW
-    text = "".join(_CHAR.get(b) or (chr(b) if 32 <= b < 127 else f"\\x{b:02x}") for b in data[:SHOW])
+    if isinstance(data, HexBytes):
+        text = "".join(f"\\x{b:02x}" for b in data[:SHOW])
+    else:
+        text = _escape(data[:SHOW])
     return f'"{text}"' + ("..." if more else "")
-
-
-_CHAR = {ord('"'): '\\"', ord("\\"): "\\\\", ord("\n"): "\\n", ord("\t"): "\\t", ord("\r"): "\\r", 0: "\\0"}
 
 
 def show(value) -> str:
@@ -645,10 +758,11 @@ def show(value) -> str:
     if isinstance(value, Name):
         return str(value)
     if isinstance(value, PathStr):
-        return '"' + "".join(_CHAR.get(ord(c)) or (c if " " <= c < "\x7f" else f"\\x{ord(c) & 0xff:02x}")
-                             for c in value) + '"'
+        return '"' + _escape(value.encode(errors="surrogateescape")) + '"'
     if isinstance(value, (str, bytes)):
         return _quote(value)
+    if isinstance(value, (SigSet, PollFds)):
+        return str(value)
     if isinstance(value, list):
         return "[" + ", ".join("..." if v is ... else show(v) for v in value) + "]"
     if hasattr(value, "items") and not isinstance(value, (str, bytes)):
@@ -727,9 +841,127 @@ def _sockaddr(data: bytes) -> Name:
     return Name(f"{{sa_family={family}, ...}}")
 
 
+# a signal set's members as strace names them: HUP..SYS, RTMIN, RT_1..RT_32
+SIGSET_NAMES = {}
+for _name, _v in SIGNALS.items():
+    if not _name.startswith("SIG_"):
+        SIGSET_NAMES.setdefault(_v, _name[3:])
+
+
+class SigSet(list):
+    """A signal set: the names of its members (JSON gets this list).  It
+    prints as strace prints it: [INT TERM], [] for none, and, with 2/3 of
+    the 64 or more set, ~[...] naming those not in it (signal.c
+    sprintsigmask_n)."""
+
+    mask: int = 0
+
+    def __str__(self) -> str:
+        mask, tilde = self.mask, ""
+        if bin(mask).count("1") >= 64 * 2 // 3:
+            mask, tilde = ~mask & (1 << 64) - 1, "~"
+        return tilde + "[" + " ".join(sigset_names(mask)) + "]"
+
+
+def sigset_names(mask: int) -> list:
+    return [SIGSET_NAMES.get(i, str(i)) for i in range(1, 65) if mask >> (i - 1) & 1]
+
+
+def sigset(mask: int) -> SigSet:
+    out = SigSet(sigset_names(mask))
+    out.mask = mask
+    return out
+
+
+def _sigset(data: bytes) -> SigSet:
+    if len(data) < 8:
+        raise OSError(_errno.EFAULT, "short")
+    return sigset(int.from_bytes(data[:8], "little"))
+
+
+def _sigaction(data: bytes) -> dict:
+    """The kernel's struct sigaction as strace prints it (signal.c
+    decode_new_sigaction): sa_restorer only with SA_RESTORER."""
+    handler, flags, restorer, mask = _st.unpack_from("<QQQQ", data)
+    out = {"sa_handler": kind_text(KINDS["sa_handler"], handler), "sa_mask": sigset(mask),
+           "sa_flags": kind_text(KINDS["sigaction_flags"], flags)}
+    if flags & 0x04000000:
+        out["sa_restorer"] = Addr(restorer)
+    return out
+
+
+class Limit(int):
+    """An rlim_t as strace prints it (resource.c print_rlim64_t): 8192*1024
+    for a multiple of 1024 above it; a number in JSON."""
+
+    def __str__(self) -> str:
+        v = int(self)
+        return f"{v // 1024}*1024" if v > 1024 and v % 1024 == 0 else str(v)
+
+    __repr__ = __str__
+
+
+RLIM64_INFINITY = (1 << 64) - 1
+
+
+def _limit(v: int):
+    return Name("RLIM64_INFINITY") if v == RLIM64_INFINITY else Limit(v)
+
+
+def _rlimit(data: bytes) -> dict:
+    cur, top = _st.unpack_from("<QQ", data)
+    return {"rlim_cur": _limit(cur), "rlim_max": _limit(top)}
+
+
+class PollFds(list):
+    """struct pollfd[] (poll.c): each {fd=3, events=POLLIN} ({fd=-1} for a
+    negative fd), "..." after the entries copied when there were more; JSON
+    gets fd, events and revents of each.  revents() is strace's note of the
+    result: the entries with revents set."""
+
+    def __str__(self) -> str:
+        return "[" + ", ".join("..." if p is ... else (f"{{fd={p['fd']}, events={p['events']}}}" if p["fd"] >= 0
+                                                       else f"{{fd={p['fd']}}}") for p in self) + "]"
+
+    def revents(self) -> str:
+        got = [f"{{fd={p['fd']}, revents={p['revents']}}}" for p in self if p is not ... and p["revents"].value]
+        return "[" + ", ".join(got) + "]" if got else ""
+
+
+def _pollfds(data: bytes, count: int) -> PollFds:
+    out = PollFds()
+    ev = KINDS["poll_events"]
+    for i in range(min(count, len(data) // 8)):
+        fd, events, revents = _st.unpack_from("<iHH", data, 8 * i)
+        out.append({"fd": fd, "events": kind_text(ev, events), "revents": kind_text(ev, revents)})
+    if count > len(out):
+        out.append(...)
+    return out
+
+
 # layout -> (bytes to read, formatter): decoded for display without construct
 FAST_STRUCTS = {"stat": (144, _stat), "statx": (48, _statx), "timespec": (16, _timespec),
-                "sockaddr": (128, _sockaddr)}
+                "sockaddr": (128, _sockaddr), "sigset": (8, _sigset), "sigaction": (32, _sigaction),
+                "rlimit": (16, _rlimit)}
+# layout -> (bytes of one, formatter of (bytes, count)): arrays sized by an argument (fds:inout[pollfd[]](nfds))
+FAST_ARRAYS = {"pollfd": (8, _pollfds)}
+
+
+def has_note(sc) -> bool:
+    """A call strace notes the result of: one with a pollfd[] argument (poll, ppoll)."""
+    return any((m := TYPE.match(k)) and m.group("target") == "pollfd" for _, k in sc.params)
+
+
+def result_note(sc, args: list, ret: int) -> str:
+    """What strace adds after a result: poll's ready fds (" ([{fd=3,
+    revents=POLLIN}])"), " (Timeout)"; else ""."""
+    if sc is None or ret < 0 or not has_note(sc):
+        return ""
+    if ret == 0:
+        return " (Timeout)"
+    fds = args[0][1] if args else None
+    text = fds.revents() if isinstance(fds, PollFds) else ""
+    return f" ({text})" if text else ""
 
 # the kernel's restart codes a tracer sees at a syscall's exit (include/linux/errno.h)
 KERNEL_ERRNOS = {512: "ERESTARTSYS", 513: "ERESTARTNOINTR", 514: "ERESTARTNOHAND", 515: "ENOIOCTLCMD",
