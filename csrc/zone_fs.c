@@ -11,6 +11,8 @@
  *   /dev         a small tmpfs: host null, zero, full, random, urandom, tty
  *                bound in, a devpts of its own, /dev/shm a bounded tmpfs
  *   /tmp         a bounded tmpfs
+ *   /etc/hosts   the zone's, over a missing or empty file; /etc/hostname
+ *                likewise, or over one that names the host
  *   --bind       host trees cloned with open_tree, read-only ones with
  *                mount_setattr, moved onto their destination after the pivot
  *
@@ -45,6 +47,8 @@
 #include <sys/statvfs.h>
 #include <linux/magic.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include "zone_int.h"
@@ -583,11 +587,43 @@ static void step_dev(struct fsctx *c, const struct lxb_step *step)
     close(dev);
 }
 
-/* FILE with F_IF_EMPTY (the zone's /etc/hosts): only over a missing or
- * empty regular file, which is created as the mount point.  A rootfs without
- * /etc/hosts (debootstrap makes none) still resolves localhost and the
- * zone's name, as in a container; the empty file left resolves nothing where
- * the zone is not running, and an empty /etc/hosts counts as none */
+/* whether the regular file NAME in DIR holds only the host's name (the
+ * init's nodename before sethostname: the host's), as the /etc/hostname that
+ * debootstrap and mmdebstrap copy from the host into every tree they make */
+static int names_host(int dir, const char *name, const struct stat *st)
+{
+    char buf[HOST_NAME_MAX + 2];
+    struct utsname uts;
+    struct stat now;
+    ssize_t n;
+    int fd;
+
+    if (st->st_size <= 0 || st->st_size > (off_t)sizeof buf - 1 || uname(&uts) != 0)
+        return 0;
+    fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = fstat(fd, &now) == 0 && now.st_ino == st->st_ino && now.st_dev == st->st_dev
+            ? read(fd, buf, sizeof buf - 1)
+            : -1;
+    close(fd);
+    if (n <= 0)
+        return 0;
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+        n--;
+    buf[n] = 0;
+    return n > 0 && strcmp(buf, uts.nodename) == 0;
+}
+
+/* FILE with F_IF_EMPTY (the zone's /etc/hosts and /etc/hostname): only over
+ * a missing or empty regular file, which is created as the mount point, or
+ * one that holds only the host's name (names_host: a tree made by
+ * debootstrap or mmdebstrap, or by lxrun rootfs create before it emptied
+ * /etc/hostname).  A rootfs without /etc/hosts (debootstrap makes none)
+ * still resolves localhost and the zone's name, as in a container; the
+ * empty file left resolves nothing where the zone is not running, and an
+ * empty /etc/hosts counts as none.  /etc/hostname then says the zone's
+ * name, as hostname(1) does */
 static void step_file_if_empty(struct fsctx *c, const struct lxb_step *step)
 {
     char parent[512], *slash;
@@ -605,16 +641,19 @@ static void step_file_if_empty(struct fsctx *c, const struct lxb_step *step)
     /* created only where set-up may write (--ephemeral): never in the rootfs */
     fd = openat(dir, slash + 1, (is_ours(c, dir) ? O_CREAT : 0) | O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
                 0644);
-    close(dir);
-    if (fd < 0)
+    if (fd < 0) {
+        close(dir);
         return;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+    }
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_size == 0 || names_host(dir, slash + 1, &st))) {
+        close(dir);
         if (st.st_uid != c->uid)
             fchown(fd, c->uid, c->gid);
         close(fd);
         show_file(c, step->path, step->data, step->flags & LXB_STEP_F_WRITABLE);
         return;
     }
+    close(dir);
     close(fd);
 }
 
@@ -674,13 +713,13 @@ static int add(struct lxb_step *out, int n, int max, int op, int flags, const ch
 /*
  * The plan: /proc (the personality's files over it, the zone's own sysctls
  * bound writable, then /proc/sys and runc's read-only trees), /sys, /dev,
- * the masks, /etc/hosts, /tmp, the caller's own steps, --bind, and last
- * --read-only.  Option strings live in cfg; the plan points into it and into
+ * the masks, /etc/hosts and /etc/hostname, /tmp, the caller's own steps,
+ * --bind, and last --read-only.  Option strings live in cfg; the plan points into it and into
  * static tables, so it allocates nothing.
  */
 int lxb_fs_plan(const struct lxb_config *cfg, struct lxb_step *out, int max)
 {
-    static char shm_opts[96], tmp_opts[96];
+    static char shm_opts[96], tmp_opts[96], hostname_line[HOST_NAME_MAX + 2];
     int n = 0, i;
 
     snprintf(shm_opts, sizeof shm_opts, "mode=1777%s%s", cfg->shm_size ? ",size=" : "",
@@ -704,6 +743,11 @@ int lxb_fs_plan(const struct lxb_config *cfg, struct lxb_step *out, int max)
     if (cfg->hosts)
         n = add(out, n, max, LXB_STEP_FILE, LXB_STEP_F_IF_EMPTY | LXB_STEP_F_WRITABLE, "/etc/hosts", NULL,
                 cfg->hosts);
+    if (cfg->hostname) {
+        snprintf(hostname_line, sizeof hostname_line, "%s\n", cfg->hostname);
+        n = add(out, n, max, LXB_STEP_FILE, LXB_STEP_F_IF_EMPTY | LXB_STEP_F_WRITABLE, "/etc/hostname", NULL,
+                hostname_line);
+    }
     n = add(out, n, max, LXB_STEP_TMPFS, 0, "/tmp", NULL, tmp_opts);
     for (i = 0; i < cfg->nsteps; i++)
         n = add(out, n, max, cfg->steps[i].op, cfg->steps[i].flags, cfg->steps[i].path, cfg->steps[i].src,

@@ -32,6 +32,7 @@ import lzma
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 
@@ -134,9 +135,7 @@ def _create_fakeroot(target: str, suite: str, include, mirror: str, quiet: bool)
         err = ((r.stdout or b"") + (r.stderr or b"")).decode(errors="replace") if quiet else ""
         if r.returncode == 0:
             shutil.rmtree(os.path.join(target, "debootstrap"), ignore_errors=True)
-            hosts = os.path.join(target, "etc", "hosts")
-            if not os.path.lexists(hosts):
-                open(hosts, "w").close()
+            _zone_files(target)
         return r.returncode, err
     finally:
         shutil.rmtree(top, ignore_errors=True)
@@ -226,8 +225,28 @@ def _clean(target: str, existed: bool) -> str:
 # debootstrap and mmdebstrap make no /etc/hosts.  An empty one is where each
 # zone shows its own (localhost and its hostname, csrc/zone_fs.c), as a
 # container image's is; a zone never creates it in a rootfs that is not
-# --ephemeral, so without it localhost would not resolve.
-HOSTS_HOOK = 'test -e "$1/etc/hosts" || : > "$1/etc/hosts"'
+# --ephemeral, so without it localhost would not resolve.  Both copy the
+# host's /etc/hostname into the tree: emptied, where each zone shows its own
+# name (as hostname(1) says it), and the host's is not left in the tree.
+HOSTS_HOOK = 'test -e "$1/etc/hosts" || : > "$1/etc/hosts"; ! test -f "$1/etc/hostname" || : > "$1/etc/hostname"'
+
+
+def _zone_files(target: str) -> None:
+    """What HOSTS_HOOK does, for a tree made without it (debootstrap): an
+    empty /etc/hosts where there is none, /etc/hostname emptied."""
+    etc = os.path.join(target, "etc")
+    hosts = os.path.join(etc, "hosts")
+    if not os.path.lexists(hosts):
+        open(hosts, "w").close()
+    try:
+        fd = os.open(os.path.join(etc, "hostname"), os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return                  # none (or not a plain file): nothing of the host's
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
 
 
 def create(target: str, suite: str = "bookworm", include=(), mirror: str = DEFAULT_MIRROR,
@@ -300,9 +319,8 @@ def create(target: str, suite: str = "bookworm", include=(), mirror: str = DEFAU
         tail = err.strip().splitlines()[-3:]
         raise RootfsError(f"{tool[0]} failed with status {status} making {target}; {note}"
                           + (": " + " | ".join(tail) if tail else ""))
-    hosts = os.path.join(target, "etc", "hosts")
-    if not rootless and not os.path.lexists(hosts):     # debootstrap: no hook
-        open(hosts, "w").close()
+    if tool[0] != "mmdebstrap":         # debootstrap (as root): no hook
+        _zone_files(target)
     return target
 
 

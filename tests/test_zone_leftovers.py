@@ -1,0 +1,119 @@
+"""Leftovers of earlier sessions, each checked on real programs of the cached
+Debian rootfs, by the C front door (lxrun) and the Python CLI (lxrun-py):
+
+- /etc/hostname says the zone's name, as hostname(1) does, over an empty one
+  or one that names the host (debootstrap and mmdebstrap copy the host's);
+  `lxrun rootfs create` leaves it empty (csrc/zone_fs.c, lxbrand/rootfs.py);
+- init (pid 1) is the zone's root to ps, not "nobody", and no more reachable
+  than before (csrc/zone_init.c init_as_zone_root);
+- the launch configuration's memfd is sealed before lxbrand-init reads it,
+  and lxbrand-init refuses one that is not (csrc/launcher.c);
+- under script(1) with input at its end, lxrun --tty's output has no stray
+  NUL (^@): the EOF script sends is the guest's EOF (csrc/pty.c).
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+
+import pytest
+
+import lxbrand
+from conftest import NOBODY, debian_of_nobody, lxrun_as_user
+
+ENTRIES = ["lxrun", "lxrun-py"]
+
+
+def run(entry, *args, **kw):
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    kw.setdefault("timeout", 120)
+    return subprocess.run([entry, *map(str, args)], **kw)
+
+
+@pytest.fixture
+def small_root(rootfs, tmp_path):
+    """A rootfs of its own /etc with the cached rootfs's /usr bound read-only
+    (bookworm's merged /usr: /bin, /lib, /lib64 and /sbin are links into it);
+    returns (its path, the --bind option for /usr)."""
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    for name in ("bin", "lib", "lib64", "sbin"):
+        os.symlink(os.readlink(os.path.join(rootfs, name)), root / name)
+    for name in ("passwd", "group"):
+        shutil.copy2(os.path.join(rootfs, "etc", name), root / "etc" / name)
+    return str(root), f"{rootfs}/usr:/usr:ro"
+
+
+# ---- /etc/hostname ------------------------------------------------------------
+
+@pytest.mark.parametrize("entry", ENTRIES)
+@pytest.mark.parametrize("content", ["host", "", "host-no-newline"])
+def test_etc_hostname_is_the_zones_over_an_empty_or_the_hosts(small_root, entry, content):
+    root, usr = small_root
+    text = {"host": socket.gethostname() + "\n", "": "", "host-no-newline": socket.gethostname()}[content]
+    with open(os.path.join(root, "etc", "hostname"), "w") as f:
+        f.write(text)
+    r = run(entry, "--hostname", "box", "--bind", usr, root, "/bin/sh", "-c",
+            "cat /etc/hostname; hostname; echo typed > /etc/hostname; cat /etc/hostname")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "box\nbox\ntyped\n"
+    # the rootfs keeps its own (the zone's writes end with it)
+    assert open(os.path.join(root, "etc", "hostname")).read() == text
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_etc_hostname_of_the_rootfs_own_is_kept(small_root, entry):
+    root, usr = small_root
+    with open(os.path.join(root, "etc", "hostname"), "w") as f:
+        f.write("appliance\n")
+    r = run(entry, "--hostname", "box", "--bind", usr, root, "/bin/cat", "/etc/hostname")
+    assert (r.returncode, r.stdout) == (0, "appliance\n"), r.stderr
+    os.unlink(os.path.join(root, "etc", "hostname"))       # none: none made in the rootfs
+    r = run(entry, "--bind", usr, root, "/bin/sh", "-c", "test -e /etc/hostname; echo $?")
+    assert (r.returncode, r.stdout) == (0, "1\n"), r.stderr
+    assert not os.path.exists(os.path.join(root, "etc", "hostname"))
+
+
+@pytest.fixture(scope="module")
+def nobodys_debian():
+    """The cached rootfs copied for nobody (conftest.debian_of_nobody), once."""
+    with debian_of_nobody("lxbrand-leftovers-") as (_, root):
+        yield root
+
+
+def test_etc_hostname_is_the_zones_run_by_a_user(nobodys_debian):
+    root = nobodys_debian
+    with open(os.path.join(root, "etc", "hostname"), "w") as f:
+        f.write(socket.gethostname() + "\n")
+    r = lxrun_as_user(NOBODY, NOBODY, "--hostname", "box", root, "/bin/sh", "-c", "cat /etc/hostname; hostname")
+    assert (r.returncode, r.stdout) == (0, "box\nbox\n"), r.stderr
+
+
+def test_rootfs_create_leaves_no_hostname_of_the_hosts(tmp_path):
+    """mmdebstrap's hook and debootstrap's (and the fake-root zone's) after
+    step empty /etc/hostname, make /etc/hosts where there is none, and leave
+    a tree without /etc/hostname without one."""
+    from lxbrand import rootfs as rf
+    for made_by in ("hook", "after"):
+        tree = tmp_path / made_by
+        (tree / "etc").mkdir(parents=True)
+        (tree / "etc" / "hostname").write_text(socket.gethostname() + "\n")
+        if made_by == "hook":
+            subprocess.run(["sh", "-c", rf.HOSTS_HOOK, "sh", str(tree)], check=True)
+        else:
+            rf._zone_files(str(tree))
+        assert (tree / "etc" / "hostname").read_text() == ""
+        assert (tree / "etc" / "hosts").read_text() == ""
+        os.unlink(tree / "etc" / "hostname")
+        os.unlink(tree / "etc" / "hosts")
+        if made_by == "hook":
+            subprocess.run(["sh", "-c", rf.HOSTS_HOOK, "sh", str(tree)], check=True)
+        else:
+            rf._zone_files(str(tree))
+        assert sorted(os.listdir(tree / "etc")) == ["hosts"]
