@@ -298,6 +298,26 @@ static void emit(struct lxb_tracer *tr, const struct lxb_trace_rec *r)
         flush(tr);
 }
 
+/* the same for records made elsewhere (csrc/bpftrace.c's reader, the
+   tracer thread not running): the sink, the batch for Python, and its flush
+   (which also closes out_fd at the end, as the tracer does) */
+void lxb_trace_emit(struct lxb_tracer *tr, const struct lxb_trace_rec *r)
+{
+    if (priv_of(tr))
+        emit(tr, r);
+}
+
+void lxb_trace_emit_flush(struct lxb_tracer *tr, int last)
+{
+    if (!priv_of(tr))
+        return;
+    flush(tr);
+    if (last && tr->out_fd >= 0) {
+        close(tr->out_fd);
+        tr->out_fd = -1;
+    }
+}
+
 static void rec_init(struct lxb_trace_rec *r, uint32_t kind, const struct task *t)
 {
     memset(r, 0, offsetof(struct lxb_trace_rec, slot));

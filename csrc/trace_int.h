@@ -24,6 +24,12 @@ int lxb_sink_pending(struct lxb_sink *s);
    (csrc/perfstats.c) */
 int lxb_trace_stats_write_lost(struct lxb_tracer *t, int json, int fd, uint64_t lost);
 
+/* trace.c: a record into the sink (and the batch for Python when out_fd
+   >= 0), from a thread other than the tracer's (csrc/bpftrace.c); flush
+   writes the batch and the lines, and with last closes out_fd */
+void lxb_trace_emit(struct lxb_tracer *t, const struct lxb_trace_rec *r);
+void lxb_trace_emit_flush(struct lxb_tracer *t, int last);
+
 /* the host pid behind a pidfd: /proc/self/fdinfo's "Pid:" (csrc/trace.c) */
 pid_t lxb_pidfd_pid(int pidfd);
 

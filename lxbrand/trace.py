@@ -513,9 +513,26 @@ def stats_by_perf() -> bool:
     return True
 
 
+def trace_by_bpf() -> bool:
+    """--trace from BPF programs on the syscall tracepoints (csrc/bpftrace.c,
+    no ptrace stop) when they can be loaded here (root), else from the ptrace
+    tracer.  LXBRAND_TRACE=ptrace forces the tracer, =bpf refuses to run
+    without BPF; the C front door reads it the same way."""
+    want = os.environ.get("LXBRAND_TRACE")
+    if want == "ptrace":
+        return False
+    rc = lib.lxb_bpftrace_probe()
+    if rc < 0:
+        if want == "bpf":
+            raise TraceError(f"LXBRAND_TRACE=bpf: BPF cannot trace the guest's syscalls here: {os.strerror(-rc)}")
+        return False
+    return True
+
+
 class Session:
     """One observed run: the tracer thread (C) and the reader thread (Python),
-    or, for --stats alone, the tracepoints' reader (csrc/perfstats.c)."""
+    or, for --stats alone, the tracepoints' reader (csrc/perfstats.c), or,
+    for --trace, the BPF programs' reader (csrc/bpftrace.c)."""
 
     def __init__(self, options: Observe, brand, argv):
         self.o = options
@@ -526,9 +543,14 @@ class Session:
         # filter (the modes still say which syscalls count, as for the tracer)
         self.perf = bool(options.stats and not options.trace and options.callback is None
                          and not getattr(brand, "inject_rules", None) and stats_by_perf())
-        if self.perf:
+        # --trace: from BPF programs under the brand's own filter (not with
+        # --inject, whose rules the ptrace tracer applies)
+        self.bpf_trace = bool(options.trace and not self.perf and not getattr(brand, "inject_rules", None)
+                              and trace_by_bpf())
+        if self.perf or self.bpf_trace:
             self.actions = list(ReportBrand(brand).actions if options.report else brand.actions)
         self.perf_c = None              # struct lxb_perfstats *
+        self.bpf_c = None               # struct lxb_bpftrace *
         self.stats_lost = 0             # events the kernel dropped (perf): the counts are short
         self.rec = Recorder(options)
         self.t = None
@@ -604,7 +626,16 @@ class Session:
             self.reader = threading.Thread(target=self._read, args=(r,), name="lxbrand-trace", daemon=True)
             self.reader.start()
         try:
-            self.t.start()
+            if self.bpf_trace:
+                out = ffi.new("struct lxb_bpftrace **")
+                why = ffi.new("char[256]")
+                rc = lib.lxb_bpftrace_start(c, guest_pidfd, out, why, 256)
+                if rc < 0:
+                    raise OSError(-rc, "--trace: cannot trace the guest with BPF (LXBRAND_TRACE=ptrace traces it "
+                                       f"with ptrace): {ffi.string(why).decode(errors='replace')}")
+                self.bpf_c = out[0]
+            else:
+                self.t.start()
         except OSError:
             if w >= 0:
                 os.close(w)
@@ -652,6 +683,14 @@ class Session:
             self.stats_lost = lib.lxb_perfstats_finish(self.perf_c)
             lib.lxb_perfstats_free(self.perf_c)
             self.perf_c = None
+        if self.bpf_c is not None:
+            # every task is gone: the last records (and out_fd closed)
+            self.stats_lost = lib.lxb_bpftrace_finish(self.bpf_c)
+            lib.lxb_bpftrace_free(self.bpf_c)
+            self.bpf_c = None
+            if self.stats_lost:
+                sys.stderr.write(f"lxrun: trace: {self.stats_lost} records lost (the BPF ring buffer was full); "
+                                 "the trace is not whole\n")
         if self.t is not None:
             self.t.join()
         if getattr(self, "inject_follower", None) is not None:
@@ -670,7 +709,9 @@ class Session:
                 o.ptrace_refused()
             if o.stats:
                 self.stats = _stats_of(c)
-            self.rec.answered = _answered_of(c, self.modes)
+            # under BPF the calls the brand answers are the supervisor's to
+            # count (ReportBrand), as with perf
+            self.rec.answered = {} if self.bpf_trace else _answered_of(c, self.modes)
             lib.lxb_trace_free(c)
         elif o.stats:
             self.stats = {}

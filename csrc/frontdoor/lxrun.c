@@ -85,6 +85,12 @@
  *   and the tracer's spec for which syscalls count, when perf can be used
  *   (root; LXBRAND_STATS=ptrace forces the tracer, =perf refuses to run
  *   without perf); otherwise the tracer counts them as above.
+ *
+ *   --trace likewise comes from BPF programs on the same tracepoints
+ *   (csrc/bpftrace.c: no ptrace stop, the same records into the same
+ *   sink) under the brand's own filter, where lxrun may load them (root;
+ *   LXBRAND_TRACE=ptrace forces the tracer, =bpf refuses to run without
+ *   BPF); --inject, a Python matter, keeps the tracer.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -114,6 +120,7 @@
 #include "lxbrand.h"
 #include "common.h"
 #include "perfstats.h"
+#include "bpftrace.h"
 
 #ifndef LXB_PYCLI
 #error "LXB_PYCLI: the Python CLI's console script (set by csrc/frontdoor/Makefile)"
@@ -1594,6 +1601,20 @@ static int stats_by_perf(void)
     return 1;
 }
 
+/* --trace from BPF programs (1), from the ptrace tracer (0), or -errno
+   when LXBRAND_TRACE=bpf asks for BPF and it cannot be used */
+static int trace_by_bpf(void)
+{
+    const char *want = getenv("LXBRAND_TRACE");
+    int rc;
+    if (want && strcmp(want, "ptrace") == 0)
+        return 0;
+    rc = lxb_bpftrace_probe();
+    if (rc < 0)
+        return want && strcmp(want, "bpf") == 0 ? rc : 0;
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -1603,8 +1624,9 @@ int main(int argc, char **argv)
     struct lxb_bind binds[MAX_ITEMS];
     struct lxb_report *report = NULL;
     uint64_t opens[BRAND_MAX_FILES] = {0};
-    int paths_fd = -1, tracing, text_fd = -1, perf_stats = 0;
+    int paths_fd = -1, tracing, text_fd = -1, perf_stats = 0, bpf_trace = 0;
     struct lxb_perfstats *perf = NULL;
+    struct lxb_bpftrace *bpft = NULL;
     uint64_t perf_lost = 0;
     char *envp[MAX_ITEMS + 4], **guest_argv, err[512], namebuf[32];
     const char *why, *term, *search_path = DEFAULT_PATH;
@@ -1727,6 +1749,14 @@ int main(int argc, char **argv)
             fail(EXIT_FAILED, "LXBRAND_STATS=perf: perf cannot count the guest's syscalls here: ",
                  strerror(-perf_stats));
         }
+        /* --trace: from BPF programs (csrc/bpftrace.c), under the brand's
+           own filter; the tracer's spec says what each call records */
+        if (o.trace && (bpf_trace = trace_by_bpf()) > 0) {
+            b.bpf = (unsigned char *)brand_bpf;
+            b.bpf_len = brand_bpf_len;
+        } else if (bpf_trace < 0) {
+            fail(EXIT_FAILED, "LXBRAND_TRACE=bpf: BPF cannot trace the guest here: ", strerror(-bpf_trace));
+        }
     }
     if (o.report && !(report = calloc(1, sizeof *report)))
         delegate("out of memory", 0);
@@ -1834,7 +1864,7 @@ int main(int argc, char **argv)
     block_forwarded();
 
     open_outputs(&o);
-    if (tracing)
+    if (tracing && !bpf_trace)
         tracer_cgroup_enter();
     memset(&z, 0, sizeof z);
     rc = lxb_zone_start(&c, &z, err, sizeof err);
@@ -1851,7 +1881,15 @@ int main(int argc, char **argv)
             fail(EXIT_FAILED, "--stats: cannot count the guest's syscalls with perf (LXBRAND_STATS=ptrace "
                               "counts them with ptrace): ", strerror(-rc));
         }
-        if (tracing) {
+        if (bpf_trace) {
+            char why_bpf[256];
+            tracer.guest_pidfd = z.guest_pidfd;
+            if ((rc = lxb_bpftrace_start(&tracer, z.guest_pidfd, &bpft, why_bpf, sizeof why_bpf)) < 0) {
+                kill(z.init_pid, SIGKILL);
+                fail(EXIT_FAILED, "--trace: cannot trace the guest with BPF (LXBRAND_TRACE=ptrace traces it "
+                                  "with ptrace): ", why_bpf);
+            }
+        } else if (tracing) {
             tracer.guest_pidfd = z.guest_pidfd;
             rc = lxb_trace_start(&tracer);
             if (rc < 0) {
@@ -1923,7 +1961,18 @@ int main(int argc, char **argv)
         lxb_sup_close(&sup);
     }
     /* trace.Session.finish: the tracer's end, its lines written */
-    if (tracing) {
+    if (bpf_trace) {
+        /* every task is gone: the last records, then the tracer's sink as
+           below; the calls answered are the supervisor's to count */
+        perf_lost = lxb_bpftrace_finish(bpft);
+        lxb_bpftrace_free(bpft);
+        lxb_trace_join(&tracer);
+        if (text_fd > 2)
+            close(text_fd);
+        if (perf_lost)
+            dprintf(2, "lxrun: trace: %llu records lost (the BPF ring buffer was full); the trace is not whole\n",
+                    (unsigned long long)perf_lost);
+    } else if (tracing) {
         lxb_trace_join(&tracer);
         tracer_cgroup_leave();
         if (text_fd > 2)

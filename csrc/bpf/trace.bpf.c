@@ -1,0 +1,739 @@
+/*
+ * trace.bpf.c: lxrun --trace without ptrace stops (csrc/bpftrace.c loads
+ * it; issue 13).  Built with clang -target bpf by lxbrand/_build.py.
+ *
+ * OVERVIEW
+ *
+ *   Raw tracepoints on raw_syscalls:sys_enter and sys_exit, sched:
+ *   sched_process_fork and sched_process_exit, signal:signal_deliver.  Each
+ *   program first asks whether the current task belongs to the zone: its
+ *   host tgid in `traced` (seeded by lxrun with the held guest, added at
+ *   every fork of a traced process, removed when its thread group dies), so
+ *   a guest that unshares pid namespaces stays traced.  For a traced task it
+ *   keeps the call being made in `tasks` (by host tid) as a struct bt_rec,
+ *   laid out as struct lxb_trace_rec, and writes the finished record to the
+ *   ring buffer `ring`, which lxrun's reader feeds to the ptrace tracer's
+ *   sink (lines, JSON, statistics).
+ *
+ *   What is copied is `specs[nr]`, the ptrace tracer's struct
+ *   lxb_trace_spec (lxbrand/trace.py copies()): the same bounded copies as
+ *   trace.c's copy_arg, from the current task only: strings, string arrays
+ *   and IN buffers at sys_enter, OUT buffers at sys_exit on success.  The
+ *   guest can make a copy fail (a bad pointer) or short, never longer than
+ *   its slot; nothing here acts on anything.
+ *
+ * WHAT THE KERNEL DOES DIFFERENTLY (see perfstats.c, the same tracepoints)
+ *
+ *   A call seccomp answers (denied by the brand or --deny; notified and
+ *   answered by the supervisor) never reaches sys_enter, but its sys_exit
+ *   fires: for a LXB_TRACE_ANSWER syscall such an exit is the whole record,
+ *   its arguments from pt_regs (intact but ax), its copies taken then.  A
+ *   call that returns -ERESTART* waits for the task's next event: a signal's
+ *   delivery or a next call shows its result, the task's death shows none
+ *   (the ptrace tracer never sees that exit).  exit, exit_group and a call a
+ *   kill or another thread's exec cut short end at sched_process_exit with no
+ *   result.  A thread's execve returns in the leader's tid: `execs` (by
+ *   tgid) names the thread whose call it is.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+#include "trace_bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define REC_SYSCALL 1
+#define REC_SIGNAL 2
+#define REC_EXIT 3
+#define RECF_NORESULT 1
+#define RECF_ANSWERED 2
+#define COPY_STR 1
+#define COPY_IN 2
+#define COPY_OUT 3
+#define COPY_STRV 4
+#define COPY_LEN_RET 7
+#define MODE_RECORD 1
+#define MODE_ANSWER 2
+#define SLOT_NONE 255
+#define NR_RT_SIGRETURN 15
+#define NR_EXECVE 59
+#define NR_EXECVEAT 322
+#define SIGKILL 9
+#define SIGNAL_GROUP_EXIT 0x4
+
+/* the kernel's structures, read with CO-RE (their BTF at load time) */
+struct upid {
+    int nr;
+} __attribute__((preserve_access_index));
+struct pid {
+    unsigned int level;
+    struct upid numbers[1];
+} __attribute__((preserve_access_index));
+struct signal_struct {
+    struct {
+        int counter;
+    } live;
+    unsigned int flags;
+    int group_exit_code;
+    struct task_struct *group_exec_task;
+} __attribute__((preserve_access_index));
+struct task_struct {
+    int pid, tgid, exit_code;
+    struct task_struct *group_leader;
+    struct pid *thread_pid;
+    struct signal_struct *signal;
+} __attribute__((preserve_access_index));
+
+/* x86_64 struct pt_regs, in longs: di si dx r10 r8 r9, ax */
+#define REG_DI 14
+#define REG_SI 13
+#define REG_DX 12
+#define REG_R10 7
+#define REG_R8 9
+#define REG_R9 8
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 8192);
+    __type(key, __u32);          /* host tgid */
+    __type(value, __u8);
+} traced SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u32);          /* host tid */
+    __type(value, struct bt_task);
+} tasks SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 8192);
+    __type(key, __u32);          /* host tgid */
+    __type(value, __u32);        /* the tid whose execve is pending */
+} execs SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, BT_NR_MAX);
+    __type(key, __u32);
+    __type(value, struct bt_spec);
+} specs SEC(".maps");
+
+/* records made outside a task's entry (answered calls, signals, exits) */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct bt_task);
+} scratch SEC(".maps");
+
+/* records the ring had no room for, or tasks the map had none for */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u64);
+} lost SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 1 << 24); /* set by lxrun before load */
+} ring SEC(".maps");
+
+/* wake the reader only past this many bytes in the ring (it also reads on
+   a timer): a wake-up per record would cost what ptrace's stops cost */
+const volatile __u64 wake_bytes = 1 << 20;
+
+static __always_inline void count_lost(void)
+{
+    __u32 k = 0;
+    __u64 *n = bpf_map_lookup_elem(&lost, &k);
+    if (n)
+        __sync_fetch_and_add(n, 1);
+}
+
+static __always_inline int is_traced(void)
+{
+    __u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+    return bpf_map_lookup_elem(&traced, &tgid) != NULL;
+}
+
+/* the innermost pid namespace's number of a struct pid (as /proc's NSpid
+   last field, which trace.c shows) */
+static __always_inline __s32 inner_nr(struct pid *p)
+{
+    unsigned int level;
+    int nr = 0;
+
+    if (!p)
+        return 0;
+    level = BPF_CORE_READ(p, level);
+    if (level > 32)
+        return 0;
+    bpf_probe_read_kernel(&nr, sizeof nr,
+                          (char *)p + bpf_core_field_offset(struct pid, numbers) +
+                              (__u64)level * bpf_core_type_size(struct upid));
+    return nr;
+}
+
+static __always_inline void zone_ids(struct bt_task *t)
+{
+    struct task_struct *task;
+
+    if (t->ztid)
+        return;
+    task = (struct task_struct *)bpf_get_current_task();
+    t->ztid = inner_nr(BPF_CORE_READ(task, thread_pid));
+    t->zpid = inner_nr(BPF_CORE_READ(task, group_leader, thread_pid));
+}
+
+static __always_inline void rec_init(struct bt_rec *r, __u32 kind, const struct bt_task *t, __u32 tid)
+{
+    __builtin_memset(r, 0, BT_HEAD);
+    r->kind = kind;
+    r->pid = t->zpid;
+    r->tid = t->ztid;
+    r->host_tid = (__s32)tid;
+    r->slot_arg[0] = r->slot_arg[1] = r->slot_arg[2] = SLOT_NONE;
+}
+
+static __always_inline void output(struct bt_rec *r)
+{
+    __u32 used = 0, i;
+    __u64 size, flags = BPF_RB_NO_WAKEUP;
+
+    for (i = 0; i < BT_SLOTS; i++)
+        if (r->slot_arg[i] != SLOT_NONE)
+            used = i + 1;
+    size = BT_HEAD + (__u64)used * BT_SLOT;
+    if (size > sizeof *r)
+        size = sizeof *r;
+    if (bpf_ringbuf_query(&ring, BPF_RB_AVAIL_DATA) + size >= wake_bytes)
+        flags = BPF_RB_FORCE_WAKEUP;
+    if (bpf_ringbuf_output(&ring, r, size, flags) != 0)
+        count_lost();
+}
+
+static __always_inline struct bt_task *scratch_task(void)
+{
+    __u32 k = 0;
+    return bpf_map_lookup_elem(&scratch, &k);
+}
+
+/* the task's entry in `tasks`, made when missing */
+static __always_inline struct bt_task *task_of(__u32 tid, int create)
+{
+    struct bt_task *t = bpf_map_lookup_elem(&tasks, &tid);
+    struct bt_task *z;
+
+    if (t || !create)
+        return t;
+    z = scratch_task();
+    if (!z)
+        return NULL;
+    z->state = BT_IDLE;
+    z->zpid = z->ztid = 0;
+    if (bpf_map_update_elem(&tasks, &tid, z, BPF_NOEXIST) != 0 && bpf_map_update_elem(&tasks, &tid, z, BPF_ANY) != 0)
+        return NULL;
+    return bpf_map_lookup_elem(&tasks, &tid);
+}
+
+/* ---- the copies: trace.c copy_arg, with bpf_probe_read_user ---- */
+
+/* a string of at most cap bytes at dst (cap + 1 written with the NUL):
+   its length; *cut when it went on (cap bytes, no NUL among them) */
+static __always_inline __u32 read_str(char *dst, __u32 cap, __u64 addr, int *cut)
+{
+    long n;
+
+    *cut = 0;
+    if (cap > BT_SLOT)
+        cap = BT_SLOT;
+    n = bpf_probe_read_user_str(dst, cap + 1, (const void *)addr);
+    if (n <= 0)
+        return 0;
+    if ((__u64)n > cap) {
+        *cut = 1;
+        return cap;
+    }
+    return (__u32)n - 1;
+}
+
+/* cp: the struct bt_copy's 8 bytes (a BPF call takes 5 arguments) */
+static __noinline int copy_one(struct bt_task *t, __u32 i, __u64 cp, int at_exit)
+{
+    __u32 arg = cp & 0xff, how = (cp >> 8) & 0xff, lenarg = (cp >> 16) & 0xff, lenmul = (cp >> 24) & 0xff;
+    __u32 size = (cp >> 32) & 0xffff;
+    struct bt_rec *r = &t->rec;
+    __u64 addr;
+    __u32 n = 0;
+    int cut = 0;
+    char *dst;
+
+    if (i >= BT_SLOTS || arg >= 6)
+        return 0;
+    addr = r->args[arg];
+    dst = r->slot[i];
+    if (addr == 0)
+        return 0;
+    if (how == COPY_STR && !at_exit) {
+        n = read_str(dst, BT_SLOT, addr, &cut);
+    } else if (how == COPY_STRV && !at_exit) {
+        __u64 ptrs[16];
+        __u32 k, room = BT_SLOT, got = 16, off;
+        if (bpf_probe_read_user(ptrs, sizeof ptrs, (const void *)addr) != 0)
+            return 0;
+        for (k = 0; k < 16; k++) {
+            __u32 m;
+            int c2;
+            if (ptrs[k] == 0) {
+                got = k;
+                break;
+            }
+            if (room <= 1 || n >= BT_SLOT) {
+                cut = 1;
+                got = k;
+                break;
+            }
+            off = n;
+            /* an offset the verifier can bound (no pointer carried across
+               iterations, which clang would make of dst + n) */
+            asm volatile("" : "+r"(off));
+            off &= BT_SLOT - 1;
+            m = read_str(dst + off, BT_SLOT - 1 - off, ptrs[k], &c2);
+            n += m + 1;
+            room -= m + 1;
+            if (c2) {
+                cut = 1;
+                got = k;
+                break;
+            }
+        }
+        if (got == 16)
+            cut = 1;
+        if (n > BT_SLOT)
+            n = BT_SLOT;
+    } else if ((how == COPY_IN && !at_exit) || (how == COPY_OUT && at_exit)) {
+        __u64 want = size;
+        if (how == COPY_OUT && r->ret < 0)
+            return 0;
+        if (lenarg < 6) {
+            __u64 len = r->args[lenarg];
+            if (lenmul)
+                len = len >> 32 ? ~0ull : len * lenmul;   /* no overflow; only its order with want counts */
+            if (len < want)
+                want = len;
+            else if (len > want)
+                cut = 1;
+        } else if (lenarg == COPY_LEN_RET) {
+            if ((__u64)r->ret < want)
+                want = (__u64)r->ret;
+            else if ((__u64)r->ret > want)
+                cut = 1;
+        }
+        if (want > BT_SLOT)
+            want = BT_SLOT;
+        if (want == 0)
+            return 0;
+        if (bpf_probe_read_user(dst, (__u32)want, (const void *)addr) != 0)
+            return 0;
+        n = (__u32)want;
+    } else {
+        return 0;
+    }
+    r->slot_arg[i] = (__u8)arg;
+    r->slot_len[i] = (__u16)n;
+    if (cut)
+        r->slot_trunc |= (__u8)(1u << i);
+    return 0;
+}
+
+static __always_inline void copy_all(struct bt_task *t, const struct bt_spec *s, int at_exit, int out_only)
+{
+    __u32 i, nc = s->ncopy;
+
+    for (i = 0; i < BT_SLOTS; i++) {
+        const struct bt_copy *c = &s->copy[i];
+        if (i >= nc)
+            break;
+        if (out_only && c->how != COPY_OUT)
+            continue;
+        copy_one(t, i, *(const __u64 *)c, at_exit);
+    }
+}
+
+static __always_inline const struct bt_spec *spec_of(__s64 nr)
+{
+    __u32 k;
+    if (nr < 0 || nr >= BT_NR_MAX)
+        return NULL;
+    k = (__u32)nr;
+    return bpf_map_lookup_elem(&specs, &k);
+}
+
+/* a signal generated for t that ptrace would have stopped it for (see
+   bt_generate), shown now */
+static __always_inline void deferred(struct bt_task *t, __u32 tid)
+{
+    struct bt_task *a;
+
+    if (!t->dsig)
+        return;
+    a = scratch_task();
+    if (a) {
+        a->zpid = t->zpid;
+        a->ztid = t->ztid;
+        rec_init(&a->rec, REC_SIGNAL, a, tid);
+        a->rec.nr = t->dsig;
+        a->rec.code = t->dcode;
+        a->rec.args[0] = t->dargs[0];
+        a->rec.args[1] = t->dargs[1];
+        a->rec.args[2] = t->dargs[2];
+        a->rec.pad = (__u16)t->dhostuid;
+        a->rec.t_entry = a->rec.t_exit = bpf_ktime_get_ns();
+        output(&a->rec);
+    }
+    t->dsig = 0;
+    t->dwhen = 0;
+}
+
+/* a call that returned -ERESTART*, now settled by the task's next event */
+static __always_inline void settle(struct bt_task *t, __u32 tid)
+{
+    if (t->state == BT_RESTART) {
+        output(&t->rec);
+        if (t->dwhen == BT_D_AFTER_CALL)
+            deferred(t, tid);
+    }
+    t->state = BT_IDLE;
+}
+
+static __always_inline int restarting(__s64 ret)
+{
+    return ret == -512 || ret == -513 || ret == -514 || ret == -516;
+}
+
+SEC("raw_tracepoint/sys_enter")
+int bt_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tid = (__u32)id, tgid = (__u32)(id >> 32);
+    __s64 nr = (__s64)ctx->args[1];
+    const struct bt_spec *s;
+    struct bt_task *t;
+    struct bt_rec *r;
+    unsigned long regs[16];
+
+    if (!bpf_map_lookup_elem(&traced, &tgid))
+        return 0;
+    s = spec_of(nr);
+    t = task_of(tid, s && s->mode == MODE_RECORD);
+    if (!t)
+        return 0;
+    if (t->state == BT_RESTART)
+        settle(t, tid);
+    if (!s || s->mode != MODE_RECORD) {
+        t->state = BT_IDLE;
+        return 0;
+    }
+    zone_ids(t);
+    r = &t->rec;
+    rec_init(r, REC_SYSCALL, t, tid);
+    r->nr = (__s32)nr;
+    if (bpf_probe_read_kernel(regs, sizeof regs, (void *)ctx->args[0]) != 0)
+        __builtin_memset(regs, 0, sizeof regs);
+    r->args[0] = regs[REG_DI];
+    r->args[1] = regs[REG_SI];
+    r->args[2] = regs[REG_DX];
+    r->args[3] = regs[REG_R10];
+    r->args[4] = regs[REG_R8];
+    r->args[5] = regs[REG_R9];
+    r->t_entry = bpf_ktime_get_ns();
+    copy_all(t, s, 0, 0);
+    t->state = BT_PENDING;
+    if (nr == NR_EXECVE || nr == NR_EXECVEAT)
+        bpf_map_update_elem(&execs, &tgid, &tid, BPF_ANY);
+    return 0;
+}
+
+/* a finished call: its result, what the kernel wrote, to the ring */
+static __always_inline void finish(struct bt_task *t, const struct bt_spec *s, __s64 ret)
+{
+    t->rec.ret = ret;
+    t->rec.t_exit = bpf_ktime_get_ns();
+    if (s)
+        copy_all(t, s, 1, 1);
+    output(&t->rec);
+    t->state = BT_IDLE;
+    if (t->dwhen == BT_D_AFTER_CALL)
+        deferred(t, (__u32)t->rec.host_tid);
+}
+
+SEC("raw_tracepoint/sys_exit")
+int bt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tid = (__u32)id, tgid = (__u32)(id >> 32);
+    __s64 ret = (__s64)ctx->args[1], nr;
+    unsigned long regs[16];
+    const struct bt_spec *s;
+    struct bt_task *t;
+
+    if (!bpf_map_lookup_elem(&traced, &tgid))
+        return 0;
+    if (bpf_probe_read_kernel(regs, sizeof regs, (void *)ctx->args[0]) != 0)
+        return 0;
+    nr = (__s64)regs[15];        /* orig_ax */
+    t = bpf_map_lookup_elem(&tasks, &tid);
+    if (t && t->state == BT_RESTART)
+        settle(t, tid);
+    if (t && t->state == BT_PENDING &&
+        (t->rec.nr == nr || (nr == -1 && t->rec.nr == NR_RT_SIGRETURN))) {
+        s = spec_of(t->rec.nr);
+        if (restarting(ret)) {
+            t->rec.ret = ret;
+            t->rec.t_exit = bpf_ktime_get_ns();
+            t->state = BT_RESTART;
+            return 0;
+        }
+        finish(t, s, ret);
+        return 0;
+    }
+    if (t)
+        t->state = BT_IDLE;      /* its exit was not this one */
+    s = spec_of(nr);
+    if (!s || s->mode == 0)
+        return 0;
+    if (s->mode == MODE_ANSWER) {
+        /* seccomp answered it: no sys_enter; the registers are the call's */
+        struct bt_task *a = scratch_task();
+        struct bt_task *own = task_of(tid, 1);
+        if (!a)
+            return 0;
+        if (own) {
+            zone_ids(own);
+            a->zpid = own->zpid;
+            a->ztid = own->ztid;
+        } else {
+            a->ztid = 0;
+            zone_ids(a);
+        }
+        rec_init(&a->rec, REC_SYSCALL, a, tid);
+        a->rec.nr = (__s32)nr;
+        a->rec.args[0] = regs[REG_DI];
+        a->rec.args[1] = regs[REG_SI];
+        a->rec.args[2] = regs[REG_DX];
+        a->rec.args[3] = regs[REG_R10];
+        a->rec.args[4] = regs[REG_R8];
+        a->rec.args[5] = regs[REG_R9];
+        a->rec.t_entry = bpf_ktime_get_ns();
+        copy_all(a, s, 0, 0);
+        a->rec.ret = ret;
+        a->rec.t_exit = a->rec.t_entry;
+        a->rec.flags = RECF_ANSWERED;
+        output(&a->rec);
+        return 0;
+    }
+    if (nr == NR_EXECVE || nr == NR_EXECVEAT) {
+        /* a thread's exec returns in the leader's tid */
+        __u32 *was = bpf_map_lookup_elem(&execs, &tgid);
+        __u32 old;
+        struct bt_task *o;
+        if (!was)
+            return 0;
+        old = *was;
+        o = bpf_map_lookup_elem(&tasks, &old);
+        if (o && o->state == BT_PENDING && o->rec.nr == nr)
+            finish(o, s, ret);
+        bpf_map_delete_elem(&tasks, &old);
+        bpf_map_delete_elem(&execs, &tgid);
+    }
+    /* else: a new task's return from fork, vfork, clone: its parent's call */
+    return 0;
+}
+
+SEC("raw_tracepoint/sched_process_fork")
+int bt_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+    struct task_struct *child = (struct task_struct *)ctx->args[1];
+    __u32 ptgid = (__u32)(bpf_get_current_pid_tgid() >> 32), ctgid;
+    __u8 one = 1;
+
+    if (!bpf_map_lookup_elem(&traced, &ptgid))
+        return 0;
+    ctgid = (__u32)BPF_CORE_READ(child, tgid);
+    if (ctgid != ptgid && bpf_map_update_elem(&traced, &ctgid, &one, BPF_ANY) != 0)
+        count_lost();
+    return 0;
+}
+
+SEC("raw_tracepoint/sched_process_exit")
+int bt_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tid = (__u32)id, tgid = (__u32)(id >> 32);
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    struct signal_struct *sig;
+    struct task_struct *exec_task;
+    struct bt_task *t, *a;
+    int status;
+
+    if (!bpf_map_lookup_elem(&traced, &tgid))
+        return 0;
+    t = bpf_map_lookup_elem(&tasks, &tid);
+    if (t && t->state != BT_IDLE) {
+        /* never returned to this task: no result */
+        t->rec.flags |= RECF_NORESULT;
+        t->rec.t_exit = bpf_ktime_get_ns();
+        output(&t->rec);
+        t->state = BT_IDLE;
+    }
+    sig = BPF_CORE_READ(task, signal);
+    exec_task = BPF_CORE_READ(sig, group_exec_task);
+    a = scratch_task();
+    /* the leader that another thread's execve replaces: the ptrace tracer
+       sees no death of it (ptrace(2), execve under ptrace) */
+    if (a && !(tid == tgid && exec_task && exec_task != task)) {
+        if (t) {
+            zone_ids(t);
+            a->zpid = t->zpid;
+            a->ztid = t->ztid;
+        } else {
+            a->ztid = 0;
+            zone_ids(a);
+        }
+        /* what wait(2) reports: the group's code once it exits as a group */
+        status = (BPF_CORE_READ(sig, flags) & SIGNAL_GROUP_EXIT) ? BPF_CORE_READ(sig, group_exit_code)
+                                                                 : BPF_CORE_READ(task, exit_code);
+        rec_init(&a->rec, REC_EXIT, a, tid);
+        a->rec.ret = status;
+        a->rec.t_entry = a->rec.t_exit = bpf_ktime_get_ns();
+        output(&a->rec);
+    }
+    if (!(tid == tgid && exec_task && exec_task != task))
+        bpf_map_delete_elem(&tasks, &tid);
+    if (BPF_CORE_READ(sig, live.counter) == 0) {
+        bpf_map_delete_elem(&traced, &tgid);
+        bpf_map_delete_elem(&execs, &tgid);
+    }
+    return 0;
+}
+
+SEC("raw_tracepoint/signal_deliver")
+int bt_signal(struct bpf_raw_tracepoint_args *ctx)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tid = (__u32)id, tgid = (__u32)(id >> 32);
+    int signo = (int)ctx->args[0];
+    void *info = (void *)ctx->args[1];
+    struct bt_task *t, *a;
+    int si[7];
+
+    if (!bpf_map_lookup_elem(&traced, &tgid))
+        return 0;
+    t = bpf_map_lookup_elem(&tasks, &tid);
+    /* SIGKILL (and a group's exit) is no signal-delivery stop under ptrace;
+       a fatal signal the kernel made a group SIGKILL would have been one */
+    if (signo == SIGKILL) {
+        if (t && t->dwhen == BT_D_AT_KILL) {
+            settle(t, tid);
+            deferred(t, tid);
+        }
+        return 0;
+    }
+    if (t && t->state == BT_RESTART)
+        settle(t, tid);
+    a = scratch_task();
+    if (!a)
+        return 0;
+    if (t) {
+        zone_ids(t);
+        a->zpid = t->zpid;
+        a->ztid = t->ztid;
+    } else {
+        a->ztid = 0;
+        zone_ids(a);
+    }
+    rec_init(&a->rec, REC_SIGNAL, a, tid);
+    a->rec.nr = signo;
+    a->rec.t_entry = a->rec.t_exit = bpf_ktime_get_ns();
+    /* kernel_siginfo: signo errno code, then pid uid status (the uapi layout) */
+    if (info && bpf_probe_read_kernel(si, sizeof si, info) == 0) {
+        a->rec.code = si[2];
+        a->rec.args[0] = (__u64)(__s64)si[4];
+        a->rec.args[1] = (__u32)si[5];
+        a->rec.args[2] = (__u64)(__s64)si[6];
+    }
+    output(&a->rec);
+    return 0;
+}
+
+/* Under ptrace a signal is never ignored at its generation (sig_ignored:
+   a traced task gets every signal, to show it), nor made a group SIGKILL at
+   once when its default action kills (complete_signal's sig_fatal skips a
+   traced task): the task stops at its delivery, which the trace shows.
+   Without ptrace the kernel drops the one (SIGCHLD, SIGWINCH, SIGURG to a
+   default handler; any to SIG_IGN) and delivers the other as SIGKILL, so
+   signal_deliver never names them: here they are kept for the target and
+   shown where its delivery stop would have been, after the call it is in
+   (or now, in user space), or when the SIGKILL reaches it. */
+SEC("raw_tracepoint/signal_generate")
+int bt_generate(struct bpf_raw_tracepoint_args *ctx)
+{
+    int signo = (int)ctx->args[0], result = (int)ctx->args[4];
+    void *info = (void *)ctx->args[1];
+    struct task_struct *target = (struct task_struct *)ctx->args[2];
+    struct signal_struct *sig;
+    __u32 ttgid, ttid, when = 0;
+    struct bt_task *t;
+    int si[7];
+
+    ttgid = (__u32)BPF_CORE_READ(target, tgid);
+    if (!bpf_map_lookup_elem(&traced, &ttgid) || signo == SIGKILL)
+        return 0;
+    sig = BPF_CORE_READ(target, signal);
+    if (result == 1)                 /* TRACE_SIGNAL_IGNORED */
+        when = BT_D_AFTER_CALL;
+    else if (result == 0 && (BPF_CORE_READ(sig, flags) & SIGNAL_GROUP_EXIT) &&
+             BPF_CORE_READ(sig, group_exit_code) == signo)
+        when = BT_D_AT_KILL;         /* TRACE_SIGNAL_DELIVERED, made fatal */
+    if (!when)
+        return 0;
+    ttid = (__u32)BPF_CORE_READ(target, pid);
+    t = task_of(ttid, 1);
+    if (!t)
+        return 0;
+    if (!t->ztid) {
+        t->ztid = inner_nr(BPF_CORE_READ(target, thread_pid));
+        t->zpid = inner_nr(BPF_CORE_READ(target, group_leader, thread_pid));
+    }
+    if (t->dsig)
+        deferred(t, ttid);           /* one kept at a time: the older shown now */
+    t->dsig = signo;
+    t->dcode = 0;
+    t->dargs[0] = t->dargs[1] = t->dargs[2] = 0;
+    t->dhostuid = 0;
+    if ((unsigned long)info > 1 && bpf_probe_read_kernel(si, sizeof si, info) == 0) {
+        t->dcode = si[2];
+        t->dargs[0] = (__u64)(__s64)si[4];
+        t->dargs[1] = (__u32)si[5];
+        t->dargs[2] = (__u64)(__s64)si[6];
+    } else if ((unsigned long)info == 0) {
+        /* SEND_SIG_NOINFO: SI_USER from the sender (__send_signal_locked);
+           its uid is the host's here, lxrun maps it into the zone */
+        struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+        t->dcode = 0;
+        t->dargs[0] = (__u64)(__s64)inner_nr(BPF_CORE_READ(cur, group_leader, thread_pid));
+        t->dargs[1] = (__u32)bpf_get_current_uid_gid();
+        t->dhostuid = 1;
+    } else {
+        t->dcode = 0x80;             /* SEND_SIG_PRIV: SI_KERNEL */
+    }
+    t->dwhen = when;
+    /* in user space (no call pending): its delivery would be now */
+    if (when == BT_D_AFTER_CALL && t->state == BT_IDLE)
+        deferred(t, ttid);
+    return 0;
+}

@@ -1,0 +1,61 @@
+/* trace_bpf.h: what csrc/bpf/trace.bpf.c and csrc/bpftrace.c share.
+   struct bt_rec is struct lxb_trace_rec (csrc/lxbrand.h) and struct
+   bt_spec is struct lxb_trace_spec, written for the BPF target (no libc);
+   bpftrace.c checks that the layouts agree (_Static_assert). */
+#ifndef LXB_TRACE_BPF_H
+#define LXB_TRACE_BPF_H
+
+#define BT_NR_MAX 512            /* LXB_NR_MAX */
+#define BT_SLOTS 3               /* LXB_TRACE_SLOTS */
+#define BT_SLOT 256              /* LXB_TRACE_SLOT */
+#define BT_SPILL 264             /* room after the last slot: the verifier sees slot + offset + size */
+
+struct bt_copy {
+    __u8 arg, how, lenarg, lenmul;
+    __u16 size, pad2;
+};
+
+struct bt_spec {
+    __u8 mode, ncopy;
+    __u16 err;
+    struct bt_copy copy[BT_SLOTS];
+    __u8 show, pad[3];
+};
+
+struct bt_rec {
+    __u32 kind, flags;
+    __s32 pid, tid, nr, code;
+    __u64 args[6];
+    __s64 ret;
+    __u64 t_entry, t_exit;
+    __s32 host_tid;
+    __u8 slot_arg[BT_SLOTS];
+    __u8 slot_trunc;
+    __u16 slot_len[BT_SLOTS];
+    __u16 pad;
+    char slot[BT_SLOTS][BT_SLOT];
+};
+
+#define BT_HEAD 112              /* offsetof(struct bt_rec, slot) */
+
+/* a task's state, in the `tasks` map (by host tid) */
+struct bt_task {
+    __u32 state;                 /* BT_IDLE, BT_PENDING, BT_RESTART */
+    __s32 zpid, ztid;            /* the zone's ids (innermost pid namespace), 0: not read yet */
+    __u32 pad;
+    /* a signal the kernel generated that ptrace would have stopped the task
+       for, which the kernel now delivers differently (ignored: dropped at
+       once; fatal: a group SIGKILL): shown where the stop would have been */
+    __s32 dsig, dcode;
+    __u32 dwhen, dhostuid;       /* BT_D_AFTER_CALL or BT_D_AT_KILL; args[1] a host uid */
+    __u64 dargs[3];
+    struct bt_rec rec;
+    char spill[BT_SPILL];
+};
+#define BT_IDLE 0
+#define BT_PENDING 1             /* entered, its exit not seen */
+#define BT_RESTART 2             /* returned -ERESTART*: settled at the task's next event */
+#define BT_D_AFTER_CALL 1        /* after the call the task is in (its exit, or its death) */
+#define BT_D_AT_KILL 2           /* when the group's SIGKILL reaches it */
+
+#endif

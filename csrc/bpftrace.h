@@ -1,0 +1,30 @@
+/* bpftrace.h: lxrun --trace from eBPF programs on the syscall tracepoints
+   instead of ptrace stops (csrc/bpftrace.c, csrc/bpf/trace.bpf.c; issue
+   13).  Used by the C front door (csrc/frontdoor/lxrun.c) and, through
+   lxbrand/_build.py's cdef, by lxbrand/trace.py. */
+#ifndef LXB_BPFTRACE_H
+#define LXB_BPFTRACE_H
+
+#include <stdint.h>
+
+/* CFFI-BEGIN */
+struct lxb_bpftrace;
+/* can this process trace a guest with BPF (built with it, BTF present,
+   root or CAP_BPF with CAP_PERFMON)?  0 yes, else -errno; loads nothing */
+int lxb_bpftrace_probe(void);
+/* load and attach the programs for the held guest (a pidfd, before
+   lxb_zone_release), its tasks' records fed to t's sink (lines, JSON,
+   statistics) and to t->out_fd as the ptrace tracer does, by a reader
+   thread; t->spec says what each syscall records and copies.  0 and *out
+   set, or -errno (what failed is written to err) */
+int lxb_bpftrace_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_bpftrace **out, char *err, int errlen);
+/* after every task of the guest is gone: the last records read, the
+   reader joined, the lines flushed, out_fd closed.  Returns the records
+   the ring buffer had no room for (0: the trace is whole) */
+uint64_t lxb_bpftrace_finish(struct lxb_bpftrace *p);
+/* detach and free (the programs' unregistering waits for RCU grace
+   periods: a detached grandchild does it, lxrun does not wait) */
+void lxb_bpftrace_free(struct lxb_bpftrace *p);
+/* CFFI-END */
+
+#endif
