@@ -60,12 +60,13 @@ enum { SP_NONE = 0, SP_FD, SP_CLONE, SP_SIGNO };
 enum { A_PTR = 1, A_PATH, A_STR };
 enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
-       T_RLIMIT, T_POLLFD };
+       T_RLIMIT, T_POLLFD, T_WSTATUS };
+enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
 
 struct tg_param {
     const char *name;
-    uint8_t cls, bits, sgn, special, dir, target, size_idx;   /* special of a T_BYTES: 1, all in hex */
+    uint8_t cls, bits, sgn, special, dir, target, size_idx;   /* special of a pointer: ST_* */
     uint8_t kind;                /* TG_KINDS[kind - 1] prints it (decode.Kind), 0: none */
     uint8_t sw, sw_on;           /* TG_SWITCHES[sw - 1] picks its kind by argument sw_on (decode.Switch) */
 };
@@ -75,7 +76,24 @@ struct tg_sc {
     uint32_t classes;
     uint8_t shown;               /* TG_SHOWN[shown - 1] says which arguments strace prints; 0: all */
     uint8_t note;                /* NOTE_*: what strace adds after the result */
+    uint8_t result;              /* TG_RESULTS[result - 1]: how the result prints; 0: the number */
     struct tg_param p[6];
+};
+/* decode.Result: RES_* and the kind (TG_KINDS index + 1) of its names; form 0: the number */
+enum { RES_OCTAL = 1, RES_FLAGS, RES_FLAGS0 };
+struct tg_res {
+    uint8_t form, kind;
+};
+/* decode.RESULTS: a Result, or one chosen by argument `on`'s value (on 255: dflt) */
+struct tg_result_case {
+    long long value;
+    struct tg_res r;
+};
+struct tg_result {
+    uint8_t on;
+    const struct tg_result_case *cases;
+    int ncases;
+    struct tg_res dflt;
 };
 /* decode.Shown: argument `on`'s value & mask picks a case's bitmask of arguments, else dflt */
 struct tg_shown_case {
@@ -109,6 +127,7 @@ struct tg_case {
 struct tg_switch {
     const struct tg_case *cases;
     int ncases;
+    unsigned long long mask;     /* the selecting value & mask is a case's (decode.Switch.mask) */
     struct tg_param dflt;
 };
 
@@ -695,7 +714,7 @@ static const struct tg_param *switched(const struct tg_sc *sc, const struct tg_p
         return pp;
     sw = &TG_SWITCHES[pp->sw - 1];
     on = &sc->p[pp->sw_on];
-    sel = as_int(args[pp->sw_on], on->bits, on->sgn);
+    sel = (int64_t)((uint64_t)as_int(args[pp->sw_on], on->bits, on->sgn) & sw->mask);
     for (i = 0; i < sw->ncases; i++)
         if (sw->cases[i].value == sel)
             return &sw->cases[i].p;
@@ -798,24 +817,57 @@ static uint64_t le(const unsigned char *p, int n)
     return v;
 }
 
+static void tb_kind(struct tbuf *b, int kind, uint64_t raw, int json);
+
+static void tb_hex0(struct tbuf *b, uint64_t v)   /* C's %#x: 0 is 0 (decode._hex0) */
+{
+    if (v)
+        tb_f(b, "0x%llx", (unsigned long long)v);
+    else
+        tb_s(b, "0");
+}
+
 /* decode.FAST_STRUCTS' formatters: 1, or 0 when the copy is too short */
 static int struct_text(int target, const unsigned char *d, size_t n, struct tbuf *b)
 {
     switch (target) {
-    case T_STAT:
+    case T_STAT: {
+        uint32_t mode;
         if (n < 72)
             return 0;
+        mode = (uint32_t)le(d + 24, 4);
         tb_s(b, "{st_mode=");
-        file_mode(b, (uint32_t)le(d + 24, 4));
-        tb_f(b, ", st_size=%lld, ...}", (long long)le(d + 48, 8));
+        file_mode(b, mode);
+        if ((mode & 0170000) == 0020000 || (mode & 0170000) == 0060000) {
+            uint64_t dev = le(d + 40, 8);   /* decode.makedev */
+            tb_s(b, ", st_rdev=makedev(");
+            tb_hex0(b, ((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfffull));
+            tb_s(b, ", ");
+            tb_hex0(b, (dev & 0xff) | ((dev >> 12) & ~0xffull));
+            tb_s(b, "), ...}");
+        } else {
+            tb_f(b, ", st_size=%lld, ...}", (long long)le(d + 48, 8));
+        }
         return 1;
-    case T_STATX:
+    }
+    case T_STATX: {
+        uint32_t mask;
         if (n < 48)
             return 0;
-        tb_f(b, "{stx_mask=0x%x, stx_mode=", (unsigned)le(d, 4));
-        file_mode(b, (uint32_t)le(d + 28, 2));
-        tb_f(b, ", stx_size=%llu, ...}", (unsigned long long)le(d + 40, 8));
+        mask = (uint32_t)le(d, 4);
+        tb_s(b, "{stx_mask=");
+        tb_kind(b, TG_KIND_STATX_MASK, mask, 0);
+        tb_s(b, ", stx_attributes=");
+        tb_kind(b, TG_KIND_STATX_ATTRS, le(d + 8, 8), 0);
+        if (mask & 0x3) {   /* STATX_TYPE|STATX_MODE */
+            tb_s(b, ", stx_mode=");
+            file_mode(b, (uint32_t)le(d + 28, 2));
+        }
+        if (mask & 0x200)   /* STATX_SIZE */
+            tb_f(b, ", stx_size=%llu", (unsigned long long)le(d + 40, 8));
+        tb_s(b, ", ...}");
         return 1;
+    }
     case T_TIMESPEC:
         if (n < 16)
             return 0;
@@ -964,6 +1016,52 @@ static void tb_pollfds(struct tbuf *b, const unsigned char *d, size_t n, uint64_
     tb_s(b, "]");
 }
 
+static const char *signame_first(int sig, char *tmp)   /* decode._named(SIGNALS) */
+{
+    if (sig > 0 && sig < TG_NSIG && TG_SIG_FIRST[sig])
+        return TG_SIG_FIRST[sig];
+    snprintf(tmp, 16, "%d", sig);
+    return tmp;
+}
+
+/* decode.WaitStatus: strace's printstatus (wait.c) */
+static void wait_status(struct tbuf *b, uint32_t s)
+{
+    char tmp[16];
+    tb_s(b, "[");
+    if ((s & 0xff) == 0x7f) {
+        unsigned n = (s >> 8) & 0xff;
+        tb_f(b, "{WIFSTOPPED(s) && WSTOPSIG(s) == %s%s}", signame_first((int)(n & 0x7f), tmp),
+             (n & 0x80) ? " | 0x80" : "");
+        s &= ~(n << 8 | 0x7fu);
+    } else if ((s & 0x7f) > 0 && (s & 0x7f) < 0x7f) {
+        tb_f(b, "{WIFSIGNALED(s) && WTERMSIG(s) == %s%s}", signame_first((int)(s & 0x7f), tmp),
+             (s & 0x80) ? " && WCOREDUMP(s)" : "");
+        s &= ~((s & 0x7f) | 0x80u);
+    } else if ((s & 0x7f) == 0) {
+        tb_f(b, "{WIFEXITED(s) && WEXITSTATUS(s) == %u}", (s >> 8) & 0xff);
+        s &= ~(s & 0xff00u);
+    } else if (s == 0xffff) {
+        tb_s(b, "{WIFCONTINUED(s)}");
+        s = 0;
+    } else {
+        tb_hex0(b, s);
+        tb_s(b, "]");
+        return;
+    }
+    if (s >> 16) {
+        tb_s(b, " | ");
+        tb_kind(b, TG_KIND_PTRACE_EVENT, s >> 16, 0);
+        tb_s(b, " << 16");
+        s &= 0xffff;
+    }
+    if (s) {
+        tb_s(b, " | ");
+        tb_hex0(b, s);
+    }
+    tb_s(b, "]");
+}
+
 /* the structures above: 1, or 0 when the copy is too short (then the address) */
 static int struct_fields(int target, const unsigned char *d, size_t n, uint64_t count, struct tbuf *b, int json)
 {
@@ -1038,6 +1136,13 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
     /* a pointer: read when it is in, or out once the call returned */
     if (!(pp->dir == D_IN || pp->dir == D_INOUT || (done && pp->dir == D_OUT)))
         return;
+    if (pp->target == T_BYTES && pp->dir == D_OUT && r->ret == 0) {   /* nothing written: strace's "" */
+        v->type = V_BYTES;
+        v->data = (const unsigned char *)"";
+        v->len = 0;
+        v->hexed = pp->special == ST_HEX;
+        return;
+    }
     if (pp->target == T_OTHER || (k = slot_for(r, raw)) < 0)
         return;
     {
@@ -1046,6 +1151,13 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
         switch (pp->target) {
         case T_BYTES: {
             int64_t want;
+            if (pp->special == ST_CSTR) {   /* up to its NUL, as a path */
+                const unsigned char *z = memchr(d, 0, n);
+                v->type = V_PATH;
+                v->data = d;
+                v->len = z ? (size_t)(z - d) : n;
+                return;
+            }
             if (pp->size_idx >= 6)
                 return;
             want = as_int(r->args[pp->size_idx], sc->p[pp->size_idx].bits, sc->p[pp->size_idx].sgn);
@@ -1058,7 +1170,7 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
             v->type = V_BYTES;
             v->data = d;
             v->len = n < (size_t)want ? n : (size_t)want;
-            v->hexed = pp->special == 1;
+            v->hexed = pp->special == ST_HEX;
             return;
         }
         case T_STRV:
@@ -1074,6 +1186,20 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
             v->pair[0] = (int32_t)le(d, 4);
             v->pair[1] = (int32_t)le(d + 4, 4);
             return;
+        case T_WSTATUS: {
+            struct tbuf b = {v->text, 0, sizeof v->text};
+            if (n < 4 || r->ret <= 0)   /* strace: no child reaped (0), or failed: the address */
+                return;
+            v->i = (int32_t)le(d, 4);
+            v->text[0] = 0;
+            if (json) {      /* the number (decode.WaitStatus) */
+                v->type = V_INT;
+                return;
+            }
+            wait_status(&b, (uint32_t)v->i);
+            v->type = V_TEXT;
+            return;
+        }
         case T_SIGSET:
         case T_SIGACTION:
         case T_RLIMIT:
@@ -1326,6 +1452,61 @@ static void put_head_json(struct lxb_tracer *t, struct lxb_sink *s, const char *
     put_ns_repr(s, (int64_t)(r->t_entry - t->t0));
 }
 
+/* decode.result_of and result_text: the result as strace prints it */
+static void put_result_of(struct lxb_sink *s, const struct tg_sc *sc, const struct lxb_trace_rec *r)
+{
+    const struct tg_result *w;
+    const struct tg_res *res = NULL;
+    int64_t v = r->ret;
+    int i;
+
+    if (!sc || !sc->result || (v < 0 && v > -4096)) {
+        put_result(s, v);
+        return;
+    }
+    w = &TG_RESULTS[sc->result - 1];
+    if (w->on == 255) {
+        res = &w->dflt;
+    } else {
+        const struct tg_param *on = &sc->p[w->on];
+        int64_t sel = as_int(r->args[w->on], on->bits, on->sgn);
+        for (i = 0; i < w->ncases; i++)
+            if (w->cases[i].value == sel)
+                res = &w->cases[i].r;
+    }
+    if (!res || !res->form) {
+        put_result(s, v);
+        return;
+    }
+    if (res->form == RES_OCTAL) {
+        char tmp[32];
+        if (v)
+            snprintf(tmp, sizeof tmp, "0%llo", (unsigned long long)v);
+        else
+            strcpy(tmp, "0");
+        put_s(s, tmp);
+        return;
+    }
+    if (res->form == RES_FLAGS0 && v == 0) {
+        P('0');
+        return;
+    }
+    {
+        struct val k;
+        if (v)
+            put_hex(s, (uint64_t)v);
+        else
+            P('0');
+        kind_val(&TG_KINDS[res->kind - 1], (uint64_t)v, &k);
+        put_s(s, " (flags ");
+        if (k.type == V_TEXT)
+            put_s(s, k.text);
+        else
+            put_i64(s, k.i);
+        P(')');
+    }
+}
+
 /* decode.shown: a bitmask of the arguments strace prints of this call */
 static int shown_args(const struct tg_sc *sc, const uint64_t *args)
 {
@@ -1450,7 +1631,7 @@ static void put_syscall(struct lxb_tracer *t, struct lxb_sink *s, const struct l
         if (noresult) {
             P('?');
         } else {
-            put_result(s, r->ret);
+            put_result_of(s, sc, r);
             if (sc && sc->note)
                 put_note(s, sc, r);
         }

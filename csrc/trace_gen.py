@@ -42,8 +42,10 @@ OTHER = {"d": "'d'", "x": "'x'"}
 
 
 def kinds() -> list:
-    """[(name, Kind)]: decode.KINDS' Kinds, then the si_code kinds (TG_KINDS' rows)."""
+    """[(name, Kind)]: decode.KINDS' Kinds, the structures' field kinds
+    (decode.FIELD_KINDS), then the si_code kinds (TG_KINDS' rows)."""
     out = [(n, k) for n, k in decode.KINDS.items() if isinstance(k, decode.Kind)]
+    out += list(decode.FIELD_KINDS.items())
     out.append(("si_codes", decode.SI_CODES))
     out += [(f"si_codes_{sig}", k) for sig, k in sorted(decode.SIGNAL_CODES.items())]
     return out
@@ -65,7 +67,7 @@ FAST = {"stat": "T_STAT", "statx": "T_STATX", "timespec": "T_TIMESPEC", "sockadd
         "sigset": "T_SIGSET", "sigaction": "T_SIGACTION", "rlimit": "T_RLIMIT"}
 ARRAYS = {"pollfd": "T_POLLFD"}
 # kinds trace_fmt.c's struct formatters print fields by (TG_KIND_<NAME>)
-STRUCT_KINDS = ("sigaction_flags", "sa_handler", "poll_events")
+STRUCT_KINDS = ("sigaction_flags", "sa_handler", "poll_events", "statx_mask", "statx_attrs", "ptrace_event")
 
 
 def _c(s: str) -> str:
@@ -89,10 +91,11 @@ def param_row(sc, i: int) -> str:
                 raise SystemExit(f"trace_gen: {sc.name}: {name} switched by {sw.on}, no register of its own")
         return reg_row(name, kind, on)
     target, array, n = m.group("target"), m.group("array"), m.group("n")
-    hexed = 0
+    style = decode.STYLE_CODES.get(decode.STYLES.get((sc.name, name)), 0)
     if target == "bytes":
         t = "T_BYTES"
-        hexed = int((sc.name, name) in decode.HEX_BUFFERS)
+    elif target == "int" and not array and style:
+        t = "T_WSTATUS"
     elif target in decode.FAST_ARRAYS and array == "[]":
         t = ARRAYS[target]
     elif target == "str" and array == "[]":
@@ -107,10 +110,17 @@ def param_row(sc, i: int) -> str:
     j = index.get(sc.sizes.get(name), 255)
     if j != 255 and (j >= 6 or sc.params[j][1] not in decode._INTS):
         j = 255
-    return f"{{{_c(name)}, C_PTR, 64, 0, {hexed}, {DIRS[m.group('dir')]}, {t}, {j}, 0, 0, 0}}"
+    return f"{{{_c(name)}, C_PTR, 64, 0, {style}, {DIRS[m.group('dir')]}, {t}, {j}, 0, 0, 0}}"
 
 
 SHOWN = list(decode.SHOWN.items())
+RESULTS = list(decode.RESULTS.items())
+RESULT_INDEX = {n: i + 1 for i, (n, _) in enumerate(RESULTS)}      # 0: the number alone
+
+
+def _res(r) -> str:
+    """A decode.Result as trace_fmt.c's struct tg_res: its form (RES_*), its kind (TG_KINDS index + 1)."""
+    return f"{{{decode.RESULT_FORMS[r.form]}, {KIND_INDEX[r.kind] if r.kind else 0}}}"
 SHOWN_INDEX = {n: i + 1 for i, (n, _) in enumerate(SHOWN)}      # 0: every argument
 
 
@@ -144,7 +154,7 @@ def generate() -> str:
         params = ", ".join(param_row(sc, i) for i in range(min(6, len(sc.params))))
         shown = SHOWN_INDEX.get(sc.name, 0)
         out.append(f"    [{sc.nr}] = {{{_c(sc.name)}, {min(6, len(sc.params))}, {cls:#x}, {shown}, "
-                   f"{'NOTE_POLL' if decode.has_note(sc) else 0}, {{{params}}}}},")
+                   f"{'NOTE_POLL' if decode.has_note(sc) else 0}, {RESULT_INDEX.get(sc.name, 0)}, {{{params}}}}},")
     out.append("};")
     # the arguments strace prints (decode.SHOWN): bitmasks of argument indexes
     for i, (name, rule) in enumerate(SHOWN):
@@ -158,6 +168,19 @@ def generate() -> str:
             raise SystemExit(f"trace_gen: {name}: shown by {rule.on}, not a register of its own")
         out.append(f"    /* {name} */ {{{on}, {rule.mask:#x}ull, TG_W{i}, {len(rule.cases)}, "
                    f"{_mask(sc, rule.default)}}},")
+    out.append("};")
+    # how results print beyond the number (decode.RESULTS)
+    for i, (name, rule) in enumerate(RESULTS):
+        if isinstance(rule, decode.ResultBy):
+            cases = ", ".join(f"{{{v}ll, {_res(r)}}}" for v, r in rule.cases.items())
+            out.append(f"static const struct tg_result_case TG_R{i}[] = {{{cases}}};")
+    out.append("static const struct tg_result TG_RESULTS[] = {")
+    for i, (name, rule) in enumerate(RESULTS):
+        if isinstance(rule, decode.ResultBy):
+            on = [p for p, _ in sc_of(name).params].index(rule.on)
+            out.append(f"    /* {name} */ {{{on}, TG_R{i}, {len(rule.cases)}, {{0, 0}}}},")
+        else:
+            out.append(f"    /* {name} */ {{255, 0, 0, {_res(rule)}}},")
     out.append("};")
     for k in STRUCT_KINDS:
         out.append(f"#define TG_KIND_{k.upper()} {KIND_INDEX[k]}")
@@ -184,7 +207,7 @@ def generate() -> str:
         cases = ", ".join(f"{{{v}ll, {reg_row(None, k)}}}" for v, k in sw.cases.items())
         out.append(f"static const struct tg_case TG_S{i}[] = {{{cases}}};")
     out.append("static const struct tg_switch TG_SWITCHES[] = {")
-    out += [f"    /* {name} */ {{TG_S{i}, {len(sw.cases)}, {reg_row(None, sw.default)}}},"
+    out += [f"    /* {name} */ {{TG_S{i}, {len(sw.cases)}, {sw.mask & (1 << 64) - 1:#x}ull, {reg_row(None, sw.default)}}},"
             for i, (name, sw) in enumerate(SWITCHES)]
     out.append("};")
     # si_code: the signal's own kind (TG_KINDS index + 1), else SI_*

@@ -165,12 +165,15 @@ def copies(sc) -> list:
             if target == "bytes":
                 if direction == "in":
                     found.append((1, i, lib.LXB_COPY_IN, sized, SHOW + 1, 0))
-                elif direction == "out":
-                    found.append((1, i, lib.LXB_COPY_OUT, lib.LXB_COPY_LEN_RET, SHOW + 1, 0))
+                elif direction == "out":       # a path-like one (getcwd's) whole, as strace prints it
+                    size = SLOT if decode.STYLES.get((sc.name, name)) == "cstr" else SHOW + 1
+                    found.append((1, i, lib.LXB_COPY_OUT, lib.LXB_COPY_LEN_RET, size, 0))
             elif target == "str" and array == "[]":
                 found.append((1, i, lib.LXB_COPY_STRV, 6, SLOT, 0))
             elif target == "int" and n == "2":
                 found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, 8, 0))
+            elif target == "int" and not array and decode.STYLES.get((sc.name, name)) == "wait_status":
+                found.append((2, i, lib.LXB_COPY_OUT, 6, 4, 0))
             elif target in decode.FAST_STRUCTS and not array:
                 size = decode.FAST_STRUCTS[target][0]
                 if target == "sockaddr" and direction == "in" and sized < 6:
@@ -299,7 +302,8 @@ class Recorder:
                 return
             raw = (a0, a1, a2, a3, a4, a5)
             mem = _Copies(raw, (s0, s1, s2), (l0, l1, l2), trunc, data) if o.decode_args else None
-            args = decode.args(sc, raw, mem, structs=True, done=not noresult) if sc else list(enumerate(raw))
+            args = (decode.args(sc, raw, mem, structs=True, done=not noresult, ret=None if noresult else ret)
+                    if sc else list(enumerate(raw)))
             note = decode.result_note(sc, args, ret) if not noresult else ""
             keep = decode.shown(sc, raw) if sc else None         # what strace prints of the call
             if keep is not None:
@@ -310,7 +314,7 @@ class Recorder:
                        duration=dur / 1e9, answered=answered,
                        injected=bool(flags & lib.LXB_RECF_INJECTED))
             if self.reference and o.format == "text":
-                res = "?" if noresult else decode.format_result(ret) + note
+                res = "?" if noresult else decode.result_text(decode.result_of(sc, raw), ret) + note
                 if answered:
                     res += " (answered by the brand)"
                 if flags & lib.LXB_RECF_INJECTED:

@@ -406,14 +406,20 @@ def _record(sc, rng, trace_mod):
                             for _ in range(min(count, size // lenmul) - rng.choice([0, 0, 1])))
             cut = False
         else:
-            if rng.random() < 0.5 and size in (144, 48, 32, 16, 8, 128):
+            if rng.random() < 0.5 and size in (144, 48, 32, 16, 8, 4, 128):
                 data = bytes(rng.randrange(256) for _ in range(size))
                 if size == 128:           # a sockaddr: a family the decoder names
                     fam = rng.choice([1, 2, 10, 16])
                     data = fam.to_bytes(2, "little") + rng.choice([b"\0abstract\0", b"/run/sock\0", data[2:]])
                     data = data.ljust(rng.choice([2, 8, 28, 110]), b"\0")[:rng.choice([2, 8, 28, 110])]
-                elif size == 144:
-                    data = data[:24] + (0o100644 | rng.choice([0, 0o040000])).to_bytes(4, "little") + data[28:]
+                elif size == 144:       # a file, a directory, a device (st_rdev)
+                    data = (data[:24] + (0o644 | rng.choice([0o100000, 0o040000, 0o020000, 0o060000])).to_bytes(4, "little")
+                            + data[28:])
+                elif size == 48 and rng.random() < 0.5:     # statx: a mask the kernel fills
+                    data = rng.choice([0x17FF, 0x7FF, 0x1, 0x200, 0x0]).to_bytes(4, "little") + data[4:]
+                elif size == 4:           # a wait status
+                    data = rng.choice([0, 7 << 8, 9, 0x89, 0x137F, 0xFFFF, 0x3057F, 0x8137F, 0x7F | 0x80 << 8,
+                                       0xFFFFFFFF, 0x1FFFF]).to_bytes(4, "little")
                 elif size in (8, 32):          # a sigset, a sigaction: none, some, most or all signals
                     mask = rng.choice([0, 1 << 16 | 1 << 1, ~(3 << 31) & (1 << 64) - 1, (1 << 64) - 1,
                                        (1 << 42) - 1, (1 << 41) - 1, 1 << 40 | 1 << 63])
@@ -432,6 +438,8 @@ def _record(sc, rng, trace_mod):
         slot_len[i] = len(slots[i])
         trunc |= cut << i
     ret = rng.choice([0, 3, 832, -E.ENOENT, -E.EPERM, -512, -516, -4095, -4096, -5000, 1 << 40, (1 << 32) - 1, -1])
+    if any(c[3] == 4 for c in trace_mod.copies(sc)) and rng.random() < 0.5:
+        ret = rng.choice([0, 5, 5, 5, -E.ECHILD])           # wait4: a child reaped, or none
     flags = rng.choice([0, 0, 0, lib.LXB_RECF_NORESULT, lib.LXB_RECF_ANSWERED, lib.LXB_RECF_INJECTED])
     t_entry = rng.randrange(10**6, 10**12)
     dur = rng.choice([0, 1, 999, 1500, 2500, 12345, 10**6 + 500, rng.randrange(10**9)])
@@ -460,7 +468,9 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
     sink = _CSink(tmp_path, traced, fmt, t0=ref.t0)
     n = 0
     for sc in TABLE:
-        for _ in range(12):
+        # more of the calls with structures printed field by field (sigset, sigaction, rlimit, pollfd, wait status)
+        rich = any(c[3] in (4, 8, 16, 32, 144) or c[4] for c in trace.copies(sc))
+        for _ in range(60 if rich else 12):
             raw = _record(sc, rng, trace)
             rec = trace.RECORD.unpack(raw)
             try:
@@ -487,6 +497,11 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
     assert stats == ref.stats()
     if fmt == "json":
         assert all(json.loads(line) for line in text.splitlines())
+    else:       # every construct strace prints field by field was compared
+        for seen in ("sa_mask=[", "sa_mask=~[", "sa_restorer=", "SIG_IGN", "rlim_cur=", "*1024", "RLIM64_INFINITY",
+                     "events=POLL", "revents=", "(Timeout)", "{fd=-1}", ", ...]", "WIFEXITED", "WIFSIGNALED",
+                     "st_rdev=makedev(", "stx_attributes=", 'getrandom("\\x', "\\177", "getcwd(\""):
+            assert seen in want, seen
 
 
 def test_c_lines_of_a_real_run_are_the_python_decoders(rootfs, tmp_path, monkeypatch):
@@ -866,7 +881,7 @@ _NAMED = [   # (syscall, registers, the line's call as the Python decoder and C 
     ("open", (0, 0o100000, 0o644), "open(NULL, O_RDONLY|O_LARGEFILE)"),
     ("fcntl", (3, 2, 1), "fcntl(3, F_SETFD, FD_CLOEXEC)"),
     ("fcntl", (3, 1, 0), "fcntl(3, F_GETFD)"),
-    ("fcntl", (3, 3, 7), "fcntl(3, F_GETFL)"),
+    ("fcntl", (3, 3, 7), "fcntl(3, F_GETFL) = 0 (flags O_RDONLY)"),
     ("fcntl", (3, 1032, 7), "fcntl(3, F_GETPIPE_SZ)"),
     ("fcntl", (3, 4, 0o4002), "fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK)"),
     ("fcntl", (3, 1030, 10), "fcntl(3, F_DUPFD_CLOEXEC, 10)"),
@@ -889,7 +904,11 @@ _NAMED = [   # (syscall, registers, the line's call as the Python decoder and C 
     ("futex", (0, 0x80, 2, 0, 0, 0), "futex(NULL, FUTEX_WAIT_PRIVATE, 2, NULL)"),
     ("futex", (0, 0x81, 1, 0, 0, 0), "futex(NULL, FUTEX_WAKE_PRIVATE, 1)"),
     ("futex", (0, 0x189, 0, 0, 0, 0xFFFFFFFF), "futex(NULL, FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME, 0, NULL, "
-                                             "4294967295)"),
+                                             "FUTEX_BITSET_MATCH_ANY)"),
+    ("futex", (0, 0x8A, 1, 0, 0, 0x5), "futex(NULL, FUTEX_WAKE_BITSET_PRIVATE, 1, 0x5)"),
+    ("futex", (0, 0x84, 1, 2, 0, 0xFFFFFFFF), "futex(NULL, FUTEX_CMP_REQUEUE_PRIVATE, 1, 0x2, NULL, 4294967295)"),
+    ("mmap", (0, 8192, 1, 0x802, 3, 0x7000), "mmap(NULL, 8192, PROT_READ, MAP_PRIVATE|MAP_DENYWRITE, 3, 0x7000)"),
+    ("rseq", (0x7F0000001000, 32, 0, 0x53053053), "rseq(0x7f0000001000, 0x20, 0, 0x53053053)"),
     ("futex", (0, 0x87, 0, 0, 0, 0), "futex(NULL, FUTEX_UNLOCK_PI_PRIVATE)"),
     ("futex", (0, 0x86, 5, 0, 0, 0), "futex(NULL, FUTEX_LOCK_PI_PRIVATE, NULL)"),
     ("futex", (0, 0x84, 1, 2, 0, 3), "futex(NULL, FUTEX_CMP_REQUEUE_PRIVATE, 1, 0x2, NULL, 3)"),
@@ -973,7 +992,7 @@ def test_named_constants_c_and_python_print_alike(tmp_path, fmt):
     if fmt == "text":
         for (name, regs, want), line in zip(_NAMED, got):
             if want is not None:
-                assert line.startswith(f"[pid 4] {want} = 0 <"), line
+                assert line.startswith(f"[pid 4] {want if ' = ' in want else want + ' = 0'} <"), line
         for (sig, code, want), line in zip(_SIGNALS, got[len(_NAMED):]):
             assert f", si_code={want}, si_pid=5," in line, line
         assert got[-1].startswith("[pid 4] --- SIGRT_3 {si_signo=SIGRT_3, si_code=SI_QUEUE,"), got[-1]
@@ -1207,7 +1226,7 @@ def test_ioctl_requests_by_name_on_a_terminal_and_off_it(rootfs, tmp_path):
     assert re.search(r"\] ioctl\(1, TIOCGWINSZ, 0x[0-9a-f]+\) = -1 ENOTTY ", off.read_text()), off.read_text()
 
 
-_SH_PROGRAM = "ls /nonexist; ls -l /etc/hostname; cat /etc/hostname; sleep 0 & wait"
+_SH_PROGRAM = "ls /nonexist; ls -l /etc/debian_version; cat /etc/debian_version; sleep 0 & wait"
 
 
 def test_named_constants_in_traced_sh_ls_cat_json(rootfs, tmp_path):
@@ -1222,10 +1241,10 @@ def test_named_constants_in_traced_sh_ls_cat_json(rootfs, tmp_path):
     ev = [json.loads(line) for line in out.read_text().splitlines()]
     statx = [(c["args"]["path"], c["args"]["flags"], c["args"]["mask"], c["errno"]) for c in calls(ev, "statx")]
     assert ("/nonexist", "AT_STATX_SYNC_AS_STAT|AT_NO_AUTOMOUNT", "STATX_MODE", "ENOENT") in statx
-    assert ("/etc/hostname", "AT_STATX_SYNC_AS_STAT|AT_SYMLINK_NOFOLLOW|AT_NO_AUTOMOUNT",
+    assert ("/etc/debian_version", "AT_STATX_SYNC_AS_STAT|AT_SYMLINK_NOFOLLOW|AT_NO_AUTOMOUNT",
             "STATX_MODE|STATX_NLINK|STATX_UID|STATX_GID|STATX_MTIME|STATX_SIZE", None) in statx
     assert ("TCGETS", "ENOTTY") in [(c["args"]["op"], c["errno"]) for c in calls(ev, "ioctl") if c["args"]["fd"] == 1]
-    opened = {c["result"] for c in calls(ev, "openat") if c["args"]["path"] == "/etc/hostname" and c["result"] >= 0}
+    opened = {c["result"] for c in calls(ev, "openat") if c["args"]["path"] == "/etc/debian_version" and c["result"] >= 0}
     advice = [c["args"]["advice"] for c in calls(ev, "fadvise64") if c["args"]["fd"] in opened]
     assert advice == ["POSIX_FADV_SEQUENTIAL"]
     fstats = [c["args"]["flags"] for c in calls(ev, "newfstatat") if c["args"]["path"] == ""]
@@ -1248,7 +1267,7 @@ def test_named_constants_of_sh_ls_cat_are_straces(rootfs, tmp_path):
                        capture_output=True, timeout=120)
     assert r.returncode == 0, r.stderr
     native = tmp_path / "strace.txt"
-    r = subprocess.run(["strace", "-f", "-qq", "-s", "1000", "-o", str(native), "unshare", "-r", "--fork", "--pid",
+    r = subprocess.run(["strace", "-f", "-qq", "-o", str(native), "unshare", "-r", "--fork", "--pid",
                         "--mount-proc", "-m", "sh", "-c",
                         f"mount -t tmpfs tmpfs {rootfs}/tmp && mount -t proc proc {rootfs}/proc && "
                         f"exec chroot {rootfs} sh -c \"$0\"", _SH_PROGRAM], capture_output=True, timeout=120)
@@ -1276,19 +1295,143 @@ def test_named_constants_of_sh_ls_cat_are_straces(rootfs, tmp_path):
             c = re.match(r"^(\w+)\((.*)\)\s+= (-?\w+)", rest)
             if not c:
                 continue
-            if native and not tasks and c.group(1) == "execve" and c.group(3) == "0" and _SH_PROGRAM in c.group(2):
+            if native and not tasks and c.group(1) == "execve" and c.group(3) == "0" and \
+                    f'"{_SH_PROGRAM[:32]}"...' in c.group(2):
                 tasks.add(pid)
                 before.discard(pid)
             if not native or pid in tasks:
                 out.append((c.group(1), _top_args(c.group(2))))
         return out
-    named = {"statx": (2, 3), "newfstatat": (3,), "ioctl": (1,), "access": (1,), "wait4": (2,), "rt_sigprocmask": (0,),
-             "fadvise64": (3,), "arch_prctl": (0,), "prlimit64": (1,), "getrandom": (2,), "openat": (2,),
-             "rt_sigaction": (0,), "lseek": (2,), "mmap": (2, 3), "mprotect": (2,), "socket": (0, 1, 2)}
+    # the arguments that are names, flags, modes, and (addresses aside) the structures
+    # strace prints field by field; an index past the last is the arity strace prints
+    named = {"statx": (2, 3, 4), "newfstatat": (2, 3), "ioctl": (1,), "access": (1,), "wait4": (1, 2),
+             "rt_sigprocmask": (0, 1, 2), "fadvise64": (3,), "arch_prctl": (0,), "prlimit64": (1, 2, 3),
+             "getrandom": (2,), "openat": (2, 3), "rt_sigaction": (0, 1, 2, 3), "lseek": (2,), "mmap": (2, 3, 5),
+             "mprotect": (2,), "socket": (0, 1, 2), "fcntl": (1, 2), "read": (1,), "pread64": (1,), "getcwd": (0,),
+             "rseq": (1, 2, 3)}
 
     def names(cs):
-        return {(n, tuple(a[i] for i in named[n] if i < len(a))) for n, a in cs if n in named}
+        return {(n, len(a), tuple(re.sub(r"0x[0-9a-f]{6,}", "ADDR", a[i]) for i in named[n] if i < len(a)))
+                for n, a in cs if n in named}
     ours, theirs = names(calls_of(zone, False)), names(calls_of(native, True))
-    assert len(ours) >= 25
+    assert len(ours) >= 40
     assert ours <= theirs, sorted(ours - theirs)
+    for construct in ("sa_mask=~[RTMIN RT_1]", "sa_handler=SIG_DFL", "sa_restorer=ADDR", "rlim_max=RLIM64_INFINITY",
+                      "[{WIFEXITED(s) && WEXITSTATUS(s) == 0}]", '"\\177ELF\\2\\1\\1', "stx_attributes=0",
+                      "SIG_SETMASK, [], "):
+        assert any(construct in ", ".join(c[2]) for c in ours), construct
+    assert ("openat", 3, ("O_RDONLY|O_CLOEXEC",)) in ours         # no mode without O_CREAT, as strace
     assert "si_code=CLD_EXITED" in zone.read_text() and "si_code=CLD_EXITED" in native.read_text()
+
+
+# --- structures and arities as strace prints them, call by call ------------------------
+
+_STRUCT_PROGRAM = r'''
+import os
+os.access("/lxb13-start", os.F_OK)
+import fcntl, resource, select, signal
+signal.signal(signal.SIGUSR1, lambda *a: None)
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2, signal.SIGTERM])
+signal.pthread_sigmask(signal.SIG_BLOCK, [s for s in signal.valid_signals() if s < 50])
+signal.pthread_sigmask(signal.SIG_SETMASK, [])
+resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_CORE, (0, resource.RLIM_INFINITY))
+resource.getrlimit(resource.RLIMIT_STACK)
+r, w = os.pipe()
+os.write(w, b"\x00\x01\x7f\n" + b"x" * 40)
+p = select.poll()
+p.register(r, select.POLLIN)
+p.register(w, select.POLLOUT)
+p.poll(-1)
+q = select.poll()
+q.register(r, select.POLLPRI)
+q.poll(0)
+os.read(r, 100)
+os.read(r, 0)
+fd = os.open("/tmp/lxb13", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+fcntl.fcntl(fd, fcntl.F_GETFL)
+fcntl.fcntl(fd, fcntl.F_GETFD)
+fcntl.fcntl(fd, fcntl.F_SETFD, 0)
+os.close(fd)
+os.close(os.open("/etc/hostname", os.O_RDONLY))
+os.unlink("/tmp/lxb13")
+os.getcwd()
+pid = os.fork()
+if pid == 0:
+    os._exit(3)
+os.waitpid(pid, 0)
+pid = os.fork()
+if pid == 0:
+    os.kill(os.getpid(), signal.SIGKILL)
+os.waitpid(pid, 0)
+'''
+_STRUCT_SET = "access,rt_sigaction,rt_sigprocmask,prlimit64,poll,openat,fcntl,read,getcwd,wait4,mmap,newfstatat"
+
+
+@pytest.mark.skipif(not _strace_in_a_user_namespace(), reason="needs strace and user namespaces")
+@pytest.mark.parametrize("front", [True, False], ids=["front door", "lxrun-py"])
+def test_structures_and_arities_are_straces(rootfs, tmp_path, front):
+    """A python3 that sets signal handlers and masks, reads and sets rlimits,
+    polls, opens with and without O_CREAT, asks fcntl F_GETFL/F_GETFD, reads
+    binary bytes and nothing, gets its cwd and reaps an exited and a killed
+    child, traced by lxrun (the C front door's lines, and lxrun-py's) and run
+    natively by strace: call by call the same lines (addresses aside):
+    sigactions, sigsets, rlimits, pollfds and their revents, wait statuses,
+    octal escapes, and only the arguments strace prints."""
+    zone = tmp_path / "zone.txt"
+    cli = "lxrun" if front else PYCLI
+    r = subprocess.run([cli, f"--trace={_STRUCT_SET}", "-o", str(zone), rootfs, "python3", "-c", _STRUCT_PROGRAM],
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    native = tmp_path / "strace.txt"
+    r = subprocess.run(["strace", "-f", "-qq", "-e", f"trace={_STRUCT_SET}", "-o", str(native),
+                        "unshare", "-r", "--fork", "--pid", "--mount-proc", "-m", "sh", "-c",
+                        f"mount -t tmpfs tmpfs {rootfs}/tmp && exec chroot {rootfs} python3 -c \"$0\"",
+                        _STRUCT_PROGRAM], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    import re
+
+    def lines(path):
+        out, pending = [], {}
+        for line in path.read_text().splitlines():
+            m = re.match(r"^(?:\[pid\s+(\d+)\]|(\d+))\s+(.*)$", line)
+            if not m:
+                continue
+            pid, rest = m.group(1) or m.group(2), m.group(3)
+            if rest.endswith(" <unfinished ...>"):        # strace: "wait4(4,  <unfinished ...>"
+                pending[pid] = rest[: -len(" <unfinished ...>")]
+                continue
+            resumed = re.match(r"^<\.\.\. \w+ resumed>(.*)$", rest)
+            if resumed:
+                rest = pending.pop(pid, "") + resumed.group(1)
+            if not re.match(r"^\w+\(", rest):
+                continue
+            rest = re.sub(r"\s*<\d+\.\d{6}>$", "", rest)            # lxrun's durations
+            rest = re.sub(r"\)\s+= ", ") = ", rest)                  # strace's column
+            out.append((pid, re.sub(r"0x[0-9a-f]{6,}", "ADDR", rest)))
+        start = next(i for i, (_, t) in enumerate(out) if t.startswith('access("/lxb13-start"'))
+        main = out[start][0]
+        return [t for pid, t in out[start:] if pid == main]
+    ours, theirs = lines(zone), lines(native)
+    assert len(ours) > 30
+    for got, want in zip(ours, theirs):
+        assert got == want
+    assert len(ours) == len(theirs)
+    text = "\n".join(ours)
+    for construct in ("rt_sigaction(SIGUSR1, {sa_handler=ADDR, sa_mask=[], sa_flags=SA_RESTORER|SA_ONSTACK, "
+                      "sa_restorer=ADDR}, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, 8) = 0",
+                      "rt_sigaction(SIGHUP, {sa_handler=SIG_IGN, ",
+                      "rt_sigprocmask(SIG_BLOCK, [USR2 TERM], [], 8) = 0", "~[", "rt_sigprocmask(SIG_SETMASK, [], ",
+                      "prlimit64(0, RLIMIT_CORE, {rlim_cur=0, rlim_max=RLIM64_INFINITY}, NULL) = 0",
+                      "prlimit64(0, RLIMIT_STACK, NULL, {rlim_cur=8192*1024, rlim_max=RLIM64_INFINITY}) = 0",
+                      "poll([{fd=3, events=POLLIN}, {fd=4, events=POLLOUT}], 2, -1) = 2 "
+                      "([{fd=3, revents=POLLIN}, {fd=4, revents=POLLOUT}])",
+                      "poll([{fd=3, events=POLLPRI}], 1, 0) = 0 (Timeout)",
+                      'read(3, "\\0\\1\\177\\nxxxxxxxxxxxxxxxxxxxxxxxxxxxx"..., 100) = 44', 'read(3, "", 0) = 0',
+                      'openat(AT_FDCWD, "/tmp/lxb13", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0600) = ',
+                      'openat(AT_FDCWD, "/etc/hostname", O_RDONLY|O_CLOEXEC) = ', ", F_GETFL) = ", ", F_GETFD) = ",
+                      'getcwd("/", 1024) = 2', "[{WIFEXITED(s) && WEXITSTATUS(s) == 3}], 0, NULL) = ",
+                      "[{WIFSIGNALED(s) && WTERMSIG(s) == SIGKILL}], 0, NULL) = ",
+                      ", MAP_PRIVATE|MAP_FIXED|MAP_DENYWRITE, 3, 0x"):
+        assert construct in text, construct

@@ -104,10 +104,12 @@ class Kind(NamedTuple):
 class Switch(NamedTuple):
     """A register whose kind is chosen by another argument of the same call
     (fcntl's arg by its op, socket's protocol by its domain): `cases` maps the
-    value of argument `on` to a kind name, `default` is the kind otherwise."""
+    value of argument `on` (& `mask`: futex's command without its flags) to a
+    kind name, `default` is the kind otherwise."""
     on: str
     cases: dict
     default: str
+    mask: int = -1
 
 
 def _enum(bits=32, signed=True, other="d", **names) -> Kind:
@@ -356,6 +358,13 @@ KINDS: dict = {
     "capability": _enum(**CAPABILITIES),
     "cap_ambient_op": _enum(PR_CAP_AMBIENT_IS_SET=1, PR_CAP_AMBIENT_RAISE=2, PR_CAP_AMBIENT_LOWER=3,
                             PR_CAP_AMBIENT_CLEAR_ALL=4),
+    # numbers strace prints in hex (its PRINT_VAL_X: 0 is 0): mmap's offset, rseq's length and signature
+    "hex64": _bits(64),
+    "hex32": _bits(32),
+    # futex(2)'s val3: a bitset of FUTEX_WAIT_BITSET/FUTEX_WAKE_BITSET (strace's futexbitset)
+    "futex_bitset": _enum(32, False, other="x", FUTEX_BITSET_MATCH_ANY=0xFFFFFFFF),
+    "futex_val3": Switch("futex_op", {FUTEX_OPS["FUTEX_WAIT_BITSET"]: "futex_bitset",
+                                      FUTEX_OPS["FUTEX_WAKE_BITSET"]: "futex_bitset"}, "uint", mask=0x7F),
     # prctl(2)'s second argument, by its op
     "prctl_arg2": Switch("op", {PRCTL_OPS["PR_CAPBSET_READ"]: "capability", PRCTL_OPS["PR_CAPBSET_DROP"]: "capability",
                                 PRCTL_OPS["PR_SET_PDEATHSIG"]: "signo", PRCTL_OPS["PR_CAP_AMBIENT"]: "cap_ambient_op"},
@@ -366,15 +375,6 @@ KINDS: dict = {
                                FCNTL_CMDS["F_SETSIG"]: "signo", FCNTL_CMDS["F_SETOWN"]: "pid"}, "ulong"),
     # struct sigaction's sa_flags (include/uapi/asm-generic/signal-defs.h,
     # arch/x86): in strace's order (its xlat/sigact_flags.in)
-    "sigaction_flags": _bits(64, SA_RESTORER=0x04000000, SA_ONSTACK=0x08000000, SA_RESTART=0x10000000,
-                             SA_INTERRUPT=0x20000000, SA_NODEFER=0x40000000, SA_RESETHAND=0x80000000,
-                             SA_SIGINFO=4, SA_NOCLDSTOP=1, SA_NOCLDWAIT=2),
-    # struct sigaction's sa_handler: these three by name, else the address
-    "sa_handler": _enum(64, False, other="x", SIG_DFL=0, SIG_IGN=1, SIG_ERR=(1 << 64) - 1),
-    # struct pollfd's events and revents (include/uapi/asm-generic/poll.h)
-    "poll_events": _bits(POLLIN=0x1, POLLPRI=0x2, POLLOUT=0x4, POLLERR=0x8, POLLHUP=0x10, POLLNVAL=0x20,
-                         POLLRDNORM=0x40, POLLRDBAND=0x80, POLLWRNORM=0x100, POLLWRBAND=0x200, POLLMSG=0x400,
-                         POLLREMOVE=0x1000, POLLRDHUP=0x2000, POLL_BUSY_LOOP=0x8000),
     # socket(2)'s protocol, by its domain
     "socket_protocol": Switch("domain", {ADDRESS_FAMILIES["AF_INET"]: "ip_protocol",
                                          ADDRESS_FAMILIES["AF_INET6"]: "ip_protocol",
@@ -432,6 +432,51 @@ SHOWN = {
 }
 
 
+class Result(NamedTuple):
+    """How strace prints a result beyond its number: "octal" (umask's 022, its
+    RVAL_OCTAL), "flags" (fcntl F_GETFL's 0x8001 (flags O_WRONLY|O_LARGEFILE),
+    RVAL_HEX|RVAL_STR with the names of `kind`), "flags0" (the same, but 0 alone:
+    F_GETFD).  RESULTS maps a syscall to one, or to a ResultBy."""
+    form: str
+    kind: Optional[str] = None
+
+
+class ResultBy(NamedTuple):
+    """The Result chosen by argument `on`'s value (fcntl's op), else none."""
+    on: str
+    cases: dict
+
+
+RESULTS = {
+    "umask": Result("octal"),
+    "fcntl": ResultBy("op", {FCNTL_CMDS["F_GETFL"]: Result("flags", "open_flags"),
+                             FCNTL_CMDS["F_GETFD"]: Result("flags0", "fd_flags")}),
+}
+RESULT_FORMS = {"octal": 1, "flags": 2, "flags0": 3}       # trace_fmt.c: RES_*
+
+
+def result_of(sc, raw) -> Optional[Result]:
+    """The Result of this call (RESULTS), or None for the number alone."""
+    rule = RESULTS.get(sc.name) if sc is not None else None
+    if isinstance(rule, ResultBy):
+        j = [n for n, _ in sc.params].index(rule.on)
+        bits, signed = _INTS[switched(sc.params[j][1], (), ())]
+        rule = rule.cases.get(_int(raw[j] if j < len(raw) else 0, bits, signed))
+    return rule
+
+
+def result_text(rule: Optional[Result], value: int) -> str:
+    """A call's result as strace prints it (format_result, then `rule`'s form)."""
+    v = _int(value, 64, True)
+    if rule is None or -4096 < v < 0:
+        return format_result(value)
+    if rule.form == "octal":
+        return f"0{v & (1 << 64) - 1:o}" if v else "0"
+    if rule.form == "flags0" and v == 0:
+        return "0"
+    return f"{_hex0(v & (1 << 64) - 1)} (flags {kind_text(KINDS[rule.kind], v)})"
+
+
 def shown(sc, raw) -> Optional[tuple]:
     """The indexes of the arguments strace prints of this call (SHOWN), or
     None for every one."""
@@ -445,6 +490,27 @@ def shown(sc, raw) -> Optional[tuple]:
     keep = rule.cases.get(v, rule.default)
     return None if keep is None else tuple(names.index(n) for n in keep)
 
+
+# the kinds of structures' fields (not of a signature's registers): printed by
+# name in the structures strace prints field by field (struct_fields, trace_fmt.c)
+FIELD_KINDS: dict = {
+    "statx_attrs": _bits(64, STATX_ATTR_COMPRESSED=0x4, STATX_ATTR_IMMUTABLE=0x10, STATX_ATTR_APPEND=0x20,
+                         STATX_ATTR_NODUMP=0x40, STATX_ATTR_ENCRYPTED=0x800, STATX_ATTR_AUTOMOUNT=0x1000,
+                         STATX_ATTR_MOUNT_ROOT=0x2000, STATX_ATTR_VERITY=0x100000, STATX_ATTR_DAX=0x200000),
+    # a wait status's ptrace event (include/uapi/linux/ptrace.h), strace's xlat/ptrace_events.in
+    "ptrace_event": _enum(32, False, other="x", PTRACE_EVENT_FORK=1, PTRACE_EVENT_VFORK=2, PTRACE_EVENT_CLONE=3,
+                          PTRACE_EVENT_EXEC=4, PTRACE_EVENT_VFORK_DONE=5, PTRACE_EVENT_EXIT=6,
+                          PTRACE_EVENT_SECCOMP=7, PTRACE_EVENT_STOP=128),
+    "sigaction_flags": _bits(64, SA_RESTORER=0x04000000, SA_ONSTACK=0x08000000, SA_RESTART=0x10000000,
+                             SA_INTERRUPT=0x20000000, SA_NODEFER=0x40000000, SA_RESETHAND=0x80000000,
+                             SA_SIGINFO=4, SA_NOCLDSTOP=1, SA_NOCLDWAIT=2),
+    # struct sigaction's sa_handler: these three by name, else the address
+    "sa_handler": _enum(64, False, other="x", SIG_DFL=0, SIG_IGN=1, SIG_ERR=(1 << 64) - 1),
+    # struct pollfd's events and revents (include/uapi/asm-generic/poll.h)
+    "poll_events": _bits(POLLIN=0x1, POLLPRI=0x2, POLLOUT=0x4, POLLERR=0x8, POLLHUP=0x10, POLLNVAL=0x20,
+                         POLLRDNORM=0x40, POLLRDBAND=0x80, POLLWRNORM=0x100, POLLWRBAND=0x200, POLLMSG=0x400,
+                         POLLREMOVE=0x1000, POLLRDHUP=0x2000, POLL_BUSY_LOOP=0x8000),
+}
 
 # a signal's si_code (include/uapi/asm-generic/siginfo.h): the signal's own
 # codes first (CLD_EXITED for SIGCHLD), then those of any signal (SI_USER...)
@@ -484,8 +550,11 @@ _ADDRS = ("ptr", "path", "str")
 
 STRING_LIMIT = 4096     # what a path or string read may take
 ARRAY_SLOTS = 256       # bytes of a struct array read (csrc/lxbrand.h LXB_TRACE_SLOT): 32 pollfds
-# buffers strace prints all in hex (QUOTE_FORCE_HEX), as (syscall, argument)
-HEX_BUFFERS = {("getrandom", "buf")}
+# pointer arguments strace prints in a way of their own, as (syscall, argument):
+# "hex" a buffer all in hex (QUOTE_FORCE_HEX), "cstr" a buffer up to its NUL as
+# a path, "wait_status" an int wait status ([{WIFEXITED(s) && WEXITSTATUS(s) == 0}])
+STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wstatus"): "wait_status"}
+STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3}      # trace_fmt.c: tg_param.special of a pointer
 SHOW = 32               # bytes and string characters printed before "..."
 ARRAY_LIMIT = 32        # argv entries read
 
@@ -611,7 +680,7 @@ def switched(kind: str, params, raw) -> str:
         if name == sw.on:
             bits, signed = _INTS[switched(k, (), ())]
             v = _int(raw[j] if j < len(raw) else 0, bits, signed)
-            return sw.cases.get(v, sw.default)
+            return sw.cases.get(v & sw.mask, sw.default)
     return sw.default
 
 
@@ -635,9 +704,11 @@ def register(kind: str, raw: int) -> Any:
     return v
 
 
-def args(sc, raw, mem=None, structs: bool = False, done: bool = False) -> list[tuple[str, Any]]:
+def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Optional[int] = None
+         ) -> list[tuple[str, Any]]:
     """[(name, value)] for the arguments of `sc` (a table line) in registers `raw`;
-    done=True: the call has returned, so what it wrote (out[T]) is read too."""
+    done=True: the call has returned, so what it wrote (out[T]) is read too
+    (ret: its result, when known: a buffer it filled with 0 bytes is b"")."""
     params = sc.params
     index = {name: i for i, (name, _) in enumerate(params)}
     sizes = {index[buf]: index[n] for buf, n in sc.sizes.items()}
@@ -657,15 +728,24 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False) -> list[t
             continue
         addr = Addr(value & (1 << 64) - 1)
         v = addr
+        style = STYLES.get((sc.name, name))
         if mem is not None and addr and (m.group("dir") in ("in", "inout") or (done and m.group("dir") == "out")):
             target, array = m.group("target"), m.group("array")
-            if target == "bytes":
+            if target == "bytes" and m.group("dir") == "out" and ret == 0:
+                v = HexBytes() if style == "hex" else b""     # nothing was written: strace's ""
+            elif target == "bytes" and style == "cstr":
+                v = _read(lambda: PathStr(mem.read_bytes(addr, ARRAY_SLOTS).split(_NUL)[0].decode(
+                    errors="surrogateescape")), addr)
+            elif structs and target == "int" and not array and style == "wait_status":
+                if ret is not None and ret > 0:     # else no child reaped, or failed: the address, as strace
+                    v = _read(lambda: WaitStatus(_S_INT.unpack(_exactly(mem.read_bytes(addr, 4), 4))[0]), addr)
+            elif target == "bytes":
                 j = sizes.get(i)          # the table's buf:in[bytes](count)
                 if j is not None and j < len(raw) and params[j][1] in _INTS:
                     n = register(params[j][1], raw[j])
                     if isinstance(n, int) and n >= 0:
                         v = _read(lambda: mem.read_bytes(addr, min(n, SHOW + 1)), addr)
-                        if (sc.name, name) in HEX_BUFFERS and isinstance(v, bytes):
+                        if style == "hex" and isinstance(v, bytes):
                             v = HexBytes(v)
             elif target == "str" and array == "[]":
                 strv = getattr(mem, "read_strv", None)   # a tracer's copy holds the strings
@@ -682,6 +762,12 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False) -> list[t
                     v = _read(lambda: fn(mem.read_bytes(addr, min(count, ARRAY_SLOTS // one) * one), count), addr)
         out.append((name, v))
     return out
+
+
+def _exactly(data: bytes, n: int) -> bytes:
+    if len(data) < n:
+        raise OSError(_errno.EFAULT, "short copy")
+    return data
 
 
 def _read(fn, addr):
@@ -794,6 +880,7 @@ def format_result(value: int) -> str:
 import struct as _st  # noqa: E402
 
 _S_INT2 = _st.Struct("<ii")
+_S_INT = _st.Struct("<i")
 _NUL = b"\0"
 _S_STAT = _st.Struct("<QQQIII4xQqqq")           # struct stat, x86_64, up to st_blocks
 _S_STATX = _st.Struct("<IIQIIIH2xQQ")          # struct statx, up to stx_size
@@ -809,14 +896,35 @@ def file_mode(mode: int) -> str:
     return f"{kind}|{perm}" if kind else perm
 
 
+def _hex0(v: int) -> str:
+    """C's %#x: 0 is 0."""
+    return f"{v:#x}" if v else "0"
+
+
+def makedev(dev: int) -> str:
+    """A dev_t as strace prints it (print_dev_t.c): makedev(0x1, 0x3)."""
+    major = (dev >> 8) & 0xFFF | (dev >> 32) & ~0xFFF
+    minor = dev & 0xFF | (dev >> 12) & ~0xFF
+    return f"makedev({_hex0(major)}, {_hex0(minor)})"
+
+
 def _stat(data: bytes) -> Name:
+    """strace's abbreviated struct stat (print_struct_stat.c): a device's st_rdev, else st_size."""
     dev, ino, nlink, mode, uid, gid, rdev, size, blksize, blocks = _S_STAT.unpack_from(data)
+    if mode & 0o170000 in (0o020000, 0o060000):
+        return Name(f"{{st_mode={file_mode(mode)}, st_rdev={makedev(rdev)}, ...}}")
     return Name(f"{{st_mode={file_mode(mode)}, st_size={size}, ...}}")
 
 
 def _statx(data: bytes) -> Name:
+    """strace's abbreviated struct statx (statx.c): stx_mode and stx_size as the mask says."""
     mask, blksize, attrs, nlink, uid, gid, mode, ino, size = _S_STATX.unpack_from(data)
-    return Name(f"{{stx_mask={mask:#x}, stx_mode={file_mode(mode)}, stx_size={size}, ...}}")
+    text = f"{{stx_mask={kind_text(KINDS['statx_mask'], mask)}, stx_attributes={kind_text(FIELD_KINDS['statx_attrs'], attrs)}"
+    if mask & 0x3:          # STATX_TYPE|STATX_MODE
+        text += f", stx_mode={file_mode(mode)}"
+    if mask & 0x200:        # STATX_SIZE
+        text += f", stx_size={size}"
+    return Name(text + ", ...}")
 
 
 def _timespec(data: bytes) -> Name:
@@ -883,8 +991,8 @@ def _sigaction(data: bytes) -> dict:
     """The kernel's struct sigaction as strace prints it (signal.c
     decode_new_sigaction): sa_restorer only with SA_RESTORER."""
     handler, flags, restorer, mask = _st.unpack_from("<QQQQ", data)
-    out = {"sa_handler": kind_text(KINDS["sa_handler"], handler), "sa_mask": sigset(mask),
-           "sa_flags": kind_text(KINDS["sigaction_flags"], flags)}
+    out = {"sa_handler": kind_text(FIELD_KINDS["sa_handler"], handler), "sa_mask": sigset(mask),
+           "sa_flags": kind_text(FIELD_KINDS["sigaction_flags"], flags)}
     if flags & 0x04000000:
         out["sa_restorer"] = Addr(restorer)
     return out
@@ -930,13 +1038,45 @@ class PollFds(list):
 
 def _pollfds(data: bytes, count: int) -> PollFds:
     out = PollFds()
-    ev = KINDS["poll_events"]
+    ev = FIELD_KINDS["poll_events"]
     for i in range(min(count, len(data) // 8)):
         fd, events, revents = _st.unpack_from("<iHH", data, 8 * i)
         out.append({"fd": fd, "events": kind_text(ev, events), "revents": kind_text(ev, revents)})
     if count > len(out):
         out.append(...)
     return out
+
+
+class WaitStatus(int):
+    """A wait status as strace prints it (wait.c printstatus):
+    [{WIFEXITED(s) && WEXITSTATUS(s) == 0}]; a number in JSON."""
+
+    def __str__(self) -> str:
+        s = int(self) & 0xFFFFFFFF
+        sig = lambda n: str(_named(SIGNALS, n))     # noqa: E731
+        if s & 0xFF == 0x7F:
+            n = (s >> 8) & 0xFF
+            text = f"{{WIFSTOPPED(s) && WSTOPSIG(s) == {sig(n & 0x7F)}{' | 0x80' if n & 0x80 else ''}}}"
+            s &= ~(n << 8 | 0x7F)
+        elif 0 < s & 0x7F < 0x7F:
+            text = f"{{WIFSIGNALED(s) && WTERMSIG(s) == {sig(s & 0x7F)}{' && WCOREDUMP(s)' if s & 0x80 else ''}}}"
+            s &= ~(s & 0x7F | 0x80)
+        elif s & 0x7F == 0:
+            text = f"{{WIFEXITED(s) && WEXITSTATUS(s) == {(s >> 8) & 0xFF}}}"
+            s &= ~(s & 0xFF00)
+        elif s == 0xFFFF:
+            text = "{WIFCONTINUED(s)}"
+            s &= ~0xFFFF
+        else:
+            return f"[{_hex0(s)}]"
+        if s >> 16:
+            text += f" | {kind_text(FIELD_KINDS['ptrace_event'], s >> 16)} << 16"
+            s &= 0xFFFF
+        if s:
+            text += f" | {_hex0(s)}"
+        return f"[{text}]"
+
+    __repr__ = __str__
 
 
 # layout -> (bytes to read, formatter): decoded for display without construct
