@@ -43,6 +43,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/keyctl.h>
+#include <linux/securebits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -240,6 +241,45 @@ static void pty_owner(int master, const struct lxb_config *cfg)
     }
 }
 
+/*
+ * Init as the zone's root, to ps.  The guest's user namespace shows init's
+ * ids as it maps them, and run by root init has host root's ids (of its own
+ * namespace, mapped one to one), which the guest's never maps: ps said init
+ * was "nobody".  Once the guest is started, init takes the zone root's ids
+ * as its effective (and file system) ids only, keeping its capabilities
+ * (SECBIT_NO_SETUID_FIXUP; they are its own namespace's) and its real and
+ * saved ids, which the kernel's checks of one process against another use:
+ * the guest's root still may not signal init (kill: the target's real and
+ * saved ids), set its limits (prlimit: all three) or, init holding
+ * capabilities the guest's root never has, renice it or change its
+ * scheduling, affinity or I/O priority (commoncap's cap_safe_nice); init's
+ * /proc files stay host root's, as it is not dumpable (ptrace, /proc/1/mem,
+ * pidfd_getfd, oom_score_adj stay refused).  On the host init only loses:
+ * its files are opened as the zone's root, no longer as host root.  Run by a
+ * user, init already has the zone root's ids.  A change of effective ids
+ * clears PR_SET_PDEATHSIG: set again, and if lxrun died meanwhile (its end
+ * of ctl hung up: it waits there for the listener), init goes now.
+ */
+static void init_as_zone_root(int ctl, const struct lxb_config *cfg)
+{
+    long uid = id_in_init(cfg->guest_uid_map, 0), gid = id_in_init(cfg->guest_gid_map, 0);
+    struct pollfd pfd = {ctl, POLLRDHUP, 0};
+    int rc = 0;
+
+    if (uid < 0 || gid < 0 || ((uid_t)uid == geteuid() && (gid_t)gid == getegid()))
+        return;
+    /* raw set*id: init is a raw clone (zone_proc.c lxb_become says why) */
+    if (prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP) != 0 ||
+        syscall(SYS_setresgid, (gid_t)-1, (gid_t)gid, (gid_t)-1) != 0 ||
+        syscall(SYS_setresuid, (uid_t)-1, (uid_t)uid, (uid_t)-1) != 0)
+        rc = errno;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR)))
+        _exit(125);
+    if (rc)
+        lxb_die_step(ctl, "init as the zone's root", rc);
+}
+
 /* wait until the guest has loaded its filter and published its listener;
    returns the listener, taken into init, or -1 if the guest died first.
    Init sleeps on `go` (a socketpair with the guest) until the guest writes
@@ -404,6 +444,9 @@ void lxb_init_main(const struct lxb_config *cfg, int ctl, int syncfd)
             lxb_send_msg(ctl, LXB_MSG_EXEC_FAILED, h->exec_errno, NULL, -1);
         _exit(127);
     }
+    /* before the listener goes: lxrun waits on ctl for it, so a hang-up
+       there means lxrun died */
+    init_as_zone_root(ctl, cfg);
     if (cfg->hold_guest) {
         int pidfd = (int)syscall(SYS_pidfd_open, guest, 0);
         if (pidfd < 0)

@@ -109,16 +109,21 @@ def test_guest_sees_only_its_pids(rootfs):
 
 
 def test_init_is_out_of_a_root_run_guests_reach(rootfs):
-    """Run by root, the zone's init is host root in a user namespace above the
-    guest's, an id the guest's namespace does not map: ps shows it as nobody
-    and the guest's root may not signal it (docs/DIFFERENCES.md, Processes);
-    an id the guest maps would let it renice init, change its scheduling and
-    OOM score, and open its /proc files by their mode."""
+    """Run by root, the zone's init has the zone root's effective ids, so ps
+    shows it as root, but keeps host root's real and saved ids (of a user
+    namespace above the guest's) and capabilities the guest's root never
+    has: the guest's root may not signal it, set its limits, renice it,
+    change its scheduling, affinity, I/O priority or OOM score, nor open its
+    /proc files (docs/DIFFERENCES.md, Processes; csrc/zone_init.c
+    init_as_zone_root)."""
     if os.geteuid() != 0:
         pytest.skip("run by a user, init and the guest share the zone's one id")
-    out = sh(Zone(rootfs), "ps -o user= -p 1; kill -0 1 2>/dev/null || echo refused; "
-                           "(echo 1000 > /proc/1/oom_score_adj) 2>/dev/null || echo refused")
-    assert out.split() == ["nobody", "refused", "refused"], out
+    out = sh(Zone(rootfs), "ps -o user=,group= -p 1; kill -0 1 2>/dev/null || echo refused; "
+                           "(echo 1000 > /proc/1/oom_score_adj) 2>/dev/null || echo refused; "
+                           "for c in 'prlimit --pid 1 --nofile=5' 'renice -n 5 -p 1' 'taskset -p 1 1' "
+                           "'chrt -i -p 0 1' 'ionice -c3 -p 1' 'cat /proc/1/environ' 'readlink /proc/1/exe'; do "
+                           "$c >/dev/null 2>&1 && echo \"done: $c\" || echo refused; done")
+    assert out.split() == ["root", "root"] + ["refused"] * 9, out
 
 
 def test_hostname_is_the_zones(rootfs):

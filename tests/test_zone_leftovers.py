@@ -4,8 +4,8 @@ Debian rootfs, by the C front door (lxrun) and the Python CLI (lxrun-py):
 - /etc/hostname says the zone's name, as hostname(1) does, over an empty one
   or one that names the host (debootstrap and mmdebstrap copy the host's);
   `lxrun rootfs create` leaves it empty (csrc/zone_fs.c, lxbrand/rootfs.py);
-- init (pid 1) is the zone's root to ps, not "nobody", and no more reachable
-  than before (csrc/zone_init.c init_as_zone_root);
+- init (pid 1) is the zone's root to ps, not "nobody", and the guest reaches
+  it no more than before (csrc/zone_init.c init_as_zone_root);
 - the launch configuration's memfd is sealed before lxbrand-init reads it,
   and lxbrand-init refuses one that is not (csrc/launcher.c);
 - under script(1) with input at its end, lxrun --tty's output has no stray
@@ -117,3 +117,68 @@ def test_rootfs_create_leaves_no_hostname_of_the_hosts(tmp_path):
         else:
             rf._zone_files(str(tree))
         assert sorted(os.listdir(tree / "etc")) == ["hosts"]
+
+
+# ---- init is the zone's root ----------------------------------------------------
+
+PS = "ps -o pid=,user=,group= -p 1; ps -o user= -p 2"
+REACH = ("kill -0 1 2>/dev/null || echo refused; (echo 1000 > /proc/1/oom_score_adj) 2>/dev/null || echo refused; "
+         "for c in 'prlimit --pid 1 --nofile=5' 'renice -n 5 -p 1' 'taskset -p 1 1' 'chrt -i -p 0 1' "
+         "'ionice -c3 -p 1' 'cat /proc/1/environ' 'readlink /proc/1/exe' 'cat /proc/1/maps'; do "
+         "$c >/dev/null 2>&1 && echo \"done: $c\" || echo refused; done; "
+         "kill -KILL 1; kill -STOP 1; sleep 0.2; ps -o pid=,stat= -p 1")
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_init_is_the_zones_root_to_ps_and_out_of_reach(rootfs, entry):
+    """ps says init is root, as the guest's root is; and the guest's root
+    reaches init no more than before (tests/test_zone.py
+    test_init_is_out_of_a_root_run_guests_reach, here by both entry points):
+    pid 1 of the zone ignores KILL and STOP from inside and sleeps on."""
+    if os.geteuid() != 0:
+        pytest.skip("run by a user, init has always had the zone root's ids")
+    r = run(entry, rootfs, "/bin/sh", "-c", PS + "; " + REACH)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split("\n")
+    assert lines[0].split() == ["1", "root", "root"] and lines[1] == "root", r.stdout
+    assert lines[2:12] == ["refused"] * 10, r.stdout
+    assert lines[12].split()[0] == "1" and lines[12].split()[1].startswith("S"), r.stdout
+
+
+def test_init_is_the_zones_root_to_ps_run_by_a_user(nobodys_debian):
+    r = lxrun_as_user(NOBODY, NOBODY, nobodys_debian, "/bin/sh", "-c", PS)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["1", "root", "root", "root"], r.stdout
+
+
+def test_init_has_the_zone_roots_effective_ids_only(rootfs):
+    """Seen from the host, init's effective and file system ids are the zone
+    root's (LXB_ID_BASE, run by root), its real and saved ids host root's of
+    its own namespace, as before; its capabilities are those it had."""
+    if os.geteuid() != 0:
+        pytest.skip("run by a user, init has the user's ids")
+    from lxbrand import idshift
+    p = subprocess.Popen(["lxrun", rootfs, "/bin/sleep", "30"])
+    try:
+        found = None
+        for _ in range(200):
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    with open(f"/proc/{pid}/status") as f:
+                        st = f.read()
+                except OSError:
+                    continue
+                if f"PPid:\t{p.pid}\n" in st and "Name:\tlxbrand-init" in st:
+                    found = st
+            if found and f"\t{idshift.BASE}\t" in found:
+                break
+            threading.Event().wait(0.05)
+        assert found, "no lxbrand-init below lxrun"
+        ids = {line.split(":")[0]: line.split()[1:] for line in found.splitlines()
+               if line.startswith(("Uid:", "Gid:"))}
+        base = str(idshift.BASE)
+        assert ids["Uid"] == ["0", base, "0", base], found
+        assert ids["Gid"] == ["0", base, "0", base], found
+    finally:
+        p.kill()
+        p.wait()
