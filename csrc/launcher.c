@@ -46,6 +46,12 @@
 
 #include "zone_int.h"
 
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+/* the launch configuration's seals: no write, no size change, no more seals */
+#define LXB_PACK_SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
 extern char **environ;
 
 /* newuidmap/newgidmap PID inside outside count...: the setuid helpers that
@@ -356,7 +362,14 @@ int lxb_config_pack(const struct lxb_config *cfg)
     memcpy(w.buf + at_head - 1, &head, sizeof head);
     memcpy(w.buf + at_config - 1, &c, sizeof c);
 
-    fd = (int)syscall(SYS_memfd_create, "lxbrand-zone-config", MFD_CLOEXEC);
+    /* sealed once written (LXB_PACK_SEALS): lxbrand-init reads it through a
+       private mapping, whose pages it has not written still show the
+       file's, so a later write by any holder (another thread of the
+       caller, which may open it again through /proc/PID/fd) would change
+       the configuration after lxb_config_unpack checked it */
+    fd = (int)syscall(SYS_memfd_create, "lxbrand-zone-config", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
+    if (fd < 0 && errno == EINVAL)      /* before Linux 6.3: no MFD_NOEXEC_SEAL */
+        fd = (int)syscall(SYS_memfd_create, "lxbrand-zone-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) {
         rc = -errno;
         free(w.buf);
@@ -373,6 +386,8 @@ int lxb_config_pack(const struct lxb_config *cfg)
         done += (size_t)n;
     }
     free(w.buf);
+    if (rc == 0 && fcntl(fd, F_ADD_SEALS, LXB_PACK_SEALS) != 0)
+        rc = -errno;
     if (rc < 0) {
         close(fd);
         return rc;
@@ -414,6 +429,12 @@ struct lxb_config *lxb_config_unpack(int memfd)
     size_t len;
     int i, bad = 0;
 
+    /* only a sealed pack: nothing can change it once checked */
+    i = fcntl(memfd, F_GET_SEALS);
+    if (i < 0 || (i & LXB_PACK_SEALS) != LXB_PACK_SEALS) {
+        errno = i < 0 ? errno : EPERM;
+        return NULL;
+    }
     if (fstat(memfd, &st) != 0 || (size_t)st.st_size < sizeof *head)
         return NULL;
     len = (size_t)st.st_size;

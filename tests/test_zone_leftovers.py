@@ -182,3 +182,77 @@ def test_init_has_the_zone_roots_effective_ids_only(rootfs):
     finally:
         p.kill()
         p.wait()
+
+
+# ---- the launch configuration's memfd is sealed ------------------------------------
+
+F_GET_SEALS = 1034
+SEALS = 0x0001 | 0x0002 | 0x0004 | 0x0008        # F_SEAL_SEAL, SHRINK, GROW, WRITE
+
+
+def test_launch_memfd_is_sealed_before_lxbrand_init_reads_it(rootfs):
+    """Another thread of the caller (the library's), watching its own fds,
+    opens the configuration's memfd again while lxbrand-init reads it: it is
+    sealed, and a write, a truncation and a growth all fail (EPERM)."""
+    seen, stop = [], threading.Event()
+
+    def watch():
+        while not stop.is_set() and not seen:
+            for fd in os.listdir("/proc/self/fd"):
+                try:
+                    if "lxbrand-zone-config" not in os.readlink(f"/proc/self/fd/{fd}"):
+                        continue
+                    w = os.open(f"/proc/self/fd/{fd}", os.O_RDWR)
+                except OSError:
+                    continue
+                try:
+                    seals = fcntl.fcntl(w, F_GET_SEALS)
+                    tries = []
+                    for attempt in (lambda: os.pwrite(w, b"\0" * 8, 0), lambda: os.ftruncate(w, 1),
+                                    lambda: os.ftruncate(w, 1 << 20)):
+                        try:
+                            attempt()
+                            tries.append("done")
+                        except OSError as e:
+                            tries.append(e.errno)
+                    seen.append((seals, tries))
+                finally:
+                    os.close(w)
+                break
+
+    t = threading.Thread(target=watch)
+    t.start()
+    try:
+        for _ in range(20):
+            r = lxbrand.Zone(rootfs).run(["/bin/true"])
+            assert r.returncode == 0
+            if seen:
+                break
+    finally:
+        stop.set()
+        t.join()
+    assert seen, "the watching thread never saw the configuration's memfd"
+    seals, tries = seen[0]
+    assert seals & SEALS == SEALS, hex(seals)
+    assert tries == [1, 1, 1], tries           # EPERM, EPERM, EPERM
+
+
+def test_lxbrand_init_refuses_a_configuration_that_is_not_sealed():
+    init = os.path.join(os.path.dirname(lxbrand.__file__), "lxbrand-init")
+    ctl_ours, ctl_its = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    sync_r, sync_w = os.pipe()
+    mfd = os.memfd_create("lxbrand-zone-config", os.MFD_CLOEXEC)
+    try:
+        os.write(mfd, b"\0" * 4096)
+        os.set_inheritable(mfd, True)
+        r = subprocess.run([init, str(mfd), str(ctl_its.fileno()), str(sync_r)],
+                           pass_fds=(mfd, ctl_its.fileno(), sync_r), timeout=30)
+        assert r.returncode == 125
+        msg = ctl_ours.recv(4096)
+        value = int.from_bytes(msg[4:8], "little")
+        assert value == 1 and b"read the zone's configuration" in msg, msg     # EPERM
+    finally:
+        for fd in (mfd, sync_r, sync_w):
+            os.close(fd)
+        ctl_ours.close()
+        ctl_its.close()
