@@ -274,6 +274,10 @@ int lxb_addfd_send(int listener_fd, uint64_t id, int host_fd, uint32_t newfd_fla
 /* csrc/pty.c: copy between the terminal and the pty master until stop_fd
    is readable or either side closes */
 int lxb_pty_relay(int in_fd, int out_fd, int master_fd, int stop_fd);
+/* before a terminal in canonical mode goes raw: take the EOFs typed to it
+   (made raw, each would read as a NUL byte); the relay gives them to the
+   guest as its terminal's EOF character.  Returns how many */
+int lxb_tty_take_eofs(int fd);
 /* wait (at most timeout_ms) until the master holds no output of the guest
    that the relay has not taken: before a job stop gives the terminal back */
 void lxb_pty_drain(int master_fd, int timeout_ms);

@@ -672,6 +672,7 @@ class _Run:
         except termios.error:
             return                  # no terminal on stdin: the caller's relay, no job
         self.job = True
+        _csup.lib.lxb_tty_take_eofs(0)      # csrc/pty.c: made raw, an EOF would read as a NUL
         ttymod.setraw(0, termios.TCSANOW)
 
     def _job_raw(self) -> None:
@@ -683,6 +684,7 @@ class _Run:
         try:
             if os.tcgetpgrp(0) != os.getpgrp():
                 return
+            _csup.lib.lxb_tty_take_eofs(0)
             ttymod.setraw(0, termios.TCSANOW)
             if self.z.pty_fd >= 0:
                 fcntl.ioctl(self.z.pty_fd, termios.TIOCSWINSZ, fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8))

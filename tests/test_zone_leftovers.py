@@ -256,3 +256,37 @@ def test_lxbrand_init_refuses_a_configuration_that_is_not_sealed():
             os.close(fd)
         ctl_ours.close()
         ctl_its.close()
+
+
+# ---- script(1): no stray NUL ---------------------------------------------------
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_tty_under_script_at_eof_has_no_stray_nul(rootfs, entry):
+    if not shutil.which("script"):
+        pytest.skip("script(1) (util-linux) is not installed")
+    # script sends its EOF (^D) as its input ends, at once: the sleep makes
+    # sure it waits in the terminal before lxrun makes the terminal raw
+    lxrun = f"sleep 0.3; exec {shutil.which(entry)} --tty {rootfs}"
+    r = subprocess.run(["script", "-qc", f"{lxrun} /bin/echo hi", "/dev/null"],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert (r.returncode, r.stdout) == (0, b"hi\r\n"), r
+    # the EOF script sends is the guest's, as natively: cat ends
+    r = subprocess.run(["script", "-qc", f"{lxrun} /bin/cat", "/dev/null"],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    assert (r.returncode, r.stdout) == (0, b""), r
+
+
+def test_tty_typed_ahead_lines_still_reach_the_guest(rootfs):
+    """Only EOF marks are taken before the terminal goes raw: a line script
+    types first (its input is a file) reaches the guest as it was."""
+    if not shutil.which("script"):
+        pytest.skip("script(1) (util-linux) is not installed")
+    with tempfile.TemporaryFile() as f:
+        f.write(b"one line\n")
+        f.seek(0)
+        for entry in ENTRIES:
+            r = subprocess.run(["script", "-qc", f"{shutil.which(entry)} --tty {rootfs} /bin/sh -c 'read l; "
+                                "echo got=$l'", "/dev/null"], stdin=f, capture_output=True, timeout=60)
+            f.seek(0)
+            assert r.returncode == 0, r
+            assert b"got=one line" in r.stdout and b"\0" not in r.stdout and b"^@" not in r.stdout, r

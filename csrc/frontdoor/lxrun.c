@@ -1124,6 +1124,7 @@ static void job_raw(void)
     struct winsize ws;
     if (tcgetpgrp(0) != getpgrp())
         return;                  /* `bg`: the terminal is the shell's */
+    lxb_tty_take_eofs(0);        /* pty.c: made raw, an EOF would read as a NUL */
     tcsetattr(0, TCSANOW, &raw_tty);
     tty_saved = 1;
     if (ioctl(0, TIOCGWINSZ, &ws) == 0)
@@ -1854,6 +1855,7 @@ int main(int argc, char **argv)
         raw.c_cc[VTIME] = 0;
         raw_tty = raw;
         tty_saved = 1;
+        lxb_tty_take_eofs(0);    /* pty.c: made raw, an EOF would read as a NUL */
         tcsetattr(0, TCSANOW, &raw);
     }
     c.use_pty = tty ? LXB_PTY_JOB : 0;
