@@ -235,6 +235,8 @@ static __always_inline struct bt_task *task_of(__u32 tid, int create)
         return NULL;
     z->state = BT_IDLE;
     z->zpid = z->ztid = 0;
+    z->retry = z->dwhen = 0;
+    z->dsig = 0;
     if (bpf_map_update_elem(&tasks, &tid, z, BPF_NOEXIST) != 0 && bpf_map_update_elem(&tasks, &tid, z, BPF_ANY) != 0)
         return NULL;
     return bpf_map_lookup_elem(&tasks, &tid);
@@ -243,7 +245,9 @@ static __always_inline struct bt_task *task_of(__u32 tid, int create)
 /* ---- the copies: trace.c copy_arg, with bpf_probe_read_user ---- */
 
 /* a string of at most cap bytes at dst (cap + 1 written with the NUL):
-   its length; *cut when it went on (cap bytes, no NUL among them) */
+   its length; *cut 1 when it went on (cap bytes, no NUL among them), -1
+   when it could not be read (a bad pointer, or a page not present: the
+   read may not fault it in) */
 static __always_inline __u32 read_str(char *dst, __u32 cap, __u64 addr, int *cut)
 {
     long n;
@@ -252,8 +256,10 @@ static __always_inline __u32 read_str(char *dst, __u32 cap, __u64 addr, int *cut
     if (cap > BT_SLOT)
         cap = BT_SLOT;
     n = bpf_probe_read_user_str(dst, cap + 1, (const void *)addr);
-    if (n <= 0)
+    if (n <= 0) {
+        *cut = -1;
         return 0;
+    }
     if ((__u64)n > cap) {
         *cut = 1;
         return cap;
@@ -261,7 +267,11 @@ static __always_inline __u32 read_str(char *dst, __u32 cap, __u64 addr, int *cut
     return (__u32)n - 1;
 }
 
-/* cp: the struct bt_copy's 8 bytes (a BPF call takes 5 arguments) */
+/* cp: the struct bt_copy's 8 bytes (a BPF call takes 5 arguments).
+   Returns 1 when a read failed: a page of the guest's not present (a
+   string in a binary's .rodata the task never touched) cannot be faulted
+   in here, where process_vm_readv would have; the entry's copy is then
+   taken again at the call's exit, when the kernel has read the memory */
 static __noinline int copy_one(struct bt_task *t, __u32 i, __u64 cp, int at_exit)
 {
     __u32 arg = cp & 0xff, how = (cp >> 8) & 0xff, lenarg = (cp >> 16) & 0xff, lenmul = (cp >> 24) & 0xff;
@@ -269,7 +279,7 @@ static __noinline int copy_one(struct bt_task *t, __u32 i, __u64 cp, int at_exit
     struct bt_rec *r = &t->rec;
     __u64 addr;
     __u32 n = 0;
-    int cut = 0;
+    int cut = 0, failed = 0;
     char *dst;
 
     if (i >= BT_SLOTS || arg >= 6)
@@ -280,11 +290,15 @@ static __noinline int copy_one(struct bt_task *t, __u32 i, __u64 cp, int at_exit
         return 0;
     if (how == COPY_STR && !at_exit) {
         n = read_str(dst, BT_SLOT, addr, &cut);
+        if (cut < 0) {
+            cut = 0;
+            failed = 1;
+        }
     } else if (how == COPY_STRV && !at_exit) {
         __u64 ptrs[16];
         __u32 k, room = BT_SLOT, got = 16, off;
         if (bpf_probe_read_user(ptrs, sizeof ptrs, (const void *)addr) != 0)
-            return 0;
+            return 1;
         for (k = 0; k < 16; k++) {
             __u32 m;
             int c2;
@@ -305,6 +319,10 @@ static __noinline int copy_one(struct bt_task *t, __u32 i, __u64 cp, int at_exit
             m = read_str(dst + off, BT_SLOT - 1 - off, ptrs[k], &c2);
             n += m + 1;
             room -= m + 1;
+            if (c2 < 0) {
+                failed = 1;      /* as trace.c's peek_str: nothing of it, the next one follows */
+                c2 = 0;
+            }
             if (c2) {
                 cut = 1;
                 got = k;
@@ -338,7 +356,7 @@ static __noinline int copy_one(struct bt_task *t, __u32 i, __u64 cp, int at_exit
         if (want == 0)
             return 0;
         if (bpf_probe_read_user(dst, (__u32)want, (const void *)addr) != 0)
-            return 0;
+            return how == COPY_IN;
         n = (__u32)want;
     } else {
         return 0;
@@ -347,12 +365,15 @@ static __noinline int copy_one(struct bt_task *t, __u32 i, __u64 cp, int at_exit
     r->slot_len[i] = (__u16)n;
     if (cut)
         r->slot_trunc |= (__u8)(1u << i);
-    return 0;
+    return failed;
 }
 
-static __always_inline void copy_all(struct bt_task *t, const struct bt_spec *s, int at_exit, int out_only)
+/* the copies of spec s (out_only: only OUT's; again: only the slots whose
+   entry copy failed, bits of `again`); the slots whose read failed */
+static __always_inline __u32 copy_all(struct bt_task *t, const struct bt_spec *s, int at_exit, int out_only,
+                                      __u32 again)
 {
-    __u32 i, nc = s->ncopy;
+    __u32 i, nc = s->ncopy, failed = 0;
 
     for (i = 0; i < BT_SLOTS; i++) {
         const struct bt_copy *c = &s->copy[i];
@@ -360,8 +381,17 @@ static __always_inline void copy_all(struct bt_task *t, const struct bt_spec *s,
             break;
         if (out_only && c->how != COPY_OUT)
             continue;
-        copy_one(t, i, *(const __u64 *)c, at_exit);
+        if (again) {
+            if (!(again & (1u << i)))
+                continue;
+            t->rec.slot_arg[i] = SLOT_NONE;
+            t->rec.slot_len[i] = 0;
+            t->rec.slot_trunc &= (__u8)~(1u << i);
+        }
+        if (copy_one(t, i, *(const __u64 *)c, at_exit))
+            failed |= 1u << i;
     }
+    return failed;
 }
 
 static __always_inline const struct bt_spec *spec_of(__s64 nr)
@@ -451,7 +481,7 @@ int bt_sys_enter(struct bpf_raw_tracepoint_args *ctx)
     r->args[4] = regs[REG_R8];
     r->args[5] = regs[REG_R9];
     r->t_entry = bpf_ktime_get_ns();
-    copy_all(t, s, 0, 0);
+    t->retry = copy_all(t, s, 0, 0, 0);
     t->state = BT_PENDING;
     if (nr == NR_EXECVE || nr == NR_EXECVEAT)
         bpf_map_update_elem(&execs, &tgid, &tid, BPF_ANY);
@@ -463,8 +493,13 @@ static __always_inline void finish(struct bt_task *t, const struct bt_spec *s, _
 {
     t->rec.ret = ret;
     t->rec.t_exit = bpf_ktime_get_ns();
+    /* an entry copy that faulted, again (not after an execve that
+       succeeded: the memory is the new program's) */
+    if (s && t->retry && !((t->rec.nr == NR_EXECVE || t->rec.nr == NR_EXECVEAT) && ret == 0))
+        copy_all(t, s, 0, 0, t->retry);
+    t->retry = 0;
     if (s)
-        copy_all(t, s, 1, 1);
+        copy_all(t, s, 1, 1, 0);
     output(&t->rec);
     t->state = BT_IDLE;
     if (t->dwhen == BT_D_AFTER_CALL)
@@ -529,7 +564,7 @@ int bt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
         a->rec.args[4] = regs[REG_R8];
         a->rec.args[5] = regs[REG_R9];
         a->rec.t_entry = bpf_ktime_get_ns();
-        copy_all(a, s, 0, 0);
+        copy_all(a, s, 0, 0, 0);
         a->rec.ret = ret;
         a->rec.t_exit = a->rec.t_entry;
         a->rec.flags = RECF_ANSWERED;

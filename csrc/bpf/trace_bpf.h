@@ -42,7 +42,7 @@ struct bt_rec {
 struct bt_task {
     __u32 state;                 /* BT_IDLE, BT_PENDING, BT_RESTART */
     __s32 zpid, ztid;            /* the zone's ids (innermost pid namespace), 0: not read yet */
-    __u32 pad;
+    __u32 retry;                 /* bit i: slot i's copy at entry faulted, taken again at the exit */
     /* a signal the kernel generated that ptrace would have stopped the task
        for, which the kernel now delivers differently (ignored: dropped at
        once; fatal: a group SIGKILL): shown where the stop would have been */

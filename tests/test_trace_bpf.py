@@ -1,0 +1,332 @@
+"""lxrun --trace from BPF programs on the kernel's tracepoints (csrc/bpftrace.c,
+csrc/bpf/trace.bpf.c; issue 13): the same programs traced by the BPF
+programs and by the ptrace tracer (LXBRAND_TRACE=bpf / ptrace) give the same
+lines, but for what the scheduler decides (durations, addresses, random
+bytes, lock contention, where a SIGCHLD lands), through the C front door
+and through lxrun-py; calls seccomp answers (--deny, the brand's denied
+syscalls) are shown as the ptrace tracer answers them; signals, a fatal
+signal, exits; a thread's execve; JSON that parses; an ordinary user gets
+the ptrace tracer; strace inside the zone works under the BPF trace."""
+import collections
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from lxbrand._csup import lib
+
+SCRIPTS = os.path.dirname(sys.executable)
+FRONT = os.environ.get("LXRUN_TEST_FRONTDOOR") or os.path.join(SCRIPTS, "lxrun")
+PYCLI = os.path.join(SCRIPTS, "lxrun-py")
+HANDOVER = "lxrun: front door: "
+
+needs_bpf = pytest.mark.skipif(os.geteuid() != 0 or lib.lxb_bpftrace_probe() < 0,
+                               reason="BPF programs cannot be loaded here (root, BTF, built with clang/libbpf)")
+
+# what the scheduler decides, not the program: lock contention, when a
+# SIGCHLD comes (and the handler's return), a wait that found no child yet
+TIMING = {"futex", "rt_sigreturn", "sched_yield"}
+THREADS = TIMING | {"mmap", "munmap", "mprotect", "madvise"}   # arenas and stacks as threads overlap
+
+
+def trace(prog, mode, args, tmp_path, fmt="text", env=None, check_front=True):
+    """(process, the trace's text) of `prog --trace -o FILE ARGS` under LXBRAND_TRACE=mode."""
+    out = tmp_path / f"trace.{mode}.{os.path.basename(prog)}.{fmt}"
+    if out.exists():
+        out.unlink()
+    e = dict(os.environ, LXBRAND_TRACE=mode, LXRUN_DEBUG_FRONTDOOR="1", **(env or {}))
+    p = subprocess.run([prog, "--trace", "--trace-format", fmt, "-o", str(out), *map(str, args)], env=e,
+                       capture_output=True, text=True, timeout=300)
+    if check_front and prog == FRONT:
+        assert HANDOVER not in p.stderr, p.stderr
+    return p, out.read_text()
+
+
+def both(args, tmp_path, prog=FRONT, fmt="text"):
+    """The same run traced by BPF and by ptrace (the first run of each leaves
+    the front door its cache: a run handed to Python is repeated)."""
+    for mode in ("bpf", "ptrace"):
+        trace(prog, mode, args, tmp_path, fmt, check_front=False)
+    pb, bpf = trace(prog, "bpf", args, tmp_path, fmt)
+    pp, ptrace = trace(prog, "ptrace", args, tmp_path, fmt)
+    assert (pb.returncode, pb.stdout) == (pp.returncode, pp.stdout), (pb.stderr, pp.stderr)
+    return pb, bpf, ptrace
+
+
+def _norm(body: str) -> str:
+    body = re.sub(r" <[0-9.]+>$", "", body)                              # duration
+    body = re.sub(r"0x[0-9a-f]+", "0x_", body)                           # addresses
+    body = re.sub(r'getrandom\("[^"]*"', 'getrandom("_"', body)          # random bytes
+    body = re.sub(r"tv_nsec=\d+", "tv_nsec=_", body)                     # clock readings
+    body = re.sub(r"^(brk\(.*\)) = \d+$", r"\1 = _", body)               # the heap, where ASLR put it
+    return body
+
+
+def per_task(text: str, drop=TIMING) -> dict:
+    """{tid: [lines]} of strace-like lines, normalised; the calls in `drop`
+    left out, and SIGCHLD: where it lands, and whether two children's exits
+    make one signal or two (a standard signal does not queue), is the
+    scheduler's; that a task got one is kept, under (tid, "SIGCHLD")."""
+    got = collections.defaultdict(list)
+    for line in text.splitlines():
+        m = re.match(r"\[pid (\d+)\] (.*)$", line)
+        assert m, line
+        tid, body = m.groups()
+        name = re.match(r"(\w+)\(", body)
+        if body.startswith("--- SIGCHLD"):
+            got[(tid, "SIGCHLD")] = [True]
+            continue
+        if name and name.group(1) == "wait4":
+            # which child is reaped first, and whether a WNOHANG wait
+            # finds one, is the scheduler's; the children reaped are not
+            if "WNOHANG" not in body:
+                got[(tid, "wait4")] = sorted(got.get((tid, "wait4"), []) + [_norm(body)])
+            continue
+        if name and name.group(1) in drop:
+            continue
+        got[tid].append(_norm(body))
+    return dict(got)
+
+
+def same(bpf: str, ptrace: str, drop=TIMING, ordered=True):
+    a, b = per_task(bpf, drop), per_task(ptrace, drop)
+    if not ordered:
+        a = {k: sorted(v) for k, v in a.items()}
+        b = {k: sorted(v) for k, v in b.items()}
+    diff = {k: (a.get(k), b.get(k)) for k in set(a) | set(b) if a.get(k) != b.get(k)}
+    if diff:
+        import difflib
+        lines = []
+        for k, (x, y) in sorted(diff.items(), key=str):
+            lines.append(f"== task {k}")
+            lines.extend(difflib.unified_diff(y or [], x or [], "ptrace", "bpf", lineterm="", n=1))
+        pytest.fail("\n".join(lines[:200]))
+    assert sum(len(v) for v in a.values()) > 10
+
+
+PROGRAMS = {
+    "sh": ["sh", "-c", "cat /etc/hostname | wc -c; (ls /nonexist; echo sub) | cat; uname -r >/dev/null; exit 3"],
+    "tar": ["sh", "-c", "tar -cf /tmp/t.tar /etc/hostname /etc/passwd /usr/share/dpkg; tar -tvf /tmp/t.tar >/dev/null;"
+            " mkdir /tmp/x && tar -xf /tmp/t.tar -C /tmp/x"],
+    "python3": ["python3", "-c", "import json, os; os.stat('/'); print(json.dumps({'a': 1}))"],
+    "fork-exec": ["sh", "-c", "for i in 1 2 3 4 5; do /bin/true; /bin/false; done; exit 0"],
+}
+
+
+@needs_bpf
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_bpf_traces_what_ptrace_traces(rootfs, tmp_path, name):
+    p, bpf, ptrace = both([rootfs, *PROGRAMS[name]], tmp_path)
+    same(bpf, ptrace)
+    assert 'execve("/usr/bin/' in bpf or 'execve("/bin/' in bpf
+    assert "lost" not in p.stderr
+
+
+@needs_bpf
+def test_lxrun_py_traces_with_bpf_as_the_front_door(rootfs, tmp_path):
+    args = [rootfs, *PROGRAMS["sh"]]
+    p, bpf, ptrace = both(args, tmp_path, prog=PYCLI)
+    same(bpf, ptrace)
+    _, front = trace(FRONT, "bpf", args, tmp_path)
+    same(bpf, front)
+
+
+@needs_bpf
+def test_bpf_traces_threads_and_a_threads_exec(rootfs, tmp_path):
+    """Four threads make 50 failing stats each; a child is forked and execs;
+    a thread execs while the leader sleeps: its exec returns in the leader's
+    tid and shows in the thread's, the leader's sleep ends without a result,
+    and the leader's death is not shown (as under ptrace)."""
+    code = ("import os, threading, time\n"
+            "def w(k):\n"
+            "    for i in range(50):\n"
+            "        try: os.stat(f'/nonexist-{k}-{i}')\n"
+            "        except FileNotFoundError: pass\n"
+            "ts = [threading.Thread(target=w, args=(k,)) for k in range(4)]\n"
+            "[t.start() for t in ts]; [t.join() for t in ts]\n"
+            "pid = os.fork()\n"
+            "if pid == 0: os.execv('/bin/true', ['true'])\n"
+            "os.waitpid(pid, 0)\n"
+            "threading.Thread(target=lambda: (time.sleep(0.2), os.execv('/bin/true', ['true']))).start()\n"
+            "time.sleep(30)\n")
+    p, bpf, ptrace = both(["-e", "MALLOC_ARENA_MAX=1", rootfs, "python3", "-c", code], tmp_path)
+    assert p.returncode == 0
+    same(bpf, ptrace, THREADS, ordered=False)
+    tasks = {k: v for k, v in per_task(bpf, THREADS).items() if isinstance(k, str)}
+    execs = [t for t, lines in tasks.items() if any(x.startswith('execve("/bin/true"') for x in lines)]
+    assert len(execs) == 2           # the child's, and the thread's (in its own tid)
+    leader = tasks["2"]
+    assert any(x.startswith("clock_nanosleep(") and x.endswith(" = ?") for x in leader), leader[-5:]
+    stats = [x for v in tasks.values() for x in v if x.startswith('newfstatat(AT_FDCWD, "/nonexist-')]
+    assert len(stats) == 200 and all(x.endswith("= -1 ENOENT (No such file or directory)") for x in stats)
+
+
+@needs_bpf
+def test_bpf_shows_calls_the_filter_answers(rootfs, tmp_path):
+    """--deny and the brand's denied syscalls never reach sys_enter (seccomp
+    answers first): shown from their sys_exit with their arguments, errno
+    and "(answered by the brand)", as the ptrace tracer answers them; with
+    --report the supervisor answers them, and counts them once."""
+    code = ("import ctypes, os\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "for i in range(3):\n"
+            "    print(libc.syscall(298, 0, 0, -1, -1, 0), ctypes.get_errno())\n"
+            "try: os.mkdir('/tmp/d')\n"
+            "except PermissionError: print('mkdir EPERM')\n"
+            "try: os.rmdir('/tmp')\n"
+            "except OSError as e: print('rmdir', e.errno)\n")
+    for extra in ([], [f"--report={tmp_path / 'report'}"]):
+        p, bpf, ptrace = both([*extra, "--deny", "mkdir", "--deny", "rmdir=EROFS", rootfs, "python3", "-c", code],
+                              tmp_path)
+        assert p.stdout == "-1 1\n-1 1\n-1 1\nmkdir EPERM\nrmdir 30\n"
+        same(bpf, ptrace)
+        tasks = per_task(bpf)
+        assert tasks["2"].count("perf_event_open(NULL, 0, -1, -1, 0) = -1 EPERM (Operation not permitted) "
+                                "(answered by the brand)") == 3
+        assert 'mkdir("/tmp/d", 0777) = -1 EPERM (Operation not permitted) (answered by the brand)' in tasks["2"]
+        assert 'rmdir("/tmp") = -1 EROFS (Read-only file system) (answered by the brand)' in tasks["2"]
+        if extra:
+            report = (tmp_path / "report").read_text()
+            assert re.search(r"perf_event_open\s+3\b", report), report
+
+
+@needs_bpf
+def test_bpf_shows_signals_and_exits(rootfs, tmp_path):
+    """A child killed by SIGTERM (fatal: without ptrace the kernel makes it a
+    group SIGKILL at once, yet the trace shows the SIGTERM as ptrace's stop
+    would), one by SIGKILL (no signal line, as under ptrace), a handled
+    SIGUSR2, an exit status."""
+    script = ("sleep 5 & p=$!; sleep 0.2; kill $p; wait $p; echo $?; "
+              "sleep 5 & p=$!; sleep 0.2; kill -9 $p; wait $p; echo $?; "
+              "trap 'echo usr2' USR2; kill -USR2 $$; exit 7")
+    p, bpf, ptrace = both([rootfs, "sh", "-c", script], tmp_path)
+    assert p.returncode == 7 and p.stdout == "143\n137\nusr2\n"
+
+    def events(text):      # the signals and ends of each task (when sh waits for its child is timing)
+        return sorted(x for x in text.splitlines() if re.match(r"\[pid \d+\] (---|\+\+\+) ", x)
+                      and "SIGCHLD" not in x)
+    assert events(bpf) == events(ptrace)
+    for text in (bpf, ptrace):
+        assert re.search(r"\] --- SIGTERM \{si_signo=SIGTERM, si_code=SI_USER, si_pid=2, si_uid=0\} ---", text)
+        assert re.search(r"\] \+\+\+ killed by SIGTERM \+\+\+", text)
+        assert re.search(r"\] \+\+\+ killed by SIGKILL \+\+\+", text) and "--- SIGKILL" not in text
+        assert "[pid 2] --- SIGUSR2 {si_signo=SIGUSR2, si_code=SI_USER, si_pid=2, si_uid=0} ---" in text
+        assert "[pid 2] +++ exited with 7 +++" in text
+
+
+@needs_bpf
+def test_bpf_json_lines_parse_and_match_ptraces(rootfs, tmp_path):
+    args = [rootfs, *PROGRAMS["sh"]]
+    p, bpf, ptrace = both(args, tmp_path, fmt="json")
+
+    def calls(text):
+        got = collections.defaultdict(list)
+        for line in text.splitlines():
+            ev = json.loads(line)
+            if ev.get("syscall") in TIMING | {"wait4"} or ev["type"] == "signal":
+                continue
+            res = ev.get("result")
+            if ev.get("syscall") == "brk" or (isinstance(res, int) and res > 1 << 32):
+                res = "an address"      # where ASLR put it
+            key = (ev["type"], ev.get("syscall"), res, ev.get("errno"), ev.get("answered"), ev.get("status"),
+                   ev.get("signal"))
+            got[ev["tid"]].append(key)
+        return dict(got)
+    assert calls(bpf) == calls(ptrace)
+    assert any(k[1] == "execve" for v in calls(bpf).values() for k in v)
+
+
+@needs_bpf
+def test_stats_with_bpf_trace_count_what_the_lines_show(rootfs, tmp_path):
+    """--trace --stats under BPF: the statistics come from the same records."""
+    out = tmp_path / "st"
+    env = dict(os.environ, LXBRAND_TRACE="bpf")
+    for _ in range(2):
+        p = subprocess.run([FRONT, "--trace", "-o", str(out), "--stats", "--stats-format", "json", rootfs, "sh",
+                            "-c", "ls /nonexist; ls /nonexist; exit 0"], env=env, capture_output=True, text=True,
+                           timeout=120)
+    assert p.returncode == 0, p.stderr
+    text = out.read_text()
+    lines, st = text[:text.index("\n{") + 1], json.loads(text[text.index("\n{") + 1:])
+    assert st["execve"]["calls"] == 3 and "lost_events" not in st
+    assert st["statx"]["calls"] == lines.count(" statx(") and st["statx"]["errors"]["ENOENT"] == 4
+
+
+@needs_bpf
+def test_strace_in_the_zone_works_under_the_bpf_trace(rootfs, tmp_path):
+    """No tracer holds the guest: its own ptrace works (the host's strace and
+    its libraries bound in), and its tracee's calls are traced too; under the
+    ptrace tracer it is refused with EPERM and a line on stderr."""
+    import shutil
+    d = tmp_path / "s"
+    d.mkdir()
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("no strace on the host")
+    shutil.copy(strace, d)
+    for line in subprocess.run(["ldd", strace], capture_output=True, text=True).stdout.splitlines():
+        m = re.search(r"=> (/\S+)", line)
+        if m and "libc.so" not in m.group(1):
+            shutil.copy(m.group(1), d)
+    args = ["--bind", f"{d}:/mnt:ro", "-e", "LD_LIBRARY_PATH=/mnt", rootfs, "/mnt/strace", "-f", "-qq", "-e",
+            "trace=openat", "cat", "/etc/hostname"]
+    trace(FRONT, "bpf", args, tmp_path, check_front=False)
+    p, bpf = trace(FRONT, "bpf", args, tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert 'openat(AT_FDCWD, "/etc/hostname", O_RDONLY) = 3' in p.stderr       # strace's own line
+    assert re.search(r'\[pid \d+\] openat\(AT_FDCWD, "/etc/hostname", O_RDONLY\) = 3', bpf)   # ours
+    assert re.search(r"\[pid 2\] ptrace\(", bpf) and "refused with EPERM" not in p.stderr
+    p, _ = trace(FRONT, "ptrace", args, tmp_path, check_front=False)
+    assert "refused with EPERM" in p.stderr
+
+
+@needs_bpf
+def test_bpf_lost_records_are_said(rootfs, tmp_path):
+    """A ring of one page that 20000 stats overflow: lxrun says how many
+    records were lost (stderr), and --stats says its counts are short."""
+    code = "import os\nfor i in range(20000): os.stat('/')\n"
+    for prog in (FRONT, PYCLI):
+        env = dict(os.environ, LXBRAND_TRACE="bpf", LXBRAND_BPF_RING_KB="4")
+        out = tmp_path / "lost"
+        p = subprocess.run([prog, "--trace", "-o", str(out), "--stats", "--stats-format", "json", rootfs,
+                            "python3", "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        assert re.search(r"lxrun: trace: \d+ records lost \(the BPF ring buffer was full\)", p.stderr), p.stderr
+        text = out.read_text()
+        assert json.loads(text[text.index("\n{") + 1:])["lost_events"] > 0
+
+
+@needs_bpf
+def test_bpf_leaves_nothing_in_the_zone(rootfs, tmp_path):
+    """No tracer (TracerPid 0) and no BPF fd of lxrun's in the zone."""
+    p, _ = trace(FRONT, "bpf", [rootfs, "sh", "-c", "ls -l /proc/self/fd/ /proc/1/fd/ 2>&1; grep TracerPid "
+                                "/proc/self/status"], tmp_path, check_front=False)
+    assert p.returncode == 0, p.stderr
+    assert "bpf" not in p.stdout and "TracerPid:\t0" in p.stdout
+
+
+def test_an_ordinary_user_gets_the_ptrace_tracer(unprivileged):
+    """No CAP_BPF for nobody: --trace still traces (ptrace), and
+    LXBRAND_TRACE=bpf says why not."""
+    def probe():
+        return 0 if lib.lxb_bpftrace_probe() < 0 else 1
+    assert unprivileged.call(probe).returncode == 0
+
+    def run(mode):
+        def main():
+            from lxbrand.cli import entry
+            if mode:
+                os.environ["LXBRAND_TRACE"] = mode
+            else:
+                os.environ.pop("LXBRAND_TRACE", None)
+            sys.argv = ["lxrun", "--trace", unprivileged.rootfs, "sh", "-c", "cd /nonexist; exit 0"]
+            entry()
+        return unprivileged.call(main)
+    r = run(None)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"chdir\(\"/nonexist\"\) = -1 ENOENT", r.stderr), r.stderr
+    r = run("bpf")
+    assert r.returncode != 0 and "LXBRAND_TRACE=bpf: BPF cannot trace" in r.stderr, r.stderr
