@@ -60,8 +60,8 @@ enum { SP_NONE = 0, SP_FD, SP_CLONE, SP_SIGNO };
 enum { A_PTR = 1, A_PATH, A_STR };
 enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
-       T_RLIMIT, T_POLLFD, T_WSTATUS };
-enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS };   /* decode.STYLE_CODES: a pointer's tg_param.special */
+       T_RLIMIT, T_POLLFD, T_INT1 };
+enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
 
 struct tg_param {
@@ -77,7 +77,19 @@ struct tg_sc {
     uint8_t shown;               /* TG_SHOWN[shown - 1] says which arguments strace prints; 0: all */
     uint8_t note;                /* NOTE_*: what strace adds after the result */
     uint8_t result;              /* TG_RESULTS[result - 1]: how the result prints; 0: the number */
+    uint8_t named;               /* TG_NAMED[named - 1]: name=value in strace's order (clone); 0: bare */
     struct tg_param p[6];
+};
+/* decode.Named: strace's name, the argument, the bits of argument `on` that show it (0: always) */
+struct tg_named_arg {
+    const char *label;
+    uint8_t arg;
+    unsigned long long bits;
+};
+struct tg_named {
+    uint8_t on;
+    const struct tg_named_arg *args;
+    int nargs;
 };
 /* decode.Result: RES_* and the kind (TG_KINDS index + 1) of its names; form 0: the number */
 enum { RES_OCTAL = 1, RES_FLAGS, RES_FLAGS0 };
@@ -1186,17 +1198,20 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
             v->pair[0] = (int32_t)le(d, 4);
             v->pair[1] = (int32_t)le(d + 4, 4);
             return;
-        case T_WSTATUS: {
+        case T_INT1: {   /* an int pointed to: a wait status, [1234] (decode.WaitStatus, IntRef) */
             struct tbuf b = {v->text, 0, sizeof v->text};
-            if (n < 4 || r->ret <= 0)   /* strace: no child reaped (0), or failed: the address */
+            if (n < 4 || (pp->special == ST_WAIT_STATUS && r->ret <= 0))   /* no child reaped, or failed */
                 return;
             v->i = (int32_t)le(d, 4);
             v->text[0] = 0;
-            if (json) {      /* the number (decode.WaitStatus) */
+            if (json) {      /* the number */
                 v->type = V_INT;
                 return;
             }
-            wait_status(&b, (uint32_t)v->i);
+            if (pp->special == ST_WAIT_STATUS)
+                wait_status(&b, (uint32_t)v->i);
+            else
+                tb_f(&b, "[%d]", (int)v->i);
             v->type = V_TEXT;
             return;
         }
@@ -1554,7 +1569,8 @@ static void put_syscall(struct lxb_tracer *t, struct lxb_sink *s, const struct l
                         uint64_t dur)
 {
     const struct tg_sc *sc = (r->nr >= 0 && r->nr < LXB_NR_MAX && TG_SC[r->nr].name) ? &TG_SC[r->nr] : NULL;
-    int noresult = r->flags & LXB_RECF_NORESULT, json = t->format == LXB_TRACE_JSON, i, n, first, shown;
+    int noresult = r->flags & LXB_RECF_NORESULT, json = t->format == LXB_TRACE_JSON, i, j, n, first, shown;
+    const struct tg_named *named;
     char tmp[32];
     struct val v;
 
@@ -1584,12 +1600,26 @@ static void put_syscall(struct lxb_tracer *t, struct lxb_sink *s, const struct l
     }
     n = sc ? sc->nparams : 6;
     shown = sc ? shown_args(sc, r->args) : 0x3f;
-    for (i = 0, first = 1; i < n; i++) {
-        if (!((shown >> i) & 1))
+    named = (sc && sc->named) ? &TG_NAMED[sc->named - 1] : NULL;
+    if (named)
+        n = named->nargs;
+    for (j = 0, first = 1; j < n; j++) {
+        i = j;
+        if (named) {     /* decode.named: in strace's order, as the `on` argument's bits say */
+            const struct tg_named_arg *a = &named->args[j];
+            if (a->bits && !(r->args[named->on] & a->bits))
+                continue;
+            i = a->arg;
+        } else if (!((shown >> i) & 1)) {
             continue;
+        }
         if (!first)
             put_s(s, ", ");
         first = 0;
+        if (named && !json) {
+            put_s(s, named->args[j].label);
+            P('=');
+        }
         if (sc) {
             arg_val(sc, i, r, !noresult, &v, json);
         } else {

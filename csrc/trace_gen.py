@@ -95,7 +95,7 @@ def param_row(sc, i: int) -> str:
     if target == "bytes":
         t = "T_BYTES"
     elif target == "int" and not array and style:
-        t = "T_WSTATUS"
+        t = "T_INT1"
     elif target in decode.FAST_ARRAYS and array == "[]":
         t = ARRAYS[target]
     elif target == "str" and array == "[]":
@@ -115,6 +115,8 @@ def param_row(sc, i: int) -> str:
 
 SHOWN = list(decode.SHOWN.items())
 RESULTS = list(decode.RESULTS.items())
+NAMED = list(decode.NAMED.items())
+NAMED_INDEX = {n: i + 1 for i, (n, _) in enumerate(NAMED)}          # 0: arguments bare, in order
 RESULT_INDEX = {n: i + 1 for i, (n, _) in enumerate(RESULTS)}      # 0: the number alone
 
 
@@ -154,7 +156,8 @@ def generate() -> str:
         params = ", ".join(param_row(sc, i) for i in range(min(6, len(sc.params))))
         shown = SHOWN_INDEX.get(sc.name, 0)
         out.append(f"    [{sc.nr}] = {{{_c(sc.name)}, {min(6, len(sc.params))}, {cls:#x}, {shown}, "
-                   f"{'NOTE_POLL' if decode.has_note(sc) else 0}, {RESULT_INDEX.get(sc.name, 0)}, {{{params}}}}},")
+                   f"{'NOTE_POLL' if decode.has_note(sc) else 0}, {RESULT_INDEX.get(sc.name, 0)}, "
+                   f"{NAMED_INDEX.get(sc.name, 0)}, {{{params}}}}},")
     out.append("};")
     # the arguments strace prints (decode.SHOWN): bitmasks of argument indexes
     for i, (name, rule) in enumerate(SHOWN):
@@ -168,6 +171,15 @@ def generate() -> str:
             raise SystemExit(f"trace_gen: {name}: shown by {rule.on}, not a register of its own")
         out.append(f"    /* {name} */ {{{on}, {rule.mask:#x}ull, TG_W{i}, {len(rule.cases)}, "
                    f"{_mask(sc, rule.default)}}},")
+    out.append("};")
+    # the calls strace prints as name=value (decode.NAMED)
+    for i, (name, rule) in enumerate(NAMED):
+        params = [p for p, _ in sc_of(name).params]
+        items = ", ".join(f"{{{_c(label)}, {params.index(arg)}, {bits:#x}ull}}" for label, arg, bits in rule.args)
+        out.append(f"static const struct tg_named_arg TG_N{i}[] = {{{items}}};")
+    out.append("static const struct tg_named TG_NAMED[] = {")
+    out += [f"    /* {name} */ {{{[p for p, _ in sc_of(name).params].index(rule.on)}, TG_N{i}, {len(rule.args)}}},"
+            for i, (name, rule) in enumerate(NAMED)]
     out.append("};")
     # how results print beyond the number (decode.RESULTS)
     for i, (name, rule) in enumerate(RESULTS):

@@ -172,7 +172,7 @@ def copies(sc) -> list:
                 found.append((1, i, lib.LXB_COPY_STRV, 6, SLOT, 0))
             elif target == "int" and n == "2":
                 found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, 8, 0))
-            elif target == "int" and not array and decode.STYLES.get((sc.name, name)) == "wait_status":
+            elif target == "int" and not array and decode.STYLES.get((sc.name, name)) in ("wait_status", "int_ref"):
                 found.append((2, i, lib.LXB_COPY_OUT, 6, 4, 0))
             elif target in decode.FAST_STRUCTS and not array:
                 size = decode.FAST_STRUCTS[target][0]
@@ -306,6 +306,9 @@ class Recorder:
                     if sc else list(enumerate(raw)))
             note = decode.result_note(sc, args, ret) if not noresult else ""
             keep = decode.shown(sc, raw) if sc else None         # what strace prints of the call
+            labels = decode.named(sc, raw)                         # clone's child_stack=..., in strace's order
+            if labels is not None:
+                keep = [i for _, i in labels]
             if keep is not None:
                 args = [args[i] for i in keep]
             ev = Event(type="syscall", pid=pid, tid=tid, time=(t_entry - self.t0) / 1e9, syscall=name, nr=nr,
@@ -319,7 +322,9 @@ class Recorder:
                     res += " (answered by the brand)"
                 if flags & lib.LXB_RECF_INJECTED:
                     res += " (INJECTED)"
-                ev.line = (f"[pid {tid}] {name}(" + ", ".join(decode.show(v) for _, v in args)
+                shown = ([f"{label}={decode.show(v)}" for (label, _), (_, v) in zip(labels, args)] if labels is not None
+                         else [decode.show(v) for _, v in args])
+                ev.line = (f"[pid {tid}] {name}(" + ", ".join(shown)
                            + f") = {res} <{dur / 1e9:.6f}>")
             self._deliver(ev)
         elif kind == lib.LXB_REC_SIGNAL:

@@ -925,7 +925,13 @@ _NAMED = [   # (syscall, registers, the line's call as the Python decoder and C 
     ("clock_gettime", (1, 0), "clock_gettime(CLOCK_MONOTONIC, NULL)"),
     ("mmap", (0, 4096, 3, 0x22, -1 & 0xFFFFFFFF, 0),
      "mmap(NULL, 4096, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)"),
-    ("clone", (0x1200011, 0, 0, 0, 0), None),
+    ("clone", (0x1200011, 0, 0, 0x7F0000001000, 0), "clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|"
+                                                    "CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f0000001000)"),
+    ("clone", (0x3D0F00, 0x7F0000002000, 0x7F0000003000, 0x7F0000003000, 0x7F0000004000),
+     "clone(child_stack=0x7f0000002000, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|"
+     "CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID, parent_tid=0x7f0000003000, tls=0x7f0000004000, "
+     "child_tidptr=0x7f0000003000)"),
+    ("clone", (0x11, 0, 0, 0, 0), "clone(child_stack=NULL, flags=SIGCHLD)"),
     ("kill", (5, 35), "kill(5, SIGRT_3)"),
     ("pipe2", (0, 0o2000000 | 0o4000), "pipe2(NULL, O_NONBLOCK|O_CLOEXEC)"),
     ("dup3", (3, 4, 0), "dup3(3, 4, 0)"),
@@ -1308,7 +1314,7 @@ def test_named_constants_of_sh_ls_cat_are_straces(rootfs, tmp_path):
              "rt_sigprocmask": (0, 1, 2), "fadvise64": (3,), "arch_prctl": (0,), "prlimit64": (1, 2, 3),
              "getrandom": (2,), "openat": (2, 3), "rt_sigaction": (0, 1, 2, 3), "lseek": (2,), "mmap": (2, 3, 5),
              "mprotect": (2,), "socket": (0, 1, 2), "fcntl": (1, 2), "read": (1,), "pread64": (1,), "getcwd": (0,),
-             "rseq": (1, 2, 3)}
+             "rseq": (1, 2, 3), "clone": (0, 1, 2, 3)}
 
     def names(cs):
         return {(n, len(a), tuple(re.sub(r"0x[0-9a-f]{6,}", "ADDR", a[i]) for i in named[n] if i < len(a)))
@@ -1366,7 +1372,7 @@ if pid == 0:
     os.kill(os.getpid(), signal.SIGKILL)
 os.waitpid(pid, 0)
 '''
-_STRUCT_SET = "access,rt_sigaction,rt_sigprocmask,prlimit64,poll,openat,fcntl,read,getcwd,wait4,mmap,newfstatat"
+_STRUCT_SET = "access,rt_sigaction,rt_sigprocmask,prlimit64,poll,openat,fcntl,read,getcwd,wait4,mmap,newfstatat,clone"
 
 
 @pytest.mark.skipif(not _strace_in_a_user_namespace(), reason="needs strace and user namespaces")
@@ -1433,5 +1439,51 @@ def test_structures_and_arities_are_straces(rootfs, tmp_path, front):
                       'openat(AT_FDCWD, "/etc/hostname", O_RDONLY|O_CLOEXEC) = ', ", F_GETFL) = ", ", F_GETFD) = ",
                       'getcwd("/", 1024) = 2', "[{WIFEXITED(s) && WEXITSTATUS(s) == 3}], 0, NULL) = ",
                       "[{WIFSIGNALED(s) && WTERMSIG(s) == SIGKILL}], 0, NULL) = ",
-                      ", MAP_PRIVATE|MAP_FIXED|MAP_DENYWRITE, 3, 0x"):
+                      ", MAP_PRIVATE|MAP_FIXED|MAP_DENYWRITE, 3, 0x",
+                      "clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, "
+                      "child_tidptr=ADDR) = "):
         assert construct in text, construct
+
+
+@pytest.mark.parametrize("front", [True, False], ids=["front door", "lxrun-py"])
+def test_structures_in_json_are_values(rootfs, tmp_path, front):
+    """The same python3 traced in JSON: what the text prints field by field
+    is an object or a list (a sigaction, its mask, a signal set, an rlimit in
+    numbers, pollfds with fd, events and revents, a wait status the number),
+    arguments strace leaves out are absent, and C (front door) and Python
+    (lxrun-py) agree."""
+    out = tmp_path / "trace.json"
+    cli = "lxrun" if front else PYCLI
+    r = subprocess.run([cli, f"--trace={_STRUCT_SET}", "--trace-format", "json", "-o", str(out), rootfs,
+                        "python3", "-c", _STRUCT_PROGRAM], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    ev = [json.loads(line) for line in out.read_text().splitlines()]
+    start = next(i for i, e in enumerate(ev) if e.get("syscall") == "access" and e["args"]["path"] == "/lxb13-start")
+    main = ev[start]["pid"]
+    ev = [e for e in ev[start:] if e["type"] == "syscall" and e["tid"] == main]
+
+    def args(name, **match):
+        return [e["args"] for e in ev if e["syscall"] == name and all(e["args"].get(k) == v for k, v in match.items())]
+    usr1 = args("rt_sigaction", signum="SIGUSR1")[0]
+    assert usr1["act"]["sa_mask"] == [] and usr1["act"]["sa_flags"] == "SA_RESTORER|SA_ONSTACK"
+    assert usr1["act"]["sa_handler"].startswith("0x") and usr1["act"]["sa_restorer"].startswith("0x")
+    assert usr1["oldact"] == {"sa_handler": "SIG_DFL", "sa_mask": [], "sa_flags": "0"}
+    assert args("rt_sigaction", signum="SIGHUP")[0]["act"]["sa_handler"] == "SIG_IGN"
+    masks = [(a["set"], a["oldset"]) for a in args("rt_sigprocmask")]
+    assert (["USR2", "TERM"], []) in masks
+    most = [s for s, _ in masks if isinstance(s, list) and len(s) > 40]
+    assert most and "RT_1" not in most[0] and "RTMIN" not in most[0] and "HUP" in most[0]    # the members, not ~[...]
+    assert {"resource": "RLIMIT_CORE", "pid": 0, "new_limit": {"rlim_cur": 0, "rlim_max": "RLIM64_INFINITY"},
+            "old_limit": "NULL"} in args("prlimit64")
+    assert args("prlimit64", resource="RLIMIT_STACK")[0]["old_limit"] == {"rlim_cur": 8 << 20,
+                                                                          "rlim_max": "RLIM64_INFINITY"}
+    polls = args("poll")
+    assert polls[0]["fds"] == [{"fd": 3, "events": "POLLIN", "revents": "POLLIN"},
+                               {"fd": 4, "events": "POLLOUT", "revents": "POLLOUT"}]
+    assert polls[1]["fds"] == [{"fd": 3, "events": "POLLPRI", "revents": "0"}]
+    assert [a for a in args("openat", path="/etc/hostname")] == [{"dirfd": "AT_FDCWD", "path": "/etc/hostname",
+                                                                   "flags": "O_RDONLY|O_CLOEXEC"}]
+    assert [a["mode"] for a in args("openat", path="/tmp/lxb13")] == ["0600"]
+    assert {"op": "F_GETFL"} in [{k: v for k, v in a.items() if k != "fd"} for a in args("fcntl")]
+    assert [a["wstatus"] for a in args("wait4") if a["wstatus"] != "NULL"] == [3 << 8, 9]
+    assert args("getcwd")[0]["buf"] == "/"

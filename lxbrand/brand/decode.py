@@ -477,6 +477,34 @@ def result_text(rule: Optional[Result], value: int) -> str:
     return f"{_hex0(v & (1 << 64) - 1)} (flags {kind_text(KINDS[rule.kind], v)})"
 
 
+class Named(NamedTuple):
+    """A call strace prints as name=value in an order of its own (clone(2):
+    child_stack=NULL, flags=...|SIGCHLD, child_tidptr=0x7f...): each (strace's
+    name, the argument, the bits of argument `on` that show it, 0: always).
+    Only the text has strace's names; JSON keeps the signature's, in this order."""
+    on: str
+    args: tuple
+
+
+_C = CLONE_FLAGS
+NAMED = {
+    "clone": Named("flags", (("child_stack", "stack", 0), ("flags", "flags", 0),
+                             ("parent_tid", "parent_tid", _C["CLONE_PARENT_SETTID"] | _C["CLONE_PIDFD"]),
+                             ("tls", "tls", _C["CLONE_SETTLS"]),
+                             ("child_tidptr", "child_tid", _C["CLONE_CHILD_SETTID"] | _C["CLONE_CHILD_CLEARTID"]))),
+}
+
+
+def named(sc, raw) -> Optional[list]:
+    """[(strace's name, argument index)] of a call strace prints as name=value (NAMED), else None."""
+    rule = NAMED.get(sc.name) if sc is not None else None
+    if rule is None:
+        return None
+    names = [n for n, _ in sc.params]
+    on = raw[names.index(rule.on)] if names.index(rule.on) < len(raw) else 0
+    return [(label, names.index(arg)) for label, arg, bits in rule.args if not bits or on & bits]
+
+
 def shown(sc, raw) -> Optional[tuple]:
     """The indexes of the arguments strace prints of this call (SHOWN), or
     None for every one."""
@@ -553,8 +581,9 @@ ARRAY_SLOTS = 256       # bytes of a struct array read (csrc/lxbrand.h LXB_TRACE
 # pointer arguments strace prints in a way of their own, as (syscall, argument):
 # "hex" a buffer all in hex (QUOTE_FORCE_HEX), "cstr" a buffer up to its NUL as
 # a path, "wait_status" an int wait status ([{WIFEXITED(s) && WEXITSTATUS(s) == 0}])
-STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wstatus"): "wait_status"}
-STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3}      # trace_fmt.c: tg_param.special of a pointer
+STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wstatus"): "wait_status",
+          ("clone", "parent_tid"): "int_ref"}
+STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4}      # trace_fmt.c: tg_param.special
 SHOW = 32               # bytes and string characters printed before "..."
 ARRAY_LIMIT = 32        # argv entries read
 
@@ -739,6 +768,8 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
             elif structs and target == "int" and not array and style == "wait_status":
                 if ret is not None and ret > 0:     # else no child reaped, or failed: the address, as strace
                     v = _read(lambda: WaitStatus(_S_INT.unpack(_exactly(mem.read_bytes(addr, 4), 4))[0]), addr)
+            elif structs and target == "int" and not array and style == "int_ref":
+                v = _read(lambda: IntRef(_S_INT.unpack(_exactly(mem.read_bytes(addr, 4), 4))[0]), addr)
             elif target == "bytes":
                 j = sizes.get(i)          # the table's buf:in[bytes](count)
                 if j is not None and j < len(raw) and params[j][1] in _INTS:
@@ -1045,6 +1076,15 @@ def _pollfds(data: bytes, count: int) -> PollFds:
     if count > len(out):
         out.append(...)
     return out
+
+
+class IntRef(int):
+    """An int a pointer argument points to, as strace prints it: [1234]; a number in JSON."""
+
+    def __str__(self) -> str:
+        return f"[{int(self)}]"
+
+    __repr__ = __str__
 
 
 class WaitStatus(int):
