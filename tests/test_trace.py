@@ -192,7 +192,8 @@ def test_traced_zone_behaves_as_untraced(rootfs):
     assert plain.stdout == watched.stdout and b"42" in plain.stdout
 
 
-def test_guest_ptrace_refused(rootfs):
+def test_guest_ptrace_refused(rootfs, monkeypatch):
+    monkeypatch.setenv("LXBRAND_TRACE", "ptrace")      # under BPF (test_trace_bpf.py) it works
     r, ev = traced(rootfs, ["python3", "-c", "import ctypes; print(ctypes.CDLL(None).ptrace(0, 0, 0, 0))"],
                    "ptrace")
     assert r.stdout == b"-1\n"
@@ -718,7 +719,8 @@ def test_front_door_trace_and_stats_to_a_file(rootfs, tmp_path):
 
 
 @needs_front
-def test_front_door_refuses_a_guests_ptrace_in_pythons_words(rootfs):
+def test_front_door_refuses_a_guests_ptrace_in_pythons_words(rootfs, monkeypatch):
+    monkeypatch.setenv("LXBRAND_TRACE", "ptrace")      # under BPF (test_trace_bpf.py) it works
     code = "import ctypes; print(ctypes.CDLL(None).ptrace(0, 0, 0, 0))"
     args = ["--trace=getppid", rootfs, "python3", "-c", code]
     p = _run([PYCLI, *args])
