@@ -33,9 +33,9 @@ def test_path_rule_fails_that_file_only(rootfs, lxrun):
     r = lxrun("--inject", rule, rootfs, "cat", "/etc/passwd")
     assert r.returncode == 1 and "/etc/passwd: No such file or directory" in r.stderr
     assert r.stdout == ""
-    with open(os.path.join(rootfs, "etc/hostname")) as f:
+    with open(os.path.join(rootfs, "etc/debian_version")) as f:
         hostname = f.read()
-    r = lxrun("--inject", rule, rootfs, "cat", "/etc/hostname")
+    r = lxrun("--inject", rule, rootfs, "cat", "/etc/debian_version")
     assert r.returncode == 0 and r.stdout == hostname
 
 
@@ -50,11 +50,11 @@ def test_path_rule_opens_as_the_kernel_would(rootfs):
     """A path rule makes the supervisor perform every open of the syscall:
     relative paths from the cwd, `..`, O_CREAT with the caller's ids and
     umask, absolute symlinks resolved inside the zone's root."""
-    script = ("cat hostname; cat ../etc/./hostname; umask 027; echo x >/tmp/new; ls -ln /tmp/new; "
-              "ln -s /etc/hostname /tmp/link; cat /tmp/link; cat /nonexistent 2>&1")
+    script = ("cat debian_version; cat ../etc/./debian_version; umask 027; echo x >/tmp/new; ls -ln /tmp/new; "
+              "ln -s /etc/debian_version /tmp/link; cat /tmp/link; cat /nonexistent 2>&1")
     r = Zone(rootfs, inject=["openat:error=EIO:path=/never/*"], cwd="/etc").run(
         ["sh", "-c", script], capture_output=True, timeout=120)
-    with open(os.path.join(rootfs, "etc/hostname")) as f:
+    with open(os.path.join(rootfs, "etc/debian_version")) as f:
         hostname = f.read().strip()
     lines = r.stdout.decode().splitlines()
     assert lines[0] == lines[1] == lines[3] == hostname
@@ -106,10 +106,10 @@ def test_retval_answers_without_running(rootfs):
 
 def test_short_read(rootfs):
     # ld.so reads libc's header (read 1); dash's read builtin reads a byte at
-    # a time: 'v' (read 2), then read 3 answers 0, end of file
-    with open(os.path.join(rootfs, "etc/hostname")) as f:
+    # a time: '1' (read 2), then read 3 answers 0, end of file
+    with open(os.path.join(rootfs, "etc/debian_version")) as f:
         first = f.read(1)
-    r = sh(rootfs, 'read x </etc/hostname; echo "[$x]"', ["read:retval=0:when=3"])
+    r = sh(rootfs, 'read x </etc/debian_version; echo "[$x]"', ["read:retval=0:when=3"])
     assert r.stdout.decode().strip() == f"[{first}]"
 
 
@@ -151,8 +151,8 @@ def test_eintr_is_retried_by_coreutils(rootfs):
     the trace shows the injected EINTR and the read that followed."""
     events = []
     z = Zone(rootfs, inject=["read:error=EINTR:when=2"], trace=events.append, trace_set="read")
-    r = z.run(["head", "-c", "100", "/etc/hostname"], capture_output=True, timeout=120)
-    with open(os.path.join(rootfs, "etc/hostname"), "rb") as f:
+    r = z.run(["head", "-c", "100", "/etc/debian_version"], capture_output=True, timeout=120)
+    with open(os.path.join(rootfs, "etc/debian_version"), "rb") as f:
         content = f.read()
     assert r.returncode == 0 and r.stdout == content
     reads = [e for e in events if e["type"] == "syscall" and e["syscall"] == "read"]

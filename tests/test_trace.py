@@ -25,11 +25,11 @@ def calls(events, name=None):
 
 
 def test_cat_open_read_write_close(rootfs):
-    with open(os.path.join(rootfs, "etc/hostname"), "rb") as f:
+    with open(os.path.join(rootfs, "etc/debian_version"), "rb") as f:
         content = f.read()
-    r, ev = traced(rootfs, ["cat", "/etc/hostname"], "openat,read,write,close")
+    r, ev = traced(rootfs, ["cat", "/etc/debian_version"], "openat,read,write,close")
     assert r.returncode == 0 and r.stdout == content
-    opened = [e for e in calls(ev, "openat") if e["args"]["path"] == "/etc/hostname"]
+    opened = [e for e in calls(ev, "openat") if e["args"]["path"] == "/etc/debian_version"]
     assert len(opened) == 1
     fd = opened[0]["result"]
     assert fd >= 3 and opened[0]["args"]["flags"].startswith("O_RDONLY")
