@@ -126,10 +126,12 @@ struct tg_name {
 /* decode.Kind: an enum, or a flags word (a field first, then bits, then the rest) */
 struct tg_kind {
     uint8_t bits, sgn, flags;
-    char rest, other;            /* rest: 'x' 0x1f, 'O' 0644; other (an enum): 'd' the number, 'x' hex */
+    char rest, other;            /* rest: 'x' 0x1f, 'O' 0644; other (an enum): 'd' the number, 'x' hex,
+                                    'i' an ioctl request's _IOC(...) */
     unsigned long long field;
     const struct tg_name *names, *values;
     const char *zero;
+    const char *dflt;            /* strace's word for what it does not name (MADV_???), or NULL */
 };
 /* decode.Switch: the kind of the case whose value the selecting argument has, else dflt */
 struct tg_case {
@@ -592,6 +594,8 @@ struct val {
     size_t len;
     int cut;
     int hexed;                   /* V_BYTES: all in hex (decode.HexBytes) */
+    const char *unk;             /* V_INT/V_UINT of a kind that does not name it: 0x4d, then unk in a comment */
+    int unk_bits;                /* its kind's bits (the hex is of those) */
     char text[4096];             /* V_TEXT: a name, flags, a struct as decode prints it; V_JSON: its JSON */
 };
 
@@ -665,6 +669,8 @@ static const char *name_of(const struct tg_name *table, uint64_t v)
     return NULL;
 }
 
+static void tb_hex0(struct tbuf *b, uint64_t v);
+
 /* decode.kind_text: a value of a decode.Kind, by name */
 static void kind_val(const struct tg_kind *k, uint64_t raw, struct val *v)
 {
@@ -672,10 +678,12 @@ static void kind_val(const struct tg_kind *k, uint64_t raw, struct val *v)
     int64_t x = as_int(raw, k->bits, k->sgn);
     uint64_t rest = (uint64_t)x;
     const struct tg_name *t;
-    const char *nm;
+    const char *nm = NULL;
+    int named = 0;
 
     v->text[0] = 0;
     v->i = x;
+    v->unk = NULL;
     if (!k->flags) {
         if ((nm = name_of(k->names, (uint64_t)x)) != NULL) {
             v->type = V_TEXT;
@@ -683,8 +691,21 @@ static void kind_val(const struct tg_kind *k, uint64_t raw, struct val *v)
         } else if (k->other == 'x') {
             v->type = V_TEXT;
             tb_f(&b, "0x%llx", (unsigned long long)(k->bits < 64 ? (uint64_t)x & ((1ull << k->bits) - 1) : (uint64_t)x));
+        } else if (k->other == 'i') {   /* decode._ioc */
+            static const char *const dirs[] = {"_IOC_NONE", "_IOC_WRITE", "_IOC_READ", "_IOC_READ|_IOC_WRITE"};
+            uint64_t u = (uint64_t)x & 0xffffffffull;
+            v->type = V_TEXT;
+            tb_f(&b, "_IOC(%s, ", dirs[(u >> 30) & 3]);
+            tb_hex0(&b, (u >> 8) & 0xff);
+            tb_s(&b, ", ");
+            tb_hex0(&b, u & 0xff);
+            tb_s(&b, ", ");
+            tb_hex0(&b, (u >> 16) & 0x3fff);
+            tb_s(&b, ")");
         } else {
             v->type = (k->bits == 64 && !k->sgn) ? V_UINT : V_INT;
+            v->unk = k->dflt;      /* decode.Unknown: the number stays for JSON */
+            v->unk_bits = k->bits;
         }
         return;
     }
@@ -696,6 +717,8 @@ static void kind_val(const struct tg_kind *k, uint64_t raw, struct val *v)
             tb_s(&b, nm);
         else if (f)
             tb_f(&b, "0x%llx", (unsigned long long)f);
+        if (!nm && f && k->dflt)
+            tb_f(&b, " /* %s */", k->dflt);
     }
     for (t = k->names; t->name; t++) {
         if (t->value && (rest & t->value) == t->value) {
@@ -703,12 +726,15 @@ static void kind_val(const struct tg_kind *k, uint64_t raw, struct val *v)
                 tb_s(&b, "|");
             tb_s(&b, t->name);
             rest &= ~(uint64_t)t->value;
+            named = 1;
         }
     }
     if (rest) {
         if (b.n)
             tb_s(&b, "|");
         tb_f(&b, k->rest == 'x' ? "0x%llx" : "%#03llo", (unsigned long long)rest);
+        if (k->dflt && !named)
+            tb_f(&b, " /* %s */", k->dflt);
     }
     if (!b.n)
         tb_s(&b, k->zero);
@@ -1128,6 +1154,7 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
 
     v->cut = 0;
     v->hexed = 0;
+    v->unk = NULL;
     if (pp->cls == C_REG) {
         reg_val(switched(sc, pp, r->args), raw, v);
         return;
@@ -1249,8 +1276,22 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
 static void put_val_text(struct lxb_sink *s, const struct val *v)
 {
     switch (v->type) {
-    case V_INT: put_i64(s, v->i); return;
-    case V_UINT: put_u64(s, (uint64_t)v->i); return;
+    case V_INT:
+    case V_UINT:
+        if (v->unk) {   /* decode.Unknown */
+            if (v->i)
+                put_hex(s, (uint64_t)v->i & (v->unk_bits < 64 ? (1ull << v->unk_bits) - 1 : ~0ull));
+            else
+                P('0');
+            put_s(s, " /* ");
+            put_s(s, v->unk);
+            put_s(s, " */");
+        } else if (v->type == V_INT) {
+            put_i64(s, v->i);
+        } else {
+            put_u64(s, (uint64_t)v->i);
+        }
+        return;
     case V_TEXT: put_s(s, v->text); return;
     case V_ADDR:
         if (v->i == 0)
@@ -1625,6 +1666,7 @@ static void put_syscall(struct lxb_tracer *t, struct lxb_sink *s, const struct l
         } else {
             v.type = V_UINT;
             v.i = (int64_t)r->args[i];
+            v.unk = NULL;
         }
         if (json) {
             P('"');

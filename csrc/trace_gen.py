@@ -38,7 +38,7 @@ NR_MAX = 512                     # LXB_NR_MAX (csrc/lxbrand.h)
 # decode.KINDS kind is a TG_KINDS row printed by trace_fmt.c's kind_val
 SPECIAL = {"fd": "SP_FD", "clone_flags": "SP_CLONE", "signo": "SP_SIGNO"}
 REST = {"x": "'x'", "oct": "'O'"}
-OTHER = {"d": "'d'", "x": "'x'"}
+OTHER = {"d": "'d'", "x": "'x'", "i": "'i'"}
 
 
 def kinds() -> list:
@@ -210,7 +210,7 @@ def generate() -> str:
             body = _names(table) + ", " if table else ""
             out.append(f"static const struct tg_name TG_K{i}{part}[] = {{{body}{{0, 0}}}};")
         rows.append(f"    /* {name} */ {{{k.bits}, {int(k.signed)}, {int(k.flags)}, {REST[k.rest]}, {OTHER[k.other]}, "
-                    f"{k.field:#x}ull, TG_K{i}N, TG_K{i}V, {_c(k.zero)}}},")
+                    f"{k.field:#x}ull, TG_K{i}N, TG_K{i}V, {_c(k.zero)}, {_c(k.dflt) if k.dflt else 0}}},")
     out.append("static const struct tg_kind TG_KINDS[] = {")
     out += rows
     out.append("};")

@@ -852,7 +852,7 @@ _NAMED = [   # (syscall, registers, the line's call as the Python decoder and C 
     ("ioctl", (3, 0x541B, 0), "ioctl(3, FIONREAD, NULL)"),
     ("ioctl", (3, 0x5451, 0), "ioctl(3, FIOCLEX, NULL)"),
     ("ioctl", (3, 0x540E, 0), "ioctl(3, TIOCSCTTY, NULL)"),
-    ("ioctl", (3, 0xDEAD, 0), "ioctl(3, 0xdead, NULL)"),
+    ("ioctl", (3, 0xDEAD, 0), "ioctl(3, _IOC(_IOC_NONE, 0xde, 0xad, 0), NULL)"),
     ("statx", ((1 << 64) - 100, 0, 0x800, 0x2, 0), "statx(AT_FDCWD, NULL, AT_STATX_SYNC_AS_STAT|AT_NO_AUTOMOUNT, "
                                                     "STATX_MODE, NULL)"),
     ("statx", (3, 0, 0x1000 | 0x2000, 0x7FF | 0x1000, 0), "statx(3, NULL, AT_STATX_FORCE_SYNC|AT_EMPTY_PATH, "
@@ -888,15 +888,15 @@ _NAMED = [   # (syscall, registers, the line's call as the Python decoder and C 
     ("fcntl", (3, 4, 0o4002), "fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK)"),
     ("fcntl", (3, 1030, 10), "fcntl(3, F_DUPFD_CLOEXEC, 10)"),
     ("fcntl", (3, 10, 10), "fcntl(3, F_SETSIG, SIGUSR1)"),
-    ("fcntl", (3, 6, 0x7F0000001000), "fcntl(3, F_SETLK, 139637976731648)"),
-    ("fcntl", (3, 99, 5), "fcntl(3, 99, 5)"),
+    ("fcntl", (3, 6, 0x7F0000001000), "fcntl(3, F_SETLK, 0x7f0000001000)"),
+    ("fcntl", (3, 99, 5), "fcntl(3, 0x63 /* F_??? */, 0x5)"),
     ("lseek", (3, 0, 2), "lseek(3, 0, SEEK_END)"),
-    ("lseek", (3, 0, 9), "lseek(3, 0, 9)"),
+    ("lseek", (3, 0, 9), "lseek(3, 0, 0x9 /* SEEK_??? */)"),
     ("socket", (1, 1 | 0o2000000, 0), "socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0)"),
     ("socket", (10, 1 | 0o4000, 6), "socket(AF_INET6, SOCK_STREAM|SOCK_NONBLOCK, IPPROTO_TCP)"),
     ("socket", (2, 2, 0), "socket(AF_INET, SOCK_DGRAM, IPPROTO_IP)"),
     ("socket", (16, 3 | 0o2000000, 0), "socket(AF_NETLINK, SOCK_RAW|SOCK_CLOEXEC, NETLINK_ROUTE)"),
-    ("socket", (99, 0xF, 5), "socket(99, 0xf, 5)"),
+    ("socket", (99, 0xF, 5), "socket(0x63 /* AF_??? */, 0xf /* SOCK_??? */, 5)"),
     ("socketpair", (1, 5, 0, 0), "socketpair(AF_UNIX, SOCK_SEQPACKET, 0, NULL)"),
     ("accept4", (3, 0, 0, 0o2000000), "accept4(3, NULL, NULL, SOCK_CLOEXEC)"),
     ("wait4", (-1 & 0xFFFFFFFF, 0, 1, 0), "wait4(-1, NULL, WNOHANG, NULL)"),
@@ -958,6 +958,23 @@ _NAMED = [   # (syscall, registers, the line's call as the Python decoder and C 
     ("getrusage", (-1 & 0xFFFFFFFF, 0), "getrusage(RUSAGE_CHILDREN, NULL)"),
     ("waitid", (1, 5, 0, 4, 0), "waitid(P_PID, 5, NULL, WEXITED, NULL)"),
     ("ptrace", (0x4206, 5, 0, 0), "ptrace(PTRACE_SEIZE, 5, NULL, NULL)"),
+    # what strace does not name: 0x4d /* X_??? */ (a number in JSON), an ioctl request by its fields
+    ("prctl", (23, 48, 0, 0, 0), "prctl(PR_CAPBSET_READ, 0x30 /* CAP_??? */)"),
+    ("prctl", (0x7777, 0, 0, 0, 0), "prctl(0x7777 /* PR_??? */, 0, 0, 0, 0)"),
+    ("socket", (2, 0x10001, 0), "socket(AF_INET, SOCK_STREAM|0x10000 /* SOCK_??? */, IPPROTO_IP)"),
+    ("socket", (16, 3, 77), "socket(AF_NETLINK, SOCK_RAW, 0x4d /* NETLINK_??? */)"),
+    ("wait4", (-1 & 0xFFFFFFFF, 0, 0x100, 0), "wait4(-1, NULL, 0x100 /* W??? */, NULL)"),
+    ("wait4", (-1 & 0xFFFFFFFF, 0, 0x1000100, 0), "wait4(-1, NULL, WNOWAIT|0x100, NULL)"),
+    ("futex", (0, 0x7E, 0, 0, 0, 0), "futex(NULL, 0x7e /* FUTEX_??? */, 0, NULL, NULL, 0)"),
+    ("setsockopt", (3, 77, 2, 0, 4), "setsockopt(3, 0x4d /* SOL_?? */, 2, NULL, 4)"),
+    ("setsockopt", (3, 6, 777, 0, 4), "setsockopt(3, SOL_TCP, 0x309 /* TCP_??? */, NULL, 4)"),
+    ("rt_sigprocmask", (7, 0, 0, 8), "rt_sigprocmask(0x7 /* SIG_??? */, NULL, NULL, 8)"),
+    ("prlimit64", (0, 77, 0, 0), "prlimit64(0, 0x4d /* RLIMIT_??? */, NULL, NULL)"),
+    ("clock_gettime", (77, 0), "clock_gettime(0x4d /* CLOCK_??? */, NULL)"),
+    ("madvise", (0, 4096, 77), "madvise(NULL, 4096, 0x4d /* MADV_??? */)"),
+    ("ioctl", (0, 0x80085401, 0), "ioctl(0, _IOC(_IOC_READ, 0x54, 0x1, 0x8), NULL)"),
+    ("seccomp", (7, 0, 0), "seccomp(0x7 /* SECCOMP_SET_MODE_??? */, 0, NULL)"),
+    ("getrusage", (7, 0), "getrusage(0x7 /* RUSAGE_??? */, NULL)"),
 ]
 
 _SIGNALS = [  # (signal, si_code, what the line shows)
@@ -1011,6 +1028,8 @@ def test_named_constants_c_and_python_print_alike(tmp_path, fmt):
         modes = [e["args"]["mode"] for e in events if e.get("syscall") == "mkdir"]
         assert modes == ["0755", "000"]                           # a named value is a string, as O_* flags are
         assert [e["args"]["op"] for e in events if e.get("syscall") == "fcntl"][-1] == 99   # unnamed: a number
+        assert [(e["args"]["op"], e["args"].get("arg2")) for e in events if e.get("syscall") == "prctl"][-2:] == [
+            ("PR_CAPBSET_READ", 48), (0x7777, 0)]
 
 
 def test_kinds_are_one_table():

@@ -88,7 +88,11 @@ class Kind(NamedTuple):
     then each of `names` whose bits are all still set (strace's printflags:
     several-bit names such as STATX_BASIC_STATS first), then the bits left
     (`rest`: "x" 0x1f, "oct" 0644 as C's %#03o), or `zero` when
-    nothing was printed.  A flags word is unsigned.  trace_gen.py writes each
+    nothing was printed.  `dflt` is strace's word for a value it does not
+    know: an enum's prints 0x4d /* MADV_??? */ (a number in JSON), a flags
+    word's unnamed field and its bits left when no bit was named the same
+    (SOCK_STREAM|0x10000 /* SOCK_??? */).  other "i": an ioctl request
+    strace does not name, _IOC(_IOC_READ, 0x54, 0x1, 0x8).  A flags word is unsigned.  trace_gen.py writes each
     Kind as a C table row; trace_fmt.c's kind_text is the C of `kind_text`."""
     bits: int
     signed: bool
@@ -99,6 +103,7 @@ class Kind(NamedTuple):
     zero: str = "0"
     rest: str = "x"
     other: str = "d"
+    dflt: str = ""
 
 
 class Switch(NamedTuple):
@@ -112,12 +117,12 @@ class Switch(NamedTuple):
     mask: int = -1
 
 
-def _enum(bits=32, signed=True, other="d", **names) -> Kind:
-    return Kind(bits, signed, names, other=other)
+def _enum(bits=32, signed=True, other="d", dflt="", **names) -> Kind:
+    return Kind(bits, signed, names, other=other, dflt=dflt)
 
 
-def _bits(bits=32, zero="0", rest="x", field=0, values=None, **names) -> Kind:
-    return Kind(bits, False, names, True, field, values or {}, zero, rest)
+def _bits(bits=32, zero="0", rest="x", field=0, values=None, dflt="", **names) -> Kind:
+    return Kind(bits, False, names, True, field, values or {}, zero, rest, dflt=dflt)
 
 
 # include/uapi/linux/fcntl.h: the AT_* flags of the *at calls
@@ -299,22 +304,22 @@ KINDS: dict = {
     "unshare_flags": _bits(64, **UNSHARE_FLAGS),
     "mmap_prot": _bits(64, zero="PROT_NONE", **PROT_FLAGS),
     "mmap_flags": _bits(64, field=0xF, values={v: k for k, v in MAP_TYPES.items()}, **MAP_FLAGS),
-    "clockid": _enum(**CLOCKS),
-    "ioctl_op": _enum(32, False, other="x", **IOCTLS),
-    "fcntl_op": _enum(**FCNTL_CMDS),
+    "clockid": _enum(dflt="CLOCK_???", **CLOCKS),
+    "ioctl_op": _enum(32, False, other="i", **IOCTLS),
+    "fcntl_op": _enum(dflt="F_???", **FCNTL_CMDS),
     "fd_flags": _bits(FD_CLOEXEC=1),
-    "seek_whence": _enum(32, False, SEEK_SET=0, SEEK_CUR=1, SEEK_END=2, SEEK_DATA=3, SEEK_HOLE=4),
-    "address_family": _enum(**ADDRESS_FAMILIES),
-    "socket_type": _bits(field=0xF, values=SOCK_TYPES, SOCK_CLOEXEC=0o2000000, SOCK_NONBLOCK=0o4000),
-    "ip_protocol": _enum(**IP_PROTOCOLS),
-    "netlink_protocol": _enum(**NETLINK_PROTOCOLS),
-    "wait_options": _bits(**WAIT_OPTIONS),
-    "sigprocmask_how": _enum(SIG_BLOCK=0, SIG_UNBLOCK=1, SIG_SETMASK=2),
-    "futex_op": _bits(field=0xFF, values=FUTEX_OPS, FUTEX_CLOCK_REALTIME=0x100),
-    "madvise_advice": _enum(**MADVISE),
-    "prctl_op": _enum(**PRCTL_OPS),
-    "arch_prctl_op": _enum(**ARCH_PRCTL_OPS),
-    "rlimit_resource": _enum(32, False, **RLIMITS),
+    "seek_whence": _enum(32, False, dflt="SEEK_???", SEEK_SET=0, SEEK_CUR=1, SEEK_END=2, SEEK_DATA=3, SEEK_HOLE=4),
+    "address_family": _enum(dflt="AF_???", **ADDRESS_FAMILIES),
+    "socket_type": _bits(field=0xF, values=SOCK_TYPES, dflt="SOCK_???", SOCK_CLOEXEC=0o2000000, SOCK_NONBLOCK=0o4000),
+    "ip_protocol": _enum(dflt="IPPROTO_???", **IP_PROTOCOLS),
+    "netlink_protocol": _enum(dflt="NETLINK_???", **NETLINK_PROTOCOLS),
+    "wait_options": _bits(dflt="W???", **WAIT_OPTIONS),
+    "sigprocmask_how": _enum(dflt="SIG_???", SIG_BLOCK=0, SIG_UNBLOCK=1, SIG_SETMASK=2),
+    "futex_op": _bits(field=0xFF, values=FUTEX_OPS, dflt="FUTEX_???", FUTEX_CLOCK_REALTIME=0x100),
+    "madvise_advice": _enum(dflt="MADV_???", **MADVISE),
+    "prctl_op": _enum(dflt="PR_???", **PRCTL_OPS),
+    "arch_prctl_op": _enum(dflt="ARCH_???", **ARCH_PRCTL_OPS),
+    "rlimit_resource": _enum(32, False, dflt="RLIMIT_???", **RLIMITS),
     "getrandom_flags": _bits(GRND_NONBLOCK=1, GRND_RANDOM=2, GRND_INSECURE=4),
     # the CLOEXEC/NONBLOCK words of the calls that make an fd, each as strace names it
     "pipe_flags": _bits(O_NONBLOCK=0o4000, O_DIRECT=0o40000, O_CLOEXEC=0o2000000, O_NOTIFICATION_PIPE=0o200),
@@ -326,10 +331,10 @@ KINDS: dict = {
     "memfd_flags": _bits(MFD_CLOEXEC=1, MFD_ALLOW_SEALING=2, MFD_HUGETLB=4, MFD_NOEXEC_SEAL=8, MFD_EXEC=0x10),
     "timer_flags": _bits(TIMER_ABSTIME=1),
     "timerfd_settime_flags": _bits(TFD_TIMER_ABSTIME=1, TFD_TIMER_CANCEL_ON_SET=2),
-    "epoll_op": _enum(EPOLL_CTL_ADD=1, EPOLL_CTL_DEL=2, EPOLL_CTL_MOD=3),
-    "fadvise_advice": _enum(POSIX_FADV_NORMAL=0, POSIX_FADV_RANDOM=1, POSIX_FADV_SEQUENTIAL=2,
+    "epoll_op": _enum(dflt="EPOLL_CTL_???", EPOLL_CTL_ADD=1, EPOLL_CTL_DEL=2, EPOLL_CTL_MOD=3),
+    "fadvise_advice": _enum(dflt="POSIX_FADV_???", POSIX_FADV_NORMAL=0, POSIX_FADV_RANDOM=1, POSIX_FADV_SEQUENTIAL=2,
                             POSIX_FADV_WILLNEED=3, POSIX_FADV_DONTNEED=4, POSIX_FADV_NOREUSE=5),
-    "shutdown_how": _enum(SHUT_RD=0, SHUT_WR=1, SHUT_RDWR=2),
+    "shutdown_how": _enum(dflt="SHUT_???", SHUT_RD=0, SHUT_WR=1, SHUT_RDWR=2),
     "flock_op": _bits(LOCK_SH=1, LOCK_EX=2, LOCK_NB=4, LOCK_UN=8),
     "msg_flags": _bits(**MSG_FLAGS),
     "msync_flags": _bits(MS_ASYNC=1, MS_INVALIDATE=2, MS_SYNC=4),
@@ -340,23 +345,23 @@ KINDS: dict = {
     "mount_flags": _bits(64, **MOUNT_FLAGS),
     "umount_flags": _bits(MNT_FORCE=1, MNT_DETACH=2, MNT_EXPIRE=4, UMOUNT_NOFOLLOW=8),
     "setns_type": _bits(**{k: v for k, v in CLONE_FLAGS.items() if k.startswith("CLONE_NEW")}),
-    "sched_policy": _enum(SCHED_OTHER=0, SCHED_FIFO=1, SCHED_RR=2, SCHED_BATCH=3, SCHED_IDLE=5,
+    "sched_policy": _enum(dflt="SCHED_???", SCHED_OTHER=0, SCHED_FIFO=1, SCHED_RR=2, SCHED_BATCH=3, SCHED_IDLE=5,
                           SCHED_DEADLINE=6, SCHED_EXT=7),
-    "sockopt_level": _enum(SOL_IP=0, SOL_SOCKET=1, SOL_TCP=6, SOL_UDP=17, SOL_IPV6=41, SOL_ICMPV6=58,
+    "sockopt_level": _enum(dflt="SOL_??", SOL_IP=0, SOL_SOCKET=1, SOL_TCP=6, SOL_UDP=17, SOL_IPV6=41, SOL_ICMPV6=58,
                            SOL_RAW=255, SOL_NETLINK=270, SOL_PACKET=263, SOL_ALG=279),
-    "sockopt_socket": _enum(**SOCKET_OPTIONS),
-    "sockopt_tcp": _enum(**TCP_OPTIONS),
+    "sockopt_socket": _enum(dflt="SO_???", **SOCKET_OPTIONS),
+    "sockopt_tcp": _enum(dflt="TCP_???", **TCP_OPTIONS),
     # setsockopt(2)'s optname, by its level
     "sockopt_name": Switch("level", {1: "sockopt_socket", 6: "sockopt_tcp"}, "int"),
-    "priority_which": _enum(PRIO_PROCESS=0, PRIO_PGRP=1, PRIO_USER=2),
-    "itimer_which": _enum(ITIMER_REAL=0, ITIMER_VIRTUAL=1, ITIMER_PROF=2),
-    "rusage_who": _enum(RUSAGE_SELF=0, RUSAGE_CHILDREN=-1, RUSAGE_THREAD=1),
-    "waitid_type": _enum(P_ALL=0, P_PID=1, P_PGID=2, P_PIDFD=3),
-    "ptrace_op": _enum(64, True, **PTRACE_OPS),
-    "seccomp_op": _enum(32, False, SECCOMP_SET_MODE_STRICT=0, SECCOMP_SET_MODE_FILTER=1,
+    "priority_which": _enum(dflt="PRIO_???", PRIO_PROCESS=0, PRIO_PGRP=1, PRIO_USER=2),
+    "itimer_which": _enum(dflt="ITIMER_???", ITIMER_REAL=0, ITIMER_VIRTUAL=1, ITIMER_PROF=2),
+    "rusage_who": _enum(dflt="RUSAGE_???", RUSAGE_SELF=0, RUSAGE_CHILDREN=-1, RUSAGE_THREAD=1),
+    "waitid_type": _enum(dflt="P_???", P_ALL=0, P_PID=1, P_PGID=2, P_PIDFD=3),
+    "ptrace_op": _enum(64, True, dflt="PTRACE_???", **PTRACE_OPS),
+    "seccomp_op": _enum(32, False, dflt="SECCOMP_SET_MODE_???", SECCOMP_SET_MODE_STRICT=0, SECCOMP_SET_MODE_FILTER=1,
                         SECCOMP_GET_ACTION_AVAIL=2, SECCOMP_GET_NOTIF_SIZES=3),
-    "capability": _enum(**CAPABILITIES),
-    "cap_ambient_op": _enum(PR_CAP_AMBIENT_IS_SET=1, PR_CAP_AMBIENT_RAISE=2, PR_CAP_AMBIENT_LOWER=3,
+    "capability": _enum(dflt="CAP_???", **CAPABILITIES),
+    "cap_ambient_op": _enum(dflt="PR_CAP_AMBIENT_???", PR_CAP_AMBIENT_IS_SET=1, PR_CAP_AMBIENT_RAISE=2, PR_CAP_AMBIENT_LOWER=3,
                             PR_CAP_AMBIENT_CLEAR_ALL=4),
     # numbers strace prints in hex (its PRINT_VAL_X: 0 is 0): mmap's offset, rseq's length and signature
     "hex64": _bits(64),
@@ -372,7 +377,7 @@ KINDS: dict = {
     # fcntl(2)'s third argument, by its op
     "fcntl_arg": Switch("op", {FCNTL_CMDS["F_SETFD"]: "fd_flags", FCNTL_CMDS["F_SETFL"]: "open_flags",
                                FCNTL_CMDS["F_DUPFD"]: "fd", FCNTL_CMDS["F_DUPFD_CLOEXEC"]: "fd",
-                               FCNTL_CMDS["F_SETSIG"]: "signo", FCNTL_CMDS["F_SETOWN"]: "pid"}, "ulong"),
+                               FCNTL_CMDS["F_SETSIG"]: "signo", FCNTL_CMDS["F_SETOWN"]: "pid"}, "hex64"),
     # struct sigaction's sa_flags (include/uapi/asm-generic/signal-defs.h,
     # arch/x86): in strace's order (its xlat/sigact_flags.in)
     # socket(2)'s protocol, by its domain
@@ -646,7 +651,13 @@ def kind_text(k: Kind, value: int):
         for name, x in k.names.items():
             if x == v:
                 return Flags(name, v)
-        return Flags(f"{v & (1 << k.bits) - 1:#x}", v) if k.other == "x" else v
+        if k.other == "x":
+            return Flags(f"{v & (1 << k.bits) - 1:#x}", v)
+        if k.other == "i":
+            return Flags(_ioc(v & (1 << k.bits) - 1), v)
+        if k.dflt:
+            return Unknown(v, f"{_hex0(v & (1 << k.bits) - 1)} /* {k.dflt} */")
+        return v
     names, rest = [], v
     if k.field:
         f = v & k.field
@@ -655,14 +666,40 @@ def kind_text(k: Kind, value: int):
         if name is not None:
             names.append(name)
         elif f:
-            names.append(f"{f:#x}")
+            names.append(f"{f:#x} /* {k.dflt} */" if k.dflt else f"{f:#x}")
+    named = False
     for name, bits in k.names.items():
         if bits and rest & bits == bits:
             names.append(name)
             rest &= ~bits
+            named = True
     if rest:
-        names.append(f"{rest:#x}" if k.rest == "x" else _octal(rest))
+        text = f"{rest:#x}" if k.rest == "x" else _octal(rest)
+        names.append(f"{text} /* {k.dflt} */" if k.dflt and not named else text)
     return Flags("|".join(names) or k.zero, v)
+
+
+class Unknown(int):
+    """An enum value strace does not name: 0x4d /* MADV_??? */ in a line, the number in JSON."""
+
+    def __new__(cls, value: int, text: str):
+        self = super().__new__(cls, value)
+        self.text = text
+        return self
+
+    def __str__(self) -> str:
+        return self.text
+
+    __repr__ = __str__
+
+
+_IOC_DIRS = {0: "_IOC_NONE", 1: "_IOC_WRITE", 2: "_IOC_READ", 3: "_IOC_READ|_IOC_WRITE"}
+
+
+def _ioc(v: int) -> str:
+    """An ioctl request strace does not name, by its fields (ioctl.c ioctl_print_code)."""
+    return (f"_IOC({_IOC_DIRS[(v >> 30) & 3]}, {_hex0((v >> 8) & 0xFF)}, {_hex0(v & 0xFF)}, "
+            f"{_hex0((v >> 16) & 0x3FFF)})")
 
 
 def si_code(signo: int, code: int):
