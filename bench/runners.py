@@ -226,6 +226,20 @@ class LxrunTrace(Lxrun):
         return [argv[0], *self.options, *argv[1:]]
 
 
+class LxrunTracePtrace(LxrunTrace):
+    """lxrun --trace by the ptrace tracer (LXBRAND_TRACE=ptrace; by BPF
+    programs otherwise, as root): the former mechanism, side by side.  env(1)
+    adds about a millisecond end to end."""
+    name = "lxrun-trace-ptrace"
+
+    def __init__(self, root, programs):
+        super().__init__(root, programs)
+        self.template = f"env LXBRAND_TRACE=ptrace {self.path} {' '.join(self.options)} ROOT CMD"
+
+    def argv(self, guest, tmp):
+        return ["env", "LXBRAND_TRACE=ptrace", *super().argv(guest, tmp)]
+
+
 class LxrunStats(LxrunTrace):
     """lxrun --stats (the table to /dev/null): every syscall timed, nothing decoded."""
     name = "lxrun-stats"
@@ -239,7 +253,7 @@ class LxrunReport(LxrunTrace):
 
 
 RUNNERS = {cls.name: cls for cls in (Native, Bwrap, Proot, Strace, Lxrun, BwrapNs, StraceSeccomp, StraceC,
-                                     LxrunTrace, LxrunStats, LxrunReport)}
+                                     LxrunTrace, LxrunTracePtrace, LxrunStats, LxrunReport)}
 ORDER = ("native", "bwrap", "proot", "strace", "lxrun")     # the default set
 TRACING = ("native", "strace", "strace-seccomp", "strace-c", "lxrun", "lxrun-trace", "lxrun-stats",
            "lxrun-report")                                  # --runners tracing

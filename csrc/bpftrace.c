@@ -54,6 +54,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lxbrand.h"
@@ -167,6 +168,22 @@ static void read_uid_map(struct lxb_bpftrace *p, pid_t guest)
         p->uids[p->nuids++] = (struct uid_extent){(uint32_t)a, (uint32_t)b, (uint32_t)c};
         s += used;
     }
+}
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* LXBRAND_BPF_DEBUG: what each step of the start costs */
+static void step(const char *what, uint64_t *t)
+{
+    uint64_t now = mono_us();
+    if (getenv("LXBRAND_BPF_DEBUG"))
+        fprintf(stderr, "lxrun: bpf: %s %llu us\n", what, (unsigned long long)(now - *t));
+    *t = now;
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -320,6 +337,7 @@ int lxb_bpftrace_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_bpftrac
         p->live = isatty(t->text_fd) ||
                   (fstat(t->text_fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)));
     }
+    uint64_t t0 = mono_us();
     read_uid_map(p, g);
     libbpf_set_print(quiet);
     p->obj = bpf_object__open_mem(lxb_trace_bpf_obj, sizeof lxb_trace_bpf_obj, NULL);
@@ -348,9 +366,11 @@ int lxb_bpftrace_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_bpftrac
                 *wake = ring_size / 4;   /* wake_bytes, the only constant */
         }
     }
+    step("open", &t0);
     rc = bpf_object__load(p->obj);
     if (rc < 0)
         return fail(p, rc, err, errlen, "load the BPF programs");
+    step("load", &t0);
     for (nr = 0; nr < LXB_NR_MAX; nr++) {
         if (!t->spec[nr].mode)
             continue;
@@ -371,6 +391,7 @@ int lxb_bpftrace_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_bpftrac
         }
         p->links[p->nlinks++] = l;
     }
+    step("attach", &t0);
     p->stop_fd = eventfd(0, EFD_CLOEXEC);
     p->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (p->stop_fd < 0 || p->epfd < 0)
