@@ -80,6 +80,20 @@ def test_etc_hostname_of_the_rootfs_own_is_kept(small_root, entry):
     assert not os.path.exists(os.path.join(root, "etc", "hostname"))
 
 
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_etc_hostname_that_is_a_symlink_to_the_hosts_is_left_alone(small_root, entry):
+    """Set-up opens the rootfs's /etc/hostname without following a link: an
+    absolute link to the host's /etc/hostname (which names the host) is not
+    read on the host nor shown over; in the zone it resolves in the zone."""
+    root, usr = small_root
+    os.symlink("/etc/hostname", os.path.join(root, "etc", "hostname"))
+    r = run(entry, "--hostname", "box", "--bind", usr, root, "/bin/sh", "-c",
+            "readlink /etc/hostname; cat /etc/hostname 2>&1; hostname")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "/etc/hostname" and "Too many levels of symbolic links" in lines[1] and lines[2] == "box", r.stdout
+
+
 @pytest.fixture(scope="module")
 def nobodys_debian():
     """The cached rootfs copied for nobody (conftest.debian_of_nobody), once."""
