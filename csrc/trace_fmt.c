@@ -92,7 +92,7 @@ struct tg_named {
     int nargs;
 };
 /* decode.Result: RES_* and the kind (TG_KINDS index + 1) of its names; form 0: the number */
-enum { RES_OCTAL = 1, RES_FLAGS, RES_FLAGS0 };
+enum { RES_OCTAL = 1, RES_FLAGS, RES_FLAGS0, RES_HEX };
 struct tg_res {
     uint8_t form, kind;
 };
@@ -1541,6 +1541,13 @@ static void put_result_of(struct lxb_sink *s, const struct tg_sc *sc, const stru
         else
             strcpy(tmp, "0");
         put_s(s, tmp);
+        return;
+    }
+    if (res->form == RES_HEX) {   /* an address: brk, mmap */
+        if (v)
+            put_hex(s, (uint64_t)v);
+        else
+            P('0');
         return;
     }
     if (res->form == RES_FLAGS0 && v == 0) {

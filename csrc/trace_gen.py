@@ -117,7 +117,14 @@ SHOWN = list(decode.SHOWN.items())
 RESULTS = list(decode.RESULTS.items())
 NAMED = list(decode.NAMED.items())
 NAMED_INDEX = {n: i + 1 for i, (n, _) in enumerate(NAMED)}          # 0: arguments bare, in order
-RESULT_INDEX = {n: i + 1 for i, (n, _) in enumerate(RESULTS)}      # 0: the number alone
+RESULT_INDEX = {n: i + 2 for i, (n, _) in enumerate(RESULTS)}      # 1: an address's hex; 0: the number alone
+
+
+def result_index(sc) -> int:
+    """TG_RESULTS' row of sc (decode.result_of): its RESULTS entry, else 1 for an address, else 0."""
+    if sc.name in RESULT_INDEX:
+        return RESULT_INDEX[sc.name]
+    return 1 if sc.returns == "addr" else 0
 
 
 def _res(r) -> str:
@@ -156,7 +163,7 @@ def generate() -> str:
         params = ", ".join(param_row(sc, i) for i in range(min(6, len(sc.params))))
         shown = SHOWN_INDEX.get(sc.name, 0)
         out.append(f"    [{sc.nr}] = {{{_c(sc.name)}, {min(6, len(sc.params))}, {cls:#x}, {shown}, "
-                   f"{'NOTE_POLL' if decode.has_note(sc) else 0}, {RESULT_INDEX.get(sc.name, 0)}, "
+                   f"{'NOTE_POLL' if decode.has_note(sc) else 0}, {result_index(sc)}, "
                    f"{NAMED_INDEX.get(sc.name, 0)}, {{{params}}}}},")
     out.append("};")
     # the arguments strace prints (decode.SHOWN): bitmasks of argument indexes
@@ -187,6 +194,7 @@ def generate() -> str:
             cases = ", ".join(f"{{{v}ll, {_res(r)}}}" for v, r in rule.cases.items())
             out.append(f"static const struct tg_result_case TG_R{i}[] = {{{cases}}};")
     out.append("static const struct tg_result TG_RESULTS[] = {")
+    out.append(f"    /* -> addr */ {{255, 0, 0, {_res(decode._HEX_RESULT)}}},")
     for i, (name, rule) in enumerate(RESULTS):
         if isinstance(rule, decode.ResultBy):
             on = [p for p, _ in sc_of(name).params].index(rule.on)

@@ -314,6 +314,12 @@ def test_flag_words_with_unknown_bits():
     assert decode.register("mmap_flags", 0x3 | 0x20) == "MAP_SHARED_VALIDATE|MAP_ANONYMOUS"
     assert decode.register("unshare_flags", 0x80 | 0x20000) == "CLONE_NEWNS|CLONE_NEWTIME"
     assert decode.register("mmap_flags", 0x22).value == 0x22
+    # results as strace prints them: an address in hex even below 4 GiB (a non-PIE brk), umask in octal
+    res = decode.result_text
+    assert res(decode.result_of(BY_NAME["brk"], (0,)), 0x27931000) == "0x27931000"
+    assert res(decode.result_of(BY_NAME["mmap"], (0,) * 6), -12) == "-1 ENOMEM (Cannot allocate memory)"
+    assert res(decode.result_of(BY_NAME["umask"], (0,)), 0o22) == "022"
+    assert res(decode.result_of(BY_NAME["getpid"], ()), 0x27931000) == "663949312"
 
 
 # --- the C lines (csrc/trace_fmt.c) against the Python reference ---------------------

@@ -441,7 +441,9 @@ class Result(NamedTuple):
     """How strace prints a result beyond its number: "octal" (umask's 022, its
     RVAL_OCTAL), "flags" (fcntl F_GETFL's 0x8001 (flags O_WRONLY|O_LARGEFILE),
     RVAL_HEX|RVAL_STR with the names of `kind`), "flags0" (the same, but 0 alone:
-    F_GETFD).  RESULTS maps a syscall to one, or to a ResultBy."""
+    F_GETFD), "hex" (an address: brk, mmap; RVAL_HEX: 0x1c6b000, 0 is 0).
+    RESULTS maps a syscall to one, or to a ResultBy; a call whose signature
+    returns an address (-> addr) is "hex"."""
     form: str
     kind: Optional[str] = None
 
@@ -457,12 +459,15 @@ RESULTS = {
     "fcntl": ResultBy("op", {FCNTL_CMDS["F_GETFL"]: Result("flags", "open_flags"),
                              FCNTL_CMDS["F_GETFD"]: Result("flags0", "fd_flags")}),
 }
-RESULT_FORMS = {"octal": 1, "flags": 2, "flags0": 3}       # trace_fmt.c: RES_*
+RESULT_FORMS = {"octal": 1, "flags": 2, "flags0": 3, "hex": 4}       # trace_fmt.c: RES_*
+_HEX_RESULT = Result("hex")
 
 
 def result_of(sc, raw) -> Optional[Result]:
     """The Result of this call (RESULTS), or None for the number alone."""
     rule = RESULTS.get(sc.name) if sc is not None else None
+    if rule is None and sc is not None and sc.returns == "addr":
+        return _HEX_RESULT
     if isinstance(rule, ResultBy):
         j = [n for n, _ in sc.params].index(rule.on)
         bits, signed = _INTS[switched(sc.params[j][1], (), ())]
@@ -477,6 +482,8 @@ def result_text(rule: Optional[Result], value: int) -> str:
         return format_result(value)
     if rule.form == "octal":
         return f"0{v & (1 << 64) - 1:o}" if v else "0"
+    if rule.form == "hex":
+        return _hex0(v & (1 << 64) - 1)
     if rule.form == "flags0" and v == 0:
         return "0"
     return f"{_hex0(v & (1 << 64) - 1)} (flags {kind_text(KINDS[rule.kind], v)})"
