@@ -274,12 +274,14 @@ static int close_later(struct lxb_bpftrace *p)
 void lxb_bpftrace_free(struct lxb_bpftrace *p)
 {
     int i, later;
+    uint64_t t0 = mono_us();
 
     if (!p)
         return;
     if (p->started)
         lxb_bpftrace_finish(p);
     later = close_later(p);
+    step("free: close_later", &t0);
     for (i = 0; i < p->nlinks; i++)
         if (p->links[i])
             bpf_link__destroy(p->links[i]);
@@ -287,8 +289,10 @@ void lxb_bpftrace_free(struct lxb_bpftrace *p)
         close(later);
     if (p->rb)
         ring_buffer__free(p->rb);
+    step("free: links", &t0);
     if (p->obj)
         bpf_object__close(p->obj);
+    step("free: object", &t0);
     if (p->epfd >= 0)
         close(p->epfd);
     if (p->stop_fd >= 0)
@@ -421,6 +425,8 @@ uint64_t lxb_bpftrace_finish(struct lxb_bpftrace *p)
     int ncpu, i;
     uint32_t k = 0;
 
+    uint64_t t0 = mono_us();
+
     if (!p)
         return 0;
     if (p->started) {
@@ -428,6 +434,7 @@ uint64_t lxb_bpftrace_finish(struct lxb_bpftrace *p)
         if (write(p->stop_fd, &one, sizeof one) < 0)
             (void)0;
         pthread_join(p->thread, NULL);
+        step("finish: reader joined", &t0);
         p->started = 0;
         /* every task is gone: what is left in the ring */
         ring_buffer__consume(p->rb);
@@ -441,6 +448,7 @@ uint64_t lxb_bpftrace_finish(struct lxb_bpftrace *p)
             free(per);
         }
         lxb_trace_emit_flush(p->t, 1);
+        step("finish: drained", &t0);
     }
     return p->lost;
 }

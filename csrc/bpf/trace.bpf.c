@@ -368,27 +368,31 @@ static __noinline int copy_one(struct bt_task *t, __u32 i, __u64 cp, int at_exit
     return failed;
 }
 
-/* the copies of spec s (out_only: only OUT's; again: only the slots whose
-   entry copy failed, bits of `again`); the slots whose read failed */
-static __always_inline __u32 copy_all(struct bt_task *t, const struct bt_spec *s, int at_exit, int out_only,
-                                      __u32 again)
+/* the copies of spec s.  At entry (at_exit 0): every slot.  At the exit:
+   the slots in `again` (their entry copy faulted) are taken again as at
+   entry, then the OUT ones.  One copy_one call per slot (the verifier walks
+   a static function at each call, STRV's loop with it): the slots whose
+   read failed */
+static __always_inline __u32 copy_all(struct bt_task *t, const struct bt_spec *s, int at_exit, __u32 again)
 {
     __u32 i, nc = s->ncopy, failed = 0;
 
     for (i = 0; i < BT_SLOTS; i++) {
         const struct bt_copy *c = &s->copy[i];
+        int exit_copy = at_exit;
         if (i >= nc)
             break;
-        if (out_only && c->how != COPY_OUT)
-            continue;
-        if (again) {
-            if (!(again & (1u << i)))
+        if (at_exit) {
+            if (again & (1u << i)) {
+                t->rec.slot_arg[i] = SLOT_NONE;
+                t->rec.slot_len[i] = 0;
+                t->rec.slot_trunc &= (__u8)~(1u << i);
+                exit_copy = 0;
+            } else if (c->how != COPY_OUT) {
                 continue;
-            t->rec.slot_arg[i] = SLOT_NONE;
-            t->rec.slot_len[i] = 0;
-            t->rec.slot_trunc &= (__u8)~(1u << i);
+            }
         }
-        if (copy_one(t, i, *(const __u64 *)c, at_exit))
+        if (copy_one(t, i, *(const __u64 *)c, exit_copy))
             failed |= 1u << i;
     }
     return failed;
@@ -481,7 +485,7 @@ int bt_sys_enter(struct bpf_raw_tracepoint_args *ctx)
     r->args[4] = regs[REG_R8];
     r->args[5] = regs[REG_R9];
     r->t_entry = bpf_ktime_get_ns();
-    t->retry = copy_all(t, s, 0, 0, 0);
+    t->retry = copy_all(t, s, 0, 0);
     t->state = BT_PENDING;
     if (nr == NR_EXECVE || nr == NR_EXECVEAT)
         bpf_map_update_elem(&execs, &tgid, &tid, BPF_ANY);
@@ -493,13 +497,11 @@ static __always_inline void finish(struct bt_task *t, const struct bt_spec *s, _
 {
     t->rec.ret = ret;
     t->rec.t_exit = bpf_ktime_get_ns();
-    /* an entry copy that faulted, again (not after an execve that
-       succeeded: the memory is the new program's) */
-    if (s && t->retry && !((t->rec.nr == NR_EXECVE || t->rec.nr == NR_EXECVEAT) && ret == 0))
-        copy_all(t, s, 0, 0, t->retry);
-    t->retry = 0;
+    /* what the kernel wrote; an entry copy that faulted, again (not after
+       an execve that succeeded: the memory is the new program's) */
     if (s)
-        copy_all(t, s, 1, 1, 0);
+        copy_all(t, s, 1, ((t->rec.nr == NR_EXECVE || t->rec.nr == NR_EXECVEAT) && ret == 0) ? 0 : t->retry);
+    t->retry = 0;
     output(&t->rec);
     t->state = BT_IDLE;
     if (t->dwhen == BT_D_AFTER_CALL)
@@ -514,7 +516,8 @@ int bt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
     __s64 ret = (__s64)ctx->args[1], nr;
     unsigned long regs[16];
     const struct bt_spec *s;
-    struct bt_task *t;
+    struct bt_task *t, *f;
+    __u32 old = 0;
 
     if (!bpf_map_lookup_elem(&traced, &tgid))
         return 0;
@@ -526,15 +529,14 @@ int bt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
         settle(t, tid);
     if (t && t->state == BT_PENDING &&
         (t->rec.nr == nr || (nr == -1 && t->rec.nr == NR_RT_SIGRETURN))) {
-        s = spec_of(t->rec.nr);
         if (restarting(ret)) {
             t->rec.ret = ret;
             t->rec.t_exit = bpf_ktime_get_ns();
             t->state = BT_RESTART;
             return 0;
         }
-        finish(t, s, ret);
-        return 0;
+        f = t;
+        goto done;
     }
     if (t)
         t->state = BT_IDLE;      /* its exit was not this one */
@@ -564,7 +566,7 @@ int bt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
         a->rec.args[4] = regs[REG_R8];
         a->rec.args[5] = regs[REG_R9];
         a->rec.t_entry = bpf_ktime_get_ns();
-        copy_all(a, s, 0, 0, 0);
+        copy_all(a, s, 0, 0);
         a->rec.ret = ret;
         a->rec.t_exit = a->rec.t_entry;
         a->rec.flags = RECF_ANSWERED;
@@ -574,18 +576,21 @@ int bt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
     if (nr == NR_EXECVE || nr == NR_EXECVEAT) {
         /* a thread's exec returns in the leader's tid */
         __u32 *was = bpf_map_lookup_elem(&execs, &tgid);
-        __u32 old;
-        struct bt_task *o;
         if (!was)
             return 0;
         old = *was;
-        o = bpf_map_lookup_elem(&tasks, &old);
-        if (o && o->state == BT_PENDING && o->rec.nr == nr)
-            finish(o, s, ret);
-        bpf_map_delete_elem(&tasks, &old);
         bpf_map_delete_elem(&execs, &tgid);
+        f = bpf_map_lookup_elem(&tasks, &old);
+        if (f && f->state == BT_PENDING && f->rec.nr == nr)
+            goto done;
+        bpf_map_delete_elem(&tasks, &old);
     }
     /* else: a new task's return from fork, vfork, clone: its parent's call */
+    return 0;
+done:
+    finish(f, spec_of(f->rec.nr), ret);
+    if (old)
+        bpf_map_delete_elem(&tasks, &old);   /* the exec'd thread's tid is the leader's now */
     return 0;
 }
 
