@@ -27,13 +27,20 @@ import lxbrand
 from conftest import NOBODY, debian_of_nobody, lxrun_as_user
 
 ENTRIES = ["lxrun", "lxrun-py"]
+HANDOVER = "lxrun: front door: "        # what the C front door says, debugging, as it hands over to Python
+FRONT_DEBUG = dict(os.environ, LXRUN_DEBUG_FRONTDOOR="1")
 
 
 def run(entry, *args, **kw):
+    """entry (the C front door, lxrun, or the Python CLI, lxrun-py) run
+    with args; the front door must serve the run itself."""
     kw.setdefault("capture_output", True)
     kw.setdefault("text", True)
     kw.setdefault("timeout", 120)
-    return subprocess.run([entry, *map(str, args)], **kw)
+    kw.setdefault("env", FRONT_DEBUG)
+    r = subprocess.run([entry, *map(str, args)], **kw)
+    assert HANDOVER not in r.stderr, r.stderr
+    return r
 
 
 @pytest.fixture
@@ -47,6 +54,11 @@ def small_root(rootfs, tmp_path):
         os.symlink(os.readlink(os.path.join(rootfs, name)), root / name)
     for name in ("passwd", "group"):
         shutil.copy2(os.path.join(rootfs, "etc", name), root / "etc" / name)
+    if os.geteuid() == 0:
+        # shifted to the zone's host ids now, as lxrun-py would on first use:
+        # the front door hands an unshifted tree over to Python
+        from lxbrand import idshift
+        idshift.ensure_shifted(str(root))
     return str(root), f"{rootfs}/usr:/usr:ro"
 
 
@@ -280,13 +292,14 @@ def test_tty_under_script_at_eof_has_no_stray_nul(rootfs, entry):
         pytest.skip("script(1) (util-linux) is not installed")
     # script sends its EOF (^D) as its input ends, at once: the sleep makes
     # sure it waits in the terminal before lxrun makes the terminal raw
+    # (the front door says so on the terminal if it hands over to Python)
     lxrun = f"sleep 0.3; exec {shutil.which(entry)} --tty {rootfs}"
     r = subprocess.run(["script", "-qc", f"{lxrun} /bin/echo hi", "/dev/null"],
-                       stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=60, env=FRONT_DEBUG)
     assert (r.returncode, r.stdout) == (0, b"hi\r\n"), r
     # the EOF script sends is the guest's, as natively: cat ends
     r = subprocess.run(["script", "-qc", f"{lxrun} /bin/cat", "/dev/null"],
-                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30, env=FRONT_DEBUG)
     assert (r.returncode, r.stdout) == (0, b""), r
 
 
@@ -300,7 +313,9 @@ def test_tty_typed_ahead_lines_still_reach_the_guest(rootfs):
         f.seek(0)
         for entry in ENTRIES:
             r = subprocess.run(["script", "-qc", f"{shutil.which(entry)} --tty {rootfs} /bin/sh -c 'read l; "
-                                "echo got=$l'", "/dev/null"], stdin=f, capture_output=True, timeout=60)
+                                "echo got=$l'", "/dev/null"], stdin=f, capture_output=True, timeout=60,
+                               env=FRONT_DEBUG)
             f.seek(0)
             assert r.returncode == 0, r
             assert b"got=one line" in r.stdout and b"\0" not in r.stdout and b"^@" not in r.stdout, r
+            assert HANDOVER.encode() not in r.stdout, r
