@@ -815,6 +815,16 @@ static int slot_for(const struct lxb_trace_rec *r, uint64_t addr)
     return -1;
 }
 
+/* the first slot holding guest address addr (trace._Copies.first: an entry copy before an exit copy) */
+static int slot_first(const struct lxb_trace_rec *r, uint64_t addr)
+{
+    int i;
+    for (i = 0; i < LXB_TRACE_SLOTS; i++)
+        if (r->slot_arg[i] < 6 && r->args[r->slot_arg[i]] == addr)
+            return i;
+    return -1;
+}
+
 static void file_mode(struct tbuf *b, uint32_t mode)
 {
     const char *kind = NULL;
@@ -931,10 +941,14 @@ static int struct_text(int target, const unsigned char *d, size_t n, struct tbuf
             inet_ntop(2, d + 4, ip, sizeof ip);
             tb_f(b, "{sa_family=AF_INET, sin_port=htons(%u), sin_addr=inet_addr(\"%s\")}",
                  (unsigned)(d[2] << 8 | d[3]), ip);
-        } else if (family == 10 && n >= 24) {
+        } else if (family == 10 && n >= 24) {   /* strace's print_sockaddr_data_in6 */
             inet_ntop(10, d + 8, ip, sizeof ip);
-            tb_f(b, "{sa_family=AF_INET6, sin6_port=htons(%u), sin6_addr=%s}", (unsigned)(d[2] << 8 | d[3]),
-                 ip);
+            tb_f(b, "{sa_family=AF_INET6, sin6_port=htons(%u), sin6_flowinfo=htonl(%u), "
+                 "inet_pton(AF_INET6, \"%s\", &sin6_addr)", (unsigned)(d[2] << 8 | d[3]),
+                 (unsigned)((uint32_t)d[4] << 24 | (uint32_t)d[5] << 16 | (uint32_t)d[6] << 8 | d[7]), ip);
+            if (n >= 28)
+                tb_f(b, ", sin6_scope_id=%u", (unsigned)le(d + 24, 4));
+            tb_s(b, "}");
         } else {
             tb_f(b, "{sa_family=%u, ...}", family);
         }
@@ -1175,7 +1189,7 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
     /* a pointer: read when it is in, or out once the call returned */
     if (!(pp->dir == D_IN || pp->dir == D_INOUT || (done && pp->dir == D_OUT)))
         return;
-    if (pp->target == T_BYTES && pp->dir == D_OUT && r->ret == 0) {   /* nothing written: strace's "" */
+    if (pp->target == T_BYTES && pp->dir == D_OUT && r->ret == 0 && pp->size_idx < 6) {   /* read's 0 bytes: "" */
         v->type = V_BYTES;
         v->data = (const unsigned char *)"";
         v->len = 0;
@@ -1225,18 +1239,27 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
             v->pair[0] = (int32_t)le(d, 4);
             v->pair[1] = (int32_t)le(d + 4, 4);
             return;
-        case T_INT1: {   /* an int pointed to: a wait status, [1234] (decode.WaitStatus, IntRef) */
+        case T_INT1: {   /* an int pointed to: a wait status, [1234], [128 => 16] (decode.WaitStatus, IntRef,
+                            IntChange) */
             struct tbuf b = {v->text, 0, sizeof v->text};
+            int k0 = slot_first(r, raw);   /* an inout one copied at entry too */
+            int32_t before;
             if (n < 4 || (pp->special == ST_WAIT_STATUS && r->ret <= 0))   /* no child reaped, or failed */
                 return;
+            if (pp->dir == D_INOUT && k0 != k && r->slot_len[k0] < 4)
+                return;                    /* decode._inout_int: a short copy, the address */
             v->i = (int32_t)le(d, 4);
+            before = (pp->dir == D_INOUT && k0 != k) ? (int32_t)le((const unsigned char *)r->slot[k0], 4)
+                                                      : (int32_t)v->i;
             v->text[0] = 0;
-            if (json) {      /* the number */
+            if (json) {      /* the number (after the call) */
                 v->type = V_INT;
                 return;
             }
             if (pp->special == ST_WAIT_STATUS)
                 wait_status(&b, (uint32_t)v->i);
+            else if (before != (int32_t)v->i)
+                tb_f(&b, "[%d => %d]", (int)before, (int)v->i);
             else
                 tb_f(&b, "[%d]", (int)v->i);
             v->type = V_TEXT;

@@ -96,6 +96,8 @@ def param_row(sc, i: int) -> str:
         t = "T_BYTES"
     elif target == "int" and not array and style:
         t = "T_INT1"
+    elif target in ("int", "uint") and not array and m.group("dir") == "inout":
+        t, style = "T_INT1", decode.STYLE_CODES["int_ref"]      # [128 => 16] (decode._inout_int)
     elif target in decode.FAST_ARRAYS and array == "[]":
         t = ARRAYS[target]
     elif target == "str" and array == "[]":
@@ -227,8 +229,8 @@ def generate() -> str:
         cases = ", ".join(f"{{{v}ll, {reg_row(None, k)}}}" for v, k in sw.cases.items())
         out.append(f"static const struct tg_case TG_S{i}[] = {{{cases}}};")
     out.append("static const struct tg_switch TG_SWITCHES[] = {")
-    out += [f"    /* {name} */ {{TG_S{i}, {len(sw.cases)}, {sw.mask & (1 << 64) - 1:#x}ull, {reg_row(None, sw.default)}}},"
-            for i, (name, sw) in enumerate(SWITCHES)]
+    out += [f"    /* {name} */ {{TG_S{i}, {len(sw.cases)}, {sw.mask & (1 << 64) - 1:#x}ull, "
+            f"{reg_row(None, sw.default)}}}," for i, (name, sw) in enumerate(SWITCHES)]
     out.append("};")
     # si_code: the signal's own kind (TG_KINDS index + 1), else SI_*
     out.append("static const unsigned char TG_SIGCODE_KIND[TG_NSIG] = {"

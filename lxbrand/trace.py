@@ -174,6 +174,9 @@ def copies(sc) -> list:
                 found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, 8, 0))
             elif target == "int" and not array and decode.STYLES.get((sc.name, name)) in ("wait_status", "int_ref"):
                 found.append((2, i, lib.LXB_COPY_OUT, 6, 4, 0))
+            elif target in ("int", "uint") and not array and direction == "inout":
+                # a length the call reads and writes (accept's addrlen): at entry, then at exit: [128 => 16]
+                found += [(3, i, lib.LXB_COPY_IN, 6, 4, 0), (3, i, lib.LXB_COPY_OUT, 6, 4, 0)]
             elif target in decode.FAST_STRUCTS and not array:
                 size = decode.FAST_STRUCTS[target][0]
                 if target == "sockaddr" and direction == "in" and sized < 6:
@@ -195,14 +198,23 @@ def copies(sc) -> list:
 class _Copies:
     """The tracer's copies of one call's arguments, as decode.args reads memory."""
 
-    __slots__ = ("by_addr", "cut")
+    __slots__ = ("by_addr", "first", "cut")
 
     def __init__(self, raw, slot_arg, slot_len, trunc, data):
         self.by_addr = {}
+        self.first = {}         # an address copied twice (at entry, then at exit): the entry's
         for i in range(3):
             a = slot_arg[i]
             if a < 6:
-                self.by_addr[raw[a]] = (data[i * SLOT: i * SLOT + slot_len[i]], bool(trunc >> i & 1))
+                self.by_addr[raw[a]] = got = (data[i * SLOT: i * SLOT + slot_len[i]], bool(trunc >> i & 1))
+                self.first.setdefault(raw[a], got)
+
+    def read_pair(self, addr, n):
+        """(first copy, last copy) of addr, each n bytes: the same copy when there was one."""
+        try:
+            return self.first[addr][0][:n], self.by_addr[addr][0][:n]
+        except KeyError:
+            raise OSError(_errno.EFAULT, "not copied") from None
 
     def read_str(self, addr, limit=0):
         try:

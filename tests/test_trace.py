@@ -420,8 +420,8 @@ def _record(sc, rng, trace_mod):
                     data = fam.to_bytes(2, "little") + rng.choice([b"\0abstract\0", b"/run/sock\0", data[2:]])
                     data = data.ljust(rng.choice([2, 8, 28, 110]), b"\0")[:rng.choice([2, 8, 28, 110])]
                 elif size == 144:       # a file, a directory, a device (st_rdev)
-                    data = (data[:24] + (0o644 | rng.choice([0o100000, 0o040000, 0o020000, 0o060000])).to_bytes(4, "little")
-                            + data[28:])
+                    mode = 0o644 | rng.choice([0o100000, 0o040000, 0o020000, 0o060000])
+                    data = data[:24] + mode.to_bytes(4, "little") + data[28:]
                 elif size == 48 and rng.random() < 0.5:     # statx: a mask the kernel fills
                     data = rng.choice([0x17FF, 0x7FF, 0x1, 0x200, 0x0]).to_bytes(4, "little") + data[4:]
                 elif size == 4:           # a wait status
@@ -1277,7 +1277,8 @@ def test_named_constants_in_traced_sh_ls_cat_json(rootfs, tmp_path):
     assert ("/etc/debian_version", "AT_STATX_SYNC_AS_STAT|AT_SYMLINK_NOFOLLOW|AT_NO_AUTOMOUNT",
             "STATX_MODE|STATX_NLINK|STATX_UID|STATX_GID|STATX_MTIME|STATX_SIZE", None) in statx
     assert ("TCGETS", "ENOTTY") in [(c["args"]["op"], c["errno"]) for c in calls(ev, "ioctl") if c["args"]["fd"] == 1]
-    opened = {c["result"] for c in calls(ev, "openat") if c["args"]["path"] == "/etc/debian_version" and c["result"] >= 0}
+    opened = {c["result"] for c in calls(ev, "openat")
+              if c["args"]["path"] == "/etc/debian_version" and c["result"] >= 0}
     advice = [c["args"]["advice"] for c in calls(ev, "fadvise64") if c["args"]["fd"] in opened]
     assert advice == ["POSIX_FADV_SEQUENTIAL"]
     fstats = [c["args"]["flags"] for c in calls(ev, "newfstatat") if c["args"]["path"] == ""]
@@ -1402,28 +1403,22 @@ os.waitpid(pid, 0)
 _STRUCT_SET = "access,rt_sigaction,rt_sigprocmask,prlimit64,poll,openat,fcntl,read,getcwd,wait4,mmap,newfstatat,clone"
 
 
-@pytest.mark.skipif(not _strace_in_a_user_namespace(), reason="needs strace and user namespaces")
-@pytest.mark.parametrize("front", [True, False], ids=["front door", "lxrun-py"])
-def test_structures_and_arities_are_straces(rootfs, tmp_path, front):
-    """A python3 that sets signal handlers and masks, reads and sets rlimits,
-    polls, opens with and without O_CREAT, asks fcntl F_GETFL/F_GETFD, reads
-    binary bytes and nothing, gets its cwd and reaps an exited and a killed
-    child, traced by lxrun (the C front door's lines, and lxrun-py's) and run
-    natively by strace: call by call the same lines (addresses aside):
-    sigactions, sigsets, rlimits, pollfds and their revents, wait statuses,
-    octal escapes, and only the arguments strace prints."""
+def _traced_and_straced(rootfs, tmp_path, cli, program, trace_set):
+    """The lines of `program` (python3 -c) from its os.access("/lxb13-start")
+    on, its main thread's, traced by `cli` and by host strace (user
+    namespace, chroot into the same rootfs, /tmp its own): (ours, theirs),
+    addresses as ADDR, without durations and strace's column padding."""
+    import re
     zone = tmp_path / "zone.txt"
-    cli = "lxrun" if front else PYCLI
-    r = subprocess.run([cli, f"--trace={_STRUCT_SET}", "-o", str(zone), rootfs, "python3", "-c", _STRUCT_PROGRAM],
+    r = subprocess.run([cli, f"--trace={trace_set}", "-o", str(zone), rootfs, "python3", "-c", program],
                        capture_output=True, timeout=120)
     assert r.returncode == 0, r.stderr
     native = tmp_path / "strace.txt"
-    r = subprocess.run(["strace", "-f", "-qq", "-e", f"trace={_STRUCT_SET}", "-o", str(native),
+    r = subprocess.run(["strace", "-f", "-qq", "-e", f"trace={trace_set}", "-o", str(native),
                         "unshare", "-r", "--fork", "--pid", "--mount-proc", "-m", "sh", "-c",
                         f"mount -t tmpfs tmpfs {rootfs}/tmp && exec chroot {rootfs} python3 -c \"$0\"",
-                        _STRUCT_PROGRAM], capture_output=True, timeout=120)
+                        program], capture_output=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    import re
 
     def lines(path):
         out, pending = [], {}
@@ -1446,7 +1441,20 @@ def test_structures_and_arities_are_straces(rootfs, tmp_path, front):
         start = next(i for i, (_, t) in enumerate(out) if t.startswith('access("/lxb13-start"'))
         main = out[start][0]
         return [t for pid, t in out[start:] if pid == main]
-    ours, theirs = lines(zone), lines(native)
+    return lines(zone), lines(native)
+
+
+@pytest.mark.skipif(not _strace_in_a_user_namespace(), reason="needs strace and user namespaces")
+@pytest.mark.parametrize("front", [True, False], ids=["front door", "lxrun-py"])
+def test_structures_and_arities_are_straces(rootfs, tmp_path, front):
+    """A python3 that sets signal handlers and masks, reads and sets rlimits,
+    polls, opens with and without O_CREAT, asks fcntl F_GETFL/F_GETFD, reads
+    binary bytes and nothing, gets its cwd and reaps an exited and a killed
+    child, traced by lxrun (the C front door's lines, and lxrun-py's) and run
+    natively by strace: call by call the same lines (addresses aside):
+    sigactions, sigsets, rlimits, pollfds and their revents, wait statuses,
+    octal escapes, and only the arguments strace prints."""
+    ours, theirs = _traced_and_straced(rootfs, tmp_path, "lxrun" if front else PYCLI, _STRUCT_PROGRAM, _STRUCT_SET)
     assert len(ours) > 30
     for got, want in zip(ours, theirs):
         assert got == want
@@ -1514,3 +1522,38 @@ def test_structures_in_json_are_values(rootfs, tmp_path, front):
     assert {"op": "F_GETFL"} in [{k: v for k, v in a.items() if k != "fd"} for a in args("fcntl")]
     assert [a["wstatus"] for a in args("wait4") if a["wstatus"] != "NULL"] == [3 << 8, 9]
     assert args("getcwd")[0]["buf"] == "/"
+
+
+_SOCKET_PROGRAM = r'''
+import os, socket
+os.access("/lxb13-start", os.F_OK)
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+c = socket.create_connection(s.getsockname())
+a, _ = s.accept()
+c.getpeername()
+u = socket.socket(socket.AF_INET6)
+u.bind(("::1", 0))
+u.getsockname()
+try:
+    u.getpeername()
+except OSError:
+    pass
+'''
+
+
+@pytest.mark.skipif(not _strace_in_a_user_namespace(), reason="needs strace and user namespaces")
+@pytest.mark.parametrize("front", [True, False], ids=["front door", "lxrun-py"])
+def test_socket_addresses_and_lengths_are_straces(rootfs, tmp_path, front):
+    """A python3 that binds, connects, accepts and asks its sockets' names:
+    sockaddrs (IPv4, IPv6 with flowinfo and scope) and the lengths the calls
+    read and write ([16], [128 => 16]) as host strace prints them, line by line."""
+    ours, theirs = _traced_and_straced(rootfs, tmp_path, "lxrun" if front else PYCLI, _SOCKET_PROGRAM,
+                                       "access,bind,connect,accept4,getsockname,getpeername")
+    import re
+    ours, theirs = ([re.sub(r"htons\(\d+\)", "htons(PORT)", t) for t in side] for side in (ours, theirs))
+    assert ours == theirs and len(ours) >= 8
+    text = "\n".join(ours)
+    assert ", [128 => 16]) = 0" in text and ", [16], SOCK_CLOEXEC) = " in text
+    assert 'sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "::1", &sin6_addr), sin6_scope_id=0}, [28]) = 0' in text

@@ -361,7 +361,8 @@ KINDS: dict = {
     "seccomp_op": _enum(32, False, dflt="SECCOMP_SET_MODE_???", SECCOMP_SET_MODE_STRICT=0, SECCOMP_SET_MODE_FILTER=1,
                         SECCOMP_GET_ACTION_AVAIL=2, SECCOMP_GET_NOTIF_SIZES=3),
     "capability": _enum(dflt="CAP_???", **CAPABILITIES),
-    "cap_ambient_op": _enum(dflt="PR_CAP_AMBIENT_???", PR_CAP_AMBIENT_IS_SET=1, PR_CAP_AMBIENT_RAISE=2, PR_CAP_AMBIENT_LOWER=3,
+    "cap_ambient_op": _enum(dflt="PR_CAP_AMBIENT_???", PR_CAP_AMBIENT_IS_SET=1, PR_CAP_AMBIENT_RAISE=2,
+                            PR_CAP_AMBIENT_LOWER=3,
                             PR_CAP_AMBIENT_CLEAR_ALL=4),
     # numbers strace prints in hex (its PRINT_VAL_X: 0 is 0): mmap's offset, rseq's length and signature
     "hex64": _bits(64),
@@ -804,8 +805,9 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
         style = STYLES.get((sc.name, name))
         if mem is not None and addr and (m.group("dir") in ("in", "inout") or (done and m.group("dir") == "out")):
             target, array = m.group("target"), m.group("array")
-            if target == "bytes" and m.group("dir") == "out" and ret == 0:
-                v = HexBytes() if style == "hex" else b""     # nothing was written: strace's ""
+            if (target == "bytes" and m.group("dir") == "out" and ret == 0 and sizes.get(i, 6) < 6
+                    and params[sizes[i]][1] in _INTS):
+                v = HexBytes() if style == "hex" else b""     # read's 0 bytes: strace's ""
             elif target == "bytes" and style == "cstr":
                 v = _read(lambda: PathStr(mem.read_bytes(addr, ARRAY_SLOTS).split(_NUL)[0].decode(
                     errors="surrogateescape")), addr)
@@ -814,6 +816,8 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
                     v = _read(lambda: WaitStatus(_S_INT.unpack(_exactly(mem.read_bytes(addr, 4), 4))[0]), addr)
             elif structs and target == "int" and not array and style == "int_ref":
                 v = _read(lambda: IntRef(_S_INT.unpack(_exactly(mem.read_bytes(addr, 4), 4))[0]), addr)
+            elif structs and target in ("int", "uint") and not array and m.group("dir") == "inout":
+                v = _read(lambda: _inout_int(mem, addr), addr)
             elif target == "bytes":
                 j = sizes.get(i)          # the table's buf:in[bytes](count)
                 if j is not None and j < len(raw) and params[j][1] in _INTS:
@@ -994,7 +998,8 @@ def _stat(data: bytes) -> Name:
 def _statx(data: bytes) -> Name:
     """strace's abbreviated struct statx (statx.c): stx_mode and stx_size as the mask says."""
     mask, blksize, attrs, nlink, uid, gid, mode, ino, size = _S_STATX.unpack_from(data)
-    text = f"{{stx_mask={kind_text(KINDS['statx_mask'], mask)}, stx_attributes={kind_text(FIELD_KINDS['statx_attrs'], attrs)}"
+    text = (f"{{stx_mask={kind_text(KINDS['statx_mask'], mask)}, "
+            f"stx_attributes={kind_text(FIELD_KINDS['statx_attrs'], attrs)}")
     if mask & 0x3:          # STATX_TYPE|STATX_MODE
         text += f", stx_mode={file_mode(mode)}"
     if mask & 0x200:        # STATX_SIZE
@@ -1018,9 +1023,11 @@ def _sockaddr(data: bytes) -> Name:
     if family == socket.AF_INET and len(data) >= 8:
         return Name(f"{{sa_family=AF_INET, sin_port=htons({int.from_bytes(data[2:4], 'big')}), "
                     f"sin_addr=inet_addr(\"{socket.inet_ntop(socket.AF_INET, data[4:8])}\")}}")
-    if family == socket.AF_INET6 and len(data) >= 24:
+    if family == socket.AF_INET6 and len(data) >= 24:     # strace's print_sockaddr_data_in6
+        scope = f", sin6_scope_id={int.from_bytes(data[24:28], 'little')}" if len(data) >= 28 else ""
         return Name(f"{{sa_family=AF_INET6, sin6_port=htons({int.from_bytes(data[2:4], 'big')}), "
-                    f"sin6_addr={socket.inet_ntop(socket.AF_INET6, data[8:24])}}}")
+                    f"sin6_flowinfo=htonl({int.from_bytes(data[4:8], 'big')}), "
+                    f"inet_pton(AF_INET6, \"{socket.inet_ntop(socket.AF_INET6, data[8:24])}\", &sin6_addr){scope}}}")
     return Name(f"{{sa_family={family}, ...}}")
 
 
@@ -1127,6 +1134,29 @@ class IntRef(int):
 
     def __str__(self) -> str:
         return f"[{int(self)}]"
+
+    __repr__ = __str__
+
+
+def _inout_int(mem, addr):
+    """An int the call reads and writes, as strace prints a socklen: [16], or
+    [128 => 16] when the call changed it (the tracer's copies at entry and exit)."""
+    pair = getattr(mem, "read_pair", None)
+    first, last = pair(addr, 4) if pair else (mem.read_bytes(addr, 4),) * 2
+    a, b = _S_INT.unpack(_exactly(first, 4))[0], _S_INT.unpack(_exactly(last, 4))[0]
+    return IntRef(b) if a == b else IntChange(b, a)
+
+
+class IntChange(int):
+    """[128 => 16]: an int a call changed (its value after, in JSON)."""
+
+    def __new__(cls, value: int, before: int):
+        self = super().__new__(cls, value)
+        self.before = before
+        return self
+
+    def __str__(self) -> str:
+        return f"[{self.before} => {int(self)}]"
 
     __repr__ = __str__
 
