@@ -61,7 +61,7 @@ enum { A_PTR = 1, A_PATH, A_STR };
 enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
        T_RLIMIT, T_POLLFD, T_INT1 };
-enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF };   /* decode.STYLE_CODES: a pointer's tg_param.special */
+enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
 
 struct tg_param {
@@ -1231,6 +1231,7 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
             v->data = d;
             v->len = n;
             v->cut = (r->slot_trunc >> k) & 1;
+            v->hexed = pp->special == ST_ENV_COUNT && !v->cut;   /* decode.EnvList: its address and count */
             return;
         case T_INT2:
             if (n < 8)
@@ -1336,6 +1337,17 @@ static void put_val_text(struct lxb_sink *s, const struct val *v)
     case V_STRV: {
         size_t i = 0;
         int first = 1;
+        if (v->hexed) {   /* decode.EnvList: 0x7ffd... and the count of the strings, as strace's printargc */
+            const unsigned char *z;
+            uint64_t count = 0;
+            for (; i < v->len && (z = memchr(v->data + i, 0, v->len - i)) != NULL; i = (size_t)(z - v->data) + 1)
+                count++;
+            put_hex(s, (uint64_t)v->i);
+            put_s(s, " /* ");
+            put_u64(s, count);
+            put_s(s, count == 1 ? " var */" : " vars */");
+            return;
+        }
         P('[');
         while (i < v->len) {
             const unsigned char *z = memchr(v->data + i, 0, v->len - i);

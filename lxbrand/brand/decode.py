@@ -595,8 +595,9 @@ ARRAY_SLOTS = 256       # bytes of a struct array read (csrc/lxbrand.h LXB_TRACE
 # "hex" a buffer all in hex (QUOTE_FORCE_HEX), "cstr" a buffer up to its NUL as
 # a path, "wait_status" an int wait status ([{WIFEXITED(s) && WEXITSTATUS(s) == 0}])
 STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wstatus"): "wait_status",
-          ("clone", "parent_tid"): "int_ref"}
-STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4}      # trace_fmt.c: tg_param.special
+          ("clone", "parent_tid"): "int_ref", ("execve", "envp"): "env_count", ("execveat", "envp"): "env_count"}
+# (env_count: an environment strace counts, 0x7ffd... /* 4 vars */, when the tracer copied all of it)
+STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count": 5}   # trace_fmt.c: tg_param.special
 SHOW = 32               # bytes and string characters printed before "..."
 ARRAY_LIMIT = 32        # argv entries read
 
@@ -829,6 +830,8 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
             elif target == "str" and array == "[]":
                 strv = getattr(mem, "read_strv", None)   # a tracer's copy holds the strings
                 v = _read(lambda: strv(addr) if strv else _strings(mem, addr), addr)
+                if style == "env_count" and isinstance(v, list) and (not v or v[-1] is not ...):
+                    v = EnvList(v, addr)
             elif structs and target == "int" and m.group("n") == "2":
                 v = _read(lambda: list(_S_INT2.unpack(mem.read_bytes(addr, 8))), addr)
             elif structs and not array:
@@ -926,7 +929,7 @@ def show(value) -> str:
         return '"' + _escape(value.encode(errors="surrogateescape")) + '"'
     if isinstance(value, (str, bytes)):
         return _quote(value)
-    if isinstance(value, (SigSet, PollFds)):
+    if isinstance(value, (SigSet, PollFds, EnvList)):
         return str(value)
     if isinstance(value, list):
         return "[" + ", ".join("..." if v is ... else show(v) for v in value) + "]"
@@ -1127,6 +1130,18 @@ def _pollfds(data: bytes, count: int) -> PollFds:
     if count > len(out):
         out.append(...)
     return out
+
+
+class EnvList(list):
+    """An execve environment, whole: strace prints its address and count
+    (0x7ffd5c3a7b58 /* 4 vars */, execve.c printargc); JSON gets the strings."""
+
+    def __init__(self, items, addr: int):
+        super().__init__(items)
+        self.addr = addr
+
+    def __str__(self) -> str:
+        return f"{self.addr:#x} /* {len(self)} var{'' if len(self) == 1 else 's'} */"
 
 
 class IntRef(int):
