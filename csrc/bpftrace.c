@@ -51,6 +51,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -82,6 +83,7 @@ _Static_assert(BT_NR_MAX == LXB_NR_MAX && BT_SLOTS == LXB_TRACE_SLOTS && BT_SLOT
 
 #define RING_DEFAULT (16u << 20)
 #define NPROGS 6
+#define NMAPS 4                  /* ring, specs, traced, lost */
 
 struct uid_extent {
     uint32_t inside, outside, count;
@@ -89,12 +91,16 @@ struct uid_extent {
 
 struct lxb_bpftrace {
     struct lxb_tracer *t;
+    /* the loaded programs and maps, as fds (a loader child's, or our own
+       load's, dup'd out of libbpf's object) */
+    int map[NMAPS];
+    int prog[NPROGS];
+    int link[NPROGS];            /* the raw tracepoints' attachments */
+    int loader_sock;             /* lxb_bpftrace_preload: the loader's fds come here */
+    pid_t loader;
 #if LXB_HAVE_BPF
-    struct bpf_object *obj;
-    struct bpf_link *links[NPROGS];
     struct ring_buffer *rb;
 #endif
-    int nlinks;
     int stop_fd, epfd;
     pthread_t thread;
     int started, live;
@@ -104,6 +110,13 @@ struct lxb_bpftrace {
 };
 
 #if LXB_HAVE_BPF
+
+enum { M_RING, M_SPECS, M_TRACED, M_LOST };
+static const char *const MAPS[NMAPS] = {"ring", "specs", "traced", "lost"};
+static const char *const PROGS[NPROGS] = {"bt_sys_enter", "bt_sys_exit", "bt_fork", "bt_exit", "bt_signal",
+                                          "bt_generate"};
+static const char *const TRACEPOINTS[NPROGS] = {"sys_enter", "sys_exit", "sched_process_fork",
+                                                "sched_process_exit", "signal_deliver", "signal_generate"};
 
 static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -177,13 +190,205 @@ static uint64_t mono_us(void)
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* LXBRAND_BPF_DEBUG: what each step of the start costs */
+/* LXBRAND_BPF_DEBUG: what each step costs */
 static void step(const char *what, uint64_t *t)
 {
     uint64_t now = mono_us();
     if (getenv("LXBRAND_BPF_DEBUG"))
         fprintf(stderr, "lxrun: bpf: %s %llu us\n", what, (unsigned long long)(now - *t));
     *t = now;
+}
+
+static struct lxb_bpftrace *new_state(struct lxb_tracer *t)
+{
+    struct lxb_bpftrace *p = calloc(1, sizeof *p);
+    int i;
+
+    if (!p)
+        return NULL;
+    p->t = t;
+    for (i = 0; i < NMAPS; i++)
+        p->map[i] = -1;
+    for (i = 0; i < NPROGS; i++)
+        p->prog[i] = p->link[i] = -1;
+    p->loader_sock = p->stop_fd = p->epfd = -1;
+    p->loader = -1;
+    return p;
+}
+
+/* Open and load the object (its ring sized, LXBRAND_BPF_RING_KB for
+   tests), fill `specs` from t->spec; the maps' and programs' fds (CLOEXEC)
+   into p, libbpf's object closed.  0 or -errno, err said */
+static int load(struct lxb_tracer *t, struct lxb_bpftrace *p, char *err, int errlen)
+{
+    struct bpf_object *obj;
+    struct bpf_map *m;
+    uint64_t ring_size = RING_DEFAULT, t0 = mono_us();
+    uint32_t nr;
+    int i, rc = 0;
+    const char *what = "open the BPF object";
+
+    libbpf_set_print(quiet);
+    obj = bpf_object__open_mem(lxb_trace_bpf_obj, sizeof lxb_trace_bpf_obj, NULL);
+    if (!obj) {
+        rc = errno ? -errno : -EINVAL;
+        goto out;
+    }
+    if (getenv("LXBRAND_BPF_RING_KB")) {
+        long kb = atol(getenv("LXBRAND_BPF_RING_KB"));
+        for (ring_size = RING_DEFAULT; ring_size > 4096 && ring_size > (uint64_t)kb * 1024; ring_size /= 2)
+            ;
+    }
+    what = "the BPF object's maps";
+    m = bpf_object__find_map_by_name(obj, "ring");
+    if (!m || bpf_map__set_max_entries(m, (uint32_t)ring_size) != 0) {
+        rc = -ENOENT;
+        goto out;
+    }
+    bpf_object__for_each_map(m, obj) {
+        const char *name = bpf_map__name(m);
+        size_t len = strlen(name), sz = 0;
+        if (len >= 7 && strcmp(name + len - 7, ".rodata") == 0) {
+            uint64_t *wake = (uint64_t *)bpf_map__initial_value(m, &sz);
+            if (wake && sz >= sizeof *wake)
+                *wake = ring_size / 4;   /* wake_bytes, the only constant */
+        }
+    }
+    step("open", &t0);
+    what = "load the BPF programs";
+    rc = bpf_object__load(obj);
+    if (rc < 0)
+        goto out;
+    step("load", &t0);
+    what = "the BPF object's maps";
+    for (i = 0; i < NMAPS; i++) {
+        m = bpf_object__find_map_by_name(obj, MAPS[i]);
+        if (!m || (p->map[i] = fcntl(bpf_map__fd(m), F_DUPFD_CLOEXEC, 3)) < 0) {
+            rc = m ? -errno : -ENOENT;
+            goto out;
+        }
+    }
+    what = "the BPF object's programs";
+    for (i = 0; i < NPROGS; i++) {
+        struct bpf_program *prog = bpf_object__find_program_by_name(obj, PROGS[i]);
+        if (!prog || (p->prog[i] = fcntl(bpf_program__fd(prog), F_DUPFD_CLOEXEC, 3)) < 0) {
+            rc = prog ? -errno : -ENOENT;
+            goto out;
+        }
+    }
+    what = "fill the BPF spec map";
+    for (nr = 0; nr < LXB_NR_MAX; nr++) {
+        if (!t->spec[nr].mode)
+            continue;
+        if (bpf_map_update_elem(p->map[M_SPECS], &nr, &t->spec[nr], BPF_ANY) != 0) {
+            rc = -errno;
+            goto out;
+        }
+    }
+out:
+    if (obj)
+        bpf_object__close(obj);
+    if (rc < 0 && err && errlen > 0)
+        snprintf(err, (size_t)errlen, "%s: %s", what, strerror(-rc));
+    return rc;
+}
+
+/* the loader child's message: its load's rc and err, then (rc 0) the fds */
+struct loaded {
+    int rc;
+    char err[200];
+};
+
+int lxb_bpftrace_preload(struct lxb_tracer *t, struct lxb_bpftrace **out)
+{
+    struct lxb_bpftrace *p;
+    int sv[2];
+    pid_t child;
+
+    *out = NULL;
+    p = new_state(t);
+    if (!p)
+        return -ENOMEM;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        free(p);
+        return -errno;
+    }
+    child = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (child < 0) {
+        int rc = -errno;
+        close(sv[0]);
+        close(sv[1]);
+        free(p);
+        return rc;
+    }
+    if (child == 0) {
+        struct loaded msg;
+        char cbuf[CMSG_SPACE(sizeof(int) * (NMAPS + NPROGS))];
+        struct iovec iov = {&msg, sizeof msg};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+        close(sv[0]);
+        memset(&msg, 0, sizeof msg);
+        msg.rc = load(t, p, msg.err, sizeof msg.err);
+        if (msg.rc == 0) {
+            struct cmsghdr *c;
+            memset(cbuf, 0, sizeof cbuf);
+            mh.msg_control = cbuf;
+            mh.msg_controllen = sizeof cbuf;
+            c = CMSG_FIRSTHDR(&mh);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int) * (NMAPS + NPROGS));
+            memcpy(CMSG_DATA(c), p->map, sizeof(int) * NMAPS);
+            memcpy(CMSG_DATA(c) + sizeof(int) * NMAPS, p->prog, sizeof(int) * NPROGS);
+        }
+        if (sendmsg(sv[1], &mh, MSG_NOSIGNAL) < 0)
+            syscall(SYS_exit_group, 1);
+        syscall(SYS_exit_group, 0);
+    }
+    close(sv[1]);
+    p->loader_sock = sv[0];
+    p->loader = child;
+    *out = p;
+    return 0;
+}
+
+/* the preloaded fds, from the loader child */
+static int take_loaded(struct lxb_bpftrace *p, char *err, int errlen)
+{
+    struct loaded msg;
+    char cbuf[CMSG_SPACE(sizeof(int) * (NMAPS + NPROGS))];
+    struct iovec iov = {&msg, sizeof msg};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+    struct cmsghdr *c;
+    ssize_t n;
+    int st;
+
+    memset(&msg, 0, sizeof msg);
+    do
+        n = recvmsg(p->loader_sock, &mh, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    close(p->loader_sock);
+    p->loader_sock = -1;
+    while (waitpid(p->loader, &st, 0) < 0 && errno == EINTR)
+        ;
+    p->loader = -1;
+    if (n != (ssize_t)sizeof msg) {
+        snprintf(err, (size_t)errlen, "the BPF loader: %s", n < 0 ? strerror(errno) : "no answer");
+        return n < 0 ? -errno : -EIO;
+    }
+    if (msg.rc < 0) {
+        msg.err[sizeof msg.err - 1] = 0;
+        snprintf(err, (size_t)errlen, "%s", msg.err);
+        return msg.rc;
+    }
+    c = CMSG_FIRSTHDR(&mh);
+    if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * (NMAPS + NPROGS))) {
+        snprintf(err, (size_t)errlen, "the BPF loader: its fds are missing");
+        return -EIO;
+    }
+    memcpy(p->map, CMSG_DATA(c), sizeof(int) * NMAPS);
+    memcpy(p->prog, CMSG_DATA(c) + sizeof(int) * NMAPS, sizeof(int) * NPROGS);
+    return 0;
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -231,9 +436,9 @@ static int close_later(struct lxb_bpftrace *p)
     int i, st, go[2], keep[NPROGS + 1], n = 0;
     pid_t child;
 
-    for (i = 0; i < p->nlinks; i++)
-        if (p->links[i] && bpf_link__fd(p->links[i]) >= 0)
-            keep[n++] = bpf_link__fd(p->links[i]);
+    for (i = 0; i < NPROGS; i++)
+        if (p->link[i] >= 0)
+            keep[n++] = p->link[i];
     if (n == 0 || pipe2(go, O_CLOEXEC) != 0)
         return -1;
     keep[n++] = go[0];
@@ -280,19 +485,27 @@ void lxb_bpftrace_free(struct lxb_bpftrace *p)
         return;
     if (p->started)
         lxb_bpftrace_finish(p);
+    if (p->loader_sock >= 0)
+        close(p->loader_sock);
+    if (p->loader > 0)
+        while (waitpid(p->loader, NULL, 0) < 0 && errno == EINTR)
+            ;
     later = close_later(p);
     step("free: close_later", &t0);
-    for (i = 0; i < p->nlinks; i++)
-        if (p->links[i])
-            bpf_link__destroy(p->links[i]);
+    for (i = 0; i < NPROGS; i++)
+        if (p->link[i] >= 0)
+            close(p->link[i]);
     if (later >= 0)
         close(later);
     if (p->rb)
         ring_buffer__free(p->rb);
-    step("free: links", &t0);
-    if (p->obj)
-        bpf_object__close(p->obj);
-    step("free: object", &t0);
+    for (i = 0; i < NPROGS; i++)
+        if (p->prog[i] >= 0)
+            close(p->prog[i]);
+    for (i = 0; i < NMAPS; i++)
+        if (p->map[i] >= 0)
+            close(p->map[i]);
+    step("free: the rest", &t0);
     if (p->epfd >= 0)
         close(p->epfd);
     if (p->stop_fd >= 0)
@@ -302,7 +515,7 @@ void lxb_bpftrace_free(struct lxb_bpftrace *p)
 
 static int fail(struct lxb_bpftrace *p, int rc, char *err, int errlen, const char *what)
 {
-    if (err && errlen > 0)
+    if (what && err && errlen > 0)
         snprintf(err, (size_t)errlen, "%s: %s", what, strerror(-rc));
     lxb_bpftrace_free(p);
     return rc;
@@ -310,13 +523,10 @@ static int fail(struct lxb_bpftrace *p, int rc, char *err, int errlen, const cha
 
 int lxb_bpftrace_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_bpftrace **out, char *err, int errlen)
 {
-    static const char *const progs[NPROGS] = {"bt_sys_enter", "bt_sys_exit", "bt_fork", "bt_exit",
-                                              "bt_signal", "bt_generate"};
-    struct lxb_bpftrace *p;
-    struct bpf_map *m, *ring, *specs, *traced;
+    struct lxb_bpftrace *p = *out;
     struct epoll_event ev;
-    uint64_t ring_size = RING_DEFAULT;
-    uint32_t guest, nr;
+    uint64_t t0 = mono_us();
+    uint32_t guest;
     uint8_t one = 1;
     sigset_t all, old;
     int i, rc;
@@ -325,75 +535,38 @@ int lxb_bpftrace_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_bpftrac
     *out = NULL;
     if (err && errlen > 0)
         err[0] = 0;
-    g = lxb_pidfd_pid(guest_pidfd);
-    if (g < 0)
-        return g;
-    guest = (uint32_t)g;
-    if (!lxb_sink_of(t))
-        return -ENOMEM;
-    p = calloc(1, sizeof *p);
-    if (!p)
+    if (!p && !(p = new_state(t)))
         return -ENOMEM;
     p->t = t;
-    p->stop_fd = p->epfd = -1;
+    g = lxb_pidfd_pid(guest_pidfd);
+    if (g < 0)
+        return fail(p, g, err, errlen, "the guest's pid");
+    guest = (uint32_t)g;
+    if (!lxb_sink_of(t))
+        return fail(p, -ENOMEM, err, errlen, "the trace's sink");
     if (t->text_fd >= 0) {
         struct stat st;
         p->live = isatty(t->text_fd) ||
                   (fstat(t->text_fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)));
     }
-    uint64_t t0 = mono_us();
     read_uid_map(p, g);
-    libbpf_set_print(quiet);
-    p->obj = bpf_object__open_mem(lxb_trace_bpf_obj, sizeof lxb_trace_bpf_obj, NULL);
-    if (!p->obj) {
-        rc = -errno;
-        p->obj = NULL;
-        return fail(p, rc ? rc : -EINVAL, err, errlen, "open the BPF object");
-    }
-    if (getenv("LXBRAND_BPF_RING_KB")) {
-        long kb = atol(getenv("LXBRAND_BPF_RING_KB"));
-        for (ring_size = RING_DEFAULT; ring_size > 4096 && ring_size > (uint64_t)kb * 1024; ring_size /= 2)
-            ;
-    }
-    ring = bpf_object__find_map_by_name(p->obj, "ring");
-    specs = bpf_object__find_map_by_name(p->obj, "specs");
-    traced = bpf_object__find_map_by_name(p->obj, "traced");
-    if (!ring || !specs || !traced)
-        return fail(p, -ENOENT, err, errlen, "the BPF object's maps");
-    bpf_map__set_max_entries(ring, (uint32_t)ring_size);
-    bpf_object__for_each_map(m, p->obj) {
-        const char *name = bpf_map__name(m);
-        size_t len = strlen(name), sz = 0;
-        if (len >= 7 && strcmp(name + len - 7, ".rodata") == 0) {
-            uint64_t *wake = (uint64_t *)bpf_map__initial_value(m, &sz);
-            if (wake && sz >= sizeof *wake)
-                *wake = ring_size / 4;   /* wake_bytes, the only constant */
-        }
-    }
-    step("open", &t0);
-    rc = bpf_object__load(p->obj);
+    /* loaded by lxb_bpftrace_preload's child while the zone started, or now */
+    rc = p->loader_sock >= 0 ? take_loaded(p, err, errlen) : load(t, p, err, errlen);
     if (rc < 0)
-        return fail(p, rc, err, errlen, "load the BPF programs");
-    step("load", &t0);
-    for (nr = 0; nr < LXB_NR_MAX; nr++) {
-        if (!t->spec[nr].mode)
-            continue;
-        if (bpf_map_update_elem(bpf_map__fd(specs), &nr, &t->spec[nr], BPF_ANY) != 0)
-            return fail(p, -errno, err, errlen, "fill the BPF spec map");
-    }
-    if (bpf_map_update_elem(bpf_map__fd(traced), &guest, &one, BPF_ANY) != 0)
+        return fail(p, rc, err, errlen, NULL);
+    step("loaded (waited)", &t0);
+    if (bpf_map_update_elem(p->map[M_TRACED], &guest, &one, BPF_ANY) != 0)
         return fail(p, -errno, err, errlen, "seed the BPF task map");
-    p->rb = ring_buffer__new(bpf_map__fd(ring), on_record, p, NULL);
+    p->rb = ring_buffer__new(p->map[M_RING], on_record, p, NULL);
     if (!p->rb)
-        return fail(p, -errno ? -errno : -ENOMEM, err, errlen, "map the BPF ring buffer");
+        return fail(p, errno ? -errno : -ENOMEM, err, errlen, "map the BPF ring buffer");
     for (i = 0; i < NPROGS; i++) {
-        struct bpf_program *prog = bpf_object__find_program_by_name(p->obj, progs[i]);
-        struct bpf_link *l = prog ? bpf_program__attach(prog) : NULL;
-        if (!l) {
-            rc = -errno;
-            return fail(p, rc ? rc : -ENOENT, err, errlen, progs[i]);
+        p->link[i] = bpf_raw_tracepoint_open(TRACEPOINTS[i], p->prog[i]);
+        if (p->link[i] < 0) {
+            rc = p->link[i];
+            p->link[i] = -1;
+            return fail(p, rc, err, errlen, PROGS[i]);
         }
-        p->links[p->nlinks++] = l;
     }
     step("attach", &t0);
     p->stop_fd = eventfd(0, EFD_CLOEXEC);
@@ -421,10 +594,8 @@ int lxb_bpftrace_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_bpftrac
 
 uint64_t lxb_bpftrace_finish(struct lxb_bpftrace *p)
 {
-    struct bpf_map *lost;
     int ncpu, i;
     uint32_t k = 0;
-
     uint64_t t0 = mono_us();
 
     if (!p)
@@ -438,11 +609,10 @@ uint64_t lxb_bpftrace_finish(struct lxb_bpftrace *p)
         p->started = 0;
         /* every task is gone: what is left in the ring */
         ring_buffer__consume(p->rb);
-        lost = bpf_object__find_map_by_name(p->obj, "lost");
         ncpu = libbpf_num_possible_cpus();
-        if (lost && ncpu > 0) {
+        if (ncpu > 0) {
             uint64_t *per = calloc((size_t)ncpu, sizeof *per);
-            if (per && bpf_map_lookup_elem(bpf_map__fd(lost), &k, per) == 0)
+            if (per && bpf_map_lookup_elem(p->map[M_LOST], &k, per) == 0)
                 for (i = 0; i < ncpu; i++)
                     p->lost += per[i];
             free(per);
@@ -465,6 +635,12 @@ int lxb_bpftrace_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_bpftrac
     *out = NULL;
     if (err && errlen > 0)
         snprintf(err, (size_t)errlen, "lxbrand was built without BPF (clang, libbpf-dev)");
+    return -ENOSYS;
+}
+
+int lxb_bpftrace_preload(struct lxb_tracer *t, struct lxb_bpftrace **out)
+{
+    *out = NULL;
     return -ENOSYS;
 }
 

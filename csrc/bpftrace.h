@@ -12,11 +12,17 @@ struct lxb_bpftrace;
 /* can this process trace a guest with BPF (built with it, BTF present,
    root or CAP_BPF with CAP_PERFMON)?  0 yes, else -errno; loads nothing */
 int lxb_bpftrace_probe(void);
-/* load and attach the programs for the held guest (a pidfd, before
-   lxb_zone_release), its tasks' records fed to t's sink (lines, JSON,
-   statistics) and to t->out_fd as the ptrace tracer does, by a reader
-   thread; t->spec says what each syscall records and copies.  0 and *out
-   set, or -errno (what failed is written to err) */
+/* load the programs in a child process while the zone starts (t->spec
+   final; before lxb_zone_start: no fd of theirs is lxrun's when the zone's
+   init is cloned, the child passes them over a socket); *out for
+   lxb_bpftrace_start.  0, or -errno (then start loads them itself) */
+int lxb_bpftrace_preload(struct lxb_tracer *t, struct lxb_bpftrace **out);
+/* attach the programs (loaded now, or by lxb_bpftrace_preload: *out) for
+   the held guest (a pidfd, before lxb_zone_release), its tasks' records fed
+   to t's sink (lines, JSON, statistics) and to t->out_fd as the ptrace
+   tracer does, by a reader thread; t->spec says what each syscall records
+   and copies.  0 and *out set, or -errno (what failed is written to err;
+   a preloaded *out is freed) */
 int lxb_bpftrace_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_bpftrace **out, char *err, int errlen);
 /* after every task of the guest is gone: the last records read, the
    reader joined, the lines flushed, out_fd closed.  Returns the records

@@ -272,7 +272,7 @@ static __always_inline __u32 read_str(char *dst, __u32 cap, __u64 addr, int *cut
    string in a binary's .rodata the task never touched) cannot be faulted
    in here, where process_vm_readv would have; the entry's copy is then
    taken again at the call's exit, when the kernel has read the memory */
-static __noinline int copy_one(struct bt_task *t, __u32 i, __u64 cp, int at_exit)
+__noinline int copy_one(struct bt_task *t, __u64 i, __u64 cp, __u64 at_exit)
 {
     __u32 arg = cp & 0xff, how = (cp >> 8) & 0xff, lenarg = (cp >> 16) & 0xff, lenmul = (cp >> 24) & 0xff;
     __u32 size = (cp >> 32) & 0xffff;
@@ -282,7 +282,7 @@ static __noinline int copy_one(struct bt_task *t, __u32 i, __u64 cp, int at_exit
     int cut = 0, failed = 0;
     char *dst;
 
-    if (i >= BT_SLOTS || arg >= 6)
+    if (!t || i >= BT_SLOTS || arg >= 6)
         return 0;
     addr = r->args[arg];
     dst = r->slot[i];

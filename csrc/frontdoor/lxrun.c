@@ -1868,6 +1868,10 @@ int main(int argc, char **argv)
     open_outputs(&o);
     if (tracing && !bpf_trace)
         tracer_cgroup_enter();
+    /* the BPF programs load (40-50 ms, most of it the verifier) in a child
+       while the zone starts; a failure here is start's to say */
+    if (bpf_trace && lxb_bpftrace_preload(&tracer, &bpft) < 0)
+        bpft = NULL;
     memset(&z, 0, sizeof z);
     rc = lxb_zone_start(&c, &z, err, sizeof err);
     if (rc < 0) {
