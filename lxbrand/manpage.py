@@ -65,6 +65,13 @@ tracepoints when lxrun may use them (root: no ptrace stop), else with ptrace;
 \\fBptrace\\fR always with ptrace, \\fBperf\\fR only from the tracepoints (an
 error where they cannot be used).
 .TP
+.B LXBRAND_TRACE
+How \\-\\-trace traces: by default with BPF programs on the kernel's syscall
+tracepoints when lxrun may load them (root: no ptrace stop; strace or gdb
+inside the zone then work), else with ptrace (also under \\-\\-inject);
+\\fBptrace\\fR always with ptrace, \\fBbpf\\fR only with BPF (an error where
+it cannot be used).
+.TP
 .B _LXRUN_COMPLETE
 Shell completion (click): \\fBeval "$(_LXRUN_COMPLETE=bash_source lxrun)"\\fR in
 ~/.bashrc completes subcommands, options and ROOTFS directories; zsh_source and
