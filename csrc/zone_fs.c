@@ -647,7 +647,8 @@ static void step_file_if_empty(struct fsctx *c, const struct lxb_step *step)
     }
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_size == 0 || names_host(dir, slash + 1, &st))) {
         close(dir);
-        if (st.st_uid != c->uid)
+        /* the empty one only: a file of the rootfs with content stays as it is */
+        if (st.st_size == 0 && st.st_uid != c->uid)
             fchown(fd, c->uid, c->gid);
         close(fd);
         show_file(c, step->path, step->data, step->flags & LXB_STEP_F_WRITABLE);

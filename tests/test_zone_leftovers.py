@@ -71,12 +71,16 @@ def test_etc_hostname_is_the_zones_over_an_empty_or_the_hosts(small_root, entry,
     text = {"host": socket.gethostname() + "\n", "": "", "host-no-newline": socket.gethostname()}[content]
     with open(os.path.join(root, "etc", "hostname"), "w") as f:
         f.write(text)
+    owner = os.stat(os.path.join(root, "etc", "hostname")).st_uid
     r = run(entry, "--hostname", "box", "--bind", usr, root, "/bin/sh", "-c",
             "cat /etc/hostname; hostname; echo typed > /etc/hostname; cat /etc/hostname")
     assert r.returncode == 0, r.stderr
     assert r.stdout == "box\nbox\ntyped\n"
-    # the rootfs keeps its own (the zone's writes end with it)
+    # the rootfs keeps its own (the zone's writes end with it), and set-up
+    # changes the owner of none with content
     assert open(os.path.join(root, "etc", "hostname")).read() == text
+    if text:
+        assert os.stat(os.path.join(root, "etc", "hostname")).st_uid == owner
 
 
 @pytest.mark.parametrize("entry", ENTRIES)
