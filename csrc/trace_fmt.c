@@ -60,8 +60,8 @@ enum { SP_NONE = 0, SP_FD, SP_CLONE, SP_SIGNO };
 enum { A_PTR = 1, A_PATH, A_STR };
 enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
-       T_RLIMIT, T_POLLFD, T_INT1 };
-enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT };   /* decode.STYLE_CODES: a pointer's tg_param.special */
+       T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS };
+enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
 
 struct tg_param {
@@ -1114,6 +1114,21 @@ static void wait_status(struct tbuf *b, uint32_t s)
     tb_s(b, "]");
 }
 
+/* decode._epoll_event: {events=EPOLLIN, data={u32=5, u64=5}} (12 bytes, packed) */
+static void tb_epoll_event(struct tbuf *b, const unsigned char *d, int json)
+{
+    uint64_t data = le(d + 4, 8);
+    tb_s(b, "{");
+    tb_field(b, "events", 1, json);
+    tb_kind(b, TG_KIND_EPOLL_EVENTS, le(d, 4), json);
+    tb_field(b, "data", 0, json);
+    tb_s(b, "{");
+    tb_field(b, "u32", 1, json);
+    tb_f(b, "%llu", (unsigned long long)(data & 0xffffffffull));
+    tb_field(b, "u64", 0, json);
+    tb_f(b, "%llu}}", (unsigned long long)data);
+}
+
 /* the structures above: 1, or 0 when the copy is too short (then the address) */
 static int struct_fields(int target, const unsigned char *d, size_t n, uint64_t count, struct tbuf *b, int json)
 {
@@ -1155,6 +1170,24 @@ static int struct_fields(int target, const unsigned char *d, size_t n, uint64_t 
     case T_POLLFD:
         tb_pollfds(b, d, n, count, json, 0);
         return 1;
+    case T_EPOLL_EVENT:
+        if (n < 12)
+            return 0;
+        tb_epoll_event(b, d, json);
+        return 1;
+    case T_EPOLL_EVENTS: {   /* decode._epoll_events: count of them, "..." after the copied ones */
+        uint64_t i, have = n / 12 < count ? n / 12 : count;
+        tb_s(b, "[");
+        for (i = 0; i < have; i++) {
+            if (i)
+                tb_s(b, ", ");
+            tb_epoll_event(b, d + 12 * i, json);
+        }
+        if (count > have)
+            tb_s(b, have ? (json ? ", \"...\"" : ", ...") : (json ? "\"...\"" : "..."));
+        tb_s(b, "]");
+        return 1;
+    }
     }
     return 0;
 }
@@ -1269,11 +1302,19 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
         case T_SIGSET:
         case T_SIGACTION:
         case T_RLIMIT:
+        case T_EPOLL_EVENT:
+        case T_EPOLL_EVENTS:
         case T_POLLFD: {
             struct tbuf b = {v->text, 0, sizeof v->text};
             uint64_t count = 0;
             v->text[0] = 0;
-            if (pp->target == T_POLLFD) {   /* decode.args: sized by its count argument */
+            if (pp->special == ST_EPOLL_CTL_EVENT && (uint32_t)r->args[1] == 2)
+                return;   /* EPOLL_CTL_DEL: strace prints the address */
+            if (pp->target == T_EPOLL_EVENTS) {   /* as many as the call returned; failed: the address */
+                if (pp->size_idx >= 6 || pp->dir != D_OUT || r->ret < 0)
+                    return;
+                count = (uint64_t)r->ret;
+            } else if (pp->target == T_POLLFD) {   /* decode.args: sized by its count argument */
                 int64_t c;
                 if (pp->size_idx >= 6)
                     return;

@@ -547,6 +547,11 @@ FIELD_KINDS: dict = {
                              SA_SIGINFO=4, SA_NOCLDSTOP=1, SA_NOCLDWAIT=2),
     # struct sigaction's sa_handler: these three by name, else the address
     "sa_handler": _enum(64, False, other="x", SIG_DFL=0, SIG_IGN=1, SIG_ERR=(1 << 64) - 1),
+    # struct epoll_event's events (include/uapi/linux/eventpoll.h), strace's order
+    "epoll_events": _bits(dflt="EPOLL???", EPOLLIN=0x1, EPOLLPRI=0x2, EPOLLOUT=0x4, EPOLLERR=0x8, EPOLLHUP=0x10,
+                          EPOLLNVAL=0x20, EPOLLRDNORM=0x40, EPOLLRDBAND=0x80, EPOLLWRNORM=0x100, EPOLLWRBAND=0x200,
+                          EPOLLMSG=0x400, EPOLLRDHUP=0x2000, EPOLLEXCLUSIVE=1 << 28, EPOLLWAKEUP=1 << 29,
+                          EPOLLONESHOT=1 << 30, EPOLLET=1 << 31),
     # struct pollfd's events and revents (include/uapi/asm-generic/poll.h)
     "poll_events": _bits(POLLIN=0x1, POLLPRI=0x2, POLLOUT=0x4, POLLERR=0x8, POLLHUP=0x10, POLLNVAL=0x20,
                          POLLRDNORM=0x40, POLLRDBAND=0x80, POLLWRNORM=0x100, POLLWRBAND=0x200, POLLMSG=0x400,
@@ -595,9 +600,11 @@ ARRAY_SLOTS = 256       # bytes of a struct array read (csrc/lxbrand.h LXB_TRACE
 # "hex" a buffer all in hex (QUOTE_FORCE_HEX), "cstr" a buffer up to its NUL as
 # a path, "wait_status" an int wait status ([{WIFEXITED(s) && WEXITSTATUS(s) == 0}])
 STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wstatus"): "wait_status",
-          ("clone", "parent_tid"): "int_ref", ("execve", "envp"): "env_count", ("execveat", "envp"): "env_count"}
+          ("clone", "parent_tid"): "int_ref", ("execve", "envp"): "env_count", ("execveat", "envp"): "env_count",
+          ("epoll_ctl", "event"): "epoll_ctl_event"}
+EPOLL_CTL_DEL = 2       # epoll_ctl_event: strace prints the event's address for EPOLL_CTL_DEL
 # (env_count: an environment strace counts, 0x7ffd... /* 4 vars */, when the tracer copied all of it)
-STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count": 5}   # trace_fmt.c: tg_param.special
+STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count": 5, "epoll_ctl_event": 6}   # trace_fmt.c: tg_param.special
 SHOW = 32               # bytes and string characters printed before "..."
 ARRAY_LIMIT = 32        # argv entries read
 
@@ -835,11 +842,14 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
             elif structs and target == "int" and m.group("n") == "2":
                 v = _read(lambda: list(_S_INT2.unpack(mem.read_bytes(addr, 8))), addr)
             elif structs and not array:
-                v = _struct(mem, addr, target)
+                if not (style == "epoll_ctl_event" and raw[1] & 0xFFFFFFFF == EPOLL_CTL_DEL):   # strace: the address
+                    v = _struct(mem, addr, target)
             elif structs and array == "[]" and target in FAST_ARRAYS and sizes.get(i, 6) < len(raw):
                 j = sizes[i]
+                one, fn, by_ret = FAST_ARRAYS[target]
                 count = register(params[j][1], raw[j])
-                one, fn = FAST_ARRAYS[target]
+                if by_ret:      # as many as the call filled (epoll_wait's result); failed: the address
+                    count = ret if ret is not None and ret >= 0 and m.group("dir") == "out" else None
                 if isinstance(count, int) and count >= 0:
                     v = _read(lambda: fn(mem.read_bytes(addr, min(count, ARRAY_SLOTS // one) * one), count), addr)
         out.append((name, v))
@@ -1208,12 +1218,24 @@ class WaitStatus(int):
     __repr__ = __str__
 
 
+def _epoll_event(data: bytes) -> dict:
+    """struct epoll_event (packed: 12 bytes) as strace prints it (epoll.c): {events=EPOLLIN, data={u32=5, u64=5}}."""
+    events, u64 = _st.unpack_from("<IQ", data)
+    return {"events": kind_text(FIELD_KINDS["epoll_events"], events), "data": {"u32": u64 & 0xFFFFFFFF, "u64": u64}}
+
+
+def _epoll_events(data: bytes, count: int) -> list:
+    out = [_epoll_event(data[12 * i:]) for i in range(min(count, len(data) // 12))]
+    return out + [...] if count > len(out) else out
+
+
+# layout -> (bytes of one, formatter of (bytes, count), counted by the result): arrays sized by an
+# argument (fds:inout[pollfd[]](nfds)); epoll_wait's events are as many as it returns
+FAST_ARRAYS = {"pollfd": (8, _pollfds, False), "epoll_event": (12, _epoll_events, True)}
 # layout -> (bytes to read, formatter): decoded for display without construct
 FAST_STRUCTS = {"stat": (144, _stat), "statx": (48, _statx), "timespec": (16, _timespec),
                 "sockaddr": (128, _sockaddr), "sigset": (8, _sigset), "sigaction": (32, _sigaction),
-                "rlimit": (16, _rlimit)}
-# layout -> (bytes of one, formatter of (bytes, count)): arrays sized by an argument (fds:inout[pollfd[]](nfds))
-FAST_ARRAYS = {"pollfd": (8, _pollfds)}
+                "rlimit": (16, _rlimit), "epoll_event": (12, _epoll_event)}
 
 
 def has_note(sc) -> bool:
