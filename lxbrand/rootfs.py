@@ -228,7 +228,16 @@ def _clean(target: str, existed: bool) -> str:
 # --ephemeral, so without it localhost would not resolve.  Both copy the
 # host's /etc/hostname into the tree: emptied, where each zone shows its own
 # name (as hostname(1) says it), and the host's is not left in the tree.
-HOSTS_HOOK = 'test -e "$1/etc/hosts" || : > "$1/etc/hosts"; ! test -f "$1/etc/hostname" || : > "$1/etc/hostname"'
+# netbase's postinst writes a default /etc/hosts (localhost and the ip6
+# names, no hostname) where there is none, before the hook runs when it is
+# --include'd: one of only those lines is emptied too, or the zone's name
+# would not resolve (apache's "apr_sockaddr_info_get() failed", hostname -f).
+NETBASE_HOSTS = ("", "127.0.0.1\tlocalhost", "::1\t\tlocalhost ip6-localhost ip6-loopback",
+                 "ff02::1\t\tip6-allnodes", "ff02::2\t\tip6-allrouters")
+HOSTS_HOOK = ('test -e "$1/etc/hosts" || : > "$1/etc/hosts"; ! test -f "$1/etc/hostname" || : > "$1/etc/hostname"; '
+              "! test -f \"$1/etc/hosts\" -a ! -L \"$1/etc/hosts\" || grep -qvxF \"$(printf '%b\\n' "
+              + " ".join("'" + line.replace("\t", "\\t") + "'" for line in NETBASE_HOSTS)
+              + ')" "$1/etc/hosts" || : > "$1/etc/hosts"')
 
 
 def _zone_files(target: str) -> None:
@@ -238,6 +247,10 @@ def _zone_files(target: str) -> None:
     hosts = os.path.join(etc, "hosts")
     if not os.path.lexists(hosts):
         open(hosts, "w").close()
+    elif not os.path.islink(hosts) and os.path.isfile(hosts):
+        with open(hosts, "r+", errors="replace") as f:
+            if set(f.read().splitlines()) <= set(NETBASE_HOSTS):
+                f.truncate(0)
     try:
         fd = os.open(os.path.join(etc, "hostname"), os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:

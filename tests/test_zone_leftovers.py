@@ -323,3 +323,42 @@ def test_tty_typed_ahead_lines_still_reach_the_guest(rootfs):
             assert r.returncode == 0, r
             assert b"got=one line" in r.stdout and b"\0" not in r.stdout and b"^@" not in r.stdout, r
             assert HANDOVER.encode() not in r.stdout, r
+
+
+def test_rootfs_create_empties_netbases_default_hosts(tmp_path):
+    """netbase's postinst writes /etc/hosts (localhost and ip6 names, not the
+    zone's) when --include brings it in: emptied, so each zone shows its own;
+    a hosts file with lines of its own, or a symlink, is left alone."""
+    from lxbrand import rootfs as rf
+    netbase = "\n".join(rf.NETBASE_HOSTS[1:]) + "\n\n"
+    for made_by in ("hook", "after"):
+        trees = {}
+        for name, content in (("netbase", netbase), ("own", netbase + "10.1.2.3\tdb\n")):
+            tree = tmp_path / made_by / name
+            (tree / "etc").mkdir(parents=True)
+            (tree / "etc" / "hosts").write_text(content)
+            trees[name] = tree
+        link = tmp_path / made_by / "link"
+        (link / "etc").mkdir(parents=True)
+        target = tmp_path / made_by / "elsewhere"
+        target.write_text(netbase)
+        os.symlink(target, link / "etc" / "hosts")
+        for tree in (*trees.values(), link):
+            if made_by == "hook":
+                subprocess.run(["sh", "-c", rf.HOSTS_HOOK, "sh", str(tree)], check=True)
+            else:
+                rf._zone_files(str(tree))
+        assert (trees["netbase"] / "etc" / "hosts").read_text() == ""
+        assert (trees["own"] / "etc" / "hosts").read_text() == netbase + "10.1.2.3\tdb\n"
+        assert target.read_text() == netbase
+
+
+def test_the_zone_name_resolves_over_an_emptied_netbase_hosts(scratch_rootfs):
+    from lxbrand import rootfs as rf
+    hosts = os.path.join(scratch_rootfs, "etc", "hosts")
+    with open(hosts, "w") as f:
+        f.write("\n".join(rf.NETBASE_HOSTS[1:]) + "\n\n")
+    rf._zone_files(scratch_rootfs)
+    r = subprocess.run(["lxrun", "--hostname", "web1", scratch_rootfs, "cat", "/etc/hosts"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "127.0.1.1\tweb1" in r.stdout, (r.stdout, r.stderr)
