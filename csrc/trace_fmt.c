@@ -60,8 +60,8 @@ enum { SP_NONE = 0, SP_FD, SP_CLONE, SP_SIGNO };
 enum { A_PTR = 1, A_PATH, A_STR };
 enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
-       T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS };
-enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT };   /* decode.STYLE_CODES: a pointer's tg_param.special */
+       T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS };
+enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
 
 struct tg_param {
@@ -1222,6 +1222,37 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
     /* a pointer: read when it is in, or out once the call returned */
     if (!(pp->dir == D_IN || pp->dir == D_INOUT || (done && pp->dir == D_OUT)))
         return;
+    if (pp->target == T_DIRENTS) {   /* decode.dirents: the address and its entries, as strace counts them */
+        const unsigned char *d = NULL;
+        size_t n = 0, off = 0;
+        uint64_t left, count = 0, reclen;
+        struct tbuf b = {v->text, 0, sizeof v->text};
+        if (!done || r->ret < 0 || pp->size_idx >= 6 ||
+            (uint64_t)r->ret > (uint64_t)as_int(r->args[pp->size_idx], sc->p[pp->size_idx].bits, sc->p[pp->size_idx].sgn))
+            return;
+        if (r->ret > 0) {
+            if ((k = slot_for(r, raw)) < 0)
+                return;
+            d = (const unsigned char *)r->slot[k];
+            n = r->slot_len[k];
+        }
+        for (left = (uint64_t)r->ret; left >= 19 && off + 19 <= n; left -= reclen, off += reclen) {
+            count++;
+            reclen = le(d + off + 16, 2);
+            reclen = reclen > left ? left : reclen < 19 ? 19 : reclen;
+        }
+        v->text[0] = 0;
+        if (json) {
+            tb_f(&b, "{\"addr\": \"0x%llx\", \"entries\": %llu%s}", (unsigned long long)raw,
+                 (unsigned long long)count, left ? ", \"more\": true" : "");
+            v->type = V_JSON;
+        } else {
+            tb_f(&b, "0x%llx /* %llu%s entries */", (unsigned long long)raw, (unsigned long long)count,
+                 left ? "+" : "");
+            v->type = V_TEXT;
+        }
+        return;
+    }
     if (pp->target == T_BYTES && pp->dir == D_OUT && r->ret == 0 && pp->size_idx < 6) {   /* read's 0 bytes: "" */
         v->type = V_BYTES;
         v->data = (const unsigned char *)"";

@@ -93,7 +93,9 @@ def param_row(sc, i: int) -> str:
         return reg_row(name, kind, on)
     target, array, n = m.group("target"), m.group("array"), m.group("n")
     style = decode.STYLE_CODES.get(decode.STYLES.get((sc.name, name)), 0)
-    if target == "bytes":
+    if decode.STYLES.get((sc.name, name)) == "dirent_count":
+        t = "T_DIRENTS"
+    elif target == "bytes":
         t = "T_BYTES"
     elif target == "int" and not array and style:
         t = "T_INT1"

@@ -183,6 +183,8 @@ def copies(sc) -> list:
                     found.append((2, i, lib.LXB_COPY_IN, sized, size, 0))
                 else:
                     found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, size, 0))
+            elif decode.STYLES.get((sc.name, name)) == "dirent_count":
+                found.append((2, i, lib.LXB_COPY_OUT, lib.LXB_COPY_LEN_RET, SLOT, 0))    # getdents64: its records
             elif target in decode.FAST_ARRAYS and array == "[]" and sized < 6:
                 # poll's fds: copied at its exit (on success), where each
                 # entry still has its fd and events and now its revents
@@ -250,6 +252,8 @@ def _jsonable(v):
         return str(v)
     if isinstance(v, bytes):
         return v.decode("latin-1")
+    if isinstance(v, bool):
+        return v
     if isinstance(v, int):
         return int(v)
     if isinstance(v, list):

@@ -1396,6 +1396,10 @@ os.close(fd)
 os.close(os.open("/etc/hostname", os.O_RDONLY))
 os.unlink("/tmp/lxb13")
 os.getcwd()
+os.mkdir("/tmp/lxbd")
+for f in "abc":
+    open("/tmp/lxbd/" + f, "w").close()
+os.listdir("/tmp/lxbd")
 pid = os.fork()
 if pid == 0:
     os._exit(3)
@@ -1405,7 +1409,8 @@ if pid == 0:
     os.kill(os.getpid(), signal.SIGKILL)
 os.waitpid(pid, 0)
 '''
-_STRUCT_SET = "access,rt_sigaction,rt_sigprocmask,prlimit64,poll,openat,fcntl,read,getcwd,wait4,mmap,newfstatat,clone"
+_STRUCT_SET = ("access,rt_sigaction,rt_sigprocmask,prlimit64,poll,openat,fcntl,read,getcwd,wait4,mmap,newfstatat,clone,"
+               "getdents64")
 
 
 def _traced_and_straced(rootfs, tmp_path, cli, program, trace_set):
@@ -1461,7 +1466,13 @@ def test_structures_and_arities_are_straces(rootfs, tmp_path, front):
     octal escapes, and only the arguments strace prints."""
     ours, theirs = _traced_and_straced(rootfs, tmp_path, "lxrun" if front else PYCLI, _STRUCT_PROGRAM, _STRUCT_SET)
     assert len(ours) > 30
+    import re
     for got, want in zip(ours, theirs):
+        part = re.search(r"/\* (\d+)\+ entries \*/", got)    # a directory past the tracer's 256-byte copy
+        if part:
+            whole = re.search(r"/\* (\d+) entries \*/", want)
+            assert whole and int(whole.group(1)) > int(part.group(1)), (got, want)
+            got, want = got.replace(part.group(0), "N"), want.replace(whole.group(0), "N")
         assert got == want
     assert len(ours) == len(theirs)
     text = "\n".join(ours)
@@ -1481,7 +1492,7 @@ def test_structures_and_arities_are_straces(rootfs, tmp_path, front):
                       "[{WIFSIGNALED(s) && WTERMSIG(s) == SIGKILL}], 0, NULL) = ",
                       ", MAP_PRIVATE|MAP_FIXED|MAP_DENYWRITE, 3, 0x",
                       "clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, "
-                      "child_tidptr=ADDR) = "):
+                      "child_tidptr=ADDR) = ", "ADDR /* 5 entries */, 32768) = 120", "ADDR /* 0 entries */, 32768) = 0"):
         assert construct in text, construct
 
 
@@ -1527,6 +1538,9 @@ def test_structures_in_json_are_values(rootfs, tmp_path, front):
     assert {"op": "F_GETFL"} in [{k: v for k, v in a.items() if k != "fd"} for a in args("fcntl")]
     assert [a["wstatus"] for a in args("wait4") if a["wstatus"] != "NULL"] == [3 << 8, 9]
     assert args("getcwd")[0]["buf"] == "/"
+    dirps = [a["dirp"] for a in args("getdents64")]
+    assert {"entries": 5} in [{k: v for k, v in d.items() if k != "addr"} for d in dirps]
+    assert all(d["addr"].startswith("0x") for d in dirps) and {d["entries"] for d in dirps} >= {0, 5}
 
 
 _SOCKET_PROGRAM = r'''

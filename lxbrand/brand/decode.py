@@ -601,10 +601,11 @@ ARRAY_SLOTS = 256       # bytes of a struct array read (csrc/lxbrand.h LXB_TRACE
 # a path, "wait_status" an int wait status ([{WIFEXITED(s) && WEXITSTATUS(s) == 0}])
 STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wstatus"): "wait_status",
           ("clone", "parent_tid"): "int_ref", ("execve", "envp"): "env_count", ("execveat", "envp"): "env_count",
-          ("epoll_ctl", "event"): "epoll_ctl_event"}
+          ("epoll_ctl", "event"): "epoll_ctl_event", ("getdents64", "dirp"): "dirent_count"}
 EPOLL_CTL_DEL = 2       # epoll_ctl_event: strace prints the event's address for EPOLL_CTL_DEL
 # (env_count: an environment strace counts, 0x7ffd... /* 4 vars */, when the tracer copied all of it)
-STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count": 5, "epoll_ctl_event": 6}   # trace_fmt.c: tg_param.special
+STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count": 5, "epoll_ctl_event": 6,
+               "dirent_count": 7}   # trace_fmt.c: tg_param.special
 SHOW = 32               # bytes and string characters printed before "..."
 ARRAY_LIMIT = 32        # argv entries read
 
@@ -811,6 +812,12 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
         addr = Addr(value & (1 << 64) - 1)
         v = addr
         style = STYLES.get((sc.name, name))
+        if style == "dirent_count" and mem is not None and addr and done and ret is not None:
+            j = sizes.get(i, 6)
+            if j < len(raw) and 0 <= ret <= register(params[j][1], raw[j]):    # else the address, as strace
+                v = _read(lambda: dirents(addr, mem.read_bytes(addr, ret) if ret else b"", ret), addr)
+            out.append((name, v))
+            continue
         if mem is not None and addr and (m.group("dir") in ("in", "inout") or (done and m.group("dir") == "out")):
             target, array = m.group("target"), m.group("array")
             if (target == "bytes" and m.group("dir") == "out" and ret == 0 and sizes.get(i, 6) < 6
@@ -939,7 +946,7 @@ def show(value) -> str:
         return '"' + _escape(value.encode(errors="surrogateescape")) + '"'
     if isinstance(value, (str, bytes)):
         return _quote(value)
-    if isinstance(value, (SigSet, PollFds, EnvList)):
+    if isinstance(value, (SigSet, PollFds, EnvList, DirentCount)):
         return str(value)
     if isinstance(value, list):
         return "[" + ", ".join("..." if v is ... else show(v) for v in value) + "]"
@@ -1139,6 +1146,34 @@ def _pollfds(data: bytes, count: int) -> PollFds:
         out.append({"fd": fd, "events": kind_text(ev, events), "revents": kind_text(ev, revents)})
     if count > len(out):
         out.append(...)
+    return out
+
+
+class DirentCount(dict):
+    """getdents64's buffer as strace prints it (xgetdents.c, abbreviated):
+    0x55d0c4a0 /* 5 entries */, "5+" when the tracer's copy (256 bytes) held
+    only the first five of more; JSON: {"addr", "entries"[, "more": true]}."""
+
+    def __str__(self) -> str:
+        return f"{self['addr']} /* {self['entries']}{'+' if self.get('more') else ''} entries */"
+
+
+def dirents(addr: int, data: bytes, length: int) -> DirentCount:
+    """Count the linux_dirent64 records of a getdents64 result of `length`
+    bytes from the copy `data` of its first bytes, as strace walks them (a
+    record's header is 19 bytes, d_reclen at 16)."""
+    count, off, left = 0, 0, length
+    while left >= 19:
+        if off + 19 > len(data):        # the copy ends here: more entries follow
+            break
+        count += 1
+        reclen = int.from_bytes(data[off + 16:off + 18], "little")
+        reclen = left if reclen > left else 19 if reclen < 19 else reclen
+        left -= reclen
+        off += reclen
+    out = DirentCount(addr=str(Addr(addr)), entries=count)
+    if left:                            # strace's "+": bytes it did not walk
+        out["more"] = True
     return out
 
 
