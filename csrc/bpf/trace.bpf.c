@@ -464,8 +464,11 @@ int bt_sys_enter(struct bpf_raw_tracepoint_args *ctx)
         return 0;
     s = spec_of(nr);
     t = task_of(tid, s && s->mode == MODE_RECORD);
-    if (!t)
+    if (!t) {
+        if (s && s->mode == MODE_RECORD)
+            count_lost();        /* no room for the task in `tasks`: its call is not recorded */
         return 0;
+    }
     if (t->state == BT_RESTART)
         settle(t, tid);
     if (!s || s->mode != MODE_RECORD) {
