@@ -60,7 +60,7 @@ enum { SP_NONE = 0, SP_FD, SP_CLONE, SP_SIGNO };
 enum { A_PTR = 1, A_PATH, A_STR };
 enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
-       T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS };
+       T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS, T_STACK_T };
 enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
 
@@ -928,6 +928,12 @@ static int struct_text(int target, const unsigned char *d, size_t n, struct tbuf
             const unsigned char *path = d + (n >= 2 ? 2 : n);
             size_t plen = n >= 2 ? n - 2 : 0, k;
             int abstract = plen > 0 && path[0] == 0;
+            for (k = 0; k < plen && !path[k]; k++)
+                ;
+            if (plen == 0 || (plen > 1 && k == plen)) {   /* unnamed (length 2), as strace */
+                tb_s(b, "{sa_family=AF_UNIX}");
+                return 1;
+            }
             if (abstract) {
                 path++;
                 plen--;
@@ -1170,6 +1176,17 @@ static int struct_fields(int target, const unsigned char *d, size_t n, uint64_t 
     case T_POLLFD:
         tb_pollfds(b, d, n, count, json, 0);
         return 1;
+    case T_STACK_T:   /* decode._stack_t */
+        if (n < 24)
+            return 0;
+        tb_s(b, "{");
+        tb_field(b, "ss_sp", 1, json);
+        tb_addr(b, le(d, 8), json);
+        tb_field(b, "ss_flags", 0, json);
+        tb_kind(b, TG_KIND_SS_FLAGS, (uint32_t)le(d + 8, 4), json);
+        tb_field(b, "ss_size", 0, json);
+        tb_f(b, "%llu}", (unsigned long long)le(d + 16, 8));
+        return 1;
     case T_EPOLL_EVENT:
         if (n < 12)
             return 0;
@@ -1335,6 +1352,7 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
         case T_RLIMIT:
         case T_EPOLL_EVENT:
         case T_EPOLL_EVENTS:
+        case T_STACK_T:
         case T_POLLFD: {
             struct tbuf b = {v->text, 0, sizeof v->text};
             uint64_t count = 0;
@@ -1361,6 +1379,19 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
         default: {
             struct tbuf b = {v->text, 0, sizeof v->text};
             v->text[0] = 0;
+            if (pp->target == T_SOCKADDR && pp->dir == D_OUT) {   /* decode._sockaddr_bytes: its length after */
+                int q, k2;
+                for (q = 0; q < sc->nparams; q++) {
+                    if (sc->p[q].target != T_INT1 || sc->p[q].dir != D_INOUT)
+                        continue;
+                    if (r->args[q] && (k2 = slot_for(r, r->args[q])) >= 0 && r->slot_len[k2] >= 4) {
+                        int32_t len = (int32_t)le((const unsigned char *)r->slot[k2], 4);
+                        if (len >= 0 && (size_t)len < n)
+                            n = (size_t)len;
+                    }
+                    break;
+                }
+            }
             if (struct_text(pp->target, d, n, &b))
                 v->type = V_TEXT;
             return;

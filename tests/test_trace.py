@@ -1400,6 +1400,8 @@ os.mkdir("/tmp/lxbd")
 for f in "abc":
     open("/tmp/lxbd/" + f, "w").close()
 os.listdir("/tmp/lxbd")
+import faulthandler
+faulthandler.enable()
 pid = os.fork()
 if pid == 0:
     os._exit(3)
@@ -1410,7 +1412,7 @@ if pid == 0:
 os.waitpid(pid, 0)
 '''
 _STRUCT_SET = ("access,rt_sigaction,rt_sigprocmask,prlimit64,poll,openat,fcntl,read,getcwd,wait4,mmap,newfstatat,clone,"
-               "getdents64")
+               "getdents64,sigaltstack")
 
 
 def _traced_and_straced(rootfs, tmp_path, cli, program, trace_set):
@@ -1492,7 +1494,8 @@ def test_structures_and_arities_are_straces(rootfs, tmp_path, front):
                       "[{WIFSIGNALED(s) && WTERMSIG(s) == SIGKILL}], 0, NULL) = ",
                       ", MAP_PRIVATE|MAP_FIXED|MAP_DENYWRITE, 3, 0x",
                       "clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, "
-                      "child_tidptr=ADDR) = ", "ADDR /* 5 entries */, 32768) = 120", "ADDR /* 0 entries */, 32768) = 0"):
+                      "child_tidptr=ADDR) = ", "ADDR /* 5 entries */, 32768) = 120", "ADDR /* 0 entries */, 32768) = 0",
+                      "sigaltstack({ss_sp=ADDR, ss_flags=0, ss_size="):
         assert construct in text, construct
 
 
@@ -1566,6 +1569,8 @@ e.register(c.fileno(), select.EPOLLOUT)
 e.poll(1)
 e.unregister(c.fileno())
 e.poll(0)
+p1, p2 = socket.socketpair()
+p1.getsockname()
 '''
 
 
@@ -1587,3 +1592,4 @@ def test_socket_addresses_and_lengths_are_straces(rootfs, tmp_path, front):
     assert 'sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "::1", &sin6_addr), sin6_scope_id=0}, [28]) = 0' in text
     assert "EPOLL_CTL_ADD, 5, {events=EPOLLIN|EPOLLET, data={u32=5, u64=" in text and "EPOLL_CTL_DEL, 4, ADDR) = 0" in text
     assert "data={u32=4, u64=" in text and "}}], " in text and ", 0) = 0" in text
+    assert "{sa_family=AF_UNIX}, [" in text

@@ -547,6 +547,8 @@ FIELD_KINDS: dict = {
                              SA_SIGINFO=4, SA_NOCLDSTOP=1, SA_NOCLDWAIT=2),
     # struct sigaction's sa_handler: these three by name, else the address
     "sa_handler": _enum(64, False, other="x", SIG_DFL=0, SIG_IGN=1, SIG_ERR=(1 << 64) - 1),
+    # stack_t's ss_flags (include/uapi/linux/signal.h)
+    "ss_flags": _bits(dflt="SS_???", SS_ONSTACK=1, SS_DISABLE=2, SS_AUTODISARM=1 << 31),
     # struct epoll_event's events (include/uapi/linux/eventpoll.h), strace's order
     "epoll_events": _bits(dflt="EPOLL???", EPOLLIN=0x1, EPOLLPRI=0x2, EPOLLOUT=0x4, EPOLLERR=0x8, EPOLLHUP=0x10,
                           EPOLLNVAL=0x20, EPOLLRDNORM=0x40, EPOLLRDBAND=0x80, EPOLLWRNORM=0x100, EPOLLWRBAND=0x200,
@@ -848,6 +850,8 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
                     v = EnvList(v, addr)
             elif structs and target == "int" and m.group("n") == "2":
                 v = _read(lambda: list(_S_INT2.unpack(mem.read_bytes(addr, 8))), addr)
+            elif structs and not array and target == "sockaddr" and m.group("dir") == "out":
+                v = _read(lambda: _sockaddr(_sockaddr_bytes(mem, addr, params, raw)), addr)
             elif structs and not array:
                 if not (style == "epoll_ctl_event" and raw[1] & 0xFFFFFFFF == EPOLL_CTL_DEL):   # strace: the address
                     v = _struct(mem, addr, target)
@@ -885,6 +889,24 @@ def _strings(mem, addr: int) -> list:
         out.append(mem.read_str(p, STRING_LIMIT))
     out.append(...)
     return out
+
+
+def _sockaddr_bytes(mem, addr: int, params, raw) -> bytes:
+    """An address a call wrote (getsockname, accept): as long as its length
+    argument says after the call (the int an inout[uint] points to), as strace
+    takes it ({sa_family=AF_UNIX} for an unnamed socket's 2 bytes)."""
+    data = mem.read_bytes(addr, FAST_STRUCTS["sockaddr"][0])
+    for j, (_, kind) in enumerate(params):
+        m = TYPE.match(kind)
+        if m and m.group("dir") == "inout" and m.group("target") in ("int", "uint") and not m.group("array"):
+            try:
+                got = mem.read_bytes(Addr(raw[j] & (1 << 64) - 1), 4) if j < len(raw) and raw[j] else b""
+            except OSError:
+                got = b""
+            if len(got) == 4 and 0 <= _S_INT.unpack(got)[0] < len(data):
+                data = data[:_S_INT.unpack(got)[0]]
+            break
+    return data
 
 
 def _struct(mem, addr: Addr, layout: str):
@@ -1037,6 +1059,8 @@ def _sockaddr(data: bytes) -> Name:
     family = int.from_bytes(data[:2], "little")
     if family == socket.AF_UNIX:
         path = data[2:]
+        if not path or (len(path) > 1 and not any(path)):    # unnamed (length 2): strace's {sa_family=AF_UNIX}
+            return Name("{sa_family=AF_UNIX}")
         if path[:1] == b"\0":
             return Name(f"{{sa_family=AF_UNIX, sun_path=@{_quote(path[1:].split(_NUL)[0])}}}")
         return Name(f"{{sa_family=AF_UNIX, sun_path={_quote(path.split(_NUL)[0])}}}")
@@ -1253,6 +1277,12 @@ class WaitStatus(int):
     __repr__ = __str__
 
 
+def _stack_t(data: bytes) -> dict:
+    """stack_t (sigaltstack) as strace prints it: {ss_sp=0x55..., ss_flags=0, ss_size=16384}."""
+    sp, flags, size = _st.unpack_from("<Qi4xQ", data)
+    return {"ss_sp": Addr(sp), "ss_flags": kind_text(FIELD_KINDS["ss_flags"], flags), "ss_size": size}
+
+
 def _epoll_event(data: bytes) -> dict:
     """struct epoll_event (packed: 12 bytes) as strace prints it (epoll.c): {events=EPOLLIN, data={u32=5, u64=5}}."""
     events, u64 = _st.unpack_from("<IQ", data)
@@ -1270,7 +1300,7 @@ FAST_ARRAYS = {"pollfd": (8, _pollfds, False), "epoll_event": (12, _epoll_events
 # layout -> (bytes to read, formatter): decoded for display without construct
 FAST_STRUCTS = {"stat": (144, _stat), "statx": (48, _statx), "timespec": (16, _timespec),
                 "sockaddr": (128, _sockaddr), "sigset": (8, _sigset), "sigaction": (32, _sigaction),
-                "rlimit": (16, _rlimit), "epoll_event": (12, _epoll_event)}
+                "rlimit": (16, _rlimit), "epoll_event": (12, _epoll_event), "stack_t": (24, _stack_t)}
 
 
 def has_note(sc) -> bool:
