@@ -60,7 +60,7 @@ enum { SP_NONE = 0, SP_FD, SP_CLONE, SP_SIGNO };
 enum { A_PTR = 1, A_PATH, A_STR };
 enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
-       T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS, T_STACK_T };
+       T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS, T_STACK_T, T_UTSNAME };
 enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
 
@@ -913,6 +913,28 @@ static int struct_text(int target, const unsigned char *d, size_t n, struct tbuf
         }
         if (mask & 0x200)   /* STATX_SIZE */
             tb_f(b, ", stx_size=%llu", (unsigned long long)le(d + 40, 8));
+        tb_s(b, ", ...}");
+        return 1;
+    }
+    case T_UTSNAME: {   /* decode._utsname: sysname and nodename, each up to its NUL */
+        static const char *const names[] = {"{sysname=", ", nodename="};
+        int f;
+        if (n < 130)
+            return 0;
+        for (f = 0; f < 2; f++) {
+            const unsigned char *p = d + 65 * f;
+            size_t len = 0, i;
+            char e[8];
+            while (len < 65 && p[len])
+                len++;
+            tb_s(b, names[f]);
+            tb_s(b, "\"");
+            for (i = 0; i < len; i++) {
+                e[esc_byte(e, p[i], i + 1 < len ? p[i + 1] : -1)] = 0;
+                tb_s(b, e);
+            }
+            tb_s(b, "\"");
+        }
         tb_s(b, ", ...}");
         return 1;
     }

@@ -1277,6 +1277,13 @@ class WaitStatus(int):
     __repr__ = __str__
 
 
+def _utsname(data: bytes) -> Name:
+    """struct utsname as strace abbreviates it: {sysname="Linux", nodename="vm", ...}."""
+    field = lambda b: '"' + _escape(b.split(_NUL)[0]) + '"'      # noqa: E731
+    data = _exactly(data, 130)
+    return Name(f"{{sysname={field(data[:65])}, nodename={field(data[65:130])}, ...}}")
+
+
 def _stack_t(data: bytes) -> dict:
     """stack_t (sigaltstack) as strace prints it: {ss_sp=0x55..., ss_flags=0, ss_size=16384}."""
     sp, flags, size = _st.unpack_from("<Qi4xQ", data)
@@ -1300,7 +1307,8 @@ FAST_ARRAYS = {"pollfd": (8, _pollfds, False), "epoll_event": (12, _epoll_events
 # layout -> (bytes to read, formatter): decoded for display without construct
 FAST_STRUCTS = {"stat": (144, _stat), "statx": (48, _statx), "timespec": (16, _timespec),
                 "sockaddr": (128, _sockaddr), "sigset": (8, _sigset), "sigaction": (32, _sigaction),
-                "rlimit": (16, _rlimit), "epoll_event": (12, _epoll_event), "stack_t": (24, _stack_t)}
+                "rlimit": (16, _rlimit), "epoll_event": (12, _epoll_event), "stack_t": (24, _stack_t),
+                "utsname": (130, _utsname)}
 
 
 def has_note(sc) -> bool:
