@@ -217,14 +217,13 @@ static struct lxb_bpftrace *new_state(struct lxb_tracer *t)
 }
 
 /* Open and load the object (its ring sized, LXBRAND_BPF_RING_KB for
-   tests), fill `specs` from t->spec; the maps' and programs' fds (CLOEXEC)
-   into p, libbpf's object closed.  0 or -errno, err said */
+   tests); the maps' and programs' fds (CLOEXEC) into p, libbpf's object
+   closed (start fills `specs`).  0 or -errno, err said */
 static int load(struct lxb_tracer *t, struct lxb_bpftrace *p, char *err, int errlen)
 {
     struct bpf_object *obj;
     struct bpf_map *m;
     uint64_t ring_size = RING_DEFAULT, t0 = mono_us();
-    uint32_t nr;
     int i, rc = 0;
     const char *what = "open the BPF object";
 
@@ -273,15 +272,6 @@ static int load(struct lxb_tracer *t, struct lxb_bpftrace *p, char *err, int err
         struct bpf_program *prog = bpf_object__find_program_by_name(obj, PROGS[i]);
         if (!prog || (p->prog[i] = fcntl(bpf_program__fd(prog), F_DUPFD_CLOEXEC, 3)) < 0) {
             rc = prog ? -errno : -ENOENT;
-            goto out;
-        }
-    }
-    what = "fill the BPF spec map";
-    for (nr = 0; nr < LXB_NR_MAX; nr++) {
-        if (!t->spec[nr].mode)
-            continue;
-        if (bpf_map_update_elem(p->map[M_SPECS], &nr, &t->spec[nr], BPF_ANY) != 0) {
-            rc = -errno;
             goto out;
         }
     }
@@ -526,7 +516,7 @@ int lxb_bpftrace_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_bpftrac
     struct lxb_bpftrace *p = *out;
     struct epoll_event ev;
     uint64_t t0 = mono_us();
-    uint32_t guest;
+    uint32_t guest, nr;
     uint8_t one = 1;
     sigset_t all, old;
     int i, rc;
@@ -555,6 +545,10 @@ int lxb_bpftrace_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_bpftrac
     if (rc < 0)
         return fail(p, rc, err, errlen, NULL);
     step("loaded (waited)", &t0);
+    /* what each syscall records and copies (t->spec, final by now) */
+    for (nr = 0; nr < LXB_NR_MAX; nr++)
+        if (t->spec[nr].mode && bpf_map_update_elem(p->map[M_SPECS], &nr, &t->spec[nr], BPF_ANY) != 0)
+            return fail(p, -errno, err, errlen, "fill the BPF spec map");
     if (bpf_map_update_elem(p->map[M_TRACED], &guest, &one, BPF_ANY) != 0)
         return fail(p, -errno, err, errlen, "seed the BPF task map");
     p->rb = ring_buffer__new(p->map[M_RING], on_record, p, NULL);

@@ -12,10 +12,11 @@ struct lxb_bpftrace;
 /* can this process trace a guest with BPF (built with it, BTF present,
    root or CAP_BPF with CAP_PERFMON)?  0 yes, else -errno; loads nothing */
 int lxb_bpftrace_probe(void);
-/* load the programs in a child process while the zone starts (t->spec
-   final; before lxb_zone_start: no fd of theirs is lxrun's when the zone's
-   init is cloned, the child passes them over a socket); *out for
-   lxb_bpftrace_start.  0, or -errno (then start loads them itself) */
+/* load the programs in a child process while lxrun reads its brand and
+   starts the zone (as early as --trace is known; before lxb_zone_start: no
+   fd of theirs is lxrun's when the zone's init is cloned, the child passes
+   them over a socket); *out for lxb_bpftrace_start.  0, or -errno (then
+   start loads them itself) */
 int lxb_bpftrace_preload(struct lxb_tracer *t, struct lxb_bpftrace **out);
 /* attach the programs (loaded now, or by lxb_bpftrace_preload: *out) for
    the held guest (a pidfd, before lxb_zone_release), its tasks' records fed

@@ -108,7 +108,9 @@ def same(bpf: str, ptrace: str, drop=TIMING, ordered=True):
 
 
 PROGRAMS = {
-    "sh": ["sh", "-c", "cat /etc/hostname | wc -c; (ls /nonexist; echo sub) | cat; uname -r >/dev/null; exit 3"],
+    # a pipe, then a subshell that forks (not both at once: which of two
+    # concurrent forks gets the next pid is the scheduler's)
+    "sh": ["sh", "-c", "cat /etc/hostname | wc -c; (ls /nonexist; echo sub) 2>&1; uname -r >/dev/null; exit 3"],
     "tar": ["sh", "-c", "tar -cf /tmp/t.tar /etc/hostname /etc/passwd /usr/share/dpkg; tar -tvf /tmp/t.tar >/dev/null;"
             " mkdir /tmp/x && tar -xf /tmp/t.tar -C /tmp/x"],
     "python3": ["python3", "-c", "import json, os; os.stat('/'); print(json.dumps({'a': 1}))"],

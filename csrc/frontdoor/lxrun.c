@@ -1656,6 +1656,12 @@ int main(int argc, char **argv)
             open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY);
 
     parse(argc, argv, &o);
+    /* --trace from BPF: the programs load (30-45 ms: libbpf's CO-RE, the
+       verifier, the ring) in a child while the brand is read and the zone
+       starts; a failure here is lxb_bpftrace_start's to say, a run handed
+       to Python leaves the child to end alone */
+    if (o.trace && trace_by_bpf() > 0 && lxb_bpftrace_preload(&tracer, &bpft) < 0)
+        bpft = NULL;
     /* a directory or an O_PATH fd as stdio would let the guest out of its
        root (fchdir(0), /proc/self/fd/0/..): refused as Zone.run refuses it
        (Python itself cannot start with a directory as stdin) */
@@ -1868,10 +1874,6 @@ int main(int argc, char **argv)
     open_outputs(&o);
     if (tracing && !bpf_trace)
         tracer_cgroup_enter();
-    /* the BPF programs load (40-50 ms, most of it the verifier) in a child
-       while the zone starts; a failure here is start's to say */
-    if (bpf_trace && lxb_bpftrace_preload(&tracer, &bpft) < 0)
-        bpft = NULL;
     memset(&z, 0, sizeof z);
     rc = lxb_zone_start(&c, &z, err, sizeof err);
     if (rc < 0) {
