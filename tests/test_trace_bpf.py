@@ -77,7 +77,7 @@ def per_task(text: str, drop=TIMING) -> dict:
         tid, body = m.groups()
         name = re.match(r"(\w+)\(", body)
         if body.startswith("--- SIGCHLD"):
-            got[(tid, "SIGCHLD")] = [True]
+            got[(tid, "SIGCHLD")] = ["a SIGCHLD"]
             continue
         if name and name.group(1) == "wait4":
             # which child is reaped first, and whether a WNOHANG wait

@@ -124,7 +124,7 @@ struct {
 /* records made outside a task's entry (answered calls, signals, exits) */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-    __uint(max_entries, 1);
+    __uint(max_entries, 5);      /* one per program: an interrupt's program (a timer's signal) may run amid another */
     __type(key, __u32);
     __type(value, struct bt_task);
 } scratch SEC(".maps");
@@ -216,21 +216,27 @@ static __always_inline void output(struct bt_rec *r)
         count_lost();
 }
 
-static __always_inline struct bt_task *scratch_task(void)
+/* each program's own entry of `scratch` */
+#define SK_ENTER 0
+#define SK_EXIT 1
+#define SK_PEXIT 2
+#define SK_SIGNAL 3
+#define SK_GENERATE 4
+
+static __always_inline struct bt_task *scratch_task(__u32 k)
 {
-    __u32 k = 0;
     return bpf_map_lookup_elem(&scratch, &k);
 }
 
 /* the task's entry in `tasks`, made when missing */
-static __always_inline struct bt_task *task_of(__u32 tid, int create)
+static __always_inline struct bt_task *task_of(__u32 tid, int create, __u32 sk)
 {
     struct bt_task *t = bpf_map_lookup_elem(&tasks, &tid);
     struct bt_task *z;
 
     if (t || !create)
         return t;
-    z = scratch_task();
+    z = scratch_task(sk);
     if (!z)
         return NULL;
     z->state = BT_IDLE;
@@ -409,13 +415,13 @@ static __always_inline const struct bt_spec *spec_of(__s64 nr)
 
 /* a signal generated for t that ptrace would have stopped it for (see
    bt_generate), shown now */
-static __always_inline void deferred(struct bt_task *t, __u32 tid)
+static __always_inline void deferred(struct bt_task *t, __u32 tid, __u32 sk)
 {
     struct bt_task *a;
 
     if (!t->dsig)
         return;
-    a = scratch_task();
+    a = scratch_task(sk);
     if (a) {
         a->zpid = t->zpid;
         a->ztid = t->ztid;
@@ -434,12 +440,12 @@ static __always_inline void deferred(struct bt_task *t, __u32 tid)
 }
 
 /* a call that returned -ERESTART*, now settled by the task's next event */
-static __always_inline void settle(struct bt_task *t, __u32 tid)
+static __always_inline void settle(struct bt_task *t, __u32 tid, __u32 sk)
 {
     if (t->state == BT_RESTART) {
         output(&t->rec);
         if (t->dwhen == BT_D_AFTER_CALL)
-            deferred(t, tid);
+            deferred(t, tid, sk);
     }
     t->state = BT_IDLE;
 }
@@ -463,14 +469,14 @@ int bt_sys_enter(struct bpf_raw_tracepoint_args *ctx)
     if (!bpf_map_lookup_elem(&traced, &tgid))
         return 0;
     s = spec_of(nr);
-    t = task_of(tid, s && s->mode == MODE_RECORD);
+    t = task_of(tid, s && s->mode == MODE_RECORD, SK_ENTER);
     if (!t) {
         if (s && s->mode == MODE_RECORD)
             count_lost();        /* no room for the task in `tasks`: its call is not recorded */
         return 0;
     }
     if (t->state == BT_RESTART)
-        settle(t, tid);
+        settle(t, tid, SK_ENTER);
     if (!s || s->mode != MODE_RECORD) {
         t->state = BT_IDLE;
         return 0;
@@ -496,7 +502,7 @@ int bt_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 }
 
 /* a finished call: its result, what the kernel wrote, to the ring */
-static __always_inline void finish(struct bt_task *t, const struct bt_spec *s, __s64 ret)
+static __always_inline void finish(struct bt_task *t, const struct bt_spec *s, __s64 ret, __u32 sk)
 {
     t->rec.ret = ret;
     t->rec.t_exit = bpf_ktime_get_ns();
@@ -508,7 +514,7 @@ static __always_inline void finish(struct bt_task *t, const struct bt_spec *s, _
     output(&t->rec);
     t->state = BT_IDLE;
     if (t->dwhen == BT_D_AFTER_CALL)
-        deferred(t, (__u32)t->rec.host_tid);
+        deferred(t, (__u32)t->rec.host_tid, sk);
 }
 
 SEC("raw_tracepoint/sys_exit")
@@ -529,7 +535,7 @@ int bt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
     nr = (__s64)regs[15];        /* orig_ax */
     t = bpf_map_lookup_elem(&tasks, &tid);
     if (t && t->state == BT_RESTART)
-        settle(t, tid);
+        settle(t, tid, SK_EXIT);
     if (t && t->state == BT_PENDING &&
         (t->rec.nr == nr || (nr == -1 && t->rec.nr == NR_RT_SIGRETURN))) {
         if (restarting(ret)) {
@@ -548,8 +554,8 @@ int bt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
         return 0;
     if (s->mode == MODE_ANSWER) {
         /* seccomp answered it: no sys_enter; the registers are the call's */
-        struct bt_task *a = scratch_task();
-        struct bt_task *own = task_of(tid, 1);
+        struct bt_task *a = scratch_task(SK_EXIT);
+        struct bt_task *own = task_of(tid, 1, SK_EXIT);
         if (!a)
             return 0;
         if (own) {
@@ -591,7 +597,7 @@ int bt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
     /* else: a new task's return from fork, vfork, clone: its parent's call */
     return 0;
 done:
-    finish(f, spec_of(f->rec.nr), ret);
+    finish(f, spec_of(f->rec.nr), ret, SK_EXIT);
     if (old)
         bpf_map_delete_elem(&tasks, &old);   /* the exec'd thread's tid is the leader's now */
     return 0;
@@ -635,7 +641,7 @@ int bt_exit(struct bpf_raw_tracepoint_args *ctx)
     }
     sig = BPF_CORE_READ(task, signal);
     exec_task = BPF_CORE_READ(sig, group_exec_task);
-    a = scratch_task();
+    a = scratch_task(SK_PEXIT);
     /* the leader that another thread's execve replaces: the ptrace tracer
        sees no death of it (ptrace(2), execve under ptrace) */
     if (a && !(tid == tgid && exec_task && exec_task != task)) {
@@ -681,14 +687,14 @@ int bt_signal(struct bpf_raw_tracepoint_args *ctx)
        a fatal signal the kernel made a group SIGKILL would have been one */
     if (signo == SIGKILL) {
         if (t && t->dwhen == BT_D_AT_KILL) {
-            settle(t, tid);
-            deferred(t, tid);
+            settle(t, tid, SK_SIGNAL);
+            deferred(t, tid, SK_SIGNAL);
         }
         return 0;
     }
     if (t && t->state == BT_RESTART)
-        settle(t, tid);
-    a = scratch_task();
+        settle(t, tid, SK_SIGNAL);
+    a = scratch_task(SK_SIGNAL);
     if (!a)
         return 0;
     if (t) {
@@ -745,7 +751,7 @@ int bt_generate(struct bpf_raw_tracepoint_args *ctx)
     if (!when)
         return 0;
     ttid = (__u32)BPF_CORE_READ(target, pid);
-    t = task_of(ttid, 1);
+    t = task_of(ttid, 1, SK_GENERATE);
     if (!t)
         return 0;
     if (!t->ztid) {
@@ -753,7 +759,7 @@ int bt_generate(struct bpf_raw_tracepoint_args *ctx)
         t->zpid = inner_nr(BPF_CORE_READ(target, group_leader, thread_pid));
     }
     if (t->dsig)
-        deferred(t, ttid);           /* one kept at a time: the older shown now */
+        deferred(t, ttid, SK_GENERATE);           /* one kept at a time: the older shown now */
     t->dsig = signo;
     t->dcode = 0;
     t->dargs[0] = t->dargs[1] = t->dargs[2] = 0;
@@ -777,6 +783,6 @@ int bt_generate(struct bpf_raw_tracepoint_args *ctx)
     t->dwhen = when;
     /* in user space (no call pending): its delivery would be now */
     if (when == BT_D_AFTER_CALL && t->state == BT_IDLE)
-        deferred(t, ttid);
+        deferred(t, ttid, SK_GENERATE);
     return 0;
 }
