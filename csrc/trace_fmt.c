@@ -1567,14 +1567,20 @@ static void put_result(struct lxb_sink *s, int64_t v)
     if (v > -4096 && v < 0) {
         int e = (int)-v;
         int known = e <= TG_ERRMAX && TG_ERRNAME[e];
-        if (!known && e >= TG_KERNEL_ERR_FIRST && e <= TG_KERNEL_ERR_LAST) {
+        int kernel = !known && e >= TG_KERNEL_ERR_FIRST && e <= TG_KERNEL_ERR_LAST;
+        if (kernel && TG_KERNEL_MSG[e - TG_KERNEL_ERR_FIRST]) {   /* decode.RESTART_MSGS */
             put_s(s, "? ");
             put_s(s, TG_KERNEL_ERR[e - TG_KERNEL_ERR_FIRST]);
+            put_s(s, " (");
+            put_s(s, TG_KERNEL_MSG[e - TG_KERNEL_ERR_FIRST]);
+            P(')');
             return;
         }
         put_s(s, "-1 ");
         if (known)
             put_s(s, TG_ERRNAME[e]);
+        else if (kernel)
+            put_s(s, TG_KERNEL_ERR[e - TG_KERNEL_ERR_FIRST]);
         else
             put_i64(s, e);
         put_s(s, " (");

@@ -261,6 +261,9 @@ def generate() -> str:
                + ", ".join(f"[{e}] = {_c(os.strerror(e))}" for e in sorted(_errno.errorcode)) + "};")
     out.append("static const char *const TG_KERNEL_ERR[] = {"
                + ", ".join(_c(decode.KERNEL_ERRNOS[e]) for e in sorted(decode.KERNEL_ERRNOS)) + "};")
+    out.append("static const char *const TG_KERNEL_MSG[] = {"
+               + ", ".join(_c(decode.RESTART_MSGS[e]) if e in decode.RESTART_MSGS else "0"
+                           for e in sorted(decode.KERNEL_ERRNOS)) + "};")
     out.append(f"#define TG_KERNEL_ERR_FIRST {min(decode.KERNEL_ERRNOS)}")
     out.append(f"#define TG_KERNEL_ERR_LAST {max(decode.KERNEL_ERRNOS)}")
     out.append(f"#define TG_SHOW {decode.SHOW}")

@@ -175,8 +175,9 @@ def copies(sc) -> list:
             elif target == "int" and not array and decode.STYLES.get((sc.name, name)) in ("wait_status", "int_ref"):
                 found.append((2, i, lib.LXB_COPY_OUT, 6, 4, 0))
             elif target in ("int", "uint") and not array and direction == "inout":
-                # a length the call reads and writes (accept's addrlen): at entry, then at exit: [128 => 16]
-                found += [(3, i, lib.LXB_COPY_IN, 6, 4, 0), (3, i, lib.LXB_COPY_OUT, 6, 4, 0)]
+                # a length the call reads and writes (accept's addrlen): at exit, and at entry when
+                # there is room (recvfrom has none): [16], [128 => 16]
+                found += [(3, i, lib.LXB_COPY_OUT, 6, 4, 0), (4, i, lib.LXB_COPY_IN, 6, 4, 0)]
             elif target in decode.FAST_STRUCTS and not array:
                 size = decode.FAST_STRUCTS[target][0]
                 if target == "sockaddr" and direction == "in" and sized < 6:
@@ -186,12 +187,20 @@ def copies(sc) -> list:
             elif decode.STYLES.get((sc.name, name)) == "dirent_count":
                 found.append((2, i, lib.LXB_COPY_OUT, lib.LXB_COPY_LEN_RET, SLOT, 0))    # getdents64: its records
             elif target in decode.FAST_ARRAYS and array == "[]" and sized < 6:
-                # poll's fds: copied at its exit (on success), where each
-                # entry still has its fd and events and now its revents
+                # poll's fds: copied at its exit (on success), where each entry
+                # still has its fd and events and now its revents; and at entry
+                # when there is room (poll, not ppoll): the fds of a poll that fails
                 one = decode.FAST_ARRAYS[target][0]
                 found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, sized, SLOT, one))
+                if direction == "inout":
+                    found.append((4, i, lib.LXB_COPY_IN, sized, SLOT, one))
     found.sort(key=lambda f: f[0])
-    got = _SPECS[sc.nr] = [f[1:] for f in found[: lib.LXB_TRACE_SLOTS]]
+    kept = found[: lib.LXB_TRACE_SLOTS]
+    # an argument copied at entry and at exit: the entry's slot first, so that
+    # the last is the exit's (trace._Copies.first, trace_fmt.c slot_first)
+    twice = {f[1] for f in kept if sum(g[1] == f[1] for g in kept) > 1}
+    kept.sort(key=lambda f: (f[1], f[2] != lib.LXB_COPY_IN) if f[1] in twice else (f[1], 0))
+    got = _SPECS[sc.nr] = [f[1:] for f in kept]
     return got
 
 

@@ -413,7 +413,7 @@ def _record(sc, rng, trace_mod):
                             for _ in range(min(count, size // lenmul) - rng.choice([0, 0, 1])))
             cut = False
         else:
-            if rng.random() < 0.5 and size in (144, 48, 32, 16, 8, 4, 128):
+            if (rng.random() < 0.5 or size == 4) and size in (144, 48, 32, 16, 8, 4, 128):
                 data = bytes(rng.randrange(256) for _ in range(size))
                 if size == 128:           # a sockaddr: a family the decoder names
                     fam = rng.choice([1, 2, 10, 16])

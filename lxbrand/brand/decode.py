@@ -988,9 +988,10 @@ def format_result(value: int) -> str:
     (in hex when it can only be an address)."""
     value = _int(value, 64, True)
     if -4096 < value < 0:
-        if -value in KERNEL_ERRNOS and -value not in _errno.errorcode:
-            return f"? {KERNEL_ERRNOS[-value]}"
-        return f"-1 {_errno.errorcode.get(-value, -value)} ({_os.strerror(-value)})"
+        if -value in RESTART_MSGS and -value not in _errno.errorcode:     # strace's syscall.c
+            return f"? {KERNEL_ERRNOS[-value]} ({RESTART_MSGS[-value]})"
+        name = _errno.errorcode.get(-value) or KERNEL_ERRNOS.get(-value) or -value
+        return f"-1 {name} ({_os.strerror(-value)})"
     if value >= 1 << 32:
         return f"{value:#x}"
     return str(value)
@@ -1328,6 +1329,9 @@ def result_note(sc, args: list, ret: int) -> str:
     return f" ({text})" if text else ""
 
 # the kernel's restart codes a tracer sees at a syscall's exit (include/linux/errno.h)
+# what strace says of a call a signal interrupted, by its restart code
+RESTART_MSGS = {512: "To be restarted if SA_RESTART is set", 513: "To be restarted", 514: "To be restarted if no handler",
+                516: "Interrupted by signal"}
 KERNEL_ERRNOS = {512: "ERESTARTSYS", 513: "ERESTARTNOINTR", 514: "ERESTARTNOHAND", 515: "ENOIOCTLCMD",
                  516: "ERESTART_RESTARTBLOCK"}
 
