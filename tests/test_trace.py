@@ -320,6 +320,10 @@ def test_flag_words_with_unknown_bits():
     assert res(decode.result_of(BY_NAME["mmap"], (0,) * 6), -12) == "-1 ENOMEM (Cannot allocate memory)"
     assert res(decode.result_of(BY_NAME["umask"], (0,)), 0o22) == "022"
     assert res(decode.result_of(BY_NAME["getpid"], ()), 0x27931000) == "663949312"
+    # a call a signal interrupted, as strace ends it
+    assert decode.format_result(-512) == "? ERESTARTSYS (To be restarted if SA_RESTART is set)"
+    assert decode.format_result(-516) == "? ERESTART_RESTARTBLOCK (Interrupted by signal)"
+    assert decode.format_result(-515) == "-1 ENOIOCTLCMD (Unknown error 515)"
 
 
 # --- the C lines (csrc/trace_fmt.c) against the Python reference ---------------------
