@@ -23,6 +23,21 @@
  *   record are the task's numbers in its innermost pid namespace, read by
  *   the program, as trace.c reads the last NSpid field.
  *
+ * LOADING
+ *
+ *   libbpf opens the object, relocates its CO-RE reads against the kernel's
+ *   BTF and loads it (25-45 ms; copy_one is a global BPF function so the
+ *   verifier walks it once per program); the maps' and programs' fds are
+ *   kept, libbpf's object closed.  The front door calls
+ *   lxb_bpftrace_preload as soon as --trace is parsed: a child process
+ *   loads while lxrun reads its brand and starts the zone and passes the
+ *   fds over a socketpair (made before the zone's init is cloned, so none
+ *   of them is lxrun's then); lxb_bpftrace_start takes them (or loads
+ *   itself, for lxrun-py), fills `specs`, seeds `traced`, attaches the six
+ *   programs with bpf_raw_tracepoint_open and starts the reader, all
+ *   before the held guest may exec.  LXBRAND_BPF_DEBUG=1: libbpf's log
+ *   and each step's time on stderr.
+ *
  * LOST RECORDS
  *
  *   The ring is 16 MiB (LXBRAND_BPF_RING_KB for tests): a traced call is
