@@ -60,7 +60,8 @@ enum { SP_NONE = 0, SP_FD, SP_CLONE, SP_SIGNO };
 enum { A_PTR = 1, A_PATH, A_STR };
 enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
-       T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS, T_STACK_T, T_UTSNAME };
+       T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS, T_STACK_T, T_UTSNAME,
+       T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC };
 enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
 
@@ -1157,6 +1158,26 @@ static void tb_epoll_event(struct tbuf *b, const unsigned char *d, int json)
     tb_f(b, "%llu}}", (unsigned long long)data);
 }
 
+/* decode._timeval and the like: {tv_sec=1, tv_usec=500000} (sub: the second field's name) */
+static void tb_timepair(struct tbuf *b, const unsigned char *d, const char *sub, int json)
+{
+    tb_s(b, "{");
+    tb_field(b, "tv_sec", 1, json);
+    tb_f(b, "%lld", (long long)le(d, 8));
+    tb_field(b, sub, 0, json);
+    tb_f(b, "%lld}", (long long)le(d + 8, 8));
+}
+
+/* struct fields of unsigned 64-bit numbers at d + 8 * first .. (decode._statfs, _sysinfo) */
+static void tb_u64s(struct tbuf *b, const unsigned char *d, const char *const *names, int n, int json)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        tb_field(b, names[i], 0, json);
+        tb_f(b, "%llu", (unsigned long long)le(d + 8 * i, 8));
+    }
+}
+
 /* the structures above: 1, or 0 when the copy is too short (then the address) */
 static int struct_fields(int target, const unsigned char *d, size_t n, uint64_t count, struct tbuf *b, int json)
 {
@@ -1214,6 +1235,73 @@ static int struct_fields(int target, const unsigned char *d, size_t n, uint64_t 
             return 0;
         tb_epoll_event(b, d, json);
         return 1;
+    case T_RUSAGE:   /* decode._rusage: ru_utime, ru_stime, then strace's "..." (not in JSON) */
+        if (n < 32)
+            return 0;
+        tb_s(b, "{");
+        tb_field(b, "ru_utime", 1, json);
+        tb_timepair(b, d, "tv_usec", json);
+        tb_field(b, "ru_stime", 0, json);
+        tb_timepair(b, d + 16, "tv_usec", json);
+        tb_s(b, json ? "}" : ", ...}");
+        return 1;
+    case T_ITIMERVAL:   /* decode._itimerval, _itimerspec */
+    case T_ITIMERSPEC:
+        if (n < 32)
+            return 0;
+        tb_s(b, "{");
+        tb_field(b, "it_interval", 1, json);
+        tb_timepair(b, d, target == T_ITIMERVAL ? "tv_usec" : "tv_nsec", json);
+        tb_field(b, "it_value", 0, json);
+        tb_timepair(b, d + 16, target == T_ITIMERVAL ? "tv_usec" : "tv_nsec", json);
+        tb_s(b, "}");
+        return 1;
+    case T_STATFS: {   /* decode._statfs: f_fsid in hex, f_flags only with ST_VALID */
+        static const char *const counts[] = {"f_bsize", "f_blocks", "f_bfree", "f_bavail", "f_files", "f_ffree"};
+        static const char *const sizes[] = {"f_namelen", "f_frsize"};
+        uint64_t flags;
+        if (n < 88)
+            return 0;
+        flags = le(d + 80, 8);
+        tb_s(b, "{");
+        tb_field(b, "f_type", 1, json);
+        tb_kind(b, TG_KIND_FS_MAGIC, le(d, 8), json);
+        tb_u64s(b, d + 8, counts, 6, json);
+        tb_field(b, "f_fsid", 0, json);
+        tb_s(b, "{");
+        tb_field(b, "val", 1, json);
+        tb_s(b, json ? "[\"" : "[");
+        tb_hex0(b, le(d + 56, 4));
+        tb_s(b, json ? "\", \"" : ", ");
+        tb_hex0(b, le(d + 60, 4));
+        tb_s(b, json ? "\"]}" : "]}");
+        tb_u64s(b, d + 64, sizes, 2, json);
+        if (flags & 0x20) {   /* ST_VALID */
+            tb_field(b, "f_flags", 0, json);
+            tb_kind(b, TG_KIND_STATFS_FLAGS, flags, json);
+        }
+        tb_s(b, "}");
+        return 1;
+    }
+    case T_SYSINFO: {   /* decode._sysinfo */
+        static const char *const mem[] = {"totalram", "freeram", "sharedram", "bufferram", "totalswap", "freeswap"};
+        static const char *const high[] = {"totalhigh", "freehigh"};
+        if (n < 108)
+            return 0;
+        tb_s(b, "{");
+        tb_field(b, "uptime", 1, json);
+        tb_f(b, "%lld", (long long)le(d, 8));
+        tb_field(b, "loads", 0, json);
+        tb_f(b, "[%llu, %llu, %llu]", (unsigned long long)le(d + 8, 8), (unsigned long long)le(d + 16, 8),
+             (unsigned long long)le(d + 24, 8));
+        tb_u64s(b, d + 32, mem, 6, json);
+        tb_field(b, "procs", 0, json);
+        tb_f(b, "%u", (unsigned)le(d + 80, 2));
+        tb_u64s(b, d + 88, high, 2, json);
+        tb_field(b, "mem_unit", 0, json);
+        tb_f(b, "%u}", (unsigned)le(d + 104, 4));
+        return 1;
+    }
     case T_EPOLL_EVENTS: {   /* decode._epoll_events: count of them, "..." after the copied ones */
         uint64_t i, have = n / 12 < count ? n / 12 : count;
         tb_s(b, "[");
@@ -1375,6 +1463,11 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
         case T_EPOLL_EVENT:
         case T_EPOLL_EVENTS:
         case T_STACK_T:
+        case T_RUSAGE:
+        case T_STATFS:
+        case T_SYSINFO:
+        case T_ITIMERVAL:
+        case T_ITIMERSPEC:
         case T_POLLFD: {
             struct tbuf b = {v->text, 0, sizeof v->text};
             uint64_t count = 0;

@@ -417,7 +417,7 @@ def _record(sc, rng, trace_mod):
                             for _ in range(min(count, size // lenmul) - rng.choice([0, 0, 1])))
             cut = False
         else:
-            if (rng.random() < 0.5 or size == 4) and size in (144, 48, 32, 16, 8, 4, 128):
+            if (rng.random() < 0.5 or size == 4) and size in (144, 48, 32, 16, 8, 4, 128, 88, 108):
                 data = bytes(rng.randrange(256) for _ in range(size))
                 if size == 128:           # a sockaddr: a family the decoder names
                     fam = rng.choice([1, 2, 10, 16])
@@ -438,6 +438,9 @@ def _record(sc, rng, trace_mod):
                         rng.choice([0, 1, (1 << 64) - 1, 0x55d00000dc0]).to_bytes(8, "little")
                         + rng.choice([0, 0x04000000, 0x14000004, 0x4, 0x84000400]).to_bytes(8, "little")
                         + data[16:24] + mask.to_bytes(8, "little"))
+                elif size == 88:          # a statfs: a magic strace names, f_flags with ST_VALID or without
+                    data = (rng.choice([0xEF53, 0x01021994, 0x794C7630, 0x12345]).to_bytes(8, "little") + data[8:80]
+                            + rng.choice([0x1020, 0x21, 0x1000, 0x4000020, 0]).to_bytes(8, "little"))
                 elif size == 16 and rng.random() < 0.5:   # an rlimit
                     data = b"".join(rng.choice([0, 1024, 1025, 8 << 20, (1 << 64) - 1, 4096 * 3 + 1]).to_bytes(
                         8, "little") for _ in range(2))
@@ -480,8 +483,9 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
     n = 0
     for sc in TABLE:
         # more of the calls with structures printed field by field (sigset, sigaction, rlimit, pollfd, wait status)
-        rich = any(c[3] in (4, 8, 16, 32, 144) or c[4] for c in trace.copies(sc))
-        for _ in range(60 if rich else 12):
+        rich = any(c[3] in (4, 8, 16, 32, 88, 108, 144) or c[4] for c in trace.copies(sc))
+        waits = any(c[3] == 4 and c[1] == 3 for c in trace.copies(sc))    # a wait status: more of its forms
+        for _ in range(120 if waits else 60 if rich else 12):
             raw = _record(sc, rng, trace)
             rec = trace.RECORD.unpack(raw)
             try:
@@ -511,7 +515,9 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
     else:       # every construct strace prints field by field was compared
         for seen in ("sa_mask=[", "sa_mask=~[", "sa_restorer=", "SIG_IGN", "rlim_cur=", "*1024", "RLIM64_INFINITY",
                      "events=POLL", "revents=", "(Timeout)", "{fd=-1}", ", ...]", "WIFEXITED", "WIFSIGNALED",
-                     "st_rdev=makedev(", "stx_attributes=", 'getrandom("\\x', "\\177", "getcwd(\""):
+                     "st_rdev=makedev(", "stx_attributes=", 'getrandom("\\x', "\\177", "getcwd(\"",
+                     "ru_stime={tv_sec=", "}, ...}", "f_type=EXT2_SUPER_MAGIC", "f_flags=ST_VALID|", "f_type=0x12345",
+                     "f_fsid={val=[0x", "loads=[", "mem_unit=", "it_value={tv_sec=", "tv_nsec="):
             assert seen in want, seen
 
 
@@ -1407,17 +1413,27 @@ os.listdir("/tmp/lxbd")
 import faulthandler
 faulthandler.enable()
 os.uname()
+resource.getrusage(resource.RUSAGE_SELF)
+os.statvfs("/")
+signal.setitimer(signal.ITIMER_REAL, 5.5, 0.25)
+signal.getitimer(signal.ITIMER_REAL)
+signal.setitimer(signal.ITIMER_REAL, 0)
+os.sysconf("SC_PHYS_PAGES")
 pid = os.fork()
 if pid == 0:
     os._exit(3)
 os.waitpid(pid, 0)
 pid = os.fork()
 if pid == 0:
+    os._exit(5)
+os.wait4(pid, 0)
+pid = os.fork()
+if pid == 0:
     os.kill(os.getpid(), signal.SIGKILL)
 os.waitpid(pid, 0)
 '''
 _STRUCT_SET = ("access,rt_sigaction,rt_sigprocmask,prlimit64,poll,openat,fcntl,read,getcwd,wait4,mmap,newfstatat,clone,"
-               "getdents64,sigaltstack,uname")
+               "getdents64,sigaltstack,uname,getrusage,statfs,setitimer,getitimer,sysinfo")
 
 
 def _traced_and_straced(rootfs, tmp_path, cli, program, trace_set):
@@ -1461,6 +1477,22 @@ def _traced_and_straced(rootfs, tmp_path, cli, program, trace_set):
     return lines(zone), lines(native)
 
 
+def _times_masked(line: str) -> str:
+    """What differs between two runs of _STRUCT_PROGRAM, not between tracers:
+    CPU times, the time an itimer has left, the zone's own memory, uptime and
+    load (sysinfo), a file system's free blocks and inodes, and the zone's /
+    mounted nodev."""
+    import re
+    line = re.sub(r"(ru_[us]time)=\{tv_sec=\d+, tv_usec=\d+\}", r"\1=T", line)
+    if line.startswith(("getitimer(", "setitimer(")):
+        line = re.sub(r"(it_value=\{tv_sec=)\d+, tv_usec=\d+\}\}\) = ", r"\1T}}) = ", line)
+    if line.startswith("sysinfo("):
+        line = re.sub(r"\d+", "N", line)
+    if line.startswith("statfs("):
+        line = re.sub(r"(f_bfree|f_bavail|f_ffree)=\d+", r"\1=N", line).replace("ST_NODEV|", "")
+    return line
+
+
 @pytest.mark.skipif(not _strace_in_a_user_namespace(), reason="needs strace and user namespaces")
 @pytest.mark.parametrize("front", [True, False], ids=["front door", "lxrun-py"])
 def test_structures_and_arities_are_straces(rootfs, tmp_path, front):
@@ -1481,6 +1513,7 @@ def test_structures_and_arities_are_straces(rootfs, tmp_path, front):
             assert whole and int(whole.group(1)) > int(part.group(1)), (got, want)
             got, want = got.replace(part.group(0), "N"), want.replace(whole.group(0), "N")
         got, want = (re.sub(r'nodename="[^"]*"', 'nodename=HOST', t) for t in (got, want))    # the zone's own
+        got, want = _times_masked(got), _times_masked(want)
         assert got == want
     assert len(ours) == len(theirs)
     text = "\n".join(ours)
@@ -1501,7 +1534,13 @@ def test_structures_and_arities_are_straces(rootfs, tmp_path, front):
                       ", MAP_PRIVATE|MAP_FIXED|MAP_DENYWRITE, 3, 0x",
                       "clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, "
                       "child_tidptr=ADDR) = ", "ADDR /* 5 entries */, 32768) = 120", "ADDR /* 0 entries */, 32768) = 0",
-                      "sigaltstack({ss_sp=ADDR, ss_flags=0, ss_size=", 'uname({sysname="Linux", nodename="'):
+                      "sigaltstack({ss_sp=ADDR, ss_flags=0, ss_size=", 'uname({sysname="Linux", nodename="',
+                      "getrusage(RUSAGE_SELF, {ru_utime={tv_sec=", 'statfs("/", {f_type=', ", f_fsid={val=[",
+                      ", f_flags=ST_VALID", "setitimer(ITIMER_REAL, {it_interval={tv_sec=0, tv_usec=250000}, "
+                      "it_value={tv_sec=5, tv_usec=500000}}, {it_interval={tv_sec=0, tv_usec=0}, it_value={tv_sec=0, "
+                      "tv_usec=0}}) = 0", "getitimer(ITIMER_REAL, {it_interval={tv_sec=0, tv_usec=250000}, it_value=",
+                      "sysinfo({uptime=", ", mem_unit=1}) = 0",
+                      "[{WIFEXITED(s) && WEXITSTATUS(s) == 5}], 0, {ru_utime={tv_sec="):
         assert construct in text, construct
 
 
@@ -1545,8 +1584,19 @@ def test_structures_in_json_are_values(rootfs, tmp_path, front):
                                                                    "flags": "O_RDONLY|O_CLOEXEC"}]
     assert [a["mode"] for a in args("openat", path="/tmp/lxb13")] == ["0600"]
     assert {"op": "F_GETFL"} in [{k: v for k, v in a.items() if k != "fd"} for a in args("fcntl")]
-    assert [a["wstatus"] for a in args("wait4") if a["wstatus"] != "NULL"] == [3 << 8, 9]
+    assert [a["wstatus"] for a in args("wait4") if a["wstatus"] != "NULL"] == [3 << 8, 5 << 8, 9]
     assert args("getcwd")[0]["buf"] == "/"
+    usage = args("getrusage")[0]["usage"]
+    assert set(usage) == {"ru_utime", "ru_stime"} and set(usage["ru_utime"]) == {"tv_sec", "tv_usec"}
+    fs = args("statfs", path="/")[0]["buf"]
+    assert isinstance(fs["f_type"], str) and fs["f_bsize"] > 0 and len(fs["f_fsid"]["val"]) == 2
+    assert fs["f_flags"].startswith("ST_VALID")
+    assert args("setitimer")[0]["new_value"] == {"it_interval": {"tv_sec": 0, "tv_usec": 250000},
+                                                 "it_value": {"tv_sec": 5, "tv_usec": 500000}}
+    assert args("getitimer")[0]["curr_value"]["it_interval"] == {"tv_sec": 0, "tv_usec": 250000}
+    info = args("sysinfo")[0]["info"]
+    assert len(info["loads"]) == 3 and info["mem_unit"] == 1 and info["totalram"] > 0
+    assert [set(a["rusage"]) for a in args("wait4") if a["rusage"] != "NULL"] == [{"ru_utime", "ru_stime"}]
     dirps = [a["dirp"] for a in args("getdents64")]
     assert {"entries": 5} in [{k: v for k, v in d.items() if k != "addr"} for d in dirps]
     assert all(d["addr"].startswith("0x") for d in dirps) and {d["entries"] for d in dirps} >= {0, 5}

@@ -279,6 +279,39 @@ MOUNT_FLAGS = dict(
     MS_STRICTATIME=1 << 24, MS_LAZYTIME=1 << 25,
 )
 # the mode_t of chmod, mkdir, mknod, umask: a file type, then the permission bits in octal
+# struct statfs's f_type: strace's src/xlat/fsmagic.in (include/uapi/linux/magic.h)
+FS_MAGICS = dict(QNX4_SUPER_MAGIC=0x0000002f, Z3FOLD_MAGIC=0x00000033, AUTOFS_SUPER_MAGIC=0x00000187,
+    DEVFS_SUPER_MAGIC=0x00001373, EXT_SUPER_MAGIC=0x0000137d, MINIX_SUPER_MAGIC=0x0000137f,
+    MINIX_SUPER_MAGIC2=0x0000138f, DEVPTS_SUPER_MAGIC=0x00001cd1, MINIX2_SUPER_MAGIC=0x00002468,
+    MINIX2_SUPER_MAGIC2=0x00002478, NILFS_SUPER_MAGIC=0x00003434, HFS_SUPER_MAGIC=0x00004244,
+    HFSPLUS_SUPER_MAGIC=0x0000482b, MSDOS_SUPER_MAGIC=0x00004d44, MINIX3_SUPER_MAGIC=0x00004d5a,
+    SMB_SUPER_MAGIC=0x0000517b, NCP_SUPER_MAGIC=0x0000564c, EXOFS_SUPER_MAGIC=0x00005df5, NFS_SUPER_MAGIC=0x00006969,
+    ROMFS_MAGIC=0x00007275, JFFS2_SUPER_MAGIC=0x000072b6, ISOFS_SUPER_MAGIC=0x00009660, PROC_SUPER_MAGIC=0x00009fa0,
+    OPENPROM_SUPER_MAGIC=0x00009fa1, USBDEVICE_SUPER_MAGIC=0x00009fa2, ADFS_SUPER_MAGIC=0x0000adf5,
+    AFFS_SUPER_MAGIC=0x0000adff, EXT2_OLD_SUPER_MAGIC=0x0000ef51, EXT2_SUPER_MAGIC=0x0000ef53,
+    ECRYPTFS_SUPER_MAGIC=0x0000f15f, UFS_MAGIC=0x00011954, CGROUP_SUPER_MAGIC=0x0027e0eb, EFS_SUPER_MAGIC=0x00414a53,
+    HOSTFS_SUPER_MAGIC=0x00c0ffee, CEPH_SUPER_MAGIC=0x00c36400, TMPFS_MAGIC=0x01021994, V9FS_MAGIC=0x01021997,
+    GFS2_MAGIC=0x01161970, XIAFS_SUPER_MAGIC=0x012fd16d, XENIX_SUPER_MAGIC=0x012ff7b4, SYSV4_SUPER_MAGIC=0x012ff7b5,
+    SYSV2_SUPER_MAGIC=0x012ff7b6, COH_SUPER_MAGIC=0x012ff7b7, SHMFS_SUPER_MAGIC=0x02011994,
+    ANON_INODE_FS_MAGIC=0x09041934, FUTEXFS_SUPER_MAGIC=0x0bad1dea, LL_SUPER_MAGIC=0x0bd00bd0,
+    LUSTRE_SUPER_MAGIC=0x0bd00bd1, MTD_INODE_FS_MAGIC=0x11307854, BALLOON_KVM_MAGIC=0x13661366,
+    UDF_SUPER_MAGIC=0x15013346, BFS_MAGIC=0x1badface, EXFAT_SUPER_MAGIC=0x2011bab0, UBIFS_SUPER_MAGIC=0x24051905,
+    CRAMFS_MAGIC=0x28cd3d45, ZFS_SUPER_MAGIC=0x2fc12fc1, JFS_SUPER_MAGIC=0x3153464a, BEFS_SUPER_MAGIC=0x42465331,
+    BINFMTFS_MAGIC=0x42494e4d, SMACK_MAGIC=0x43415d53, DMA_BUF_MAGIC=0x444d4142, CRAMFS_MAGIC_WEND=0x453dcd28,
+    DEVMEM_MAGIC=0x454d444d, GPFS_SUPER_MAGIC=0x47504653, PID_FS_MAGIC=0x50494446, PIPEFS_MAGIC=0x50495045,
+    REISERFS_SUPER_MAGIC=0x52654973, SECRETMEM_MAGIC=0x5345434d, AFS_SUPER_MAGIC=0x5346414f,
+    NTFS_SB_MAGIC=0x5346544e, SOCKFS_MAGIC=0x534f434b, UFS_CIGAM=0x54190100, VZFS_SUPER_MAGIC=0x565a4653,
+    STACK_END_MAGIC=0x57ac6e9d, ZSMALLOC_MAGIC=0x58295829, XFS_SUPER_MAGIC=0x58465342, AAFS_MAGIC=0x5a3c69f0,
+    ZONEFS_MAGIC=0x5a4f4653, PSTOREFS_MAGIC=0x6165676c, AUFS_SUPER_MAGIC=0x61756673, BDEVFS_MAGIC=0x62646576,
+    CONFIGFS_MAGIC=0x62656570, SYSFS_MAGIC=0x62656572, CGROUP2_SUPER_MAGIC=0x63677270, DEBUGFS_MAGIC=0x64626720,
+    DAXFS_MAGIC=0x64646178, FUSE_CTL_SUPER_MAGIC=0x65735543, FUSE_SUPER_MAGIC=0x65735546,
+    QNX6_SUPER_MAGIC=0x68191122, AFS_FS_MAGIC=0x6b414653, BINDERFS_SUPER_MAGIC=0x6c6f6f70, NSFS_MAGIC=0x6e736673,
+    SECURITYFS_MAGIC=0x73636673, SQUASHFS_MAGIC=0x73717368, BTRFS_TEST_MAGIC=0x73727279, CODA_SUPER_MAGIC=0x73757245,
+    OCFS2_SUPER_MAGIC=0x7461636f, TRACEFS_MAGIC=0x74726163, OVERLAYFS_SUPER_MAGIC=0x794c7630, RAMFS_MAGIC=0x858458f6,
+    BTRFS_SUPER_MAGIC=0x9123683e, HUGETLBFS_MAGIC=0x958458f6, VXFS_SUPER_MAGIC=0xa501fcf5,
+    XENFS_SUPER_MAGIC=0xabba1974, PPC_CMM_MAGIC=0xc7571590, LOGFS_MAGIC=0xc97e8168, BCACHEFS_SUPER_MAGIC=0xca451a4e,
+    BPF_FS_MAGIC=0xcafe4a11, EFIVARFS_MAGIC=0xde5e81e4, EROFS_SUPER_MAGIC_V1=0xe0f5e1e2, F2FS_SUPER_MAGIC=0xf2f52010,
+    SELINUX_MAGIC=0xf97cff8c, HPFS_SUPER_MAGIC=0xf995e849, SMB2_SUPER_MAGIC=0xfe534d42, CIFS_SUPER_MAGIC=0xff534d42)
 _MODE = dict(field=0o170000, values=FILE_TYPES, rest="oct")
 
 KINDS: dict = {
@@ -554,6 +587,13 @@ FIELD_KINDS: dict = {
                           EPOLLNVAL=0x20, EPOLLRDNORM=0x40, EPOLLRDBAND=0x80, EPOLLWRNORM=0x100, EPOLLWRBAND=0x200,
                           EPOLLMSG=0x400, EPOLLRDHUP=0x2000, EPOLLEXCLUSIVE=1 << 28, EPOLLWAKEUP=1 << 29,
                           EPOLLONESHOT=1 << 30, EPOLLET=1 << 31),
+    # struct statfs's f_type (include/uapi/linux/magic.h), strace's xlat/fsmagic.in; else in hex
+    "fs_magic": _enum(64, False, other="x", **FS_MAGICS),
+    # struct statfs's f_flags (include/linux/statfs.h), strace's order (xlat/statfs_flags.in)
+    "statfs_flags": _bits(64, dflt="ST_???", ST_VALID=0x20, ST_RDONLY=0x1, ST_NOSUID=0x2, ST_NODEV=0x4,
+                          ST_NOEXEC=0x8, ST_SYNCHRONOUS=0x10, ST_MANDLOCK=0x40, ST_WRITE=0x80, ST_APPEND=0x100,
+                          ST_IMMUTABLE=0x200, ST_NOATIME=0x400, ST_NODIRATIME=0x800, ST_RELATIME=0x1000,
+                          ST_NOSYMFOLLOW=0x2000),
     # struct pollfd's events and revents (include/uapi/asm-generic/poll.h)
     "poll_events": _bits(POLLIN=0x1, POLLPRI=0x2, POLLOUT=0x4, POLLERR=0x8, POLLHUP=0x10, POLLNVAL=0x20,
                          POLLRDNORM=0x40, POLLRDBAND=0x80, POLLWRNORM=0x100, POLLWRBAND=0x200, POLLMSG=0x400,
@@ -974,7 +1014,7 @@ def show(value) -> str:
         return "[" + ", ".join("..." if v is ... else show(v) for v in value) + "]"
     if hasattr(value, "items") and not isinstance(value, (str, bytes)):
         fields = [(k, v) for k, v in value.items() if not k.startswith("_")]
-        return "{" + ", ".join(f"{k}={show(v)}" for k, v in fields) + "}"
+        return "{" + ", ".join(f"{k}={show(v)}" for k, v in fields) + (", ...}" if isinstance(value, More) else "}")
     return str(value)
 
 
@@ -1291,6 +1331,55 @@ def _stack_t(data: bytes) -> dict:
     return {"ss_sp": Addr(sp), "ss_flags": kind_text(FIELD_KINDS["ss_flags"], flags), "ss_size": size}
 
 
+class More(dict):
+    """A structure strace abbreviates: its fields, then ", ..." (struct
+    rusage: {ru_utime={...}, ru_stime={...}, ...}); JSON gets the fields."""
+
+
+def _timeval(sec: int, usec: int) -> dict:
+    return {"tv_sec": sec, "tv_usec": usec}
+
+
+def _rusage(data: bytes) -> More:
+    """struct rusage as strace abbreviates it (rusage.c printrusage): ru_utime, ru_stime, ..."""
+    us, uu, ss, su = _st.unpack_from("<qqqq", _exactly(data, 32))
+    return More(ru_utime=_timeval(us, uu), ru_stime=_timeval(ss, su))
+
+
+def _statfs(data: bytes) -> dict:
+    """struct statfs (x86_64) as strace prints it (print_struct_statfs.c): f_type by name,
+    f_fsid's two ints in hex, f_flags only with ST_VALID."""
+    (ftype, bsize, blocks, bfree, bavail, files, ffree, fsid0, fsid1, namelen, frsize,
+     flags) = _st.unpack_from("<QQQQQQQIIQQQ", _exactly(data, 88))
+    out = {"f_type": kind_text(FIELD_KINDS["fs_magic"], ftype), "f_bsize": bsize, "f_blocks": blocks,
+           "f_bfree": bfree, "f_bavail": bavail, "f_files": files, "f_ffree": ffree,
+           "f_fsid": {"val": [Name(_hex0(fsid0)), Name(_hex0(fsid1))]}, "f_namelen": namelen, "f_frsize": frsize}
+    if flags & 0x20:        # ST_VALID
+        out["f_flags"] = kind_text(FIELD_KINDS["statfs_flags"], flags)
+    return out
+
+
+def _sysinfo(data: bytes) -> dict:
+    """struct sysinfo (x86_64) as strace prints it (sysinfo.c), every field."""
+    (uptime, l1, l2, l3, totalram, freeram, sharedram, bufferram, totalswap, freeswap, procs, totalhigh, freehigh,
+     mem_unit) = _st.unpack_from("<qQQQQQQQQQH6xQQI", _exactly(data, 108))
+    return {"uptime": uptime, "loads": [l1, l2, l3], "totalram": totalram, "freeram": freeram,
+            "sharedram": sharedram, "bufferram": bufferram, "totalswap": totalswap, "freeswap": freeswap,
+            "procs": procs, "totalhigh": totalhigh, "freehigh": freehigh, "mem_unit": mem_unit}
+
+
+def _itimerval(data: bytes) -> dict:
+    """struct itimerval (setitimer, getitimer): {it_interval={tv_sec=0, tv_usec=0}, it_value={...}}."""
+    a, b, c, d = _st.unpack_from("<qqqq", _exactly(data, 32))
+    return {"it_interval": _timeval(a, b), "it_value": _timeval(c, d)}
+
+
+def _itimerspec(data: bytes) -> dict:
+    """struct itimerspec (timer_settime, timerfd_settime): {it_interval={tv_sec=0, tv_nsec=0}, it_value={...}}."""
+    a, b, c, d = _st.unpack_from("<qqqq", _exactly(data, 32))
+    return {"it_interval": {"tv_sec": a, "tv_nsec": b}, "it_value": {"tv_sec": c, "tv_nsec": d}}
+
+
 def _epoll_event(data: bytes) -> dict:
     """struct epoll_event (packed: 12 bytes) as strace prints it (epoll.c): {events=EPOLLIN, data={u32=5, u64=5}}."""
     events, u64 = _st.unpack_from("<IQ", data)
@@ -1309,7 +1398,8 @@ FAST_ARRAYS = {"pollfd": (8, _pollfds, False), "epoll_event": (12, _epoll_events
 FAST_STRUCTS = {"stat": (144, _stat), "statx": (48, _statx), "timespec": (16, _timespec),
                 "sockaddr": (128, _sockaddr), "sigset": (8, _sigset), "sigaction": (32, _sigaction),
                 "rlimit": (16, _rlimit), "epoll_event": (12, _epoll_event), "stack_t": (24, _stack_t),
-                "utsname": (130, _utsname)}
+                "utsname": (130, _utsname), "rusage": (32, _rusage), "statfs": (88, _statfs),
+                "sysinfo": (108, _sysinfo), "itimerval": (32, _itimerval), "itimerspec": (32, _itimerspec)}
 
 
 def has_note(sc) -> bool:
