@@ -4,7 +4,7 @@ PY ?= python3
 EXAMPLES ?= 2000
 APT_PACKAGES := libseccomp-dev mmdebstrap debootstrap bubblewrap proot strace busybox-static \
                 iproute2 util-linux procps gcc make file podman runc uidmap skopeo umoci containerd libjansson-dev passt \
-                python3-venv python3-dev clang libbpf-dev
+                python3-venv python3-dev clang libbpf-dev bpftool
 PIP_PACKAGES := wheel setuptools cffi click construct hypothesis pytest
 
 # lxrun(1): into /usr/local/share/man as root, else ~/.local/share/man

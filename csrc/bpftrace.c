@@ -231,10 +231,129 @@ static struct lxb_bpftrace *new_state(struct lxb_tracer *t)
     return p;
 }
 
+/* ---- a minimal BTF of the running kernel for this object ----
+   libbpf relocates the programs' CO-RE reads against the kernel's BTF,
+   which it parses whole (6 MB: half of the load's time).  `bpftool gen
+   min_core_btf` keeps only the types the object reads (under 1 kB); made
+   once per kernel (its build id, /sys/kernel/notes) and object (a hash of
+   it), in $LXBRAND_CACHE/bpf, by a detached grandchild after a load
+   without it, when bpftool is installed.  Used only when it is a regular
+   file of ours that nobody else may write. */
+
+static int kernel_build_id(char *hex, size_t len)
+{
+    unsigned char buf[4096];
+    long n = lxb_read_small("/sys/kernel/notes", (char *)buf, sizeof buf);
+    long off = 0;
+
+    while (n > 0 && off + 12 <= n) {
+        uint32_t namesz, descsz, type;
+        long name_at = off + 12, desc_at, next;
+        memcpy(&namesz, buf + off, 4);
+        memcpy(&descsz, buf + off + 4, 4);
+        memcpy(&type, buf + off + 8, 4);
+        desc_at = name_at + ((namesz + 3) & ~3u);
+        next = desc_at + ((descsz + 3) & ~3u);
+        if (next > n || namesz > 64 || descsz > 64)
+            return -1;
+        if (type == 3 && namesz == 4 && memcmp(buf + name_at, "GNU", 4) == 0 && descsz * 2 + 1 <= len) {
+            uint32_t i;
+            for (i = 0; i < descsz; i++)
+                snprintf(hex + 2 * i, 3, "%02x", buf[desc_at + i]);
+            return descsz ? 0 : -1;
+        }
+        off = next;
+    }
+    return -1;
+}
+
+static int min_btf_path(char *path, size_t len, char *dir, size_t dirlen)
+{
+    const char *cache = getenv("LXBRAND_CACHE"), *home = getenv("HOME");
+    char id[129];
+    uint64_t h = 1469598103934665603ull;
+    size_t i;
+
+    if (kernel_build_id(id, sizeof id) < 0)
+        return -1;
+    for (i = 0; i < sizeof lxb_trace_bpf_obj; i++)
+        h = (h ^ lxb_trace_bpf_obj[i]) * 1099511628211ull;
+    if (cache && *cache)
+        snprintf(dir, dirlen, "%s/bpf", cache);
+    else if (home && *home)
+        snprintf(dir, dirlen, "%s/.cache/lxbrand/bpf", home);
+    else
+        return -1;
+    return snprintf(path, len, "%s/%s-%016llx.btf", dir, id, (unsigned long long)h) < (int)len ? 0 : -1;
+}
+
+/* a regular file of ours in a directory of ours, neither writable by
+   anyone else (nobody may swap what libbpf reads) */
+static int ours(const char *path, const char *dir)
+{
+    struct stat st, sd;
+    return lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() && !(st.st_mode & 022) &&
+           st.st_size > 0 && lstat(dir, &sd) == 0 && S_ISDIR(sd.st_mode) && sd.st_uid == geteuid() &&
+           !(sd.st_mode & 022);
+}
+
+/* a detached grandchild: the object to a file, bpftool, the result renamed
+   into place (nothing when bpftool is missing) */
+static void make_min_btf_later(const char *path, const char *dir)
+{
+    char obj[4200], tmp[4200];
+    pid_t child;
+    int st;
+
+    if (snprintf(obj, sizeof obj, "%s.%d.o", path, (int)getpid()) >= (int)sizeof obj ||
+        snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid()) >= (int)sizeof tmp)
+        return;
+    child = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (child < 0)
+        return;
+    if (child == 0) {
+        char *argv[] = {"bpftool", "gen", "min_core_btf", "/sys/kernel/btf/vmlinux", tmp, obj, NULL};
+        pid_t tool;
+        int fd;
+        if (syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0) != 0)
+            syscall(SYS_exit_group, 0);
+        fd = open("/dev/null", O_RDWR);
+        syscall(SYS_close_range, 3, ~0U, 0);
+        if (fd >= 0) {
+            dup2(fd, 0);
+            dup2(fd, 1);
+            dup2(fd, 2);
+            if (fd > 2)
+                close(fd);
+        }
+        mkdir(dir, 0700);
+        fd = open(obj, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+            syscall(SYS_exit_group, 0);
+        if (write(fd, lxb_trace_bpf_obj, sizeof lxb_trace_bpf_obj) != (ssize_t)sizeof lxb_trace_bpf_obj) {
+            unlink(obj);
+            syscall(SYS_exit_group, 0);
+        }
+        close(fd);
+        tool = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+        if (tool == 0) {
+            execvp("bpftool", argv);
+            syscall(SYS_exit_group, 127);
+        }
+        if (tool > 0 && waitpid(tool, &st, 0) == tool && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+            rename(tmp, path);
+        unlink(tmp);
+        unlink(obj);
+        syscall(SYS_exit_group, 0);
+    }
+    while (waitpid(child, &st, 0) < 0 && errno == EINTR)
+        ;
+}
+
 /* Open and load the object (its ring sized, LXBRAND_BPF_RING_KB for
    tests); the maps' and programs' fds (CLOEXEC) into p, libbpf's object
    closed (start fills `specs`).  0 or -errno, err said */
-static int load(struct lxb_tracer *t, struct lxb_bpftrace *p, char *err, int errlen)
+static int load_once(struct lxb_bpftrace *p, char *err, int errlen, int allow_min, int *used_min)
 {
     struct bpf_object *obj;
     struct bpf_map *m;
@@ -242,8 +361,20 @@ static int load(struct lxb_tracer *t, struct lxb_bpftrace *p, char *err, int err
     int i, rc = 0;
     const char *what = "open the BPF object";
 
+    char btf[4096], btf_dir[4000];
+    int have_btf = 0, make_btf = 0;
+    LIBBPF_OPTS(bpf_object_open_opts, opts);
+
     libbpf_set_print(quiet);
-    obj = bpf_object__open_mem(lxb_trace_bpf_obj, sizeof lxb_trace_bpf_obj, NULL);
+    if (allow_min && !getenv("LXBRAND_BPF_FULL_BTF") &&
+        min_btf_path(btf, sizeof btf, btf_dir, sizeof btf_dir) == 0) {
+        have_btf = ours(btf, btf_dir);
+        make_btf = !have_btf;
+        if (have_btf)
+            opts.btf_custom_path = btf;
+    }
+    *used_min = have_btf;
+    obj = bpf_object__open_mem(lxb_trace_bpf_obj, sizeof lxb_trace_bpf_obj, &opts);
     if (!obj) {
         rc = errno ? -errno : -EINVAL;
         goto out;
@@ -273,7 +404,9 @@ static int load(struct lxb_tracer *t, struct lxb_bpftrace *p, char *err, int err
     rc = bpf_object__load(obj);
     if (rc < 0)
         goto out;
-    step("load", &t0);
+    step(have_btf ? "load (the kernel's minimal BTF)" : "load", &t0);
+    if (make_btf)
+        make_min_btf_later(btf, btf_dir);
     what = "the BPF object's maps";
     for (i = 0; i < NMAPS; i++) {
         m = bpf_object__find_map_by_name(obj, MAPS[i]);
@@ -291,10 +424,34 @@ static int load(struct lxb_tracer *t, struct lxb_bpftrace *p, char *err, int err
         }
     }
 out:
+    if (rc < 0 && have_btf)
+        unlink(btf);             /* damaged: made again after the next load */
     if (obj)
         bpf_object__close(obj);
     if (rc < 0 && err && errlen > 0)
         snprintf(err, (size_t)errlen, "%s: %s", what, strerror(-rc));
+    return rc;
+}
+
+/* load_once, and again with the kernel's whole BTF when the cached minimal
+   one was used and the load failed (a damaged file) */
+static int load(struct lxb_tracer *t, struct lxb_bpftrace *p, char *err, int errlen)
+{
+    int used_min = 0, i, rc = load_once(p, err, errlen, 1, &used_min);
+
+    if (rc < 0 && used_min) {
+        for (i = 0; i < NMAPS; i++)
+            if (p->map[i] >= 0) {
+                close(p->map[i]);
+                p->map[i] = -1;
+            }
+        for (i = 0; i < NPROGS; i++)
+            if (p->prog[i] >= 0) {
+                close(p->prog[i]);
+                p->prog[i] = -1;
+            }
+        rc = load_once(p, err, errlen, 0, &used_min);
+    }
     return rc;
 }
 

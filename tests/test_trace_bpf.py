@@ -62,6 +62,7 @@ def _norm(body: str) -> str:
     body = re.sub(r'getrandom\("[^"]*"', 'getrandom("_"', body)          # random bytes
     body = re.sub(r"tv_nsec=\d+", "tv_nsec=_", body)                     # clock readings
     body = re.sub(r"^(brk\(.*\)) = \d+$", r"\1 = _", body)               # the heap, where ASLR put it
+    body = re.sub(r"^sysinfo\(\{.*\}\)", "sysinfo({_})", body)            # the host's load, memory, tasks
     return body
 
 
