@@ -333,3 +333,36 @@ def test_an_ordinary_user_gets_the_ptrace_tracer(unprivileged):
     assert re.search(r"chdir\(\"/nonexist\"\) = -1 ENOENT", r.stderr), r.stderr
     r = run("bpf")
     assert r.returncode != 0 and "LXBRAND_TRACE=bpf: BPF cannot trace" in r.stderr, r.stderr
+
+
+@needs_bpf
+def test_the_kernels_minimal_btf_is_made_once_and_gives_the_same_lines(rootfs, tmp_path):
+    """The programs' CO-RE reads against a minimal BTF of the running kernel
+    (bpftool gen min_core_btf, cached per kernel and object): made after a
+    first load, then used; the lines are those of a load against the whole
+    BTF (LXBRAND_BPF_FULL_BTF); a damaged file is replaced, never trusted."""
+    import shutil
+    import time
+    if shutil.which("bpftool") is None:
+        pytest.skip("no bpftool (make deps installs it)")
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    env = {"LXBRAND_CACHE": str(cache), "LXBRAND_BPF_DEBUG": "1"}
+    args = [rootfs, *PROGRAMS["sh"]]
+    p, _ = trace(PYCLI, "bpf", args, tmp_path, env=env)       # lxrun-py: no front door cache needed
+    assert "load (the kernel's minimal BTF)" not in p.stderr
+    for _ in range(100):
+        made = list((cache / "bpf").glob("*.btf")) if (cache / "bpf").exists() else []
+        if made:
+            break
+        time.sleep(0.1)
+    assert len(made) == 1 and 0 < made[0].stat().st_size < 4096
+    p, with_min = trace(PYCLI, "bpf", args, tmp_path, env=env)
+    assert "load (the kernel's minimal BTF)" in p.stderr and p.returncode == 3
+    p, whole = trace(PYCLI, "bpf", args, tmp_path, env={**env, "LXBRAND_BPF_FULL_BTF": "1"})
+    assert "load (the kernel's minimal BTF)" not in p.stderr
+    same(with_min, whole)
+    made[0].write_bytes(b"damaged")
+    p, damaged = trace(PYCLI, "bpf", args, tmp_path, env=env)
+    assert p.returncode == 3
+    same(damaged, whole)
