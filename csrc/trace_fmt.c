@@ -61,7 +61,7 @@ enum { A_PTR = 1, A_PATH, A_STR };
 enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
        T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS, T_STACK_T, T_UTSNAME,
-       T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC };
+       T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO };
 enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
 
@@ -1178,6 +1178,142 @@ static void tb_u64s(struct tbuf *b, const unsigned char *d, const char *const *n
     }
 }
 
+/* a signal number as decode._named(SIGNALS) gives it: its name, else the number */
+static void tb_signo(struct tbuf *b, int32_t sig, int json)
+{
+    if (sig > 0 && sig < TG_NSIG && TG_SIG_FIRST[sig])
+        tb_name(b, TG_SIG_FIRST[sig], json);
+    else
+        tb_f(b, "%d", (int)sig);
+}
+
+/* decode.ClockT: 4, then 0.04 s in a comment (USER_HZ 100); the number in JSON */
+static void tb_clock(struct tbuf *b, uint64_t v, int json)
+{
+    tb_f(b, "%llu", (unsigned long long)v);
+    if (v && !json)
+        tb_f(b, " /* %llu.%02llu s */", (unsigned long long)(v / 100), (unsigned long long)(v % 100));
+}
+
+/* decode._siginfo: strace's printsiginfo */
+static void tb_siginfo(struct tbuf *b, const unsigned char *d, int json)
+{
+    int32_t signo = (int32_t)le(d, 4), code = (int32_t)le(d + 8, 4), value = (int32_t)le(d + 24, 4);
+    uint32_t err = (uint32_t)le(d + 4, 4), uid = (uint32_t)le(d + 20, 4);
+    int32_t pid = (int32_t)le(d + 16, 4);
+    uint64_t ptr = le(d + 24, 8);
+    const char *nm = NULL;
+    int source = 0, sigval = 0;
+    tb_s(b, "{");
+    if (!signo) {
+        tb_s(b, "}");
+        return;
+    }
+    tb_field(b, "si_signo", 1, json);
+    tb_signo(b, signo, json);
+    tb_field(b, "si_code", 0, json);
+    if (signo > 0 && signo < TG_NSIG && TG_SIGCODE_KIND[signo])   /* decode.si_code */
+        nm = name_of(TG_KINDS[TG_SIGCODE_KIND[signo] - 1].names, (uint64_t)(int64_t)code);
+    if (!nm)
+        nm = name_of(TG_KINDS[TG_SI_KIND - 1].names, (uint64_t)(int64_t)code);
+    if (nm)
+        tb_name(b, nm, json);
+    else
+        tb_f(b, "%d", (int)code);
+    if (err) {   /* decode._si_errno */
+        const char *en = err <= TG_ERRMAX ? TG_ERRNAME[err] : NULL;
+        if (!en && err >= TG_KERNEL_ERR_FIRST && err <= TG_KERNEL_ERR_LAST)
+            en = TG_KERNEL_ERR[err - TG_KERNEL_ERR_FIRST];
+        tb_field(b, "si_errno", 0, json);
+        if (en)
+            tb_name(b, en, json);
+        else
+            tb_f(b, json ? "\"%u\"" : "%u", err);
+    }
+    if (code <= 0) {   /* SI_FROMUSER */
+        if (code == 0 || code == -6) {          /* SI_USER, SI_TKILL */
+            source = 1;
+        } else if (code == -2) {                /* SI_TIMER */
+            tb_field(b, "si_timerid", 0, json);
+            if (json)
+                tb_s(b, "\"");
+            tb_hex0(b, (uint32_t)pid);
+            if (json)
+                tb_s(b, "\"");
+            tb_field(b, "si_overrun", 0, json);
+            tb_f(b, "%d", (int)(int32_t)uid);
+            sigval = 1;
+        } else if (code == -5) {                /* SI_SIGIO */
+            tb_field(b, "si_band", 0, json);
+            tb_f(b, "%lld", (long long)le(d + 16, 8));
+            tb_field(b, "si_fd", 0, json);
+            tb_f(b, "%d", (int)value);
+        } else {
+            source = 1;
+            sigval = ptr != 0;
+        }
+    } else if (signo == SIGCHLD) {
+        source = 1;
+    } else if (signo == SIGILL || signo == SIGFPE || signo == SIGBUS || signo == SIGSEGV || signo == SIGTRAP) {
+        tb_field(b, "si_addr", 0, json);
+        tb_addr(b, le(d + 16, 8), json);
+    } else if (signo == SIGIO) {
+        if (code >= 1 && code <= 3) {           /* POLL_IN, POLL_OUT, POLL_MSG */
+            tb_field(b, "si_band", 0, json);
+            tb_f(b, "%lld", (long long)le(d + 16, 8));
+            tb_field(b, "si_fd", 0, json);
+            tb_f(b, "%d", (int)value);
+        }
+    } else if (signo == SIGSYS) {
+        uint32_t arch = (uint32_t)le(d + 28, 4);
+        const char *sc = (arch == 0xc000003eu && value >= 0 && value < TG_NR_MAX) ? TG_SC[value].name : NULL;
+        tb_field(b, "si_call_addr", 0, json);
+        tb_addr(b, le(d + 16, 8), json);
+        tb_field(b, "si_syscall", 0, json);
+        if (sc)
+            tb_f(b, json ? "\"__NR_%s\"" : "__NR_%s", sc);
+        else
+            tb_f(b, "%u", (uint32_t)value);
+        tb_field(b, "si_arch", 0, json);
+        if (arch == 0xc000003eu)
+            tb_name(b, "AUDIT_ARCH_X86_64", json);
+        else if (arch == 0x40000003u)
+            tb_name(b, "AUDIT_ARCH_I386", json);
+        else
+            tb_f(b, json ? "\"0x%x /* AUDIT_ARCH_??? */\"" : "0x%x /* AUDIT_ARCH_??? */", arch);
+    } else {
+        source = pid || uid;
+        sigval = ptr != 0;
+    }
+    if (source) {
+        tb_field(b, "si_pid", 0, json);
+        tb_f(b, "%d", (int)pid);
+        tb_field(b, "si_uid", 0, json);
+        if (uid == 0xffffffffu)
+            tb_s(b, "-1");
+        else
+            tb_f(b, "%u", uid);
+    }
+    if (code > 0 && signo == SIGCHLD) {
+        tb_field(b, "si_status", 0, json);
+        if (code == 1)   /* CLD_EXITED: a number */
+            tb_f(b, "%d", (int)value);
+        else
+            tb_signo(b, value, json);
+        tb_field(b, "si_utime", 0, json);
+        tb_clock(b, le(d + 32, 8), json);
+        tb_field(b, "si_stime", 0, json);
+        tb_clock(b, le(d + 40, 8), json);
+    }
+    if (sigval) {
+        tb_field(b, "si_int", 0, json);
+        tb_f(b, "%d", (int)value);
+        tb_field(b, "si_ptr", 0, json);
+        tb_addr(b, ptr, json);
+    }
+    tb_s(b, "}");
+}
+
 /* the structures above: 1, or 0 when the copy is too short (then the address) */
 static int struct_fields(int target, const unsigned char *d, size_t n, uint64_t count, struct tbuf *b, int json)
 {
@@ -1234,6 +1370,11 @@ static int struct_fields(int target, const unsigned char *d, size_t n, uint64_t 
         if (n < 12)
             return 0;
         tb_epoll_event(b, d, json);
+        return 1;
+    case T_SIGINFO:
+        if (n < 48)
+            return 0;
+        tb_siginfo(b, d, json);
         return 1;
     case T_RUSAGE:   /* decode._rusage: ru_utime, ru_stime, then strace's "..." (not in JSON) */
         if (n < 32)
@@ -1468,6 +1609,7 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
         case T_SYSINFO:
         case T_ITIMERVAL:
         case T_ITIMERSPEC:
+        case T_SIGINFO:
         case T_POLLFD: {
             struct tbuf b = {v->text, 0, sizeof v->text};
             uint64_t count = 0;

@@ -426,6 +426,14 @@ def _record(sc, rng, trace_mod):
                 elif size == 144:       # a file, a directory, a device (st_rdev)
                     mode = 0o644 | rng.choice([0o100000, 0o040000, 0o020000, 0o060000])
                     data = data[:24] + mode.to_bytes(4, "little") + data[28:]
+                elif size == 48 and "siginfo" in sc.params[arg][1]:    # a siginfo: each form strace prints
+                    head = (rng.choice([0, 17, 17, 10, 11, 29, 31, 14, 40]).to_bytes(4, "little")
+                            + rng.choice([0, 0, 0, 1, 4095, 0xFFFFFFF0]).to_bytes(4, "little")
+                            + rng.choice([1, 2, 0, -6, -1, -2, -5, 0x80, 3, 5]).to_bytes(4, "little", signed=True))
+                    uid = rng.choice([b"\xff" * 4, bytes(4), data[20:24]])
+                    val = rng.choice([bytes(8), data[24:32], bytes.fromhex("010100003e0000c0"),     # openat, x86_64
+                                      (9).to_bytes(4, "little") + bytes(4)])
+                    data = head + data[12:20] + uid + val + rng.choice([bytes(16), data[32:48], bytes(8) + data[40:48]])
                 elif size == 48 and rng.random() < 0.5:     # statx: a mask the kernel fills
                     data = rng.choice([0x17FF, 0x7FF, 0x1, 0x200, 0x0]).to_bytes(4, "little") + data[4:]
                 elif size == 4:           # a wait status
@@ -517,7 +525,9 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
                      "events=POLL", "revents=", "(Timeout)", "{fd=-1}", ", ...]", "WIFEXITED", "WIFSIGNALED",
                      "st_rdev=makedev(", "stx_attributes=", 'getrandom("\\x', "\\177", "getcwd(\"",
                      "ru_stime={tv_sec=", "}, ...}", "f_type=EXT2_SUPER_MAGIC", "f_flags=ST_VALID|", "f_type=0x12345",
-                     "f_fsid={val=[0x", "loads=[", "mem_unit=", "it_value={tv_sec=", "tv_nsec="):
+                     "f_fsid={val=[0x", "loads=[", "mem_unit=", "it_value={tv_sec=", "tv_nsec=",
+                     "si_code=CLD_EXITED, si_pid=", " s */, si_stime=", "si_status=SIG", "si_errno=EPERM",
+                     "si_uid=-1", "si_timerid=", "si_addr=", "si_syscall=__NR_openat", "si_band=", "si_ptr=", "{}"):
             assert seen in want, seen
 
 
@@ -1429,11 +1439,15 @@ if pid == 0:
 os.wait4(pid, 0)
 pid = os.fork()
 if pid == 0:
+    os._exit(6)
+os.waitid(os.P_PID, pid, os.WEXITED)
+pid = os.fork()
+if pid == 0:
     os.kill(os.getpid(), signal.SIGKILL)
 os.waitpid(pid, 0)
 '''
 _STRUCT_SET = ("access,rt_sigaction,rt_sigprocmask,prlimit64,poll,openat,fcntl,read,getcwd,wait4,mmap,newfstatat,clone,"
-               "getdents64,sigaltstack,uname,getrusage,statfs,setitimer,getitimer,sysinfo")
+               "getdents64,sigaltstack,uname,getrusage,statfs,setitimer,getitimer,sysinfo,waitid")
 
 
 def _traced_and_straced(rootfs, tmp_path, cli, program, trace_set):
@@ -1484,6 +1498,7 @@ def _times_masked(line: str) -> str:
     mounted nodev."""
     import re
     line = re.sub(r"(ru_[us]time)=\{tv_sec=\d+, tv_usec=\d+\}", r"\1=T", line)
+    line = re.sub(r"(si_[us]time)=\d+( /\* [\d.]+ s \*/)?", r"\1=T", line)
     if line.startswith(("getitimer(", "setitimer(")):
         line = re.sub(r"(it_value=\{tv_sec=)\d+, tv_usec=\d+\}\}\) = ", r"\1T}}) = ", line)
     if line.startswith("sysinfo("):
@@ -1540,7 +1555,9 @@ def test_structures_and_arities_are_straces(rootfs, tmp_path, front):
                       "it_value={tv_sec=5, tv_usec=500000}}, {it_interval={tv_sec=0, tv_usec=0}, it_value={tv_sec=0, "
                       "tv_usec=0}}) = 0", "getitimer(ITIMER_REAL, {it_interval={tv_sec=0, tv_usec=250000}, it_value=",
                       "sysinfo({uptime=", ", mem_unit=1}) = 0",
-                      "[{WIFEXITED(s) && WEXITSTATUS(s) == 5}], 0, {ru_utime={tv_sec="):
+                      "[{WIFEXITED(s) && WEXITSTATUS(s) == 5}], 0, {ru_utime={tv_sec=",
+                      "waitid(P_PID, ", ", {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=", ", si_uid=0, si_status=6, si_utime=",
+                      "}, WEXITED, NULL) = 0"):
         assert construct in text, construct
 
 
@@ -1597,6 +1614,10 @@ def test_structures_in_json_are_values(rootfs, tmp_path, front):
     info = args("sysinfo")[0]["info"]
     assert len(info["loads"]) == 3 and info["mem_unit"] == 1 and info["totalram"] > 0
     assert [set(a["rusage"]) for a in args("wait4") if a["rusage"] != "NULL"] == [{"ru_utime", "ru_stime"}]
+    info = args("waitid")[0]["infop"]
+    assert {k: v for k, v in info.items() if k not in ("si_pid", "si_utime", "si_stime")} == {
+        "si_signo": "SIGCHLD", "si_code": "CLD_EXITED", "si_uid": 0, "si_status": 6}
+    assert info["si_pid"] == args("waitid")[0]["id"] and isinstance(info["si_utime"], int)
     dirps = [a["dirp"] for a in args("getdents64")]
     assert {"entries": 5} in [{k: v for k, v in d.items() if k != "addr"} for d in dirps]
     assert all(d["addr"].startswith("0x") for d in dirps) and {d["entries"] for d in dirps} >= {0, 5}

@@ -1380,6 +1380,74 @@ def _itimerspec(data: bytes) -> dict:
     return {"it_interval": {"tv_sec": a, "tv_nsec": b}, "it_value": {"tv_sec": c, "tv_nsec": d}}
 
 
+class ClockT(int):
+    """A clock_t (si_utime) as strace prints it (print_clock_t, USER_HZ 100): 4 /* 0.04 s */; a number in JSON."""
+
+    def __str__(self) -> str:
+        v = int(self)
+        return f"{v} /* {v // 100}.{v % 100:02d} s */" if v else "0"
+
+    __repr__ = __str__
+
+
+AUDIT_ARCHES = {0xC000003E: "AUDIT_ARCH_X86_64", 0x40000003: "AUDIT_ARCH_I386"}
+_FAULTS = (_signal.SIGILL, _signal.SIGFPE, _signal.SIGBUS, _signal.SIGSEGV, _signal.SIGTRAP)
+
+
+def _si_errno(e: int) -> Any:
+    return Name(_errno.errorcode.get(e) or KERNEL_ERRNOS.get(e) or str(e))
+
+
+def _siginfo(data: bytes) -> dict:
+    """siginfo_t (waitid, rt_sigtimedwait, rt_sigqueueinfo) as strace prints it
+    (printsiginfo.c): {} when si_signo is 0; the signal and its code, then the
+    fields of its kind: a sender's si_pid and si_uid, SIGCHLD's status and
+    times, a fault's si_addr, SIGIO's band and fd, SIGSYS's call, a queued
+    value (si_int, si_ptr)."""
+    signo, err, code = _st.unpack_from("<iIi", _exactly(data, 48))
+    if not signo:
+        return {}
+    out = {"si_signo": _named(SIGNALS, signo), "si_code": si_code(signo, code)}
+    if err:
+        out["si_errno"] = _si_errno(err)
+    pid, uid, value = _st.unpack_from("<iIi", data, 16)
+    ptr, = _st.unpack_from("<Q", data, 24)
+    source = {"si_pid": pid, "si_uid": -1 if uid == 0xFFFFFFFF else uid}
+    sigval = {"si_int": value, "si_ptr": Addr(ptr)}
+    if code <= 0:                           # SI_FROMUSER
+        if code in (0, -6):                 # SI_USER, SI_TKILL
+            out.update(source)
+        elif code == -2:                    # SI_TIMER
+            out.update(si_timerid=Name(_hex0(pid & 0xFFFFFFFF)), si_overrun=_int(uid, 32, True), **sigval)
+        elif code == -5:                    # SI_SIGIO
+            out.update(si_band=_st.unpack_from("<q", data, 16)[0], si_fd=value)
+        else:
+            out.update(source)
+            if ptr:
+                out.update(sigval)
+    elif signo == _signal.SIGCHLD:
+        utime, stime = _st.unpack_from("<QQ", data, 32)
+        out.update(source, si_status=value if code == 1 else _named(SIGNALS, value),   # CLD_EXITED: a number
+                   si_utime=ClockT(utime), si_stime=ClockT(stime))
+    elif signo in _FAULTS:
+        out["si_addr"] = Addr(_st.unpack_from("<Q", data, 16)[0])
+    elif signo == _signal.SIGIO:
+        if code in (1, 2, 3):               # POLL_IN, POLL_OUT, POLL_MSG
+            out.update(si_band=_st.unpack_from("<q", data, 16)[0], si_fd=value)
+    elif signo == _signal.SIGSYS:
+        call, nr, arch = _st.unpack_from("<QiI", data, 16)
+        from .table import BY_NR     # the table imports this module
+        name = BY_NR[nr].name if nr in BY_NR and arch == 0xC000003E else None
+        out.update(si_call_addr=Addr(call), si_syscall=Name(f"__NR_{name}") if name else nr & 0xFFFFFFFF,
+                   si_arch=Name(AUDIT_ARCHES.get(arch) or f"{arch:#x} /* AUDIT_ARCH_??? */"))
+    else:
+        if pid or uid:
+            out.update(source)
+        if ptr:
+            out.update(sigval)
+    return out
+
+
 def _epoll_event(data: bytes) -> dict:
     """struct epoll_event (packed: 12 bytes) as strace prints it (epoll.c): {events=EPOLLIN, data={u32=5, u64=5}}."""
     events, u64 = _st.unpack_from("<IQ", data)
@@ -1399,7 +1467,8 @@ FAST_STRUCTS = {"stat": (144, _stat), "statx": (48, _statx), "timespec": (16, _t
                 "sockaddr": (128, _sockaddr), "sigset": (8, _sigset), "sigaction": (32, _sigaction),
                 "rlimit": (16, _rlimit), "epoll_event": (12, _epoll_event), "stack_t": (24, _stack_t),
                 "utsname": (130, _utsname), "rusage": (32, _rusage), "statfs": (88, _statfs),
-                "sysinfo": (108, _sysinfo), "itimerval": (32, _itimerval), "itimerspec": (32, _itimerspec)}
+                "sysinfo": (108, _sysinfo), "itimerval": (32, _itimerval), "itimerspec": (32, _itimerspec),
+                "siginfo": (48, _siginfo)}
 
 
 def has_note(sc) -> bool:
