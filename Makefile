@@ -98,8 +98,9 @@ conformance-traced: build
 realworld-traced: build
 	$(PY) -m tests.realworld --trace='$(TRACE)'
 
-bench: build
+bench: build       # the default runners into bench/RESULTS.md, then --trace/--stats/--report beside strace
 	$(PY) -m bench
+	$(PY) -m bench --runners tracing --only w1,w2,w3,w4,w5,w6,w7 --output bench/tracing
 
 bench-quick: build
 	$(PY) -m bench --quick

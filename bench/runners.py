@@ -255,8 +255,8 @@ class LxrunReport(LxrunTrace):
 RUNNERS = {cls.name: cls for cls in (Native, Bwrap, Proot, Strace, Lxrun, BwrapNs, StraceSeccomp, StraceC,
                                      LxrunTrace, LxrunTracePtrace, LxrunStats, LxrunReport)}
 ORDER = ("native", "bwrap", "proot", "strace", "lxrun")     # the default set
-TRACING = ("native", "strace", "strace-seccomp", "strace-c", "lxrun", "lxrun-trace", "lxrun-stats",
-           "lxrun-report")                                  # --runners tracing
+TRACING = ("native", "strace", "strace-seccomp", "strace-c", "lxrun", "lxrun-trace", "lxrun-trace-ptrace",
+           "lxrun-stats", "lxrun-report")                   # --runners tracing
 
 
 def make(names: Sequence[str], root: str, programs: dict[str, str]) -> tuple[list[Runner], dict[str, str]]:
