@@ -591,51 +591,16 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-/* as perfstats.c close_later: a grandchild that holds the links (and
-   nothing else of lxrun's) closes them after lxrun has gone on */
+/* a grandchild that holds the links (and nothing else of lxrun's) closes
+   them after lxrun has gone on (perfstats.c lxb_close_later) */
 static int close_later(struct lxb_bpftrace *p)
 {
-    int i, st, go[2], keep[NPROGS + 1], n = 0;
-    pid_t child;
+    int i, keep[NPROGS + 1], n = 0;
 
     for (i = 0; i < NPROGS; i++)
         if (p->link[i] >= 0)
             keep[n++] = p->link[i];
-    if (n == 0 || pipe2(go, O_CLOEXEC) != 0)
-        return -1;
-    keep[n++] = go[0];
-    child = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-    if (child < 0) {
-        close(go[0]);
-        close(go[1]);
-        return -1;
-    }
-    if (child == 0) {
-        unsigned int lo = 0;
-        int j, k;
-        char c;
-        if (syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0) != 0)
-            syscall(SYS_exit_group, 0);
-        for (j = 1; j < n; j++)
-            for (k = j; k > 0 && keep[k - 1] > keep[k]; k--) {
-                int x = keep[k];
-                keep[k] = keep[k - 1];
-                keep[k - 1] = x;
-            }
-        for (j = 0; j < n; j++) {
-            if ((unsigned)keep[j] > lo)
-                syscall(SYS_close_range, lo, (unsigned)keep[j] - 1, 0);
-            lo = (unsigned)keep[j] + 1;
-        }
-        syscall(SYS_close_range, lo, ~0U, 0);
-        while (read(go[0], &c, 1) < 0 && errno == EINTR)
-            ;
-        syscall(SYS_exit_group, 0);
-    }
-    close(go[0]);
-    while (waitpid(child, &st, __WALL) < 0 && errno == EINTR)
-        ;
-    return go[1];
+    return lxb_close_later(keep, n);
 }
 
 void lxb_bpftrace_free(struct lxb_bpftrace *p)

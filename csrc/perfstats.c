@@ -642,22 +642,19 @@ static int online_cpus(int *cpus, int max)
 
 /* The last close of a tracepoint's perf events unregisters it and waits
    for an RCU grace period (tracepoint_synchronize_unregister: 45 to 50 ms
-   each on this VM, 2 of them), which lxrun's exit would wait for.  A
+   each on this VM, 2 of them), which lxrun's exit would wait for; so does
+   the detaching of a raw tracepoint's BPF program (csrc/bpftrace.c).  A
    grandchild holding nothing else (the caller's pipes and terminal closed
-   in it) takes the events with it instead, once lxrun's copies are
-   closed (it waits for the EOF of the pipe whose writing end is returned);
-   it is init's (or a subreaper's) to reap. */
-static int close_later(struct lxb_perfstats *p)
+   in it) takes keep[0..n-1] with it instead, once lxrun's copies are
+   closed (it waits for the EOF of the pipe whose writing end is returned,
+   or -1); it is init's (or a subreaper's) to reap.  keep has room for
+   n + 1 fds. */
+int lxb_close_later(int *keep, int n)
 {
-    int i, st, go[2];
+    int st, go[2];
     pid_t child;
 
-    for (i = 0; i < p->nring; i++)
-        if (p->ring[i].fd_enter >= 0)
-            break;
-    if (i == p->nring)
-        return -1;
-    if (pipe2(go, O_CLOEXEC) != 0)
+    if (n == 0 || pipe2(go, O_CLOEXEC) != 0)
         return -1;
     child = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     if (child < 0) {
@@ -667,17 +664,11 @@ static int close_later(struct lxb_perfstats *p)
     }
     if (child == 0) {
         unsigned int lo = 0;
-        int j, k, n = 0, keep[2 * 1024 + 1];
+        int j, k;
         char c;
         if (syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0) != 0)
             syscall(SYS_exit_group, 0);      /* the middle one: gone at once */
         keep[n++] = go[0];
-        for (j = 0; j < p->nring; j++) {
-            if (p->ring[j].fd_enter >= 0)
-                keep[n++] = p->ring[j].fd_enter;
-            if (p->ring[j].fd_exit >= 0)
-                keep[n++] = p->ring[j].fd_exit;
-        }
         for (j = 1; j < n; j++)      /* ascending */
             for (k = j; k > 0 && keep[k - 1] > keep[k]; k--) {
                 int x = keep[k];
@@ -698,6 +689,19 @@ static int close_later(struct lxb_perfstats *p)
     while (waitpid(child, &st, __WALL) < 0 && errno == EINTR)
         ;
     return go[1];
+}
+
+static int close_later(struct lxb_perfstats *p)
+{
+    int j, n = 0, keep[2 * 1024 + 1];
+
+    for (j = 0; j < p->nring && n < 2 * 1024; j++) {
+        if (p->ring[j].fd_enter >= 0)
+            keep[n++] = p->ring[j].fd_enter;
+        if (p->ring[j].fd_exit >= 0)
+            keep[n++] = p->ring[j].fd_exit;
+    }
+    return lxb_close_later(keep, n);
 }
 
 void lxb_perfstats_free(struct lxb_perfstats *p)

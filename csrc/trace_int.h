@@ -30,6 +30,11 @@ int lxb_trace_stats_write_lost(struct lxb_tracer *t, int json, int fd, uint64_t 
 void lxb_trace_emit(struct lxb_tracer *t, const struct lxb_trace_rec *r);
 void lxb_trace_emit_flush(struct lxb_tracer *t, int last);
 
+/* keep[0..n-1] closed by a detached grandchild once the returned pipe end
+   is closed (the wait for an RCU grace period off lxrun's exit); keep has
+   room for n + 1; -1 if none (csrc/perfstats.c) */
+int lxb_close_later(int *keep, int n);
+
 /* the host pid behind a pidfd: /proc/self/fdinfo's "Pid:" (csrc/trace.c) */
 pid_t lxb_pidfd_pid(int pidfd);
 
