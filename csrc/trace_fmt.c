@@ -57,7 +57,7 @@
 #define TG_NSIG 65
 enum { C_REG = 1, C_ADDR, C_PTR };
 enum { SP_NONE = 0, SP_FD, SP_CLONE, SP_SIGNO };
-enum { A_PTR = 1, A_PATH, A_STR };
+enum { A_PTR = 1, A_PATH, A_STR, A_COMM_IN, A_COMM_OUT };   /* A_COMM_*: decode.COMM_KINDS */
 enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
        T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS, T_STACK_T, T_UTSNAME,
@@ -1460,6 +1460,42 @@ static int struct_fields(int target, const unsigned char *d, size_t n, uint64_t 
     return 0;
 }
 
+/* decode._comm, CommStr: a task's name, 16 bytes up to a NUL; "..." after the
+   quotes when they hold none; PR_GET_NAME's only after it succeeded */
+static void comm_val(const struct tg_param *sp, const struct lxb_trace_rec *r, uint64_t raw, int done,
+                     struct val *v, int json)
+{
+    struct tbuf b = {v->text, 0, sizeof v->text};
+    const unsigned char *d, *z;
+    size_t n, i;
+    int k;
+    char e[8];
+
+    v->type = V_ADDR;
+    v->i = (int64_t)raw;
+    if (raw == 0 || (sp->special == A_COMM_OUT && !(done && r->ret == 0)) || (k = slot_for(r, raw)) < 0)
+        return;
+    d = (const unsigned char *)r->slot[k];
+    n = r->slot_len[k] < 16 ? r->slot_len[k] : 16;
+    z = memchr(d, 0, n);
+    if (z)
+        n = (size_t)(z - d);
+    if (json) {
+        v->type = V_STR;
+        v->data = d;
+        v->len = n;
+        return;
+    }
+    v->text[0] = 0;
+    tb_s(&b, "\"");
+    for (i = 0; i < n; i++) {
+        e[esc_byte(e, d[i], i + 1 < n ? d[i + 1] : -1)] = 0;
+        tb_s(&b, e);
+    }
+    tb_s(&b, z ? "\"" : "\"...");
+    v->type = V_TEXT;
+}
+
 /* decode.args for argument i of a record */
 static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r, int done, struct val *v, int json)
 {
@@ -1471,7 +1507,11 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
     v->hexed = 0;
     v->unk = NULL;
     if (pp->cls == C_REG) {
-        reg_val(switched(sc, pp, r->args), raw, v);
+        const struct tg_param *sp = switched(sc, pp, r->args);
+        if (sp->cls == C_ADDR)   /* prctl's task name (decode.COMM_KINDS) */
+            comm_val(sp, r, raw, done, v, json);
+        else
+            reg_val(sp, raw, v);
         return;
     }
     v->type = V_ADDR;

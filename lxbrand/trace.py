@@ -159,6 +159,11 @@ def copies(sc) -> list:
         sized = index.get(sc.sizes.get(name), 6)      # the table's buf:in[bytes](count)
         if kind in ("path", "str"):
             found.append((0, i, lib.LXB_COPY_STR, 6, SLOT, 0))
+        elif isinstance(decode.KINDS.get(kind), decode.Switch) and any(
+                k in decode.COMM_KINDS for k in decode.KINDS[kind].cases.values()):
+            # a task name a Switch picks (prctl): at entry (PR_SET_NAME's) and at exit (PR_GET_NAME's)
+            found += [(2, i, lib.LXB_COPY_IN, 6, decode.TASK_COMM_LEN, 0),
+                      (2, i, lib.LXB_COPY_OUT, 6, decode.TASK_COMM_LEN, 0)]
         elif m and m.group("dir"):
             direction, target, array, n = m.group("dir"), m.group("target"), m.group("array"), m.group("n")
             out = direction in ("out", "inout")

@@ -459,7 +459,15 @@ def _record(sc, rng, trace_mod):
         slot_arg[i] = arg
         slot_len[i] = len(slots[i])
         trunc |= cut << i
+    if sc.name == "prctl" and rng.random() < 0.6:     # its task name (PR_SET_NAME, PR_GET_NAME) copied
+        args[0] = rng.choice([15, 16])
+        name = rng.choice([b"lxbname\0junk", b"0123456789abcdef", b"caf\xc3\xa9\n\0", b"\xff\x01\0", b"ab"])
+        for j in range(3):
+            if slot_arg[j] == 1 and rng.random() < 0.7:
+                slots[j], slot_len[j] = name, len(name)
     ret = rng.choice([0, 3, 832, -E.ENOENT, -E.EPERM, -512, -516, -4095, -4096, -5000, 1 << 40, (1 << 32) - 1, -1])
+    if sc.name == "prctl" and rng.random() < 0.4:      # PR_GET_NAME's name: only after it succeeded
+        ret = 0
     if any(c[3] == 4 for c in trace_mod.copies(sc)) and rng.random() < 0.5:
         ret = rng.choice([0, 5, 5, 5, -E.ECHILD])           # wait4: a child reaped, or none
     flags = rng.choice([0, 0, 0, lib.LXB_RECF_NORESULT, lib.LXB_RECF_ANSWERED, lib.LXB_RECF_INJECTED])
@@ -491,7 +499,7 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
     n = 0
     for sc in TABLE:
         # more of the calls with structures printed field by field (sigset, sigaction, rlimit, pollfd, wait status)
-        rich = any(c[3] in (4, 8, 16, 32, 88, 108, 144) or c[4] for c in trace.copies(sc))
+        rich = any(c[3] in (4, 8, 16, 32, 48, 88, 108, 144) or c[4] for c in trace.copies(sc))
         waits = any(c[3] == 4 and c[1] == 3 for c in trace.copies(sc))    # a wait status: more of its forms
         for _ in range(120 if waits else 60 if rich else 12):
             raw = _record(sc, rng, trace)
@@ -527,7 +535,8 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
                      "ru_stime={tv_sec=", "}, ...}", "f_type=EXT2_SUPER_MAGIC", "f_flags=ST_VALID|", "f_type=0x12345",
                      "f_fsid={val=[0x", "loads=[", "mem_unit=", "it_value={tv_sec=", "tv_nsec=",
                      "si_code=CLD_EXITED, si_pid=", " s */, si_stime=", "si_status=SIG", "si_errno=EPERM",
-                     "si_uid=-1", "si_timerid=", "si_addr=", "si_syscall=__NR_openat", "si_band=", "si_ptr=", "{}"):
+                     "si_uid=-1", "si_timerid=", "si_addr=", "si_syscall=__NR_openat", "si_band=", "si_ptr=", "{}",
+                     'prctl(PR_SET_NAME, "lxbname")', 'prctl(PR_GET_NAME, "', '"0123456789abcdef"...'):
             assert seen in want, seen
 
 
@@ -944,7 +953,7 @@ _NAMED = [   # (syscall, registers, the line's call as the Python decoder and C 
     ("mremap", (0, 4096, 8192, 3, 0x1000), "mremap(NULL, 4096, 8192, MREMAP_MAYMOVE|MREMAP_FIXED, 0x1000)"),
     ("madvise", (0, 8192, 4), "madvise(NULL, 8192, MADV_DONTNEED)"),
     ("madvise", (0, 8192, 14), "madvise(NULL, 8192, MADV_HUGEPAGE)"),
-    ("prctl", (15, 0, 0, 0, 0), "prctl(PR_SET_NAME, 0)"),
+    ("prctl", (15, 0, 0, 0, 0), "prctl(PR_SET_NAME, NULL)"),
     ("prctl", (3, 0, 0, 0, 0), "prctl(PR_GET_DUMPABLE)"),
     ("prctl", (38, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)"),
     ("arch_prctl", (0x1002, 0x7F0000001000), "arch_prctl(ARCH_SET_FS, 0x7f0000001000)"),
@@ -1429,6 +1438,10 @@ signal.setitimer(signal.ITIMER_REAL, 5.5, 0.25)
 signal.getitimer(signal.ITIMER_REAL)
 signal.setitimer(signal.ITIMER_REAL, 0)
 os.sysconf("SC_PHYS_PAGES")
+import ctypes
+libc = ctypes.CDLL(None)
+libc.prctl(15, b"lxbname", 0, 0, 0)
+libc.prctl(16, ctypes.create_string_buffer(16), 0, 0, 0)
 pid = os.fork()
 if pid == 0:
     os._exit(3)
@@ -1447,7 +1460,7 @@ if pid == 0:
 os.waitpid(pid, 0)
 '''
 _STRUCT_SET = ("access,rt_sigaction,rt_sigprocmask,prlimit64,poll,openat,fcntl,read,getcwd,wait4,mmap,newfstatat,clone,"
-               "getdents64,sigaltstack,uname,getrusage,statfs,setitimer,getitimer,sysinfo,waitid")
+               "getdents64,sigaltstack,uname,getrusage,statfs,setitimer,getitimer,sysinfo,waitid,prctl")
 
 
 def _traced_and_straced(rootfs, tmp_path, cli, program, trace_set):
@@ -1557,7 +1570,8 @@ def test_structures_and_arities_are_straces(rootfs, tmp_path, front):
                       "sysinfo({uptime=", ", mem_unit=1}) = 0",
                       "[{WIFEXITED(s) && WEXITSTATUS(s) == 5}], 0, {ru_utime={tv_sec=",
                       "waitid(P_PID, ", ", {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=", ", si_uid=0, si_status=6, si_utime=",
-                      "}, WEXITED, NULL) = 0"):
+                      "}, WEXITED, NULL) = 0", 'prctl(PR_SET_NAME, "lxbname") = 0',
+                      'prctl(PR_GET_NAME, "lxbname") = 0'):
         assert construct in text, construct
 
 
@@ -1614,6 +1628,7 @@ def test_structures_in_json_are_values(rootfs, tmp_path, front):
     info = args("sysinfo")[0]["info"]
     assert len(info["loads"]) == 3 and info["mem_unit"] == 1 and info["totalram"] > 0
     assert [set(a["rusage"]) for a in args("wait4") if a["rusage"] != "NULL"] == [{"ru_utime", "ru_stime"}]
+    assert [a["arg2"] for a in args("prctl")] == ["lxbname", "lxbname"]
     info = args("waitid")[0]["infop"]
     assert {k: v for k, v in info.items() if k not in ("si_pid", "si_utime", "si_stime")} == {
         "si_signo": "SIGCHLD", "si_code": "CLD_EXITED", "si_uid": 0, "si_status": 6}

@@ -406,7 +406,8 @@ KINDS: dict = {
                                       FUTEX_OPS["FUTEX_WAKE_BITSET"]: "futex_bitset"}, "uint", mask=0x7F),
     # prctl(2)'s second argument, by its op
     "prctl_arg2": Switch("op", {PRCTL_OPS["PR_CAPBSET_READ"]: "capability", PRCTL_OPS["PR_CAPBSET_DROP"]: "capability",
-                                PRCTL_OPS["PR_SET_PDEATHSIG"]: "signo", PRCTL_OPS["PR_CAP_AMBIENT"]: "cap_ambient_op"},
+                                PRCTL_OPS["PR_SET_PDEATHSIG"]: "signo", PRCTL_OPS["PR_CAP_AMBIENT"]: "cap_ambient_op",
+                                PRCTL_OPS["PR_SET_NAME"]: "comm_in", PRCTL_OPS["PR_GET_NAME"]: "comm_out"},
                          "ulong"),
     # fcntl(2)'s third argument, by its op
     "fcntl_arg": Switch("op", {FCNTL_CMDS["F_SETFD"]: "fd_flags", FCNTL_CMDS["F_SETFL"]: "open_flags",
@@ -632,6 +633,11 @@ _INTS = {
     "uid": (32, False), "gid": (32, False), "dev": (32, False),
     "signo": (32, True), "clone_flags": (64, False),
 }
+# a register that points to a task's name (TASK_COMM_LEN bytes, prctl PR_SET_NAME's,
+# PR_GET_NAME's): read at entry ("comm_in"), or after the call succeeded ("comm_out")
+COMM_KINDS = ("comm_in", "comm_out")
+TASK_COMM_LEN = 16
+_INTS.update({k: (64, False) for k in COMM_KINDS})
 _INTS.update({name: (k.bits, k.signed) for name, k in KINDS.items() if isinstance(k, Kind)})
 _INTS.update({name: _INTS[k.default] for name, k in KINDS.items() if isinstance(k, Switch)})
 _ADDRS = ("ptr", "path", "str")
@@ -812,7 +818,7 @@ def switched(kind: str, params, raw) -> str:
 def register(kind: str, raw: int) -> Any:
     """One register's value as its kind says, without reading guest memory
     (a Switch kind: as its default; decode.args picks the case)."""
-    if kind in _ADDRS:
+    if kind in _ADDRS or kind in COMM_KINDS:
         return Addr(raw & (1 << 64) - 1)
     kind = switched(kind, (), ())
     k = KINDS.get(kind)
@@ -844,7 +850,11 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
         if m is None:
             raise ValueError(f"{sc.name}: malformed type {kind!r}")
         if m.group("kind"):
-            v = register(switched(kind, params, raw), value)
+            chosen = switched(kind, params, raw)
+            v = register(chosen, value)
+            if (chosen in COMM_KINDS and mem is not None and v
+                    and (chosen == "comm_in" or (done and ret == 0))):     # PR_GET_NAME: filled if it succeeded
+                v = _read(lambda: _comm(mem.read_bytes(v, TASK_COMM_LEN)), v)
             if mem is not None and kind in ("path", "str") and v:
                 v = _read(lambda: mem.read_str(v, STRING_LIMIT), v)
                 if kind == "path" and isinstance(v, str):
@@ -1004,6 +1014,8 @@ def show(value) -> str:
     """One decoded value as strace prints it."""
     if isinstance(value, Name):
         return str(value)
+    if isinstance(value, CommStr):
+        return '"' + _escape(value.encode(errors="surrogateescape")) + '"' + ("..." if value.more else "")
     if isinstance(value, PathStr):
         return '"' + _escape(value.encode(errors="surrogateescape")) + '"'
     if isinstance(value, (str, bytes)):
@@ -1378,6 +1390,21 @@ def _itimerspec(data: bytes) -> dict:
     """struct itimerspec (timer_settime, timerfd_settime): {it_interval={tv_sec=0, tv_nsec=0}, it_value={...}}."""
     a, b, c, d = _st.unpack_from("<qqqq", _exactly(data, 32))
     return {"it_interval": {"tv_sec": a, "tv_nsec": b}, "it_value": {"tv_sec": c, "tv_nsec": d}}
+
+
+class CommStr(str):
+    """A task's name (prctl PR_SET_NAME, PR_GET_NAME) as strace prints it
+    (printstr_ex, QUOTE_0_TERMINATED, 16 bytes): up to its NUL, "..." after
+    the quotes when the 16 bytes hold none; JSON gets the string."""
+
+    more: bool = False
+
+
+def _comm(data: bytes) -> CommStr:
+    end = data.find(_NUL)
+    out = CommStr((data if end < 0 else data[:end]).decode(errors="surrogateescape"))
+    out.more = end < 0
+    return out
 
 
 class ClockT(int):
