@@ -57,7 +57,7 @@
 #define TG_NSIG 65
 enum { C_REG = 1, C_ADDR, C_PTR };
 enum { SP_NONE = 0, SP_FD, SP_CLONE, SP_SIGNO };
-enum { A_PTR = 1, A_PATH, A_STR, A_COMM_IN, A_COMM_OUT };   /* A_COMM_*: decode.COMM_KINDS */
+enum { A_PTR = 1, A_PATH, A_STR, A_COMM_IN, A_COMM_OUT, A_INT_IN, A_INT_OUT };   /* A_COMM_*, A_INT_*: decode.POINTED */
 enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
        T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS, T_STACK_T, T_UTSNAME,
@@ -1460,10 +1460,12 @@ static int struct_fields(int target, const unsigned char *d, size_t n, uint64_t 
     return 0;
 }
 
-/* decode._comm, CommStr: a task's name, 16 bytes up to a NUL; "..." after the
-   quotes when they hold none; PR_GET_NAME's only after it succeeded */
-static void comm_val(const struct tg_param *sp, const struct lxb_trace_rec *r, uint64_t raw, int done,
-                     struct val *v, int json)
+/* decode._pointed: what a pointer a Switch picks points to, read at entry (A_*_IN)
+   or after the call succeeded (A_*_OUT), else its address; an int as [1]
+   (decode.IntRef, the number in JSON); a task's name (decode._comm, CommStr):
+   16 bytes up to a NUL, "..." after the quotes when they hold none */
+static void pointed_val(const struct tg_param *sp, const struct lxb_trace_rec *r, uint64_t raw, int done,
+                        struct val *v, int json)
 {
     struct tbuf b = {v->text, 0, sizeof v->text};
     const unsigned char *d, *z;
@@ -1473,9 +1475,22 @@ static void comm_val(const struct tg_param *sp, const struct lxb_trace_rec *r, u
 
     v->type = V_ADDR;
     v->i = (int64_t)raw;
-    if (raw == 0 || (sp->special == A_COMM_OUT && !(done && r->ret == 0)) || (k = slot_for(r, raw)) < 0)
+    if (raw == 0 || sp->special == A_PTR || ((sp->special == A_COMM_OUT || sp->special == A_INT_OUT) &&
+                                             !(done && r->ret >= 0)) || (k = slot_for(r, raw)) < 0)
         return;
     d = (const unsigned char *)r->slot[k];
+    if (sp->special == A_INT_IN || sp->special == A_INT_OUT) {
+        if (r->slot_len[k] < 4)
+            return;
+        v->i = (int32_t)le(d, 4);
+        v->type = V_INT;
+        if (!json) {
+            v->text[0] = 0;
+            tb_f(&b, "[%d]", (int)v->i);
+            v->type = V_TEXT;
+        }
+        return;
+    }
     n = r->slot_len[k] < 16 ? r->slot_len[k] : 16;
     z = memchr(d, 0, n);
     if (z)
@@ -1508,8 +1523,8 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
     v->unk = NULL;
     if (pp->cls == C_REG) {
         const struct tg_param *sp = switched(sc, pp, r->args);
-        if (sp->cls == C_ADDR)   /* prctl's task name (decode.COMM_KINDS) */
-            comm_val(sp, r, raw, done, v, json);
+        if (sp->cls == C_ADDR)   /* a pointer a Switch picks (decode.POINTED): prctl's name, ioctl's int */
+            pointed_val(sp, r, raw, done, v, json);
         else
             reg_val(sp, raw, v);
         return;

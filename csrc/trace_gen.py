@@ -58,13 +58,15 @@ SWITCH_INDEX = {n: i + 1 for i, (n, _) in enumerate(SWITCHES)}
 
 def reg_row(name: str, kind: str, on: int = 0) -> str:
     """A register argument of kind `kind` as a struct tg_param."""
-    if kind in COMM:            # a pointer a Switch picks (prctl's task name): an address row
-        return f"{{{_c(name) if name else 0}, C_ADDR, 64, 0, {COMM[kind]}, 0, 0, 255, 0, 0, 0}}"
+    if kind in POINTED or kind == "ptr":      # a pointer a Switch picks (decode.POINTED): an address row
+        return f"{{{_c(name) if name else 0}, C_ADDR, 64, 0, {POINTED.get(kind, 'A_PTR')}, 0, 0, 255, 0, 0, 0}}"
     bits, signed = decode._INTS[kind]
     return (f"{{{_c(name) if name else 0}, C_REG, {bits}, {int(signed)}, {SPECIAL.get(kind, 'SP_NONE')}, 0, 0, 255, "
             f"{KIND_INDEX.get(kind, 0)}, {SWITCH_INDEX.get(kind, 0)}, {on}}}")
 ADDR = {"ptr": "A_PTR", "path": "A_PATH", "str": "A_STR"}
-COMM = {"comm_in": "A_COMM_IN", "comm_out": "A_COMM_OUT"}     # decode.COMM_KINDS
+POINTED = {"comm_in": "A_COMM_IN", "comm_out": "A_COMM_OUT", "int_in": "A_INT_IN", "int_out": "A_INT_OUT"}
+if set(POINTED) != set(decode.POINTED):
+    raise SystemExit("trace_gen: decode.POINTED and POINTED differ")
 DIRS = {"in": "D_IN", "out": "D_OUT", "inout": "D_INOUT"}
 FAST = {"stat": "T_STAT", "statx": "T_STATX", "timespec": "T_TIMESPEC", "sockaddr": "T_SOCKADDR",
         "sigset": "T_SIGSET", "sigaction": "T_SIGACTION", "rlimit": "T_RLIMIT", "epoll_event": "T_EPOLL_EVENT",

@@ -160,10 +160,14 @@ def copies(sc) -> list:
         if kind in ("path", "str"):
             found.append((0, i, lib.LXB_COPY_STR, 6, SLOT, 0))
         elif isinstance(decode.KINDS.get(kind), decode.Switch) and any(
-                k in decode.COMM_KINDS for k in decode.KINDS[kind].cases.values()):
-            # a task name a Switch picks (prctl): at entry (PR_SET_NAME's) and at exit (PR_GET_NAME's)
-            found += [(2, i, lib.LXB_COPY_IN, 6, decode.TASK_COMM_LEN, 0),
-                      (2, i, lib.LXB_COPY_OUT, 6, decode.TASK_COMM_LEN, 0)]
+                k in decode.POINTED for k in decode.KINDS[kind].cases.values()):
+            # what a pointer a Switch picks points to (prctl's task name, ioctl's int): at entry
+            # for the cases read then (PR_SET_NAME, FIONBIO), at exit for the others (PR_GET_NAME, FIONREAD)
+            for when, how in (("in", lib.LXB_COPY_IN), ("out", lib.LXB_COPY_OUT)):
+                sizes = [decode.POINTED[k][1] for k in decode.KINDS[kind].cases.values()
+                         if decode.POINTED.get(k, ("",))[0] == when]
+                if sizes:
+                    found.append((2, i, how, 6, max(sizes), 0))
         elif m and m.group("dir"):
             direction, target, array, n = m.group("dir"), m.group("target"), m.group("array"), m.group("n")
             out = direction in ("out", "inout")

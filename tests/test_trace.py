@@ -427,9 +427,10 @@ def _record(sc, rng, trace_mod):
                     mode = 0o644 | rng.choice([0o100000, 0o040000, 0o020000, 0o060000])
                     data = data[:24] + mode.to_bytes(4, "little") + data[28:]
                 elif size == 48 and "siginfo" in sc.params[arg][1]:    # a siginfo: each form strace prints
-                    head = (rng.choice([0, 17, 17, 10, 11, 29, 31, 14, 40]).to_bytes(4, "little")
-                            + rng.choice([0, 0, 0, 1, 4095, 0xFFFFFFF0]).to_bytes(4, "little")
-                            + rng.choice([1, 2, 0, -6, -1, -2, -5, 0x80, 3, 5]).to_bytes(4, "little", signed=True))
+                    signo, code = rng.choice([(0, 0), (17, 1), (17, 1), (17, 2), (10, 0), (10, -6), (14, -2), (29, -5),
+                                              (11, 1), (29, 1), (31, 1), (40, -1), (12, 0x80), (17, 5), (9, 3)])
+                    head = (signo.to_bytes(4, "little") + rng.choice([0, 0, 0, 1, 4095, 0xFFFFFFF0]).to_bytes(4, "little")
+                            + code.to_bytes(4, "little", signed=True))
                     uid = rng.choice([b"\xff" * 4, bytes(4), data[20:24]])
                     val = rng.choice([bytes(8), data[24:32], bytes.fromhex("010100003e0000c0"),     # openat, x86_64
                                       (9).to_bytes(4, "little") + bytes(4)])
@@ -459,6 +460,8 @@ def _record(sc, rng, trace_mod):
         slot_arg[i] = arg
         slot_len[i] = len(slots[i])
         trunc |= cut << i
+    if sc.name == "ioctl" and rng.random() < 0.6:     # an int it points to: FIONBIO, FIOASYNC, FIONREAD
+        args[1] = rng.choice([0x5421, 0x5452, 0x541B])
     if sc.name == "prctl" and rng.random() < 0.6:     # its task name (PR_SET_NAME, PR_GET_NAME) copied
         args[0] = rng.choice([15, 16])
         name = rng.choice([b"lxbname\0junk", b"0123456789abcdef", b"caf\xc3\xa9\n\0", b"\xff\x01\0", b"ab"])
@@ -466,7 +469,7 @@ def _record(sc, rng, trace_mod):
             if slot_arg[j] == 1 and rng.random() < 0.7:
                 slots[j], slot_len[j] = name, len(name)
     ret = rng.choice([0, 3, 832, -E.ENOENT, -E.EPERM, -512, -516, -4095, -4096, -5000, 1 << 40, (1 << 32) - 1, -1])
-    if sc.name == "prctl" and rng.random() < 0.4:      # PR_GET_NAME's name: only after it succeeded
+    if sc.name in ("prctl", "ioctl") and rng.random() < 0.4:      # PR_GET_NAME's, FIONREAD's: after success
         ret = 0
     if any(c[3] == 4 for c in trace_mod.copies(sc)) and rng.random() < 0.5:
         ret = rng.choice([0, 5, 5, 5, -E.ECHILD])           # wait4: a child reaped, or none
@@ -536,7 +539,8 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
                      "f_fsid={val=[0x", "loads=[", "mem_unit=", "it_value={tv_sec=", "tv_nsec=",
                      "si_code=CLD_EXITED, si_pid=", " s */, si_stime=", "si_status=SIG", "si_errno=EPERM",
                      "si_uid=-1", "si_timerid=", "si_addr=", "si_syscall=__NR_openat", "si_band=", "si_ptr=", "{}",
-                     'prctl(PR_SET_NAME, "lxbname")', 'prctl(PR_GET_NAME, "', '"0123456789abcdef"...'):
+                     'prctl(PR_SET_NAME, "lxbname")', 'prctl(PR_GET_NAME, "', '"0123456789abcdef"...',
+                     ", FIONBIO, [", ", FIOASYNC, [", ", FIONREAD, ["):
             assert seen in want, seen
 
 
@@ -1438,6 +1442,11 @@ signal.setitimer(signal.ITIMER_REAL, 5.5, 0.25)
 signal.getitimer(signal.ITIMER_REAL)
 signal.setitimer(signal.ITIMER_REAL, 0)
 os.sysconf("SC_PHYS_PAGES")
+import array, termios
+r2, w2 = os.pipe()
+os.write(w2, b"abcde")
+os.set_blocking(r2, False)
+fcntl.ioctl(r2, termios.FIONREAD, array.array("i", [0]))
 import ctypes
 libc = ctypes.CDLL(None)
 libc.prctl(15, b"lxbname", 0, 0, 0)
@@ -1460,7 +1469,7 @@ if pid == 0:
 os.waitpid(pid, 0)
 '''
 _STRUCT_SET = ("access,rt_sigaction,rt_sigprocmask,prlimit64,poll,openat,fcntl,read,getcwd,wait4,mmap,newfstatat,clone,"
-               "getdents64,sigaltstack,uname,getrusage,statfs,setitimer,getitimer,sysinfo,waitid,prctl")
+               "getdents64,sigaltstack,uname,getrusage,statfs,setitimer,getitimer,sysinfo,waitid,prctl,ioctl")
 
 
 def _traced_and_straced(rootfs, tmp_path, cli, program, trace_set):
@@ -1571,7 +1580,7 @@ def test_structures_and_arities_are_straces(rootfs, tmp_path, front):
                       "[{WIFEXITED(s) && WEXITSTATUS(s) == 5}], 0, {ru_utime={tv_sec=",
                       "waitid(P_PID, ", ", {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=", ", si_uid=0, si_status=6, si_utime=",
                       "}, WEXITED, NULL) = 0", 'prctl(PR_SET_NAME, "lxbname") = 0',
-                      'prctl(PR_GET_NAME, "lxbname") = 0'):
+                      'prctl(PR_GET_NAME, "lxbname") = 0', ", FIONBIO, [1]) = 0", ", FIONREAD, [5]) = 0"):
         assert construct in text, construct
 
 
@@ -1629,6 +1638,8 @@ def test_structures_in_json_are_values(rootfs, tmp_path, front):
     assert len(info["loads"]) == 3 and info["mem_unit"] == 1 and info["totalram"] > 0
     assert [set(a["rusage"]) for a in args("wait4") if a["rusage"] != "NULL"] == [{"ru_utime", "ru_stime"}]
     assert [a["arg2"] for a in args("prctl")] == ["lxbname", "lxbname"]
+    assert [a["arg"] for a in args("ioctl", op="FIONBIO")] == [1]
+    assert [a["arg"] for a in args("ioctl", op="FIONREAD")] == [5]
     info = args("waitid")[0]["infop"]
     assert {k: v for k, v in info.items() if k not in ("si_pid", "si_utime", "si_stime")} == {
         "si_signo": "SIGCHLD", "si_code": "CLD_EXITED", "si_uid": 0, "si_status": 6}

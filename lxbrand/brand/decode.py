@@ -409,6 +409,9 @@ KINDS: dict = {
                                 PRCTL_OPS["PR_SET_PDEATHSIG"]: "signo", PRCTL_OPS["PR_CAP_AMBIENT"]: "cap_ambient_op",
                                 PRCTL_OPS["PR_SET_NAME"]: "comm_in", PRCTL_OPS["PR_GET_NAME"]: "comm_out"},
                          "ulong"),
+    # ioctl(2)'s argument, by its request: the int strace prints ([1]), else the address
+    "ioctl_arg": Switch("op", {IOCTLS["FIONBIO"]: "int_in", IOCTLS["FIOASYNC"]: "int_in",
+                               IOCTLS["FIONREAD"]: "int_out"}, "ptr"),
     # fcntl(2)'s third argument, by its op
     "fcntl_arg": Switch("op", {FCNTL_CMDS["F_SETFD"]: "fd_flags", FCNTL_CMDS["F_SETFL"]: "open_flags",
                                FCNTL_CMDS["F_DUPFD"]: "fd", FCNTL_CMDS["F_DUPFD_CLOEXEC"]: "fd",
@@ -633,11 +636,13 @@ _INTS = {
     "uid": (32, False), "gid": (32, False), "dev": (32, False),
     "signo": (32, True), "clone_flags": (64, False),
 }
-# a register that points to a task's name (TASK_COMM_LEN bytes, prctl PR_SET_NAME's,
-# PR_GET_NAME's): read at entry ("comm_in"), or after the call succeeded ("comm_out")
-COMM_KINDS = ("comm_in", "comm_out")
+# pointers a Switch picks by another argument (a register kind's case): kind ->
+# (when it is read: "in" at entry, "out" after the call succeeded, bytes); a task's
+# name (prctl PR_SET_NAME, PR_GET_NAME: TASK_COMM_LEN bytes), an int (ioctl FIONBIO's
+# [1], FIONREAD's [5]); "ptr" (a Switch's default) stays an address
+POINTED = {"comm_in": ("in", 16), "comm_out": ("out", 16), "int_in": ("in", 4), "int_out": ("out", 4)}
 TASK_COMM_LEN = 16
-_INTS.update({k: (64, False) for k in COMM_KINDS})
+_INTS.update({k: (64, False) for k in (*POINTED, "ptr")})
 _INTS.update({name: (k.bits, k.signed) for name, k in KINDS.items() if isinstance(k, Kind)})
 _INTS.update({name: _INTS[k.default] for name, k in KINDS.items() if isinstance(k, Switch)})
 _ADDRS = ("ptr", "path", "str")
@@ -818,7 +823,7 @@ def switched(kind: str, params, raw) -> str:
 def register(kind: str, raw: int) -> Any:
     """One register's value as its kind says, without reading guest memory
     (a Switch kind: as its default; decode.args picks the case)."""
-    if kind in _ADDRS or kind in COMM_KINDS:
+    if kind in _ADDRS or kind in POINTED:
         return Addr(raw & (1 << 64) - 1)
     kind = switched(kind, (), ())
     k = KINDS.get(kind)
@@ -852,9 +857,9 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
         if m.group("kind"):
             chosen = switched(kind, params, raw)
             v = register(chosen, value)
-            if (chosen in COMM_KINDS and mem is not None and v
-                    and (chosen == "comm_in" or (done and ret == 0))):     # PR_GET_NAME: filled if it succeeded
-                v = _read(lambda: _comm(mem.read_bytes(v, TASK_COMM_LEN)), v)
+            when = POINTED.get(chosen, ("",))[0]
+            if mem is not None and v and (when == "in" or (when == "out" and done and ret is not None and ret >= 0)):
+                v = _read(lambda: _pointed(chosen, mem.read_bytes(v, POINTED[chosen][1])), v)
             if mem is not None and kind in ("path", "str") and v:
                 v = _read(lambda: mem.read_str(v, STRING_LIMIT), v)
                 if kind == "path" and isinstance(v, str):
@@ -1398,6 +1403,13 @@ class CommStr(str):
     the quotes when the 16 bytes hold none; JSON gets the string."""
 
     more: bool = False
+
+
+def _pointed(kind: str, data: bytes):
+    """What a POINTED kind points to: a task's name (CommStr), or an int ([1], IntRef)."""
+    if kind.startswith("comm"):
+        return _comm(data)
+    return IntRef(_S_INT.unpack(_exactly(data, 4))[0])
 
 
 def _comm(data: bytes) -> CommStr:
