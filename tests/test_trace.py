@@ -1465,6 +1465,13 @@ if pid == 0:
 os.waitid(os.P_PID, pid, os.WEXITED)
 pid = os.fork()
 if pid == 0:
+    import time
+    time.sleep(0.3)
+    os._exit(0)
+os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG)
+os.waitpid(pid, 0)
+pid = os.fork()
+if pid == 0:
     os.kill(os.getpid(), signal.SIGKILL)
 os.waitpid(pid, 0)
 '''
@@ -1580,7 +1587,8 @@ def test_structures_and_arities_are_straces(rootfs, tmp_path, front):
                       "[{WIFEXITED(s) && WEXITSTATUS(s) == 5}], 0, {ru_utime={tv_sec=",
                       "waitid(P_PID, ", ", {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=", ", si_uid=0, si_status=6, si_utime=",
                       "}, WEXITED, NULL) = 0", 'prctl(PR_SET_NAME, "lxbname") = 0',
-                      'prctl(PR_GET_NAME, "lxbname") = 0', ", FIONBIO, [1]) = 0", ", FIONREAD, [5]) = 0"):
+                      'prctl(PR_GET_NAME, "lxbname") = 0', ", FIONBIO, [1]) = 0", ", FIONREAD, [5]) = 0",
+                      ", {}, WNOHANG|WEXITED, NULL) = 0"):
         assert construct in text, construct
 
 
@@ -1624,7 +1632,7 @@ def test_structures_in_json_are_values(rootfs, tmp_path, front):
                                                                    "flags": "O_RDONLY|O_CLOEXEC"}]
     assert [a["mode"] for a in args("openat", path="/tmp/lxb13")] == ["0600"]
     assert {"op": "F_GETFL"} in [{k: v for k, v in a.items() if k != "fd"} for a in args("fcntl")]
-    assert [a["wstatus"] for a in args("wait4") if a["wstatus"] != "NULL"] == [3 << 8, 5 << 8, 9]
+    assert [a["wstatus"] for a in args("wait4") if a["wstatus"] != "NULL"] == [3 << 8, 5 << 8, 0, 9]
     assert args("getcwd")[0]["buf"] == "/"
     usage = args("getrusage")[0]["usage"]
     assert set(usage) == {"ru_utime", "ru_stime"} and set(usage["ru_utime"]) == {"tv_sec", "tv_usec"}
@@ -1644,6 +1652,7 @@ def test_structures_in_json_are_values(rootfs, tmp_path, front):
     assert {k: v for k, v in info.items() if k not in ("si_pid", "si_utime", "si_stime")} == {
         "si_signo": "SIGCHLD", "si_code": "CLD_EXITED", "si_uid": 0, "si_status": 6}
     assert info["si_pid"] == args("waitid")[0]["id"] and isinstance(info["si_utime"], int)
+    assert args("waitid")[1]["infop"] == {}           # WNOHANG, nothing reaped
     dirps = [a["dirp"] for a in args("getdents64")]
     assert {"entries": 5} in [{k: v for k, v in d.items() if k != "addr"} for d in dirps]
     assert all(d["addr"].startswith("0x") for d in dirps) and {d["entries"] for d in dirps} >= {0, 5}
