@@ -1451,6 +1451,19 @@ import ctypes
 libc = ctypes.CDLL(None)
 libc.prctl(15, b"lxbname", 0, 0, 0)
 libc.prctl(16, ctypes.create_string_buffer(16), 0, 0, 0)
+class TS(ctypes.Structure):
+    _fields_ = [("s", ctypes.c_long), ("ns", ctypes.c_long)]
+class ITS(ctypes.Structure):
+    _fields_ = [("interval", TS), ("value", TS)]
+tfd, old = libc.timerfd_create(1, 0), ITS()
+libc.timerfd_settime(tfd, 0, ctypes.byref(ITS(TS(0, 250000000), TS(5, 500000000))), ctypes.byref(old))
+libc.timerfd_gettime(tfd, ctypes.byref(old))
+os.close(tfd)
+tid = ctypes.c_void_p()
+libc.timer_create(1, None, ctypes.byref(tid))
+libc.timer_settime(tid, 0, ctypes.byref(ITS(TS(1, 0), TS(7, 5))), ctypes.byref(old))
+libc.timer_gettime(tid, ctypes.byref(old))
+libc.timer_settime(tid, 0, ctypes.byref(ITS()), None)
 pid = os.fork()
 if pid == 0:
     os._exit(3)
@@ -1476,7 +1489,8 @@ if pid == 0:
 os.waitpid(pid, 0)
 '''
 _STRUCT_SET = ("access,rt_sigaction,rt_sigprocmask,prlimit64,poll,openat,fcntl,read,getcwd,wait4,mmap,newfstatat,clone,"
-               "getdents64,sigaltstack,uname,getrusage,statfs,setitimer,getitimer,sysinfo,waitid,prctl,ioctl")
+               "getdents64,sigaltstack,uname,getrusage,statfs,setitimer,getitimer,sysinfo,waitid,prctl,ioctl,"
+               "timerfd_settime,timerfd_gettime,timer_settime,timer_gettime")
 
 
 def _traced_and_straced(rootfs, tmp_path, cli, program, trace_set):
@@ -1528,8 +1542,8 @@ def _times_masked(line: str) -> str:
     import re
     line = re.sub(r"(ru_[us]time)=\{tv_sec=\d+, tv_usec=\d+\}", r"\1=T", line)
     line = re.sub(r"(si_[us]time)=\d+( /\* [\d.]+ s \*/)?", r"\1=T", line)
-    if line.startswith(("getitimer(", "setitimer(")):
-        line = re.sub(r"(it_value=\{tv_sec=)\d+, tv_usec=\d+\}\}\) = ", r"\1T}}) = ", line)
+    if line.startswith(("getitimer(", "setitimer(", "timerfd_gettime(", "timer_gettime(")):
+        line = re.sub(r"(it_value=\{tv_sec=)\d+, tv_u?n?sec=\d+\}\}\) = ", r"\1T}}) = ", line)
     if line.startswith("sysinfo("):
         line = re.sub(r"\d+", "N", line)
     if line.startswith("statfs("):
@@ -1588,7 +1602,11 @@ def test_structures_and_arities_are_straces(rootfs, tmp_path, front):
                       "waitid(P_PID, ", ", {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=", ", si_uid=0, si_status=6, si_utime=",
                       "}, WEXITED, NULL) = 0", 'prctl(PR_SET_NAME, "lxbname") = 0',
                       'prctl(PR_GET_NAME, "lxbname") = 0', ", FIONBIO, [1]) = 0", ", FIONREAD, [5]) = 0",
-                      ", {}, WNOHANG|WEXITED, NULL) = 0"):
+                      ", {}, WNOHANG|WEXITED, NULL) = 0", ", 0, {it_interval={tv_sec=0, "
+                      "tv_nsec=250000000}, it_value={tv_sec=5, tv_nsec=500000000}}, {it_interval={tv_sec=0, tv_nsec=0}, "
+                      "it_value={tv_sec=0, tv_nsec=0}}) = 0", "timerfd_gettime(", ", {it_interval={tv_sec=0, "
+                      "tv_nsec=250000000}, it_value={tv_sec=", "timer_settime(0, 0, {it_interval={tv_sec=1, tv_nsec=0}, "
+                      "it_value={tv_sec=7, tv_nsec=5}}, {", "timer_gettime(0, {it_interval={tv_sec=1, tv_nsec=0}, "):
         assert construct in text, construct
 
 
@@ -1653,6 +1671,9 @@ def test_structures_in_json_are_values(rootfs, tmp_path, front):
         "si_signo": "SIGCHLD", "si_code": "CLD_EXITED", "si_uid": 0, "si_status": 6}
     assert info["si_pid"] == args("waitid")[0]["id"] and isinstance(info["si_utime"], int)
     assert args("waitid")[1]["infop"] == {}           # WNOHANG, nothing reaped
+    assert args("timer_settime")[0]["new_value"] == {"it_interval": {"tv_sec": 1, "tv_nsec": 0},
+                                                     "it_value": {"tv_sec": 7, "tv_nsec": 5}}
+    assert args("timerfd_gettime")[0]["curr_value"]["it_interval"] == {"tv_sec": 0, "tv_nsec": 250000000}
     dirps = [a["dirp"] for a in args("getdents64")]
     assert {"entries": 5} in [{k: v for k, v in d.items() if k != "addr"} for d in dirps]
     assert all(d["addr"].startswith("0x") for d in dirps) and {d["entries"] for d in dirps} >= {0, 5}
