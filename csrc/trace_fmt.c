@@ -93,7 +93,7 @@ struct tg_named {
     int nargs;
 };
 /* decode.Result: RES_* and the kind (TG_KINDS index + 1) of its names; form 0: the number */
-enum { RES_OCTAL = 1, RES_FLAGS, RES_FLAGS0, RES_HEX };
+enum { RES_OCTAL = 1, RES_FLAGS, RES_FLAGS0, RES_HEX, RES_NAMED };
 struct tg_res {
     uint8_t form, kind;
 };
@@ -2008,6 +2008,17 @@ static void put_result_of(struct lxb_sink *s, const struct tg_sc *sc, const stru
     }
     if (res->form == RES_FLAGS0 && v == 0) {
         P('0');
+        return;
+    }
+    if (res->form == RES_NAMED) {   /* the number, then its kind's name: 12 (SIGUSR2) */
+        struct val k;
+        put_i64(s, v);
+        kind_val(&TG_KINDS[res->kind - 1], (uint64_t)v, &k);
+        if (k.type == V_TEXT) {
+            put_s(s, " (");
+            put_s(s, k.text);
+            P(')');
+        }
         return;
     }
     {

@@ -494,10 +494,13 @@ class ResultBy(NamedTuple):
 
 RESULTS = {
     "umask": Result("octal"),
+    # strace's RVAL_STR results: the signal taken (12 (SIGUSR2)), prctl's dumpable mode
+    "rt_sigtimedwait": Result("named", "signal_names"),
+    "prctl": ResultBy("op", {PRCTL_OPS["PR_GET_DUMPABLE"]: Result("named", "suid_dump")}),
     "fcntl": ResultBy("op", {FCNTL_CMDS["F_GETFL"]: Result("flags", "open_flags"),
                              FCNTL_CMDS["F_GETFD"]: Result("flags0", "fd_flags")}),
 }
-RESULT_FORMS = {"octal": 1, "flags": 2, "flags0": 3, "hex": 4}       # trace_fmt.c: RES_*
+RESULT_FORMS = {"octal": 1, "flags": 2, "flags0": 3, "hex": 4, "named": 5}       # trace_fmt.c: RES_*
 _HEX_RESULT = Result("hex")
 
 
@@ -524,6 +527,9 @@ def result_text(rule: Optional[Result], value: int) -> str:
         return _hex0(v & (1 << 64) - 1)
     if rule.form == "flags0" and v == 0:
         return "0"
+    if rule.form == "named":        # the number, then its name when the kind has one: 12 (SIGUSR2)
+        name = kind_text(KINDS.get(rule.kind) or FIELD_KINDS[rule.kind], v)
+        return f"{v} ({name})" if isinstance(name, Flags) else str(v)
     return f"{_hex0(v & (1 << 64) - 1)} (flags {kind_text(KINDS[rule.kind], v)})"
 
 
@@ -584,6 +590,10 @@ FIELD_KINDS: dict = {
                              SA_SIGINFO=4, SA_NOCLDSTOP=1, SA_NOCLDWAIT=2),
     # struct sigaction's sa_handler: these three by name, else the address
     "sa_handler": _enum(64, False, other="x", SIG_DFL=0, SIG_IGN=1, SIG_ERR=(1 << 64) - 1),
+    # a signal as a result names it (rt_sigtimedwait's), decode._named(SIGNALS)'s first name
+    "signal_names": _enum(**{n: v for v, n in sorted({v: n for n, v in reversed(list(SIGNALS.items()))}.items())}),
+    # prctl PR_GET_DUMPABLE's result (include/linux/sched/coredump.h), strace's xlat/pr_dumpable.in
+    "suid_dump": _enum(SUID_DUMP_DISABLE=0, SUID_DUMP_USER=1, SUID_DUMP_ROOT=2),
     # stack_t's ss_flags (include/uapi/linux/signal.h)
     "ss_flags": _bits(dflt="SS_???", SS_ONSTACK=1, SS_DISABLE=2, SS_AUTODISARM=1 << 31),
     # struct epoll_event's events (include/uapi/linux/eventpoll.h), strace's order
