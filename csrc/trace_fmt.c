@@ -61,7 +61,7 @@ enum { A_PTR = 1, A_PATH, A_STR, A_COMM_IN, A_COMM_OUT, A_INT_IN, A_INT_OUT };  
 enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
        T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS, T_STACK_T, T_UTSNAME,
-       T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO };
+       T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO, T_SIGEVENT };
 enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
 
@@ -1005,10 +1005,14 @@ static void tb_kind(struct tbuf *b, int kind, uint64_t raw, int json)
 {
     struct val k;
     kind_val(&TG_KINDS[kind - 1], raw, &k);
-    if (k.type == V_TEXT)
+    if (k.type == V_TEXT) {
         tb_name(b, k.text, json);
-    else
+    } else if (k.unk && !json) {   /* decode.Unknown: the hex, then the kind's default name in a comment */
+        tb_hex0(b, (uint64_t)k.i & (k.unk_bits < 64 ? (1ull << k.unk_bits) - 1 : ~0ull));
+        tb_f(b, " /* %s */", k.unk);
+    } else {
         tb_f(b, "%lld", (long long)k.i);
+    }
 }
 
 static const char *sigset_name(int i, char *tmp)
@@ -1376,6 +1380,43 @@ static int struct_fields(int target, const unsigned char *d, size_t n, uint64_t 
             return 0;
         tb_siginfo(b, d, json);
         return 1;
+    case T_SIGEVENT: {   /* decode._sigevent */
+        uint64_t value = le(d, 8);
+        int32_t signo = (int32_t)le(d + 8, 4);
+        uint32_t notify = (uint32_t)le(d + 12, 4);
+        int first = 1;
+        if (n < 32)
+            return 0;
+        tb_s(b, "{");
+        if (value) {
+            tb_field(b, "sigev_value", 1, json);
+            tb_s(b, "{");
+            tb_field(b, "sival_int", 1, json);
+            tb_f(b, "%d", (int)(int32_t)value);
+            tb_field(b, "sival_ptr", 0, json);
+            tb_addr(b, value, json);
+            tb_s(b, "}");
+            first = 0;
+        }
+        tb_field(b, "sigev_signo", first, json);
+        if (notify == 0 || notify == 2 || notify == 4)
+            tb_signo(b, signo, json);
+        else
+            tb_f(b, "%u", (uint32_t)signo);
+        tb_field(b, "sigev_notify", 0, json);
+        tb_kind(b, TG_KIND_SIGEV_NOTIFY, notify, json);
+        if (notify == 4) {
+            tb_field(b, "sigev_notify_thread_id", 0, json);
+            tb_f(b, "%d", (int)(int32_t)le(d + 16, 4));
+        } else if (notify == 2) {
+            tb_field(b, "sigev_notify_function", 0, json);
+            tb_addr(b, le(d + 16, 8), json);
+            tb_field(b, "sigev_notify_attributes", 0, json);
+            tb_addr(b, le(d + 24, 8), json);
+        }
+        tb_s(b, "}");
+        return 1;
+    }
     case T_RUSAGE:   /* decode._rusage: ru_utime, ru_stime, then strace's "..." (not in JSON) */
         if (n < 32)
             return 0;
@@ -1665,6 +1706,7 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
         case T_ITIMERVAL:
         case T_ITIMERSPEC:
         case T_SIGINFO:
+        case T_SIGEVENT:
         case T_POLLFD: {
             struct tbuf b = {v->text, 0, sizeof v->text};
             uint64_t count = 0;

@@ -72,11 +72,11 @@ FAST = {"stat": "T_STAT", "statx": "T_STATX", "timespec": "T_TIMESPEC", "sockadd
         "sigset": "T_SIGSET", "sigaction": "T_SIGACTION", "rlimit": "T_RLIMIT", "epoll_event": "T_EPOLL_EVENT",
         "stack_t": "T_STACK_T", "utsname": "T_UTSNAME", "rusage": "T_RUSAGE", "statfs": "T_STATFS",
         "sysinfo": "T_SYSINFO", "itimerval": "T_ITIMERVAL", "itimerspec": "T_ITIMERSPEC",
-        "siginfo": "T_SIGINFO"}
+        "siginfo": "T_SIGINFO", "sigevent": "T_SIGEVENT"}
 ARRAYS = {"pollfd": "T_POLLFD", "epoll_event": "T_EPOLL_EVENTS"}
 # kinds trace_fmt.c's struct formatters print fields by (TG_KIND_<NAME>)
 STRUCT_KINDS = ("sigaction_flags", "sa_handler", "poll_events", "statx_mask", "statx_attrs", "ptrace_event",
-                "epoll_events", "ss_flags", "fs_magic", "statfs_flags")
+                "epoll_events", "ss_flags", "fs_magic", "statfs_flags", "sigev_notify")
 
 
 def _c(s: str) -> str:

@@ -426,6 +426,10 @@ def _record(sc, rng, trace_mod):
                 elif size == 144:       # a file, a directory, a device (st_rdev)
                     mode = 0o644 | rng.choice([0o100000, 0o040000, 0o020000, 0o060000])
                     data = data[:24] + mode.to_bytes(4, "little") + data[28:]
+                elif size == 32 and "sigevent" in sc.params[arg][1]:   # a sigevent: each way of notifying
+                    data = (rng.choice([0, 5, 0x55D000000DC0]).to_bytes(8, "little")
+                            + rng.choice([14, 10, 40, 99]).to_bytes(4, "little")
+                            + rng.choice([0, 1, 2, 4, 7]).to_bytes(4, "little") + data[16:32])
                 elif size == 48 and "siginfo" in sc.params[arg][1]:    # a siginfo: each form strace prints
                     signo, code = rng.choice([(0, 0), (17, 1), (17, 1), (17, 2), (10, 0), (10, -6), (14, -2), (29, -5),
                                               (11, 1), (29, 1), (31, 1), (40, -1), (12, 0x80), (17, 5), (9, 3)])
@@ -540,7 +544,10 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
                      "si_code=CLD_EXITED, si_pid=", " s */, si_stime=", "si_status=SIG", "si_errno=EPERM",
                      "si_uid=-1", "si_timerid=", "si_addr=", "si_syscall=__NR_openat", "si_band=", "si_ptr=", "{}",
                      'prctl(PR_SET_NAME, "lxbname")', 'prctl(PR_GET_NAME, "', '"0123456789abcdef"...',
-                     ", FIONBIO, [", ", FIOASYNC, [", ", FIONREAD, [", ") = 3 (SIGQUIT) <"):
+                     ", FIONBIO, [", ", FIOASYNC, [", ", FIONREAD, [", ") = 3 (SIGQUIT) <",
+                     "sigev_signo=SIGALRM, sigev_notify=SIGEV_SIGNAL}", "sigev_value={sival_int=",
+                     "sigev_notify=SIGEV_THREAD_ID, sigev_notify_thread_id=", "sigev_notify_function=",
+                     "sigev_signo=99, sigev_notify=SIGEV_NONE", "sigev_notify=0x7 /* SIGEV_??? */"):
             assert seen in want, seen
 
 
@@ -1464,6 +1471,10 @@ libc.timer_create(1, None, ctypes.byref(tid))
 libc.timer_settime(tid, 0, ctypes.byref(ITS(TS(1, 0), TS(7, 5))), ctypes.byref(old))
 libc.timer_gettime(tid, ctypes.byref(old))
 libc.timer_settime(tid, 0, ctypes.byref(ITS()), None)
+class SE(ctypes.Structure):
+    _fields_ = [("value", ctypes.c_long), ("signo", ctypes.c_int), ("notify", ctypes.c_int), ("tid", ctypes.c_int),
+                ("pad", ctypes.c_int * 11)]
+libc.timer_create(1, ctypes.byref(SE(7, signal.SIGUSR1, 4, os.getpid())), ctypes.byref(tid))
 libc.prctl(3, 0, 0, 0, 0)
 signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])
 os.kill(os.getpid(), signal.SIGUSR2)
@@ -1494,7 +1505,7 @@ os.waitpid(pid, 0)
 '''
 _STRUCT_SET = ("access,rt_sigaction,rt_sigprocmask,prlimit64,poll,openat,fcntl,read,getcwd,wait4,mmap,newfstatat,clone,"
                "getdents64,sigaltstack,uname,getrusage,statfs,setitimer,getitimer,sysinfo,waitid,prctl,ioctl,"
-               "timerfd_settime,timerfd_gettime,timer_settime,timer_gettime,rt_sigtimedwait")
+               "timerfd_settime,timerfd_gettime,timer_settime,timer_gettime,rt_sigtimedwait,timer_create")
 
 
 def _traced_and_straced(rootfs, tmp_path, cli, program, trace_set):
@@ -1548,8 +1559,8 @@ def _times_masked(line: str) -> str:
     line = re.sub(r"(si_[us]time)=\d+( /\* [\d.]+ s \*/)?", r"\1=T", line)
     if line.startswith(("getitimer(", "setitimer(", "timerfd_gettime(", "timer_gettime(")):
         line = re.sub(r"(it_value=\{tv_sec=)\d+, tv_u?n?sec=\d+\}\}\) = ", r"\1T}}) = ", line)
-    if line.startswith("rt_sigtimedwait("):           # the zone's pid of python3, the namespace's
-        line = re.sub(r"si_pid=\d+", "si_pid=N", line)
+    if line.startswith(("rt_sigtimedwait(", "timer_create(")):      # the zone's pid of python3, the namespace's
+        line = re.sub(r"(si_pid|sigev_notify_thread_id)=\d+", r"\1=N", line)
     if line.startswith("sysinfo("):
         line = re.sub(r"\d+", "N", line)
     if line.startswith("statfs("):
@@ -1614,7 +1625,10 @@ def test_structures_and_arities_are_straces(rootfs, tmp_path, front):
                       "tv_nsec=250000000}, it_value={tv_sec=", "timer_settime(0, 0, {it_interval={tv_sec=1, tv_nsec=0}, "
                       "it_value={tv_sec=7, tv_nsec=5}}, {", "timer_gettime(0, {it_interval={tv_sec=1, tv_nsec=0}, ",
                       "prctl(PR_GET_DUMPABLE) = 1 (SUID_DUMP_USER)", "rt_sigtimedwait([USR2], {si_signo=SIGUSR2, "
-                      "si_code=SI_USER, si_pid=", ", si_uid=0}, {tv_sec=1, tv_nsec=0}, 8) = 12 (SIGUSR2)"):
+                      "si_code=SI_USER, si_pid=", ", si_uid=0}, {tv_sec=1, tv_nsec=0}, 8) = 12 (SIGUSR2)",
+                      "timer_create(CLOCK_MONOTONIC, {sigev_signo=SIGALRM, sigev_notify=SIGEV_SIGNAL}, [0]) = 0",
+                      "timer_create(CLOCK_MONOTONIC, {sigev_value={sival_int=7, sival_ptr=0x7}, sigev_signo=SIGUSR1, "
+                      "sigev_notify=SIGEV_THREAD_ID, sigev_notify_thread_id=", "}, [1]) = 0"):
         assert construct in text, construct
 
 
@@ -1679,6 +1693,9 @@ def test_structures_in_json_are_values(rootfs, tmp_path, front):
         "si_signo": "SIGCHLD", "si_code": "CLD_EXITED", "si_uid": 0, "si_status": 6}
     assert info["si_pid"] == args("waitid")[0]["id"] and isinstance(info["si_utime"], int)
     assert args("waitid")[1]["infop"] == {}           # WNOHANG, nothing reaped
+    assert [(a["sevp"], a["timerid"]) for a in args("timer_create")][0] == (
+        {"sigev_signo": "SIGALRM", "sigev_notify": "SIGEV_SIGNAL"}, 0)
+    assert args("timer_create")[1]["sevp"]["sigev_value"] == {"sival_int": 7, "sival_ptr": "0x7"}
     taken = [e for e in ev if e["syscall"] == "rt_sigtimedwait"][0]
     assert taken["result"] == 12 and taken["args"]["info"]["si_code"] == "SI_USER"
     assert args("timer_settime")[0]["new_value"] == {"it_interval": {"tv_sec": 1, "tv_nsec": 0},

@@ -592,6 +592,8 @@ FIELD_KINDS: dict = {
     "sa_handler": _enum(64, False, other="x", SIG_DFL=0, SIG_IGN=1, SIG_ERR=(1 << 64) - 1),
     # a signal as a result names it (rt_sigtimedwait's), decode._named(SIGNALS)'s first name
     "signal_names": _enum(**{n: v for v, n in sorted({v: n for n, v in reversed(list(SIGNALS.items()))}.items())}),
+    # struct sigevent's sigev_notify (include/uapi/asm-generic/siginfo.h)
+    "sigev_notify": _enum(dflt="SIGEV_???", SIGEV_SIGNAL=0, SIGEV_NONE=1, SIGEV_THREAD=2, SIGEV_THREAD_ID=4),
     # prctl PR_GET_DUMPABLE's result (include/linux/sched/coredump.h), strace's xlat/pr_dumpable.in
     "suid_dump": _enum(SUID_DUMP_DISABLE=0, SUID_DUMP_USER=1, SUID_DUMP_ROOT=2),
     # stack_t's ss_flags (include/uapi/linux/signal.h)
@@ -664,7 +666,8 @@ ARRAY_SLOTS = 256       # bytes of a struct array read (csrc/lxbrand.h LXB_TRACE
 # a path, "wait_status" an int wait status ([{WIFEXITED(s) && WEXITSTATUS(s) == 0}])
 STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wstatus"): "wait_status",
           ("clone", "parent_tid"): "int_ref", ("execve", "envp"): "env_count", ("execveat", "envp"): "env_count",
-          ("epoll_ctl", "event"): "epoll_ctl_event", ("getdents64", "dirp"): "dirent_count"}
+          ("epoll_ctl", "event"): "epoll_ctl_event", ("getdents64", "dirp"): "dirent_count",
+          ("timer_create", "timerid"): "int_ref"}
 EPOLL_CTL_DEL = 2       # epoll_ctl_event: strace prints the event's address for EPOLL_CTL_DEL
 # (env_count: an environment strace counts, 0x7ffd... /* 4 vars */, when the tracer copied all of it)
 STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count": 5, "epoll_ctl_event": 6,
@@ -1497,6 +1500,24 @@ def _siginfo(data: bytes) -> dict:
     return out
 
 
+def _sigevent(data: bytes) -> dict:
+    """struct sigevent (timer_create, mq_notify) as strace prints it (print_sigevent.c):
+    sigev_value only when set, the signal by name when one is sent, then the way, and
+    SIGEV_THREAD_ID's thread or SIGEV_THREAD's function and attributes."""
+    value, signo, notify, tid = _st.unpack_from("<QiIi", _exactly(data, 32))
+    out = {}
+    if value:
+        out["sigev_value"] = {"sival_int": _int(value, 32, True), "sival_ptr": Addr(value)}
+    out["sigev_signo"] = _named(SIGNALS, signo) if notify in (0, 2, 4) else signo & 0xFFFFFFFF
+    out["sigev_notify"] = kind_text(FIELD_KINDS["sigev_notify"], notify)
+    if notify == 4:                 # SIGEV_THREAD_ID
+        out["sigev_notify_thread_id"] = tid
+    elif notify == 2:               # SIGEV_THREAD
+        fn, attr = _st.unpack_from("<QQ", data, 16)
+        out.update(sigev_notify_function=Addr(fn), sigev_notify_attributes=Addr(attr))
+    return out
+
+
 def _epoll_event(data: bytes) -> dict:
     """struct epoll_event (packed: 12 bytes) as strace prints it (epoll.c): {events=EPOLLIN, data={u32=5, u64=5}}."""
     events, u64 = _st.unpack_from("<IQ", data)
@@ -1517,7 +1538,7 @@ FAST_STRUCTS = {"stat": (144, _stat), "statx": (48, _statx), "timespec": (16, _t
                 "rlimit": (16, _rlimit), "epoll_event": (12, _epoll_event), "stack_t": (24, _stack_t),
                 "utsname": (130, _utsname), "rusage": (32, _rusage), "statfs": (88, _statfs),
                 "sysinfo": (108, _sysinfo), "itimerval": (32, _itimerval), "itimerspec": (32, _itimerspec),
-                "siginfo": (48, _siginfo)}
+                "siginfo": (48, _siginfo), "sigevent": (32, _sigevent)}
 
 
 def has_note(sc) -> bool:
