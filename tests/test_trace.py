@@ -433,7 +433,8 @@ def _record(sc, rng, trace_mod):
                 elif size == 48 and "siginfo" in sc.params[arg][1]:    # a siginfo: each form strace prints
                     signo, code = rng.choice([(0, 0), (17, 1), (17, 1), (17, 2), (10, 0), (10, -6), (14, -2), (29, -5),
                                               (11, 1), (29, 1), (31, 1), (40, -1), (12, 0x80), (17, 5), (9, 3)])
-                    head = (signo.to_bytes(4, "little") + rng.choice([0, 0, 0, 1, 4095, 0xFFFFFFF0]).to_bytes(4, "little")
+                    errno = rng.choice([0, 0, 0, 1, 4095, 0xFFFFFFF0])
+                    head = (signo.to_bytes(4, "little") + errno.to_bytes(4, "little")
                             + code.to_bytes(4, "little", signed=True))
                     uid = rng.choice([b"\xff" * 4, bytes(4), data[20:24]])
                     val = rng.choice([bytes(8), data[24:32], bytes.fromhex("010100003e0000c0"),     # openat, x86_64
@@ -1616,14 +1617,16 @@ def test_structures_and_arities_are_straces(rootfs, tmp_path, front):
                       "tv_usec=0}}) = 0", "getitimer(ITIMER_REAL, {it_interval={tv_sec=0, tv_usec=250000}, it_value=",
                       "sysinfo({uptime=", ", mem_unit=1}) = 0",
                       "[{WIFEXITED(s) && WEXITSTATUS(s) == 5}], 0, {ru_utime={tv_sec=",
-                      "waitid(P_PID, ", ", {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=", ", si_uid=0, si_status=6, si_utime=",
+                      "waitid(P_PID, ", ", {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=",
+                      ", si_uid=0, si_status=6, si_utime=",
                       "}, WEXITED, NULL) = 0", 'prctl(PR_SET_NAME, "lxbname") = 0',
                       'prctl(PR_GET_NAME, "lxbname") = 0', ", FIONBIO, [1]) = 0", ", FIONREAD, [5]) = 0",
-                      ", {}, WNOHANG|WEXITED, NULL) = 0", ", 0, {it_interval={tv_sec=0, "
-                      "tv_nsec=250000000}, it_value={tv_sec=5, tv_nsec=500000000}}, {it_interval={tv_sec=0, tv_nsec=0}, "
-                      "it_value={tv_sec=0, tv_nsec=0}}) = 0", "timerfd_gettime(", ", {it_interval={tv_sec=0, "
-                      "tv_nsec=250000000}, it_value={tv_sec=", "timer_settime(0, 0, {it_interval={tv_sec=1, tv_nsec=0}, "
-                      "it_value={tv_sec=7, tv_nsec=5}}, {", "timer_gettime(0, {it_interval={tv_sec=1, tv_nsec=0}, ",
+                      ", {}, WNOHANG|WEXITED, NULL) = 0",
+                      ", 0, {it_interval={tv_sec=0, tv_nsec=250000000}, it_value={tv_sec=5, tv_nsec=500000000}}, "
+                      "{it_interval={tv_sec=0, tv_nsec=0}, it_value={tv_sec=0, tv_nsec=0}}) = 0", "timerfd_gettime(",
+                      ", {it_interval={tv_sec=0, tv_nsec=250000000}, it_value={tv_sec=",
+                      "timer_settime(0, 0, {it_interval={tv_sec=1, tv_nsec=0}, it_value={tv_sec=7, tv_nsec=5}}, {",
+                      "timer_gettime(0, {it_interval={tv_sec=1, tv_nsec=0}, ",
                       "prctl(PR_GET_DUMPABLE) = 1 (SUID_DUMP_USER)", "rt_sigtimedwait([USR2], {si_signo=SIGUSR2, "
                       "si_code=SI_USER, si_pid=", ", si_uid=0}, {tv_sec=1, tv_nsec=0}, 8) = 12 (SIGUSR2)",
                       "timer_create(CLOCK_MONOTONIC, {sigev_signo=SIGALRM, sigev_notify=SIGEV_SIGNAL}, [0]) = 0",
