@@ -35,8 +35,14 @@
  *   of them is lxrun's then); lxb_bpftrace_start takes them (or loads
  *   itself, for lxrun-py), fills `specs`, seeds `traced`, attaches the six
  *   programs with bpf_raw_tracepoint_open and starts the reader, all
- *   before the held guest may exec.  LXBRAND_BPF_DEBUG=1: libbpf's log
- *   and each step's time on stderr.
+ *   before the held guest may exec.  Before it forks the loader child,
+ *   lxb_bpftrace_preload asks the holder (THE HOLDER below: a root
+ *   process that keeps one loaded set and hands it to the next run) and
+ *   takes its set when it answers within 5 ms; else, and whenever anything
+ *   about the holder is not as it must be, the loader child loads as
+ *   before.  LXBRAND_BPF_DEBUG=1: libbpf's log and each step's time on
+ *   stderr ("holder: answered" / "holder: none (why)", then "loaded (the
+ *   holder's set)" or "loaded (waited)").
  *
  * LOST RECORDS
  *
@@ -64,7 +70,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/un.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -111,8 +122,9 @@ struct lxb_bpftrace {
     int map[NMAPS];
     int prog[NPROGS];
     int link[NPROGS];            /* the raw tracepoints' attachments */
-    int loader_sock;             /* lxb_bpftrace_preload: the loader's fds come here */
+    int loader_sock;             /* lxb_bpftrace_preload: the loader's (or the holder's) fds come here */
     pid_t loader;
+    int from_holder;             /* loader_sock is the holder's connection */
 #if LXB_HAVE_BPF
     struct ring_buffer *rb;
 #endif
@@ -267,17 +279,42 @@ static int kernel_build_id(char *hex, size_t len)
     return -1;
 }
 
+/* the compiled object's identity: FNV-1a over build/gen/trace_bpf_obj.h's
+   bytes 8 at a time (every run that asks the holder computes it: 20 us) */
+static uint64_t obj_hash(void)
+{
+    uint64_t h = 1469598103934665603ull, w;
+    size_t i;
+    for (i = 0; i + 8 <= sizeof lxb_trace_bpf_obj; i += 8) {
+        memcpy(&w, lxb_trace_bpf_obj + i, 8);
+        h = (h ^ w) * 1099511628211ull;
+    }
+    for (; i < sizeof lxb_trace_bpf_obj; i++)
+        h = (h ^ lxb_trace_bpf_obj[i]) * 1099511628211ull;
+    return h ^ sizeof lxb_trace_bpf_obj;
+}
+
+/* the ring's size: 16 MiB, or LXBRAND_BPF_RING_KB's power of two (tests) */
+static uint64_t ring_bytes(void)
+{
+    uint64_t ring_size = RING_DEFAULT;
+    if (getenv("LXBRAND_BPF_RING_KB")) {
+        long kb = atol(getenv("LXBRAND_BPF_RING_KB"));
+        for (ring_size = RING_DEFAULT; ring_size > 4096 && ring_size > (uint64_t)kb * 1024; ring_size /= 2)
+            ;
+    }
+    return ring_size;
+}
+
 static int min_btf_path(char *path, size_t len, char *dir, size_t dirlen)
 {
     const char *cache = getenv("LXBRAND_CACHE"), *home = getenv("HOME");
     char id[129];
-    uint64_t h = 1469598103934665603ull;
-    size_t i;
+    uint64_t h;
 
     if (kernel_build_id(id, sizeof id) < 0)
         return -1;
-    for (i = 0; i < sizeof lxb_trace_bpf_obj; i++)
-        h = (h ^ lxb_trace_bpf_obj[i]) * 1099511628211ull;
+    h = obj_hash();
     if (cache && *cache)
         snprintf(dir, dirlen, "%s/bpf", cache);
     else if (home && *home)
@@ -379,11 +416,7 @@ static int load_once(struct lxb_bpftrace *p, char *err, int errlen, int allow_mi
         rc = errno ? -errno : -EINVAL;
         goto out;
     }
-    if (getenv("LXBRAND_BPF_RING_KB")) {
-        long kb = atol(getenv("LXBRAND_BPF_RING_KB"));
-        for (ring_size = RING_DEFAULT; ring_size > 4096 && ring_size > (uint64_t)kb * 1024; ring_size /= 2)
-            ;
-    }
+    ring_size = ring_bytes();
     what = "the BPF object's maps";
     m = bpf_object__find_map_by_name(obj, "ring");
     if (!m || bpf_map__set_max_entries(m, (uint32_t)ring_size) != 0) {
@@ -461,55 +494,437 @@ struct loaded {
     char err[200];
 };
 
-int lxb_bpftrace_preload(struct lxb_tracer *t, struct lxb_bpftrace **out)
+/* the set in p (rc 0) or the failure, over sock; 0 when sent */
+static int send_set(int sock, struct lxb_bpftrace *p, int rc, const char *err)
 {
-    struct lxb_bpftrace *p;
+    struct loaded msg;
+    char cbuf[CMSG_SPACE(sizeof(int) * (NMAPS + NPROGS))];
+    struct iovec iov = {&msg, sizeof msg};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+    memset(&msg, 0, sizeof msg);
+    msg.rc = rc;
+    if (err)
+        snprintf(msg.err, sizeof msg.err, "%s", err);
+    if (rc == 0) {
+        struct cmsghdr *c;
+        memset(cbuf, 0, sizeof cbuf);
+        mh.msg_control = cbuf;
+        mh.msg_controllen = sizeof cbuf;
+        c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (NMAPS + NPROGS));
+        memcpy(CMSG_DATA(c), p->map, sizeof(int) * NMAPS);
+        memcpy(CMSG_DATA(c) + sizeof(int) * NMAPS, p->prog, sizeof(int) * NPROGS);
+    }
+    return sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof msg ? 0 : -1;
+}
+
+static void close_set(struct lxb_bpftrace *p)
+{
+    int i;
+    for (i = 0; i < NMAPS; i++)
+        if (p->map[i] >= 0) {
+            close(p->map[i]);
+            p->map[i] = -1;
+        }
+    for (i = 0; i < NPROGS; i++)
+        if (p->prog[i] >= 0) {
+            close(p->prog[i]);
+            p->prog[i] = -1;
+        }
+}
+
+/* ---- THE HOLDER ----
+   A per-boot process of root's that holds one loaded set (programs and
+   maps, never attached) and hands it to the next `lxrun --trace` that
+   asks, so that run does not wait for libbpf and the verifier.  Started
+   (double fork, setsid, every fd closed) by a run that found
+   none; it loads only once that run has ended, listens on
+   /run/lxbrand/bpf.sock (the directory root's, 0700, checked through an
+   fd: never a path a zone can reach, never an abstract socket), serves
+   askers whose SO_PEERCRED uid is 0 and whose object hash, kernel build id
+   and ring size are its own, loads a fresh set after each (a set's
+   traced map, lost counters and ring belong to one run), and exits after
+   LXBRAND_BPF_HOLDER_IDLE seconds (60) without an asker, or when an
+   asker's object or kernel differs.  LXBRAND_BPF_HOLDER=0: never asked,
+   never started. */
+
+#define HOLDER_SOCK "bpf.sock"
+#define HOLDER_WAIT_MS 5         /* an answer later than this: the loader child */
+#define HOLDER_MAGIC 0x6c786268u
+
+struct hello {
+    uint32_t magic, ring_kb;
+    uint64_t obj;
+    char kernel[132];
+};
+
+static void make_hello(struct hello *h)
+{
+    memset(h, 0, sizeof *h);
+    h->magic = HOLDER_MAGIC;
+    h->ring_kb = (uint32_t)(ring_bytes() / 1024);
+    h->obj = obj_hash();
+    if (kernel_build_id(h->kernel, sizeof h->kernel) < 0)
+        strcpy(h->kernel, "?");
+}
+
+static int holder_wanted(void)
+{
+    const char *v = getenv("LXBRAND_BPF_HOLDER");
+    return geteuid() == 0 && !(v && strcmp(v, "0") == 0);
+}
+
+/* /run/lxbrand as an O_PATH fd: root's, nobody else may enter it, under a
+   /run of root's that nobody else may write; -ENOENT when missing (and
+   !create), -EPERM when it is not so */
+static int holder_dir(int create)
+{
+    struct stat st;
+    int run, fd;
+
+    run = open("/run", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (run < 0)
+        return -errno;
+    if (fstat(run, &st) != 0 || st.st_uid != 0 || (st.st_mode & 022)) {
+        close(run);
+        return -EPERM;
+    }
+    if (create && mkdirat(run, "lxbrand", 0700) != 0 && errno != EEXIST) {
+        int rc = -errno;
+        close(run);
+        return rc;
+    }
+    fd = openat(run, "lxbrand", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    close(run);
+    if (fd < 0)
+        return errno == ENOENT ? -ENOENT : -EPERM;  /* ELOOP, ENOTDIR: not ours */
+    if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077)) {
+        close(fd);
+        return -EPERM;
+    }
+    return fd;
+}
+
+static int sock_addr(struct sockaddr_un *sa, int dir)
+{
+    memset(sa, 0, sizeof *sa);
+    sa->sun_family = AF_UNIX;
+    return snprintf(sa->sun_path, sizeof sa->sun_path, "/proc/self/fd/%d/" HOLDER_SOCK, dir) <
+                   (int)sizeof sa->sun_path ? 0 : -ENAMETOOLONG;
+}
+
+static int peer_uid(int s)
+{
+    struct ucred cr;
+    socklen_t len = sizeof cr;
+    if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0)
+        return -1;
+    return (int)cr.uid;
+}
+
+/* ask the holder: 0 and its answer waiting in p->loader_sock (received by
+   take_loaded, after the zone's init is cloned: none of the set's fds is
+   lxrun's then); -ENOENT no holder (one is started), -ESTALE it has
+   another object or kernel (it goes; one is started), other -errno: not
+   now (busy, slow, not root's, a path that is not a socket of root's) */
+static int ask_holder(struct lxb_bpftrace *p)
+{
+    struct sockaddr_un sa;
+    struct hello h;
+    struct loaded msg;
+    struct stat st;
+    struct pollfd pfd;
+    int dir, s = -1, rc;
+    uint64_t t0 = mono_us();
+
+    dir = holder_dir(0);
+    if (dir < 0)
+        return dir;
+    if (fstatat(dir, HOLDER_SOCK, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        rc = errno == ENOENT ? -ENOENT : -errno;
+        goto out;
+    }
+    rc = -EPERM;
+    if (!S_ISSOCK(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077))
+        goto out;
+    if ((rc = sock_addr(&sa, dir)) < 0)
+        goto out;
+    s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (connect(s, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        rc = errno == ECONNREFUSED ? -ENOENT : -errno;   /* a holder's socket left behind */
+        goto out;
+    }
+    rc = -EPERM;
+    if (peer_uid(s) != 0)
+        goto out;
+    make_hello(&h);
+    rc = -EIO;
+    if (send(s, &h, sizeof h, MSG_NOSIGNAL) != (ssize_t)sizeof h)
+        goto out;
+    step("holder: asked", &t0);
+    pfd.fd = s;
+    pfd.events = POLLIN;
+    rc = -ETIMEDOUT;
+    if (poll(&pfd, 1, HOLDER_WAIT_MS) != 1 || !(pfd.revents & POLLIN))
+        goto out;
+    /* a peek: the fds stay in the socket's queue */
+    rc = -EIO;
+    if (recv(s, &msg, sizeof msg, MSG_PEEK | MSG_DONTWAIT) != (ssize_t)sizeof msg)
+        goto out;
+    if (msg.rc < 0) {
+        rc = msg.rc == -ESTALE || msg.rc == -EBUSY ? msg.rc : -EIO;
+        goto out;
+    }
+    p->loader_sock = s;
+    p->from_holder = 1;
+    s = -1;
+    rc = 0;
+out:
+    if (s >= 0)
+        close(s);
+    close(dir);
+    return rc;
+}
+
+static int start_loader(struct lxb_bpftrace *p, int nice_inc);
+static int holder_listen = -1;   /* the holder's socket (its loader child closes it) */
+static int take_loaded(struct lxb_bpftrace *p, char *err, int errlen);
+
+/* its name and command line are the holder's, not the lxrun command it
+   was forked from (the argument area blanked as zone_init.c init_rename) */
+static void holder_rename(void)
+{
+    static const char name[] = "lxb-bpf-holder";
+    char buf[1024], *s;
+    unsigned long start = 0, end = 0;
+    int field;
+
+    prctl(PR_SET_NAME, name, 0, 0, 0);
+    if (lxb_read_small("/proc/self/stat", buf, sizeof buf) <= 0)
+        return;
+    s = strrchr(buf, ')');
+    for (field = 2; s && *s && field < 48; s++)
+        if (*s == ' ')
+            field++;
+    if (!s || sscanf(s, "%lu %lu", &start, &end) != 2 || end <= start + sizeof name)
+        return;
+    memset((void *)start, 0, end - start);
+    memcpy((void *)start, name, sizeof name);
+    ((char *)end)[-1] = ' ';
+}
+
+static void holder_main(int lxrun_pidfd)
+{
+    struct lxb_bpftrace *q;
+    struct sockaddr_un sa;
+    struct hello mine;
+    struct stat st;
+    struct pollfd pfd[2];
+    struct sigaction dfl;
+    sigset_t none;
+    const char *idle_env = getenv("LXBRAND_BPF_HOLDER_IDLE");
+    int idle_ms = 60000, dir, lock, s, sig, fd, ready = 0;
+    char err[200];
+    ino_t ino;
+
+    if (idle_env && atoi(idle_env) > 0)
+        idle_ms = atoi(idle_env) * 1000;
+    setsid();
+    if (chdir("/") != 0)
+        (void)0;
+    umask(077);
+    holder_rename();
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (sig = 1; sig < 65; sig++)
+        sigaction(sig, &dfl, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    /* nothing of lxrun's: its pidfd alone, as fd 3 */
+    if (lxrun_pidfd >= 0 && lxrun_pidfd != 3)
+        lxrun_pidfd = dup2(lxrun_pidfd, 3) == 3 ? 3 : -1;
+    syscall(SYS_close_range, lxrun_pidfd == 3 ? 4 : 3, ~0U, 0);
+    fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (fd > 2)
+            close(fd);
+    }
+    dir = holder_dir(1);
+    if (dir < 0)
+        syscall(SYS_exit_group, 0);
+    lock = openat(dir, "bpf.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0)
+        syscall(SYS_exit_group, 0);    /* another holder */
+    /* the run that started us loads its own set: ours after it has ended */
+    if (lxrun_pidfd >= 0) {
+        pfd[0].fd = lxrun_pidfd;
+        pfd[0].events = POLLIN;
+        poll(pfd, 1, 10000);
+        close(lxrun_pidfd);
+    }
+    make_hello(&mine);
+    q = new_state(NULL);
+    if (!q || start_loader(q, 10) < 0 || take_loaded(q, err, sizeof err) < 0)
+        syscall(SYS_exit_group, 0);
+    ready = 1;
+    s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (s < 0 || sock_addr(&sa, dir) < 0)
+        syscall(SYS_exit_group, 0);
+    unlinkat(dir, HOLDER_SOCK, 0);
+    if (bind(s, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(s, 16) != 0 ||
+        fstatat(dir, HOLDER_SOCK, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        syscall(SYS_exit_group, 0);
+    ino = st.st_ino;
+    holder_listen = s;
+    /* never blocked by a load: the next set is loaded by a child (nice 10:
+       the served run's own start goes first), and an asker that comes
+       before it is there is told so at once (EBUSY) */
+    for (;;) {
+        struct hello h;
+        int c, n;
+        pfd[0].fd = s;
+        pfd[0].events = POLLIN;
+        pfd[1].fd = q->loader_sock;
+        pfd[1].events = POLLIN;
+        n = poll(pfd, q->loader_sock >= 0 ? 2 : 1, idle_ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;                       /* idle */
+        if (q->loader_sock >= 0 && pfd[1].revents) {
+            if (take_loaded(q, err, sizeof err) < 0)
+                break;
+            ready = 1;
+        }
+        if (!pfd[0].revents)
+            continue;
+        c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+        if (c < 0)
+            continue;
+        pfd[1].fd = c;
+        pfd[1].events = POLLIN;
+        if (peer_uid(c) != 0 || poll(&pfd[1], 1, 100) != 1 ||
+            recv(c, &h, sizeof h, MSG_DONTWAIT) != (ssize_t)sizeof h || h.magic != HOLDER_MAGIC) {
+            close(c);
+            continue;
+        }
+        h.kernel[sizeof h.kernel - 1] = 0;
+        if (h.obj != mine.obj || h.ring_kb != mine.ring_kb || strcmp(h.kernel, mine.kernel) != 0) {
+            send_set(c, q, -ESTALE, "another BPF object or kernel");
+            close(c);
+            break;
+        }
+        if (!ready)
+            send_set(c, q, -EBUSY, "loading");
+        else if (send_set(c, q, 0, NULL) == 0) {
+            /* handed once: a fresh set for the next */
+            close_set(q);
+            ready = 0;
+            if (start_loader(q, 10) < 0) {
+                close(c);
+                break;
+            }
+        }
+        close(c);
+    }
+    /* our socket only: another holder's may have replaced it */
+    if (fstatat(dir, HOLDER_SOCK, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == ino)
+        unlinkat(dir, HOLDER_SOCK, 0);
+    syscall(SYS_exit_group, 0);
+}
+
+/* start a holder for the runs after this one (lxrun is one thread here) */
+static void spawn_holder(void)
+{
+    pid_t mid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    int st;
+
+    if (mid < 0)
+        return;
+    if (mid == 0) {
+        int pidfd = (int)syscall(SYS_pidfd_open, getppid(), 0);
+        if (syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0) != 0)
+            syscall(SYS_exit_group, 0);
+        holder_main(pidfd);
+    }
+    while (waitpid(mid, &st, 0) < 0 && errno == EINTR)
+        ;
+}
+
+/* a child process that loads a set into p's copy of the state and sends
+   it over a socketpair (p->loader_sock, p->loader); nice_inc for the
+   holder's.  0 or -errno */
+static int start_loader(struct lxb_bpftrace *p, int nice_inc)
+{
     int sv[2];
     pid_t child;
 
-    *out = NULL;
-    p = new_state(t);
-    if (!p)
-        return -ENOMEM;
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-        free(p);
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
         return -errno;
-    }
     child = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     if (child < 0) {
         int rc = -errno;
         close(sv[0]);
         close(sv[1]);
-        free(p);
         return rc;
     }
     if (child == 0) {
-        struct loaded msg;
-        char cbuf[CMSG_SPACE(sizeof(int) * (NMAPS + NPROGS))];
-        struct iovec iov = {&msg, sizeof msg};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+        char why[200] = "";
+        int rc;
         close(sv[0]);
-        memset(&msg, 0, sizeof msg);
-        msg.rc = load(t, p, msg.err, sizeof msg.err);
-        if (msg.rc == 0) {
-            struct cmsghdr *c;
-            memset(cbuf, 0, sizeof cbuf);
-            mh.msg_control = cbuf;
-            mh.msg_controllen = sizeof cbuf;
-            c = CMSG_FIRSTHDR(&mh);
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int) * (NMAPS + NPROGS));
-            memcpy(CMSG_DATA(c), p->map, sizeof(int) * NMAPS);
-            memcpy(CMSG_DATA(c) + sizeof(int) * NMAPS, p->prog, sizeof(int) * NPROGS);
+        if (nice_inc) {          /* the holder's: dies with it, never holds its socket */
+            prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+            if (holder_listen >= 0)
+                close(holder_listen);
+            setpriority(PRIO_PROCESS, 0, nice_inc);
         }
-        if (sendmsg(sv[1], &mh, MSG_NOSIGNAL) < 0)
-            syscall(SYS_exit_group, 1);
-        syscall(SYS_exit_group, 0);
+        rc = load(p->t, p, why, sizeof why);
+        syscall(SYS_exit_group, send_set(sv[1], p, rc, why) == 0 ? 0 : 1);
     }
     close(sv[1]);
     p->loader_sock = sv[0];
     p->loader = child;
+    return 0;
+}
+
+int lxb_bpftrace_preload(struct lxb_tracer *t, struct lxb_bpftrace **out)
+{
+    struct lxb_bpftrace *p;
+    int rc;
+
+    *out = NULL;
+    p = new_state(t);
+    if (!p)
+        return -ENOMEM;
+    if (holder_wanted()) {
+        uint64_t t0 = mono_us();
+        rc = ask_holder(p);
+        if (rc == 0) {
+            step("holder: answered", &t0);
+            *out = p;
+            return 0;
+        }
+        if (getenv("LXBRAND_BPF_DEBUG"))
+            fprintf(stderr, "lxrun: bpf: holder: none (%s)\n", strerror(-rc));
+        if (rc == -ENOENT || rc == -ESTALE)
+            spawn_holder();
+    }
+    rc = start_loader(p, 0);
+    if (rc < 0) {
+        free(p);
+        return rc;
+    }
     *out = p;
     return 0;
 }
@@ -531,7 +946,7 @@ static int take_loaded(struct lxb_bpftrace *p, char *err, int errlen)
     while (n < 0 && errno == EINTR);
     close(p->loader_sock);
     p->loader_sock = -1;
-    while (waitpid(p->loader, &st, 0) < 0 && errno == EINTR)
+    while (p->loader > 0 && waitpid(p->loader, &st, 0) < 0 && errno == EINTR)
         ;
     p->loader = -1;
     if (n != (ssize_t)sizeof msg) {
@@ -679,9 +1094,17 @@ int lxb_bpftrace_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_bpftrac
     read_uid_map(p, g);
     /* loaded by lxb_bpftrace_preload's child while the zone started, or now */
     rc = p->loader_sock >= 0 ? take_loaded(p, err, errlen) : load(t, p, err, errlen);
+    if (rc < 0 && p->from_holder) {
+        /* the holder's answer was not a set after all: load here */
+        if (getenv("LXBRAND_BPF_DEBUG"))
+            fprintf(stderr, "lxrun: bpf: holder: its set: %s\n", err);
+        close_set(p);
+        rc = load(t, p, err, errlen);
+        p->from_holder = 0;
+    }
     if (rc < 0)
         return fail(p, rc, err, errlen, NULL);
-    step("loaded (waited)", &t0);
+    step(p->from_holder ? "loaded (the holder's set)" : "loaded (waited)", &t0);
     /* what each syscall records and copies (t->spec, final by now) */
     for (nr = 0; nr < LXB_NR_MAX; nr++)
         if (t->spec[nr].mode && bpf_map_update_elem(p->map[M_SPECS], &nr, &t->spec[nr], BPF_ANY) != 0)

@@ -59,6 +59,18 @@ to any other id fails with EINVAL (apt: \\-o APT::Sandbox::User=root).
 Where \\fBpython3 \\-m lxbrand.rootfs\\fR keeps its Debian tree (default
 ~/.cache/lxbrand).
 .TP
+.B LXBRAND_BPF_HOLDER
+\\fB0\\fR: a root \\-\\-trace loads its BPF programs itself (15\\-25 ms of its
+start) and never asks or starts the holder. By default the first such run
+that finds none starts a holder (\\fBlxb\\-bpf\\-holder\\fR, a root process in
+its own session, no terminal, no fd but its own) that loads one set of
+programs and maps (its 16 MiB ring buffer included), listens on
+/run/lxbrand/bpf.sock (a directory of root's, mode 0700) and hands the set to
+the next root \\-\\-trace run, then loads a fresh one; it exits after 60 s
+without a run (\\fBLXBRAND_BPF_HOLDER_IDLE\\fR=seconds), or when a run's BPF
+object, kernel or ring size differs from its own. A run that finds it
+busy, slow or not root's loads its own set, as with \\fB0\\fR.
+.TP
 .B LXBRAND_STATS
 How \\-\\-stats without \\-\\-trace counts: by default from the kernel's syscall
 tracepoints when lxrun may use them (root: no ptrace stop), else with ptrace;

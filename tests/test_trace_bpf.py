@@ -366,3 +366,329 @@ def test_the_kernels_minimal_btf_is_made_once_and_gives_the_same_lines(rootfs, t
     p, damaged = trace(PYCLI, "bpf", args, tmp_path, env=env)
     assert p.returncode == 3
     same(damaged, whole)
+
+
+# ---- the holder of a pre-loaded set (csrc/bpftrace.c THE HOLDER) ----
+# LXBRAND_BPF_DEBUG names where a run's set came from: "holder: answered"
+# and "loaded (the holder's set)" when the holder served it, "holder: none
+# (why)" and "loaded (waited)" when the run's own loader child loaded it.
+
+HOLDER_DIR = "/run/lxbrand"
+HOLDER_SOCK = HOLDER_DIR + "/bpf.sock"
+SERVED = "lxrun: bpf: loaded (the holder's set)"
+
+
+def holder_pid():
+    """The pid listening on the holder's socket (SO_PEERCRED), or None."""
+    import socket
+    import struct
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+            s.connect(HOLDER_SOCK)
+            return struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+    except OSError:
+        return None
+
+
+def gone(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in "ZX"
+    except OSError:
+        return True
+
+
+def wait_for(what, timeout=10.0):
+    import time
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got = what()
+        if got:
+            return got
+        time.sleep(0.05)
+    return what()
+
+
+def kill_holder():
+    import signal
+    pid = holder_pid()
+    if pid:
+        os.kill(pid, signal.SIGKILL)
+        assert wait_for(lambda: gone(pid)), pid
+
+
+def holders_marked(mark):
+    """The holders (and their loader children) started by runs whose
+    environment had LXB_TEST_MARK=mark (a holder keeps its starter's)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "lxb-bpf-holder":
+                    continue
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if f"LXB_TEST_MARK={mark}".encode() in f.read().split(b"\0") and not gone(pid):
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.fixture
+def no_holder():
+    """No holder at the start (one another run left is killed), none of the
+    test's left at the end, /run/lxbrand as the holder makes it."""
+    import uuid
+    kill_holder()
+    mark = uuid.uuid4().hex
+    yield mark
+    kill_holder()
+    for pid in holders_marked(mark):
+        os.kill(pid, 9)
+
+
+def holder_ready(pid):
+    """The holder has its next set (no loader child of its own)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return f.read().strip() == ""
+    except OSError:
+        return False
+
+
+def held_trace(args, tmp_path, mark, **env):
+    """A traced run by the front door (again when it was handed to Python:
+    a build meanwhile; lxrun-py neither asks nor starts a holder)."""
+    pid = holder_pid()
+    if pid:
+        wait_for(lambda: holder_ready(pid))
+    for _ in range(3):
+        p, text = trace(FRONT, "bpf", args, tmp_path, check_front=False,
+                        env={"LXBRAND_BPF_DEBUG": "1", "LXB_TEST_MARK": mark, **env})
+        if HANDOVER not in p.stderr:
+            break
+    assert HANDOVER not in p.stderr, p.stderr
+    return p, text
+
+
+def start_holder(args, tmp_path, mark, **env):
+    """A first traced run finds no holder and starts one, which listens once
+    it has loaded its set."""
+    p, _ = held_trace(args, tmp_path, mark, **env)
+    assert "lxrun: bpf: holder: none (No such file or directory)" in p.stderr, p.stderr
+    pid = wait_for(holder_pid)
+    assert pid, p.stderr
+    return pid
+
+
+def served_trace(args, tmp_path, mark, **env):
+    """A run the holder serves: another session's traced runs on this host
+    share the holder (and may take its set, or replace it with one of
+    another ring): asked again, up to 3 times."""
+    for _ in range(3):
+        p, text = held_trace(args, tmp_path, mark, **env)
+        if SERVED in p.stderr:
+            break
+        wait_for(holder_pid)
+    assert "lxrun: bpf: holder: answered" in p.stderr and SERVED in p.stderr, p.stderr
+    return p, text
+
+
+@needs_bpf
+def test_the_holder_serves_the_next_runs_the_same_lines(rootfs, tmp_path, no_holder):
+    """The second and third traced runs get the holder's sets (a fresh one
+    each: the third's lines are whole too) and trace what ptrace traces;
+    the holder is nobody's child, in its own session, with no fd but its
+    set, its socket, its lock, /dev/null and its directory."""
+    args = [rootfs, *PROGRAMS["sh"]]
+    trace(FRONT, "ptrace", args, tmp_path, check_front=False)
+    pp, ptrace = trace(FRONT, "ptrace", args, tmp_path)
+    pid = start_holder(args, tmp_path, no_holder)
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    assert int(fields[3]) == pid                                     # setsid: its own session
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        assert f.read().split(b"\0")[0].strip() == b"lxb-bpf-holder"
+    fds = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+    assert {re.sub(r"\[\d+\]", "", x) for x in fds} <= {"/dev/null", "socket:", "anon_inode:bpf-map",
+                                                        "anon_inode:bpf-prog", HOLDER_DIR,
+                                                        HOLDER_DIR + "/bpf.lock"}, fds
+    for _ in range(2):
+        pb, bpf = served_trace(args, tmp_path, no_holder)
+        assert (pb.returncode, pb.stdout) == (pp.returncode, pp.stdout), (pb.stderr, pp.stderr)
+        assert pb.returncode == 3 and "sub" in pb.stdout
+        same(bpf, ptrace)
+        assert "lost" not in pb.stderr
+        assert wait_for(holder_pid)                                  # a fresh set
+    st = os.lstat(HOLDER_DIR)
+    assert st.st_uid == 0 and st.st_mode & 0o777 == 0o700
+
+
+@needs_bpf
+def test_a_stopped_or_killed_holder_is_not_waited_for(rootfs, tmp_path, no_holder):
+    """A holder that does not answer (stopped) costs a few ms and the run
+    loads its own set; one killed after serving (its next set half loaded)
+    leaves a socket nobody listens on: the run loads its own and starts
+    another holder.  The lines are ptrace's each time."""
+    import signal
+    args = [rootfs, *PROGRAMS["fork-exec"]]
+    pp, ptrace = trace(FRONT, "ptrace", args, tmp_path, check_front=False)
+    pid = start_holder(args, tmp_path, no_holder)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        p, bpf = held_trace(args, tmp_path, no_holder)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert "holder: none (Connection timed out)" in p.stderr and SERVED not in p.stderr, p.stderr
+    assert p.returncode == pp.returncode == 0
+    same(bpf, ptrace)
+    p, bpf = served_trace(args, tmp_path, no_holder)                 # answered, then killed mid-load
+    pid = holder_pid()
+    os.kill(pid, signal.SIGKILL)
+    same(bpf, ptrace)
+    assert wait_for(lambda: gone(pid))
+    p, bpf = held_trace(args, tmp_path, no_holder)
+    assert "holder: none (No such file or directory)" in p.stderr and SERVED not in p.stderr, p.stderr
+    same(bpf, ptrace)
+    assert wait_for(holder_pid) not in (None, pid)                   # a new one
+
+
+@needs_bpf
+def test_a_holder_path_that_is_not_roots_socket_is_never_asked(rootfs, tmp_path, no_holder):
+    """A file or a symlink where the socket is, a socket whose listener is
+    not root (SO_PEERCRED), a socket of another user, a directory another
+    user owns or may enter: the run loads its own set, sends nothing to
+    that socket, starts no holder, and traces what ptrace traces."""
+    import shutil
+    import socket
+    import threading
+    args = [rootfs, *PROGRAMS["fork-exec"]]
+    pp, ptrace = trace(FRONT, "ptrace", args, tmp_path, check_front=False)
+    os.makedirs(HOLDER_DIR, mode=0o700, exist_ok=True)
+
+    def falls_back(expect="holder: none (Operation not permitted)"):
+        p, bpf = held_trace(args, tmp_path, no_holder)
+        assert expect in p.stderr and SERVED not in p.stderr, p.stderr
+        assert p.returncode == pp.returncode == 0
+        same(bpf, ptrace)
+
+    try:
+        kill_holder()
+        if os.path.lexists(HOLDER_SOCK):
+            os.unlink(HOLDER_SOCK)                         # a killed holder's
+        with open(HOLDER_SOCK, "w") as f:
+            f.write("not a socket")
+        falls_back()
+        os.unlink(HOLDER_SOCK)
+        os.symlink(str(tmp_path / "elsewhere"), HOLDER_SOCK)
+        falls_back()
+        os.unlink(HOLDER_SOCK)
+        # a root-owned socket file whose listener is nobody: SO_PEERCRED
+        heard = []
+        lsock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        lsock.bind(HOLDER_SOCK)
+        os.chmod(HOLDER_SOCK, 0o700)
+        r, w = os.pipe()
+        child = os.fork()
+        if child == 0:                                   # listen() as nobody: the peer's credentials
+            os.setuid(65534)
+            lsock.listen(4)
+            os.write(w, b"x")
+            lsock.settimeout(20)
+            try:
+                while True:
+                    c, _ = lsock.accept()
+                    c.settimeout(1)
+                    try:
+                        if c.recv(4096):
+                            os.write(w, b"H")
+                    except OSError:
+                        pass
+                    c.close()
+            finally:
+                os._exit(0)
+        os.close(w)
+        assert os.read(r, 1) == b"x"
+        threading.Thread(target=lambda: heard.append(os.read(r, 16)), daemon=True).start()
+        falls_back()
+        import time
+        time.sleep(0.3)
+        os.kill(child, 9)
+        os.waitpid(child, 0)
+        assert heard in ([], [b""]), heard                # no hello reached it
+        lsock.close()
+        # the same socket of nobody's, by a root listener (a real holder's, chowned)
+        os.unlink(HOLDER_SOCK)
+        start_holder(args, tmp_path, no_holder)
+        os.chown(HOLDER_SOCK, 65534, 65534)
+        falls_back()
+        os.chown(HOLDER_SOCK, 0, 0)
+        # the directory: another user may enter it, or owns it, or is a symlink
+        os.chmod(HOLDER_DIR, 0o755)
+        falls_back()
+        os.chmod(HOLDER_DIR, 0o700)
+        os.chown(HOLDER_DIR, 65534, 65534)
+        falls_back()
+        os.chown(HOLDER_DIR, 0, 0)
+        os.rename(HOLDER_DIR, HOLDER_DIR + ".real")
+        try:
+            os.symlink(HOLDER_DIR + ".real", HOLDER_DIR)
+            falls_back()
+        finally:
+            os.unlink(HOLDER_DIR)
+            os.rename(HOLDER_DIR + ".real", HOLDER_DIR)
+        served_trace(args, tmp_path, no_holder)                      # all restored: served
+    finally:
+        if os.path.islink(HOLDER_DIR):
+            os.unlink(HOLDER_DIR)
+        if os.path.isdir(HOLDER_DIR + ".real") and not os.path.exists(HOLDER_DIR):
+            os.rename(HOLDER_DIR + ".real", HOLDER_DIR)
+        os.chown(HOLDER_DIR, 0, 0)
+        os.chmod(HOLDER_DIR, 0o700)
+        if os.path.lexists(HOLDER_SOCK) and not stat_is_socket(HOLDER_SOCK):
+            os.unlink(HOLDER_SOCK)
+        shutil.rmtree(tmp_path / "elsewhere", ignore_errors=True)
+
+
+def stat_is_socket(path):
+    import stat
+    return stat.S_ISSOCK(os.lstat(path).st_mode)
+
+
+@needs_bpf
+def test_the_holder_goes_when_idle_or_asked_by_another_object(rootfs, tmp_path, no_holder):
+    """LXBRAND_BPF_HOLDER_IDLE=1: gone a second after its last run, its
+    socket removed.  An asker whose object, kernel or ring differs (here
+    the ring, LXBRAND_BPF_RING_KB: the same comparison as the object's hash)
+    loads its own set, correctly, and the holder goes at once."""
+    args = [rootfs, *PROGRAMS["fork-exec"]]
+    pp, ptrace = trace(FRONT, "ptrace", args, tmp_path, check_front=False)
+    pid = start_holder(args, tmp_path, no_holder, LXBRAND_BPF_HOLDER_IDLE="1")
+    assert wait_for(lambda: gone(pid), timeout=5)
+    assert not os.path.lexists(HOLDER_SOCK)
+    pid = start_holder(args, tmp_path, no_holder, LXBRAND_BPF_HOLDER_IDLE="60")
+    p, bpf = held_trace(args, tmp_path, no_holder, LXBRAND_BPF_RING_KB="1024")
+    assert "holder: none (Stale file handle)" in p.stderr and SERVED not in p.stderr, p.stderr
+    same(bpf, ptrace)
+    assert wait_for(lambda: gone(pid), timeout=2)
+
+
+@needs_bpf
+def test_a_served_zone_sees_no_holder(rootfs, tmp_path, no_holder):
+    """A run served by the holder: no socket, no BPF fd in the zone, and
+    the holder's directory is not in it."""
+    cmd = ["sh", "-c", "ls -l /proc/self/fd/ /proc/1/fd/ 2>&1; ls -la /run/lxbrand 2>&1; "
+           "grep TracerPid /proc/self/status; cat /proc/net/unix 2>&1 | grep -c lxbrand"]
+    start_holder([rootfs, "true"], tmp_path, no_holder)
+    p, _ = served_trace([rootfs, *cmd], tmp_path, no_holder)
+    assert "bpf" not in p.stdout and "socket:" not in p.stdout and "TracerPid:\t0" in p.stdout, p.stdout
+    assert "No such file or directory" in p.stdout and p.stdout.rstrip().endswith("0"), p.stdout
+
+
+@needs_bpf
+def test_lxbrand_bpf_holder_0_never_starts_or_asks_one(rootfs, tmp_path, no_holder):
+    p, _ = held_trace([rootfs, "true"], tmp_path, no_holder, LXBRAND_BPF_HOLDER="0")
+    assert p.returncode == 0 and "holder" not in p.stderr and "loaded (waited)" in p.stderr, p.stderr
+    import time
+    time.sleep(1)
+    assert holders_marked(no_holder) == []
