@@ -180,7 +180,8 @@ def _watch_files(watch: dict) -> dict:
     files = {}
     report, out = watch.get("report"), watch.get("trace_output")
     for key, path, mode in (("report_file", report if report not in (None, "-") else None, "w"),
-                            ("stats_file", out if watch.get("stats") else None, "a")):
+                            # after the trace's lines with --trace; alone, a file of its own (strace -c -o)
+                            ("stats_file", out if watch.get("stats") else None, "a" if watch.get("trace") else "w")):
         if path:
             from .safeopen import open_output
             try:

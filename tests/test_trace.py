@@ -758,11 +758,12 @@ def test_front_door_trace_and_stats_to_a_file(rootfs, tmp_path):
                                                                                       "'/nonexist': No such file or directory\n")
     got, want = (tmp_path / "c.txt").read_text(), (tmp_path / "py.txt").read_text()
     assert _normal(got) == _normal(want) and '"/etc/hostname"' in got and "\nsyscall " in got
-    # --stats and -o without --trace: the statistics appended to FILE
+    # --stats and -o without --trace: FILE replaced by the statistics, as
+    # strace -c -o FILE does (appended, a second run's JSON did not parse)
     (tmp_path / "c2.txt").write_text("before\n")
     c = _run([FRONT, "--stats", "-o", "c2.txt", rootfs, "true"], cwd=tmp_path)
     assert HANDOVER not in c.stderr and c.returncode == 0 and c.stderr == ""
-    assert (tmp_path / "c2.txt").read_text().startswith("before\nsyscall ")
+    assert (tmp_path / "c2.txt").read_text().startswith("syscall ")
 
 
 @needs_front

@@ -1460,7 +1460,10 @@ static void open_outputs(const struct opts *o)
                      "name the file itself", o->trace_output, uid);
             stats_out = -EPERM;
         }
-        else if ((stats_out = open(o->trace_output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666)) < 0)
+        /* after the trace's lines (which truncate FILE) with --trace; alone,
+           FILE is --stats's own: truncated, as strace -c -o FILE does */
+        else if ((stats_out = open(o->trace_output, O_WRONLY | O_CREAT | (o->trace ? O_APPEND : O_TRUNC) | O_CLOEXEC,
+                                   0666)) < 0)
             stats_out = -errno;
     }
 }

@@ -1,0 +1,49 @@
+"""Real programs under lxrun's tracers (issue 13: "a zone's behaviour does
+not change under tracing"): what a sweep of real software under --trace
+(BPF and ptrace), --trace-format json, --stats and --report found, each
+case a real program in the real rootfs (/work/notes/sweep-tracing.md)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lxbrand._csup import lib
+
+SCRIPTS = os.path.dirname(sys.executable)
+FRONT = os.environ.get("LXRUN_TEST_FRONTDOOR") or os.path.join(SCRIPTS, "lxrun")
+PYCLI = os.path.join(SCRIPTS, "lxrun-py")
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the kernel's tracepoints need root")
+needs_bpf = pytest.mark.skipif(os.geteuid() != 0 or lib.lxb_bpftrace_probe() < 0,
+                               reason="BPF programs cannot be loaded here (root, BTF, built with clang/libbpf)")
+
+
+def run(prog, *args, env=None, timeout=120):
+    return subprocess.run([prog, *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, **(env or {})))
+
+
+@needs_root
+@pytest.mark.parametrize("prog", [FRONT, PYCLI], ids=["front-door", "lxrun-py"])
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_stats_alone_to_a_file_replaces_it(rootfs, tmp_path, prog, fmt):
+    """`--stats -o FILE` without --trace: FILE is the statistics' own and a
+    second run replaces it, as strace -c -o FILE does (it appended: two
+    tables, and two JSON objects that no longer parse as one).  With --trace
+    the table still follows the lines in the same FILE."""
+    out = tmp_path / "stats"
+    for seq in ("3", "5"):
+        p = run(prog, "--stats", "--stats-format", fmt, "-o", out, rootfs, "/usr/bin/seq", seq)
+        assert p.returncode == 0, p.stderr
+    text = out.read_text()
+    if fmt == "json":
+        assert json.loads(text)["write"]["calls"] == 1, text
+    else:
+        assert text.count("\ntotal ") + text.startswith("total ") == 1, text
+    p = run(prog, "--trace=write", "--stats", "-o", out, rootfs, "/usr/bin/seq", "2")
+    assert p.returncode == 0, p.stderr
+    text = out.read_text()
+    assert text.startswith("[pid 2] write(1, \"1\\n2\\n\", 4) = 4"), text
+    assert text.count("\ntotal ") == 1, text
