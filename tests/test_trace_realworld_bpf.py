@@ -47,3 +47,27 @@ def test_stats_alone_to_a_file_replaces_it(rootfs, tmp_path, prog, fmt):
     text = out.read_text()
     assert text.startswith("[pid 2] write(1, \"1\\n2\\n\", 4) = 4"), text
     assert text.count("\ntotal ") == 1, text
+
+
+def traced(mode, tmp_path, *args, trace_set="all"):
+    out = tmp_path / f"trace.{mode}"
+    p = run(FRONT, f"--trace={trace_set}", "-o", out, *args, env={"LXBRAND_TRACE": mode})
+    return p, out.read_text()
+
+
+@needs_bpf
+@pytest.mark.parametrize("mode", ["bpf", "ptrace"])
+def test_a_call_cut_short_by_sigkill_has_no_result(rootfs, tmp_path, mode):
+    """timeout(1) -s KILL ends with kill(0, SIGKILL), which kills timeout
+    itself: the kernel returns 0 from it, but ptrace makes no syscall-exit
+    stop with a SIGKILL pending, so strace and the ptrace tracer show
+    `kill(0, SIGKILL) = ?`; the BPF programs showed `= 0` (sys_exit fires
+    before the kill is acted on).  The child's kill(3, SIGKILL) returns."""
+    p, text = traced(mode, tmp_path, rootfs, "/usr/bin/timeout", "-s", "KILL", "0.3", "/bin/sleep", "5",
+                     trace_set="kill")
+    assert p.returncode == 137, p.stderr
+    lines = [line.rsplit(" <", 1)[0] for line in text.splitlines()]
+    assert "[pid 2] kill(3, SIGKILL) = 0" in lines, text
+    assert "[pid 2] kill(0, SIGKILL) = ?" in lines, text
+    assert {"[pid 2] +++ killed by SIGKILL +++", "[pid 3] +++ killed by SIGKILL +++"} <= set(lines), text
+

@@ -78,11 +78,18 @@ struct signal_struct {
     int group_exit_code;
     struct task_struct *group_exec_task;
 } __attribute__((preserve_access_index));
+typedef struct {
+    unsigned long sig[1];
+} sigset_t;
+struct sigpending {
+    sigset_t signal;
+} __attribute__((preserve_access_index));
 struct task_struct {
     int pid, tgid, exit_code;
     struct task_struct *group_leader;
     struct pid *thread_pid;
     struct signal_struct *signal;
+    struct sigpending pending;
 } __attribute__((preserve_access_index));
 
 /* x86_64 struct pt_regs, in longs: di si dx r10 r8 r9, ax */
@@ -450,6 +457,29 @@ static __always_inline void settle(struct bt_task *t, __u32 tid, __u32 sk)
     t->state = BT_IDLE;
 }
 
+/* the current task returns from its call with a SIGKILL pending (a
+   kill(2) of SIGKILL, another thread's exit_group or execve): ptrace_stop
+   makes no syscall-exit stop then (__fatal_signal_pending), so the ptrace
+   tracer and strace show the call as "= ?" at the task's death; the call
+   is left pending for sched_process_exit to show so.  A fatal signal the
+   kernel made a group SIGKILL only because no tracer holds the task (see
+   bt_generate) would have let ptrace see the exit: that one keeps it */
+static __always_inline int killed_now(void)
+{
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    struct signal_struct *sig;
+    unsigned long pend = BPF_CORE_READ(task, pending.signal.sig[0]);
+    int code;
+
+    if (!(pend & (1ul << (SIGKILL - 1))))
+        return 0;
+    sig = BPF_CORE_READ(task, signal);
+    code = BPF_CORE_READ(sig, group_exit_code) & 0x7f;
+    if ((BPF_CORE_READ(sig, flags) & SIGNAL_GROUP_EXIT) && code && code != SIGKILL)
+        return 0;
+    return 1;
+}
+
 static __always_inline int restarting(__s64 ret)
 {
     return ret == -512 || ret == -513 || ret == -514 || ret == -516;
@@ -538,6 +568,8 @@ int bt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
         settle(t, tid, SK_EXIT);
     if (t && t->state == BT_PENDING &&
         (t->rec.nr == nr || (nr == -1 && t->rec.nr == NR_RT_SIGRETURN))) {
+        if (killed_now())
+            return 0;            /* = ?, at sched_process_exit */
         if (restarting(ret)) {
             t->rec.ret = ret;
             t->rec.t_exit = bpf_ktime_get_ns();
