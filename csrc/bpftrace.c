@@ -1105,15 +1105,26 @@ int lxb_bpftrace_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_bpftrac
     if (rc < 0)
         return fail(p, rc, err, errlen, NULL);
     step(p->from_holder ? "loaded (the holder's set)" : "loaded (waited)", &t0);
-    /* what each syscall records and copies (t->spec, final by now) */
-    for (nr = 0; nr < LXB_NR_MAX; nr++)
-        if (t->spec[nr].mode && bpf_map_update_elem(p->map[M_SPECS], &nr, &t->spec[nr], BPF_ANY) != 0)
-            return fail(p, -errno, err, errlen, "fill the BPF spec map");
+    /* what each syscall records and copies (t->spec, final by now): the
+       whole array in one call (the map is fresh: an untraced call's zero
+       entry is what it holds already), else one call per traced syscall */
+    {
+        static uint32_t keys[LXB_NR_MAX];
+        uint32_t count = LXB_NR_MAX;
+        for (nr = 0; nr < LXB_NR_MAX; nr++)
+            keys[nr] = nr;
+        if (bpf_map_update_batch(p->map[M_SPECS], keys, t->spec, &count, NULL) != 0 || count != LXB_NR_MAX)
+            for (nr = 0; nr < LXB_NR_MAX; nr++)
+                if (t->spec[nr].mode && bpf_map_update_elem(p->map[M_SPECS], &nr, &t->spec[nr], BPF_ANY) != 0)
+                    return fail(p, -errno, err, errlen, "fill the BPF spec map");
+    }
+    step("specs", &t0);
     if (bpf_map_update_elem(p->map[M_TRACED], &guest, &one, BPF_ANY) != 0)
         return fail(p, -errno, err, errlen, "seed the BPF task map");
     p->rb = ring_buffer__new(p->map[M_RING], on_record, p, NULL);
     if (!p->rb)
         return fail(p, errno ? -errno : -ENOMEM, err, errlen, "map the BPF ring buffer");
+    step("ring", &t0);
     for (i = 0; i < NPROGS; i++) {
         p->link[i] = bpf_raw_tracepoint_open(TRACEPOINTS[i], p->prog[i]);
         if (p->link[i] < 0) {
