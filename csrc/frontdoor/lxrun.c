@@ -1659,10 +1659,11 @@ int main(int argc, char **argv)
             open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY);
 
     parse(argc, argv, &o);
-    /* --trace from BPF: the programs load (30-45 ms: libbpf's CO-RE, the
-       verifier, the ring) in a child while the brand is read and the zone
-       starts; a failure here is lxb_bpftrace_start's to say, a run handed
-       to Python leaves the child to end alone */
+    /* --trace from BPF: a set the holder loaded before this run (csrc/
+       bpftrace.c THE HOLDER), else the programs load (13-45 ms: libbpf's
+       CO-RE, the verifier, the ring) in a child while the brand is read
+       and the zone starts; a failure here is lxb_bpftrace_start's to say,
+       a run handed to Python leaves the child to end alone */
     if (o.trace && trace_by_bpf() > 0 && lxb_bpftrace_preload(&tracer, &bpft) < 0)
         bpft = NULL;
     /* a directory or an O_PATH fd as stdio would let the guest out of its
