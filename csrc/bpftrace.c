@@ -1032,6 +1032,13 @@ void lxb_bpftrace_free(struct lxb_bpftrace *p)
     if (p->loader > 0)
         while (waitpid(p->loader, NULL, 0) < 0 && errno == EINTR)
             ;
+    /* the ring unmapped before the fork: the grandchild's copy of lxrun's
+       address space is then without its 32 MiB mapping (the reader is
+       joined; the programs write to the map, not to our mapping) */
+    if (p->rb)
+        ring_buffer__free(p->rb);
+    p->rb = NULL;
+    step("free: the ring", &t0);
     later = close_later(p);
     step("free: close_later", &t0);
     for (i = 0; i < NPROGS; i++)
@@ -1039,8 +1046,6 @@ void lxb_bpftrace_free(struct lxb_bpftrace *p)
             close(p->link[i]);
     if (later >= 0)
         close(later);
-    if (p->rb)
-        ring_buffer__free(p->rb);
     for (i = 0; i < NPROGS; i++)
         if (p->prog[i] >= 0)
             close(p->prog[i]);
