@@ -738,7 +738,7 @@ class Session:
             lib.lxb_bpftrace_free(self.bpf_c)
             self.bpf_c = None
             if self.stats_lost:
-                sys.stderr.write(f"lxrun: trace: {self.stats_lost} records lost (the BPF ring buffer was full); "
+                sys.stderr.write(f"lxrun: trace: {self.stats_lost} records lost (the BPF ring buffer or task table was full); "
                                  "the trace is not whole\n")
         if self.t is not None:
             self.t.join()

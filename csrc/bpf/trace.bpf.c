@@ -102,21 +102,24 @@ struct task_struct {
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 8192);
+    __uint(max_entries, 65536);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
     __type(key, __u32);          /* host tgid */
     __type(value, __u8);
 } traced SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 4096);
+    __uint(max_entries, 65536);  /* live traced threads; allocated as they come */
+    __uint(map_flags, BPF_F_NO_PREALLOC);
     __type(key, __u32);          /* host tid */
     __type(value, struct bt_task);
 } tasks SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 8192);
+    __uint(max_entries, 65536);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
     __type(key, __u32);          /* host tgid */
     __type(value, __u32);        /* the tid whose execve is pending */
 } execs SEC(".maps");

@@ -1982,7 +1982,7 @@ int main(int argc, char **argv)
         if (text_fd > 2)
             close(text_fd);
         if (perf_lost)
-            dprintf(2, "lxrun: trace: %llu records lost (the BPF ring buffer was full); the trace is not whole\n",
+            dprintf(2, "lxrun: trace: %llu records lost (the BPF ring buffer or task table was full); the trace is not whole\n",
                     (unsigned long long)perf_lost);
     } else if (tracing) {
         lxb_trace_join(&tracer);
