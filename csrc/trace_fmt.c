@@ -2629,12 +2629,37 @@ int lxb_trace_stats_write(struct lxb_tracer *t, int json, int fd)
     return lxb_trace_stats_write_lost(t, json, fd, 0);
 }
 
+/* json.dumps(indent=1)'s text as json.dumps's one line: a newline and its
+   indent after ',' become ' ', after anything else nothing (no string of
+   the statistics holds a raw newline); the last newline stays */
+static size_t one_line(char *text, size_t len)
+{
+    size_t i = 0, o = 0;
+
+    while (i < len) {
+        if (text[i] == '\n' && i + 1 < len) {
+            int comma = o > 0 && text[o - 1] == ',';
+            for (i++; i < len && text[i] == ' '; i++)
+                ;
+            if (comma)
+                text[o++] = ' ';
+            continue;
+        }
+        text[o++] = text[i++];
+    }
+    return o;
+}
+
+/* json 2: the statistics as one JSON line, after --trace-format json's
+   lines in the same stream (trace.py write_outputs) */
 int lxb_trace_stats_write_lost(struct lxb_tracer *t, int json, int fd, uint64_t lost)
 {
     size_t len = 0;
     char *text = stats_text(t, json, lost, &len);
     if (!text)
         return -ENOMEM;
+    if (json == 2)
+        len = one_line(text, len);
     write_all(fd, text, len);
     free(text);
     return 0;

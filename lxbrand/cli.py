@@ -220,7 +220,7 @@ def _watch_end(zone, watch: dict, files: dict) -> None:
               help="At exit, per syscall: calls, errors by errno, total, mean, p50, p99 time and a log2 "
                    "histogram (strace -c, DTrace quantize).")
 @click.option("--stats-format", "stats_format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Format of --stats.")
+              show_default=True, help="Format of --stats (JSON after --trace-format json's lines: one JSON line).")
 @click.option("--report", "report", default=None, metavar="[=FILE]",
               help="At exit, what the run needed from the brand: syscalls emulated, denied, unsupported, "
                    "with counts and first callers, the /proc and /sys files of the zone's personality "

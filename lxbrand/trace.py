@@ -1114,7 +1114,10 @@ def write_outputs(session: Session, stats_file=None, report_file=None) -> None:
     if session.stats is not None:
         lost = session.stats_lost       # said as csrc/trace_fmt.c says it
         if o.stats_format == "json":
-            text = json.dumps(dict(session.stats, lost_events=lost) if lost else session.stats, indent=1) + "\n"
+            # after --trace-format json's lines (the same stream): one JSON line too
+            one_line = o.lines and o.format == "json"
+            text = json.dumps(dict(session.stats, lost_events=lost) if lost else session.stats,
+                              indent=None if one_line else 1) + "\n"
         else:
             text = format_stats(session.stats) + (
                 f"\nlost_events {lost}: the kernel's buffers were full; the counts above are short\n" if lost else "")

@@ -122,3 +122,27 @@ def test_five_thousand_live_threads_are_all_traced(rootfs, tmp_path):
     assert "lost" not in p.stderr, p.stderr
     assert text.count("getppid()") == 5000
     assert text.count(" exit(0) = ?") == 5000
+
+
+@needs_root
+@pytest.mark.parametrize("prog", [FRONT, PYCLI], ids=["front-door", "lxrun-py"])
+def test_json_trace_and_json_stats_in_one_file_are_json_lines(rootfs, tmp_path, prog):
+    """--trace-format json --stats --stats-format json -o FILE: the statistics
+    follow the trace's JSON lines as one JSON line of their own (they were
+    json.dumps(indent=1)'s many lines, which a reader of JSON lines cannot
+    parse), the C front door's byte for byte Python's json.dumps."""
+    out = tmp_path / "trace.json"
+    args = ("--trace=write,openat", "--trace-format", "json", "--stats", "--stats-format", "json",
+            "-o", out, rootfs, "/usr/bin/seq", "3")
+    run(prog, *args)    # after a build the first run hands over, storing the front door's cache
+    p = run(prog, *args, env={"LXRUN_DEBUG_FRONTDOOR": "1"})
+    assert p.returncode == 0, p.stderr
+    assert "lxrun: front door: " not in p.stderr, p.stderr      # the C front door's own lines
+    lines = out.read_text().splitlines()
+    objs = [json.loads(line) for line in lines]
+    assert all(o.get("type") for o in objs[:-1]) and "type" not in objs[-1], lines
+    assert objs[-1]["write"]["calls"] == 1 and objs[-1]["openat"]["calls"] >= 1, lines[-1]
+    assert lines[-1] == json.dumps(objs[-1]), lines[-1]
+    # alone (no trace lines around it) the statistics stay one indented object
+    p = run(prog, "--stats", "--stats-format", "json", "-o", out, rootfs, "/usr/bin/seq", "3")
+    assert p.returncode == 0 and out.read_text().startswith("{\n "), out.read_text()[:80]

@@ -2023,7 +2023,9 @@ int main(int argc, char **argv)
             if (fd < 0)
                 fail(EXIT_FAILED, stats_why[0] ? stats_why : xasprintf("%s: %s", o.trace_output, strerror(-fd)), "");
         }
-        lxb_perfstats_write(&tracer, o.stats_format == LXB_TRACE_JSON, fd, perf_lost);
+        /* JSON after --trace-format json's lines: one line too (2) */
+        lxb_perfstats_write(&tracer, o.stats_format != LXB_TRACE_JSON ? 0 :
+                            o.trace && o.trace_format == LXB_TRACE_JSON ? 2 : 1, fd, perf_lost);
         if (fd != 2)
             close(fd);
     }
