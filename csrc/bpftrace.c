@@ -466,23 +466,30 @@ out:
     return rc;
 }
 
+/* the programs' and maps' fds closed */
+static void close_set(struct lxb_bpftrace *p)
+{
+    int i;
+    for (i = 0; i < NMAPS; i++)
+        if (p->map[i] >= 0) {
+            close(p->map[i]);
+            p->map[i] = -1;
+        }
+    for (i = 0; i < NPROGS; i++)
+        if (p->prog[i] >= 0) {
+            close(p->prog[i]);
+            p->prog[i] = -1;
+        }
+}
+
 /* load_once, and again with the kernel's whole BTF when the cached minimal
    one was used and the load failed (a damaged file) */
 static int load(struct lxb_tracer *t, struct lxb_bpftrace *p, char *err, int errlen)
 {
-    int used_min = 0, i, rc = load_once(p, err, errlen, 1, &used_min);
+    int used_min = 0, rc = load_once(p, err, errlen, 1, &used_min);
 
     if (rc < 0 && used_min) {
-        for (i = 0; i < NMAPS; i++)
-            if (p->map[i] >= 0) {
-                close(p->map[i]);
-                p->map[i] = -1;
-            }
-        for (i = 0; i < NPROGS; i++)
-            if (p->prog[i] >= 0) {
-                close(p->prog[i]);
-                p->prog[i] = -1;
-            }
+        close_set(p);
         rc = load_once(p, err, errlen, 0, &used_min);
     }
     return rc;
@@ -519,21 +526,6 @@ static int send_set(int sock, struct lxb_bpftrace *p, int rc, const char *err)
         memcpy(CMSG_DATA(c) + sizeof(int) * NMAPS, p->prog, sizeof(int) * NPROGS);
     }
     return sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof msg ? 0 : -1;
-}
-
-static void close_set(struct lxb_bpftrace *p)
-{
-    int i;
-    for (i = 0; i < NMAPS; i++)
-        if (p->map[i] >= 0) {
-            close(p->map[i]);
-            p->map[i] = -1;
-        }
-    for (i = 0; i < NPROGS; i++)
-        if (p->prog[i] >= 0) {
-            close(p->prog[i]);
-            p->prog[i] = -1;
-        }
 }
 
 /* ---- THE HOLDER ----
