@@ -86,7 +86,16 @@
 
 #include "lxbrand.h"
 #include "perfstats.h"
+#include "bpftrace.h"
 #include "trace_int.h"
+#include "stats_bpf_obj.h"       /* build/gen: LXB_HAVE_BPF, csrc/bpf/stats.bpf.c's object */
+
+#if LXB_HAVE_BPF
+#include <linux/types.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "bpf/trace_bpf.h"
+#endif
 
 #ifndef __WALL
 #define __WALL 0x40000000
@@ -126,8 +135,15 @@ struct pending {
     int64_t ret;
 };
 
+#define BS_NPROGS 5
+#define BS_NMAPS 7
+
 struct lxb_perfstats {
     struct lxb_tracer *t;
+    /* counted in the kernel (csrc/bpf/stats.bpf.c): no ring, no reader */
+    int in_kernel;
+    void *obj;                   /* struct bpf_object * */
+    int link[BS_NPROGS];
     struct lxb_sink *sink;
     int nring;
     struct ring *ring;
@@ -149,6 +165,14 @@ static uint64_t mono_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* LXBRAND_STATS=tracepoints: perf's rings (the way before the programs;
+   tests compare the two) */
+static int in_kernel_wanted(void)
+{
+    const char *want = getenv("LXBRAND_STATS");
+    return !(want && strcmp(want, "tracepoints") == 0);
 }
 
 /* ---- tracefs: the tracepoints' ids and their fields' offsets ---- */
@@ -261,7 +285,7 @@ static int may_sample_raw(void)
    perf_event_open reachable (not a container's seccomp EPERM or ENOSYS):
    an attr too small for any kernel is refused with E2BIG by perf_copy_attr,
    before anything is made */
-int lxb_perfstats_probe(void)
+static int perf_probe(void)
 {
     struct perf_event_attr a;
     int id = tp_id("sys_enter"), fd;
@@ -282,6 +306,17 @@ int lxb_perfstats_probe(void)
         return 0;
     }
     return errno == E2BIG ? 0 : -errno;
+}
+
+/* in the kernel (stats.bpf.c: root, or CAP_BPF with CAP_PERFMON, and the
+   kernel's BTF), else perf's tracepoints */
+int lxb_perfstats_probe(void)
+{
+#if LXB_HAVE_BPF
+    if (in_kernel_wanted() && lxb_bpftrace_probe() == 0)
+        return 0;
+#endif
+    return perf_probe();
 }
 
 /* ---- the pending calls, by tid ---- */
@@ -704,12 +739,258 @@ static int close_later(struct lxb_perfstats *p)
     return lxb_close_later(keep, n);
 }
 
+/* ---- counted in the kernel (csrc/bpf/stats.bpf.c) ---- */
+
+#if LXB_HAVE_BPF
+
+enum { BM_TRACED, BM_MODES, BM_COUNTS, BM_HIST, BM_ERRS, BM_LOST, BM_TASKS };
+static const char *const BMAPS[BS_NMAPS] = {"traced", "modes", "counts", "hist", "errs", "lost", "tasks"};
+static const char *const BPROGS[BS_NPROGS] = {"bs_sys_enter", "bs_sys_exit", "bs_fork", "bs_exit", "bs_signal"};
+static const char *const BTPS[BS_NPROGS] = {"sys_enter", "sys_exit", "sched_process_fork", "sched_process_exit",
+                                            "signal_deliver"};
+
+static int bs_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+    if (getenv("LXBRAND_BPF_DEBUG"))
+        return vfprintf(stderr, fmt, ap);
+    return 0;
+}
+
+static void bs_step(const char *what, uint64_t *t)
+{
+    uint64_t now = mono_ns();
+    if (getenv("LXBRAND_BPF_DEBUG"))
+        fprintf(stderr, "lxrun: stats: %s %llu us\n", what, (unsigned long long)((now - *t) / 1000));
+    *t = now;
+}
+
+static int bs_map(struct lxb_perfstats *p, int i)
+{
+    struct bpf_map *m = bpf_object__find_map_by_name(p->obj, BMAPS[i]);
+    return m ? bpf_map__fd(m) : -1;
+}
+
+static int bs_prog(struct lxb_perfstats *p, int i)
+{
+    struct bpf_program *prog = bpf_object__find_program_by_name(p->obj, BPROGS[i]);
+    return prog ? bpf_program__fd(prog) : -1;
+}
+
+/* load the object, say which syscalls count and how (t->spec, as the
+   ptrace tracer counts them), seed `traced` with the held guest and attach
+   the programs; 0 or -errno */
+static int bs_start(struct lxb_perfstats *p, pid_t guest)
+{
+    uint32_t keys[LXB_NR_MAX], vals[LXB_NR_MAX], n = LXB_NR_MAX, g = (uint32_t)guest;
+    uint64_t t0 = mono_ns();
+    uint8_t one = 1;
+    int i, fd, rc;
+
+    libbpf_set_print(bs_print);
+    p->obj = bpf_object__open_mem(lxb_stats_bpf_obj, sizeof lxb_stats_bpf_obj, NULL);
+    if (!p->obj)
+        return errno ? -errno : -EINVAL;
+    rc = bpf_object__load(p->obj);
+    if (rc < 0)
+        return rc;
+    bs_step("load", &t0);
+    for (i = 0; i < LXB_NR_MAX; i++) {
+        keys[i] = (uint32_t)i;
+        vals[i] = (p->t->spec[i].show & LXB_SHOW_STATS) ? p->t->spec[i].mode : 0;
+    }
+    fd = bs_map(p, BM_MODES);
+    if (fd < 0)
+        return -ENOENT;
+    if (bpf_map_update_batch(fd, keys, vals, &n, NULL) != 0)
+        for (i = 0; i < LXB_NR_MAX; i++)
+            if (vals[i] && bpf_map_update_elem(fd, &keys[i], &vals[i], BPF_ANY) != 0)
+                return -errno;
+    fd = bs_map(p, BM_TRACED);
+    if (fd < 0 || bpf_map_update_elem(fd, &g, &one, BPF_ANY) != 0)
+        return fd < 0 ? -ENOENT : -errno;
+    bs_step("modes", &t0);
+    for (i = 0; i < BS_NPROGS; i++) {
+        if ((fd = bs_prog(p, i)) < 0)
+            return -ENOENT;
+        p->link[i] = bpf_raw_tracepoint_open(BTPS[i], fd);
+        if (p->link[i] < 0)
+            return p->link[i];
+    }
+    bs_step("attach", &t0);
+    p->in_kernel = 1;
+    return 0;
+}
+
+/* bucket b of struct bs_hist (trace_bpf.h): its lowest value and width */
+static void bs_range(int b, uint64_t *lo, uint64_t *width)
+{
+    int j, k;
+    if (b < 16) {
+        *lo = (uint64_t)b;
+        *width = 1;
+    } else if (b < 16 + (BS_FINE_TOP - 4) * 16) {
+        j = b - 16;
+        k = 4 + j / 16;
+        *width = 1ull << (k - 4);
+        *lo = (1ull << k) + (uint64_t)(j % 16) * *width;
+    } else {
+        k = BS_FINE_TOP + (b - 16 - (BS_FINE_TOP - 4) * 16);
+        *lo = 1ull << k;
+        *width = *lo;
+    }
+}
+
+/* the statistics of one syscall from its buckets: the log2 histogram
+   exact, p50 and p99 the middle of the bucket that holds trace.py _pct's
+   ceil(p/100*calls)-th duration (within 1/32 of it; exact below 16 ns) */
+static void bs_stat(const struct bs_hist *h, uint64_t calls, uint64_t total, struct lxb_trace_stat *st)
+{
+    uint64_t seen = 0, r50 = (50 * calls + 99) / 100, r99 = (99 * calls + 99) / 100;
+    int b;
+
+    memset(st, 0, sizeof *st);
+    st->calls = calls;
+    st->total_ns = total;
+    if (r50 == 0)
+        r50 = 1;
+    if (r99 == 0)
+        r99 = 1;
+    for (b = 0; b < BS_NB; b++) {
+        uint64_t c = h->b[b], lo, width;
+        if (!c)
+            continue;
+        bs_range(b, &lo, &width);
+        st->hist[lo ? 64 - __builtin_clzll(lo) : 0] += c;
+        if (seen < r50 && seen + c >= r50)
+            st->p50_ns = lo + width / 2;
+        if (seen < r99 && seen + c >= r99)
+            st->p99_ns = lo + width / 2;
+        seen += c;
+    }
+}
+
+struct bs_errrow {
+    uint32_t key;
+    struct bs_err v;
+};
+
+static int by_nr_first(const void *a, const void *b)
+{
+    const struct bs_errrow *x = a, *y = b;
+    if ((x->key >> 12) != (y->key >> 12))
+        return (x->key >> 12) < (y->key >> 12) ? -1 : 1;
+    if (x->v.first_ns != y->v.first_ns)
+        return x->v.first_ns < y->v.first_ns ? -1 : 1;
+    return (int)(x->key & 4095) - (int)(y->key & 4095);
+}
+
+/* the maps read once, every task of the guest gone: the statistics into
+   the tracer's sink (lxb_sink_stat_set); returns the calls not counted
+   whole (a full map) and the programs' runs the kernel skipped */
+static uint64_t bs_finish(struct lxb_perfstats *p)
+{
+    int ncpu = libbpf_num_possible_cpus(), fd_counts = bs_map(p, BM_COUNTS), fd_hist = bs_map(p, BM_HIST);
+    int fd_errs = bs_map(p, BM_ERRS), fd_lost = bs_map(p, BM_LOST), i, c, nrow = 0, r;
+    struct bs_count *pc = NULL;
+    struct bs_hist *h = malloc(sizeof *h);
+    struct bs_errrow *rows = calloc(BS_ERRS, sizeof *rows);
+    uint64_t *pl = NULL, lost = 0;
+    uint32_t key, next, *prev = NULL;
+
+    if (ncpu <= 0 || !h || !rows)
+        goto out;
+    pc = calloc((size_t)ncpu, sizeof *pc);
+    pl = calloc((size_t)ncpu, sizeof *pl);
+    if (!pc || !pl)
+        goto out;
+    /* (syscall, errno) pairs, by syscall and first time */
+    while (nrow < BS_ERRS && bpf_map_get_next_key(fd_errs, prev, &next) == 0) {
+        key = next;
+        if (bpf_map_lookup_elem(fd_errs, &key, &rows[nrow].v) == 0)
+            rows[nrow++].key = key;
+        prev = &key;
+    }
+    qsort(rows, (size_t)nrow, sizeof *rows, by_nr_first);
+    r = 0;
+    for (i = 0; i < LXB_NR_MAX; i++) {
+        struct lxb_trace_stat st;
+        uint64_t calls = 0, total = 0;
+        uint32_t k = (uint32_t)i;
+        if (!(p->t->spec[i].show & LXB_SHOW_STATS) || !p->t->spec[i].mode)
+            continue;
+        if (bpf_map_lookup_elem(fd_counts, &k, pc) != 0)
+            continue;
+        for (c = 0; c < ncpu; c++) {
+            calls += pc[c].calls;
+            total += pc[c].total_ns;
+        }
+        if (!calls || bpf_map_lookup_elem(fd_hist, &k, h) != 0)
+            continue;
+        bs_stat(h, calls, total, &st);
+        while (r < nrow && (int)(rows[r].key >> 12) < i)
+            r++;
+        for (; r < nrow && (int)(rows[r].key >> 12) == i; r++)
+            if (st.nerr < LXB_TRACE_ERRS) {
+                st.err[st.nerr] = (int32_t)(rows[r].key & 4095);
+                st.err_count[st.nerr++] = rows[r].v.count;
+            }
+        p->t->records += calls;
+        lxb_sink_stat_set(p->t, i, &st);
+    }
+    key = 0;
+    if (bpf_map_lookup_elem(fd_lost, &key, pl) == 0)
+        for (c = 0; c < ncpu; c++)
+            lost += pl[c];
+    /* a program the kernel did not run (its per-CPU recursion guard: one
+       of its runs was preempted on this CPU) missed a call */
+    for (i = 0; i < BS_NPROGS; i++) {
+        struct bpf_prog_info info;
+        uint32_t len = sizeof info;
+        memset(&info, 0, sizeof info);
+        if (bs_prog(p, i) >= 0 && bpf_obj_get_info_by_fd(bs_prog(p, i), &info, &len) == 0)
+            lost += info.recursion_misses;
+    }
+out:
+    free(pc);
+    free(pl);
+    free(h);
+    free(rows);
+    return lost;
+}
+
+/* the links to a grandchild (their detaching waits for RCU grace periods,
+   as perf's events' closing does), the object closed */
+static void bs_free(struct lxb_perfstats *p)
+{
+    int keep[BS_NPROGS + 1], n = 0, i, later;
+
+    for (i = 0; i < BS_NPROGS; i++)
+        if (p->link[i] >= 0)
+            keep[n++] = p->link[i];
+    later = lxb_close_later(keep, n);
+    for (i = 0; i < BS_NPROGS; i++)
+        if (p->link[i] >= 0) {
+            close(p->link[i]);
+            p->link[i] = -1;
+        }
+    if (later >= 0)
+        close(later);
+    if (p->obj)
+        bpf_object__close(p->obj);
+    p->obj = NULL;
+}
+
+#endif /* LXB_HAVE_BPF */
+
 void lxb_perfstats_free(struct lxb_perfstats *p)
 {
     int i, later;
 
     if (!p)
         return;
+#if LXB_HAVE_BPF
+    bs_free(p);
+#endif
     if (p->started) {
         uint64_t one = 1;
         if (write(p->stop_fd, &one, sizeof one) < 0)
@@ -756,6 +1037,25 @@ int lxb_perfstats_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_perfst
     guest = lxb_pidfd_pid(guest_pidfd);
     if (guest < 0)
         return guest;
+#if LXB_HAVE_BPF
+    if (in_kernel_wanted() && lxb_bpftrace_probe() == 0) {
+        if (!(p = calloc(1, sizeof *p)))
+            return -ENOMEM;
+        p->t = t;
+        p->stop_fd = -1;
+        for (i = 0; i < BS_NPROGS; i++)
+            p->link[i] = -1;
+        rc = bs_start(p, guest);
+        if (rc == 0) {
+            *out = p;
+            return 0;
+        }
+        /* a kernel that refuses the programs: perf's rings, as before */
+        if (getenv("LXBRAND_BPF_DEBUG"))
+            fprintf(stderr, "lxrun: stats: in the kernel: %s; perf's rings instead\n", strerror(-rc));
+        lxb_perfstats_free(p);
+    }
+#endif
     id_enter = tp_id("sys_enter");
     id_exit = tp_id("sys_exit");
     if (id_enter < 0 || id_exit < 0)
@@ -849,6 +1149,10 @@ uint64_t lxb_perfstats_finish(struct lxb_perfstats *p)
 
     if (!p)
         return 0;
+#if LXB_HAVE_BPF
+    if (p->in_kernel)
+        return bs_finish(p);
+#endif
     if (p->started) {
         uint64_t one = 1;
         if (write(p->stop_fd, &one, sizeof one) < 0)

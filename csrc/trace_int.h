@@ -23,6 +23,9 @@ int lxb_sink_pending(struct lxb_sink *s);
 /* lxb_trace_stats_write, saying how many events were lost when lost > 0
    (csrc/perfstats.c) */
 int lxb_trace_stats_write_lost(struct lxb_tracer *t, int json, int fd, uint64_t lost);
+/* a syscall's statistics counted in the kernel, given whole (csrc/perfstats.c);
+   0 or -errno */
+int lxb_sink_stat_set(struct lxb_tracer *t, int nr, const struct lxb_trace_stat *st);
 
 /* trace.c: a record into the sink (and the batch for Python when out_fd
    >= 0), from a thread other than the tracer's (csrc/bpftrace.c); flush

@@ -167,7 +167,7 @@ static __always_inline void count_lost(void)
 static __always_inline int is_traced(void)
 {
     __u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
-    return bpf_map_lookup_elem(&traced, &tgid) != NULL;
+    return bt_in_zone(&traced, tgid);
 }
 
 /* the innermost pid namespace's number of a struct pid (as /proc's NSpid
@@ -499,7 +499,7 @@ int bt_sys_enter(struct bpf_raw_tracepoint_args *ctx)
     struct bt_rec *r;
     unsigned long regs[16];
 
-    if (!bpf_map_lookup_elem(&traced, &tgid))
+    if (!bt_in_zone(&traced, tgid))
         return 0;
     s = spec_of(nr);
     t = task_of(tid, s && s->mode == MODE_RECORD, SK_ENTER);
@@ -561,7 +561,7 @@ int bt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
     struct bt_task *t, *f;
     __u32 old = 0;
 
-    if (!bpf_map_lookup_elem(&traced, &tgid))
+    if (!bt_in_zone(&traced, tgid))
         return 0;
     if (bpf_probe_read_kernel(regs, sizeof regs, (void *)ctx->args[0]) != 0)
         return 0;
@@ -645,7 +645,7 @@ int bt_fork(struct bpf_raw_tracepoint_args *ctx)
     __u32 ptgid = (__u32)(bpf_get_current_pid_tgid() >> 32), ctgid;
     __u8 one = 1;
 
-    if (!bpf_map_lookup_elem(&traced, &ptgid))
+    if (!bt_in_zone(&traced, ptgid))
         return 0;
     ctgid = (__u32)BPF_CORE_READ(child, tgid);
     if (ctgid != ptgid && bpf_map_update_elem(&traced, &ctgid, &one, BPF_ANY) != 0)
@@ -664,7 +664,7 @@ int bt_exit(struct bpf_raw_tracepoint_args *ctx)
     struct bt_task *t, *a;
     int status;
 
-    if (!bpf_map_lookup_elem(&traced, &tgid))
+    if (!bt_in_zone(&traced, tgid))
         return 0;
     t = bpf_map_lookup_elem(&tasks, &tid);
     if (t && t->state != BT_IDLE) {
@@ -715,7 +715,7 @@ int bt_signal(struct bpf_raw_tracepoint_args *ctx)
     struct bt_task *t, *a;
     int si[7];
 
-    if (!bpf_map_lookup_elem(&traced, &tgid))
+    if (!bt_in_zone(&traced, tgid))
         return 0;
     t = bpf_map_lookup_elem(&tasks, &tid);
     /* SIGKILL (and a group's exit) is no signal-delivery stop under ptrace;
@@ -775,7 +775,7 @@ int bt_generate(struct bpf_raw_tracepoint_args *ctx)
     int si[7];
 
     ttgid = (__u32)BPF_CORE_READ(target, tgid);
-    if (!bpf_map_lookup_elem(&traced, &ttgid) || signo == SIGKILL)
+    if (!bt_in_zone(&traced, ttgid) || signo == SIGKILL)
         return 0;
     sig = BPF_CORE_READ(target, signal);
     if (result == 1)                 /* TRACE_SIGNAL_IGNORED */

@@ -58,4 +58,41 @@ struct bt_task {
 #define BT_D_AFTER_CALL 1        /* after the call the task is in (its exit, or its death) */
 #define BT_D_AT_KILL 2           /* when the group's SIGKILL reaches it */
 
+/* --stats counted in the kernel (csrc/bpf/stats.bpf.c, read by
+   csrc/perfstats.c).  A duration's bucket: 0..15 ns one each, then 16
+   linear buckets per power of two [2^k, 2^(k+1)) for 4 <= k < BS_FINE_TOP
+   (each 1/16 of its lower bound wide: a percentile taken at a bucket's
+   middle is within 1/32 of the true one), then one bucket per power of
+   two.  Every bucket lies inside one power of two, so the log2 histogram
+   is exact. */
+#define BS_FINE_TOP 40           /* 2^40 ns: 18 minutes */
+#define BS_NB (16 + (BS_FINE_TOP - 4) * 16 + (64 - BS_FINE_TOP))
+#define BS_ERRS 8192             /* (syscall, errno) pairs of one run */
+#define BS_ERR_KEY(nr, err) (((nr) << 12) | (err))
+
+struct bs_count {
+    __u64 calls, total_ns;
+};
+
+struct bs_hist {
+    __u64 b[BS_NB];
+};
+
+struct bs_err {
+    __u64 count, first_ns;       /* first_ns: the first such error's time (the errors' order) */
+};
+
+#ifdef __bpf__
+/* Is the task of thread group tgid one of the zone's?  The one test of
+   zone membership of csrc/bpf/trace.bpf.c and csrc/bpf/stats.bpf.c: its
+   host tgid is in their `traced` map (a BPF_MAP_TYPE_HASH of __u32 tgid ->
+   __u8), seeded by lxrun with the held guest before it execs, added at
+   every fork of a traced process, removed when the thread group dies; a
+   guest that unshares pid namespaces stays in it. */
+static __always_inline int bt_in_zone(void *traced_map, __u32 tgid)
+{
+    return bpf_map_lookup_elem(traced_map, &tgid) != NULL;
+}
+#endif
+
 #endif
