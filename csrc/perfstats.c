@@ -79,6 +79,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -776,6 +777,209 @@ static int bs_prog(struct lxb_perfstats *p, int i)
     return prog ? bpf_program__fd(prog) : -1;
 }
 
+/* ---- the offsets stats.bpf.c reads, from the kernel's BTF ----
+   libbpf's CO-RE would parse all of /sys/kernel/btf/vmlinux (9 ms here);
+   this maps it and walks its types once for two structures' members */
+
+struct kbtf {
+    const unsigned char *types, *strs;
+    uint32_t types_len, strs_len, n;
+    uint32_t *at;                /* type id -> its offset in types */
+};
+
+static const char *kbtf_name(const struct kbtf *b, uint32_t off)
+{
+    return off < b->strs_len ? (const char *)b->strs + off : "";
+}
+
+/* a type's header: name_off, info (kind << 24, vlen), size or type */
+static void kbtf_head(const struct kbtf *b, uint32_t id, uint32_t h[3])
+{
+    memcpy(h, b->types + b->at[id], 12);
+}
+
+static int kbtf_index(struct kbtf *b)
+{
+    uint32_t off = 0, cap = 1 << 17;
+
+    b->at = malloc(cap * sizeof *b->at);
+    if (!b->at)
+        return -ENOMEM;
+    b->n = 1;                    /* id 0 is void */
+    while (off + 12 <= b->types_len) {
+        uint32_t h[3], kind, vlen, extra;
+        memcpy(h, b->types + off, 12);
+        kind = (h[1] >> 24) & 0x1f;
+        vlen = h[1] & 0xffff;
+        switch (kind) {
+        case 1: case 14: case 17: extra = 4; break;                  /* INT, VAR, DECL_TAG */
+        case 3: extra = 12; break;                                   /* ARRAY */
+        case 4: case 5: case 15: case 19: extra = vlen * 12; break;  /* STRUCT, UNION, DATASEC, ENUM64 */
+        case 6: case 13: extra = vlen * 8; break;                    /* ENUM, FUNC_PROTO */
+        case 2: case 7: case 8: case 9: case 10: case 11: case 12: case 16: case 18: extra = 0; break;
+        default: return -EIO;
+        }
+        if (b->n == cap) {
+            uint32_t *n = realloc(b->at, 2 * cap * sizeof *n);
+            if (!n)
+                return -ENOMEM;
+            b->at = n;
+            cap *= 2;
+        }
+        b->at[b->n++] = off;
+        off += 12 + extra;
+    }
+    return 0;
+}
+
+/* the struct named name: its id, or 0 */
+static uint32_t kbtf_struct(const struct kbtf *b, const char *name)
+{
+    uint32_t id, h[3];
+    for (id = 1; id < b->n; id++) {
+        kbtf_head(b, id, h);
+        if (((h[1] >> 24) & 0x1f) == 4 && strcmp(kbtf_name(b, h[0]), name) == 0 && (h[1] & 0xffff))
+            return id;
+    }
+    return 0;
+}
+
+/* member `name` of struct/union id, looked for in anonymous members too:
+   its byte offset (and its type in *type), or -1 */
+static long kbtf_member(const struct kbtf *b, uint32_t id, const char *name, uint32_t *type, int depth)
+{
+    uint32_t h[3], i, vlen, kflag;
+    const unsigned char *m;
+
+    if (depth > 4 || id == 0 || id >= b->n)
+        return -1;
+    kbtf_head(b, id, h);
+    while (((h[1] >> 24) & 0x1f) >= 8 && ((h[1] >> 24) & 0x1f) <= 11) {   /* typedef, volatile, const, restrict */
+        if (h[2] == 0 || h[2] >= b->n)
+            return -1;
+        id = h[2];
+        kbtf_head(b, id, h);
+    }
+    if (((h[1] >> 24) & 0x1f) != 4 && ((h[1] >> 24) & 0x1f) != 5)
+        return -1;
+    vlen = h[1] & 0xffff;
+    kflag = h[1] >> 31;
+    m = b->types + b->at[id] + 12;
+    for (i = 0; i < vlen; i++, m += 12) {
+        uint32_t mm[3], bits;
+        memcpy(mm, m, 12);
+        bits = kflag ? (mm[2] & 0xffffff) : mm[2];
+        if (bits % 8)
+            continue;
+        if (mm[0] == 0 || !*kbtf_name(b, mm[0])) {
+            long in = kbtf_member(b, mm[1], name, type, depth + 1);
+            if (in >= 0)
+                return (long)(bits / 8) + in;
+        } else if (strcmp(kbtf_name(b, mm[0]), name) == 0) {
+            *type = mm[1];
+            return (long)(bits / 8);
+        }
+    }
+    return -1;
+}
+
+static int kernel_offsets(struct bs_offs *o)
+{
+    struct {
+        uint16_t magic;
+        uint8_t version, flags;
+        uint32_t hdr_len, type_off, type_len, str_off, str_len;
+    } hdr;
+    struct kbtf b;
+    unsigned char *data = NULL;
+    size_t len = 0, cap = 6u << 20, mapped = 0;
+    struct stat st;
+    uint32_t task, sig, pend, ty;
+    long a, c, d;
+    int fd, rc = -EIO;
+    ssize_t n;
+
+    memset(&b, 0, sizeof b);
+    fd = open("/sys/kernel/btf/vmlinux", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    /* mapped where the kernel allows it (6.16 on), else read */
+    if (fstat(fd, &st) == 0 && st.st_size > 0) {
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m != MAP_FAILED) {
+            data = m;
+            len = mapped = (size_t)st.st_size;
+        }
+    }
+    while (!mapped) {
+        if (len == cap || !data) {
+            unsigned char *m = realloc(data, len == cap ? (cap *= 2) : cap);
+            if (!m) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            data = m;
+        }
+        n = read(fd, data + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = -errno;
+            goto out;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    if (len < sizeof hdr)
+        goto out;
+    memcpy(&hdr, data, sizeof hdr);
+    if (hdr.magic != 0xeB9F || (uint64_t)hdr.hdr_len + hdr.type_off + hdr.type_len > len ||
+        (uint64_t)hdr.hdr_len + hdr.str_off + hdr.str_len > len)
+        goto out;
+    b.types = data + hdr.hdr_len + hdr.type_off;
+    b.types_len = hdr.type_len;
+    b.strs = data + hdr.hdr_len + hdr.str_off;
+    b.strs_len = hdr.str_len;
+    if ((rc = kbtf_index(&b)) < 0)
+        goto out;
+    rc = -ENOENT;
+    task = kbtf_struct(&b, "task_struct");
+    sig = kbtf_struct(&b, "signal_struct");
+    if (!task || !sig)
+        goto out;
+    if ((a = kbtf_member(&b, task, "tgid", &ty, 0)) < 0)
+        goto out;
+    o->task_tgid = (uint32_t)a;
+    if ((a = kbtf_member(&b, task, "signal", &ty, 0)) < 0)
+        goto out;
+    o->task_signal = (uint32_t)a;
+    /* pending.signal.sig[0] */
+    if ((a = kbtf_member(&b, task, "pending", &pend, 0)) < 0 || (c = kbtf_member(&b, pend, "signal", &ty, 0)) < 0 ||
+        (d = kbtf_member(&b, ty, "sig", &ty, 0)) < 0)
+        goto out;
+    o->task_pending = (uint32_t)(a + c + d);
+    /* live.counter (an atomic_t) */
+    if ((a = kbtf_member(&b, sig, "live", &ty, 0)) < 0 || (c = kbtf_member(&b, ty, "counter", &ty, 0)) < 0)
+        goto out;
+    o->sig_live = (uint32_t)(a + c);
+    if ((a = kbtf_member(&b, sig, "flags", &ty, 0)) < 0)
+        goto out;
+    o->sig_flags = (uint32_t)a;
+    if ((a = kbtf_member(&b, sig, "group_exit_code", &ty, 0)) < 0)
+        goto out;
+    o->sig_group_exit = (uint32_t)a;
+    rc = 0;
+out:
+    close(fd);
+    free(b.at);
+    if (mapped)
+        munmap(data, mapped);
+    else
+        free(data);
+    return rc;
+}
+
 /* load the object, say which syscalls count and how (t->spec, as the
    ptrace tracer counts them), seed `traced` with the held guest and attach
    the programs; 0 or -errno */
@@ -784,12 +988,30 @@ static int bs_start(struct lxb_perfstats *p, pid_t guest)
     uint32_t keys[LXB_NR_MAX], vals[LXB_NR_MAX], n = LXB_NR_MAX, g = (uint32_t)guest;
     uint64_t t0 = mono_ns();
     uint8_t one = 1;
-    int i, fd, rc;
+    struct bs_offs offs;
+    struct bpf_map *m;
+    int i, fd, rc, set = 0;
 
+    if ((rc = kernel_offsets(&offs)) < 0)
+        return rc;
+    bs_step("the kernel's offsets", &t0);
     libbpf_set_print(bs_print);
     p->obj = bpf_object__open_mem(lxb_stats_bpf_obj, sizeof lxb_stats_bpf_obj, NULL);
     if (!p->obj)
         return errno ? -errno : -EINVAL;
+    bpf_object__for_each_map(m, p->obj) {
+        const char *name = bpf_map__name(m);
+        size_t nl = strlen(name), sz = 0;
+        if (nl >= 7 && strcmp(name + nl - 7, ".rodata") == 0) {
+            void *init = (void *)bpf_map__initial_value(m, &sz);
+            if (!init || sz < sizeof offs)
+                return -EIO;
+            memcpy(init, &offs, sizeof offs);        /* offs, the only constant */
+            set = 1;
+        }
+    }
+    if (!set)
+        return -EIO;
     rc = bpf_object__load(p->obj);
     if (rc < 0)
         return rc;

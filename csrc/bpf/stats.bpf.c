@@ -37,7 +37,6 @@
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
-#include <bpf/bpf_core_read.h>
 
 #include "trace_bpf.h"
 
@@ -51,25 +50,23 @@ char LICENSE[] SEC("license") = "GPL";
 #define SIGKILL 9
 #define SIGNAL_GROUP_EXIT 0x4
 
-/* the kernel's structures, read with CO-RE (as trace.bpf.c reads them) */
-struct signal_struct {
-    struct {
-        int counter;
-    } live;
-    unsigned int flags;
-    int group_exit_code;
-} __attribute__((preserve_access_index));
-typedef struct {
-    unsigned long sig[1];
-} sigset_t;
-struct sigpending {
-    sigset_t signal;
-} __attribute__((preserve_access_index));
-struct task_struct {
-    int pid, tgid;
-    struct signal_struct *signal;
-    struct sigpending pending;
-} __attribute__((preserve_access_index));
+/* where the fields this reads are in the running kernel's structures
+   (set by lxrun from its BTF before the load) */
+const volatile struct bs_offs offs = {};
+
+static __always_inline __s32 read_s32(const void *base, __u32 off)
+{
+    __s32 v = 0;
+    bpf_probe_read_kernel(&v, sizeof v, (const char *)base + off);
+    return v;
+}
+
+static __always_inline const void *read_ptr(const void *base, __u32 off)
+{
+    const void *v = 0;
+    bpf_probe_read_kernel(&v, sizeof v, (const char *)base + off);
+    return v;
+}
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -266,16 +263,16 @@ static __always_inline void settle(struct bs_task *t)
    a group SIGKILL only because no tracer holds the task keeps it */
 static __always_inline int killed_now(void)
 {
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-    struct signal_struct *sig;
-    unsigned long pend = BPF_CORE_READ(task, pending.signal.sig[0]);
+    const void *task = (const void *)bpf_get_current_task(), *sig;
+    __u64 pend = 0;
     int code;
 
-    if (!(pend & (1ul << (SIGKILL - 1))))
+    bpf_probe_read_kernel(&pend, sizeof pend, (const char *)task + offs.task_pending);
+    if (!(pend & (1ull << (SIGKILL - 1))))
         return 0;
-    sig = BPF_CORE_READ(task, signal);
-    code = BPF_CORE_READ(sig, group_exit_code) & 0x7f;
-    if ((BPF_CORE_READ(sig, flags) & SIGNAL_GROUP_EXIT) && code && code != SIGKILL)
+    sig = read_ptr(task, offs.task_signal);
+    code = read_s32(sig, offs.sig_group_exit) & 0x7f;
+    if ((read_s32(sig, offs.sig_flags) & SIGNAL_GROUP_EXIT) && code && code != SIGKILL)
         return 0;
     return 1;
 }
@@ -378,13 +375,17 @@ int bs_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tracepoint/sched_process_fork")
 int bs_fork(struct bpf_raw_tracepoint_args *ctx)
 {
-    struct task_struct *child = (struct task_struct *)ctx->args[1];
+    const void *child = (const void *)ctx->args[1];
     __u32 ptgid = (__u32)(bpf_get_current_pid_tgid() >> 32), ctgid;
     __u8 one = 1;
 
     if (!bt_in_zone(&traced, ptgid))
         return 0;
-    ctgid = (__u32)BPF_CORE_READ(child, tgid);
+    ctgid = (__u32)read_s32(child, offs.task_tgid);
+    if (ctgid == 0) {
+        count_lost();            /* unreadable: its calls will not be counted */
+        return 0;
+    }
     if (ctgid != ptgid && bpf_map_update_elem(&traced, &ctgid, &one, BPF_ANY) != 0)
         count_lost();            /* its calls will not be counted */
     return 0;
@@ -395,8 +396,9 @@ int bs_exit(struct bpf_raw_tracepoint_args *ctx)
 {
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)id, tgid = (__u32)(id >> 32);
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    const void *task = (const void *)bpf_get_current_task(), *sig;
     struct bs_task *t;
+    int live = 1;
 
     if (!bt_in_zone(&traced, tgid))
         return 0;
@@ -408,7 +410,8 @@ int bs_exit(struct bpf_raw_tracepoint_args *ctx)
         t->state = BT_IDLE;
         bpf_map_delete_elem(&tasks, &tid);
     }
-    if (BPF_CORE_READ(task, signal, live.counter) == 0) {
+    sig = read_ptr(task, offs.task_signal);
+    if (sig && bpf_probe_read_kernel(&live, sizeof live, (const char *)sig + offs.sig_live) == 0 && live == 0) {
         bpf_map_delete_elem(&traced, &tgid);
         bpf_map_delete_elem(&execs, &tgid);
     }

@@ -82,6 +82,14 @@ struct bs_err {
     __u64 count, first_ns;       /* first_ns: the first such error's time (the errors' order) */
 };
 
+/* the kernel's structures' byte offsets stats.bpf.c reads, found by
+   csrc/perfstats.c in the kernel's BTF before the load (no CO-RE: libbpf's
+   parse of the whole BTF was 9 of the load's 13 ms) */
+struct bs_offs {
+    __u32 task_tgid, task_signal, task_pending;  /* task_struct: tgid, signal, pending.signal.sig[0] */
+    __u32 sig_live, sig_flags, sig_group_exit;   /* signal_struct: live.counter, flags, group_exit_code */
+};
+
 #ifdef __bpf__
 /* Is the task of thread group tgid one of the zone's?  The one test of
    zone membership of csrc/bpf/trace.bpf.c and csrc/bpf/stats.bpf.c: its
