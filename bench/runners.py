@@ -246,6 +246,20 @@ class LxrunStats(LxrunTrace):
     options = ("--stats", "-o", "/dev/null")
 
 
+class LxrunStatsTracepoints(LxrunStats):
+    """lxrun --stats from perf's syscall tracepoint rings (LXBRAND_STATS=tracepoints;
+    counted in the kernel by BPF programs otherwise, as root): the former
+    mechanism, side by side."""
+    name = "lxrun-stats-tracepoints"
+
+    def __init__(self, root, programs):
+        super().__init__(root, programs)
+        self.template = f"env LXBRAND_STATS=tracepoints {self.path} {' '.join(self.options)} ROOT CMD"
+
+    def argv(self, guest, tmp):
+        return ["env", "LXBRAND_STATS=tracepoints", *super().argv(guest, tmp)]
+
+
 class LxrunReport(LxrunTrace):
     """lxrun --report=/dev/null: denied and unsupported calls counted; target 1.05x the plain zone."""
     name = "lxrun-report"
@@ -253,7 +267,7 @@ class LxrunReport(LxrunTrace):
 
 
 RUNNERS = {cls.name: cls for cls in (Native, Bwrap, Proot, Strace, Lxrun, BwrapNs, StraceSeccomp, StraceC,
-                                     LxrunTrace, LxrunTracePtrace, LxrunStats, LxrunReport)}
+                                     LxrunTrace, LxrunTracePtrace, LxrunStats, LxrunStatsTracepoints, LxrunReport)}
 ORDER = ("native", "bwrap", "proot", "strace", "lxrun")     # the default set
 TRACING = ("native", "strace", "strace-seccomp", "strace-c", "lxrun", "lxrun-trace", "lxrun-trace-ptrace",
            "lxrun-stats", "lxrun-report")                   # --runners tracing

@@ -72,10 +72,13 @@ object, kernel or ring size differs from its own. A run that finds it
 busy, slow or not root's loads its own set, as with \\fB0\\fR.
 .TP
 .B LXBRAND_STATS
-How \\-\\-stats without \\-\\-trace counts: by default from the kernel's syscall
-tracepoints when lxrun may use them (root: no ptrace stop), else with ptrace;
-\\fBptrace\\fR always with ptrace, \\fBperf\\fR only from the tracepoints (an
-error where they cannot be used).
+How \\-\\-stats without \\-\\-trace counts: by default in the kernel, by BPF
+programs on its syscall tracepoints, when lxrun may load them (root: no
+ptrace stop, nothing lost; p50 and p99 within 3%, from 16 buckets per power of
+two), else from perf's samples of those tracepoints, else with ptrace;
+\\fBtracepoints\\fR from perf's samples (exact percentiles; a fast guest can
+overflow their rings, which is said), \\fBptrace\\fR always with ptrace,
+\\fBperf\\fR only one of the first two (an error where neither can be used).
 .TP
 .B LXBRAND_TRACE
 How \\-\\-trace traces: by default with BPF programs on the kernel's syscall

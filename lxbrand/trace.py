@@ -541,10 +541,12 @@ class Observe:
 
 
 def stats_by_perf() -> bool:
-    """--stats alone from the kernel's syscall tracepoints (csrc/perfstats.c,
-    no ptrace stop) when perf can be used here (root), else from the ptrace
-    tracer.  LXBRAND_STATS=ptrace forces the tracer, =perf refuses to run
-    without perf; the C front door reads it the same way."""
+    """--stats alone counted in the kernel (csrc/perfstats.c: BPF counters
+    on the syscall tracepoints, csrc/bpf/stats.bpf.c, or perf's samples of
+    them; no ptrace stop) when that can be done here (root), else from the
+    ptrace tracer.  LXBRAND_STATS=ptrace forces the tracer, =tracepoints
+    perf's samples, =perf refuses to run without one of the two; the C
+    front door reads it the same way."""
     want = os.environ.get("LXBRAND_STATS")
     if want == "ptrace":
         return False
