@@ -35,13 +35,16 @@
  *   of them is lxrun's then); lxb_bpftrace_start takes them (or loads
  *   itself, for lxrun-py), fills `specs`, seeds `traced`, attaches the six
  *   programs with bpf_raw_tracepoint_open and starts the reader, all
- *   before the held guest may exec.  Before it forks the loader child,
- *   lxb_bpftrace_preload asks the holder (THE HOLDER below: a root
- *   process that keeps one loaded set and hands it to the next run) and
- *   takes its set when it answers within 5 ms; else, and whenever anything
- *   about the holder is not as it must be, the loader child loads as
- *   before.  LXBRAND_BPF_DEBUG=1: libbpf's log and each step's time on
- *   stderr ("holder: answered" / "holder: none (why)", then "loaded (the
+ *   before the held guest may exec; the reader maps the ring itself, as
+ *   the guest starts (the records wait in the kernel's ring meanwhile).
+ *   Before it forks the loader child, lxb_bpftrace_preload asks the
+ *   holder (THE HOLDER below: a root process that keeps one loaded set,
+ *   attaches it for the run that takes it, in parallel with the zone's
+ *   set-up, and empties it for the next) and takes its set when it
+ *   answers within 5 ms; else, and whenever anything about the holder is
+ *   not as it must be, the loader child loads as before.
+ *   LXBRAND_BPF_DEBUG=1: libbpf's log and each step's time on stderr
+ *   ("holder: answered" / "holder: none (why)", then "loaded (the
  *   holder's set)" or "loaded (waited)").
  *
  * LOST RECORDS
@@ -56,10 +59,15 @@
  *
  * TEARDOWN
  *
- *   Detaching a raw tracepoint program unregisters the tracepoint's probe
- *   and waits for an RCU grace period; as perfstats.c does with its
- *   events, a grandchild holding only the links' fds takes them with it
- *   once lxrun's copies are closed.
+ *   Detaching the six programs takes about 1 ms (their probes
+ *   unregistered); as perfstats.c does with its events, a grandchild
+ *   holding only the links' fds takes them with it once lxrun's copies are
+ *   closed.  A holder's set is the holder's to detach: lxb_bpftrace_finish
+ *   tells it that the guest is gone (it detaches while lxrun reads the
+ *   ring's last records), and lxrun's hang-up, whatever ends it (SIGKILL
+ *   included: the kernel closes the connection), has it detach them if it
+ *   had not and empty the maps.  lxrun never holds a link of the holder's,
+ *   and nothing is left attached once lxrun and the holder have acted.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -73,6 +81,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/un.h>
@@ -83,6 +92,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/membarrier.h>
 
 #include "lxbrand.h"
 #include "bpftrace.h"
@@ -110,6 +120,7 @@ _Static_assert(BT_NR_MAX == LXB_NR_MAX && BT_SLOTS == LXB_TRACE_SLOTS && BT_SLOT
 #define RING_DEFAULT (16u << 20)
 #define NPROGS 6
 #define NMAPS 4                  /* ring, specs, traced, lost */
+#define HOLDER_MAPS 16           /* the holder's: every map of the set, to empty them between runs */
 
 struct uid_extent {
     uint32_t inside, outside, count;
@@ -125,6 +136,11 @@ struct lxb_bpftrace {
     int loader_sock;             /* lxb_bpftrace_preload: the loader's (or the holder's) fds come here */
     pid_t loader;
     int from_holder;             /* loader_sock is the holder's connection */
+    int holder_links;            /* the holder attached the programs: they stay attached while
+                                    loader_sock is open, its hang-up detaches them */
+    int all_maps[HOLDER_MAPS];   /* the holder's: every map its programs use */
+    int nall;                    /* -1: a map it cannot empty (the set is used once) */
+    int ring_err;                /* the reader could not map the ring (errno) */
 #if LXB_HAVE_BPF
     struct ring_buffer *rb;
 #endif
@@ -132,6 +148,7 @@ struct lxb_bpftrace {
     pthread_t thread;
     int started, live;
     uint64_t lost;
+    uint64_t t_ring;             /* LXBRAND_BPF_DEBUG: when the reader started */
     struct uid_extent uids[16];  /* the guest's uid_map */
     int nuids;
 };
@@ -240,6 +257,7 @@ static struct lxb_bpftrace *new_state(struct lxb_tracer *t)
         p->prog[i] = p->link[i] = -1;
     p->loader_sock = p->stop_fd = p->epfd = -1;
     p->loader = -1;
+    p->nall = -1;
     return p;
 }
 
@@ -530,22 +548,39 @@ static int send_set(int sock, struct lxb_bpftrace *p, int rc, const char *err)
 
 /* ---- THE HOLDER ----
    A per-boot process of root's that holds one loaded set (programs and
-   maps, never attached) and hands it to the next `lxrun --trace` that
-   asks, so that run does not wait for libbpf and the verifier.  Started
-   (double fork, setsid, every fd closed) by a run that found
-   none; it loads only once that run has ended, listens on
-   /run/lxbrand/bpf.sock (the directory root's, 0700, checked through an
-   fd: never a path a zone can reach, never an abstract socket), serves
-   askers whose SO_PEERCRED uid is 0 and whose object hash, kernel build id
-   and ring size are its own, loads a fresh set after each (a set's
-   traced map, lost counters and ring belong to one run), and exits after
-   LXBRAND_BPF_HOLDER_IDLE seconds (60) without an asker, or when an
-   asker's object or kernel differs.  LXBRAND_BPF_HOLDER=0: never asked,
-   never started. */
+   maps) and hands it to the next `lxrun --trace` that asks, so that run
+   does not wait for libbpf and the verifier.  Started (double fork,
+   setsid, every fd closed) by a run that found none; it loads only once
+   that run has ended, listens on /run/lxbrand/bpf.sock (the directory
+   root's, 0700, checked through an fd: never a path a zone can reach,
+   never an abstract socket), serves askers whose SO_PEERCRED uid is 0
+   and whose object hash (with HOLDER_PROTO), kernel build id and ring
+   size are its own, and exits after LXBRAND_BPF_HOLDER_IDLE seconds (60)
+   without an asker, or when an asker's object or kernel differs (after
+   the run that has its set, if one has).  LXBRAND_BPF_HOLDER=0: never
+   asked, never started.
+
+   The set is attached only while a run has it: the holder sends the
+   maps' and programs' fds, attaches the programs (1 ms, while the run's
+   zone is set up; the run waits for that answer before its guest may
+   exec, and loads its own set if it says no or does not come within
+   HOLDER_ATTACH_MS), and detaches them when the run says its guest is
+   gone or hangs up.  Then it empties every map the programs use (found
+   from the programs themselves: a map added to trace.bpf.c is emptied
+   too): hashes emptied, arrays zeroed, the ring's consumer moved to its
+   producer, after an RCU grace period unless the run ended cleanly with
+   `traced` empty (holder_detach): the next run finds the set as a fresh
+   load would have, without a load beside its start (a load at nice 10
+   next to a run's start cost it 3-7 ms of its zone's set-up on 2 CPUs).
+   A map it cannot empty (a .data section, another kind) or a failed
+   reset: a fresh set is loaded instead. */
 
 #define HOLDER_SOCK "bpf.sock"
 #define HOLDER_WAIT_MS 5         /* an answer later than this: the loader child */
 #define HOLDER_MAGIC 0x6c786268u
+#define HOLDER_PROTO 2           /* folded into the hello's object hash: a holder of another
+                                    protocol is another object (ESTALE) */
+#define HOLDER_ATTACH_MS 2000    /* the holder's attachment, at most (then the run loads its own) */
 
 struct hello {
     uint32_t magic, ring_kb;
@@ -558,7 +593,7 @@ static void make_hello(struct hello *h)
     memset(h, 0, sizeof *h);
     h->magic = HOLDER_MAGIC;
     h->ring_kb = (uint32_t)(ring_bytes() / 1024);
-    h->obj = obj_hash();
+    h->obj = obj_hash() ^ HOLDER_PROTO;
     if (kernel_build_id(h->kernel, sizeof h->kernel) < 0)
         strcpy(h->kernel, "?");
 }
@@ -712,6 +747,197 @@ static void holder_rename(void)
     ((char *)end)[-1] = ' ';
 }
 
+/* every map the set's programs use, for holder_reset (q->all_maps);
+   q->nall -1 when one of them is of a kind it cannot empty: such a set
+   is handed once and a fresh one loaded, as before reuse */
+static void holder_maps(struct lxb_bpftrace *q)
+{
+    uint32_t ids[HOLDER_MAPS], seen[HOLDER_MAPS];
+    int i, j, k, n = 0;
+
+    q->nall = -1;
+    for (i = 0; i < NPROGS; i++) {
+        struct bpf_prog_info info;
+        uint32_t len = sizeof info;
+        memset(&info, 0, sizeof info);
+        memset(ids, 0, sizeof ids);
+        info.nr_map_ids = HOLDER_MAPS;
+        info.map_ids = (uint64_t)(uintptr_t)ids;
+        if (bpf_obj_get_info_by_fd(q->prog[i], &info, &len) != 0 || info.nr_map_ids > HOLDER_MAPS)
+            goto bad;
+        for (j = 0; j < (int)info.nr_map_ids; j++) {
+            for (k = 0; k < n && seen[k] != ids[j]; k++)
+                ;
+            if (k < n)
+                continue;
+            seen[n] = ids[j];
+            if ((q->all_maps[n] = bpf_map_get_fd_by_id(ids[j])) < 0)
+                goto bad;
+            n++;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        struct bpf_map_info mi;
+        uint32_t len = sizeof mi;
+        size_t nl;
+        memset(&mi, 0, sizeof mi);
+        if (bpf_obj_get_info_by_fd(q->all_maps[i], &mi, &len) != 0 || mi.key_size > 64)
+            goto bad;
+        nl = strnlen(mi.name, sizeof mi.name);
+        if (mi.map_flags & BPF_F_RDONLY_PROG)
+            continue;            /* .rodata: no program writes it */
+        if (nl >= 5 && strcmp(mi.name + nl - 5, ".data") == 0)
+            goto bad;            /* initial values a reset would lose */
+        if (mi.type != BPF_MAP_TYPE_HASH && mi.type != BPF_MAP_TYPE_ARRAY && mi.type != BPF_MAP_TYPE_PERCPU_ARRAY &&
+            mi.type != BPF_MAP_TYPE_RINGBUF)
+            goto bad;
+    }
+    q->nall = n;
+    return;
+bad:
+    for (i = 0; i < n; i++)
+        close(q->all_maps[i]);
+    q->nall = -1;
+}
+
+static void holder_maps_close(struct lxb_bpftrace *q)
+{
+    int i;
+    for (i = 0; i < q->nall; i++)
+        close(q->all_maps[i]);
+    q->nall = -1;
+}
+
+/* the six programs on their tracepoints (their records go nowhere until
+   the asker seeds `traced` with its guest); 0 or -errno, none attached */
+static int attach_all(struct lxb_bpftrace *p)
+{
+    int i, rc;
+    for (i = 0; i < NPROGS; i++) {
+        p->link[i] = bpf_raw_tracepoint_open(TRACEPOINTS[i], p->prog[i]);
+        if (p->link[i] < 0) {
+            rc = p->link[i];
+            p->link[i] = -1;
+            while (i-- > 0) {
+                close(p->link[i]);
+                p->link[i] = -1;
+            }
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* the programs off their tracepoints */
+static void holder_unhook(struct lxb_bpftrace *q)
+{
+    int i;
+    for (i = 0; i < NPROGS; i++)
+        if (q->link[i] >= 0) {
+            close(q->link[i]);
+            q->link[i] = -1;
+        }
+}
+
+/* detached, and no program of the run still running: 0 or -errno (then
+   the set is not used again).  A program writes to the set's maps only
+   for a task whose thread group is in `traced` (the entry stays while
+   the group lives; a fork adds its child's before it runs).  A run that
+   said it ended (`clean`: lxb_bpftrace_finish, every task of its guest
+   reaped, so none is amid a program) and left `traced` empty is done
+   with; any other (lxrun killed, its zone's tasks dying meanwhile) waits
+   for an RCU grace period, which the tracepoints' probes run under
+   (membarrier's MEMBARRIER_CMD_GLOBAL is synchronize_rcu: 10-20 ms) */
+static int holder_detach(struct lxb_bpftrace *q, int clean)
+{
+    uint32_t key;
+
+    holder_unhook(q);
+    if (clean && bpf_map_get_next_key(q->map[M_TRACED], NULL, &key) != 0 && errno == ENOENT)
+        return 0;
+    return syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0 ? 0 : -errno;
+}
+
+/* one map as a fresh load has it: a hash emptied, an array zeroed, the
+   ring's records dropped (its consumer moved to its producer); 0 or -errno */
+static int reset_map(int fd)
+{
+    struct bpf_map_info mi;
+    uint32_t len = sizeof mi, k, n, *keys;
+    char key[64], next[64];
+    void *zero;
+    size_t vsz;
+    long page = sysconf(_SC_PAGESIZE);
+    int rc = 0, ncpu;
+
+    memset(&mi, 0, sizeof mi);
+    if (bpf_obj_get_info_by_fd(fd, &mi, &len) != 0)
+        return -errno;
+    if (mi.map_flags & BPF_F_RDONLY_PROG)
+        return 0;
+    switch (mi.type) {
+    case BPF_MAP_TYPE_HASH:
+        for (k = 0; bpf_map_get_next_key(fd, NULL, key) == 0; k++)
+            if (k > mi.max_entries || bpf_map_delete_elem(fd, key) != 0)
+                return -EIO;
+        return bpf_map_get_next_key(fd, NULL, next) != 0 && errno == ENOENT ? 0 : -EIO;
+    case BPF_MAP_TYPE_ARRAY:
+    case BPF_MAP_TYPE_PERCPU_ARRAY:
+        ncpu = mi.type == BPF_MAP_TYPE_ARRAY ? 1 : libbpf_num_possible_cpus();
+        if (ncpu <= 0)
+            return -EIO;
+        vsz = mi.type == BPF_MAP_TYPE_ARRAY ? mi.value_size : (size_t)ncpu * ((mi.value_size + 7) & ~7u);
+        zero = calloc(mi.max_entries, vsz);
+        keys = calloc(mi.max_entries, sizeof *keys);
+        if (!zero || !keys) {
+            free(zero);
+            free(keys);
+            return -ENOMEM;
+        }
+        for (k = 0; k < mi.max_entries; k++)
+            keys[k] = k;
+        n = mi.max_entries;
+        if (bpf_map_update_batch(fd, keys, zero, &n, NULL) != 0 || n != mi.max_entries)
+            for (k = 0; k < mi.max_entries && rc == 0; k++)
+                if (bpf_map_update_elem(fd, &k, zero, BPF_ANY) != 0)
+                    rc = -errno;
+        free(zero);
+        free(keys);
+        return rc;
+    case BPF_MAP_TYPE_RINGBUF: {
+        volatile unsigned long *cons, *prod;
+        cons = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (cons == MAP_FAILED)
+            return -errno;
+        prod = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, fd, page);
+        if (prod == MAP_FAILED) {
+            rc = -errno;
+            munmap((void *)cons, (size_t)page);
+            return rc;
+        }
+        __atomic_store_n(cons, __atomic_load_n(prod, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+        munmap((void *)prod, (size_t)page);
+        munmap((void *)cons, (size_t)page);
+        return 0;
+    }
+    default:
+        return -ENOTSUP;
+    }
+}
+
+/* the set as it was loaded, for the next run: 0, or -errno (a fresh one
+   is loaded instead) */
+static int holder_reset(struct lxb_bpftrace *q)
+{
+    int i, rc;
+    if (q->nall < 0)
+        return -ENOTSUP;
+    for (i = 0; i < q->nall; i++)
+        if ((rc = reset_map(q->all_maps[i])) < 0)
+            return rc;
+    return 0;
+}
+
 static void holder_main(int lxrun_pidfd)
 {
     struct lxb_bpftrace *q;
@@ -722,7 +948,7 @@ static void holder_main(int lxrun_pidfd)
     struct sigaction dfl;
     sigset_t none;
     const char *idle_env = getenv("LXBRAND_BPF_HOLDER_IDLE");
-    int idle_ms = 60000, dir, lock, s, sig, fd, ready = 0;
+    int idle_ms = 60000, dir, lock, s, sig, fd, ready = 0, in_use = -1, retire = 0, ended = 0;
     char err[200];
     ino_t ino;
 
@@ -769,6 +995,7 @@ static void holder_main(int lxrun_pidfd)
     q = new_state(NULL);
     if (!q || start_loader(q, 10) < 0 || take_loaded(q, err, sizeof err) < 0)
         syscall(SYS_exit_group, 0);
+    holder_maps(q);
     ready = 1;
     s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (s < 0 || sock_addr(&sa, dir) < 0)
@@ -779,27 +1006,57 @@ static void holder_main(int lxrun_pidfd)
         syscall(SYS_exit_group, 0);
     ino = st.st_ino;
     holder_listen = s;
-    /* never blocked by a load: the next set is loaded by a child (nice 10:
-       the served run's own start goes first), and an asker that comes
-       before it is there is told so at once (EBUSY) */
+    /* never blocked by a load: a set is loaded by a child (nice 10), and
+       an asker that comes while it loads, or while another run has the
+       set, is told so at once (EBUSY).  A run's set: handed (its fds), then
+       attached here (the asker waits for that answer only before its guest
+       may exec), detached when the run hangs up (ends, or is killed), then
+       emptied (holder_reset) for the next run: no load between runs, none
+       beside a run's start; a set that cannot be emptied is replaced */
     for (;;) {
         struct hello h;
-        int c, n;
+        struct loaded ack;
+        int c, n, np = 1;
         pfd[0].fd = s;
         pfd[0].events = POLLIN;
-        pfd[1].fd = q->loader_sock;
+        pfd[1].fd = in_use >= 0 ? in_use : q->loader_sock;
         pfd[1].events = POLLIN;
-        n = poll(pfd, q->loader_sock >= 0 ? 2 : 1, idle_ms);
-        if (n < 0 && errno == EINTR)
-            continue;
+        if (pfd[1].fd >= 0)
+            np = 2;
+        n = poll(pfd, np, in_use >= 0 || q->loader_sock >= 0 ? -1 : idle_ms);
+        if (n < 0 && (errno == EINTR || in_use >= 0))
+            continue;                    /* never gone while a run has the programs */
         if (n <= 0)
             break;                       /* idle */
-        if (q->loader_sock >= 0 && pfd[1].revents) {
+        if (np == 2 && pfd[1].revents && in_use >= 0) {
+            char e;
+            if (!ended && recv(in_use, &e, 1, MSG_DONTWAIT) == 1 && e == 'e') {
+                /* its guest is gone (lxb_bpftrace_finish): off the
+                   tracepoints while it reads the ring's last records */
+                holder_unhook(q);
+                ended = 1;
+                continue;
+            }
+            /* the run has gone (its records read, or killed) */
+            close(in_use);
+            in_use = -1;
+            if (holder_detach(q, ended) == 0 && holder_reset(q) == 0) {
+                ready = 1;
+            } else {
+                holder_maps_close(q);
+                close_set(q);
+                if (start_loader(q, 10) < 0)
+                    break;
+            }
+            if (retire)
+                break;
+        } else if (np == 2 && pfd[1].revents) {
             if (take_loaded(q, err, sizeof err) < 0)
                 break;
+            holder_maps(q);
             ready = 1;
         }
-        if (!pfd[0].revents)
+        if (!(pfd[0].revents & POLLIN))
             continue;
         c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
         if (c < 0)
@@ -815,20 +1072,30 @@ static void holder_main(int lxrun_pidfd)
         if (h.obj != mine.obj || h.ring_kb != mine.ring_kb || strcmp(h.kernel, mine.kernel) != 0) {
             send_set(c, q, -ESTALE, "another BPF object or kernel");
             close(c);
-            break;
-        }
-        if (!ready)
-            send_set(c, q, -EBUSY, "loading");
-        else if (send_set(c, q, 0, NULL) == 0) {
-            /* handed once: a fresh set for the next */
-            close_set(q);
-            ready = 0;
-            if (start_loader(q, 10) < 0) {
-                close(c);
+            if (in_use < 0)
                 break;
-            }
+            retire = 1;                  /* after the run that has the set */
+            continue;
         }
-        close(c);
+        if (!ready || in_use >= 0 || retire) {
+            send_set(c, q, -EBUSY, "loading, or in use");
+            close(c);
+            continue;
+        }
+        if (send_set(c, q, 0, NULL) != 0) {
+            close(c);
+            continue;
+        }
+        ready = 0;
+        in_use = c;
+        ended = 0;
+        memset(&ack, 0, sizeof ack);
+        ack.rc = attach_all(q);
+        if (ack.rc < 0)
+            snprintf(ack.err, sizeof ack.err, "attach the BPF programs: %s", strerror(-ack.rc));
+        /* no answer taken (the run has gone): the hang-up detaches them */
+        if (send(c, &ack, sizeof ack, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof ack)
+            (void)0;
     }
     /* our socket only: another holder's may have replaced it */
     if (fstatat(dir, HOLDER_SOCK, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == ino)
@@ -921,8 +1188,8 @@ int lxb_bpftrace_preload(struct lxb_tracer *t, struct lxb_bpftrace **out)
     return 0;
 }
 
-/* the preloaded fds, from the loader child */
-static int take_loaded(struct lxb_bpftrace *p, char *err, int errlen)
+/* a set (its rc and err, then the fds) from sock: 0 or -errno, err said */
+static int recv_set(int sock, struct lxb_bpftrace *p, char *err, int errlen)
 {
     struct loaded msg;
     char cbuf[CMSG_SPACE(sizeof(int) * (NMAPS + NPROGS))];
@@ -930,17 +1197,21 @@ static int take_loaded(struct lxb_bpftrace *p, char *err, int errlen)
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
     struct cmsghdr *c;
     ssize_t n;
-    int st;
 
     memset(&msg, 0, sizeof msg);
     do
-        n = recvmsg(p->loader_sock, &mh, MSG_CMSG_CLOEXEC);
+        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
-    close(p->loader_sock);
-    p->loader_sock = -1;
-    while (p->loader > 0 && waitpid(p->loader, &st, 0) < 0 && errno == EINTR)
-        ;
-    p->loader = -1;
+    c = n == (ssize_t)sizeof msg ? CMSG_FIRSTHDR(&mh) : NULL;
+    if (c && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int) * (NMAPS + NPROGS))) {
+        memcpy(p->map, CMSG_DATA(c), sizeof(int) * NMAPS);
+        memcpy(p->prog, CMSG_DATA(c) + sizeof(int) * NMAPS, sizeof(int) * NPROGS);
+    } else if (c && c->cmsg_type == SCM_RIGHTS) {
+        int i, *fds = (int *)CMSG_DATA(c);
+        for (i = 0; i < (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int)); i++)
+            close(fds[i]);
+        c = NULL;
+    }
     if (n != (ssize_t)sizeof msg) {
         snprintf(err, (size_t)errlen, "the BPF loader: %s", n < 0 ? strerror(errno) : "no answer");
         return n < 0 ? -errno : -EIO;
@@ -950,13 +1221,63 @@ static int take_loaded(struct lxb_bpftrace *p, char *err, int errlen)
         snprintf(err, (size_t)errlen, "%s", msg.err);
         return msg.rc;
     }
-    c = CMSG_FIRSTHDR(&mh);
-    if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * (NMAPS + NPROGS))) {
+    if (!c) {
         snprintf(err, (size_t)errlen, "the BPF loader: its fds are missing");
         return -EIO;
     }
-    memcpy(p->map, CMSG_DATA(c), sizeof(int) * NMAPS);
-    memcpy(p->prog, CMSG_DATA(c) + sizeof(int) * NMAPS, sizeof(int) * NPROGS);
+    return 0;
+}
+
+/* the preloaded fds, from the loader child */
+static int take_loaded(struct lxb_bpftrace *p, char *err, int errlen)
+{
+    int rc = recv_set(p->loader_sock, p, err, errlen), st;
+
+    close(p->loader_sock);
+    p->loader_sock = -1;
+    while (p->loader > 0 && waitpid(p->loader, &st, 0) < 0 && errno == EINTR)
+        ;
+    p->loader = -1;
+    return rc;
+}
+
+/* the holder's set, its programs attached by the holder: 0 (the
+   connection kept: its hang-up at lxb_bpftrace_free detaches them), or
+   -errno and nothing of the holder's kept */
+static int take_holders(struct lxb_bpftrace *p, char *err, int errlen)
+{
+    struct loaded ack;
+    struct pollfd pfd = {p->loader_sock, POLLIN, 0};
+    int rc = recv_set(p->loader_sock, p, err, errlen), i;
+
+    if (rc == 0) {
+        /* the programs are the holder's to attach and detach */
+        for (i = 0; i < NPROGS; i++) {
+            close(p->prog[i]);
+            p->prog[i] = -1;
+        }
+        memset(&ack, 0, sizeof ack);
+        rc = -ETIMEDOUT;
+        snprintf(err, (size_t)errlen, "the holder did not attach its programs within %d ms", HOLDER_ATTACH_MS);
+        if (poll(&pfd, 1, HOLDER_ATTACH_MS) == 1) {
+            if (recv(p->loader_sock, &ack, sizeof ack, MSG_DONTWAIT) == (ssize_t)sizeof ack) {
+                ack.err[sizeof ack.err - 1] = 0;
+                rc = ack.rc < 0 ? ack.rc : 0;
+                snprintf(err, (size_t)errlen, "%s", ack.err);
+            } else {
+                rc = -EIO;
+                snprintf(err, (size_t)errlen, "the holder hung up");
+            }
+        }
+    }
+    if (rc < 0) {
+        /* its programs detached by the hang-up, whatever it did */
+        close(p->loader_sock);
+        p->loader_sock = -1;
+        close_set(p);
+        return rc;
+    }
+    p->holder_links = 1;
     return 0;
 }
 
@@ -983,6 +1304,26 @@ static void *reader_main(void *arg)
     struct lxb_bpftrace *p = arg;
     struct epoll_event ev[2];
 
+    /* the ring mapped here, while the guest runs (its records wait in the
+       kernel's ring until then): 0.7-1 ms of a 16 MiB ring's page tables
+       off the guest's start */
+    p->rb = ring_buffer__new(p->map[M_RING], on_record, p, NULL);
+    if (!p->rb) {
+        p->ring_err = errno ? errno : ENOMEM;
+    } else {
+        ev[0].events = EPOLLIN;
+        ev[0].data.u32 = 0;
+        if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(p->rb), &ev[0]) != 0)
+            p->ring_err = errno;
+    }
+    if (p->ring_err) {
+        /* nothing to read: the guest runs on untraced, lxb_bpftrace_finish says so */
+        if (p->rb)
+            ring_buffer__free(p->rb);
+        p->rb = NULL;
+        return NULL;
+    }
+    step("reader: the ring mapped", &p->t_ring);
     for (;;) {
         int n = epoll_wait(p->epfd, ev, 2, p->live ? 10 : 50), i, stop = 0;
         if (n < 0 && errno != EINTR)
@@ -1007,7 +1348,7 @@ static int close_later(struct lxb_bpftrace *p)
     for (i = 0; i < NPROGS; i++)
         if (p->link[i] >= 0)
             keep[n++] = p->link[i];
-    return lxb_close_later(keep, n);
+    return n ? lxb_close_later(keep, n) : -1;     /* the holder's: none here */
 }
 
 void lxb_bpftrace_free(struct lxb_bpftrace *p)
@@ -1019,6 +1360,8 @@ void lxb_bpftrace_free(struct lxb_bpftrace *p)
         return;
     if (p->started)
         lxb_bpftrace_finish(p);
+    /* a holder's connection: its hang-up has the holder detach the
+       programs (every record is read by now), and empty the set */
     if (p->loader_sock >= 0)
         close(p->loader_sock);
     if (p->loader > 0)
@@ -1068,7 +1411,7 @@ int lxb_bpftrace_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_bpftrac
     uint32_t guest, nr;
     uint8_t one = 1;
     sigset_t all, old;
-    int i, rc;
+    int rc;
     pid_t g;
 
     *out = NULL;
@@ -1089,8 +1432,12 @@ int lxb_bpftrace_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_bpftrac
                   (fstat(t->text_fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)));
     }
     read_uid_map(p, g);
-    /* loaded by lxb_bpftrace_preload's child while the zone started, or now */
-    rc = p->loader_sock >= 0 ? take_loaded(p, err, errlen) : load(t, p, err, errlen);
+    /* the holder's set, attached by it while the zone started; else loaded
+       by lxb_bpftrace_preload's child meanwhile, or now */
+    if (p->from_holder)
+        rc = take_holders(p, err, errlen);
+    else
+        rc = p->loader_sock >= 0 ? take_loaded(p, err, errlen) : load(t, p, err, errlen);
     if (rc < 0 && p->from_holder) {
         /* the holder's answer was not a set after all: load here */
         if (getenv("LXBRAND_BPF_DEBUG"))
@@ -1118,31 +1465,21 @@ int lxb_bpftrace_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_bpftrac
     step("specs", &t0);
     if (bpf_map_update_elem(p->map[M_TRACED], &guest, &one, BPF_ANY) != 0)
         return fail(p, -errno, err, errlen, "seed the BPF task map");
-    p->rb = ring_buffer__new(p->map[M_RING], on_record, p, NULL);
-    if (!p->rb)
-        return fail(p, errno ? -errno : -ENOMEM, err, errlen, "map the BPF ring buffer");
-    step("ring", &t0);
-    for (i = 0; i < NPROGS; i++) {
-        p->link[i] = bpf_raw_tracepoint_open(TRACEPOINTS[i], p->prog[i]);
-        if (p->link[i] < 0) {
-            rc = p->link[i];
-            p->link[i] = -1;
-            return fail(p, rc, err, errlen, PROGS[i]);
-        }
+    if (!p->holder_links) {
+        if ((rc = attach_all(p)) < 0)
+            return fail(p, rc, err, errlen, "attach the BPF programs");
+        step("attach", &t0);
     }
-    step("attach", &t0);
     p->stop_fd = eventfd(0, EFD_CLOEXEC);
     p->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (p->stop_fd < 0 || p->epfd < 0)
         return fail(p, -errno, err, errlen, "the BPF reader's fds");
     ev.events = EPOLLIN;
-    ev.data.u32 = 0;
-    if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(p->rb), &ev) != 0)
-        return fail(p, -errno, err, errlen, "the BPF reader's epoll");
     ev.data.u32 = 1;
     if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->stop_fd, &ev) != 0)
         return fail(p, -errno, err, errlen, "the BPF reader's epoll");
-    /* no signal handler of the host runs on the reader */
+    /* no signal handler of the host runs on the reader (which maps the ring) */
+    p->t_ring = t0;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     rc = -pthread_create(&p->thread, NULL, reader_main, p);
@@ -1164,13 +1501,17 @@ uint64_t lxb_bpftrace_finish(struct lxb_bpftrace *p)
         return 0;
     if (p->started) {
         uint64_t one = 1;
+        /* the holder's programs off the tracepoints now: every task is gone */
+        if (p->holder_links && send(p->loader_sock, "e", 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1)
+            (void)0;
         if (write(p->stop_fd, &one, sizeof one) < 0)
             (void)0;
         pthread_join(p->thread, NULL);
         step("finish: reader joined", &t0);
         p->started = 0;
         /* every task is gone: what is left in the ring */
-        ring_buffer__consume(p->rb);
+        if (p->rb)
+            ring_buffer__consume(p->rb);
         ncpu = libbpf_num_possible_cpus();
         if (ncpu > 0) {
             uint64_t *per = calloc((size_t)ncpu, sizeof *per);
@@ -1182,7 +1523,7 @@ uint64_t lxb_bpftrace_finish(struct lxb_bpftrace *p)
         lxb_trace_emit_flush(p->t, 1);
         step("finish: drained", &t0);
     }
-    return p->lost;
+    return p->ring_err ? UINT64_MAX : p->lost;
 }
 
 #else /* built without clang -target bpf or libbpf: the ptrace tracer only */

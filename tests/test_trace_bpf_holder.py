@@ -1,0 +1,156 @@
+"""The BPF holder's set reused run after run (csrc/bpftrace.c THE HOLDER):
+the holder attaches its programs for the run that took its set, detaches
+them when that run hangs up (its end, or lxrun killed), and empties every
+map before the next run; nothing of lxrun --trace stays attached after
+lxrun has gone, served or not, killed or not."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from test_trace_bpf import (FRONT, HANDOVER, PROGRAMS, SERVED, gone, held_trace, holder_pid,  # noqa: F401
+                            holder_ready, needs_bpf, no_holder, same, served_trace, start_holder, trace,
+                            wait_for)
+
+PROGS = {"bt_sys_enter", "bt_sys_exit", "bt_fork", "bt_exit", "bt_signal", "bt_generate"}
+# a guest that makes calls until it is killed (bounded, should nothing kill it)
+BUSY = ["sh", "-c", "i=0; while [ $i -lt 400000 ]; do i=$((i+1)); echo x >/dev/null; done"]
+
+
+def fd_ids(pid, kind):
+    """{id} of the bpf maps ("map_id") or programs ("prog_id") that pid holds."""
+    ids = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+            try:
+                with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                    for line in f:
+                        if line.startswith(kind + ":"):
+                            ids.add(int(line.split()[1]))
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return ids
+
+
+def attached(prog_ids):
+    """The raw tracepoint links (bpftool link) of any of prog_ids."""
+    out = subprocess.run(["bpftool", "-j", "link", "show"], capture_output=True, text=True, check=True).stdout
+    return [lk for lk in json.loads(out or "[]") if lk.get("prog_id") in prog_ids]
+
+
+def detached(prog_ids, timeout=5.0):
+    return wait_for(lambda: not attached(prog_ids), timeout=timeout) and not attached(prog_ids)
+
+
+def bpftool_or_skip():
+    if subprocess.run(["which", "bpftool"], capture_output=True).returncode != 0:
+        pytest.skip("bpftool is not installed")
+
+
+def start_busy(rootfs, tmp_path, mark, **env):
+    """A traced run of BUSY by the front door, still running (its stderr
+    in p.err)."""
+    out = tmp_path / "busy.trace"
+    if out.exists():
+        out.unlink()
+    pid = holder_pid()
+    if pid:
+        wait_for(lambda: holder_ready(pid))
+    e = dict(os.environ, LXBRAND_TRACE="bpf", LXRUN_DEBUG_FRONTDOOR="1", LXBRAND_BPF_DEBUG="1",
+             LXB_TEST_MARK=mark, **env)
+    err = tmp_path / "busy.err"
+    with open(err, "w") as f:
+        p = subprocess.Popen([FRONT, "--trace", "-o", str(out), rootfs, *BUSY], env=e, stdout=subprocess.DEVNULL,
+                             stderr=f)
+    p.err = err
+    # running: its trace grows
+    assert wait_for(lambda: out.exists() and out.stat().st_size > 20000 or p.poll() is not None, timeout=20)
+    assert p.poll() is None, err.read_text()
+    return p
+
+
+@needs_bpf
+def test_the_holder_reuses_its_set_and_the_next_run_starts_empty(rootfs, tmp_path, no_holder):
+    """Served runs take the same set (the same maps, no load between
+    them); a run killed in the middle of a stream of calls leaves records
+    in the ring and tasks in the maps, and the next run on that set traces
+    exactly what ptrace traces: nothing of the killed run's."""
+    bpftool_or_skip()
+    args = [rootfs, *PROGRAMS["fork-exec"]]
+    pp, ptrace = trace(FRONT, "ptrace", args, tmp_path, check_front=False)
+    holder = start_holder(args, tmp_path, no_holder)
+    assert wait_for(lambda: holder_ready(holder))
+    maps, progs = fd_ids(holder, "map_id"), fd_ids(holder, "prog_id")
+    assert maps and progs
+    _, bpf = served_trace(args, tmp_path, no_holder)
+    same(bpf, ptrace)
+    assert holder_pid() == holder and wait_for(lambda: holder_ready(holder))
+    assert fd_ids(holder, "map_id") == maps and fd_ids(holder, "prog_id") == progs     # reused, not reloaded
+    assert detached(progs)
+    # a run killed amid its guest's calls: its set is the holder's, attached
+    for _ in range(3):
+        busy = start_busy(rootfs, tmp_path, no_holder)
+        if attached(progs):
+            break
+        busy.kill()                                                               # not served: busy
+        busy.communicate()
+    assert attached(progs), busy.err.read_text()
+    busy.kill()
+    busy.communicate()
+    assert detached(progs)
+    assert wait_for(lambda: holder_ready(holder))
+    for _ in range(3):
+        p, bpf = held_trace(args, tmp_path, no_holder)
+        if SERVED in p.stderr:
+            break
+        time.sleep(0.2)
+    assert SERVED in p.stderr, p.stderr
+    assert holder_pid() == holder and fd_ids(holder, "map_id") == maps                # the same set again
+    assert p.returncode == pp.returncode == 0 and "lost" not in p.stderr, p.stderr
+    same(bpf, ptrace)
+    assert detached(progs)
+
+
+@needs_bpf
+def test_nothing_stays_attached_after_lxrun_served_or_not_killed_or_not(rootfs, tmp_path, no_holder):
+    """After lxrun --trace has gone, no program of its run is on a
+    tracepoint: the holder's (its hang-up detaches them), and a run's own
+    set (LXBRAND_BPF_HOLDER=0: its links die with it, or with the
+    grandchild that closes them), whether it ended or was SIGKILLed."""
+    bpftool_or_skip()
+    args = [rootfs, *PROGRAMS["fork-exec"]]
+    # its own set: the ids of its programs, seen while it runs
+    busy = start_busy(rootfs, tmp_path, no_holder, LXBRAND_BPF_HOLDER="0")
+    own = fd_ids(busy.pid, "prog_id")
+    assert own and attached(own), busy.err.read_text()
+    busy.kill()
+    busy.communicate()
+    assert detached(own)
+    busy = start_busy(rootfs, tmp_path, no_holder, LXBRAND_BPF_HOLDER="0")
+    own = fd_ids(busy.pid, "prog_id")
+    assert own and attached(own), busy.err.read_text()
+    busy.send_signal(signal.SIGTERM)        # forwarded to the guest: lxrun ends as usual
+    busy.communicate()
+    assert detached(own)
+    # the holder's
+    holder = start_holder(args, tmp_path, no_holder)
+    assert wait_for(lambda: holder_ready(holder))
+    progs = fd_ids(holder, "prog_id")
+    assert progs and not attached(progs)                                          # idle: not attached
+    p, _ = served_trace(args, tmp_path, no_holder)
+    assert detached(progs)
+    for _ in range(3):
+        busy = start_busy(rootfs, tmp_path, no_holder)
+        if attached(progs):
+            break
+        busy.kill()                                                               # not served: busy
+        busy.communicate()
+    assert attached(progs) and not fd_ids(busy.pid, "prog_id"), busy.err.read_text()  # lxrun holds no program
+    busy.kill()
+    busy.communicate()
+    assert detached(progs)
