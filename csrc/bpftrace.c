@@ -1351,7 +1351,7 @@ static int close_later(struct lxb_bpftrace *p)
     return n ? lxb_close_later(keep, n) : -1;     /* the holder's: none here */
 }
 
-void lxb_bpftrace_free(struct lxb_bpftrace *p)
+static void free_set(struct lxb_bpftrace *p, int unmap)
 {
     int i, later;
     uint64_t t0 = mono_us();
@@ -1370,10 +1370,10 @@ void lxb_bpftrace_free(struct lxb_bpftrace *p)
     /* the ring unmapped before the fork: the grandchild's copy of lxrun's
        address space is then without its 32 MiB mapping (the reader is
        joined; the programs write to the map, not to our mapping) */
-    if (p->rb)
+    if (p->rb && unmap)
         ring_buffer__free(p->rb);
     p->rb = NULL;
-    step("free: the ring", &t0);
+    step(unmap ? "free: the ring" : "free: the ring left to the exit", &t0);
     later = close_later(p);
     step("free: close_later", &t0);
     for (i = 0; i < NPROGS; i++)
@@ -1393,6 +1393,16 @@ void lxb_bpftrace_free(struct lxb_bpftrace *p)
     if (p->stop_fd >= 0)
         close(p->stop_fd);
     free(p);
+}
+
+void lxb_bpftrace_free(struct lxb_bpftrace *p)
+{
+    free_set(p, 1);
+}
+
+void lxb_bpftrace_free_at_exit(struct lxb_bpftrace *p)
+{
+    free_set(p, 0);
 }
 
 static int fail(struct lxb_bpftrace *p, int rc, char *err, int errlen, const char *what)
@@ -1553,6 +1563,10 @@ uint64_t lxb_bpftrace_finish(struct lxb_bpftrace *p)
 }
 
 void lxb_bpftrace_free(struct lxb_bpftrace *p)
+{
+}
+
+void lxb_bpftrace_free_at_exit(struct lxb_bpftrace *p)
 {
 }
 

@@ -99,6 +99,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -1619,6 +1620,48 @@ static int trace_by_bpf(void)
     return 1;
 }
 
+/* The end of lxrun's address space (with --trace from BPF, the ring's
+   32 MiB mapping: 0.7-1 ms of page tables) left to a child that shares
+   it (CLONE_VM, nothing else: its own copy of the fds, closed at once but
+   a pipe's read end): lxrun's exit then only drops its reference, and
+   the child, once that pipe reads EOF (lxrun's fds are closed after its
+   address space is let go, exit_mm before exit_files), exits as the
+   address space's last user and unmaps it, after lxrun's parent has
+   heard of its end.  Raw system calls only there: the child runs on
+   lxrun's memory with lxrun's thread pointer.  Nothing is left if it
+   cannot be made: the exit unmaps as before */
+static char mm_keeper_stack[16384] __attribute__((aligned(16)));
+
+static int mm_keeper(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    uint64_t all = ~0ull;
+    char c;
+
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof all);
+    if (fd > 0)
+        syscall(SYS_close_range, 0, fd - 1, 0);
+    syscall(SYS_close_range, fd + 1, ~0U, 0);
+    while (syscall(SYS_read, fd, &c, 1) < 0)
+        ;
+    syscall(SYS_exit_group, 0);
+    return 0;
+}
+
+static void leave_mm_behind(void)
+{
+    int p[2];
+
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return;
+    if (clone(mm_keeper, mm_keeper_stack + sizeof mm_keeper_stack, CLONE_VM, (void *)(intptr_t)p[0]) < 0) {
+        close(p[1]);
+        p[1] = -1;
+    }
+    close(p[0]);
+    /* p[1] stays open until lxrun's exit */
+}
+
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -1977,11 +2020,14 @@ int main(int argc, char **argv)
         /* every task is gone: the last records, then the tracer's sink as
            below; the calls answered are the supervisor's to count */
         perf_lost = lxb_bpftrace_finish(bpft);
-        lxb_bpftrace_free(bpft);
+        lxb_bpftrace_free_at_exit(bpft);
+        leave_mm_behind();
         lxb_trace_join(&tracer);
         if (text_fd > 2)
             close(text_fd);
-        if (perf_lost)
+        if (perf_lost == UINT64_MAX)
+            dprintf(2, "lxrun: trace: the BPF ring buffer could not be mapped; the guest ran untraced\n");
+        else if (perf_lost)
             dprintf(2, "lxrun: trace: %llu records lost (the BPF ring buffer or task table was full); the trace is not whole\n",
                     (unsigned long long)perf_lost);
     } else if (tracing) {
