@@ -63,11 +63,13 @@
  *   unregistered); as perfstats.c does with its events, a grandchild
  *   holding only the links' fds takes them with it once lxrun's copies are
  *   closed.  A holder's set is the holder's to detach: lxb_bpftrace_finish
- *   tells it that the guest is gone (it detaches while lxrun reads the
- *   ring's last records), and lxrun's hang-up, whatever ends it (SIGKILL
- *   included: the kernel closes the connection), has it detach them if it
- *   had not and empty the maps.  lxrun never holds a link of the holder's,
- *   and nothing is left attached once lxrun and the holder have acted.
+ *   tells it that the guest is gone, lxrun hangs up once it has read the
+ *   ring's last records (or the kernel closes the connection, whatever
+ *   ends lxrun, SIGKILL included), and once lxrun has gone (its pidfd,
+ *   SO_PEERPIDFD; at most HOLDER_EXIT_MS after the hang-up) the holder
+ *   detaches them and empties the maps: not amid lxrun's own exit, as
+ *   detaching patches the kernel's text and interrupts every CPU.  lxrun
+ *   never holds a link of the holder's.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -564,10 +566,10 @@ static int send_set(int sock, struct lxb_bpftrace *p, int rc, const char *err)
    maps' and programs' fds, attaches the programs (1 ms, while the run's
    zone is set up; the run waits for that answer before its guest may
    exec, and loads its own set if it says no or does not come within
-   HOLDER_ATTACH_MS), and detaches them when the run says its guest is
-   gone or hangs up.  Then it empties every map the programs use (found
-   from the programs themselves: a map added to trace.bpf.c is emptied
-   too): hashes emptied, arrays zeroed, the ring's consumer moved to its
+   HOLDER_ATTACH_MS), and detaches them when the run has hung up and its
+   lxrun has gone (SO_PEERPIDFD; HOLDER_EXIT_MS at most).  Then it
+   empties every map the programs use (found from the programs
+   themselves: a map added to trace.bpf.c is emptied too): hashes emptied, arrays zeroed, the ring's consumer moved to its
    producer, after an RCU grace period unless the run ended cleanly with
    `traced` empty (holder_detach): the next run finds the set as a fresh
    load would have, without a load beside its start (a load at nice 10
@@ -581,6 +583,10 @@ static int send_set(int sock, struct lxb_bpftrace *p, int rc, const char *err)
 #define HOLDER_PROTO 2           /* folded into the hello's object hash: a holder of another
                                     protocol is another object (ESTALE) */
 #define HOLDER_ATTACH_MS 2000    /* the holder's attachment, at most (then the run loads its own) */
+#define HOLDER_EXIT_MS 1000      /* a run that hung up: its lxrun's exit awaited this long at most */
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
 
 struct hello {
     uint32_t magic, ring_kb;
@@ -949,6 +955,7 @@ static void holder_main(int lxrun_pidfd)
     sigset_t none;
     const char *idle_env = getenv("LXBRAND_BPF_HOLDER_IDLE");
     int idle_ms = 60000, dir, lock, s, sig, fd, ready = 0, in_use = -1, retire = 0, ended = 0;
+    int active = 0, run_pidfd = -1;  /* a run has the set; its lxrun, to wait for its end */
     char err[200];
     ino_t ino;
 
@@ -1019,27 +1026,36 @@ static void holder_main(int lxrun_pidfd)
         int c, n, np = 1;
         pfd[0].fd = s;
         pfd[0].events = POLLIN;
-        pfd[1].fd = in_use >= 0 ? in_use : q->loader_sock;
+        pfd[1].fd = !active ? q->loader_sock : in_use >= 0 ? in_use : run_pidfd;
         pfd[1].events = POLLIN;
         if (pfd[1].fd >= 0)
             np = 2;
-        n = poll(pfd, np, in_use >= 0 || q->loader_sock >= 0 ? -1 : idle_ms);
-        if (n < 0 && (errno == EINTR || in_use >= 0))
+        /* a run that has hung up: its lxrun's end, at most HOLDER_EXIT_MS */
+        n = poll(pfd, np, active && in_use < 0 ? HOLDER_EXIT_MS : active || q->loader_sock >= 0 ? -1 : idle_ms);
+        if (n < 0 && (errno == EINTR || active))
             continue;                    /* never gone while a run has the programs */
-        if (n <= 0)
+        if (n < 0 || (n == 0 && !active))
             break;                       /* idle */
-        if (np == 2 && pfd[1].revents && in_use >= 0) {
+        if (active && in_use >= 0 && np == 2 && pfd[1].revents) {
             char e;
             if (!ended && recv(in_use, &e, 1, MSG_DONTWAIT) == 1 && e == 'e') {
-                /* its guest is gone (lxb_bpftrace_finish): off the
-                   tracepoints while it reads the ring's last records */
-                holder_unhook(q);
-                ended = 1;
+                ended = 1;               /* its guest is gone (lxb_bpftrace_finish) */
                 continue;
             }
-            /* the run has gone (its records read, or killed) */
+            /* the run has hung up (its records read, or killed) */
             close(in_use);
             in_use = -1;
+            if (run_pidfd >= 0)
+                continue;                /* until its lxrun has gone */
+        }
+        if (active && in_use < 0 && (n == 0 || (np == 2 && pfd[1].revents) || run_pidfd < 0)) {
+            /* the run and its lxrun have gone: the programs off the
+               tracepoints now, not amid lxrun's exit (their detaching
+               patches the kernel's text, every CPU interrupted) */
+            active = 0;
+            if (run_pidfd >= 0)
+                close(run_pidfd);
+            run_pidfd = -1;
             if (holder_detach(q, ended) == 0 && holder_reset(q) == 0) {
                 ready = 1;
             } else {
@@ -1072,12 +1088,12 @@ static void holder_main(int lxrun_pidfd)
         if (h.obj != mine.obj || h.ring_kb != mine.ring_kb || strcmp(h.kernel, mine.kernel) != 0) {
             send_set(c, q, -ESTALE, "another BPF object or kernel");
             close(c);
-            if (in_use < 0)
+            if (!active)
                 break;
             retire = 1;                  /* after the run that has the set */
             continue;
         }
-        if (!ready || in_use >= 0 || retire) {
+        if (!ready || active || retire) {
             send_set(c, q, -EBUSY, "loading, or in use");
             close(c);
             continue;
@@ -1088,7 +1104,13 @@ static void holder_main(int lxrun_pidfd)
         }
         ready = 0;
         in_use = c;
+        active = 1;
         ended = 0;
+        {
+            socklen_t len = sizeof run_pidfd;
+            if (getsockopt(c, SOL_SOCKET, SO_PEERPIDFD, &run_pidfd, &len) != 0)
+                run_pidfd = -1;          /* before Linux 6.5: its hang-up alone */
+        }
         memset(&ack, 0, sizeof ack);
         ack.rc = attach_all(q);
         if (ack.rc < 0)
