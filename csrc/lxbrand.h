@@ -299,7 +299,12 @@ void lxb_pty_drain(int master_fd, int timeout_ms);
 #define LXB_COPY_OUT 3           /* at exit, on success: size bytes, args[lenarg] (times lenmul) or ret bytes
                                     (lenarg 7), capped at size */
 #define LXB_COPY_STRV 4          /* at entry: a NULL-terminated string array, NUL-separated */
+#define LXB_COPY_IOV_IN 5        /* at entry: a struct iovec array (args[lenarg] entries) and the first bytes of
+                                    each buffer, packed from its slot on through the next (trace.c copy_iov) */
+#define LXB_COPY_IOV_OUT 6       /* the same at exit, the buffers up to the call's result in all (readv) */
 #define LXB_COPY_LEN_RET 7
+#define LXB_IOV_MAX 32           /* iovec entries copied (strace prints 32, then "...") */
+#define LXB_IOV_SHOW 32          /* bytes copied of each buffer (strace -s 32) */
 
 /* what the tracer does at a traced call's seccomp stop (struct lxb_trace_spec.mode) */
 #define LXB_TRACE_RECORD 1       /* record entry, run it, record its exit */
@@ -314,6 +319,7 @@ void lxb_pty_drain(int master_fd, int timeout_ms);
 #define LXB_RECF_ANSWERED 2      /* answered by the tracer, never ran */
 #define LXB_RECF_CMDLINE 4       /* slot 2 holds the caller's /proc/PID/cmdline */
 #define LXB_SLOT_NONE 255
+#define LXB_SLOT_MORE 254        /* this slot continues the one before it (an iovec copy) */
 
 struct lxb_trace_copy {
     uint8_t arg;                 /* argument index 0-5 */

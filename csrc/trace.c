@@ -362,6 +362,8 @@ static size_t peek_str(pid_t pid, uint64_t addr, char *buf, size_t cap, int *cut
     return cap;
 }
 
+static void copy_iov(struct task *t, const struct lxb_trace_copy *c, int i);
+
 static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int at_exit)
 {
     struct lxb_trace_rec *r = &t->rec;
@@ -373,6 +375,10 @@ static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int 
 
     if (addr == 0)
         return;
+    if ((c->how == LXB_COPY_IOV_IN && !at_exit) || (c->how == LXB_COPY_IOV_OUT && at_exit)) {
+        copy_iov(t, c, i);
+        return;
+    }
     if (c->how == LXB_COPY_STR && !at_exit) {
         n = peek_str(t->host, addr, dst, LXB_TRACE_SLOT, &cut);
     } else if (c->how == LXB_COPY_STRV && !at_exit) {
@@ -434,6 +440,64 @@ static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int 
     r->slot_len[i] = (uint16_t)n;
     if (cut)
         r->slot_trunc |= (uint8_t)(1u << i);
+}
+
+/* LXB_COPY_IOV_IN (at entry) and LXB_COPY_IOV_OUT (at exit): a struct
+   iovec array and the first bytes of each buffer, as strace's
+   tprint_iov_upto prints them, packed from slot i on into the slots after
+   it (marked LXB_SLOT_MORE), for decode.iovecs and trace_fmt.c tb_iovecs:
+       u32 entries read, u32 bit k: buffer k could not be read;
+       then per entry its iov_base, iov_len (u64 each) and its first
+       min(iov_len, what is left of the total, LXB_IOV_SHOW) bytes
+   where the total is unlimited at entry (writev) and the result at exit
+   (readv: 0 when it failed; strace prints the data it read).  At most
+   LXB_IOV_MAX entries and what fits (slot_trunc bit i when an entry did
+   not); nothing when the first entry cannot be read (the address).  The
+   BPF tracer's copy_iov packs the same bytes */
+static void copy_iov(struct task *t, const struct lxb_trace_copy *c, int i)
+{
+    struct lxb_trace_rec *r = &t->rec;
+    uint64_t addr = r->args[c->arg], cnt = c->lenarg < 6 ? r->args[c->lenarg] : 0, k;
+    uint64_t left = c->how == LXB_COPY_IOV_IN ? UINT64_MAX : r->ret < 0 ? 0 : (uint64_t)r->ret;
+    char *base = r->slot[i];
+    size_t room = (size_t)(LXB_TRACE_SLOTS - i) * LXB_TRACE_SLOT, off = 8;
+    uint32_t n = 0, bad = 0;
+    int cut = 0, j;
+
+    if (addr == 0)
+        return;
+    for (k = 0; k < LXB_IOV_MAX && k < cnt; k++) {
+        uint64_t e[2], d;
+        if (off + 16 > room) {
+            cut = 1;
+            break;
+        }
+        if (peek(t->host, addr + 16 * k, e, sizeof e) != (ssize_t)sizeof e)
+            break;
+        d = e[1] < left ? e[1] : left;
+        left -= d;
+        if (d > LXB_IOV_SHOW)
+            d = LXB_IOV_SHOW;
+        if (off + 16 + d > room) {
+            cut = 1;
+            break;
+        }
+        memcpy(base + off, e, sizeof e);
+        if (d && e[0] && peek(t->host, e[0], base + off + 16, (size_t)d) != (ssize_t)d)
+            bad |= 1u << k;
+        off += 16 + (size_t)d;
+        n++;
+    }
+    if (n == 0)
+        return;
+    memcpy(base, &n, 4);
+    memcpy(base + 4, &bad, 4);
+    r->slot_arg[i] = c->arg;
+    r->slot_len[i] = (uint16_t)off;
+    if (cut)
+        r->slot_trunc |= (uint8_t)(1u << i);
+    for (j = i + 1; j < LXB_TRACE_SLOTS && off > (size_t)(j - i) * LXB_TRACE_SLOT; j++)
+        r->slot_arg[j] = LXB_SLOT_MORE;
 }
 
 /* the caller's command line into slot 2 (the report's first caller) */
@@ -553,7 +617,7 @@ static void exit_stop(struct lxb_tracer *tr, struct task *t)
     r->ret = errno ? -ENOSYS : rax;
     s = (r->nr >= 0 && r->nr < LXB_NR_MAX) ? &tr->spec[r->nr] : NULL;
     for (i = 0; s && i < s->ncopy && i < LXB_TRACE_SLOTS; i++)
-        if (s->copy[i].how == LXB_COPY_OUT)
+        if (s->copy[i].how == LXB_COPY_OUT || s->copy[i].how == LXB_COPY_IOV_OUT)
             copy_arg(t, &s->copy[i], i, 1);
     emit(tr, r);
     t->in_syscall = 0;

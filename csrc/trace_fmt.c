@@ -61,8 +61,9 @@ enum { A_PTR = 1, A_PATH, A_STR, A_COMM_IN, A_COMM_OUT, A_INT_IN, A_INT_OUT };  
 enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
        T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS, T_STACK_T, T_UTSNAME,
-       T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO, T_SIGEVENT };
-enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT };   /* decode.STYLE_CODES: a pointer's tg_param.special */
+       T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO, T_SIGEVENT, T_IOVEC };
+enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT,
+       ST_IOV_IN, ST_IOV_OUT };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
 
 struct tg_param {
@@ -588,7 +589,7 @@ static void put_json_str(struct lxb_sink *s, const unsigned char *p, size_t n, i
 
 /* ---- values: one decoded argument ---- */
 
-enum { V_INT, V_UINT, V_TEXT, V_ADDR, V_PATH, V_STR, V_BYTES, V_STRV, V_INT2, V_JSON };
+enum { V_INT, V_UINT, V_TEXT, V_ADDR, V_PATH, V_STR, V_BYTES, V_STRV, V_INT2, V_JSON, V_IOV };
 
 struct val {
     int type;
@@ -600,6 +601,8 @@ struct val {
     int hexed;                   /* V_BYTES: all in hex (decode.HexBytes) */
     const char *unk;             /* V_INT/V_UINT of a kind that does not name it: 0x4d, then unk in a comment */
     int unk_bits;                /* its kind's bits (the hex is of those) */
+    uint64_t count;              /* V_IOV: the entries the call names (data: the packed copy, i: its address) */
+    int64_t left;                /* V_IOV: the bytes its buffers hold in all, -1: unlimited, -2: the call failed */
     char text[4096];             /* V_TEXT: a name, flags, a struct as decode prints it; V_JSON: its JSON */
 };
 
@@ -1555,6 +1558,113 @@ static void pointed_val(const struct tg_param *sp, const struct lxb_trace_rec *r
     v->type = V_TEXT;
 }
 
+/* decode._iov_arg and decode.iovecs: an iovec[] argument from its packed
+   copy (trace.c copy_iov) as V_IOV, [] for none, else its address (a copy
+   that does not hold what its header says: decode raises, the address) */
+static void iov_val(const struct tg_sc *sc, const struct tg_param *pp, const struct lxb_trace_rec *r, uint64_t raw,
+                    int done, struct val *v)
+{
+    uint64_t count, total, n, k, off = 8;
+    const unsigned char *d;
+    size_t len;
+    int slot;
+
+    (void)sc;
+    if (pp->size_idx >= 6)
+        return;
+    count = r->args[pp->size_idx];   /* strace's print_array: the register, unsigned */
+    if (count >> 60 || raw + count * 16 < raw)
+        return;
+    v->count = count;
+    v->left = -1;
+    if (count == 0) {
+        v->type = V_IOV;
+        v->len = 0;
+        return;
+    }
+    if (pp->special == ST_IOV_OUT) {
+        if (!done)
+            return;
+        v->left = r->ret < 0 ? -2 : r->ret;
+    }
+    if ((slot = slot_for(r, raw)) < 0)
+        return;
+    d = (const unsigned char *)r->slot[slot];
+    len = r->slot_len[slot];
+    if (len < 8)
+        return;
+    n = le(d, 4);
+    total = v->left == -1 ? UINT64_MAX : v->left < 0 ? 0 : (uint64_t)v->left;
+    for (k = 0; k < n; k++) {   /* every entry within the copy, as decode.iovecs checks */
+        uint64_t l, sh;
+        if (off + 16 > len)
+            return;
+        l = le(d + off + 8, 8);
+        sh = l < total ? l : total;
+        total -= sh;
+        sh = sh < TG_SHOW ? sh : TG_SHOW;
+        if (off + 16 + sh > len)
+            return;
+        off += 16 + sh;
+    }
+    v->type = V_IOV;
+    v->data = d;
+    v->len = len;
+    v->cut = (r->slot_trunc >> slot) & 1;
+}
+
+/* decode.Iovec: text or JSON (json.dumps of trace._jsonable's list) */
+static void put_iov(struct lxb_sink *s, const struct val *v, int json)
+{
+    uint64_t n = v->len ? le(v->data, 4) : 0, bad = v->len ? le(v->data + 4, 4) : 0, k, off = 8;
+    uint64_t total = v->left == -1 ? UINT64_MAX : v->left < 0 ? 0 : (uint64_t)v->left;
+    P('[');
+    for (k = 0; k < n; k++) {
+        uint64_t base = le(v->data + off, 8), l = le(v->data + off + 8, 8), d, sh;
+        d = l < total ? l : total;
+        total -= d;
+        sh = d < TG_SHOW ? d : TG_SHOW;
+        if (k)
+            put_s(s, ", ");
+        put_s(s, json ? "{\"iov_base\": " : "{iov_base=");
+        if (v->left == -2 || !base || ((bad >> k) & 1)) {
+            if (json)
+                P('"');
+            if (base)
+                put_hex(s, base);
+            else
+                put_s(s, "NULL");
+            if (json)
+                P('"');
+        } else if (json) {
+            put_json_str(s, v->data + off + 16, (size_t)sh, 1, 0);
+        } else {
+            put_quote(s, v->data + off + 16, (size_t)sh, 0, 0);
+            if (d > TG_SHOW)
+                put_s(s, "...");
+        }
+        put_s(s, json ? ", \"iov_len\": " : ", iov_len=");
+        put_u64(s, l);
+        P('}');
+        off += 16 + sh;
+    }
+    if (v->count > n) {
+        if (n)
+            put_s(s, ", ");
+        if (json) {
+            put_s(s, "\"...\"");
+        } else {
+            put_s(s, "...");
+            if (!v->cut && n < LXB_IOV_MAX) {   /* an entry that could not be read: its address */
+                put_s(s, " /* ");
+                put_hex(s, (uint64_t)v->i + 16 * n);
+                put_s(s, " */");
+            }
+        }
+    }
+    P(']');
+}
+
 /* decode.args for argument i of a record */
 static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r, int done, struct val *v, int json)
 {
@@ -1625,6 +1735,10 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
         v->data = (const unsigned char *)"";
         v->len = 0;
         v->hexed = pp->special == ST_HEX;
+        return;
+    }
+    if (pp->target == T_IOVEC) {
+        iov_val(sc, pp, r, raw, done, v);
         return;
     }
     if (pp->target == T_OTHER || (k = slot_for(r, raw)) < 0)
@@ -1784,6 +1898,7 @@ static void put_val_text(struct lxb_sink *s, const struct val *v)
             put_hex(s, (uint64_t)v->i);
         return;
     case V_PATH: put_path(s, v->data, v->len, v->cut); return;
+    case V_IOV: put_iov(s, v, 0); return;
     case V_STR: put_quote(s, v->data, v->len, v->cut, 0); return;
     case V_BYTES: put_quote(s, v->data, v->len, 0, v->hexed); return;
     case V_JSON: return;   /* arg_val makes it only for JSON lines */
@@ -1839,6 +1954,7 @@ static void put_val_json(struct lxb_sink *s, const struct val *v)
     case V_UINT: put_u64(s, (uint64_t)v->i); return;
     case V_TEXT: put_json_str(s, (const unsigned char *)v->text, strlen(v->text), 1, 0); return;
     case V_JSON: put_s(s, v->text); return;
+    case V_IOV: put_iov(s, v, 1); return;
     case V_ADDR:
         P('"');
         if (v->i == 0)

@@ -111,6 +111,8 @@ def param_row(sc, i: int) -> str:
         t, style = "T_INT1", decode.STYLE_CODES["int_ref"]      # [128 => 16] (decode._inout_int)
     elif target in decode.FAST_ARRAYS and array == "[]":
         t = ARRAYS[target]
+    elif target == "iovec" and array == "[]" and decode.STYLES.get((sc.name, name)) in ("iov_in", "iov_out"):
+        t = "T_IOVEC"           # decode.Iovec, from trace.c copy_iov's packing
     elif target == "str" and array == "[]":
         t = "T_STRV"
     elif target == "int" and n == "2":

@@ -168,6 +168,11 @@ def copies(sc) -> list:
                          if decode.POINTED.get(k, ("",))[0] == when]
                 if sizes:
                     found.append((2, i, how, 6, max(sizes), 0))
+        elif m and decode.STYLES.get((sc.name, name)) in ("iov_in", "iov_out") and sized < 6:
+            # an iovec array and its buffers' first bytes, packed over every slot (trace.c copy_iov):
+            # the call's only copy, in slot 0
+            how = lib.LXB_COPY_IOV_IN if decode.STYLES[(sc.name, name)] == "iov_in" else lib.LXB_COPY_IOV_OUT
+            found.append((-1, i, how, sized, SLOT * lib.LXB_TRACE_SLOTS, 0))
         elif m and m.group("dir"):
             direction, target, array, n = m.group("dir"), m.group("target"), m.group("array"), m.group("n")
             out = direction in ("out", "inout")
@@ -204,6 +209,8 @@ def copies(sc) -> list:
                 if direction == "inout":
                     found.append((4, i, lib.LXB_COPY_IN, sized, SLOT, one))
     found.sort(key=lambda f: f[0])
+    if found and found[0][0] == -1:
+        found = found[:1]           # an iovec copy runs on into every slot
     kept = found[: lib.LXB_TRACE_SLOTS]
     # an argument copied at entry and at exit: the entry's slot first, so that
     # the last is the exit's (trace._Copies.first, trace_fmt.c slot_first)
@@ -228,6 +235,13 @@ class _Copies:
             if a < 6:
                 self.by_addr[raw[a]] = got = (data[i * SLOT: i * SLOT + slot_len[i]], bool(trunc >> i & 1))
                 self.first.setdefault(raw[a], got)
+
+    def read_iov(self, addr):
+        """An iovec copy (trace.c copy_iov's packing): (bytes, cut)."""
+        try:
+            return self.by_addr[addr]
+        except KeyError:
+            raise OSError(_errno.EFAULT, "not copied") from None
 
     def read_pair(self, addr, n):
         """(first copy, last copy) of addr, each n bytes: the same copy when there was one."""

@@ -382,6 +382,37 @@ class _CSink:
         return self.path.read_text(), stats
 
 
+def _iov_copy(rng, addr, by_ret):
+    """A tracer's iovec copy (decode.iov_packed of a guest's array): (bytes, cut,
+    the count argument); buffers of every size, NULL and unreadable ones, an
+    array that ends in unreadable memory, more entries than are printed."""
+    from lxbrand.brand import decode
+    count = rng.choice([0, 1, 2, 3, 5, 31, 32, 33, 40, 1 << 33])
+    bufs = {}
+    entries = b""
+    for k in range(min(count, 40)):
+        size = rng.choice([0, 1, 2, 5, 31, 32, 33, 100, 1 << 40])
+        base = rng.choice([0x7f0000100000 + 0x1000 * k, 0x7f0000100000 + 0x1000 * k, 0, 0xdead0000])
+        if base and base != 0xdead0000:
+            bufs[base] = bytes(rng.choice([0, 1, 10, 34, 92, 127, 128, 200, 255, 48, 55, 97]) for _ in range(64))
+        entries += base.to_bytes(8, "little") + size.to_bytes(8, "little")
+    entries = entries[:16 * rng.choice([1, 2, 40, 40, 40])]     # the array's end: unmapped memory
+
+    class Mem:
+        def read_bytes(self, a, n):
+            if addr <= a < addr + len(entries):
+                return entries[a - addr:a - addr + n]
+            if a in bufs:
+                return bufs[a][:n]
+            raise OSError(14, "unmapped")
+    ret = rng.choice([0, 3, 40, 1000, -14])
+    try:
+        data, cut = decode.iov_packed(Mem(), addr, count, ret if by_ret else None)
+    except OSError:
+        data, cut = b"", False
+    return data, cut, count, ret
+
+
 def _record(sc, rng, trace_mod):
     """A plausible record of a call of sc: registers, slots filled the way
     the tracer copies (trace.copies), results and flags of every kind."""
@@ -396,11 +427,20 @@ def _record(sc, rng, trace_mod):
     slot_len = [0, 0, 0]
     trunc = 0
     texts = ["/etc/hostname", "caf\u00e9/\u20ac/\U0001F600", "a\"b\\c\n\t\r", "x" * 40, ""]
+    iov_ret = None
     for i, (arg, how, lenarg, size, lenmul) in enumerate(trace_mod.copies(sc)):
         if rng.random() < 0.1:
             continue
         addr = 0x7f0000001000 + 0x1000 * arg
         args[arg] = addr
+        if how in (lib.LXB_COPY_IOV_IN, lib.LXB_COPY_IOV_OUT):      # writev's, readv's: packed over every slot
+            data, cut, args[lenarg], iov_ret = _iov_copy(rng, addr, how == lib.LXB_COPY_IOV_OUT)
+            slots = [data[k * SLOT:(k + 1) * SLOT] for k in range(3)]
+            slot_arg = [arg, 255 if len(data) <= SLOT else 254, 255 if len(data) <= 2 * SLOT else 254]
+            slot_len, trunc = [len(data), 0, 0], int(cut)
+            if rng.random() < 0.05:     # a copy shorter than its header says
+                slot_len[0] = max(0, len(data) - rng.randrange(1, 20))
+            break
         if how == lib.LXB_COPY_STR:
             data = rng.choice([t.encode() for t in texts] + [b"\xff\xfe/\xc3(\xed\xa0\x80\xf0\x9f\x98", b"y" * SLOT])
             cut = len(data) >= SLOT
@@ -476,6 +516,8 @@ def _record(sc, rng, trace_mod):
     ret = rng.choice([0, 3, 832, -E.ENOENT, -E.EPERM, -512, -516, -4095, -4096, -5000, 1 << 40, (1 << 32) - 1, -1])
     if sc.name in ("prctl", "ioctl") and rng.random() < 0.4:      # PR_GET_NAME's, FIONREAD's: after success
         ret = 0
+    if iov_ret is not None and rng.random() < 0.8:      # readv's: the result its copy was taken by
+        ret = iov_ret
     if any(c[3] == 4 for c in trace_mod.copies(sc)) and rng.random() < 0.5:
         ret = rng.choice([0, 5, 5, 5, -E.ECHILD])           # wait4: a child reaped, or none
     flags = rng.choice([0, 0, 0, lib.LXB_RECF_NORESULT, lib.LXB_RECF_ANSWERED, lib.LXB_RECF_INJECTED])
@@ -509,8 +551,10 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
         # more of the calls with structures printed field by field (sigset, sigaction, rlimit, pollfd, wait status)
         rich = any(c[3] in (4, 8, 16, 32, 48, 88, 108, 144) or c[4] for c in trace.copies(sc))
         waits = any(c[3] == 4 and c[1] == 3 for c in trace.copies(sc))    # a wait status: more of its forms
-        for _ in range(120 if waits else 60 if rich else 12):
-            raw = _record(sc, rng, trace)
+        iov = any(c[1] in (lib.LXB_COPY_IOV_IN, lib.LXB_COPY_IOV_OUT) for c in trace.copies(sc))
+        r = random.Random(f"iov {sc.name}") if iov else rng       # iovec calls: a sequence of their own
+        for _ in range(150 if iov else 120 if waits else 60 if rich else 12):
+            raw = _record(sc, r, trace)
             rec = trace.RECORD.unpack(raw)
             try:
                 scratch.feed(rec, rec[-1])
@@ -548,7 +592,9 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
                      ", FIONBIO, [", ", FIOASYNC, [", ", FIONREAD, [", ") = 3 (SIGQUIT) <",
                      "sigev_signo=SIGALRM, sigev_notify=SIGEV_SIGNAL}", "sigev_value={sival_int=",
                      "sigev_notify=SIGEV_THREAD_ID, sigev_notify_thread_id=", "sigev_notify_function=",
-                     "sigev_signo=99, sigev_notify=SIGEV_NONE", "sigev_notify=0x7 /* SIGEV_??? */"):
+                     "sigev_signo=99, sigev_notify=SIGEV_NONE", "sigev_notify=0x7 /* SIGEV_??? */",
+                     "writev(", "[{iov_base=\"", "\"..., iov_len=", "{iov_base=NULL, iov_len=", "{iov_base=0xdead0000, ",
+                     "iov_len=1099511627776}", "}, ...], ", ", ... /* 0x", "readv(", "}], 2) = -1 EFAULT", "[], 0"):
             assert seen in want, seen
 
 
@@ -1757,3 +1803,91 @@ def test_socket_addresses_and_lengths_are_straces(rootfs, tmp_path, front):
     assert "EPOLL_CTL_ADD, 5, {events=EPOLLIN|EPOLLET, data={u32=5, u64=" in text and "EPOLL_CTL_DEL, 4, ADDR) = 0" in text
     assert "data={u32=4, u64=" in text and "}}], " in text and ", 0) = 0" in text
     assert "{sa_family=AF_UNIX}, [" in text
+
+
+_IOV_PROGRAM = r'''
+import ctypes, os
+os.access("/lxb13-start", os.F_OK)
+r, w = os.pipe()
+os.writev(w, [b"ab", b"c\n"])
+os.writev(w, [b"x" * 40, b"", b"\x00\x01\x7f"])
+os.writev(w, [b"y"] * 40)
+os.readv(r, [bytearray(3), bytearray(50)])
+os.readv(r, [bytearray(5)] * 40)
+fd = os.open("/tmp/lxbiov", os.O_RDWR | os.O_CREAT, 0o600)
+os.pwritev(fd, [b"hello", b" world"], 0)
+os.preadv(fd, [bytearray(4), bytearray(100)], 1)
+os.pwritev(fd, [b"z"], 3, os.RWF_DSYNC)
+os.preadv(fd, [bytearray(2)], 0)
+try:
+    os.readv(99, [bytearray(2)])
+except OSError:
+    pass
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+libc.writev.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+page = libc.mmap(None, 8192, 3, 0x22, -1, 0)
+libc.munmap(ctypes.c_void_p(page + 4096), 4096)
+data = ctypes.create_string_buffer(b"ab")
+iov = (ctypes.c_uint64 * 2).from_address(page + 4096 - 16)
+iov[0], iov[1] = ctypes.addressof(data), 2
+libc.writev(w, page + 4096 - 16, 2)          # its second entry in unmapped memory
+iov[0], iov[1] = page + 4096, 2
+libc.writev(w, page + 4096 - 16, 1)          # its buffer unmapped
+libc.writev(w, page + 4096, 1)               # the array unmapped
+libc.writev(w, None, 0)
+libc.writev(w, page + 4096 - 16, 0)
+'''
+_IOV_SET = "access,readv,writev,preadv,pwritev,preadv2,pwritev2"
+
+
+@pytest.mark.skipif(not _strace_in_a_user_namespace(), reason="needs strace and user namespaces")
+@pytest.mark.parametrize("front", [True, False], ids=["front door", "lxrun-py"])
+def test_iovecs_are_straces(rootfs, tmp_path, front):
+    """A python3 that writes and reads with writev, readv, pwritev2 and
+    preadv2 (the buffers cut at 32 bytes, 40 entries cut at 32, a read's data
+    up to its result, a failed read's addresses, RWF_ flags, no pos_h) and
+    hands writev an array that runs into unmapped memory, a buffer there,
+    the array there, NULL and none: host strace's lines, line by line."""
+    ours, theirs = _traced_and_straced(rootfs, tmp_path, "lxrun" if front else PYCLI, _IOV_PROGRAM, _IOV_SET)
+    assert ours == theirs and len(ours) >= 16
+    text = "\n".join(ours)
+    for construct in ('writev(4, [{iov_base="ab", iov_len=2}, {iov_base="c\\n", iov_len=2}], 2) = 4',
+                      '[{iov_base="xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"..., iov_len=40}, {iov_base="", iov_len=0}, '
+                      '{iov_base="\\0\\1\\177", iov_len=3}], 3) = 43', '{iov_base="y", iov_len=1}, ...], 40) = 40',
+                      'readv(3, [{iov_base="abc", iov_len=3}, {iov_base="\\nxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"..., '
+                      'iov_len=50}], 2) = 53', '{iov_base="yyyy", iov_len=5}, {iov_base="", iov_len=5}, ',
+                      'pwritev2(5, [{iov_base="hello", iov_len=5}, {iov_base=" world", iov_len=6}], 2, 0, 0) = 11',
+                      'preadv2(5, [{iov_base="ello", iov_len=4}, {iov_base=" world", iov_len=100}], 2, 1, 0) = 10',
+                      'pwritev2(5, [{iov_base="z", iov_len=1}], 1, 3, RWF_DSYNC) = 1',
+                      "readv(99, [{iov_base=ADDR, iov_len=2}], 1) = -1 EBADF",
+                      'writev(4, [{iov_base="ab", iov_len=2}, ... /* ADDR */], 2) = -1 EFAULT',
+                      "writev(4, [{iov_base=ADDR, iov_len=2}], 1) = -1 EFAULT", "writev(4, ADDR, 1) = -1 EFAULT",
+                      "writev(4, NULL, 0) = 0", "writev(4, [], 0) = 0"):
+        assert construct in text, construct
+
+
+@pytest.mark.parametrize("front", [True, False], ids=["front door", "lxrun-py"])
+def test_iovecs_in_json_are_lists(rootfs, tmp_path, front):
+    """The same python3 traced in JSON: an iovec array is a list of objects
+    (iov_base the bytes shown, or the address; iov_len a number), "..." last
+    when cut; C (front door) and Python (lxrun-py) agree."""
+    out = tmp_path / "trace.json"
+    r = subprocess.run(["lxrun" if front else PYCLI, f"--trace={_IOV_SET}", "--trace-format", "json", "-o", str(out),
+                        rootfs, "python3", "-c", _IOV_PROGRAM], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    ev = [json.loads(line) for line in out.read_text().splitlines()]
+    calls = [e for e in ev if e["type"] == "syscall" and e["syscall"] != "access"]
+    first = calls[0]["args"]
+    assert first["iov"] == [{"iov_base": "ab", "iov_len": 2}, {"iov_base": "c\n", "iov_len": 2}]
+    assert calls[1]["args"]["iov"][0] == {"iov_base": "x" * 32, "iov_len": 40}
+    assert calls[1]["args"]["iov"][2] == {"iov_base": "\0\1\x7f", "iov_len": 3}
+    assert len(calls[2]["args"]["iov"]) == 33 and calls[2]["args"]["iov"][-1] == "..."
+    assert calls[3]["args"]["iov"][1] == {"iov_base": "\n" + "x" * 31, "iov_len": 50}
+    bad = next(e for e in calls if e["syscall"] == "readv" and e["errno"] == "EBADF")
+    assert bad["args"]["iov"][0]["iov_base"].startswith("0x")
+    v2 = next(e for e in calls if e["syscall"] == "pwritev2" and e["args"]["flags"] != "0")
+    assert v2["args"]["flags"] == "RWF_DSYNC" and "pos_h" not in v2["args"]
+    cut = next(e for e in calls if e["syscall"] == "writev" and e["errno"] == "EFAULT")
+    assert cut["args"]["iov"][0] == {"iov_base": "ab", "iov_len": 2} and cut["args"]["iov"][1] == "..."

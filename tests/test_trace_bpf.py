@@ -108,6 +108,8 @@ def same(bpf: str, ptrace: str, drop=TIMING, ordered=True):
     assert sum(len(v) for v in a.values()) > 10
 
 
+from tests.test_trace import _IOV_PROGRAM as IOV_PROGRAM  # noqa: E402
+
 PROGRAMS = {
     # a pipe, then a subshell that forks (not both at once: which of two
     # concurrent forks gets the next pid is the scheduler's)
@@ -125,6 +127,21 @@ def test_bpf_traces_what_ptrace_traces(rootfs, tmp_path, name):
     p, bpf, ptrace = both([rootfs, *PROGRAMS[name]], tmp_path)
     same(bpf, ptrace)
     assert 'execve("/usr/bin/' in bpf or 'execve("/bin/' in bpf
+    assert "lost" not in p.stderr
+
+
+@needs_bpf
+def test_bpf_copies_iovecs_as_ptrace(rootfs, tmp_path):
+    """writev, readv, pwritev2, preadv2 (tests/test_trace.py _IOV_PROGRAM):
+    the array and its buffers (a second level of copy, trace.bpf.c copy_iov)
+    give ptrace's lines: buffers cut at 32 bytes, 40 entries cut at 32, a
+    read's data up to its result, a failed read's addresses, an array
+    running into unmapped memory, a buffer there.  python3's heap calls are
+    left out (brk before or after an mmap: where ASLR put the heap)."""
+    p, bpf, ptrace = both([rootfs, "python3", "-c", IOV_PROGRAM], tmp_path)
+    same(bpf, ptrace, drop=THREADS | {"brk"})
+    assert '{iov_base="yyyy", iov_len=5}, {iov_base="", iov_len=5}' in bpf
+    assert '{iov_base="ab", iov_len=2}, ... /* 0x' in bpf
     assert "lost" not in p.stderr
 
 

@@ -52,7 +52,13 @@ char LICENSE[] SEC("license") = "GPL";
 #define COPY_IN 2
 #define COPY_OUT 3
 #define COPY_STRV 4
+#define COPY_IOV_IN 5
+#define COPY_IOV_OUT 6
 #define COPY_LEN_RET 7
+#define IOV_MAX 32
+#define IOV_SHOW 32
+#define IOV_ROOM (BT_SLOTS * BT_SLOT)
+#define SLOT_MORE 254
 #define MODE_RECORD 1
 #define MODE_ANSWER 2
 #define SLOT_NONE 255
@@ -384,6 +390,92 @@ __noinline int copy_one(struct bt_task *t, __u64 i, __u64 cp, __u64 at_exit)
     return failed;
 }
 
+/* COPY_IOV_IN at entry, COPY_IOV_OUT at the exit: trace.c copy_iov's
+   packing of a struct iovec array and each buffer's first bytes, from slot
+   0 on (the only copy of its calls; bt_task.spill covers an access the
+   verifier cannot place).  Each entry is read to the stack, then stored:
+   a buffer's bytes follow it unaligned.  A failed buffer or array read at
+   entry returns 1 (taken again at the exit, as copy_one's).  What the
+   verifier walks stays linear: the unread-buffer bits go to the record,
+   not to a register */
+__noinline int copy_iov(struct bt_task *t, __u64 cp, __u64 at_exit)
+{
+    __u32 arg = cp & 0xff, how = (cp >> 8) & 0xff, lenarg = (cp >> 16) & 0xff;
+    __u32 k, n = 0;
+    __u64 addr, cnt, e[2], off;
+    volatile __u64 *left;
+    volatile __u16 *at;
+    struct bt_rec *r;
+    char *base;
+    int cut = 0, fault = 0;
+
+    if (!t || arg >= 6 || lenarg >= 6)
+        return 0;
+    if (!((how == COPY_IOV_IN && !at_exit) || (how == COPY_IOV_OUT && at_exit)))
+        return 0;
+    r = &t->rec;
+    addr = r->args[arg];
+    cnt = r->args[lenarg];
+    if (addr == 0)
+        return 0;
+    base = (char *)r->slot;
+    /* where the next entry goes and the bytes left of the total live in
+       memory, not registers, and nothing in the loop reads `how`: the
+       verifier sees each pass start alike, whatever the last one took */
+    at = (volatile __u16 *)&r->slot_len[0];
+    left = (volatile __u64 *)(t->spill + BT_SPILL - 8);
+    *at = 8;
+    *left = how == COPY_IOV_IN ? ~0ull : r->ret < 0 ? 0 : (__u64)r->ret;
+    *(__u32 *)(base + 4) = 0;
+    for (k = 0; k < IOV_MAX; k++) {
+        __u64 o, d, l;
+        if (k >= cnt)
+            break;
+        o = *at;
+        if (o > IOV_ROOM - 16) {
+            cut = 1;
+            break;
+        }
+        if (bpf_probe_read_user(e, sizeof e, (const void *)(addr + 16 * (__u64)k)) != 0) {
+            fault = 1;
+            break;
+        }
+        l = *left;
+        d = e[1] < l ? e[1] : l;
+        *left = l - d;
+        if (d > IOV_SHOW)
+            d = IOV_SHOW;
+        if (o + 16 + d > IOV_ROOM) {
+            cut = 1;
+            break;
+        }
+        *(__u64 *)(base + o) = e[0];
+        *(__u64 *)(base + o + 8) = e[1];
+        /* a NULL base's read fails too: decoded as NULL whatever its bit */
+        if (bpf_probe_read_user(base + o + 16, (__u32)d, (const void *)e[0]) != 0)
+            *(__u32 *)(base + 4) |= 1u << k;
+        *at = (__u16)(o + 16 + d);
+        n = k + 1;
+    }
+    how = (cp >> 8) & 0xff;
+    if (how == COPY_IOV_IN && (fault || *(__u32 *)(base + 4)))
+        fault = 2;               /* taken again at the exit */
+    if (n == 0) {
+        *at = 0;
+        return fault == 2;
+    }
+    *(__u32 *)base = n;
+    off = *at;
+    r->slot_arg[0] = (__u8)arg;
+    if (cut)
+        r->slot_trunc |= 1;
+    if (off > BT_SLOT)
+        r->slot_arg[1] = SLOT_MORE;
+    if (off > 2 * BT_SLOT)
+        r->slot_arg[2] = SLOT_MORE;
+    return fault == 2;
+}
+
 /* the copies of spec s.  At entry (at_exit 0): every slot.  At the exit:
    the slots in `again` (their entry copy faulted) are taken again as at
    entry, then the OUT ones.  One copy_one call per slot (the verifier walks
@@ -404,9 +496,14 @@ static __always_inline __u32 copy_all(struct bt_task *t, const struct bt_spec *s
                 t->rec.slot_len[i] = 0;
                 t->rec.slot_trunc &= (__u8)~(1u << i);
                 exit_copy = 0;
-            } else if (c->how != COPY_OUT) {
+            } else if (c->how != COPY_OUT && c->how != COPY_IOV_OUT) {
                 continue;
             }
+        }
+        if (c->how == COPY_IOV_IN || c->how == COPY_IOV_OUT) {
+            if (i == 0 && copy_iov(t, *(const __u64 *)c, exit_copy))
+                failed |= 1u << i;
+            break;               /* the only copy of its call: its bytes run on into slots 1 and 2 */
         }
         if (copy_one(t, i, *(const __u64 *)c, exit_copy))
             failed |= 1u << i;

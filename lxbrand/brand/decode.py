@@ -323,6 +323,8 @@ KINDS: dict = {
                                                   AT_STATX_DONT_SYNC=0x4000), **AT_FLAGS),
     "statx_mask": _bits(**STATX_MASK),
     "access_mode": _bits(zero="F_OK", R_OK=4, W_OK=2, X_OK=1),
+    # preadv2(2), pwritev2(2): include/uapi/linux/fs.h RWF_*
+    "rwf_flags": _bits(RWF_HIPRI=0x1, RWF_DSYNC=0x2, RWF_SYNC=0x4, RWF_NOWAIT=0x8, RWF_APPEND=0x10),
     "mode_t": _bits(zero="000", **_MODE),
     # open(2)'s mode: 0 (no O_CREAT, where strace prints nothing) stays 0
     "open_mode": _bits(**_MODE),
@@ -460,6 +462,9 @@ SHOWN = {
     "fcntl": Shown("op", 0xFFFFFFFF, _ops(("F_GETFD", "F_GETFL", "F_GETOWN", "F_GETSIG", "F_GETLEASE",
                                            "F_GETPIPE_SZ", "F_GET_SEALS"), FCNTL_CMDS, ("fd", "op"))),
     "futex": Shown("futex_op", 0x7F, _FUTEX_SHOWN),
+    # strace's io.c: the offset is pos_l alone on a 64-bit kernel (pos_h unused)
+    **{n: Shown("iovcnt", 0, {0: ("fd", "iov", "iovcnt", "pos_l")}) for n in ("preadv", "pwritev")},
+    **{n: Shown("iovcnt", 0, {0: ("fd", "iov", "iovcnt", "pos_l", "flags")}) for n in ("preadv2", "pwritev2")},
     # strace's mem.c: new_address only when both MREMAP_MAYMOVE and MREMAP_FIXED are set
     "mremap": Shown("flags", 3, {3: None}, ("old_address", "old_size", "new_size", "flags")),
     # strace's prctl.c: the options that print no argument, and those that print one
@@ -667,13 +672,19 @@ ARRAY_SLOTS = 256       # bytes of a struct array read (csrc/lxbrand.h LXB_TRACE
 STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wstatus"): "wait_status",
           ("clone", "parent_tid"): "int_ref", ("execve", "envp"): "env_count", ("execveat", "envp"): "env_count",
           ("epoll_ctl", "event"): "epoll_ctl_event", ("getdents64", "dirp"): "dirent_count",
-          ("timer_create", "timerid"): "int_ref"}
+          ("timer_create", "timerid"): "int_ref",
+          # struct iovec[]: strace's tprint_iov, the buffers' bytes at entry (writev) or, up to the
+          # result, at exit (readv; a failed one: their addresses)
+          **{(n, "iov"): "iov_in" for n in ("writev", "pwritev", "pwritev2", "vmsplice")},
+          **{(n, "iov"): "iov_out" for n in ("readv", "preadv", "preadv2")}}
 EPOLL_CTL_DEL = 2       # epoll_ctl_event: strace prints the event's address for EPOLL_CTL_DEL
 # (env_count: an environment strace counts, 0x7ffd... /* 4 vars */, when the tracer copied all of it)
 STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count": 5, "epoll_ctl_event": 6,
-               "dirent_count": 7}   # trace_fmt.c: tg_param.special
+               "dirent_count": 7, "iov_in": 8, "iov_out": 9}   # trace_fmt.c: tg_param.special
 SHOW = 32               # bytes and string characters printed before "..."
 ARRAY_LIMIT = 32        # argv entries read
+IOV_MAX = 32            # iovec entries printed before "..." (csrc/lxbrand.h LXB_IOV_MAX)
+IOV_ROOM = 768          # bytes of a tracer's iovec copy (its three slots)
 
 
 class Addr(int):
@@ -911,6 +922,8 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
                         v = _read(lambda: mem.read_bytes(addr, min(n, SHOW + 1)), addr)
                         if style == "hex" and isinstance(v, bytes):
                             v = HexBytes(v)
+            elif structs and target == "iovec" and array == "[]" and style in ("iov_in", "iov_out"):
+                v = _iov_arg(mem, addr, raw, sizes.get(i, 6), style, done, ret)
             elif target == "str" and array == "[]":
                 strv = getattr(mem, "read_strv", None)   # a tracer's copy holds the strings
                 v = _read(lambda: strv(addr) if strv else _strings(mem, addr), addr)
@@ -933,6 +946,111 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
                     v = _read(lambda: fn(mem.read_bytes(addr, min(count, ARRAY_SLOTS // one) * one), count), addr)
         out.append((name, v))
     return out
+
+
+class Iovec(list):
+    """struct iovec[] as strace's tprint_iov_upto prints it: each
+    {iov_base="ab", iov_len=2} (the base's address when the call failed,
+    readv's, or its buffer could not be read), "..." after 32 entries or
+    what the tracer's copy held, "... /* 0x7ffd... */" where an entry could
+    not be read.  Entries are {"iov_base": bytes or Addr, "iov_len": int,
+    "_more": the buffer went on past 32 bytes}; JSON gets the list (a bytes
+    base as its latin-1 text), "..." last when cut."""
+
+    fault: int = 0           # the address of the first entry not read, 0: none
+
+    def __str__(self) -> str:
+        out = []
+        for e in self:
+            if e is ...:
+                out.append("..." + (f" /* {self.fault:#x} */" if self.fault else ""))
+                continue
+            b = e["iov_base"]
+            base = show(b) + ("..." if e["_more"] else "") if isinstance(b, bytes) else str(b)
+            out.append(f"{{iov_base={base}, iov_len={e['iov_len']}}}")
+        return "[" + ", ".join(out) + "]"
+
+
+def iov_packed(mem, addr: int, count: int, left: Optional[int]) -> tuple[bytes, bool]:
+    """The tracer's packing of an iovec array (csrc/trace.c copy_iov), read
+    through mem.read_bytes: (bytes, cut).  left: the bytes the buffers hold
+    in all (readv's result), None for no limit (writev)."""
+    body, bad, n, cut = bytearray(), 0, 0, False
+    left = (1 << 64) - 1 if left is None else max(left, 0)
+    for k in range(min(count, IOV_MAX)):
+        if 8 + len(body) + 16 > IOV_ROOM:
+            cut = True
+            break
+        try:
+            base, length = _st.unpack("<QQ", _exactly(mem.read_bytes(addr + 16 * k, 16), 16))
+        except OSError:
+            break
+        d = min(length, left)
+        left -= d
+        d = min(d, SHOW)
+        if 8 + len(body) + 16 + d > IOV_ROOM:
+            cut = True
+            break
+        data = bytes(d)
+        if d and base:
+            try:
+                data = _exactly(mem.read_bytes(base, d), d)[:d]
+            except OSError:
+                bad |= 1 << k
+        body += _st.pack("<QQ", base, length) + data
+        n += 1
+    if not n:
+        raise OSError(_errno.EFAULT, "iovec not read")
+    return _st.pack("<II", n, bad) + bytes(body), cut
+
+
+def iovecs(data: bytes, cut: bool, addr: int, count: int, left: Optional[int]) -> Iovec:
+    """An Iovec of the packed copy `data` (iov_packed's); left: as there,
+    or -1 for a call that failed (the bases' addresses)."""
+    n, bad = _st.unpack_from("<II", data)
+    out, off = Iovec(), 8
+    total = (1 << 64) - 1 if left is None else max(left, 0)
+    for k in range(n):
+        base, length = _st.unpack_from("<QQ", data, off)
+        d = min(length, total)
+        total -= d
+        shown = min(d, SHOW)
+        if left is not None and left < 0 or not base or bad >> k & 1:
+            b, more = Addr(base), False
+        else:
+            b, more = bytes(data[off + 16: off + 16 + shown]), d > SHOW
+        if off + 16 + shown > len(data):
+            raise OSError(_errno.EFAULT, "short iovec copy")
+        out.append({"iov_base": b, "iov_len": length, "_more": more})
+        off += 16 + shown
+    if count > n:
+        if not cut and n < IOV_MAX:
+            out.fault = addr + 16 * n
+        out.append(...)
+    return out
+
+
+def _iov_arg(mem, addr: "Addr", raw, j: int, style: str, done: bool, ret: Optional[int]):
+    """An iovec[] argument (decode.args): its Iovec, [] for none, or its address."""
+    if j >= len(raw):
+        return addr
+    count = raw[j] & (1 << 64) - 1                  # strace's print_array: the register, unsigned
+    if count * 16 >= 1 << 64 or addr + count * 16 >= 1 << 64:
+        return addr
+    if count == 0:
+        return Iovec()
+    if style == "iov_out":
+        if not done or ret is None:
+            return addr
+        left = ret if ret >= 0 else -1
+    else:
+        left = None
+    reader = getattr(mem, "read_iov", None)           # a tracer's copy holds the packing
+    try:
+        data, cut = reader(addr) if reader else iov_packed(mem, addr, count, None if left is None else max(left, 0))
+        return iovecs(data, cut, addr, count, left)
+    except (OSError, _st.error):
+        return addr
 
 
 def _exactly(data: bytes, n: int) -> bytes:
@@ -1038,7 +1156,7 @@ def show(value) -> str:
         return '"' + _escape(value.encode(errors="surrogateescape")) + '"'
     if isinstance(value, (str, bytes)):
         return _quote(value)
-    if isinstance(value, (SigSet, PollFds, EnvList, DirentCount)):
+    if isinstance(value, (SigSet, PollFds, EnvList, DirentCount, Iovec)):
         return str(value)
     if isinstance(value, list):
         return "[" + ", ".join("..." if v is ... else show(v) for v in value) + "]"
