@@ -178,23 +178,42 @@ def _bpftool(what):
     return json.loads(r.stdout or "[]")
 
 
+def _prog_ids_of(pid):
+    """The BPF programs process pid holds (its fds' fdinfo prog_id)."""
+    ids = set()
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            text = open(f"/proc/{pid}/fdinfo/{fd}").read()
+        except OSError:
+            continue
+        ids |= {int(line.split()[1]) for line in text.splitlines() if line.startswith("prog_id:")}
+    return ids
+
+
 @needs_perf
 @pytest.mark.skipif(not shutil.which("bpftool"), reason="bpftool is not installed")
-def test_nothing_stays_attached_after_lxrun(rootfs, tmp_path):
+@pytest.mark.parametrize("end", ["exit", "sigkill"])
+def test_nothing_stays_attached_after_lxrun(rootfs, tmp_path, end):
     """The programs are attached for the run only: once lxrun has exited
     (and the grandchild that waits for the detaching's RCU grace periods
-    has gone), bpftool shows none of stats.bpf.c's programs and no raw
-    tracepoint link of theirs."""
-    names = {"bs_sys_enter", "bs_sys_exit", "bs_fork", "bs_exit", "bs_signal"}
-
-    def ours():
-        progs = {p["id"] for p in _bpftool("prog") if p.get("name") in names}
-        links = [lk for lk in _bpftool("link") if lk.get("prog_id") in progs]
-        return progs, links
-    p, _ = stats(FRONT, "perf", [rootfs, "sh", "-c", "ls / >/dev/null"], tmp_path, check_front=False)
-    assert p.returncode == 0
+    has gone), or was killed by SIGKILL mid-run, bpftool shows none of the
+    programs lxrun held and no link to them."""
+    lx = subprocess.Popen([FRONT, "--stats", "-o", str(tmp_path / "s"), rootfs, "sleep",
+                           "1" if end == "exit" else "30"], env=dict(os.environ, LXBRAND_STATS="perf"), stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    held = set()
     for _ in range(100):
-        progs, links = ours()
+        held = _prog_ids_of(lx.pid)
+        if len(held) >= 5:
+            break
+        time.sleep(0.02)
+    assert len(held) >= 5, held          # the five programs, attached before the guest runs
+    if end == "sigkill":
+        lx.kill()
+    assert lx.wait(timeout=60) == (-9 if end == "sigkill" else 0)
+    for _ in range(100):
+        progs = {p["id"] for p in _bpftool("prog")} & held
+        links = [lk for lk in _bpftool("link") if lk.get("prog_id") in held]
         if not progs and not links:
             break
         time.sleep(0.05)
