@@ -198,8 +198,8 @@ def test_nothing_stays_attached_after_lxrun(rootfs, tmp_path, end):
     (and the grandchild that waits for the detaching's RCU grace periods
     has gone), or was killed by SIGKILL mid-run, bpftool shows none of the
     programs lxrun held and no link to them."""
-    lx = subprocess.Popen([FRONT, "--stats", "-o", str(tmp_path / "s"), rootfs, "sleep",
-                           "1" if end == "exit" else "30"], env=dict(os.environ, LXBRAND_STATS="perf"), stdout=subprocess.DEVNULL,
+    argv = [FRONT, "--stats", "-o", str(tmp_path / "s"), rootfs, "sleep", "1" if end == "exit" else "30"]
+    lx = subprocess.Popen(argv, env=dict(os.environ, LXBRAND_STATS="perf"), stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
     held = set()
     for _ in range(100):
