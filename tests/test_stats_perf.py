@@ -119,6 +119,12 @@ DETERMINISTIC = {
                 "    try: os.stat(f'/nonexist-{i}')\n    except FileNotFoundError: pass\n"
                 "print(json.dumps({'a': 1}))"],
     "dd": ["dd", "if=/dev/zero", "of=/dev/null", "bs=1", "count=20000"],
+    # a read a timer's signal interrupts three times: -ERESTARTSYS at its
+    # exit, settled by the handler's rt_sigreturn, then read again
+    "restart": ["python3", "-c", "import os, signal\nr, w = os.pipe()\nn = 0\ndef h(sig, frame):\n"
+                "    global n\n    n += 1\n    if n == 3:\n        signal.setitimer(signal.ITIMER_REAL, 0)\n"
+                "        os.write(w, b'x')\nsignal.signal(signal.SIGALRM, h)\n"
+                "signal.setitimer(signal.ITIMER_REAL, 0.05, 0.05)\nprint(os.read(r, 1), n)"],
 }
 
 
@@ -134,6 +140,8 @@ def test_stats_counts_what_the_trace_lines_show(rootfs, tmp_path, name):
     pt, lines = traced(args, tmp_path)
     assert pk.returncode == pt.returncode == 0, (pk.stderr, pt.stderr)
     same(kernel, lines, ignore=set())
+    if name == "restart":
+        assert kernel["read"][1] == {"ERESTARTSYS": 3}, kernel["read"]
     out = tmp_path / "both.json"
     subprocess.run([FRONT, "--trace", "--trace-format", "json", "--stats", "--stats-format", "json", "-o", str(out),
                     *args], check=True, capture_output=True, timeout=300)
