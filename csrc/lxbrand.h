@@ -312,7 +312,9 @@ void lxb_pty_drain(int master_fd, int timeout_ms);
 
 /* record kinds and flags */
 #define LXB_REC_SYSCALL 1
-#define LXB_REC_SIGNAL 2         /* nr: signo, code: si_code, args[0..2]: si_pid si_uid si_status */
+#define LXB_REC_SIGNAL 2         /* nr: signo, code: si_code, args[0..2]: si_pid si_uid si_status;
+                                    slot 0 (slot_len LXB_SIGINFO_COPY): the siginfo's first bytes */
+#define LXB_SIGINFO_COPY 48
 #define LXB_REC_EXIT 3           /* ret: the wait status */
 #define LXB_REC_NEWTASK 4        /* a task first seen */
 #define LXB_RECF_NORESULT 1      /* the task was gone (or exec'd) before the call returned */

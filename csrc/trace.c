@@ -649,6 +649,11 @@ static void signal_stop(struct lxb_tracer *tr, struct task *t, int sig)
         r.args[0] = (uint64_t)(int64_t)si.si_pid;
         r.args[1] = si.si_uid;
         r.args[2] = (uint64_t)(int64_t)si.si_status;
+        /* the siginfo whole, as strace prints it (SIGCHLD's status and
+           times, a fault's address): its first 48 bytes in slot 0 */
+        memcpy(r.slot[0], &si, LXB_SIGINFO_COPY);
+        r.slot_arg[0] = 0;
+        r.slot_len[0] = LXB_SIGINFO_COPY;
     }
     emit(tr, &r);
     resume(t, sig);

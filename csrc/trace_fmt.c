@@ -2373,10 +2373,22 @@ static void put_si_code(struct lxb_sink *s, int sig, int32_t code, int json)
 
 static void put_signal(struct lxb_tracer *t, struct lxb_sink *s, const struct lxb_trace_rec *r)
 {
-    char tmp[16];
+    char tmp[16], text[1024];
     const char *sig = signame(r->nr, tmp, sizeof tmp);
     int32_t spid = (int32_t)(uint32_t)r->args[0];
     uint32_t suid = (uint32_t)r->args[1];
+    struct tbuf b = {text, 0, sizeof text};
+    unsigned char si[LXB_SIGINFO_COPY];
+
+    /* the siginfo the tracer kept (trace.Recorder: decode._siginfo), its
+       sender as args[0] and args[1] say (a host uid mapped into the zone) */
+    text[0] = 0;
+    if (r->slot_arg[0] == 0 && r->slot_len[0] >= LXB_SIGINFO_COPY) {
+        memcpy(si, r->slot[0], sizeof si);
+        memcpy(si + 16, &spid, 4);
+        memcpy(si + 20, &suid, 4);
+        tb_siginfo(&b, si, t->format == LXB_TRACE_JSON);
+    }
 
     if (t->format == LXB_TRACE_JSON) {
         put_head_json(t, s, "signal", r);
@@ -2388,7 +2400,21 @@ static void put_signal(struct lxb_tracer *t, struct lxb_sink *s, const struct lx
         put_i64(s, spid);
         put_s(s, ", \"si_uid\": ");
         put_u64(s, suid);
+        if (text[0]) {
+            put_s(s, ", \"siginfo\": ");
+            put_s(s, text);
+        }
         put_s(s, "}\n");
+        return;
+    }
+    if (text[0]) {   /* strace's printsiginfo: SIGCHLD's status and times, a fault's address */
+        put_s(s, "[pid ");
+        put_i64(s, r->tid);
+        put_s(s, "] --- ");
+        put_s(s, sig);
+        P(' ');
+        put_s(s, text);
+        put_s(s, " ---\n");
         return;
     }
     put_s(s, "[pid ");

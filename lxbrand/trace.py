@@ -381,8 +381,14 @@ class Recorder:
             sig, si_code = _signame(nr), decode.si_code(nr, code)      # CLD_EXITED, SI_USER, or the number
             ev = Event(type="signal", pid=pid, tid=tid, time=(t_entry - self.t0) / 1e9, signal=sig,
                        si_code=_jsonable(si_code), si_pid=_int32(a0), si_uid=a1 & 0xFFFFFFFF)
+            info = None
+            if s0 == 0 and l0 >= lib.LXB_SIGINFO_COPY:      # the siginfo the tracer kept, its sender as args say
+                si = data[:lib.LXB_SIGINFO_COPY]
+                info = decode._siginfo(si[:16] + struct.pack("<iI", _int32(a0), a1 & 0xFFFFFFFF) + si[24:])
+                ev["siginfo"] = _jsonable(info)
             if self.reference and o.format == "text":
-                ev.line = (f"[pid {tid}] --- {sig} {{si_signo={sig}, si_code={si_code}, si_pid={_int32(a0)}, "
+                ev.line = (f"[pid {tid}] --- {sig} {decode.show(info)} ---" if info is not None else
+                           f"[pid {tid}] --- {sig} {{si_signo={sig}, si_code={si_code}, si_pid={_int32(a0)}, "
                            f"si_uid={a1 & 0xFFFFFFFF}}} ---")
             self._deliver(ev)
         elif kind == lib.LXB_REC_EXIT:

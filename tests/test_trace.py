@@ -3,6 +3,7 @@ what real programs of the cached rootfs did (file names, byte counts, fds,
 errnos), and a traced zone behaving as an untraced one."""
 import json
 import os
+import struct
 import subprocess
 import sys
 
@@ -563,6 +564,18 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
             ref.feed(rec, rec[-1])
             sink.feed(raw)
             n += 1
+    # signals with the siginfo the tracer kept (SIGCHLD's status and times, a fault's address, a timer's)
+    for signo, code, body in ((17, 1, struct.pack("<iIiIqq", 42, 1000, 3, 0, 7, 123)),
+                              (17, 2, struct.pack("<iIiIqq", 42, 1000, 9, 0, 0, 0)),
+                              (11, 1, struct.pack("<Qqqq", 0x10, 0, 0, 0)), (14, -2, struct.pack("<iIiIqq", 5, 1, 7, 0, 0, 0)),
+                              (10, 0, struct.pack("<iIiIqq", 42, 1000, 0, 0, 0, 0)), (0, 0, bytes(32)),
+                              (31, 1, struct.pack("<QiI", 0x401000, 257, 0xC000003E) + bytes(16))):
+        si = struct.pack("<iIiI", signo, 0, code, 0) + body
+        pid_, uid_ = struct.unpack_from("<iI", si, 16)
+        raw = trace.RECORD.pack(lib.LXB_REC_SIGNAL, 0, 3, 4, signo, code, pid_ & (1 << 64) - 1, uid_, 0, 0, 0, 0, 0,
+                                10**7, 10**7, 99, 0, 255, 255, 0, 48, 0, 0, 0, si.ljust(768, b"\0"))
+        ref.feed(trace.RECORD.unpack(raw), si.ljust(768, b"\0"))
+        sink.feed(raw)
     # signals and exits
     for kind, nr, ret, a0 in ((lib.LXB_REC_SIGNAL, 10, 0, 0xFFFFFFFF), (lib.LXB_REC_SIGNAL, 40, 0, 5),
                               (lib.LXB_REC_EXIT, 0, 7 << 8, 0), (lib.LXB_REC_EXIT, 0, 9, 0),
@@ -594,7 +607,10 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
                      "sigev_notify=SIGEV_THREAD_ID, sigev_notify_thread_id=", "sigev_notify_function=",
                      "sigev_signo=99, sigev_notify=SIGEV_NONE", "sigev_notify=0x7 /* SIGEV_??? */",
                      "writev(", "[{iov_base=\"", "\"..., iov_len=", "{iov_base=NULL, iov_len=", "{iov_base=0xdead0000, ",
-                     "iov_len=1099511627776}", "}, ...], ", ", ... /* 0x", "readv(", "}], 2) = -1 EFAULT", "[], 0"):
+                     "iov_len=1099511627776}", "}, ...], ", ", ... /* 0x", "readv(", "}], 2) = -1 EFAULT", "[], 0",
+                     "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=42, si_uid=1000, si_status=3, si_utime=7",
+                     "si_status=SIGKILL, si_utime=0, si_stime=0} ---", "--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, "
+                     "si_addr=0x10} ---", "--- SIGALRM {si_signo=SIGALRM, si_code=SI_TIMER, si_timerid=", "--- 0 {}"):
             assert seen in want, seen
 
 
@@ -1891,3 +1907,71 @@ def test_iovecs_in_json_are_lists(rootfs, tmp_path, front):
     assert v2["args"]["flags"] == "RWF_DSYNC" and "pos_h" not in v2["args"]
     cut = next(e for e in calls if e["syscall"] == "writev" and e["errno"] == "EFAULT")
     assert cut["args"]["iov"][0] == {"iov_base": "ab", "iov_len": 2} and cut["args"]["iov"][1] == "..."
+
+
+_SIGNAL_PROGRAM = r'''
+import os, signal, time
+os.access("/lxb13-start", os.F_OK)
+signal.signal(signal.SIGUSR1, lambda *a: None)
+if os.fork() == 0:
+    os._exit(3)
+time.sleep(0.3)
+os.kill(os.getpid(), signal.SIGUSR1)
+os.wait()
+pid = os.fork()
+if pid == 0:
+    time.sleep(5)
+    os._exit(0)
+os.kill(pid, signal.SIGKILL)
+os.wait()
+signal.setitimer(signal.ITIMER_REAL, 0.01)
+signal.signal(signal.SIGALRM, lambda *a: None)
+time.sleep(0.3)
+'''
+
+
+@pytest.mark.skipif(not _strace_in_a_user_namespace(), reason="needs strace and user namespaces")
+@pytest.mark.parametrize("mode", ["bpf", "ptrace"])
+def test_signal_lines_are_straces(rootfs, tmp_path, mode):
+    """A python3 whose child exits with 3, which sends itself SIGUSR1, kills
+    a child with SIGKILL and gets a timer's SIGALRM: its signal lines are
+    host strace's (printsiginfo: SIGCHLD's si_status, si_utime, si_stime;
+    the sender's pid and uid), from the BPF tracer and from ptrace; the pids
+    masked (the zone's are one more: python3 is pid 1 in strace's namespace)."""
+    import re
+    if mode == "bpf" and (os.geteuid() != 0 or lib_bpf_probe() < 0):
+        pytest.skip("BPF programs cannot be loaded here")
+    zone = tmp_path / "zone.txt"
+    r = subprocess.run(["lxrun", "--trace=access,kill", "-o", str(zone), rootfs, "python3", "-c", _SIGNAL_PROGRAM],
+                       capture_output=True, timeout=120, env=dict(os.environ, LXBRAND_TRACE=mode))
+    assert r.returncode == 0, r.stderr
+    native = tmp_path / "strace.txt"
+    r = subprocess.run(["strace", "-f", "-qq", "-e", "trace=access,kill", "-o", str(native),
+                        "unshare", "-r", "--fork", "--pid", "--mount-proc", "-m", "sh", "-c",
+                        f"mount -t tmpfs tmpfs {rootfs}/tmp && exec chroot {rootfs} python3 -c \"$0\"",
+                        _SIGNAL_PROGRAM], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+    def signals(path):
+        out, main = [], None
+        for line in path.read_text().splitlines():
+            pid = re.match(r"^(?:\[pid\s+(\d+)\]|(\d+))\s", line)
+            pid = pid and (pid.group(1) or pid.group(2))
+            if main is None and "/lxb13-start" in line:
+                main = pid
+            m = re.search(r"--- (SIG\w+) (\{.*\}) ---$", line)
+            if main is not None and pid == main and m:
+                out.append(_times_masked(re.sub(r"si_pid=\d+", "si_pid=N", m.group(0))))
+        return out
+    ours, theirs = signals(zone), signals(native)
+    assert ours == theirs and len(ours) == 4, (ours, theirs)
+    text = "\n".join(ours)
+    assert "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=N, si_uid=0, si_status=3, si_utime=T, " in text
+    assert "si_code=CLD_KILLED, si_pid=N, si_uid=0, si_status=SIGKILL, " in text
+    assert "--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=N, si_uid=0} ---" in text
+    assert "--- SIGALRM {si_signo=SIGALRM, si_code=SI_KERNEL} ---" in text
+
+
+def lib_bpf_probe() -> int:
+    from lxbrand._csup import lib
+    return lib.lxb_bpftrace_probe()

@@ -59,6 +59,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define IOV_SHOW 32
 #define IOV_ROOM (BT_SLOTS * BT_SLOT)
 #define SLOT_MORE 254
+#define SIGINFO_COPY 48          /* LXB_SIGINFO_COPY: a signal record's siginfo, in slot 0 */
+#define D_HOSTUID 1              /* bt_task.dhostuid: args[1] is a host uid */
+#define D_SIGINFO 2              /* bt_task.dhostuid: spill[0..47] holds the deferred signal's siginfo */
 #define MODE_RECORD 1
 #define MODE_ANSWER 2
 #define SLOT_NONE 255
@@ -390,24 +393,59 @@ __noinline int copy_one(struct bt_task *t, __u64 i, __u64 cp, __u64 at_exit)
     return failed;
 }
 
+/* one entry k of an iovec array at addr (copy_iov): stored at the record's
+   slot_len[0] (the packing's end so far), its buffer's first bytes after
+   it, as many as the bytes left of the total (in the spill) allow, at most
+   IOV_SHOW.  Returns 0 (stored), 1 (no room: the array is cut), 2 (the
+   entry could not be read).  A function of its own, verified once for any
+   k: the loop that calls it stays a few instructions a pass */
+__noinline int copy_iov_one(struct bt_task *t, __u64 k, __u64 addr)
+{
+    volatile __u64 *left;
+    volatile __u16 *at;
+    __u64 e[2], o, d, l;
+    char *base;
+
+    if (!t)
+        return 2;
+    base = (char *)t->rec.slot;
+    at = (volatile __u16 *)&t->rec.slot_len[0];
+    left = (volatile __u64 *)(t->spill + BT_SPILL - 8);
+    o = *at;
+    if (o > IOV_ROOM - 16)
+        return 1;
+    if (bpf_probe_read_user(e, sizeof e, (const void *)(addr + 16 * k)) != 0)
+        return 2;
+    l = *left;
+    d = e[1] < l ? e[1] : l;
+    *left = l - d;
+    if (d > IOV_SHOW)
+        d = IOV_SHOW;
+    if (o + 16 + d > IOV_ROOM)
+        return 1;
+    *(__u64 *)(base + o) = e[0];
+    *(__u64 *)(base + o + 8) = e[1];
+    /* a NULL base's read fails too: decoded as NULL whatever its bit */
+    if (bpf_probe_read_user(base + o + 16, (__u32)d, (const void *)e[0]) != 0)
+        *(__u32 *)(base + 4) |= 1u << (k & 31);
+    *at = (__u16)(o + 16 + d);
+    return 0;
+}
+
 /* COPY_IOV_IN at entry, COPY_IOV_OUT at the exit: trace.c copy_iov's
    packing of a struct iovec array and each buffer's first bytes, from slot
    0 on (the only copy of its calls; bt_task.spill covers an access the
-   verifier cannot place).  Each entry is read to the stack, then stored:
-   a buffer's bytes follow it unaligned.  A failed buffer or array read at
-   entry returns 1 (taken again at the exit, as copy_one's).  What the
-   verifier walks stays linear: the unread-buffer bits go to the record,
-   not to a register */
+   verifier cannot place, and its last 8 bytes hold the bytes left of the
+   total).  A failed buffer or array read at entry returns 1 (taken again
+   at the exit, as copy_one's) */
 __noinline int copy_iov(struct bt_task *t, __u64 cp, __u64 at_exit)
 {
     __u32 arg = cp & 0xff, how = (cp >> 8) & 0xff, lenarg = (cp >> 16) & 0xff;
     __u32 k, n = 0;
-    __u64 addr, cnt, e[2], off;
-    volatile __u64 *left;
-    volatile __u16 *at;
+    __u64 addr, cnt, off;
     struct bt_rec *r;
     char *base;
-    int cut = 0, fault = 0;
+    int cut = 0, fault = 0, rc;
 
     if (!t || arg >= 6 || lenarg >= 6)
         return 0;
@@ -419,53 +457,26 @@ __noinline int copy_iov(struct bt_task *t, __u64 cp, __u64 at_exit)
     if (addr == 0)
         return 0;
     base = (char *)r->slot;
-    /* where the next entry goes and the bytes left of the total live in
-       memory, not registers, and nothing in the loop reads `how`: the
-       verifier sees each pass start alike, whatever the last one took */
-    at = (volatile __u16 *)&r->slot_len[0];
-    left = (volatile __u64 *)(t->spill + BT_SPILL - 8);
-    *at = 8;
-    *left = how == COPY_IOV_IN ? ~0ull : r->ret < 0 ? 0 : (__u64)r->ret;
+    r->slot_len[0] = 8;
+    *(volatile __u64 *)(t->spill + BT_SPILL - 8) = how == COPY_IOV_IN ? ~0ull : r->ret < 0 ? 0 : (__u64)r->ret;
     *(__u32 *)(base + 4) = 0;
     for (k = 0; k < IOV_MAX; k++) {
-        __u64 o, d, l;
         if (k >= cnt)
             break;
-        o = *at;
-        if (o > IOV_ROOM - 16) {
-            cut = 1;
+        rc = copy_iov_one(t, k, addr);
+        if (rc) {
+            cut = rc == 1;
+            fault = rc == 2;
             break;
         }
-        if (bpf_probe_read_user(e, sizeof e, (const void *)(addr + 16 * (__u64)k)) != 0) {
-            fault = 1;
-            break;
-        }
-        l = *left;
-        d = e[1] < l ? e[1] : l;
-        *left = l - d;
-        if (d > IOV_SHOW)
-            d = IOV_SHOW;
-        if (o + 16 + d > IOV_ROOM) {
-            cut = 1;
-            break;
-        }
-        *(__u64 *)(base + o) = e[0];
-        *(__u64 *)(base + o + 8) = e[1];
-        /* a NULL base's read fails too: decoded as NULL whatever its bit */
-        if (bpf_probe_read_user(base + o + 16, (__u32)d, (const void *)e[0]) != 0)
-            *(__u32 *)(base + 4) |= 1u << k;
-        *at = (__u16)(o + 16 + d);
         n = k + 1;
     }
-    how = (cp >> 8) & 0xff;
-    if (how == COPY_IOV_IN && (fault || *(__u32 *)(base + 4)))
-        fault = 2;               /* taken again at the exit */
     if (n == 0) {
-        *at = 0;
-        return fault == 2;
+        r->slot_len[0] = 0;
+        return how == COPY_IOV_IN && fault;
     }
     *(__u32 *)base = n;
-    off = *at;
+    off = r->slot_len[0];
     r->slot_arg[0] = (__u8)arg;
     if (cut)
         r->slot_trunc |= 1;
@@ -473,7 +484,7 @@ __noinline int copy_iov(struct bt_task *t, __u64 cp, __u64 at_exit)
         r->slot_arg[1] = SLOT_MORE;
     if (off > 2 * BT_SLOT)
         r->slot_arg[2] = SLOT_MORE;
-    return fault == 2;
+    return how == COPY_IOV_IN && (fault || *(__u32 *)(base + 4));
 }
 
 /* the copies of spec s.  At entry (at_exit 0): every slot.  At the exit:
@@ -538,7 +549,12 @@ static __always_inline void deferred(struct bt_task *t, __u32 tid, __u32 sk)
         a->rec.args[0] = t->dargs[0];
         a->rec.args[1] = t->dargs[1];
         a->rec.args[2] = t->dargs[2];
-        a->rec.pad = (__u16)t->dhostuid;
+        a->rec.pad = (__u16)(t->dhostuid & D_HOSTUID);
+        if (t->dhostuid & D_SIGINFO) {
+            __builtin_memcpy(a->rec.slot[0], t->spill, SIGINFO_COPY);
+            a->rec.slot_arg[0] = 0;
+            a->rec.slot_len[0] = SIGINFO_COPY;
+        }
         a->rec.t_entry = a->rec.t_exit = bpf_ktime_get_ns();
         output(&a->rec);
     }
@@ -810,7 +826,6 @@ int bt_signal(struct bpf_raw_tracepoint_args *ctx)
     int signo = (int)ctx->args[0];
     void *info = (void *)ctx->args[1];
     struct bt_task *t, *a;
-    int si[7];
 
     if (!bt_in_zone(&traced, tgid))
         return 0;
@@ -840,12 +855,16 @@ int bt_signal(struct bpf_raw_tracepoint_args *ctx)
     rec_init(&a->rec, REC_SIGNAL, a, tid);
     a->rec.nr = signo;
     a->rec.t_entry = a->rec.t_exit = bpf_ktime_get_ns();
-    /* kernel_siginfo: signo errno code, then pid uid status (the uapi layout) */
-    if (info && bpf_probe_read_kernel(si, sizeof si, info) == 0) {
+    /* kernel_siginfo: signo errno code, then pid uid status (the uapi
+       layout); its first 48 bytes in slot 0, as trace.c keeps them */
+    if (info && bpf_probe_read_kernel(a->rec.slot[0], SIGINFO_COPY, info) == 0) {
+        int *si = (int *)a->rec.slot[0];
         a->rec.code = si[2];
         a->rec.args[0] = (__u64)(__s64)si[4];
         a->rec.args[1] = (__u32)si[5];
         a->rec.args[2] = (__u64)(__s64)si[6];
+        a->rec.slot_arg[0] = 0;
+        a->rec.slot_len[0] = SIGINFO_COPY;
     }
     output(&a->rec);
     return 0;
@@ -869,7 +888,6 @@ int bt_generate(struct bpf_raw_tracepoint_args *ctx)
     struct signal_struct *sig;
     __u32 ttgid, ttid, when = 0;
     struct bt_task *t;
-    int si[7];
 
     ttgid = (__u32)BPF_CORE_READ(target, tgid);
     if (!bt_in_zone(&traced, ttgid) || signo == SIGKILL)
@@ -896,11 +914,15 @@ int bt_generate(struct bpf_raw_tracepoint_args *ctx)
     t->dcode = 0;
     t->dargs[0] = t->dargs[1] = t->dargs[2] = 0;
     t->dhostuid = 0;
-    if ((unsigned long)info > 1 && bpf_probe_read_kernel(si, sizeof si, info) == 0) {
+    /* its siginfo kept in the spill (room no copy writes to: slots stop at
+       their end) until deferred() shows it */
+    if ((unsigned long)info > 1 && bpf_probe_read_kernel(t->spill, SIGINFO_COPY, info) == 0) {
+        int *si = (int *)t->spill;
         t->dcode = si[2];
         t->dargs[0] = (__u64)(__s64)si[4];
         t->dargs[1] = (__u32)si[5];
         t->dargs[2] = (__u64)(__s64)si[6];
+        t->dhostuid = D_SIGINFO;
     } else if ((unsigned long)info == 0) {
         /* SEND_SIG_NOINFO: SI_USER from the sender (__send_signal_locked);
            its uid is the host's here, lxrun maps it into the zone */
@@ -908,7 +930,7 @@ int bt_generate(struct bpf_raw_tracepoint_args *ctx)
         t->dcode = 0;
         t->dargs[0] = (__u64)(__s64)inner_nr(BPF_CORE_READ(cur, group_leader, thread_pid));
         t->dargs[1] = (__u32)bpf_get_current_uid_gid();
-        t->dhostuid = 1;
+        t->dhostuid = D_HOSTUID;
     } else {
         t->dcode = 0x80;             /* SEND_SIG_PRIV: SI_KERNEL */
     }
