@@ -303,6 +303,8 @@ void lxb_pty_drain(int master_fd, int timeout_ms);
                                     each buffer, packed from its slot on through the next (trace.c copy_iov) */
 #define LXB_COPY_IOV_OUT 6       /* the same at exit, the buffers up to the call's result in all (readv) */
 #define LXB_COPY_LEN_RET 7
+#define LXB_COPY_INT_INOUT 8     /* an int the call reads and writes (a socklen): 4 bytes at entry; at exit, on
+                                    success, the int then, the entry's after it (slot_len 8) */
 #define LXB_IOV_MAX 32           /* iovec entries copied (strace prints 32, then "...") */
 #define LXB_IOV_SHOW 32          /* bytes copied of each buffer (strace -s 32) */
 

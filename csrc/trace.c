@@ -379,7 +379,26 @@ static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int 
         copy_iov(t, c, i);
         return;
     }
-    if (c->how == LXB_COPY_STR && !at_exit) {
+    if (c->how == LXB_COPY_INT_INOUT) {   /* at entry the int; at exit the int then, the entry's after it */
+        if (!at_exit) {
+            if (peek(t->host, addr, dst, 4) != 4)
+                return;
+            n = 4;
+        } else {
+            if (r->ret < 0 || peek(t->host, addr, dst + 4, 4) != 4)
+                return;
+            if (r->slot_arg[i] == c->arg && r->slot_len[i] == 4) {   /* swap: after, then before */
+                char tmp[4];
+                memcpy(tmp, dst, 4);
+                memcpy(dst, dst + 4, 4);
+                memcpy(dst + 4, tmp, 4);
+                n = 8;
+            } else {
+                memcpy(dst, dst + 4, 4);
+                n = 4;
+            }
+        }
+    } else if (c->how == LXB_COPY_STR && !at_exit) {
         n = peek_str(t->host, addr, dst, LXB_TRACE_SLOT, &cut);
     } else if (c->how == LXB_COPY_STRV && !at_exit) {
         uint64_t ptrs[16];
@@ -617,7 +636,7 @@ static void exit_stop(struct lxb_tracer *tr, struct task *t)
     r->ret = errno ? -ENOSYS : rax;
     s = (r->nr >= 0 && r->nr < LXB_NR_MAX) ? &tr->spec[r->nr] : NULL;
     for (i = 0; s && i < s->ncopy && i < LXB_TRACE_SLOTS; i++)
-        if (s->copy[i].how == LXB_COPY_OUT || s->copy[i].how == LXB_COPY_IOV_OUT)
+        if (s->copy[i].how == LXB_COPY_OUT || s->copy[i].how == LXB_COPY_IOV_OUT || s->copy[i].how == LXB_COPY_INT_INOUT)
             copy_arg(t, &s->copy[i], i, 1);
     emit(tr, r);
     t->in_syscall = 0;

@@ -952,6 +952,8 @@ static int struct_text(int target, const unsigned char *d, size_t n, struct tbuf
         return 1;
     case T_SOCKADDR: {
         unsigned family = n >= 2 ? (unsigned)le(d, 2) : (n == 1 ? d[0] : 0);
+        if (n < 2)   /* decode._sockaddr: shorter than its family (strace's decode_sockaddr), the address */
+            return 0;
         char ip[64];
         if (family == 1) { /* AF_UNIX */
             const unsigned char *path = d + (n >= 2 ? 2 : n);
@@ -1795,8 +1797,11 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
             if (pp->dir == D_INOUT && k0 != k && r->slot_len[k0] < 4)
                 return;                    /* decode._inout_int: a short copy, the address */
             v->i = (int32_t)le(d, 4);
-            before = (pp->dir == D_INOUT && k0 != k) ? (int32_t)le((const unsigned char *)r->slot[k0], 4)
-                                                      : (int32_t)v->i;
+            if (pp->dir == D_INOUT && n >= 8)   /* LXB_COPY_INT_INOUT: after the call, then before (trace._Copies) */
+                before = (int32_t)le(d + 4, 4);
+            else
+                before = (pp->dir == D_INOUT && k0 != k) ? (int32_t)le((const unsigned char *)r->slot[k0], 4)
+                                                          : (int32_t)v->i;
             v->text[0] = 0;
             if (json) {      /* the number (after the call) */
                 v->type = V_INT;

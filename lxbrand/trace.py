@@ -191,7 +191,7 @@ def copies(sc) -> list:
             elif target in ("int", "uint") and not array and direction == "inout":
                 # a length the call reads and writes (accept's addrlen): at exit, and at entry when
                 # there is room (recvfrom has none): [16], [128 => 16]
-                found += [(3, i, lib.LXB_COPY_OUT, 6, 4, 0), (4, i, lib.LXB_COPY_IN, 6, 4, 0)]
+                found.append((3, i, lib.LXB_COPY_INT_INOUT, 6, 8, 0))
             elif target in decode.FAST_STRUCTS and not array:
                 size = decode.FAST_STRUCTS[target][0]
                 if target == "sockaddr" and direction == "in" and sized < 6:
@@ -244,9 +244,13 @@ class _Copies:
             raise OSError(_errno.EFAULT, "not copied") from None
 
     def read_pair(self, addr, n):
-        """(first copy, last copy) of addr, each n bytes: the same copy when there was one."""
+        """(first copy, last copy) of addr, each n bytes: the same copy when there was one; an
+        LXB_COPY_INT_INOUT's 8 bytes are the int after the call, then before it."""
         try:
-            return self.first[addr][0][:n], self.by_addr[addr][0][:n]
+            data = self.by_addr[addr][0]
+            if n == 4 and len(data) >= 8:
+                return data[4:8], data[:4]
+            return self.first[addr][0][:n], data[:n]
         except KeyError:
             raise OSError(_errno.EFAULT, "not copied") from None
 

@@ -554,7 +554,7 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
         waits = any(c[3] == 4 and c[1] == 3 for c in trace.copies(sc))    # a wait status: more of its forms
         iov = any(c[1] in (lib.LXB_COPY_IOV_IN, lib.LXB_COPY_IOV_OUT) for c in trace.copies(sc))
         r = random.Random(f"iov {sc.name}") if iov else rng       # iovec calls: a sequence of their own
-        for _ in range(150 if iov else 120 if waits else 60 if rich else 12):
+        for _ in range(150 if iov else 120 if waits or sc.name in ("prctl", "ioctl") else 60 if rich else 12):
             raw = _record(sc, r, trace)
             rec = trace.RECORD.unpack(raw)
             try:
@@ -610,7 +610,7 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
                      "iov_len=1099511627776}", "}, ...], ", ", ... /* 0x", "readv(", "}], 2) = -1 EFAULT", "[], 0",
                      "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=42, si_uid=1000, si_status=3, si_utime=7",
                      "si_status=SIGKILL, si_utime=0, si_stime=0} ---", "--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, "
-                     "si_addr=0x10} ---", "--- SIGALRM {si_signo=SIGALRM, si_code=SI_TIMER, si_timerid=", "--- 0 {}"):
+                     "si_addr=0x10} ---", "--- SIGALRM {si_signo=SIGALRM, si_code=SI_TIMER, si_timerid=", "--- 0 {}", " => "):
             assert seen in want, seen
 
 
@@ -1797,6 +1797,13 @@ e.unregister(c.fileno())
 e.poll(0)
 p1, p2 = socket.socketpair()
 p1.getsockname()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(("127.0.0.1", 0))
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"ping", u.getsockname())
+u.recvfrom(100)
+d1, d2 = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+d1.send(b"pong")
+d2.recvfrom(100)
 '''
 
 
@@ -1807,7 +1814,8 @@ def test_socket_addresses_and_lengths_are_straces(rootfs, tmp_path, front):
     sockaddrs (IPv4, IPv6 with flowinfo and scope) and the lengths the calls
     read and write ([16], [128 => 16]) as host strace prints them, line by line."""
     ours, theirs = _traced_and_straced(rootfs, tmp_path, "lxrun" if front else PYCLI, _SOCKET_PROGRAM,
-                                       "access,bind,connect,accept4,getsockname,getpeername,epoll_ctl,epoll_wait")
+                                       "access,bind,connect,accept4,getsockname,getpeername,epoll_ctl,epoll_wait,"
+                                       "recvfrom")
     import re
     # ports differ, and so does epoll data's high half (python3 sets only its u32)
     ours, theirs = ([re.sub(r"u64=\d+", "u64=N", re.sub(r"htons\(\d+\)", "htons(PORT)", t)) for t in side]
@@ -1819,6 +1827,8 @@ def test_socket_addresses_and_lengths_are_straces(rootfs, tmp_path, front):
     assert "EPOLL_CTL_ADD, 5, {events=EPOLLIN|EPOLLET, data={u32=5, u64=" in text and "EPOLL_CTL_DEL, 4, ADDR) = 0" in text
     assert "data={u32=4, u64=" in text and "}}], " in text and ", 0) = 0" in text
     assert "{sa_family=AF_UNIX}, [" in text
+    assert 'recvfrom(10, "ping", 100, 0, {sa_family=AF_INET, sin_port=htons(PORT), sin_addr=inet_addr("127.0.0.1")}, ' \
+           "[16]) = 4" in text and ' => ' in text.split('"pong"')[1]
 
 
 _IOV_PROGRAM = r'''

@@ -55,6 +55,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define COPY_IOV_IN 5
 #define COPY_IOV_OUT 6
 #define COPY_LEN_RET 7
+#define COPY_INT_INOUT 8
 #define IOV_MAX 32
 #define IOV_SHOW 32
 #define IOV_ROOM (BT_SLOTS * BT_SLOT)
@@ -313,7 +314,25 @@ __noinline int copy_one(struct bt_task *t, __u64 i, __u64 cp, __u64 at_exit)
     dst = r->slot[i];
     if (addr == 0)
         return 0;
-    if (how == COPY_STR && !at_exit) {
+    if (how == COPY_INT_INOUT) {     /* trace.c copy_arg's: after, then before */
+        if (!at_exit) {
+            if (bpf_probe_read_user(dst, 4, (const void *)addr) != 0)
+                return 1;
+            n = 4;
+        } else {
+            if (r->ret < 0 || bpf_probe_read_user(dst + 4, 4, (const void *)addr) != 0)
+                return 0;
+            if (r->slot_arg[i] == arg && r->slot_len[i] == 4) {
+                __u32 before = *(__u32 *)dst;
+                *(__u32 *)dst = *(__u32 *)(dst + 4);
+                *(__u32 *)(dst + 4) = before;
+                n = 8;
+            } else {
+                *(__u32 *)dst = *(__u32 *)(dst + 4);
+                n = 4;
+            }
+        }
+    } else if (how == COPY_STR && !at_exit) {
         n = read_str(dst, BT_SLOT, addr, &cut);
         if (cut < 0) {
             cut = 0;
@@ -507,7 +526,7 @@ static __always_inline __u32 copy_all(struct bt_task *t, const struct bt_spec *s
                 t->rec.slot_len[i] = 0;
                 t->rec.slot_trunc &= (__u8)~(1u << i);
                 exit_copy = 0;
-            } else if (c->how != COPY_OUT && c->how != COPY_IOV_OUT) {
+            } else if (c->how != COPY_OUT && c->how != COPY_IOV_OUT && c->how != COPY_INT_INOUT) {
                 continue;
             }
         }

@@ -1245,6 +1245,8 @@ def _timespec(data: bytes) -> Name:
 
 def _sockaddr(data: bytes) -> Name:
     import socket
+    if len(data) < 2:           # strace's decode_sockaddr: shorter than its family, the address
+        raise OSError(_errno.EFAULT, "sockaddr shorter than its family")
     family = int.from_bytes(data[:2], "little")
     if family == socket.AF_UNIX:
         path = data[2:]
