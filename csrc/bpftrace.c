@@ -130,11 +130,12 @@ struct uid_extent {
 
 struct lxb_bpftrace {
     struct lxb_tracer *t;
+    const struct lxb_bpf_kind *k;    /* which object: &trace_kind, or perfstats.c's */
     /* the loaded programs and maps, as fds (a loader child's, or our own
-       load's, dup'd out of libbpf's object) */
-    int map[NMAPS];
-    int prog[NPROGS];
-    int link[NPROGS];            /* the raw tracepoints' attachments */
+       load's, dup'd out of libbpf's object): k->nmaps and k->nprogs of them */
+    int map[LXB_SET_MAPS];
+    int prog[LXB_SET_PROGS];
+    int link[LXB_SET_PROGS];     /* the raw tracepoints' attachments */
     int loader_sock;             /* lxb_bpftrace_preload: the loader's (or the holder's) fds come here */
     pid_t loader;
     int from_holder;             /* loader_sock is the holder's connection */
@@ -245,7 +246,9 @@ static void step(const char *what, uint64_t *t)
     *t = now;
 }
 
-static struct lxb_bpftrace *new_state(struct lxb_tracer *t)
+static const struct lxb_bpf_kind trace_kind;
+
+static struct lxb_bpftrace *new_state(struct lxb_tracer *t, const struct lxb_bpf_kind *k)
 {
     struct lxb_bpftrace *p = calloc(1, sizeof *p);
     int i;
@@ -253,9 +256,10 @@ static struct lxb_bpftrace *new_state(struct lxb_tracer *t)
     if (!p)
         return NULL;
     p->t = t;
-    for (i = 0; i < NMAPS; i++)
+    p->k = k;
+    for (i = 0; i < LXB_SET_MAPS; i++)
         p->map[i] = -1;
-    for (i = 0; i < NPROGS; i++)
+    for (i = 0; i < LXB_SET_PROGS; i++)
         p->prog[i] = p->link[i] = -1;
     p->loader_sock = p->stop_fd = p->epfd = -1;
     p->loader = -1;
@@ -299,19 +303,20 @@ static int kernel_build_id(char *hex, size_t len)
     return -1;
 }
 
-/* the compiled object's identity: FNV-1a over build/gen/trace_bpf_obj.h's
-   bytes 8 at a time (every run that asks the holder computes it: 20 us) */
-static uint64_t obj_hash(void)
+/* the compiled object's identity: FNV-1a over its bytes (build/gen/
+   trace_bpf_obj.h's, stats_bpf_obj.h's) 8 at a time (every run that asks
+   the holder computes it: 20 us) */
+static uint64_t obj_hash(const struct lxb_bpf_kind *k)
 {
     uint64_t h = 1469598103934665603ull, w;
     size_t i;
-    for (i = 0; i + 8 <= sizeof lxb_trace_bpf_obj; i += 8) {
-        memcpy(&w, lxb_trace_bpf_obj + i, 8);
+    for (i = 0; i + 8 <= k->obj_len; i += 8) {
+        memcpy(&w, k->obj + i, 8);
         h = (h ^ w) * 1099511628211ull;
     }
-    for (; i < sizeof lxb_trace_bpf_obj; i++)
-        h = (h ^ lxb_trace_bpf_obj[i]) * 1099511628211ull;
-    return h ^ sizeof lxb_trace_bpf_obj;
+    for (; i < k->obj_len; i++)
+        h = (h ^ k->obj[i]) * 1099511628211ull;
+    return h ^ k->obj_len;
 }
 
 /* the ring's size: 16 MiB, or LXBRAND_BPF_RING_KB's power of two (tests) */
@@ -334,7 +339,7 @@ static int min_btf_path(char *path, size_t len, char *dir, size_t dirlen)
 
     if (kernel_build_id(id, sizeof id) < 0)
         return -1;
-    h = obj_hash();
+    h = obj_hash(&trace_kind);
     if (cache && *cache)
         snprintf(dir, dirlen, "%s/bpf", cache);
     else if (home && *home)
@@ -490,12 +495,12 @@ out:
 static void close_set(struct lxb_bpftrace *p)
 {
     int i;
-    for (i = 0; i < NMAPS; i++)
+    for (i = 0; i < LXB_SET_MAPS; i++)
         if (p->map[i] >= 0) {
             close(p->map[i]);
             p->map[i] = -1;
         }
-    for (i = 0; i < NPROGS; i++)
+    for (i = 0; i < LXB_SET_PROGS; i++)
         if (p->prog[i] >= 0) {
             close(p->prog[i]);
             p->prog[i] = -1;
@@ -515,6 +520,30 @@ static int load(struct lxb_tracer *t, struct lxb_bpftrace *p, char *err, int err
     return rc;
 }
 
+/* the trace object's set, for a loader child (struct lxb_bpf_kind's load) */
+static int trace_load(int *maps, int *progs, char *err, int errlen)
+{
+    struct lxb_bpftrace p;
+    int i, rc;
+
+    memset(&p, 0, sizeof p);
+    for (i = 0; i < LXB_SET_MAPS; i++)
+        p.map[i] = -1;
+    for (i = 0; i < LXB_SET_PROGS; i++)
+        p.prog[i] = -1;
+    rc = load(NULL, &p, err, errlen);
+    memcpy(maps, p.map, sizeof p.map);
+    memcpy(progs, p.prog, sizeof p.prog);
+    return rc;
+}
+
+static const struct lxb_bpf_kind trace_kind = {
+    .what = "bpf", .sock = "bpf.sock", .lock = "bpf.lock", .comm = "lxb-bpf-holder",
+    .obj = lxb_trace_bpf_obj, .obj_len = sizeof lxb_trace_bpf_obj,
+    .nmaps = NMAPS, .nprogs = NPROGS, .traced = M_TRACED, .ring = 1, .keep_progs = 0,
+    .tracepoints = TRACEPOINTS, .load = trace_load,
+};
+
 /* the loader child's message: its load's rc and err, then (rc 0) the fds */
 struct loaded {
     int rc;
@@ -525,9 +554,10 @@ struct loaded {
 static int send_set(int sock, struct lxb_bpftrace *p, int rc, const char *err)
 {
     struct loaded msg;
-    char cbuf[CMSG_SPACE(sizeof(int) * (NMAPS + NPROGS))];
+    char cbuf[CMSG_SPACE(sizeof(int) * (LXB_SET_MAPS + LXB_SET_PROGS))];
     struct iovec iov = {&msg, sizeof msg};
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    int nm = p->k->nmaps, np = p->k->nprogs;
 
     memset(&msg, 0, sizeof msg);
     msg.rc = rc;
@@ -537,13 +567,13 @@ static int send_set(int sock, struct lxb_bpftrace *p, int rc, const char *err)
         struct cmsghdr *c;
         memset(cbuf, 0, sizeof cbuf);
         mh.msg_control = cbuf;
-        mh.msg_controllen = sizeof cbuf;
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * (nm + np));
         c = CMSG_FIRSTHDR(&mh);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * (NMAPS + NPROGS));
-        memcpy(CMSG_DATA(c), p->map, sizeof(int) * NMAPS);
-        memcpy(CMSG_DATA(c) + sizeof(int) * NMAPS, p->prog, sizeof(int) * NPROGS);
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (nm + np));
+        memcpy(CMSG_DATA(c), p->map, sizeof(int) * nm);
+        memcpy(CMSG_DATA(c) + sizeof(int) * nm, p->prog, sizeof(int) * np);
     }
     return sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof msg ? 0 : -1;
 }
@@ -577,10 +607,9 @@ static int send_set(int sock, struct lxb_bpftrace *p, int rc, const char *err)
    A map it cannot empty (a .data section, another kind) or a failed
    reset: a fresh set is loaded instead. */
 
-#define HOLDER_SOCK "bpf.sock"
 #define HOLDER_WAIT_MS 5         /* an answer later than this: the loader child */
 #define HOLDER_MAGIC 0x6c786268u
-#define HOLDER_PROTO 2           /* folded into the hello's object hash: a holder of another
+#define HOLDER_PROTO 3           /* folded into the hello's object hash: a holder of another
                                     protocol is another object (ESTALE) */
 #define HOLDER_ATTACH_MS 2000    /* the holder's attachment, at most (then the run loads its own) */
 #define HOLDER_EXIT_MS 1000      /* a run that hung up: its lxrun's exit awaited this long at most */
@@ -594,12 +623,12 @@ struct hello {
     char kernel[132];
 };
 
-static void make_hello(struct hello *h)
+static void make_hello(struct hello *h, const struct lxb_bpf_kind *k)
 {
     memset(h, 0, sizeof *h);
     h->magic = HOLDER_MAGIC;
-    h->ring_kb = (uint32_t)(ring_bytes() / 1024);
-    h->obj = obj_hash() ^ HOLDER_PROTO;
+    h->ring_kb = k->ring ? (uint32_t)(ring_bytes() / 1024) : 0;
+    h->obj = obj_hash(k) ^ HOLDER_PROTO;
     if (kernel_build_id(h->kernel, sizeof h->kernel) < 0)
         strcpy(h->kernel, "?");
 }
@@ -641,11 +670,11 @@ static int holder_dir(int create)
     return fd;
 }
 
-static int sock_addr(struct sockaddr_un *sa, int dir)
+static int sock_addr(struct sockaddr_un *sa, int dir, const char *name)
 {
     memset(sa, 0, sizeof *sa);
     sa->sun_family = AF_UNIX;
-    return snprintf(sa->sun_path, sizeof sa->sun_path, "/proc/self/fd/%d/" HOLDER_SOCK, dir) <
+    return snprintf(sa->sun_path, sizeof sa->sun_path, "/proc/self/fd/%d/%s", dir, name) <
                    (int)sizeof sa->sun_path ? 0 : -ENAMETOOLONG;
 }
 
@@ -676,14 +705,14 @@ static int ask_holder(struct lxb_bpftrace *p)
     dir = holder_dir(0);
     if (dir < 0)
         return dir;
-    if (fstatat(dir, HOLDER_SOCK, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (fstatat(dir, p->k->sock, &st, AT_SYMLINK_NOFOLLOW) != 0) {
         rc = errno == ENOENT ? -ENOENT : -errno;
         goto out;
     }
     rc = -EPERM;
     if (!S_ISSOCK(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077))
         goto out;
-    if ((rc = sock_addr(&sa, dir)) < 0)
+    if ((rc = sock_addr(&sa, dir, p->k->sock)) < 0)
         goto out;
     s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s < 0) {
@@ -697,11 +726,12 @@ static int ask_holder(struct lxb_bpftrace *p)
     rc = -EPERM;
     if (peer_uid(s) != 0)
         goto out;
-    make_hello(&h);
+    make_hello(&h, p->k);
     rc = -EIO;
     if (send(s, &h, sizeof h, MSG_NOSIGNAL) != (ssize_t)sizeof h)
         goto out;
-    step("holder: asked", &t0);
+    if (p->k == &trace_kind)
+        step("holder: asked", &t0);
     pfd.fd = s;
     pfd.events = POLLIN;
     rc = -ETIMEDOUT;
@@ -732,11 +762,11 @@ static int take_loaded(struct lxb_bpftrace *p, char *err, int errlen);
 
 /* its name and command line are the holder's, not the lxrun command it
    was forked from (the argument area blanked as zone_init.c init_rename) */
-static void holder_rename(void)
+static void holder_rename(const char *name)
 {
-    static const char name[] = "lxb-bpf-holder";
     char buf[1024], *s;
     unsigned long start = 0, end = 0;
+    size_t len = strlen(name) + 1;
     int field;
 
     prctl(PR_SET_NAME, name, 0, 0, 0);
@@ -746,10 +776,10 @@ static void holder_rename(void)
     for (field = 2; s && *s && field < 48; s++)
         if (*s == ' ')
             field++;
-    if (!s || sscanf(s, "%lu %lu", &start, &end) != 2 || end <= start + sizeof name)
+    if (!s || sscanf(s, "%lu %lu", &start, &end) != 2 || end <= start + len)
         return;
     memset((void *)start, 0, end - start);
-    memcpy((void *)start, name, sizeof name);
+    memcpy((void *)start, name, len);
     ((char *)end)[-1] = ' ';
 }
 
@@ -762,7 +792,7 @@ static void holder_maps(struct lxb_bpftrace *q)
     int i, j, k, n = 0;
 
     q->nall = -1;
-    for (i = 0; i < NPROGS; i++) {
+    for (i = 0; i < q->k->nprogs; i++) {
         struct bpf_prog_info info;
         uint32_t len = sizeof info;
         memset(&info, 0, sizeof info);
@@ -814,13 +844,13 @@ static void holder_maps_close(struct lxb_bpftrace *q)
     q->nall = -1;
 }
 
-/* the six programs on their tracepoints (their records go nowhere until
+/* the programs on their tracepoints (their records go nowhere until
    the asker seeds `traced` with its guest); 0 or -errno, none attached */
 static int attach_all(struct lxb_bpftrace *p)
 {
     int i, rc;
-    for (i = 0; i < NPROGS; i++) {
-        p->link[i] = bpf_raw_tracepoint_open(TRACEPOINTS[i], p->prog[i]);
+    for (i = 0; i < p->k->nprogs; i++) {
+        p->link[i] = bpf_raw_tracepoint_open(p->k->tracepoints[i], p->prog[i]);
         if (p->link[i] < 0) {
             rc = p->link[i];
             p->link[i] = -1;
@@ -838,7 +868,7 @@ static int attach_all(struct lxb_bpftrace *p)
 static void holder_unhook(struct lxb_bpftrace *q)
 {
     int i;
-    for (i = 0; i < NPROGS; i++)
+    for (i = 0; i < LXB_SET_PROGS; i++)
         if (q->link[i] >= 0) {
             close(q->link[i]);
             q->link[i] = -1;
@@ -859,7 +889,7 @@ static int holder_detach(struct lxb_bpftrace *q, int clean)
     uint32_t key;
 
     holder_unhook(q);
-    if (clean && bpf_map_get_next_key(q->map[M_TRACED], NULL, &key) != 0 && errno == ENOENT)
+    if (clean && bpf_map_get_next_key(q->map[q->k->traced], NULL, &key) != 0 && errno == ENOENT)
         return 0;
     return syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0 ? 0 : -errno;
 }
@@ -944,7 +974,7 @@ static int holder_reset(struct lxb_bpftrace *q)
     return 0;
 }
 
-static void holder_main(int lxrun_pidfd)
+static void holder_main(int lxrun_pidfd, const struct lxb_bpf_kind *k)
 {
     struct lxb_bpftrace *q;
     struct sockaddr_un sa;
@@ -965,7 +995,7 @@ static void holder_main(int lxrun_pidfd)
     if (chdir("/") != 0)
         (void)0;
     umask(077);
-    holder_rename();
+    holder_rename(k->comm);
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     for (sig = 1; sig < 65; sig++)
@@ -988,7 +1018,7 @@ static void holder_main(int lxrun_pidfd)
     dir = holder_dir(1);
     if (dir < 0)
         syscall(SYS_exit_group, 0);
-    lock = openat(dir, "bpf.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    lock = openat(dir, k->lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0)
         syscall(SYS_exit_group, 0);    /* another holder */
     /* the run that started us loads its own set: ours after it has ended */
@@ -998,18 +1028,18 @@ static void holder_main(int lxrun_pidfd)
         poll(pfd, 1, 10000);
         close(lxrun_pidfd);
     }
-    make_hello(&mine);
-    q = new_state(NULL);
+    make_hello(&mine, k);
+    q = new_state(NULL, k);
     if (!q || start_loader(q, 10) < 0 || take_loaded(q, err, sizeof err) < 0)
         syscall(SYS_exit_group, 0);
     holder_maps(q);
     ready = 1;
     s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (s < 0 || sock_addr(&sa, dir) < 0)
+    if (s < 0 || sock_addr(&sa, dir, k->sock) < 0)
         syscall(SYS_exit_group, 0);
-    unlinkat(dir, HOLDER_SOCK, 0);
+    unlinkat(dir, k->sock, 0);
     if (bind(s, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(s, 16) != 0 ||
-        fstatat(dir, HOLDER_SOCK, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        fstatat(dir, k->sock, &st, AT_SYMLINK_NOFOLLOW) != 0)
         syscall(SYS_exit_group, 0);
     ino = st.st_ino;
     holder_listen = s;
@@ -1120,13 +1150,13 @@ static void holder_main(int lxrun_pidfd)
             (void)0;
     }
     /* our socket only: another holder's may have replaced it */
-    if (fstatat(dir, HOLDER_SOCK, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == ino)
-        unlinkat(dir, HOLDER_SOCK, 0);
+    if (fstatat(dir, k->sock, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == ino)
+        unlinkat(dir, k->sock, 0);
     syscall(SYS_exit_group, 0);
 }
 
 /* start a holder for the runs after this one (lxrun is one thread here) */
-static void spawn_holder(void)
+static void spawn_holder(const struct lxb_bpf_kind *k)
 {
     pid_t mid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     int st;
@@ -1137,7 +1167,7 @@ static void spawn_holder(void)
         int pidfd = (int)syscall(SYS_pidfd_open, getppid(), 0);
         if (syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0) != 0)
             syscall(SYS_exit_group, 0);
-        holder_main(pidfd);
+        holder_main(pidfd, k);
     }
     while (waitpid(mid, &st, 0) < 0 && errno == EINTR)
         ;
@@ -1170,7 +1200,7 @@ static int start_loader(struct lxb_bpftrace *p, int nice_inc)
                 close(holder_listen);
             setpriority(PRIO_PROCESS, 0, nice_inc);
         }
-        rc = load(p->t, p, why, sizeof why);
+        rc = p->k->load(p->map, p->prog, why, sizeof why);
         syscall(SYS_exit_group, send_set(sv[1], p, rc, why) == 0 ? 0 : 1);
     }
     close(sv[1]);
@@ -1185,7 +1215,7 @@ int lxb_bpftrace_preload(struct lxb_tracer *t, struct lxb_bpftrace **out)
     int rc;
 
     *out = NULL;
-    p = new_state(t);
+    p = new_state(t, &trace_kind);
     if (!p)
         return -ENOMEM;
     if (holder_wanted()) {
@@ -1199,7 +1229,7 @@ int lxb_bpftrace_preload(struct lxb_tracer *t, struct lxb_bpftrace **out)
         if (getenv("LXBRAND_BPF_DEBUG"))
             fprintf(stderr, "lxrun: bpf: holder: none (%s)\n", strerror(-rc));
         if (rc == -ENOENT || rc == -ESTALE)
-            spawn_holder();
+            spawn_holder(&trace_kind);
     }
     rc = start_loader(p, 0);
     if (rc < 0) {
@@ -1214,20 +1244,21 @@ int lxb_bpftrace_preload(struct lxb_tracer *t, struct lxb_bpftrace **out)
 static int recv_set(int sock, struct lxb_bpftrace *p, char *err, int errlen)
 {
     struct loaded msg;
-    char cbuf[CMSG_SPACE(sizeof(int) * (NMAPS + NPROGS))];
+    char cbuf[CMSG_SPACE(sizeof(int) * (LXB_SET_MAPS + LXB_SET_PROGS))];
     struct iovec iov = {&msg, sizeof msg};
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
     struct cmsghdr *c;
     ssize_t n;
+    int nm = p->k->nmaps, np = p->k->nprogs;
 
     memset(&msg, 0, sizeof msg);
     do
         n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
     c = n == (ssize_t)sizeof msg ? CMSG_FIRSTHDR(&mh) : NULL;
-    if (c && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int) * (NMAPS + NPROGS))) {
-        memcpy(p->map, CMSG_DATA(c), sizeof(int) * NMAPS);
-        memcpy(p->prog, CMSG_DATA(c) + sizeof(int) * NMAPS, sizeof(int) * NPROGS);
+    if (c && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int) * (nm + np))) {
+        memcpy(p->map, CMSG_DATA(c), sizeof(int) * nm);
+        memcpy(p->prog, CMSG_DATA(c) + sizeof(int) * nm, sizeof(int) * np);
     } else if (c && c->cmsg_type == SCM_RIGHTS) {
         int i, *fds = (int *)CMSG_DATA(c);
         for (i = 0; i < (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int)); i++)
@@ -1274,7 +1305,7 @@ static int take_holders(struct lxb_bpftrace *p, char *err, int errlen)
 
     if (rc == 0) {
         /* the programs are the holder's to attach and detach */
-        for (i = 0; i < NPROGS; i++) {
+        for (i = 0; i < LXB_SET_PROGS && !p->k->keep_progs; i++) {
             close(p->prog[i]);
             p->prog[i] = -1;
         }
@@ -1301,6 +1332,57 @@ static int take_holders(struct lxb_bpftrace *p, char *err, int errlen)
     }
     p->holder_links = 1;
     return 0;
+}
+
+/* ---- a held set of another object (perfstats.c: --stats alone) ---- */
+
+static void free_set(struct lxb_bpftrace *p, int unmap);
+
+struct lxb_bpftrace *lxb_bpfheld_ask(const struct lxb_bpf_kind *k)
+{
+    struct lxb_bpftrace *h;
+    uint64_t t0 = mono_us();
+    int rc;
+
+    if (!holder_wanted() || !(h = new_state(NULL, k)))
+        return NULL;
+    rc = ask_holder(h);
+    if (rc == 0) {
+        if (getenv("LXBRAND_BPF_DEBUG"))
+            fprintf(stderr, "lxrun: %s: holder: answered %llu us\n", k->what,
+                    (unsigned long long)(mono_us() - t0));
+        return h;
+    }
+    if (getenv("LXBRAND_BPF_DEBUG"))
+        fprintf(stderr, "lxrun: %s: holder: none (%s)\n", k->what, strerror(-rc));
+    free(h);
+    if (rc == -ENOENT || rc == -ESTALE)
+        spawn_holder(k);
+    return NULL;
+}
+
+int lxb_bpfheld_take(struct lxb_bpftrace *h, int *maps, int *progs, char *err, int errlen)
+{
+    int rc = take_holders(h, err, errlen);
+
+    if (rc < 0) {
+        free(h);
+        return rc;
+    }
+    memcpy(maps, h->map, sizeof h->map);
+    memcpy(progs, h->prog, sizeof h->prog);
+    return 0;
+}
+
+void lxb_bpfheld_ended(struct lxb_bpftrace *h)
+{
+    if (h && h->holder_links && send(h->loader_sock, "e", 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1)
+        (void)0;
+}
+
+void lxb_bpfheld_free(struct lxb_bpftrace *h)
+{
+    free_set(h, 1);
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -1365,9 +1447,9 @@ static void *reader_main(void *arg)
    them after lxrun has gone on (perfstats.c lxb_close_later) */
 static int close_later(struct lxb_bpftrace *p)
 {
-    int i, keep[NPROGS + 1], n = 0;
+    int i, keep[LXB_SET_PROGS + 1], n = 0;
 
-    for (i = 0; i < NPROGS; i++)
+    for (i = 0; i < LXB_SET_PROGS; i++)
         if (p->link[i] >= 0)
             keep[n++] = p->link[i];
     return n ? lxb_close_later(keep, n) : -1;     /* the holder's: none here */
@@ -1398,15 +1480,15 @@ static void free_set(struct lxb_bpftrace *p, int unmap)
     step(unmap ? "free: the ring" : "free: the ring left to the exit", &t0);
     later = close_later(p);
     step("free: close_later", &t0);
-    for (i = 0; i < NPROGS; i++)
+    for (i = 0; i < LXB_SET_PROGS; i++)
         if (p->link[i] >= 0)
             close(p->link[i]);
     if (later >= 0)
         close(later);
-    for (i = 0; i < NPROGS; i++)
+    for (i = 0; i < LXB_SET_PROGS; i++)
         if (p->prog[i] >= 0)
             close(p->prog[i]);
-    for (i = 0; i < NMAPS; i++)
+    for (i = 0; i < LXB_SET_MAPS; i++)
         if (p->map[i] >= 0)
             close(p->map[i]);
     step("free: the rest", &t0);
@@ -1449,7 +1531,7 @@ int lxb_bpftrace_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_bpftrac
     *out = NULL;
     if (err && errlen > 0)
         err[0] = 0;
-    if (!p && !(p = new_state(t)))
+    if (!p && !(p = new_state(t, &trace_kind)))
         return -ENOMEM;
     p->t = t;
     g = lxb_pidfd_pid(guest_pidfd);
@@ -1559,6 +1641,24 @@ uint64_t lxb_bpftrace_finish(struct lxb_bpftrace *p)
 }
 
 #else /* built without clang -target bpf or libbpf: the ptrace tracer only */
+
+struct lxb_bpftrace *lxb_bpfheld_ask(const struct lxb_bpf_kind *k)
+{
+    return NULL;
+}
+
+int lxb_bpfheld_take(struct lxb_bpftrace *h, int *maps, int *progs, char *err, int errlen)
+{
+    return -ENOSYS;
+}
+
+void lxb_bpfheld_ended(struct lxb_bpftrace *h)
+{
+}
+
+void lxb_bpfheld_free(struct lxb_bpftrace *h)
+{
+}
 
 int lxb_bpftrace_probe(void)
 {

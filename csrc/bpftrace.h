@@ -40,4 +40,40 @@ void lxb_bpftrace_free(struct lxb_bpftrace *p);
    leave_mm_behind) */
 void lxb_bpftrace_free_at_exit(struct lxb_bpftrace *p);
 
+/* ---- a held set of another object (csrc/bpftrace.c THE HOLDER) ----
+   What the holder needs to keep a loaded set of an object and hand it to a
+   run: the trace object's is bpftrace.c's, --stats's is perfstats.c's
+   (lxb_stats_kind).  Each kind has a holder of its own (its socket, lock
+   and name), the same code. */
+#define LXB_SET_MAPS 8
+#define LXB_SET_PROGS 6
+struct lxb_bpf_kind {
+    const char *what;            /* LXBRAND_BPF_DEBUG's "lxrun: WHAT: ..." */
+    const char *sock, *lock;     /* in /run/lxbrand */
+    const char *comm;            /* the holder's name */
+    const unsigned char *obj;    /* the object (its hash is in the hello) */
+    unsigned long obj_len;
+    int nmaps, nprogs;           /* the fds handed to a run, maps first */
+    int traced;                  /* the `traced` map's index */
+    int ring;                    /* its ring's size is in the hello */
+    int keep_progs;              /* the run keeps the programs' fds (their recursion_misses) */
+    const char *const *tracepoints;   /* nprogs, in order */
+    /* load a set: its maps' and programs' fds (CLOEXEC), 0 or -errno, err said */
+    int (*load)(int *maps, int *progs, char *err, int errlen);
+};
+extern const struct lxb_bpf_kind lxb_stats_kind;
+/* ask k's holder for its set (LXBRAND_BPF_HOLDER, root; a holder started
+   when there is none): its answer waiting, or NULL.  The fds stay in the
+   socket's queue until lxb_bpfheld_take */
+struct lxb_bpftrace *lxb_bpfheld_ask(const struct lxb_bpf_kind *k);
+/* the set's fds into maps and progs (still the held state's: closed by
+   lxb_bpfheld_free), its programs attached by the holder; 0 or -errno,
+   err said, and h freed */
+int lxb_bpfheld_take(struct lxb_bpftrace *h, int *maps, int *progs, char *err, int errlen);
+/* every task of the guest is gone (the holder skips an RCU grace period) */
+void lxb_bpfheld_ended(struct lxb_bpftrace *h);
+/* hang up: the holder detaches the programs once lxrun has gone, and
+   empties the maps for the next run */
+void lxb_bpfheld_free(struct lxb_bpftrace *h);
+
 #endif

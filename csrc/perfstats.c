@@ -143,7 +143,11 @@ struct lxb_perfstats {
     struct lxb_tracer *t;
     /* counted in the kernel (csrc/bpf/stats.bpf.c): no ring, no reader */
     int in_kernel;
-    void *obj;                   /* struct bpf_object * */
+    int map[LXB_SET_MAPS];       /* stats.bpf.c's maps (BMAPS) and programs (BPROGS), as fds */
+    int prog[LXB_SET_PROGS];
+    struct lxb_bpftrace *held;   /* the holder's set (its programs attached by it), or NULL */
+    uint64_t misses0;            /* the programs' recursion_misses before the run */
+    int bs_init;                 /* map, prog and link are fds or -1 (the in-kernel state) */
     int link[BS_NPROGS];
     struct lxb_sink *sink;
     int nring;
@@ -767,14 +771,12 @@ static void bs_step(const char *what, uint64_t *t)
 
 static int bs_map(struct lxb_perfstats *p, int i)
 {
-    struct bpf_map *m = bpf_object__find_map_by_name(p->obj, BMAPS[i]);
-    return m ? bpf_map__fd(m) : -1;
+    return p->map[i];
 }
 
 static int bs_prog(struct lxb_perfstats *p, int i)
 {
-    struct bpf_program *prog = bpf_object__find_program_by_name(p->obj, BPROGS[i]);
-    return prog ? bpf_program__fd(prog) : -1;
+    return p->prog[i];
 }
 
 /* ---- the offsets stats.bpf.c reads, from the kernel's BTF ----
@@ -980,42 +982,138 @@ out:
     return rc;
 }
 
-/* load the object, say which syscalls count and how (t->spec, as the
-   ptrace tracer counts them), seed `traced` with the held guest and attach
-   the programs; 0 or -errno */
+/* load the object (its one constant the kernel's offsets) and keep its
+   maps' and programs' fds (CLOEXEC), libbpf's object closed: lxb_stats_kind's
+   load, for a run and for the holder's loader child.  0 or -errno, err said */
+static int bs_load(int *maps, int *progs, char *err, int errlen)
+{
+    uint64_t t0 = mono_ns();
+    struct bpf_object *obj = NULL;
+    struct bs_offs offs;
+    struct bpf_map *m;
+    const char *what = "the kernel's BTF offsets";
+    int i, rc, set = 0;
+
+    if ((rc = kernel_offsets(&offs)) < 0)
+        goto out;
+    bs_step("the kernel's offsets", &t0);
+    libbpf_set_print(bs_print);
+    what = "open the BPF object";
+    obj = bpf_object__open_mem(lxb_stats_bpf_obj, sizeof lxb_stats_bpf_obj, NULL);
+    if (!obj) {
+        rc = errno ? -errno : -EINVAL;
+        goto out;
+    }
+    bpf_object__for_each_map(m, obj) {
+        const char *name = bpf_map__name(m);
+        size_t nl = strlen(name), sz = 0;
+        if (nl >= 7 && strcmp(name + nl - 7, ".rodata") == 0) {
+            void *init = (void *)bpf_map__initial_value(m, &sz);
+            if (!init || sz < sizeof offs) {
+                rc = -EIO;
+                goto out;
+            }
+            memcpy(init, &offs, sizeof offs);        /* offs, the only constant */
+            set = 1;
+        }
+    }
+    rc = -EIO;
+    if (!set)
+        goto out;
+    what = "load the BPF programs";
+    rc = bpf_object__load(obj);
+    if (rc < 0)
+        goto out;
+    bs_step("load", &t0);
+    what = "the BPF object's maps and programs";
+    for (i = 0; i < BS_NMAPS; i++) {
+        m = bpf_object__find_map_by_name(obj, BMAPS[i]);
+        if (!m || (maps[i] = fcntl(bpf_map__fd(m), F_DUPFD_CLOEXEC, 3)) < 0) {
+            rc = m ? -errno : -ENOENT;
+            goto out;
+        }
+    }
+    for (i = 0; i < BS_NPROGS; i++) {
+        struct bpf_program *prog = bpf_object__find_program_by_name(obj, BPROGS[i]);
+        if (!prog || (progs[i] = fcntl(bpf_program__fd(prog), F_DUPFD_CLOEXEC, 3)) < 0) {
+            rc = prog ? -errno : -ENOENT;
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    if (obj)
+        bpf_object__close(obj);
+    if (rc < 0) {
+        for (i = 0; i < LXB_SET_MAPS; i++)
+            if (maps[i] >= 0) {
+                close(maps[i]);
+                maps[i] = -1;
+            }
+        for (i = 0; i < LXB_SET_PROGS; i++)
+            if (progs[i] >= 0) {
+                close(progs[i]);
+                progs[i] = -1;
+            }
+        if (err && errlen > 0)
+            snprintf(err, (size_t)errlen, "%s: %s", what, strerror(-rc));
+    }
+    return rc;
+}
+
+const struct lxb_bpf_kind lxb_stats_kind = {
+    .what = "stats", .sock = "stats.sock", .lock = "stats.lock", .comm = "lxb-bpf-stats",
+    .obj = lxb_stats_bpf_obj, .obj_len = sizeof lxb_stats_bpf_obj,
+    .nmaps = BS_NMAPS, .nprogs = BS_NPROGS, .traced = BM_TRACED, .ring = 0, .keep_progs = 1,
+    .tracepoints = BTPS, .load = bs_load,
+};
+
+/* the programs' runs the kernel skipped so far (their per-CPU recursion
+   guard), summed */
+static uint64_t bs_misses(struct lxb_perfstats *p)
+{
+    uint64_t n = 0;
+    int i;
+    for (i = 0; i < BS_NPROGS; i++) {
+        struct bpf_prog_info info;
+        uint32_t len = sizeof info;
+        memset(&info, 0, sizeof info);
+        if (p->prog[i] >= 0 && bpf_obj_get_info_by_fd(p->prog[i], &info, &len) == 0)
+            n += info.recursion_misses;
+    }
+    return n;
+}
+
+/* the holder's set when lxb_perfstats_preload asked for it (csrc/
+   bpftrace.c THE HOLDER: loaded before the run, attached by the holder
+   while the zone started, detached and emptied after the run), else a
+   load of our own (lxrun-py and Zone(stats=True) do not ask: the holder
+   would wait for their process's end); then say which syscalls count and how (t->spec, as the
+   ptrace tracer counts them), seed `traced` with the held guest and (our
+   own set) attach the programs; 0 or -errno */
 static int bs_start(struct lxb_perfstats *p, pid_t guest)
 {
     uint32_t keys[LXB_NR_MAX], vals[LXB_NR_MAX], n = LXB_NR_MAX, g = (uint32_t)guest;
     uint64_t t0 = mono_ns();
     uint8_t one = 1;
-    struct bs_offs offs;
-    struct bpf_map *m;
-    int i, fd, rc, set = 0;
+    char err[200];
+    int i, fd, rc;
 
-    if ((rc = kernel_offsets(&offs)) < 0)
-        return rc;
-    bs_step("the kernel's offsets", &t0);
-    libbpf_set_print(bs_print);
-    p->obj = bpf_object__open_mem(lxb_stats_bpf_obj, sizeof lxb_stats_bpf_obj, NULL);
-    if (!p->obj)
-        return errno ? -errno : -EINVAL;
-    bpf_object__for_each_map(m, p->obj) {
-        const char *name = bpf_map__name(m);
-        size_t nl = strlen(name), sz = 0;
-        if (nl >= 7 && strcmp(name + nl - 7, ".rodata") == 0) {
-            void *init = (void *)bpf_map__initial_value(m, &sz);
-            if (!init || sz < sizeof offs)
-                return -EIO;
-            memcpy(init, &offs, sizeof offs);        /* offs, the only constant */
-            set = 1;
+    if (p->held) {               /* lxb_perfstats_preload's (the front door's) */
+        rc = lxb_bpfheld_take(p->held, p->map, p->prog, err, sizeof err);
+        if (rc < 0) {
+            p->held = NULL;      /* freed */
+            if (getenv("LXBRAND_BPF_DEBUG"))
+                fprintf(stderr, "lxrun: stats: holder: its set: %s\n", err);
+        } else {
+            bs_step("loaded (the holder's set)", &t0);
         }
     }
-    if (!set)
-        return -EIO;
-    rc = bpf_object__load(p->obj);
-    if (rc < 0)
-        return rc;
-    bs_step("load", &t0);
+    if (!p->held) {
+        if ((rc = bs_load(p->map, p->prog, err, sizeof err)) < 0)
+            return rc;
+    }
+    p->misses0 = bs_misses(p);
     for (i = 0; i < LXB_NR_MAX; i++) {
         keys[i] = (uint32_t)i;
         vals[i] = (p->t->spec[i].show & LXB_SHOW_STATS) ? p->t->spec[i].mode : 0;
@@ -1031,14 +1129,13 @@ static int bs_start(struct lxb_perfstats *p, pid_t guest)
     if (fd < 0 || bpf_map_update_elem(fd, &g, &one, BPF_ANY) != 0)
         return fd < 0 ? -ENOENT : -errno;
     bs_step("modes", &t0);
-    for (i = 0; i < BS_NPROGS; i++) {
-        if ((fd = bs_prog(p, i)) < 0)
-            return -ENOENT;
-        p->link[i] = bpf_raw_tracepoint_open(BTPS[i], fd);
+    for (i = 0; i < BS_NPROGS && !p->held; i++) {
+        p->link[i] = bpf_raw_tracepoint_open(BTPS[i], bs_prog(p, i));
         if (p->link[i] < 0)
             return p->link[i];
     }
-    bs_step("attach", &t0);
+    if (!p->held)
+        bs_step("attach", &t0);
     p->in_kernel = 1;
     return 0;
 }
@@ -1119,6 +1216,7 @@ static uint64_t bs_finish(struct lxb_perfstats *p)
     uint64_t *pl = NULL, lost = 0;
     uint32_t key, next, *prev = NULL;
 
+    lxb_bpfheld_ended(p->held);      /* every task is gone */
     if (ncpu <= 0 || !h || !rows)
         goto out;
     pc = calloc((size_t)ncpu, sizeof *pc);
@@ -1164,14 +1262,9 @@ static uint64_t bs_finish(struct lxb_perfstats *p)
         for (c = 0; c < ncpu; c++)
             lost += pl[c];
     /* a program the kernel did not run (its per-CPU recursion guard: one
-       of its runs was preempted on this CPU) missed a call */
-    for (i = 0; i < BS_NPROGS; i++) {
-        struct bpf_prog_info info;
-        uint32_t len = sizeof info;
-        memset(&info, 0, sizeof info);
-        if (bs_prog(p, i) >= 0 && bpf_obj_get_info_by_fd(bs_prog(p, i), &info, &len) == 0)
-            lost += info.recursion_misses;
-    }
+       of its runs was preempted on this CPU) missed a call: since this run
+       took the set (a held set's programs count from their load) */
+    lost += bs_misses(p) - p->misses0;
 out:
     free(pc);
     free(pl);
@@ -1180,12 +1273,25 @@ out:
     return lost;
 }
 
-/* the links to a grandchild (their detaching waits for RCU grace periods,
-   as perf's events' closing does), the object closed */
+/* a held set: the holder's connection closed (it detaches the programs
+   once lxrun has gone, and empties the maps).  Our own: the links to a
+   grandchild (their detaching waits for RCU grace periods, as perf's
+   events' closing does), the fds closed */
 static void bs_free(struct lxb_perfstats *p)
 {
     int keep[BS_NPROGS + 1], n = 0, i, later;
 
+    if (!p->bs_init)
+        return;                  /* perf's rings: none of these */
+    if (p->held) {
+        lxb_bpfheld_free(p->held);   /* its fds in p->map and p->prog too */
+        p->held = NULL;
+        for (i = 0; i < LXB_SET_MAPS; i++)
+            p->map[i] = -1;
+        for (i = 0; i < LXB_SET_PROGS; i++)
+            p->prog[i] = -1;
+        return;
+    }
     for (i = 0; i < BS_NPROGS; i++)
         if (p->link[i] >= 0)
             keep[n++] = p->link[i];
@@ -1197,9 +1303,16 @@ static void bs_free(struct lxb_perfstats *p)
         }
     if (later >= 0)
         close(later);
-    if (p->obj)
-        bpf_object__close(p->obj);
-    p->obj = NULL;
+    for (i = 0; i < LXB_SET_MAPS; i++)
+        if (p->map[i] >= 0) {
+            close(p->map[i]);
+            p->map[i] = -1;
+        }
+    for (i = 0; i < LXB_SET_PROGS; i++)
+        if (p->prog[i] >= 0) {
+            close(p->prog[i]);
+            p->prog[i] = -1;
+        }
 }
 
 #endif /* LXB_HAVE_BPF */
@@ -1245,9 +1358,42 @@ void lxb_perfstats_free(struct lxb_perfstats *p)
     free(p);
 }
 
+#if LXB_HAVE_BPF
+static struct lxb_perfstats *bs_new(struct lxb_tracer *t)
+{
+    struct lxb_perfstats *p = calloc(1, sizeof *p);
+    int i;
+
+    if (!p)
+        return NULL;
+    p->t = t;
+    p->stop_fd = -1;
+    for (i = 0; i < BS_NPROGS; i++)
+        p->link[i] = -1;
+    for (i = 0; i < LXB_SET_MAPS; i++)
+        p->map[i] = -1;
+    for (i = 0; i < LXB_SET_PROGS; i++)
+        p->prog[i] = -1;
+    p->bs_init = 1;
+    return p;
+}
+#endif
+
+int lxb_perfstats_preload(struct lxb_tracer *t, struct lxb_perfstats **out)
+{
+    *out = NULL;
+#if LXB_HAVE_BPF
+    if (in_kernel_wanted() && lxb_bpftrace_probe() == 0 && (*out = bs_new(t)) != NULL) {
+        (*out)->held = lxb_bpfheld_ask(&lxb_stats_kind);
+        return 0;
+    }
+#endif
+    return -ENOSYS;
+}
+
 int lxb_perfstats_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_perfstats **out)
 {
-    struct lxb_perfstats *p;
+    struct lxb_perfstats *p, *pre = *out;
     struct perf_event_attr a;
     int cpus[1024], ncpu, i, id_enter, id_exit, rc;
     long page = sysconf(_SC_PAGESIZE);
@@ -1257,16 +1403,15 @@ int lxb_perfstats_start(struct lxb_tracer *t, int guest_pidfd, struct lxb_perfst
 
     *out = NULL;
     guest = lxb_pidfd_pid(guest_pidfd);
-    if (guest < 0)
+    if (guest < 0) {
+        lxb_perfstats_free(pre);
         return guest;
+    }
 #if LXB_HAVE_BPF
-    if (in_kernel_wanted() && lxb_bpftrace_probe() == 0) {
-        if (!(p = calloc(1, sizeof *p)))
+    if (pre || (in_kernel_wanted() && lxb_bpftrace_probe() == 0)) {
+        if (!(p = pre ? pre : bs_new(t)))
             return -ENOMEM;
         p->t = t;
-        p->stop_fd = -1;
-        for (i = 0; i < BS_NPROGS; i++)
-            p->link[i] = -1;
         rc = bs_start(p, guest);
         if (rc == 0) {
             *out = p;

@@ -13,7 +13,8 @@ struct lxb_perfstats;
    ids readable, a raw tracepoint event opened and mapped)?  0 yes, else
    -errno; says nothing, changes nothing */
 int lxb_perfstats_probe(void);
-/* attach to the held guest (a pidfd, before lxb_zone_release): one
+/* attach to the held guest (a pidfd, before lxb_zone_release; *out NULL,
+   or lxb_perfstats_preload's): one
    raw_syscalls:sys_enter and sys_exit event per CPU, inherited by every
    task the guest starts, and a reader thread that pairs them into t's
    statistics (t->spec: mode and LXB_SHOW_STATS say which syscalls count,
@@ -28,5 +29,12 @@ void lxb_perfstats_free(struct lxb_perfstats *p);
    or "lost_events" (JSON) when lost > 0 */
 int lxb_perfstats_write(struct lxb_tracer *t, int json, int fd, uint64_t lost);
 /* CFFI-END */
+
+/* the front door's, as soon as --stats alone is known (before the zone's
+   init is cloned): ask the stats holder (csrc/bpftrace.c THE HOLDER) for
+   its set, which it attaches while the zone starts; *out for
+   lxb_perfstats_start (which takes the set, or loads one).  0 or -errno
+   (then start does it all) */
+int lxb_perfstats_preload(struct lxb_tracer *t, struct lxb_perfstats **out);
 
 #endif

@@ -154,3 +154,170 @@ def test_nothing_stays_attached_after_lxrun_served_or_not_killed_or_not(rootfs, 
     busy.kill()
     busy.communicate()
     assert detached(progs)
+
+
+# ---- the stats holder: --stats alone served a held set of csrc/bpf/stats.bpf.c ----
+# the same holder code (csrc/bpftrace.c THE HOLDER, kind lxb_stats_kind of
+# csrc/perfstats.c) on its own socket; LXBRAND_BPF_DEBUG says "lxrun:
+# stats: holder: answered" / "holder: none (why)", then "loaded (the
+# holder's set)" when the run took it.
+
+STATS_SOCK = "/run/lxbrand/stats.sock"
+STATS_SERVED = "lxrun: stats: loaded (the holder's set)"
+
+
+def stats_holder_pid():
+    import socket
+    import struct
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+            s.connect(STATS_SOCK)
+            return struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+    except OSError:
+        return None
+
+
+def retire_stats_holder():
+    """A hello of another object (hash 0): answered ESTALE, the holder goes."""
+    import socket
+    import struct
+    pid = stats_holder_pid()
+    if not pid:
+        return
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+            s.connect(STATS_SOCK)
+            s.send(struct.pack("=IIQ136s", 0x6c786268, 0, 0, b"?"))
+            s.settimeout(5)
+            s.recv(4096)
+    except OSError:
+        pass
+    assert wait_for(lambda: gone(pid)), pid
+
+
+@pytest.fixture
+def no_stats_holder():
+    """No stats holder at the start, none of the test's left at the end."""
+    import uuid
+    retire_stats_holder()
+    mark = uuid.uuid4().hex
+    yield mark
+    retire_stats_holder()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "lxb-bpf-stats":
+                    continue
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if f"LXB_TEST_MARK={mark}".encode() in f.read().split(b"\0") and not gone(pid):
+                    os.kill(int(pid), 9)
+        except OSError:
+            pass
+
+
+def stats_run(args, tmp_path, mark, **env):
+    """(process, {syscall: (calls, errors)}) of the front door's --stats
+    alone (again when it was handed to Python: a build meanwhile)."""
+    out = tmp_path / "stats.json"
+    e = dict(os.environ, LXBRAND_BPF_DEBUG="1", LXRUN_DEBUG_FRONTDOOR="1", LXB_TEST_MARK=mark, **env)
+    e.pop("LXBRAND_STATS", None)
+    pid = stats_holder_pid()
+    if pid:
+        wait_for(lambda: holder_ready(pid))
+    for _ in range(3):
+        if out.exists():
+            out.unlink()
+        p = subprocess.run([FRONT, "--stats", "--stats-format", "json", "-o", str(out), *args], env=e,
+                           capture_output=True, text=True, timeout=300)
+        if HANDOVER not in p.stderr:
+            break
+    assert HANDOVER not in p.stderr, p.stderr
+    st = json.loads(out.read_text())
+    assert "lost_events" not in st, p.stderr
+    return p, {k: (v["calls"], v["errors"]) for k, v in st.items()}
+
+
+def start_stats_holder(args, tmp_path, mark):
+    p, _ = stats_run(args, tmp_path, mark)
+    assert "lxrun: stats: holder: none (No such file or directory)" in p.stderr, p.stderr
+    pid = wait_for(stats_holder_pid)
+    assert pid, p.stderr
+    assert wait_for(lambda: holder_ready(pid))
+    return pid
+
+
+def served_stats(args, tmp_path, mark):
+    """A run the stats holder serves (another session's --stats run may
+    have its set: asked again, up to 3 times)."""
+    for _ in range(3):
+        p, counts = stats_run(args, tmp_path, mark)
+        if STATS_SERVED in p.stderr:
+            break
+        time.sleep(0.2)
+    assert STATS_SERVED in p.stderr, p.stderr
+    return p, counts
+
+
+@needs_bpf
+def test_a_held_stats_set_counts_what_a_fresh_load_counts(rootfs, tmp_path, no_stats_holder):
+    """--stats alone served by the stats holder: the same set run after run
+    (the same maps and programs, none loaded between), counting what a
+    set loaded for the run counts (LXBRAND_BPF_HOLDER=0), call for call
+    and errno for errno; not attached between runs."""
+    from test_stats_perf import DETERMINISTIC, TIMING
+    from test_stats_perf import same as same_counts
+    bpftool_or_skip()
+    args = [rootfs, *DETERMINISTIC["sh-loop"]]
+    p, fresh = stats_run(args, tmp_path, no_stats_holder, LXBRAND_BPF_HOLDER="0")
+    assert "holder" not in p.stderr and "lxrun: stats: load" in p.stderr, p.stderr
+    holder = start_stats_holder(args, tmp_path, no_stats_holder)
+    maps, progs = fd_ids(holder, "map_id"), fd_ids(holder, "prog_id")
+    assert len(progs) == 5 and maps and not attached(progs)
+    for _ in range(2):
+        p, held = served_stats(args, tmp_path, no_stats_holder)
+        assert p.returncode == 0, p.stderr
+        same_counts(held, fresh, ignore=TIMING)
+        assert detached(progs)
+        assert stats_holder_pid() == holder and wait_for(lambda: holder_ready(holder))
+        assert fd_ids(holder, "map_id") == maps and fd_ids(holder, "prog_id") == progs   # reused
+
+
+@needs_bpf
+def test_the_run_after_a_sigkilled_stats_run_shows_none_of_its_counts(rootfs, tmp_path, no_stats_holder):
+    """lxrun --stats killed by SIGKILL amid a stream of writes, served by
+    the holder: the holder detaches the programs once lxrun has gone and
+    empties the maps (the per-CPU counts, the histogram, the errnos, the
+    task tables); the next run on the same set counts what a fresh load
+    counts, none of the killed run's calls."""
+    from test_stats_perf import DETERMINISTIC, TIMING
+    from test_stats_perf import same as same_counts
+    bpftool_or_skip()
+    args = [rootfs, *DETERMINISTIC["sh-loop"]]
+    _, fresh = stats_run(args, tmp_path, no_stats_holder, LXBRAND_BPF_HOLDER="0")
+    holder = start_stats_holder(args, tmp_path, no_stats_holder)
+    maps, progs = fd_ids(holder, "map_id"), fd_ids(holder, "prog_id")
+    busy_argv = [FRONT, "--stats", "-o", str(tmp_path / "busy.stats"), rootfs,
+                 "sh", "-c", "i=0; while [ $i -lt 400000 ]; do i=$((i+1)); echo x >/dev/null; "
+                 "ls /nonexist-$i 2>/dev/null; done"]
+    e = dict(os.environ, LXBRAND_BPF_DEBUG="1", LXRUN_DEBUG_FRONTDOOR="1", LXB_TEST_MARK=no_stats_holder)
+    e.pop("LXBRAND_STATS", None)
+    for _ in range(3):
+        wait_for(lambda: holder_ready(holder))
+        err = tmp_path / "busy.err"
+        with open(err, "w") as f:
+            busy = subprocess.Popen(busy_argv, env=e, stdout=subprocess.DEVNULL, stderr=f)
+        wait_for(lambda: STATS_SERVED in err.read_text() or busy.poll() is not None, timeout=20)
+        if STATS_SERVED in err.read_text() and attached(progs):
+            break
+        busy.kill()                                   # not served (another run had the set)
+        busy.wait()
+    assert STATS_SERVED in err.read_text() and busy.poll() is None, err.read_text()
+    time.sleep(1.0)                                   # thousands of writes, openat's ENOENTs, forks
+    busy.kill()
+    assert busy.wait(timeout=30) == -9
+    assert detached(progs)                            # lxrun gone: nothing attached
+    assert wait_for(lambda: holder_ready(holder))
+    p, after = served_stats(args, tmp_path, no_stats_holder)
+    assert fd_ids(holder, "map_id") == maps           # the same set, emptied, not a fresh load
+    same_counts(after, fresh, ignore=TIMING)
+    assert detached(progs)

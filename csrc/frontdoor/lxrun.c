@@ -1712,6 +1712,9 @@ int main(int argc, char **argv)
        a run handed to Python leaves the child to end alone */
     if (o.trace && trace_by_bpf() > 0 && lxb_bpftrace_preload(&tracer, &bpft) < 0)
         bpft = NULL;
+    /* --stats alone: the stats holder's set, asked for as early */
+    if (o.stats && !o.trace && stats_by_perf() > 0 && lxb_perfstats_preload(&tracer, &perf) < 0)
+        perf = NULL;
     /* a directory or an O_PATH fd as stdio would let the guest out of its
        root (fchdir(0), /proc/self/fd/0/..): refused as Zone.run refuses it
        (Python itself cannot start with a directory as stdin) */
