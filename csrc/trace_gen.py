@@ -265,7 +265,7 @@ def generate() -> str:
     top = max(_errno.errorcode)
     out.append(f"#define TG_ERRMAX {top}")
     out.append("static const char *const TG_ERRNAME[TG_ERRMAX + 1] = {"
-               + ", ".join(f"[{e}] = {_c(n)}" for e, n in sorted(_errno.errorcode.items())) + "};")
+               + ", ".join(f"[{e}] = {_c(n)}" for e, n in sorted(decode.ERRNO_NAMES.items())) + "};")
     out.append("static const char *const TG_ERRMSG[TG_ERRMAX + 1] = {"
                + ", ".join(f"[{e}] = {_c(os.strerror(e))}" for e in sorted(_errno.errorcode)) + "};")
     out.append("static const char *const TG_KERNEL_ERR[] = {"

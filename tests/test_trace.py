@@ -1849,6 +1849,10 @@ try:
     os.readv(99, [bytearray(2)])
 except OSError:
     pass
+try:
+    os.preadv(fd, [bytearray(2)], -1, os.RWF_NOWAIT)      # EOPNOTSUPP, strace's name for errno 95
+except OSError:
+    pass
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mmap.restype = ctypes.c_void_p
 libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
@@ -1888,6 +1892,7 @@ def test_iovecs_are_straces(rootfs, tmp_path, front):
                       'preadv2(5, [{iov_base="ello", iov_len=4}, {iov_base=" world", iov_len=100}], 2, 1, 0) = 10',
                       'pwritev2(5, [{iov_base="z", iov_len=1}], 1, 3, RWF_DSYNC) = 1',
                       "readv(99, [{iov_base=ADDR, iov_len=2}], 1) = -1 EBADF",
+                      "preadv2(5, [{iov_base=ADDR, iov_len=2}], 1, -1, RWF_NOWAIT) = -1 EOPNOTSUPP (Operation not supported)",
                       'writev(4, [{iov_base="ab", iov_len=2}, ... /* ADDR */], 2) = -1 EFAULT',
                       "writev(4, [{iov_base=ADDR, iov_len=2}], 1) = -1 EFAULT", "writev(4, ADDR, 1) = -1 EFAULT",
                       "writev(4, NULL, 0) = 0", "writev(4, [], 0) = 0"):

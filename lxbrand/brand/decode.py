@@ -31,6 +31,10 @@ from typing import Any, NamedTuple, Optional
 
 AT_FDCWD = -100
 
+# errno names as strace prints them (its errnoent.h): where Python's errorcode
+# names a number otherwise (35 EDEADLOCK, 95 ENOTSUP), strace's name
+ERRNO_NAMES = {**_errno.errorcode, 35: "EDEADLK", 95: "EOPNOTSUPP"}
+
 # open(2) flags, x86_64 values (asm-generic/fcntl.h); O_RDONLY is no bit.
 OPEN_FLAGS = dict(
     O_WRONLY=0o1, O_RDWR=0o2, O_CREAT=0o100, O_EXCL=0o200, O_NOCTTY=0o400, O_TRUNC=0o1000,
@@ -1178,7 +1182,7 @@ def format_result(value: int) -> str:
     if -4096 < value < 0:
         if -value in RESTART_MSGS and -value not in _errno.errorcode:     # strace's syscall.c
             return f"? {KERNEL_ERRNOS[-value]} ({RESTART_MSGS[-value]})"
-        name = _errno.errorcode.get(-value) or KERNEL_ERRNOS.get(-value) or -value
+        name = ERRNO_NAMES.get(-value) or KERNEL_ERRNOS.get(-value) or -value
         return f"-1 {name} ({_os.strerror(-value)})"
     if value >= 1 << 32:
         return f"{value:#x}"
@@ -1567,7 +1571,7 @@ _FAULTS = (_signal.SIGILL, _signal.SIGFPE, _signal.SIGBUS, _signal.SIGSEGV, _sig
 
 
 def _si_errno(e: int) -> Any:
-    return Name(_errno.errorcode.get(e) or KERNEL_ERRNOS.get(e) or str(e))
+    return Name(ERRNO_NAMES.get(e) or KERNEL_ERRNOS.get(e) or str(e))
 
 
 def _siginfo(data: bytes) -> dict:
@@ -1686,7 +1690,7 @@ KERNEL_ERRNOS = {512: "ERESTARTSYS", 513: "ERESTARTNOINTR", 514: "ERESTARTNOHAND
 
 
 def errno_name(err: int) -> str:
-    return _errno.errorcode.get(err) or KERNEL_ERRNOS.get(err) or str(err)
+    return ERRNO_NAMES.get(err) or KERNEL_ERRNOS.get(err) or str(err)
 
 
 __all__ = ["Addr", "Name", "Flags", "AT_FDCWD", "OPEN_FLAGS", "CLOCKS", "SIGNALS", "TYPE", "register", "args",
