@@ -1,0 +1,63 @@
+"""What the evening sweep of real software under lxrun's tracers found
+(/work/notes/sweep-2026-12-03-evening.md), as tests: each failing one is
+marked xfail(strict=True) with the bug it shows, so it turns into a pass
+(and the strict xfail into a failure to remove) once the bug is fixed."""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from lxbrand._csup import lib
+
+SCRIPTS = os.path.dirname(sys.executable)
+FRONT = os.environ.get("LXRUN_TEST_FRONTDOOR") or os.path.join(SCRIPTS, "lxrun")
+
+needs_bpf = pytest.mark.skipif(os.geteuid() != 0 or lib.lxb_bpftrace_probe() < 0,
+                               reason="BPF programs cannot be loaded here (root, BTF, built with clang/libbpf)")
+
+# Two syscall numbers no kernel has (one under the table's 512, one past it),
+# between two getppid calls that mark where their lines must be.  The guest
+# gets -1 ENOSYS for both, as natively; strace -f prints
+# syscall_0x1f4(0x1, 0x2, ...) = -1 ENOSYS (Function not implemented).
+UNKNOWN = ("import ctypes, os\n"
+           "l = ctypes.CDLL(None, use_errno=True)\n"
+           "os.getppid()\n"
+           "a = l.syscall(500, 1, 2); ea = ctypes.get_errno()\n"
+           "b = l.syscall(1000, 3); eb = ctypes.get_errno()\n"
+           "os.getppid()\n"
+           "print(a, ea, b, eb)\n")
+
+
+def run(*args, env=None, timeout=120):
+    return subprocess.run([FRONT, *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, **(env or {})))
+
+
+@needs_bpf
+@pytest.mark.parametrize("mode", ["bpf", "ptrace"])
+@pytest.mark.xfail(strict=True, reason="a syscall number the table has no name for (500, or 1000 past "
+                   "BT_NR_MAX) leaves no line in --trace; strace prints syscall_0x1f4(...) = -1 ENOSYS")
+def test_a_syscall_the_table_does_not_name_is_traced(rootfs, tmp_path, mode):
+    out = tmp_path / "trace"
+    p = run("--trace", "-o", out, rootfs, "python3", "-c", UNKNOWN, env={"LXBRAND_TRACE": mode})
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["-1", "38", "-1", "38"], p.stdout   # ENOSYS, traced or not
+    lines = out.read_text().splitlines()
+    marks = [i for i, line in enumerate(lines) if re.match(r"\[pid \d+\] getppid\(\) = ", line)]
+    assert len(marks) == 2, lines
+    between = lines[marks[0] + 1:marks[1]]
+    assert len([line for line in between if "= -1 ENOSYS" in line]) == 2, between
+
+
+@needs_bpf
+@pytest.mark.xfail(strict=True, reason="--stats counts no call of a syscall number the table has no "
+                   "name for (500, 1000): no row, and the total leaves them out")
+def test_a_syscall_the_table_does_not_name_is_counted(rootfs, tmp_path):
+    out = tmp_path / "stats"
+    p = run("--stats", "-o", out, rootfs, "python3", "-c", UNKNOWN)
+    assert p.returncode == 0, p.stderr
+    text = out.read_text()
+    enosys = sum(int(n) for n in re.findall(r"\bENOSYS:(\d+)", text))
+    assert enosys >= 2, text
