@@ -73,3 +73,25 @@ def test_an_output_that_cannot_be_written_is_said(rootfs, opts):
     p = run(*opts, "-o", "/dev/full", rootfs, "/bin/echo", "guest-ran")
     assert p.stdout == "guest-ran\n", p.stderr          # the guest runs on, as it does today
     assert "/dev/full" in p.stderr, (p.returncode, p.stderr)   # one line naming the output
+
+
+# i386 getpid through int 0x80 from a 64-bit process: the brand kills it
+# (DESIGN.md: "any other architecture (int 0x80, x32) is killed"), natively it
+# returns the pid.
+INT80 = ("import ctypes, mmap\n"
+         "code = bytes([0xb8, 20, 0, 0, 0, 0xcd, 0x80, 0xc3])   # mov eax,20; int 0x80; ret\n"
+         "m = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)\n"
+         "m.write(code)\n"
+         "f = ctypes.CFUNCTYPE(ctypes.c_long)(ctypes.addressof(ctypes.c_char.from_buffer(m)))\n"
+         "print(f())\n")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="run as root (the rootfs fixture)")
+@pytest.mark.xfail(strict=True, reason="--report of a guest the brand killed with SIGSYS for an int 0x80 "
+                   "(i386) call says 'ran on the brand's pass-through and emulation only' and names no call")
+def test_the_report_names_a_call_the_brand_killed_for(rootfs, tmp_path):
+    rep = tmp_path / "report"
+    p = run(f"--report={rep}", rootfs, "python3", "-c", INT80)
+    assert p.returncode == 128 + 31, (p.returncode, p.stderr)     # killed by SIGSYS, as today
+    text = rep.read_text()
+    assert "pass-through and emulation only" not in text, text
