@@ -1477,9 +1477,11 @@ static void free_set(struct lxb_bpftrace *p, int unmap)
     if (p->rb && unmap)
         ring_buffer__free(p->rb);
     p->rb = NULL;
-    step(unmap ? "free: the ring" : "free: the ring left to the exit", &t0);
+    if (p->k == &trace_kind)     /* a held stats set: its hang-up alone */
+        step(unmap ? "free: the ring" : "free: the ring left to the exit", &t0);
     later = close_later(p);
-    step("free: close_later", &t0);
+    if (p->k == &trace_kind)
+        step("free: close_later", &t0);
     for (i = 0; i < LXB_SET_PROGS; i++)
         if (p->link[i] >= 0)
             close(p->link[i]);
@@ -1491,7 +1493,8 @@ static void free_set(struct lxb_bpftrace *p, int unmap)
     for (i = 0; i < LXB_SET_MAPS; i++)
         if (p->map[i] >= 0)
             close(p->map[i]);
-    step("free: the rest", &t0);
+    if (p->k == &trace_kind)
+        step("free: the rest", &t0);
     if (p->epfd >= 0)
         close(p->epfd);
     if (p->stop_fd >= 0)

@@ -321,3 +321,23 @@ def test_the_run_after_a_sigkilled_stats_run_shows_none_of_its_counts(rootfs, tm
     assert fd_ids(holder, "map_id") == maps           # the same set, emptied, not a fresh load
     same_counts(after, fresh, ignore=TIMING)
     assert detached(progs)
+
+
+@needs_bpf
+def test_a_zone_served_by_the_stats_holder_sees_no_holder(rootfs, tmp_path, no_stats_holder):
+    """A --stats run served by the stats holder: no socket, no BPF fd in
+    the zone (the set's fds wait in the connection's queue until the
+    zone's init is cloned), the holder's directory is not in it."""
+    cmd = ["sh", "-c", "ls -l /proc/self/fd/ /proc/1/fd/ 2>&1; ls -la /run/lxbrand 2>&1; "
+           "grep TracerPid /proc/self/status; cat /proc/net/unix 2>&1 | grep -c lxbrand"]
+    start_stats_holder([rootfs, "true"], tmp_path, no_stats_holder)
+    for _ in range(3):
+        p = subprocess.run([FRONT, "--stats", "-o", str(tmp_path / "s"), rootfs, *cmd], capture_output=True,
+                           text=True, timeout=120, env=dict(os.environ, LXBRAND_BPF_DEBUG="1",
+                                                            LXB_TEST_MARK=no_stats_holder))
+        if STATS_SERVED in p.stderr:
+            break
+        time.sleep(0.2)
+    assert STATS_SERVED in p.stderr, p.stderr
+    assert "bpf" not in p.stdout and "socket:" not in p.stdout and "TracerPid:\t0" in p.stdout, p.stdout
+    assert "No such file or directory" in p.stdout and p.stdout.rstrip().endswith("0"), p.stdout
