@@ -1213,7 +1213,7 @@ static uint64_t bs_finish(struct lxb_perfstats *p)
     struct bs_count *pc = NULL;
     struct bs_hist *h = malloc(sizeof *h);
     struct bs_errrow *rows = calloc(BS_ERRS, sizeof *rows);
-    uint64_t *pl = NULL, lost = 0;
+    uint64_t *pl = NULL, lost = 0, t0 = mono_ns();
     uint32_t key, next, *prev = NULL;
 
     lxb_bpfheld_ended(p->held);      /* every task is gone */
@@ -1265,6 +1265,7 @@ static uint64_t bs_finish(struct lxb_perfstats *p)
        of its runs was preempted on this CPU) missed a call: since this run
        took the set (a held set's programs count from their load) */
     lost += bs_misses(p) - p->misses0;
+    bs_step("finish: the maps read", &t0);
 out:
     free(pc);
     free(pl);
