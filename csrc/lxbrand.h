@@ -375,6 +375,8 @@ struct lxb_tracer {
     uint64_t t0;                 /* CLOCK_MONOTONIC ns: a JSON line's "time" counts from it */
     int first_error;             /* a ptrace failure the tracer met (-errno), or 0 */
     int refused_ptrace;          /* the guest called ptrace(2) (refused: EPERM), times */
+    int text_error;              /* the first write to text_fd that failed: its errno (the lines
+                                    after it are dropped, the zone runs on), or 0 */
     uint64_t records;
     void *priv;
     struct lxb_trace_spec spec[LXB_NR_MAX];

@@ -214,24 +214,28 @@ void lxb_sink_free(struct lxb_sink *s)
     free(s);
 }
 
-static void write_all(int fd, const char *b, size_t n)
+/* 0, or the errno of the write that failed (a full disk, a closed pipe) */
+static int write_all(int fd, const char *b, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, b, n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            return; /* the output is gone (a closed pipe): the zone runs on */
+            return errno;
         }
         b += w;
         n -= (size_t)w;
     }
+    return 0;
 }
 
+/* a failed output is remembered (its first errno, said at the end by the
+   caller: lxrun, trace.py) and written to no more; the zone runs on */
 static void flush_locked(struct lxb_tracer *t, struct lxb_sink *s)
 {
-    if (s->len && t->text_fd >= 0)
-        write_all(t->text_fd, s->buf, s->len);
+    if (s->len && t->text_fd >= 0 && !t->text_error)
+        t->text_error = write_all(t->text_fd, s->buf, s->len);
     s->len = 0;
 }
 
@@ -2835,13 +2839,14 @@ static size_t one_line(char *text, size_t len)
    lines in the same stream (trace.py write_outputs) */
 int lxb_trace_stats_write_lost(struct lxb_tracer *t, int json, int fd, uint64_t lost)
 {
+    int rc;
     size_t len = 0;
     char *text = stats_text(t, json, lost, &len);
     if (!text)
         return -ENOMEM;
     if (json == 2)
         len = one_line(text, len);
-    write_all(fd, text, len);
+    rc = write_all(fd, text, len);
     free(text);
-    return 0;
+    return -rc;
 }

@@ -179,7 +179,11 @@ def _watch_files(watch: dict) -> dict:
     A FILE that cannot be opened fails after the run, as before."""
     files = {}
     report, out = watch.get("report"), watch.get("trace_output")
-    for key, path, mode in (("report_file", report if report not in (None, "-") else None, "w"),
+    # --report=FILE where -o FILE's lines (and statistics) go: the report
+    # follows them, appended, as the statistics do (lxrun.c open_outputs)
+    after = bool(report not in (None, "-") and out and (watch.get("trace") or watch.get("stats"))
+                 and _same_file(report, out))
+    for key, path, mode in (("report_file", report if report not in (None, "-") else None, "a" if after else "w"),
                             # after the trace's lines with --trace; alone, a file of its own (strace -c -o)
                             ("stats_file", out if watch.get("stats") else None, "a" if watch.get("trace") else "w")):
         if path:
@@ -189,6 +193,14 @@ def _watch_files(watch: dict) -> dict:
             except OSError as e:
                 files[key] = e
     return files
+
+
+def _same_file(a: str, b: str) -> bool:
+    """a and b name one file: both exist and are one inode, else one spelling."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a == b
 
 
 def _watch_end(zone, watch: dict, files: dict) -> None:
@@ -264,6 +276,9 @@ def run(show_plan, tty, rootfs, cmd, **params):
         # stop of the guest (^Z) stops lxrun, `fg` resumes both (zone.py _job_stop)
         result = zone.run(list(cmd), tty=tty, forward_signals=True)
         _watch_end(zone, watch, files)
+        session = getattr(zone, "last_session", None)
+        if session is not None and session.outputs_failed:
+            sys.exit(EXIT_FAILED)       # said in a line each (trace.Session.output_failed)
     except LxbrandError as e:
         _fail(str(e), e.exit_code)
     except OSError as e:

@@ -627,6 +627,8 @@ class Session:
         self.perf_c = None              # struct lxb_perfstats *
         self.bpf_c = None               # struct lxb_bpftrace *
         self.stats_lost = 0             # events the kernel dropped (perf): the counts are short
+        self.outputs_failed = False     # an output could not be written (output_failed)
+        self._failed: set = set()
         self.rec = Recorder(options)
         self.t = None
         self.reader: Optional[threading.Thread] = None
@@ -775,6 +777,9 @@ class Session:
         if self.t is not None:
             c = self.t.c
             lib.lxb_trace_flush(c)
+            if c.text_error:
+                self.output_failed(f"-o {os.fsdecode(o.output)}" if isinstance(o.output, (str, bytes, os.PathLike))
+                                   else "the trace" + (" (stderr)" if o.output is None else ""), c.text_error)
             for fd in self._fds:
                 os.close(fd)
             self._fds = []
@@ -796,6 +801,17 @@ class Session:
                 raise self.rec.error
         if o.report:
             self.report = self._report(returncode, supervisor)
+
+    def output_failed(self, what: str, err: int) -> None:
+        """An output that could not be written (a full disk, a closed pipe):
+        said once, in one line naming it, as csrc/frontdoor/lxrun.c says it;
+        the run went on, the CLI fails after it (125)."""
+        if what in self._failed:
+            return          # the lines' and the statistics' FILE: said once
+        self._failed.add(what)
+        sys.stderr.write(f"lxrun: {what}: {os.strerror(err)}; it is not whole\n")
+        sys.stderr.flush()
+        self.outputs_failed = True
 
     def _report(self, returncode, supervisor=None) -> dict:
         """The supervisor's counts (struct lxb_report) and the tracer's
@@ -1147,22 +1163,29 @@ def write_outputs(session: Session, stats_file=None, report_file=None) -> None:
         else:
             text = format_stats(session.stats) + (
                 f"\nlost_events {lost}: the kernel's buffers were full; the counts above are short\n" if lost else "")
-        _write(stats_file, text)
+        _write(session, stats_file, text, "the statistics (stderr)" if stats_file is None
+               else f"-o {getattr(stats_file, 'name', stats_file)}")
     if session.report is not None:
         path = o.report if isinstance(o.report, (str, os.PathLike)) and o.report != "-" else None
-        _write(report_file if report_file is not None else path, format_report(session.report))
+        _write(session, report_file if report_file is not None else path, format_report(session.report),
+               f"--report={os.fsdecode(path)}" if path is not None else "--report")
 
 
-def _write(path, text: str) -> None:
-    if path is None:
-        sys.stderr.write(text)
-        sys.stderr.flush()
-    elif hasattr(path, "write"):
-        path.write(text)
-        path.flush()
-    else:
-        with open(path, "w") as f:
-            f.write(text)
+def _write(session: Session, path, text: str, what: str) -> None:
+    try:
+        if path is None:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        elif hasattr(path, "write"):
+            path.write(text)
+            path.flush()
+        else:
+            with open(path, "w") as f:
+                f.write(text)
+    except OSError as e:
+        if e.errno is None:
+            raise
+        session.output_failed(what, e.errno)
 
 
 __all__ = ["Observe", "Session", "TraceError", "parse_set", "copies", "format_stats", "format_report",

@@ -66,13 +66,32 @@ def test_a_syscall_the_table_does_not_name_is_counted(rootfs, tmp_path):
 @needs_bpf
 @pytest.mark.parametrize("opts", [["--trace"], ["--stats"], ["--trace", "--trace-format", "json"]],
                          ids=["trace", "stats", "json"])
-@pytest.mark.xfail(strict=True, reason="a trace/stats output that cannot be written (-o /dev/full: ENOSPC) is "
-                   "dropped without a word and lxrun exits 0 (trace_fmt.c write_all returns on any error); "
-                   "strace says 'strace: /dev/full: No space left on device'")
 def test_an_output_that_cannot_be_written_is_said(rootfs, opts):
     p = run(*opts, "-o", "/dev/full", rootfs, "/bin/echo", "guest-ran")
     assert p.stdout == "guest-ran\n", p.stderr          # the guest runs on, as it does today
     assert "/dev/full" in p.stderr, (p.returncode, p.stderr)   # one line naming the output
+    assert p.stderr == "lxrun: -o /dev/full: No space left on device; it is not whole\n", p.stderr
+    assert p.returncode == 125, p.returncode            # lxrun failed at its part (chroot's 125)
+
+
+PY_FRONT = os.path.join(SCRIPTS, "lxrun-py")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="run as root (the rootfs fixture)")
+@pytest.mark.parametrize("front", ["frontdoor", "lxrun-py"])
+@pytest.mark.parametrize("opts,what", [(["--trace", "-o", "/dev/full"], "-o /dev/full"),
+                                       (["--report=/dev/full"], "--report=/dev/full"),
+                                       (["--trace", "--stats", "-o", "/dev/full"], "-o /dev/full")],
+                         ids=["ptrace-trace", "report", "trace-stats"])
+def test_every_output_that_cannot_be_written_is_said_by_both_entry_points(rootfs, opts, what, front):
+    exe = FRONT if front == "frontdoor" else PY_FRONT
+    p = subprocess.run([exe, *opts, str(rootfs), "/bin/echo", "guest-ran"], capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, LXBRAND_TRACE="ptrace"))
+    assert p.stdout == "guest-ran\n", p.stderr
+    lines = p.stderr.splitlines()
+    assert f"lxrun: {what}: No space left on device; it is not whole" in lines, p.stderr
+    assert len(set(lines)) == len(lines), p.stderr      # said once per output
+    assert p.returncode == 125, (p.returncode, p.stderr)
 
 
 # i386 getpid through int 0x80 from a 64-bit process: the brand kills it
@@ -98,8 +117,6 @@ def test_the_report_names_a_call_the_brand_killed_for(rootfs, tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="run as root (the rootfs fixture)")
-@pytest.mark.xfail(strict=True, reason="-o FILE and --report=FILE naming the same file: the report is written "
-                   "over the trace's start (both opened with truncation, neither appends), no word said")
 def test_trace_and_report_to_one_file_keep_both_or_say_no(rootfs, tmp_path):
     out = tmp_path / "both"
     p = run("--trace=getppid", "-o", out, f"--report={out}", "--deny", "getppid", rootfs, "sh", "-c", "echo $PPID")
@@ -109,3 +126,20 @@ def test_trace_and_report_to_one_file_keep_both_or_say_no(rootfs, tmp_path):
     text = out.read_text()
     assert "[pid 2] getppid() = -1 EPERM" in text, text
     assert "verdict: hit 1 denied syscall: getppid" in text, text
+    assert text.index("getppid() = -1 EPERM") < text.index("lxrun report:"), text   # the report after the lines
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="run as root (the rootfs fixture)")
+@pytest.mark.parametrize("front", ["frontdoor", "lxrun-py"])
+def test_trace_stats_and_report_to_one_file_follow_each_other(rootfs, tmp_path, front):
+    out = tmp_path / "all"
+    out.write_text("an old file's text\n")
+    exe = FRONT if front == "frontdoor" else PY_FRONT
+    p = subprocess.run([exe, "--trace=getppid", "--stats", "-o", str(out), f"--report={out}", "--deny", "getppid",
+                        str(rootfs), "sh", "-c", "echo $PPID"], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    text = out.read_text()
+    assert "old file" not in text, text
+    trace, stats, report = (text.index(k) for k in ("getppid() = -1 EPERM", "syscall ", "lxrun report:"))
+    assert trace < stats < report, text
+    assert text.count("lxrun report:") == 1 and "verdict: hit 1 denied syscall: getppid" in text, text

@@ -1372,6 +1372,23 @@ static const char *report_first(const struct lxb_report *rep, int nr)
     return ans_first[nr];
 }
 
+/* an output (-o FILE's lines or statistics, --report's FILE) that could
+   not be written: said once, in one line naming it, and lxrun fails (125)
+   after the run, which ran on (trace.py output_failed) */
+static int outputs_failed;
+
+static void output_failed(const char *what, int err)
+{
+    static const char *said[3];     /* the lines, statistics and report: said once each FILE */
+    int i;
+    for (i = 0; i < outputs_failed; i++)
+        if (strcmp(said[i], what) == 0)
+            return;
+    dprintf(2, "lxrun: %s: %s; it is not whole\n", what, strerror(err));
+    if (outputs_failed < 3)
+        said[outputs_failed++] = what;
+}
+
 /* --report=FILE, and -o FILE for --stats: opened before the guest runs,
    as a shell opens a redirection, never after it ran.  A guest that can
    write where they go (a rw --bind, its rootfs) could otherwise replace
@@ -1448,14 +1465,28 @@ static long foreign_link(const char *path)
     }
 }
 
+/* a and b name one file (both exist: one inode; else one spelling), as
+   cli._same_file */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return strcmp(a, b) == 0;
+}
+
 static void open_outputs(const struct opts *o)
 {
     long uid;
     if (o->report && strcmp(o->report, "-") != 0) {
+        /* --report=FILE where -o FILE's lines (and statistics) go: the
+           report follows them, appended, as the statistics do */
+        int after = o->trace_output && (o->trace || o->stats) && same_file(o->report, o->trace_output);
         if ((uid = foreign_link(o->report)) >= 0)
             dprintf(2, "lxrun: --report=%s: goes through a symlink of another user (uid %ld); name the file "
                     "itself\n", o->report, uid);
-        else if ((report_out = open(o->report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
+        else if ((report_out = open(o->report, O_WRONLY | O_CREAT | (after ? O_APPEND : O_TRUNC) | O_CLOEXEC,
+                                    0666)) < 0)
             dprintf(2, "lxrun: --report=%s: %s\n", o->report, strerror(errno));
     }
     if (o->stats && o->trace_output) {
@@ -1571,6 +1602,8 @@ static void write_report(const struct opts *o, const struct brand *b, const stru
             ssize_t k = write(fd, text + off, len - off);
             if (k < 0 && errno == EINTR)
                 continue;
+            if (k < 0)
+                output_failed(xasprintf("--report%s%s", fd == 2 ? "" : "=", fd == 2 ? "" : o->report), errno);
             if (k <= 0)
                 break;
             off += (size_t)k;
@@ -2031,6 +2064,8 @@ int main(int argc, char **argv)
         lxb_trace_join(&tracer);
         if (text_fd > 2)
             close(text_fd);
+        if (tracer.text_error)
+            output_failed(o.trace_output ? xasprintf("-o %s", o.trace_output) : "the trace (stderr)", tracer.text_error);
         if (perf_lost == UINT64_MAX)
             dprintf(2, "lxrun: trace: the BPF ring buffer could not be mapped; the guest ran untraced\n");
         else if (perf_lost)
@@ -2041,6 +2076,8 @@ int main(int argc, char **argv)
         tracer_cgroup_leave();
         if (text_fd > 2)
             close(text_fd);
+        if (tracer.text_error)
+            output_failed(o.trace_output ? xasprintf("-o %s", o.trace_output) : "the trace (stderr)", tracer.text_error);
         if (tracer.refused_ptrace)
             dprintf(2, "%s\n", FD_PTRACE_REFUSED);
         if (o.report)
@@ -2076,8 +2113,10 @@ int main(int argc, char **argv)
                 fail(EXIT_FAILED, stats_why[0] ? stats_why : xasprintf("%s: %s", o.trace_output, strerror(-fd)), "");
         }
         /* JSON after --trace-format json's lines: one line too (2) */
-        lxb_perfstats_write(&tracer, o.stats_format != LXB_TRACE_JSON ? 0 :
-                            o.trace && o.trace_format == LXB_TRACE_JSON ? 2 : 1, fd, perf_lost);
+        int rc = lxb_perfstats_write(&tracer, o.stats_format != LXB_TRACE_JSON ? 0 :
+                                     o.trace && o.trace_format == LXB_TRACE_JSON ? 2 : 1, fd, perf_lost);
+        if (rc < 0 && rc != -ENOMEM)
+            output_failed(fd == 2 ? "the statistics (stderr)" : xasprintf("-o %s", o.trace_output), -rc);
         if (fd != 2)
             close(fd);
     }
@@ -2105,6 +2144,8 @@ int main(int argc, char **argv)
                    "guest is gone\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
         exit(EXIT_FAILED);
     }
+    if (outputs_failed)
+        exit(EXIT_FAILED);
     if (WIFEXITED(status))
         exit(WEXITSTATUS(status));
     if (WIFSIGNALED(status))
