@@ -34,7 +34,9 @@ the zone's /etc/passwd (else /bin/sh) runs with \\-i, as chroot(1) runs one.""",
     "EXIT STATUS": """\
 As chroot(1): 125 when lxrun itself failed, 126 when CMD cannot run, 127 when
 CMD is not found, else the guest's exit status, or 128+N when signal N killed
-it. \\fBlxrun rootfs\\fR subcommands exit 1 on failure.""",
+it. A trace, statistics or report that could not be written (\\-o FILE on a full
+disk, a closed pipe) is said in one line naming it and also exits 125, after the
+guest has run. \\fBlxrun rootfs\\fR subcommands exit 1 on failure.""",
     "SIGNALS": """\
 Every signal lxrun can catch is sent on to the guest's process group (INT, TERM,
 HUP, QUIT, USR1, USR2, WINCH, CONT, ALRM, the real-time signals...), as a shell
