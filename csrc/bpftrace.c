@@ -541,6 +541,7 @@ static const struct lxb_bpf_kind trace_kind = {
     .what = "bpf", .sock = "bpf.sock", .lock = "bpf.lock", .comm = "lxb-bpf-holder",
     .obj = lxb_trace_bpf_obj, .obj_len = sizeof lxb_trace_bpf_obj,
     .nmaps = NMAPS, .nprogs = NPROGS, .traced = M_TRACED, .ring = 1, .keep_progs = 0,
+    .wait_ms = 5,                /* an answer later than this: the loader child, started then */
     .tracepoints = TRACEPOINTS, .load = trace_load,
 };
 
@@ -607,7 +608,6 @@ static int send_set(int sock, struct lxb_bpftrace *p, int rc, const char *err)
    A map it cannot empty (a .data section, another kind) or a failed
    reset: a fresh set is loaded instead. */
 
-#define HOLDER_WAIT_MS 5         /* an answer later than this: the loader child */
 #define HOLDER_MAGIC 0x6c786268u
 #define HOLDER_PROTO 3           /* folded into the hello's object hash: a holder of another
                                     protocol is another object (ESTALE) */
@@ -735,7 +735,7 @@ static int ask_holder(struct lxb_bpftrace *p)
     pfd.fd = s;
     pfd.events = POLLIN;
     rc = -ETIMEDOUT;
-    if (poll(&pfd, 1, HOLDER_WAIT_MS) != 1 || !(pfd.revents & POLLIN))
+    if (poll(&pfd, 1, p->k->wait_ms) != 1 || !(pfd.revents & POLLIN))
         goto out;
     /* a peek: the fds stay in the socket's queue */
     rc = -EIO;

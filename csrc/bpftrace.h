@@ -57,6 +57,7 @@ struct lxb_bpf_kind {
     int traced;                  /* the `traced` map's index */
     int ring;                    /* its ring's size is in the hello */
     int keep_progs;              /* the run keeps the programs' fds (their recursion_misses) */
+    int wait_ms;                 /* the holder's answer awaited this long at most */
     const char *const *tracepoints;   /* nprogs, in order */
     /* load a set: its maps' and programs' fds (CLOEXEC), 0 or -errno, err said */
     int (*load)(int *maps, int *progs, char *err, int errlen);
