@@ -1118,7 +1118,7 @@ def make_report(argv, returncode, entries, counts: dict, paths: Optional[dict] =
 # door (csrc/frontdoor/lxrun.c) writes the same from these strings, which
 # csrc/frontdoor/options.py turns into printf formats at build time (fields
 # in this order, each {name}, {name:<N} or {name:>N}).
-REPORT_HEAD = "lxrun report: {command} (exit {exit})"
+REPORT_HEAD = "lxrun report: {command} ({exit})"
 REPORT_LINE = "  {what:<12} {name:<20} {count:>6}{errno}{first}"
 REPORT_ERRNO = " {errno}"
 REPORT_FIRST = "; first: {first}"
@@ -1137,8 +1137,25 @@ def verdict(denied: dict, unsupported: dict) -> str:
     return VERDICT_CLEAN
 
 
+def _how_it_ended(returncode) -> str:
+    """The report's "(exit 0)" or "(killed by SIGINT)" (returncode < 0:
+    subprocess's -N for signal N), as csrc/frontdoor/lxrun.c write_report."""
+    if returncode is None or returncode >= 0:
+        return f"exit {returncode}"
+    import signal
+    n = -returncode
+    if signal.SIGRTMIN <= n <= signal.SIGRTMAX:
+        name = f"SIGRTMIN+{n - signal.SIGRTMIN}"
+    else:
+        try:
+            name = signal.Signals(n).name
+        except ValueError:
+            name = str(n)
+    return f"killed by {name}"
+
+
 def format_report(report: dict) -> str:
-    lines = [REPORT_HEAD.format(command=" ".join(report["command"]), exit=report["exit"])]
+    lines = [REPORT_HEAD.format(command=" ".join(report["command"]), exit=_how_it_ended(report["exit"]))]
     for what in REPORT_WHATS:
         for name, item in report[what].items():
             err = REPORT_ERRNO.format(errno=item["errno"]) if "errno" in item else ""

@@ -106,7 +106,7 @@ RUNS = [
     (["--deny", "sethostname=EACCES"], HITS),
     (["--kernel-release", "4.19.0"], HITS),
     (["--kernel-release", "4.19.0"], "cat /proc/version /proc/sys/kernel/osrelease /proc/sys/kernel/version"),
-    ([], "dmesg; kill -KILL $$"),                 # killed: the report still comes, (exit -9)
+    ([], "dmesg; kill -KILL $$"),                 # killed: the report still comes, (killed by SIGKILL)
     ([], "true"),
 ]
 
@@ -120,6 +120,8 @@ def test_front_door_and_python_write_the_same_report(rootfs, opts, script):
     assert HANDOVER not in c.stderr, c.stderr
     assert (c.returncode, c.stdout, c.stderr) == (p.returncode, p.stdout, p.stderr)
     assert "lxrun report: sh -c " in c.stderr and "  verdict: " in c.stderr
+    ended = "(killed by SIGKILL)" if "kill -KILL" in script else f"(exit {c.returncode})"
+    assert f"lxrun report: sh -c {script} {ended}\n" in c.stderr, c.stderr
 
 
 @needs_front

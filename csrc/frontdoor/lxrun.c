@@ -1503,12 +1503,14 @@ static void open_outputs(const struct opts *o)
     }
 }
 
+static const char *signame(int sig, char *buf, size_t len);
+
 /* status: the guest's wait status when kind is 0 (else "exit None");
    opens[i]: of b->files[i] */
 static void write_report(const struct opts *o, const struct brand *b, const struct lxb_report *rep, int kind,
                          int status, const uint64_t *opens)
 {
-    char *text = NULL, exit_s[16], count_s[24], err_s[64], first_s[LXB_TRACE_SLOT + LXB_REPORT_CMDLINE + 16];
+    char *text = NULL, exit_s[48], sig_s[24], count_s[24], err_s[64], first_s[LXB_TRACE_SLOT + LXB_REPORT_CMDLINE + 16];
     char *names = NULL;
     size_t len = 0, nlen = 0;
     FILE *m = open_memstream(&text, &len), *names_m;
@@ -1516,12 +1518,13 @@ static void write_report(const struct opts *o, const struct brand *b, const stru
 
     if (!m)
         return;
+    /* trace._how_it_ended */
     if (kind == 0 && WIFEXITED(status))
-        snprintf(exit_s, sizeof exit_s, "%d", WEXITSTATUS(status));
+        snprintf(exit_s, sizeof exit_s, "exit %d", WEXITSTATUS(status));
     else if (kind == 0 && WIFSIGNALED(status))
-        snprintf(exit_s, sizeof exit_s, "%d", -WTERMSIG(status));
+        snprintf(exit_s, sizeof exit_s, "killed by %s", signame(WTERMSIG(status), sig_s, sizeof sig_s));
     else
-        snprintf(exit_s, sizeof exit_s, "None");
+        snprintf(exit_s, sizeof exit_s, "exit None");
     {
         char *cmd = NULL;
         size_t clen = 0;
