@@ -171,6 +171,18 @@ def _watch(watch: dict) -> dict:
                 stats_format=watch["stats_format"], report=watch["report"])
 
 
+def _watch_needs(watch: dict) -> None:
+    """-o, --trace-format and --stats-format without what they serve: a usage
+    error in one line (strace -o alone traces; lxrun traces when asked)."""
+    given = click.get_current_context().get_parameter_source
+    if watch.get("trace_output") is not None and not (watch.get("trace") or watch.get("stats")):
+        _fail("-o FILE: it is where --trace's lines and --stats' table go; give --trace or --stats")
+    if given("trace_format") == click.core.ParameterSource.COMMANDLINE and not watch.get("trace"):
+        _fail("--trace-format: it formats --trace's lines; give --trace")
+    if given("stats_format") == click.core.ParameterSource.COMMANDLINE and not watch.get("stats"):
+        _fail("--stats-format: it formats --stats' table; give --stats")
+
+
 def _watch_files(watch: dict) -> dict:
     """--report=FILE and -o FILE (for --stats), opened before the guest runs,
     as a shell opens a redirection: a guest that can write where they go (a
@@ -250,6 +262,7 @@ def run(show_plan, tty, rootfs, cmd, **params):
 
     options = ZoneConfig.options_from_cli(params)
     watch = params
+    _watch_needs(watch)
 
     if tty is None:
         tty = os.isatty(0) and os.isatty(1)

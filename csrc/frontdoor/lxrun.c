@@ -251,6 +251,7 @@ struct opts {
     const char *trace;               /* --trace[=SET]: the SET as given ("all" alone), else NULL */
     const char *trace_output;        /* -o FILE: the lines (and --stats), else stderr */
     int trace_format, stats, stats_format;    /* LXB_TRACE_TEXT or _JSON; --stats */
+    int formats_given;               /* bit 0: --trace-format, bit 1: --stats-format */
     int ephemeral, tty;              /* tty: -1 unset */
     int fakeroot;                    /* a user's zone of one id (ZoneConfig.fakeroot_on): not an option here */
     const char *binds[MAX_ITEMS];
@@ -467,10 +468,15 @@ static void parse(int argc, char **argv, struct opts *o)
                 delegate("a --trace-format or --stats-format to judge", 0);
             /* trace.FORMATS order: LXB_TRACE_TEXT is 1, LXB_TRACE_JSON 2 */
             *(p == P_TRACE_FMT ? &o->trace_format : &o->stats_format) = k + 1;
+            o->formats_given |= p == P_TRACE_FMT ? 1 : 2;
             break;
         case P_STATS: o->stats = value && strcmp(value, "1") == 0; break;
         }
     }
+    /* cli._watch_needs */
+    if ((o->trace_output && !o->trace && !o->stats) || ((o->formats_given & 1) && !o->trace) ||
+        ((o->formats_given & 2) && !o->stats))
+        delegate("-o, --trace-format or --stats-format without --trace or --stats to judge", 0);
     if ((o->report || o->trace || o->stats) && !deps_fresh(FD_REPORT_DEPS, strlen(FD_REPORT_DEPS)))
         delegate("--report's or --trace's names or wording changed since the front door was built (make build)", 0);
     if (i + 1 >= argc)
