@@ -7,7 +7,9 @@
  * between clone and execve.
  *
  * Unknown syscalls answer ENOSYS in the kernel: nothing the table does not
- * know reaches the host.  Any other architecture (int 0x80, x32) kills.
+ * know reaches the host (while the ptrace tracer shows them, it answers
+ * them ENOSYS: see lxb_filter_build).  Any other architecture (int 0x80,
+ * x32) kills.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -123,12 +125,20 @@ out:
     return rc;
 }
 
+/*
+ * action[LXB_NR_PAST] (a number no table names) stands for every number past
+ * the array too: LXB_ACT_TRACE there (the ptrace tracer shows unnamed
+ * numbers, lxbrand/trace.py Observe.actions) makes RET_TRACE the default, so
+ * that the tracer sees a number past the table and answers it ENOSYS
+ * (csrc/trace.c seccomp_stop; RET_TRACE without a tracer is ENOSYS too); a
+ * number of the array left to the default then gets its ENOSYS as a rule.
+ */
 int lxb_filter_build(const int32_t *action, int n, unsigned char *out, int outlen)
 {
     scmp_filter_ctx ctx;
-    int rc, nr;
+    int rc, nr, traced = n == LXB_NR_MAX && action[LXB_NR_PAST] == LXB_ACT_TRACE;
 
-    ctx = seccomp_init(SCMP_ACT_ERRNO(ENOSYS));
+    ctx = seccomp_init(traced ? SCMP_ACT_TRACE(0) : SCMP_ACT_ERRNO(ENOSYS));
     if (ctx == NULL)
         return -ENOMEM;
     rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
@@ -145,8 +155,13 @@ int lxb_filter_build(const int32_t *action, int n, unsigned char *out, int outle
         goto out;
     for (nr = 0; nr < n; nr++) {
         int32_t act = action[nr];
-        if (act == LXB_ACT_DEFAULT || act == ENOSYS)
-            continue;
+        if (act == LXB_ACT_DEFAULT || act == ENOSYS) {
+            if (!traced)
+                continue;
+            act = ENOSYS;
+        } else if (traced && act == LXB_ACT_TRACE) {
+            continue;            /* the default (libseccomp refuses a rule of it) */
+        }
         if (!(act == LXB_ACT_ALLOW || act == LXB_ACT_NOTIFY || act == LXB_ACT_KILL || act == LXB_ACT_TRACE ||
               (act > 0 && act < 4096))) {
             rc = -EINVAL;

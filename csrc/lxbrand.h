@@ -18,6 +18,7 @@
 
 /* CFFI-BEGIN */
 #define LXB_NR_MAX 512           /* dispatch array size; x86_64 syscalls end below */
+#define LXB_NR_PAST 511          /* a number no table names: its trace spec stands for every number past the array */
 
 /* what the seccomp filter does with a syscall (lxb_filter_build actions) */
 #define LXB_ACT_DEFAULT -1       /* not in the table: ENOSYS in the kernel */

@@ -573,7 +573,13 @@ static void seccomp_stop(struct lxb_tracer *tr, struct task *t)
     if (nr == SYS_PTRACE_NR) {
         err = EPERM;
         __atomic_fetch_add(&tr->refused_ptrace, 1, __ATOMIC_RELAXED);
-    } else if (s && s->mode == LXB_TRACE_ANSWER) {
+    } else if (!s) {
+        /* a number past the table (the filter's default is RET_TRACE while
+           unnamed numbers are traced, lxb_filter_build): never run, ENOSYS
+           as the filter answers it untraced; recorded as LXB_NR_PAST says */
+        s = &tr->spec[LXB_NR_PAST];
+        err = ENOSYS;
+    } else if (s->mode == LXB_TRACE_ANSWER) {
         err = s->err;
     }
     if (!err && (!s || s->mode == 0)) {

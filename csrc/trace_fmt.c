@@ -2250,6 +2250,13 @@ static void put_note(struct lxb_sink *s, const struct tg_sc *sc, const struct lx
     }
 }
 
+/* a number the table has no name for, as strace 6.1 names it: syscall_0x1f4 */
+static void put_unnamed(struct lxb_sink *s, int32_t nr)
+{
+    put_s(s, "syscall_");
+    put_hex(s, (uint64_t)(int64_t)nr);
+}
+
 static void put_syscall(struct lxb_tracer *t, struct lxb_sink *s, const struct lxb_trace_rec *r, int err,
                         uint64_t dur)
 {
@@ -2262,12 +2269,10 @@ static void put_syscall(struct lxb_tracer *t, struct lxb_sink *s, const struct l
     if (json) {
         put_head_json(t, s, "syscall", r);
         put_s(s, ", \"syscall\": \"");
-        if (sc) {
+        if (sc)
             put_s(s, sc->name);
-        } else {
-            put_s(s, "syscall_");
-            put_i64(s, r->nr);
-        }
+        else
+            put_unnamed(s, r->nr);
         put_s(s, "\", \"nr\": ");
         put_i64(s, r->nr);
         put_s(s, ", \"args\": {");
@@ -2275,12 +2280,10 @@ static void put_syscall(struct lxb_tracer *t, struct lxb_sink *s, const struct l
         put_s(s, "[pid ");
         put_i64(s, r->tid);
         put_s(s, "] ");
-        if (sc) {
+        if (sc)
             put_s(s, sc->name);
-        } else {
-            put_s(s, "syscall_");
-            put_i64(s, r->nr);
-        }
+        else
+            put_unnamed(s, r->nr);
         P('(');
     }
     n = sc ? sc->nparams : 6;
@@ -2307,6 +2310,13 @@ static void put_syscall(struct lxb_tracer *t, struct lxb_sink *s, const struct l
         }
         if (sc) {
             arg_val(sc, i, r, !noresult, &v, json);
+        } else if (!json) {
+            /* an unnamed number's six raw arguments, as strace's printargs: 0x2, 0 */
+            if (r->args[i])
+                put_hex(s, r->args[i]);
+            else
+                P('0');
+            continue;
         } else {
             v.type = V_UINT;
             v.i = (int64_t)r->args[i];
@@ -2477,7 +2487,8 @@ void lxb_sink_put(struct lxb_tracer *t, struct lxb_sink *s, const struct lxb_tra
 
     pthread_mutex_lock(&s->lock);
     if (r->kind == LXB_REC_SYSCALL) {
-        int nr = r->nr, show = (nr >= 0 && nr < LXB_NR_MAX) ? t->spec[nr].show : 0;
+        /* a number past the table: the spec of LXB_NR_PAST, which no table names */
+        int nr = r->nr, show = nr >= 0 ? t->spec[nr < LXB_NR_MAX ? nr : LXB_NR_PAST].show : 0;
         int noresult = r->flags & LXB_RECF_NORESULT, answered = r->flags & LXB_RECF_ANSWERED;
         int err = (!noresult && r->ret < 0 && r->ret > -4096) ? (int)-r->ret : 0;
         uint64_t dur = r->t_exit > r->t_entry ? r->t_exit - r->t_entry : 0;

@@ -61,6 +61,17 @@ HEADER = struct.Struct("<IIiiii6QqQQ")
 SLOT = 256
 SHOW = decode.SHOW
 PTRACE_NR = BY_NAME["ptrace"].nr
+# the numbers the table has no name for: the filter answers them ENOSYS in the
+# kernel; traced (with no SET, or "all") as strace names them, syscall_0x1f4,
+# with their six raw arguments.  LXB_NR_PAST's spec stands for every number
+# past the arrays too (csrc/trace.c, csrc/bpf/trace.bpf.c, csrc/filter.c).
+UNNAMED = tuple(nr for nr in range(lib.LXB_NR_MAX) if nr not in BY_NR)
+assert lib.LXB_NR_PAST in UNNAMED
+
+
+def unnamed_name(nr: int) -> str:
+    """strace's name for a syscall number it has no name for: syscall_0x1f4."""
+    return f"syscall_{nr & 0xFFFFFFFFFFFFFFFF:#x}"
 FORMATS = ("text", "json")
 
 
@@ -97,6 +108,12 @@ class TraceError(ZoneConfigError):
 
 def _names_of_class(cls: str) -> set:
     return {sc.nr for sc in TABLE if cls in sc.classes}
+
+
+def set_is_all(text: Optional[str]) -> bool:
+    """No SET or "all": the unnamed numbers (UNNAMED) are traced too; any
+    other SET names syscalls, and leaves them out."""
+    return text is None or text.strip() in ("", "all", "%all")
 
 
 def parse_set(text: Optional[str], what: str = "--trace") -> set:
@@ -341,7 +358,7 @@ class Recorder:
         o = self.o
         if kind == lib.LXB_REC_SYSCALL:
             sc = BY_NR.get(nr)
-            name = sc.name if sc else f"syscall_{nr}"
+            name = sc.name if sc else unnamed_name(nr)
             noresult = bool(flags & lib.LXB_RECF_NORESULT)
             answered = bool(flags & lib.LXB_RECF_ANSWERED)
             err = -ret if not noresult and -4096 < ret < 0 else 0
@@ -375,7 +392,8 @@ class Recorder:
                 if flags & lib.LXB_RECF_INJECTED:
                     res += " (INJECTED)"
                 shown = ([f"{label}={decode.show(v)}" for (label, _), (_, v) in zip(labels, args)] if labels is not None
-                         else [decode.show(v) for _, v in args])
+                         else [decode.show(v) for _, v in args] if sc
+                         else [f"{v:#x}" if v else "0" for _, v in args])     # strace's printargs
                 ev.line = (f"[pid {tid}] {name}(" + ", ".join(shown)
                            + f") = {res} <{dur / 1e9:.6f}>")
             self._deliver(ev)
@@ -507,6 +525,7 @@ class Observe:
         self.trace = bool(trace or callback is not None or trace_set is not None)
         self.lines = bool(trace)        # strace-like lines (or JSON lines) to `output`
         self.traced = parse_set(trace_set) if (self.trace or stats) else set()
+        self.unnamed = self.trace and set_is_all(trace_set)     # lines of UNNAMED's numbers (not counted)
         self.callback = callback
         self.output = output            # None: stderr when trace lines are written
         self.format = format
@@ -526,7 +545,7 @@ class Observe:
         return self.trace and self.format == "text" and self.out is not None
 
     def lines_wanted(self, nr) -> bool:
-        return self.trace and (nr is None or nr in self.traced)
+        return self.trace and (nr is None or nr in self.traced or (self.unnamed and nr not in BY_NR))
 
     def stats_wanted(self, nr) -> bool:
         return self.stats and nr in self.traced
@@ -561,6 +580,13 @@ class Observe:
                 # (untraced, under --report: by the supervisor, ReportBrand)
                 actions[nr] = lib.LXB_ACT_TRACE
                 modes.append((nr, lib.LXB_TRACE_ANSWER, st.errno or _errno.ENOSYS))
+        if self.unnamed:
+            # the filter's ENOSYS, answered by the tracer instead (LXB_NR_PAST's
+            # TRACE: every number past the array too, csrc/filter.c)
+            for nr in UNNAMED:
+                if actions[nr] == lib.LXB_ACT_DEFAULT or actions[nr] == _errno.ENOSYS:
+                    actions[nr] = lib.LXB_ACT_TRACE
+                    modes.append((nr, lib.LXB_TRACE_ANSWER, _errno.ENOSYS))
         return actions, modes
 
 
@@ -677,7 +703,7 @@ class Session:
             self.perf_c = out[0]
             return
         text_fd = self._open_output() if o.lines else -1
-        specs = [(nr, mode, err, copies(BY_NR[nr]) if o.decode_args else [])
+        specs = [(nr, mode, err, copies(BY_NR[nr]) if o.decode_args and nr in BY_NR else [])
                  for nr, mode, err in self.modes]
         r = w = -1
         if o.callback is not None:      # records for the callback's events
@@ -696,6 +722,9 @@ class Session:
         show = (lib.LXB_SHOW_LINE if o.lines else 0) | (lib.LXB_SHOW_STATS if o.stats else 0)
         for nr in o.traced:
             c.spec[nr].show = show
+        if o.unnamed:
+            for nr in UNNAMED:
+                c.spec[nr].show = show & lib.LXB_SHOW_LINE
         if inject_c is not None:        # --inject (lxbrand/inject.py): the supervisor's records
             from .inject import Follower
             self.inject_follower = Follower(inject_c, _Feed(self))
@@ -864,7 +893,7 @@ def frontdoor_trace_bytes(brand, observe: "Observe", key: bytes) -> bytes:
     specs = ffi.new("struct lxb_trace_spec[]", n)
     for nr, mode, err in modes:
         sp = specs[nr]
-        cps = copies(BY_NR[nr]) if observe.decode_args else []
+        cps = copies(BY_NR[nr]) if observe.decode_args and nr in BY_NR else []
         sp.mode, sp.err, sp.ncopy = mode, err, len(cps)
         for i, (arg, how, lenarg, size, lenmul) in enumerate(cps[: lib.LXB_TRACE_SLOTS]):
             c = sp.copy[i]
@@ -872,6 +901,9 @@ def frontdoor_trace_bytes(brand, observe: "Observe", key: bytes) -> bytes:
     show = (lib.LXB_SHOW_LINE if observe.lines else 0) | (lib.LXB_SHOW_STATS if observe.stats else 0)
     for nr in observe.traced:
         specs[nr].show = show
+    if observe.unnamed:
+        for nr in UNNAMED:
+            specs[nr].show = show & lib.LXB_SHOW_LINE
     here = os.path.abspath(__file__)
     st = os.stat(here)
     deps = _frontdoor_deps() + f"{here}\t{st.st_size}\t{st.st_mtime_ns}\n".encode()

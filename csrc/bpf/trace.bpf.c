@@ -41,6 +41,9 @@
 
 #include "trace_bpf.h"
 
+#define BT_NR_PAST (BT_NR_MAX - 1)    /* LXB_NR_PAST */
+#define X32_SYSCALL_BIT 0x40000000
+
 char LICENSE[] SEC("license") = "GPL";
 
 #define REC_SYSCALL 1
@@ -544,9 +547,12 @@ static __always_inline __u32 copy_all(struct bt_task *t, const struct bt_spec *s
 static __always_inline const struct bt_spec *spec_of(__s64 nr)
 {
     __u32 k;
-    if (nr < 0 || nr >= BT_NR_MAX)
-        return NULL;
-    k = (__u32)nr;
+    if (nr < 0 || nr >= X32_SYSCALL_BIT)
+        return NULL;             /* x32's: the filter kills them (a bad architecture) */
+    /* a number past the table: the spec of BT_NR_PAST, a number no table
+       names (an answer: the filter's ENOSYS, shown while unnamed numbers are
+       traced; no spec, mode 0, otherwise) */
+    k = nr >= BT_NR_MAX ? BT_NR_PAST : (__u32)nr;
     return bpf_map_lookup_elem(&specs, &k);
 }
 
