@@ -62,16 +62,19 @@ Where \\fBpython3 \\-m lxbrand.rootfs\\fR keeps its Debian tree (default
 ~/.cache/lxbrand).
 .TP
 .B LXBRAND_BPF_HOLDER
-\\fB0\\fR: a root \\-\\-trace loads its BPF programs itself (15\\-25 ms of its
-start) and never asks or starts the holder. By default the first such run
-that finds none starts a holder (\\fBlxb\\-bpf\\-holder\\fR, a root process in
+\\fB0\\fR: a root \\-\\-trace, or \\-\\-stats alone, loads its BPF programs itself
+(10\\-30 ms of its start) and never asks or starts a holder. By default the
+first such run that finds none starts one (\\fBlxb\\-bpf\\-holder\\fR for
+\\-\\-trace on /run/lxbrand/bpf.sock, \\fBlxb\\-bpf\\-stats\\fR for \\-\\-stats on
+/run/lxbrand/stats.sock; a directory of root's, mode 0700; a root process in
 its own session, no terminal, no fd but its own) that loads one set of
-programs and maps (its 16 MiB ring buffer included), listens on
-/run/lxbrand/bpf.sock (a directory of root's, mode 0700) and hands the set to
-the next root \\-\\-trace run, then loads a fresh one; it exits after 60 s
-without a run (\\fBLXBRAND_BPF_HOLDER_IDLE\\fR=seconds), or when a run's BPF
-object, kernel or ring size differs from its own. A run that finds it
-busy, slow or not root's loads its own set, as with \\fB0\\fR.
+programs and maps (the trace's 16 MiB ring buffer included) and keeps it: it
+attaches the programs for the run that asks, while its zone starts, detaches
+them once that run's lxrun has gone (also when it was killed) and empties the
+maps for the next. It exits after 60 s without a run
+(\\fBLXBRAND_BPF_HOLDER_IDLE\\fR=seconds), or when a run's BPF object, kernel or
+ring size differs from its own. A run that finds it busy (another run has
+the set), slow or not root's loads its own set, as with \\fB0\\fR.
 .TP
 .B LXBRAND_STATS
 How \\-\\-stats without \\-\\-trace counts: by default in the kernel, by BPF
