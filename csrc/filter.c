@@ -130,15 +130,19 @@ out:
  * the array too: LXB_ACT_TRACE there (the ptrace tracer shows unnamed
  * numbers, lxbrand/trace.py Observe.actions) makes RET_TRACE the default, so
  * that the tracer sees a number past the table and answers it ENOSYS
- * (csrc/trace.c seccomp_stop; RET_TRACE without a tracer is ENOSYS too); a
- * number of the array left to the default then gets its ENOSYS as a rule.
+ * (csrc/trace.c seccomp_stop; RET_TRACE without a tracer is ENOSYS too);
+ * LXB_ACT_NOTIFY there (--report, trace.py ReportBrand) makes USER_NOTIF the
+ * default: the supervisor answers it ENOSYS and counts it (supervisor.c
+ * report_count; a notification nobody answers is ENOSYS too).  A number of
+ * the array left to the default then gets its ENOSYS as a rule.
  */
 int lxb_filter_build(const int32_t *action, int n, unsigned char *out, int outlen)
 {
     scmp_filter_ctx ctx;
-    int rc, nr, traced = n == LXB_NR_MAX && action[LXB_NR_PAST] == LXB_ACT_TRACE;
+    int32_t dflt = n == LXB_NR_MAX ? action[LXB_NR_PAST] : LXB_ACT_DEFAULT;
+    int rc, nr, traced = dflt == LXB_ACT_TRACE || dflt == LXB_ACT_NOTIFY;
 
-    ctx = seccomp_init(traced ? SCMP_ACT_TRACE(0) : SCMP_ACT_ERRNO(ENOSYS));
+    ctx = seccomp_init(traced ? action_of(dflt) : SCMP_ACT_ERRNO(ENOSYS));
     if (ctx == NULL)
         return -ENOMEM;
     rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
@@ -159,7 +163,7 @@ int lxb_filter_build(const int32_t *action, int n, unsigned char *out, int outle
             if (!traced)
                 continue;
             act = ENOSYS;
-        } else if (traced && act == LXB_ACT_TRACE) {
+        } else if (traced && act == dflt) {
             continue;            /* the default (libseccomp refuses a rule of it) */
         }
         if (!(act == LXB_ACT_ALLOW || act == LXB_ACT_NOTIFY || act == LXB_ACT_KILL || act == LXB_ACT_TRACE ||

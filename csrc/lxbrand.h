@@ -557,6 +557,7 @@ int lxb_inject_path_ok(int nr);
 #define LXB_KIND_DENIED 4        /* dispatch kind: answer -c_handler[nr] (the errno), counted */
 #define LXB_KIND_UNSUPPORTED 5   /* the same, for a syscall the brand does not support */
 #define LXB_REPORT_CMDLINE 256   /* bytes of a first caller's command line, NUL included */
+#define LXB_REPORT_PAST 16       /* numbers past the arrays a report names (struct lxb_report past_nr) */
 
 struct lxb_report {
     uint64_t count[LXB_NR_MAX];  /* calls answered, per syscall (atomic) */
@@ -564,6 +565,11 @@ struct lxb_report {
     char first[LXB_NR_MAX][LXB_REPORT_CMDLINE];  /* the first caller's /proc/PID/cmdline,
                                     NULs as spaces, NUL-terminated ("" unreadable) */
     uint16_t err[LXB_NR_MAX];    /* a denied syscall's errno above 255 (c_handler[nr] is 0) */
+    /* numbers past the arrays the guest called (answered ENOSYS as
+       kind[LXB_NR_PAST] says), the first LXB_REPORT_PAST of them one by one,
+       in the order first seen (0: a free slot); the others are not named */
+    int32_t past_nr[LXB_REPORT_PAST];
+    uint64_t past_count[LXB_REPORT_PAST];
 };
 /* ---- end of the report ---- */
 /* CFFI-END */

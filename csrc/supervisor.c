@@ -621,6 +621,19 @@ static void report_count(struct lxb_report *rep, const struct lxb_call *c)
     char path[48], *buf;
     long n, i;
 
+    if (c->nr >= LXB_NR_MAX) {
+        /* a number past the arrays: its own slot, the first free one taken */
+        for (i = 0; i < LXB_REPORT_PAST; i++) {
+            int32_t had = 0;
+            if (__atomic_load_n(&rep->past_nr[i], __ATOMIC_ACQUIRE) == c->nr ||
+                __atomic_compare_exchange_n(&rep->past_nr[i], &had, c->nr, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ||
+                had == c->nr) {
+                __atomic_fetch_add(&rep->past_count[i], 1, __ATOMIC_RELAXED);
+                return;
+            }
+        }
+        return;
+    }
     __atomic_fetch_add(&rep->count[c->nr], 1, __ATOMIC_RELAXED);
     if (__atomic_load_n(&rep->first_state[c->nr], __ATOMIC_RELAXED) ||
         !__atomic_compare_exchange_n(&rep->first_state[c->nr], &none, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
@@ -776,7 +789,10 @@ int lxb_supervise(struct lxb_sup *s)
         reply.flags = 0;
 
         kind = (nr >= 0 && nr < LXB_NR_MAX) ? s->kind[nr] : LXB_KIND_NONE;
-        counted = s->report != NULL && kind != LXB_KIND_NONE && kind != LXB_KIND_INJECT;
+        /* --report: a number past the arrays, notified by the filter's default
+           (lxb_filter_build), is answered ENOSYS and counted (report_count) */
+        counted = s->report != NULL && ((kind != LXB_KIND_NONE && kind != LXB_KIND_INJECT) ||
+                                        (nr >= LXB_NR_MAX && s->kind[LXB_NR_PAST] == LXB_KIND_UNSUPPORTED));
         if (s->inject && kind != LXB_KIND_NONE && s->inject->on[nr]) {
             /* --inject (csrc/inject.c) may sleep or open a file for the
                guest: the next receiver owns the listener meanwhile */

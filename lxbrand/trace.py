@@ -581,12 +581,17 @@ class Observe:
                 actions[nr] = lib.LXB_ACT_TRACE
                 modes.append((nr, lib.LXB_TRACE_ANSWER, st.errno or _errno.ENOSYS))
         if self.unnamed:
-            # the filter's ENOSYS, answered by the tracer instead (LXB_NR_PAST's
-            # TRACE: every number past the array too, csrc/filter.c)
+            # the filter's ENOSYS (under --report the supervisor's, ReportBrand),
+            # answered by the ptrace tracer instead (and counted there, as a
+            # denied one); LXB_NR_PAST's TRACE: every number past the array too,
+            # csrc/filter.c, but under --report those stay the supervisor's (the
+            # tracer counts none past the arrays): no ptrace line for them then.
+            # BPF (the brand's own filter) sees each at its exit, as the spec says
             for nr in UNNAMED:
-                if actions[nr] == lib.LXB_ACT_DEFAULT or actions[nr] == _errno.ENOSYS:
+                if actions[nr] in (lib.LXB_ACT_DEFAULT, _errno.ENOSYS) or (
+                        self.report and actions[nr] == lib.LXB_ACT_NOTIFY and nr != lib.LXB_NR_PAST):
                     actions[nr] = lib.LXB_ACT_TRACE
-                    modes.append((nr, lib.LXB_TRACE_ANSWER, _errno.ENOSYS))
+                modes.append((nr, lib.LXB_TRACE_ANSWER, _errno.ENOSYS))
         return actions, modes
 
 
@@ -1081,6 +1086,9 @@ def report_counts(report_c) -> dict:
             first = (ffi.string(report_c.first[nr]).decode(errors="replace")
                      if report_c.first_state[nr] == 2 else "")
             out[nr] = (int(n), first or None)
+    for i in range(lib.LXB_REPORT_PAST):      # numbers past the arrays (supervisor.c report_count)
+        if report_c.past_nr[i] and report_c.past_count[i]:
+            out[int(report_c.past_nr[i])] = (int(report_c.past_count[i]), None)
     return out
 
 
@@ -1116,6 +1124,14 @@ class ReportBrand:
                 self.c_handler[nr] = err if err < 256 else 0
                 if err >= 256:
                     self.wide[nr] = err
+        # the numbers the table has no name for: their ENOSYS from the
+        # supervisor, counted; LXB_NR_PAST's NOTIFY makes it the filter's
+        # default, for every number past the arrays (csrc/filter.c)
+        for nr in UNNAMED:
+            if self.actions[nr] in (lib.LXB_ACT_DEFAULT, _errno.ENOSYS):
+                self.actions[nr] = lib.LXB_ACT_NOTIFY
+                self.kind[nr] = lib.LXB_KIND_UNSUPPORTED
+                self.c_handler[nr] = _errno.ENOSYS
         self._bpf: Optional[bytes] = None
 
     def bpf(self) -> bytes:
@@ -1134,6 +1150,9 @@ def make_report(argv, returncode, entries, counts: dict, paths: Optional[dict] =
     for nr, (count, first) in sorted(counts.items()):
         e = by_nr.get(nr)
         if e is None:
+            if nr not in BY_NR and nr >= 0:     # a number the table has no name for: the filter's ENOSYS
+                unsupported[unnamed_name(nr)] = {"count": count, "errno": decode.errno_name(_errno.ENOSYS),
+                                                 "first": first, "note": "ENOSYS: a number the table has no name for"}
             continue
         if e.status.notified:
             emulated[e.sc.name] = {"count": count, "first": first}

@@ -1378,6 +1378,35 @@ static const char *report_first(const struct lxb_report *rep, int nr)
     return ans_first[nr];
 }
 
+/* a report line's name: the table's, or for a number it has no name for
+   (the filter's ENOSYS, counted as unsupported: trace.py make_report) as
+   strace names it, syscall_0x1f4 (in buf); NULL: none */
+static const char *report_name(int nr, char *buf, size_t size)
+{
+    if (nr >= 0 && nr < LXB_NR_MAX && fd_syscall_names[nr])
+        return fd_syscall_names[nr];
+    snprintf(buf, size, "syscall_%#x", (unsigned)nr);
+    return buf;
+}
+
+/* the numbers past the arrays the supervisor counted (struct lxb_report
+   past_nr), by number as sorted() orders them: their slots in order[], how many */
+static int report_past(const struct lxb_report *rep, int *order)
+{
+    int i, j, k, n = 0;
+
+    for (i = 0; rep && i < LXB_REPORT_PAST; i++)
+        if (rep->past_nr[i] >= LXB_NR_MAX && rep->past_count[i])
+            order[n++] = i;
+    for (i = 1; i < n; i++)
+        for (j = i; j > 0 && rep->past_nr[order[j - 1]] > rep->past_nr[order[j]]; j--) {
+            k = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = k;
+        }
+    return n;
+}
+
 /* an output (-o FILE's lines or statistics, --report's FILE) that could
    not be written: said once, in one line naming it, and lxrun fails (125)
    after the run, which ran on (trace.py output_failed) */
@@ -1517,10 +1546,10 @@ static void write_report(const struct opts *o, const struct brand *b, const stru
                          int status, const uint64_t *opens)
 {
     char *text = NULL, exit_s[48], sig_s[24], count_s[24], err_s[64], first_s[LXB_TRACE_SLOT + LXB_REPORT_CMDLINE + 16];
-    char *names = NULL;
+    char *names = NULL, name_s[32];
     size_t len = 0, nlen = 0;
     FILE *m = open_memstream(&text, &len), *names_m;
-    int i, w, nr, hit[3] = {0, 0, 0}, fd;
+    int i, w, nr, hit[3] = {0, 0, 0}, fd, past[LXB_REPORT_PAST], npast = report_past(rep, past);
 
     if (!m)
         return;
@@ -1546,7 +1575,8 @@ static void write_report(const struct opts *o, const struct brand *b, const stru
         for (nr = 0; nr < LXB_NR_MAX; nr++) {
             uint64_t n = report_count(rep, nr);
             const char *first = report_first(rep, nr);
-            if (!n || report_section(b->kind[nr]) != w || !fd_syscall_names[nr])
+            const char *name = report_name(nr, name_s, sizeof name_s);
+            if (!n || report_section(b->kind[nr]) != w || (!fd_syscall_names[nr] && w != 2))
                 continue;
             hit[w]++;
             snprintf(count_s, sizeof count_s, "%llu", (unsigned long long)n);
@@ -1557,8 +1587,16 @@ static void write_report(const struct opts *o, const struct brand *b, const stru
             }
             if (first)
                 snprintf(first_s, sizeof first_s, FD_REPORT_FIRST, first);
-            fprintf(m, FD_REPORT_LINE "\n", fd_report_whats[w], fd_syscall_names[nr], count_s, err_s, first_s);
+            fprintf(m, FD_REPORT_LINE "\n", fd_report_whats[w], name, count_s, err_s, first_s);
         }
+    /* numbers past the arrays: unsupported, after the others */
+    for (i = 0; i < npast; i++) {
+        hit[2]++;
+        snprintf(count_s, sizeof count_s, "%llu", (unsigned long long)rep->past_count[past[i]]);
+        snprintf(err_s, sizeof err_s, FD_REPORT_ERRNO, fd_errno_names[ENOSYS]);
+        fprintf(m, FD_REPORT_LINE "\n", fd_report_whats[2], report_name(rep->past_nr[past[i]], name_s, sizeof name_s),
+                count_s, err_s, "");
+    }
     /* the personality's paths the guest opened, by path (as sorted() in Python) */
     {
         int order[BRAND_MAX_FILES], j, k;
@@ -1587,8 +1625,10 @@ static void write_report(const struct opts *o, const struct brand *b, const stru
         FILE *vm;
         names_m = open_memstream(&names, &nlen);
         for (i = 0, nr = 0; names_m && nr < LXB_NR_MAX; nr++)
-            if (report_count(rep, nr) && report_section(b->kind[nr]) == w && fd_syscall_names[nr])
-                fprintf(names_m, "%s%s", i++ ? ", " : "", fd_syscall_names[nr]);
+            if (report_count(rep, nr) && report_section(b->kind[nr]) == w && (fd_syscall_names[nr] || w == 2))
+                fprintf(names_m, "%s%s", i++ ? ", " : "", report_name(nr, name_s, sizeof name_s));
+        for (nr = 0; names_m && w == 2 && nr < npast; nr++)
+            fprintf(names_m, "%s%s", i++ ? ", " : "", report_name(rep->past_nr[past[nr]], name_s, sizeof name_s));
         if (names_m)
             fclose(names_m);
         snprintf(n_s, sizeof n_s, "%d", hit[w]);
