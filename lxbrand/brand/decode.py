@@ -467,8 +467,10 @@ SHOWN = {
                                            "F_GETPIPE_SZ", "F_GET_SEALS"), FCNTL_CMDS, ("fd", "op"))),
     "futex": Shown("futex_op", 0x7F, _FUTEX_SHOWN),
     # strace's io.c: the offset is pos_l alone on a 64-bit kernel (pos_h unused)
-    **{n: Shown("iovcnt", 0, {0: ("fd", "iov", "iovcnt", "pos_l")}) for n in ("preadv", "pwritev")},
-    **{n: Shown("iovcnt", 0, {0: ("fd", "iov", "iovcnt", "pos_l", "flags")}) for n in ("preadv2", "pwritev2")},
+    "preadv": Shown("iovcnt", 0, {0: ("fd", "iov", "iovcnt", "pos_l")}),
+    "pwritev": Shown("iovcnt", 0, {0: ("fd", "iov", "iovcnt", "pos_l")}),
+    "preadv2": Shown("iovcnt", 0, {0: ("fd", "iov", "iovcnt", "pos_l", "flags")}),
+    "pwritev2": Shown("iovcnt", 0, {0: ("fd", "iov", "iovcnt", "pos_l", "flags")}),
     # strace's mem.c: new_address only when both MREMAP_MAYMOVE and MREMAP_FIXED are set
     "mremap": Shown("flags", 3, {3: None}, ("old_address", "old_size", "new_size", "flags")),
     # strace's prctl.c: the options that print no argument, and those that print one
@@ -679,8 +681,9 @@ STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wst
           ("timer_create", "timerid"): "int_ref",
           # struct iovec[]: strace's tprint_iov, the buffers' bytes at entry (writev) or, up to the
           # result, at exit (readv; a failed one: their addresses)
-          **{(n, "iov"): "iov_in" for n in ("writev", "pwritev", "pwritev2", "vmsplice")},
-          **{(n, "iov"): "iov_out" for n in ("readv", "preadv", "preadv2")}}
+          ("writev", "iov"): "iov_in", ("pwritev", "iov"): "iov_in", ("pwritev2", "iov"): "iov_in",
+          ("vmsplice", "iov"): "iov_in",
+          ("readv", "iov"): "iov_out", ("preadv", "iov"): "iov_out", ("preadv2", "iov"): "iov_out"}
 EPOLL_CTL_DEL = 2       # epoll_ctl_event: strace prints the event's address for EPOLL_CTL_DEL
 # (env_count: an environment strace counts, 0x7ffd... /* 4 vars */, when the tracer copied all of it)
 STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count": 5, "epoll_ctl_event": 6,
