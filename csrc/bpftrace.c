@@ -494,17 +494,8 @@ out:
 /* the programs' and maps' fds closed */
 static void close_set(struct lxb_bpftrace *p)
 {
-    int i;
-    for (i = 0; i < LXB_SET_MAPS; i++)
-        if (p->map[i] >= 0) {
-            close(p->map[i]);
-            p->map[i] = -1;
-        }
-    for (i = 0; i < LXB_SET_PROGS; i++)
-        if (p->prog[i] >= 0) {
-            close(p->prog[i]);
-            p->prog[i] = -1;
-        }
+    lxb_close_fds(p->map, LXB_SET_MAPS);
+    lxb_close_fds(p->prog, LXB_SET_PROGS);
 }
 
 /* load_once, and again with the kernel's whole BTF when the cached minimal
@@ -867,12 +858,7 @@ static int attach_all(struct lxb_bpftrace *p)
 /* the programs off their tracepoints */
 static void holder_unhook(struct lxb_bpftrace *q)
 {
-    int i;
-    for (i = 0; i < LXB_SET_PROGS; i++)
-        if (q->link[i] >= 0) {
-            close(q->link[i]);
-            q->link[i] = -1;
-        }
+    lxb_close_fds(q->link, LXB_SET_PROGS);
 }
 
 /* detached, and no program of the run still running: 0 or -errno (then
@@ -1457,7 +1443,7 @@ static int close_later(struct lxb_bpftrace *p)
 
 static void free_set(struct lxb_bpftrace *p, int unmap)
 {
-    int i, later;
+    int later;
     uint64_t t0 = mono_us();
 
     if (!p)
@@ -1482,17 +1468,11 @@ static void free_set(struct lxb_bpftrace *p, int unmap)
     later = close_later(p);
     if (p->k == &trace_kind)
         step("free: close_later", &t0);
-    for (i = 0; i < LXB_SET_PROGS; i++)
-        if (p->link[i] >= 0)
-            close(p->link[i]);
+    lxb_close_fds(p->link, LXB_SET_PROGS);
     if (later >= 0)
         close(later);
-    for (i = 0; i < LXB_SET_PROGS; i++)
-        if (p->prog[i] >= 0)
-            close(p->prog[i]);
-    for (i = 0; i < LXB_SET_MAPS; i++)
-        if (p->map[i] >= 0)
-            close(p->map[i]);
+    lxb_close_fds(p->prog, LXB_SET_PROGS);
+    lxb_close_fds(p->map, LXB_SET_MAPS);
     if (p->k == &trace_kind)
         step("free: the rest", &t0);
     if (p->epfd >= 0)

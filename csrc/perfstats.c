@@ -680,6 +680,16 @@ static int online_cpus(int *cpus, int max)
     return n;
 }
 
+void lxb_close_fds(int *fd, int n)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        if (fd[i] >= 0) {
+            close(fd[i]);
+            fd[i] = -1;
+        }
+}
+
 /* The last close of a tracepoint's perf events unregisters it and waits
    for an RCU grace period (tracepoint_synchronize_unregister: 45 to 50 ms
    each on this VM, 2 of them), which lxrun's exit would wait for; so does
@@ -1311,23 +1321,11 @@ static void bs_free(struct lxb_perfstats *p)
         if (p->link[i] >= 0)
             keep[n++] = p->link[i];
     later = lxb_close_later(keep, n);
-    for (i = 0; i < BS_NPROGS; i++)
-        if (p->link[i] >= 0) {
-            close(p->link[i]);
-            p->link[i] = -1;
-        }
+    lxb_close_fds(p->link, BS_NPROGS);
     if (later >= 0)
         close(later);
-    for (i = 0; i < LXB_SET_MAPS; i++)
-        if (p->map[i] >= 0) {
-            close(p->map[i]);
-            p->map[i] = -1;
-        }
-    for (i = 0; i < LXB_SET_PROGS; i++)
-        if (p->prog[i] >= 0) {
-            close(p->prog[i]);
-            p->prog[i] = -1;
-        }
+    lxb_close_fds(p->map, LXB_SET_MAPS);
+    lxb_close_fds(p->prog, LXB_SET_PROGS);
 }
 
 #endif /* LXB_HAVE_BPF */

@@ -37,6 +37,8 @@ void lxb_trace_emit_flush(struct lxb_tracer *t, int last);
    is closed (the wait for an RCU grace period off lxrun's exit); keep has
    room for n + 1; -1 if none (csrc/perfstats.c) */
 int lxb_close_later(int *keep, int n);
+/* fd[0..n-1] that are open closed and set to -1 (csrc/perfstats.c) */
+void lxb_close_fds(int *fd, int n);
 
 /* the host pid behind a pidfd: /proc/self/fdinfo's "Pid:" (csrc/trace.c) */
 pid_t lxb_pidfd_pid(int pidfd);
