@@ -206,3 +206,23 @@ def test_an_option_without_what_it_serves_is_refused(rootfs, tmp_path, opts, say
     assert p.returncode == 125 and p.stdout == "", (p.returncode, p.stdout, p.stderr)
     assert p.stderr.startswith("lxrun: " + says) and p.stderr.count("\n") == 1, p.stderr
     assert not (tmp_path / "x.txt").exists()
+
+
+@needs_bpf
+@pytest.mark.parametrize("mode", ["bpf", "ptrace"])
+def test_a_kill_by_the_brand_shows_no_signal_delivery_line(rootfs, tmp_path, mode):
+    # sweep F8's other half: seccomp's kill (SA_IMMUTABLE) has no signal-delivery
+    # stop under ptrace, so strace and the ptrace tracer show only the exit; the
+    # BPF tracer printed a '--- SIGSYS' line too.  A SIGSYS sent by kill(1) has
+    # its delivery line in both.
+    out = tmp_path / "trace"
+    p = run("--trace=getpid", "-o", out, rootfs, "python3", "-c", INT80, env={"LXBRAND_TRACE": mode})
+    assert p.returncode == 128 + 31, (p.returncode, p.stderr)
+    lines = out.read_text().splitlines()
+    assert not [line for line in lines if "--- SIGSYS" in line], lines
+    assert lines[-1].endswith("+++ killed by SIGSYS +++"), lines
+    p = run("--trace=getpid", "-o", out, rootfs, "sh", "-c", "kill -SYS $$", env={"LXBRAND_TRACE": mode})
+    assert p.returncode == 128 + 31, (p.returncode, p.stderr)
+    lines = out.read_text().splitlines()
+    assert [line for line in lines if "--- SIGSYS {si_signo=SIGSYS, si_code=SI_USER" in line], lines
+    assert lines[-1].endswith("+++ killed by SIGSYS +++"), lines

@@ -42,6 +42,7 @@
 #include "trace_bpf.h"
 
 #define BT_NR_PAST (BT_NR_MAX - 1)    /* LXB_NR_PAST */
+#define SA_IMMUTABLE 0x00800000       /* include/linux/signal_types.h: a handler the task may not change */
 #define X32_SYSCALL_BIT 0x40000000
 
 char LICENSE[] SEC("license") = "GPL";
@@ -866,6 +867,16 @@ int bt_signal(struct bpf_raw_tracepoint_args *ctx)
     }
     if (t && t->state == BT_RESTART)
         settle(t, tid, SK_SIGNAL);
+    /* a signal the kernel forces to end the task (seccomp's kill: its
+       action SA_IMMUTABLE) has no signal-delivery stop under ptrace
+       (get_signal), so neither tracer, nor strace, shows it: only the exit.
+       ka is a struct k_sigaction, sa_flags after sa_handler */
+    if (ctx->args[2]) {
+        __u64 sa_flags = 0;
+        if (bpf_probe_read_kernel(&sa_flags, sizeof sa_flags, (void *)(ctx->args[2] + 8)) == 0 &&
+            (sa_flags & SA_IMMUTABLE))
+            return 0;
+    }
     a = scratch_task(SK_SIGNAL);
     if (!a)
         return 0;
