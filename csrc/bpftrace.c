@@ -359,6 +359,19 @@ static int ours(const char *path, const char *dir)
            !(sd.st_mode & 022);
 }
 
+/* fds 0-2 on /dev/null (a detached child's: nothing of lxrun's terminal) */
+static void stdio_to_null(void)
+{
+    int fd = open("/dev/null", O_RDWR);
+    if (fd < 0)
+        return;
+    dup2(fd, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (fd > 2)
+        close(fd);
+}
+
 /* a detached grandchild: the object to a file, bpftool, the result renamed
    into place (nothing when bpftool is missing) */
 static void make_min_btf_later(const char *path, const char *dir)
@@ -379,15 +392,8 @@ static void make_min_btf_later(const char *path, const char *dir)
         int fd;
         if (syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0) != 0)
             syscall(SYS_exit_group, 0);
-        fd = open("/dev/null", O_RDWR);
         syscall(SYS_close_range, 3, ~0U, 0);
-        if (fd >= 0) {
-            dup2(fd, 0);
-            dup2(fd, 1);
-            dup2(fd, 2);
-            if (fd > 2)
-                close(fd);
-        }
+        stdio_to_null();
         mkdir(dir, 0700);
         fd = open(obj, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0)
@@ -970,7 +976,7 @@ static void holder_main(int lxrun_pidfd, const struct lxb_bpf_kind *k)
     struct sigaction dfl;
     sigset_t none;
     const char *idle_env = getenv("LXBRAND_BPF_HOLDER_IDLE");
-    int idle_ms = 60000, dir, lock, s, sig, fd, ready = 0, in_use = -1, retire = 0, ended = 0;
+    int idle_ms = 60000, dir, lock, s, sig, ready = 0, in_use = -1, retire = 0, ended = 0;
     int active = 0, run_pidfd = -1;  /* a run has the set; its lxrun, to wait for its end */
     char err[200];
     ino_t ino;
@@ -993,14 +999,7 @@ static void holder_main(int lxrun_pidfd, const struct lxb_bpf_kind *k)
     if (lxrun_pidfd >= 0 && lxrun_pidfd != 3)
         lxrun_pidfd = dup2(lxrun_pidfd, 3) == 3 ? 3 : -1;
     syscall(SYS_close_range, lxrun_pidfd == 3 ? 4 : 3, ~0U, 0);
-    fd = open("/dev/null", O_RDWR);
-    if (fd >= 0) {
-        dup2(fd, 0);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        if (fd > 2)
-            close(fd);
-    }
+    stdio_to_null();
     dir = holder_dir(1);
     if (dir < 0)
         syscall(SYS_exit_group, 0);

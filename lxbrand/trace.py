@@ -659,7 +659,7 @@ class Session:
         self.bpf_c = None               # struct lxb_bpftrace *
         self.stats_lost = 0             # events the kernel dropped (perf): the counts are short
         self.outputs_failed = False     # an output could not be written (output_failed)
-        self._failed: set = set()
+        self.lines_failed = False       # -o FILE failed for the lines: the statistics are not tried there
         self.rec = Recorder(options)
         self.t = None
         self.reader: Optional[threading.Thread] = None
@@ -812,6 +812,7 @@ class Session:
             c = self.t.c
             lib.lxb_trace_flush(c)
             if c.text_error:
+                self.lines_failed = True
                 self.output_failed(f"-o {os.fsdecode(o.output)}" if isinstance(o.output, (str, bytes, os.PathLike))
                                    else "the trace" + (" (stderr)" if o.output is None else ""), c.text_error)
             for fd in self._fds:
@@ -838,11 +839,8 @@ class Session:
 
     def output_failed(self, what: str, err: int) -> None:
         """An output that could not be written (a full disk, a closed pipe):
-        said once, in one line naming it, as csrc/frontdoor/lxrun.c says it;
-        the run went on, the CLI fails after it (125)."""
-        if what in self._failed:
-            return          # the lines' and the statistics' FILE: said once
-        self._failed.add(what)
+        said in one line naming it, as csrc/frontdoor/lxrun.c says it; the
+        run went on, the CLI fails after it (125)."""
         sys.stderr.write(f"lxrun: {what}: {os.strerror(err)}; it is not whole\n")
         sys.stderr.flush()
         self.outputs_failed = True
@@ -1231,8 +1229,10 @@ def write_outputs(session: Session, stats_file=None, report_file=None) -> None:
         else:
             text = format_stats(session.stats) + (
                 f"\nlost_events {lost}: the kernel's buffers were full; the counts above are short\n" if lost else "")
-        _write(session, stats_file, text, "the statistics (stderr)" if stats_file is None
-               else f"-o {getattr(stats_file, 'name', stats_file)}")
+        # after the lines in -o FILE: not tried where they failed (the sink writes no more there)
+        if stats_file is None or not (o.lines and session.lines_failed):
+            _write(session, stats_file, text, "the statistics (stderr)" if stats_file is None
+                   else f"-o {getattr(stats_file, 'name', stats_file)}")
     if session.report is not None:
         path = o.report if isinstance(o.report, (str, os.PathLike)) and o.report != "-" else None
         _write(session, report_file if report_file is not None else path, format_report(session.report),

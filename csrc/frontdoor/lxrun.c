@@ -1408,20 +1408,14 @@ static int report_past(const struct lxb_report *rep, int *order)
 }
 
 /* an output (-o FILE's lines or statistics, --report's FILE) that could
-   not be written: said once, in one line naming it, and lxrun fails (125)
-   after the run, which ran on (trace.py output_failed) */
+   not be written: said in one line naming it, and lxrun fails (125) after
+   the run, which ran on (trace.py output_failed) */
 static int outputs_failed;
 
 static void output_failed(const char *what, int err)
 {
-    static const char *said[3];     /* the lines, statistics and report: said once each FILE */
-    int i;
-    for (i = 0; i < outputs_failed; i++)
-        if (strcmp(said[i], what) == 0)
-            return;
     dprintf(2, "lxrun: %s: %s; it is not whole\n", what, strerror(err));
-    if (outputs_failed < 3)
-        said[outputs_failed++] = what;
+    outputs_failed = 1;
 }
 
 /* --report=FILE, and -o FILE for --stats: opened before the guest runs,
@@ -2162,7 +2156,9 @@ int main(int argc, char **argv)
                 fail(EXIT_FAILED, stats_why[0] ? stats_why : xasprintf("%s: %s", o.trace_output, strerror(-fd)), "");
         }
         /* JSON after --trace-format json's lines: one line too (2) */
-        int rc = lxb_perfstats_write(&tracer, o.stats_format != LXB_TRACE_JSON ? 0 :
+        /* after the lines in -o FILE: not tried where they failed (the sink writes no more there) */
+        int rc = fd != 2 && o.trace && tracer.text_error ? 0 :
+                 lxb_perfstats_write(&tracer, o.stats_format != LXB_TRACE_JSON ? 0 :
                                      o.trace && o.trace_format == LXB_TRACE_JSON ? 2 : 1, fd, perf_lost);
         if (rc < 0 && rc != -ENOMEM)
             output_failed(fd == 2 ? "the statistics (stderr)" : xasprintf("-o %s", o.trace_output), -rc);
