@@ -117,13 +117,17 @@ def set_is_all(text: Optional[str]) -> bool:
 
 
 def parse_set(text: Optional[str], what: str = "--trace") -> set:
-    """The syscall numbers a SET names ("openat,%process,!close"; "all")."""
+    """The syscall numbers a SET names ("openat,%process,!close"; "all").
+    A SET that starts with "!" is strace's negated set: every syscall but
+    those its items name ("!mmap,brk" leaves out both; strace refuses a "!"
+    anywhere else, which here excludes the one item)."""
     every = {sc.nr for sc in TABLE}
     if text is None or text.strip() in ("", "all", "%all"):
         return every
     chosen: set = set()
     excluded: set = set()
     positive = False
+    negated = text.strip().startswith("!")
     for raw in text.split(","):
         item = raw.strip()
         neg = item.startswith("!")
@@ -148,7 +152,7 @@ def parse_set(text: Optional[str], what: str = "--trace") -> set:
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise TraceError(f"{what} {text!r}: unknown syscall {item!r}{hint}; expected syscall names "
                              "(`lxrun syscalls`), %CLASS, !NAME to exclude, or all")
-        if neg:
+        if neg or negated:
             excluded |= nrs
         else:
             positive = True

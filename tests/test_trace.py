@@ -11,7 +11,7 @@ import pytest
 
 from lxbrand import Zone
 from lxbrand.trace import TraceError, parse_set
-from lxbrand.brand import BY_NAME
+from lxbrand.brand import BY_NAME, TABLE
 
 
 def traced(rootfs, argv, trace_set=None, **kw):
@@ -204,6 +204,11 @@ def test_guest_ptrace_refused(rootfs, monkeypatch):
 def test_bad_sets():
     assert parse_set("openat,!openat") == set()
     assert BY_NAME["close"].nr not in parse_set("!close")
+    # strace's -e trace=!a,b: all but both (the "!" negates the whole set)
+    every = {sc.nr for sc in TABLE}
+    assert parse_set("!mmap,brk,%memory") == every - parse_set("%memory") - {BY_NAME["mmap"].nr, BY_NAME["brk"].nr}
+    assert parse_set(" !close,read") == every - {BY_NAME["close"].nr, BY_NAME["read"].nr}
+    assert parse_set("read,!close") == {BY_NAME["read"].nr}      # a "!" after the first: that item only
     assert BY_NAME["openat"].nr in parse_set("%file")
     for bad, part in (("opnat", "opnat"), ("%files", "%files"), ("read,,write", "empty item")):
         with pytest.raises(TraceError, match=part):
