@@ -848,9 +848,12 @@ static void file_mode(struct tbuf *b, uint32_t mode)
     case 0020000: kind = "S_IFCHR"; break;
     case 0010000: kind = "S_IFIFO"; break;
     }
-    if (kind)
-        tb_f(b, "%s|", kind);
-    tb_f(b, "0%o", mode & 07777);
+    if (!kind && (mode & 0170000)) {            /* an unknown file type */
+        tb_f(b, "%#x", mode);
+        return;
+    }
+    tb_f(b, "%s%s%s%s%s%#03o", kind ? kind : "", kind ? "|" : "", mode & 04000 ? "S_ISUID|" : "",
+         mode & 02000 ? "S_ISGID|" : "", mode & 01000 ? "S_ISVTX|" : "", mode & 0777);
 }
 
 /* _quote into a tbuf (sun_path) */

@@ -1575,6 +1575,11 @@ os.close(fd)
 os.close(os.open("/etc/hostname", os.O_RDONLY))
 os.unlink("/tmp/lxb13")
 os.getcwd()
+os.stat("/tmp")
+open("/tmp/lxbsu", "w").close()
+os.chmod("/tmp/lxbsu", 0o6755)
+os.stat("/tmp/lxbsu")
+os.unlink("/tmp/lxbsu")
 os.mkdir("/tmp/lxbd")
 for f in "abc":
     open("/tmp/lxbd/" + f, "w").close()
@@ -1743,7 +1748,8 @@ def test_structures_and_arities_are_straces(rootfs, tmp_path, front):
                       'read(3, "\\0\\1\\177\\nxxxxxxxxxxxxxxxxxxxxxxxxxxxx"..., 100) = 44', 'read(3, "", 0) = 0',
                       'openat(AT_FDCWD, "/tmp/lxb13", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0600) = ',
                       'openat(AT_FDCWD, "/etc/hostname", O_RDONLY|O_CLOEXEC) = ', ", F_GETFL) = ", ", F_GETFD) = ",
-                      'getcwd("/", 1024) = 2', "[{WIFEXITED(s) && WEXITSTATUS(s) == 3}], 0, NULL) = ",
+                      'getcwd("/", 1024) = 2', '"/tmp", {st_mode=S_IFDIR|S_ISVTX|0777, ',
+                      '"/tmp/lxbsu", {st_mode=S_IFREG|S_ISUID|S_ISGID|0755, ', "[{WIFEXITED(s) && WEXITSTATUS(s) == 3}], 0, NULL) = ",
                       "[{WIFSIGNALED(s) && WTERMSIG(s) == SIGKILL}], 0, NULL) = ",
                       ", MAP_PRIVATE|MAP_FIXED|MAP_DENYWRITE, 3, 0x",
                       "clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, "

@@ -1207,10 +1207,15 @@ _FILE_TYPES = {0o140000: "S_IFSOCK", 0o120000: "S_IFLNK", 0o100000: "S_IFREG", 0
 
 
 def file_mode(mode: int) -> str:
-    """st_mode as strace prints it: S_IFREG|0644."""
-    kind = _FILE_TYPES.get(mode & 0o170000)
-    perm = f"{mode & 0o7777:#o}".replace("0o", "0")
-    return f"{kind}|{perm}" if kind else perm
+    """st_mode as strace prints it (print_symbolic_mode_t): S_IFREG|0644,
+    S_IFDIR|S_ISVTX|0777, S_ISUID|0755, 000; an unknown file type in hex."""
+    kind = _FILE_TYPES.get(mode & 0o170000, "")
+    if mode & 0o170000 and not kind:
+        return f"{mode:#x}"
+    bits = "".join(f"{n}|" for b, n in ((0o4000, "S_ISUID"), (0o2000, "S_ISGID"), (0o1000, "S_ISVTX")) if mode & b)
+    rest = mode & 0o777
+    perm = (f"0{rest:o}" if rest else "0").rjust(3, "0")        # C's %#03o
+    return f"{kind}{'|' if kind else ''}{bits}{perm}"
 
 
 def _hex0(v: int) -> str:
