@@ -235,8 +235,9 @@ def _watch_end(zone, watch: dict, files: dict) -> None:
 @click.option("--trace", "trace", default=None, metavar="[=SET]",
               help="Trace syscalls as strace does, each with its result and time: --trace for all, "
                    "--trace=SET for names and classes (%file %desc %network %process %signal %memory "
-                   "%ipc %clock %creds), !NAME to exclude (a SET that starts with ! traces all but its items, as "
-                   "strace's); fork, clone and exec followed.")
+                   "%ipc %clock %creds), !NAME to exclude, in strace's -e trace= grammar (a leading ! inverts the "
+                   "set; numbers, /REGEX, ?NAME, none, %net, %stat %lstat %fstat %%stat %statfs %fstatfs %%statfs "
+                   "%pure); fork, clone and exec followed.")
 @click.option("-o", "--trace-output", "trace_output", default=None, metavar="FILE",
               help="Write the trace (and --stats) to FILE instead of stderr.")
 @click.option("--trace-format", "trace_format", type=click.Choice(["text", "json"]), default="text",

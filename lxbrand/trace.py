@@ -14,9 +14,10 @@ them once, at the end.  Only a Zone(trace=callback) still gets records,
 decoded here into events (Recorder, which is also the reference the C lines
 are tested against).
 
-    SET     names and %classes, comma-separated; !NAME or !%CLASS excludes;
-            "all" (the default).  Classes: model.CLASSES, derived from the
-            table (Syscall.classes).
+    SET     strace's -e trace= (parse_set): names, numbers, %classes,
+            /REGEX, ?ITEM, a leading "!" inverting the set; !NAME or !%CLASS
+            after the first item excludes; "all" (the default).  Classes:
+            model.CLASSES and FINE_CLASSES, from the table (Syscall.classes).
 
 A syscall the brand emulates is answered by the supervisor, never by the
 kernel, so the tracer does not see it; the report counts it instead.  A
@@ -51,7 +52,7 @@ from typing import Callable, Optional
 
 from ._csup import Tracer, ffi, lib
 from .brand import BY_NAME, BY_NR, TABLE, decode
-from .brand.model import CLASSES
+from .brand.model import CLASSES, FINE_CLASSES
 from .errors import ZoneConfigError
 
 # struct lxb_trace_rec (csrc/lxbrand.h); the binding knows its size
@@ -110,53 +111,100 @@ def _names_of_class(cls: str) -> set:
     return {sc.nr for sc in TABLE if cls in sc.classes}
 
 
+# strace's class names (basic_filters.c qualify_syscall_class, matched
+# without regard to case): %CLASS, %%stat and %%statfs, %net, and the
+# legacy bare names; each maps to a table class (model.CLASSES and
+# FINE_CLASSES), None for every syscall
+_CLASS_NAMES = {**{"%" + c: c for c in CLASSES + FINE_CLASSES if not c.endswith("_like")},
+                "%%stat": "stat_like", "%%statfs": "statfs_like", "%net": "network", "%all": None, "all": None,
+                **{c: c for c in ("desc", "file", "memory", "process", "signal", "ipc", "network")}}
+
+
 def set_is_all(text: Optional[str]) -> bool:
     """No SET or "all": the unnamed numbers (UNNAMED) are traced too; any
     other SET names syscalls, and leaves them out."""
     return text is None or text.strip() in ("", "all", "%all")
 
 
+def _set_item(item: str, text: str, what: str) -> set:
+    """The numbers one item of a SET names (without its "!" or "?"):
+    NAME, a number, %CLASS (or strace's other class names), /REGEX; an
+    error naming the item when it names none."""
+    if item.lower() in _CLASS_NAMES:
+        cls = _CLASS_NAMES[item.lower()]
+        return {sc.nr for sc in TABLE} if cls is None else _names_of_class(cls)
+    if item in BY_NAME:
+        return {BY_NAME[item].nr}
+    if item.isdigit():
+        if int(item) in BY_NR:
+            return {int(item)}
+        raise TraceError(f"{what} {text!r}: no syscall has number {item}")
+    if item.startswith("/"):
+        import re
+        try:
+            pattern = re.compile(item[1:])
+        except re.error as e:
+            raise TraceError(f"{what} {text!r}: {item!r} is not a regular expression ({e})") from None
+        found = {sc.nr for sc in TABLE if pattern.search(sc.name)}
+        if not found:
+            raise TraceError(f"{what} {text!r}: {item!r} matches no syscall name")
+        return found
+    if item.startswith("%"):
+        close = difflib.get_close_matches(item, [c for c in _CLASS_NAMES if c.startswith("%")], n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise TraceError(f"{what} {text!r}: unknown class {item!r}{hint}; classes are "
+                         + " ".join("%" + c for c in CLASSES))
+    close = difflib.get_close_matches(item, list(BY_NAME), n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise TraceError(f"{what} {text!r}: unknown syscall {item!r}{hint}; expected syscall names "
+                     "(`lxrun syscalls`), %CLASS, /REGEX, !NAME to exclude, or all")
+
+
 def parse_set(text: Optional[str], what: str = "--trace") -> set:
-    """The syscall numbers a SET names ("openat,%process,!close"; "all").
-    A SET that starts with "!" is strace's negated set: every syscall but
-    those its items name ("!mmap,brk" leaves out both; strace refuses a "!"
-    anywhere else, which here excludes the one item)."""
+    """The syscall numbers a SET names ("openat,%process,!close"; "all"),
+    in strace's -e trace= grammar: comma-separated names, numbers, classes
+    (%file ..., %net, %stat %lstat %fstat %%stat %statfs %fstatfs %%statfs
+    %pure, and the legacy bare file, desc, process, network, signal, ipc,
+    memory), /REGEX (a syscall name search), "?" before an item that may
+    name nothing, "none"; each leading "!" inverts the whole set ("!mmap,brk"
+    leaves out both).  Beyond strace: "!" before a later item excludes that
+    item only ("%file,!openat"; strace refuses it)."""
     every = {sc.nr for sc in TABLE}
     if text is None or text.strip() in ("", "all", "%all"):
         return every
+    body = text.strip()
+    negated = False
+    while body.startswith("!"):
+        negated = not negated
+        body = body[1:]
+    if body == "none":
+        return every if negated else set()
     chosen: set = set()
     excluded: set = set()
     positive = False
-    negated = text.strip().startswith("!")
-    for raw in text.split(","):
+    for k, raw in enumerate(body.split(",")):
         item = raw.strip()
-        neg = item.startswith("!")
+        neg = k > 0 and item.startswith("!")
         if neg:
             item = item[1:]
+        quiet = item.startswith("?")
+        item = item.lstrip("?")
         if not item:
-            raise TraceError(f"{what} {text!r}: an empty item (expected NAME, %CLASS, !NAME or all, "
+            raise TraceError(f"{what} {text!r}: an empty item (expected NAME, %CLASS, /REGEX, !NAME or all, "
                              "comma-separated)")
-        if item in ("all", "%all"):
-            nrs = every
-        elif item.startswith("%"):
-            if item[1:] not in CLASSES:
-                close = difflib.get_close_matches(item[1:], CLASSES, n=1)
-                hint = f" (did you mean %{close[0]}?)" if close else ""
-                raise TraceError(f"{what} {text!r}: unknown class {item!r}{hint}; classes are "
-                                 + " ".join("%" + c for c in CLASSES))
-            nrs = _names_of_class(item[1:])
-        elif item in BY_NAME:
-            nrs = {BY_NAME[item].nr}
-        else:
-            close = difflib.get_close_matches(item, list(BY_NAME), n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise TraceError(f"{what} {text!r}: unknown syscall {item!r}{hint}; expected syscall names "
-                             "(`lxrun syscalls`), %CLASS, !NAME to exclude, or all")
-        if neg or negated:
+        try:
+            nrs = _set_item(item, text, what)
+        except TraceError:
+            if not quiet:
+                raise
+            nrs = set()
+        if neg:
             excluded |= nrs
         else:
             positive = True
             chosen |= nrs
+    if negated:
+        return every - chosen - excluded
     return (chosen if positive else every) - excluded
 
 

@@ -116,7 +116,8 @@ def test_a_c_handler_the_supervisor_lacks_is_a_clear_error():
 def test_no_second_list_of_syscall_names():
     """No module of the package but the table holds a literal list of syscall
     names (the table is the one list; STYLE.md)."""
-    names = set(BY_NAME)
+    from lxbrand.brand.model import CLASSES, FINE_CLASSES
+    names = set(BY_NAME) - set(CLASSES + FINE_CLASSES)      # strace's class names %stat, %fstatfs... are not lists of calls
     found = []
     for path in sorted((ROOT / "lxbrand").rglob("*.py")):
         if path.name == "table.py":

@@ -209,6 +209,25 @@ def test_bad_sets():
     assert parse_set("!mmap,brk,%memory") == every - parse_set("%memory") - {BY_NAME["mmap"].nr, BY_NAME["brk"].nr}
     assert parse_set(" !close,read") == every - {BY_NAME["close"].nr, BY_NAME["read"].nr}
     assert parse_set("read,!close") == {BY_NAME["read"].nr}      # a "!" after the first: that item only
+    # the rest of strace's grammar (basic_filters.c): legacy class names, %net, the stat classes, %pure,
+    # numbers, /regex, ?item, none, !! (inverted twice)
+    nrs = lambda *names: {BY_NAME[n].nr for n in names}       # noqa: E731
+    assert parse_set("file") == parse_set("%file") == parse_set("%FILE")
+    assert parse_set("%net") == parse_set("network") == parse_set("%network")
+    assert parse_set("%stat") == nrs("stat") and parse_set("%lstat") == nrs("lstat")
+    assert parse_set("%fstat") == nrs("fstat", "newfstatat", "statx")
+    assert parse_set("%%stat") == nrs("stat", "fstat", "lstat", "newfstatat", "statx")
+    assert parse_set("%statfs") == nrs("statfs") and parse_set("%fstatfs") == nrs("fstatfs")
+    assert parse_set("%%statfs") == nrs("statfs", "fstatfs", "ustat")
+    assert parse_set("%pure") == nrs("getpid", "getppid", "getpgrp", "gettid", "getuid", "geteuid", "getgid", "getegid")
+    assert parse_set("0,1,/^mmap$") == nrs("read", "write", "mmap")
+    assert parse_set("/^epoll_") == {sc.nr for sc in TABLE if sc.name.startswith("epoll_")}
+    assert parse_set("?nosuchcall,read") == nrs("read") and parse_set("?/^nosuch") == set()
+    assert parse_set("none") == set() and parse_set("!none") == every and parse_set("!!read") == nrs("read")
+    for bad, part in (("9999", "no syscall has number 9999"), ("/^nosuch", "matches no syscall"),
+                      ("/(", "not a regular expression"), ("%stats", "unknown class '%stats'")):
+        with pytest.raises(TraceError, match=part):
+            parse_set(bad)
     assert BY_NAME["openat"].nr in parse_set("%file")
     for bad, part in (("opnat", "opnat"), ("%files", "%files"), ("read,,write", "empty item")):
         with pytest.raises(TraceError, match=part):

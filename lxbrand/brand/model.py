@@ -99,6 +99,10 @@ class CHandler:
 # tests/test_trace.py checks them against what the signature tells (a path
 # argument is %file, a sockaddr %network, a sigset %signal...).
 CLASSES = ("file", "desc", "network", "process", "signal", "memory", "ipc", "clock", "creds")
+# strace's finer classes (its TST TLST TFST TSTA TSF TFSF TSFA PU flags):
+# %stat %lstat %fstat %%stat (stat_like) %statfs %fstatfs %%statfs
+# (statfs_like) %pure; named in the table as the others
+FINE_CLASSES = ("stat", "lstat", "fstat", "stat_like", "statfs", "fstatfs", "statfs_like", "pure")
 
 
 class Syscall(namedtuple("Syscall", "nr name status signature classes since handler note")):
@@ -175,8 +179,8 @@ def handler_name(handler) -> str:
 def sc(nr, name, status, signature, classes, since, handler, note) -> Syscall:
     """A table line; classes: space-separated CLASSES names ("file desc")."""
     cls = frozenset(classes.split())
-    if not cls <= set(CLASSES):
-        raise ValueError(f"{name}: unknown trace class {' '.join(sorted(cls - set(CLASSES)))}: "
-                         f"expected {' '.join(CLASSES)}")
+    if not cls <= set(CLASSES + FINE_CLASSES):
+        raise ValueError(f"{name}: unknown trace class {' '.join(sorted(cls - set(CLASSES + FINE_CLASSES)))}: "
+                         f"expected {' '.join(CLASSES + FINE_CLASSES)}")
     _parse_signature(signature)         # a malformed relation or return kind fails at import
     return Syscall(nr, name, status, signature, cls, since, handler, note)
