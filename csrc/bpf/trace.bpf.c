@@ -41,7 +41,6 @@
 
 #include "trace_bpf.h"
 
-#define BT_NR_PAST (BT_NR_MAX - 1)    /* LXB_NR_PAST */
 #define SA_IMMUTABLE 0x00800000       /* include/linux/signal_types.h: a handler the task may not change */
 #define X32_SYSCALL_BIT 0x40000000
 

@@ -6,6 +6,7 @@
 #define LXB_TRACE_BPF_H
 
 #define BT_NR_MAX 512            /* LXB_NR_MAX */
+#define BT_NR_PAST (BT_NR_MAX - 1)   /* LXB_NR_PAST: its spec and mode stand for every number outside */
 #define BT_SLOTS 3               /* LXB_TRACE_SLOTS */
 #define BT_SLOT 256              /* LXB_TRACE_SLOT */
 #define BT_SPILL 264             /* room after the last slot: the verifier sees slot + offset + size */
@@ -72,6 +73,12 @@ struct bt_task {
 
 struct bs_count {
     __u64 calls, total_ns;
+};
+
+#define BS_PAST 64               /* numbers outside the arrays counted one by one (LXB_TRACE_PAST) */
+struct bs_past {
+    __u64 calls, total_ns, errs;
+    __u32 err, pad;              /* errs failed with err (the filter's ENOSYS) */
 };
 
 struct bs_hist {
