@@ -544,15 +544,19 @@ static __always_inline __u32 copy_all(struct bt_task *t, const struct bt_spec *s
     return failed;
 }
 
-static __always_inline const struct bt_spec *spec_of(__s64 nr)
+/* nr is the kernel's (do_syscall_64's int nr, seccomp_data.nr): orig_ax's
+   low 32 bits, as strace takes it too (0x1000001f4 is 500, 0x100000027
+   getpid) */
+static __always_inline const struct bt_spec *spec_of(__s32 nr)
 {
-    __u32 k;
-    if (nr < 0 || nr >= X32_SYSCALL_BIT)
-        return NULL;             /* x32's: the filter kills them (a bad architecture) */
-    /* a number past the table: the spec of BT_NR_PAST, a number no table
-       names (an answer: the filter's ENOSYS, shown while unnamed numbers are
-       traced; no spec, mode 0, otherwise) */
-    k = nr >= BT_NR_MAX ? BT_NR_PAST : (__u32)nr;
+    __u32 k = (__u32)nr;
+    if (k >= X32_SYSCALL_BIT && nr != -1)
+        return NULL;             /* x32's (and negative ones but -1): the filter kills them (a bad architecture) */
+    /* a number outside the table (-1, or past it): the spec of BT_NR_PAST,
+       a number no table names (an answer: the filter's ENOSYS, shown while
+       unnamed numbers are traced; no spec, mode 0, otherwise) */
+    if (nr < 0 || nr >= BT_NR_MAX)
+        k = BT_NR_PAST;
     return bpf_map_lookup_elem(&specs, &k);
 }
 
@@ -631,7 +635,7 @@ int bt_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)id, tgid = (__u32)(id >> 32);
-    __s64 nr = (__s64)ctx->args[1];
+    __s32 nr = (__s32)ctx->args[1];      /* the kernel's int nr (spec_of) */
     const struct bt_spec *s;
     struct bt_task *t;
     struct bt_rec *r;
@@ -655,7 +659,7 @@ int bt_sys_enter(struct bpf_raw_tracepoint_args *ctx)
     zone_ids(t);
     r = &t->rec;
     rec_init(r, REC_SYSCALL, t, tid);
-    r->nr = (__s32)nr;
+    r->nr = nr;
     if (bpf_probe_read_kernel(regs, sizeof regs, (void *)ctx->args[0]) != 0)
         __builtin_memset(regs, 0, sizeof regs);
     r->args[0] = regs[REG_DI];
@@ -693,7 +697,8 @@ int bt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)id, tgid = (__u32)(id >> 32);
-    __s64 ret = (__s64)ctx->args[1], nr;
+    __s64 ret = (__s64)ctx->args[1];
+    __s32 nr;
     unsigned long regs[16];
     const struct bt_spec *s;
     struct bt_task *t, *f;
@@ -703,7 +708,7 @@ int bt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
         return 0;
     if (bpf_probe_read_kernel(regs, sizeof regs, (void *)ctx->args[0]) != 0)
         return 0;
-    nr = (__s64)regs[15];        /* orig_ax */
+    nr = (__s32)regs[15];        /* orig_ax, as the kernel's int nr (spec_of) */
     t = bpf_map_lookup_elem(&tasks, &tid);
     if (t && t->state == BT_RESTART)
         settle(t, tid, SK_EXIT);
@@ -740,7 +745,7 @@ int bt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
             zone_ids(a);
         }
         rec_init(&a->rec, REC_SYSCALL, a, tid);
-        a->rec.nr = (__s32)nr;
+        a->rec.nr = nr;
         a->rec.args[0] = regs[REG_DI];
         a->rec.args[1] = regs[REG_SI];
         a->rec.args[2] = regs[REG_DX];
