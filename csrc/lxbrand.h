@@ -320,6 +320,7 @@ void lxb_pty_drain(int master_fd, int timeout_ms);
 #define LXB_SIGINFO_COPY 48
 #define LXB_REC_EXIT 3           /* ret: the wait status */
 #define LXB_REC_NEWTASK 4        /* a task first seen */
+#define LXB_REC_STOP 5           /* nr: the signal of the task's group-stop (strace's "--- stopped by SIGSTOP ---") */
 #define LXB_RECF_NORESULT 1      /* the task was gone (or exec'd) before the call returned */
 #define LXB_RECF_ANSWERED 2      /* answered by the tracer, never ran */
 #define LXB_RECF_CMDLINE 4       /* slot 2 holds the caller's /proc/PID/cmdline */

@@ -2506,6 +2506,25 @@ static void put_exit(struct lxb_tracer *t, struct lxb_sink *s, const struct lxb_
     put_s(s, " +++\n");
 }
 
+/* a task in its group-stop, as strace -f prints it: --- stopped by SIGSTOP --- */
+static void put_stop(struct lxb_tracer *t, struct lxb_sink *s, const struct lxb_trace_rec *r)
+{
+    char tmp[16];
+
+    if (t->format == LXB_TRACE_JSON) {
+        put_head_json(t, s, "stop", r);
+        put_s(s, ", \"signal\": \"");
+        put_s(s, signame(r->nr, tmp, sizeof tmp));
+        put_s(s, "\"}\n");
+        return;
+    }
+    put_s(s, "[pid ");
+    put_i64(s, r->tid);
+    put_s(s, "] --- stopped by ");
+    put_s(s, signame(r->nr, tmp, sizeof tmp));
+    put_s(s, " ---\n");
+}
+
 void lxb_sink_put(struct lxb_tracer *t, struct lxb_sink *s, const struct lxb_trace_rec *r)
 {
     int lines = t->text_fd >= 0;
@@ -2529,6 +2548,8 @@ void lxb_sink_put(struct lxb_tracer *t, struct lxb_sink *s, const struct lxb_tra
         put_signal(t, s, r);
     } else if (r->kind == LXB_REC_EXIT && lines) {
         put_exit(t, s, r);
+    } else if (r->kind == LXB_REC_STOP && lines) {
+        put_stop(t, s, r);
     }
     if (s->len >= OBUF_FLUSH)
         flush_locked(t, s);

@@ -327,9 +327,11 @@ def _signame(sig: int) -> str:
 
 class Event(dict):
     """One traced thing, with the fields of a JSON line: type ("syscall", "signal",
-    "exit"), pid, tid, time (s since the zone started); for a syscall: syscall,
-    nr, args ({name: value}), result (None when it never returned), errno (a name,
-    or None), duration (s), answered (the brand answered it; it never ran)."""
+    "stop", "exit"), pid, tid, time (s since the zone started); for a syscall:
+    syscall, nr, args ({name: value}), result (None when it never returned), errno
+    (a name, or None), duration (s), answered (the brand answered it; it never
+    ran); for a stop (the task's group-stop, strace's "--- stopped by SIGSTOP
+    ---"): signal."""
 
     __slots__ = ("line",)
 
@@ -414,6 +416,14 @@ class Recorder:
                 ev.line = (f"[pid {tid}] --- {sig} {decode.show(info)} ---" if info is not None else
                            f"[pid {tid}] --- {sig} {{si_signo={sig}, si_code={si_code}, si_pid={_int32(a0)}, "
                            f"si_uid={a1 & 0xFFFFFFFF}}} ---")
+            self._deliver(ev)
+        elif kind == lib.LXB_REC_STOP:
+            # the task's group-stop, as strace -f shows it (csrc/trace.c, trace.bpf.c bt_stop)
+            if not o.lines_wanted(None):
+                return
+            ev = Event(type="stop", pid=pid, tid=tid, time=(t_entry - self.t0) / 1e9, signal=_signame(nr))
+            if self.reference and o.format == "text":
+                ev.line = f"[pid {tid}] --- stopped by {ev['signal']} ---"
             self._deliver(ev)
         elif kind == lib.LXB_REC_EXIT:
             if not o.lines_wanted(None):

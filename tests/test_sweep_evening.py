@@ -321,3 +321,72 @@ def test_numbers_outside_the_table_are_traced_as_strace_shows_them(rootfs, tmp_p
         assert re.search(r"^  unsupported +syscall_0x3e8 +1 ENOSYS$", text, re.M), text
         assert re.search(r"^  unsupported +syscall_0xffffffffffffffff +1 ENOSYS$", text, re.M), text
         assert "verdict: hit 3 unsupported syscalls: syscall_0x1f4, syscall_0x3e8, syscall_0xffffffffffffffff" in text
+
+
+# A child that stops itself (SIGSTOP; SIGTSTP in a process group of its own,
+# which is not orphaned: its parent is in the session) and is continued by
+# its parent each time; the parent says what waitpid saw.
+STOPS = ("import os, signal\n"
+         "pid = os.fork()\n"
+         "if pid == 0:\n"
+         "    os.setpgid(0, 0)\n"
+         "    os.kill(os.getpid(), signal.SIGSTOP)\n"
+         "    os.kill(os.getpid(), signal.SIGTSTP)\n"
+         "    os._exit(3)\n"
+         "for _ in range(2):\n"
+         "    _, st = os.waitpid(pid, os.WUNTRACED)\n"
+         "    print('stopped', os.WSTOPSIG(st), flush=True)\n"
+         "    os.kill(pid, signal.SIGCONT)\n"
+         "_, st = os.waitpid(pid, 0)\n"
+         "print('exit', os.WEXITSTATUS(st), flush=True)\n")
+STOPS_OUT = "stopped 19\nstopped 20\nexit 3\n"
+
+
+def _child_signal_lines(text):
+    """The child's (the pid that kill()s itself with SIGSTOP) signal and
+    stop lines: ("SIGSTOP", "stopped by SIGSTOP", ...)."""
+    child = re.search(r"^(?:\[pid\s+)?(\d+)\]?\s+kill\(\d+, SIGSTOP\)", text, re.M).group(1)
+    out = []
+    for line in text.splitlines():
+        m = re.match(r"^(?:\[pid\s+(\d+)\]|(\d+))\s+--- (stopped by \w+|\w+ \{)", line)
+        if m and (m.group(1) or m.group(2)) == child:
+            out.append(m.group(3).rstrip(" {"))
+    return out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="run as root (the rootfs fixture)")
+@pytest.mark.parametrize("front", ["frontdoor", "lxrun-py"])
+@pytest.mark.parametrize("fmt", ["text", "json"])
+@pytest.mark.parametrize("mode", ["bpf", "ptrace"])
+def test_a_group_stop_is_traced_as_strace_shows_it(rootfs, tmp_path, mode, fmt, front):
+    """strace -f prints '--- stopped by SIGSTOP ---' after a signal's
+    delivery line when the task enters its group-stop; both tracers show
+    it (ptrace: PTRACE_EVENT_STOP; BPF: the task switching out in
+    TASK_STOPPED), and the guest stops and continues as untraced."""
+    import json
+    if mode == "bpf" and lib.lxb_bpftrace_probe() < 0:
+        pytest.skip("BPF programs cannot be loaded here")
+    exe = FRONT if front == "frontdoor" else PY_FRONT
+    p = subprocess.run([exe, str(rootfs), "python3", "-c", STOPS], capture_output=True, text=True, timeout=120)
+    assert (p.returncode, p.stdout) == (0, STOPS_OUT), p.stderr           # untraced, the same
+    out = tmp_path / "trace"
+    p = subprocess.run([exe, "--trace", "--trace-format", fmt, "-o", str(out), str(rootfs), "python3", "-c", STOPS],
+                       capture_output=True, text=True, timeout=120, env=dict(os.environ, LXBRAND_TRACE=mode))
+    assert (p.returncode, p.stdout) == (0, STOPS_OUT), p.stderr
+    want = ["SIGSTOP", "stopped by SIGSTOP", "SIGCONT", "SIGTSTP", "stopped by SIGTSTP", "SIGCONT"]
+    if fmt == "json":
+        ev = [json.loads(line) for line in out.read_text().splitlines()]
+        child = next(e["tid"] for e in ev if e["type"] == "syscall" and e["syscall"] == "kill"
+                     and e["args"]["sig"] == "SIGSTOP")
+        got = [("stopped by " if e["type"] == "stop" else "") + e["signal"] for e in ev
+               if e["tid"] == child and e["type"] in ("signal", "stop")]
+        assert got == want, got
+        assert [e for e in ev if e["type"] == "stop"][0].keys() == {"type", "pid", "tid", "time", "signal"}
+        return
+    assert _child_signal_lines(out.read_text()) == want, out.read_text()
+    native = tmp_path / "strace"
+    r = subprocess.run(["strace", "-f", "-qq", "-o", str(native), "unshare", "-r", "--fork", "--pid",
+                        "--mount-proc", "chroot", str(rootfs), "python3", "-c", STOPS],
+                       capture_output=True, text=True, timeout=120)
+    assert (r.returncode, r.stdout) == (0, STOPS_OUT), r.stderr
+    assert _child_signal_lines(native.read_text()) == want, native.read_text()

@@ -766,6 +766,32 @@ def test_unnamed_numbers_c_lines_are_the_python_decoders(tmp_path, fmt):
             assert seen in text, seen
 
 
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_group_stop_c_line_is_the_python_decoders(tmp_path, fmt):
+    """A group-stop record (LXB_REC_STOP) is strace's '--- stopped by
+    SIGSTOP ---' line, or a JSON "stop" event, from the C sink and the
+    Python decoder alike."""
+    from lxbrand import trace
+    from lxbrand._csup import lib
+    o = trace.Observe(trace=True, format=fmt)
+    ref = trace.Recorder(o, reference=True)
+    ref.t0 = 5 * 10**5
+    sink = _CSink(tmp_path, set(), fmt, t0=ref.t0)
+    for sig in (19, 20, 21, 22):
+        raw = trace.RECORD.pack(lib.LXB_REC_STOP, 0, 7, 8, sig, 0, 0, 0, 0, 0, 0, 0, 0, 10**6, 10**6, 99,
+                                255, 255, 255, 0, 0, 0, 0, 0, b"\0" * 768)
+        ref.feed(trace.RECORD.unpack(raw), b"")
+        sink.feed(raw)
+    text, _ = sink.close()
+    assert text == "".join(ref.lines)
+    if fmt == "json":
+        assert json.loads(text.splitlines()[0]) == {"type": "stop", "pid": 7, "tid": 8, "time": 0.0005,
+                                                    "signal": "SIGSTOP"}
+    else:
+        assert text.splitlines() == [f"[pid 8] --- stopped by {s} ---" for s in ("SIGSTOP", "SIGTSTP", "SIGTTIN",
+                                                                                  "SIGTTOU")]
+
+
 def test_unnamed_numbers_only_in_the_whole_set():
     """An unnamed number is traced and counted with no SET or "all", and
     left out by any SET that names syscalls (even one that only excludes

@@ -5,7 +5,9 @@
  * OVERVIEW
  *
  *   Raw tracepoints on raw_syscalls:sys_enter and sys_exit, sched:
- *   sched_process_fork and sched_process_exit, signal:signal_deliver.  Each
+ *   sched_process_fork and sched_process_exit, signal:signal_deliver and
+ *   signal_generate, and sched:sched_switch (a task entering its group-stop,
+ *   strace's "--- stopped by SIGSTOP ---": bt_stop).  Each
  *   program first asks whether the current task belongs to the zone: its
  *   host tgid in `traced` (seeded by lxrun with the held guest, added at
  *   every fork of a traced process, removed when its thread group dies), so
@@ -49,6 +51,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define REC_SYSCALL 1
 #define REC_SIGNAL 2
 #define REC_EXIT 3
+#define REC_STOP 5
+#define TASK_STOPPED_BIT 0x4     /* __TASK_STOPPED */
+#define JOBCTL_STOP_SIGMASK 0xffff
 #define RECF_NORESULT 1
 #define RECF_ANSWERED 2
 #define COPY_STR 1
@@ -98,11 +103,16 @@ struct sigpending {
     sigset_t signal;
 } __attribute__((preserve_access_index));
 struct task_struct {
+    unsigned int __state;
+    unsigned long jobctl;
     int pid, tgid, exit_code;
     struct task_struct *group_leader;
     struct pid *thread_pid;
     struct signal_struct *signal;
     struct sigpending pending;
+} __attribute__((preserve_access_index));
+struct task_struct___old {       /* before 5.14 */
+    long state;
 } __attribute__((preserve_access_index));
 
 /* x86_64 struct pt_regs, in longs: di si dx r10 r8 r9, ax */
@@ -147,7 +157,7 @@ struct {
 /* records made outside a task's entry (answered calls, signals, exits) */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-    __uint(max_entries, 5);      /* one per program: an interrupt's program (a timer's signal) may run amid another */
+    __uint(max_entries, 6);      /* one per program: an interrupt's program (a timer's signal) may run amid another */
     __type(key, __u32);
     __type(value, struct bt_task);
 } scratch SEC(".maps");
@@ -245,6 +255,7 @@ static __always_inline void output(struct bt_rec *r)
 #define SK_PEXIT 2
 #define SK_SIGNAL 3
 #define SK_GENERATE 4
+#define SK_STOP 5
 
 static __always_inline struct bt_task *scratch_task(__u32 k)
 {
@@ -978,5 +989,58 @@ int bt_generate(struct bpf_raw_tracepoint_args *ctx)
     /* in user space (no call pending): its delivery would be now */
     if (when == BT_D_AFTER_CALL && t->state == BT_IDLE)
         deferred(t, ttid, SK_GENERATE);
+    return 0;
+}
+
+/* A task of the zone entering its group-stop (do_signal_stop: SIGSTOP, or
+   SIGTSTP, SIGTTIN, SIGTTOU not ignored, to a process group that is not
+   orphaned), where the ptrace tracer and strace -f see PTRACE_EVENT_STOP
+   and print "--- stopped by SIGSTOP ---": the task switches out in
+   TASK_STOPPED (not preempted: a preemption between setting the state and
+   schedule() is no stop), the group-stop's signal in its jobctl.  Each
+   thread of the group shows its own, as under ptrace.  The cheapest test
+   first: this runs at every context switch of the host while it is
+   attached. */
+SEC("raw_tracepoint/sched_switch")
+int bt_stop(struct bpf_raw_tracepoint_args *ctx)
+{
+    struct task_struct *prev = (struct task_struct *)ctx->args[1];
+    __u64 id, state;
+    __u32 tid, tgid;
+    struct bt_task *t, *a;
+    int signo;
+
+    if (ctx->args[0])            /* preempt */
+        return 0;
+    if (bpf_core_field_exists(prev->__state))
+        state = BPF_CORE_READ(prev, __state);
+    else
+        state = (__u64)BPF_CORE_READ((struct task_struct___old *)prev, state);
+    if (!(state & TASK_STOPPED_BIT))
+        return 0;
+    id = bpf_get_current_pid_tgid();     /* prev is the current task here */
+    tid = (__u32)id;
+    tgid = (__u32)(id >> 32);
+    if (!bt_in_zone(&traced, tgid))
+        return 0;
+    signo = (int)(BPF_CORE_READ(prev, jobctl) & JOBCTL_STOP_SIGMASK);
+    if (!signo)
+        return 0;
+    a = scratch_task(SK_STOP);
+    if (!a)
+        return 0;
+    t = bpf_map_lookup_elem(&tasks, &tid);
+    if (t) {
+        zone_ids(t);
+        a->zpid = t->zpid;
+        a->ztid = t->ztid;
+    } else {
+        a->ztid = 0;
+        zone_ids(a);
+    }
+    rec_init(&a->rec, REC_STOP, a, tid);
+    a->rec.nr = signo;
+    a->rec.t_entry = a->rec.t_exit = bpf_ktime_get_ns();
+    output(&a->rec);
     return 0;
 }
