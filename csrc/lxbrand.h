@@ -414,6 +414,9 @@ int lxb_trace_stat(struct lxb_tracer *t, int nr, struct lxb_trace_stat *s);
 /* the i-th number outside the arrays the sink counted (in first-seen
    order): 1 and *nr, or 0 past the last */
 int lxb_trace_past(struct lxb_tracer *t, int i, int32_t *nr);
+/* calls of numbers outside the arrays past the first LXB_TRACE_PAST, not
+   counted (said as lost_events: the counts are short) */
+uint64_t lxb_trace_past_lost(struct lxb_tracer *t);
 /* calls of nr the tracer answered (denied, unsupported): the count, *err
    the errno, cmd the first caller's /proc/PID/cmdline (NUL-separated; its
    length in *cmdlen, 0: unknown) */

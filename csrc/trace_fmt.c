@@ -182,6 +182,7 @@ struct lxb_sink {
     struct answered *ans[LXB_NR_MAX + LXB_TRACE_PAST];
     int32_t past_nr[LXB_TRACE_PAST];
     int npast;
+    uint64_t past_lost;          /* calls of further such numbers, not counted */
 };
 
 #define SYS_PTRACE_NR 101
@@ -2101,6 +2102,8 @@ static void count_stat(struct lxb_sink *s, int nr, uint64_t dur, int err)
     int k = slot_of(s, nr, 1), i;
     struct nrstat *st = k < 0 ? NULL : s->st[k];
 
+    if (k < 0)
+        s->past_lost++;
     if (k < 0 || (!st && !(st = s->st[k] = calloc(1, sizeof *st))))
         return;
     if (st->calls == st->cap) {
@@ -2705,6 +2708,19 @@ int lxb_trace_past(struct lxb_tracer *t, int i, int32_t *nr)
     return ok;
 }
 
+uint64_t lxb_trace_past_lost(struct lxb_tracer *t)
+{
+    struct lxb_sink *s = lxb_sink_of(t);
+    uint64_t n = 0;
+
+    if (!s)
+        return 0;
+    pthread_mutex_lock(&s->lock);
+    n = s->past_lost;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
 const char *lxb_trace_table_hash(void)
 {
     return TG_HASH;
@@ -2947,7 +2963,7 @@ int lxb_trace_stats_write_lost(struct lxb_tracer *t, int json, int fd, uint64_t 
 {
     int rc;
     size_t len = 0;
-    char *text = stats_text(t, json, lost, &len);
+    char *text = stats_text(t, json, lost + lxb_trace_past_lost(t), &len);
     if (!text)
         return -ENOMEM;
     if (json == 2)

@@ -839,6 +839,7 @@ class Session:
                 o.ptrace_refused()
             if o.stats:
                 self.stats = _stats_of(c)
+                self.stats_lost += lib.lxb_trace_past_lost(c)   # numbers outside the table past the sink's 64
             # under BPF the calls the brand answers are the supervisor's to
             # count (ReportBrand), as with perf
             self.rec.answered = {} if self.bpf_trace else _answered_of(c, self.modes)

@@ -766,6 +766,28 @@ def test_unnamed_numbers_c_lines_are_the_python_decoders(tmp_path, fmt):
             assert seen in text, seen
 
 
+def test_numbers_outside_the_table_past_the_sinks_room_are_said_lost(tmp_path):
+    """The sink counts the first LXB_TRACE_PAST numbers outside the arrays
+    one by one; a call of any further one is not counted, and the
+    statistics say they are short (lost_events), never exact."""
+    from lxbrand import trace
+    from lxbrand._csup import lib
+    sink = _CSink(tmp_path, set(), "text")
+    sink.t.c.spec[lib.LXB_NR_PAST].show = lib.LXB_SHOW_STATS
+    nrs = [1000 + i for i in range(lib.LXB_TRACE_PAST + 2)]
+    for nr in nrs + [nrs[0], nrs[-1]]:
+        sink.feed(trace.RECORD.pack(lib.LXB_REC_SYSCALL, lib.LXB_RECF_ANSWERED, 7, 8, nr, 0, 0, 0, 0, 0, 0, 0, -38,
+                                    10**6, 10**6, 99, 255, 255, 255, 0, 0, 0, 0, 0, b"\0" * 768))
+    out = tmp_path / "stats"
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    assert sink.lib.lxb_trace_stats_write(sink.t.c, 0, fd) == 0
+    os.close(fd)
+    assert sink.lib.lxb_trace_past_lost(sink.t.c) == 3
+    _, stats = sink.close()
+    assert len(stats) == lib.LXB_TRACE_PAST and stats["syscall_0x3e8"]["calls"] == 2
+    assert "\nlost_events 3: " in out.read_text()
+
+
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_a_group_stop_c_line_is_the_python_decoders(tmp_path, fmt):
     """A group-stop record (LXB_REC_STOP) is strace's '--- stopped by
