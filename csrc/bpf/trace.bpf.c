@@ -277,6 +277,7 @@ static __always_inline struct bt_task *task_of(__u32 tid, int create, __u32 sk)
     z->zpid = z->ztid = 0;
     z->retry = z->dwhen = 0;
     z->dsig = 0;
+    z->stopshown = 0;
     if (bpf_map_update_elem(&tasks, &tid, z, BPF_NOEXIST) != 0 && bpf_map_update_elem(&tasks, &tid, z, BPF_ANY) != 0)
         return NULL;
     return bpf_map_lookup_elem(&tasks, &tid);
@@ -661,6 +662,7 @@ int bt_sys_enter(struct bpf_raw_tracepoint_args *ctx)
             count_lost();        /* no room for the task in `tasks`: its call is not recorded */
         return 0;
     }
+    t->stopshown = 0;
     if (t->state == BT_RESTART)
         settle(t, tid, SK_ENTER);
     if (!s || s->mode != MODE_RECORD) {
@@ -880,6 +882,8 @@ int bt_signal(struct bpf_raw_tracepoint_args *ctx)
         }
         return 0;
     }
+    if (t)
+        t->stopshown = 0;
     if (t && t->state == BT_RESTART)
         settle(t, tid, SK_SIGNAL);
     /* a signal the kernel forces to end the task (seccomp's kill: its
@@ -996,11 +1000,14 @@ int bt_generate(struct bpf_raw_tracepoint_args *ctx)
    SIGTSTP, SIGTTIN, SIGTTOU not ignored, to a process group that is not
    orphaned), where the ptrace tracer and strace -f see PTRACE_EVENT_STOP
    and print "--- stopped by SIGSTOP ---": the task switches out in
-   TASK_STOPPED (not preempted: a preemption between setting the state and
-   schedule() is no stop), the group-stop's signal in its jobctl.  Each
-   thread of the group shows its own, as under ptrace.  The cheapest test
-   first: this runs at every context switch of the host while it is
-   attached. */
+   TASK_STOPPED, the group-stop's signal in its jobctl.  Its first such
+   switch: a preemption between do_signal_stop's setting the state (the
+   parent told) and its schedule() is one too (the parent's SIGCONT may wake
+   it before that schedule(), which then switches out running), and the
+   schedule() after it is not another (`stopshown`, until the task's next
+   call or signal).  Each thread of the group shows its own, as under
+   ptrace.  The cheapest test first: this runs at every context switch of
+   the host while it is attached. */
 SEC("raw_tracepoint/sched_switch")
 int bt_stop(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -1010,8 +1017,6 @@ int bt_stop(struct bpf_raw_tracepoint_args *ctx)
     struct bt_task *t, *a;
     int signo;
 
-    if (ctx->args[0])            /* preempt */
-        return 0;
     if (bpf_core_field_exists(prev->__state))
         state = BPF_CORE_READ(prev, __state);
     else
@@ -1026,10 +1031,13 @@ int bt_stop(struct bpf_raw_tracepoint_args *ctx)
     signo = (int)(BPF_CORE_READ(prev, jobctl) & JOBCTL_STOP_SIGMASK);
     if (!signo)
         return 0;
+    t = task_of(tid, 1, SK_STOP);
+    if (!t || t->stopshown)
+        return 0;
+    t->stopshown = 1;
     a = scratch_task(SK_STOP);
     if (!a)
         return 0;
-    t = bpf_map_lookup_elem(&tasks, &tid);
     if (t) {
         zone_ids(t);
         a->zpid = t->zpid;

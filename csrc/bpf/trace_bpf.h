@@ -49,6 +49,7 @@ struct bt_task {
        once; fatal: a group SIGKILL): shown where the stop would have been */
     __s32 dsig, dcode;
     __u32 dwhen, dhostuid;       /* BT_D_AFTER_CALL or BT_D_AT_KILL; args[1] a host uid */
+    __u32 stopshown, pad;        /* its group-stop shown (bt_stop), until its next call or signal */
     __u64 dargs[3];
     struct bt_rec rec;
     char spill[BT_SPILL];
