@@ -120,7 +120,7 @@ _Static_assert(BT_NR_MAX == LXB_NR_MAX && BT_SLOTS == LXB_TRACE_SLOTS && BT_SLOT
 #endif
 
 #define RING_DEFAULT (16u << 20)
-#define NPROGS 6
+#define NPROGS 7
 #define NMAPS 4                  /* ring, specs, traced, lost */
 #define HOLDER_MAPS 16           /* the holder's: every map of the set, to empty them between runs */
 
@@ -161,9 +161,10 @@ struct lxb_bpftrace {
 enum { M_RING, M_SPECS, M_TRACED, M_LOST };
 static const char *const MAPS[NMAPS] = {"ring", "specs", "traced", "lost"};
 static const char *const PROGS[NPROGS] = {"bt_sys_enter", "bt_sys_exit", "bt_fork", "bt_exit", "bt_signal",
-                                          "bt_generate"};
+                                          "bt_generate", "bt_stop"};
 static const char *const TRACEPOINTS[NPROGS] = {"sys_enter", "sys_exit", "sched_process_fork",
-                                                "sched_process_exit", "signal_deliver", "signal_generate"};
+                                                "sched_process_exit", "signal_deliver", "signal_generate",
+                                                "sched_switch"};
 
 static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {

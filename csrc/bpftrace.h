@@ -46,7 +46,7 @@ void lxb_bpftrace_free_at_exit(struct lxb_bpftrace *p);
    (lxb_stats_kind).  Each kind has a holder of its own (its socket, lock
    and name), the same code. */
 #define LXB_SET_MAPS 8
-#define LXB_SET_PROGS 6
+#define LXB_SET_PROGS 7
 struct lxb_bpf_kind {
     const char *what;            /* LXBRAND_BPF_DEBUG's "lxrun: WHAT: ..." */
     const char *sock, *lock;     /* in /run/lxbrand */

@@ -320,6 +320,7 @@ void lxb_pty_drain(int master_fd, int timeout_ms);
 #define LXB_SIGINFO_COPY 48
 #define LXB_REC_EXIT 3           /* ret: the wait status */
 #define LXB_REC_NEWTASK 4        /* a task first seen */
+#define LXB_REC_STOP 5           /* nr: the signal of the task's group-stop (strace's "--- stopped by SIGSTOP ---") */
 #define LXB_RECF_NORESULT 1      /* the task was gone (or exec'd) before the call returned */
 #define LXB_RECF_ANSWERED 2      /* answered by the tracer, never ran */
 #define LXB_RECF_CMDLINE 4       /* slot 2 holds the caller's /proc/PID/cmdline */
@@ -348,6 +349,8 @@ struct lxb_trace_spec {
 #define LXB_TRACE_TEXT 1         /* struct lxb_tracer.format: strace-like lines */
 #define LXB_TRACE_JSON 2         /* JSON lines */
 #define LXB_TRACE_ERRS 64        /* errnos kept per syscall in the statistics */
+#define LXB_TRACE_PAST 64        /* numbers outside the arrays (negative, or past LXB_NR_MAX) the
+                                    statistics and answered counts keep one by one (lxb_trace_past) */
 
 struct lxb_trace_rec {
     uint32_t kind;
@@ -405,8 +408,15 @@ struct lxb_trace_stat {
     int32_t err[LXB_TRACE_ERRS];
     uint64_t err_count[LXB_TRACE_ERRS];
 };
-/* the statistics of syscall nr: 1 (s filled), 0 when it was never counted */
+/* the statistics of syscall nr: 1 (s filled), 0 when it was never counted
+   (nr outside the arrays too: a number the table has no name for) */
 int lxb_trace_stat(struct lxb_tracer *t, int nr, struct lxb_trace_stat *s);
+/* the i-th number outside the arrays the sink counted (in first-seen
+   order): 1 and *nr, or 0 past the last */
+int lxb_trace_past(struct lxb_tracer *t, int i, int32_t *nr);
+/* calls of numbers outside the arrays past the first LXB_TRACE_PAST, not
+   counted (said as lost_events: the counts are short) */
+uint64_t lxb_trace_past_lost(struct lxb_tracer *t);
 /* calls of nr the tracer answered (denied, unsupported): the count, *err
    the errno, cmd the first caller's /proc/PID/cmdline (NUL-separated; its
    length in *cmdlen, 0: unknown) */

@@ -137,7 +137,7 @@ struct pending {
 };
 
 #define BS_NPROGS 5
-#define BS_NMAPS 7
+#define BS_NMAPS 8
 
 struct lxb_perfstats {
     struct lxb_tracer *t;
@@ -401,9 +401,11 @@ static void count(struct lxb_perfstats *p, int nr, uint64_t t_entry, uint64_t t_
     lxb_sink_put(p->t, p->sink, &r);
 }
 
+/* a number outside the arrays (negative, or past them: one no table
+   names) counts as LXB_NR_PAST's spec says */
 static int mode_of(struct lxb_perfstats *p, int nr)
 {
-    return (nr >= 0 && nr < LXB_NR_MAX) ? p->t->spec[nr].mode : 0;
+    return p->t->spec[(nr >= 0 && nr < LXB_NR_MAX) ? nr : LXB_NR_PAST].mode;
 }
 
 /* a call that returned -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND or
@@ -758,8 +760,8 @@ static int close_later(struct lxb_perfstats *p)
 
 #if LXB_HAVE_BPF
 
-enum { BM_TRACED, BM_MODES, BM_COUNTS, BM_HIST, BM_ERRS, BM_LOST, BM_TASKS };
-static const char *const BMAPS[BS_NMAPS] = {"traced", "modes", "counts", "hist", "errs", "lost", "tasks"};
+enum { BM_TRACED, BM_MODES, BM_COUNTS, BM_HIST, BM_ERRS, BM_LOST, BM_TASKS, BM_PAST };
+static const char *const BMAPS[BS_NMAPS] = {"traced", "modes", "counts", "hist", "errs", "lost", "tasks", "past"};
 static const char *const BPROGS[BS_NPROGS] = {"bs_sys_enter", "bs_sys_exit", "bs_fork", "bs_exit", "bs_signal"};
 static const char *const BTPS[BS_NPROGS] = {"sys_enter", "sys_exit", "sched_process_fork", "sched_process_exit",
                                             "signal_deliver"};
@@ -1280,6 +1282,31 @@ static uint64_t bs_finish(struct lxb_perfstats *p)
             }
         p->t->records += calls;
         lxb_sink_stat_set(p->t, i, &st);
+    }
+    /* numbers outside the arrays (stats.bpf.c `past`): answered by
+       seccomp, each call of duration 0 */
+    if (p->t->spec[LXB_NR_PAST].mode && (p->t->spec[LXB_NR_PAST].show & LXB_SHOW_STATS)) {
+        int32_t pk, pnext, *pprev = NULL;
+        struct bs_past v;
+        while (bpf_map_get_next_key(bs_map(p, BM_PAST), pprev, &pnext) == 0) {
+            struct lxb_trace_stat st;
+            pk = pnext;
+            pprev = &pk;
+            if (bpf_map_lookup_elem(bs_map(p, BM_PAST), &pk, &v) != 0 || !v.calls)
+                continue;
+            memset(&st, 0, sizeof st);
+            st.calls = v.calls;
+            st.total_ns = v.total_ns;
+            st.hist[0] = v.calls;
+            if (v.errs) {
+                st.nerr = 1;
+                st.err[0] = (int32_t)v.err;
+                st.err_count[0] = v.errs;
+            }
+            p->t->records += v.calls;
+            if (lxb_sink_stat_set(p->t, pk, &st) < 0)
+                lost += v.calls;
+        }
     }
     key = 0;
     if (bpf_map_lookup_elem(fd_lost, &key, pl) == 0)

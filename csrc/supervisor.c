@@ -621,8 +621,8 @@ static void report_count(struct lxb_report *rep, const struct lxb_call *c)
     char path[48], *buf;
     long n, i;
 
-    if (c->nr >= LXB_NR_MAX) {
-        /* a number past the arrays: its own slot, the first free one taken */
+    if (c->nr >= LXB_NR_MAX || c->nr < 0) {
+        /* a number outside the arrays: its own slot, the first free one taken */
         for (i = 0; i < LXB_REPORT_PAST; i++) {
             int32_t had = 0;
             if (__atomic_load_n(&rep->past_nr[i], __ATOMIC_ACQUIRE) == c->nr ||
@@ -792,7 +792,7 @@ int lxb_supervise(struct lxb_sup *s)
         /* --report: a number past the arrays, notified by the filter's default
            (lxb_filter_build), is answered ENOSYS and counted (report_count) */
         counted = s->report != NULL && ((kind != LXB_KIND_NONE && kind != LXB_KIND_INJECT) ||
-                                        (nr >= LXB_NR_MAX && s->kind[LXB_NR_PAST] == LXB_KIND_UNSUPPORTED));
+                                        ((nr >= LXB_NR_MAX || nr < 0) && s->kind[LXB_NR_PAST] == LXB_KIND_UNSUPPORTED));
         if (s->inject && kind != LXB_KIND_NONE && s->inject->on[nr]) {
             /* --inject (csrc/inject.c) may sleep or open a file for the
                guest: the next receiver owns the listener meanwhile */

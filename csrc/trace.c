@@ -791,10 +791,18 @@ static void *tracer_main(void *arg)
             /* same pid, same zone ids: the record keeps them */
             resume(t, 0);
         } else if (event == PTRACE_EVENT_STOP) {
-            if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
-                ptrace(PTRACE_LISTEN, pid, 0, 0); /* a group-stop: stay stopped */
-            else
+            if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+                /* a group-stop (each time it is reported, as strace shows
+                   it): stay stopped until SIGCONT, as untraced */
+                struct lxb_trace_rec r;
+                rec_init(&r, LXB_REC_STOP, t);
+                r.nr = sig;
+                r.t_entry = r.t_exit = now_ns();
+                emit(tr, &r);
+                ptrace(PTRACE_LISTEN, pid, 0, 0);
+            } else {
                 resume(t, 0);
+            }
         } else if (event) {
             /* FORK, VFORK, CLONE, VFORK_DONE: the child shows up on its own */
             resume(t, 0);

@@ -175,8 +175,14 @@ struct lxb_sink {
     pthread_mutex_t lock;
     char *buf;
     size_t len, cap;
-    struct nrstat *st[LXB_NR_MAX];
-    struct answered *ans[LXB_NR_MAX];
+    /* by number; a number outside the arrays (one the table has no name
+       for: negative, or past LXB_NR_MAX) in slot LXB_NR_MAX + i, past_nr[i]
+       its number, the first LXB_TRACE_PAST of them in first-seen order */
+    struct nrstat *st[LXB_NR_MAX + LXB_TRACE_PAST];
+    struct answered *ans[LXB_NR_MAX + LXB_TRACE_PAST];
+    int32_t past_nr[LXB_TRACE_PAST];
+    int npast;
+    uint64_t past_lost;          /* calls of further such numbers, not counted */
 };
 
 #define SYS_PTRACE_NR 101
@@ -201,7 +207,7 @@ void lxb_sink_free(struct lxb_sink *s)
     int i;
     if (!s)
         return;
-    for (i = 0; i < LXB_NR_MAX; i++) {
+    for (i = 0; i < LXB_NR_MAX + LXB_TRACE_PAST; i++) {
         if (s->st[i]) {
             free(s->st[i]->durs);
             free(s->st[i]->given);
@@ -2077,12 +2083,31 @@ static const char *signame(int sig, char *tmp, size_t n)
 
 /* ---- statistics and report counts ---- */
 
-static void count_stat(struct lxb_sink *s, int nr, uint64_t dur, int err)
+/* nr's slot in st[] and ans[] (s->lock held): its own under LXB_NR_MAX,
+   else a past slot, taken when `take` and one is free; -1: none */
+static int slot_of(struct lxb_sink *s, int nr, int take)
 {
-    struct nrstat *st = s->st[nr];
     int i;
 
-    if (!st && !(st = s->st[nr] = calloc(1, sizeof *st)))
+    if (nr >= 0 && nr < LXB_NR_MAX)
+        return nr;
+    for (i = 0; i < s->npast; i++)
+        if (s->past_nr[i] == nr)
+            return LXB_NR_MAX + i;
+    if (!take || s->npast >= LXB_TRACE_PAST)
+        return -1;
+    s->past_nr[s->npast] = nr;
+    return LXB_NR_MAX + s->npast++;
+}
+
+static void count_stat(struct lxb_sink *s, int nr, uint64_t dur, int err)
+{
+    int k = slot_of(s, nr, 1), i;
+    struct nrstat *st = k < 0 ? NULL : s->st[k];
+
+    if (k < 0)
+        s->past_lost++;
+    if (k < 0 || (!st && !(st = s->st[k] = calloc(1, sizeof *st))))
         return;
     if (st->calls == st->cap) {
         size_t cap = st->cap ? st->cap * 2 : 256;
@@ -2109,9 +2134,12 @@ static void count_stat(struct lxb_sink *s, int nr, uint64_t dur, int err)
 
 static void count_answered(struct lxb_sink *s, const struct lxb_trace_rec *r, int err)
 {
-    struct answered *a = s->ans[r->nr];
+    int k = slot_of(s, r->nr, 1);
+    struct answered *a = k < 0 ? NULL : s->ans[k];
+    if (k < 0)
+        return;
     if (!a) {
-        if (!(a = s->ans[r->nr] = calloc(1, sizeof *a)))
+        if (!(a = s->ans[k] = calloc(1, sizeof *a)))
             return;
         a->err = err;
         if (r->flags & LXB_RECF_CMDLINE) {
@@ -2484,21 +2512,41 @@ static void put_exit(struct lxb_tracer *t, struct lxb_sink *s, const struct lxb_
     put_s(s, " +++\n");
 }
 
+/* a task in its group-stop, as strace -f prints it: --- stopped by SIGSTOP --- */
+static void put_stop(struct lxb_tracer *t, struct lxb_sink *s, const struct lxb_trace_rec *r)
+{
+    char tmp[16];
+
+    if (t->format == LXB_TRACE_JSON) {
+        put_head_json(t, s, "stop", r);
+        put_s(s, ", \"signal\": \"");
+        put_s(s, signame(r->nr, tmp, sizeof tmp));
+        put_s(s, "\"}\n");
+        return;
+    }
+    put_s(s, "[pid ");
+    put_i64(s, r->tid);
+    put_s(s, "] --- stopped by ");
+    put_s(s, signame(r->nr, tmp, sizeof tmp));
+    put_s(s, " ---\n");
+}
+
 void lxb_sink_put(struct lxb_tracer *t, struct lxb_sink *s, const struct lxb_trace_rec *r)
 {
     int lines = t->text_fd >= 0;
 
     pthread_mutex_lock(&s->lock);
     if (r->kind == LXB_REC_SYSCALL) {
-        /* a number past the table: the spec of LXB_NR_PAST, which no table names */
-        int nr = r->nr, show = nr >= 0 ? t->spec[nr < LXB_NR_MAX ? nr : LXB_NR_PAST].show : 0;
+        /* a number outside the table (negative, or past it): the spec of
+           LXB_NR_PAST, which no table names */
+        int nr = r->nr, show = t->spec[nr >= 0 && nr < LXB_NR_MAX ? nr : LXB_NR_PAST].show;
         int noresult = r->flags & LXB_RECF_NORESULT, answered = r->flags & LXB_RECF_ANSWERED;
         int err = (!noresult && r->ret < 0 && r->ret > -4096) ? (int)-r->ret : 0;
         uint64_t dur = r->t_exit > r->t_entry ? r->t_exit - r->t_entry : 0;
 
         if (show & LXB_SHOW_STATS)
             count_stat(s, nr, dur, err);
-        if (answered && nr >= 0 && nr < LXB_NR_MAX && nr != SYS_PTRACE_NR)
+        if (answered && nr != SYS_PTRACE_NR)
             count_answered(s, r, err);
         if (lines && (show & LXB_SHOW_LINE))
             put_syscall(t, s, r, err, dur);
@@ -2506,6 +2554,8 @@ void lxb_sink_put(struct lxb_tracer *t, struct lxb_sink *s, const struct lxb_tra
         put_signal(t, s, r);
     } else if (r->kind == LXB_REC_EXIT && lines) {
         put_exit(t, s, r);
+    } else if (r->kind == LXB_REC_STOP && lines) {
+        put_stop(t, s, r);
     }
     if (s->len >= OBUF_FLUSH)
         flush_locked(t, s);
@@ -2554,12 +2604,14 @@ int lxb_trace_stat(struct lxb_tracer *t, int nr, struct lxb_trace_stat *out)
     struct lxb_sink *s = lxb_sink_of(t);
     struct nrstat *st;
     uint64_t i;
+    int k;
 
     memset(out, 0, sizeof *out);
-    if (!s || nr < 0 || nr >= LXB_NR_MAX)
+    if (!s)
         return 0;
     pthread_mutex_lock(&s->lock);
-    st = s->st[nr];
+    k = slot_of(s, nr, 0);
+    st = k < 0 ? NULL : s->st[k];
     if (st && st->given) {
         *out = *st->given;
         pthread_mutex_unlock(&s->lock);
@@ -2592,15 +2644,22 @@ int lxb_sink_stat_set(struct lxb_tracer *t, int nr, const struct lxb_trace_stat 
     struct lxb_sink *s = lxb_sink_of(t);
     struct lxb_trace_stat *copy;
     struct nrstat *st;
+    int k;
 
-    if (!s || nr < 0 || nr >= LXB_NR_MAX)
+    if (!s)
         return -EINVAL;
     if (!(copy = malloc(sizeof *copy)))
         return -ENOMEM;
     *copy = *in;
     pthread_mutex_lock(&s->lock);
-    st = s->st[nr];
-    if (!st && !(st = s->st[nr] = calloc(1, sizeof *st))) {
+    k = slot_of(s, nr, 1);
+    st = k < 0 ? NULL : s->st[k];
+    if (k < 0) {
+        pthread_mutex_unlock(&s->lock);
+        free(copy);
+        return -ENOSPC;
+    }
+    if (!st && !(st = s->st[k] = calloc(1, sizeof *st))) {
         pthread_mutex_unlock(&s->lock);
         free(copy);
         return -ENOMEM;
@@ -2614,15 +2673,19 @@ int lxb_sink_stat_set(struct lxb_tracer *t, int nr, const struct lxb_trace_stat 
 uint64_t lxb_trace_answered(struct lxb_tracer *t, int nr, int32_t *err, char *cmd, int cmdlen, int *cmdlen_out)
 {
     struct lxb_sink *s = lxb_sink_of(t);
-    struct answered *a;
+    struct answered *a = NULL;
     uint64_t count = 0;
+    int k;
 
     *err = 0;
     *cmdlen_out = 0;
-    if (!s || nr < 0 || nr >= LXB_NR_MAX)
+    if (!s)
         return 0;
     pthread_mutex_lock(&s->lock);
-    if ((a = s->ans[nr]) != NULL) {
+    k = slot_of(s, nr, 0);
+    if (k >= 0)
+        a = s->ans[k];
+    if (a) {
         count = a->count;
         *err = a->err;
         *cmdlen_out = a->cmdlen < cmdlen ? a->cmdlen : cmdlen;
@@ -2630,6 +2693,35 @@ uint64_t lxb_trace_answered(struct lxb_tracer *t, int nr, int32_t *err, char *cm
     }
     pthread_mutex_unlock(&s->lock);
     return count;
+}
+
+int lxb_trace_past(struct lxb_tracer *t, int i, int32_t *nr)
+{
+    struct lxb_sink *s = lxb_sink_of(t);
+    int ok = 0;
+
+    if (!s || i < 0)
+        return 0;
+    pthread_mutex_lock(&s->lock);
+    if (i < s->npast) {
+        *nr = s->past_nr[i];
+        ok = 1;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return ok;
+}
+
+uint64_t lxb_trace_past_lost(struct lxb_tracer *t)
+{
+    struct lxb_sink *s = lxb_sink_of(t);
+    uint64_t n = 0;
+
+    if (!s)
+        return 0;
+    pthread_mutex_lock(&s->lock);
+    n = s->past_lost;
+    pthread_mutex_unlock(&s->lock);
+    return n;
 }
 
 const char *lxb_trace_table_hash(void)
@@ -2649,10 +2741,16 @@ const char *lxb_trace_name(int nr)
 struct st_row {
     int nr;
     const char *name;
+    char unnamed[32];                /* the name of a number the table has no name for */
     struct lxb_trace_stat st;
     double total, mean, p50, p99;    /* s, as trace._stats_of computes them */
     uint64_t nerr;
 };
+
+static const char *row_name(const struct st_row *r)
+{
+    return r->name ? r->name : r->unnamed;
+}
 
 static const char *repr_of(double x, char *out)
 {
@@ -2670,7 +2768,7 @@ static int by_total(const void *a, const void *b)
     const struct st_row *x = a, *y = b;
     if (x->total != y->total)
         return x->total > y->total ? -1 : 1;
-    return strcmp(x->name, y->name);
+    return strcmp(row_name(x), row_name(y));
 }
 
 static int by_calls(const void *a, const void *b)
@@ -2678,12 +2776,12 @@ static int by_calls(const void *a, const void *b)
     const struct st_row *x = a, *y = b;
     if (x->st.calls != y->st.calls)
         return x->st.calls > y->st.calls ? -1 : 1;
-    return strcmp(x->name, y->name);
+    return strcmp(row_name(x), row_name(y));
 }
 
 static int by_name(const void *a, const void *b)
 {
-    return strcmp(((const struct st_row *)a)->name, ((const struct st_row *)b)->name);
+    return strcmp(row_name(a), row_name(b));
 }
 
 /* errors of a row by count, most first, ties in first-seen order (stable) */
@@ -2702,20 +2800,33 @@ static void err_order(const struct lxb_trace_stat *st, int *order)
 
 static char *stats_text(struct lxb_tracer *t, int json, uint64_t lost, size_t *len_out)
 {
-    struct st_row *rows = calloc(LXB_NR_MAX, sizeof *rows);
+    struct st_row *rows = calloc(LXB_NR_MAX + LXB_TRACE_PAST, sizeof *rows);
     char *text = NULL, tmp[64];
     size_t len = 0;
     FILE *m;
     int n = 0, i, k, order[LXB_TRACE_ERRS];
+    int32_t past;
 
     if (!rows)
         return NULL;
-    for (i = 0; i < LXB_NR_MAX; i++) {
+    /* every number counted: the table's, then those outside the arrays;
+       one it has no name for named as strace names it, syscall_0x1f4 */
+    for (i = 0; i < LXB_NR_MAX + LXB_TRACE_PAST; i++) {
         struct st_row *r = &rows[n];
-        if (!TG_SC[i].name || !lxb_trace_stat(t, i, &r->st))
+        int nr = i;
+        if (i >= LXB_NR_MAX && !lxb_trace_past(t, i - LXB_NR_MAX, &past))
+            break;
+        if (i >= LXB_NR_MAX)
+            nr = past;
+        if (!lxb_trace_stat(t, nr, &r->st))
             continue;
-        r->nr = i;
-        r->name = TG_SC[i].name;
+        r->nr = nr;
+        if (nr < LXB_NR_MAX && nr >= 0 && TG_SC[nr].name) {
+            r->name = TG_SC[nr].name;
+        } else {
+            snprintf(r->unnamed, sizeof r->unnamed, "syscall_%#llx", (unsigned long long)(int64_t)nr);
+            r->name = NULL;      /* rows move (qsort): row_name */
+        }
         r->total = (double)r->st.total_ns / 1e9;
         r->mean = r->st.calls ? (double)r->st.total_ns / (double)r->st.calls / 1e9 : 0.0;
         r->p50 = (double)r->st.p50_ns / 1e9;
@@ -2736,7 +2847,7 @@ static char *stats_text(struct lxb_tracer *t, int json, uint64_t lost, size_t *l
         for (i = 0; i < n; i++) {
             const struct st_row *r = &rows[i];
             int first = 1;
-            fprintf(m, "%s\n \"%s\": {\n  \"calls\": %llu,\n  \"errors\": {", i ? "," : "{", r->name,
+            fprintf(m, "%s\n \"%s\": {\n  \"calls\": %llu,\n  \"errors\": {", i ? "," : "{", row_name(r),
                     (unsigned long long)r->st.calls);
             for (k = 0; k < r->st.nerr; k++)
                 fprintf(m, "%s\n   \"%s\": %llu", k ? "," : "", errno_name(r->st.err[k], tmp, sizeof tmp),
@@ -2770,7 +2881,7 @@ static char *stats_text(struct lxb_tracer *t, int json, uint64_t lost, size_t *l
             calls += r->st.calls;
             errors += r->nerr;
             total += r->total;
-            fprintf(m, "%-20s %8llu %7llu %11.6f %10.1f %9.1f %9.1f", r->name, (unsigned long long)r->st.calls,
+            fprintf(m, "%-20s %8llu %7llu %11.6f %10.1f %9.1f %9.1f", row_name(r), (unsigned long long)r->st.calls,
                     (unsigned long long)r->nerr, r->total, r->mean * 1e6, r->p50 * 1e6, r->p99 * 1e6);
             if (r->st.nerr) {
                 err_order(&r->st, order);
@@ -2798,7 +2909,7 @@ static char *stats_text(struct lxb_tracer *t, int json, uint64_t lost, size_t *l
                 }
             if (lo < 0)
                 continue;
-            fprintf(m, "\n  %s (ns)\n  %12s  %-40s count\n", r->name, "value",
+            fprintf(m, "\n  %s (ns)\n  %12s  %-40s count\n", row_name(r), "value",
                     "------------- Distribution -------------");
             /* bucket k is [2^(k-1), 2^k) ns, its value 2^(k-1) (0 for k = 0) */
             for (b = lo;; b++) {
@@ -2855,7 +2966,7 @@ int lxb_trace_stats_write_lost(struct lxb_tracer *t, int json, int fd, uint64_t 
 {
     int rc;
     size_t len = 0;
-    char *text = stats_text(t, json, lost, &len);
+    char *text = stats_text(t, json, lost + lxb_trace_past_lost(t), &len);
     if (!text)
         return -ENOMEM;
     if (json == 2)

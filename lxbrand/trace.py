@@ -63,9 +63,10 @@ SLOT = 256
 SHOW = decode.SHOW
 PTRACE_NR = BY_NAME["ptrace"].nr
 # the numbers the table has no name for: the filter answers them ENOSYS in the
-# kernel; traced (with no SET, or "all") as strace names them, syscall_0x1f4,
-# with their six raw arguments.  LXB_NR_PAST's spec stands for every number
-# past the arrays too (csrc/trace.c, csrc/bpf/trace.bpf.c, csrc/filter.c).
+# kernel; traced and counted (with no SET, or "all") as strace names them,
+# syscall_0x1f4, with their six raw arguments.  LXB_NR_PAST's spec stands for
+# every number outside the arrays too, negative or past them (csrc/trace.c,
+# csrc/bpf/trace.bpf.c, csrc/bpf/stats.bpf.c, csrc/filter.c).
 UNNAMED = tuple(nr for nr in range(lib.LXB_NR_MAX) if nr not in BY_NR)
 assert lib.LXB_NR_PAST in UNNAMED
 
@@ -121,8 +122,9 @@ _CLASS_NAMES = {**{"%" + c: c for c in CLASSES + FINE_CLASSES if not c.endswith(
 
 
 def set_is_all(text: Optional[str]) -> bool:
-    """No SET or "all": the unnamed numbers (UNNAMED) are traced too; any
-    other SET names syscalls, and leaves them out."""
+    """No SET or "all": the unnamed numbers (UNNAMED, and those outside the
+    arrays) are traced and counted too; any other SET names syscalls, and
+    leaves them out."""
     return text is None or text.strip() in ("", "all", "%all")
 
 
@@ -377,9 +379,11 @@ def _signame(sig: int) -> str:
 
 class Event(dict):
     """One traced thing, with the fields of a JSON line: type ("syscall", "signal",
-    "exit"), pid, tid, time (s since the zone started); for a syscall: syscall,
-    nr, args ({name: value}), result (None when it never returned), errno (a name,
-    or None), duration (s), answered (the brand answered it; it never ran)."""
+    "stop", "exit"), pid, tid, time (s since the zone started); for a syscall:
+    syscall, nr, args ({name: value}), result (None when it never returned), errno
+    (a name, or None), duration (s), answered (the brand answered it; it never
+    ran); for a stop (the task's group-stop, strace's "--- stopped by SIGSTOP
+    ---"): signal."""
 
     __slots__ = ("line",)
 
@@ -464,6 +468,14 @@ class Recorder:
                 ev.line = (f"[pid {tid}] --- {sig} {decode.show(info)} ---" if info is not None else
                            f"[pid {tid}] --- {sig} {{si_signo={sig}, si_code={si_code}, si_pid={_int32(a0)}, "
                            f"si_uid={a1 & 0xFFFFFFFF}}} ---")
+            self._deliver(ev)
+        elif kind == lib.LXB_REC_STOP:
+            # the task's group-stop, as strace -f shows it (csrc/trace.c, trace.bpf.c bt_stop)
+            if not o.lines_wanted(None):
+                return
+            ev = Event(type="stop", pid=pid, tid=tid, time=(t_entry - self.t0) / 1e9, signal=_signame(nr))
+            if self.reference and o.format == "text":
+                ev.line = f"[pid {tid}] --- stopped by {ev['signal']} ---"
             self._deliver(ev)
         elif kind == lib.LXB_REC_EXIT:
             if not o.lines_wanted(None):
@@ -577,7 +589,8 @@ class Observe:
         self.trace = bool(trace or callback is not None or trace_set is not None)
         self.lines = bool(trace)        # strace-like lines (or JSON lines) to `output`
         self.traced = parse_set(trace_set) if (self.trace or stats) else set()
-        self.unnamed = self.trace and set_is_all(trace_set)     # lines of UNNAMED's numbers (not counted)
+        # UNNAMED's numbers (and those outside the arrays): their lines and counts
+        self.unnamed = bool(self.trace or stats) and set_is_all(trace_set)
         self.callback = callback
         self.output = output            # None: stderr when trace lines are written
         self.format = format
@@ -600,7 +613,7 @@ class Observe:
         return self.trace and (nr is None or nr in self.traced or (self.unnamed and nr not in BY_NR))
 
     def stats_wanted(self, nr) -> bool:
-        return self.stats and nr in self.traced
+        return self.stats and (nr in self.traced or (self.unnamed and nr not in BY_NR))
 
     def ptrace_refused(self) -> None:
         if not self._warned_ptrace:
@@ -635,13 +648,12 @@ class Observe:
         if self.unnamed:
             # the filter's ENOSYS (under --report the supervisor's, ReportBrand),
             # answered by the ptrace tracer instead (and counted there, as a
-            # denied one); LXB_NR_PAST's TRACE: every number past the array too,
-            # csrc/filter.c, but under --report those stay the supervisor's (the
-            # tracer counts none past the arrays): no ptrace line for them then.
-            # BPF (the brand's own filter) sees each at its exit, as the spec says
+            # denied one, those outside the arrays too: lxb_trace_past);
+            # LXB_NR_PAST's TRACE: every number outside the array too, csrc/filter.c.
+            # BPF and perf (the brand's own filter, Session) see each at its exit
             for nr in UNNAMED:
                 if actions[nr] in (lib.LXB_ACT_DEFAULT, _errno.ENOSYS) or (
-                        self.report and actions[nr] == lib.LXB_ACT_NOTIFY and nr != lib.LXB_NR_PAST):
+                        self.report and actions[nr] == lib.LXB_ACT_NOTIFY):
                     actions[nr] = lib.LXB_ACT_TRACE
                 modes.append((nr, lib.LXB_TRACE_ANSWER, _errno.ENOSYS))
         return actions, modes
@@ -752,6 +764,9 @@ class Session:
             c.text_fd = -1
             for nr in o.traced:
                 c.spec[nr].show = lib.LXB_SHOW_STATS
+            if o.unnamed:
+                for nr in UNNAMED:
+                    c.spec[nr].show = lib.LXB_SHOW_STATS
             out = ffi.new("struct lxb_perfstats **")
             rc = lib.lxb_perfstats_start(c, guest_pidfd, out)
             if rc < 0:
@@ -781,7 +796,7 @@ class Session:
             c.spec[nr].show = show
         if o.unnamed:
             for nr in UNNAMED:
-                c.spec[nr].show = show & lib.LXB_SHOW_LINE
+                c.spec[nr].show = show
         if inject_c is not None:        # --inject (lxbrand/inject.py): the supervisor's records
             from .inject import Follower
             self.inject_follower = Follower(inject_c, _Feed(self))
@@ -876,6 +891,7 @@ class Session:
                 o.ptrace_refused()
             if o.stats:
                 self.stats = _stats_of(c)
+                self.stats_lost += lib.lxb_trace_past_lost(c)   # numbers outside the table past the sink's 64
             # under BPF the calls the brand answers are the supervisor's to
             # count (ReportBrand), as with perf
             self.rec.answered = {} if self.bpf_trace else _answered_of(c, self.modes)
@@ -958,7 +974,7 @@ def frontdoor_trace_bytes(brand, observe: "Observe", key: bytes) -> bytes:
         specs[nr].show = show
     if observe.unnamed:
         for nr in UNNAMED:
-            specs[nr].show = show & lib.LXB_SHOW_LINE
+            specs[nr].show = show
     here = os.path.abspath(__file__)
     st = os.stat(here)
     deps = _frontdoor_deps() + f"{here}\t{st.st_size}\t{st.st_mtime_ns}\n".encode()
@@ -1095,11 +1111,14 @@ def _stats_of(c) -> dict:
     Recorder.stats computes them."""
     st = ffi.new("struct lxb_trace_stat *")
     out = {}
-    for sc in sorted(TABLE, key=lambda sc: sc.name):
-        if not lib.lxb_trace_stat(c, sc.nr, st):
+    # the table's, the numbers it has no name for, those outside the arrays
+    names = {sc.nr: sc.name for sc in TABLE}
+    names.update((nr, unnamed_name(nr)) for nr in UNNAMED + _past_of(c))
+    for nr, name in sorted(names.items(), key=lambda kv: kv[1]):
+        if not lib.lxb_trace_stat(c, nr, st):
             continue
         n, total = st.calls, st.total_ns
-        out[sc.name] = {"calls": n,
+        out[name] = {"calls": n,
                         "errors": {decode.errno_name(st.err[i]): st.err_count[i] for i in range(st.nerr)},
                         "total": total / 1e9, "mean": total / n / 1e9 if n else 0.0,
                         "p50": st.p50_ns / 1e9, "p99": st.p99_ns / 1e9,
@@ -1107,14 +1126,24 @@ def _stats_of(c) -> dict:
     return out
 
 
+def _past_of(c) -> tuple:
+    """The numbers outside the arrays (negative, or past them) the C sink
+    counted (lxb_trace_past), in first-seen order."""
+    nr = ffi.new("int32_t *")
+    out = []
+    while lib.lxb_trace_past(c, len(out), nr):
+        out.append(int(nr[0]))
+    return tuple(out)
+
+
 def _answered_of(c, modes) -> dict:
     """{nr: [count, errno, first caller's command line]} of the calls the
-    tracer answered (lxb_trace_answered)."""
+    tracer answered (lxb_trace_answered), those outside the arrays too."""
     out = {}
     err = ffi.new("int32_t *")
     n = ffi.new("int *")
     buf = ffi.new("char[]", SLOT)
-    for nr, mode, _ in modes:
+    for nr, mode, _ in list(modes) + [(nr, lib.LXB_TRACE_ANSWER, 0) for nr in _past_of(c)]:
         if mode != lib.LXB_TRACE_ANSWER or nr == PTRACE_NR:
             continue
         count = lib.lxb_trace_answered(c, nr, err, buf, SLOT, n)
@@ -1136,7 +1165,7 @@ def report_counts(report_c) -> dict:
             first = (ffi.string(report_c.first[nr]).decode(errors="replace")
                      if report_c.first_state[nr] == 2 else "")
             out[nr] = (int(n), first or None)
-    for i in range(lib.LXB_REPORT_PAST):      # numbers past the arrays (supervisor.c report_count)
+    for i in range(lib.LXB_REPORT_PAST):      # numbers outside the arrays (supervisor.c report_count)
         if report_c.past_nr[i] and report_c.past_count[i]:
             out[int(report_c.past_nr[i])] = (int(report_c.past_count[i]), None)
     return out
@@ -1197,10 +1226,11 @@ def make_report(argv, returncode, entries, counts: dict, paths: Optional[dict] =
     the personality's paths the guest opened {path: opens}."""
     by_nr = {e.sc.nr: e for e in entries}
     emulated, denied, unsupported = {}, {}, {}
-    for nr, (count, first) in sorted(counts.items()):
+    # by number, a negative one as the unsigned one strace names (after the others)
+    for nr, (count, first) in sorted(counts.items(), key=lambda kv: kv[0] & 0xFFFFFFFFFFFFFFFF):
         e = by_nr.get(nr)
         if e is None:
-            if nr not in BY_NR and nr >= 0:     # a number the table has no name for: the filter's ENOSYS
+            if nr not in BY_NR:     # a number the table has no name for: the filter's ENOSYS
                 unsupported[unnamed_name(nr)] = {"count": count, "errno": decode.errno_name(_errno.ENOSYS),
                                                  "first": first, "note": "ENOSYS: a number the table has no name for"}
             continue

@@ -723,10 +723,12 @@ def test_c_stats_of_nothing(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_unnamed_numbers_c_lines_are_the_python_decoders(tmp_path, fmt):
-    """A syscall number the table has no name for (under its 512, or past it:
-    LXB_NR_PAST's spec stands for those) is shown as strace 6.1 shows it,
-    syscall_0x1f4 and its six raw arguments in hex (0 as 0), by the C sink
-    and the Python decoder byte for byte, and never counted in --stats."""
+    """A syscall number the table has no name for (under its 512, or outside
+    the arrays, negative or past them: LXB_NR_PAST's spec stands for those)
+    is shown as strace 6.1 shows it, syscall_0x1f4 and its six raw arguments
+    in hex (0 as 0), by the C sink and the Python decoder byte for byte, and
+    counted in --stats under that name alike (the sink's table and JSON are
+    format_stats' of them)."""
     import random
     from lxbrand import trace
     from lxbrand.brand import TABLE
@@ -738,9 +740,9 @@ def test_unnamed_numbers_c_lines_are_the_python_decoders(tmp_path, fmt):
     ref.t0 = 5 * 10**5
     sink = _CSink(tmp_path, {sc.nr for sc in TABLE}, fmt, t0=ref.t0)
     for nr in trace.UNNAMED:
-        sink.t.c.spec[nr].show = lib.LXB_SHOW_LINE
+        sink.t.c.spec[nr].show = lib.LXB_SHOW_LINE | lib.LXB_SHOW_STATS
     vals = [0, 1, 2, 0xFFFFFF9C, 0x7FFFFFFF, (1 << 64) - 1, (1 << 63) + 5, 0x7f0000001000]
-    nrs = [337, 470, 500, 511, 512, 1000, 0x3FFFFFFF] + rng.sample(trace.UNNAMED, 20)
+    nrs = [337, 470, 500, 511, 512, 1000, 0x3FFFFFFF, -1, -2, -0x80000000] + rng.sample(trace.UNNAMED, 20)
     for nr in nrs:
         for _ in range(6):
             args = [rng.choice(vals) for _ in range(6)]
@@ -755,13 +757,22 @@ def test_unnamed_numbers_c_lines_are_the_python_decoders(tmp_path, fmt):
                             0x7FFFFFFF, 0, -38, 10**6, 10**6, 99, 255, 255, 255, 0, 0, 0, 0, 0, b"\0" * 768)
     ref.feed(trace.RECORD.unpack(raw), b"")
     sink.feed(raw)
+    out = tmp_path / f"stats.{fmt}"
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    assert sink.lib.lxb_trace_stats_write(sink.t.c, fmt == "json", fd) == 0
+    os.close(fd)
     text, stats = sink.close()
     want = "".join(ref.lines)
     assert len(want.splitlines()) == 6 * len(nrs) + 1
     for got_line, want_line in zip(text.splitlines(), want.splitlines()):
         assert got_line == want_line
     assert text == want
-    assert stats == ref.stats() == {}
+    assert stats == ref.stats()
+    assert set(stats) == {trace.unnamed_name(nr) for nr in nrs}
+    assert stats["syscall_0xffffffffffffffff"]["calls"] == 6 and "syscall_0xffffffff80000000" in stats
+    assert stats["syscall_0x1f4"]["calls"] == 7 and stats["syscall_0x1f4"]["errors"].get("ENOSYS", 0) >= 1
+    want_stats = json.dumps(stats, indent=1) + "\n" if fmt == "json" else trace.format_stats(stats)
+    assert out.read_text() == want_stats
     last = text.splitlines()[-1]
     if fmt == "json":
         assert json.loads(last) == {"type": "syscall", "pid": 2, "tid": 2, "time": 0.0005, "syscall": "syscall_0x1f4",
@@ -774,21 +785,74 @@ def test_unnamed_numbers_c_lines_are_the_python_decoders(tmp_path, fmt):
         assert last == ("[pid 2] syscall_0x1f4(0x1, 0x2, 0, 0xffffff9c, 0x7fffffff, 0) = -1 ENOSYS "
                         "(Function not implemented) (answered by the brand) <0.000000>")
         for seen in ("syscall_0x151(", "syscall_0x1d6(", "syscall_0x1ff(", "syscall_0x200(", "syscall_0x3e8(",
-                     "syscall_0x3fffffff(", "0xffffffffffffffff", ") = ? <"):
+                     "syscall_0x3fffffff(", "syscall_0xffffffffffffffff(", "syscall_0xffffffff80000000(",
+                     "0xffffffffffffffff", ") = ? <"):
             assert seen in text, seen
 
 
+def test_numbers_outside_the_table_past_the_sinks_room_are_said_lost(tmp_path):
+    """The sink counts the first LXB_TRACE_PAST numbers outside the arrays
+    one by one; a call of any further one is not counted, and the
+    statistics say they are short (lost_events), never exact."""
+    from lxbrand import trace
+    from lxbrand._csup import lib
+    sink = _CSink(tmp_path, set(), "text")
+    sink.t.c.spec[lib.LXB_NR_PAST].show = lib.LXB_SHOW_STATS
+    nrs = [1000 + i for i in range(lib.LXB_TRACE_PAST + 2)]
+    for nr in nrs + [nrs[0], nrs[-1]]:
+        sink.feed(trace.RECORD.pack(lib.LXB_REC_SYSCALL, lib.LXB_RECF_ANSWERED, 7, 8, nr, 0, 0, 0, 0, 0, 0, 0, -38,
+                                    10**6, 10**6, 99, 255, 255, 255, 0, 0, 0, 0, 0, b"\0" * 768))
+    out = tmp_path / "stats"
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    assert sink.lib.lxb_trace_stats_write(sink.t.c, 0, fd) == 0
+    os.close(fd)
+    assert sink.lib.lxb_trace_past_lost(sink.t.c) == 3
+    _, stats = sink.close()
+    assert len(stats) == lib.LXB_TRACE_PAST and stats["syscall_0x3e8"]["calls"] == 2
+    assert "\nlost_events 3: " in out.read_text()
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_group_stop_c_line_is_the_python_decoders(tmp_path, fmt):
+    """A group-stop record (LXB_REC_STOP) is strace's '--- stopped by
+    SIGSTOP ---' line, or a JSON "stop" event, from the C sink and the
+    Python decoder alike."""
+    from lxbrand import trace
+    from lxbrand._csup import lib
+    o = trace.Observe(trace=True, format=fmt)
+    ref = trace.Recorder(o, reference=True)
+    ref.t0 = 5 * 10**5
+    sink = _CSink(tmp_path, set(), fmt, t0=ref.t0)
+    for sig in (19, 20, 21, 22):
+        raw = trace.RECORD.pack(lib.LXB_REC_STOP, 0, 7, 8, sig, 0, 0, 0, 0, 0, 0, 0, 0, 10**6, 10**6, 99,
+                                255, 255, 255, 0, 0, 0, 0, 0, b"\0" * 768)
+        ref.feed(trace.RECORD.unpack(raw), b"")
+        sink.feed(raw)
+    text, _ = sink.close()
+    assert text == "".join(ref.lines)
+    if fmt == "json":
+        assert json.loads(text.splitlines()[0]) == {"type": "stop", "pid": 7, "tid": 8, "time": 0.0005,
+                                                    "signal": "SIGSTOP"}
+    else:
+        assert text.splitlines() == [f"[pid 8] --- stopped by {s} ---" for s in ("SIGSTOP", "SIGTSTP", "SIGTTIN",
+                                                                                  "SIGTTOU")]
+
+
 def test_unnamed_numbers_only_in_the_whole_set():
-    """An unnamed number is traced with no SET or "all", and left out by any
-    SET that names syscalls (even one that only excludes some)."""
+    """An unnamed number is traced and counted with no SET or "all", and
+    left out by any SET that names syscalls (even one that only excludes
+    some)."""
     from lxbrand import trace
     for text in (None, "", "all", "%all"):
         o = trace.Observe(trace_set=text, trace=True)
         assert o.unnamed and o.lines_wanted(500) and o.lines_wanted(1000) and not o.stats_wanted(500)
+        o = trace.Observe(trace_set=text, trace=True, stats=True)
+        assert o.stats_wanted(500) and o.stats_wanted(1000) and o.stats_wanted(-1)
     for text in ("getppid", "%file", "!getppid", "all,!close"):
-        o = trace.Observe(trace_set=text, trace=True)
-        assert not o.unnamed and not o.lines_wanted(500) and not o.lines_wanted(1000)
-    assert not trace.Observe(stats=True).unnamed     # --stats alone: not counted (yet)
+        o = trace.Observe(trace_set=text, trace=True, stats=True)
+        assert not o.unnamed and not o.lines_wanted(500) and not o.lines_wanted(1000) and not o.stats_wanted(500)
+    o = trace.Observe(stats=True)     # --stats alone counts them too
+    assert o.unnamed and o.stats_wanted(500) and not o.lines_wanted(500)
 
 
 # --- the C front door serves --trace and --stats, as the Python CLI ------------------

@@ -235,3 +235,36 @@ def test_kill_tstp_of_lxrun_with_a_tty_stops_the_guest_and_lxrun(shell, rootfs, 
     shell.expect(r"outer\$ ")
     shell.type("echo status=$?\r")
     shell.expect(r"status=130\r\n")
+
+
+@pytest.mark.parametrize("mode", ["bpf", "ptrace"])
+def test_ctrl_z_and_fg_under_trace_as_untraced_and_the_trace_shows_the_stop(shell, rootfs, entry, mode, tmp_path):
+    """--trace changes no job control: ^Z stops the guest and lxrun (the
+    ptrace tracer's thread with it: the guest's group-stop is held with
+    PTRACE_LISTEN), fg resumes both; the trace shows the guest's stop as
+    strace -f does, '--- SIGTSTP {...} ---' then '--- stopped by SIGTSTP ---',
+    and the SIGCONT that ends it."""
+    from lxbrand._csup import lib
+    if mode == "bpf" and (os.geteuid() != 0 or lib.lxb_bpftrace_probe() < 0):
+        pytest.skip("BPF programs cannot be loaded here")
+    out = tmp_path / "trace"
+    shell.type(f"LXBRAND_TRACE={mode} {entry} --tty --trace=read -o {out} {rootfs} cat\r")
+    lxrun, guest = the_job(shell), guest_of(shell, ["cat"])
+    shell.type("hello\r")
+    shell.expect("hello\r\nhello\r\n")
+    shell.type("\x1a")
+    shell.expect(r"\[1\]\+  Stopped +[^\r]*--tty[^\r]* cat\r\nouter\$ ")
+    assert state(guest) in ("T", "t") and state(lxrun) == "T"
+    shell.type("fg\r")
+    wait_for(lambda: state(guest) not in ("T", "t") and state(lxrun) != "T", "fg did not resume the guest and lxrun")
+    shell.type("again\r")
+    shell.expect("again\r\nagain\r\n")
+    shell.type("\x04")
+    shell.expect(r"outer\$ ")
+    shell.type("echo status=$?\r")
+    shell.expect(r"status=0\r\n")
+    lines = out.read_text().splitlines()
+    sig = [line.split("] ", 1)[1].split(" {")[0] for line in lines if "--- " in line]
+    assert "--- SIGTSTP" in sig and "--- stopped by SIGTSTP ---" in sig, lines
+    i = sig.index("--- stopped by SIGTSTP ---")
+    assert sig[i - 1] == "--- SIGTSTP" and "--- SIGCONT" in sig[i + 1:], lines

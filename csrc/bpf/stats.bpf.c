@@ -16,7 +16,10 @@
  *     hist[nr]    one of BS_NB duration buckets: 0..15 ns exactly, then 16
  *                 linear buckets per power of two up to 2^BS_FINE_TOP ns,
  *                 then one per power of two (shared, atomic adds),
- *     errs        (nr, errno) -> count and the first one's time (shared).
+ *     errs        (nr, errno) -> count and the first one's time (shared),
+ *     past        a number outside the arrays (one no table names: negative,
+ *                 or past BT_NR_MAX; counted as modes[BT_NR_PAST] says, only
+ *                 ever answered by the filter) -> its calls and errors.
  *   Nothing goes through a ring: lxrun reads the maps once, after the
  *   guest is gone, and nothing can be lost but what a full map (`tasks`,
  *   `traced`, `errs`) refuses, which is counted in `lost` and said.
@@ -129,8 +132,17 @@ struct {
     __type(value, struct bs_err);
 } errs SEC(".maps");
 
+/* a number outside the arrays (its calls answered by seccomp: duration 0)
+   -> its calls, and how many of them failed with `err` (the filter's ENOSYS) */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, BS_PAST);
+    __type(key, __s32);
+    __type(value, struct bs_past);
+} past SEC(".maps");
+
 /* calls not counted whole: no room in `tasks` or `traced` (the call not
-   counted), or in `errs` (counted without its errno) */
+   counted), in `past` (not counted), or in `errs` (counted without its errno) */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, 1);
@@ -146,12 +158,13 @@ static __always_inline void count_lost(void)
         __sync_fetch_and_add(n, 1);
 }
 
-static __always_inline __u32 mode_of(__s64 nr)
+/* nr as the kernel takes it (do_syscall_64's int nr): the low 32 bits of
+   orig_ax; one outside the arrays takes BT_NR_PAST's mode, a number no
+   table names */
+static __always_inline __u32 mode_of(__s32 nr)
 {
     __u32 k, *m;
-    if (nr < 0 || nr >= BT_NR_MAX)
-        return 0;
-    k = (__u32)nr;
+    k = (nr < 0 || nr >= BT_NR_MAX) ? BT_NR_PAST : (__u32)nr;
     m = bpf_map_lookup_elem(&modes, &k);
     return m ? *m : 0;
 }
@@ -206,8 +219,26 @@ __noinline int count(__s32 nr, __u64 dur, __u32 err)
     struct bs_hist *h;
     struct bs_err *e;
 
-    if (nr < 0 || nr >= BT_NR_MAX)
+    if (nr < 0 || nr >= BT_NR_MAX) {
+        struct bs_past *pp = bpf_map_lookup_elem(&past, &nr);
+        if (!pp) {
+            struct bs_past z = {};
+            if (bpf_map_update_elem(&past, &nr, &z, BPF_NOEXIST) != 0 && bpf_map_lookup_elem(&past, &nr) == NULL) {
+                count_lost();    /* no room: not counted */
+                return 0;
+            }
+            pp = bpf_map_lookup_elem(&past, &nr);
+            if (!pp)
+                return 0;
+        }
+        __sync_fetch_and_add(&pp->calls, 1);
+        __sync_fetch_and_add(&pp->total_ns, dur);
+        if (err) {
+            __sync_fetch_and_add(&pp->errs, 1);
+            pp->err = err;
+        }
         return 0;
+    }
     c = bpf_map_lookup_elem(&counts, &k);
     if (!c)
         return 0;
@@ -282,7 +313,7 @@ int bs_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)id, tgid = (__u32)(id >> 32);
-    __s64 nr = (__s64)ctx->args[1];
+    __s32 nr = (__s32)ctx->args[1];      /* the kernel's int nr */
     struct bs_task *t;
 
     if (!bt_in_zone(&traced, tgid))
@@ -309,7 +340,7 @@ int bs_sys_enter(struct bpf_raw_tracepoint_args *ctx)
             return 0;
         }
     }
-    t->nr = (__s32)nr;
+    t->nr = nr;
     t->t = bpf_ktime_get_ns();
     t->state = BT_PENDING;
     if (nr == NR_EXECVE || nr == NR_EXECVEAT)
@@ -322,15 +353,17 @@ int bs_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
     __u64 id = bpf_get_current_pid_tgid(), now;
     __u32 tid = (__u32)id, tgid = (__u32)(id >> 32), mode, old;
-    __s64 ret = (__s64)ctx->args[1], nr = 0;
+    __s64 ret = (__s64)ctx->args[1], orig = 0;
+    __s32 nr;
     struct bs_task *t, *f;
     __u32 *was;
 
     if (!bt_in_zone(&traced, tgid))
         return 0;
     /* orig_ax, x86_64 struct pt_regs's 16th long */
-    if (bpf_probe_read_kernel(&nr, sizeof nr, (char *)ctx->args[0] + 15 * 8) != 0)
+    if (bpf_probe_read_kernel(&orig, sizeof orig, (char *)ctx->args[0] + 15 * 8) != 0)
         return 0;
+    nr = (__s32)orig;            /* the kernel's int nr: 0x1000001f4 is 500 */
     now = bpf_ktime_get_ns();
     t = bpf_map_lookup_elem(&tasks, &tid);
     if (t && t->state == BT_RESTART)
@@ -353,7 +386,7 @@ int bs_sys_exit(struct bpf_raw_tracepoint_args *ctx)
     mode = mode_of(nr);
     if (mode == MODE_ANSWER) {
         /* seccomp answered it: no sys_enter */
-        count((__s32)nr, 0, err_of(ret));
+        count(nr, 0, err_of(ret));
         return 0;
     }
     if (mode == MODE_RECORD && (nr == NR_EXECVE || nr == NR_EXECVEAT)) {

@@ -5,7 +5,9 @@
  * OVERVIEW
  *
  *   Raw tracepoints on raw_syscalls:sys_enter and sys_exit, sched:
- *   sched_process_fork and sched_process_exit, signal:signal_deliver.  Each
+ *   sched_process_fork and sched_process_exit, signal:signal_deliver and
+ *   signal_generate, and sched:sched_switch (a task entering its group-stop,
+ *   strace's "--- stopped by SIGSTOP ---": bt_stop).  Each
  *   program first asks whether the current task belongs to the zone: its
  *   host tgid in `traced` (seeded by lxrun with the held guest, added at
  *   every fork of a traced process, removed when its thread group dies), so
@@ -41,7 +43,6 @@
 
 #include "trace_bpf.h"
 
-#define BT_NR_PAST (BT_NR_MAX - 1)    /* LXB_NR_PAST */
 #define SA_IMMUTABLE 0x00800000       /* include/linux/signal_types.h: a handler the task may not change */
 #define X32_SYSCALL_BIT 0x40000000
 
@@ -50,6 +51,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define REC_SYSCALL 1
 #define REC_SIGNAL 2
 #define REC_EXIT 3
+#define REC_STOP 5
+#define TASK_STOPPED_BIT 0x4     /* __TASK_STOPPED */
+#define JOBCTL_STOP_SIGMASK 0xffff
 #define RECF_NORESULT 1
 #define RECF_ANSWERED 2
 #define COPY_STR 1
@@ -99,11 +103,16 @@ struct sigpending {
     sigset_t signal;
 } __attribute__((preserve_access_index));
 struct task_struct {
+    unsigned int __state;
+    unsigned long jobctl;
     int pid, tgid, exit_code;
     struct task_struct *group_leader;
     struct pid *thread_pid;
     struct signal_struct *signal;
     struct sigpending pending;
+} __attribute__((preserve_access_index));
+struct task_struct___old {       /* before 5.14 */
+    long state;
 } __attribute__((preserve_access_index));
 
 /* x86_64 struct pt_regs, in longs: di si dx r10 r8 r9, ax */
@@ -148,7 +157,7 @@ struct {
 /* records made outside a task's entry (answered calls, signals, exits) */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-    __uint(max_entries, 5);      /* one per program: an interrupt's program (a timer's signal) may run amid another */
+    __uint(max_entries, 6);      /* one per program: an interrupt's program (a timer's signal) may run amid another */
     __type(key, __u32);
     __type(value, struct bt_task);
 } scratch SEC(".maps");
@@ -246,6 +255,7 @@ static __always_inline void output(struct bt_rec *r)
 #define SK_PEXIT 2
 #define SK_SIGNAL 3
 #define SK_GENERATE 4
+#define SK_STOP 5
 
 static __always_inline struct bt_task *scratch_task(__u32 k)
 {
@@ -267,6 +277,7 @@ static __always_inline struct bt_task *task_of(__u32 tid, int create, __u32 sk)
     z->zpid = z->ztid = 0;
     z->retry = z->dwhen = 0;
     z->dsig = 0;
+    z->stopshown = 0;
     if (bpf_map_update_elem(&tasks, &tid, z, BPF_NOEXIST) != 0 && bpf_map_update_elem(&tasks, &tid, z, BPF_ANY) != 0)
         return NULL;
     return bpf_map_lookup_elem(&tasks, &tid);
@@ -545,15 +556,19 @@ static __always_inline __u32 copy_all(struct bt_task *t, const struct bt_spec *s
     return failed;
 }
 
-static __always_inline const struct bt_spec *spec_of(__s64 nr)
+/* nr is the kernel's (do_syscall_64's int nr, seccomp_data.nr): orig_ax's
+   low 32 bits, as strace takes it too (0x1000001f4 is 500, 0x100000027
+   getpid) */
+static __always_inline const struct bt_spec *spec_of(__s32 nr)
 {
-    __u32 k;
-    if (nr < 0 || nr >= X32_SYSCALL_BIT)
-        return NULL;             /* x32's: the filter kills them (a bad architecture) */
-    /* a number past the table: the spec of BT_NR_PAST, a number no table
-       names (an answer: the filter's ENOSYS, shown while unnamed numbers are
-       traced; no spec, mode 0, otherwise) */
-    k = nr >= BT_NR_MAX ? BT_NR_PAST : (__u32)nr;
+    __u32 k = (__u32)nr;
+    if (k >= X32_SYSCALL_BIT && nr != -1)
+        return NULL;             /* x32's (and negative ones but -1): the filter kills them (a bad architecture) */
+    /* a number outside the table (-1, or past it): the spec of BT_NR_PAST,
+       a number no table names (an answer: the filter's ENOSYS, shown while
+       unnamed numbers are traced; no spec, mode 0, otherwise) */
+    if (nr < 0 || nr >= BT_NR_MAX)
+        k = BT_NR_PAST;
     return bpf_map_lookup_elem(&specs, &k);
 }
 
@@ -632,7 +647,7 @@ int bt_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)id, tgid = (__u32)(id >> 32);
-    __s64 nr = (__s64)ctx->args[1];
+    __s32 nr = (__s32)ctx->args[1];      /* the kernel's int nr (spec_of) */
     const struct bt_spec *s;
     struct bt_task *t;
     struct bt_rec *r;
@@ -647,6 +662,7 @@ int bt_sys_enter(struct bpf_raw_tracepoint_args *ctx)
             count_lost();        /* no room for the task in `tasks`: its call is not recorded */
         return 0;
     }
+    t->stopshown = 0;
     if (t->state == BT_RESTART)
         settle(t, tid, SK_ENTER);
     if (!s || s->mode != MODE_RECORD) {
@@ -656,7 +672,7 @@ int bt_sys_enter(struct bpf_raw_tracepoint_args *ctx)
     zone_ids(t);
     r = &t->rec;
     rec_init(r, REC_SYSCALL, t, tid);
-    r->nr = (__s32)nr;
+    r->nr = nr;
     if (bpf_probe_read_kernel(regs, sizeof regs, (void *)ctx->args[0]) != 0)
         __builtin_memset(regs, 0, sizeof regs);
     r->args[0] = regs[REG_DI];
@@ -694,7 +710,8 @@ int bt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)id, tgid = (__u32)(id >> 32);
-    __s64 ret = (__s64)ctx->args[1], nr;
+    __s64 ret = (__s64)ctx->args[1];
+    __s32 nr;
     unsigned long regs[16];
     const struct bt_spec *s;
     struct bt_task *t, *f;
@@ -704,7 +721,7 @@ int bt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
         return 0;
     if (bpf_probe_read_kernel(regs, sizeof regs, (void *)ctx->args[0]) != 0)
         return 0;
-    nr = (__s64)regs[15];        /* orig_ax */
+    nr = (__s32)regs[15];        /* orig_ax, as the kernel's int nr (spec_of) */
     t = bpf_map_lookup_elem(&tasks, &tid);
     if (t && t->state == BT_RESTART)
         settle(t, tid, SK_EXIT);
@@ -741,7 +758,7 @@ int bt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
             zone_ids(a);
         }
         rec_init(&a->rec, REC_SYSCALL, a, tid);
-        a->rec.nr = (__s32)nr;
+        a->rec.nr = nr;
         a->rec.args[0] = regs[REG_DI];
         a->rec.args[1] = regs[REG_SI];
         a->rec.args[2] = regs[REG_DX];
@@ -865,6 +882,8 @@ int bt_signal(struct bpf_raw_tracepoint_args *ctx)
         }
         return 0;
     }
+    if (t)
+        t->stopshown = 0;
     if (t && t->state == BT_RESTART)
         settle(t, tid, SK_SIGNAL);
     /* a signal the kernel forces to end the task (seccomp's kill: its
@@ -974,5 +993,62 @@ int bt_generate(struct bpf_raw_tracepoint_args *ctx)
     /* in user space (no call pending): its delivery would be now */
     if (when == BT_D_AFTER_CALL && t->state == BT_IDLE)
         deferred(t, ttid, SK_GENERATE);
+    return 0;
+}
+
+/* A task of the zone entering its group-stop (do_signal_stop: SIGSTOP, or
+   SIGTSTP, SIGTTIN, SIGTTOU not ignored, to a process group that is not
+   orphaned), where the ptrace tracer and strace -f see PTRACE_EVENT_STOP
+   and print "--- stopped by SIGSTOP ---": the task switches out in
+   TASK_STOPPED, the group-stop's signal in its jobctl.  Its first such
+   switch: a preemption between do_signal_stop's setting the state (the
+   parent told) and its schedule() is one too (the parent's SIGCONT may wake
+   it before that schedule(), which then switches out running), and the
+   schedule() after it is not another (`stopshown`, until the task's next
+   call or signal).  Each thread of the group shows its own, as under
+   ptrace.  The cheapest test first: this runs at every context switch of
+   the host while it is attached. */
+SEC("raw_tracepoint/sched_switch")
+int bt_stop(struct bpf_raw_tracepoint_args *ctx)
+{
+    struct task_struct *prev = (struct task_struct *)ctx->args[1];
+    __u64 id, state;
+    __u32 tid, tgid;
+    struct bt_task *t, *a;
+    int signo;
+
+    if (bpf_core_field_exists(prev->__state))
+        state = BPF_CORE_READ(prev, __state);
+    else
+        state = (__u64)BPF_CORE_READ((struct task_struct___old *)prev, state);
+    if (!(state & TASK_STOPPED_BIT))
+        return 0;
+    id = bpf_get_current_pid_tgid();     /* prev is the current task here */
+    tid = (__u32)id;
+    tgid = (__u32)(id >> 32);
+    if (!bt_in_zone(&traced, tgid))
+        return 0;
+    signo = (int)(BPF_CORE_READ(prev, jobctl) & JOBCTL_STOP_SIGMASK);
+    if (!signo)
+        return 0;
+    t = task_of(tid, 1, SK_STOP);
+    if (!t || t->stopshown)
+        return 0;
+    t->stopshown = 1;
+    a = scratch_task(SK_STOP);
+    if (!a)
+        return 0;
+    if (t) {
+        zone_ids(t);
+        a->zpid = t->zpid;
+        a->ztid = t->ztid;
+    } else {
+        a->ztid = 0;
+        zone_ids(a);
+    }
+    rec_init(&a->rec, REC_STOP, a, tid);
+    a->rec.nr = signo;
+    a->rec.t_entry = a->rec.t_exit = bpf_ktime_get_ns();
+    output(&a->rec);
     return 0;
 }

@@ -6,6 +6,7 @@
 #define LXB_TRACE_BPF_H
 
 #define BT_NR_MAX 512            /* LXB_NR_MAX */
+#define BT_NR_PAST (BT_NR_MAX - 1)   /* LXB_NR_PAST: its spec and mode stand for every number outside */
 #define BT_SLOTS 3               /* LXB_TRACE_SLOTS */
 #define BT_SLOT 256              /* LXB_TRACE_SLOT */
 #define BT_SPILL 264             /* room after the last slot: the verifier sees slot + offset + size */
@@ -48,6 +49,7 @@ struct bt_task {
        once; fatal: a group SIGKILL): shown where the stop would have been */
     __s32 dsig, dcode;
     __u32 dwhen, dhostuid;       /* BT_D_AFTER_CALL or BT_D_AT_KILL; args[1] a host uid */
+    __u32 stopshown, pad;        /* its group-stop shown (bt_stop), until its next call or signal */
     __u64 dargs[3];
     struct bt_rec rec;
     char spill[BT_SPILL];
@@ -72,6 +74,12 @@ struct bt_task {
 
 struct bs_count {
     __u64 calls, total_ns;
+};
+
+#define BS_PAST 64               /* numbers outside the arrays counted one by one (LXB_TRACE_PAST) */
+struct bs_past {
+    __u64 calls, total_ns, errs;
+    __u32 err, pad;              /* errs failed with err (the filter's ENOSYS) */
 };
 
 struct bs_hist {

@@ -1341,6 +1341,10 @@ static void paths_opened(const struct brand *b, int fd, uint64_t *opens)
    supervisor had none */
 static uint64_t ans_count[LXB_NR_MAX];
 static char *ans_first[LXB_NR_MAX];
+/* and those of numbers outside the arrays (lxb_trace_past), in the order seen */
+static int32_t ans_past_nr[LXB_TRACE_PAST];
+static uint64_t ans_past_count[LXB_TRACE_PAST];
+static int ans_npast;
 
 static void tracer_answered(void)
 {
@@ -1364,6 +1368,11 @@ static void tracer_answered(void)
         if (len)
             ans_first[nr] = strdup(cmd);
     }
+    for (i = 0; lxb_trace_past(&tracer, i, &ans_past_nr[ans_npast]); i++) {
+        ans_past_count[ans_npast] = lxb_trace_answered(&tracer, ans_past_nr[ans_npast], &err, cmd, LXB_TRACE_SLOT, &len);
+        if (ans_past_count[ans_npast])
+            ans_npast++;
+    }
 }
 
 static uint64_t report_count(const struct lxb_report *rep, int nr)
@@ -1385,24 +1394,41 @@ static const char *report_name(int nr, char *buf, size_t size)
 {
     if (nr >= 0 && nr < LXB_NR_MAX && fd_syscall_names[nr])
         return fd_syscall_names[nr];
-    snprintf(buf, size, "syscall_%#x", (unsigned)nr);
+    snprintf(buf, size, "syscall_%#llx", (unsigned long long)(int64_t)nr);
     return buf;
 }
 
-/* the numbers past the arrays the supervisor counted (struct lxb_report
-   past_nr), by number as sorted() orders them: their slots in order[], how many */
-static int report_past(const struct lxb_report *rep, int *order)
+/* the numbers outside the arrays (negative, or past them) the supervisor
+   counted (struct lxb_report past_nr) and the tracer answered
+   (ans_past_nr), by number as trace.make_report orders them (a negative
+   one as the unsigned number it is named by): their numbers and counts in
+   nrs[] and counts[], how many */
+#define REPORT_PAST_MAX (LXB_REPORT_PAST + LXB_TRACE_PAST)
+static int report_past(const struct lxb_report *rep, int32_t *nrs, uint64_t *counts)
 {
-    int i, j, k, n = 0;
+    int i, j, n = 0;
 
-    for (i = 0; rep && i < LXB_REPORT_PAST; i++)
-        if (rep->past_nr[i] >= LXB_NR_MAX && rep->past_count[i])
-            order[n++] = i;
+    for (i = 0; i < LXB_REPORT_PAST + ans_npast; i++) {
+        int32_t nr = i < LXB_REPORT_PAST ? (rep ? rep->past_nr[i] : 0) : ans_past_nr[i - LXB_REPORT_PAST];
+        uint64_t c = i < LXB_REPORT_PAST ? (rep ? rep->past_count[i] : 0) : ans_past_count[i - LXB_REPORT_PAST];
+        if (!c || (nr >= 0 && nr < LXB_NR_MAX))
+            continue;
+        for (j = 0; j < n && nrs[j] != nr; j++)
+            ;
+        if (j == n) {
+            nrs[n] = nr;
+            counts[n++] = 0;
+        }
+        counts[j] += c;
+    }
     for (i = 1; i < n; i++)
-        for (j = i; j > 0 && rep->past_nr[order[j - 1]] > rep->past_nr[order[j]]; j--) {
-            k = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = k;
+        for (j = i; j > 0 && (uint32_t)nrs[j - 1] > (uint32_t)nrs[j]; j--) {
+            int32_t k = nrs[j];
+            uint64_t kc = counts[j];
+            nrs[j] = nrs[j - 1];
+            counts[j] = counts[j - 1];
+            nrs[j - 1] = k;
+            counts[j - 1] = kc;
         }
     return n;
 }
@@ -1543,7 +1569,9 @@ static void write_report(const struct opts *o, const struct brand *b, const stru
     char *names = NULL, name_s[32];
     size_t len = 0, nlen = 0;
     FILE *m = open_memstream(&text, &len), *names_m;
-    int i, w, nr, hit[3] = {0, 0, 0}, fd, past[LXB_REPORT_PAST], npast = report_past(rep, past);
+    int32_t past[REPORT_PAST_MAX];
+    uint64_t past_count[REPORT_PAST_MAX];
+    int i, w, nr, hit[3] = {0, 0, 0}, fd, npast = report_past(rep, past, past_count);
 
     if (!m)
         return;
@@ -1586,9 +1614,9 @@ static void write_report(const struct opts *o, const struct brand *b, const stru
     /* numbers past the arrays: unsupported, after the others */
     for (i = 0; i < npast; i++) {
         hit[2]++;
-        snprintf(count_s, sizeof count_s, "%llu", (unsigned long long)rep->past_count[past[i]]);
+        snprintf(count_s, sizeof count_s, "%llu", (unsigned long long)past_count[i]);
         snprintf(err_s, sizeof err_s, FD_REPORT_ERRNO, fd_errno_names[ENOSYS]);
-        fprintf(m, FD_REPORT_LINE "\n", fd_report_whats[2], report_name(rep->past_nr[past[i]], name_s, sizeof name_s),
+        fprintf(m, FD_REPORT_LINE "\n", fd_report_whats[2], report_name(past[i], name_s, sizeof name_s),
                 count_s, err_s, "");
     }
     /* the personality's paths the guest opened, by path (as sorted() in Python) */
@@ -1622,7 +1650,7 @@ static void write_report(const struct opts *o, const struct brand *b, const stru
             if (report_count(rep, nr) && report_section(b->kind[nr]) == w && (fd_syscall_names[nr] || w == 2))
                 fprintf(names_m, "%s%s", i++ ? ", " : "", report_name(nr, name_s, sizeof name_s));
         for (nr = 0; names_m && w == 2 && nr < npast; nr++)
-            fprintf(names_m, "%s%s", i++ ? ", " : "", report_name(rep->past_nr[past[nr]], name_s, sizeof name_s));
+            fprintf(names_m, "%s%s", i++ ? ", " : "", report_name(past[nr], name_s, sizeof name_s));
         if (names_m)
             fclose(names_m);
         snprintf(n_s, sizeof n_s, "%d", hit[w]);
