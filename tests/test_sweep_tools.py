@@ -7,6 +7,7 @@ Debian tree), fixed in the zone.
 import ctypes
 import os
 import shutil
+import sys
 import subprocess
 
 import pytest
@@ -113,3 +114,21 @@ def test_a_process_execd_into_a_zone_does_not_keep_the_callers_keyring(scratch_r
     assert "s3cret" not in r.stdout
     # the user's own key: its owner may read it (keyrings(7)), the zone is that user
     assert r.stdout.splitlines()[0] == "search ENOKEY" and r.stdout.splitlines()[2:] == expected[2:], r
+
+
+PYCLI = os.path.join(os.path.dirname(sys.executable), "lxrun-py")
+
+
+@pytest.mark.parametrize("closed, opts", [(">&-", ()), ("2>&-", ()), ("2>&-", ("--stats",)),
+                                          ("2>&-", ("--trace",))])
+def test_the_python_cli_started_with_stdout_or_stderr_closed(rootfs, closed, opts):
+    """`lxrun-py ROOT CMD >&-` (the front door's hand-over, or run directly):
+    the guest got /dev/null for the closed fd, as from the front door, but the
+    interpreter had started with sys.stdout (sys.stderr) None, so the flush
+    at the exit (or --stats' table) raised AttributeError: a traceback and
+    status 1, not the guest's 3."""
+    r = subprocess.run(["sh", "-c", f'exec "$@" {closed}', "sh", PYCLI, *opts, rootfs, "sh", "-c",
+                        "echo out; echo err >&2; exit 3"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 3, r
+    assert "Traceback" not in r.stdout + r.stderr
+    assert (r.stdout, r.stderr) == (("", "err\n") if closed == ">&-" else ("out\n", ""))
