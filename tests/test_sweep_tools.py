@@ -132,3 +132,20 @@ def test_the_python_cli_started_with_stdout_or_stderr_closed(rootfs, closed, opt
     assert r.returncode == 3, r
     assert "Traceback" not in r.stdout + r.stderr
     assert (r.stdout, r.stderr) == (("", "err\n") if closed == ">&-" else ("out\n", ""))
+
+
+REOPEN = "echo out > /dev/stdout; echo err > /dev/stderr; cat /dev/stdin; echo again > /proc/self/fd/1"
+
+
+@pytest.mark.parametrize("uid", [0, 1000])
+def test_the_librarys_pipes_reopen_as_dev_stdout(rootfs, uid):
+    """Zone.run(capture_output=True) and a booted zone's run: the pipes the
+    library made were host root's, so a root-run zone's process could not open
+    them again: `echo x > /dev/stdout` said Permission denied (nginx's
+    access_log /dev/stdout, tee /dev/stderr).  They are given to the guest's ids."""
+    zone = Zone(rootfs, uid=uid, gid=uid)
+    r = zone.run(["sh", "-c", REOPEN], input="in\n", capture_output=True, text=True)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "out\nin\nagain\n", "err\n"), r
+    with zone.boot() as z:
+        r = z.run(["sh", "-c", REOPEN], input="in\n", capture_output=True, text=True)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "out\nin\nagain\n", "err\n"), r
