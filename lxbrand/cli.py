@@ -401,6 +401,9 @@ def rootfs_create(directory, suite, include, mirror, source):
             path = rf.create(directory, suite=suite, include=pkgs, mirror=mirror or rf.DEFAULT_MIRROR)
     except LxbrandError as e:
         _fail(str(e), 1)
+    except OSError as e:
+        # a DIRECTORY the user cannot make (its parent root's): one line, no traceback
+        _fail(f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e), 1)
     click.echo(f"lxrun: rootfs ready in {path}; try: lxrun {path} {shlex.join(command)}")
 
 

@@ -149,3 +149,11 @@ def test_the_librarys_pipes_reopen_as_dev_stdout(rootfs, uid):
     with zone.boot() as z:
         r = z.run(["sh", "-c", REOPEN], input="in\n", capture_output=True, text=True)
     assert (r.returncode, r.stdout, r.stderr) == (0, "out\nin\nagain\n", "err\n"), r
+
+
+def test_rootfs_create_where_the_user_cannot_write(unprivileged):
+    """`lxrun rootfs create /var/DIR` run by a user: a Python traceback ending in
+    PermissionError (os.makedirs in rootfs.create) instead of lxrun's one line."""
+    r = unprivileged.lxrun("rootfs", "create", "/var/lxbrand-no-such-dir")
+    assert r.returncode == 1, r
+    assert r.stderr == "lxrun: /var/lxbrand-no-such-dir: Permission denied\n", r
