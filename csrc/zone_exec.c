@@ -10,7 +10,9 @@
  * children only).  CMD's process does what zone_guest.c does for the guest:
  * its stdio (or a pty of the zone), its working directory, CMD along PATH,
  * the bounding set less cap_drop, its ids keeping CAP_SYS_ADMIN until the
- * filter is loaded, the brand's filter with a new listener, and execve.
+ * filter is loaded, a session keyring of its own (init made the guest's; the
+ * caller's holds the host's keys), the brand's filter with a new listener,
+ * and execve.
  *
  * THE HAND-OVER
  *
@@ -114,6 +116,11 @@ static __attribute__((noreturn)) void cmd_main(const struct lxb_exec *e, struct 
         groups[i] = (gid_t)e->groups[i];
     if ((rc = lxb_become((uid_t)e->uid, (gid_t)e->gid, ngroups ? groups : NULL, ngroups)) < 0) {
         say(h, -rc, "user %d:%d: %s", e->uid, e->gid, strerror(-rc));
+        _exit(125);
+    }
+    /* a session keyring of the zone's, not the caller's (the host's keys) */
+    if ((rc = lxb_session_keyring(1)) < 0) {
+        say(h, -rc, "a session keyring in the zone: %s", strerror(-rc));
         _exit(125);
     }
     /* a change of ids made us dumpable as suid_dumpable says: never here */

@@ -129,6 +129,7 @@ void lxb_guest_main(const struct lxb_config *cfg, int ctl, int master, int gofd,
     syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
     if ((rc = lxb_become((uid_t)cfg->uid, (gid_t)cfg->gid, NULL, 0)) < 0)
         fail(ctl, "become --uid/--gid", -rc);
+    lxb_session_keyring(0);
     /* init, in the parent namespace, takes our listener with pidfd_getfd
      * (a change of uid above reset this) */
     prctl(PR_SET_DUMPABLE, 1);

@@ -64,6 +64,9 @@ int lxb_drop_caps(uint64_t mask);
 /* become uid/gid with groups (NULL: gid alone, none for root), keeping the
    capabilities until execve (a non-root exec drops them all) */
 int lxb_become(uid_t uid, gid_t gid, const gid_t *groups, int ngroups);
+/* after lxb_become: the session keyring of CMD (a new one when fresh; init
+   made the guest's) holding the user keyring, as Linux's _uid_ses does */
+int lxb_session_keyring(int fresh);
 /* load the brand's filter with a new listener: the listener, or -errno */
 int lxb_load_filter(const unsigned char *bpf, int len);
 /* then the container's own seccomp profile, if any: 0 or -errno */

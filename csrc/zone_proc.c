@@ -11,6 +11,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/keyctl.h>
 #include <linux/securebits.h>
 #include <linux/seccomp.h>
 #include <signal.h>
@@ -99,6 +100,24 @@ int lxb_become(uid_t uid, gid_t gid, const gid_t *groups, int ngroups)
     data[1].effective = data[1].permitted;
     if (syscall(SYS_capset, &hdr, data) != 0)
         return -errno;
+    return 0;
+}
+
+/* keyrings(7): a process that no login gave a session keyring has its
+ * user's default session keyring, _uid_ses.UID, which links the user
+ * keyring _uid.UID, so keys added to @u are possessed: `keyctl add user k v
+ * @u; keyctl print %user:k` reads them back (a key's possessor may read it,
+ * its user only view it).  A zone's session keyring is an anonymous one of
+ * its own (the caller's keys stay outside, SECURITY.md P10): it gets the
+ * user keyring of the zone's ids linked in as well.  A process exec'd into a
+ * running zone joins a new one first (fresh): it would otherwise keep the
+ * caller's, and read the host caller's keys.  No keyrings (ENOSYS): none. */
+int lxb_session_keyring(int fresh)
+{
+    if (fresh && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0)
+        return errno == ENOSYS ? 0 : -errno;
+    /* best effort, as pam_keyinit's: a full quota leaves @u unlinked */
+    syscall(SYS_keyctl, KEYCTL_LINK, KEY_SPEC_USER_KEYRING, KEY_SPEC_SESSION_KEYRING);
     return 0;
 }
 

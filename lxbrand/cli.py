@@ -403,6 +403,9 @@ def rootfs_create(directory, suite, include, mirror, source):
             path = rf.create(directory, suite=suite, include=pkgs, mirror=mirror or rf.DEFAULT_MIRROR)
     except LxbrandError as e:
         _fail(str(e), 1)
+    except OSError as e:
+        # a DIRECTORY the user cannot make (its parent root's): one line, no traceback
+        _fail(f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e), 1)
     click.echo(f"lxrun: rootfs ready in {path}; try: lxrun {path} {shlex.join(command)}")
 
 
@@ -448,11 +451,15 @@ def entry() -> None:
     """The lxrun console script: click's usage errors as one line, exit 125."""
     # a closed stdin/stdout/stderr would be reused by lxrun's own sockets and
     # handed to the guest as its stdio: hold them with /dev/null instead
-    for fd in (0, 1, 2):
+    for fd, name in enumerate(("stdin", "stdout", "stderr")):
         try:
             os.fstat(fd)
         except OSError:
             os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+            # the interpreter started without it (sys.stdout None): the statistics,
+            # the trace and the exit's flush write to /dev/null, as the front door's
+            if getattr(sys, name) is None:
+                setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False))
     if len(sys.argv) == 1 and "_LXRUN_COMPLETE" not in os.environ:
         click.echo(main.get_help(click.Context(main, info_name="lxrun")), err=True)
         sys.exit(EXIT_FAILED)

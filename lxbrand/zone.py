@@ -419,12 +419,27 @@ def _init_died(status: int) -> SupervisorError:
     return err
 
 
-def _fd_of(spec, default: int, mode: str):
-    """(fd for the guest, our end or None, fd to close after start or None)."""
+def _give_pipe(fd: int, uid: int, gid: int) -> None:
+    """Run by root, a pipe this library makes for a process of the zone is
+    host root's, an owner the zone does not map, so the process could not
+    open it again: /dev/stdout, /dev/stderr and /proc/self/fd/N answered
+    EACCES (`echo x > /dev/stderr`, `tee /dev/stderr`, nginx's `access_log
+    /dev/stdout`).  Nothing else holds it (our end stays ours), so it becomes
+    the process's ids' (the pipe's one inode), as containerd's shim gives
+    the pipes it makes to a container's root.  Run by a user, the process
+    is that user, the pipe's owner.  A caller's own fds are never given."""
+    if os.geteuid() == 0 and 0 <= uid < idshift.COUNT and 0 <= gid < idshift.COUNT:
+        os.fchown(fd, idshift.BASE + uid, idshift.BASE + gid)
+
+
+def _fd_of(spec, default: int, mode: str, ids: tuple = (0, 0)):
+    """(fd for the guest, our end or None, fd to close after start or None);
+    ids: the guest's --uid and --gid, who a pipe made here is given to."""
     if spec is None:
         return default, None, None
     if spec == subprocess.PIPE:
         r, w = os.pipe2(os.O_CLOEXEC)
+        _give_pipe(r, *ids)
         return (r, w, r) if mode == "r" else (w, r, w)
     if spec == subprocess.DEVNULL:
         fd = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
@@ -473,7 +488,7 @@ class _Run:
             if i == 2 and spec == subprocess.STDOUT:
                 fds.append(fds[1])
                 continue
-            fd, ours, close = _fd_of(spec, i, mode)
+            fd, ours, close = _fd_of(spec, i, mode, (cfgv.uid, cfgv.gid))
             fds.append(fd)
             self.ours[i] = ours
             if close is not None:
@@ -1023,8 +1038,9 @@ class ZoneProcess:
         self.wait()
 
 
-def _pipes(specs) -> tuple:
-    """For stdio specs: (fds for the process, our ends or None, fds to close once started)."""
+def _pipes(specs, ids: tuple = (0, 0)) -> tuple:
+    """For stdio specs: (fds for the process, our ends or None, fds to close
+    once started); a pipe made here is given to ids (_give_pipe)."""
     child, ours, close = [], [], []
     for i, spec in enumerate(specs):
         if i == 2 and spec == subprocess.STDOUT:
@@ -1033,6 +1049,7 @@ def _pipes(specs) -> tuple:
             continue
         if spec == subprocess.PIPE:
             r, w = os.pipe2(os.O_CLOEXEC)
+            _give_pipe(r, *ids)
             child.append(r if i == 0 else w)
             ours.append(w if i == 0 else r)
             close.append(r if i == 0 else w)
@@ -1099,7 +1116,7 @@ class _ExecPopen(ZoneProcess):
         zone, cfg = booted.zone, booted.zone.config
         _check_run_args(None, None, (stdin, stdout, stderr))
         environ = cfg.environment() if env is None else {**_derived(zone, env, None).config.environment()}
-        child, ours, to_close = _pipes((stdin, stdout, stderr))
+        child, ours, to_close = _pipes((stdin, stdout, stderr), (cfg.uid, cfg.gid))
         try:
             pidfd = os.dup(booted._pidfd)
             try:
