@@ -313,6 +313,24 @@ def test_a_brand_for_other_options_is_not_used(warm, tmp_path):
     assert len(os.listdir(path.parent)) == 2
 
 
+def test_a_brand_another_install_compiled_is_not_used(warm, tmp_path):
+    """Two installs of one user (a checkout, /opt/lxbrand) share the cache:
+    the key names the install's compiled module, in C as in Python (the
+    front door serves Python's file), and a file of another install's, its
+    module's path another, is not read (its brand or tracer's part may be
+    another version's)."""
+    env, path = _cache_file(tmp_path, warm)
+    served(warm, "/bin/true", env=env)
+    import lxbrand._lxbrand_c as so
+    data = bytearray(path.read_bytes())
+    mark = b"\nmodule " + so.__file__.encode() + b"\n"
+    at = data.find(mark)
+    assert at > 0, "the key does not name the install's module"
+    data[at + len(mark) - 2] ^= 1                  # another install's module path, as long
+    path.write_bytes(bytes(data))
+    assert "for other options" in handed_over(warm, "/bin/true", env=env).reason
+
+
 # --- signals and the terminal ------------------------------------------------------
 
 def test_a_signal_from_timeout_reaches_the_guests_process_group(warm):

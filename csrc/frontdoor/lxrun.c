@@ -793,7 +793,10 @@ struct brand {
 
 static char *brand_key(const struct opts *o, const struct utsname *host)
 {
-    char *key = xasprintf("%shost %s %s\nrelease %s\n", BRAND_KEY, host->release, host->version,
+    /* the install (its compiled module's path) first: two installs of one
+       user (a checkout and /opt/lxbrand) share ~/.cache/lxbrand, and one's
+       brand or tracer's part is not the other's */
+    char *key = xasprintf("%smodule %s\nhost %s %s\nrelease %s\n", BRAND_KEY, LXB_SO, host->release, host->version,
                           o->kernel_release ? o->kernel_release : ""), *n;
     int i;
     for (i = 0; i < o->ndeny; i++) {

@@ -2648,7 +2648,7 @@ static const char *load_brand(struct brand *b, struct spec *s)
     if (uname(&host) != 0)
         return "uname failed";
     /* compile.py frontdoor_key(kernel_release, deny_items) */
-    char *key = xprintf("%shost %s %s\nrelease %s\n", BRAND_KEY, host.release, host.version,
+    char *key = xprintf("%smodule %s\nhost %s %s\nrelease %s\n", BRAND_KEY, LXB_SO, host.release, host.version,
                         s->kernel_release ? s->kernel_release : ""), *next;
     for (int i = 0; i < s->ndeny; i++) {
         next = xprintf("%sdeny %s=%s\n", key, s->deny[i].key, s->deny[i].value);

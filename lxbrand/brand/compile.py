@@ -464,9 +464,13 @@ def frontdoor_key(kernel_release: Optional[str], deny_items, report: bool = Fals
     --kernel-release and --deny as the command line gave them (in order, the
     last value of a repeated syscall winning, as cli._parse_deny's dict);
     under --report, the brand that counts (lxbrand/trace.py ReportBrand);
-    a fake root's (a user's zone of one id: ZoneConfig.fakeroot_on)."""
+    a fake root's (a user's zone of one id: ZoneConfig.fakeroot_on); and
+    first the install, by its compiled module's path (the front door's
+    LXB_SO): two installs of one user share the cache."""
     u = os.uname()
-    text = f"lxbrand-frontdoor-key 1\nhost {u.release} {u.version}\nrelease {kernel_release or ''}\n"
+    _lib()
+    so = sys.modules["lxbrand._lxbrand_c"].__file__
+    text = f"lxbrand-frontdoor-key 1\nmodule {so}\nhost {u.release} {u.version}\nrelease {kernel_release or ''}\n"
     text += "".join(f"deny {name}={err}\n" for name, err in deny_items)
     return (text + ("report 1\n" if report else "") + ("fakeroot 1\n" if fakeroot else "")).encode()
 
