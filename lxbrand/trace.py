@@ -185,6 +185,16 @@ def copies(sc) -> list:
                          if decode.POINTED.get(k, ("",))[0] == when]
                 if sizes:
                     found.append((2, i, how, 6, max(sizes), 0))
+        elif m and decode.STYLES.get((sc.name, name)) in ("fdset", "select_timeout", "sigset_argpack"):
+            # select, pselect6: the sets, the timeout and the sigmask, at entry and at exit, packed
+            # over every slot (trace.c copy_select): the call's only copy, in slot 0, keyed by nfds
+            if not any(f[2] == lib.LXB_COPY_SELECT for f in found):
+                pack = index.get("sigmask", 6) if sc.name == "pselect6" else 6
+                found.append((-1, 0, lib.LXB_COPY_SELECT, pack, SLOT * lib.LXB_TRACE_SLOTS, 0))
+        elif m and decode.STYLES.get((sc.name, name)) == "timeout_left":
+            found.append((2, i, lib.LXB_COPY_PAIR, 6, 16, 0))      # ppoll's timeout, and what was left
+        elif m and decode.STYLES.get((sc.name, name)) in ("erestart", "erestart_abs"):
+            found.append((2, i, lib.LXB_COPY_OUT_RESTART, 6, 16, 0))  # nanosleep's rem, when interrupted
         elif m and decode.STYLES.get((sc.name, name)) in ("iov_in", "iov_out") and sized < 6:
             # an iovec array and its buffers' first bytes, packed over every slot (trace.c copy_iov):
             # the call's only copy, in slot 0
@@ -227,7 +237,7 @@ def copies(sc) -> list:
                     found.append((4, i, lib.LXB_COPY_IN, sized, SLOT, one))
     found.sort(key=lambda f: f[0])
     if found and found[0][0] == -1:
-        found = found[:1]           # an iovec copy runs on into every slot
+        found = found[:1]           # an iovec or select copy runs on into every slot
     kept = found[: lib.LXB_TRACE_SLOTS]
     # an argument copied at entry and at exit: the entry's slot first, so that
     # the last is the exit's (trace._Copies.first, trace_fmt.c slot_first)
@@ -242,16 +252,33 @@ def copies(sc) -> list:
 class _Copies:
     """The tracer's copies of one call's arguments, as decode.args reads memory."""
 
-    __slots__ = ("by_addr", "first", "cut")
+    __slots__ = ("by_addr", "first", "cut", "slot0")
 
     def __init__(self, raw, slot_arg, slot_len, trunc, data):
         self.by_addr = {}
         self.first = {}         # an address copied twice (at entry, then at exit): the entry's
+        self.slot0 = None       # slot 0 when it holds argument 0's copy (select's, keyed by nfds)
         for i in range(3):
             a = slot_arg[i]
             if a < 6:
                 self.by_addr[raw[a]] = got = (data[i * SLOT: i * SLOT + slot_len[i]], bool(trunc >> i & 1))
                 self.first.setdefault(raw[a], got)
+                if i == 0 and a == 0:
+                    self.slot0 = got[0]
+
+    def read_select(self):
+        """A select/pselect6 copy (trace.c copy_select's packing), in slot 0 under nfds."""
+        if self.slot0 is None:
+            raise OSError(_errno.EFAULT, "not copied")
+        return self.slot0
+
+    def read_both(self, addr, n):
+        """A LXB_COPY_PAIR copy: (n bytes at entry, n bytes at exit or None)."""
+        try:
+            data = self.by_addr[addr][0]
+        except KeyError:
+            raise OSError(_errno.EFAULT, "not copied") from None
+        return data[:n], (data[n:2 * n] if len(data) >= 2 * n else None)
 
     def read_iov(self, addr):
         """An iovec copy (trace.c copy_iov's packing): (bytes, cut)."""
