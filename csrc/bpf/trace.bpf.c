@@ -60,6 +60,10 @@ char LICENSE[] SEC("license") = "GPL";
 #define COPY_IOV_OUT 6
 #define COPY_LEN_RET 7
 #define COPY_INT_INOUT 8
+#define COPY_SELECT 11
+#define COPY_PAIR 12
+#define COPY_OUT_RESTART 13
+#define SELECT_HEAD 64           /* LXB_SELECT_HEAD */
 #define IOV_MAX 32
 #define IOV_SHOW 32
 #define IOV_ROOM (BT_SLOTS * BT_SLOT)
@@ -336,6 +340,28 @@ __noinline int copy_one(struct bt_task *t, __u64 i, __u64 cp, __u64 at_exit)
                 n = 4;
             }
         }
+    } else if (how == COPY_PAIR) {   /* trace.c copy_arg's: at entry, and after it at exit on success */
+        if (size > BT_SLOT / 2)
+            return 0;
+        if (!at_exit) {
+            if (bpf_probe_read_user(dst, size, (const void *)addr) != 0)
+                return 0;        /* not taken again at the exit: that would be the value after */
+            n = size;
+        } else {
+            if (r->ret < 0 || r->slot_arg[i] != arg || r->slot_len[i] != size ||
+                bpf_probe_read_user(dst + size, size, (const void *)addr) != 0)
+                return 0;
+            n = 2 * size;
+        }
+    } else if (how == COPY_OUT_RESTART) {   /* at the exit of a call a signal interrupted */
+        __s64 ret = r->ret;
+        if (!at_exit || !(ret == -512 || ret == -513 || ret == -514 || ret == -516) || size == 0)
+            return 0;
+        if (size > BT_SLOT)
+            size = BT_SLOT;
+        if (bpf_probe_read_user(dst, size, (const void *)addr) != 0)
+            return 0;
+        n = size;
     } else if (how == COPY_STR && !at_exit) {
         n = read_str(dst, BT_SLOT, addr, &cut);
         if (cut < 0) {
@@ -510,6 +536,78 @@ __noinline int copy_iov(struct bt_task *t, __u64 cp, __u64 at_exit)
     return how == COPY_IOV_IN && (fault || *(__u32 *)(base + 4));
 }
 
+/* a part of copy_select's packing: size bytes at addr to the record's
+   slot area at off (its spill covers the verifier's view of off + size).
+   Returns 1 when read */
+__noinline int copy_select_part(struct bt_task *t, __u64 off, __u64 size, __u64 addr)
+{
+    if (!t || off > BT_SLOTS * BT_SLOT || size == 0 || size > BT_SLOT)
+        return 0;
+    return bpf_probe_read_user((char *)t->rec.slot + off, (__u32)size, (const void *)addr) == 0;
+}
+
+/* COPY_SELECT: trace.c copy_select's packing of select's and pselect6's
+   arguments (decode.select_packed): at entry the header, timeout, argpack
+   and sigset and the sets given; at an exit that returned > 0 the sets and
+   the timeout again.  Nothing is taken again at the exit */
+__noinline int copy_select(struct bt_task *t, __u64 cp, __u64 at_exit)
+{
+    __u32 lenarg = (cp >> 16) & 0xff, flags = 0;
+    __u64 per, fdsize, n, j = 0, k, phase = at_exit ? 1 : 0, len;
+    __s64 nfds;
+    struct bt_rec *r;
+    char *base;
+
+    if (!t)
+        return 0;
+    r = &t->rec;
+    if (at_exit && (r->ret <= 0 || r->slot_arg[0] != 0))
+        return 0;
+    nfds = (__s32)r->args[0];
+    if (nfds < 0)
+        nfds = 0;
+    if (nfds > (1 << 20))
+        nfds = 1 << 20;
+    fdsize = (((__u64)nfds + 7) / 8 + 7) & ~7ull;
+    n = (r->args[1] != 0) + (r->args[2] != 0) + (r->args[3] != 0);
+    per = n == 1 ? 256 : n == 2 ? 176 : n == 3 ? 112 : 0;   /* decode.SELECT_PER */
+    if (fdsize < per)
+        per = fdsize;
+    base = (char *)r->slot;
+    if (at_exit)
+        flags = *(__u32 *)base | (1u << 10);
+    else
+        __builtin_memset(base, 0, SELECT_HEAD);
+    for (k = 0; k < 3; k++) {
+        __u64 addr = r->args[1 + k];
+        if (!addr)
+            continue;
+        if (copy_select_part(t, SELECT_HEAD + (phase * n + j) * per, per, addr))
+            flags |= 1u << (3 * phase + k);
+        j++;
+    }
+    if (r->args[4] && copy_select_part(t, 8 + 16 * phase, 16, r->args[4]))
+        flags |= phase ? 1u << 7 : 1u << 6;
+    if (!at_exit && lenarg < 6 && r->args[lenarg] && copy_select_part(t, 40, 16, r->args[lenarg])) {
+        __u64 p = *(__u64 *)(base + 40), sz = *(__u64 *)(base + 48);
+        flags |= 1u << 8;
+        if (p && sz == 8 && copy_select_part(t, 56, 8, p))
+            flags |= 1u << 9;
+    }
+    *(__u32 *)base = flags;
+    *(__u32 *)(base + 4) = (__u32)per;
+    if (at_exit)
+        return 0;
+    len = SELECT_HEAD + 2 * n * per;
+    r->slot_arg[0] = 0;
+    r->slot_len[0] = (__u16)len;
+    if (len > BT_SLOT)
+        r->slot_arg[1] = SLOT_MORE;
+    if (len > 2 * BT_SLOT)
+        r->slot_arg[2] = SLOT_MORE;
+    return 0;
+}
+
 /* the copies of spec s.  At entry (at_exit 0): every slot.  At the exit:
    the slots in `again` (their entry copy faulted) are taken again as at
    entry, then the OUT ones.  One copy_one call per slot (the verifier walks
@@ -530,9 +628,15 @@ static __always_inline __u32 copy_all(struct bt_task *t, const struct bt_spec *s
                 t->rec.slot_len[i] = 0;
                 t->rec.slot_trunc &= (__u8)~(1u << i);
                 exit_copy = 0;
-            } else if (c->how != COPY_OUT && c->how != COPY_IOV_OUT && c->how != COPY_INT_INOUT) {
+            } else if (c->how != COPY_OUT && c->how != COPY_IOV_OUT && c->how != COPY_INT_INOUT &&
+                       c->how != COPY_SELECT && c->how != COPY_PAIR) {
                 continue;
             }
+        }
+        if (c->how == COPY_SELECT) {
+            if (i == 0)
+                copy_select(t, *(const __u64 *)c, exit_copy);
+            break;               /* the only copy of its call: its bytes run on into slots 1 and 2 */
         }
         if (c->how == COPY_IOV_IN || c->how == COPY_IOV_OUT) {
             if (i == 0 && copy_iov(t, *(const __u64 *)c, exit_copy))
@@ -713,9 +817,15 @@ int bt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
         if (killed_now())
             return 0;            /* = ?, at sched_process_exit */
         if (restarting(ret)) {
+            const struct bt_spec *rs = spec_of(t->rec.nr);
+            __u32 i;
             t->rec.ret = ret;
             t->rec.t_exit = bpf_ktime_get_ns();
             t->state = BT_RESTART;
+            /* what a call writes when a signal interrupts it (nanosleep's rem) */
+            for (i = 0; rs && i < BT_SLOTS && i < rs->ncopy; i++)
+                if (rs->copy[i].how == COPY_OUT_RESTART)
+                    copy_one(t, i, *(const __u64 *)&rs->copy[i], 1);
             return 0;
         }
         f = t;
