@@ -414,6 +414,38 @@ def _iov_copy(rng, addr, by_ret):
     return data, cut, count, ret
 
 
+def _select_copy(rng, args, pselect):
+    """A tracer's select/pselect6 copy (decode.select_packed of a guest's
+    arguments) and the result it was taken by: sets of every size, NULL and
+    unreadable ones, nfds past what a copy holds, a timeout and a sigmask
+    readable or not; `args` gets the registers."""
+    from lxbrand.brand import decode
+    args[0] = rng.choice([0, 1, 5, 10, 64, 65, 1024, 2000, (1 << 64) - 1, 0x7FFFFFFF, 1 << 32 | 7])
+    mem = {}
+    for k in range(3):
+        args[1 + k] = rng.choice([0, 0x7f0000010000 + 0x1000 * k, 0x7f0000010000 + 0x1000 * k, 0xdead0000])
+        if args[1 + k] != 0xdead0000:
+            mem[args[1 + k]] = (bytes(rng.choice([0, 0, 1, 0x28, 0xFF, 0x80]) for _ in range(256)),
+                                bytes(rng.choice([0] * 12 + [1, 0x20, 0x80]) for _ in range(256)))
+    args[4] = rng.choice([0, 0x7f0000020000, 0x7f0000020000, 0xdead0000])
+    mem[0x7f0000020000] = (struct.pack("<qq", rng.choice([0, 1, -1]), rng.choice([0, 500000000, 20000])),
+                           struct.pack("<qq", 0, rng.choice([0, 19997, 999999])))
+    args[5] = rng.choice([0, 0x7f0000030000, 0x7f0000030000, 0xdead0000]) if pselect else 0
+    mem[0x7f0000030000] = (struct.pack("<QQ", rng.choice([0, 0x7f0000040000, 0xdead0000]), rng.choice([8, 8, 4, 16])),) * 2
+    mem[0x7f0000040000] = (rng.choice([0, 1 << 9, (1 << 64) - 1 - (1 << 8)]).to_bytes(8, "little"),) * 2
+
+    class Mem:
+        def __init__(self, phase):
+            self.phase = phase
+
+        def read_bytes(self, a, n):
+            if a not in mem:
+                raise OSError(14, "unmapped")
+            return mem[a][self.phase][:n]
+    ret = rng.choice([0, 1, 2, 3, 200, -4, -514, -9])
+    return decode.select_packed(Mem(0), Mem(1), args, pselect, ret), ret
+
+
 def _record(sc, rng, trace_mod):
     """A plausible record of a call of sc: registers, slots filled the way
     the tracer copies (trace.copies), results and flags of every kind."""
@@ -434,6 +466,21 @@ def _record(sc, rng, trace_mod):
             continue
         addr = 0x7f0000001000 + 0x1000 * arg
         args[arg] = addr
+        if how == lib.LXB_COPY_SELECT:       # select's, pselect6's: packed over every slot, under nfds
+            data, iov_ret = _select_copy(rng, args, lenarg < 6)
+            slots = [data[k * SLOT:(k + 1) * SLOT] for k in range(3)]
+            slot_arg = [0, 255 if len(data) <= SLOT else 254, 255 if len(data) <= 2 * SLOT else 254]
+            slot_len, trunc = [len(data), 0, 0], 0
+            if rng.random() < 0.05:     # a copy shorter than its header says
+                slot_len[0] = max(0, len(data) - rng.randrange(1, 70))
+            break
+        if how in (lib.LXB_COPY_PAIR, lib.LXB_COPY_OUT_RESTART):    # ppoll's timeout (and left), nanosleep's rem
+            data = struct.pack("<qq", rng.choice([0, 1, -1]), rng.choice([0, 999999, 10**9 + 5]))
+            if how == lib.LXB_COPY_PAIR and rng.random() < 0.6:
+                data += struct.pack("<qq", 0, rng.choice([0, 999998]))
+            data = data[:rng.choice([len(data)] * 8 + [5])]
+            slots[i], slot_arg[i], slot_len[i] = data, arg, len(data)
+            continue
         if how in (lib.LXB_COPY_IOV_IN, lib.LXB_COPY_IOV_OUT):      # writev's, readv's: packed over every slot
             data, cut, args[lenarg], iov_ret = _iov_copy(rng, addr, how == lib.LXB_COPY_IOV_OUT)
             slots = [data[k * SLOT:(k + 1) * SLOT] for k in range(3)]
@@ -550,9 +597,10 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
     n = 0
     for sc in TABLE:
         # more of the calls with structures printed field by field (sigset, sigaction, rlimit, pollfd, wait status)
-        rich = any(c[3] in (4, 8, 16, 32, 48, 88, 108, 144) or c[4] for c in trace.copies(sc))
+        rich = any(c[3] in (4, 8, 16, 32, 48, 88, 108, 144) or c[4] or c[1] == lib.LXB_COPY_SELECT
+                   for c in trace.copies(sc))
         waits = any(c[3] == 4 and c[1] == 3 for c in trace.copies(sc))    # a wait status: more of its forms
-        iov = any(c[1] in (lib.LXB_COPY_IOV_IN, lib.LXB_COPY_IOV_OUT) for c in trace.copies(sc))
+        iov = any(c[1] in (lib.LXB_COPY_IOV_IN, lib.LXB_COPY_IOV_OUT, lib.LXB_COPY_SELECT) for c in trace.copies(sc))
         r = random.Random(f"iov {sc.name}") if iov else rng       # iovec calls: a sequence of their own
         for _ in range(150 if iov else 120 if waits or sc.name in ("prctl", "ioctl") else 60 if rich else 12):
             raw = _record(sc, r, trace)
@@ -610,7 +658,11 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
                      "iov_len=1099511627776}", "}, ...], ", ", ... /* 0x", "readv(", "}], 2) = -1 EFAULT", "[], 0",
                      "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=42, si_uid=1000, si_status=3, si_utime=7",
                      "si_status=SIGKILL, si_utime=0, si_stime=0} ---", "--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, "
-                     "si_addr=0x10} ---", "--- SIGALRM {si_signo=SIGALRM, si_code=SI_TIMER, si_timerid=", "--- 0 {}", " => "):
+                     "si_addr=0x10} ---", "--- SIGALRM {si_signo=SIGALRM, si_code=SI_TIMER, si_timerid=", "--- 0 {}", " => ",
+                     "select(10, [", " ...], ", ") = 2 (in [", ", out [", ", except [", ", left {tv_sec=",
+                     ", tv_usec=", "(left 0xdead0000)", "{sigmask=[USR1], sigsetsize=8}", "{sigmask=~[KILL], sigsetsize=8}",
+                     "{sigmask=0xdead0000, sigsetsize=8}", "sigsetsize=4}", "ppoll(", "], left {tv_sec=0, tv_nsec=999998})",
+                     "nanosleep({tv_sec=", "}, {tv_sec="):
             assert seen in want, seen
 
 
