@@ -66,7 +66,7 @@ enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_O
 enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT,
        ST_IOV_IN, ST_IOV_OUT,
        ST_FDSET = 12, ST_SELECT_TIMEOUT, ST_SIGSET_ARGPACK, ST_TIMEOUT_LEFT, ST_SIGSET_SIZED, ST_ERESTART,
-       ST_ERESTART_ABS };   /* decode.STYLE_CODES: a pointer's tg_param.special */
+       ST_ERESTART_ABS, ST_IOV_ADDR };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL, NOTE_SELECT };   /* decode.result_note */
 
 struct tg_param {
@@ -1598,6 +1598,16 @@ static void iov_val(const struct tg_sc *sc, const struct tg_param *pp, const str
     }
     if ((slot = slot_for(r, raw)) < 0)
         return;
+    if (pp->special == ST_IOV_ADDR) {   /* decode._iov_addrs: the entries alone, by address */
+        len = r->slot_len[slot] < LXB_TRACE_SLOT ? r->slot_len[slot] : LXB_TRACE_SLOT;
+        if (len < 16)
+            return;
+        v->type = V_IOV;
+        v->data = (const unsigned char *)r->slot[slot];
+        v->len = len;
+        v->hexed = 1;
+        return;
+    }
     d = (const unsigned char *)r->slot[slot];
     len = r->slot_len[slot];
     if (len < 8)
@@ -1627,6 +1637,27 @@ static void put_iov(struct lxb_sink *s, const struct val *v, int json)
 {
     uint64_t n = v->len ? le(v->data, 4) : 0, bad = v->len ? le(v->data + 4, 4) : 0, k, off = 8;
     uint64_t total = v->left == -1 ? UINT64_MAX : v->left < 0 ? 0 : (uint64_t)v->left;
+    if (v->hexed) {   /* ST_IOV_ADDR: a plain copy of the entries, every base an address */
+        n = v->len / 16 < v->count ? v->len / 16 : v->count;
+        P('[');
+        for (k = 0; k < n; k++) {
+            uint64_t base = le(v->data + 16 * k, 8);
+            if (k)
+                put_s(s, ", ");
+            put_s(s, json ? "{\"iov_base\": \"" : "{iov_base=");
+            if (base)
+                put_hex(s, base);
+            else
+                put_s(s, "NULL");
+            put_s(s, json ? "\", \"iov_len\": " : ", iov_len=");
+            put_u64(s, le(v->data + 16 * k + 8, 8));
+            P('}');
+        }
+        if (v->count > n)
+            put_s(s, n ? (json ? ", \"...\"" : ", ...") : (json ? "\"...\"" : "..."));
+        P(']');
+        return;
+    }
     P('[');
     for (k = 0; k < n; k++) {
         uint64_t base = le(v->data + off, 8), l = le(v->data + off + 8, 8), d, sh;

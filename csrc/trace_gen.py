@@ -117,7 +117,7 @@ def param_row(sc, i: int) -> str:
         t = "T_SELECT_TV"       # decode.TimeoutArg, the same packing
     elif decode.STYLES.get((sc.name, name)) == "sigset_argpack":
         t = "T_ARGPACK"         # pselect6's {sigmask=[...], sigsetsize=8}, the same packing
-    elif target == "iovec" and array == "[]" and decode.STYLES.get((sc.name, name)) in ("iov_in", "iov_out"):
+    elif target == "iovec" and array == "[]" and decode.STYLES.get((sc.name, name)) in ("iov_in", "iov_out", "iov_addr"):
         t = "T_IOVEC"           # decode.Iovec, from trace.c copy_iov's packing
     elif target == "str" and array == "[]":
         t = "T_STRV"

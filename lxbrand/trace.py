@@ -196,10 +196,12 @@ def copies(sc) -> list:
         elif m and decode.STYLES.get((sc.name, name)) in ("erestart", "erestart_abs"):
             found.append((2, i, lib.LXB_COPY_OUT_RESTART, 6, 16, 0))  # nanosleep's rem, when interrupted
         elif m and decode.STYLES.get((sc.name, name)) in ("iov_in", "iov_out") and sized < 6:
-            # an iovec array and its buffers' first bytes, packed over every slot (trace.c copy_iov):
-            # the call's only copy, in slot 0
+            # an iovec array and its buffers' first bytes, packed over the slots from its own on
+            # (trace.c copy_iov): the call's last copy
             how = lib.LXB_COPY_IOV_IN if decode.STYLES[(sc.name, name)] == "iov_in" else lib.LXB_COPY_IOV_OUT
             found.append((-1, i, how, sized, SLOT * lib.LXB_TRACE_SLOTS, 0))
+        elif m and decode.STYLES.get((sc.name, name)) == "iov_addr" and sized < 6:
+            found.append((-1, i, lib.LXB_COPY_IN, sized, SLOT, 16))     # process_vm's remote entries
         elif m and m.group("dir"):
             direction, target, array, n = m.group("dir"), m.group("target"), m.group("array"), m.group("n")
             out = direction in ("out", "inout")
@@ -237,12 +239,15 @@ def copies(sc) -> list:
                     found.append((4, i, lib.LXB_COPY_IN, sized, SLOT, one))
     found.sort(key=lambda f: f[0])
     if found and found[0][0] == -1:
-        found = found[:1]           # an iovec or select copy runs on into every slot
+        found = [f for f in found if f[0] == -1]    # an iovec or select copy runs on into the slots after it
     kept = found[: lib.LXB_TRACE_SLOTS]
     # an argument copied at entry and at exit: the entry's slot first, so that
-    # the last is the exit's (trace._Copies.first, trace_fmt.c slot_first)
+    # the last is the exit's (trace._Copies.first, trace_fmt.c slot_first);
+    # an iovec copy last, its room the slots from its own on
+    iovs = (lib.LXB_COPY_IOV_IN, lib.LXB_COPY_IOV_OUT)
     twice = {f[1] for f in kept if sum(g[1] == f[1] for g in kept) > 1}
-    kept.sort(key=lambda f: (f[1], f[2] != lib.LXB_COPY_IN) if f[1] in twice else (f[1], 0))
+    kept.sort(key=lambda f: (f[2] in iovs,) + ((f[1], f[2] != lib.LXB_COPY_IN) if f[1] in twice else (f[1], 0)))
+    kept = [f[:4] + (SLOT * (lib.LXB_TRACE_SLOTS - k),) + f[5:] if f[2] in iovs else f for k, f in enumerate(kept)]
     got = _SPECS[sc.nr] = [f[1:] for f in kept]
     return got
 

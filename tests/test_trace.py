@@ -383,7 +383,7 @@ class _CSink:
         return self.path.read_text(), stats
 
 
-def _iov_copy(rng, addr, by_ret):
+def _iov_copy(rng, addr, by_ret, room):
     """A tracer's iovec copy (decode.iov_packed of a guest's array): (bytes, cut,
     the count argument); buffers of every size, NULL and unreadable ones, an
     array that ends in unreadable memory, more entries than are printed."""
@@ -408,7 +408,7 @@ def _iov_copy(rng, addr, by_ret):
             raise OSError(14, "unmapped")
     ret = rng.choice([0, 3, 40, 1000, -14])
     try:
-        data, cut = decode.iov_packed(Mem(), addr, count, ret if by_ret else None)
+        data, cut = decode.iov_packed(Mem(), addr, count, ret if by_ret else None, room)
     except OSError:
         data, cut = b"", False
     return data, cut, count, ret
@@ -481,13 +481,15 @@ def _record(sc, rng, trace_mod):
             data = data[:rng.choice([len(data)] * 8 + [5])]
             slots[i], slot_arg[i], slot_len[i] = data, arg, len(data)
             continue
-        if how in (lib.LXB_COPY_IOV_IN, lib.LXB_COPY_IOV_OUT):      # writev's, readv's: packed over every slot
-            data, cut, args[lenarg], iov_ret = _iov_copy(rng, addr, how == lib.LXB_COPY_IOV_OUT)
-            slots = [data[k * SLOT:(k + 1) * SLOT] for k in range(3)]
-            slot_arg = [arg, 255 if len(data) <= SLOT else 254, 255 if len(data) <= 2 * SLOT else 254]
-            slot_len, trunc = [len(data), 0, 0], int(cut)
+        if how in (lib.LXB_COPY_IOV_IN, lib.LXB_COPY_IOV_OUT):      # writev's, readv's: packed over the slots left
+            data, cut, args[lenarg], iov_ret = _iov_copy(rng, addr, how == lib.LXB_COPY_IOV_OUT, size)
+            for k in range(i, 3):
+                slots[k] = data[(k - i) * SLOT:(k - i + 1) * SLOT]
+                slot_arg[k] = arg if k == i else 254 if len(data) > (k - i) * SLOT else 255
+            slot_len[i] = len(data)
+            trunc |= int(cut) << i
             if rng.random() < 0.05:     # a copy shorter than its header says
-                slot_len[0] = max(0, len(data) - rng.randrange(1, 20))
+                slot_len[i] = max(0, len(data) - rng.randrange(1, 20))
             break
         if how == lib.LXB_COPY_STR:
             data = rng.choice([t.encode() for t in texts] + [b"\xff\xfe/\xc3(\xed\xa0\x80\xf0\x9f\x98", b"y" * SLOT])
@@ -496,6 +498,14 @@ def _record(sc, rng, trace_mod):
             items = rng.sample([t.encode() for t in texts] + [b"\x80\x01"], rng.randint(0, 4))
             data = b"".join(x + b"\0" for x in items)
             cut = rng.random() < 0.3
+        elif lenmul == 16:                # process_vm's remote iovec[]: count in args[lenarg]
+            count = rng.choice([0, 1, 2, 5, 16, 17, 40])
+            args[lenarg] = count
+            data = b"".join(rng.choice([0, 0x7f0000100000, 0xdead0000]).to_bytes(8, "little")
+                            + rng.choice([0, 5, 1 << 40]).to_bytes(8, "little")
+                            for _ in range(min(count, 16) - rng.choice([0, 0, 1])))
+            data = data[:len(data) - rng.choice([0] * 9 + [3])]
+            cut = False
         elif lenmul:                      # an array (pollfd[]): count in args[lenarg]
             count = rng.choice([0, 1, 2, 5, 40])
             args[lenarg] = count
@@ -662,7 +672,8 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
                      "select(10, [", " ...], ", ") = 2 (in [", ", out [", ", except [", ", left {tv_sec=",
                      ", tv_usec=", "(left 0xdead0000)", "{sigmask=[USR1], sigsetsize=8}", "{sigmask=~[KILL], sigsetsize=8}",
                      "{sigmask=0xdead0000, sigsetsize=8}", "sigsetsize=4}", "ppoll(", "], left {tv_sec=0, tv_nsec=999998})",
-                     "nanosleep({tv_sec=", "}, {tv_sec="):
+                     "nanosleep({tv_sec=", "}, {tv_sec=", "process_vm_readv(", "process_vm_writev(",
+                     "[{iov_base=0x7f0000100000, iov_len=5}", "iov_len=1099511627776}, ...], "):
             assert seen in want, seen
 
 

@@ -442,23 +442,22 @@ __noinline int copy_one(struct bt_task *t, __u64 i, __u64 cp, __u64 at_exit)
     return failed;
 }
 
-/* one entry k of an iovec array at addr (copy_iov): stored at the record's
-   slot_len[0] (the packing's end so far), its buffer's first bytes after
+/* one entry k of an iovec array at addr (copy_iov, whose header is at hdr):
+   stored at the spill's offset (the packing's end so far), its buffer's first bytes after
    it, as many as the bytes left of the total (in the spill) allow, at most
    IOV_SHOW.  Returns 0 (stored), 1 (no room: the array is cut), 2 (the
    entry could not be read).  A function of its own, verified once for any
    k: the loop that calls it stays a few instructions a pass */
-__noinline int copy_iov_one(struct bt_task *t, __u64 k, __u64 addr)
+__noinline int copy_iov_one(struct bt_task *t, __u64 k, __u64 addr, __u64 hdr)
 {
-    volatile __u64 *left;
-    volatile __u16 *at;
+    volatile __u64 *left, *at;
     __u64 e[2], o, d, l;
     char *base;
 
-    if (!t)
+    if (!t || hdr > 2 * BT_SLOT)
         return 2;
     base = (char *)t->rec.slot;
-    at = (volatile __u16 *)&t->rec.slot_len[0];
+    at = (volatile __u64 *)(t->spill + BT_SPILL - 16);
     left = (volatile __u64 *)(t->spill + BT_SPILL - 8);
     o = *at;
     if (o > IOV_ROOM - 16)
@@ -476,8 +475,8 @@ __noinline int copy_iov_one(struct bt_task *t, __u64 k, __u64 addr)
     *(__u64 *)(base + o + 8) = e[1];
     /* a NULL base's read fails too: decoded as NULL whatever its bit */
     if (bpf_probe_read_user(base + o + 16, (__u32)d, (const void *)e[0]) != 0)
-        *(__u32 *)(base + 4) |= 1u << (k & 31);
-    *at = (__u16)(o + 16 + d);
+        *(__u32 *)(base + hdr + 4) |= 1u << (k & 31);
+    *at = o + 16 + d;
     return 0;
 }
 
@@ -487,16 +486,16 @@ __noinline int copy_iov_one(struct bt_task *t, __u64 k, __u64 addr)
    verifier cannot place, and its last 8 bytes hold the bytes left of the
    total).  A failed buffer or array read at entry returns 1 (taken again
    at the exit, as copy_one's) */
-__noinline int copy_iov(struct bt_task *t, __u64 cp, __u64 at_exit)
+__noinline int copy_iov(struct bt_task *t, __u64 cp, __u64 at_exit, __u64 i)
 {
     __u32 arg = cp & 0xff, how = (cp >> 8) & 0xff, lenarg = (cp >> 16) & 0xff;
     __u32 k, n = 0;
-    __u64 addr, cnt, off;
+    __u64 addr, cnt, off, hdr;
     struct bt_rec *r;
     char *base;
     int cut = 0, fault = 0, rc;
 
-    if (!t || arg >= 6 || lenarg >= 6)
+    if (!t || arg >= 6 || lenarg >= 6 || i >= BT_SLOTS)
         return 0;
     if (!((how == COPY_IOV_IN && !at_exit) || (how == COPY_IOV_OUT && at_exit)))
         return 0;
@@ -506,13 +505,14 @@ __noinline int copy_iov(struct bt_task *t, __u64 cp, __u64 at_exit)
     if (addr == 0)
         return 0;
     base = (char *)r->slot;
-    r->slot_len[0] = 8;
+    hdr = i * BT_SLOT;           /* the packing's start: slot i (its end: the last slot's) */
+    *(volatile __u64 *)(t->spill + BT_SPILL - 16) = hdr + 8;
     *(volatile __u64 *)(t->spill + BT_SPILL - 8) = how == COPY_IOV_IN ? ~0ull : r->ret < 0 ? 0 : (__u64)r->ret;
-    *(__u32 *)(base + 4) = 0;
+    *(__u32 *)(base + hdr + 4) = 0;
     for (k = 0; k < IOV_MAX; k++) {
         if (k >= cnt)
             break;
-        rc = copy_iov_one(t, k, addr);
+        rc = copy_iov_one(t, k, addr, hdr);
         if (rc) {
             cut = rc == 1;
             fault = rc == 2;
@@ -520,20 +520,19 @@ __noinline int copy_iov(struct bt_task *t, __u64 cp, __u64 at_exit)
         }
         n = k + 1;
     }
-    if (n == 0) {
-        r->slot_len[0] = 0;
+    if (n == 0)
         return how == COPY_IOV_IN && fault;
-    }
-    *(__u32 *)base = n;
-    off = r->slot_len[0];
-    r->slot_arg[0] = (__u8)arg;
+    *(__u32 *)(base + hdr) = n;
+    off = *(volatile __u64 *)(t->spill + BT_SPILL - 16) - hdr;
+    r->slot_arg[i] = (__u8)arg;
+    r->slot_len[i] = (__u16)off;
     if (cut)
-        r->slot_trunc |= 1;
-    if (off > BT_SLOT)
+        r->slot_trunc |= (__u8)(1u << i);
+    if (i < 1 && off > BT_SLOT)
         r->slot_arg[1] = SLOT_MORE;
-    if (off > 2 * BT_SLOT)
+    if (i < 2 && off > (2 - i) * BT_SLOT)
         r->slot_arg[2] = SLOT_MORE;
-    return how == COPY_IOV_IN && (fault || *(__u32 *)(base + 4));
+    return how == COPY_IOV_IN && (fault || *(__u32 *)(base + hdr + 4));
 }
 
 /* a part of copy_select's packing: size bytes at addr to the record's
@@ -639,9 +638,9 @@ static __always_inline __u32 copy_all(struct bt_task *t, const struct bt_spec *s
             break;               /* the only copy of its call: its bytes run on into slots 1 and 2 */
         }
         if (c->how == COPY_IOV_IN || c->how == COPY_IOV_OUT) {
-            if (i == 0 && copy_iov(t, *(const __u64 *)c, exit_copy))
+            if (copy_iov(t, *(const __u64 *)c, exit_copy, i))
                 failed |= 1u << i;
-            break;               /* the only copy of its call: its bytes run on into slots 1 and 2 */
+            break;               /* its call's last copy: its bytes run on into the slots after it */
         }
         if (copy_one(t, i, *(const __u64 *)c, exit_copy))
             failed |= 1u << i;

@@ -695,13 +695,17 @@ STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wst
           ("ppoll", "tmo_p"): "timeout_left", ("ppoll", "sigmask"): "sigset_sized",
           # what is left of a sleep: only when a signal interrupted it (strace's nanosleep), and for
           # clock_nanosleep only without TIMER_ABSTIME; else the address
-          ("nanosleep", "rem"): "erestart", ("clock_nanosleep", "remain"): "erestart_abs"}
+          ("nanosleep", "rem"): "erestart", ("clock_nanosleep", "remain"): "erestart_abs",
+          # process_vm_readv/writev: the local array as readv's/writev's, the remote one's entries
+          # alone (strace's IOV_DECODE_ADDR: [{iov_base=0x7f..., iov_len=11}])
+          ("process_vm_readv", "local_iov"): "iov_out", ("process_vm_writev", "local_iov"): "iov_in",
+          ("process_vm_readv", "remote_iov"): "iov_addr", ("process_vm_writev", "remote_iov"): "iov_addr"}
 EPOLL_CTL_DEL = 2       # epoll_ctl_event: strace prints the event's address for EPOLL_CTL_DEL
 # (env_count: an environment strace counts, 0x7ffd... /* 4 vars */, when the tracer copied all of it)
 STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count": 5, "epoll_ctl_event": 6,
                "dirent_count": 7, "iov_in": 8, "iov_out": 9,     # 10-11: msghdr (another branch)
                "fdset": 12, "select_timeout": 13, "sigset_argpack": 14, "timeout_left": 15, "sigset_sized": 16,
-               "erestart": 17, "erestart_abs": 18}   # trace_fmt.c: tg_param.special
+               "erestart": 17, "erestart_abs": 18, "iov_addr": 19}   # trace_fmt.c: tg_param.special
 SHOW = 32               # bytes and string characters printed before "..."
 ARRAY_LIMIT = 32        # argv entries read
 IOV_MAX = 32            # iovec entries printed before "..." (csrc/lxbrand.h LXB_IOV_MAX)
@@ -955,6 +959,8 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
                 if (done and ret is not None and -ret in RESTART_MSGS
                         and not (style == "erestart_abs" and raw[1] & TIMER_ABSTIME)):
                     v = _struct(mem, addr, target)
+            elif structs and target == "iovec" and array == "[]" and style == "iov_addr":
+                v = _iov_addrs(mem, addr, raw, sizes.get(i, 6))
             elif structs and target == "iovec" and array == "[]" and style in ("iov_in", "iov_out"):
                 v = _iov_arg(mem, addr, raw, sizes.get(i, 6), style, done, ret)
             elif target == "str" and array == "[]":
@@ -1004,14 +1010,15 @@ class Iovec(list):
         return "[" + ", ".join(out) + "]"
 
 
-def iov_packed(mem, addr: int, count: int, left: Optional[int]) -> tuple[bytes, bool]:
+def iov_packed(mem, addr: int, count: int, left: Optional[int], room: int = IOV_ROOM) -> tuple[bytes, bool]:
     """The tracer's packing of an iovec array (csrc/trace.c copy_iov), read
     through mem.read_bytes: (bytes, cut).  left: the bytes the buffers hold
-    in all (readv's result), None for no limit (writev)."""
+    in all (readv's result), None for no limit (writev); room: the bytes of
+    the slots it has (process_vm_readv's: two)."""
     body, bad, n, cut = bytearray(), 0, 0, False
     left = (1 << 64) - 1 if left is None else max(left, 0)
     for k in range(min(count, IOV_MAX)):
-        if 8 + len(body) + 16 > IOV_ROOM:
+        if 8 + len(body) + 16 > room:
             cut = True
             break
         try:
@@ -1021,7 +1028,7 @@ def iov_packed(mem, addr: int, count: int, left: Optional[int]) -> tuple[bytes, 
         d = min(length, left)
         left -= d
         d = min(d, SHOW)
-        if 8 + len(body) + 16 + d > IOV_ROOM:
+        if 8 + len(body) + 16 + d > room:
             cut = True
             break
         data = bytes(d)
@@ -1262,6 +1269,30 @@ def _select_note(values: dict, ret: int) -> str:
         if len(out) + 6 + len(sep) + len(left) < 1024:
             out += f"{sep}left {left}"
     return f" ({out})"
+
+
+IOV_ADDRS = 16          # entries of an array printed by address alone a tracer copies (one slot)
+
+
+def _iov_addrs(mem, addr: "Addr", raw, j: int):
+    """An iovec[] strace prints by address (process_vm_readv's remote array):
+    {iov_base=0x7f..., iov_len=11} each, "..." past what was copied; [] for none."""
+    if j >= len(raw):
+        return addr
+    count = raw[j] & (1 << 64) - 1
+    if count * 16 >= 1 << 64 or addr + count * 16 >= 1 << 64:
+        return addr
+    out = Iovec()
+    if count:
+        data = _read(lambda: mem.read_bytes(addr, min(count, IOV_ADDRS) * 16), addr)
+        if not isinstance(data, bytes) or len(data) < 16:
+            return addr
+        for k in range(min(count, len(data) // 16)):
+            base, length = _st.unpack_from("<QQ", data, 16 * k)
+            out.append({"iov_base": Addr(base), "iov_len": length, "_more": False})
+        if count > len(out):
+            out.append(...)
+    return out
 
 
 def _exactly(data: bytes, n: int) -> bytes:
