@@ -314,6 +314,8 @@ void lxb_pty_drain(int master_fd, int timeout_ms);
                                     (ppoll's timeout and what is left of it: slot_len size or 2 * size) */
 #define LXB_COPY_OUT_RESTART 13  /* at exit when a signal interrupted the call (-ERESTART*): size bytes
                                     (nanosleep's rem) */
+#define LXB_COPY_REFRESH 14      /* at entry as LXB_COPY_IN, and at exit, on success, again as LXB_COPY_OUT over
+                                    it (poll's fds: a failed call keeps their entry's, one that returned its revents) */
 #define LXB_SELECT_HEAD 64       /* copy_select: flags, bytes per set, 2 timeouts, argpack, sigset; the sets */
 #define LXB_IOV_MAX 32           /* iovec entries copied (strace prints 32, then "...") */
 #define LXB_IOV_SHOW 32          /* bytes copied of each buffer (strace -s 32) */

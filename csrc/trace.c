@@ -519,10 +519,11 @@ static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int 
         }
         if (k == (size_t)got / 8 && got == (ssize_t)sizeof ptrs)
             cut = 1;
-    } else if ((c->how == LXB_COPY_IN && !at_exit) || (c->how == LXB_COPY_OUT && at_exit)) {
+    } else if ((c->how == LXB_COPY_IN && !at_exit) || (c->how == LXB_COPY_OUT && at_exit) ||
+               c->how == LXB_COPY_REFRESH) {
         size_t want = c->size;
-        if (c->how == LXB_COPY_OUT && r->ret < 0)
-            return;
+        if ((c->how == LXB_COPY_OUT || c->how == LXB_COPY_REFRESH) && at_exit && r->ret < 0)
+            return;          /* a failed call's: the entry's stays (REFRESH) */
         if (c->lenarg < 6) {
             uint64_t len = r->args[c->lenarg];
             if (c->lenmul) /* an array: args[lenarg] elements of lenmul bytes */
@@ -737,7 +738,7 @@ static void exit_stop(struct lxb_tracer *tr, struct task *t)
     for (i = 0; s && i < s->ncopy && i < LXB_TRACE_SLOTS; i++)
         if (s->copy[i].how == LXB_COPY_OUT || s->copy[i].how == LXB_COPY_IOV_OUT || s->copy[i].how == LXB_COPY_INT_INOUT ||
             s->copy[i].how == LXB_COPY_SELECT || s->copy[i].how == LXB_COPY_PAIR ||
-            s->copy[i].how == LXB_COPY_OUT_RESTART)
+            s->copy[i].how == LXB_COPY_OUT_RESTART || s->copy[i].how == LXB_COPY_REFRESH)
             copy_arg(t, &s->copy[i], i, 1);
     emit(tr, r);
     t->in_syscall = 0;

@@ -230,13 +230,12 @@ def copies(sc) -> list:
             elif decode.STYLES.get((sc.name, name)) == "dirent_count":
                 found.append((2, i, lib.LXB_COPY_OUT, lib.LXB_COPY_LEN_RET, SLOT, 0))    # getdents64: its records
             elif target in decode.FAST_ARRAYS and array == "[]" and sized < 6:
-                # poll's fds: copied at its exit (on success), where each entry
-                # still has its fd and events and now its revents; and at entry
-                # when there is room (poll, not ppoll): the fds of a poll that fails
+                # poll's fds: copied at entry and again over it at its exit (on success),
+                # where each entry still has its fd and events and now its revents: a
+                # call that fails (interrupted) keeps the fds it was given
                 one = decode.FAST_ARRAYS[target][0]
-                found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, sized, SLOT, one))
-                if direction == "inout":
-                    found.append((4, i, lib.LXB_COPY_IN, sized, SLOT, one))
+                how = lib.LXB_COPY_REFRESH if direction == "inout" else lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN
+                found.append((2, i, how, sized, SLOT, one))
     found.sort(key=lambda f: f[0])
     if found and found[0][0] == -1:
         found = [f for f in found if f[0] == -1]    # an iovec or select copy runs on into the slots after it

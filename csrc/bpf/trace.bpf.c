@@ -63,6 +63,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define COPY_SELECT 11
 #define COPY_PAIR 12
 #define COPY_OUT_RESTART 13
+#define COPY_REFRESH 14
 #define SELECT_HEAD 64           /* LXB_SELECT_HEAD */
 #define IOV_MAX 32
 #define IOV_SHOW 32
@@ -407,10 +408,10 @@ __noinline int copy_one(struct bt_task *t, __u64 i, __u64 cp, __u64 at_exit)
             cut = 1;
         if (n > BT_SLOT)
             n = BT_SLOT;
-    } else if ((how == COPY_IN && !at_exit) || (how == COPY_OUT && at_exit)) {
+    } else if ((how == COPY_IN && !at_exit) || (how == COPY_OUT && at_exit) || how == COPY_REFRESH) {
         __u64 want = size;
-        if (how == COPY_OUT && r->ret < 0)
-            return 0;
+        if ((how == COPY_OUT || how == COPY_REFRESH) && at_exit && r->ret < 0)
+            return 0;        /* a failed call's: the entry's stays (REFRESH) */
         if (lenarg < 6) {
             __u64 len = r->args[lenarg];
             if (lenmul)
@@ -430,7 +431,7 @@ __noinline int copy_one(struct bt_task *t, __u64 i, __u64 cp, __u64 at_exit)
         if (want == 0)
             return 0;
         if (bpf_probe_read_user(dst, (__u32)want, (const void *)addr) != 0)
-            return how == COPY_IN;
+            return !at_exit && (how == COPY_IN || how == COPY_REFRESH);
         n = (__u32)want;
     } else {
         return 0;
@@ -628,7 +629,7 @@ static __always_inline __u32 copy_all(struct bt_task *t, const struct bt_spec *s
                 t->rec.slot_trunc &= (__u8)~(1u << i);
                 exit_copy = 0;
             } else if (c->how != COPY_OUT && c->how != COPY_IOV_OUT && c->how != COPY_INT_INOUT &&
-                       c->how != COPY_SELECT && c->how != COPY_PAIR) {
+                       c->how != COPY_SELECT && c->how != COPY_PAIR && c->how != COPY_REFRESH) {
                 continue;
             }
         }

@@ -995,7 +995,7 @@ static const char *load_trace(const struct opts *o, struct brand *b)
             int sel = c->how == LXB_COPY_SELECT;                                  /* likewise, from slot 0 */
             if (c->arg > 5 || c->how < LXB_COPY_STR ||
                 (c->how > LXB_COPY_IOV_OUT && c->how != LXB_COPY_INT_INOUT && !sel && c->how != LXB_COPY_PAIR &&
-                 c->how != LXB_COPY_OUT_RESTART) ||
+                 c->how != LXB_COPY_OUT_RESTART && c->how != LXB_COPY_REFRESH) ||
                 (c->lenarg > 6 && c->lenarg != LXB_COPY_LEN_RET) ||
                 c->size > (iov || sel ? (LXB_TRACE_SLOTS - k) * LXB_TRACE_SLOT : LXB_TRACE_SLOT) ||
                 (c->how == LXB_COPY_PAIR && c->size > LXB_TRACE_SLOT / 2) ||
