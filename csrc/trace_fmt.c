@@ -596,7 +596,7 @@ static void put_json_str(struct lxb_sink *s, const unsigned char *p, size_t n, i
 
 /* ---- values: one decoded argument ---- */
 
-enum { V_INT, V_UINT, V_TEXT, V_ADDR, V_PATH, V_STR, V_BYTES, V_STRV, V_INT2, V_JSON, V_IOV };
+enum { V_INT, V_UINT, V_TEXT, V_ADDR, V_PATH, V_STR, V_BYTES, V_STRV, V_INT2, V_JSON, V_IOV, V_FDSET };
 
 struct val {
     int type;
@@ -610,6 +610,8 @@ struct val {
     int unk_bits;                /* its kind's bits (the hex is of those) */
     uint64_t count;              /* V_IOV: the entries the call names (data: the packed copy, i: its address) */
     int64_t left;                /* V_IOV: the bytes its buffers hold in all, -1: unlimited, -2: the call failed */
+    const unsigned char *ready;  /* V_FDSET: the set after the call, NULL: not known (data: at entry, count: its
+                                    fds shown, cut: the copy ended before nfds) */
     char text[4096];             /* V_TEXT: a name, flags, a struct as decode prints it; V_JSON: its JSON */
 };
 
@@ -1739,20 +1741,6 @@ static int sel_copy(const struct lxb_trace_rec *r, struct sel *q)
     return 1;
 }
 
-/* the fds set below nfds in a set's copy, space- or comma-separated (decode._fd_bits) */
-static int tb_fd_bits(struct tbuf *b, const unsigned char *d, uint64_t limit, const char *sep)
-{
-    uint64_t j;
-    int n = 0;
-    for (j = 0; j < limit; j++) {
-        if (!((d[j >> 3] >> (j & 7)) & 1))
-            continue;
-        tb_f(b, "%s%llu", n ? sep : "", (unsigned long long)j);
-        n++;
-    }
-    return n;
-}
-
 /* an argument of select/pselect6 (decode._select_arg): an fd_set [3 5] (JSON {"fds": [3, 5], "ready":
    [5]}), the timeout at entry, pselect6's {sigmask=[USR1], sigsetsize=8}; else its address */
 static void select_val(const struct tg_param *pp, int i, const struct lxb_trace_rec *r, struct val *v, int json)
@@ -1765,26 +1753,14 @@ static void select_val(const struct tg_param *pp, int i, const struct lxb_trace_
         return;
     v->text[0] = 0;
     if (pp->target == T_FDSET) {
-        int k = i - 1, cut = q.per * 8 < q.nfds;
-        uint64_t limit = q.nfds < q.per * 8 ? q.nfds : q.per * 8;
-        const unsigned char *d;
+        int k = i - 1;
         if (k < 0 || k > 2 || q.index[k] < 0 || !q.nfds || !((q.flags >> k) & 1))
             return;
-        d = q.d + LXB_SELECT_HEAD + (uint64_t)q.index[k] * q.per;
-        tb_s(&b, json ? "{\"fds\": [" : "[");
-        if (tb_fd_bits(&b, d, limit, json ? ", " : " ") && cut)
-            tb_s(&b, json ? ", " : " ");
-        if (cut)   /* the copy ends before nfds */
-            tb_s(&b, json ? "\"...\"" : "...");
-        tb_s(&b, "]");
-        if (json && (q.flags & SEL_EXIT) && ((q.flags >> (3 + k)) & 1)) {
-            tb_s(&b, ", \"ready\": [");
-            tb_fd_bits(&b, d + (uint64_t)q.n * q.per, limit, ", ");
-            tb_s(&b, "]");
-        }
-        if (json)
-            tb_s(&b, "}");
-        v->type = json ? V_JSON : V_TEXT;
+        v->type = V_FDSET;   /* thousands of fds: written to the sink, not v->text (put_fdset) */
+        v->data = q.d + LXB_SELECT_HEAD + (uint64_t)q.index[k] * q.per;
+        v->count = q.nfds < q.per * 8 ? q.nfds : q.per * 8;
+        v->cut = q.per * 8 < q.nfds;   /* the copy ends before nfds */
+        v->ready = (q.flags & SEL_EXIT) && ((q.flags >> (3 + k)) & 1) ? v->data + (uint64_t)q.n * q.per : NULL;
         return;
     }
     if (pp->target == T_SELECT_TV) {
@@ -1806,6 +1782,46 @@ static void select_val(const struct tg_param *pp, int i, const struct lxb_trace_
         tb_f(&b, "%llu}", (unsigned long long)size);
         v->type = json ? V_JSON : V_TEXT;
     }
+}
+
+/* the fds set below `limit` in d, as put_fdset writes them */
+static void put_fd_bits(struct lxb_sink *s, const unsigned char *d, uint64_t limit, const char *sep, int cut,
+                        const char *dots)
+{
+    uint64_t j;
+    int n = 0;
+    for (j = 0; j < limit; j++) {
+        if (!((d[j >> 3] >> (j & 7)) & 1))
+            continue;
+        if (n++)
+            put_s(s, sep);
+        put_u64(s, j);
+    }
+    if (cut) {
+        if (n)
+            put_s(s, sep);
+        put_s(s, dots);
+    }
+}
+
+/* decode.FdSet: [3 5 ...], or in JSON {"fds": [3, 5, "..."], "ready": [5]} */
+static void put_fdset(struct lxb_sink *s, const struct val *v, int json)
+{
+    if (!json) {
+        P('[');
+        put_fd_bits(s, v->data, v->count, " ", v->cut, "...");
+        P(']');
+        return;
+    }
+    put_s(s, "{\"fds\": [");
+    put_fd_bits(s, v->data, v->count, ", ", v->cut, "\"...\"");
+    P(']');
+    if (v->ready) {
+        put_s(s, ", \"ready\": [");
+        put_fd_bits(s, v->ready, v->count, ", ", 0, "");
+        P(']');
+    }
+    P('}');
 }
 
 /* decode._left_text: a timeout after the call, from its copy at d (16 bytes), else its address */
@@ -2113,6 +2129,7 @@ static void put_val_text(struct lxb_sink *s, const struct val *v)
         return;
     case V_PATH: put_path(s, v->data, v->len, v->cut); return;
     case V_IOV: put_iov(s, v, 0); return;
+    case V_FDSET: put_fdset(s, v, 0); return;
     case V_STR: put_quote(s, v->data, v->len, v->cut, 0); return;
     case V_BYTES: put_quote(s, v->data, v->len, 0, v->hexed); return;
     case V_JSON: return;   /* arg_val makes it only for JSON lines */
@@ -2169,6 +2186,7 @@ static void put_val_json(struct lxb_sink *s, const struct val *v)
     case V_TEXT: put_json_str(s, (const unsigned char *)v->text, strlen(v->text), 1, 0); return;
     case V_JSON: put_s(s, v->text); return;
     case V_IOV: put_iov(s, v, 1); return;
+    case V_FDSET: put_fdset(s, v, 1); return;
     case V_ADDR:
         P('"');
         if (v->i == 0)

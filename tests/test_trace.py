@@ -425,8 +425,10 @@ def _select_copy(rng, args, pselect):
     for k in range(3):
         args[1 + k] = rng.choice([0, 0x7f0000010000 + 0x1000 * k, 0x7f0000010000 + 0x1000 * k, 0xdead0000])
         if args[1 + k] != 0xdead0000:
+            dense = rng.random() < 0.3      # many ready: strace's 1024-byte note runs out
             mem[args[1 + k]] = (bytes(rng.choice([0, 0, 1, 0x28, 0xFF, 0x80]) for _ in range(256)),
-                                bytes(rng.choice([0] * 12 + [1, 0x20, 0x80]) for _ in range(256)))
+                                bytes(rng.choice([0xFF, 0xFF, 0x7F] if dense else [0] * 12 + [1, 0x20, 0x80])
+                                      for _ in range(256)))
     args[4] = rng.choice([0, 0x7f0000020000, 0x7f0000020000, 0xdead0000])
     mem[0x7f0000020000] = (struct.pack("<qq", rng.choice([0, 1, -1]), rng.choice([0, 500000000, 20000])),
                            struct.pack("<qq", 0, rng.choice([0, 19997, 999999])))
@@ -442,7 +444,7 @@ def _select_copy(rng, args, pselect):
             if a not in mem:
                 raise OSError(14, "unmapped")
             return mem[a][self.phase][:n]
-    ret = rng.choice([0, 1, 2, 3, 200, -4, -514, -9])
+    ret = rng.choice([0, 1, 2, 3, 200, 3000, -4, -514, -9])
     return decode.select_packed(Mem(0), Mem(1), args, pselect, ret), ret
 
 
