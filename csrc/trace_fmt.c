@@ -62,11 +62,11 @@ enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
        T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS, T_STACK_T, T_UTSNAME,
        T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO, T_SIGEVENT, T_IOVEC,
-       T_FDSET, T_SELECT_TV, T_ARGPACK };
+       T_FDSET, T_SELECT_TV, T_ARGPACK, T_OFF64 };
 enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT,
        ST_IOV_IN, ST_IOV_OUT,
        ST_FDSET = 12, ST_SELECT_TIMEOUT, ST_SIGSET_ARGPACK, ST_TIMEOUT_LEFT, ST_SIGSET_SIZED, ST_ERESTART,
-       ST_ERESTART_ABS, ST_IOV_ADDR };   /* decode.STYLE_CODES: a pointer's tg_param.special */
+       ST_ERESTART_ABS, ST_IOV_ADDR, ST_OFF_CHANGE, ST_OFF_IN };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL, NOTE_SELECT };   /* decode.result_note */
 
 struct tg_param {
@@ -1960,6 +1960,29 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
     }
     if (pp->target == T_FDSET || pp->target == T_SELECT_TV || pp->target == T_ARGPACK) {
         select_val(pp, i, r, v, json);
+        return;
+    }
+    if (pp->target == T_OFF64) {   /* decode._offset: [1], sendfile's [0] => [3]; JSON the number (after) */
+        struct tbuf b = {v->text, 0, sizeof v->text};
+        uint64_t before, after;
+        int moved;
+        if ((k = slot_for(r, raw)) < 0 || r->slot_len[k] < 8)
+            return;
+        before = le((const unsigned char *)r->slot[k], 8);
+        moved = pp->special == ST_OFF_CHANGE && done && r->ret > 0 && r->slot_len[k] >= 16;
+        after = moved ? le((const unsigned char *)r->slot[k] + 8, 8) : before;
+        v->i = (int64_t)after;
+        v->type = pp->special == ST_OFF_IN ? V_INT : V_UINT;
+        if (json)
+            return;
+        v->text[0] = 0;
+        if (pp->special == ST_OFF_IN)
+            tb_f(&b, "[%lld]", (long long)before);
+        else if (moved)
+            tb_f(&b, "[%llu] => [%llu]", (unsigned long long)before, (unsigned long long)after);
+        else
+            tb_f(&b, "[%llu]", (unsigned long long)before);
+        v->type = V_TEXT;
         return;
     }
     if (pp->special == ST_SIGSET_SIZED && (i + 1 >= sc->nparams || r->args[i + 1] != 8))

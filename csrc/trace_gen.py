@@ -111,6 +111,8 @@ def param_row(sc, i: int) -> str:
         t, style = "T_INT1", decode.STYLE_CODES["int_ref"]      # [128 => 16] (decode._inout_int)
     elif target in decode.FAST_ARRAYS and array == "[]":
         t = ARRAYS[target]
+    elif decode.STYLES.get((sc.name, name)) in ("off_change", "off_in"):
+        t = "T_OFF64"           # decode.OffChange / IntRef of a loff_t (decode._offset)
     elif decode.STYLES.get((sc.name, name)) == "fdset":
         t = "T_FDSET"           # decode.FdSet, from trace.c copy_select's packing
     elif decode.STYLES.get((sc.name, name)) == "select_timeout":

@@ -193,6 +193,10 @@ def copies(sc) -> list:
                 found.append((-1, 0, lib.LXB_COPY_SELECT, pack, SLOT * lib.LXB_TRACE_SLOTS, 0))
         elif m and decode.STYLES.get((sc.name, name)) == "timeout_left":
             found.append((2, i, lib.LXB_COPY_PAIR, 6, 16, 0))      # ppoll's timeout, and what was left
+        elif m and decode.STYLES.get((sc.name, name)) == "off_change":
+            found.append((2, i, lib.LXB_COPY_PAIR, 6, 8, 0))       # sendfile's offset, before and after
+        elif m and decode.STYLES.get((sc.name, name)) == "off_in":
+            found.append((2, i, lib.LXB_COPY_IN, 6, 8, 0))         # splice's offsets, as given
         elif m and decode.STYLES.get((sc.name, name)) in ("erestart", "erestart_abs"):
             found.append((2, i, lib.LXB_COPY_OUT_RESTART, 6, 16, 0))  # nanosleep's rem, when interrupted
         elif m and decode.STYLES.get((sc.name, name)) in ("iov_in", "iov_out") and sized < 6:

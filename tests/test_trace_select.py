@@ -1,5 +1,6 @@
-"""--trace as strace 6.1 prints select, pselect6, ppoll, the sleeps' rem and
-process_vm_readv/writev (issue 13): a python3 doing each form, traced by
+"""--trace as strace 6.1 prints select, pselect6, ppoll, the sleeps' rem,
+process_vm_readv/writev and the offsets of sendfile, splice and
+copy_file_range (issue 13): a python3 doing each form, traced by
 lxrun (the C front door) and lxrun-py, under the BPF tracer (root's default)
 and the ptrace tracer, line for line against host strace (user namespace,
 chroot into the same rootfs: tests/test_trace.py _traced_and_straced), with
@@ -69,6 +70,13 @@ for call in (lambda: sel(10, 1 << r, None, ctypes.byref(TV(1, 0))),
     signal.setitimer(signal.ITIMER_REAL, 0.02)
     call()
 libc.syscall(35, ctypes.byref(TS(0, 1000)), ctypes.byref(TS(7, 7)))
+# the file offsets sendfile moves and splice and copy_file_range read
+fd = os.open("/etc/passwd", os.O_RDONLY)
+for n in (3, 0):
+    libc.syscall(40, w2, fd, ctypes.byref(ctypes.c_long(0)), n)
+libc.syscall(40, 99, fd, ctypes.byref(ctypes.c_long(0)), 3)
+libc.syscall(275, fd, ctypes.byref(ctypes.c_long(1)), w2, None, 2, 0)
+libc.syscall(326, fd, ctypes.byref(ctypes.c_long(0)), w2, ctypes.byref(ctypes.c_long(2)), 3, 0)
 # process_vm_readv/writev on itself and on a child
 a = ctypes.create_string_buffer(b"hello world", 11)
 b = ctypes.create_string_buffer(20)
@@ -87,7 +95,8 @@ if pid == 0:
 libc.syscall(310, pid, loc, 2, rem, 1, 0)
 os.waitpid(pid, 0)
 '''
-SET = "access,select,pselect6,ppoll,nanosleep,clock_nanosleep,process_vm_readv,process_vm_writev"
+SET = ("access,select,pselect6,ppoll,nanosleep,clock_nanosleep,process_vm_readv,process_vm_writev,sendfile,splice,"
+       "copy_file_range")
 
 
 def _masked(line: str) -> str:
@@ -140,7 +149,9 @@ def test_select_ppoll_sleeps_process_vm_are_straces(rootfs, tmp_path, monkeypatc
                       "{iov_base=ADDR, iov_len=6}], 2, 0) = 11",
                       "[{iov_base=ADDR, iov_len=5}, {iov_base=ADDR, iov_len=6}], 2, [{iov_base=ADDR, iov_len=11}], 1, 5)"
                       " = -1 EINVAL", "process_vm_readv(PID, [{iov_base=ADDR, iov_len=5}, {iov_base=ADDR, iov_len=6}], 2, "
-                      "0x8, 1, 0) = -1 EFAULT"):
+                      "0x8, 1, 0) = -1 EFAULT", "sendfile(6, 7, [0] => [3], 3) = 3", "sendfile(6, 7, [0], 0) = 0",
+                      "sendfile(99, 7, [0], 3) = -1 EBADF", "splice(7, [1], 6, NULL, 2, 0) = 2",
+                      "copy_file_range(7, [0], 6, [2], 3, 0) = -1"):
         assert construct in text, construct
 
 

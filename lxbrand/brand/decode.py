@@ -699,13 +699,18 @@ STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wst
           # process_vm_readv/writev: the local array as readv's/writev's, the remote one's entries
           # alone (strace's IOV_DECODE_ADDR: [{iov_base=0x7f..., iov_len=11}])
           ("process_vm_readv", "local_iov"): "iov_out", ("process_vm_writev", "local_iov"): "iov_in",
-          ("process_vm_readv", "remote_iov"): "iov_addr", ("process_vm_writev", "remote_iov"): "iov_addr"}
+          ("process_vm_readv", "remote_iov"): "iov_addr", ("process_vm_writev", "remote_iov"): "iov_addr",
+          # a file offset the call reads and moves: sendfile's [0] => [3] (after a call that moved
+          # data), splice's and copy_file_range's as given ([1]: strace decodes them at entry)
+          ("sendfile", "offset"): "off_change", ("splice", "off_in"): "off_in", ("splice", "off_out"): "off_in",
+          ("copy_file_range", "off_in"): "off_in", ("copy_file_range", "off_out"): "off_in"}
 EPOLL_CTL_DEL = 2       # epoll_ctl_event: strace prints the event's address for EPOLL_CTL_DEL
 # (env_count: an environment strace counts, 0x7ffd... /* 4 vars */, when the tracer copied all of it)
 STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count": 5, "epoll_ctl_event": 6,
                "dirent_count": 7, "iov_in": 8, "iov_out": 9,     # 10-11: msghdr (another branch)
                "fdset": 12, "select_timeout": 13, "sigset_argpack": 14, "timeout_left": 15, "sigset_sized": 16,
-               "erestart": 17, "erestart_abs": 18, "iov_addr": 19}   # trace_fmt.c: tg_param.special
+               "erestart": 17, "erestart_abs": 18, "iov_addr": 19, "off_change": 20,
+               "off_in": 21}   # trace_fmt.c: tg_param.special
 SHOW = 32               # bytes and string characters printed before "..."
 ARRAY_LIMIT = 32        # argv entries read
 IOV_MAX = 32            # iovec entries printed before "..." (csrc/lxbrand.h LXB_IOV_MAX)
@@ -959,6 +964,8 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
                 if (done and ret is not None and -ret in RESTART_MSGS
                         and not (style == "erestart_abs" and raw[1] & TIMER_ABSTIME)):
                     v = _struct(mem, addr, target)
+            elif structs and style in ("off_change", "off_in"):
+                v = _read(lambda: _offset(mem, addr, style, done, ret), addr)
             elif structs and target == "iovec" and array == "[]" and style == "iov_addr":
                 v = _iov_addrs(mem, addr, raw, sizes.get(i, 6))
             elif structs and target == "iovec" and array == "[]" and style in ("iov_in", "iov_out"):
@@ -1269,6 +1276,34 @@ def _select_note(values: dict, ret: int) -> str:
         if len(out) + 6 + len(sep) + len(left) < 1024:
             out += f"{sep}left {left}"
     return f" ({out})"
+
+
+class OffChange(int):
+    """[0] => [3]: a file offset a call moved (sendfile's; the number after, in JSON)."""
+
+    def __new__(cls, value: int, before: int):
+        self = super().__new__(cls, value)
+        self.before = before
+        return self
+
+    def __str__(self) -> str:
+        return f"[{self.before}] => [{int(self)}]"
+
+    __repr__ = __str__
+
+
+def _offset(mem, addr, style: str, done: bool, ret: Optional[int]):
+    """A loff_t the call reads (and sendfile moves), as strace's printnum_int64:
+    [1] (splice, copy_file_range: signed, at entry), sendfile's [0] => [3] after
+    a call that moved data (unsigned), else as given."""
+    both = getattr(mem, "read_both", None)
+    first, last = both(addr, 8) if both else (mem.read_bytes(addr, 8), None)
+    if style == "off_in":
+        return IntRef(_st.unpack("<q", _exactly(first, 8)[:8])[0])
+    before = _st.unpack("<Q", _exactly(first, 8)[:8])[0]
+    if done and ret is not None and ret > 0 and last is not None and len(last) >= 8:
+        return OffChange(_st.unpack("<Q", last[:8])[0], before)
+    return IntRef(before)
 
 
 IOV_ADDRS = 16          # entries of an array printed by address alone a tracer copies (one slot)
