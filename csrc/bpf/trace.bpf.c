@@ -443,22 +443,23 @@ __noinline int copy_one(struct bt_task *t, __u64 i, __u64 cp, __u64 at_exit)
     return failed;
 }
 
-/* one entry k of an iovec array at addr (copy_iov, whose header is at hdr):
-   stored at the spill's offset (the packing's end so far), its buffer's first bytes after
+/* one entry k of an iovec array at addr (copy_iov): stored at the record's
+   slot_len[0] (the packing's end so far), its buffer's first bytes after
    it, as many as the bytes left of the total (in the spill) allow, at most
    IOV_SHOW.  Returns 0 (stored), 1 (no room: the array is cut), 2 (the
    entry could not be read).  A function of its own, verified once for any
    k: the loop that calls it stays a few instructions a pass */
 __noinline int copy_iov_one(struct bt_task *t, __u64 k, __u64 addr, __u64 hdr)
 {
-    volatile __u64 *left, *at;
+    volatile __u64 *left;
+    volatile __u16 *at;
     __u64 e[2], o, d, l;
     char *base;
 
-    if (!t || hdr > 2 * BT_SLOT)
+    if (!t || hdr > IOV_ROOM - 8)
         return 2;
     base = (char *)t->rec.slot;
-    at = (volatile __u64 *)(t->spill + BT_SPILL - 16);
+    at = (volatile __u16 *)&t->rec.slot_len[0];
     left = (volatile __u64 *)(t->spill + BT_SPILL - 8);
     o = *at;
     if (o > IOV_ROOM - 16)
@@ -477,7 +478,7 @@ __noinline int copy_iov_one(struct bt_task *t, __u64 k, __u64 addr, __u64 hdr)
     /* a NULL base's read fails too: decoded as NULL whatever its bit */
     if (bpf_probe_read_user(base + o + 16, (__u32)d, (const void *)e[0]) != 0)
         *(__u32 *)(base + hdr + 4) |= 1u << (k & 31);
-    *at = o + 16 + d;
+    *at = (__u16)(o + 16 + d);
     return 0;
 }
 
@@ -495,6 +496,7 @@ __noinline int copy_iov(struct bt_task *t, __u64 cp, __u64 at_exit, __u64 i)
     struct bt_rec *r;
     char *base;
     int cut = 0, fault = 0, rc;
+    __u16 saved;
 
     if (!t || arg >= 6 || lenarg >= 6 || i >= BT_SLOTS)
         return 0;
@@ -507,7 +509,8 @@ __noinline int copy_iov(struct bt_task *t, __u64 cp, __u64 at_exit, __u64 i)
         return 0;
     base = (char *)r->slot;
     hdr = i * BT_SLOT;           /* the packing's start: slot i (its end: the last slot's) */
-    *(volatile __u64 *)(t->spill + BT_SPILL - 16) = hdr + 8;
+    saved = r->slot_len[0];      /* slot 0's own copy's when it starts later (process_vm's remote array) */
+    r->slot_len[0] = (__u16)(hdr + 8);   /* copy_iov_one's position, from slot 0 */
     *(volatile __u64 *)(t->spill + BT_SPILL - 8) = how == COPY_IOV_IN ? ~0ull : r->ret < 0 ? 0 : (__u64)r->ret;
     *(__u32 *)(base + hdr + 4) = 0;
     for (k = 0; k < IOV_MAX; k++) {
@@ -521,10 +524,11 @@ __noinline int copy_iov(struct bt_task *t, __u64 cp, __u64 at_exit, __u64 i)
         }
         n = k + 1;
     }
+    off = r->slot_len[0] - hdr;
+    r->slot_len[0] = i ? saved : 0;
     if (n == 0)
         return how == COPY_IOV_IN && fault;
     *(__u32 *)(base + hdr) = n;
-    off = *(volatile __u64 *)(t->spill + BT_SPILL - 16) - hdr;
     r->slot_arg[i] = (__u8)arg;
     r->slot_len[i] = (__u16)off;
     if (cut)
