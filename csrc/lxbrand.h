@@ -306,6 +306,17 @@ void lxb_pty_drain(int master_fd, int timeout_ms);
 #define LXB_COPY_LEN_RET 7
 #define LXB_COPY_INT_INOUT 8     /* an int the call reads and writes (a socklen): 4 bytes at entry; at exit, on
                                     success, the int then, the entry's after it (slot_len 8) */
+/* 9-10: msghdr (another branch) */
+#define LXB_COPY_SELECT 11       /* select, pselect6: the fd_sets (nfds bits each), the timeout and pselect6's
+                                    sigmask (lenarg 5) at entry, the sets and timeout again at exit when it
+                                    returned > 0, packed from slot 0 over all three (trace.c copy_select) */
+#define LXB_COPY_PAIR 12         /* size bytes at entry, and at exit, on success, size bytes more after them
+                                    (ppoll's timeout and what is left of it: slot_len size or 2 * size) */
+#define LXB_COPY_OUT_RESTART 13  /* at exit when a signal interrupted the call (-ERESTART*): size bytes
+                                    (nanosleep's rem) */
+#define LXB_COPY_REFRESH 14      /* at entry as LXB_COPY_IN, and at exit, on success, again as LXB_COPY_OUT over
+                                    it (poll's fds: a failed call keeps their entry's, one that returned its revents) */
+#define LXB_SELECT_HEAD 64       /* copy_select: flags, bytes per set, 2 timeouts, argpack, sigset; the sets */
 #define LXB_IOV_MAX 32           /* iovec entries copied (strace prints 32, then "...") */
 #define LXB_IOV_SHOW 32          /* bytes copied of each buffer (strace -s 32) */
 

@@ -364,6 +364,69 @@ static size_t peek_str(pid_t pid, uint64_t addr, char *buf, size_t cap, int *cut
 
 static void copy_iov(struct task *t, const struct lxb_trace_copy *c, int i);
 
+/* LXB_COPY_SELECT: select's and pselect6's arguments as strace's
+   decode_select reads them, packed from slot 0 over all three (keyed by
+   argument 0, nfds; decode.select_packed says the layout): at entry the
+   header, the timeout, pselect6's argpack and, when its sigsetsize is 8,
+   its sigset, and the sets given, `per` bytes each (strace's fdsize, at
+   most decode.SELECT_PER by how many were given); at exit, when the call
+   returned > 0, the sets and the timeout again after them.  The BPF
+   tracer's copy_select packs the same bytes */
+static const unsigned SELECT_PER[4] = {0, 256, 176, 112};
+static void copy_select(struct task *t, const struct lxb_trace_copy *c, int at_exit)
+{
+    struct lxb_trace_rec *r = &t->rec;
+    char *base = r->slot[0];
+    int64_t nfds = (int32_t)r->args[0];
+    unsigned k, j = 0, n = 0, per, fdsize, flags = 0, phase = at_exit ? 1 : 0;
+    size_t len;
+
+    if (at_exit && (r->ret <= 0 || r->slot_arg[0] != 0))
+        return;
+    nfds = nfds < 0 ? 0 : nfds > (1 << 20) ? (1 << 20) : nfds;
+    fdsize = (unsigned)(((nfds + 7) / 8 + 7) & ~7);
+    for (k = 0; k < 3; k++)
+        n += r->args[1 + k] != 0;
+    per = fdsize < SELECT_PER[n] ? fdsize : SELECT_PER[n];
+    len = LXB_SELECT_HEAD + 2 * (size_t)n * per;
+    if (at_exit) {
+        memcpy(&flags, base, 4);
+        flags |= 1u << 10;       /* decode.SEL_EXIT */
+    } else {
+        memset(base, 0, LXB_SELECT_HEAD);
+    }
+    for (k = 0; k < 3; k++) {
+        if (!r->args[1 + k])
+            continue;
+        if (per && peek(t->host, r->args[1 + k], base + LXB_SELECT_HEAD + (phase * n + j) * per, per) == (ssize_t)per)
+            flags |= 1u << (3 * phase + k);
+        j++;
+    }
+    if (r->args[4] && peek(t->host, r->args[4], base + 8 + 16 * phase, 16) == 16)
+        flags |= phase ? 1u << 7 : 1u << 6;
+    if (!at_exit && c->lenarg < 6 && r->args[c->lenarg] &&
+        peek(t->host, r->args[c->lenarg], base + 40, 16) == 16) {
+        uint64_t pk[2];
+        flags |= 1u << 8;
+        memcpy(pk, base + 40, 16);
+        if (pk[0] && pk[1] == 8 && peek(t->host, pk[0], base + 56, 8) == 8)
+            flags |= 1u << 9;
+    }
+    memcpy(base, &flags, 4);
+    memcpy(base + 4, &per, 4);
+    if (at_exit)
+        return;
+    r->slot_arg[0] = 0;
+    r->slot_len[0] = (uint16_t)len;
+    r->slot_arg[1] = len > LXB_TRACE_SLOT ? LXB_SLOT_MORE : LXB_SLOT_NONE;
+    r->slot_arg[2] = len > 2 * LXB_TRACE_SLOT ? LXB_SLOT_MORE : LXB_SLOT_NONE;
+}
+
+static int restarting(int64_t ret)
+{
+    return ret == -512 || ret == -513 || ret == -514 || ret == -516;
+}
+
 static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int at_exit)
 {
     struct lxb_trace_rec *r = &t->rec;
@@ -373,8 +436,38 @@ static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int 
     ssize_t got;
     int cut = 0;
 
+    if (c->how == LXB_COPY_SELECT) {   /* nfds may be 0: select(0, NULL, NULL, NULL, {...}) sleeps */
+        if (i == 0)
+            copy_select(t, c, at_exit);
+        return;
+    }
     if (addr == 0)
         return;
+    if (c->how == LXB_COPY_PAIR) {   /* at entry size bytes; at exit, on success, size more after them */
+        if (c->size > LXB_TRACE_SLOT / 2)
+            return;
+        if (!at_exit) {
+            if (peek(t->host, addr, dst, c->size) != (ssize_t)c->size)
+                return;
+            n = c->size;
+        } else {
+            if (r->ret < 0 || r->slot_arg[i] != c->arg || r->slot_len[i] != c->size ||
+                peek(t->host, addr, dst + c->size, c->size) != (ssize_t)c->size)
+                return;
+            n = 2 * (size_t)c->size;
+        }
+        r->slot_arg[i] = c->arg;
+        r->slot_len[i] = (uint16_t)n;
+        return;
+    }
+    if (c->how == LXB_COPY_OUT_RESTART) {   /* at exit, when a signal interrupted the call */
+        size_t want = c->size < LXB_TRACE_SLOT ? c->size : LXB_TRACE_SLOT;
+        if (!at_exit || !restarting(r->ret) || (got = peek(t->host, addr, dst, want)) <= 0)
+            return;
+        r->slot_arg[i] = c->arg;
+        r->slot_len[i] = (uint16_t)got;
+        return;
+    }
     if ((c->how == LXB_COPY_IOV_IN && !at_exit) || (c->how == LXB_COPY_IOV_OUT && at_exit)) {
         copy_iov(t, c, i);
         return;
@@ -426,10 +519,11 @@ static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int 
         }
         if (k == (size_t)got / 8 && got == (ssize_t)sizeof ptrs)
             cut = 1;
-    } else if ((c->how == LXB_COPY_IN && !at_exit) || (c->how == LXB_COPY_OUT && at_exit)) {
+    } else if ((c->how == LXB_COPY_IN && !at_exit) || (c->how == LXB_COPY_OUT && at_exit) ||
+               c->how == LXB_COPY_REFRESH) {
         size_t want = c->size;
-        if (c->how == LXB_COPY_OUT && r->ret < 0)
-            return;
+        if ((c->how == LXB_COPY_OUT || c->how == LXB_COPY_REFRESH) && at_exit && r->ret < 0)
+            return;          /* a failed call's: the entry's stays (REFRESH) */
         if (c->lenarg < 6) {
             uint64_t len = r->args[c->lenarg];
             if (c->lenmul) /* an array: args[lenarg] elements of lenmul bytes */
@@ -642,7 +736,9 @@ static void exit_stop(struct lxb_tracer *tr, struct task *t)
     r->ret = errno ? -ENOSYS : rax;
     s = (r->nr >= 0 && r->nr < LXB_NR_MAX) ? &tr->spec[r->nr] : NULL;
     for (i = 0; s && i < s->ncopy && i < LXB_TRACE_SLOTS; i++)
-        if (s->copy[i].how == LXB_COPY_OUT || s->copy[i].how == LXB_COPY_IOV_OUT || s->copy[i].how == LXB_COPY_INT_INOUT)
+        if (s->copy[i].how == LXB_COPY_OUT || s->copy[i].how == LXB_COPY_IOV_OUT || s->copy[i].how == LXB_COPY_INT_INOUT ||
+            s->copy[i].how == LXB_COPY_SELECT || s->copy[i].how == LXB_COPY_PAIR ||
+            s->copy[i].how == LXB_COPY_OUT_RESTART || s->copy[i].how == LXB_COPY_REFRESH)
             copy_arg(t, &s->copy[i], i, 1);
     emit(tr, r);
     t->in_syscall = 0;

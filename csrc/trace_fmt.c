@@ -61,10 +61,13 @@ enum { A_PTR = 1, A_PATH, A_STR, A_COMM_IN, A_COMM_OUT, A_INT_IN, A_INT_OUT };  
 enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
        T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS, T_STACK_T, T_UTSNAME,
-       T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO, T_SIGEVENT, T_IOVEC };
+       T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO, T_SIGEVENT, T_IOVEC,
+       T_FDSET, T_SELECT_TV, T_ARGPACK, T_OFF64 };
 enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT,
-       ST_IOV_IN, ST_IOV_OUT };   /* decode.STYLE_CODES: a pointer's tg_param.special */
-enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
+       ST_IOV_IN, ST_IOV_OUT,
+       ST_FDSET = 12, ST_SELECT_TIMEOUT, ST_SIGSET_ARGPACK, ST_TIMEOUT_LEFT, ST_SIGSET_SIZED, ST_ERESTART,
+       ST_ERESTART_ABS, ST_IOV_ADDR, ST_OFF_CHANGE, ST_OFF_IN };   /* decode.STYLE_CODES: a pointer's tg_param.special */
+enum { NOTE_NONE = 0, NOTE_POLL, NOTE_SELECT };   /* decode.result_note */
 
 struct tg_param {
     const char *name;
@@ -599,7 +602,7 @@ static void put_json_str(struct lxb_sink *s, const unsigned char *p, size_t n, i
 
 /* ---- values: one decoded argument ---- */
 
-enum { V_INT, V_UINT, V_TEXT, V_ADDR, V_PATH, V_STR, V_BYTES, V_STRV, V_INT2, V_JSON, V_IOV };
+enum { V_INT, V_UINT, V_TEXT, V_ADDR, V_PATH, V_STR, V_BYTES, V_STRV, V_INT2, V_JSON, V_IOV, V_FDSET };
 
 struct val {
     int type;
@@ -613,6 +616,8 @@ struct val {
     int unk_bits;                /* its kind's bits (the hex is of those) */
     uint64_t count;              /* V_IOV: the entries the call names (data: the packed copy, i: its address) */
     int64_t left;                /* V_IOV: the bytes its buffers hold in all, -1: unlimited, -2: the call failed */
+    const unsigned char *ready;  /* V_FDSET: the set after the call, NULL: not known (data: at entry, count: its
+                                    fds shown, cut: the copy ended before nfds) */
     char text[4096];             /* V_TEXT: a name, flags, a struct as decode prints it; V_JSON: its JSON */
 };
 
@@ -1604,6 +1609,16 @@ static void iov_val(const struct tg_sc *sc, const struct tg_param *pp, const str
     }
     if ((slot = slot_for(r, raw)) < 0)
         return;
+    if (pp->special == ST_IOV_ADDR) {   /* decode._iov_addrs: the entries alone, by address */
+        len = r->slot_len[slot] < LXB_TRACE_SLOT ? r->slot_len[slot] : LXB_TRACE_SLOT;
+        if (len < 16)
+            return;
+        v->type = V_IOV;
+        v->data = (const unsigned char *)r->slot[slot];
+        v->len = len;
+        v->hexed = 1;
+        return;
+    }
     d = (const unsigned char *)r->slot[slot];
     len = r->slot_len[slot];
     if (len < 8)
@@ -1633,6 +1648,27 @@ static void put_iov(struct lxb_sink *s, const struct val *v, int json)
 {
     uint64_t n = v->len ? le(v->data, 4) : 0, bad = v->len ? le(v->data + 4, 4) : 0, k, off = 8;
     uint64_t total = v->left == -1 ? UINT64_MAX : v->left < 0 ? 0 : (uint64_t)v->left;
+    if (v->hexed) {   /* ST_IOV_ADDR: a plain copy of the entries, every base an address */
+        n = v->len / 16 < v->count ? v->len / 16 : v->count;
+        P('[');
+        for (k = 0; k < n; k++) {
+            uint64_t base = le(v->data + 16 * k, 8);
+            if (k)
+                put_s(s, ", ");
+            put_s(s, json ? "{\"iov_base\": \"" : "{iov_base=");
+            if (base)
+                put_hex(s, base);
+            else
+                put_s(s, "NULL");
+            put_s(s, json ? "\", \"iov_len\": " : ", iov_len=");
+            put_u64(s, le(v->data + 16 * k + 8, 8));
+            P('}');
+        }
+        if (v->count > n)
+            put_s(s, n ? (json ? ", \"...\"" : ", ...") : (json ? "\"...\"" : "..."));
+        P(']');
+        return;
+    }
     P('[');
     for (k = 0; k < n; k++) {
         uint64_t base = le(v->data + off, 8), l = le(v->data + off + 8, 8), d, sh;
@@ -1678,6 +1714,181 @@ static void put_iov(struct lxb_sink *s, const struct val *v, int json)
         }
     }
     P(']');
+}
+
+/* ---- select, pselect6: trace.c copy_select's packing (decode.select_packed) ---- */
+
+#define SEL_TV_IN (1u << 6)
+#define SEL_TV_OUT (1u << 7)
+#define SEL_PACK (1u << 8)
+#define SEL_SIGSET (1u << 9)
+#define SEL_EXIT (1u << 10)
+
+struct sel {
+    const unsigned char *d;
+    uint32_t flags;
+    uint64_t per, nfds;
+    int n, index[3];             /* the sets given; index[k]: set k's place among them, -1: NULL */
+};
+
+/* the call's copy (decode._select_arg): 0 when there is none, or it is shorter than its header says */
+static int sel_copy(const struct lxb_trace_rec *r, struct sel *q)
+{
+    int64_t nfds = (int32_t)r->args[0];
+    uint64_t len = r->slot_len[0] < LXB_TRACE_SLOTS * LXB_TRACE_SLOT ? r->slot_len[0] : LXB_TRACE_SLOTS * LXB_TRACE_SLOT;
+    int k;
+    if (r->slot_arg[0] != 0 || len < 8)
+        return 0;
+    q->d = (const unsigned char *)r->slot[0];
+    q->flags = (uint32_t)le(q->d, 4);
+    q->per = le(q->d + 4, 4);
+    for (k = 0, q->n = 0; k < 3; k++)
+        q->index[k] = r->args[1 + k] ? q->n++ : -1;
+    if (len < LXB_SELECT_HEAD + 2 * (uint64_t)q->n * q->per)
+        return 0;
+    q->nfds = nfds < 0 ? 0 : nfds > (1 << 20) ? (1 << 20) : (uint64_t)nfds;
+    return 1;
+}
+
+/* an argument of select/pselect6 (decode._select_arg): an fd_set [3 5] (JSON {"fds": [3, 5], "ready":
+   [5]}), the timeout at entry, pselect6's {sigmask=[USR1], sigsetsize=8}; else its address */
+static void select_val(const struct tg_param *pp, int i, const struct lxb_trace_rec *r, struct val *v, int json)
+{
+    struct tbuf b = {v->text, 0, sizeof v->text};
+    const char *sub = r->nr == 23 ? "tv_usec" : "tv_nsec";   /* select (23): a timeval; pselect6 a timespec */
+    struct sel q;
+
+    if (!sel_copy(r, &q))
+        return;
+    v->text[0] = 0;
+    if (pp->target == T_FDSET) {
+        int k = i - 1;
+        if (k < 0 || k > 2 || q.index[k] < 0 || !q.nfds || !((q.flags >> k) & 1))
+            return;
+        v->type = V_FDSET;   /* thousands of fds: written to the sink, not v->text (put_fdset) */
+        v->data = q.d + LXB_SELECT_HEAD + (uint64_t)q.index[k] * q.per;
+        v->count = q.nfds < q.per * 8 ? q.nfds : q.per * 8;
+        v->cut = q.per * 8 < q.nfds;   /* the copy ends before nfds */
+        v->ready = (q.flags & SEL_EXIT) && ((q.flags >> (3 + k)) & 1) ? v->data + (uint64_t)q.n * q.per : NULL;
+        return;
+    }
+    if (pp->target == T_SELECT_TV) {
+        if (!(q.flags & SEL_TV_IN))
+            return;
+        tb_timepair(&b, q.d + 8, sub, 0);
+        v->type = V_TEXT;
+        return;
+    }
+    if (q.flags & SEL_PACK) {   /* T_ARGPACK */
+        uint64_t ptr = le(q.d + 40, 8), size = le(q.d + 48, 8);
+        tb_s(&b, "{");
+        tb_field(&b, "sigmask", 1, json);
+        if (size == 8 && ptr && (q.flags & SEL_SIGSET))
+            tb_sigset(&b, le(q.d + 56, 8), json);
+        else
+            tb_addr(&b, ptr, json);
+        tb_field(&b, "sigsetsize", 0, json);
+        tb_f(&b, "%llu}", (unsigned long long)size);
+        v->type = json ? V_JSON : V_TEXT;
+    }
+}
+
+/* the fds set below `limit` in d, as put_fdset writes them */
+static void put_fd_bits(struct lxb_sink *s, const unsigned char *d, uint64_t limit, const char *sep, int cut,
+                        const char *dots)
+{
+    uint64_t j;
+    int n = 0;
+    for (j = 0; j < limit; j++) {
+        if (!((d[j >> 3] >> (j & 7)) & 1))
+            continue;
+        if (n++)
+            put_s(s, sep);
+        put_u64(s, j);
+    }
+    if (cut) {
+        if (n)
+            put_s(s, sep);
+        put_s(s, dots);
+    }
+}
+
+/* decode.FdSet: [3 5 ...], or in JSON {"fds": [3, 5, "..."], "ready": [5]} */
+static void put_fdset(struct lxb_sink *s, const struct val *v, int json)
+{
+    if (!json) {
+        P('[');
+        put_fd_bits(s, v->data, v->count, " ", v->cut, "...");
+        P(']');
+        return;
+    }
+    put_s(s, "{\"fds\": [");
+    put_fd_bits(s, v->data, v->count, ", ", v->cut, "\"...\"");
+    P(']');
+    if (v->ready) {
+        put_s(s, ", \"ready\": [");
+        put_fd_bits(s, v->ready, v->count, ", ", 0, "");
+        P(']');
+    }
+    P('}');
+}
+
+/* decode._left_text: a timeout after the call, from its copy at d (16 bytes), else its address */
+static void tb_left(struct tbuf *b, const unsigned char *d, uint64_t addr, const char *sub)
+{
+    if (d)
+        tb_timepair(b, d, sub, 0);
+    else
+        tb_f(b, "0x%llx", (unsigned long long)addr);
+}
+
+/* decode._select_note: strace's decode_select at exit, with its 1024-byte buffer's limits */
+static void put_select_note(struct lxb_sink *s, const struct lxb_trace_rec *r)
+{
+    static const char *const words[3] = {"in", "out", "except"};
+    char out[1100], left[200];
+    struct tbuf b = {out, 0, sizeof out}, lb = {left, 0, sizeof left};
+    const char *sep = "";
+    int64_t ready = r->ret;
+    struct sel q;
+    int have = sel_copy(r, &q), k;
+
+    out[0] = left[0] = 0;
+    for (k = 0; k < 3 && ready > 0 && have; k++) {
+        const unsigned char *d;
+        uint64_t j, limit = q.nfds < q.per * 8 ? q.nfds : q.per * 8;
+        int first = 1;
+        if (!r->args[1 + k] || !q.nfds || !((q.flags >> k) & 1) || !(q.flags & SEL_EXIT) ||
+            !((q.flags >> (3 + k)) & 1))
+            continue;
+        d = q.d + LXB_SELECT_HEAD + ((uint64_t)q.n + (uint64_t)q.index[k]) * q.per;
+        for (j = 0; j < limit; j++) {
+            if (!((d[j >> 3] >> (j & 7)) & 1))
+                continue;
+            if (b.n < 1024 - 25) {
+                if (first) {
+                    tb_f(&b, "%s%s [%llu", sep, words[k], (unsigned long long)j);
+                    first = 0;
+                    sep = ", ";
+                } else {
+                    tb_f(&b, " %llu", (unsigned long long)j);
+                }
+            }
+            if (--ready == 0)
+                break;
+        }
+        if (b.n)
+            tb_s(&b, "]");
+    }
+    if (r->args[4]) {
+        int got = have && (q.flags & SEL_TV_IN) && (q.flags & SEL_EXIT) && (q.flags & SEL_TV_OUT);
+        tb_left(&lb, got ? q.d + 24 : NULL, r->args[4], r->nr == 23 ? "tv_usec" : "tv_nsec");
+        if (b.n + 6 + strlen(sep) + lb.n < 1024)
+            tb_f(&b, "%sleft %s", sep, left);
+    }
+    put_s(s, " (");
+    put_s(s, out);
+    P(')');
 }
 
 /* decode.args for argument i of a record */
@@ -1756,6 +1967,39 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
         iov_val(sc, pp, r, raw, done, v);
         return;
     }
+    if (pp->target == T_FDSET || pp->target == T_SELECT_TV || pp->target == T_ARGPACK) {
+        select_val(pp, i, r, v, json);
+        return;
+    }
+    if (pp->target == T_OFF64) {   /* decode._offset: [1], sendfile's [0] => [3]; JSON the number (after) */
+        struct tbuf b = {v->text, 0, sizeof v->text};
+        uint64_t before, after;
+        int moved;
+        if ((k = slot_for(r, raw)) < 0 || r->slot_len[k] < 8)
+            return;
+        before = le((const unsigned char *)r->slot[k], 8);
+        moved = pp->special == ST_OFF_CHANGE && done && r->ret > 0 && r->slot_len[k] >= 16;
+        after = moved ? le((const unsigned char *)r->slot[k] + 8, 8) : before;
+        v->i = (int64_t)after;
+        v->type = pp->special == ST_OFF_IN ? V_INT : V_UINT;
+        if (json)
+            return;
+        v->text[0] = 0;
+        if (pp->special == ST_OFF_IN)
+            tb_f(&b, "[%lld]", (long long)before);
+        else if (moved)
+            tb_f(&b, "[%llu] => [%llu]", (unsigned long long)before, (unsigned long long)after);
+        else
+            tb_f(&b, "[%llu]", (unsigned long long)before);
+        v->type = V_TEXT;
+        return;
+    }
+    if (pp->special == ST_SIGSET_SIZED && (i + 1 >= sc->nparams || r->args[i + 1] != 8))
+        return;   /* ppoll's sigmask: strace's print_sigset_addr_len, the address unless sigsetsize is 8 */
+    if ((pp->special == ST_ERESTART || pp->special == ST_ERESTART_ABS) &&
+        !(done && (r->ret == -512 || r->ret == -513 || r->ret == -514 || r->ret == -516) &&
+          !(pp->special == ST_ERESTART_ABS && (r->args[1] & 1))))
+        return;   /* nanosleep's rem: only when a signal interrupted it (TIMER_ABSTIME: never) */
     if (pp->target == T_OTHER || (k = slot_for(r, raw)) < 0)
         return;
     {
@@ -1917,6 +2161,7 @@ static void put_val_text(struct lxb_sink *s, const struct val *v)
         return;
     case V_PATH: put_path(s, v->data, v->len, v->cut); return;
     case V_IOV: put_iov(s, v, 0); return;
+    case V_FDSET: put_fdset(s, v, 0); return;
     case V_STR: put_quote(s, v->data, v->len, v->cut, 0); return;
     case V_BYTES: put_quote(s, v->data, v->len, 0, v->hexed); return;
     case V_JSON: return;   /* arg_val makes it only for JSON lines */
@@ -1973,6 +2218,7 @@ static void put_val_json(struct lxb_sink *s, const struct val *v)
     case V_TEXT: put_json_str(s, (const unsigned char *)v->text, strlen(v->text), 1, 0); return;
     case V_JSON: put_s(s, v->text); return;
     case V_IOV: put_iov(s, v, 1); return;
+    case V_FDSET: put_fdset(s, v, 1); return;
     case V_ADDR:
         P('"');
         if (v->i == 0)
@@ -2264,17 +2510,32 @@ static void put_note(struct lxb_sink *s, const struct tg_sc *sc, const struct lx
     struct tbuf b = {text, 0, sizeof text};
     int k;
 
-    if (sc->note != NOTE_POLL || r->ret < 0)
+    if ((sc->note != NOTE_POLL && sc->note != NOTE_SELECT) || r->ret < 0)
         return;
     if (r->ret == 0) {
         put_s(s, " (Timeout)");
         return;
     }
-    if (r->args[0] == 0 || (k = slot_for(r, r->args[0])) < 0)
+    if (sc->note == NOTE_SELECT) {
+        put_select_note(s, r);
         return;
+    }
     text[0] = 0;
-    tb_pollfds(&b, (const unsigned char *)r->slot[k], r->slot_len[k], UINT64_MAX, 0, 1);
-    if (b.n > 2) {   /* not "[]" */
+    if (r->args[0] != 0 && (k = slot_for(r, r->args[0])) >= 0)
+        tb_pollfds(&b, (const unsigned char *)r->slot[k], r->slot_len[k], UINT64_MAX, 0, 1);
+    if (b.n <= 2) {   /* "[]": no entry with revents */
+        b.n = 0;
+        text[0] = 0;
+    }
+    if (sc->nparams > 2 && sc->p[2].special == ST_TIMEOUT_LEFT && r->args[2]) {   /* ppoll: left {...} */
+        int kt = slot_for(r, r->args[2]);
+        const unsigned char *d = NULL;
+        if (kt >= 0 && r->slot_len[kt] >= 32)
+            d = (const unsigned char *)r->slot[kt] + 16;
+        tb_s(&b, b.n ? ", left " : "left ");
+        tb_left(&b, d, r->args[2], "tv_nsec");
+    }
+    if (b.n) {
         put_s(s, " (");
         put_s(s, text);
         P(')');

@@ -111,7 +111,15 @@ def param_row(sc, i: int) -> str:
         t, style = "T_INT1", decode.STYLE_CODES["int_ref"]      # [128 => 16] (decode._inout_int)
     elif target in decode.FAST_ARRAYS and array == "[]":
         t = ARRAYS[target]
-    elif target == "iovec" and array == "[]" and decode.STYLES.get((sc.name, name)) in ("iov_in", "iov_out"):
+    elif decode.STYLES.get((sc.name, name)) in ("off_change", "off_in"):
+        t = "T_OFF64"           # decode.OffChange / IntRef of a loff_t (decode._offset)
+    elif decode.STYLES.get((sc.name, name)) == "fdset":
+        t = "T_FDSET"           # decode.FdSet, from trace.c copy_select's packing
+    elif decode.STYLES.get((sc.name, name)) == "select_timeout":
+        t = "T_SELECT_TV"       # decode.TimeoutArg, the same packing
+    elif decode.STYLES.get((sc.name, name)) == "sigset_argpack":
+        t = "T_ARGPACK"         # pselect6's {sigmask=[...], sigsetsize=8}, the same packing
+    elif target == "iovec" and array == "[]" and decode.STYLES.get((sc.name, name)) in ("iov_in", "iov_out", "iov_addr"):
         t = "T_IOVEC"           # decode.Iovec, from trace.c copy_iov's packing
     elif target == "str" and array == "[]":
         t = "T_STRV"
@@ -133,6 +141,13 @@ RESULTS = list(decode.RESULTS.items())
 NAMED = list(decode.NAMED.items())
 NAMED_INDEX = {n: i + 1 for i, (n, _) in enumerate(NAMED)}          # 0: arguments bare, in order
 RESULT_INDEX = {n: i + 2 for i, (n, _) in enumerate(RESULTS)}      # 1: an address's hex; 0: the number alone
+
+
+def note(sc) -> str:
+    """What strace adds after sc's result (decode.result_note): NOTE_POLL, NOTE_SELECT, or 0."""
+    if not decode.has_note(sc):
+        return "0"
+    return "NOTE_SELECT" if any(decode.STYLES.get((sc.name, p)) == "fdset" for p, _ in sc.params) else "NOTE_POLL"
 
 
 def result_index(sc) -> int:
@@ -178,7 +193,7 @@ def generate() -> str:
         params = ", ".join(param_row(sc, i) for i in range(min(6, len(sc.params))))
         shown = SHOWN_INDEX.get(sc.name, 0)
         out.append(f"    [{sc.nr}] = {{{_c(sc.name)}, {min(6, len(sc.params))}, {cls:#x}, {shown}, "
-                   f"{'NOTE_POLL' if decode.has_note(sc) else 0}, {result_index(sc)}, "
+                   f"{note(sc)}, {result_index(sc)}, "
                    f"{NAMED_INDEX.get(sc.name, 0)}, {{{params}}}}},")
     out.append("};")
     # the arguments strace prints (decode.SHOWN): bitmasks of argument indexes

@@ -239,11 +239,27 @@ def copies(sc) -> list:
                          if decode.POINTED.get(k, ("",))[0] == when]
                 if sizes:
                     found.append((2, i, how, 6, max(sizes), 0))
+        elif m and decode.STYLES.get((sc.name, name)) in ("fdset", "select_timeout", "sigset_argpack"):
+            # select, pselect6: the sets, the timeout and the sigmask, at entry and at exit, packed
+            # over every slot (trace.c copy_select): the call's only copy, in slot 0, keyed by nfds
+            if not any(f[2] == lib.LXB_COPY_SELECT for f in found):
+                pack = index.get("sigmask", 6) if sc.name == "pselect6" else 6
+                found.append((-1, 0, lib.LXB_COPY_SELECT, pack, SLOT * lib.LXB_TRACE_SLOTS, 0))
+        elif m and decode.STYLES.get((sc.name, name)) == "timeout_left":
+            found.append((2, i, lib.LXB_COPY_PAIR, 6, 16, 0))      # ppoll's timeout, and what was left
+        elif m and decode.STYLES.get((sc.name, name)) == "off_change":
+            found.append((2, i, lib.LXB_COPY_PAIR, 6, 8, 0))       # sendfile's offset, before and after
+        elif m and decode.STYLES.get((sc.name, name)) == "off_in":
+            found.append((2, i, lib.LXB_COPY_IN, 6, 8, 0))         # splice's offsets, as given
+        elif m and decode.STYLES.get((sc.name, name)) in ("erestart", "erestart_abs"):
+            found.append((2, i, lib.LXB_COPY_OUT_RESTART, 6, 16, 0))  # nanosleep's rem, when interrupted
         elif m and decode.STYLES.get((sc.name, name)) in ("iov_in", "iov_out") and sized < 6:
-            # an iovec array and its buffers' first bytes, packed over every slot (trace.c copy_iov):
-            # the call's only copy, in slot 0
+            # an iovec array and its buffers' first bytes, packed over the slots from its own on
+            # (trace.c copy_iov): the call's last copy
             how = lib.LXB_COPY_IOV_IN if decode.STYLES[(sc.name, name)] == "iov_in" else lib.LXB_COPY_IOV_OUT
             found.append((-1, i, how, sized, SLOT * lib.LXB_TRACE_SLOTS, 0))
+        elif m and decode.STYLES.get((sc.name, name)) == "iov_addr" and sized < 6:
+            found.append((-1, i, lib.LXB_COPY_IN, sized, SLOT, 16))     # process_vm's remote entries
         elif m and m.group("dir"):
             direction, target, array, n = m.group("dir"), m.group("target"), m.group("array"), m.group("n")
             out = direction in ("out", "inout")
@@ -272,21 +288,23 @@ def copies(sc) -> list:
             elif decode.STYLES.get((sc.name, name)) == "dirent_count":
                 found.append((2, i, lib.LXB_COPY_OUT, lib.LXB_COPY_LEN_RET, SLOT, 0))    # getdents64: its records
             elif target in decode.FAST_ARRAYS and array == "[]" and sized < 6:
-                # poll's fds: copied at its exit (on success), where each entry
-                # still has its fd and events and now its revents; and at entry
-                # when there is room (poll, not ppoll): the fds of a poll that fails
+                # poll's fds: copied at entry and again over it at its exit (on success),
+                # where each entry still has its fd and events and now its revents: a
+                # call that fails (interrupted) keeps the fds it was given
                 one = decode.FAST_ARRAYS[target][0]
-                found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, sized, SLOT, one))
-                if direction == "inout":
-                    found.append((4, i, lib.LXB_COPY_IN, sized, SLOT, one))
+                how = lib.LXB_COPY_REFRESH if direction == "inout" else lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN
+                found.append((2, i, how, sized, SLOT, one))
     found.sort(key=lambda f: f[0])
     if found and found[0][0] == -1:
-        found = found[:1]           # an iovec copy runs on into every slot
+        found = [f for f in found if f[0] == -1]    # an iovec or select copy runs on into the slots after it
     kept = found[: lib.LXB_TRACE_SLOTS]
     # an argument copied at entry and at exit: the entry's slot first, so that
-    # the last is the exit's (trace._Copies.first, trace_fmt.c slot_first)
+    # the last is the exit's (trace._Copies.first, trace_fmt.c slot_first);
+    # an iovec copy last, its room the slots from its own on
+    iovs = (lib.LXB_COPY_IOV_IN, lib.LXB_COPY_IOV_OUT)
     twice = {f[1] for f in kept if sum(g[1] == f[1] for g in kept) > 1}
-    kept.sort(key=lambda f: (f[1], f[2] != lib.LXB_COPY_IN) if f[1] in twice else (f[1], 0))
+    kept.sort(key=lambda f: (f[2] in iovs,) + ((f[1], f[2] != lib.LXB_COPY_IN) if f[1] in twice else (f[1], 0)))
+    kept = [f[:4] + (SLOT * (lib.LXB_TRACE_SLOTS - k),) + f[5:] if f[2] in iovs else f for k, f in enumerate(kept)]
     got = _SPECS[sc.nr] = [f[1:] for f in kept]
     return got
 
@@ -296,16 +314,33 @@ def copies(sc) -> list:
 class _Copies:
     """The tracer's copies of one call's arguments, as decode.args reads memory."""
 
-    __slots__ = ("by_addr", "first", "cut")
+    __slots__ = ("by_addr", "first", "cut", "slot0")
 
     def __init__(self, raw, slot_arg, slot_len, trunc, data):
         self.by_addr = {}
         self.first = {}         # an address copied twice (at entry, then at exit): the entry's
+        self.slot0 = None       # slot 0 when it holds argument 0's copy (select's, keyed by nfds)
         for i in range(3):
             a = slot_arg[i]
             if a < 6:
                 self.by_addr[raw[a]] = got = (data[i * SLOT: i * SLOT + slot_len[i]], bool(trunc >> i & 1))
                 self.first.setdefault(raw[a], got)
+                if i == 0 and a == 0:
+                    self.slot0 = got[0]
+
+    def read_select(self):
+        """A select/pselect6 copy (trace.c copy_select's packing), in slot 0 under nfds."""
+        if self.slot0 is None:
+            raise OSError(_errno.EFAULT, "not copied")
+        return self.slot0
+
+    def read_both(self, addr, n):
+        """A LXB_COPY_PAIR copy: (n bytes at entry, n bytes at exit or None)."""
+        try:
+            data = self.by_addr[addr][0]
+        except KeyError:
+            raise OSError(_errno.EFAULT, "not copied") from None
+        return data[:n], (data[n:2 * n] if len(data) >= 2 * n else None)
 
     def read_iov(self, addr):
         """An iovec copy (trace.c copy_iov's packing): (bytes, cut)."""

@@ -407,7 +407,7 @@ class _CSink:
         return self.path.read_text(), stats
 
 
-def _iov_copy(rng, addr, by_ret):
+def _iov_copy(rng, addr, by_ret, room):
     """A tracer's iovec copy (decode.iov_packed of a guest's array): (bytes, cut,
     the count argument); buffers of every size, NULL and unreadable ones, an
     array that ends in unreadable memory, more entries than are printed."""
@@ -432,10 +432,44 @@ def _iov_copy(rng, addr, by_ret):
             raise OSError(14, "unmapped")
     ret = rng.choice([0, 3, 40, 1000, -14])
     try:
-        data, cut = decode.iov_packed(Mem(), addr, count, ret if by_ret else None)
+        data, cut = decode.iov_packed(Mem(), addr, count, ret if by_ret else None, room)
     except OSError:
         data, cut = b"", False
     return data, cut, count, ret
+
+
+def _select_copy(rng, args, pselect):
+    """A tracer's select/pselect6 copy (decode.select_packed of a guest's
+    arguments) and the result it was taken by: sets of every size, NULL and
+    unreadable ones, nfds past what a copy holds, a timeout and a sigmask
+    readable or not; `args` gets the registers."""
+    from lxbrand.brand import decode
+    args[0] = rng.choice([0, 1, 5, 10, 64, 65, 1024, 2000, (1 << 64) - 1, 0x7FFFFFFF, 1 << 32 | 7])
+    mem = {}
+    for k in range(3):
+        args[1 + k] = rng.choice([0, 0x7f0000010000 + 0x1000 * k, 0x7f0000010000 + 0x1000 * k, 0xdead0000])
+        if args[1 + k] != 0xdead0000:
+            dense = rng.random() < 0.3      # many ready: strace's 1024-byte note runs out
+            mem[args[1 + k]] = (bytes(rng.choice([0, 0, 1, 0x28, 0xFF, 0x80]) for _ in range(256)),
+                                bytes(rng.choice([0xFF, 0xFF, 0x7F] if dense else [0] * 12 + [1, 0x20, 0x80])
+                                      for _ in range(256)))
+    args[4] = rng.choice([0, 0x7f0000020000, 0x7f0000020000, 0xdead0000])
+    mem[0x7f0000020000] = (struct.pack("<qq", rng.choice([0, 1, -1]), rng.choice([0, 500000000, 20000])),
+                           struct.pack("<qq", 0, rng.choice([0, 19997, 999999])))
+    args[5] = rng.choice([0, 0x7f0000030000, 0x7f0000030000, 0xdead0000]) if pselect else 0
+    mem[0x7f0000030000] = (struct.pack("<QQ", rng.choice([0, 0x7f0000040000, 0xdead0000]), rng.choice([8, 8, 4, 16])),) * 2
+    mem[0x7f0000040000] = (rng.choice([0, 1 << 9, (1 << 64) - 1 - (1 << 8)]).to_bytes(8, "little"),) * 2
+
+    class Mem:
+        def __init__(self, phase):
+            self.phase = phase
+
+        def read_bytes(self, a, n):
+            if a not in mem:
+                raise OSError(14, "unmapped")
+            return mem[a][self.phase][:n]
+    ret = rng.choice([0, 1, 2, 3, 200, 3000, -4, -514, -9])
+    return decode.select_packed(Mem(0), Mem(1), args, pselect, ret), ret
 
 
 def _record(sc, rng, trace_mod):
@@ -458,13 +492,30 @@ def _record(sc, rng, trace_mod):
             continue
         addr = 0x7f0000001000 + 0x1000 * arg
         args[arg] = addr
-        if how in (lib.LXB_COPY_IOV_IN, lib.LXB_COPY_IOV_OUT):      # writev's, readv's: packed over every slot
-            data, cut, args[lenarg], iov_ret = _iov_copy(rng, addr, how == lib.LXB_COPY_IOV_OUT)
+        if how == lib.LXB_COPY_SELECT:       # select's, pselect6's: packed over every slot, under nfds
+            data, iov_ret = _select_copy(rng, args, lenarg < 6)
             slots = [data[k * SLOT:(k + 1) * SLOT] for k in range(3)]
-            slot_arg = [arg, 255 if len(data) <= SLOT else 254, 255 if len(data) <= 2 * SLOT else 254]
-            slot_len, trunc = [len(data), 0, 0], int(cut)
+            slot_arg = [0, 255 if len(data) <= SLOT else 254, 255 if len(data) <= 2 * SLOT else 254]
+            slot_len, trunc = [len(data), 0, 0], 0
             if rng.random() < 0.05:     # a copy shorter than its header says
-                slot_len[0] = max(0, len(data) - rng.randrange(1, 20))
+                slot_len[0] = max(0, len(data) - rng.randrange(1, 70))
+            break
+        if how in (lib.LXB_COPY_PAIR, lib.LXB_COPY_OUT_RESTART):    # ppoll's timeout (and left), nanosleep's rem,
+            data = struct.pack("<qq", rng.choice([0, 1, -1]), rng.choice([0, 999999, 10**9 + 5]))[:size]  # sendfile's
+            if how == lib.LXB_COPY_PAIR and rng.random() < 0.6:
+                data += struct.pack("<qq", 0, rng.choice([0, 999998]))[:size]
+            data = data[:rng.choice([len(data)] * 8 + [5])]
+            slots[i], slot_arg[i], slot_len[i] = data, arg, len(data)
+            continue
+        if how in (lib.LXB_COPY_IOV_IN, lib.LXB_COPY_IOV_OUT):      # writev's, readv's: packed over the slots left
+            data, cut, args[lenarg], iov_ret = _iov_copy(rng, addr, how == lib.LXB_COPY_IOV_OUT, size)
+            for k in range(i, 3):
+                slots[k] = data[(k - i) * SLOT:(k - i + 1) * SLOT]
+                slot_arg[k] = arg if k == i else 254 if len(data) > (k - i) * SLOT else 255
+            slot_len[i] = len(data)
+            trunc |= int(cut) << i
+            if rng.random() < 0.05:     # a copy shorter than its header says
+                slot_len[i] = max(0, len(data) - rng.randrange(1, 20))
             break
         if how == lib.LXB_COPY_STR:
             data = rng.choice([t.encode() for t in texts] + [b"\xff\xfe/\xc3(\xed\xa0\x80\xf0\x9f\x98", b"y" * SLOT])
@@ -473,6 +524,14 @@ def _record(sc, rng, trace_mod):
             items = rng.sample([t.encode() for t in texts] + [b"\x80\x01"], rng.randint(0, 4))
             data = b"".join(x + b"\0" for x in items)
             cut = rng.random() < 0.3
+        elif lenmul == 16:                # process_vm's remote iovec[]: count in args[lenarg]
+            count = rng.choice([0, 1, 2, 5, 16, 17, 40])
+            args[lenarg] = count
+            data = b"".join(rng.choice([0, 0x7f0000100000, 0xdead0000]).to_bytes(8, "little")
+                            + rng.choice([0, 5, 1 << 40]).to_bytes(8, "little")
+                            for _ in range(min(count, 16) - rng.choice([0, 0, 1])))
+            data = data[:len(data) - rng.choice([0] * 9 + [3])]
+            cut = False
         elif lenmul:                      # an array (pollfd[]): count in args[lenarg]
             count = rng.choice([0, 1, 2, 5, 40])
             args[lenarg] = count
@@ -574,9 +633,10 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
     n = 0
     for sc in TABLE:
         # more of the calls with structures printed field by field (sigset, sigaction, rlimit, pollfd, wait status)
-        rich = any(c[3] in (4, 8, 16, 32, 48, 88, 108, 144) or c[4] for c in trace.copies(sc))
+        rich = any(c[3] in (4, 8, 16, 32, 48, 88, 108, 144) or c[4] or c[1] == lib.LXB_COPY_SELECT
+                   for c in trace.copies(sc))
         waits = any(c[3] == 4 and c[1] == 3 for c in trace.copies(sc))    # a wait status: more of its forms
-        iov = any(c[1] in (lib.LXB_COPY_IOV_IN, lib.LXB_COPY_IOV_OUT) for c in trace.copies(sc))
+        iov = any(c[1] in (lib.LXB_COPY_IOV_IN, lib.LXB_COPY_IOV_OUT, lib.LXB_COPY_SELECT) for c in trace.copies(sc))
         r = random.Random(f"iov {sc.name}") if iov else rng       # iovec calls: a sequence of their own
         for _ in range(150 if iov else 120 if waits or sc.name in ("prctl", "ioctl") else 60 if rich else 12):
             raw = _record(sc, r, trace)
@@ -634,7 +694,13 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
                      "iov_len=1099511627776}", "}, ...], ", ", ... /* 0x", "readv(", "}], 2) = -1 EFAULT", "[], 0",
                      "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=42, si_uid=1000, si_status=3, si_utime=7",
                      "si_status=SIGKILL, si_utime=0, si_stime=0} ---", "--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, "
-                     "si_addr=0x10} ---", "--- SIGALRM {si_signo=SIGALRM, si_code=SI_TIMER, si_timerid=", "--- 0 {}", " => "):
+                     "si_addr=0x10} ---", "--- SIGALRM {si_signo=SIGALRM, si_code=SI_TIMER, si_timerid=", "--- 0 {}", " => ",
+                     "select(10, [", " ...], ", ") = 2 (in [", ", out [", ", except [", ", left {tv_sec=",
+                     ", tv_usec=", "(left 0xdead0000)", "{sigmask=[USR1], sigsetsize=8}", "{sigmask=~[KILL], sigsetsize=8}",
+                     "{sigmask=0xdead0000, sigsetsize=8}", "sigsetsize=4}", "ppoll(", "], left {tv_sec=0, tv_nsec=999998})",
+                     "nanosleep({tv_sec=", "}, {tv_sec=", "process_vm_readv(", "process_vm_writev(",
+                     "[{iov_base=0x7f0000100000, iov_len=5}", "iov_len=1099511627776}, ...], ",
+                     "sendfile(", "] => [", "splice("):
             assert seen in want, seen
 
 

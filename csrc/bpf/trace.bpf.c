@@ -64,6 +64,11 @@ char LICENSE[] SEC("license") = "GPL";
 #define COPY_IOV_OUT 6
 #define COPY_LEN_RET 7
 #define COPY_INT_INOUT 8
+#define COPY_SELECT 11
+#define COPY_PAIR 12
+#define COPY_OUT_RESTART 13
+#define COPY_REFRESH 14
+#define SELECT_HEAD 64           /* LXB_SELECT_HEAD */
 #define IOV_MAX 32
 #define IOV_SHOW 32
 #define IOV_ROOM (BT_SLOTS * BT_SLOT)
@@ -347,6 +352,28 @@ __noinline int copy_one(struct bt_task *t, __u64 i, __u64 cp, __u64 at_exit)
                 n = 4;
             }
         }
+    } else if (how == COPY_PAIR) {   /* trace.c copy_arg's: at entry, and after it at exit on success */
+        if (size > BT_SLOT / 2)
+            return 0;
+        if (!at_exit) {
+            if (bpf_probe_read_user(dst, size, (const void *)addr) != 0)
+                return 0;        /* not taken again at the exit: that would be the value after */
+            n = size;
+        } else {
+            if (r->ret < 0 || r->slot_arg[i] != arg || r->slot_len[i] != size ||
+                bpf_probe_read_user(dst + size, size, (const void *)addr) != 0)
+                return 0;
+            n = 2 * size;
+        }
+    } else if (how == COPY_OUT_RESTART) {   /* at the exit of a call a signal interrupted */
+        __s64 ret = r->ret;
+        if (!at_exit || !(ret == -512 || ret == -513 || ret == -514 || ret == -516) || size == 0)
+            return 0;
+        if (size > BT_SLOT)
+            size = BT_SLOT;
+        if (bpf_probe_read_user(dst, size, (const void *)addr) != 0)
+            return 0;
+        n = size;
     } else if (how == COPY_STR && !at_exit) {
         n = read_str(dst, BT_SLOT, addr, &cut);
         if (cut < 0) {
@@ -392,10 +419,10 @@ __noinline int copy_one(struct bt_task *t, __u64 i, __u64 cp, __u64 at_exit)
             cut = 1;
         if (n > BT_SLOT)
             n = BT_SLOT;
-    } else if ((how == COPY_IN && !at_exit) || (how == COPY_OUT && at_exit)) {
+    } else if ((how == COPY_IN && !at_exit) || (how == COPY_OUT && at_exit) || how == COPY_REFRESH) {
         __u64 want = size;
-        if (how == COPY_OUT && r->ret < 0)
-            return 0;
+        if ((how == COPY_OUT || how == COPY_REFRESH) && at_exit && r->ret < 0)
+            return 0;        /* a failed call's: the entry's stays (REFRESH) */
         if (lenarg < 6) {
             __u64 len = r->args[lenarg];
             if (lenmul)
@@ -415,7 +442,7 @@ __noinline int copy_one(struct bt_task *t, __u64 i, __u64 cp, __u64 at_exit)
         if (want == 0)
             return 0;
         if (bpf_probe_read_user(dst, (__u32)want, (const void *)addr) != 0)
-            return how == COPY_IN;
+            return !at_exit && (how == COPY_IN || how == COPY_REFRESH);
         n = (__u32)want;
     } else {
         return 0;
@@ -433,14 +460,14 @@ __noinline int copy_one(struct bt_task *t, __u64 i, __u64 cp, __u64 at_exit)
    IOV_SHOW.  Returns 0 (stored), 1 (no room: the array is cut), 2 (the
    entry could not be read).  A function of its own, verified once for any
    k: the loop that calls it stays a few instructions a pass */
-__noinline int copy_iov_one(struct bt_task *t, __u64 k, __u64 addr)
+__noinline int copy_iov_one(struct bt_task *t, __u64 k, __u64 addr, __u64 hdr)
 {
     volatile __u64 *left;
     volatile __u16 *at;
     __u64 e[2], o, d, l;
     char *base;
 
-    if (!t)
+    if (!t || hdr > IOV_ROOM - 8)
         return 2;
     base = (char *)t->rec.slot;
     at = (volatile __u16 *)&t->rec.slot_len[0];
@@ -461,7 +488,7 @@ __noinline int copy_iov_one(struct bt_task *t, __u64 k, __u64 addr)
     *(__u64 *)(base + o + 8) = e[1];
     /* a NULL base's read fails too: decoded as NULL whatever its bit */
     if (bpf_probe_read_user(base + o + 16, (__u32)d, (const void *)e[0]) != 0)
-        *(__u32 *)(base + 4) |= 1u << (k & 31);
+        *(__u32 *)(base + hdr + 4) |= 1u << (k & 31);
     *at = (__u16)(o + 16 + d);
     return 0;
 }
@@ -472,16 +499,17 @@ __noinline int copy_iov_one(struct bt_task *t, __u64 k, __u64 addr)
    verifier cannot place, and its last 8 bytes hold the bytes left of the
    total).  A failed buffer or array read at entry returns 1 (taken again
    at the exit, as copy_one's) */
-__noinline int copy_iov(struct bt_task *t, __u64 cp, __u64 at_exit)
+__noinline int copy_iov(struct bt_task *t, __u64 cp, __u64 at_exit, __u64 i)
 {
     __u32 arg = cp & 0xff, how = (cp >> 8) & 0xff, lenarg = (cp >> 16) & 0xff;
     __u32 k, n = 0;
-    __u64 addr, cnt, off;
+    __u64 addr, cnt, off, hdr;
     struct bt_rec *r;
     char *base;
     int cut = 0, fault = 0, rc;
+    __u16 saved;
 
-    if (!t || arg >= 6 || lenarg >= 6)
+    if (!t || arg >= 6 || lenarg >= 6 || i >= BT_SLOTS)
         return 0;
     if (!((how == COPY_IOV_IN && !at_exit) || (how == COPY_IOV_OUT && at_exit)))
         return 0;
@@ -491,13 +519,15 @@ __noinline int copy_iov(struct bt_task *t, __u64 cp, __u64 at_exit)
     if (addr == 0)
         return 0;
     base = (char *)r->slot;
-    r->slot_len[0] = 8;
+    hdr = i * BT_SLOT;           /* the packing's start: slot i (its end: the last slot's) */
+    saved = r->slot_len[0];      /* slot 0's own copy's when it starts later (process_vm's remote array) */
+    r->slot_len[0] = (__u16)(hdr + 8);   /* copy_iov_one's position, from slot 0 */
     *(volatile __u64 *)(t->spill + BT_SPILL - 8) = how == COPY_IOV_IN ? ~0ull : r->ret < 0 ? 0 : (__u64)r->ret;
-    *(__u32 *)(base + 4) = 0;
+    *(__u32 *)(base + hdr + 4) = 0;
     for (k = 0; k < IOV_MAX; k++) {
         if (k >= cnt)
             break;
-        rc = copy_iov_one(t, k, addr);
+        rc = copy_iov_one(t, k, addr, hdr);
         if (rc) {
             cut = rc == 1;
             fault = rc == 2;
@@ -505,20 +535,92 @@ __noinline int copy_iov(struct bt_task *t, __u64 cp, __u64 at_exit)
         }
         n = k + 1;
     }
-    if (n == 0) {
-        r->slot_len[0] = 0;
+    off = r->slot_len[0] - hdr;
+    r->slot_len[0] = i ? saved : 0;
+    if (n == 0)
         return how == COPY_IOV_IN && fault;
-    }
-    *(__u32 *)base = n;
-    off = r->slot_len[0];
-    r->slot_arg[0] = (__u8)arg;
+    *(__u32 *)(base + hdr) = n;
+    r->slot_arg[i] = (__u8)arg;
+    r->slot_len[i] = (__u16)off;
     if (cut)
-        r->slot_trunc |= 1;
-    if (off > BT_SLOT)
+        r->slot_trunc |= (__u8)(1u << i);
+    if (i < 1 && off > BT_SLOT)
         r->slot_arg[1] = SLOT_MORE;
-    if (off > 2 * BT_SLOT)
+    if (i < 2 && off > (2 - i) * BT_SLOT)
         r->slot_arg[2] = SLOT_MORE;
-    return how == COPY_IOV_IN && (fault || *(__u32 *)(base + 4));
+    return how == COPY_IOV_IN && (fault || *(__u32 *)(base + hdr + 4));
+}
+
+/* a part of copy_select's packing: size bytes at addr to the record's
+   slot area at off (its spill covers the verifier's view of off + size).
+   Returns 1 when read */
+__noinline int copy_select_part(struct bt_task *t, __u64 off, __u64 size, __u64 addr)
+{
+    if (!t || off > BT_SLOTS * BT_SLOT || size == 0 || size > BT_SLOT)
+        return 0;
+    return bpf_probe_read_user((char *)t->rec.slot + off, (__u32)size, (const void *)addr) == 0;
+}
+
+/* COPY_SELECT: trace.c copy_select's packing of select's and pselect6's
+   arguments (decode.select_packed): at entry the header, timeout, argpack
+   and sigset and the sets given; at an exit that returned > 0 the sets and
+   the timeout again.  Nothing is taken again at the exit */
+__noinline int copy_select(struct bt_task *t, __u64 cp, __u64 at_exit)
+{
+    __u32 lenarg = (cp >> 16) & 0xff, flags = 0;
+    __u64 per, fdsize, n, j = 0, k, phase = at_exit ? 1 : 0, len;
+    __s64 nfds;
+    struct bt_rec *r;
+    char *base;
+
+    if (!t)
+        return 0;
+    r = &t->rec;
+    if (at_exit && (r->ret <= 0 || r->slot_arg[0] != 0))
+        return 0;
+    nfds = (__s32)r->args[0];
+    if (nfds < 0)
+        nfds = 0;
+    if (nfds > (1 << 20))
+        nfds = 1 << 20;
+    fdsize = (((__u64)nfds + 7) / 8 + 7) & ~7ull;
+    n = (r->args[1] != 0) + (r->args[2] != 0) + (r->args[3] != 0);
+    per = n == 1 ? 256 : n == 2 ? 176 : n == 3 ? 112 : 0;   /* decode.SELECT_PER */
+    if (fdsize < per)
+        per = fdsize;
+    base = (char *)r->slot;
+    if (at_exit)
+        flags = *(__u32 *)base | (1u << 10);
+    else
+        __builtin_memset(base, 0, SELECT_HEAD);
+    for (k = 0; k < 3; k++) {
+        __u64 addr = r->args[1 + k];
+        if (!addr)
+            continue;
+        if (copy_select_part(t, SELECT_HEAD + (phase * n + j) * per, per, addr))
+            flags |= 1u << (3 * phase + k);
+        j++;
+    }
+    if (r->args[4] && copy_select_part(t, 8 + 16 * phase, 16, r->args[4]))
+        flags |= phase ? 1u << 7 : 1u << 6;
+    if (!at_exit && lenarg < 6 && r->args[lenarg] && copy_select_part(t, 40, 16, r->args[lenarg])) {
+        __u64 p = *(__u64 *)(base + 40), sz = *(__u64 *)(base + 48);
+        flags |= 1u << 8;
+        if (p && sz == 8 && copy_select_part(t, 56, 8, p))
+            flags |= 1u << 9;
+    }
+    *(__u32 *)base = flags;
+    *(__u32 *)(base + 4) = (__u32)per;
+    if (at_exit)
+        return 0;
+    len = SELECT_HEAD + 2 * n * per;
+    r->slot_arg[0] = 0;
+    r->slot_len[0] = (__u16)len;
+    if (len > BT_SLOT)
+        r->slot_arg[1] = SLOT_MORE;
+    if (len > 2 * BT_SLOT)
+        r->slot_arg[2] = SLOT_MORE;
+    return 0;
 }
 
 /* the copies of spec s.  At entry (at_exit 0): every slot.  At the exit:
@@ -541,14 +643,20 @@ static __always_inline __u32 copy_all(struct bt_task *t, const struct bt_spec *s
                 t->rec.slot_len[i] = 0;
                 t->rec.slot_trunc &= (__u8)~(1u << i);
                 exit_copy = 0;
-            } else if (c->how != COPY_OUT && c->how != COPY_IOV_OUT && c->how != COPY_INT_INOUT) {
+            } else if (c->how != COPY_OUT && c->how != COPY_IOV_OUT && c->how != COPY_INT_INOUT &&
+                       c->how != COPY_SELECT && c->how != COPY_PAIR && c->how != COPY_REFRESH) {
                 continue;
             }
         }
-        if (c->how == COPY_IOV_IN || c->how == COPY_IOV_OUT) {
-            if (i == 0 && copy_iov(t, *(const __u64 *)c, exit_copy))
-                failed |= 1u << i;
+        if (c->how == COPY_SELECT) {
+            if (i == 0)
+                copy_select(t, *(const __u64 *)c, exit_copy);
             break;               /* the only copy of its call: its bytes run on into slots 1 and 2 */
+        }
+        if (c->how == COPY_IOV_IN || c->how == COPY_IOV_OUT) {
+            if (copy_iov(t, *(const __u64 *)c, exit_copy, i))
+                failed |= 1u << i;
+            break;               /* its call's last copy: its bytes run on into the slots after it */
         }
         if (copy_one(t, i, *(const __u64 *)c, exit_copy))
             failed |= 1u << i;
@@ -730,9 +838,15 @@ int bt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
         if (killed_now())
             return 0;            /* = ?, at sched_process_exit */
         if (restarting(ret)) {
+            const struct bt_spec *rs = spec_of(t->rec.nr);
+            __u32 i;
             t->rec.ret = ret;
             t->rec.t_exit = bpf_ktime_get_ns();
             t->state = BT_RESTART;
+            /* what a call writes when a signal interrupts it (nanosleep's rem) */
+            for (i = 0; rs && i < BT_SLOTS && i < rs->ncopy; i++)
+                if (rs->copy[i].how == COPY_OUT_RESTART)
+                    copy_one(t, i, *(const __u64 *)&rs->copy[i], 1);
             return 0;
         }
         f = t;

@@ -683,11 +683,34 @@ STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wst
           # result, at exit (readv; a failed one: their addresses)
           ("writev", "iov"): "iov_in", ("pwritev", "iov"): "iov_in", ("pwritev2", "iov"): "iov_in",
           ("vmsplice", "iov"): "iov_in",
-          ("readv", "iov"): "iov_out", ("preadv", "iov"): "iov_out", ("preadv2", "iov"): "iov_out"}
+          ("readv", "iov"): "iov_out", ("preadv", "iov"): "iov_out", ("preadv2", "iov"): "iov_out",
+          # strace's decode_select: the sets (nfds bits) and the timeout at entry, what is ready and
+          # left after (result_note), pselect6's {sigmask=[USR1], sigsetsize=8}: one packed copy
+          ("select", "readfds"): "fdset", ("select", "writefds"): "fdset", ("select", "exceptfds"): "fdset",
+          ("select", "timeout"): "select_timeout",
+          ("pselect6", "readfds"): "fdset", ("pselect6", "writefds"): "fdset", ("pselect6", "exceptfds"): "fdset",
+          ("pselect6", "timeout"): "select_timeout", ("pselect6", "sigmask"): "sigset_argpack",
+          # ppoll: the timeout at entry, left {...} after it (result_note); its sigmask only when
+          # sigsetsize is 8 (strace's print_sigset_addr_len), else the address
+          ("ppoll", "tmo_p"): "timeout_left", ("ppoll", "sigmask"): "sigset_sized",
+          # what is left of a sleep: only when a signal interrupted it (strace's nanosleep), and for
+          # clock_nanosleep only without TIMER_ABSTIME; else the address
+          ("nanosleep", "rem"): "erestart", ("clock_nanosleep", "remain"): "erestart_abs",
+          # process_vm_readv/writev: the local array as readv's/writev's, the remote one's entries
+          # alone (strace's IOV_DECODE_ADDR: [{iov_base=0x7f..., iov_len=11}])
+          ("process_vm_readv", "local_iov"): "iov_out", ("process_vm_writev", "local_iov"): "iov_in",
+          ("process_vm_readv", "remote_iov"): "iov_addr", ("process_vm_writev", "remote_iov"): "iov_addr",
+          # a file offset the call reads and moves: sendfile's [0] => [3] (after a call that moved
+          # data), splice's and copy_file_range's as given ([1]: strace decodes them at entry)
+          ("sendfile", "offset"): "off_change", ("splice", "off_in"): "off_in", ("splice", "off_out"): "off_in",
+          ("copy_file_range", "off_in"): "off_in", ("copy_file_range", "off_out"): "off_in"}
 EPOLL_CTL_DEL = 2       # epoll_ctl_event: strace prints the event's address for EPOLL_CTL_DEL
 # (env_count: an environment strace counts, 0x7ffd... /* 4 vars */, when the tracer copied all of it)
 STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count": 5, "epoll_ctl_event": 6,
-               "dirent_count": 7, "iov_in": 8, "iov_out": 9}   # trace_fmt.c: tg_param.special
+               "dirent_count": 7, "iov_in": 8, "iov_out": 9,     # 10-11: msghdr (another branch)
+               "fdset": 12, "select_timeout": 13, "sigset_argpack": 14, "timeout_left": 15, "sigset_sized": 16,
+               "erestart": 17, "erestart_abs": 18, "iov_addr": 19, "off_change": 20,
+               "off_in": 21}   # trace_fmt.c: tg_param.special
 SHOW = 32               # bytes and string characters printed before "..."
 ARRAY_LIMIT = 32        # argv entries read
 IOV_MAX = 32            # iovec entries printed before "..." (csrc/lxbrand.h LXB_IOV_MAX)
@@ -929,6 +952,22 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
                         v = _read(lambda: mem.read_bytes(addr, min(n, SHOW + 1)), addr)
                         if style == "hex" and isinstance(v, bytes):
                             v = HexBytes(v)
+            elif structs and style in ("fdset", "select_timeout", "sigset_argpack"):
+                v = _select_arg(mem, addr, raw, i, style, sc.name == "pselect6", done, ret)
+            elif structs and style == "timeout_left":
+                v = _read(lambda: _timeout_left(mem, addr, done, ret), addr)
+            elif structs and style == "sigset_sized":
+                if i + 1 < len(raw) and raw[i + 1] == 8:     # sigsetsize (strace: else the address)
+                    v = _struct(mem, addr, target)
+            elif structs and style in ("erestart", "erestart_abs"):
+                # strace's nanosleep: rem only when a signal interrupted the sleep (-ERESTART*)
+                if (done and ret is not None and -ret in RESTART_MSGS
+                        and not (style == "erestart_abs" and raw[1] & TIMER_ABSTIME)):
+                    v = _struct(mem, addr, target)
+            elif structs and style in ("off_change", "off_in"):
+                v = _read(lambda: _offset(mem, addr, style, done, ret), addr)
+            elif structs and target == "iovec" and array == "[]" and style == "iov_addr":
+                v = _iov_addrs(mem, addr, raw, sizes.get(i, 6))
             elif structs and target == "iovec" and array == "[]" and style in ("iov_in", "iov_out"):
                 v = _iov_arg(mem, addr, raw, sizes.get(i, 6), style, done, ret)
             elif target == "str" and array == "[]":
@@ -978,14 +1017,15 @@ class Iovec(list):
         return "[" + ", ".join(out) + "]"
 
 
-def iov_packed(mem, addr: int, count: int, left: Optional[int]) -> tuple[bytes, bool]:
+def iov_packed(mem, addr: int, count: int, left: Optional[int], room: int = IOV_ROOM) -> tuple[bytes, bool]:
     """The tracer's packing of an iovec array (csrc/trace.c copy_iov), read
     through mem.read_bytes: (bytes, cut).  left: the bytes the buffers hold
-    in all (readv's result), None for no limit (writev)."""
+    in all (readv's result), None for no limit (writev); room: the bytes of
+    the slots it has (process_vm_readv's: two)."""
     body, bad, n, cut = bytearray(), 0, 0, False
     left = (1 << 64) - 1 if left is None else max(left, 0)
     for k in range(min(count, IOV_MAX)):
-        if 8 + len(body) + 16 > IOV_ROOM:
+        if 8 + len(body) + 16 > room:
             cut = True
             break
         try:
@@ -995,7 +1035,7 @@ def iov_packed(mem, addr: int, count: int, left: Optional[int]) -> tuple[bytes, 
         d = min(length, left)
         left -= d
         d = min(d, SHOW)
-        if 8 + len(body) + 16 + d > IOV_ROOM:
+        if 8 + len(body) + 16 + d > room:
             cut = True
             break
         data = bytes(d)
@@ -1058,6 +1098,236 @@ def _iov_arg(mem, addr: "Addr", raw, j: int, style: str, done: bool, ret: Option
         return iovecs(data, cut, addr, count, left)
     except (OSError, _st.error):
         return addr
+
+
+# --- select, pselect6 (strace's decode_select), ppoll's and the sleeps' timeouts -----------
+
+TIMER_ABSTIME = 1
+SELECT_HEAD = 64        # csrc/lxbrand.h LXB_SELECT_HEAD: the packing's header (select_packed)
+# bytes of each fd_set a tracer's copy holds, by the number of sets given (1024 fds in one, 896 in three)
+SELECT_PER = (0, 256, 176, 112)
+SEL_TV_IN, SEL_TV_OUT, SEL_PACK, SEL_SIGSET, SEL_EXIT = 1 << 6, 1 << 7, 1 << 8, 1 << 9, 1 << 10
+_SET_WORDS = ("in", "out", "except")
+
+
+def select_nfds(raw0: int) -> int:
+    """strace's nfds: the register as an int, negative as 0, at most 1024*1024."""
+    return min(max(_int(raw0, 32, True), 0), 1 << 20)
+
+
+def select_packed(entry, after, raw, pselect: bool, ret: Optional[int]) -> bytes:
+    """The tracer's copy of a select/pselect6 call (csrc/trace.c copy_select),
+    read through entry.read_bytes at the call's entry and, when it returned
+    > 0, through after.read_bytes at its exit:
+        u32 flags (bit k: set k read at entry; 3 + k: at exit; SEL_*), u32 per;
+        the timeout at entry (8), at exit (24), pselect6's argpack (40) and
+        its sigset (56, 8 bytes when sigsetsize is 8); from SELECT_HEAD the
+        sets given, `per` bytes each (strace's fdsize, at most SELECT_PER),
+        those at entry, then those at exit."""
+    nfds = select_nfds(raw[0])
+    fdsize = ((nfds + 7) // 8 + 7) & ~7
+    sets = [k for k in range(3) if raw[1 + k]]
+    per = min(fdsize, SELECT_PER[len(sets)])
+    buf = bytearray(SELECT_HEAD + 2 * len(sets) * per)
+    flags = 0
+    phases = [(0, entry)] + ([(1, after)] if ret is not None and ret > 0 else [])
+    for phase, mem in phases:
+        if phase:
+            flags |= SEL_EXIT
+        for j, k in enumerate(sets):
+            if not per:
+                break
+            try:
+                at = SELECT_HEAD + (phase * len(sets) + j) * per
+                buf[at:at + per] = _exactly(mem.read_bytes(raw[1 + k], per), per)[:per]
+                flags |= 1 << (3 * phase + k)
+            except OSError:
+                pass
+        if raw[4]:
+            try:
+                buf[8 + 16 * phase:24 + 16 * phase] = _exactly(mem.read_bytes(raw[4], 16), 16)[:16]
+                flags |= SEL_TV_OUT if phase else SEL_TV_IN
+            except OSError:
+                pass
+    if pselect and raw[5]:
+        try:
+            buf[40:56] = _exactly(entry.read_bytes(raw[5], 16), 16)[:16]
+            flags |= SEL_PACK
+            ptr, size = _st.unpack_from("<QQ", buf, 40)
+            if ptr and size == 8:
+                buf[56:64] = _exactly(entry.read_bytes(ptr, 8), 8)[:8]
+                flags |= SEL_SIGSET
+        except OSError:
+            pass
+    _st.pack_into("<II", buf, 0, flags, per)
+    return bytes(buf)
+
+
+class FdSet(dict):
+    """An fd_set as strace prints it: [3 5] (the fds below nfds set at entry;
+    " ..." last where the tracer's copy ends before nfds).  JSON gets
+    {"fds": [3, 5], "ready": [5]}: "ready", the fds set after a call that
+    returned > 0, only when known."""
+
+    def __str__(self) -> str:
+        return "[" + " ".join("..." if f is ... else str(f) for f in self["fds"]) + "]"
+
+
+class TimeoutArg(Name):
+    """A timeout as given at entry ({tv_sec=1, tv_nsec=0}); `left`: its text
+    after the call (strace's "left {...}"), None when not copied then."""
+
+    left: Optional[str] = None
+    addr: int = 0
+
+
+def _timepair(data: bytes, sub: str) -> str:
+    sec, frac = _S_TIMESPEC.unpack_from(data)
+    return f"{{tv_sec={sec}, {sub}={frac}}}"
+
+
+def _fd_bits(data: bytes, limit: int) -> list:
+    return [b for b in range(limit) if data[b >> 3] >> (b & 7) & 1]
+
+
+def _select_arg(mem, addr: Addr, raw, i: int, style: str, pselect: bool, done: bool, ret: Optional[int]):
+    """A select/pselect6 argument from the call's packed copy (select_packed):
+    an FdSet, the timeout (a TimeoutArg), pselect6's {sigmask=[...],
+    sigsetsize=8}; else its address."""
+    reader = getattr(mem, "read_select", None)          # a tracer's copy
+    try:
+        data = reader() if reader else select_packed(mem, None, raw, pselect, None)
+        flags, per = _st.unpack_from("<II", data)
+    except (OSError, _st.error):
+        return addr
+    sets = [k for k in range(3) if raw[1 + k]]
+    if len(data) < SELECT_HEAD + 2 * len(sets) * per:
+        return addr                                     # a copy shorter than its header says
+    nfds = select_nfds(raw[0])
+    if style == "fdset":
+        k = i - 1
+        if not nfds or not flags >> k & 1:
+            return addr
+        limit = min(nfds, per * 8)
+        at = SELECT_HEAD + sets.index(k) * per
+        out = FdSet(fds=_fd_bits(data[at:at + per], limit) + ([...] if per * 8 < nfds else []))
+        if flags & SEL_EXIT and flags >> (3 + k) & 1:
+            at += len(sets) * per
+            out["ready"] = _fd_bits(data[at:at + per], limit)
+        return out
+    if style == "select_timeout":
+        if not flags & SEL_TV_IN:
+            return addr
+        sub = "tv_nsec" if pselect else "tv_usec"
+        v = TimeoutArg(_timepair(data[8:24], sub))
+        v.addr = addr
+        if flags & SEL_EXIT and flags & SEL_TV_OUT:
+            v.left = _timepair(data[24:40], sub)
+        return v
+    if not flags & SEL_PACK:                            # sigset_argpack
+        return addr
+    ptr, size = _st.unpack_from("<QQ", data, 40)
+    mask = sigset(int.from_bytes(data[56:64], "little")) if size == 8 and ptr and flags & SEL_SIGSET else Addr(ptr)
+    return {"sigmask": mask, "sigsetsize": size}
+
+
+def _timeout_left(mem, addr: Addr, done: bool, ret: Optional[int]) -> TimeoutArg:
+    """ppoll's timeout: at entry, and what was left of it after (a LXB_COPY_PAIR copy)."""
+    both = getattr(mem, "read_both", None)
+    first, last = both(addr, 16) if both else (mem.read_bytes(addr, 16), None)
+    v = TimeoutArg(_timepair(_exactly(first, 16), "tv_nsec"))
+    v.addr = addr
+    if last is not None and len(last) >= 16:
+        v.left = _timepair(last, "tv_nsec")
+    return v
+
+
+def _left_text(v) -> str:
+    """strace's sprint_timespec of a timeout after the call: its value, else its address."""
+    return v.left if isinstance(v, TimeoutArg) and v.left is not None else str(Addr(getattr(v, "addr", v)))
+
+
+def _select_note(values: dict, ret: int) -> str:
+    """strace's decode_select at exit: (in [3], out [4], left {...}), with its
+    1024-byte buffer's limits; an fd_set's ready fds counted down from the result."""
+    out, sep, ready = "", "", ret
+    for k, name in enumerate(("readfds", "writefds", "exceptfds")):
+        if ready <= 0:
+            break
+        v = values.get(name)
+        if not isinstance(v, FdSet) or "ready" not in v:
+            continue
+        first = True
+        for j in v["ready"]:
+            if len(out) < 1024 - 25:
+                if first:
+                    out += f"{sep}{_SET_WORDS[k]} [{j}"
+                    first, sep = False, ", "
+                else:
+                    out += f" {j}"
+            ready -= 1
+            if ready == 0:
+                break
+        if out:
+            out += "]"
+    t = values.get("timeout")
+    if t:
+        left = _left_text(t)
+        if len(out) + 6 + len(sep) + len(left) < 1024:
+            out += f"{sep}left {left}"
+    return f" ({out})"
+
+
+class OffChange(int):
+    """[0] => [3]: a file offset a call moved (sendfile's; the number after, in JSON)."""
+
+    def __new__(cls, value: int, before: int):
+        self = super().__new__(cls, value)
+        self.before = before
+        return self
+
+    def __str__(self) -> str:
+        return f"[{self.before}] => [{int(self)}]"
+
+    __repr__ = __str__
+
+
+def _offset(mem, addr, style: str, done: bool, ret: Optional[int]):
+    """A loff_t the call reads (and sendfile moves), as strace's printnum_int64:
+    [1] (splice, copy_file_range: signed, at entry), sendfile's [0] => [3] after
+    a call that moved data (unsigned), else as given."""
+    both = getattr(mem, "read_both", None)
+    first, last = both(addr, 8) if both else (mem.read_bytes(addr, 8), None)
+    if style == "off_in":
+        return IntRef(_st.unpack("<q", _exactly(first, 8)[:8])[0])
+    before = _st.unpack("<Q", _exactly(first, 8)[:8])[0]
+    if done and ret is not None and ret > 0 and last is not None and len(last) >= 8:
+        return OffChange(_st.unpack("<Q", last[:8])[0], before)
+    return IntRef(before)
+
+
+IOV_ADDRS = 16          # entries of an array printed by address alone a tracer copies (one slot)
+
+
+def _iov_addrs(mem, addr: "Addr", raw, j: int):
+    """An iovec[] strace prints by address (process_vm_readv's remote array):
+    {iov_base=0x7f..., iov_len=11} each, "..." past what was copied; [] for none."""
+    if j >= len(raw):
+        return addr
+    count = raw[j] & (1 << 64) - 1
+    if count * 16 >= 1 << 64 or addr + count * 16 >= 1 << 64:
+        return addr
+    out = Iovec()
+    if count:
+        data = _read(lambda: mem.read_bytes(addr, min(count, IOV_ADDRS) * 16), addr)
+        if not isinstance(data, bytes) or len(data) < 16:
+            return addr
+        for k in range(min(count, len(data) // 16)):
+            base, length = _st.unpack_from("<QQ", data, 16 * k)
+            out.append({"iov_base": Addr(base), "iov_len": length, "_more": False})
+        if count > len(out):
+            out.append(...)
+    return out
 
 
 def _exactly(data: bytes, n: int) -> bytes:
@@ -1163,7 +1433,7 @@ def show(value) -> str:
         return '"' + _escape(value.encode(errors="surrogateescape")) + '"'
     if isinstance(value, (str, bytes)):
         return _quote(value)
-    if isinstance(value, (SigSet, PollFds, EnvList, DirentCount, Iovec)):
+    if isinstance(value, (SigSet, PollFds, EnvList, DirentCount, Iovec, FdSet)):
         return str(value)
     if isinstance(value, list):
         return "[" + ", ".join("..." if v is ... else show(v) for v in value) + "]"
@@ -1674,19 +1944,26 @@ FAST_STRUCTS = {"stat": (144, _stat), "statx": (48, _statx), "timespec": (16, _t
 
 
 def has_note(sc) -> bool:
-    """A call strace notes the result of: one with a pollfd[] argument (poll, ppoll)."""
-    return any((m := TYPE.match(k)) and m.group("target") == "pollfd" for _, k in sc.params)
+    """A call strace notes the result of: one with a pollfd[] argument (poll, ppoll), select, pselect6."""
+    return any((m := TYPE.match(k)) and m.group("target") in ("pollfd", "fd_set") for _, k in sc.params)
 
 
 def result_note(sc, args: list, ret: int) -> str:
     """What strace adds after a result: poll's ready fds (" ([{fd=3,
-    revents=POLLIN}])"), " (Timeout)"; else ""."""
+    revents=POLLIN}])", ppoll's then ", left {...}"), select's
+    " (in [3], out [4], left {...})", " (Timeout)"; else ""."""
     if sc is None or ret < 0 or not has_note(sc):
         return ""
     if ret == 0:
         return " (Timeout)"
+    values = dict(args)
+    if "readfds" in values:
+        return _select_note(values, ret)
     fds = args[0][1] if args else None
     text = fds.revents() if isinstance(fds, PollFds) else ""
+    t = values.get("tmo_p")
+    if t:           # ppoll (strace's decode_poll_exiting)
+        text += (", left " if text else "left ") + _left_text(t)
     return f" ({text})" if text else ""
 
 # the kernel's restart codes a tracer sees at a syscall's exit (include/linux/errno.h)
