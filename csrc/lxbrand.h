@@ -306,6 +306,17 @@ void lxb_pty_drain(int master_fd, int timeout_ms);
 #define LXB_COPY_LEN_RET 7
 #define LXB_COPY_INT_INOUT 8     /* an int the call reads and writes (a socklen): 4 bytes at entry; at exit, on
                                     success, the int then, the entry's after it (slot_len 8) */
+#define LXB_COPY_MSGHDR 9        /* a struct msghdr, its name, control and iovec array (trace.c copy_msghdr), packed
+                                    from its slot on through the next: at entry (lenarg 6: sendmsg), or its
+                                    namelen at entry and the rest at exit, the buffers up to the result (lenarg
+                                    LXB_COPY_LEN_RET: recvmsg) */
+#define LXB_MSGHDR_HEAD 16       /* the packing's head (decode.msghdr_packed), then the struct's 56 bytes */
+#define LXB_MSGHDR_NAME 128      /* bytes of msg_name copied at most */
+#define LXB_MSGHDR_CONTROL 128   /* bytes of msg_control copied at most */
+#define LXB_MSGF_ENTRY 1         /* the head's bits (decode.MSGF_*) */
+#define LXB_MSGF_NAME_BAD 2
+#define LXB_MSGF_CONTROL_BAD 4
+#define LXB_MSGF_CONTROL_CUT 8
 #define LXB_IOV_MAX 32           /* iovec entries copied (strace prints 32, then "...") */
 #define LXB_IOV_SHOW 32          /* bytes copied of each buffer (strace -s 32) */
 

@@ -363,6 +363,7 @@ static size_t peek_str(pid_t pid, uint64_t addr, char *buf, size_t cap, int *cut
 }
 
 static void copy_iov(struct task *t, const struct lxb_trace_copy *c, int i);
+static void copy_msghdr(struct task *t, const struct lxb_trace_copy *c, int i, int at_exit);
 
 static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int at_exit)
 {
@@ -377,6 +378,11 @@ static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int 
         return;
     if ((c->how == LXB_COPY_IOV_IN && !at_exit) || (c->how == LXB_COPY_IOV_OUT && at_exit)) {
         copy_iov(t, c, i);
+        return;
+    }
+    if (c->how == LXB_COPY_MSGHDR) {
+        if (!at_exit || c->lenarg == LXB_COPY_LEN_RET)
+            copy_msghdr(t, c, i, at_exit);
         return;
     }
     if (c->how == LXB_COPY_INT_INOUT) {   /* at entry the int; at exit the int then, the entry's after it */
@@ -473,50 +479,161 @@ static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int 
    LXB_IOV_MAX entries and what fits (slot_trunc bit i when an entry did
    not); nothing when the first entry cannot be read (the address).  The
    BPF tracer's copy_iov packs the same bytes */
-static void copy_iov(struct task *t, const struct lxb_trace_copy *c, int i)
+/* the packing of copy_iov at base, in room bytes: its length (0: the
+   first entry could not be read), *cut set when an entry did not fit */
+static size_t pack_iov(pid_t pid, uint64_t addr, uint64_t cnt, uint64_t left, char *base, size_t room, int *cut)
 {
-    struct lxb_trace_rec *r = &t->rec;
-    uint64_t addr = r->args[c->arg], cnt = c->lenarg < 6 ? r->args[c->lenarg] : 0, k;
-    uint64_t left = c->how == LXB_COPY_IOV_IN ? UINT64_MAX : r->ret < 0 ? 0 : (uint64_t)r->ret;
-    char *base = r->slot[i];
-    size_t room = (size_t)(LXB_TRACE_SLOTS - i) * LXB_TRACE_SLOT, off = 8;
+    size_t off = 8;
     uint32_t n = 0, bad = 0;
-    int cut = 0, j;
+    uint64_t k;
 
-    if (addr == 0)
-        return;
+    *cut = 0;
     for (k = 0; k < LXB_IOV_MAX && k < cnt; k++) {
         uint64_t e[2], d;
         if (off + 16 > room) {
-            cut = 1;
+            *cut = 1;
             break;
         }
-        if (peek(t->host, addr + 16 * k, e, sizeof e) != (ssize_t)sizeof e)
+        if (peek(pid, addr + 16 * k, e, sizeof e) != (ssize_t)sizeof e)
             break;
         d = e[1] < left ? e[1] : left;
         left -= d;
         if (d > LXB_IOV_SHOW)
             d = LXB_IOV_SHOW;
         if (off + 16 + d > room) {
-            cut = 1;
+            *cut = 1;
             break;
         }
         memcpy(base + off, e, sizeof e);
-        if (d && e[0] && peek(t->host, e[0], base + off + 16, (size_t)d) != (ssize_t)d)
+        if (d && e[0] && peek(pid, e[0], base + off + 16, (size_t)d) != (ssize_t)d)
             bad |= 1u << k;
         off += 16 + (size_t)d;
         n++;
     }
     if (n == 0)
-        return;
+        return 0;
     memcpy(base, &n, 4);
     memcpy(base + 4, &bad, 4);
-    r->slot_arg[i] = c->arg;
+    return off;
+}
+
+/* slot i holds a packing of off bytes for argument arg, running on into the slots after it */
+static void packed_at(struct lxb_trace_rec *r, int i, int arg, size_t off, int cut)
+{
+    int j;
+    r->slot_arg[i] = (uint8_t)arg;
     r->slot_len[i] = (uint16_t)off;
     if (cut)
         r->slot_trunc |= (uint8_t)(1u << i);
     for (j = i + 1; j < LXB_TRACE_SLOTS && off > (size_t)(j - i) * LXB_TRACE_SLOT; j++)
         r->slot_arg[j] = LXB_SLOT_MORE;
+}
+
+static void copy_iov(struct task *t, const struct lxb_trace_copy *c, int i)
+{
+    struct lxb_trace_rec *r = &t->rec;
+    uint64_t addr = r->args[c->arg], cnt = c->lenarg < 6 ? r->args[c->lenarg] : 0;
+    uint64_t left = c->how == LXB_COPY_IOV_IN ? UINT64_MAX : r->ret < 0 ? 0 : (uint64_t)r->ret;
+    size_t off;
+    int cut;
+
+    if (addr == 0)
+        return;
+    off = pack_iov(t->host, addr, cnt, left, r->slot[i], (size_t)(LXB_TRACE_SLOTS - i) * LXB_TRACE_SLOT, &cut);
+    if (off)
+        packed_at(r, i, c->arg, off, cut);
+}
+
+/* LXB_COPY_MSGHDR: a struct msghdr as strace's print_struct_msghdr prints
+   it, packed from slot i on (decode.msghdr_packed, which the BPF tracer's
+   copy_msghdr packs alike):
+       u32 msg_namelen at entry, u16 name bytes, u16 control bytes,
+       u8 LXB_MSGF_* bits, 7 pad (LXB_MSGHDR_HEAD);
+       the struct's 56 bytes; msg_name's first min(namelen, LXB_MSGHDR_NAME)
+       bytes (none below 2: strace prints the address); msg_control's first
+       min(controllen, LXB_MSGHDR_CONTROL) (none below a cmsghdr's 16);
+       then the iovec array as copy_iov packs it, in what is left (its
+       head 0 entries when the first could not be read).
+   lenarg 6 (sendmsg): all at entry, the buffers unlimited.  lenarg
+   LXB_COPY_LEN_RET (recvmsg): at entry msg_namelen into the head (not yet
+   a copy); at exit, on success, the rest, the buffers up to the result,
+   the name up to the lesser namelen; a failed call keeps the head only
+   ({msg_namelen=N}).  Nothing when the struct cannot be read */
+static void copy_msghdr(struct task *t, const struct lxb_trace_copy *c, int i, int at_exit)
+{
+    struct lxb_trace_rec *r = &t->rec;
+    uint64_t addr = r->args[c->arg], m[7];
+    int out = c->lenarg == LXB_COPY_LEN_RET, cut = 0;
+    char *base = r->slot[i];
+    size_t room = (size_t)(LXB_TRACE_SLOTS - i) * LXB_TRACE_SLOT, off, k;
+    uint32_t entry;
+    int32_t nlen, namelen;
+    uint16_t n16, c16;
+    uint8_t bits;
+
+    if (addr == 0)
+        return;
+    if (out && !at_exit) {
+        memset(base, 0, LXB_MSGHDR_HEAD);
+        if (peek(t->host, addr, m, sizeof m) == (ssize_t)sizeof m) {
+            entry = (uint32_t)m[1];
+            memcpy(base, &entry, 4);
+            base[8] = LXB_MSGF_ENTRY;
+        }
+        return;
+    }
+    if (out && !(base[8] & LXB_MSGF_ENTRY))
+        return;                          /* strace printed the address at entry */
+    if (out && r->ret < 0) {
+        r->slot_len[i] = LXB_MSGHDR_HEAD;
+        r->slot_arg[i] = c->arg;
+        return;
+    }
+    if (peek(t->host, addr, m, sizeof m) != (ssize_t)sizeof m)
+        return;
+    if (!out) {
+        entry = (uint32_t)m[1];
+        memcpy(base, &entry, 4);
+    } else {
+        memcpy(&entry, base, 4);
+    }
+    bits = LXB_MSGF_ENTRY;
+    memcpy(base + LXB_MSGHDR_HEAD, m, sizeof m);
+    off = LXB_MSGHDR_HEAD + sizeof m;
+    namelen = (int32_t)(uint32_t)m[1];
+    nlen = out && namelen > (int32_t)entry ? (int32_t)entry : namelen;
+    n16 = 0;
+    if (m[0] && nlen >= 2) {
+        k = nlen > LXB_MSGHDR_NAME ? LXB_MSGHDR_NAME : (size_t)nlen;
+        if (peek(t->host, m[0], base + off, k) == (ssize_t)k)
+            n16 = (uint16_t)k;
+        else
+            bits |= LXB_MSGF_NAME_BAD;
+    }
+    off += n16;
+    c16 = 0;
+    if (m[5] >= 16) {
+        k = m[5] > LXB_MSGHDR_CONTROL ? LXB_MSGHDR_CONTROL : (size_t)m[5];
+        if (m[5] > k)
+            bits |= LXB_MSGF_CONTROL_CUT;
+        if (m[4] && peek(t->host, m[4], base + off, k) == (ssize_t)k)
+            c16 = (uint16_t)k;
+        else
+            bits |= LXB_MSGF_CONTROL_BAD;
+    }
+    off += c16;
+    memcpy(base + 4, &n16, 2);
+    memcpy(base + 6, &c16, 2);
+    base[8] = (char)bits;
+    memset(base + 9, 0, 7);
+    memset(base + off, 0, 8);            /* no entries, unless the array is read */
+    if (m[2] && m[3] && m[3] >> 60 == 0 && m[2] + m[3] * 16 > m[2]) {
+        size_t got = pack_iov(t->host, m[2], m[3], out ? (uint64_t)r->ret : UINT64_MAX, base + off, room - off, &cut);
+        off += got ? got : 8;
+    } else {
+        off += 8;
+    }
+    packed_at(r, i, c->arg, off, cut);
 }
 
 /* the caller's command line into slot 2 (the report's first caller) */
@@ -610,6 +727,9 @@ static void seccomp_stop(struct lxb_tracer *tr, struct task *t)
             ptrace(PTRACE_SETREGS, t->host, 0, &regs);
             r->ret = -err;
             r->flags |= LXB_RECF_ANSWERED;
+            for (i = 0; s && i < s->ncopy && i < LXB_TRACE_SLOTS; i++)
+                if (s->copy[i].how == LXB_COPY_MSGHDR)   /* recvmsg's {msg_namelen=N} */
+                    copy_arg(t, &s->copy[i], i, 1);
             if (nr >= 0 && nr < LXB_NR_MAX && !p->seen_answer[nr]) {
                 p->seen_answer[nr] = 1;
                 copy_cmdline(r, t->host);
@@ -642,7 +762,8 @@ static void exit_stop(struct lxb_tracer *tr, struct task *t)
     r->ret = errno ? -ENOSYS : rax;
     s = (r->nr >= 0 && r->nr < LXB_NR_MAX) ? &tr->spec[r->nr] : NULL;
     for (i = 0; s && i < s->ncopy && i < LXB_TRACE_SLOTS; i++)
-        if (s->copy[i].how == LXB_COPY_OUT || s->copy[i].how == LXB_COPY_IOV_OUT || s->copy[i].how == LXB_COPY_INT_INOUT)
+        if (s->copy[i].how == LXB_COPY_OUT || s->copy[i].how == LXB_COPY_IOV_OUT || s->copy[i].how == LXB_COPY_INT_INOUT ||
+            s->copy[i].how == LXB_COPY_MSGHDR)
             copy_arg(t, &s->copy[i], i, 1);
     emit(tr, r);
     t->in_syscall = 0;

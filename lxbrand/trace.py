@@ -190,6 +190,11 @@ def copies(sc) -> list:
             # the call's only copy, in slot 0
             how = lib.LXB_COPY_IOV_IN if decode.STYLES[(sc.name, name)] == "iov_in" else lib.LXB_COPY_IOV_OUT
             found.append((-1, i, how, sized, SLOT * lib.LXB_TRACE_SLOTS, 0))
+        elif m and decode.STYLES.get((sc.name, name)) in ("msghdr_in", "msghdr_out"):
+            # a struct msghdr, its name, control and iovec array packed over every slot (trace.c
+            # copy_msghdr): at entry (sendmsg), or at the exit up to the result (recvmsg: lenarg LEN_RET)
+            out = decode.STYLES[(sc.name, name)] == "msghdr_out"
+            found.append((-1, i, lib.LXB_COPY_MSGHDR, lib.LXB_COPY_LEN_RET if out else 6, SLOT * lib.LXB_TRACE_SLOTS, 0))
         elif m and m.group("dir"):
             direction, target, array, n = m.group("dir"), m.group("target"), m.group("array"), m.group("n")
             out = direction in ("out", "inout")
@@ -227,7 +232,7 @@ def copies(sc) -> list:
                     found.append((4, i, lib.LXB_COPY_IN, sized, SLOT, one))
     found.sort(key=lambda f: f[0])
     if found and found[0][0] == -1:
-        found = found[:1]           # an iovec copy runs on into every slot
+        found = found[:1]           # an iovec or msghdr copy runs on into every slot
     kept = found[: lib.LXB_TRACE_SLOTS]
     # an argument copied at entry and at exit: the entry's slot first, so that
     # the last is the exit's (trace._Copies.first, trace_fmt.c slot_first)
@@ -259,6 +264,8 @@ class _Copies:
             return self.by_addr[addr]
         except KeyError:
             raise OSError(_errno.EFAULT, "not copied") from None
+
+    read_msghdr = read_iov      # a msghdr copy (trace.c copy_msghdr's packing): (bytes, cut)
 
     def read_pair(self, addr, n):
         """(first copy, last copy) of addr, each n bytes: the same copy when there was one; an

@@ -992,10 +992,12 @@ static const char *load_trace(const struct opts *o, struct brand *b)
         for (k = 0; k < sp->ncopy; k++) {
             const struct lxb_trace_copy *c = &sp->copy[k];
             int iov = c->how == LXB_COPY_IOV_IN || c->how == LXB_COPY_IOV_OUT;   /* the only copy, running on */
-            if (c->arg > 5 || c->how < LXB_COPY_STR || (c->how > LXB_COPY_IOV_OUT && c->how != LXB_COPY_INT_INOUT) ||
+            int msg = c->how == LXB_COPY_MSGHDR;                                  /* the same */
+            if (c->arg > 5 || c->how < LXB_COPY_STR ||
+                (c->how > LXB_COPY_IOV_OUT && c->how != LXB_COPY_INT_INOUT && !msg) ||
                 (c->lenarg > 6 && c->lenarg != LXB_COPY_LEN_RET) ||
-                c->size > (iov ? LXB_TRACE_SLOTS * LXB_TRACE_SLOT : LXB_TRACE_SLOT) ||
-                (iov && (sp->ncopy != 1 || c->lenarg > 5)))
+                c->size > (iov || msg ? LXB_TRACE_SLOTS * LXB_TRACE_SLOT : LXB_TRACE_SLOT) ||
+                (iov && (sp->ncopy != 1 || c->lenarg > 5)) || (msg && (sp->ncopy != 1 || k != 0)))
                 return "the cached tracer's part has another format";
         }
     }

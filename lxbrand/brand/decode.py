@@ -27,6 +27,7 @@ import errno as _errno
 import os as _os
 import re
 import signal as _signal
+import struct as _st
 from typing import Any, NamedTuple, Optional
 
 AT_FDCWD = -100
@@ -621,6 +622,21 @@ FIELD_KINDS: dict = {
                           ST_NOEXEC=0x8, ST_SYNCHRONOUS=0x10, ST_MANDLOCK=0x40, ST_WRITE=0x80, ST_APPEND=0x100,
                           ST_IMMUTABLE=0x200, ST_NOATIME=0x400, ST_NODIRATIME=0x800, ST_RELATIME=0x1000,
                           ST_NOSYMFOLLOW=0x2000),
+    # a cmsghdr's cmsg_level and, at SOL_SOCKET and SOL_IP, its cmsg_type (strace 6.1's xlat/socketlayers.in,
+    # scmvals.in, ip_cmsg_types.in)
+    "sol_level": _enum(dflt="SOL_???", SOL_IP=0, SOL_SOCKET=1, SOL_TCP=6, SOL_UDP=17, AF_VSOCK=40, SOL_IPV6=41,
+                       SOL_ICMPV6=58, SOL_CAN_BASE=100, SOL_CAN_RAW=101, SOL_SCTP=132, SOL_UDPLITE=136, SOL_RAW=255,
+                       SOL_IPX=256, SOL_AX25=257, SOL_ATALK=258, SOL_NETROM=259, SOL_ROSE=260, SOL_DECNET=261,
+                       SOL_X25=262, SOL_PACKET=263, SOL_ATM=264, SOL_AAL=265, SOL_IRDA=266, SOL_NETBEUI=267,
+                       SOL_LLC=268, SOL_DCCP=269, SOL_NETLINK=270, SOL_TIPC=271, SOL_RXRPC=272, SOL_PPPOL2TP=273,
+                       SOL_BLUETOOTH=274, SOL_PNPIPE=275, SOL_RDS=276, SOL_IUCV=277, SOL_CAIF=278, SOL_ALG=279,
+                       SOL_NFC=280, SOL_KCM=281, SOL_TLS=282, SOL_XDP=283),
+    "scm_type": _enum(dflt="SCM_???", SCM_RIGHTS=1, SCM_CREDENTIALS=2, SCM_SECURITY=3, SO_TIMESTAMP_OLD=29,
+                      SO_TIMESTAMPNS_OLD=35, SO_TIMESTAMPING_OLD=37, SO_WIFI_STATUS=41, SCM_TIMESTAMPING_OPT_STATS=0x36,
+                      SCM_TIMESTAMPING_PKTINFO=0x3a, SO_TXTIME=61, SO_TIMESTAMP_NEW=63, SO_TIMESTAMPNS_NEW=64,
+                      SO_TIMESTAMPING_NEW=65),
+    "ip_cmsg_type": _enum(dflt="IP_???", IP_TOS=1, IP_TTL=2, SCM_SECURITY=3, IP_RECVOPTS=6, IP_RETOPTS=7,
+                          IP_PKTINFO=8, IP_RECVERR=11, IP_ORIGDSTADDR=20, IP_CHECKSUM=23, IP_PROTOCOL=52),
     # struct pollfd's events and revents (include/uapi/asm-generic/poll.h)
     "poll_events": _bits(POLLIN=0x1, POLLPRI=0x2, POLLOUT=0x4, POLLERR=0x8, POLLHUP=0x10, POLLNVAL=0x20,
                          POLLRDNORM=0x40, POLLRDBAND=0x80, POLLWRNORM=0x100, POLLWRBAND=0x200, POLLMSG=0x400,
@@ -683,15 +699,21 @@ STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wst
           # result, at exit (readv; a failed one: their addresses)
           ("writev", "iov"): "iov_in", ("pwritev", "iov"): "iov_in", ("pwritev2", "iov"): "iov_in",
           ("vmsplice", "iov"): "iov_in",
-          ("readv", "iov"): "iov_out", ("preadv", "iov"): "iov_out", ("preadv2", "iov"): "iov_out"}
+          ("readv", "iov"): "iov_out", ("preadv", "iov"): "iov_out", ("preadv2", "iov"): "iov_out",
+          # struct msghdr: strace's print_struct_msghdr, at entry (sendmsg) or at the exit with the data up
+          # to the result and msg_namelen as the caller set it (recvmsg; a failed one: {msg_namelen=N})
+          ("sendmsg", "msg"): "msghdr_in", ("recvmsg", "msg"): "msghdr_out"}
 EPOLL_CTL_DEL = 2       # epoll_ctl_event: strace prints the event's address for EPOLL_CTL_DEL
 # (env_count: an environment strace counts, 0x7ffd... /* 4 vars */, when the tracer copied all of it)
 STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count": 5, "epoll_ctl_event": 6,
-               "dirent_count": 7, "iov_in": 8, "iov_out": 9}   # trace_fmt.c: tg_param.special
+               "dirent_count": 7, "iov_in": 8, "iov_out": 9, "msghdr_in": 10, "msghdr_out": 11}   # trace_fmt.c: tg_param.special
 SHOW = 32               # bytes and string characters printed before "..."
 ARRAY_LIMIT = 32        # argv entries read
 IOV_MAX = 32            # iovec entries printed before "..." (csrc/lxbrand.h LXB_IOV_MAX)
 IOV_ROOM = 768          # bytes of a tracer's iovec copy (its three slots)
+MSGHDR_HEAD = 16        # a msghdr copy's head (csrc/trace.c copy_msghdr), then the struct's 56 bytes
+MSGHDR_NAME = 128       # bytes of msg_name copied at most (strace: sizeof(struct sockaddr_storage))
+MSGHDR_CONTROL = 128    # bytes of msg_control copied at most (strace reads up to optmem_max)
 
 
 class Addr(int):
@@ -931,6 +953,8 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
                             v = HexBytes(v)
             elif structs and target == "iovec" and array == "[]" and style in ("iov_in", "iov_out"):
                 v = _iov_arg(mem, addr, raw, sizes.get(i, 6), style, done, ret)
+            elif structs and target == "msghdr" and style in ("msghdr_in", "msghdr_out"):
+                v = _msghdr_arg(mem, addr, style, done, ret)
             elif target == "str" and array == "[]":
                 strv = getattr(mem, "read_strv", None)   # a tracer's copy holds the strings
                 v = _read(lambda: strv(addr) if strv else _strings(mem, addr), addr)
@@ -982,10 +1006,15 @@ def iov_packed(mem, addr: int, count: int, left: Optional[int]) -> tuple[bytes, 
     """The tracer's packing of an iovec array (csrc/trace.c copy_iov), read
     through mem.read_bytes: (bytes, cut).  left: the bytes the buffers hold
     in all (readv's result), None for no limit (writev)."""
+    return _iov_pack(mem, addr, count, left, IOV_ROOM)
+
+
+def _iov_pack(mem, addr: int, count: int, left: Optional[int], room: int) -> tuple[bytes, bool]:
+    """iov_packed in `room` bytes (a msghdr copy's rest)."""
     body, bad, n, cut = bytearray(), 0, 0, False
     left = (1 << 64) - 1 if left is None else max(left, 0)
     for k in range(min(count, IOV_MAX)):
-        if 8 + len(body) + 16 > IOV_ROOM:
+        if 8 + len(body) + 16 > room:
             cut = True
             break
         try:
@@ -995,7 +1024,7 @@ def iov_packed(mem, addr: int, count: int, left: Optional[int]) -> tuple[bytes, 
         d = min(length, left)
         left -= d
         d = min(d, SHOW)
-        if 8 + len(body) + 16 + d > IOV_ROOM:
+        if 8 + len(body) + 16 + d > room:
             cut = True
             break
         data = bytes(d)
@@ -1056,6 +1085,211 @@ def _iov_arg(mem, addr: "Addr", raw, j: int, style: str, done: bool, ret: Option
     try:
         data, cut = reader(addr) if reader else iov_packed(mem, addr, count, None if left is None else max(left, 0))
         return iovecs(data, cut, addr, count, left)
+    except (OSError, _st.error):
+        return addr
+
+
+# --- struct msghdr (sendmsg, recvmsg): strace's print_struct_msghdr -----------------
+
+_S_MSGHDR = _st.Struct("<QI4xQQQQi4x")      # msg_name, msg_namelen, msg_iov, msg_iovlen, msg_control, msg_controllen,
+#                                             msg_flags (struct user_msghdr, x86_64: 56 bytes)
+_S_MSGHEAD = _st.Struct("<IHHB7x")          # a copy's head: the namelen at entry, name and control bytes, bits
+MSGF_ENTRY = 1          # the head's namelen was read at entry (recvmsg; sendmsg: the struct's)
+MSGF_NAME_BAD = 2       # msg_name could not be read (its address)
+MSGF_CONTROL_BAD = 4    # msg_control could not be read (its address)
+MSGF_CONTROL_CUT = 8    # msg_controllen is more than the bytes copied
+
+
+def _name_len(namelen: int, entry: Optional[int]) -> int:
+    """The bytes of msg_name strace reads: msg_namelen (an int), or the caller's when it set less."""
+    n = _int(namelen, 32, True)
+    if entry is not None and n > _int(entry, 32, True):
+        n = _int(entry, 32, True)
+    return n
+
+
+def msghdr_packed(mem, addr: int, entry: Optional[int], left: Optional[int]) -> tuple[bytes, bool]:
+    """The tracer's packing of a struct msghdr (csrc/trace.c copy_msghdr),
+    read through mem.read_bytes: (bytes, cut).  entry: msg_namelen as the
+    caller set it (recvmsg), None for the struct's own; left: the bytes its
+    buffers hold in all (recvmsg's result), None for no limit (sendmsg).
+        u32 entry namelen, u16 name bytes, u16 control bytes, u8 MSGF_* bits, 7 pad;
+        the struct's 56 bytes; the name's first bytes, the control's, then
+        the iovec array as iov_packed packs it (up to IOV_ROOM in all; an
+        empty head when its first entry could not be read)."""
+    hdr = _exactly(mem.read_bytes(addr, 56), 56)[:56]
+    name, namelen, iov, iovlen, control, controllen, _ = _S_MSGHDR.unpack(hdr)
+    bits = MSGF_ENTRY
+    nlen = _name_len(namelen, entry)
+    name_data = b""
+    if name and nlen >= 2:
+        try:
+            name_data = _exactly(mem.read_bytes(name, min(nlen, MSGHDR_NAME)), min(nlen, MSGHDR_NAME))
+            name_data = name_data[:min(nlen, MSGHDR_NAME)]
+        except OSError:
+            bits |= MSGF_NAME_BAD
+    ctl = b""
+    if controllen >= 16:
+        want = min(controllen, MSGHDR_CONTROL)
+        if controllen > want:
+            bits |= MSGF_CONTROL_CUT
+        try:
+            ctl = _exactly(mem.read_bytes(control, want), want)[:want] if control else b""
+            if not control:
+                bits |= MSGF_CONTROL_BAD
+        except OSError:
+            bits |= MSGF_CONTROL_BAD
+    head = _S_MSGHEAD.pack(namelen if entry is None else entry & 0xFFFFFFFF, len(name_data), len(ctl), bits)
+    out = head + hdr + name_data + ctl
+    cut = False
+    iov_data = _st.pack("<II", 0, 0)
+    if iov and iovlen and iovlen * 16 < 1 << 64 and iov + iovlen * 16 < 1 << 64:
+        room = IOV_ROOM - len(out)
+        try:
+            iov_data, cut = _iov_pack(mem, iov, iovlen, left, room)
+        except OSError:
+            pass
+    return out + iov_data, cut
+
+
+class NameLen(int):
+    """msg_namelen as strace prints it: 16, or 110 => 0 when the call changed
+    the caller's (the value after in JSON)."""
+
+    before: Optional[int] = None
+
+    def __str__(self) -> str:
+        return f"{self.before} => {int(self)}" if self.before is not None else str(int(self))
+
+    __repr__ = __str__
+
+
+class Control(list):
+    """msg_control's cmsghdrs as strace's decode_msg_control prints them:
+    [{cmsg_len=20, cmsg_level=SOL_SOCKET, cmsg_type=SCM_RIGHTS, cmsg_data=[5]}],
+    "..." last when the copy held less than msg_controllen or a header
+    ran past it ("... /* 0x... */": where it stopped)."""
+
+    fault: int = 0
+
+    def __str__(self) -> str:
+        out = [show(c) for c in self if c is not ...]
+        if self and self[-1] is ...:
+            out.append("..." + (f" /* {self.fault:#x} */" if self.fault else ""))
+        return "[" + ", ".join(out) + "]"
+
+
+def _uid(v: int):
+    return -1 if v == 0xFFFFFFFF else v
+
+
+def _cmsgs(data: bytes, addr: int, more: bool) -> Control:
+    """decode_msg_control over the bytes copied of msg_control (x86_64: a 16-byte cmsghdr)."""
+    out = Control()
+    size = len(data)
+    left, off = size, 0
+    while left >= 16:
+        clen, level, ctype = _st.unpack_from("<Qii", data, off)
+        n = min(clen, left)
+        item = {"cmsg_len": clen, "cmsg_level": kind_text(FIELD_KINDS["sol_level"], level)}
+        body = data[off + 16: off + n] if n > 16 else b""
+        if level == 1:
+            item["cmsg_type"] = kind_text(FIELD_KINDS["scm_type"], ctype)
+            if ctype == 1 and len(body) >= 4:             # SCM_RIGHTS: the fds
+                fds = [v for (v,) in _st.iter_unpack("<i", body[:len(body) // 4 * 4])]
+                item["cmsg_data"] = fds[:SHOW] + [...] if len(fds) > SHOW else fds
+            elif ctype == 2 and len(body) >= 12:          # SCM_CREDENTIALS
+                pid, uid, gid = _st.unpack_from("<iII", body)
+                item["cmsg_data"] = {"pid": pid, "uid": _uid(uid), "gid": _uid(gid)}
+        elif level == 0:
+            item["cmsg_type"] = kind_text(FIELD_KINDS["ip_cmsg_type"], ctype)
+            if ctype in (2, 23) and len(body) >= 4:        # IP_TTL, IP_CHECKSUM: unsigned ints
+                item["cmsg_data"] = [v for (v,) in _st.iter_unpack("<I", body[:len(body) // 4 * 4])]
+        else:
+            item["cmsg_type"] = Name(_hex0(ctype & 0xFFFFFFFF))
+        out.append(item)
+        if n < 16:
+            left -= 16
+            break
+        step = (clen + 7) & ~7 & (1 << 64) - 1
+        if step >= left:
+            left = 0
+            break
+        off += step
+        left -= step
+    if left:
+        out.fault = addr + (size - left)
+        out.append(...)
+    elif more:
+        out.append(...)
+    return out
+
+
+class Msghdr(dict):
+    """struct msghdr as strace prints it; JSON gets its fields (msg_namelen
+    the value after the call, msg_iov and msg_control lists)."""
+
+
+def msghdr(data: bytes, cut: bool, addr: int, left: Optional[int]):
+    """A Msghdr of the packed copy `data` (msghdr_packed's); left: as there,
+    or -1 for a recvmsg that failed ({msg_namelen=N}, the caller's)."""
+    entry, nlen, clen, bits = _S_MSGHEAD.unpack_from(data)
+    if left is not None and left < 0:
+        if not bits & MSGF_ENTRY:
+            raise OSError(_errno.EFAULT, "not read at entry")
+        return Msghdr(msg_namelen=NameLen(_int(entry, 32, True)))
+    name, namelen, iov, iovlen, control, controllen, flags = _S_MSGHDR.unpack_from(data, MSGHDR_HEAD)
+    off = MSGHDR_HEAD + 56
+    if off + nlen + clen + 8 > len(data):
+        raise OSError(_errno.EFAULT, "short msghdr copy")
+    user = _int(entry, 32, True) if left is not None else None
+    got = _name_len(namelen, user)
+    v: Any = Addr(name)
+    if name and got >= 2 and not bits & MSGF_NAME_BAD:
+        v = _read(lambda: _sockaddr(data[off:off + nlen]), Addr(name))
+    out = Msghdr(msg_name=v)
+    ln = NameLen(_int(namelen, 32, True))
+    if user is not None and user != int(ln):
+        ln.before = user
+    out["msg_namelen"] = ln
+    off += nlen
+    if not iov:
+        out["msg_iov"] = Addr(0)
+    elif not iovlen:
+        out["msg_iov"] = Iovec()
+    elif iovlen * 16 >= 1 << 64 or iov + iovlen * 16 >= 1 << 64:
+        out["msg_iov"] = Addr(iov)
+    else:
+        body = data[off + clen:]
+        try:
+            if _st.unpack_from("<I", body)[0] == 0:
+                raise OSError(_errno.EFAULT, "iovec not read")
+            out["msg_iov"] = iovecs(body, cut, iov, iovlen, left)
+        except (OSError, _st.error):
+            out["msg_iov"] = Addr(iov)
+    out["msg_iovlen"] = iovlen
+    if controllen:
+        if controllen < 16 or bits & MSGF_CONTROL_BAD:
+            out["msg_control"] = Addr(control)
+        else:
+            out["msg_control"] = _cmsgs(data[off:off + clen], control, bool(bits & MSGF_CONTROL_CUT))
+    out["msg_controllen"] = controllen
+    out["msg_flags"] = kind_text(KINDS["msg_flags"], flags)
+    return out
+
+
+def _msghdr_arg(mem, addr: "Addr", style: str, done: bool, ret: Optional[int]):
+    """A struct msghdr argument (decode.args): its Msghdr, or its address."""
+    if style == "msghdr_out":
+        if not done or ret is None:
+            return addr
+        left = ret if ret >= 0 else -1
+    else:
+        left = None
+    reader = getattr(mem, "read_msghdr", None)        # a tracer's copy holds the packing
+    try:
+        data, cut = reader(addr) if reader else msghdr_packed(mem, addr, None, None if left is None else max(left, 0))
+        return msghdr(data, cut, addr, left)
     except (OSError, _st.error):
         return addr
 
@@ -1163,7 +1397,7 @@ def show(value) -> str:
         return '"' + _escape(value.encode(errors="surrogateescape")) + '"'
     if isinstance(value, (str, bytes)):
         return _quote(value)
-    if isinstance(value, (SigSet, PollFds, EnvList, DirentCount, Iovec)):
+    if isinstance(value, (SigSet, PollFds, EnvList, DirentCount, Iovec, Control)):
         return str(value)
     if isinstance(value, list):
         return "[" + ", ".join("..." if v is ... else show(v) for v in value) + "]"
@@ -1193,8 +1427,6 @@ def format_result(value: int) -> str:
 
 
 # --- structs printed without construct (a tracer's hot path) ----------------------
-
-import struct as _st  # noqa: E402
 
 _S_INT2 = _st.Struct("<ii")
 _S_INT = _st.Struct("<i")
