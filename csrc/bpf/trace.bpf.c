@@ -60,6 +60,14 @@ char LICENSE[] SEC("license") = "GPL";
 #define COPY_IOV_OUT 6
 #define COPY_LEN_RET 7
 #define COPY_INT_INOUT 8
+#define COPY_MSGHDR 9
+#define MSGHDR_HEAD 16           /* LXB_MSGHDR_HEAD, then the struct's 56 bytes */
+#define MSGHDR_NAME 128
+#define MSGHDR_CONTROL 128
+#define MSGF_ENTRY 1
+#define MSGF_NAME_BAD 2
+#define MSGF_CONTROL_BAD 4
+#define MSGF_CONTROL_CUT 8
 #define IOV_MAX 32
 #define IOV_SHOW 32
 #define IOV_ROOM (BT_SLOTS * BT_SLOT)
@@ -422,14 +430,14 @@ __noinline int copy_one(struct bt_task *t, __u64 i, __u64 cp, __u64 at_exit)
    IOV_SHOW.  Returns 0 (stored), 1 (no room: the array is cut), 2 (the
    entry could not be read).  A function of its own, verified once for any
    k: the loop that calls it stays a few instructions a pass */
-__noinline int copy_iov_one(struct bt_task *t, __u64 k, __u64 addr)
+__noinline int copy_iov_one(struct bt_task *t, __u64 k, __u64 addr, __u64 hdr)
 {
     volatile __u64 *left;
     volatile __u16 *at;
     __u64 e[2], o, d, l;
     char *base;
 
-    if (!t)
+    if (!t || hdr > IOV_ROOM - 8)
         return 2;
     base = (char *)t->rec.slot;
     at = (volatile __u16 *)&t->rec.slot_len[0];
@@ -450,7 +458,7 @@ __noinline int copy_iov_one(struct bt_task *t, __u64 k, __u64 addr)
     *(__u64 *)(base + o + 8) = e[1];
     /* a NULL base's read fails too: decoded as NULL whatever its bit */
     if (bpf_probe_read_user(base + o + 16, (__u32)d, (const void *)e[0]) != 0)
-        *(__u32 *)(base + 4) |= 1u << (k & 31);
+        *(__u32 *)(base + hdr + 4) |= 1u << (k & 31);
     *at = (__u16)(o + 16 + d);
     return 0;
 }
@@ -486,7 +494,7 @@ __noinline int copy_iov(struct bt_task *t, __u64 cp, __u64 at_exit)
     for (k = 0; k < IOV_MAX; k++) {
         if (k >= cnt)
             break;
-        rc = copy_iov_one(t, k, addr);
+        rc = copy_iov_one(t, k, addr, 0);
         if (rc) {
             cut = rc == 1;
             fault = rc == 2;
@@ -510,6 +518,121 @@ __noinline int copy_iov(struct bt_task *t, __u64 cp, __u64 at_exit)
     return how == COPY_IOV_IN && (fault || *(__u32 *)(base + 4));
 }
 
+/* COPY_MSGHDR: trace.c copy_msghdr's packing of a struct msghdr, its
+   name's and control's first bytes and its iovec array (copy_iov_one's
+   entries, their head at the packing's end so far), from slot 0 on.  lenarg
+   COPY_LEN_RET (recvmsg): at entry msg_namelen into the head, the rest at
+   the exit.  A failed read at entry of sendmsg's returns 1 (taken again at
+   the exit) */
+__noinline int copy_msghdr(struct bt_task *t, __u64 cp, __u64 at_exit)
+{
+    __u32 arg = cp & 0xff, lenarg = (cp >> 16) & 0xff, k, n = 0, entry;
+    __u64 addr, m[7], off, want, hdr;
+    __s32 namelen, nlen;
+    __u16 n16 = 0, c16 = 0;
+    __u8 bits = MSGF_ENTRY;
+    struct bt_rec *r;
+    char *base;
+    int out, cut = 0, fault = 0, rc;
+
+    if (!t || arg >= 6)
+        return 0;
+    r = &t->rec;
+    addr = r->args[arg];
+    out = lenarg == COPY_LEN_RET;
+    base = (char *)r->slot;
+    if (addr == 0 || (!out && at_exit))
+        return 0;
+    if (out && !at_exit) {
+        __builtin_memset(base, 0, MSGHDR_HEAD);
+        if (bpf_probe_read_user(m, sizeof m, (const void *)addr) == 0) {
+            *(__u32 *)base = (__u32)m[1];
+            base[8] = MSGF_ENTRY;
+        }
+        return 0;
+    }
+    if (out && !(base[8] & MSGF_ENTRY))
+        return 0;                /* strace printed the address at entry */
+    if (out && r->ret < 0) {
+        r->slot_len[0] = MSGHDR_HEAD;
+        r->slot_arg[0] = (__u8)arg;
+        return 0;
+    }
+    if (bpf_probe_read_user(m, sizeof m, (const void *)addr) != 0)
+        return !out;
+    entry = out ? *(__u32 *)base : (__u32)m[1];
+    *(__u32 *)base = entry;
+    __builtin_memcpy(base + MSGHDR_HEAD, m, sizeof m);
+    namelen = (__s32)(__u32)m[1];
+    nlen = out && namelen > (__s32)entry ? (__s32)entry : namelen;
+    if (m[0] && nlen >= 2) {
+        want = nlen > MSGHDR_NAME ? MSGHDR_NAME : (__u64)nlen;
+        asm volatile("" : "+r"(want));
+        want &= 0xff;            /* a bound the verifier keeps (it is at most MSGHDR_NAME) */
+        if (bpf_probe_read_user(base + MSGHDR_HEAD + 56, (__u32)want, (const void *)m[0]) == 0) {
+            n16 = (__u16)want;
+        } else {
+            bits |= MSGF_NAME_BAD;
+            fault = 1;
+        }
+    }
+    off = MSGHDR_HEAD + 56 + (n16 & 0xff);
+    if (m[5] >= 16) {
+        want = m[5] > MSGHDR_CONTROL ? MSGHDR_CONTROL : m[5];
+        if (m[5] > want)
+            bits |= MSGF_CONTROL_CUT;
+        asm volatile("" : "+r"(want));
+        want &= 0xff;
+        asm volatile("" : "+r"(off));
+        if (off > MSGHDR_HEAD + 56 + MSGHDR_NAME)
+            return 0;
+        if (m[4] && bpf_probe_read_user(base + off, (__u32)want, (const void *)m[4]) == 0) {
+            c16 = (__u16)want;
+        } else {
+            bits |= MSGF_CONTROL_BAD;
+            fault = 1;
+        }
+    }
+    off += c16 & 0xff;
+    *(__u16 *)(base + 4) = n16;
+    *(__u16 *)(base + 6) = c16;
+    *(__u64 *)(base + 8) = bits;
+    if (off > MSGHDR_HEAD + 56 + MSGHDR_NAME + MSGHDR_CONTROL)
+        return 0;
+    *(__u64 *)(base + off) = 0;  /* no entries, unless the array is read */
+    hdr = off;
+    r->slot_len[0] = (__u16)(off + 8);
+    if (m[2] && m[3] && !(m[3] >> 60) && m[2] + m[3] * 16 > m[2]) {
+        *(volatile __u64 *)(t->spill + BT_SPILL - 8) = out ? (__u64)r->ret : ~0ull;
+        for (k = 0; k < IOV_MAX; k++) {
+            if (k >= m[3])
+                break;
+            rc = copy_iov_one(t, k, m[2], hdr);
+            if (rc) {
+                cut = rc == 1;
+                fault |= rc == 2 && k == 0;
+                break;
+            }
+            n = k + 1;
+        }
+        if (n)
+            *(__u32 *)(base + hdr) = n;
+        else
+            r->slot_len[0] = (__u16)(hdr + 8);
+        if (*(__u32 *)(base + hdr + 4))
+            fault = 1;
+    }
+    off = r->slot_len[0];
+    r->slot_arg[0] = (__u8)arg;
+    if (cut)
+        r->slot_trunc |= 1;
+    if (off > BT_SLOT)
+        r->slot_arg[1] = SLOT_MORE;
+    if (off > 2 * BT_SLOT)
+        r->slot_arg[2] = SLOT_MORE;
+    return !out && fault;
+}
+
 /* the copies of spec s.  At entry (at_exit 0): every slot.  At the exit:
    the slots in `again` (their entry copy faulted) are taken again as at
    entry, then the OUT ones.  One copy_one call per slot (the verifier walks
@@ -530,9 +653,15 @@ static __always_inline __u32 copy_all(struct bt_task *t, const struct bt_spec *s
                 t->rec.slot_len[i] = 0;
                 t->rec.slot_trunc &= (__u8)~(1u << i);
                 exit_copy = 0;
-            } else if (c->how != COPY_OUT && c->how != COPY_IOV_OUT && c->how != COPY_INT_INOUT) {
+            } else if (c->how != COPY_OUT && c->how != COPY_IOV_OUT && c->how != COPY_INT_INOUT &&
+                       !(c->how == COPY_MSGHDR && c->lenarg == COPY_LEN_RET)) {
                 continue;
             }
+        }
+        if (c->how == COPY_MSGHDR) {
+            if (i == 0 && copy_msghdr(t, *(const __u64 *)c, exit_copy))
+                failed |= 1u << i;
+            break;               /* the only copy of its call, as an iovec copy */
         }
         if (c->how == COPY_IOV_IN || c->how == COPY_IOV_OUT) {
             if (i == 0 && copy_iov(t, *(const __u64 *)c, exit_copy))
@@ -751,6 +880,8 @@ int bt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
         a->rec.t_entry = bpf_ktime_get_ns();
         copy_all(a, s, 0, 0);
         a->rec.ret = ret;
+        if (s->copy[0].how == COPY_MSGHDR)   /* recvmsg's {msg_namelen=N}, as trace.c */
+            copy_msghdr(a, *(const __u64 *)&s->copy[0], 1);
         a->rec.t_exit = a->rec.t_entry;
         a->rec.flags = RECF_ANSWERED;
         output(&a->rec);
