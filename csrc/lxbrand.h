@@ -310,6 +310,14 @@ void lxb_pty_drain(int master_fd, int timeout_ms);
                                     from its slot on through the next: at entry (lenarg 6: sendmsg), or its
                                     namelen at entry and the rest at exit, the buffers up to the result (lenarg
                                     LXB_COPY_LEN_RET: recvmsg) */
+#define LXB_COPY_MMSGHDR 10       /* a struct mmsghdr array (args[lenarg] entries), each entry's msghdr packed as
+                                    LXB_COPY_MSGHDR's (trace.c copy_mmsghdr), at exit; lenmul 1: recvmmsg (the
+                                    namelens at entry, as many entries as the result) */
+#define LXB_MMSG_MAX 8           /* entries copied at most (decode.MMSG_MAX) */
+#define LXB_MMSGF_CUT 1          /* the head's bits (decode.MMSGF_*) */
+#define LXB_MMSGF_FAULT 2
+#define LXB_MMSGF_ENTRY 4
+#define LXB_MSGF_IOV_CUT 16      /* an entry's msghdr head: its iovec array was cut */
 #define LXB_MSGHDR_HEAD 16       /* the packing's head (decode.msghdr_packed), then the struct's 56 bytes */
 #define LXB_MSGHDR_NAME 128      /* bytes of msg_name copied at most */
 #define LXB_MSGHDR_CONTROL 128   /* bytes of msg_control copied at most */

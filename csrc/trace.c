@@ -364,6 +364,7 @@ static size_t peek_str(pid_t pid, uint64_t addr, char *buf, size_t cap, int *cut
 
 static void copy_iov(struct task *t, const struct lxb_trace_copy *c, int i);
 static void copy_msghdr(struct task *t, const struct lxb_trace_copy *c, int i, int at_exit);
+static void copy_mmsghdr(struct task *t, const struct lxb_trace_copy *c, int i, int at_exit);
 
 static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int at_exit)
 {
@@ -383,6 +384,10 @@ static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int 
     if (c->how == LXB_COPY_MSGHDR) {
         if (!at_exit || c->lenarg == LXB_COPY_LEN_RET)
             copy_msghdr(t, c, i, at_exit);
+        return;
+    }
+    if (c->how == LXB_COPY_MMSGHDR) {
+        copy_mmsghdr(t, c, i, at_exit);
         return;
     }
     if (c->how == LXB_COPY_INT_INOUT) {   /* at entry the int; at exit the int then, the entry's after it */
@@ -559,17 +564,85 @@ static void copy_iov(struct task *t, const struct lxb_trace_copy *c, int i)
    a copy); at exit, on success, the rest, the buffers up to the result,
    the name up to the lesser namelen; a failed call keeps the head only
    ({msg_namelen=N}).  Nothing when the struct cannot be read */
+/* the packing of a msghdr at addr into base (room bytes; see copy_msghdr):
+   its length; 0 when the struct cannot be read, -1 when its head, name
+   and control do not fit.  entry: msg_namelen at entry, -1: the struct's;
+   left: the bytes its buffers hold in all.  *cut: the iovec array was */
+static ssize_t pack_msghdr(pid_t pid, uint64_t addr, int64_t entry_in, uint64_t left, char *base, size_t room,
+                           int *cut)
+{
+    uint64_t m[7];
+    size_t off = LXB_MSGHDR_HEAD + sizeof m, k, cw;
+    uint32_t entry;
+    int32_t nlen, namelen;
+    uint16_t n16 = 0, c16 = 0;
+    uint8_t bits = LXB_MSGF_ENTRY;
+
+    *cut = 0;
+    if (peek(pid, addr, m, sizeof m) != (ssize_t)sizeof m)
+        return 0;
+    entry = entry_in < 0 ? (uint32_t)m[1] : (uint32_t)entry_in;
+    namelen = (int32_t)(uint32_t)m[1];
+    nlen = entry_in >= 0 && namelen > (int32_t)entry ? (int32_t)entry : namelen;
+    k = m[0] && nlen >= 2 ? (nlen > LXB_MSGHDR_NAME ? LXB_MSGHDR_NAME : (size_t)nlen) : 0;
+    cw = m[5] >= 16 ? (m[5] > LXB_MSGHDR_CONTROL ? LXB_MSGHDR_CONTROL : (size_t)m[5]) : 0;
+    if (off + k + cw + 8 > room)
+        return -1;
+    memcpy(base, &entry, 4);
+    memcpy(base + LXB_MSGHDR_HEAD, m, sizeof m);
+    if (k) {
+        if (peek(pid, m[0], base + off, k) == (ssize_t)k)
+            n16 = (uint16_t)k;
+        else
+            bits |= LXB_MSGF_NAME_BAD;
+    }
+    off += n16;
+    if (m[5] >= 16) {
+        if (m[5] > cw)
+            bits |= LXB_MSGF_CONTROL_CUT;
+        if (m[4] && peek(pid, m[4], base + off, cw) == (ssize_t)cw)
+            c16 = (uint16_t)cw;
+        else
+            bits |= LXB_MSGF_CONTROL_BAD;
+    }
+    off += c16;
+    memcpy(base + 4, &n16, 2);
+    memcpy(base + 6, &c16, 2);
+    base[8] = (char)bits;
+    memset(base + 9, 0, 7);
+    memset(base + off, 0, 8);            /* no entries, unless the array is read */
+    if (m[2] && m[3] && m[3] >> 60 == 0 && m[2] + m[3] * 16 > m[2]) {
+        size_t got = pack_iov(pid, m[2], m[3], left, base + off, room - off, cut);
+        off += got ? got : 8;
+    } else {
+        off += 8;
+    }
+    return (ssize_t)off;
+}
+
+/* LXB_COPY_MSGHDR: a struct msghdr as strace's print_struct_msghdr prints
+   it, packed from slot i on (decode.msghdr_packed, which the BPF tracer's
+   copy_msghdr packs alike):
+       u32 msg_namelen at entry, u16 name bytes, u16 control bytes,
+       u8 LXB_MSGF_* bits, 7 pad (LXB_MSGHDR_HEAD);
+       the struct's 56 bytes; msg_name's first min(namelen, LXB_MSGHDR_NAME)
+       bytes (none below 2: strace prints the address); msg_control's first
+       min(controllen, LXB_MSGHDR_CONTROL) (none below a cmsghdr's 16);
+       then the iovec array as copy_iov packs it, in what is left (its
+       head 0 entries when the first could not be read).
+   lenarg 6 (sendmsg): all at entry, the buffers unlimited.  lenarg
+   LXB_COPY_LEN_RET (recvmsg): at entry msg_namelen into the head (not yet
+   a copy); at exit, on success, the rest, the buffers up to the result,
+   the name up to the lesser namelen; a failed call keeps the head only
+   ({msg_namelen=N}).  Nothing when the struct cannot be read */
 static void copy_msghdr(struct task *t, const struct lxb_trace_copy *c, int i, int at_exit)
 {
     struct lxb_trace_rec *r = &t->rec;
-    uint64_t addr = r->args[c->arg], m[7];
+    uint64_t addr = r->args[c->arg], m[2];
     int out = c->lenarg == LXB_COPY_LEN_RET, cut = 0;
     char *base = r->slot[i];
-    size_t room = (size_t)(LXB_TRACE_SLOTS - i) * LXB_TRACE_SLOT, off, k;
     uint32_t entry;
-    int32_t nlen, namelen;
-    uint16_t n16, c16;
-    uint8_t bits;
+    ssize_t off;
 
     if (addr == 0)
         return;
@@ -589,51 +662,86 @@ static void copy_msghdr(struct task *t, const struct lxb_trace_copy *c, int i, i
         r->slot_arg[i] = c->arg;
         return;
     }
-    if (peek(t->host, addr, m, sizeof m) != (ssize_t)sizeof m)
+    memcpy(&entry, base, 4);
+    off = pack_msghdr(t->host, addr, out ? (int64_t)entry : -1, out ? (uint64_t)r->ret : UINT64_MAX, base,
+                      (size_t)(LXB_TRACE_SLOTS - i) * LXB_TRACE_SLOT, &cut);
+    if (off > 0)
+        packed_at(r, i, c->arg, (size_t)off, cut);
+}
+
+/* LXB_COPY_MMSGHDR: a struct mmsghdr array as strace's decode_mmsgvec
+   prints it at the exit (decode.mmsghdr_packed): u32 entries packed, u32
+   LXB_MMSGF_* bits; then per entry its msg_len, the size of its msghdr's
+   packing (pack_msghdr's: the namelen at entry, the buffers up to msg_len
+   for recvmmsg), that packing.  sendmmsg (lenmul 0): args[lenarg]
+   entries; recvmmsg (lenmul 1): their namelens at entry (kept in the slot
+   until the exit: u32 count, then one u32 each), the entries it returned.
+   At most LXB_MMSG_MAX entries and what fits (LXB_MMSGF_CUT) */
+static void copy_mmsghdr(struct task *t, const struct lxb_trace_copy *c, int i, int at_exit)
+{
+    struct lxb_trace_rec *r = &t->rec;
+    uint64_t addr = r->args[c->arg], count, k;
+    int recv = c->lenmul == 1, cut;
+    char *base = r->slot[i];
+    size_t room = (size_t)(LXB_TRACE_SLOTS - i) * LXB_TRACE_SLOT, off = 8;
+    uint32_t names[LXB_MMSG_MAX], nnames = 0, n = 0, bits = 0;
+
+    if (addr == 0 || c->lenarg >= 6)
         return;
-    if (!out) {
-        entry = (uint32_t)m[1];
-        memcpy(base, &entry, 4);
+    if (recv && !at_exit) {              /* the namelens at entry */
+        count = (uint32_t)r->args[c->lenarg];
+        for (k = 0; k < count && k < LXB_MMSG_MAX; k++) {
+            uint32_t nl;
+            if (peek(t->host, addr + 64 * k + 8, &nl, 4) != 4)
+                break;
+            memcpy(base + 4 + 4 * k, &nl, 4);
+        }
+        nnames = (uint32_t)k;
+        memcpy(base, &nnames, 4);
+        return;
+    }
+    if (!at_exit)
+        return;
+    if (recv) {
+        if (r->ret < 0)
+            return;
+        count = (uint64_t)r->ret;
+        memcpy(&nnames, base, 4);
+        if (nnames > LXB_MMSG_MAX)
+            nnames = 0;
+        memcpy(names, base + 4, 4 * nnames);
+        bits |= LXB_MMSGF_ENTRY;
     } else {
-        memcpy(&entry, base, 4);
+        count = (uint32_t)r->args[c->lenarg];
     }
-    bits = LXB_MSGF_ENTRY;
-    memcpy(base + LXB_MSGHDR_HEAD, m, sizeof m);
-    off = LXB_MSGHDR_HEAD + sizeof m;
-    namelen = (int32_t)(uint32_t)m[1];
-    nlen = out && namelen > (int32_t)entry ? (int32_t)entry : namelen;
-    n16 = 0;
-    if (m[0] && nlen >= 2) {
-        k = nlen > LXB_MSGHDR_NAME ? LXB_MSGHDR_NAME : (size_t)nlen;
-        if (peek(t->host, m[0], base + off, k) == (ssize_t)k)
-            n16 = (uint16_t)k;
-        else
-            bits |= LXB_MSGF_NAME_BAD;
+    for (k = 0; k < count; k++) {
+        uint32_t msg_len, size;
+        ssize_t got;
+        if (k >= LXB_MMSG_MAX || off + 8 > room) {
+            bits |= LXB_MMSGF_CUT;
+            break;
+        }
+        if (peek(t->host, addr + 64 * k + 56, &msg_len, 4) != 4) {
+            bits |= LXB_MMSGF_FAULT;
+            break;
+        }
+        got = pack_msghdr(t->host, addr + 64 * k, recv && k < nnames ? (int64_t)names[k] : -1,
+                          recv ? msg_len : UINT64_MAX, base + off + 8, room - off - 8, &cut);
+        if (got <= 0) {
+            bits |= got < 0 ? LXB_MMSGF_CUT : LXB_MMSGF_FAULT;
+            break;
+        }
+        if (cut)
+            base[off + 8 + 8] |= LXB_MSGF_IOV_CUT;
+        size = (uint32_t)got;
+        memcpy(base + off, &msg_len, 4);
+        memcpy(base + off + 4, &size, 4);
+        off += 8 + (size_t)got;
+        n++;
     }
-    off += n16;
-    c16 = 0;
-    if (m[5] >= 16) {
-        k = m[5] > LXB_MSGHDR_CONTROL ? LXB_MSGHDR_CONTROL : (size_t)m[5];
-        if (m[5] > k)
-            bits |= LXB_MSGF_CONTROL_CUT;
-        if (m[4] && peek(t->host, m[4], base + off, k) == (ssize_t)k)
-            c16 = (uint16_t)k;
-        else
-            bits |= LXB_MSGF_CONTROL_BAD;
-    }
-    off += c16;
-    memcpy(base + 4, &n16, 2);
-    memcpy(base + 6, &c16, 2);
-    base[8] = (char)bits;
-    memset(base + 9, 0, 7);
-    memset(base + off, 0, 8);            /* no entries, unless the array is read */
-    if (m[2] && m[3] && m[3] >> 60 == 0 && m[2] + m[3] * 16 > m[2]) {
-        size_t got = pack_iov(t->host, m[2], m[3], out ? (uint64_t)r->ret : UINT64_MAX, base + off, room - off, &cut);
-        off += got ? got : 8;
-    } else {
-        off += 8;
-    }
-    packed_at(r, i, c->arg, off, cut);
+    memcpy(base, &n, 4);
+    memcpy(base + 4, &bits, 4);
+    packed_at(r, i, c->arg, off, 0);
 }
 
 /* the caller's command line into slot 2 (the report's first caller) */
@@ -763,7 +871,7 @@ static void exit_stop(struct lxb_tracer *tr, struct task *t)
     s = (r->nr >= 0 && r->nr < LXB_NR_MAX) ? &tr->spec[r->nr] : NULL;
     for (i = 0; s && i < s->ncopy && i < LXB_TRACE_SLOTS; i++)
         if (s->copy[i].how == LXB_COPY_OUT || s->copy[i].how == LXB_COPY_IOV_OUT || s->copy[i].how == LXB_COPY_INT_INOUT ||
-            s->copy[i].how == LXB_COPY_MSGHDR)
+            s->copy[i].how == LXB_COPY_MSGHDR || s->copy[i].how == LXB_COPY_MMSGHDR)
             copy_arg(t, &s->copy[i], i, 1);
     emit(tr, r);
     t->in_syscall = 0;

@@ -61,9 +61,10 @@ enum { A_PTR = 1, A_PATH, A_STR, A_COMM_IN, A_COMM_OUT, A_INT_IN, A_INT_OUT };  
 enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
        T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS, T_STACK_T, T_UTSNAME,
-       T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO, T_SIGEVENT, T_IOVEC, T_MSGHDR };
+       T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO, T_SIGEVENT, T_IOVEC, T_MSGHDR,
+       T_MSGHDR_OUT, T_MMSGHDR, T_MMSGHDR_RECV };
 enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT,
-       ST_IOV_IN, ST_IOV_OUT, ST_MSGHDR_IN, ST_MSGHDR_OUT };   /* decode.STYLE_CODES: a pointer's tg_param.special */
+       ST_IOV_IN, ST_IOV_OUT, ST_MSGHDR, ST_MMSGHDR };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
 
 struct tg_param {
@@ -593,7 +594,7 @@ static void put_json_str(struct lxb_sink *s, const unsigned char *p, size_t n, i
 
 /* ---- values: one decoded argument ---- */
 
-enum { V_INT, V_UINT, V_TEXT, V_ADDR, V_PATH, V_STR, V_BYTES, V_STRV, V_INT2, V_JSON, V_IOV, V_MSGHDR };
+enum { V_INT, V_UINT, V_TEXT, V_ADDR, V_PATH, V_STR, V_BYTES, V_STRV, V_INT2, V_JSON, V_IOV, V_MSGHDR, V_MMSG };
 
 struct val {
     int type;
@@ -605,7 +606,9 @@ struct val {
     int hexed;                   /* V_BYTES: all in hex (decode.HexBytes) */
     const char *unk;             /* V_INT/V_UINT of a kind that does not name it: 0x4d, then unk in a comment */
     int unk_bits;                /* its kind's bits (the hex is of those) */
-    uint64_t count;              /* V_IOV: the entries the call names (data: the packed copy, i: its address) */
+    uint64_t count;              /* V_IOV, V_MMSG: the entries the call names (data: the packed copy, i: its
+                                    address) */
+    uint64_t sent;               /* V_MMSG: the entries whose msg_len is shown; pair[0]: recvmmsg's */
     int64_t left;                /* V_IOV, V_MSGHDR: the bytes its buffers hold in all, -1: unlimited, -2: the
                                     call failed */
     char text[4096];             /* V_TEXT: a name, flags, a struct as decode prints it; V_JSON: its JSON */
@@ -1682,6 +1685,12 @@ static void put_iov(struct lxb_sink *s, const struct val *v, int json)
     P(']');
 }
 
+/* decode.msghdr's checks of a packed msghdr of a call that did not fail */
+static int msghdr_ok(const unsigned char *d, size_t len)
+{
+    return len >= LXB_MSGHDR_HEAD + 56 && LXB_MSGHDR_HEAD + 56 + le(d + 4, 2) + le(d + 6, 2) + 8 <= len;
+}
+
 /* decode._msghdr_arg: a struct msghdr from its packed copy (trace.c
    copy_msghdr) as V_MSGHDR, else its address (decode.msghdr raises) */
 static void msghdr_val(const struct tg_param *pp, const struct lxb_trace_rec *r, uint64_t raw, int done, struct val *v)
@@ -1691,7 +1700,7 @@ static void msghdr_val(const struct tg_param *pp, const struct lxb_trace_rec *r,
     int slot;
 
     v->left = -1;
-    if (pp->special == ST_MSGHDR_OUT) {
+    if (pp->target == T_MSGHDR_OUT) {
         if (!done)
             return;
         v->left = r->ret < 0 ? -2 : r->ret;
@@ -1705,7 +1714,7 @@ static void msghdr_val(const struct tg_param *pp, const struct lxb_trace_rec *r,
     if (v->left == -2) {
         if (!(d[8] & LXB_MSGF_ENTRY))
             return;
-    } else if (len < LXB_MSGHDR_HEAD + 56 || LXB_MSGHDR_HEAD + 56 + le(d + 4, 2) + le(d + 6, 2) + 8 > len) {
+    } else if (!msghdr_ok(d, len)) {
         return;
     }
     v->type = V_MSGHDR;
@@ -1925,6 +1934,98 @@ static void put_msghdr(struct lxb_sink *s, const struct val *v, int json)
     P('}');
 }
 
+/* decode._mmsghdr_arg and decode.mmsgs: a struct mmsghdr[] from its packed
+   copy (trace.c copy_mmsghdr) as V_MMSG, [] for none, else its address */
+static void mmsg_val(const struct tg_sc *sc, const struct tg_param *pp, const struct lxb_trace_rec *r, uint64_t raw,
+                     int done, struct val *v)
+{
+    const unsigned char *d;
+    uint64_t n, k, off = 8;
+    size_t len;
+    int slot, recv = pp->target == T_MMSGHDR_RECV;
+
+    (void)sc;
+    if (!done || pp->size_idx >= 6)
+        return;
+    if (recv) {
+        if (r->ret < 0)
+            return;
+        v->count = v->sent = (uint64_t)r->ret;
+    } else {
+        v->count = (uint32_t)r->args[pp->size_idx];   /* strace: vlen as an unsigned int */
+        v->sent = r->ret < 0 ? 0 : (uint64_t)r->ret;
+    }
+    v->pair[0] = recv;
+    if (v->count == 0) {
+        v->type = V_MMSG;
+        v->len = 0;
+        return;
+    }
+    if ((slot = slot_for(r, raw)) < 0)
+        return;
+    d = (const unsigned char *)r->slot[slot];
+    len = r->slot_len[slot];
+    if (len < 8)
+        return;
+    n = le(d, 4);
+    for (k = 0; k < n; k++) {   /* every entry within the copy, as decode.mmsgs checks */
+        uint64_t size;
+        if (off + 8 > len)
+            return;
+        size = le(d + off + 4, 4);
+        if (off + 8 + size > len || size < LXB_MSGHDR_HEAD || !msghdr_ok(d + off + 8, (size_t)size))
+            return;
+        off += 8 + size;
+    }
+    if (v->count > n && !n && (le(d + 4, 4) & LXB_MMSGF_FAULT))
+        return;
+    v->type = V_MMSG;
+    v->data = d;
+    v->len = len;
+}
+
+/* decode.Mmsgs: text or JSON */
+static void put_mmsgs(struct lxb_sink *s, const struct val *v, int json)
+{
+    uint64_t n = v->len ? le(v->data, 4) : 0, bits = v->len ? le(v->data + 4, 4) : 0, k, off = 8;
+    P('[');
+    for (k = 0; k < n; k++) {
+        uint64_t msg_len = le(v->data + off, 4), size = le(v->data + off + 4, 4);
+        struct val m;
+        memset(&m, 0, sizeof m);
+        m.data = v->data + off + 8;
+        m.len = (size_t)size;
+        m.left = v->pair[0] ? (int64_t)msg_len : -1;
+        m.cut = (m.data[8] & LXB_MSGF_IOV_CUT) != 0;
+        if (k)
+            put_s(s, ", ");
+        P('{');
+        put_s(s, json ? "\"msg_hdr\": " : "msg_hdr=");
+        put_msghdr(s, &m, json);
+        if (k < v->sent) {
+            put_s(s, json ? ", \"msg_len\": " : ", msg_len=");
+            put_u64(s, msg_len);
+        }
+        P('}');
+        off += 8 + size;
+    }
+    if (v->count > n) {
+        if (n)
+            put_s(s, ", ");
+        if (json) {
+            put_s(s, "\"...\"");
+        } else {
+            put_s(s, "...");
+            if (bits & LXB_MMSGF_FAULT) {
+                put_s(s, " /* ");
+                put_hex(s, (uint64_t)v->i + 64 * n);
+                put_s(s, " */");
+            }
+        }
+    }
+    P(']');
+}
+
 /* decode.args for argument i of a record */
 static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r, int done, struct val *v, int json)
 {
@@ -2001,8 +2102,12 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
         iov_val(sc, pp, r, raw, done, v);
         return;
     }
-    if (pp->target == T_MSGHDR) {
+    if (pp->target == T_MSGHDR || pp->target == T_MSGHDR_OUT) {
         msghdr_val(pp, r, raw, done, v);
+        return;
+    }
+    if (pp->target == T_MMSGHDR || pp->target == T_MMSGHDR_RECV) {
+        mmsg_val(sc, pp, r, raw, done, v);
         return;
     }
     if (pp->target == T_OTHER || (k = slot_for(r, raw)) < 0)
@@ -2167,6 +2272,7 @@ static void put_val_text(struct lxb_sink *s, const struct val *v)
     case V_PATH: put_path(s, v->data, v->len, v->cut); return;
     case V_IOV: put_iov(s, v, 0); return;
     case V_MSGHDR: put_msghdr(s, v, 0); return;
+    case V_MMSG: put_mmsgs(s, v, 0); return;
     case V_STR: put_quote(s, v->data, v->len, v->cut, 0); return;
     case V_BYTES: put_quote(s, v->data, v->len, 0, v->hexed); return;
     case V_JSON: return;   /* arg_val makes it only for JSON lines */
@@ -2224,6 +2330,7 @@ static void put_val_json(struct lxb_sink *s, const struct val *v)
     case V_JSON: put_s(s, v->text); return;
     case V_IOV: put_iov(s, v, 1); return;
     case V_MSGHDR: put_msghdr(s, v, 1); return;
+    case V_MMSG: put_mmsgs(s, v, 1); return;
     case V_ADDR:
         P('"');
         if (v->i == 0)

@@ -74,6 +74,9 @@ FAST = {"stat": "T_STAT", "statx": "T_STATX", "timespec": "T_TIMESPEC", "sockadd
         "sysinfo": "T_SYSINFO", "itimerval": "T_ITIMERVAL", "itimerspec": "T_ITIMERSPEC",
         "siginfo": "T_SIGINFO", "sigevent": "T_SIGEVENT"}
 ARRAYS = {"pollfd": "T_POLLFD", "epoll_event": "T_EPOLL_EVENTS"}
+# the msghdr styles (one style code per pair): a target each
+MSG_TARGETS = {"msghdr_in": "T_MSGHDR", "msghdr_out": "T_MSGHDR_OUT", "mmsghdr_send": "T_MMSGHDR",
+               "mmsghdr_recv": "T_MMSGHDR_RECV"}
 # kinds trace_fmt.c's struct formatters print fields by (TG_KIND_<NAME>)
 STRUCT_KINDS = ("sigaction_flags", "sa_handler", "poll_events", "statx_mask", "statx_attrs", "ptrace_event",
                 "epoll_events", "ss_flags", "fs_magic", "statfs_flags", "sigev_notify", "sol_level", "scm_type",
@@ -114,8 +117,8 @@ def param_row(sc, i: int) -> str:
         t = ARRAYS[target]
     elif target == "iovec" and array == "[]" and decode.STYLES.get((sc.name, name)) in ("iov_in", "iov_out"):
         t = "T_IOVEC"           # decode.Iovec, from trace.c copy_iov's packing
-    elif target == "msghdr" and decode.STYLES.get((sc.name, name)) in ("msghdr_in", "msghdr_out"):
-        t = "T_MSGHDR"          # decode.Msghdr, from trace.c copy_msghdr's packing
+    elif target in ("msghdr", "mmsghdr") and decode.STYLES.get((sc.name, name)) in MSG_TARGETS:
+        t = MSG_TARGETS[decode.STYLES[(sc.name, name)]]   # decode.Msghdr, Mmsgs, from trace.c copy_msghdr's packing
     elif target == "str" and array == "[]":
         t = "T_STRV"
     elif target == "int" and n == "2":

@@ -195,6 +195,11 @@ def copies(sc) -> list:
             # copy_msghdr): at entry (sendmsg), or at the exit up to the result (recvmsg: lenarg LEN_RET)
             out = decode.STYLES[(sc.name, name)] == "msghdr_out"
             found.append((-1, i, lib.LXB_COPY_MSGHDR, lib.LXB_COPY_LEN_RET if out else 6, SLOT * lib.LXB_TRACE_SLOTS, 0))
+        elif m and decode.STYLES.get((sc.name, name)) in ("mmsghdr_send", "mmsghdr_recv") and sized < 6:
+            # a struct mmsghdr array, each entry's msghdr packed as above, at the exit (trace.c copy_mmsghdr);
+            # lenmul 1: recvmmsg's (the namelens at entry, the entries it returned)
+            recv = decode.STYLES[(sc.name, name)] == "mmsghdr_recv"
+            found.append((-1, i, lib.LXB_COPY_MMSGHDR, sized, SLOT * lib.LXB_TRACE_SLOTS, int(recv)))
         elif m and m.group("dir"):
             direction, target, array, n = m.group("dir"), m.group("target"), m.group("array"), m.group("n")
             out = direction in ("out", "inout")
@@ -266,6 +271,7 @@ class _Copies:
             raise OSError(_errno.EFAULT, "not copied") from None
 
     read_msghdr = read_iov      # a msghdr copy (trace.c copy_msghdr's packing): (bytes, cut)
+    read_mmsghdr = read_iov     # an mmsghdr array's (trace.c copy_mmsghdr's)
 
     def read_pair(self, addr, n):
         """(first copy, last copy) of addr, each n bytes: the same copy when there was one; an

@@ -702,11 +702,16 @@ STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wst
           ("readv", "iov"): "iov_out", ("preadv", "iov"): "iov_out", ("preadv2", "iov"): "iov_out",
           # struct msghdr: strace's print_struct_msghdr, at entry (sendmsg) or at the exit with the data up
           # to the result and msg_namelen as the caller set it (recvmsg; a failed one: {msg_namelen=N})
-          ("sendmsg", "msg"): "msghdr_in", ("recvmsg", "msg"): "msghdr_out"}
+          ("sendmsg", "msg"): "msghdr_in", ("recvmsg", "msg"): "msghdr_out",
+          # struct mmsghdr[]: strace's decode_mmsgvec, at the exit: sendmmsg's vlen entries (msg_len of those
+          # sent), recvmmsg's as many as it returned, each msghdr's data up to its msg_len
+          ("sendmmsg", "msgvec"): "mmsghdr_send", ("recvmmsg", "msgvec"): "mmsghdr_recv"}
 EPOLL_CTL_DEL = 2       # epoll_ctl_event: strace prints the event's address for EPOLL_CTL_DEL
 # (env_count: an environment strace counts, 0x7ffd... /* 4 vars */, when the tracer copied all of it)
 STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count": 5, "epoll_ctl_event": 6,
-               "dirent_count": 7, "iov_in": 8, "iov_out": 9, "msghdr_in": 10, "msghdr_out": 11}   # trace_fmt.c: tg_param.special
+               "dirent_count": 7, "iov_in": 8, "iov_out": 9,
+               # csrc/trace_gen.py gives each of these a target of its own (T_MSGHDR...): one code per pair
+               "msghdr_in": 10, "msghdr_out": 10, "mmsghdr_send": 11, "mmsghdr_recv": 11}   # trace_fmt.c: tg_param.special
 SHOW = 32               # bytes and string characters printed before "..."
 ARRAY_LIMIT = 32        # argv entries read
 IOV_MAX = 32            # iovec entries printed before "..." (csrc/lxbrand.h LXB_IOV_MAX)
@@ -714,6 +719,7 @@ IOV_ROOM = 768          # bytes of a tracer's iovec copy (its three slots)
 MSGHDR_HEAD = 16        # a msghdr copy's head (csrc/trace.c copy_msghdr), then the struct's 56 bytes
 MSGHDR_NAME = 128       # bytes of msg_name copied at most (strace: sizeof(struct sockaddr_storage))
 MSGHDR_CONTROL = 128    # bytes of msg_control copied at most (strace reads up to optmem_max)
+MMSG_MAX = 8            # struct mmsghdr entries a tracer's copy holds at most (then "...")
 
 
 class Addr(int):
@@ -955,6 +961,8 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
                 v = _iov_arg(mem, addr, raw, sizes.get(i, 6), style, done, ret)
             elif structs and target == "msghdr" and style in ("msghdr_in", "msghdr_out"):
                 v = _msghdr_arg(mem, addr, style, done, ret)
+            elif structs and target == "mmsghdr" and style in ("mmsghdr_send", "mmsghdr_recv"):
+                v = _mmsghdr_arg(mem, addr, raw, sizes.get(i, 6), style == "mmsghdr_recv", done, ret)
             elif target == "str" and array == "[]":
                 strv = getattr(mem, "read_strv", None)   # a tracer's copy holds the strings
                 v = _read(lambda: strv(addr) if strv else _strings(mem, addr), addr)
@@ -1108,24 +1116,29 @@ def _name_len(namelen: int, entry: Optional[int]) -> int:
     return n
 
 
-def msghdr_packed(mem, addr: int, entry: Optional[int], left: Optional[int]) -> tuple[bytes, bool]:
+def msghdr_packed(mem, addr: int, entry: Optional[int], left: Optional[int], room: int = IOV_ROOM
+                  ) -> tuple[bytes, bool]:
     """The tracer's packing of a struct msghdr (csrc/trace.c copy_msghdr),
     read through mem.read_bytes: (bytes, cut).  entry: msg_namelen as the
     caller set it (recvmsg), None for the struct's own; left: the bytes its
     buffers hold in all (recvmsg's result), None for no limit (sendmsg).
         u32 entry namelen, u16 name bytes, u16 control bytes, u8 MSGF_* bits, 7 pad;
         the struct's 56 bytes; the name's first bytes, the control's, then
-        the iovec array as iov_packed packs it (up to IOV_ROOM in all; an
-        empty head when its first entry could not be read)."""
+        the iovec array as iov_packed packs it (up to `room` in all; an
+        empty head when its first entry could not be read).  Raises
+        OSError when the struct cannot be read, or (in a room less than the
+        whole) when its name and control do not fit."""
     hdr = _exactly(mem.read_bytes(addr, 56), 56)[:56]
     name, namelen, iov, iovlen, control, controllen, _ = _S_MSGHDR.unpack(hdr)
     bits = MSGF_ENTRY
     nlen = _name_len(namelen, entry)
+    want = min(nlen, MSGHDR_NAME) if name and nlen >= 2 else 0
+    if MSGHDR_HEAD + 56 + want + (min(controllen, MSGHDR_CONTROL) if controllen >= 16 else 0) + 8 > room:
+        raise OSError(_errno.ENOSPC, "no room")
     name_data = b""
-    if name and nlen >= 2:
+    if want:
         try:
-            name_data = _exactly(mem.read_bytes(name, min(nlen, MSGHDR_NAME)), min(nlen, MSGHDR_NAME))
-            name_data = name_data[:min(nlen, MSGHDR_NAME)]
+            name_data = _exactly(mem.read_bytes(name, want), want)[:want]
         except OSError:
             bits |= MSGF_NAME_BAD
     ctl = b""
@@ -1144,9 +1157,8 @@ def msghdr_packed(mem, addr: int, entry: Optional[int], left: Optional[int]) -> 
     cut = False
     iov_data = _st.pack("<II", 0, 0)
     if iov and iovlen and iovlen * 16 < 1 << 64 and iov + iovlen * 16 < 1 << 64:
-        room = IOV_ROOM - len(out)
         try:
-            iov_data, cut = _iov_pack(mem, iov, iovlen, left, room)
+            iov_data, cut = _iov_pack(mem, iov, iovlen, left, room - len(out))
         except OSError:
             pass
     return out + iov_data, cut
@@ -1294,6 +1306,107 @@ def _msghdr_arg(mem, addr: "Addr", style: str, done: bool, ret: Optional[int]):
         return addr
 
 
+# --- struct mmsghdr[] (sendmmsg, recvmmsg): strace's decode_mmsgvec -------------------
+
+_S_MMSGHEAD = _st.Struct("<II")     # a copy's head: entries packed, MMSGF_* bits; each entry: msg_len, its bytes
+MMSGF_CUT = 1           # more entries than the copy holds (MMSG_MAX, or no room)
+MMSGF_FAULT = 2         # the entry after the last packed could not be read
+MMSGF_ENTRY = 4         # recvmmsg: the namelens at entry were read
+MSGF_IOV_CUT = 16       # an entry's msghdr head: its iovec array was cut (a msghdr copy's slot_trunc)
+
+
+def mmsghdr_packed(mem, addr: int, count: int, entries: Optional[list], recv: bool) -> bytes:
+    """The tracer's packing of a struct mmsghdr array (csrc/trace.c
+    copy_mmsghdr), read through mem.read_bytes: count entries (sendmmsg's
+    vlen, recvmmsg's result), each as u32 msg_len, u32 its packing's size,
+    then msghdr_packed's bytes (recvmmsg: entries[k] its namelen at entry,
+    its buffers up to msg_len), after an 8-byte head (entries, MMSGF_*)."""
+    out, n, bits = bytearray(), 0, MMSGF_ENTRY if entries is not None else 0
+    for k in range(count):
+        if k >= MMSG_MAX or 8 + len(out) + 8 > IOV_ROOM:
+            bits |= MMSGF_CUT
+            break
+        try:
+            one = _exactly(mem.read_bytes(addr + 64 * k, 64), 64)
+        except OSError:
+            bits |= MMSGF_FAULT
+            break
+        msg_len = _st.unpack_from("<I", one, 56)[0]
+        entry = entries[k] if entries is not None and k < len(entries) else None
+        try:
+            data, cut = msghdr_packed(mem, addr + 64 * k, entry, msg_len if recv else None,
+                                      IOV_ROOM - 8 - len(out) - 8)
+        except OSError as e:
+            bits |= MMSGF_CUT if e.errno == _errno.ENOSPC else MMSGF_FAULT
+            break
+        if cut:
+            data = data[:8] + bytes([data[8] | MSGF_IOV_CUT]) + data[9:]
+        out += _st.pack("<II", msg_len, len(data)) + data
+        n += 1
+    return _S_MMSGHEAD.pack(n, bits) + bytes(out)
+
+
+class Mmsgs(list):
+    """struct mmsghdr[] as strace prints it: [{msg_hdr={...}, msg_len=7}, ...],
+    "..." where the copy ended ("... /* 0x... */" at an entry not read);
+    JSON gets the list of {msg_hdr, msg_len} objects, "..." last when cut."""
+
+    fault: int = 0
+
+    def __str__(self) -> str:
+        out = [show(e) for e in self if e is not ...]
+        if self and self[-1] is ...:
+            out.append("..." + (f" /* {self.fault:#x} */" if self.fault else ""))
+        return "[" + ", ".join(out) + "]"
+
+
+def mmsgs(data: bytes, addr: int, count: int, sent: int, recv: bool):
+    """An Mmsgs of the packed copy `data` (mmsghdr_packed's); sent: the
+    entries whose msg_len is shown (the result; 0 for a failed sendmmsg)."""
+    n, bits = _S_MMSGHEAD.unpack_from(data)
+    out, off = Mmsgs(), 8
+    for k in range(n):
+        msg_len, size = _st.unpack_from("<II", data, off)
+        one = data[off + 8: off + 8 + size]
+        if len(one) < size:
+            raise OSError(_errno.EFAULT, "short mmsghdr copy")
+        if len(one) < MSGHDR_HEAD:
+            raise OSError(_errno.EFAULT, "short msghdr copy")
+        hdr = msghdr(one, bool(one[8] & MSGF_IOV_CUT), addr + 64 * k, msg_len if recv else None)
+        item = {"msg_hdr": hdr}
+        if k < sent:
+            item["msg_len"] = msg_len
+        out.append(item)
+        off += 8 + size
+    if count > n:
+        if not n and bits & MMSGF_FAULT:
+            raise OSError(_errno.EFAULT, "first entry not read")
+        if bits & MMSGF_FAULT:
+            out.fault = addr + 64 * n
+        out.append(...)
+    return out
+
+
+def _mmsghdr_arg(mem, addr: "Addr", raw, j: int, recv: bool, done: bool, ret: Optional[int]):
+    """A struct mmsghdr[] argument (decode.args): its Mmsgs, [] for none, or its address."""
+    if not done or ret is None or j >= len(raw):
+        return addr
+    if recv:
+        if ret < 0:
+            return addr
+        count = sent = ret
+    else:
+        count, sent = raw[j] & 0xFFFFFFFF, max(ret, 0)      # strace: vlen as an unsigned int
+    if count == 0:
+        return Mmsgs()
+    reader = getattr(mem, "read_mmsghdr", None)         # a tracer's copy holds the packing
+    try:
+        data = reader(addr)[0] if reader else mmsghdr_packed(mem, addr, count, None, recv)
+        return mmsgs(data, addr, count, sent, recv)
+    except (OSError, _st.error):
+        return addr
+
+
 def _exactly(data: bytes, n: int) -> bytes:
     if len(data) < n:
         raise OSError(_errno.EFAULT, "short copy")
@@ -1397,7 +1510,7 @@ def show(value) -> str:
         return '"' + _escape(value.encode(errors="surrogateescape")) + '"'
     if isinstance(value, (str, bytes)):
         return _quote(value)
-    if isinstance(value, (SigSet, PollFds, EnvList, DirentCount, Iovec, Control)):
+    if isinstance(value, (SigSet, PollFds, EnvList, DirentCount, Iovec, Control, Mmsgs)):
         return str(value)
     if isinstance(value, list):
         return "[" + ", ".join("..." if v is ... else show(v) for v in value) + "]"
