@@ -68,6 +68,12 @@ char LICENSE[] SEC("license") = "GPL";
 #define MSGF_NAME_BAD 2
 #define MSGF_CONTROL_BAD 4
 #define MSGF_CONTROL_CUT 8
+#define MSGF_IOV_CUT 16
+#define COPY_MMSGHDR 10
+#define MMSG_MAX 8
+#define MMSGF_CUT 1
+#define MMSGF_FAULT 2
+#define MMSGF_ENTRY 4
 #define IOV_MAX 32
 #define IOV_SHOW 32
 #define IOV_ROOM (BT_SLOTS * BT_SLOT)
@@ -518,22 +524,118 @@ __noinline int copy_iov(struct bt_task *t, __u64 cp, __u64 at_exit)
     return how == COPY_IOV_IN && (fault || *(__u32 *)(base + 4));
 }
 
-/* COPY_MSGHDR: trace.c copy_msghdr's packing of a struct msghdr, its
-   name's and control's first bytes and its iovec array (copy_iov_one's
-   entries, their head at the packing's end so far), from slot 0 on.  lenarg
-   COPY_LEN_RET (recvmsg): at entry msg_namelen into the head, the rest at
-   the exit.  A failed read at entry of sendmsg's returns 1 (taken again at
-   the exit) */
-__noinline int copy_msghdr(struct bt_task *t, __u64 cp, __u64 at_exit)
+/* trace.c pack_msghdr: a msghdr at addr packed at offset `at` of the
+   slots (its iovec entries by copy_iov_one, bt_rec.slot_len[0] their end
+   so far).  entry_in: msg_namelen at entry, ~0: the struct's; left: the
+   bytes its buffers hold in all.  Returns the packing's length, with bit
+   16 set when the iovec array was cut and bit 17 when a read of its name,
+   control or buffers failed; 0 when the struct cannot be read, -1 when
+   its head, name and control do not fit */
+__noinline int pack_msghdr(struct bt_task *t, __u64 addr, __u64 entry_in, __u64 left, __u64 at)
 {
-    __u32 arg = cp & 0xff, lenarg = (cp >> 16) & 0xff, k, n = 0, entry;
-    __u64 addr, m[7], off, want, hdr;
+    __u64 m[7], want, cw, off, hdr;
+    __u32 entry, k, n = 0;
     __s32 namelen, nlen;
     __u16 n16 = 0, c16 = 0;
     __u8 bits = MSGF_ENTRY;
     struct bt_rec *r;
     char *base;
-    int out, cut = 0, fault = 0, rc;
+    int rc, cut = 0, fault = 0;
+
+    if (!t)
+        return 0;
+    r = &t->rec;
+    asm volatile("" : "+r"(at));
+    if (at > IOV_ROOM - 80)
+        return -1;
+    base = (char *)r->slot + at;
+    if (bpf_probe_read_user(m, sizeof m, (const void *)addr) != 0)
+        return 0;
+    entry = entry_in == ~0ull ? (__u32)m[1] : (__u32)entry_in;
+    namelen = (__s32)(__u32)m[1];
+    nlen = entry_in != ~0ull && namelen > (__s32)entry ? (__s32)entry : namelen;
+    want = m[0] && nlen >= 2 ? (nlen > MSGHDR_NAME ? MSGHDR_NAME : (__u64)nlen) : 0;
+    cw = m[5] >= 16 ? (m[5] > MSGHDR_CONTROL ? MSGHDR_CONTROL : m[5]) : 0;
+    if (at + MSGHDR_HEAD + 56 + want + cw + 8 > IOV_ROOM)
+        return -1;
+    *(__u32 *)base = entry;
+    __builtin_memcpy(base + MSGHDR_HEAD, m, sizeof m);
+    asm volatile("" : "+r"(want));
+    if (want > MSGHDR_NAME)
+        return 0;
+    if (want) {
+        if (bpf_probe_read_user(base + MSGHDR_HEAD + 56, (__u32)want, (const void *)m[0]) == 0) {
+            n16 = (__u16)want;
+        } else {
+            bits |= MSGF_NAME_BAD;
+            fault = 1;
+        }
+    }
+    off = MSGHDR_HEAD + 56 + n16;
+    asm volatile("" : "+r"(off));
+    if (off > MSGHDR_HEAD + 56 + MSGHDR_NAME)
+        return 0;
+    if (m[5] >= 16) {
+        if (m[5] > cw)
+            bits |= MSGF_CONTROL_CUT;
+        asm volatile("" : "+r"(cw));
+        if (cw > MSGHDR_CONTROL)
+            return 0;
+        if (m[4] && bpf_probe_read_user(base + off, (__u32)cw, (const void *)m[4]) == 0) {
+            c16 = (__u16)cw;
+        } else {
+            bits |= MSGF_CONTROL_BAD;
+            fault = 1;
+        }
+    }
+    off += c16;
+    asm volatile("" : "+r"(off));
+    if (off > MSGHDR_HEAD + 56 + MSGHDR_NAME + MSGHDR_CONTROL)
+        return 0;
+    *(__u16 *)(base + 4) = n16;
+    *(__u16 *)(base + 6) = c16;
+    *(__u64 *)(base + 8) = bits;
+    *(__u64 *)(base + off) = 0;  /* no entries, unless the array is read */
+    hdr = at + off;
+    r->slot_len[0] = (__u16)(hdr + 8);
+    if (m[2] && m[3] && !(m[3] >> 60) && m[2] + m[3] * 16 > m[2]) {
+        *(volatile __u64 *)(t->spill + BT_SPILL - 8) = left;
+        for (k = 0; k < IOV_MAX; k++) {
+            if (k >= m[3])
+                break;
+            rc = copy_iov_one(t, k, m[2], hdr);
+            if (rc) {
+                cut = rc == 1;
+                fault |= rc == 2 && k == 0;
+                break;
+            }
+            n = k + 1;
+        }
+        asm volatile("" : "+r"(hdr));
+        if (hdr > IOV_ROOM - 8)
+            return 0;
+        if (n)
+            *(__u32 *)((char *)r->slot + hdr) = n;
+        if (*(__u32 *)((char *)r->slot + hdr + 4))
+            fault = 1;
+    }
+    off = r->slot_len[0];
+    if (off < at)
+        return 0;
+    return (int)((off - at) & 0xffff) | cut << 16 | fault << 17;
+}
+
+/* COPY_MSGHDR: trace.c copy_msghdr's packing of a struct msghdr, from slot
+   0 on (pack_msghdr).  lenarg COPY_LEN_RET (recvmsg): at entry msg_namelen
+   into the head, the rest at the exit.  A failed read at entry of
+   sendmsg's returns 1 (taken again at the exit) */
+__noinline int copy_msghdr(struct bt_task *t, __u64 cp, __u64 at_exit)
+{
+    __u32 arg = cp & 0xff, lenarg = (cp >> 16) & 0xff;
+    __u64 addr, m[2], off;
+    struct bt_rec *r;
+    char *base;
+    int out, rc;
 
     if (!t || arg >= 6)
         return 0;
@@ -558,79 +660,102 @@ __noinline int copy_msghdr(struct bt_task *t, __u64 cp, __u64 at_exit)
         r->slot_arg[0] = (__u8)arg;
         return 0;
     }
-    if (bpf_probe_read_user(m, sizeof m, (const void *)addr) != 0)
+    rc = pack_msghdr(t, addr, out ? *(__u32 *)base : ~0ull, out ? (__u64)r->ret : ~0ull, 0);
+    if (rc <= 0) {
+        r->slot_len[0] = 0;
         return !out;
-    entry = out ? *(__u32 *)base : (__u32)m[1];
-    *(__u32 *)base = entry;
-    __builtin_memcpy(base + MSGHDR_HEAD, m, sizeof m);
-    namelen = (__s32)(__u32)m[1];
-    nlen = out && namelen > (__s32)entry ? (__s32)entry : namelen;
-    if (m[0] && nlen >= 2) {
-        want = nlen > MSGHDR_NAME ? MSGHDR_NAME : (__u64)nlen;
-        asm volatile("" : "+r"(want));
-        want &= 0xff;            /* a bound the verifier keeps (it is at most MSGHDR_NAME) */
-        if (bpf_probe_read_user(base + MSGHDR_HEAD + 56, (__u32)want, (const void *)m[0]) == 0) {
-            n16 = (__u16)want;
-        } else {
-            bits |= MSGF_NAME_BAD;
-            fault = 1;
-        }
     }
-    off = MSGHDR_HEAD + 56 + (n16 & 0xff);
-    if (m[5] >= 16) {
-        want = m[5] > MSGHDR_CONTROL ? MSGHDR_CONTROL : m[5];
-        if (m[5] > want)
-            bits |= MSGF_CONTROL_CUT;
-        asm volatile("" : "+r"(want));
-        want &= 0xff;
-        asm volatile("" : "+r"(off));
-        if (off > MSGHDR_HEAD + 56 + MSGHDR_NAME)
-            return 0;
-        if (m[4] && bpf_probe_read_user(base + off, (__u32)want, (const void *)m[4]) == 0) {
-            c16 = (__u16)want;
-        } else {
-            bits |= MSGF_CONTROL_BAD;
-            fault = 1;
-        }
-    }
-    off += c16 & 0xff;
-    *(__u16 *)(base + 4) = n16;
-    *(__u16 *)(base + 6) = c16;
-    *(__u64 *)(base + 8) = bits;
-    if (off > MSGHDR_HEAD + 56 + MSGHDR_NAME + MSGHDR_CONTROL)
-        return 0;
-    *(__u64 *)(base + off) = 0;  /* no entries, unless the array is read */
-    hdr = off;
-    r->slot_len[0] = (__u16)(off + 8);
-    if (m[2] && m[3] && !(m[3] >> 60) && m[2] + m[3] * 16 > m[2]) {
-        *(volatile __u64 *)(t->spill + BT_SPILL - 8) = out ? (__u64)r->ret : ~0ull;
-        for (k = 0; k < IOV_MAX; k++) {
-            if (k >= m[3])
-                break;
-            rc = copy_iov_one(t, k, m[2], hdr);
-            if (rc) {
-                cut = rc == 1;
-                fault |= rc == 2 && k == 0;
-                break;
-            }
-            n = k + 1;
-        }
-        if (n)
-            *(__u32 *)(base + hdr) = n;
-        else
-            r->slot_len[0] = (__u16)(hdr + 8);
-        if (*(__u32 *)(base + hdr + 4))
-            fault = 1;
-    }
-    off = r->slot_len[0];
+    off = rc & 0xffff;
+    r->slot_len[0] = (__u16)off;
     r->slot_arg[0] = (__u8)arg;
-    if (cut)
+    if (rc >> 16 & 1)
         r->slot_trunc |= 1;
     if (off > BT_SLOT)
         r->slot_arg[1] = SLOT_MORE;
     if (off > 2 * BT_SLOT)
         r->slot_arg[2] = SLOT_MORE;
-    return !out && fault;
+    return !out && (rc >> 17 & 1);
+}
+
+/* COPY_MMSGHDR: trace.c copy_mmsghdr's packing of a struct mmsghdr array
+   at the exit, each entry's msghdr by pack_msghdr; lenmul 1 (recvmmsg):
+   the namelens at entry kept in the slot until then */
+__noinline int copy_mmsghdr(struct bt_task *t, __u64 cp, __u64 at_exit)
+{
+    __u32 arg = cp & 0xff, lenarg = (cp >> 16) & 0xff, recv = ((cp >> 24) & 0xff) == 1;
+    __u32 names[MMSG_MAX], nnames = 0, n = 0, bits = 0, k, msg_len;
+    __u64 addr, count, off = 8;
+    struct bt_rec *r;
+    char *base;
+    int rc;
+
+    if (!t || arg >= 6 || lenarg >= 6)
+        return 0;
+    r = &t->rec;
+    addr = r->args[arg];
+    base = (char *)r->slot;
+    if (addr == 0)
+        return 0;
+    if (!at_exit) {
+        if (!recv)
+            return 0;
+        count = (__u32)r->args[lenarg];
+        for (k = 0; k < MMSG_MAX; k++) {
+            if (k >= count || bpf_probe_read_user(base + 4 + 4 * k, 4, (const void *)(addr + 64 * k + 8)) != 0)
+                break;
+            nnames = k + 1;
+        }
+        *(__u32 *)base = nnames;
+        return 0;
+    }
+    if (recv) {
+        if (r->ret < 0)
+            return 0;
+        count = (__u64)r->ret;
+        nnames = *(__u32 *)base;
+        if (nnames > MMSG_MAX)
+            nnames = 0;
+        __builtin_memcpy(names, base + 4, sizeof names);
+        bits |= MMSGF_ENTRY;
+    } else {
+        count = (__u32)r->args[lenarg];
+    }
+    for (k = 0; k < MMSG_MAX + 1; k++) {
+        if (k >= count)
+            break;
+        asm volatile("" : "+r"(off));
+        if (k >= MMSG_MAX || off > IOV_ROOM - 8) {
+            bits |= MMSGF_CUT;
+            break;
+        }
+        if (bpf_probe_read_user(&msg_len, 4, (const void *)(addr + 64 * k + 56)) != 0) {
+            bits |= MMSGF_FAULT;
+            break;
+        }
+        rc = pack_msghdr(t, addr + 64 * k, recv && k < nnames ? names[k & (MMSG_MAX - 1)] : ~0ull,
+                         recv ? msg_len : ~0ull, off + 8);
+        if (rc <= 0) {
+            bits |= rc < 0 ? MMSGF_CUT : MMSGF_FAULT;
+            break;
+        }
+        if (rc >> 16 & 1)
+            base[off + 16] |= MSGF_IOV_CUT;
+        *(__u32 *)(base + off) = msg_len;
+        *(__u32 *)(base + off + 4) = rc & 0xffff;
+        off += 8 + (rc & 0xffff);
+        n = k + 1;
+    }
+    if (off > IOV_ROOM)
+        return 0;
+    *(__u32 *)base = n;
+    *(__u32 *)(base + 4) = bits;
+    r->slot_len[0] = (__u16)off;
+    r->slot_arg[0] = (__u8)arg;
+    if (off > BT_SLOT)
+        r->slot_arg[1] = SLOT_MORE;
+    if (off > 2 * BT_SLOT)
+        r->slot_arg[2] = SLOT_MORE;
+    return 0;
 }
 
 /* the copies of spec s.  At entry (at_exit 0): every slot.  At the exit:
@@ -654,9 +779,14 @@ static __always_inline __u32 copy_all(struct bt_task *t, const struct bt_spec *s
                 t->rec.slot_trunc &= (__u8)~(1u << i);
                 exit_copy = 0;
             } else if (c->how != COPY_OUT && c->how != COPY_IOV_OUT && c->how != COPY_INT_INOUT &&
-                       !(c->how == COPY_MSGHDR && c->lenarg == COPY_LEN_RET)) {
+                       c->how != COPY_MMSGHDR && !(c->how == COPY_MSGHDR && c->lenarg == COPY_LEN_RET)) {
                 continue;
             }
+        }
+        if (c->how == COPY_MMSGHDR) {
+            if (i == 0)
+                copy_mmsghdr(t, *(const __u64 *)c, exit_copy);
+            break;
         }
         if (c->how == COPY_MSGHDR) {
             if (i == 0 && copy_msghdr(t, *(const __u64 *)c, exit_copy))
