@@ -1,7 +1,9 @@
 """--trace of sendmsg, recvmsg, sendmmsg and recvmmsg (issue 13): struct
 msghdr and struct mmsghdr[] as strace 6.1 prints them (print_struct_msghdr,
-decode_mmsgvec), from both tracers (BPF, ptrace) through both formatters
-(the front door's C, lxrun-py's Python), checked against host strace."""
+decode_mmsgvec), from both tracers (BPF, ptrace) and both entry points
+(the front door, lxrun-py: both write trace_fmt.c's lines), checked against
+host strace; the Python decoder (a Zone's trace callback) against the C
+lines of the same records."""
 import json
 import os
 import re
@@ -194,3 +196,29 @@ def test_msghdrs_of_bpf_are_ptraces(rootfs, tmp_path, front):
         texts.append([re.sub(r"0x[0-9a-f]{6,}", "ADDR", re.sub(r"htons\(\d+\)", "htons(P)", re.sub(r" <[\d.]+>$", "", t)))
                       for t in out.read_text().splitlines() if "msg(" in t])
     assert texts[0] == texts[1] and len(texts[0]) >= 23
+
+
+@pytest.mark.parametrize("mode", _modes())
+def test_msghdr_lines_of_a_real_run_are_the_python_decoders(rootfs, tmp_path, monkeypatch, mode):
+    """The same python3 in a Zone with a trace callback: the lines the C
+    formatter wrote (both CLIs write theirs) are those the Python decoder
+    (trace.Recorder, a callback's events) makes of the same records."""
+    from lxbrand import Zone, trace
+    made = []
+    original = trace.Recorder
+
+    def reference(o):
+        r = original(o, reference=True)
+        made.append(r)
+        return r
+    monkeypatch.setattr(trace, "Recorder", reference)
+    monkeypatch.setenv("LXBRAND_TRACE", mode)
+    for fmt in ("text", "json"):
+        out = tmp_path / f"trace.{fmt}"
+        events = []
+        z = Zone(rootfs, trace=events.append, trace_output=str(out), trace_format=fmt, trace_set=SET)
+        r = z.run(["python3", "-c", PROGRAM], capture_output=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        text = out.read_text()
+        assert text == "".join(made[-1].lines) and len(events) == len(text.splitlines())
+        assert text.count("msg_namelen") > 30 and "msg_control" in text and "msg_hdr" in text
