@@ -1767,9 +1767,13 @@ def _traced_and_straced(rootfs, tmp_path, cli, program, trace_set, env=None):
     padding."""
     import re
     zone = tmp_path / "zone.txt"
-    r = subprocess.run([cli, f"--trace={trace_set}", "-o", str(zone), rootfs, "python3", "-c", program],
-                       capture_output=True, timeout=120, env=env)
+    for _ in range(2):      # a set's first run after a build is handed over (the Python CLI caches its part)
+        r = subprocess.run([cli, f"--trace={trace_set}", "-o", str(zone), rootfs, "python3", "-c", program],
+                           capture_output=True, timeout=120, env=env)
+        if HANDOVER.encode() not in r.stderr:
+            break
     assert r.returncode == 0, r.stderr
+    assert HANDOVER.encode() not in r.stderr, r.stderr    # said under LXRUN_DEBUG_FRONTDOOR=1
     native = tmp_path / "strace.txt"
     r = subprocess.run(["strace", "-f", "-qq", "-e", f"trace={trace_set}", "-o", str(native),
                         "unshare", "-r", "--fork", "--pid", "--mount-proc", "-m", "sh", "-c",

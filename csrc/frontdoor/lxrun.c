@@ -992,7 +992,7 @@ static const char *load_trace(const struct opts *o, struct brand *b)
         for (k = 0; k < sp->ncopy; k++) {
             const struct lxb_trace_copy *c = &sp->copy[k];
             int iov = c->how == LXB_COPY_IOV_IN || c->how == LXB_COPY_IOV_OUT;   /* the only copy, running on */
-            int msg = c->how == LXB_COPY_MSGHDR;                                  /* the same */
+            int msg = c->how == LXB_COPY_MSGHDR || c->how == LXB_COPY_MMSGHDR;     /* the same */
             if (c->arg > 5 || c->how < LXB_COPY_STR ||
                 (c->how > LXB_COPY_IOV_OUT && c->how != LXB_COPY_INT_INOUT && !msg) ||
                 (c->lenarg > 6 && c->lenarg != LXB_COPY_LEN_RET) ||
