@@ -533,18 +533,27 @@ __noinline int copy_iov(struct bt_task *t, __u64 cp, __u64 at_exit)
    its head, name and control do not fit */
 __noinline int pack_msghdr(struct bt_task *t, __u64 addr, __u64 entry_in, __u64 left, __u64 at)
 {
+    volatile __u32 *got;
+    volatile __u64 *mid;
     __u64 m[7], want, cw, off, hdr;
-    __u32 entry, k, n = 0;
+    __u32 entry, k;
     __s32 namelen, nlen;
     __u16 n16 = 0, c16 = 0;
     __u8 bits = MSGF_ENTRY;
     struct bt_rec *r;
     char *base;
-    int rc, cut = 0, fault = 0;
+    int rc;
 
     if (!t)
         return 0;
     r = &t->rec;
+    /* what the verifier would carry across the iovec loop as registers,
+       one state per path taken before it, lives in the spill's tail
+       instead: the iovec head's offset, entries stored, cut and fault */
+    mid = (volatile __u64 *)(t->spill + BT_SPILL - 24);
+    got = (volatile __u32 *)(t->spill + BT_SPILL - 16);
+    got[0] = 0;
+    got[1] = 0;
     asm volatile("" : "+r"(at));
     if (at > IOV_ROOM - 80)
         return -1;
@@ -568,7 +577,7 @@ __noinline int pack_msghdr(struct bt_task *t, __u64 addr, __u64 entry_in, __u64 
             n16 = (__u16)want;
         } else {
             bits |= MSGF_NAME_BAD;
-            fault = 1;
+            got[1] = 2;
         }
     }
     off = MSGHDR_HEAD + 56 + n16;
@@ -585,7 +594,7 @@ __noinline int pack_msghdr(struct bt_task *t, __u64 addr, __u64 entry_in, __u64 
             c16 = (__u16)cw;
         } else {
             bits |= MSGF_CONTROL_BAD;
-            fault = 1;
+            got[1] = 2;
         }
     }
     off += c16;
@@ -596,8 +605,11 @@ __noinline int pack_msghdr(struct bt_task *t, __u64 addr, __u64 entry_in, __u64 
     *(__u16 *)(base + 6) = c16;
     *(__u64 *)(base + 8) = bits;
     *(__u64 *)(base + off) = 0;  /* no entries, unless the array is read */
-    hdr = at + off;
-    r->slot_len[0] = (__u16)(hdr + 8);
+    *mid = at + off;
+    r->slot_len[0] = (__u16)(at + off + 8);
+    hdr = *mid;                  /* one state from here on, whatever the paths above */
+    if (hdr > IOV_ROOM - 8)
+        return 0;
     if (m[2] && m[3] && !(m[3] >> 60) && m[2] + m[3] * 16 > m[2]) {
         *(volatile __u64 *)(t->spill + BT_SPILL - 8) = left;
         for (k = 0; k < IOV_MAX; k++) {
@@ -605,24 +617,23 @@ __noinline int pack_msghdr(struct bt_task *t, __u64 addr, __u64 entry_in, __u64 
                 break;
             rc = copy_iov_one(t, k, m[2], hdr);
             if (rc) {
-                cut = rc == 1;
-                fault |= rc == 2 && k == 0;
+                if (rc == 1)
+                    got[1] |= 1;
+                else if (k == 0)
+                    got[1] |= 2;
                 break;
             }
-            n = k + 1;
+            got[0] = k + 1;
         }
-        asm volatile("" : "+r"(hdr));
-        if (hdr > IOV_ROOM - 8)
-            return 0;
-        if (n)
-            *(__u32 *)((char *)r->slot + hdr) = n;
+        if (got[0])
+            *(__u32 *)((char *)r->slot + hdr) = got[0];
         if (*(__u32 *)((char *)r->slot + hdr + 4))
-            fault = 1;
+            got[1] |= 2;
     }
     off = r->slot_len[0];
     if (off < at)
         return 0;
-    return (int)((off - at) & 0xffff) | cut << 16 | fault << 17;
+    return (int)((off - at) & 0xffff) | (got[1] & 3) << 16;
 }
 
 /* COPY_MSGHDR: trace.c copy_msghdr's packing of a struct msghdr, from slot
@@ -677,14 +688,59 @@ __noinline int copy_msghdr(struct bt_task *t, __u64 cp, __u64 at_exit)
     return !out && (rc >> 17 & 1);
 }
 
+/* the words of copy_mmsghdr in the spill's tail (below pack_msghdr's):
+   the packing's end so far, entries packed, MMSGF_* bits, recvmmsg's
+   namelens at entry kept, then those namelens */
+#define MMSG_ACC (BT_SPILL - 40)
+#define MMSG_NAMES (BT_SPILL - 72)
+
+/* entry k of an mmsghdr array at addr (copy_mmsghdr): its msg_len and its
+   msghdr packed at the end so far.  Returns 0 (stored), else the MMSGF_*
+   bit that ends the packing.  A function of its own, verified once for
+   any k: the loop that calls it stays a few instructions a pass */
+__noinline int copy_mmsg_one(struct bt_task *t, __u64 k, __u64 addr, __u64 recv)
+{
+    volatile __u32 *acc;
+    __u64 off, entry = ~0ull;
+    __u32 msg_len;
+    char *base;
+    int rc;
+
+    if (!t)
+        return MMSGF_FAULT;
+    acc = (volatile __u32 *)(t->spill + MMSG_ACC);
+    off = acc[0];
+    if (k >= MMSG_MAX || off > IOV_ROOM - 8)
+        return MMSGF_CUT;
+    if (bpf_probe_read_user(&msg_len, 4, (const void *)(addr + 64 * k + 56)) != 0)
+        return MMSGF_FAULT;
+    if (recv && k < acc[3])
+        entry = *(__u32 *)(t->spill + MMSG_NAMES + 4 * (k & (MMSG_MAX - 1)));
+    rc = pack_msghdr(t, addr + 64 * k, entry, recv ? msg_len : ~0ull, off + 8);
+    if (rc <= 0)
+        return rc < 0 ? MMSGF_CUT : MMSGF_FAULT;
+    off = acc[0];
+    if (off > IOV_ROOM - 24)
+        return MMSGF_CUT;
+    base = (char *)t->rec.slot + off;
+    if (rc >> 16 & 1)
+        base[16] |= MSGF_IOV_CUT;
+    *(__u32 *)base = msg_len;
+    *(__u32 *)(base + 4) = rc & 0xffff;
+    acc[0] = (__u32)(off + 8 + (rc & 0xffff));
+    acc[1] = (__u32)k + 1;
+    return 0;
+}
+
 /* COPY_MMSGHDR: trace.c copy_mmsghdr's packing of a struct mmsghdr array
-   at the exit, each entry's msghdr by pack_msghdr; lenmul 1 (recvmmsg):
-   the namelens at entry kept in the slot until then */
+   at the exit, each entry by copy_mmsg_one; lenmul 1 (recvmmsg): the
+   namelens at entry kept in the slot until then */
 __noinline int copy_mmsghdr(struct bt_task *t, __u64 cp, __u64 at_exit)
 {
     __u32 arg = cp & 0xff, lenarg = (cp >> 16) & 0xff, recv = ((cp >> 24) & 0xff) == 1;
-    __u32 names[MMSG_MAX], nnames = 0, n = 0, bits = 0, k, msg_len;
-    __u64 addr, count, off = 8;
+    __u32 nnames = 0, k;
+    volatile __u32 *acc;
+    __u64 addr, count, off;
     struct bt_rec *r;
     char *base;
     int rc;
@@ -708,47 +764,36 @@ __noinline int copy_mmsghdr(struct bt_task *t, __u64 cp, __u64 at_exit)
         *(__u32 *)base = nnames;
         return 0;
     }
+    acc = (volatile __u32 *)(t->spill + MMSG_ACC);
+    acc[0] = 8;
+    acc[1] = 0;
+    acc[2] = 0;
+    acc[3] = 0;
     if (recv) {
         if (r->ret < 0)
             return 0;
         count = (__u64)r->ret;
         nnames = *(__u32 *)base;
-        if (nnames > MMSG_MAX)
-            nnames = 0;
-        __builtin_memcpy(names, base + 4, sizeof names);
-        bits |= MMSGF_ENTRY;
+        acc[3] = nnames > MMSG_MAX ? 0 : nnames;
+        __builtin_memcpy(t->spill + MMSG_NAMES, base + 4, 4 * MMSG_MAX);
+        acc[2] = MMSGF_ENTRY;
     } else {
         count = (__u32)r->args[lenarg];
     }
     for (k = 0; k < MMSG_MAX + 1; k++) {
         if (k >= count)
             break;
-        asm volatile("" : "+r"(off));
-        if (k >= MMSG_MAX || off > IOV_ROOM - 8) {
-            bits |= MMSGF_CUT;
+        rc = copy_mmsg_one(t, k, addr, recv);
+        if (rc) {
+            acc[2] |= rc;
             break;
         }
-        if (bpf_probe_read_user(&msg_len, 4, (const void *)(addr + 64 * k + 56)) != 0) {
-            bits |= MMSGF_FAULT;
-            break;
-        }
-        rc = pack_msghdr(t, addr + 64 * k, recv && k < nnames ? names[k & (MMSG_MAX - 1)] : ~0ull,
-                         recv ? msg_len : ~0ull, off + 8);
-        if (rc <= 0) {
-            bits |= rc < 0 ? MMSGF_CUT : MMSGF_FAULT;
-            break;
-        }
-        if (rc >> 16 & 1)
-            base[off + 16] |= MSGF_IOV_CUT;
-        *(__u32 *)(base + off) = msg_len;
-        *(__u32 *)(base + off + 4) = rc & 0xffff;
-        off += 8 + (rc & 0xffff);
-        n = k + 1;
     }
+    off = acc[0];
     if (off > IOV_ROOM)
         return 0;
-    *(__u32 *)base = n;
-    *(__u32 *)(base + 4) = bits;
+    *(__u32 *)base = acc[1];
+    *(__u32 *)(base + 4) = acc[2];
     r->slot_len[0] = (__u16)off;
     r->slot_arg[0] = (__u8)arg;
     if (off > BT_SLOT)
