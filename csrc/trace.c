@@ -870,8 +870,9 @@ static void exit_stop(struct lxb_tracer *tr, struct task *t)
     r->ret = errno ? -ENOSYS : rax;
     s = (r->nr >= 0 && r->nr < LXB_NR_MAX) ? &tr->spec[r->nr] : NULL;
     for (i = 0; s && i < s->ncopy && i < LXB_TRACE_SLOTS; i++)
-        if (s->copy[i].how == LXB_COPY_OUT || s->copy[i].how == LXB_COPY_IOV_OUT || s->copy[i].how == LXB_COPY_INT_INOUT ||
-            s->copy[i].how == LXB_COPY_MSGHDR || s->copy[i].how == LXB_COPY_MMSGHDR)
+        if (s->copy[i].how == LXB_COPY_OUT || s->copy[i].how == LXB_COPY_IOV_OUT ||
+            s->copy[i].how == LXB_COPY_INT_INOUT || s->copy[i].how == LXB_COPY_MSGHDR ||
+            s->copy[i].how == LXB_COPY_MMSGHDR)
             copy_arg(t, &s->copy[i], i, 1);
     emit(tr, r);
     t->in_syscall = 0;

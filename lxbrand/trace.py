@@ -194,7 +194,8 @@ def copies(sc) -> list:
             # a struct msghdr, its name, control and iovec array packed over every slot (trace.c
             # copy_msghdr): at entry (sendmsg), or at the exit up to the result (recvmsg: lenarg LEN_RET)
             out = decode.STYLES[(sc.name, name)] == "msghdr_out"
-            found.append((-1, i, lib.LXB_COPY_MSGHDR, lib.LXB_COPY_LEN_RET if out else 6, SLOT * lib.LXB_TRACE_SLOTS, 0))
+            found.append((-1, i, lib.LXB_COPY_MSGHDR, lib.LXB_COPY_LEN_RET if out else 6,
+                          SLOT * lib.LXB_TRACE_SLOTS, 0))
         elif m and decode.STYLES.get((sc.name, name)) in ("mmsghdr_send", "mmsghdr_recv") and sized < 6:
             # a struct mmsghdr array, each entry's msghdr packed as above, at the exit (trace.c copy_mmsghdr);
             # lenmul 1: recvmmsg's (the namelens at entry, the entries it returned)

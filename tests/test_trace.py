@@ -718,14 +718,15 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
                      "iov_len=1099511627776}", "}, ...], ", ", ... /* 0x", "readv(", "}], 2) = -1 EFAULT", "[], 0",
                      "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=42, si_uid=1000, si_status=3, si_utime=7",
                      "si_status=SIGKILL, si_utime=0, si_stime=0} ---", "--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, "
-                     "si_addr=0x10} ---", "--- SIGALRM {si_signo=SIGALRM, si_code=SI_TIMER, si_timerid=", "--- 0 {}", " => ",
-                     "sendmsg(", "{msg_name=NULL, msg_namelen=", "msg_name={sa_family=AF_INET, sin_port=htons(",
+                     "si_addr=0x10} ---", "--- SIGALRM {si_signo=SIGALRM, si_code=SI_TIMER, si_timerid=", "--- 0 {}",
+                     " => ", "sendmsg(", "{msg_name=NULL, msg_namelen=", "msg_name={sa_family=AF_INET, sin_port=htons(",
                      "msg_name=0xdead0000, ", "msg_namelen=110 => 16, ", "msg_iov=[{iov_base=\"", "msg_iov=NULL, ",
-                     "msg_iov=[], msg_iovlen=0, ", "{msg_namelen=110}, ", "cmsg_level=SOL_SOCKET, cmsg_type=SCM_RIGHTS, "
-                     "cmsg_data=[9, 11]}", "cmsg_data=[0, 1, 2, ", ", 27]}", "cmsg_type=SCM_CREDENTIALS, cmsg_data={pid=7, "
-                     "uid=0, gid=-1}}", "cmsg_level=SOL_IP, cmsg_type=IP_TTL, cmsg_data=[64]}", "cmsg_level=SOL_IPV6, "
-                     "cmsg_type=0x32}", "cmsg_type=0x63 /* SCM_??? */}", "cmsg_level=0xffffffff /* SOL_??? */",
-                     "msg_control=0xdead0000, ", "}, ...], msg_controllen=", ", ... /* 0x", "msg_flags=MSG_CTRUNC|MSG_TRUNC}",
+                     "msg_iov=[], msg_iovlen=0, ", "{msg_namelen=110}, ",
+                     "cmsg_level=SOL_SOCKET, cmsg_type=SCM_RIGHTS, cmsg_data=[9, 11]}", "cmsg_data=[0, 1, 2, ", ", 27]}",
+                     "cmsg_type=SCM_CREDENTIALS, cmsg_data={pid=7, uid=0, gid=-1}}",
+                     "cmsg_level=SOL_IP, cmsg_type=IP_TTL, cmsg_data=[64]}", "cmsg_level=SOL_IPV6, cmsg_type=0x32}",
+                     "cmsg_type=0x63 /* SCM_??? */}", "cmsg_level=0xffffffff /* SOL_??? */", "msg_control=0xdead0000, ",
+                     "}, ...], msg_controllen=", ", ... /* 0x", "msg_flags=MSG_CTRUNC|MSG_TRUNC}",
                      "sendmmsg(", "[{msg_hdr={msg_name=", "}, msg_len=", "}}, {msg_hdr=", "}}, ...], ",
                      "recvmmsg(", ", msg_namelen=110 => "):
             assert seen in want, seen

@@ -124,21 +124,26 @@ def test_msghdrs_are_straces(rootfs, tmp_path, front, mode):
             'iov_len=5}], msg_iovlen=2, msg_controllen=0, msg_flags=0}, 0) = 10',
             'recvmsg(4, {msg_name=ADDR, msg_namelen=110 => 0, msg_iov=[{iov_base="helloworld", iov_len=100}], '
             'msg_iovlen=1, msg_controllen=0, msg_flags=0}, 0) = 10',
-            '{iov_base="y", iov_len=1}, ...], msg_iovlen=40, ', '{iov_base="yyyyy", iov_len=5}, {iov_base="", iov_len=5}',
+            '{iov_base="y", iov_len=1}, ...], msg_iovlen=40, ',
+            '{iov_base="yyyyy", iov_len=5}, {iov_base="", iov_len=5}',
             'sendmsg(6, {msg_name={sa_family=AF_INET, sin_port=htons(PORT), sin_addr=inet_addr("127.0.0.1")}, '
             'msg_namelen=16, msg_iov=[{iov_base="ping", iov_len=4}], ',
-            'msg_iov=[{iov_base="0123", iov_len=4}], msg_iovlen=1, msg_controllen=0, msg_flags=MSG_TRUNC}, MSG_TRUNC) = 10',
-            'msg_control=[{cmsg_len=24, cmsg_level=SOL_SOCKET, cmsg_type=SCM_RIGHTS, cmsg_data=[FDS]}], msg_controllen=24, ',
+            'msg_iov=[{iov_base="0123", iov_len=4}], msg_iovlen=1, msg_controllen=0, msg_flags=MSG_TRUNC}, '
+            'MSG_TRUNC) = 10',
+            'msg_control=[{cmsg_len=24, cmsg_level=SOL_SOCKET, cmsg_type=SCM_RIGHTS, cmsg_data=[FDS]}], '
+            'msg_controllen=24, ',
             'cmsg_data=[FDS]}], msg_controllen=20, msg_flags=MSG_CTRUNC}, 0) = 2',
             'msg_control=[{cmsg_len=28, cmsg_level=SOL_SOCKET, cmsg_type=SCM_CREDENTIALS, cmsg_data={pid=PID, uid=0, '
             'gid=0}}], msg_controllen=32, msg_flags=0}',
             'recvmsg(3, {msg_namelen=110}, MSG_DONTWAIT) = -1 EAGAIN',
-            'sendmmsg(7, [{msg_hdr={msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base="one", iov_len=3}, {iov_base="two!", '
+            'sendmmsg(7, [{msg_hdr={msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base="one", iov_len=3}, '
+            '{iov_base="two!", '
             'iov_len=4}], msg_iovlen=2, msg_controllen=0, msg_flags=0}, msg_len=7}, {msg_hdr=',
             'recvmmsg(8, [{msg_hdr={msg_name=ADDR, msg_namelen=110 => 0, msg_iov=[{iov_base="onetwo!", iov_len=16}], '
             'msg_iovlen=1, msg_controllen=0, msg_flags=MSG_CTRUNC}, msg_len=7}, ',
             "recvmmsg(8, ADDR, 4, MSG_DONTWAIT, NULL) = -1 EAGAIN",
-            'sendmmsg(99, [{msg_hdr={msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base="one", iov_len=3}, {iov_base="two!", '
+            'sendmmsg(99, [{msg_hdr={msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base="one", iov_len=3}, '
+            '{iov_base="two!", '
             'iov_len=4}], msg_iovlen=2, msg_controllen=0, msg_flags=0}}, {msg_hdr='):
         assert construct in text, construct
 

@@ -711,7 +711,8 @@ EPOLL_CTL_DEL = 2       # epoll_ctl_event: strace prints the event's address for
 STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count": 5, "epoll_ctl_event": 6,
                "dirent_count": 7, "iov_in": 8, "iov_out": 9,
                # csrc/trace_gen.py gives each of these a target of its own (T_MSGHDR...): one code per pair
-               "msghdr_in": 10, "msghdr_out": 10, "mmsghdr_send": 11, "mmsghdr_recv": 11}   # trace_fmt.c: tg_param.special
+               "msghdr_in": 10, "msghdr_out": 10, "mmsghdr_send": 11,
+               "mmsghdr_recv": 11}   # trace_fmt.c: tg_param.special
 SHOW = 32               # bytes and string characters printed before "..."
 ARRAY_LIMIT = 32        # argv entries read
 IOV_MAX = 32            # iovec entries printed before "..." (csrc/lxbrand.h LXB_IOV_MAX)
