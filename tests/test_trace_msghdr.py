@@ -75,6 +75,26 @@ many = (mmsghdr * 12)()
 for k in range(12):
     many[k].hdr.iov, many[k].hdr.iovlen = ctypes.addressof(iovs) + 16 * (k % 3), 1
 libc.sendmmsg(p.fileno(), many, 12, socket.MSG_DONTWAIT)
+libc.sendmsg(p.fileno(), None, 0)
+libc.sendmsg(p.fileno(), ctypes.c_void_p(0xdead0000), 0)
+m = msghdr()
+m.iovlen = 2
+libc.sendmsg(p.fileno(), ctypes.byref(m), 0)
+m.iov, m.iovlen = ctypes.addressof(iovs), 1
+ctl = ctypes.create_string_buffer(64)
+m.control, m.controllen = ctypes.addressof(ctl), 8
+libc.sendmsg(p.fileno(), ctypes.byref(m), 0)
+m.control, m.controllen = 0xdead0000, 32
+libc.sendmsg(p.fileno(), ctypes.byref(m), socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
+m.control, m.controllen = 0, 0
+name = ctypes.create_string_buffer(b"\x01\x00/tmp/nosuch\x00", 110)
+m.name, m.namelen = ctypes.addressof(name), 14
+libc.sendmsg(p.fileno(), ctypes.byref(m), 0)
+six = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+six.bind(("::1", 0))
+socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).sendmsg([b"six"], [], 0, six.getsockname())
+six.recvmsg(10)
+libc.recvmsg(q.fileno(), ctypes.c_void_p(0xdead0000), 0)
 '''
 SET = "access,sendmsg,recvmsg,sendmmsg,recvmmsg"
 
@@ -104,15 +124,17 @@ def test_msghdrs_are_straces(rootfs, tmp_path, front, mode):
     """A python3 that sends and receives with several buffers (cut at 32
     bytes and 32 entries, recvmsg's data up to its result), datagrams with
     an address, fds (SCM_RIGHTS, one cut: MSG_CTRUNC), credentials, a
-    truncated datagram (MSG_TRUNC), a recvmsg that fails, and sendmmsg and
+    truncated datagram (MSG_TRUNC), a recvmsg that fails, NULL, unreadable
+    and empty parts (the struct, msg_iov, msg_control), and sendmmsg and
     recvmmsg of several entries (a failed sendmmsg; 12 entries, of which the
     copy holds 7, then "...", where strace prints all 12): host strace
     6.1's lines, line for line."""
     env = dict(os.environ, LXBRAND_TRACE=mode, LXRUN_DEBUG_FRONTDOOR="1")    # the front door says a hand-over
     ours, theirs = _traced_and_straced(rootfs, tmp_path, "lxrun" if front else PYCLI, PROGRAM, SET, env=env)
     ours, theirs = _masked(ours), _masked(theirs)
-    assert len(ours) == len(theirs) >= 24
-    last, want_last = ours.pop(), theirs.pop()
+    assert len(ours) == len(theirs) >= 33
+    at = next(i for i, t in enumerate(theirs) if "], 12, MSG_DONTWAIT) = 12" in t)
+    last, want_last = ours.pop(at), theirs.pop(at)
     assert ours == theirs
     # the 12-entry sendmmsg: the entries our copy holds (768 bytes: 7 of these) are strace's first, then "..."
     k = last.count("{msg_hdr=")
@@ -144,7 +166,16 @@ def test_msghdrs_are_straces(rootfs, tmp_path, front, mode):
             "recvmmsg(8, ADDR, 4, MSG_DONTWAIT, NULL) = -1 EAGAIN",
             'sendmmsg(99, [{msg_hdr={msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base="one", iov_len=3}, '
             '{iov_base="two!", '
-            'iov_len=4}], msg_iovlen=2, msg_controllen=0, msg_flags=0}}, {msg_hdr='):
+            'iov_len=4}], msg_iovlen=2, msg_controllen=0, msg_flags=0}}, {msg_hdr=',
+            "sendmsg(7, NULL, 0) = -1 EFAULT", "sendmsg(7, ADDR, 0) = -1 EFAULT",
+            "{msg_name=NULL, msg_namelen=0, msg_iov=NULL, msg_iovlen=2, msg_controllen=0, msg_flags=0}, 0) = -1 EFAULT",
+            "msg_iovlen=1, msg_control=ADDR, msg_controllen=8, msg_flags=0}, 0) = 3",
+            "msg_control=ADDR, msg_controllen=32, msg_flags=0}, MSG_DONTWAIT|MSG_NOSIGNAL) = -1 EFAULT",
+            'sendmsg(7, {msg_name={sa_family=AF_UNIX, sun_path="/tmp/nosuch"}, msg_namelen=14, ',
+            '{msg_name={sa_family=AF_INET6, sin6_port=htons(PORT), sin6_flowinfo=htonl(0), '
+            'inet_pton(AF_INET6, "::1", &sin6_addr), sin6_scope_id=0}, msg_namelen=28, msg_iov=[{iov_base="six", '
+            'iov_len=10}], ',
+            "recvmsg(8, ADDR, 0) = -1 EFAULT"):
         assert construct in text, construct
 
 
