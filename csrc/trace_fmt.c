@@ -994,6 +994,13 @@ static int struct_text(int target, const unsigned char *d, size_t n, struct tbuf
             if (n >= 28)
                 tb_f(b, ", sin6_scope_id=%u", (unsigned)le(d + 24, 4));
             tb_s(b, "}");
+        } else if (family == 16) {   /* AF_NETLINK: decode._sockaddr, strace's print_sockaddr_data_nl */
+            unsigned char nl[10] = {0};   /* nl_pad, nl_pid, nl_groups */
+            memcpy(nl, d + 2, n - 2 < sizeof nl ? n - 2 : sizeof nl);
+            tb_s(b, "{sa_family=AF_NETLINK, ");
+            if (le(nl, 2))
+                tb_f(b, "nl_pad=%#x, ", (unsigned)le(nl, 2));
+            tb_f(b, "nl_pid=%d, nl_groups=%#08x}", (int)(int32_t)le(nl + 2, 4), (unsigned)le(nl + 6, 4));
         } else {
             tb_f(b, "{sa_family=%u, ...}", family);
         }

@@ -1616,6 +1616,10 @@ def _sockaddr(data: bytes) -> Name:
         return Name(f"{{sa_family=AF_INET6, sin6_port=htons({int.from_bytes(data[2:4], 'big')}), "
                     f"sin6_flowinfo=htonl({int.from_bytes(data[4:8], 'big')}), "
                     f"inet_pton(AF_INET6, \"{socket.inet_ntop(socket.AF_INET6, data[8:24])}\", &sin6_addr){scope}}}")
+    if family == socket.AF_NETLINK:         # strace's print_sockaddr_data_nl: the bytes past the copy are 0
+        pad, pid, groups = _st.unpack_from("<HiI", data[2:12].ljust(10, b"\0"))    # nl_pad, nl_pid, nl_groups
+        return Name(f"{{sa_family=AF_NETLINK, {f'nl_pad={pad:#x}, ' if pad else ''}nl_pid={pid}, "
+                    f"nl_groups={'0x' + format(groups, '06x') if groups else '00000000'}}}")
     return Name(f"{{sa_family={family}, ...}}")
 
 
