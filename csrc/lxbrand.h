@@ -311,8 +311,12 @@ void lxb_pty_drain(int master_fd, int timeout_ms);
                                     namelen at entry and the rest at exit, the buffers up to the result (lenarg
                                     LXB_COPY_LEN_RET: recvmsg) */
 #define LXB_COPY_MMSGHDR 10       /* a struct mmsghdr array (args[lenarg] entries), each entry's msghdr packed as
-                                    LXB_COPY_MSGHDR's (trace.c copy_mmsghdr), at exit; lenmul 1: recvmmsg (the
-                                    namelens at entry, as many entries as the result) */
+                                    LXB_COPY_MSGHDR's (trace.c copy_mmsghdr), at exit; lenmul non-zero: recvmmsg
+                                    (the namelens at entry, as many entries as the result; its timeout, argument
+                                    lenmul - 1, at entry and at exit in LXB_MMSG_TS bytes after the head) */
+#define LXB_MMSG_TS 40           /* u32 LXB_MMSGT_* bits, 4 pad, the timespec at entry, at exit */
+#define LXB_MMSGT_ENTRY 1
+#define LXB_MMSGT_EXIT 2
 #define LXB_MMSG_MAX 8           /* entries copied at most (decode.MMSG_MAX) */
 #define LXB_MMSGF_CUT 1          /* the head's bits (decode.MMSGF_*) */
 #define LXB_MMSGF_FAULT 2

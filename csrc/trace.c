@@ -671,24 +671,28 @@ static void copy_msghdr(struct task *t, const struct lxb_trace_copy *c, int i, i
 
 /* LXB_COPY_MMSGHDR: a struct mmsghdr array as strace's decode_mmsgvec
    prints it at the exit (decode.mmsghdr_packed): u32 entries packed, u32
-   LXB_MMSGF_* bits; then per entry its msg_len, the size of its msghdr's
-   packing (pack_msghdr's: the namelen at entry, the buffers up to msg_len
-   for recvmmsg), that packing.  sendmmsg (lenmul 0): args[lenarg]
-   entries; recvmmsg (lenmul 1): their namelens at entry (kept in the slot
-   until the exit: u32 count, then one u32 each), the entries it returned.
+   LXB_MMSGF_* bits; recvmmsg's timeout (LXB_MMSG_TS bytes: at entry and at
+   exit); then per entry its msg_len, the size of its msghdr's packing
+   (pack_msghdr's: the namelen at entry, the buffers up to msg_len for
+   recvmmsg), that packing.  sendmmsg (lenmul 0): args[lenarg] entries;
+   recvmmsg (lenmul 1 + its timeout argument): their namelens and the
+   timeout at entry (kept in the slot until the exit: u32 count, one u32
+   each, at 36 whether the timeout was read, at 40 the timeout), the
+   entries it returned (none when it failed: the timeout still shows).
    At most LXB_MMSG_MAX entries and what fits (LXB_MMSGF_CUT) */
 static void copy_mmsghdr(struct task *t, const struct lxb_trace_copy *c, int i, int at_exit)
 {
     struct lxb_trace_rec *r = &t->rec;
     uint64_t addr = r->args[c->arg], count, k;
-    int recv = c->lenmul == 1, cut;
-    char *base = r->slot[i];
+    int recv = c->lenmul != 0, cut;
+    int ts = recv && c->lenmul - 1 < 6 ? c->lenmul - 1 : -1;
+    char *base = r->slot[i], tsb[LXB_MMSG_TS];
     size_t room = (size_t)(LXB_TRACE_SLOTS - i) * LXB_TRACE_SLOT, off = 8;
-    uint32_t names[LXB_MMSG_MAX], nnames = 0, n = 0, bits = 0;
+    uint32_t names[LXB_MMSG_MAX], nnames = 0, n = 0, bits = 0, tsbits = 0;
 
     if (addr == 0 || c->lenarg >= 6)
         return;
-    if (recv && !at_exit) {              /* the namelens at entry */
+    if (recv && !at_exit) {              /* the namelens and the timeout at entry */
         count = (uint32_t)r->args[c->lenarg];
         for (k = 0; k < count && k < LXB_MMSG_MAX; k++) {
             uint32_t nl;
@@ -698,19 +702,28 @@ static void copy_mmsghdr(struct task *t, const struct lxb_trace_copy *c, int i, 
         }
         nnames = (uint32_t)k;
         memcpy(base, &nnames, 4);
+        tsbits = ts >= 0 && r->args[ts] && peek(t->host, r->args[ts], base + 40, 16) == 16;
+        memcpy(base + 36, &tsbits, 4);
         return;
     }
     if (!at_exit)
         return;
     if (recv) {
-        if (r->ret < 0)
-            return;
-        count = (uint64_t)r->ret;
         memcpy(&nnames, base, 4);
         if (nnames > LXB_MMSG_MAX)
             nnames = 0;
         memcpy(names, base + 4, 4 * nnames);
+        memset(tsb, 0, sizeof tsb);
+        memcpy(&tsbits, base + 36, 4);
+        tsbits &= LXB_MMSGT_ENTRY;
+        memcpy(tsb + 8, base + 40, 16);
+        if (tsbits && peek(t->host, r->args[ts], tsb + 24, 16) == 16)
+            tsbits |= LXB_MMSGT_EXIT;
+        memcpy(tsb, &tsbits, 4);
+        memcpy(base + 8, tsb, sizeof tsb);
+        off += LXB_MMSG_TS;
         bits |= LXB_MMSGF_ENTRY;
+        count = r->ret < 0 ? 0 : (uint64_t)r->ret;
     } else {
         count = (uint32_t)r->args[c->lenarg];
     }

@@ -62,10 +62,10 @@ enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
        T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS, T_STACK_T, T_UTSNAME,
        T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO, T_SIGEVENT, T_IOVEC, T_MSGHDR,
-       T_MSGHDR_OUT, T_MMSGHDR, T_MMSGHDR_RECV };
+       T_MSGHDR_OUT, T_MMSGHDR, T_MMSGHDR_RECV, T_MMSG_TIMEOUT };
 enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT,
        ST_IOV_IN, ST_IOV_OUT, ST_MSGHDR, ST_MMSGHDR };   /* decode.STYLE_CODES: a pointer's tg_param.special */
-enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
+enum { NOTE_NONE = 0, NOTE_POLL, NOTE_MMSG };   /* decode.result_note */
 
 struct tg_param {
     const char *name;
@@ -1947,7 +1947,7 @@ static void mmsg_val(const struct tg_sc *sc, const struct tg_param *pp, const st
                      int done, struct val *v)
 {
     const unsigned char *d;
-    uint64_t n, k, off = 8;
+    uint64_t n, k, off;
     size_t len;
     int slot, recv = pp->target == T_MMSGHDR_RECV;
 
@@ -1972,7 +1972,8 @@ static void mmsg_val(const struct tg_sc *sc, const struct tg_param *pp, const st
         return;
     d = (const unsigned char *)r->slot[slot];
     len = r->slot_len[slot];
-    if (len < 8)
+    off = 8 + (recv ? LXB_MMSG_TS : 0);
+    if (len < off)
         return;
     n = le(d, 4);
     for (k = 0; k < n; k++) {   /* every entry within the copy, as decode.mmsgs checks */
@@ -1994,7 +1995,8 @@ static void mmsg_val(const struct tg_sc *sc, const struct tg_param *pp, const st
 /* decode.Mmsgs: text or JSON */
 static void put_mmsgs(struct lxb_sink *s, const struct val *v, int json)
 {
-    uint64_t n = v->len ? le(v->data, 4) : 0, bits = v->len ? le(v->data + 4, 4) : 0, k, off = 8;
+    uint64_t n = v->len ? le(v->data, 4) : 0, bits = v->len ? le(v->data + 4, 4) : 0, k;
+    uint64_t off = 8 + (v->pair[0] ? LXB_MMSG_TS : 0);
     P('[');
     for (k = 0; k < n; k++) {
         uint64_t msg_len = le(v->data + off, 4), size = le(v->data + off + 4, 4);
@@ -2031,6 +2033,26 @@ static void put_mmsgs(struct lxb_sink *s, const struct val *v, int json)
         }
     }
     P(']');
+}
+
+/* the packing of a call's recvmmsg msgvec (decode.held_timeout's data), its timeout block
+   read at entry, or NULL; *q: the timeout argument */
+static const unsigned char *held_ts(const struct tg_sc *sc, const struct lxb_trace_rec *r, int *q)
+{
+    const unsigned char *d;
+    int j, slot = -1;
+
+    *q = -1;
+    for (j = 0; j < sc->nparams && j < 6; j++) {
+        if (sc->p[j].target == T_MMSGHDR_RECV && r->args[j])
+            slot = slot_for(r, r->args[j]);
+        if (sc->p[j].target == T_MMSG_TIMEOUT)
+            *q = j;
+    }
+    if (slot < 0 || *q < 0 || r->slot_len[slot] < 8 + LXB_MMSG_TS)
+        return NULL;
+    d = (const unsigned char *)r->slot[slot];
+    return (le(d + 8, 4) & LXB_MMSGT_ENTRY) ? d : NULL;
 }
 
 /* decode.args for argument i of a record */
@@ -2115,6 +2137,17 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
     }
     if (pp->target == T_MMSGHDR || pp->target == T_MMSGHDR_RECV) {
         mmsg_val(sc, pp, r, raw, done, v);
+        return;
+    }
+    if (pp->target == T_MMSG_TIMEOUT) {   /* decode.held_timeout: the timeout at entry */
+        const unsigned char *d;
+        struct tbuf b = {v->text, 0, sizeof v->text};
+        int q;
+        if ((d = held_ts(sc, r, &q)) == NULL)
+            return;
+        v->text[0] = 0;
+        if (struct_text(T_TIMESPEC, d + 16, 16, &b))
+            v->type = V_TEXT;
         return;
     }
     if (pp->target == T_OTHER || (k = slot_for(r, raw)) < 0)
@@ -2607,6 +2640,26 @@ static void put_note(struct lxb_sink *s, const struct tg_sc *sc, const struct lx
     struct tbuf b = {text, 0, sizeof text};
     int k;
 
+    if (sc->note == NOTE_MMSG && r->ret >= 0) {   /* recvmmsg: decode.result_note */
+        const unsigned char *d;
+        int q;
+        if (r->ret == 0) {
+            put_s(s, " (Timeout)");
+            return;
+        }
+        if ((d = held_ts(sc, r, &q)) == NULL || !r->args[q])
+            return;
+        put_s(s, " (left ");
+        text[0] = 0;
+        if (le(d + 8, 4) & LXB_MMSGT_EXIT) {
+            struct_text(T_TIMESPEC, d + 32, 16, &b);
+            put_s(s, text);
+        } else {
+            put_hex(s, r->args[q]);
+        }
+        P(')');
+        return;
+    }
     if (sc->note != NOTE_POLL || r->ret < 0)
         return;
     if (r->ret == 0) {

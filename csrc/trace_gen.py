@@ -117,6 +117,8 @@ def param_row(sc, i: int) -> str:
         t = ARRAYS[target]
     elif target == "iovec" and array == "[]" and decode.STYLES.get((sc.name, name)) in ("iov_in", "iov_out"):
         t = "T_IOVEC"           # decode.Iovec, from trace.c copy_iov's packing
+    elif (sc.name, name) in decode.HELD_TIMEOUTS:
+        t = "T_MMSG_TIMEOUT"    # decode.held_timeout: recvmmsg's timeout, in its msgvec copy
     elif target in ("msghdr", "mmsghdr") and decode.STYLES.get((sc.name, name)) in MSG_TARGETS:
         t = MSG_TARGETS[decode.STYLES[(sc.name, name)]]   # decode.Msghdr, Mmsgs, from trace.c copy_msghdr's packing
     elif target == "str" and array == "[]":
@@ -184,7 +186,7 @@ def generate() -> str:
         params = ", ".join(param_row(sc, i) for i in range(min(6, len(sc.params))))
         shown = SHOWN_INDEX.get(sc.name, 0)
         out.append(f"    [{sc.nr}] = {{{_c(sc.name)}, {min(6, len(sc.params))}, {cls:#x}, {shown}, "
-                   f"{'NOTE_POLL' if decode.has_note(sc) else 0}, {result_index(sc)}, "
+                   f"{'NOTE_POLL' if decode.has_note(sc) else 'NOTE_MMSG' if decode.has_mmsg_note(sc) else 0}, {result_index(sc)}, "
                    f"{NAMED_INDEX.get(sc.name, 0)}, {{{params}}}}},")
     out.append("};")
     # the arguments strace prints (decode.SHOWN): bitmasks of argument indexes

@@ -198,9 +198,11 @@ def copies(sc) -> list:
                           SLOT * lib.LXB_TRACE_SLOTS, 0))
         elif m and decode.STYLES.get((sc.name, name)) in ("mmsghdr_send", "mmsghdr_recv") and sized < 6:
             # a struct mmsghdr array, each entry's msghdr packed as above, at the exit (trace.c copy_mmsghdr);
-            # lenmul 1: recvmmsg's (the namelens at entry, the entries it returned)
+            # lenmul non-zero: recvmmsg's (the namelens at entry, the entries it returned), its timeout
+            # argument lenmul - 1 (decode.HELD_TIMEOUTS; 6: none) kept at entry and at the exit
             recv = decode.STYLES[(sc.name, name)] == "mmsghdr_recv"
-            found.append((-1, i, lib.LXB_COPY_MMSGHDR, sized, SLOT * lib.LXB_TRACE_SLOTS, int(recv)))
+            ts = next((j for j, (p, _) in enumerate(params) if decode.HELD_TIMEOUTS.get((sc.name, p)) == name), 6)
+            found.append((-1, i, lib.LXB_COPY_MMSGHDR, sized, SLOT * lib.LXB_TRACE_SLOTS, ts + 1 if recv else 0))
         elif m and m.group("dir"):
             direction, target, array, n = m.group("dir"), m.group("target"), m.group("array"), m.group("n")
             out = direction in ("out", "inout")

@@ -442,7 +442,7 @@ def _msghdr_in(rng, mem, at):
     sa = family.to_bytes(2, "little") + rng.choice([b"\0abstract\0", b"/run/sock\0", bytes(range(2, 30)), b""])
     mem.put(at + 0x100, sa.ljust(128, b"\0"))
     namelen = rng.choice([0, 1, 2, 16, 28, 110, 200, 0xFFFFFFF0])
-    fds = rng.choice([[5], [9, 11], list(range(40))])
+    fds = rng.choice([[5], [9, 11], list(range(40)), list(range(40))])
     cm = []
     for _ in range(rng.choice([0, 1, 1, 2, 3])):
         level, ctype, body = rng.choice([(1, 1, struct.pack(f"<{len(fds)}i", *fds)),
@@ -505,9 +505,9 @@ def _mmsghdr_copy(rng, addr, vlen_arg, recv):
     ret = rng.choice([n, n, 1, 0, -9, -11]) if n else rng.choice([0, -11])
     count = max(ret, 0) if recv else vlen & 0xFFFFFFFF
     entries = [rng.choice([16, 110, 0]) for _ in range(min(n, decode.MMSG_MAX))] if recv else None
-    if recv and ret < 0:
-        return b"", vlen, ret
-    return decode.mmsghdr_packed(mem, addr, count, entries, recv), vlen, ret
+    ts = (struct.pack("<I4x", rng.choice([0, 1, 3, 3])) + struct.pack("<qq", 1, 0)
+          + struct.pack("<qq", 0, rng.choice([0, 999998157])))
+    return decode.mmsghdr_packed(mem, addr, count, entries, recv, ts), vlen, ret
 
 
 def _record(sc, rng, trace_mod):
@@ -534,7 +534,9 @@ def _record(sc, rng, trace_mod):
             if how == lib.LXB_COPY_MSGHDR:
                 data, cut, iov_ret = _msghdr_copy(rng, addr, lenarg == lib.LXB_COPY_LEN_RET)
             else:
-                (data, args[lenarg], iov_ret), cut = _mmsghdr_copy(rng, addr, lenarg, lenmul == 1), False
+                (data, args[lenarg], iov_ret), cut = _mmsghdr_copy(rng, addr, lenarg, lenmul != 0), False
+                if lenmul and lenmul - 1 < 6:       # recvmmsg's timeout, kept in the copy
+                    args[lenmul - 1] = rng.choice([0, 0x7f0000009000])
             slots = [data[k * SLOT:(k + 1) * SLOT] for k in range(3)]
             slot_arg = [arg if data else 255, 255 if len(data) <= SLOT else 254, 255 if len(data) <= 2 * SLOT else 254]
             slot_len, trunc = [len(data), 0, 0], int(cut)
@@ -728,7 +730,8 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
                      "cmsg_type=0x63 /* SCM_??? */}", "cmsg_level=0xffffffff /* SOL_??? */", "msg_control=0xdead0000, ",
                      "}, ...], msg_controllen=", ", ... /* 0x", "msg_flags=MSG_CTRUNC|MSG_TRUNC}",
                      "sendmmsg(", "[{msg_hdr={msg_name=", "}, msg_len=", "}}, {msg_hdr=", "}}, ...], ",
-                     "recvmmsg(", ", msg_namelen=110 => ", "{sa_family=AF_NETLINK, nl_pad=0x", ", nl_groups=0x"):
+                     "recvmmsg(", ", msg_namelen=110 => ", ", {tv_sec=1, tv_nsec=0}) = ",
+                     " (left {tv_sec=0, tv_nsec=999998157}) <", " (left 0x7f0000009000) <", ") = 0 (Timeout) <", "{sa_family=AF_NETLINK, nl_pad=0x", ", nl_groups=0x"):
             assert seen in want, seen
 
 

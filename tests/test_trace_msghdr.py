@@ -95,6 +95,13 @@ six.bind(("::1", 0))
 socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).sendmsg([b"six"], [], 0, six.getsockname())
 six.recvmsg(10)
 libc.recvmsg(q.fileno(), ctypes.c_void_p(0xdead0000), 0)
+t1, t2 = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+ts = (ctypes.c_long * 2)(1, 0)
+t1.send(b"x")
+libc.recvmmsg(t2.fileno(), rvec, 2, 0x10000, ts)        # MSG_WAITFORONE: one, then the timeout left
+libc.recvmmsg(t2.fileno(), rvec, 0, 0, None)
+ts[0], ts[1] = 1, 0
+libc.recvmmsg(t2.fileno(), rvec, 2, socket.MSG_DONTWAIT, ts)
 '''
 SET = "access,sendmsg,recvmsg,sendmmsg,recvmmsg"
 
@@ -107,6 +114,7 @@ def _masked(lines):
     for t in lines:
         t = re.sub(r"htons\(\d+\)", "htons(PORT)", t)
         t = re.sub(r"cmsg_type=SCM_RIGHTS, cmsg_data=\[[\d, ]+\]", "cmsg_type=SCM_RIGHTS, cmsg_data=[FDS]", t)
+        t = re.sub(r"\(left \{tv_sec=\d+, tv_nsec=\d+\}\)", "(left {LEFT})", t)
         out.append(re.sub(r"cmsg_data=\{pid=\d+,", "cmsg_data={pid=PID,", t))
     return out
 
@@ -124,7 +132,8 @@ def test_msghdrs_are_straces(rootfs, tmp_path, front, mode):
     """A python3 that sends and receives with several buffers (cut at 32
     bytes and 32 entries, recvmsg's data up to its result), datagrams with
     an address, fds (SCM_RIGHTS, one cut: MSG_CTRUNC), credentials, a
-    truncated datagram (MSG_TRUNC), a recvmsg that fails, NULL, unreadable
+    truncated datagram (MSG_TRUNC), a recvmsg that fails, recvmmsg's
+    timeout at entry and ` (left {...})`, ` (Timeout)`, NULL, unreadable
     and empty parts (the struct, msg_iov, msg_control), and sendmmsg and
     recvmmsg of several entries (a failed sendmmsg; 12 entries, of which the
     copy holds 7, then "...", where strace prints all 12): host strace
@@ -175,7 +184,11 @@ def test_msghdrs_are_straces(rootfs, tmp_path, front, mode):
             '{msg_name={sa_family=AF_INET6, sin6_port=htons(PORT), sin6_flowinfo=htonl(0), '
             'inet_pton(AF_INET6, "::1", &sin6_addr), sin6_scope_id=0}, msg_namelen=28, msg_iov=[{iov_base="six", '
             'iov_len=10}], ',
-            "recvmsg(8, ADDR, 0) = -1 EFAULT"):
+            "recvmsg(8, ADDR, 0) = -1 EFAULT",
+            'msg_iov=[{iov_base="x", iov_len=16}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, msg_len=1}], '
+            "2, MSG_WAITFORONE, {tv_sec=1, tv_nsec=0}) = 1 (left {LEFT})",
+            ", [], 0, 0, NULL) = 0 (Timeout)",
+            ", ADDR, 2, MSG_DONTWAIT, {tv_sec=1, tv_nsec=0}) = -1 EAGAIN"):
         assert construct in text, construct
 
 
@@ -224,7 +237,8 @@ def test_msghdrs_in_json_are_objects(rootfs, tmp_path, front, mode):
 
 @pytest.mark.parametrize("front", [True, False], ids=["front door", "lxrun-py"])
 def test_msghdrs_of_bpf_are_ptraces(rootfs, tmp_path, front):
-    """The BPF tracer packs what the ptrace tracer packs: the same lines (ports, addresses aside)."""
+    """The BPF tracer packs what the ptrace tracer packs: the same lines (ports, addresses, the
+    timeout left aside)."""
     if os.geteuid() != 0 or lib_bpf_probe() < 0:
         pytest.skip("BPF programs cannot be loaded here")
     texts = []
@@ -238,8 +252,8 @@ def test_msghdrs_of_bpf_are_ptraces(rootfs, tmp_path, front):
                 break
         assert r.returncode == 0, r.stderr
         assert HANDOVER not in r.stderr.decode()
-        texts.append([re.sub(r"0x[0-9a-f]{6,}", "ADDR", re.sub(r"htons\(\d+\)", "htons(P)", re.sub(r" <[\d.]+>$", "", t)))
-                      for t in out.read_text().splitlines() if "msg(" in t])
+        texts.append(_masked([re.sub(r"0x[0-9a-f]{6,}", "ADDR", re.sub(r" <[\d.]+>$", "", t))
+                              for t in out.read_text().splitlines() if "msg(" in t]))
     assert texts[0] == texts[1] and len(texts[0]) >= 23
 
 

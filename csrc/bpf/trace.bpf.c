@@ -74,6 +74,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define MMSGF_CUT 1
 #define MMSGF_FAULT 2
 #define MMSGF_ENTRY 4
+#define MMSG_TS 40               /* LXB_MMSG_TS: recvmmsg's timeout after the head */
+#define MMSGT_ENTRY 1
+#define MMSGT_EXIT 2
 #define IOV_MAX 32
 #define IOV_SHOW 32
 #define IOV_ROOM (BT_SLOTS * BT_SLOT)
@@ -737,8 +740,8 @@ __noinline int copy_mmsg_one(struct bt_task *t, __u64 k, __u64 addr, __u64 recv)
    namelens at entry kept in the slot until then */
 __noinline int copy_mmsghdr(struct bt_task *t, __u64 cp, __u64 at_exit)
 {
-    __u32 arg = cp & 0xff, lenarg = (cp >> 16) & 0xff, recv = ((cp >> 24) & 0xff) == 1;
-    __u32 nnames = 0, k;
+    __u32 arg = cp & 0xff, lenarg = (cp >> 16) & 0xff, lenmul = (cp >> 24) & 0xff, recv = lenmul != 0;
+    __u32 nnames = 0, k, tsbits = 0, ts = lenmul - 1;
     volatile __u32 *acc;
     __u64 addr, count, off;
     struct bt_rec *r;
@@ -762,6 +765,9 @@ __noinline int copy_mmsghdr(struct bt_task *t, __u64 cp, __u64 at_exit)
             nnames = k + 1;
         }
         *(__u32 *)base = nnames;
+        if (ts < 6 && r->args[ts & 7] && bpf_probe_read_user(base + 40, 16, (const void *)r->args[ts & 7]) == 0)
+            tsbits = MMSGT_ENTRY;
+        *(__u32 *)(base + 36) = tsbits;
         return 0;
     }
     acc = (volatile __u32 *)(t->spill + MMSG_ACC);
@@ -770,12 +776,19 @@ __noinline int copy_mmsghdr(struct bt_task *t, __u64 cp, __u64 at_exit)
     acc[2] = 0;
     acc[3] = 0;
     if (recv) {
-        if (r->ret < 0)
-            return 0;
-        count = (__u64)r->ret;
+        char tsb[MMSG_TS];
+        count = r->ret < 0 ? 0 : (__u64)r->ret;
         nnames = *(__u32 *)base;
         acc[3] = nnames > MMSG_MAX ? 0 : nnames;
         __builtin_memcpy(t->spill + MMSG_NAMES, base + 4, 4 * MMSG_MAX);
+        __builtin_memset(tsb, 0, sizeof tsb);
+        tsbits = *(__u32 *)(base + 36) & MMSGT_ENTRY;
+        __builtin_memcpy(tsb + 8, base + 40, 16);
+        if (tsbits && ts < 6 && bpf_probe_read_user(tsb + 24, 16, (const void *)r->args[ts & 7]) == 0)
+            tsbits |= MMSGT_EXIT;
+        *(__u32 *)tsb = tsbits;
+        __builtin_memcpy(base + 8, tsb, sizeof tsb);
+        acc[0] = 8 + MMSG_TS;
         acc[2] = MMSGF_ENTRY;
     } else {
         count = (__u32)r->args[lenarg];

@@ -706,6 +706,9 @@ STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wst
           # struct mmsghdr[]: strace's decode_mmsgvec, at the exit: sendmmsg's vlen entries (msg_len of those
           # sent), recvmmsg's as many as it returned, each msghdr's data up to its msg_len
           ("sendmmsg", "msgvec"): "mmsghdr_send", ("recvmmsg", "msgvec"): "mmsghdr_recv"}
+# a timeout kept in another argument's copy, by that argument's name: recvmmsg's, at entry and at its
+# exit, in its msgvec packing (strace prints the entry's, and the exit's as " (left {...})")
+HELD_TIMEOUTS = {("recvmmsg", "timeout"): "msgvec"}
 EPOLL_CTL_DEL = 2       # epoll_ctl_event: strace prints the event's address for EPOLL_CTL_DEL
 # (env_count: an environment strace counts, 0x7ffd... /* 4 vars */, when the tracer copied all of it)
 STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count": 5, "epoll_ctl_event": 6,
@@ -929,6 +932,12 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
         addr = Addr(value & (1 << 64) - 1)
         v = addr
         style = STYLES.get((sc.name, name))
+        held = HELD_TIMEOUTS.get((sc.name, name))
+        reader = getattr(mem, "read_mmsghdr", None)
+        if held and structs and reader and addr and held in index:      # a tracer's copy: the entry's
+            v = _read(lambda: held_timeout(reader(Addr(raw[index[held]] & (1 << 64) - 1))[0], addr), addr)
+            out.append((name, v))
+            continue
         if style == "dirent_count" and mem is not None and addr and done and ret is not None:
             j = sizes.get(i, 6)
             if j < len(raw) and 0 <= ret <= register(params[j][1], raw[j]):    # else the address, as strace
@@ -1316,13 +1325,38 @@ MMSGF_ENTRY = 4         # recvmmsg: the namelens at entry were read
 MSGF_IOV_CUT = 16       # an entry's msghdr head: its iovec array was cut (a msghdr copy's slot_trunc)
 
 
-def mmsghdr_packed(mem, addr: int, count: int, entries: Optional[list], recv: bool) -> bytes:
+MMSG_TS = 40            # recvmmsg's packing: u32 MMSGT_* bits, 4 pad, its timeout at entry, at the exit
+MMSGT_ENTRY = 1
+MMSGT_EXIT = 2
+
+
+def held_timeout(data: bytes, addr: int) -> "HeldTimespec":
+    """recvmmsg's timeout from its msgvec packing: the entry's, `left` the exit's (or its address)."""
+    if len(data) < 8 + MMSG_TS:
+        raise OSError(_errno.EFAULT, "short mmsghdr copy")
+    bits = _st.unpack_from("<I", data, 8)[0]
+    if not bits & MMSGT_ENTRY:
+        raise OSError(_errno.EFAULT, "timeout not read at entry")
+    out = HeldTimespec(_timespec(data[16:32]))
+    out.left = _timespec(data[32:48]) if bits & MMSGT_EXIT else Addr(addr)
+    return out
+
+
+class HeldTimespec(Name):
+    """A timespec as it was at entry (recvmmsg's timeout); `left`: as it was after the call."""
+
+    left: Any = None
+
+
+def mmsghdr_packed(mem, addr: int, count: int, entries: Optional[list], recv: bool, ts: bytes = b"") -> bytes:
     """The tracer's packing of a struct mmsghdr array (csrc/trace.c
     copy_mmsghdr), read through mem.read_bytes: count entries (sendmmsg's
     vlen, recvmmsg's result), each as u32 msg_len, u32 its packing's size,
     then msghdr_packed's bytes (recvmmsg: entries[k] its namelen at entry,
-    its buffers up to msg_len), after an 8-byte head (entries, MMSGF_*)."""
-    out, n, bits = bytearray(), 0, MMSGF_ENTRY if entries is not None else 0
+    its buffers up to msg_len), after an 8-byte head (entries, MMSGF_*) and,
+    for recvmmsg, MMSG_TS bytes of its timeout (`ts`, else none read)."""
+    out, n, bits = bytearray(ts.ljust(MMSG_TS, b"\0")[:MMSG_TS] if recv else b""), 0, 0
+    bits |= MMSGF_ENTRY if entries is not None else 0
     for k in range(count):
         if k >= MMSG_MAX or 8 + len(out) + 8 > IOV_ROOM:
             bits |= MMSGF_CUT
@@ -1365,7 +1399,9 @@ def mmsgs(data: bytes, addr: int, count: int, sent: int, recv: bool):
     """An Mmsgs of the packed copy `data` (mmsghdr_packed's); sent: the
     entries whose msg_len is shown (the result; 0 for a failed sendmmsg)."""
     n, bits = _S_MMSGHEAD.unpack_from(data)
-    out, off = Mmsgs(), 8
+    out, off = Mmsgs(), 8 + (MMSG_TS if recv else 0)
+    if len(data) < off:
+        raise OSError(_errno.EFAULT, "short mmsghdr copy")
     for k in range(n):
         msg_len, size = _st.unpack_from("<II", data, off)
         one = data[off + 8: off + 8 + size]
@@ -2023,9 +2059,20 @@ def has_note(sc) -> bool:
     return any((m := TYPE.match(k)) and m.group("target") == "pollfd" for _, k in sc.params)
 
 
+def has_mmsg_note(sc) -> bool:
+    """recvmmsg: " (Timeout)" for 0, " (left {...})" of a timeout it was given."""
+    return any(STYLES.get((sc.name, name)) == "mmsghdr_recv" for name, _ in sc.params)
+
+
 def result_note(sc, args: list, ret: int) -> str:
     """What strace adds after a result: poll's ready fds (" ([{fd=3,
-    revents=POLLIN}])"), " (Timeout)"; else ""."""
+    revents=POLLIN}])"), " (Timeout)", recvmmsg's " (left {tv_sec=0,
+    tv_nsec=999998157})" (its timeout kept by the tracer); else ""."""
+    if sc is not None and ret >= 0 and has_mmsg_note(sc):
+        if ret == 0:
+            return " (Timeout)"
+        t = next((v for _, v in args if isinstance(v, HeldTimespec)), None)
+        return f" (left {t.left})" if t is not None else ""
     if sc is None or ret < 0 or not has_note(sc):
         return ""
     if ret == 0:
