@@ -1824,6 +1824,50 @@ static void put_cmsgs(struct lxb_sink *s, const unsigned char *d, size_t n, uint
             put_field(s, "gid", 0, json);
             put_i64(s, gid == 0xffffffffu ? -1 : (int64_t)gid);
             P('}');
+        } else if (level == 1 && (type == 29 || type == 63 || type == 35 || type == 64) && blen >= 16) {
+            /* SO_TIMESTAMP_OLD, _NEW: a timeval; SO_TIMESTAMPNS_OLD, _NEW: a timespec */
+            put_field(s, "cmsg_data", 0, json);
+            P('{');
+            put_field(s, "tv_sec", 1, json);
+            put_i64(s, (int64_t)le(body, 8));
+            put_field(s, type == 29 || type == 63 ? "tv_usec" : "tv_nsec", 0, json);
+            put_u64(s, le(body + 8, 8));
+            P('}');
+        } else if (level == 1 && (type == 37 || type == 65) && blen >= 48) {   /* SO_TIMESTAMPING: three */
+            put_field(s, "cmsg_data", 0, json);
+            P('[');
+            for (k = 0; k < 3; k++) {
+                if (k)
+                    put_s(s, ", ");
+                P('{');
+                put_field(s, "tv_sec", 1, json);
+                put_i64(s, (int64_t)le(body + 16 * k, 8));
+                put_field(s, "tv_nsec", 0, json);
+                put_u64(s, le(body + 16 * k + 8, 8));
+                P('}');
+            }
+            P(']');
+        } else if (level == 0 && (type == 1 || type == 6 || type == 7) && blen >= 1) {
+            /* IP_TOS, IP_RECVOPTS, IP_RETOPTS: bytes in hex */
+            put_field(s, "cmsg_data", 0, json);
+            P('[');
+            for (k = 0; k < blen; k++) {
+                if (k)
+                    put_s(s, ", ");
+                if (k >= TG_SHOW) {
+                    put_s(s, json ? "\"...\"" : "...");
+                    break;
+                }
+                if (json)
+                    P('"');
+                if (body[k])
+                    put_hex(s, body[k]);
+                else
+                    P('0');
+                if (json)
+                    P('"');
+            }
+            P(']');
         } else if (level == 0 && (type == 2 || type == 23) && blen >= 4) {   /* IP_TTL, IP_CHECKSUM */
             put_field(s, "cmsg_data", 0, json);
             P('[');

@@ -447,7 +447,10 @@ def _msghdr_in(rng, mem, at):
     for _ in range(rng.choice([0, 1, 1, 2, 3])):
         level, ctype, body = rng.choice([(1, 1, struct.pack(f"<{len(fds)}i", *fds)),
                                          (1, 2, struct.pack("<iII", 7, 0, 0xFFFFFFFF)), (0, 2, struct.pack("<I", 64)),
-                                         (41, 50, b"abcd"), (1, 99, b"x"), (1, 2, b"short"), (-1, 3, b"")])
+                                         (41, 50, b"abcd"), (1, 99, b"x"), (1, 2, b"short"), (-1, 3, b""),
+                                         (1, 29, struct.pack("<qQ", 1796327138, 862455)),
+                                         (1, 35, struct.pack("<qQ", -1, 862744406)), (1, 65, bytes(range(48))),
+                                         (0, 1, b"\x10"), (0, 7, bytes(range(40)))])
         clen = 16 + len(body)
         clen = rng.choice([clen, clen, clen, 12, 1 << 40, clen + 100])
         cm.append(struct.pack("<Qii", clen, level, ctype) + body + bytes(-len(body) % 8))
@@ -730,6 +733,10 @@ def test_c_lines_are_the_python_decoders(tmp_path, fmt):
                      "cmsg_type=0x63 /* SCM_??? */}", "cmsg_level=0xffffffff /* SOL_??? */", "msg_control=0xdead0000, ",
                      "}, ...], msg_controllen=", ", ... /* 0x", "msg_flags=MSG_CTRUNC|MSG_TRUNC}",
                      "sendmmsg(", "[{msg_hdr={msg_name=", "}, msg_len=", "}}, {msg_hdr=", "}}, ...], ",
+                     "cmsg_type=SO_TIMESTAMP_OLD, cmsg_data={tv_sec=1796327138, tv_usec=862455}}",
+                     "cmsg_type=SO_TIMESTAMPNS_OLD, cmsg_data={tv_sec=-1, tv_nsec=862744406}}",
+                     "cmsg_type=SO_TIMESTAMPING_NEW, cmsg_data=[{tv_sec=", "cmsg_type=IP_TOS, cmsg_data=[0x10]}",
+                     "cmsg_type=IP_RETOPTS, cmsg_data=[0, 0x1, 0x2, ", ", 0x1f, ...]}",
                      "recvmmsg(", ", msg_namelen=110 => ", ", {tv_sec=1, tv_nsec=0}) = ",
                      " (left {tv_sec=0, tv_nsec=999998157}) <", " (left 0x7f0000009000) <", ") = 0 (Timeout) <", "{sa_family=AF_NETLINK, nl_pad=0x", ", nl_groups=0x"):
             assert seen in want, seen

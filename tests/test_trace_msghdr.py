@@ -102,6 +102,20 @@ libc.recvmmsg(t2.fileno(), rvec, 2, 0x10000, ts)        # MSG_WAITFORONE: one, t
 libc.recvmmsg(t2.fileno(), rvec, 0, 0, None)
 ts[0], ts[1] = 1, 0
 libc.recvmmsg(t2.fileno(), rvec, 2, socket.MSG_DONTWAIT, ts)
+u.setsockopt(socket.SOL_SOCKET, 29, 1)                  # SO_TIMESTAMP_OLD
+v.sendto(b"a", u.getsockname())
+u.recvmsg(10, 64)
+u.setsockopt(socket.SOL_SOCKET, 29, 0)
+u.setsockopt(socket.SOL_SOCKET, 35, 1)                  # SO_TIMESTAMPNS_OLD
+v.sendto(b"b", u.getsockname())
+u.recvmsg(10, 64)
+u.setsockopt(socket.SOL_SOCKET, 35, 0)
+u.setsockopt(socket.SOL_IP, 12, 1)                      # IP_RECVTTL
+u.setsockopt(socket.SOL_IP, socket.IP_RECVTOS, 1)
+v.sendto(b"c", u.getsockname())
+u.recvmsg(10, 64)
+v.sendto(b"d", u.getsockname())
+u.recvmsg(10, 20)
 '''
 SET = "access,sendmsg,recvmsg,sendmmsg,recvmmsg"
 
@@ -115,6 +129,7 @@ def _masked(lines):
         t = re.sub(r"htons\(\d+\)", "htons(PORT)", t)
         t = re.sub(r"cmsg_type=SCM_RIGHTS, cmsg_data=\[[\d, ]+\]", "cmsg_type=SCM_RIGHTS, cmsg_data=[FDS]", t)
         t = re.sub(r"\(left \{tv_sec=\d+, tv_nsec=\d+\}\)", "(left {LEFT})", t)
+        t = re.sub(r"cmsg_data=\{tv_sec=\d+, (tv_u?n?sec)=\d+\}", r"cmsg_data={tv_sec=T, \1=T}", t)
         out.append(re.sub(r"cmsg_data=\{pid=\d+,", "cmsg_data={pid=PID,", t))
     return out
 
@@ -131,7 +146,8 @@ def _modes():
 def test_msghdrs_are_straces(rootfs, tmp_path, front, mode):
     """A python3 that sends and receives with several buffers (cut at 32
     bytes and 32 entries, recvmsg's data up to its result), datagrams with
-    an address, fds (SCM_RIGHTS, one cut: MSG_CTRUNC), credentials, a
+    an address, fds (SCM_RIGHTS, one cut: MSG_CTRUNC), credentials,
+    timestamps (SO_TIMESTAMP, SO_TIMESTAMPNS), IP_TTL and IP_TOS, a
     truncated datagram (MSG_TRUNC), a recvmsg that fails, recvmmsg's
     timeout at entry and ` (left {...})`, ` (Timeout)`, NULL, unreadable
     and empty parts (the struct, msg_iov, msg_control), and sendmmsg and
@@ -188,7 +204,12 @@ def test_msghdrs_are_straces(rootfs, tmp_path, front, mode):
             'msg_iov=[{iov_base="x", iov_len=16}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, msg_len=1}], '
             "2, MSG_WAITFORONE, {tv_sec=1, tv_nsec=0}) = 1 (left {LEFT})",
             ", [], 0, 0, NULL) = 0 (Timeout)",
-            ", ADDR, 2, MSG_DONTWAIT, {tv_sec=1, tv_nsec=0}) = -1 EAGAIN"):
+            ", ADDR, 2, MSG_DONTWAIT, {tv_sec=1, tv_nsec=0}) = -1 EAGAIN",
+            "cmsg_type=SO_TIMESTAMP_OLD, cmsg_data={tv_sec=T, tv_usec=T}}], msg_controllen=32, ",
+            "cmsg_type=SO_TIMESTAMPNS_OLD, cmsg_data={tv_sec=T, tv_nsec=T}}], msg_controllen=32, ",
+            "msg_control=[{cmsg_len=20, cmsg_level=SOL_IP, cmsg_type=IP_TTL, cmsg_data=[64]}, {cmsg_len=17, "
+            "cmsg_level=SOL_IP, cmsg_type=IP_TOS, cmsg_data=[0]}], msg_controllen=48, msg_flags=0}",
+            "cmsg_data=[64]}], msg_controllen=20, msg_flags=MSG_CTRUNC}, 0) = 1"):
         assert construct in text, construct
 
 

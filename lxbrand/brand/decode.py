@@ -1223,10 +1223,20 @@ def _cmsgs(data: bytes, addr: int, more: bool) -> Control:
             elif ctype == 2 and len(body) >= 12:          # SCM_CREDENTIALS
                 pid, uid, gid = _st.unpack_from("<iII", body)
                 item["cmsg_data"] = {"pid": pid, "uid": _uid(uid), "gid": _uid(gid)}
+            elif ctype in (29, 63) and len(body) >= 16:   # SO_TIMESTAMP_OLD, _NEW: a timeval
+                sec, usec = _st.unpack_from("<qQ", body)
+                item["cmsg_data"] = {"tv_sec": sec, "tv_usec": usec}
+            elif ctype in (35, 64) and len(body) >= 16:   # SO_TIMESTAMPNS_OLD, _NEW: a timespec
+                sec, nsec = _st.unpack_from("<qQ", body)
+                item["cmsg_data"] = {"tv_sec": sec, "tv_nsec": nsec}
+            elif ctype in (37, 65) and len(body) >= 48:   # SO_TIMESTAMPING_OLD, _NEW: three timespecs
+                item["cmsg_data"] = [{"tv_sec": a, "tv_nsec": b} for a, b in _st.iter_unpack("<qQ", body[:48])]
         elif level == 0:
             item["cmsg_type"] = kind_text(FIELD_KINDS["ip_cmsg_type"], ctype)
             if ctype in (2, 23) and len(body) >= 4:        # IP_TTL, IP_CHECKSUM: unsigned ints
                 item["cmsg_data"] = [v for (v,) in _st.iter_unpack("<I", body[:len(body) // 4 * 4])]
+            elif ctype in (1, 6, 7) and body:              # IP_TOS, IP_RECVOPTS, IP_RETOPTS: bytes in hex
+                item["cmsg_data"] = [Name(_hex0(b)) for b in body[:SHOW]] + ([...] if len(body) > SHOW else [])
         else:
             item["cmsg_type"] = Name(_hex0(ctype & 0xFFFFFFFF))
         out.append(item)
