@@ -306,7 +306,29 @@ void lxb_pty_drain(int master_fd, int timeout_ms);
 #define LXB_COPY_LEN_RET 7
 #define LXB_COPY_INT_INOUT 8     /* an int the call reads and writes (a socklen): 4 bytes at entry; at exit, on
                                     success, the int then, the entry's after it (slot_len 8) */
-/* 9-10: msghdr (another branch) */
+#define LXB_COPY_MSGHDR 9        /* a struct msghdr, its name, control and iovec array (trace.c copy_msghdr), packed
+                                    from its slot on through the next: at entry (lenarg 6: sendmsg), or its
+                                    namelen at entry and the rest at exit, the buffers up to the result (lenarg
+                                    LXB_COPY_LEN_RET: recvmsg) */
+#define LXB_COPY_MMSGHDR 10       /* a struct mmsghdr array (args[lenarg] entries), each entry's msghdr packed as
+                                    LXB_COPY_MSGHDR's (trace.c copy_mmsghdr), at exit; lenmul non-zero: recvmmsg
+                                    (the namelens at entry, as many entries as the result; its timeout, argument
+                                    lenmul - 1, at entry and at exit in LXB_MMSG_TS bytes after the head) */
+#define LXB_MMSG_TS 40           /* u32 LXB_MMSGT_* bits, 4 pad, the timespec at entry, at exit */
+#define LXB_MMSGT_ENTRY 1
+#define LXB_MMSGT_EXIT 2
+#define LXB_MMSG_MAX 8           /* entries copied at most (decode.MMSG_MAX) */
+#define LXB_MMSGF_CUT 1          /* the head's bits (decode.MMSGF_*) */
+#define LXB_MMSGF_FAULT 2
+#define LXB_MMSGF_ENTRY 4
+#define LXB_MSGF_IOV_CUT 16      /* an entry's msghdr head: its iovec array was cut */
+#define LXB_MSGHDR_HEAD 16       /* the packing's head (decode.msghdr_packed), then the struct's 56 bytes */
+#define LXB_MSGHDR_NAME 128      /* bytes of msg_name copied at most */
+#define LXB_MSGHDR_CONTROL 128   /* bytes of msg_control copied at most */
+#define LXB_MSGF_ENTRY 1         /* the head's bits (decode.MSGF_*) */
+#define LXB_MSGF_NAME_BAD 2
+#define LXB_MSGF_CONTROL_BAD 4
+#define LXB_MSGF_CONTROL_CUT 8
 #define LXB_COPY_SELECT 11       /* select, pselect6: the fd_sets (nfds bits each), the timeout and pselect6's
                                     sigmask (lenarg 5) at entry, the sets and timeout again at exit when it
                                     returned > 0, packed from slot 0 over all three (trace.c copy_select) */

@@ -363,6 +363,8 @@ static size_t peek_str(pid_t pid, uint64_t addr, char *buf, size_t cap, int *cut
 }
 
 static void copy_iov(struct task *t, const struct lxb_trace_copy *c, int i);
+static void copy_msghdr(struct task *t, const struct lxb_trace_copy *c, int i, int at_exit);
+static void copy_mmsghdr(struct task *t, const struct lxb_trace_copy *c, int i, int at_exit);
 
 /* LXB_COPY_SELECT: select's and pselect6's arguments as strace's
    decode_select reads them, packed from slot 0 over all three (keyed by
@@ -472,6 +474,15 @@ static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int 
         copy_iov(t, c, i);
         return;
     }
+    if (c->how == LXB_COPY_MSGHDR) {
+        if (!at_exit || c->lenarg == LXB_COPY_LEN_RET)
+            copy_msghdr(t, c, i, at_exit);
+        return;
+    }
+    if (c->how == LXB_COPY_MMSGHDR) {
+        copy_mmsghdr(t, c, i, at_exit);
+        return;
+    }
     if (c->how == LXB_COPY_INT_INOUT) {   /* at entry the int; at exit the int then, the entry's after it */
         if (!at_exit) {
             if (peek(t->host, addr, dst, 4) != 4)
@@ -567,50 +578,277 @@ static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int 
    LXB_IOV_MAX entries and what fits (slot_trunc bit i when an entry did
    not); nothing when the first entry cannot be read (the address).  The
    BPF tracer's copy_iov packs the same bytes */
-static void copy_iov(struct task *t, const struct lxb_trace_copy *c, int i)
+/* the packing of copy_iov at base, in room bytes: its length (0: the
+   first entry could not be read), *cut set when an entry did not fit */
+static size_t pack_iov(pid_t pid, uint64_t addr, uint64_t cnt, uint64_t left, char *base, size_t room, int *cut)
 {
-    struct lxb_trace_rec *r = &t->rec;
-    uint64_t addr = r->args[c->arg], cnt = c->lenarg < 6 ? r->args[c->lenarg] : 0, k;
-    uint64_t left = c->how == LXB_COPY_IOV_IN ? UINT64_MAX : r->ret < 0 ? 0 : (uint64_t)r->ret;
-    char *base = r->slot[i];
-    size_t room = (size_t)(LXB_TRACE_SLOTS - i) * LXB_TRACE_SLOT, off = 8;
+    size_t off = 8;
     uint32_t n = 0, bad = 0;
-    int cut = 0, j;
+    uint64_t k;
 
-    if (addr == 0)
-        return;
+    *cut = 0;
     for (k = 0; k < LXB_IOV_MAX && k < cnt; k++) {
         uint64_t e[2], d;
         if (off + 16 > room) {
-            cut = 1;
+            *cut = 1;
             break;
         }
-        if (peek(t->host, addr + 16 * k, e, sizeof e) != (ssize_t)sizeof e)
+        if (peek(pid, addr + 16 * k, e, sizeof e) != (ssize_t)sizeof e)
             break;
         d = e[1] < left ? e[1] : left;
         left -= d;
         if (d > LXB_IOV_SHOW)
             d = LXB_IOV_SHOW;
         if (off + 16 + d > room) {
-            cut = 1;
+            *cut = 1;
             break;
         }
         memcpy(base + off, e, sizeof e);
-        if (d && e[0] && peek(t->host, e[0], base + off + 16, (size_t)d) != (ssize_t)d)
+        if (d && e[0] && peek(pid, e[0], base + off + 16, (size_t)d) != (ssize_t)d)
             bad |= 1u << k;
         off += 16 + (size_t)d;
         n++;
     }
     if (n == 0)
-        return;
+        return 0;
     memcpy(base, &n, 4);
     memcpy(base + 4, &bad, 4);
-    r->slot_arg[i] = c->arg;
+    return off;
+}
+
+/* slot i holds a packing of off bytes for argument arg, running on into the slots after it */
+static void packed_at(struct lxb_trace_rec *r, int i, int arg, size_t off, int cut)
+{
+    int j;
+    r->slot_arg[i] = (uint8_t)arg;
     r->slot_len[i] = (uint16_t)off;
     if (cut)
         r->slot_trunc |= (uint8_t)(1u << i);
     for (j = i + 1; j < LXB_TRACE_SLOTS && off > (size_t)(j - i) * LXB_TRACE_SLOT; j++)
         r->slot_arg[j] = LXB_SLOT_MORE;
+}
+
+static void copy_iov(struct task *t, const struct lxb_trace_copy *c, int i)
+{
+    struct lxb_trace_rec *r = &t->rec;
+    uint64_t addr = r->args[c->arg], cnt = c->lenarg < 6 ? r->args[c->lenarg] : 0;
+    uint64_t left = c->how == LXB_COPY_IOV_IN ? UINT64_MAX : r->ret < 0 ? 0 : (uint64_t)r->ret;
+    size_t off;
+    int cut;
+
+    if (addr == 0)
+        return;
+    off = pack_iov(t->host, addr, cnt, left, r->slot[i], (size_t)(LXB_TRACE_SLOTS - i) * LXB_TRACE_SLOT, &cut);
+    if (off)
+        packed_at(r, i, c->arg, off, cut);
+}
+
+/* LXB_COPY_MSGHDR: a struct msghdr as strace's print_struct_msghdr prints
+   it, packed from slot i on (decode.msghdr_packed, which the BPF tracer's
+   copy_msghdr packs alike):
+       u32 msg_namelen at entry, u16 name bytes, u16 control bytes,
+       u8 LXB_MSGF_* bits, 7 pad (LXB_MSGHDR_HEAD);
+       the struct's 56 bytes; msg_name's first min(namelen, LXB_MSGHDR_NAME)
+       bytes (none below 2: strace prints the address); msg_control's first
+       min(controllen, LXB_MSGHDR_CONTROL) (none below a cmsghdr's 16);
+       then the iovec array as copy_iov packs it, in what is left (its
+       head 0 entries when the first could not be read).
+   lenarg 6 (sendmsg): all at entry, the buffers unlimited.  lenarg
+   LXB_COPY_LEN_RET (recvmsg): at entry msg_namelen into the head (not yet
+   a copy); at exit, on success, the rest, the buffers up to the result,
+   the name up to the lesser namelen; a failed call keeps the head only
+   ({msg_namelen=N}).  Nothing when the struct cannot be read */
+/* the packing of a msghdr at addr into base (room bytes; see copy_msghdr):
+   its length; 0 when the struct cannot be read, -1 when its head, name
+   and control do not fit.  entry: msg_namelen at entry, -1: the struct's;
+   left: the bytes its buffers hold in all.  *cut: the iovec array was */
+static ssize_t pack_msghdr(pid_t pid, uint64_t addr, int64_t entry_in, uint64_t left, char *base, size_t room,
+                           int *cut)
+{
+    uint64_t m[7];
+    size_t off = LXB_MSGHDR_HEAD + sizeof m, k, cw;
+    uint32_t entry;
+    int32_t nlen, namelen;
+    uint16_t n16 = 0, c16 = 0;
+    uint8_t bits = LXB_MSGF_ENTRY;
+
+    *cut = 0;
+    if (peek(pid, addr, m, sizeof m) != (ssize_t)sizeof m)
+        return 0;
+    entry = entry_in < 0 ? (uint32_t)m[1] : (uint32_t)entry_in;
+    namelen = (int32_t)(uint32_t)m[1];
+    nlen = entry_in >= 0 && namelen > (int32_t)entry ? (int32_t)entry : namelen;
+    k = m[0] && nlen >= 2 ? (nlen > LXB_MSGHDR_NAME ? LXB_MSGHDR_NAME : (size_t)nlen) : 0;
+    cw = m[5] >= 16 ? (m[5] > LXB_MSGHDR_CONTROL ? LXB_MSGHDR_CONTROL : (size_t)m[5]) : 0;
+    if (off + k + cw + 8 > room)
+        return -1;
+    memcpy(base, &entry, 4);
+    memcpy(base + LXB_MSGHDR_HEAD, m, sizeof m);
+    if (k) {
+        if (peek(pid, m[0], base + off, k) == (ssize_t)k)
+            n16 = (uint16_t)k;
+        else
+            bits |= LXB_MSGF_NAME_BAD;
+    }
+    off += n16;
+    if (m[5] >= 16) {
+        if (m[5] > cw)
+            bits |= LXB_MSGF_CONTROL_CUT;
+        if (m[4] && peek(pid, m[4], base + off, cw) == (ssize_t)cw)
+            c16 = (uint16_t)cw;
+        else
+            bits |= LXB_MSGF_CONTROL_BAD;
+    }
+    off += c16;
+    memcpy(base + 4, &n16, 2);
+    memcpy(base + 6, &c16, 2);
+    base[8] = (char)bits;
+    memset(base + 9, 0, 7);
+    memset(base + off, 0, 8);            /* no entries, unless the array is read */
+    if (m[2] && m[3] && m[3] >> 60 == 0 && m[2] + m[3] * 16 > m[2]) {
+        size_t got = pack_iov(pid, m[2], m[3], left, base + off, room - off, cut);
+        off += got ? got : 8;
+    } else {
+        off += 8;
+    }
+    return (ssize_t)off;
+}
+
+/* LXB_COPY_MSGHDR: a struct msghdr as strace's print_struct_msghdr prints
+   it, packed from slot i on (decode.msghdr_packed, which the BPF tracer's
+   copy_msghdr packs alike):
+       u32 msg_namelen at entry, u16 name bytes, u16 control bytes,
+       u8 LXB_MSGF_* bits, 7 pad (LXB_MSGHDR_HEAD);
+       the struct's 56 bytes; msg_name's first min(namelen, LXB_MSGHDR_NAME)
+       bytes (none below 2: strace prints the address); msg_control's first
+       min(controllen, LXB_MSGHDR_CONTROL) (none below a cmsghdr's 16);
+       then the iovec array as copy_iov packs it, in what is left (its
+       head 0 entries when the first could not be read).
+   lenarg 6 (sendmsg): all at entry, the buffers unlimited.  lenarg
+   LXB_COPY_LEN_RET (recvmsg): at entry msg_namelen into the head (not yet
+   a copy); at exit, on success, the rest, the buffers up to the result,
+   the name up to the lesser namelen; a failed call keeps the head only
+   ({msg_namelen=N}).  Nothing when the struct cannot be read */
+static void copy_msghdr(struct task *t, const struct lxb_trace_copy *c, int i, int at_exit)
+{
+    struct lxb_trace_rec *r = &t->rec;
+    uint64_t addr = r->args[c->arg], m[2];
+    int out = c->lenarg == LXB_COPY_LEN_RET, cut = 0;
+    char *base = r->slot[i];
+    uint32_t entry;
+    ssize_t off;
+
+    if (addr == 0)
+        return;
+    if (out && !at_exit) {
+        memset(base, 0, LXB_MSGHDR_HEAD);
+        if (peek(t->host, addr, m, sizeof m) == (ssize_t)sizeof m) {
+            entry = (uint32_t)m[1];
+            memcpy(base, &entry, 4);
+            base[8] = LXB_MSGF_ENTRY;
+        }
+        return;
+    }
+    if (out && !(base[8] & LXB_MSGF_ENTRY))
+        return;                          /* strace printed the address at entry */
+    if (out && r->ret < 0) {
+        r->slot_len[i] = LXB_MSGHDR_HEAD;
+        r->slot_arg[i] = c->arg;
+        return;
+    }
+    memcpy(&entry, base, 4);
+    off = pack_msghdr(t->host, addr, out ? (int64_t)entry : -1, out ? (uint64_t)r->ret : UINT64_MAX, base,
+                      (size_t)(LXB_TRACE_SLOTS - i) * LXB_TRACE_SLOT, &cut);
+    if (off > 0)
+        packed_at(r, i, c->arg, (size_t)off, cut);
+}
+
+/* LXB_COPY_MMSGHDR: a struct mmsghdr array as strace's decode_mmsgvec
+   prints it at the exit (decode.mmsghdr_packed): u32 entries packed, u32
+   LXB_MMSGF_* bits; recvmmsg's timeout (LXB_MMSG_TS bytes: at entry and at
+   exit); then per entry its msg_len, the size of its msghdr's packing
+   (pack_msghdr's: the namelen at entry, the buffers up to msg_len for
+   recvmmsg), that packing.  sendmmsg (lenmul 0): args[lenarg] entries;
+   recvmmsg (lenmul 1 + its timeout argument): their namelens and the
+   timeout at entry (kept in the slot until the exit: u32 count, one u32
+   each, at 36 whether the timeout was read, at 40 the timeout), the
+   entries it returned (none when it failed: the timeout still shows).
+   At most LXB_MMSG_MAX entries and what fits (LXB_MMSGF_CUT) */
+static void copy_mmsghdr(struct task *t, const struct lxb_trace_copy *c, int i, int at_exit)
+{
+    struct lxb_trace_rec *r = &t->rec;
+    uint64_t addr = r->args[c->arg], count, k;
+    int recv = c->lenmul != 0, cut;
+    int ts = recv && c->lenmul - 1 < 6 ? c->lenmul - 1 : -1;
+    char *base = r->slot[i], tsb[LXB_MMSG_TS];
+    size_t room = (size_t)(LXB_TRACE_SLOTS - i) * LXB_TRACE_SLOT, off = 8;
+    uint32_t names[LXB_MMSG_MAX], nnames = 0, n = 0, bits = 0, tsbits = 0;
+
+    if (addr == 0 || c->lenarg >= 6)
+        return;
+    if (recv && !at_exit) {              /* the namelens and the timeout at entry */
+        count = (uint32_t)r->args[c->lenarg];
+        for (k = 0; k < count && k < LXB_MMSG_MAX; k++) {
+            uint32_t nl;
+            if (peek(t->host, addr + 64 * k + 8, &nl, 4) != 4)
+                break;
+            memcpy(base + 4 + 4 * k, &nl, 4);
+        }
+        nnames = (uint32_t)k;
+        memcpy(base, &nnames, 4);
+        tsbits = ts >= 0 && r->args[ts] && peek(t->host, r->args[ts], base + 40, 16) == 16;
+        memcpy(base + 36, &tsbits, 4);
+        return;
+    }
+    if (!at_exit)
+        return;
+    if (recv) {
+        memcpy(&nnames, base, 4);
+        if (nnames > LXB_MMSG_MAX)
+            nnames = 0;
+        memcpy(names, base + 4, 4 * nnames);
+        memset(tsb, 0, sizeof tsb);
+        memcpy(&tsbits, base + 36, 4);
+        tsbits &= LXB_MMSGT_ENTRY;
+        memcpy(tsb + 8, base + 40, 16);
+        if (tsbits && peek(t->host, r->args[ts], tsb + 24, 16) == 16)
+            tsbits |= LXB_MMSGT_EXIT;
+        memcpy(tsb, &tsbits, 4);
+        memcpy(base + 8, tsb, sizeof tsb);
+        off += LXB_MMSG_TS;
+        bits |= LXB_MMSGF_ENTRY;
+        count = r->ret < 0 ? 0 : (uint64_t)r->ret;
+    } else {
+        count = (uint32_t)r->args[c->lenarg];
+    }
+    for (k = 0; k < count; k++) {
+        uint32_t msg_len, size;
+        ssize_t got;
+        if (k >= LXB_MMSG_MAX || off + 8 > room) {
+            bits |= LXB_MMSGF_CUT;
+            break;
+        }
+        if (peek(t->host, addr + 64 * k + 56, &msg_len, 4) != 4) {
+            bits |= LXB_MMSGF_FAULT;
+            break;
+        }
+        got = pack_msghdr(t->host, addr + 64 * k, recv && k < nnames ? (int64_t)names[k] : -1,
+                          recv ? msg_len : UINT64_MAX, base + off + 8, room - off - 8, &cut);
+        if (got <= 0) {
+            bits |= got < 0 ? LXB_MMSGF_CUT : LXB_MMSGF_FAULT;
+            break;
+        }
+        if (cut)
+            base[off + 8 + 8] |= LXB_MSGF_IOV_CUT;
+        size = (uint32_t)got;
+        memcpy(base + off, &msg_len, 4);
+        memcpy(base + off + 4, &size, 4);
+        off += 8 + (size_t)got;
+        n++;
+    }
+    memcpy(base, &n, 4);
+    memcpy(base + 4, &bits, 4);
+    packed_at(r, i, c->arg, off, 0);
 }
 
 /* the caller's command line into slot 2 (the report's first caller) */
@@ -704,6 +942,9 @@ static void seccomp_stop(struct lxb_tracer *tr, struct task *t)
             ptrace(PTRACE_SETREGS, t->host, 0, &regs);
             r->ret = -err;
             r->flags |= LXB_RECF_ANSWERED;
+            for (i = 0; s && i < s->ncopy && i < LXB_TRACE_SLOTS; i++)
+                if (s->copy[i].how == LXB_COPY_MSGHDR)   /* recvmsg's {msg_namelen=N} */
+                    copy_arg(t, &s->copy[i], i, 1);
             if (nr >= 0 && nr < LXB_NR_MAX && !p->seen_answer[nr]) {
                 p->seen_answer[nr] = 1;
                 copy_cmdline(r, t->host);
@@ -738,7 +979,8 @@ static void exit_stop(struct lxb_tracer *tr, struct task *t)
     for (i = 0; s && i < s->ncopy && i < LXB_TRACE_SLOTS; i++)
         if (s->copy[i].how == LXB_COPY_OUT || s->copy[i].how == LXB_COPY_IOV_OUT || s->copy[i].how == LXB_COPY_INT_INOUT ||
             s->copy[i].how == LXB_COPY_SELECT || s->copy[i].how == LXB_COPY_PAIR ||
-            s->copy[i].how == LXB_COPY_OUT_RESTART || s->copy[i].how == LXB_COPY_REFRESH)
+            s->copy[i].how == LXB_COPY_OUT_RESTART || s->copy[i].how == LXB_COPY_REFRESH ||
+            s->copy[i].how == LXB_COPY_MSGHDR || s->copy[i].how == LXB_COPY_MMSGHDR)
             copy_arg(t, &s->copy[i], i, 1);
     emit(tr, r);
     t->in_syscall = 0;

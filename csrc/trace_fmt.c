@@ -62,12 +62,12 @@ enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
        T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS, T_STACK_T, T_UTSNAME,
        T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO, T_SIGEVENT, T_IOVEC,
-       T_FDSET, T_SELECT_TV, T_ARGPACK, T_OFF64 };
+       T_FDSET, T_SELECT_TV, T_ARGPACK, T_OFF64, T_MSGHDR, T_MSGHDR_OUT, T_MMSGHDR, T_MMSGHDR_RECV, T_MMSG_TIMEOUT };
 enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT,
-       ST_IOV_IN, ST_IOV_OUT,
+       ST_IOV_IN, ST_IOV_OUT, ST_MSGHDR, ST_MMSGHDR,
        ST_FDSET = 12, ST_SELECT_TIMEOUT, ST_SIGSET_ARGPACK, ST_TIMEOUT_LEFT, ST_SIGSET_SIZED, ST_ERESTART,
        ST_ERESTART_ABS, ST_IOV_ADDR, ST_OFF_CHANGE, ST_OFF_IN };   /* decode.STYLE_CODES: a pointer's tg_param.special */
-enum { NOTE_NONE = 0, NOTE_POLL, NOTE_SELECT };   /* decode.result_note */
+enum { NOTE_NONE = 0, NOTE_POLL, NOTE_SELECT, NOTE_MMSG };   /* decode.result_note */
 
 struct tg_param {
     const char *name;
@@ -602,7 +602,8 @@ static void put_json_str(struct lxb_sink *s, const unsigned char *p, size_t n, i
 
 /* ---- values: one decoded argument ---- */
 
-enum { V_INT, V_UINT, V_TEXT, V_ADDR, V_PATH, V_STR, V_BYTES, V_STRV, V_INT2, V_JSON, V_IOV, V_FDSET };
+enum { V_INT, V_UINT, V_TEXT, V_ADDR, V_PATH, V_STR, V_BYTES, V_STRV, V_INT2, V_JSON, V_IOV, V_FDSET, V_MSGHDR,
+       V_MMSG };
 
 struct val {
     int type;
@@ -614,8 +615,11 @@ struct val {
     int hexed;                   /* V_BYTES: all in hex (decode.HexBytes) */
     const char *unk;             /* V_INT/V_UINT of a kind that does not name it: 0x4d, then unk in a comment */
     int unk_bits;                /* its kind's bits (the hex is of those) */
-    uint64_t count;              /* V_IOV: the entries the call names (data: the packed copy, i: its address) */
-    int64_t left;                /* V_IOV: the bytes its buffers hold in all, -1: unlimited, -2: the call failed */
+    uint64_t count;              /* V_IOV, V_MMSG: the entries the call names (data: the packed copy, i: its
+                                    address) */
+    uint64_t sent;               /* V_MMSG: the entries whose msg_len is shown; pair[0]: recvmmsg's */
+    int64_t left;                /* V_IOV, V_MSGHDR: the bytes its buffers hold in all, -1: unlimited, -2: the
+                                    call failed */
     const unsigned char *ready;  /* V_FDSET: the set after the call, NULL: not known (data: at entry, count: its
                                     fds shown, cut: the copy ended before nfds) */
     char text[4096];             /* V_TEXT: a name, flags, a struct as decode prints it; V_JSON: its JSON */
@@ -1004,6 +1008,13 @@ static int struct_text(int target, const unsigned char *d, size_t n, struct tbuf
             if (n >= 28)
                 tb_f(b, ", sin6_scope_id=%u", (unsigned)le(d + 24, 4));
             tb_s(b, "}");
+        } else if (family == 16) {   /* AF_NETLINK: decode._sockaddr, strace's print_sockaddr_data_nl */
+            unsigned char nl[10] = {0};   /* nl_pad, nl_pid, nl_groups */
+            memcpy(nl, d + 2, n - 2 < sizeof nl ? n - 2 : sizeof nl);
+            tb_s(b, "{sa_family=AF_NETLINK, ");
+            if (le(nl, 2))
+                tb_f(b, "nl_pad=%#x, ", (unsigned)le(nl, 2));
+            tb_f(b, "nl_pid=%d, nl_groups=%#08x}", (int)(int32_t)le(nl + 2, 4), (unsigned)le(nl + 6, 4));
         } else {
             tb_f(b, "{sa_family=%u, ...}", family);
         }
@@ -1578,13 +1589,35 @@ static void pointed_val(const struct tg_param *sp, const struct lxb_trace_rec *r
     v->type = V_TEXT;
 }
 
+/* decode.iovecs' check of a packed iovec copy: every entry within its len bytes */
+static int iov_fits(const unsigned char *d, size_t len, int64_t left)
+{
+    uint64_t total = left == -1 ? UINT64_MAX : left < 0 ? 0 : (uint64_t)left, n, k, off = 8;
+    if (len < 8)
+        return 0;
+    n = le(d, 4);
+    for (k = 0; k < n; k++) {
+        uint64_t l, sh;
+        if (off + 16 > len)
+            return 0;
+        l = le(d + off + 8, 8);
+        sh = l < total ? l : total;
+        total -= sh;
+        sh = sh < TG_SHOW ? sh : TG_SHOW;
+        if (off + 16 + sh > len)
+            return 0;
+        off += 16 + sh;
+    }
+    return 1;
+}
+
 /* decode._iov_arg and decode.iovecs: an iovec[] argument from its packed
    copy (trace.c copy_iov) as V_IOV, [] for none, else its address (a copy
    that does not hold what its header says: decode raises, the address) */
 static void iov_val(const struct tg_sc *sc, const struct tg_param *pp, const struct lxb_trace_rec *r, uint64_t raw,
                     int done, struct val *v)
 {
-    uint64_t count, total, n, k, off = 8;
+    uint64_t count;
     const unsigned char *d;
     size_t len;
     int slot;
@@ -1623,20 +1656,8 @@ static void iov_val(const struct tg_sc *sc, const struct tg_param *pp, const str
     len = r->slot_len[slot];
     if (len < 8)
         return;
-    n = le(d, 4);
-    total = v->left == -1 ? UINT64_MAX : v->left < 0 ? 0 : (uint64_t)v->left;
-    for (k = 0; k < n; k++) {   /* every entry within the copy, as decode.iovecs checks */
-        uint64_t l, sh;
-        if (off + 16 > len)
-            return;
-        l = le(d + off + 8, 8);
-        sh = l < total ? l : total;
-        total -= sh;
-        sh = sh < TG_SHOW ? sh : TG_SHOW;
-        if (off + 16 + sh > len)
-            return;
-        off += 16 + sh;
-    }
+    if (!iov_fits(d, len, v->left))
+        return;
     v->type = V_IOV;
     v->data = d;
     v->len = len;
@@ -1891,6 +1912,413 @@ static void put_select_note(struct lxb_sink *s, const struct lxb_trace_rec *r)
     P(')');
 }
 
+/* decode.msghdr's checks of a packed msghdr of a call that did not fail */
+static int msghdr_ok(const unsigned char *d, size_t len)
+{
+    return len >= LXB_MSGHDR_HEAD + 56 && LXB_MSGHDR_HEAD + 56 + le(d + 4, 2) + le(d + 6, 2) + 8 <= len;
+}
+
+/* decode._msghdr_arg: a struct msghdr from its packed copy (trace.c
+   copy_msghdr) as V_MSGHDR, else its address (decode.msghdr raises) */
+static void msghdr_val(const struct tg_param *pp, const struct lxb_trace_rec *r, uint64_t raw, int done, struct val *v)
+{
+    const unsigned char *d;
+    size_t len;
+    int slot;
+
+    v->left = -1;
+    if (pp->target == T_MSGHDR_OUT) {
+        if (!done)
+            return;
+        v->left = r->ret < 0 ? -2 : r->ret;
+    }
+    if ((slot = slot_for(r, raw)) < 0)
+        return;
+    d = (const unsigned char *)r->slot[slot];
+    len = r->slot_len[slot];
+    if (len < LXB_MSGHDR_HEAD)
+        return;
+    if (v->left == -2) {
+        if (!(d[8] & LXB_MSGF_ENTRY))
+            return;
+    } else if (!msghdr_ok(d, len)) {
+        return;
+    }
+    v->type = V_MSGHDR;
+    v->data = d;
+    v->len = len;
+    v->cut = (r->slot_trunc >> slot) & 1;
+}
+
+/* a tbuf's text as a value: bare, or a JSON string */
+static void put_tb(struct lxb_sink *s, const struct tbuf *b, int json)
+{
+    if (json)
+        put_json_str(s, (const unsigned char *)b->p, b->n, 1, 0);
+    else
+        put_mem(s, b->p, b->n);
+}
+
+static void put_field(struct lxb_sink *s, const char *name, int first, int json)
+{
+    if (!first)
+        put_s(s, ", ");
+    if (json) {
+        P('"');
+        put_s(s, name);
+        put_s(s, "\": ");
+    } else {
+        put_s(s, name);
+        P('=');
+    }
+}
+
+static void put_addr(struct lxb_sink *s, uint64_t a, int json)
+{
+    if (json)
+        P('"');
+    if (a)
+        put_hex(s, a);
+    else
+        put_s(s, "NULL");
+    if (json)
+        P('"');
+}
+
+/* decode._cmsgs: msg_control's cmsghdrs over the n bytes copied at d */
+static void put_cmsgs(struct lxb_sink *s, const unsigned char *d, size_t n, uint64_t addr, int more, int json)
+{
+    uint64_t left = n, off = 0;
+    char tmp[160];
+    int first = 1;
+
+    P('[');
+    while (left >= 16) {
+        uint64_t clen = le(d + off, 8), m = clen < left ? clen : left, step;
+        int32_t level = (int32_t)le(d + off + 8, 4), type = (int32_t)le(d + off + 12, 4);
+        const unsigned char *body = d + off + 16;
+        uint64_t blen = m > 16 ? m - 16 : 0, k;
+        struct tbuf b = {tmp, 0, sizeof tmp};
+
+        if (!first)
+            put_s(s, ", ");
+        first = 0;
+        P('{');
+        put_field(s, "cmsg_len", 1, json);
+        put_u64(s, clen);
+        put_field(s, "cmsg_level", 0, json);
+        tmp[0] = 0;
+        tb_kind(&b, TG_KIND_SOL_LEVEL, (uint32_t)level, json);
+        put_mem(s, tmp, b.n);
+        put_field(s, "cmsg_type", 0, json);
+        b.n = 0;
+        tmp[0] = 0;
+        if (level == 1 || level == 0) {
+            tb_kind(&b, level == 1 ? TG_KIND_SCM_TYPE : TG_KIND_IP_CMSG_TYPE, (uint32_t)type, json);
+            put_mem(s, tmp, b.n);
+        } else {
+            tb_hex0(&b, (uint32_t)type);
+            put_tb(s, &b, json);
+        }
+        if (level == 1 && type == 1 && blen >= 4) {            /* SCM_RIGHTS: the fds */
+            put_field(s, "cmsg_data", 0, json);
+            P('[');
+            for (k = 0; k < blen / 4; k++) {
+                if (k)
+                    put_s(s, ", ");
+                if (k >= TG_SHOW) {
+                    put_s(s, json ? "\"...\"" : "...");
+                    break;
+                }
+                put_i64(s, (int32_t)le(body + 4 * k, 4));
+            }
+            P(']');
+        } else if (level == 1 && type == 2 && blen >= 12) {    /* SCM_CREDENTIALS */
+            uint32_t uid = (uint32_t)le(body + 4, 4), gid = (uint32_t)le(body + 8, 4);
+            put_field(s, "cmsg_data", 0, json);
+            P('{');
+            put_field(s, "pid", 1, json);
+            put_i64(s, (int32_t)le(body, 4));
+            put_field(s, "uid", 0, json);
+            put_i64(s, uid == 0xffffffffu ? -1 : (int64_t)uid);
+            put_field(s, "gid", 0, json);
+            put_i64(s, gid == 0xffffffffu ? -1 : (int64_t)gid);
+            P('}');
+        } else if (level == 1 && (type == 29 || type == 63 || type == 35 || type == 64) && blen >= 16) {
+            /* SO_TIMESTAMP_OLD, _NEW: a timeval; SO_TIMESTAMPNS_OLD, _NEW: a timespec */
+            put_field(s, "cmsg_data", 0, json);
+            P('{');
+            put_field(s, "tv_sec", 1, json);
+            put_i64(s, (int64_t)le(body, 8));
+            put_field(s, type == 29 || type == 63 ? "tv_usec" : "tv_nsec", 0, json);
+            put_u64(s, le(body + 8, 8));
+            P('}');
+        } else if (level == 1 && (type == 37 || type == 65) && blen >= 48) {   /* SO_TIMESTAMPING: three */
+            put_field(s, "cmsg_data", 0, json);
+            P('[');
+            for (k = 0; k < 3; k++) {
+                if (k)
+                    put_s(s, ", ");
+                P('{');
+                put_field(s, "tv_sec", 1, json);
+                put_i64(s, (int64_t)le(body + 16 * k, 8));
+                put_field(s, "tv_nsec", 0, json);
+                put_u64(s, le(body + 16 * k + 8, 8));
+                P('}');
+            }
+            P(']');
+        } else if (level == 0 && (type == 1 || type == 6 || type == 7) && blen >= 1) {
+            /* IP_TOS, IP_RECVOPTS, IP_RETOPTS: bytes in hex */
+            put_field(s, "cmsg_data", 0, json);
+            P('[');
+            for (k = 0; k < blen; k++) {
+                if (k)
+                    put_s(s, ", ");
+                if (k >= TG_SHOW) {
+                    put_s(s, json ? "\"...\"" : "...");
+                    break;
+                }
+                if (json)
+                    P('"');
+                if (body[k])
+                    put_hex(s, body[k]);
+                else
+                    P('0');
+                if (json)
+                    P('"');
+            }
+            P(']');
+        } else if (level == 0 && (type == 2 || type == 23) && blen >= 4) {   /* IP_TTL, IP_CHECKSUM */
+            put_field(s, "cmsg_data", 0, json);
+            P('[');
+            for (k = 0; k < blen / 4; k++) {
+                if (k)
+                    put_s(s, ", ");
+                put_u64(s, le(body + 4 * k, 4));
+            }
+            P(']');
+        }
+        P('}');
+        if (m < 16) {
+            left -= 16;
+            break;
+        }
+        step = (clen + 7) & ~7ull;
+        if (step >= left) {
+            left = 0;
+            break;
+        }
+        off += step;
+        left -= step;
+    }
+    if (left || more) {
+        if (!first)
+            put_s(s, ", ");
+        if (json) {
+            put_s(s, "\"...\"");
+        } else {
+            put_s(s, "...");
+            if (left) {
+                put_s(s, " /* ");
+                put_hex(s, addr + (n - left));
+                put_s(s, " */");
+            }
+        }
+    }
+    P(']');
+}
+
+/* decode.Msghdr (decode.msghdr): text, or JSON (trace._jsonable's dict) */
+static void put_msghdr(struct lxb_sink *s, const struct val *v, int json)
+{
+    const unsigned char *d = v->data, *m = d + LXB_MSGHDR_HEAD;
+    uint64_t name, iov, iovlen, control, controllen;
+    int32_t entry = (int32_t)le(d, 4), namelen, got;
+    size_t nlen = le(d + 4, 2), clen = le(d + 6, 2), off = LXB_MSGHDR_HEAD + 56;
+    unsigned bits = d[8];
+    char tmp[512];
+    struct tbuf b = {tmp, 0, sizeof tmp};
+
+    P('{');
+    if (v->left == -2) {   /* recvmsg failed: the caller's msg_namelen */
+        put_field(s, "msg_namelen", 1, json);
+        put_i64(s, entry);
+        P('}');
+        return;
+    }
+    name = le(m, 8);
+    namelen = (int32_t)le(m + 8, 4);
+    iov = le(m + 16, 8);
+    iovlen = le(m + 24, 8);
+    control = le(m + 32, 8);
+    controllen = le(m + 40, 8);
+    got = v->left != -1 && namelen > entry ? entry : namelen;
+    put_field(s, "msg_name", 1, json);
+    tmp[0] = 0;
+    if (name && got >= 2 && !(bits & LXB_MSGF_NAME_BAD) && struct_text(T_SOCKADDR, d + off, nlen, &b))
+        put_tb(s, &b, json);
+    else
+        put_addr(s, name, json);
+    put_field(s, "msg_namelen", 0, json);
+    if (v->left != -1 && entry != namelen && !json) {
+        put_i64(s, entry);
+        put_s(s, " => ");
+    }
+    put_i64(s, namelen);
+    off += nlen;
+    put_field(s, "msg_iov", 0, json);
+    if (!iov) {
+        put_addr(s, 0, json);
+    } else if (!iovlen) {
+        put_s(s, "[]");
+    } else if (iovlen >> 60 || iov + iovlen * 16 < iov || iov + iovlen * 16 == 0 ||
+               le(d + off + clen, 4) == 0 || !iov_fits(d + off + clen, v->len - off - clen, v->left)) {
+        put_addr(s, iov, json);
+    } else {
+        struct val iv;
+        memset(&iv, 0, sizeof iv);
+        iv.type = V_IOV;
+        iv.data = d + off + clen;
+        iv.len = v->len - off - clen;
+        iv.count = iovlen;
+        iv.left = v->left;
+        iv.cut = v->cut;
+        iv.i = (int64_t)iov;
+        put_iov(s, &iv, json);
+    }
+    put_field(s, "msg_iovlen", 0, json);
+    put_u64(s, iovlen);
+    if (controllen) {
+        put_field(s, "msg_control", 0, json);
+        if (controllen < 16 || (bits & LXB_MSGF_CONTROL_BAD))
+            put_addr(s, control, json);
+        else
+            put_cmsgs(s, d + off, clen, control, (bits & LXB_MSGF_CONTROL_CUT) != 0, json);
+    }
+    put_field(s, "msg_controllen", 0, json);
+    put_u64(s, controllen);
+    put_field(s, "msg_flags", 0, json);
+    b.n = 0;
+    tmp[0] = 0;
+    tb_kind(&b, TG_KIND_MSG_FLAGS, (uint32_t)le(m + 48, 4), json);
+    put_mem(s, tmp, b.n);
+    P('}');
+}
+
+/* decode._mmsghdr_arg and decode.mmsgs: a struct mmsghdr[] from its packed
+   copy (trace.c copy_mmsghdr) as V_MMSG, [] for none, else its address */
+static void mmsg_val(const struct tg_sc *sc, const struct tg_param *pp, const struct lxb_trace_rec *r, uint64_t raw,
+                     int done, struct val *v)
+{
+    const unsigned char *d;
+    uint64_t n, k, off;
+    size_t len;
+    int slot, recv = pp->target == T_MMSGHDR_RECV;
+
+    (void)sc;
+    if (!done || pp->size_idx >= 6)
+        return;
+    if (recv) {
+        if (r->ret < 0)
+            return;
+        v->count = v->sent = (uint64_t)r->ret;
+    } else {
+        v->count = (uint32_t)r->args[pp->size_idx];   /* strace: vlen as an unsigned int */
+        v->sent = r->ret < 0 ? 0 : (uint64_t)r->ret;
+    }
+    v->pair[0] = recv;
+    if (v->count == 0) {
+        v->type = V_MMSG;
+        v->len = 0;
+        return;
+    }
+    if ((slot = slot_for(r, raw)) < 0)
+        return;
+    d = (const unsigned char *)r->slot[slot];
+    len = r->slot_len[slot];
+    off = 8 + (recv ? LXB_MMSG_TS : 0);
+    if (len < off)
+        return;
+    n = le(d, 4);
+    for (k = 0; k < n; k++) {   /* every entry within the copy, as decode.mmsgs checks */
+        uint64_t size;
+        if (off + 8 > len)
+            return;
+        size = le(d + off + 4, 4);
+        if (off + 8 + size > len || size < LXB_MSGHDR_HEAD || !msghdr_ok(d + off + 8, (size_t)size))
+            return;
+        off += 8 + size;
+    }
+    if (v->count > n && !n && (le(d + 4, 4) & LXB_MMSGF_FAULT))
+        return;
+    v->type = V_MMSG;
+    v->data = d;
+    v->len = len;
+}
+
+/* decode.Mmsgs: text or JSON */
+static void put_mmsgs(struct lxb_sink *s, const struct val *v, int json)
+{
+    uint64_t n = v->len ? le(v->data, 4) : 0, bits = v->len ? le(v->data + 4, 4) : 0, k;
+    uint64_t off = 8 + (v->pair[0] ? LXB_MMSG_TS : 0);
+    P('[');
+    for (k = 0; k < n; k++) {
+        uint64_t msg_len = le(v->data + off, 4), size = le(v->data + off + 4, 4);
+        struct val m;
+        memset(&m, 0, sizeof m);
+        m.data = v->data + off + 8;
+        m.len = (size_t)size;
+        m.left = v->pair[0] ? (int64_t)msg_len : -1;
+        m.cut = (m.data[8] & LXB_MSGF_IOV_CUT) != 0;
+        if (k)
+            put_s(s, ", ");
+        P('{');
+        put_s(s, json ? "\"msg_hdr\": " : "msg_hdr=");
+        put_msghdr(s, &m, json);
+        if (k < v->sent) {
+            put_s(s, json ? ", \"msg_len\": " : ", msg_len=");
+            put_u64(s, msg_len);
+        }
+        P('}');
+        off += 8 + size;
+    }
+    if (v->count > n) {
+        if (n)
+            put_s(s, ", ");
+        if (json) {
+            put_s(s, "\"...\"");
+        } else {
+            put_s(s, "...");
+            if (bits & LXB_MMSGF_FAULT) {
+                put_s(s, " /* ");
+                put_hex(s, (uint64_t)v->i + 64 * n);
+                put_s(s, " */");
+            }
+        }
+    }
+    P(']');
+}
+
+/* the packing of a call's recvmmsg msgvec (decode.held_timeout's data), its timeout block
+   read at entry, or NULL; *q: the timeout argument */
+static const unsigned char *held_ts(const struct tg_sc *sc, const struct lxb_trace_rec *r, int *q)
+{
+    const unsigned char *d;
+    int j, slot = -1;
+
+    *q = -1;
+    for (j = 0; j < sc->nparams && j < 6; j++) {
+        if (sc->p[j].target == T_MMSGHDR_RECV && r->args[j])
+            slot = slot_for(r, r->args[j]);
+        if (sc->p[j].target == T_MMSG_TIMEOUT)
+            *q = j;
+    }
+    if (slot < 0 || *q < 0 || r->slot_len[slot] < 8 + LXB_MMSG_TS)
+        return NULL;
+    d = (const unsigned char *)r->slot[slot];
+    return (le(d + 8, 4) & LXB_MMSGT_ENTRY) ? d : NULL;
+}
+
 /* decode.args for argument i of a record */
 static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r, int done, struct val *v, int json)
 {
@@ -2000,6 +2428,25 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
         !(done && (r->ret == -512 || r->ret == -513 || r->ret == -514 || r->ret == -516) &&
           !(pp->special == ST_ERESTART_ABS && (r->args[1] & 1))))
         return;   /* nanosleep's rem: only when a signal interrupted it (TIMER_ABSTIME: never) */
+    if (pp->target == T_MSGHDR || pp->target == T_MSGHDR_OUT) {
+        msghdr_val(pp, r, raw, done, v);
+        return;
+    }
+    if (pp->target == T_MMSGHDR || pp->target == T_MMSGHDR_RECV) {
+        mmsg_val(sc, pp, r, raw, done, v);
+        return;
+    }
+    if (pp->target == T_MMSG_TIMEOUT) {   /* decode.held_timeout: the timeout at entry */
+        const unsigned char *d;
+        struct tbuf b = {v->text, 0, sizeof v->text};
+        int q;
+        if ((d = held_ts(sc, r, &q)) == NULL)
+            return;
+        v->text[0] = 0;
+        if (struct_text(T_TIMESPEC, d + 16, 16, &b))
+            v->type = V_TEXT;
+        return;
+    }
     if (pp->target == T_OTHER || (k = slot_for(r, raw)) < 0)
         return;
     {
@@ -2162,6 +2609,8 @@ static void put_val_text(struct lxb_sink *s, const struct val *v)
     case V_PATH: put_path(s, v->data, v->len, v->cut); return;
     case V_IOV: put_iov(s, v, 0); return;
     case V_FDSET: put_fdset(s, v, 0); return;
+    case V_MSGHDR: put_msghdr(s, v, 0); return;
+    case V_MMSG: put_mmsgs(s, v, 0); return;
     case V_STR: put_quote(s, v->data, v->len, v->cut, 0); return;
     case V_BYTES: put_quote(s, v->data, v->len, 0, v->hexed); return;
     case V_JSON: return;   /* arg_val makes it only for JSON lines */
@@ -2219,6 +2668,8 @@ static void put_val_json(struct lxb_sink *s, const struct val *v)
     case V_JSON: put_s(s, v->text); return;
     case V_IOV: put_iov(s, v, 1); return;
     case V_FDSET: put_fdset(s, v, 1); return;
+    case V_MSGHDR: put_msghdr(s, v, 1); return;
+    case V_MMSG: put_mmsgs(s, v, 1); return;
     case V_ADDR:
         P('"');
         if (v->i == 0)
@@ -2510,6 +2961,26 @@ static void put_note(struct lxb_sink *s, const struct tg_sc *sc, const struct lx
     struct tbuf b = {text, 0, sizeof text};
     int k;
 
+    if (sc->note == NOTE_MMSG && r->ret >= 0) {   /* recvmmsg: decode.result_note */
+        const unsigned char *d;
+        int q;
+        if (r->ret == 0) {
+            put_s(s, " (Timeout)");
+            return;
+        }
+        if ((d = held_ts(sc, r, &q)) == NULL || !r->args[q])
+            return;
+        put_s(s, " (left ");
+        text[0] = 0;
+        if (le(d + 8, 4) & LXB_MMSGT_EXIT) {
+            struct_text(T_TIMESPEC, d + 32, 16, &b);
+            put_s(s, text);
+        } else {
+            put_hex(s, r->args[q]);
+        }
+        P(')');
+        return;
+    }
     if ((sc->note != NOTE_POLL && sc->note != NOTE_SELECT) || r->ret < 0)
         return;
     if (r->ret == 0) {

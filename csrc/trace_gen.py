@@ -74,9 +74,13 @@ FAST = {"stat": "T_STAT", "statx": "T_STATX", "timespec": "T_TIMESPEC", "sockadd
         "sysinfo": "T_SYSINFO", "itimerval": "T_ITIMERVAL", "itimerspec": "T_ITIMERSPEC",
         "siginfo": "T_SIGINFO", "sigevent": "T_SIGEVENT"}
 ARRAYS = {"pollfd": "T_POLLFD", "epoll_event": "T_EPOLL_EVENTS"}
+# the msghdr styles (one style code per pair): a target each
+MSG_TARGETS = {"msghdr_in": "T_MSGHDR", "msghdr_out": "T_MSGHDR_OUT", "mmsghdr_send": "T_MMSGHDR",
+               "mmsghdr_recv": "T_MMSGHDR_RECV"}
 # kinds trace_fmt.c's struct formatters print fields by (TG_KIND_<NAME>)
 STRUCT_KINDS = ("sigaction_flags", "sa_handler", "poll_events", "statx_mask", "statx_attrs", "ptrace_event",
-                "epoll_events", "ss_flags", "fs_magic", "statfs_flags", "sigev_notify")
+                "epoll_events", "ss_flags", "fs_magic", "statfs_flags", "sigev_notify", "sol_level", "scm_type",
+                "ip_cmsg_type", "msg_flags")
 
 
 def _c(s: str) -> str:
@@ -121,6 +125,10 @@ def param_row(sc, i: int) -> str:
         t = "T_ARGPACK"         # pselect6's {sigmask=[...], sigsetsize=8}, the same packing
     elif target == "iovec" and array == "[]" and decode.STYLES.get((sc.name, name)) in ("iov_in", "iov_out", "iov_addr"):
         t = "T_IOVEC"           # decode.Iovec, from trace.c copy_iov's packing
+    elif (sc.name, name) in decode.HELD_TIMEOUTS:
+        t = "T_MMSG_TIMEOUT"    # decode.held_timeout: recvmmsg's timeout, in its msgvec copy
+    elif target in ("msghdr", "mmsghdr") and decode.STYLES.get((sc.name, name)) in MSG_TARGETS:
+        t = MSG_TARGETS[decode.STYLES[(sc.name, name)]]   # decode.Msghdr, Mmsgs, from trace.c copy_msghdr's packing
     elif target == "str" and array == "[]":
         t = "T_STRV"
     elif target == "int" and n == "2":
@@ -144,7 +152,9 @@ RESULT_INDEX = {n: i + 2 for i, (n, _) in enumerate(RESULTS)}      # 1: an addre
 
 
 def note(sc) -> str:
-    """What strace adds after sc's result (decode.result_note): NOTE_POLL, NOTE_SELECT, or 0."""
+    """What strace adds after sc's result (decode.result_note): NOTE_POLL, NOTE_SELECT, NOTE_MMSG, or 0."""
+    if decode.has_mmsg_note(sc):
+        return "NOTE_MMSG"
     if not decode.has_note(sc):
         return "0"
     return "NOTE_SELECT" if any(decode.STYLES.get((sc.name, p)) == "fdset" for p, _ in sc.params) else "NOTE_POLL"

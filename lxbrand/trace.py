@@ -260,6 +260,19 @@ def copies(sc) -> list:
             found.append((-1, i, how, sized, SLOT * lib.LXB_TRACE_SLOTS, 0))
         elif m and decode.STYLES.get((sc.name, name)) == "iov_addr" and sized < 6:
             found.append((-1, i, lib.LXB_COPY_IN, sized, SLOT, 16))     # process_vm's remote entries
+        elif m and decode.STYLES.get((sc.name, name)) in ("msghdr_in", "msghdr_out"):
+            # a struct msghdr, its name, control and iovec array packed over every slot (trace.c
+            # copy_msghdr): at entry (sendmsg), or at the exit up to the result (recvmsg: lenarg LEN_RET)
+            out = decode.STYLES[(sc.name, name)] == "msghdr_out"
+            found.append((-1, i, lib.LXB_COPY_MSGHDR, lib.LXB_COPY_LEN_RET if out else 6,
+                          SLOT * lib.LXB_TRACE_SLOTS, 0))
+        elif m and decode.STYLES.get((sc.name, name)) in ("mmsghdr_send", "mmsghdr_recv") and sized < 6:
+            # a struct mmsghdr array, each entry's msghdr packed as above, at the exit (trace.c copy_mmsghdr);
+            # lenmul non-zero: recvmmsg's (the namelens at entry, the entries it returned), its timeout
+            # argument lenmul - 1 (decode.HELD_TIMEOUTS; 6: none) kept at entry and at the exit
+            recv = decode.STYLES[(sc.name, name)] == "mmsghdr_recv"
+            ts = next((j for j, (p, _) in enumerate(params) if decode.HELD_TIMEOUTS.get((sc.name, p)) == name), 6)
+            found.append((-1, i, lib.LXB_COPY_MMSGHDR, sized, SLOT * lib.LXB_TRACE_SLOTS, ts + 1 if recv else 0))
         elif m and m.group("dir"):
             direction, target, array, n = m.group("dir"), m.group("target"), m.group("array"), m.group("n")
             out = direction in ("out", "inout")
@@ -296,7 +309,7 @@ def copies(sc) -> list:
                 found.append((2, i, how, sized, SLOT, one))
     found.sort(key=lambda f: f[0])
     if found and found[0][0] == -1:
-        found = [f for f in found if f[0] == -1]    # an iovec or select copy runs on into the slots after it
+        found = [f for f in found if f[0] == -1]    # an iovec, select or msghdr copy runs on into the slots after it
     kept = found[: lib.LXB_TRACE_SLOTS]
     # an argument copied at entry and at exit: the entry's slot first, so that
     # the last is the exit's (trace._Copies.first, trace_fmt.c slot_first);
@@ -348,6 +361,9 @@ class _Copies:
             return self.by_addr[addr]
         except KeyError:
             raise OSError(_errno.EFAULT, "not copied") from None
+
+    read_msghdr = read_iov      # a msghdr copy (trace.c copy_msghdr's packing): (bytes, cut)
+    read_mmsghdr = read_iov     # an mmsghdr array's (trace.c copy_mmsghdr's)
 
     def read_pair(self, addr, n):
         """(first copy, last copy) of addr, each n bytes: the same copy when there was one; an

@@ -64,6 +64,23 @@ char LICENSE[] SEC("license") = "GPL";
 #define COPY_IOV_OUT 6
 #define COPY_LEN_RET 7
 #define COPY_INT_INOUT 8
+#define COPY_MSGHDR 9
+#define MSGHDR_HEAD 16           /* LXB_MSGHDR_HEAD, then the struct's 56 bytes */
+#define MSGHDR_NAME 128
+#define MSGHDR_CONTROL 128
+#define MSGF_ENTRY 1
+#define MSGF_NAME_BAD 2
+#define MSGF_CONTROL_BAD 4
+#define MSGF_CONTROL_CUT 8
+#define MSGF_IOV_CUT 16
+#define COPY_MMSGHDR 10
+#define MMSG_MAX 8
+#define MMSGF_CUT 1
+#define MMSGF_FAULT 2
+#define MMSGF_ENTRY 4
+#define MMSG_TS 40               /* LXB_MMSG_TS: recvmmsg's timeout after the head */
+#define MMSGT_ENTRY 1
+#define MMSGT_EXIT 2
 #define COPY_SELECT 11
 #define COPY_PAIR 12
 #define COPY_OUT_RESTART 13
@@ -623,6 +640,295 @@ __noinline int copy_select(struct bt_task *t, __u64 cp, __u64 at_exit)
     return 0;
 }
 
+/* trace.c pack_msghdr: a msghdr at addr packed at offset `at` of the
+   slots (its iovec entries by copy_iov_one, bt_rec.slot_len[0] their end
+   so far).  entry_in: msg_namelen at entry, ~0: the struct's; left: the
+   bytes its buffers hold in all.  Returns the packing's length, with bit
+   16 set when the iovec array was cut and bit 17 when a read of its name,
+   control or buffers failed; 0 when the struct cannot be read, -1 when
+   its head, name and control do not fit */
+__noinline int pack_msghdr(struct bt_task *t, __u64 addr, __u64 entry_in, __u64 left, __u64 at)
+{
+    volatile __u32 *got;
+    volatile __u64 *mid;
+    __u64 m[7], want, cw, off, hdr;
+    __u32 entry, k;
+    __s32 namelen, nlen;
+    __u16 n16 = 0, c16 = 0;
+    __u8 bits = MSGF_ENTRY;
+    struct bt_rec *r;
+    char *base;
+    int rc;
+
+    if (!t)
+        return 0;
+    r = &t->rec;
+    /* what the verifier would carry across the iovec loop as registers,
+       one state per path taken before it, lives in the spill's tail
+       instead: the iovec head's offset, entries stored, cut and fault */
+    mid = (volatile __u64 *)(t->spill + BT_SPILL - 24);
+    got = (volatile __u32 *)(t->spill + BT_SPILL - 16);
+    got[0] = 0;
+    got[1] = 0;
+    asm volatile("" : "+r"(at));
+    if (at > IOV_ROOM - 80)
+        return -1;
+    base = (char *)r->slot + at;
+    if (bpf_probe_read_user(m, sizeof m, (const void *)addr) != 0)
+        return 0;
+    entry = entry_in == ~0ull ? (__u32)m[1] : (__u32)entry_in;
+    namelen = (__s32)(__u32)m[1];
+    nlen = entry_in != ~0ull && namelen > (__s32)entry ? (__s32)entry : namelen;
+    want = m[0] && nlen >= 2 ? (nlen > MSGHDR_NAME ? MSGHDR_NAME : (__u64)nlen) : 0;
+    cw = m[5] >= 16 ? (m[5] > MSGHDR_CONTROL ? MSGHDR_CONTROL : m[5]) : 0;
+    if (at + MSGHDR_HEAD + 56 + want + cw + 8 > IOV_ROOM)
+        return -1;
+    *(__u32 *)base = entry;
+    __builtin_memcpy(base + MSGHDR_HEAD, m, sizeof m);
+    asm volatile("" : "+r"(want));
+    if (want > MSGHDR_NAME)
+        return 0;
+    if (want) {
+        if (bpf_probe_read_user(base + MSGHDR_HEAD + 56, (__u32)want, (const void *)m[0]) == 0) {
+            n16 = (__u16)want;
+        } else {
+            bits |= MSGF_NAME_BAD;
+            got[1] = 2;
+        }
+    }
+    off = MSGHDR_HEAD + 56 + n16;
+    asm volatile("" : "+r"(off));
+    if (off > MSGHDR_HEAD + 56 + MSGHDR_NAME)
+        return 0;
+    if (m[5] >= 16) {
+        if (m[5] > cw)
+            bits |= MSGF_CONTROL_CUT;
+        asm volatile("" : "+r"(cw));
+        if (cw > MSGHDR_CONTROL)
+            return 0;
+        if (m[4] && bpf_probe_read_user(base + off, (__u32)cw, (const void *)m[4]) == 0) {
+            c16 = (__u16)cw;
+        } else {
+            bits |= MSGF_CONTROL_BAD;
+            got[1] = 2;
+        }
+    }
+    off += c16;
+    asm volatile("" : "+r"(off));
+    if (off > MSGHDR_HEAD + 56 + MSGHDR_NAME + MSGHDR_CONTROL)
+        return 0;
+    *(__u16 *)(base + 4) = n16;
+    *(__u16 *)(base + 6) = c16;
+    *(__u64 *)(base + 8) = bits;
+    *(__u64 *)(base + off) = 0;  /* no entries, unless the array is read */
+    *mid = at + off;
+    r->slot_len[0] = (__u16)(at + off + 8);
+    hdr = *mid;                  /* one state from here on, whatever the paths above */
+    if (hdr > IOV_ROOM - 8)
+        return 0;
+    if (m[2] && m[3] && !(m[3] >> 60) && m[2] + m[3] * 16 > m[2]) {
+        *(volatile __u64 *)(t->spill + BT_SPILL - 8) = left;
+        for (k = 0; k < IOV_MAX; k++) {
+            if (k >= m[3])
+                break;
+            rc = copy_iov_one(t, k, m[2], hdr);
+            if (rc) {
+                if (rc == 1)
+                    got[1] |= 1;
+                else if (k == 0)
+                    got[1] |= 2;
+                break;
+            }
+            got[0] = k + 1;
+        }
+        if (got[0])
+            *(__u32 *)((char *)r->slot + hdr) = got[0];
+        if (*(__u32 *)((char *)r->slot + hdr + 4))
+            got[1] |= 2;
+    }
+    off = r->slot_len[0];
+    if (off < at)
+        return 0;
+    return (int)((off - at) & 0xffff) | (got[1] & 3) << 16;
+}
+
+/* COPY_MSGHDR: trace.c copy_msghdr's packing of a struct msghdr, from slot
+   0 on (pack_msghdr).  lenarg COPY_LEN_RET (recvmsg): at entry msg_namelen
+   into the head, the rest at the exit.  A failed read at entry of
+   sendmsg's returns 1 (taken again at the exit) */
+__noinline int copy_msghdr(struct bt_task *t, __u64 cp, __u64 at_exit)
+{
+    __u32 arg = cp & 0xff, lenarg = (cp >> 16) & 0xff;
+    __u64 addr, m[2], off;
+    struct bt_rec *r;
+    char *base;
+    int out, rc;
+
+    if (!t || arg >= 6)
+        return 0;
+    r = &t->rec;
+    addr = r->args[arg];
+    out = lenarg == COPY_LEN_RET;
+    base = (char *)r->slot;
+    if (addr == 0 || (!out && at_exit))
+        return 0;
+    if (out && !at_exit) {
+        __builtin_memset(base, 0, MSGHDR_HEAD);
+        if (bpf_probe_read_user(m, sizeof m, (const void *)addr) == 0) {
+            *(__u32 *)base = (__u32)m[1];
+            base[8] = MSGF_ENTRY;
+        }
+        return 0;
+    }
+    if (out && !(base[8] & MSGF_ENTRY))
+        return 0;                /* strace printed the address at entry */
+    if (out && r->ret < 0) {
+        r->slot_len[0] = MSGHDR_HEAD;
+        r->slot_arg[0] = (__u8)arg;
+        return 0;
+    }
+    rc = pack_msghdr(t, addr, out ? *(__u32 *)base : ~0ull, out ? (__u64)r->ret : ~0ull, 0);
+    if (rc <= 0) {
+        r->slot_len[0] = 0;
+        return !out;
+    }
+    off = rc & 0xffff;
+    r->slot_len[0] = (__u16)off;
+    r->slot_arg[0] = (__u8)arg;
+    if (rc >> 16 & 1)
+        r->slot_trunc |= 1;
+    if (off > BT_SLOT)
+        r->slot_arg[1] = SLOT_MORE;
+    if (off > 2 * BT_SLOT)
+        r->slot_arg[2] = SLOT_MORE;
+    return !out && (rc >> 17 & 1);
+}
+
+/* the words of copy_mmsghdr in the spill's tail (below pack_msghdr's):
+   the packing's end so far, entries packed, MMSGF_* bits, recvmmsg's
+   namelens at entry kept, then those namelens */
+#define MMSG_ACC (BT_SPILL - 40)
+#define MMSG_NAMES (BT_SPILL - 72)
+
+/* entry k of an mmsghdr array at addr (copy_mmsghdr): its msg_len and its
+   msghdr packed at the end so far.  Returns 0 (stored), else the MMSGF_*
+   bit that ends the packing.  A function of its own, verified once for
+   any k: the loop that calls it stays a few instructions a pass */
+__noinline int copy_mmsg_one(struct bt_task *t, __u64 k, __u64 addr, __u64 recv)
+{
+    volatile __u32 *acc;
+    __u64 off, entry = ~0ull;
+    __u32 msg_len;
+    char *base;
+    int rc;
+
+    if (!t)
+        return MMSGF_FAULT;
+    acc = (volatile __u32 *)(t->spill + MMSG_ACC);
+    off = acc[0];
+    if (k >= MMSG_MAX || off > IOV_ROOM - 8)
+        return MMSGF_CUT;
+    if (bpf_probe_read_user(&msg_len, 4, (const void *)(addr + 64 * k + 56)) != 0)
+        return MMSGF_FAULT;
+    if (recv && k < acc[3])
+        entry = *(__u32 *)(t->spill + MMSG_NAMES + 4 * (k & (MMSG_MAX - 1)));
+    rc = pack_msghdr(t, addr + 64 * k, entry, recv ? msg_len : ~0ull, off + 8);
+    if (rc <= 0)
+        return rc < 0 ? MMSGF_CUT : MMSGF_FAULT;
+    off = acc[0];
+    if (off > IOV_ROOM - 24)
+        return MMSGF_CUT;
+    base = (char *)t->rec.slot + off;
+    if (rc >> 16 & 1)
+        base[16] |= MSGF_IOV_CUT;
+    *(__u32 *)base = msg_len;
+    *(__u32 *)(base + 4) = rc & 0xffff;
+    acc[0] = (__u32)(off + 8 + (rc & 0xffff));
+    acc[1] = (__u32)k + 1;
+    return 0;
+}
+
+/* COPY_MMSGHDR: trace.c copy_mmsghdr's packing of a struct mmsghdr array
+   at the exit, each entry by copy_mmsg_one; lenmul 1 (recvmmsg): the
+   namelens at entry kept in the slot until then */
+__noinline int copy_mmsghdr(struct bt_task *t, __u64 cp, __u64 at_exit)
+{
+    __u32 arg = cp & 0xff, lenarg = (cp >> 16) & 0xff, lenmul = (cp >> 24) & 0xff, recv = lenmul != 0;
+    __u32 nnames = 0, k, tsbits = 0, ts = lenmul - 1;
+    volatile __u32 *acc;
+    __u64 addr, count, off;
+    struct bt_rec *r;
+    char *base;
+    int rc;
+
+    if (!t || arg >= 6 || lenarg >= 6)
+        return 0;
+    r = &t->rec;
+    addr = r->args[arg];
+    base = (char *)r->slot;
+    if (addr == 0)
+        return 0;
+    if (!at_exit) {
+        if (!recv)
+            return 0;
+        count = (__u32)r->args[lenarg];
+        for (k = 0; k < MMSG_MAX; k++) {
+            if (k >= count || bpf_probe_read_user(base + 4 + 4 * k, 4, (const void *)(addr + 64 * k + 8)) != 0)
+                break;
+            nnames = k + 1;
+        }
+        *(__u32 *)base = nnames;
+        if (ts < 6 && r->args[ts & 7] && bpf_probe_read_user(base + 40, 16, (const void *)r->args[ts & 7]) == 0)
+            tsbits = MMSGT_ENTRY;
+        *(__u32 *)(base + 36) = tsbits;
+        return 0;
+    }
+    acc = (volatile __u32 *)(t->spill + MMSG_ACC);
+    acc[0] = 8;
+    acc[1] = 0;
+    acc[2] = 0;
+    acc[3] = 0;
+    if (recv) {
+        char tsb[MMSG_TS];
+        count = r->ret < 0 ? 0 : (__u64)r->ret;
+        nnames = *(__u32 *)base;
+        acc[3] = nnames > MMSG_MAX ? 0 : nnames;
+        __builtin_memcpy(t->spill + MMSG_NAMES, base + 4, 4 * MMSG_MAX);
+        __builtin_memset(tsb, 0, sizeof tsb);
+        tsbits = *(__u32 *)(base + 36) & MMSGT_ENTRY;
+        __builtin_memcpy(tsb + 8, base + 40, 16);
+        if (tsbits && ts < 6 && bpf_probe_read_user(tsb + 24, 16, (const void *)r->args[ts & 7]) == 0)
+            tsbits |= MMSGT_EXIT;
+        *(__u32 *)tsb = tsbits;
+        __builtin_memcpy(base + 8, tsb, sizeof tsb);
+        acc[0] = 8 + MMSG_TS;
+        acc[2] = MMSGF_ENTRY;
+    } else {
+        count = (__u32)r->args[lenarg];
+    }
+    for (k = 0; k < MMSG_MAX + 1; k++) {
+        if (k >= count)
+            break;
+        rc = copy_mmsg_one(t, k, addr, recv);
+        if (rc) {
+            acc[2] |= rc;
+            break;
+        }
+    }
+    off = acc[0];
+    if (off > IOV_ROOM)
+        return 0;
+    *(__u32 *)base = acc[1];
+    *(__u32 *)(base + 4) = acc[2];
+    r->slot_len[0] = (__u16)off;
+    r->slot_arg[0] = (__u8)arg;
+    if (off > BT_SLOT)
+        r->slot_arg[1] = SLOT_MORE;
+    if (off > 2 * BT_SLOT)
+        r->slot_arg[2] = SLOT_MORE;
+    return 0;
+}
+
 /* the copies of spec s.  At entry (at_exit 0): every slot.  At the exit:
    the slots in `again` (their entry copy faulted) are taken again as at
    entry, then the OUT ones.  One copy_one call per slot (the verifier walks
@@ -644,9 +950,20 @@ static __always_inline __u32 copy_all(struct bt_task *t, const struct bt_spec *s
                 t->rec.slot_trunc &= (__u8)~(1u << i);
                 exit_copy = 0;
             } else if (c->how != COPY_OUT && c->how != COPY_IOV_OUT && c->how != COPY_INT_INOUT &&
-                       c->how != COPY_SELECT && c->how != COPY_PAIR && c->how != COPY_REFRESH) {
+                       c->how != COPY_SELECT && c->how != COPY_PAIR && c->how != COPY_REFRESH &&
+                       c->how != COPY_MMSGHDR && !(c->how == COPY_MSGHDR && c->lenarg == COPY_LEN_RET)) {
                 continue;
             }
+        }
+        if (c->how == COPY_MMSGHDR) {
+            if (i == 0)
+                copy_mmsghdr(t, *(const __u64 *)c, exit_copy);
+            break;
+        }
+        if (c->how == COPY_MSGHDR) {
+            if (i == 0 && copy_msghdr(t, *(const __u64 *)c, exit_copy))
+                failed |= 1u << i;
+            break;               /* the only copy of its call, as an iovec copy */
         }
         if (c->how == COPY_SELECT) {
             if (i == 0)
@@ -882,6 +1199,8 @@ int bt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
         a->rec.t_entry = bpf_ktime_get_ns();
         copy_all(a, s, 0, 0);
         a->rec.ret = ret;
+        if (s->copy[0].how == COPY_MSGHDR)   /* recvmsg's {msg_namelen=N}, as trace.c */
+            copy_msghdr(a, *(const __u64 *)&s->copy[0], 1);
         a->rec.t_exit = a->rec.t_entry;
         a->rec.flags = RECF_ANSWERED;
         output(&a->rec);

@@ -996,13 +996,15 @@ static const char *load_trace(const struct opts *o, struct brand *b)
             const struct lxb_trace_copy *c = &sp->copy[k];
             int iov = c->how == LXB_COPY_IOV_IN || c->how == LXB_COPY_IOV_OUT;   /* the last copy, running on */
             int sel = c->how == LXB_COPY_SELECT;                                  /* likewise, from slot 0 */
+            int msg = c->how == LXB_COPY_MSGHDR || c->how == LXB_COPY_MMSGHDR;     /* the only copy, running on */
             if (c->arg > 5 || c->how < LXB_COPY_STR ||
-                (c->how > LXB_COPY_IOV_OUT && c->how != LXB_COPY_INT_INOUT && !sel && c->how != LXB_COPY_PAIR &&
+                (c->how > LXB_COPY_IOV_OUT && c->how != LXB_COPY_INT_INOUT && !sel && !msg && c->how != LXB_COPY_PAIR &&
                  c->how != LXB_COPY_OUT_RESTART && c->how != LXB_COPY_REFRESH) ||
                 (c->lenarg > 6 && c->lenarg != LXB_COPY_LEN_RET) ||
-                c->size > (iov || sel ? (LXB_TRACE_SLOTS - k) * LXB_TRACE_SLOT : LXB_TRACE_SLOT) ||
+                c->size > (iov || sel || msg ? (LXB_TRACE_SLOTS - k) * LXB_TRACE_SLOT : LXB_TRACE_SLOT) ||
                 (c->how == LXB_COPY_PAIR && c->size > LXB_TRACE_SLOT / 2) ||
-                (iov && (k != sp->ncopy - 1 || c->lenarg > 5)) || (sel && (sp->ncopy != 1 || c->arg != 0)))
+                (iov && (k != sp->ncopy - 1 || c->lenarg > 5)) || (sel && (sp->ncopy != 1 || c->arg != 0)) ||
+                (msg && (sp->ncopy != 1 || k != 0)))
                 return "the cached tracer's part has another format";
         }
     }

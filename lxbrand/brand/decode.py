@@ -27,6 +27,7 @@ import errno as _errno
 import os as _os
 import re
 import signal as _signal
+import struct as _st
 from typing import Any, NamedTuple, Optional
 
 AT_FDCWD = -100
@@ -621,6 +622,21 @@ FIELD_KINDS: dict = {
                           ST_NOEXEC=0x8, ST_SYNCHRONOUS=0x10, ST_MANDLOCK=0x40, ST_WRITE=0x80, ST_APPEND=0x100,
                           ST_IMMUTABLE=0x200, ST_NOATIME=0x400, ST_NODIRATIME=0x800, ST_RELATIME=0x1000,
                           ST_NOSYMFOLLOW=0x2000),
+    # a cmsghdr's cmsg_level and, at SOL_SOCKET and SOL_IP, its cmsg_type (strace 6.1's xlat/socketlayers.in,
+    # scmvals.in, ip_cmsg_types.in)
+    "sol_level": _enum(dflt="SOL_???", SOL_IP=0, SOL_SOCKET=1, SOL_TCP=6, SOL_UDP=17, AF_VSOCK=40, SOL_IPV6=41,
+                       SOL_ICMPV6=58, SOL_CAN_BASE=100, SOL_CAN_RAW=101, SOL_SCTP=132, SOL_UDPLITE=136, SOL_RAW=255,
+                       SOL_IPX=256, SOL_AX25=257, SOL_ATALK=258, SOL_NETROM=259, SOL_ROSE=260, SOL_DECNET=261,
+                       SOL_X25=262, SOL_PACKET=263, SOL_ATM=264, SOL_AAL=265, SOL_IRDA=266, SOL_NETBEUI=267,
+                       SOL_LLC=268, SOL_DCCP=269, SOL_NETLINK=270, SOL_TIPC=271, SOL_RXRPC=272, SOL_PPPOL2TP=273,
+                       SOL_BLUETOOTH=274, SOL_PNPIPE=275, SOL_RDS=276, SOL_IUCV=277, SOL_CAIF=278, SOL_ALG=279,
+                       SOL_NFC=280, SOL_KCM=281, SOL_TLS=282, SOL_XDP=283),
+    "scm_type": _enum(dflt="SCM_???", SCM_RIGHTS=1, SCM_CREDENTIALS=2, SCM_SECURITY=3, SO_TIMESTAMP_OLD=29,
+                      SO_TIMESTAMPNS_OLD=35, SO_TIMESTAMPING_OLD=37, SO_WIFI_STATUS=41, SCM_TIMESTAMPING_OPT_STATS=0x36,
+                      SCM_TIMESTAMPING_PKTINFO=0x3a, SO_TXTIME=61, SO_TIMESTAMP_NEW=63, SO_TIMESTAMPNS_NEW=64,
+                      SO_TIMESTAMPING_NEW=65),
+    "ip_cmsg_type": _enum(dflt="IP_???", IP_TOS=1, IP_TTL=2, SCM_SECURITY=3, IP_RECVOPTS=6, IP_RETOPTS=7,
+                          IP_PKTINFO=8, IP_RECVERR=11, IP_ORIGDSTADDR=20, IP_CHECKSUM=23, IP_PROTOCOL=52),
     # struct pollfd's events and revents (include/uapi/asm-generic/poll.h)
     "poll_events": _bits(POLLIN=0x1, POLLPRI=0x2, POLLOUT=0x4, POLLERR=0x8, POLLHUP=0x10, POLLNVAL=0x20,
                          POLLRDNORM=0x40, POLLRDBAND=0x80, POLLWRNORM=0x100, POLLWRBAND=0x200, POLLMSG=0x400,
@@ -703,11 +719,22 @@ STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wst
           # a file offset the call reads and moves: sendfile's [0] => [3] (after a call that moved
           # data), splice's and copy_file_range's as given ([1]: strace decodes them at entry)
           ("sendfile", "offset"): "off_change", ("splice", "off_in"): "off_in", ("splice", "off_out"): "off_in",
-          ("copy_file_range", "off_in"): "off_in", ("copy_file_range", "off_out"): "off_in"}
+          ("copy_file_range", "off_in"): "off_in", ("copy_file_range", "off_out"): "off_in",
+          # struct msghdr: strace's print_struct_msghdr, at entry (sendmsg) or at the exit with the data up
+          # to the result and msg_namelen as the caller set it (recvmsg; a failed one: {msg_namelen=N})
+          ("sendmsg", "msg"): "msghdr_in", ("recvmsg", "msg"): "msghdr_out",
+          # struct mmsghdr[]: strace's decode_mmsgvec, at the exit: sendmmsg's vlen entries (msg_len of those
+          # sent), recvmmsg's as many as it returned, each msghdr's data up to its msg_len
+          ("sendmmsg", "msgvec"): "mmsghdr_send", ("recvmmsg", "msgvec"): "mmsghdr_recv"}
+# a timeout kept in another argument's copy, by that argument's name: recvmmsg's, at entry and at its
+# exit, in its msgvec packing (strace prints the entry's, and the exit's as " (left {...})")
+HELD_TIMEOUTS = {("recvmmsg", "timeout"): "msgvec"}
 EPOLL_CTL_DEL = 2       # epoll_ctl_event: strace prints the event's address for EPOLL_CTL_DEL
 # (env_count: an environment strace counts, 0x7ffd... /* 4 vars */, when the tracer copied all of it)
 STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count": 5, "epoll_ctl_event": 6,
-               "dirent_count": 7, "iov_in": 8, "iov_out": 9,     # 10-11: msghdr (another branch)
+               "dirent_count": 7, "iov_in": 8, "iov_out": 9,
+               # csrc/trace_gen.py gives each of these a target of its own (T_MSGHDR...): one code per pair
+               "msghdr_in": 10, "msghdr_out": 10, "mmsghdr_send": 11, "mmsghdr_recv": 11,
                "fdset": 12, "select_timeout": 13, "sigset_argpack": 14, "timeout_left": 15, "sigset_sized": 16,
                "erestart": 17, "erestart_abs": 18, "iov_addr": 19, "off_change": 20,
                "off_in": 21}   # trace_fmt.c: tg_param.special
@@ -715,6 +742,10 @@ SHOW = 32               # bytes and string characters printed before "..."
 ARRAY_LIMIT = 32        # argv entries read
 IOV_MAX = 32            # iovec entries printed before "..." (csrc/lxbrand.h LXB_IOV_MAX)
 IOV_ROOM = 768          # bytes of a tracer's iovec copy (its three slots)
+MSGHDR_HEAD = 16        # a msghdr copy's head (csrc/trace.c copy_msghdr), then the struct's 56 bytes
+MSGHDR_NAME = 128       # bytes of msg_name copied at most (strace: sizeof(struct sockaddr_storage))
+MSGHDR_CONTROL = 128    # bytes of msg_control copied at most (strace reads up to optmem_max)
+MMSG_MAX = 8            # struct mmsghdr entries a tracer's copy holds at most (then "...")
 
 
 class Addr(int):
@@ -923,6 +954,12 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
         addr = Addr(value & (1 << 64) - 1)
         v = addr
         style = STYLES.get((sc.name, name))
+        held = HELD_TIMEOUTS.get((sc.name, name))
+        reader = getattr(mem, "read_mmsghdr", None)
+        if held and structs and reader and addr and held in index:      # a tracer's copy: the entry's
+            v = _read(lambda: held_timeout(reader(Addr(raw[index[held]] & (1 << 64) - 1))[0], addr), addr)
+            out.append((name, v))
+            continue
         if style == "dirent_count" and mem is not None and addr and done and ret is not None:
             j = sizes.get(i, 6)
             if j < len(raw) and 0 <= ret <= register(params[j][1], raw[j]):    # else the address, as strace
@@ -970,6 +1007,10 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
                 v = _iov_addrs(mem, addr, raw, sizes.get(i, 6))
             elif structs and target == "iovec" and array == "[]" and style in ("iov_in", "iov_out"):
                 v = _iov_arg(mem, addr, raw, sizes.get(i, 6), style, done, ret)
+            elif structs and target == "msghdr" and style in ("msghdr_in", "msghdr_out"):
+                v = _msghdr_arg(mem, addr, style, done, ret)
+            elif structs and target == "mmsghdr" and style in ("mmsghdr_send", "mmsghdr_recv"):
+                v = _mmsghdr_arg(mem, addr, raw, sizes.get(i, 6), style == "mmsghdr_recv", done, ret)
             elif target == "str" and array == "[]":
                 strv = getattr(mem, "read_strv", None)   # a tracer's copy holds the strings
                 v = _read(lambda: strv(addr) if strv else _strings(mem, addr), addr)
@@ -1288,6 +1329,81 @@ class OffChange(int):
 
     def __str__(self) -> str:
         return f"[{self.before}] => [{int(self)}]"
+# --- struct msghdr (sendmsg, recvmsg): strace's print_struct_msghdr -----------------
+
+_S_MSGHDR = _st.Struct("<QI4xQQQQi4x")      # msg_name, msg_namelen, msg_iov, msg_iovlen, msg_control, msg_controllen,
+#                                             msg_flags (struct user_msghdr, x86_64: 56 bytes)
+_S_MSGHEAD = _st.Struct("<IHHB7x")          # a copy's head: the namelen at entry, name and control bytes, bits
+MSGF_ENTRY = 1          # the head's namelen was read at entry (recvmsg; sendmsg: the struct's)
+MSGF_NAME_BAD = 2       # msg_name could not be read (its address)
+MSGF_CONTROL_BAD = 4    # msg_control could not be read (its address)
+MSGF_CONTROL_CUT = 8    # msg_controllen is more than the bytes copied
+
+
+def _name_len(namelen: int, entry: Optional[int]) -> int:
+    """The bytes of msg_name strace reads: msg_namelen (an int), or the caller's when it set less."""
+    n = _int(namelen, 32, True)
+    if entry is not None and n > _int(entry, 32, True):
+        n = _int(entry, 32, True)
+    return n
+
+
+def msghdr_packed(mem, addr: int, entry: Optional[int], left: Optional[int], room: int = IOV_ROOM
+                  ) -> tuple[bytes, bool]:
+    """The tracer's packing of a struct msghdr (csrc/trace.c copy_msghdr),
+    read through mem.read_bytes: (bytes, cut).  entry: msg_namelen as the
+    caller set it (recvmsg), None for the struct's own; left: the bytes its
+    buffers hold in all (recvmsg's result), None for no limit (sendmsg).
+        u32 entry namelen, u16 name bytes, u16 control bytes, u8 MSGF_* bits, 7 pad;
+        the struct's 56 bytes; the name's first bytes, the control's, then
+        the iovec array as iov_packed packs it (up to `room` in all; an
+        empty head when its first entry could not be read).  Raises
+        OSError when the struct cannot be read, or (in a room less than the
+        whole) when its name and control do not fit."""
+    hdr = _exactly(mem.read_bytes(addr, 56), 56)[:56]
+    name, namelen, iov, iovlen, control, controllen, _ = _S_MSGHDR.unpack(hdr)
+    bits = MSGF_ENTRY
+    nlen = _name_len(namelen, entry)
+    want = min(nlen, MSGHDR_NAME) if name and nlen >= 2 else 0
+    if MSGHDR_HEAD + 56 + want + (min(controllen, MSGHDR_CONTROL) if controllen >= 16 else 0) + 8 > room:
+        raise OSError(_errno.ENOSPC, "no room")
+    name_data = b""
+    if want:
+        try:
+            name_data = _exactly(mem.read_bytes(name, want), want)[:want]
+        except OSError:
+            bits |= MSGF_NAME_BAD
+    ctl = b""
+    if controllen >= 16:
+        want = min(controllen, MSGHDR_CONTROL)
+        if controllen > want:
+            bits |= MSGF_CONTROL_CUT
+        try:
+            ctl = _exactly(mem.read_bytes(control, want), want)[:want] if control else b""
+            if not control:
+                bits |= MSGF_CONTROL_BAD
+        except OSError:
+            bits |= MSGF_CONTROL_BAD
+    head = _S_MSGHEAD.pack(namelen if entry is None else entry & 0xFFFFFFFF, len(name_data), len(ctl), bits)
+    out = head + hdr + name_data + ctl
+    cut = False
+    iov_data = _st.pack("<II", 0, 0)
+    if iov and iovlen and iovlen * 16 < 1 << 64 and iov + iovlen * 16 < 1 << 64:
+        try:
+            iov_data, cut = iov_packed(mem, iov, iovlen, left, room - len(out))
+        except OSError:
+            pass
+    return out + iov_data, cut
+
+
+class NameLen(int):
+    """msg_namelen as strace prints it: 16, or 110 => 0 when the call changed
+    the caller's (the value after in JSON)."""
+
+    before: Optional[int] = None
+
+    def __str__(self) -> str:
+        return f"{self.before} => {int(self)}" if self.before is not None else str(int(self))
 
     __repr__ = __str__
 
@@ -1328,6 +1444,274 @@ def _iov_addrs(mem, addr: "Addr", raw, j: int):
         if count > len(out):
             out.append(...)
     return out
+
+
+class Control(list):
+    """msg_control's cmsghdrs as strace's decode_msg_control prints them:
+    [{cmsg_len=20, cmsg_level=SOL_SOCKET, cmsg_type=SCM_RIGHTS, cmsg_data=[5]}],
+    "..." last when the copy held less than msg_controllen or a header
+    ran past it ("... /* 0x... */": where it stopped)."""
+
+    fault: int = 0
+
+    def __str__(self) -> str:
+        out = [show(c) for c in self if c is not ...]
+        if self and self[-1] is ...:
+            out.append("..." + (f" /* {self.fault:#x} */" if self.fault else ""))
+        return "[" + ", ".join(out) + "]"
+
+
+def _uid(v: int):
+    return -1 if v == 0xFFFFFFFF else v
+
+
+def _cmsgs(data: bytes, addr: int, more: bool) -> Control:
+    """decode_msg_control over the bytes copied of msg_control (x86_64: a 16-byte cmsghdr)."""
+    out = Control()
+    size = len(data)
+    left, off = size, 0
+    while left >= 16:
+        clen, level, ctype = _st.unpack_from("<Qii", data, off)
+        n = min(clen, left)
+        item = {"cmsg_len": clen, "cmsg_level": kind_text(FIELD_KINDS["sol_level"], level)}
+        body = data[off + 16: off + n] if n > 16 else b""
+        if level == 1:
+            item["cmsg_type"] = kind_text(FIELD_KINDS["scm_type"], ctype)
+            if ctype == 1 and len(body) >= 4:             # SCM_RIGHTS: the fds
+                fds = [v for (v,) in _st.iter_unpack("<i", body[:len(body) // 4 * 4])]
+                item["cmsg_data"] = fds[:SHOW] + [...] if len(fds) > SHOW else fds
+            elif ctype == 2 and len(body) >= 12:          # SCM_CREDENTIALS
+                pid, uid, gid = _st.unpack_from("<iII", body)
+                item["cmsg_data"] = {"pid": pid, "uid": _uid(uid), "gid": _uid(gid)}
+            elif ctype in (29, 63) and len(body) >= 16:   # SO_TIMESTAMP_OLD, _NEW: a timeval
+                sec, usec = _st.unpack_from("<qQ", body)
+                item["cmsg_data"] = {"tv_sec": sec, "tv_usec": usec}
+            elif ctype in (35, 64) and len(body) >= 16:   # SO_TIMESTAMPNS_OLD, _NEW: a timespec
+                sec, nsec = _st.unpack_from("<qQ", body)
+                item["cmsg_data"] = {"tv_sec": sec, "tv_nsec": nsec}
+            elif ctype in (37, 65) and len(body) >= 48:   # SO_TIMESTAMPING_OLD, _NEW: three timespecs
+                item["cmsg_data"] = [{"tv_sec": a, "tv_nsec": b} for a, b in _st.iter_unpack("<qQ", body[:48])]
+        elif level == 0:
+            item["cmsg_type"] = kind_text(FIELD_KINDS["ip_cmsg_type"], ctype)
+            if ctype in (2, 23) and len(body) >= 4:        # IP_TTL, IP_CHECKSUM: unsigned ints
+                item["cmsg_data"] = [v for (v,) in _st.iter_unpack("<I", body[:len(body) // 4 * 4])]
+            elif ctype in (1, 6, 7) and body:              # IP_TOS, IP_RECVOPTS, IP_RETOPTS: bytes in hex
+                item["cmsg_data"] = [Name(_hex0(b)) for b in body[:SHOW]] + ([...] if len(body) > SHOW else [])
+        else:
+            item["cmsg_type"] = Name(_hex0(ctype & 0xFFFFFFFF))
+        out.append(item)
+        if n < 16:
+            left -= 16
+            break
+        step = (clen + 7) & ~7 & (1 << 64) - 1
+        if step >= left:
+            left = 0
+            break
+        off += step
+        left -= step
+    if left:
+        out.fault = addr + (size - left)
+        out.append(...)
+    elif more:
+        out.append(...)
+    return out
+
+
+class Msghdr(dict):
+    """struct msghdr as strace prints it; JSON gets its fields (msg_namelen
+    the value after the call, msg_iov and msg_control lists)."""
+
+
+def msghdr(data: bytes, cut: bool, addr: int, left: Optional[int]):
+    """A Msghdr of the packed copy `data` (msghdr_packed's); left: as there,
+    or -1 for a recvmsg that failed ({msg_namelen=N}, the caller's)."""
+    entry, nlen, clen, bits = _S_MSGHEAD.unpack_from(data)
+    if left is not None and left < 0:
+        if not bits & MSGF_ENTRY:
+            raise OSError(_errno.EFAULT, "not read at entry")
+        return Msghdr(msg_namelen=NameLen(_int(entry, 32, True)))
+    name, namelen, iov, iovlen, control, controllen, flags = _S_MSGHDR.unpack_from(data, MSGHDR_HEAD)
+    off = MSGHDR_HEAD + 56
+    if off + nlen + clen + 8 > len(data):
+        raise OSError(_errno.EFAULT, "short msghdr copy")
+    user = _int(entry, 32, True) if left is not None else None
+    got = _name_len(namelen, user)
+    v: Any = Addr(name)
+    if name and got >= 2 and not bits & MSGF_NAME_BAD:
+        v = _read(lambda: _sockaddr(data[off:off + nlen]), Addr(name))
+    out = Msghdr(msg_name=v)
+    ln = NameLen(_int(namelen, 32, True))
+    if user is not None and user != int(ln):
+        ln.before = user
+    out["msg_namelen"] = ln
+    off += nlen
+    if not iov:
+        out["msg_iov"] = Addr(0)
+    elif not iovlen:
+        out["msg_iov"] = Iovec()
+    elif iovlen * 16 >= 1 << 64 or iov + iovlen * 16 >= 1 << 64:
+        out["msg_iov"] = Addr(iov)
+    else:
+        body = data[off + clen:]
+        try:
+            if _st.unpack_from("<I", body)[0] == 0:
+                raise OSError(_errno.EFAULT, "iovec not read")
+            out["msg_iov"] = iovecs(body, cut, iov, iovlen, left)
+        except (OSError, _st.error):
+            out["msg_iov"] = Addr(iov)
+    out["msg_iovlen"] = iovlen
+    if controllen:
+        if controllen < 16 or bits & MSGF_CONTROL_BAD:
+            out["msg_control"] = Addr(control)
+        else:
+            out["msg_control"] = _cmsgs(data[off:off + clen], control, bool(bits & MSGF_CONTROL_CUT))
+    out["msg_controllen"] = controllen
+    out["msg_flags"] = kind_text(KINDS["msg_flags"], flags)
+    return out
+
+
+def _msghdr_arg(mem, addr: "Addr", style: str, done: bool, ret: Optional[int]):
+    """A struct msghdr argument (decode.args): its Msghdr, or its address."""
+    if style == "msghdr_out":
+        if not done or ret is None:
+            return addr
+        left = ret if ret >= 0 else -1
+    else:
+        left = None
+    reader = getattr(mem, "read_msghdr", None)        # a tracer's copy holds the packing
+    try:
+        data, cut = reader(addr) if reader else msghdr_packed(mem, addr, None, None if left is None else max(left, 0))
+        return msghdr(data, cut, addr, left)
+    except (OSError, _st.error):
+        return addr
+
+
+# --- struct mmsghdr[] (sendmmsg, recvmmsg): strace's decode_mmsgvec -------------------
+
+_S_MMSGHEAD = _st.Struct("<II")     # a copy's head: entries packed, MMSGF_* bits; each entry: msg_len, its bytes
+MMSGF_CUT = 1           # more entries than the copy holds (MMSG_MAX, or no room)
+MMSGF_FAULT = 2         # the entry after the last packed could not be read
+MMSGF_ENTRY = 4         # recvmmsg: the namelens at entry were read
+MSGF_IOV_CUT = 16       # an entry's msghdr head: its iovec array was cut (a msghdr copy's slot_trunc)
+
+
+MMSG_TS = 40            # recvmmsg's packing: u32 MMSGT_* bits, 4 pad, its timeout at entry, at the exit
+MMSGT_ENTRY = 1
+MMSGT_EXIT = 2
+
+
+def held_timeout(data: bytes, addr: int) -> "HeldTimespec":
+    """recvmmsg's timeout from its msgvec packing: the entry's, `left` the exit's (or its address)."""
+    if len(data) < 8 + MMSG_TS:
+        raise OSError(_errno.EFAULT, "short mmsghdr copy")
+    bits = _st.unpack_from("<I", data, 8)[0]
+    if not bits & MMSGT_ENTRY:
+        raise OSError(_errno.EFAULT, "timeout not read at entry")
+    out = HeldTimespec(_timespec(data[16:32]))
+    out.left = _timespec(data[32:48]) if bits & MMSGT_EXIT else Addr(addr)
+    return out
+
+
+class HeldTimespec(Name):
+    """A timespec as it was at entry (recvmmsg's timeout); `left`: as it was after the call."""
+
+    left: Any = None
+
+
+def mmsghdr_packed(mem, addr: int, count: int, entries: Optional[list], recv: bool, ts: bytes = b"") -> bytes:
+    """The tracer's packing of a struct mmsghdr array (csrc/trace.c
+    copy_mmsghdr), read through mem.read_bytes: count entries (sendmmsg's
+    vlen, recvmmsg's result), each as u32 msg_len, u32 its packing's size,
+    then msghdr_packed's bytes (recvmmsg: entries[k] its namelen at entry,
+    its buffers up to msg_len), after an 8-byte head (entries, MMSGF_*) and,
+    for recvmmsg, MMSG_TS bytes of its timeout (`ts`, else none read)."""
+    out, n, bits = bytearray(ts.ljust(MMSG_TS, b"\0")[:MMSG_TS] if recv else b""), 0, 0
+    bits |= MMSGF_ENTRY if entries is not None else 0
+    for k in range(count):
+        if k >= MMSG_MAX or 8 + len(out) + 8 > IOV_ROOM:
+            bits |= MMSGF_CUT
+            break
+        try:
+            one = _exactly(mem.read_bytes(addr + 64 * k, 64), 64)
+        except OSError:
+            bits |= MMSGF_FAULT
+            break
+        msg_len = _st.unpack_from("<I", one, 56)[0]
+        entry = entries[k] if entries is not None and k < len(entries) else None
+        try:
+            data, cut = msghdr_packed(mem, addr + 64 * k, entry, msg_len if recv else None,
+                                      IOV_ROOM - 8 - len(out) - 8)
+        except OSError as e:
+            bits |= MMSGF_CUT if e.errno == _errno.ENOSPC else MMSGF_FAULT
+            break
+        if cut:
+            data = data[:8] + bytes([data[8] | MSGF_IOV_CUT]) + data[9:]
+        out += _st.pack("<II", msg_len, len(data)) + data
+        n += 1
+    return _S_MMSGHEAD.pack(n, bits) + bytes(out)
+
+
+class Mmsgs(list):
+    """struct mmsghdr[] as strace prints it: [{msg_hdr={...}, msg_len=7}, ...],
+    "..." where the copy ended ("... /* 0x... */" at an entry not read);
+    JSON gets the list of {msg_hdr, msg_len} objects, "..." last when cut."""
+
+    fault: int = 0
+
+    def __str__(self) -> str:
+        out = [show(e) for e in self if e is not ...]
+        if self and self[-1] is ...:
+            out.append("..." + (f" /* {self.fault:#x} */" if self.fault else ""))
+        return "[" + ", ".join(out) + "]"
+
+
+def mmsgs(data: bytes, addr: int, count: int, sent: int, recv: bool):
+    """An Mmsgs of the packed copy `data` (mmsghdr_packed's); sent: the
+    entries whose msg_len is shown (the result; 0 for a failed sendmmsg)."""
+    n, bits = _S_MMSGHEAD.unpack_from(data)
+    out, off = Mmsgs(), 8 + (MMSG_TS if recv else 0)
+    if len(data) < off:
+        raise OSError(_errno.EFAULT, "short mmsghdr copy")
+    for k in range(n):
+        msg_len, size = _st.unpack_from("<II", data, off)
+        one = data[off + 8: off + 8 + size]
+        if len(one) < size:
+            raise OSError(_errno.EFAULT, "short mmsghdr copy")
+        if len(one) < MSGHDR_HEAD:
+            raise OSError(_errno.EFAULT, "short msghdr copy")
+        hdr = msghdr(one, bool(one[8] & MSGF_IOV_CUT), addr + 64 * k, msg_len if recv else None)
+        item = {"msg_hdr": hdr}
+        if k < sent:
+            item["msg_len"] = msg_len
+        out.append(item)
+        off += 8 + size
+    if count > n:
+        if not n and bits & MMSGF_FAULT:
+            raise OSError(_errno.EFAULT, "first entry not read")
+        if bits & MMSGF_FAULT:
+            out.fault = addr + 64 * n
+        out.append(...)
+    return out
+
+
+def _mmsghdr_arg(mem, addr: "Addr", raw, j: int, recv: bool, done: bool, ret: Optional[int]):
+    """A struct mmsghdr[] argument (decode.args): its Mmsgs, [] for none, or its address."""
+    if not done or ret is None or j >= len(raw):
+        return addr
+    if recv:
+        if ret < 0:
+            return addr
+        count = sent = ret
+    else:
+        count, sent = raw[j] & 0xFFFFFFFF, max(ret, 0)      # strace: vlen as an unsigned int
+    if count == 0:
+        return Mmsgs()
+    reader = getattr(mem, "read_mmsghdr", None)         # a tracer's copy holds the packing
+    try:
+        data = reader(addr)[0] if reader else mmsghdr_packed(mem, addr, count, None, recv)
+        return mmsgs(data, addr, count, sent, recv)
+    except (OSError, _st.error):
+        return addr
 
 
 def _exactly(data: bytes, n: int) -> bytes:
@@ -1433,7 +1817,7 @@ def show(value) -> str:
         return '"' + _escape(value.encode(errors="surrogateescape")) + '"'
     if isinstance(value, (str, bytes)):
         return _quote(value)
-    if isinstance(value, (SigSet, PollFds, EnvList, DirentCount, Iovec, FdSet)):
+    if isinstance(value, (SigSet, PollFds, EnvList, DirentCount, Iovec, FdSet, Control, Mmsgs)):
         return str(value)
     if isinstance(value, list):
         return "[" + ", ".join("..." if v is ... else show(v) for v in value) + "]"
@@ -1463,8 +1847,6 @@ def format_result(value: int) -> str:
 
 
 # --- structs printed without construct (a tracer's hot path) ----------------------
-
-import struct as _st  # noqa: E402
 
 _S_INT2 = _st.Struct("<ii")
 _S_INT = _st.Struct("<i")
@@ -1545,6 +1927,10 @@ def _sockaddr(data: bytes) -> Name:
         return Name(f"{{sa_family=AF_INET6, sin6_port=htons({int.from_bytes(data[2:4], 'big')}), "
                     f"sin6_flowinfo=htonl({int.from_bytes(data[4:8], 'big')}), "
                     f"inet_pton(AF_INET6, \"{socket.inet_ntop(socket.AF_INET6, data[8:24])}\", &sin6_addr){scope}}}")
+    if family == socket.AF_NETLINK:         # strace's print_sockaddr_data_nl: the bytes past the copy are 0
+        pad, pid, groups = _st.unpack_from("<HiI", data[2:12].ljust(10, b"\0"))    # nl_pad, nl_pid, nl_groups
+        return Name(f"{{sa_family=AF_NETLINK, {f'nl_pad={pad:#x}, ' if pad else ''}nl_pid={pid}, "
+                    f"nl_groups={'0x' + format(groups, '06x') if groups else '00000000'}}}")
     return Name(f"{{sa_family={family}, ...}}")
 
 
@@ -1948,10 +2334,21 @@ def has_note(sc) -> bool:
     return any((m := TYPE.match(k)) and m.group("target") in ("pollfd", "fd_set") for _, k in sc.params)
 
 
+def has_mmsg_note(sc) -> bool:
+    """recvmmsg: " (Timeout)" for 0, " (left {...})" of a timeout it was given."""
+    return any(STYLES.get((sc.name, name)) == "mmsghdr_recv" for name, _ in sc.params)
+
+
 def result_note(sc, args: list, ret: int) -> str:
     """What strace adds after a result: poll's ready fds (" ([{fd=3,
     revents=POLLIN}])", ppoll's then ", left {...}"), select's
-    " (in [3], out [4], left {...})", " (Timeout)"; else ""."""
+    " (in [3], out [4], left {...})", " (Timeout)", recvmmsg's " (left {tv_sec=0,
+    tv_nsec=999998157})" (its timeout kept by the tracer); else ""."""
+    if sc is not None and ret >= 0 and has_mmsg_note(sc):
+        if ret == 0:
+            return " (Timeout)"
+        t = next((v for _, v in args if isinstance(v, HeldTimespec)), None)
+        return f" (left {t.left})" if t is not None else ""
     if sc is None or ret < 0 or not has_note(sc):
         return ""
     if ret == 0:
