@@ -56,7 +56,7 @@
 #define TG_NR_MAX LXB_NR_MAX
 #define TG_NSIG 65
 enum { C_REG = 1, C_ADDR, C_PTR };
-enum { SP_NONE = 0, SP_FD, SP_CLONE, SP_SIGNO };
+enum { SP_NONE = 0, SP_FD, SP_CLONE, SP_SIGNO, SP_DEV };
 enum { A_PTR = 1, A_PATH, A_STR, A_COMM_IN, A_COMM_OUT, A_INT_IN, A_INT_OUT };   /* A_COMM_*, A_INT_*: decode.POINTED */
 enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
@@ -94,7 +94,7 @@ struct tg_named {
     int nargs;
 };
 /* decode.Result: RES_* and the kind (TG_KINDS index + 1) of its names; form 0: the number */
-enum { RES_OCTAL = 1, RES_FLAGS, RES_FLAGS0, RES_HEX, RES_NAMED };
+enum { RES_OCTAL = 1, RES_FLAGS, RES_FLAGS0, RES_HEX, RES_NAMED, RES_HEXNAMED };
 struct tg_res {
     uint8_t form, kind;
 };
@@ -813,6 +813,16 @@ static void reg_val(const struct tg_param *pp, uint64_t raw, struct val *v)
             tb_s(&b, TG_SIG_FIRST[x]);
         }
         break;
+    case SP_DEV: {   /* decode.makedev: strace's print_dev_t */
+        uint64_t u = (uint64_t)x;
+        v->type = V_TEXT;
+        tb_s(&b, "makedev(");
+        tb_hex0(&b, ((u >> 8) & 0xfff) | ((u >> 32) & ~0xfffull));
+        tb_s(&b, ", ");
+        tb_hex0(&b, (u & 0xff) | ((u >> 12) & ~0xffull));
+        tb_s(&b, ")");
+        break;
+    }
     }
 }
 
@@ -2164,11 +2174,8 @@ static void put_result_of(struct lxb_sink *s, const struct tg_sc *sc, const stru
         return;
     }
     if (res->form == RES_OCTAL) {
-        char tmp[32];
-        if (v)
-            snprintf(tmp, sizeof tmp, "0%llo", (unsigned long long)v);
-        else
-            strcpy(tmp, "0");
+        char tmp[32];   /* strace's RVAL_OCTAL, %#03o: 000, 022, 0777 */
+        snprintf(tmp, sizeof tmp, "%#03llo", (unsigned long long)v);
         put_s(s, tmp);
         return;
     }
@@ -2192,6 +2199,26 @@ static void put_result_of(struct lxb_sink *s, const struct tg_sc *sc, const stru
             put_s(s, k.text);
             P(')');
         }
+        return;
+    }
+    if (res->form == RES_HEXNAMED) {   /* in hex, then its names: 0x2 (PR_SPEC_ENABLE); 0 alone unless named */
+        const struct tg_kind *kd = &TG_KINDS[res->kind - 1];
+        struct val k;
+        if (v == 0 && strcmp(kd->zero, "0") == 0) {
+            P('0');
+            return;
+        }
+        if (v)
+            put_hex(s, (uint64_t)v);
+        else
+            P('0');
+        kind_val(kd, (uint64_t)v, &k);
+        put_s(s, " (");
+        if (k.type == V_TEXT)
+            put_s(s, k.text);
+        else
+            put_i64(s, k.i);
+        P(')');
         return;
     }
     {

@@ -36,7 +36,7 @@ NR_MAX = 512                     # LXB_NR_MAX (csrc/lxbrand.h)
 
 # register kinds printed by code of their own (trace_fmt.c SP_*); every
 # decode.KINDS kind is a TG_KINDS row printed by trace_fmt.c's kind_val
-SPECIAL = {"fd": "SP_FD", "clone_flags": "SP_CLONE", "signo": "SP_SIGNO"}
+SPECIAL = {"fd": "SP_FD", "clone_flags": "SP_CLONE", "signo": "SP_SIGNO", "dev": "SP_DEV"}
 REST = {"x": "'x'", "oct": "'O'"}
 OTHER = {"d": "'d'", "x": "'x'", "i": "'i'"}
 

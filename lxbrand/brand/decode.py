@@ -400,6 +400,9 @@ KINDS: dict = {
     "seccomp_op": _enum(32, False, dflt="SECCOMP_SET_MODE_???", SECCOMP_SET_MODE_STRICT=0, SECCOMP_SET_MODE_FILTER=1,
                         SECCOMP_GET_ACTION_AVAIL=2, SECCOMP_GET_NOTIF_SIZES=3),
     "capability": _enum(dflt="CAP_???", **CAPABILITIES),
+    # prctl PR_GET/SET_SPECULATION_CTRL's second argument (strace's xlat/pr_spec_cmds.in)
+    "pr_spec_cmd": _enum(64, False, dflt="PR_SPEC_???", PR_SPEC_STORE_BYPASS=0, PR_SPEC_INDIRECT_BRANCH=1,
+                         PR_SPEC_L1D_FLUSH=2),
     "cap_ambient_op": _enum(dflt="PR_CAP_AMBIENT_???", PR_CAP_AMBIENT_IS_SET=1, PR_CAP_AMBIENT_RAISE=2,
                             PR_CAP_AMBIENT_LOWER=3,
                             PR_CAP_AMBIENT_CLEAR_ALL=4),
@@ -413,7 +416,14 @@ KINDS: dict = {
     # prctl(2)'s second argument, by its op
     "prctl_arg2": Switch("op", {PRCTL_OPS["PR_CAPBSET_READ"]: "capability", PRCTL_OPS["PR_CAPBSET_DROP"]: "capability",
                                 PRCTL_OPS["PR_SET_PDEATHSIG"]: "signo", PRCTL_OPS["PR_CAP_AMBIENT"]: "cap_ambient_op",
-                                PRCTL_OPS["PR_SET_NAME"]: "comm_in", PRCTL_OPS["PR_GET_NAME"]: "comm_out"},
+                                PRCTL_OPS["PR_SET_NAME"]: "comm_in", PRCTL_OPS["PR_GET_NAME"]: "comm_out",
+                                # printnum_int: [0], NULL; and those strace prints as more than an address
+                                **{PRCTL_OPS[n]: "int_out" for n in ("PR_GET_CHILD_SUBREAPER", "PR_GET_ENDIAN",
+                                                                    "PR_GET_FPEMU", "PR_GET_FPEXC")},
+                                **{PRCTL_OPS[n]: "ptr" for n in ("PR_GET_PDEATHSIG", "PR_GET_TSC", "PR_GET_UNALIGN",
+                                                                "PR_GET_TID_ADDRESS")},
+                                PRCTL_OPS["PR_GET_SPECULATION_CTRL"]: "pr_spec_cmd",
+                                PRCTL_OPS["PR_SET_SPECULATION_CTRL"]: "pr_spec_cmd"},
                          "ulong"),
     # ioctl(2)'s argument, by its request: the int strace prints ([1]), else the address
     "ioctl_arg": Switch("op", {IOCTLS["FIONBIO"]: "int_in", IOCTLS["FIOASYNC"]: "int_in",
@@ -473,21 +483,28 @@ SHOWN = {
     "pwritev2": Shown("iovcnt", 0, {0: ("fd", "iov", "iovcnt", "pos_l", "flags")}),
     # strace's mem.c: new_address only when both MREMAP_MAYMOVE and MREMAP_FIXED are set
     "mremap": Shown("flags", 3, {3: None}, ("old_address", "old_size", "new_size", "flags")),
+    # strace's mknod.c: the device only for a character or block special file
+    "mknod": Shown("mode", 0o170000, {0o020000: None, 0o060000: None}, ("path", "mode")),
+    "mknodat": Shown("mode", 0o170000, {0o020000: None, 0o060000: None}, ("dirfd", "path", "mode")),
     # strace's prctl.c: the options that print no argument, and those that print one
     "prctl": Shown("op", 0xFFFFFFFF, {
         **_ops(("PR_GET_KEEPCAPS", "PR_GET_SECCOMP", "PR_GET_TIMERSLACK", "PR_GET_TIMING", "PR_GET_DUMPABLE",
-                "PR_TASK_PERF_EVENTS_DISABLE", "PR_TASK_PERF_EVENTS_ENABLE"), PRCTL_OPS, ("op",)),
+                "PR_GET_SECUREBITS", "PR_TASK_PERF_EVENTS_DISABLE", "PR_TASK_PERF_EVENTS_ENABLE"), PRCTL_OPS, ("op",)),
         **_ops(("PR_SET_CHILD_SUBREAPER", "PR_SET_ENDIAN", "PR_SET_FPEMU", "PR_SET_FPEXC", "PR_SET_KEEPCAPS",
                 "PR_SET_TIMING", "PR_SET_DUMPABLE", "PR_CAPBSET_DROP", "PR_CAPBSET_READ", "PR_SET_NAME",
                 "PR_SET_PDEATHSIG", "PR_SET_SECUREBITS", "PR_SET_TIMERSLACK", "PR_SET_TSC", "PR_SET_UNALIGN",
                 "PR_SET_FP_MODE", "PR_GET_CHILD_SUBREAPER", "PR_GET_ENDIAN", "PR_GET_FPEMU", "PR_GET_FPEXC",
-                "PR_GET_NAME", "PR_GET_PDEATHSIG", "PR_GET_TID_ADDRESS", "PR_GET_TSC", "PR_GET_UNALIGN"),
+                "PR_GET_NAME", "PR_GET_PDEATHSIG", "PR_GET_TID_ADDRESS", "PR_GET_TSC", "PR_GET_UNALIGN",
+                "PR_GET_SPECULATION_CTRL"),
               PRCTL_OPS, ("op", "arg2"))}),
 }
 
 
 class Result(NamedTuple):
-    """How strace prints a result beyond its number: "octal" (umask's 022, its
+    """How strace prints a result beyond its number: "named" (the number and
+    its name: 1 (SUID_DUMP_USER), RVAL_STR), "hexnamed" (in hex and its names:
+    0x2 (PR_SPEC_ENABLE), RVAL_HEX|RVAL_STR; 0 alone unless `kind` names 0),
+    "octal" (umask's 022, its
     RVAL_OCTAL), "flags" (fcntl F_GETFL's 0x8001 (flags O_WRONLY|O_LARGEFILE),
     RVAL_HEX|RVAL_STR with the names of `kind`), "flags0" (the same, but 0 alone:
     F_GETFD), "hex" (an address: brk, mmap; RVAL_HEX: 0x1c6b000, 0 is 0).
@@ -507,11 +524,15 @@ RESULTS = {
     "umask": Result("octal"),
     # strace's RVAL_STR results: the signal taken (12 (SIGUSR2)), prctl's dumpable mode
     "rt_sigtimedwait": Result("named", "signal_names"),
-    "prctl": ResultBy("op", {PRCTL_OPS["PR_GET_DUMPABLE"]: Result("named", "suid_dump")}),
+    # and its RVAL_HEX|RVAL_STR ones (0x2 (PR_SPEC_ENABLE); 0 alone unless the kind names 0)
+    "prctl": ResultBy("op", {PRCTL_OPS["PR_GET_DUMPABLE"]: Result("named", "suid_dump"),
+                             PRCTL_OPS["PR_MCE_KILL_GET"]: Result("named", "mce_kill_policy"),
+                             PRCTL_OPS["PR_GET_SECUREBITS"]: Result("hexnamed", "secbits"),
+                             PRCTL_OPS["PR_GET_SPECULATION_CTRL"]: Result("hexnamed", "spec_flags")}),
     "fcntl": ResultBy("op", {FCNTL_CMDS["F_GETFL"]: Result("flags", "open_flags"),
                              FCNTL_CMDS["F_GETFD"]: Result("flags0", "fd_flags")}),
 }
-RESULT_FORMS = {"octal": 1, "flags": 2, "flags0": 3, "hex": 4, "named": 5}       # trace_fmt.c: RES_*
+RESULT_FORMS = {"octal": 1, "flags": 2, "flags0": 3, "hex": 4, "named": 5, "hexnamed": 6}       # trace_fmt.c: RES_*
 _HEX_RESULT = Result("hex")
 
 
@@ -532,8 +553,8 @@ def result_text(rule: Optional[Result], value: int) -> str:
     v = _int(value, 64, True)
     if rule is None or -4096 < v < 0:
         return format_result(value)
-    if rule.form == "octal":
-        return f"0{v & (1 << 64) - 1:o}" if v else "0"
+    if rule.form == "octal":       # C's %#03o (strace's RVAL_OCTAL): 000, 022, 0777
+        return f"{'0' + format(v & (1 << 64) - 1, 'o'):0>3}"
     if rule.form == "hex":
         return _hex0(v & (1 << 64) - 1)
     if rule.form == "flags0" and v == 0:
@@ -541,6 +562,11 @@ def result_text(rule: Optional[Result], value: int) -> str:
     if rule.form == "named":        # the number, then its name when the kind has one: 12 (SIGUSR2)
         name = kind_text(KINDS.get(rule.kind) or FIELD_KINDS[rule.kind], v)
         return f"{v} ({name})" if isinstance(name, Flags) else str(v)
+    if rule.form == "hexnamed":     # the number in hex, then its names: 0x2 (PR_SPEC_ENABLE); 0 alone unless named
+        k = KINDS.get(rule.kind) or FIELD_KINDS[rule.kind]
+        if v == 0 and k.zero == "0":
+            return "0"
+        return f"{_hex0(v & (1 << 64) - 1)} ({kind_text(k, v)})"
     return f"{_hex0(v & (1 << 64) - 1)} (flags {kind_text(KINDS[rule.kind], v)})"
 
 
@@ -606,6 +632,14 @@ FIELD_KINDS: dict = {
     # struct sigevent's sigev_notify (include/uapi/asm-generic/siginfo.h)
     "sigev_notify": _enum(dflt="SIGEV_???", SIGEV_SIGNAL=0, SIGEV_NONE=1, SIGEV_THREAD=2, SIGEV_THREAD_ID=4),
     # prctl PR_GET_DUMPABLE's result (include/linux/sched/coredump.h), strace's xlat/pr_dumpable.in
+    # prctl's results (include/uapi/linux/prctl.h, securebits.h; strace's xlat/pr_mce_kill_policy.in,
+    # secbits.in, pr_spec_get_store_bypass_flags.in)
+    "mce_kill_policy": _enum(PR_MCE_KILL_LATE=0, PR_MCE_KILL_EARLY=1, PR_MCE_KILL_DEFAULT=2),
+    "secbits": _bits(dflt="SECBIT_???", SECBIT_NOROOT=1, SECBIT_NOROOT_LOCKED=2, SECBIT_NO_SETUID_FIXUP=4,
+                     SECBIT_NO_SETUID_FIXUP_LOCKED=8, SECBIT_KEEP_CAPS=0x10, SECBIT_KEEP_CAPS_LOCKED=0x20,
+                     SECBIT_NO_CAP_AMBIENT_RAISE=0x40, SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED=0x80),
+    "spec_flags": _bits(zero="PR_SPEC_NOT_AFFECTED", dflt="PR_SPEC_???", PR_SPEC_PRCTL=1, PR_SPEC_ENABLE=2,
+                        PR_SPEC_DISABLE=4, PR_SPEC_FORCE_DISABLE=8, PR_SPEC_DISABLE_NOEXEC=0x10),
     "suid_dump": _enum(SUID_DUMP_DISABLE=0, SUID_DUMP_USER=1, SUID_DUMP_ROOT=2),
     # stack_t's ss_flags (include/uapi/linux/signal.h)
     "ss_flags": _bits(dflt="SS_???", SS_ONSTACK=1, SS_DISABLE=2, SS_AUTODISARM=1 << 31),
@@ -650,8 +684,8 @@ SIGNAL_CODES = {
 TYPE = re.compile(r"^(?:(?P<dir>in|out|inout)\[(?P<target>[a-z_0-9]+)(?P<array>\[(?P<n>\d*)\])?\]"
                   r"|(?P<kind>[a-z_0-9]+))$")
 
-# (bits, signed) of the register kinds: plain integers, the three printed by
-# code of their own (fd: AT_FDCWD; signo; clone_flags: its exit signal last),
+# (bits, signed) of the register kinds: plain integers, the four printed by
+# code of their own (fd: AT_FDCWD; signo; clone_flags: its exit signal last; dev: makedev(0x1, 0x3)),
 # and every KINDS entry (a Switch: its default's)
 _INTS = {
     "int": (32, True), "uint": (32, False), "long": (64, True), "ulong": (64, False),
@@ -868,6 +902,8 @@ def register(kind: str, raw: int) -> Any:
         return clone_flags(v)
     if kind == "signo":
         return _named(SIGNALS, v)
+    if kind == "dev":
+        return Name(makedev(v))
     return v
 
 
