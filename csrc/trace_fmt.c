@@ -48,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "trace_int.h"
@@ -61,7 +62,8 @@ enum { A_PTR = 1, A_PATH, A_STR, A_COMM_IN, A_COMM_OUT, A_INT_IN, A_INT_OUT };  
 enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
        T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS, T_STACK_T, T_UTSNAME,
-       T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO, T_SIGEVENT, T_IOVEC };
+       T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO, T_SIGEVENT, T_IOVEC,
+       T_TIMESPEC2 = 40, T_TIMEVAL2 };
 enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT,
        ST_IOV_IN, ST_IOV_OUT };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
@@ -1197,6 +1199,27 @@ static void tb_timepair(struct tbuf *b, const unsigned char *d, const char *sub,
     tb_f(b, "%lld}", (long long)le(d + 8, 8));
 }
 
+/* decode.when: strace's sprinttime_ex as a comment after a time (1970-01-01T00:16:40+0000), local time */
+#define UTIME_NOW ((1l << 30) - 1l)   /* include/uapi/linux/stat.h */
+#define UTIME_OMIT ((1l << 30) - 2l)
+static void tb_when(struct tbuf *b, int64_t sec, uint64_t part, int width)
+{
+    char text[96];
+    struct tm tm;
+    time_t t = (time_t)sec;
+    size_t k;
+
+    if ((sec == 0 && part == 0) || part >= (width == 9 ? 1000000000ull : 1000000ull))
+        return;
+    if (!localtime_r(&t, &tm) || !(k = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm)))
+        return;
+    if (part)
+        k += (size_t)snprintf(text + k, sizeof text - k, ".%0*llu", width, (unsigned long long)part);
+    if (!strftime(text + k, sizeof text - k, "%z", &tm))
+        return;
+    tb_f(b, " /* %s */", text);
+}
+
 /* struct fields of unsigned 64-bit numbers at d + 8 * first .. (decode._statfs, _sysinfo) */
 static void tb_u64s(struct tbuf *b, const unsigned char *d, const char *const *names, int n, int json)
 {
@@ -1452,6 +1475,28 @@ static int struct_fields(int target, const unsigned char *d, size_t n, uint64_t 
         tb_timepair(b, d + 16, "tv_usec", json);
         tb_s(b, json ? "}" : ", ...}");
         return 1;
+    case T_TIMESPEC2:   /* decode._utimes: utimensat's two times, utimes' */
+    case T_TIMEVAL2: {
+        int i;
+        if (n < 32)
+            return 0;
+        tb_s(b, "[");
+        for (i = 0; i < 2; i++) {
+            const unsigned char *t = d + 16 * i;
+            int64_t part = (int64_t)le(t + 8, 8);
+            if (i)
+                tb_s(b, ", ");
+            if (target == T_TIMESPEC2 && (part == UTIME_NOW || part == UTIME_OMIT)) {
+                tb_name(b, part == UTIME_NOW ? "UTIME_NOW" : "UTIME_OMIT", json);
+                continue;
+            }
+            tb_timepair(b, t, target == T_TIMESPEC2 ? "tv_nsec" : "tv_usec", json);
+            if (!json)
+                tb_when(b, (int64_t)le(t, 8), (uint64_t)part, target == T_TIMESPEC2 ? 9 : 6);
+        }
+        tb_s(b, "]");
+        return 1;
+    }
     case T_ITIMERVAL:   /* decode._itimerval, _itimerspec */
     case T_ITIMERSPEC:
         if (n < 32)
@@ -1846,6 +1891,8 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
         case T_ITIMERSPEC:
         case T_SIGINFO:
         case T_SIGEVENT:
+        case T_TIMESPEC2:
+        case T_TIMEVAL2:
         case T_POLLFD: {
             struct tbuf b = {v->text, 0, sizeof v->text};
             uint64_t count = 0;

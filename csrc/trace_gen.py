@@ -117,6 +117,8 @@ def param_row(sc, i: int) -> str:
         t = "T_STRV"
     elif target == "int" and n == "2":
         t = "T_INT2"
+    elif target in ("timespec", "timeval") and n == "2":
+        t = "T_TIMESPEC2" if target == "timespec" else "T_TIMEVAL2"   # decode._utimes
     elif target in decode.FAST_STRUCTS and not array:
         t = FAST[target]
     else:

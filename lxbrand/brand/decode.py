@@ -27,6 +27,7 @@ import errno as _errno
 import os as _os
 import re
 import signal as _signal
+import time as _time
 from typing import Any, NamedTuple, Optional
 
 AT_FDCWD = -100
@@ -974,6 +975,8 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
                     v = EnvList(v, addr)
             elif structs and target == "int" and m.group("n") == "2":
                 v = _read(lambda: list(_S_INT2.unpack(mem.read_bytes(addr, 8))), addr)
+            elif structs and target in ("timespec", "timeval") and m.group("n") == "2":
+                v = _read(lambda: _utimes(_exactly(mem.read_bytes(addr, 32), 32), target == "timespec"), addr)
             elif structs and not array and target == "sockaddr" and m.group("dir") == "out":
                 v = _read(lambda: _sockaddr(_sockaddr_bytes(mem, addr, params, raw)), addr)
             elif structs and not array:
@@ -1199,7 +1202,7 @@ def show(value) -> str:
         return '"' + _escape(value.encode(errors="surrogateescape")) + '"'
     if isinstance(value, (str, bytes)):
         return _quote(value)
-    if isinstance(value, (SigSet, PollFds, EnvList, DirentCount, Iovec)):
+    if isinstance(value, (SigSet, PollFds, EnvList, DirentCount, Iovec, UTime)):
         return str(value)
     if isinstance(value, list):
         return "[" + ", ".join("..." if v is ... else show(v) for v in value) + "]"
@@ -1564,6 +1567,48 @@ def _sysinfo(data: bytes) -> dict:
     return {"uptime": uptime, "loads": [l1, l2, l3], "totalram": totalram, "freeram": freeram,
             "sharedram": sharedram, "bufferram": bufferram, "totalswap": totalswap, "freeswap": freeswap,
             "procs": procs, "totalhigh": totalhigh, "freehigh": freehigh, "mem_unit": mem_unit}
+
+
+def when(sec: int, part: int, width: int) -> str:
+    """A time as strace's sprinttime_ex writes it in a comment, in the local
+    time zone: 1970-01-01T00:16:40+0000, 1970-01-01T00:00:01.500000000+0000
+    (width 9 for nanoseconds, 6 for microseconds); "" for 0 or a bad part."""
+    if (sec == 0 and part == 0) or not 0 <= part < 10 ** width:
+        return ""
+    try:
+        tm = _time.localtime(sec)
+        text = _time.strftime("%Y-%m-%dT%H:%M:%S", tm)
+    except (OverflowError, OSError, ValueError):
+        return ""
+    return text + (f".{part:0{width}d}" if part else "") + _time.strftime("%z", tm)
+
+
+class UTime(dict):
+    """A time utimensat, utimes, futimesat set, as strace prints it:
+    {tv_sec=1000, tv_nsec=0} /* 1970-01-01T00:16:40+0000 */ (the comment:
+    decode.when); JSON gets the fields."""
+
+    def __str__(self) -> str:
+        sub = "tv_nsec" if "tv_nsec" in self else "tv_usec"
+        part = self[sub]
+        comment = when(self["tv_sec"], part & (1 << 64) - 1, 9 if sub == "tv_nsec" else 6)
+        return f"{{tv_sec={self['tv_sec']}, {sub}={part}}}" + (f" /* {comment} */" if comment else "")
+
+
+UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2    # include/uapi/linux/stat.h
+
+
+def _utimes(data: bytes, nsec: bool) -> list:
+    """struct timespec[2] (utimensat) or timeval[2] (utimes, futimesat) as strace's
+    print_timespec_utime_pair, print_timeval_utimes: [UTime, UTime], UTIME_NOW and
+    UTIME_OMIT by name."""
+    out = []
+    for sec, part in _st.iter_unpack("<qq", data[:32]):
+        if nsec and part in (UTIME_NOW, UTIME_OMIT):
+            out.append(Name("UTIME_NOW" if part == UTIME_NOW else "UTIME_OMIT"))
+        else:
+            out.append(UTime(tv_sec=sec, **{"tv_nsec" if nsec else "tv_usec": part}))
+    return out
 
 
 def _itimerval(data: bytes) -> dict:
