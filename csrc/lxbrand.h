@@ -306,6 +306,10 @@ void lxb_pty_drain(int master_fd, int timeout_ms);
 #define LXB_COPY_LEN_RET 7
 #define LXB_COPY_INT_INOUT 8     /* an int the call reads and writes (a socklen): 4 bytes at entry; at exit, on
                                     success, the int then, the entry's after it (slot_len 8) */
+#define LXB_COPY_DIRENTS 20      /* at exit, on success: getdents64's records counted over the whole result
+                                    (args[lenarg] its size), as strace walks them: the slot holds u32 records,
+                                    u32 bytes not walked (a header unreadable), slot_len 8; slot 0, the only copy */
+#define LXB_DIRENT_HEAD 19       /* struct linux_dirent64's header: d_ino d_off d_reclen (at 16) d_type */
 #define LXB_IOV_MAX 32           /* iovec entries copied (strace prints 32, then "...") */
 #define LXB_IOV_SHOW 32          /* bytes copied of each buffer (strace -s 32) */
 

@@ -363,6 +363,7 @@ static size_t peek_str(pid_t pid, uint64_t addr, char *buf, size_t cap, int *cut
 }
 
 static void copy_iov(struct task *t, const struct lxb_trace_copy *c, int i);
+static void copy_dirents(struct task *t, const struct lxb_trace_copy *c, int i);
 
 static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int at_exit)
 {
@@ -377,6 +378,11 @@ static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int 
         return;
     if ((c->how == LXB_COPY_IOV_IN && !at_exit) || (c->how == LXB_COPY_IOV_OUT && at_exit)) {
         copy_iov(t, c, i);
+        return;
+    }
+    if (c->how == LXB_COPY_DIRENTS) {
+        if (at_exit)
+            copy_dirents(t, c, i);
         return;
     }
     if (c->how == LXB_COPY_INT_INOUT) {   /* at entry the int; at exit the int then, the entry's after it */
@@ -519,6 +525,43 @@ static void copy_iov(struct task *t, const struct lxb_trace_copy *c, int i)
         r->slot_arg[j] = LXB_SLOT_MORE;
 }
 
+/* LXB_COPY_DIRENTS: getdents64's records in the result's bytes, walked as
+   strace's decode_dents (a header of LXB_DIRENT_HEAD bytes, d_reclen cut to
+   what is left, raised to a header), read a chunk at a time; the count and
+   the bytes left unwalked (a header that could not be read) in slot i.
+   The BPF tracer's copy_dirents walks the same */
+static void copy_dirents(struct task *t, const struct lxb_trace_copy *c, int i)
+{
+    struct lxb_trace_rec *r = &t->rec;
+    uint64_t addr = r->args[c->arg], from = 0, have = 0, off = 0, left;
+    unsigned char buf[16384];
+    uint32_t count = 0, rest;
+
+    if (r->ret < 0 || c->lenarg >= 6 || (uint64_t)r->ret > r->args[c->lenarg])
+        return;   /* strace prints the address */
+    left = (uint64_t)r->ret;
+    while (left >= LXB_DIRENT_HEAD) {
+        uint64_t reclen;
+        if (off + LXB_DIRENT_HEAD > from + have) {
+            ssize_t got = peek(t->host, addr + off, buf, left < sizeof buf ? (size_t)left : sizeof buf);
+            if (got < LXB_DIRENT_HEAD)
+                break;
+            from = off;
+            have = (uint64_t)got;
+        }
+        count++;
+        reclen = (uint64_t)buf[off - from + 16] | (uint64_t)buf[off - from + 17] << 8;
+        reclen = reclen > left ? left : reclen < LXB_DIRENT_HEAD ? LXB_DIRENT_HEAD : reclen;
+        left -= reclen;
+        off += reclen;
+    }
+    rest = (uint32_t)left;
+    memcpy(r->slot[i], &count, 4);
+    memcpy(r->slot[i] + 4, &rest, 4);
+    r->slot_arg[i] = c->arg;
+    r->slot_len[i] = 8;
+}
+
 /* the caller's command line into slot 2 (the report's first caller) */
 static void copy_cmdline(struct lxb_trace_rec *r, pid_t host)
 {
@@ -642,7 +685,8 @@ static void exit_stop(struct lxb_tracer *tr, struct task *t)
     r->ret = errno ? -ENOSYS : rax;
     s = (r->nr >= 0 && r->nr < LXB_NR_MAX) ? &tr->spec[r->nr] : NULL;
     for (i = 0; s && i < s->ncopy && i < LXB_TRACE_SLOTS; i++)
-        if (s->copy[i].how == LXB_COPY_OUT || s->copy[i].how == LXB_COPY_IOV_OUT || s->copy[i].how == LXB_COPY_INT_INOUT)
+        if (s->copy[i].how == LXB_COPY_OUT || s->copy[i].how == LXB_COPY_IOV_OUT || s->copy[i].how == LXB_COPY_INT_INOUT ||
+            s->copy[i].how == LXB_COPY_DIRENTS)
             copy_arg(t, &s->copy[i], i, 1);
     emit(tr, r);
     t->in_syscall = 0;

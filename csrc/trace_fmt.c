@@ -1763,24 +1763,17 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
     /* a pointer: read when it is in, or out once the call returned */
     if (!(pp->dir == D_IN || pp->dir == D_INOUT || (done && pp->dir == D_OUT)))
         return;
-    if (pp->target == T_DIRENTS) {   /* decode.dirents: the address and its entries, as strace counts them */
-        const unsigned char *d = NULL;
-        size_t n = 0, off = 0;
-        uint64_t left, count = 0, reclen;
+    if (pp->target == T_DIRENTS) {   /* decode.dirents: the address and its entries, as the tracer counted them */
+        uint64_t left = 0, count = 0;
         struct tbuf b = {v->text, 0, sizeof v->text};
         if (!done || r->ret < 0 || pp->size_idx >= 6 ||
             (uint64_t)r->ret > (uint64_t)as_int(r->args[pp->size_idx], sc->p[pp->size_idx].bits, sc->p[pp->size_idx].sgn))
             return;
-        if (r->ret > 0) {
-            if ((k = slot_for(r, raw)) < 0)
+        if (r->ret > 0) {   /* LXB_COPY_DIRENTS: u32 records, u32 bytes not walked (trace._Copies.read_dirents) */
+            if ((k = slot_for(r, raw)) < 0 || r->slot_len[k] < 8)
                 return;
-            d = (const unsigned char *)r->slot[k];
-            n = r->slot_len[k];
-        }
-        for (left = (uint64_t)r->ret; left >= 19 && off + 19 <= n; left -= reclen, off += reclen) {
-            count++;
-            reclen = le(d + off + 16, 2);
-            reclen = reclen > left ? left : reclen < 19 ? 19 : reclen;
+            count = le((const unsigned char *)r->slot[k], 4);
+            left = le((const unsigned char *)r->slot[k] + 4, 4);
         }
         v->text[0] = 0;
         if (json) {

@@ -221,8 +221,9 @@ def copies(sc) -> list:
                     found.append((2, i, lib.LXB_COPY_IN, sized, size, 0))
                 else:
                     found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, size, 0))
-            elif decode.STYLES.get((sc.name, name)) == "dirent_count":
-                found.append((2, i, lib.LXB_COPY_OUT, lib.LXB_COPY_LEN_RET, SLOT, 0))    # getdents64: its records
+            elif decode.STYLES.get((sc.name, name)) == "dirent_count" and sized < 6:
+                # getdents64: its records counted in the tracer (the call's only copy, in slot 0)
+                found.append((-1, i, lib.LXB_COPY_DIRENTS, sized, 8, 0))
             elif target in decode.FAST_ARRAYS and array == "[]" and sized < 6:
                 # poll's fds: copied at its exit (on success), where each entry
                 # still has its fd and events and now its revents; and at entry
@@ -233,7 +234,7 @@ def copies(sc) -> list:
                     found.append((4, i, lib.LXB_COPY_IN, sized, SLOT, one))
     found.sort(key=lambda f: f[0])
     if found and found[0][0] == -1:
-        found = found[:1]           # an iovec copy runs on into every slot
+        found = found[:1]           # an iovec copy runs on into every slot; a dirents count is slot 0's
     kept = found[: lib.LXB_TRACE_SLOTS]
     # an argument copied at entry and at exit: the entry's slot first, so that
     # the last is the exit's (trace._Copies.first, trace_fmt.c slot_first)
@@ -265,6 +266,16 @@ class _Copies:
             return self.by_addr[addr]
         except KeyError:
             raise OSError(_errno.EFAULT, "not copied") from None
+
+    def read_dirents(self, addr):
+        """An LXB_COPY_DIRENTS count: (records, bytes not walked)."""
+        try:
+            data = self.by_addr[addr][0]
+        except KeyError:
+            raise OSError(_errno.EFAULT, "not copied") from None
+        if len(data) < 8:
+            raise OSError(_errno.EFAULT, "short copy")
+        return struct.unpack("<II", data[:8])
 
     def read_pair(self, addr, n):
         """(first copy, last copy) of addr, each n bytes: the same copy when there was one; an

@@ -447,7 +447,11 @@ def _record(sc, rng, trace_mod):
             if rng.random() < 0.05:     # a copy shorter than its header says
                 slot_len[0] = max(0, len(data) - rng.randrange(1, 20))
             break
-        if how == lib.LXB_COPY_STR:
+        if how == lib.LXB_COPY_DIRENTS:    # getdents64's count: records, bytes not walked
+            data = struct.pack("<II", rng.choice([0, 1, 21, 1365, 0xFFFFFFFF]), rng.choice([0, 0, 19, 7]))
+            data = data[:rng.choice([8, 8, 8, 3])]
+            cut = False
+        elif how == lib.LXB_COPY_STR:
             data = rng.choice([t.encode() for t in texts] + [b"\xff\xfe/\xc3(\xed\xa0\x80\xf0\x9f\x98", b"y" * SLOT])
             cut = len(data) >= SLOT
         elif how == lib.LXB_COPY_STRV:
@@ -498,6 +502,10 @@ def _record(sc, rng, trace_mod):
                         rng.choice([0, 1, (1 << 64) - 1, 0x55d00000dc0]).to_bytes(8, "little")
                         + rng.choice([0, 0x04000000, 0x14000004, 0x4, 0x84000400]).to_bytes(8, "little")
                         + data[16:24] + mask.to_bytes(8, "little"))
+                elif size == 32 and "[2]" in sc.params[arg][1]:    # utimensat's, utimes' times
+                    data = b"".join(struct.pack("<qq", rng.choice([0, 1000, -1, 1700000000, 1 << 40, 1 << 62]),
+                                                rng.choice([0, 5, 999999, 10**9 - 1, 10**9, (1 << 30) - 1,
+                                                            (1 << 30) - 2, -1])) for _ in range(2))
                 elif size == 88:          # a statfs: a magic strace names, f_flags with ST_VALID or without
                     data = (rng.choice([0xEF53, 0x01021994, 0x794C7630, 0x12345]).to_bytes(8, "little") + data[8:80]
                             + rng.choice([0x1020, 0x21, 0x1000, 0x4000020, 0]).to_bytes(8, "little"))

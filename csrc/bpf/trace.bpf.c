@@ -60,6 +60,10 @@ char LICENSE[] SEC("license") = "GPL";
 #define COPY_IOV_OUT 6
 #define COPY_LEN_RET 7
 #define COPY_INT_INOUT 8
+#define COPY_DIRENTS 20          /* LXB_COPY_DIRENTS */
+#define DIRENT_HEAD 19           /* LXB_DIRENT_HEAD */
+#define DIRENT_STEP 8            /* records one dirents_some call walks */
+#define DIRENT_CALLS 192         /* its calls: 1536 records, a 32 KiB buffer of the shortest (24 bytes) */
 #define IOV_MAX 32
 #define IOV_SHOW 32
 #define IOV_ROOM (BT_SLOTS * BT_SLOT)
@@ -510,6 +514,58 @@ __noinline int copy_iov(struct bt_task *t, __u64 cp, __u64 at_exit)
     return how == COPY_IOV_IN && (fault || *(__u32 *)(base + 4));
 }
 
+/* DIRENT_STEP records of a getdents64 result at addr, walked as trace.c
+   copy_dirents (strace's decode_dents); the walk's state in slot 0: u32
+   records, u32 bytes left, u32 the next record's offset.  Returns 1 when
+   the walk ended (nothing left, or a header not readable).  A function of
+   its own, verified once: the loop that calls it stays small */
+__noinline int dirents_some(struct bt_task *t, __u64 addr)
+{
+    volatile __u32 *st;
+    unsigned char h[DIRENT_HEAD];
+    __u32 k, left, off, reclen;
+
+    if (!t)
+        return 1;
+    st = (volatile __u32 *)t->rec.slot[0];
+    for (k = 0; k < DIRENT_STEP; k++) {
+        left = st[1];
+        off = st[2];
+        if (left < DIRENT_HEAD)
+            return 1;
+        if (bpf_probe_read_user(h, sizeof h, (const void *)(addr + off)) != 0)
+            return 1;
+        st[0] = st[0] + 1;
+        reclen = (__u32)h[16] | (__u32)h[17] << 8;
+        reclen = reclen > left ? left : reclen < DIRENT_HEAD ? DIRENT_HEAD : reclen;
+        st[1] = left - reclen;
+        st[2] = off + reclen;
+    }
+    return 0;
+}
+
+/* COPY_DIRENTS at the exit, on success: getdents64's records counted over
+   the whole result, into slot 0 (u32 records, u32 bytes not walked; a
+   result past DIRENT_CALLS * DIRENT_STEP records counts as cut there) */
+static __always_inline void copy_dirents(struct bt_task *t, __u64 cp)
+{
+    __u32 arg = cp & 0xff, lenarg = (cp >> 16) & 0xff, k;
+    struct bt_rec *r = &t->rec;
+    volatile __u32 *st = (volatile __u32 *)r->slot[0];
+
+    if (arg >= 6 || lenarg >= 6 || r->ret < 0 || (__u64)r->ret > r->args[lenarg])
+        return;
+    st[0] = 0;
+    st[1] = (__u32)r->ret;
+    st[2] = 0;
+    for (k = 0; k < DIRENT_CALLS; k++)
+        if (dirents_some(t, r->args[arg]))
+            break;
+    st[2] = 0;
+    r->slot_arg[0] = (__u8)arg;
+    r->slot_len[0] = 8;
+}
+
 /* the copies of spec s.  At entry (at_exit 0): every slot.  At the exit:
    the slots in `again` (their entry copy faulted) are taken again as at
    entry, then the OUT ones.  One copy_one call per slot (the verifier walks
@@ -530,9 +586,15 @@ static __always_inline __u32 copy_all(struct bt_task *t, const struct bt_spec *s
                 t->rec.slot_len[i] = 0;
                 t->rec.slot_trunc &= (__u8)~(1u << i);
                 exit_copy = 0;
-            } else if (c->how != COPY_OUT && c->how != COPY_IOV_OUT && c->how != COPY_INT_INOUT) {
+            } else if (c->how != COPY_OUT && c->how != COPY_IOV_OUT && c->how != COPY_INT_INOUT &&
+                       c->how != COPY_DIRENTS) {
                 continue;
             }
+        }
+        if (c->how == COPY_DIRENTS) {
+            if (i == 0 && exit_copy)
+                copy_dirents(t, *(const __u64 *)c);
+            break;               /* the only copy of its call, in slot 0 */
         }
         if (c->how == COPY_IOV_IN || c->how == COPY_IOV_OUT) {
             if (i == 0 && copy_iov(t, *(const __u64 *)c, exit_copy))

@@ -939,8 +939,12 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
         style = STYLES.get((sc.name, name))
         if style == "dirent_count" and mem is not None and addr and done and ret is not None:
             j = sizes.get(i, 6)
+            counted = getattr(mem, "read_dirents", None)     # a tracer's count (LXB_COPY_DIRENTS)
             if j < len(raw) and 0 <= ret <= register(params[j][1], raw[j]):    # else the address, as strace
-                v = _read(lambda: dirents(addr, mem.read_bytes(addr, ret) if ret else b"", ret), addr)
+                if counted and ret:
+                    v = _read(lambda: _dirent_count(addr, *counted(addr)), addr)
+                else:
+                    v = _read(lambda: dirents(addr, mem.read_bytes(addr, ret) if ret else b"", ret), addr)
             out.append((name, v))
             continue
         if mem is not None and addr and (m.group("dir") in ("in", "inout") or (done and m.group("dir") == "out")):
@@ -1417,11 +1421,19 @@ def _pollfds(data: bytes, count: int) -> PollFds:
 
 class DirentCount(dict):
     """getdents64's buffer as strace prints it (xgetdents.c, abbreviated):
-    0x55d0c4a0 /* 5 entries */, "5+" when the tracer's copy (256 bytes) held
-    only the first five of more; JSON: {"addr", "entries"[, "more": true]}."""
+    0x55d0c4a0 /* 5 entries */, "5+" when a header could not be read (the
+    tracers count the whole result, LXB_COPY_DIRENTS); JSON: {"addr",
+    "entries"[, "more": true]}."""
 
     def __str__(self) -> str:
         return f"{self['addr']} /* {self['entries']}{'+' if self.get('more') else ''} entries */"
+
+
+def _dirent_count(addr: int, count: int, left: int) -> DirentCount:
+    out = DirentCount(addr=str(Addr(addr)), entries=count)
+    if left:
+        out["more"] = True
+    return out
 
 
 def dirents(addr: int, data: bytes, length: int) -> DirentCount:
