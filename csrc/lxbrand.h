@@ -309,6 +309,10 @@ void lxb_pty_drain(int master_fd, int timeout_ms);
 #define LXB_COPY_DIRENTS 20      /* at exit, on success: getdents64's records counted over the whole result
                                     (args[lenarg] its size), as strace walks them: the slot holds u32 records,
                                     u32 bytes not walked (a header unreadable), slot_len 8; slot 0, the only copy */
+#define LXB_COPY_SIGFRAME 21     /* at entry: args[arg] := the stack pointer + LXB_SIGFRAME_MASK (rt_sigreturn's
+                                    signal frame's uc.uc_sigmask, as strace finds it), then size bytes there */
+#define LXB_SIGFRAME_MASK 296    /* x86_64: offsetof(struct ucontext, uc_sigmask); at rt_sigreturn's entry the
+                                    stack pointer is the rt_sigframe's uc (its pretcode popped) */
 #define LXB_DIRENT_HEAD 19       /* struct linux_dirent64's header: d_ino d_off d_reclen (at 16) d_type */
 #define LXB_IOV_MAX 32           /* iovec entries copied (strace prints 32, then "...") */
 #define LXB_IOV_SHOW 32          /* bytes copied of each buffer (strace -s 32) */

@@ -432,7 +432,8 @@ static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int 
         }
         if (k == (size_t)got / 8 && got == (ssize_t)sizeof ptrs)
             cut = 1;
-    } else if ((c->how == LXB_COPY_IN && !at_exit) || (c->how == LXB_COPY_OUT && at_exit)) {
+    } else if ((c->how == LXB_COPY_IN && !at_exit) || (c->how == LXB_COPY_OUT && at_exit) ||
+               (c->how == LXB_COPY_SIGFRAME && !at_exit)) {   /* its address: seccomp_stop's */
         size_t want = c->size;
         if (c->how == LXB_COPY_OUT && r->ret < 0)
             return;
@@ -630,8 +631,11 @@ static void seccomp_stop(struct lxb_tracer *tr, struct task *t)
         resume(t, 0);
         return;
     }
-    for (i = 0; s && i < s->ncopy && i < LXB_TRACE_SLOTS; i++)
+    for (i = 0; s && i < s->ncopy && i < LXB_TRACE_SLOTS; i++) {
+        if (s->copy[i].how == LXB_COPY_SIGFRAME && s->copy[i].arg < 6)   /* rt_sigreturn's frame mask */
+            r->args[s->copy[i].arg] = regs.rsp + LXB_SIGFRAME_MASK;
         copy_arg(t, &s->copy[i], i, 0);
+    }
     /* --inject (csrc/inject.c): a traced syscall without path rules is ours */
     if (!err && lxb_inject_decide(tr->inject, nr, t->pid, &injected)) {
         regs.orig_rax = (unsigned long long)-1;

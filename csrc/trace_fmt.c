@@ -65,7 +65,7 @@ enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_O
        T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO, T_SIGEVENT, T_IOVEC,
        T_TIMESPEC2 = 40, T_TIMEVAL2 };
 enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT,
-       ST_IOV_IN, ST_IOV_OUT };   /* decode.STYLE_CODES: a pointer's tg_param.special */
+       ST_IOV_IN, ST_IOV_OUT, ST_SIGFRAME = 20 };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
 
 struct tg_param {
@@ -1904,6 +1904,17 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
                 if (c < 0)
                     return;
                 count = (uint64_t)c;
+            }
+            if (pp->special == ST_SIGFRAME) {   /* rt_sigreturn({mask=[]}) */
+                tb_s(&b, "{");
+                tb_field(&b, "mask", 1, json);
+                if (!struct_fields(pp->target, d, n, count, &b, json)) {
+                    v->text[0] = 0;
+                    return;
+                }
+                tb_s(&b, "}");
+                v->type = json ? V_JSON : V_TEXT;
+                return;
             }
             if (struct_fields(pp->target, d, n, count, &b, json))
                 v->type = json ? V_JSON : V_TEXT;

@@ -207,6 +207,9 @@ def copies(sc) -> list:
                 found.append((1, i, lib.LXB_COPY_STRV, 6, SLOT, 0))
             elif target == "int" and n == "2":
                 found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, 8, 0))
+            elif decode.STYLES.get((sc.name, name)) == "sigframe":
+                # rt_sigreturn: the signal frame's mask at the stack pointer, its address put in the register
+                found.append((0, i, lib.LXB_COPY_SIGFRAME, 6, 8, 0))
             elif target in ("timespec", "timeval") and n == "2":       # utimensat's, utimes' two times
                 found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, 32, 0))
             elif target == "int" and not array and decode.STYLES.get((sc.name, name)) in ("wait_status", "int_ref"):

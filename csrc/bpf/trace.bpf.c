@@ -61,6 +61,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define COPY_LEN_RET 7
 #define COPY_INT_INOUT 8
 #define COPY_DIRENTS 20          /* LXB_COPY_DIRENTS */
+#define COPY_SIGFRAME 21         /* LXB_COPY_SIGFRAME */
+#define SIGFRAME_MASK 296        /* LXB_SIGFRAME_MASK */
 #define DIRENT_HEAD 19           /* LXB_DIRENT_HEAD */
 #define DIRENT_STEP 8            /* records one dirents_some call walks */
 #define DIRENT_CALLS 192         /* its calls: 1536 records, a 32 KiB buffer of the shortest (24 bytes) */
@@ -117,6 +119,8 @@ struct task_struct {
 #define REG_R10 7
 #define REG_R8 9
 #define REG_R9 8
+#define REG_SP 19
+#define NREGS 21                 /* up to ss */
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -385,7 +389,7 @@ __noinline int copy_one(struct bt_task *t, __u64 i, __u64 cp, __u64 at_exit)
             cut = 1;
         if (n > BT_SLOT)
             n = BT_SLOT;
-    } else if ((how == COPY_IN && !at_exit) || (how == COPY_OUT && at_exit)) {
+    } else if ((how == COPY_IN && !at_exit) || (how == COPY_OUT && at_exit) || (how == COPY_SIGFRAME && !at_exit)) {
         __u64 want = size;
         if (how == COPY_OUT && r->ret < 0)
             return 0;
@@ -698,7 +702,7 @@ int bt_sys_enter(struct bpf_raw_tracepoint_args *ctx)
     const struct bt_spec *s;
     struct bt_task *t;
     struct bt_rec *r;
-    unsigned long regs[16];
+    unsigned long regs[NREGS];
 
     if (!bt_in_zone(&traced, tgid))
         return 0;
@@ -727,6 +731,8 @@ int bt_sys_enter(struct bpf_raw_tracepoint_args *ctx)
     r->args[3] = regs[REG_R10];
     r->args[4] = regs[REG_R8];
     r->args[5] = regs[REG_R9];
+    if (s->ncopy && s->copy[0].how == COPY_SIGFRAME && s->copy[0].arg < 6)   /* rt_sigreturn's frame mask */
+        r->args[s->copy[0].arg] = regs[REG_SP] + SIGFRAME_MASK;
     r->t_entry = bpf_ktime_get_ns();
     t->retry = copy_all(t, s, 0, 0);
     t->state = BT_PENDING;

@@ -993,7 +993,7 @@ static const char *load_trace(const struct opts *o, struct brand *b)
             const struct lxb_trace_copy *c = &sp->copy[k];
             int iov = c->how == LXB_COPY_IOV_IN || c->how == LXB_COPY_IOV_OUT;   /* the only copy, running on */
             int known = (c->how >= LXB_COPY_STR && c->how <= LXB_COPY_IOV_OUT) || c->how == LXB_COPY_INT_INOUT ||
-                        c->how == LXB_COPY_DIRENTS;
+                        c->how == LXB_COPY_DIRENTS || c->how == LXB_COPY_SIGFRAME;
             if (c->arg > 5 || !known ||
                 (c->lenarg > 6 && c->lenarg != LXB_COPY_LEN_RET) ||
                 c->size > (iov ? LXB_TRACE_SLOTS * LXB_TRACE_SLOT : LXB_TRACE_SLOT) ||

@@ -714,6 +714,9 @@ STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wst
           ("clone", "parent_tid"): "int_ref", ("execve", "envp"): "env_count", ("execveat", "envp"): "env_count",
           ("epoll_ctl", "event"): "epoll_ctl_event", ("getdents64", "dirp"): "dirent_count",
           ("timer_create", "timerid"): "int_ref",
+          # rt_sigreturn's "argument": the signal frame's uc_sigmask, at the stack pointer (the tracers'
+          # LXB_COPY_SIGFRAME puts its address in the register), printed {mask=[...]} as strace does
+          ("rt_sigreturn", "mask"): "sigframe",
           # struct iovec[]: strace's tprint_iov, the buffers' bytes at entry (writev) or, up to the
           # result, at exit (readv; a failed one: their addresses)
           ("writev", "iov"): "iov_in", ("pwritev", "iov"): "iov_in", ("pwritev2", "iov"): "iov_in",
@@ -722,7 +725,7 @@ STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wst
 EPOLL_CTL_DEL = 2       # epoll_ctl_event: strace prints the event's address for EPOLL_CTL_DEL
 # (env_count: an environment strace counts, 0x7ffd... /* 4 vars */, when the tracer copied all of it)
 STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count": 5, "epoll_ctl_event": 6,
-               "dirent_count": 7, "iov_in": 8, "iov_out": 9}   # trace_fmt.c: tg_param.special
+               "dirent_count": 7, "iov_in": 8, "iov_out": 9, "sigframe": 20}   # trace_fmt.c: tg_param.special
 SHOW = 32               # bytes and string characters printed before "..."
 ARRAY_LIMIT = 32        # argv entries read
 IOV_MAX = 32            # iovec entries printed before "..." (csrc/lxbrand.h LXB_IOV_MAX)
@@ -986,6 +989,8 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
             elif structs and not array:
                 if not (style == "epoll_ctl_event" and raw[1] & 0xFFFFFFFF == EPOLL_CTL_DEL):   # strace: the address
                     v = _struct(mem, addr, target)
+                if style == "sigframe" and isinstance(v, SigSet):     # rt_sigreturn({mask=[]})
+                    v = {"mask": v}
             elif structs and array == "[]" and target in FAST_ARRAYS and sizes.get(i, 6) < len(raw):
                 j = sizes[i]
                 one, fn, by_ret = FAST_ARRAYS[target]
