@@ -65,7 +65,7 @@ enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_O
        T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO, T_SIGEVENT, T_IOVEC,
        T_TIMESPEC2 = 40, T_TIMEVAL2 };
 enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT,
-       ST_IOV_IN, ST_IOV_OUT, ST_SIGFRAME = 20 };   /* decode.STYLE_CODES: a pointer's tg_param.special */
+       ST_IOV_IN, ST_IOV_OUT, ST_SIGFRAME = 20, ST_CPUSET };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
 
 struct tg_param {
@@ -1199,6 +1199,45 @@ static void tb_timepair(struct tbuf *b, const unsigned char *d, const char *sub,
     tb_f(b, "%lld}", (long long)le(d + 8, 8));
 }
 
+/* a CPU mask (decode._cpuset): its length is args[size_idx] at entry (sched_setaffinity), the result at the
+   exit (sched_getaffinity; failed: the address); its first CPUSET_MAX bytes copied, else the address */
+#define CPUSET_MAX 128
+static void cpuset_val(const struct tg_sc *sc, const struct tg_param *pp, const struct lxb_trace_rec *r, uint64_t raw,
+                       struct val *v, int json)
+{
+    struct tbuf b = {v->text, 0, sizeof v->text};
+    uint64_t len, want, i;
+    const unsigned char *d = NULL;
+    int k, printed = 0;
+
+    if (pp->dir == D_OUT) {
+        if (r->ret < 0)
+            return;
+        len = (uint64_t)r->ret & 0xFFFFFFFFu;
+    } else {
+        if (pp->size_idx >= 6)
+            return;
+        len = as_int(r->args[pp->size_idx], sc->p[pp->size_idx].bits, sc->p[pp->size_idx].sgn) & 0xFFFFFFFFu;
+    }
+    want = len < CPUSET_MAX ? len : CPUSET_MAX;
+    if (want) {
+        if ((k = slot_for(r, raw)) < 0 || r->slot_len[k] < want)
+            return;
+        d = (const unsigned char *)r->slot[k];
+    }
+    tb_s(&b, "[");
+    for (i = 0; i < want * 8; i++) {
+        if (!(d[i / 8] >> (i % 8) & 1))
+            continue;
+        tb_f(&b, json ? "%s%llu" : "%s%llu", printed ? (json ? ", " : " ") : "", (unsigned long long)i);
+        printed = 1;
+    }
+    if ((want + 7) / 8 * 8 < len)
+        tb_s(&b, json ? (printed ? ", \"...\"" : "\"...\"") : (printed ? " ..." : "..."));
+    tb_s(&b, "]");
+    v->type = json ? V_JSON : V_TEXT;
+}
+
 /* decode.when: strace's sprinttime_ex as a comment after a time (1970-01-01T00:16:40+0000), local time */
 #define UTIME_NOW ((1l << 30) - 1l)   /* include/uapi/linux/stat.h */
 #define UTIME_OMIT ((1l << 30) - 2l)
@@ -1796,6 +1835,10 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
     }
     if (pp->target == T_IOVEC) {
         iov_val(sc, pp, r, raw, done, v);
+        return;
+    }
+    if (pp->target == T_BYTES && pp->special == ST_CPUSET) {   /* decode._cpuset: strace's print_affinitylist */
+        cpuset_val(sc, pp, r, raw, v, json);
         return;
     }
     if (pp->target == T_OTHER || (k = slot_for(r, raw)) < 0)

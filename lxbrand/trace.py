@@ -198,10 +198,12 @@ def copies(sc) -> list:
             direction, target, array, n = m.group("dir"), m.group("target"), m.group("array"), m.group("n")
             out = direction in ("out", "inout")
             if target == "bytes":
+                cpuset = decode.STYLES.get((sc.name, name)) == "cpuset"      # a CPU mask: its first 128 bytes
                 if direction == "in":
-                    found.append((1, i, lib.LXB_COPY_IN, sized, SHOW + 1, 0))
+                    found.append((1, i, lib.LXB_COPY_IN, sized, decode.CPUSET_MAX if cpuset else SHOW + 1, 0))
                 elif direction == "out":       # a path-like one (getcwd's) whole, as strace prints it
                     size = SLOT if decode.STYLES.get((sc.name, name)) == "cstr" else SHOW + 1
+                    size = decode.CPUSET_MAX if cpuset else size
                     found.append((1, i, lib.LXB_COPY_OUT, lib.LXB_COPY_LEN_RET, size, 0))
             elif target == "str" and array == "[]":
                 found.append((1, i, lib.LXB_COPY_STRV, 6, SLOT, 0))

@@ -1817,8 +1817,15 @@ signal.signal(signal.SIGUSR1, lambda *a: None)
 os.kill(os.getpid(), signal.SIGUSR1)
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2, signal.SIGTERM})
 os.kill(os.getpid(), signal.SIGUSR1)
+os.sched_setaffinity(0, {0})
+os.sched_getaffinity(0)
+mask = ctypes.create_string_buffer(b"\x01", 200)
+libc.sched_setaffinity(0, 200, mask)
+libc.sched_setaffinity(0, 0, mask)
+libc.syscall(204, 0, 200, 0)
 '''
-_TIMES_SET = "access,umask,mknodat,utimensat,utimes,futimesat,getdents64,prctl,kill,rt_sigreturn"
+_TIMES_SET = ("access,umask,mknodat,utimensat,utimes,futimesat,getdents64,prctl,kill,rt_sigreturn,sched_setaffinity,"
+              "sched_getaffinity")
 
 
 @pytest.mark.skipif(not _strace_in_a_user_namespace(), reason="needs strace and user namespaces")
@@ -1832,7 +1839,7 @@ def test_times_devices_counts_and_frames_are_straces(rootfs, tmp_path, front, tr
     strace: call by call the same lines: umask's %#03o, mknodat's makedev()
     only for a device, utimensat's and utimes' times with their date
     comments and UTIME_NOW/UTIME_OMIT, getdents64's whole count, prctl's
-    named results, rt_sigreturn's frame mask."""
+    named results, rt_sigreturn's frame mask, CPU masks as lists."""
     if tracer == "bpf" and os.geteuid() != 0:
         pytest.skip("the BPF tracer needs root")
     ours, theirs = _traced_and_straced(rootfs, tmp_path, "lxrun" if front else PYCLI, _TIMES_PROGRAM, _TIMES_SET,
@@ -1853,7 +1860,10 @@ def test_times_devices_counts_and_frames_are_straces(rootfs, tmp_path, front, tr
                       "prctl(PR_GET_DUMPABLE) = 1 (SUID_DUMP_USER)", "prctl(PR_GET_SECUREBITS) = 0",
                       "prctl(PR_MCE_KILL_GET, 0, 0, 0, 0) = ", "prctl(PR_GET_SPECULATION_CTRL, PR_SPEC_STORE_BYPASS) = ",
                       "prctl(PR_GET_FPEMU, NULL) = -1 EINVAL", "prctl(PR_GET_CHILD_SUBREAPER, NULL) = ",
-                      "rt_sigreturn({mask=[]}) = 0", "rt_sigreturn({mask=[USR2 TERM]}) = 0"):
+                      "rt_sigreturn({mask=[]}) = 0", "rt_sigreturn({mask=[USR2 TERM]}) = 0",
+                      "sched_setaffinity(0, 8, [0]) = 0", "sched_getaffinity(0, 8, [0]) = 8",
+                      "sched_setaffinity(0, 200, [0 ...]) = 0", "sched_setaffinity(0, 0, []) = -1 EINVAL",
+                      "sched_getaffinity(0, 200, NULL) = -1 EFAULT"):
         assert construct in text, construct
     counts = [int(n) for n in re.findall(r"getdents64\(3, ADDR /\* (\d+) entries \*/", text)]
     assert len(counts) >= 6 and max(counts) > 500, counts      # /tmp/lxbmany's: past 16 KiB a call

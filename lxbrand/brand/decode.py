@@ -717,6 +717,8 @@ STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wst
           # rt_sigreturn's "argument": the signal frame's uc_sigmask, at the stack pointer (the tracers'
           # LXB_COPY_SIGFRAME puts its address in the register), printed {mask=[...]} as strace does
           ("rt_sigreturn", "mask"): "sigframe",
+          # a CPU mask as strace's print_affinitylist: [0 1], its first CPUSET_MAX bytes
+          ("sched_setaffinity", "mask"): "cpuset", ("sched_getaffinity", "mask"): "cpuset",
           # struct iovec[]: strace's tprint_iov, the buffers' bytes at entry (writev) or, up to the
           # result, at exit (readv; a failed one: their addresses)
           ("writev", "iov"): "iov_in", ("pwritev", "iov"): "iov_in", ("pwritev2", "iov"): "iov_in",
@@ -725,10 +727,11 @@ STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wst
 EPOLL_CTL_DEL = 2       # epoll_ctl_event: strace prints the event's address for EPOLL_CTL_DEL
 # (env_count: an environment strace counts, 0x7ffd... /* 4 vars */, when the tracer copied all of it)
 STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count": 5, "epoll_ctl_event": 6,
-               "dirent_count": 7, "iov_in": 8, "iov_out": 9, "sigframe": 20}   # trace_fmt.c: tg_param.special
+               "dirent_count": 7, "iov_in": 8, "iov_out": 9, "sigframe": 20, "cpuset": 21}   # trace_fmt.c: tg_param.special
 SHOW = 32               # bytes and string characters printed before "..."
 ARRAY_LIMIT = 32        # argv entries read
 IOV_MAX = 32            # iovec entries printed before "..." (csrc/lxbrand.h LXB_IOV_MAX)
+CPUSET_MAX = 128        # bytes of a CPU mask read (strace's get_cpuset_size on a kernel of <= 1024 CPUs)
 IOV_ROOM = 768          # bytes of a tracer's iovec copy (its three slots)
 
 
@@ -952,7 +955,12 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
             continue
         if mem is not None and addr and (m.group("dir") in ("in", "inout") or (done and m.group("dir") == "out")):
             target, array = m.group("target"), m.group("array")
-            if (target == "bytes" and m.group("dir") == "out" and ret == 0 and sizes.get(i, 6) < 6
+            if target == "bytes" and style == "cpuset":
+                if m.group("dir") == "in" and sizes.get(i, 6) < len(raw):
+                    v = _read(lambda: _cpuset(mem, addr, raw[sizes[i]] & 0xFFFFFFFF), addr)
+                elif m.group("dir") == "out" and ret is not None and ret >= 0:     # failed: the address
+                    v = _read(lambda: _cpuset(mem, addr, ret & 0xFFFFFFFF), addr)
+            elif (target == "bytes" and m.group("dir") == "out" and ret == 0 and sizes.get(i, 6) < 6
                     and params[sizes[i]][1] in _INTS):
                 v = HexBytes() if style == "hex" else b""     # read's 0 bytes: strace's ""
             elif target == "bytes" and style == "cstr":
@@ -1211,7 +1219,7 @@ def show(value) -> str:
         return '"' + _escape(value.encode(errors="surrogateescape")) + '"'
     if isinstance(value, (str, bytes)):
         return _quote(value)
-    if isinstance(value, (SigSet, PollFds, EnvList, DirentCount, Iovec, UTime)):
+    if isinstance(value, (SigSet, PollFds, EnvList, DirentCount, Iovec, UTime, CpuSet)):
         return str(value)
     if isinstance(value, list):
         return "[" + ", ".join("..." if v is ... else show(v) for v in value) + "]"
@@ -1457,6 +1465,26 @@ def dirents(addr: int, data: bytes, length: int) -> DirentCount:
     out = DirentCount(addr=str(Addr(addr)), entries=count)
     if left:                            # strace's "+": bytes it did not walk
         out["more"] = True
+    return out
+
+
+class CpuSet(list):
+    """A CPU mask as strace's print_affinitylist prints it: [0 1], [0 1 ...]
+    when the mask went on past what was read; JSON the CPUs' numbers, "..." last."""
+
+    def __str__(self) -> str:
+        return "[" + " ".join("..." if c is ... else str(c) for c in self) + "]"
+
+
+def _cpuset(mem, addr: int, length: int) -> CpuSet:
+    """`length` bytes of a CPU mask at addr, the first CPUSET_MAX of them read (all of them or the address)."""
+    want = min(length, CPUSET_MAX)
+    data = mem.read_bytes(addr, want) if want else b""
+    if len(data) < want:
+        raise OSError(_errno.EFAULT, "short read")
+    out = CpuSet(i for i in range(want * 8) if data[i // 8] >> i % 8 & 1)
+    if (want + 7) // 8 * 8 < length:
+        out.append(...)
     return out
 
 
