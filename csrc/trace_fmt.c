@@ -58,7 +58,7 @@
 #define TG_NSIG 65
 enum { C_REG = 1, C_ADDR, C_PTR };
 enum { SP_NONE = 0, SP_FD, SP_CLONE, SP_SIGNO, SP_DEV };
-enum { A_PTR = 1, A_PATH, A_STR, A_COMM_IN, A_COMM_OUT, A_INT_IN, A_INT_OUT };   /* A_COMM_*, A_INT_*: decode.POINTED */
+enum { A_PTR = 1, A_PATH, A_STR, A_COMM_IN, A_COMM_OUT, A_INT_IN, A_INT_OUT, A_FLOCK_IN = 20, A_FLOCK_OUT };   /* A_COMM_*, A_INT_*: decode.POINTED */
 enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
        T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS, T_STACK_T, T_UTSNAME,
@@ -1625,10 +1625,32 @@ static void pointed_val(const struct tg_param *sp, const struct lxb_trace_rec *r
 
     v->type = V_ADDR;
     v->i = (int64_t)raw;
-    if (raw == 0 || sp->special == A_PTR || ((sp->special == A_COMM_OUT || sp->special == A_INT_OUT) &&
+    if (raw == 0 || sp->special == A_PTR ||
+        ((sp->special == A_COMM_OUT || sp->special == A_INT_OUT || sp->special == A_FLOCK_OUT) &&
                                              !(done && r->ret >= 0)) || (k = slot_for(r, raw)) < 0)
         return;
     d = (const unsigned char *)r->slot[k];
+    if (sp->special == A_FLOCK_IN || sp->special == A_FLOCK_OUT) {   /* decode._flock */
+        if (r->slot_len[k] < 28)
+            return;
+        v->text[0] = 0;
+        tb_s(&b, "{");
+        tb_field(&b, "l_type", 1, json);
+        tb_kind(&b, TG_KIND_LOCK_TYPE, le(d, 2), json);
+        tb_field(&b, "l_whence", 0, json);
+        tb_kind(&b, TG_KIND_SEEK_WHENCE, le(d + 2, 2), json);
+        tb_field(&b, "l_start", 0, json);
+        tb_f(&b, "%lld", (long long)le(d + 8, 8));
+        tb_field(&b, "l_len", 0, json);
+        tb_f(&b, "%lld", (long long)le(d + 16, 8));
+        if (sp->special == A_FLOCK_OUT) {
+            tb_field(&b, "l_pid", 0, json);
+            tb_f(&b, "%d", (int)(int32_t)le(d + 24, 4));
+        }
+        tb_s(&b, "}");
+        v->type = json ? V_JSON : V_TEXT;
+        return;
+    }
     if (sp->special == A_INT_IN || sp->special == A_INT_OUT) {
         if (r->slot_len[k] < 4)
             return;

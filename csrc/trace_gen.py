@@ -64,7 +64,8 @@ def reg_row(name: str, kind: str, on: int = 0) -> str:
     return (f"{{{_c(name) if name else 0}, C_REG, {bits}, {int(signed)}, {SPECIAL.get(kind, 'SP_NONE')}, 0, 0, 255, "
             f"{KIND_INDEX.get(kind, 0)}, {SWITCH_INDEX.get(kind, 0)}, {on}}}")
 ADDR = {"ptr": "A_PTR", "path": "A_PATH", "str": "A_STR"}
-POINTED = {"comm_in": "A_COMM_IN", "comm_out": "A_COMM_OUT", "int_in": "A_INT_IN", "int_out": "A_INT_OUT"}
+POINTED = {"comm_in": "A_COMM_IN", "comm_out": "A_COMM_OUT", "int_in": "A_INT_IN", "int_out": "A_INT_OUT",
+           "flock_in": "A_FLOCK_IN", "flock_out": "A_FLOCK_OUT"}
 if set(POINTED) != set(decode.POINTED):
     raise SystemExit("trace_gen: decode.POINTED and POINTED differ")
 DIRS = {"in": "D_IN", "out": "D_OUT", "inout": "D_INOUT"}
@@ -76,7 +77,7 @@ FAST = {"stat": "T_STAT", "statx": "T_STATX", "timespec": "T_TIMESPEC", "sockadd
 ARRAYS = {"pollfd": "T_POLLFD", "epoll_event": "T_EPOLL_EVENTS"}
 # kinds trace_fmt.c's struct formatters print fields by (TG_KIND_<NAME>)
 STRUCT_KINDS = ("sigaction_flags", "sa_handler", "poll_events", "statx_mask", "statx_attrs", "ptrace_event",
-                "epoll_events", "ss_flags", "fs_magic", "statfs_flags", "sigev_notify")
+                "epoll_events", "ss_flags", "fs_magic", "statfs_flags", "sigev_notify", "lock_type", "seek_whence")
 
 
 def _c(s: str) -> str:

@@ -521,6 +521,8 @@ def _record(sc, rng, trace_mod):
         trunc |= cut << i
     if sc.name == "ioctl" and rng.random() < 0.6:     # an int it points to: FIONBIO, FIOASYNC, FIONREAD
         args[1] = rng.choice([0x5421, 0x5452, 0x541B])
+    if sc.name == "fcntl" and rng.random() < 0.6:     # a struct flock: F_GETLK, F_SETLK(W), the OFD ones
+        args[1] = rng.choice([5, 6, 7, 36, 37, 38])
     if sc.name == "prctl" and rng.random() < 0.6:     # its task name (PR_SET_NAME, PR_GET_NAME) copied
         args[0] = rng.choice([15, 16])
         name = rng.choice([b"lxbname\0junk", b"0123456789abcdef", b"caf\xc3\xa9\n\0", b"\xff\x01\0", b"ab"])
@@ -1823,9 +1825,14 @@ mask = ctypes.create_string_buffer(b"\x01", 200)
 libc.sched_setaffinity(0, 200, mask)
 libc.sched_setaffinity(0, 0, mask)
 libc.syscall(204, 0, 200, 0)
+import fcntl, struct
+fd = os.open("/tmp/lxbf2", os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.lockf(fd, fcntl.LOCK_EX, 10, 5)
+fcntl.fcntl(fd, fcntl.F_GETLK, struct.pack("hhqqi4x", fcntl.F_WRLCK, 1, 0, 0, 0))
+fcntl.lockf(fd, fcntl.LOCK_UN)
 '''
 _TIMES_SET = ("access,umask,mknodat,utimensat,utimes,futimesat,getdents64,prctl,kill,rt_sigreturn,sched_setaffinity,"
-              "sched_getaffinity")
+              "sched_getaffinity,fcntl")
 
 
 @pytest.mark.skipif(not _strace_in_a_user_namespace(), reason="needs strace and user namespaces")
@@ -1839,7 +1846,8 @@ def test_times_devices_counts_and_frames_are_straces(rootfs, tmp_path, front, tr
     strace: call by call the same lines: umask's %#03o, mknodat's makedev()
     only for a device, utimensat's and utimes' times with their date
     comments and UTIME_NOW/UTIME_OMIT, getdents64's whole count, prctl's
-    named results, rt_sigreturn's frame mask, CPU masks as lists."""
+    named results, rt_sigreturn's frame mask, CPU masks as lists, fcntl's
+    struct flock."""
     if tracer == "bpf" and os.geteuid() != 0:
         pytest.skip("the BPF tracer needs root")
     ours, theirs = _traced_and_straced(rootfs, tmp_path, "lxrun" if front else PYCLI, _TIMES_PROGRAM, _TIMES_SET,
@@ -1863,7 +1871,10 @@ def test_times_devices_counts_and_frames_are_straces(rootfs, tmp_path, front, tr
                       "rt_sigreturn({mask=[]}) = 0", "rt_sigreturn({mask=[USR2 TERM]}) = 0",
                       "sched_setaffinity(0, 8, [0]) = 0", "sched_getaffinity(0, 8, [0]) = 8",
                       "sched_setaffinity(0, 200, [0 ...]) = 0", "sched_setaffinity(0, 0, []) = -1 EINVAL",
-                      "sched_getaffinity(0, 200, NULL) = -1 EFAULT"):
+                      "sched_getaffinity(0, 200, NULL) = -1 EFAULT",
+                      "F_SETLKW, {l_type=F_WRLCK, l_whence=SEEK_SET, l_start=5, l_len=10}) = 0",
+                      "F_GETLK, {l_type=F_UNLCK, l_whence=SEEK_CUR, l_start=0, l_len=0, l_pid=0}) = 0",
+                      "F_SETLKW, {l_type=F_UNLCK, l_whence=SEEK_SET, l_start=0, l_len=0}) = 0"):
         assert construct in text, construct
     counts = [int(n) for n in re.findall(r"getdents64\(3, ADDR /\* (\d+) entries \*/", text)]
     assert len(counts) >= 6 and max(counts) > 500, counts      # /tmp/lxbmany's: past 16 KiB a call

@@ -432,7 +432,10 @@ KINDS: dict = {
     # fcntl(2)'s third argument, by its op
     "fcntl_arg": Switch("op", {FCNTL_CMDS["F_SETFD"]: "fd_flags", FCNTL_CMDS["F_SETFL"]: "open_flags",
                                FCNTL_CMDS["F_DUPFD"]: "fd", FCNTL_CMDS["F_DUPFD_CLOEXEC"]: "fd",
-                               FCNTL_CMDS["F_SETSIG"]: "signo", FCNTL_CMDS["F_SETOWN"]: "pid"}, "hex64"),
+                               FCNTL_CMDS["F_SETSIG"]: "signo", FCNTL_CMDS["F_SETOWN"]: "pid",
+                               **{FCNTL_CMDS[n]: "flock_in" for n in ("F_SETLK", "F_SETLKW", "F_OFD_SETLK",
+                                                                     "F_OFD_SETLKW")},
+                               FCNTL_CMDS["F_GETLK"]: "flock_out", FCNTL_CMDS["F_OFD_GETLK"]: "flock_out"}, "hex64"),
     # struct sigaction's sa_flags (include/uapi/asm-generic/signal-defs.h,
     # arch/x86): in strace's order (its xlat/sigact_flags.in)
     # socket(2)'s protocol, by its domain
@@ -616,6 +619,8 @@ def shown(sc, raw) -> Optional[tuple]:
 # the kinds of structures' fields (not of a signature's registers): printed by
 # name in the structures strace prints field by field (struct_fields, trace_fmt.c)
 FIELD_KINDS: dict = {
+    # struct flock's l_type (include/uapi/asm-generic/fcntl.h), strace's xlat/lockfcmds.in
+    "lock_type": _enum(32, False, dflt="F_???", F_RDLCK=0, F_WRLCK=1, F_UNLCK=2, F_EXLCK=4, F_SHLCK=8),
     "statx_attrs": _bits(64, STATX_ATTR_COMPRESSED=0x4, STATX_ATTR_IMMUTABLE=0x10, STATX_ATTR_APPEND=0x20,
                          STATX_ATTR_NODUMP=0x40, STATX_ATTR_ENCRYPTED=0x800, STATX_ATTR_AUTOMOUNT=0x1000,
                          STATX_ATTR_MOUNT_ROOT=0x2000, STATX_ATTR_VERITY=0x100000, STATX_ATTR_DAX=0x200000),
@@ -698,7 +703,8 @@ _INTS = {
 # (when it is read: "in" at entry, "out" after the call succeeded, bytes); a task's
 # name (prctl PR_SET_NAME, PR_GET_NAME: TASK_COMM_LEN bytes), an int (ioctl FIONBIO's
 # [1], FIONREAD's [5]); "ptr" (a Switch's default) stays an address
-POINTED = {"comm_in": ("in", 16), "comm_out": ("out", 16), "int_in": ("in", 4), "int_out": ("out", 4)}
+POINTED = {"comm_in": ("in", 16), "comm_out": ("out", 16), "int_in": ("in", 4), "int_out": ("out", 4),
+           "flock_in": ("in", 32), "flock_out": ("out", 32)}      # fcntl's struct flock: F_SETLK's, F_GETLK's
 TASK_COMM_LEN = 16
 _INTS.update({k: (64, False) for k in (*POINTED, "ptr")})
 _INTS.update({name: (k.bits, k.signed) for name, k in KINDS.items() if isinstance(k, Kind)})
@@ -1680,7 +1686,20 @@ def _pointed(kind: str, data: bytes):
     """What a POINTED kind points to: a task's name (CommStr), or an int ([1], IntRef)."""
     if kind.startswith("comm"):
         return _comm(data)
+    if kind.startswith("flock"):
+        return _flock(data, kind == "flock_out")
     return IntRef(_S_INT.unpack(_exactly(data, 4))[0])
+
+
+def _flock(data: bytes, getlk: bool) -> dict:
+    """struct flock as strace's print_struct_flock64: {l_type=F_RDLCK, l_whence=SEEK_SET, l_start=0,
+    l_len=0}, and l_pid for F_GETLK (at its exit)."""
+    l_type, whence, start, length, pid = _st.unpack_from("<hh4xqqi", _exactly(data, 28))
+    out = {"l_type": kind_text(FIELD_KINDS["lock_type"], l_type & 0xFFFF),
+           "l_whence": kind_text(KINDS["seek_whence"], whence & 0xFFFF), "l_start": start, "l_len": length}
+    if getlk:
+        out["l_pid"] = pid
+    return out
 
 
 def _comm(data: bytes) -> CommStr:
