@@ -65,7 +65,7 @@ enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_O
        T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO, T_SIGEVENT, T_IOVEC,
        T_TIMESPEC2 = 40, T_TIMEVAL2 };
 enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT,
-       ST_IOV_IN, ST_IOV_OUT, ST_SIGFRAME = 20, ST_CPUSET };   /* decode.STYLE_CODES: a pointer's tg_param.special */
+       ST_IOV_IN, ST_IOV_OUT, ST_SIGFRAME = 20, ST_CPUSET, ST_SOCKOPT };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
 
 struct tg_param {
@@ -997,6 +997,12 @@ static int struct_text(int target, const unsigned char *d, size_t n, struct tbuf
             inet_ntop(2, d + 4, ip, sizeof ip);
             tb_f(b, "{sa_family=AF_INET, sin_port=htons(%u), sin_addr=inet_addr(\"%s\")}",
                  (unsigned)(d[2] << 8 | d[3]), ip);
+        } else if (family == 16 && n >= 12) {   /* AF_NETLINK: strace's print_sockaddr_data_nl */
+            unsigned pad = (unsigned)le(d + 2, 2), groups = (unsigned)le(d + 8, 4);
+            tb_s(b, "{sa_family=AF_NETLINK, ");
+            if (pad)
+                tb_f(b, "nl_pad=%#x, ", pad);
+            tb_f(b, "nl_pid=%d, nl_groups=%#08x}", (int)(int32_t)le(d + 4, 4), groups);
         } else if (family == 10 && n >= 24) {   /* strace's print_sockaddr_data_in6 */
             inet_ntop(10, d + 8, ip, sizeof ip);
             tb_f(b, "{sa_family=AF_INET6, sin6_port=htons(%u), sin6_flowinfo=htonl(%u), "
@@ -1197,6 +1203,68 @@ static void tb_timepair(struct tbuf *b, const unsigned char *d, const char *sub,
     tb_f(b, "%lld", (long long)le(d, 8));
     tb_field(b, sub, 0, json);
     tb_f(b, "%lld}", (long long)le(d + 8, 8));
+}
+
+/* a socket option's value (decode._sockopt_arg): setsockopt's optlen bytes, getsockopt's *optlen after the
+   call (failed: the address); an int [1] when 4 bytes (or SOL_NETLINK's), SO_LINGER's struct, else the bytes */
+static void sockopt_val(const struct tg_sc *sc, const struct tg_param *pp, const struct lxb_trace_rec *r, uint64_t raw,
+                        int done, struct val *v, int json)
+{
+    struct tbuf b = {v->text, 0, sizeof v->text};
+    int32_t level = (int32_t)r->args[1], name = (int32_t)r->args[2];
+    int64_t length;
+    const unsigned char *d;
+    size_t n, want;
+    int k;
+
+    if (pp->dir == D_IN) {
+        if (pp->size_idx >= 6)
+            return;
+        length = (int32_t)r->args[pp->size_idx];
+    } else {
+        if (!done || r->ret < 0 || !r->args[4] || (k = slot_for(r, r->args[4])) < 0 || r->slot_len[k] < 4)
+            return;
+        length = (int32_t)le((const unsigned char *)r->slot[k], 4);
+        if (length <= 0)
+            return;
+    }
+    (void)sc;
+    if (length == 0) {   /* strace's printstrn of nothing: "" */
+        v->type = V_BYTES;
+        v->data = (const unsigned char *)"";
+        v->len = 0;
+        return;
+    }
+    if ((k = slot_for(r, raw)) < 0)
+        return;
+    d = (const unsigned char *)r->slot[k];
+    want = length < 0 ? 0 : length > TG_SHOW + 1 ? TG_SHOW + 1 : (size_t)length;
+    n = r->slot_len[k] < want ? r->slot_len[k] : want;
+    if (level == 1 && name == 13 && length >= 8 && n >= 8) {   /* SO_LINGER */
+        v->text[0] = 0;
+        tb_s(&b, "{");
+        tb_field(&b, "l_onoff", 1, json);
+        tb_f(&b, "%d", (int)(int32_t)le(d, 4));
+        tb_field(&b, "l_linger", 0, json);
+        tb_f(&b, "%d}", (int)(int32_t)le(d + 4, 4));
+        v->type = json ? V_JSON : V_TEXT;
+        return;
+    }
+    if ((length == 4 || (level == 270 && length >= 4)) && n >= 4) {   /* an int; SOL_NETLINK's */
+        v->i = (int32_t)le(d, 4);
+        v->type = V_INT;
+        if (!json) {
+            v->text[0] = 0;
+            tb_f(&b, "[%d]", (int)v->i);
+            v->type = V_TEXT;
+        }
+        return;
+    }
+    if (length < 0)
+        return;
+    v->type = V_BYTES;
+    v->data = d;
+    v->len = n;
 }
 
 /* a CPU mask (decode._cpuset): its length is args[size_idx] at entry (sched_setaffinity), the result at the
@@ -1857,6 +1925,10 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
     }
     if (pp->target == T_IOVEC) {
         iov_val(sc, pp, r, raw, done, v);
+        return;
+    }
+    if (pp->target == T_BYTES && pp->special == ST_SOCKOPT) {   /* decode._sockopt_arg */
+        sockopt_val(sc, pp, r, raw, done, v, json);
         return;
     }
     if (pp->target == T_BYTES && pp->special == ST_CPUSET) {   /* decode._cpuset: strace's print_affinitylist */

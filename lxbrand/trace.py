@@ -201,6 +201,8 @@ def copies(sc) -> list:
                 cpuset = decode.STYLES.get((sc.name, name)) == "cpuset"      # a CPU mask: its first 128 bytes
                 if direction == "in":
                     found.append((1, i, lib.LXB_COPY_IN, sized, decode.CPUSET_MAX if cpuset else SHOW + 1, 0))
+                elif direction == "out" and decode.STYLES.get((sc.name, name)) == "sockopt":
+                    found.append((1, i, lib.LXB_COPY_OUT, 6, SHOW + 1, 0))     # getsockopt's: as long as *optlen
                 elif direction == "out":       # a path-like one (getcwd's) whole, as strace prints it
                     size = SLOT if decode.STYLES.get((sc.name, name)) == "cstr" else SHOW + 1
                     size = decode.CPUSET_MAX if cpuset else size

@@ -521,6 +521,14 @@ def _record(sc, rng, trace_mod):
         trunc |= cut << i
     if sc.name == "ioctl" and rng.random() < 0.6:     # an int it points to: FIONBIO, FIOASYNC, FIONREAD
         args[1] = rng.choice([0x5421, 0x5452, 0x541B])
+    if sc.name in ("setsockopt", "getsockopt") and rng.random() < 0.7:    # an int, SO_LINGER, a SOL_NETLINK one
+        args[1], args[2] = rng.choice([(1, 13), (1, 2), (270, 11), (6, 1), (0, 32)])
+        if sc.name == "setsockopt":
+            args[4] = rng.choice([4, 8, 2, 40, 0xFFFFFFFF])
+        for j in range(3):
+            if slot_arg[j] == 4 and rng.random() < 0.8:       # getsockopt's *optlen: after, before
+                slots[j] = struct.pack("<ii", rng.choice([4, 8, 0, -1, 40, 2]), rng.choice([4, 8, 40]))
+                slot_len[j] = 8
     if sc.name == "fcntl" and rng.random() < 0.6:     # a struct flock: F_GETLK, F_SETLK(W), the OFD ones
         args[1] = rng.choice([5, 6, 7, 36, 37, 38])
     if sc.name == "prctl" and rng.random() < 0.6:     # its task name (PR_SET_NAME, PR_GET_NAME) copied
@@ -1830,9 +1838,19 @@ fd = os.open("/tmp/lxbf2", os.O_RDWR | os.O_CREAT, 0o600)
 fcntl.lockf(fd, fcntl.LOCK_EX, 10, 5)
 fcntl.fcntl(fd, fcntl.F_GETLK, struct.pack("hhqqi4x", fcntl.F_WRLCK, 1, 0, 0, 0))
 fcntl.lockf(fd, fcntl.LOCK_UN)
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\5\0\0\0")
+s.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"")
+n = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+n.setsockopt(270, 11, 1)
+n.bind((0, 0))
 '''
 _TIMES_SET = ("access,umask,mknodat,utimensat,utimes,futimesat,getdents64,prctl,kill,rt_sigreturn,sched_setaffinity,"
-              "sched_getaffinity,fcntl")
+              "sched_getaffinity,fcntl,setsockopt,getsockopt,bind")
 
 
 @pytest.mark.skipif(not _strace_in_a_user_namespace(), reason="needs strace and user namespaces")
@@ -1847,13 +1865,14 @@ def test_times_devices_counts_and_frames_are_straces(rootfs, tmp_path, front, tr
     only for a device, utimensat's and utimes' times with their date
     comments and UTIME_NOW/UTIME_OMIT, getdents64's whole count, prctl's
     named results, rt_sigreturn's frame mask, CPU masks as lists, fcntl's
-    struct flock."""
+    struct flock, socket options' ints and linger, a netlink address."""
     if tracer == "bpf" and os.geteuid() != 0:
         pytest.skip("the BPF tracer needs root")
     ours, theirs = _traced_and_straced(rootfs, tmp_path, "lxrun" if front else PYCLI, _TIMES_PROGRAM, _TIMES_SET,
                                        tracer)
     import re
-    masked = [[re.sub(r"(kill|si_pid=)\(?\d+", r"\1N", t) for t in side] for side in (ours, theirs)]
+    masked = [[re.sub(r"nl_pad=0x[0-9a-f]+, ", "", re.sub(r"(kill|si_pid=)\(?\d+", r"\1N", t))    # bind's stack bytes
+               for t in side] for side in (ours, theirs)]
     assert masked[0] == masked[1]
     text = "\n".join(ours)
     for construct in ("umask(000) = 022", "umask(027) = 000", "umask(022) = 027",
@@ -1874,7 +1893,13 @@ def test_times_devices_counts_and_frames_are_straces(rootfs, tmp_path, front, tr
                       "sched_getaffinity(0, 200, NULL) = -1 EFAULT",
                       "F_SETLKW, {l_type=F_WRLCK, l_whence=SEEK_SET, l_start=5, l_len=10}) = 0",
                       "F_GETLK, {l_type=F_UNLCK, l_whence=SEEK_CUR, l_start=0, l_len=0, l_pid=0}) = 0",
-                      "F_SETLKW, {l_type=F_UNLCK, l_whence=SEEK_SET, l_start=0, l_len=0}) = 0"):
+                      "F_SETLKW, {l_type=F_UNLCK, l_whence=SEEK_SET, l_start=0, l_len=0}) = 0",
+                      "setsockopt(4, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0",
+                      "getsockopt(4, SOL_SOCKET, SO_RCVBUF, [", "], [4]) = 0",
+                      "setsockopt(4, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=5}, 8) = 0",
+                      "getsockopt(4, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=5}, [8]) = 0",
+                      "setsockopt(5, SOL_NETLINK, NETLINK_EXT_ACK, [1], 4) = 0", 'SO_BINDTODEVICE, "", 0) = 0',
+                      ", nl_pid=0, nl_groups=00000000}, 12) = 0"):
         assert construct in text, construct
     counts = [int(n) for n in re.findall(r"getdents64\(3, ADDR /\* (\d+) entries \*/", text)]
     assert len(counts) >= 6 and max(counts) > 500, counts      # /tmp/lxbmany's: past 16 KiB a call

@@ -391,8 +391,13 @@ KINDS: dict = {
                            SOL_RAW=255, SOL_NETLINK=270, SOL_PACKET=263, SOL_ALG=279),
     "sockopt_socket": _enum(dflt="SO_???", **SOCKET_OPTIONS),
     "sockopt_tcp": _enum(dflt="TCP_???", **TCP_OPTIONS),
+    # include/uapi/linux/netlink.h, strace's xlat/sock_netlink_options.in
+    "sockopt_netlink": _enum(dflt="NETLINK_???", NETLINK_ADD_MEMBERSHIP=1, NETLINK_DROP_MEMBERSHIP=2,
+                             NETLINK_PKTINFO=3, NETLINK_BROADCAST_ERROR=4, NETLINK_NO_ENOBUFS=5, NETLINK_RX_RING=6,
+                             NETLINK_TX_RING=7, NETLINK_LISTEN_ALL_NSID=8, NETLINK_LIST_MEMBERSHIPS=9,
+                             NETLINK_CAP_ACK=10, NETLINK_EXT_ACK=11, NETLINK_GET_STRICT_CHK=12),
     # setsockopt(2)'s optname, by its level
-    "sockopt_name": Switch("level", {1: "sockopt_socket", 6: "sockopt_tcp"}, "int"),
+    "sockopt_name": Switch("level", {1: "sockopt_socket", 6: "sockopt_tcp", 270: "sockopt_netlink"}, "int"),
     "priority_which": _enum(dflt="PRIO_???", PRIO_PROCESS=0, PRIO_PGRP=1, PRIO_USER=2),
     "itimer_which": _enum(dflt="ITIMER_???", ITIMER_REAL=0, ITIMER_VIRTUAL=1, ITIMER_PROF=2),
     "rusage_who": _enum(dflt="RUSAGE_???", RUSAGE_SELF=0, RUSAGE_CHILDREN=-1, RUSAGE_THREAD=1),
@@ -725,6 +730,8 @@ STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wst
           ("rt_sigreturn", "mask"): "sigframe",
           # a CPU mask as strace's print_affinitylist: [0 1], its first CPUSET_MAX bytes
           ("sched_setaffinity", "mask"): "cpuset", ("sched_getaffinity", "mask"): "cpuset",
+          # an option's value as strace's print_setsockopt/print_getsockopt: an int [1], SO_LINGER's struct
+          ("setsockopt", "optval"): "sockopt", ("getsockopt", "optval"): "sockopt",
           # struct iovec[]: strace's tprint_iov, the buffers' bytes at entry (writev) or, up to the
           # result, at exit (readv; a failed one: their addresses)
           ("writev", "iov"): "iov_in", ("pwritev", "iov"): "iov_in", ("pwritev2", "iov"): "iov_in",
@@ -733,7 +740,7 @@ STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wst
 EPOLL_CTL_DEL = 2       # epoll_ctl_event: strace prints the event's address for EPOLL_CTL_DEL
 # (env_count: an environment strace counts, 0x7ffd... /* 4 vars */, when the tracer copied all of it)
 STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count": 5, "epoll_ctl_event": 6,
-               "dirent_count": 7, "iov_in": 8, "iov_out": 9, "sigframe": 20, "cpuset": 21}   # trace_fmt.c: tg_param.special
+               "dirent_count": 7, "iov_in": 8, "iov_out": 9, "sigframe": 20, "cpuset": 21, "sockopt": 22}   # trace_fmt.c: tg_param.special
 SHOW = 32               # bytes and string characters printed before "..."
 ARRAY_LIMIT = 32        # argv entries read
 IOV_MAX = 32            # iovec entries printed before "..." (csrc/lxbrand.h LXB_IOV_MAX)
@@ -961,7 +968,9 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
             continue
         if mem is not None and addr and (m.group("dir") in ("in", "inout") or (done and m.group("dir") == "out")):
             target, array = m.group("target"), m.group("array")
-            if target == "bytes" and style == "cpuset":
+            if target == "bytes" and style == "sockopt":
+                v = _sockopt_arg(mem, addr, raw, m.group("dir"), sizes.get(i, 6), done, ret)
+            elif target == "bytes" and style == "cpuset":
                 if m.group("dir") == "in" and sizes.get(i, 6) < len(raw):
                     v = _read(lambda: _cpuset(mem, addr, raw[sizes[i]] & 0xFFFFFFFF), addr)
                 elif m.group("dir") == "out" and ret is not None and ret >= 0:     # failed: the address
@@ -1332,6 +1341,10 @@ def _sockaddr(data: bytes) -> Name:
     if family == socket.AF_INET and len(data) >= 8:
         return Name(f"{{sa_family=AF_INET, sin_port=htons({int.from_bytes(data[2:4], 'big')}), "
                     f"sin_addr=inet_addr(\"{socket.inet_ntop(socket.AF_INET, data[4:8])}\")}}")
+    if family == socket.AF_NETLINK and len(data) >= 12:     # strace's print_sockaddr_data_nl
+        pad, pid, groups = _st.unpack_from("<HiI", data, 2)      # nl_groups as C's %#08x
+        return Name(f"{{sa_family=AF_NETLINK, {f'nl_pad={pad:#x}, ' if pad else ''}nl_pid={pid}, "
+                    f"nl_groups={'0x' + format(groups, '06x') if groups else '00000000'}}}")
     if family == socket.AF_INET6 and len(data) >= 24:     # strace's print_sockaddr_data_in6
         scope = f", sin6_scope_id={int.from_bytes(data[24:28], 'little')}" if len(data) >= 28 else ""
         return Name(f"{{sa_family=AF_INET6, sin6_port=htons({int.from_bytes(data[2:4], 'big')}), "
@@ -1472,6 +1485,50 @@ def dirents(addr: int, data: bytes, length: int) -> DirentCount:
     if left:                            # strace's "+": bytes it did not walk
         out["more"] = True
     return out
+
+
+SOL_SOCKET, SO_LINGER, SOL_NETLINK = 1, 13, 270
+
+
+def _sockopt(data: bytes, level: int, name: int, length: int):
+    """A socket option's value as strace prints it: an int ([1]) when it is
+    4 bytes (or of SOL_NETLINK), SO_LINGER's {l_onoff=1, l_linger=5}, else
+    None (its bytes)."""
+    if level == SOL_SOCKET and name == SO_LINGER and length >= 8 and len(data) >= 8:
+        on, linger = _st.unpack_from("<ii", data)
+        return {"l_onoff": on, "l_linger": linger}
+    if (length == 4 or (level == SOL_NETLINK and length >= 4)) and len(data) >= 4:
+        return IntRef(_S_INT.unpack_from(data)[0])
+    return None
+
+
+def _sockopt_arg(mem, addr: "Addr", raw, direction: str, j: int, done: bool, ret: Optional[int]):
+    """setsockopt's optval (its length optlen), getsockopt's (after the call, as long as
+    *optlen then; failed: the address): _sockopt, else up to SHOW bytes."""
+    level, name = _int(raw[1], 32, True), _int(raw[2], 32, True)
+    if direction == "in":
+        if j >= len(raw):
+            return addr
+        length = _int(raw[j], 32, True)
+    else:
+        if not done or ret is None or ret < 0 or len(raw) < 5 or not raw[4]:
+            return addr
+        try:
+            length = int(_inout_int(mem, Addr(raw[4] & (1 << 64) - 1)))
+        except OSError:
+            return addr
+        if length <= 0:
+            return addr
+    if length == 0:
+        return b""          # strace's printstrn of nothing: ""
+    try:
+        data = mem.read_bytes(addr, min(max(length, 0), SHOW + 1))
+    except OSError:
+        return addr
+    v = _sockopt(data, level, name, length)
+    if v is not None:
+        return v
+    return data if length >= 0 else addr
 
 
 class CpuSet(list):
