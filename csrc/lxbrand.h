@@ -299,7 +299,9 @@ void lxb_pty_drain(int master_fd, int timeout_ms);
 #define LXB_COPY_IN 2            /* at entry: size bytes, or args[lenarg] (lenarg < 6; times lenmul) capped at size */
 #define LXB_COPY_OUT 3           /* at exit, on success: size bytes, args[lenarg] (times lenmul) or ret bytes
                                     (lenarg 7), capped at size */
-#define LXB_COPY_STRV 4          /* at entry: a NULL-terminated string array, NUL-separated */
+#define LXB_COPY_STRV 4          /* at entry: a NULL-terminated string array, NUL-separated, each string's
+                                    first LXB_STRV_STR bytes (strace prints 32 and "...") */
+#define LXB_STRV_STR 33
 #define LXB_COPY_IOV_IN 5        /* at entry: a struct iovec array (args[lenarg] entries) and the first bytes of
                                     each buffer, packed from its slot on through the next (trace.c copy_iov) */
 #define LXB_COPY_IOV_OUT 6       /* the same at exit, the buffers up to the call's result in all (readv) */

@@ -413,7 +413,7 @@ static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int 
         if (got <= 0)
             return;
         for (k = 0; k < (size_t)got / 8; k++) {
-            size_t m;
+            size_t m, cap;
             int c2;
             if (ptrs[k] == 0)
                 break;
@@ -421,11 +421,13 @@ static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int 
                 cut = 1;
                 break;
             }
-            m = peek_str(t->host, ptrs[k], dst + n, room - 1, &c2);
+            cap = room - 1 < LXB_STRV_STR ? room - 1 : LXB_STRV_STR;   /* a longer string: its first bytes */
+            m = peek_str(t->host, ptrs[k], dst + n, cap, &c2);
             dst[n + m] = 0;
             n += m + 1;
             room -= m + 1;
-            if (c2) {
+            if (c2 && cap < LXB_STRV_STR) {   /* no room for the rest of the array: this string neither */
+                n -= m + 1;
                 cut = 1;
                 break;
             }

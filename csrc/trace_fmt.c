@@ -63,7 +63,7 @@ enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
        T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS, T_STACK_T, T_UTSNAME,
        T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO, T_SIGEVENT, T_IOVEC,
-       T_TIMESPEC2 = 40, T_TIMEVAL2 };
+       T_TIMESPEC2 = 40, T_TIMEVAL2, T_TMS };
 enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT,
        ST_IOV_IN, ST_IOV_OUT, ST_SIGFRAME = 20, ST_CPUSET, ST_SOCKOPT };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
@@ -1582,6 +1582,19 @@ static int struct_fields(int target, const unsigned char *d, size_t n, uint64_t 
         tb_timepair(b, d + 16, "tv_usec", json);
         tb_s(b, json ? "}" : ", ...}");
         return 1;
+    case T_TMS: {   /* decode._tms */
+        static const char *const names[] = {"tms_utime", "tms_stime", "tms_cutime", "tms_cstime"};
+        int i;
+        if (n < 32)
+            return 0;
+        tb_s(b, "{");
+        for (i = 0; i < 4; i++) {
+            tb_field(b, names[i], i == 0, json);
+            tb_clock(b, le(d + 8 * i, 8), json);
+        }
+        tb_s(b, "}");
+        return 1;
+    }
     case T_TIMESPEC2:   /* decode._utimes: utimensat's two times, utimes' */
     case T_TIMEVAL2: {
         int i;
@@ -2023,6 +2036,7 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
         case T_SIGEVENT:
         case T_TIMESPEC2:
         case T_TIMEVAL2:
+        case T_TMS:
         case T_POLLFD: {
             struct tbuf b = {v->text, 0, sizeof v->text};
             uint64_t count = 0;

@@ -72,7 +72,7 @@ DIRS = {"in": "D_IN", "out": "D_OUT", "inout": "D_INOUT"}
 FAST = {"stat": "T_STAT", "statx": "T_STATX", "timespec": "T_TIMESPEC", "sockaddr": "T_SOCKADDR",
         "sigset": "T_SIGSET", "sigaction": "T_SIGACTION", "rlimit": "T_RLIMIT", "epoll_event": "T_EPOLL_EVENT",
         "stack_t": "T_STACK_T", "utsname": "T_UTSNAME", "rusage": "T_RUSAGE", "statfs": "T_STATFS",
-        "sysinfo": "T_SYSINFO", "itimerval": "T_ITIMERVAL", "itimerspec": "T_ITIMERSPEC",
+        "sysinfo": "T_SYSINFO", "tms": "T_TMS", "itimerval": "T_ITIMERVAL", "itimerspec": "T_ITIMERSPEC",
         "siginfo": "T_SIGINFO", "sigevent": "T_SIGEVENT"}
 ARRAYS = {"pollfd": "T_POLLFD", "epoll_event": "T_EPOLL_EVENTS"}
 # kinds trace_fmt.c's struct formatters print fields by (TG_KIND_<NAME>)
@@ -106,7 +106,7 @@ def param_row(sc, i: int) -> str:
         t = "T_DIRENTS"
     elif target == "bytes":
         t = "T_BYTES"
-    elif target == "int" and not array and style:
+    elif target in ("int", "uid", "gid") and not array and style:
         t = "T_INT1"
     elif target in ("int", "uint") and not array and m.group("dir") == "inout":
         t, style = "T_INT1", decode.STYLE_CODES["int_ref"]      # [128 => 16] (decode._inout_int)

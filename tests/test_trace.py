@@ -1721,6 +1721,9 @@ def _times_masked(line: str) -> str:
     import re
     line = re.sub(r"(ru_[us]time)=\{tv_sec=\d+, tv_usec=\d+\}", r"\1=T", line)
     line = re.sub(r"(si_[us]time)=\d+( /\* [\d.]+ s \*/)?", r"\1=T", line)
+    line = re.sub(r"(tms_c?[us]time)=\d+( /\* [\d.]+ s \*/)?", r"\1=T", line)
+    if line.startswith("times("):
+        line = re.sub(r"\) = \d+$", ") = T", line)
     if line.startswith(("getitimer(", "setitimer(", "timerfd_gettime(", "timer_gettime(")):
         line = re.sub(r"(it_value=\{tv_sec=)\d+, tv_u?n?sec=\d+\}\}\) = ", r"\1T}}) = ", line)
     if line.startswith(("rt_sigtimedwait(", "timer_create(")):      # the zone's pid of python3, the namespace's
@@ -1848,9 +1851,16 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"")
 n = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
 n.setsockopt(270, 11, 1)
 n.bind((0, 0))
+os.getresuid()
+os.getresgid()
+os.times()
+os.sched_getscheduler(0)
+os.sched_get_priority_max(os.SCHED_FIFO)
+os.execv("/bin/true", ["true", "a" * 300, "b"] + ["c" * 40] * 5)
 '''
 _TIMES_SET = ("access,umask,mknodat,utimensat,utimes,futimesat,getdents64,prctl,kill,rt_sigreturn,sched_setaffinity,"
-              "sched_getaffinity,fcntl,setsockopt,getsockopt,bind")
+              "sched_getaffinity,fcntl,setsockopt,getsockopt,bind,getresuid,getresgid,times,sched_getscheduler,"
+              "sched_get_priority_max,execve")
 
 
 @pytest.mark.skipif(not _strace_in_a_user_namespace(), reason="needs strace and user namespaces")
@@ -1865,13 +1875,17 @@ def test_times_devices_counts_and_frames_are_straces(rootfs, tmp_path, front, tr
     only for a device, utimensat's and utimes' times with their date
     comments and UTIME_NOW/UTIME_OMIT, getdents64's whole count, prctl's
     named results, rt_sigreturn's frame mask, CPU masks as lists, fcntl's
-    struct flock, socket options' ints and linger, a netlink address."""
+    struct flock, socket options' ints and linger, a netlink address,
+    getresuid's ints, times' clock_ts, sched_getscheduler's policy, an argv of
+    long strings."""
     if tracer == "bpf" and os.geteuid() != 0:
         pytest.skip("the BPF tracer needs root")
     ours, theirs = _traced_and_straced(rootfs, tmp_path, "lxrun" if front else PYCLI, _TIMES_PROGRAM, _TIMES_SET,
                                        tracer)
     import re
-    masked = [[re.sub(r"nl_pad=0x[0-9a-f]+, ", "", re.sub(r"(kill|si_pid=)\(?\d+", r"\1N", t))    # bind's stack bytes
+    masked = [[re.sub(r"/\* \d+ vars? \*/", "/* N vars */",           # the zone's environment
+                      _times_masked(re.sub(r"nl_pad=0x[0-9a-f]+, ", "",     # bind's stack bytes
+                                           re.sub(r"(kill|si_pid=)\(?\d+", r"\1N", t))))
                for t in side] for side in (ours, theirs)]
     assert masked[0] == masked[1]
     text = "\n".join(ours)
@@ -1899,7 +1913,10 @@ def test_times_devices_counts_and_frames_are_straces(rootfs, tmp_path, front, tr
                       "setsockopt(4, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=5}, 8) = 0",
                       "getsockopt(4, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=5}, [8]) = 0",
                       "setsockopt(5, SOL_NETLINK, NETLINK_EXT_ACK, [1], 4) = 0", 'SO_BINDTODEVICE, "", 0) = 0',
-                      ", nl_pid=0, nl_groups=00000000}, 12) = 0"):
+                      ", nl_pid=0, nl_groups=00000000}, 12) = 0",
+                      "getresuid([0], [0], [0]) = 0", "getresgid([0], [0], [0]) = 0", "times({tms_utime=",
+                      "sched_getscheduler(0) = 0 (SCHED_OTHER)", "sched_get_priority_max(SCHED_FIFO) = 99",
+                      'execve("/bin/true", ["true", "' + "a" * 32 + '"..., "b", "' + "c" * 32 + '"..., '):
         assert construct in text, construct
     counts = [int(n) for n in re.findall(r"getdents64\(3, ADDR /\* (\d+) entries \*/", text)]
     assert len(counts) >= 6 and max(counts) > 500, counts      # /tmp/lxbmany's: past 16 KiB a call

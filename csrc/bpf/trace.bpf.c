@@ -56,6 +56,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define COPY_IN 2
 #define COPY_OUT 3
 #define COPY_STRV 4
+#define STRV_STR 33              /* LXB_STRV_STR: each string's first bytes */
 #define COPY_IOV_IN 5
 #define COPY_IOV_OUT 6
 #define COPY_LEN_RET 7
@@ -352,7 +353,7 @@ __noinline int copy_one(struct bt_task *t, __u64 i, __u64 cp, __u64 at_exit)
         }
     } else if (how == COPY_STRV && !at_exit) {
         __u64 ptrs[16];
-        __u32 k, room = BT_SLOT, got = 16, off;
+        __u32 k, room = BT_SLOT, got = 16, off, cap;
         if (bpf_probe_read_user(ptrs, sizeof ptrs, (const void *)addr) != 0)
             return 1;
         for (k = 0; k < 16; k++) {
@@ -372,14 +373,16 @@ __noinline int copy_one(struct bt_task *t, __u64 i, __u64 cp, __u64 at_exit)
                iterations, which clang would make of dst + n) */
             asm volatile("" : "+r"(off));
             off &= BT_SLOT - 1;
-            m = read_str(dst + off, BT_SLOT - 1 - off, ptrs[k], &c2);
+            cap = BT_SLOT - 1 - off < STRV_STR ? BT_SLOT - 1 - off : STRV_STR;   /* a longer string: its first bytes */
+            m = read_str(dst + off, cap, ptrs[k], &c2);
             n += m + 1;
             room -= m + 1;
             if (c2 < 0) {
                 failed = 1;      /* as trace.c's peek_str: nothing of it, the next one follows */
                 c2 = 0;
             }
-            if (c2) {
+            if (c2 && cap < STRV_STR) {   /* no room for the rest of the array: this string neither */
+                n -= m + 1;
                 cut = 1;
                 got = k;
                 break;

@@ -531,6 +531,7 @@ class ResultBy(NamedTuple):
 
 RESULTS = {
     "umask": Result("octal"),
+    "sched_getscheduler": Result("named", "sched_policy"),
     # strace's RVAL_STR results: the signal taken (12 (SIGUSR2)), prctl's dumpable mode
     "rt_sigtimedwait": Result("named", "signal_names"),
     # and its RVAL_HEX|RVAL_STR ones (0x2 (PR_SPEC_ENABLE); 0 alone unless the kind names 0)
@@ -725,6 +726,8 @@ STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wst
           ("clone", "parent_tid"): "int_ref", ("execve", "envp"): "env_count", ("execveat", "envp"): "env_count",
           ("epoll_ctl", "event"): "epoll_ctl_event", ("getdents64", "dirp"): "dirent_count",
           ("timer_create", "timerid"): "int_ref",
+          ("getresuid", "ruid"): "int_ref", ("getresuid", "euid"): "int_ref", ("getresuid", "suid"): "int_ref",
+          ("getresgid", "rgid"): "int_ref", ("getresgid", "egid"): "int_ref", ("getresgid", "sgid"): "int_ref",
           # rt_sigreturn's "argument": the signal frame's uc_sigmask, at the stack pointer (the tracers'
           # LXB_COPY_SIGFRAME puts its address in the register), printed {mask=[...]} as strace does
           ("rt_sigreturn", "mask"): "sigframe",
@@ -984,7 +987,7 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
             elif structs and target == "int" and not array and style == "wait_status":
                 if ret is not None and ret > 0:     # else no child reaped, or failed: the address, as strace
                     v = _read(lambda: WaitStatus(_S_INT.unpack(_exactly(mem.read_bytes(addr, 4), 4))[0]), addr)
-            elif structs and target == "int" and not array and style == "int_ref":
+            elif structs and target in ("int", "uid", "gid") and not array and style == "int_ref":
                 v = _read(lambda: IntRef(_S_INT.unpack(_exactly(mem.read_bytes(addr, 4), 4))[0]), addr)
             elif structs and target in ("int", "uint") and not array and m.group("dir") == "inout":
                 v = _read(lambda: _inout_int(mem, addr), addr)
@@ -1776,6 +1779,12 @@ class ClockT(int):
     __repr__ = __str__
 
 
+def _tms(data: bytes) -> dict:
+    """struct tms (times): {tms_utime=0, tms_stime=3 /* 0.03 s */, tms_cutime=0, tms_cstime=0}."""
+    return dict(zip(("tms_utime", "tms_stime", "tms_cutime", "tms_cstime"),
+                    map(ClockT, _st.unpack_from("<QQQQ", _exactly(data, 32)))))
+
+
 AUDIT_ARCHES = {0xC000003E: "AUDIT_ARCH_X86_64", 0x40000003: "AUDIT_ARCH_I386"}
 _FAULTS = (_signal.SIGILL, _signal.SIGFPE, _signal.SIGBUS, _signal.SIGSEGV, _signal.SIGTRAP)
 
@@ -1871,7 +1880,7 @@ FAST_STRUCTS = {"stat": (144, _stat), "statx": (48, _statx), "timespec": (16, _t
                 "sockaddr": (128, _sockaddr), "sigset": (8, _sigset), "sigaction": (32, _sigaction),
                 "rlimit": (16, _rlimit), "epoll_event": (12, _epoll_event), "stack_t": (24, _stack_t),
                 "utsname": (130, _utsname), "rusage": (32, _rusage), "statfs": (88, _statfs),
-                "sysinfo": (108, _sysinfo), "itimerval": (32, _itimerval), "itimerspec": (32, _itimerspec),
+                "sysinfo": (108, _sysinfo), "tms": (32, _tms), "itimerval": (32, _itimerval), "itimerspec": (32, _itimerspec),
                 "siginfo": (48, _siginfo), "sigevent": (32, _sigevent)}
 
 
