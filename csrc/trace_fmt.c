@@ -65,7 +65,7 @@ enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_O
        T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO, T_SIGEVENT, T_IOVEC,
        T_TIMESPEC2 = 40, T_TIMEVAL2, T_TMS };
 enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT,
-       ST_IOV_IN, ST_IOV_OUT, ST_SIGFRAME = 20, ST_CPUSET, ST_SOCKOPT };   /* decode.STYLE_CODES: a pointer's tg_param.special */
+       ST_IOV_IN, ST_IOV_OUT, ST_SIGFRAME = 20, ST_CPUSET, ST_SOCKOPT, ST_CLONE_ARGS };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
 
 struct tg_param {
@@ -1205,6 +1205,75 @@ static void tb_timepair(struct tbuf *b, const unsigned char *d, const char *sub,
     tb_f(b, "%lld}", (long long)le(d + 8, 8));
 }
 
+static void tb_signo(struct tbuf *b, int32_t sig, int json);
+
+/* clone3's struct clone_args (decode._clone_args): the fields strace prints by the flags; after a call
+   with CLONE_PARENT_SETTID (and no CLONE_PIDFD) " => {parent_tid=[N]}", N the result (the child's tid) */
+#define CLONE_ARGS_SIZE 88
+#define CLONE_ARGS_MIN 64
+static void clone_args_val(const struct lxb_trace_rec *r, uint64_t raw, int done, struct val *v, int json)
+{
+    struct tbuf b = {v->text, 0, sizeof v->text};
+    const uint64_t PIDFD = 0x1000, CHILD_SETTID = 0x1000000, CHILD_CLEARTID = 0x200000, PARENT_SETTID = 0x100000,
+                   SETTLS = 0x80000, INTO_CGROUP = 1ull << 33;
+    uint64_t size = r->args[1], want = size < CLONE_ARGS_SIZE ? size : CLONE_ARGS_SIZE, flags, sig;
+    const unsigned char *d;
+    int k;
+
+    if (size < CLONE_ARGS_MIN || (k = slot_for(r, raw)) < 0 || r->slot_len[k] < want)
+        return;
+    d = (const unsigned char *)r->slot[k];
+    flags = le(d, 8);
+    v->text[0] = 0;
+    tb_s(&b, "{");
+    tb_field(&b, "flags", 1, json);
+    tb_kind(&b, TG_KIND_CLONE3_FLAGS, flags, json);
+    if (flags & PIDFD) {
+        tb_field(&b, "pidfd", 0, json);
+        tb_addr(&b, le(d + 8, 8), json);
+    }
+    if (flags & (CHILD_SETTID | CHILD_CLEARTID)) {
+        tb_field(&b, "child_tid", 0, json);
+        tb_addr(&b, le(d + 16, 8), json);
+    }
+    if (flags & PARENT_SETTID) {
+        tb_field(&b, "parent_tid", 0, json);
+        tb_addr(&b, le(d + 24, 8), json);
+    }
+    tb_field(&b, "exit_signal", 0, json);
+    sig = le(d + 32, 8);
+    if (sig < 0x7FFFFFFF)
+        tb_signo(&b, (int32_t)sig, json);
+    else
+        tb_f(&b, "%llu", (unsigned long long)sig);
+    tb_field(&b, "stack", 0, json);
+    tb_addr(&b, le(d + 40, 8), json);
+    tb_field(&b, "stack_size", 0, json);
+    if (json)
+        tb_s(&b, "\"");
+    tb_hex0(&b, le(d + 48, 8));
+    if (json)
+        tb_s(&b, "\"");
+    if (flags & SETTLS) {
+        tb_field(&b, "tls", 0, json);
+        tb_addr(&b, le(d + 56, 8), json);
+    }
+    if (want >= 80 && (le(d + 64, 8) || le(d + 72, 8))) {
+        tb_field(&b, "set_tid", 0, json);
+        tb_addr(&b, le(d + 64, 8), json);
+        tb_field(&b, "set_tid_size", 0, json);
+        tb_f(&b, "%llu", (unsigned long long)le(d + 72, 8));
+    }
+    if (want >= 88 && (le(d + 80, 8) || (flags & INTO_CGROUP))) {
+        tb_field(&b, "cgroup", 0, json);
+        tb_f(&b, "%llu", (unsigned long long)le(d + 80, 8));
+    }
+    tb_s(&b, "}");
+    if (!json && done && r->ret > 0 && (flags & PARENT_SETTID) && !(flags & PIDFD))
+        tb_f(&b, " => {parent_tid=[%lld]}", (long long)r->ret);
+    v->type = json ? V_JSON : V_TEXT;
+}
+
 /* a socket option's value (decode._sockopt_arg): setsockopt's optlen bytes, getsockopt's *optlen after the
    call (failed: the address); an int [1] when 4 bytes (or SOL_NETLINK's), SO_LINGER's struct, else the bytes */
 static void sockopt_val(const struct tg_sc *sc, const struct tg_param *pp, const struct lxb_trace_rec *r, uint64_t raw,
@@ -1938,6 +2007,10 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
     }
     if (pp->target == T_IOVEC) {
         iov_val(sc, pp, r, raw, done, v);
+        return;
+    }
+    if (pp->special == ST_CLONE_ARGS) {   /* decode._clone_args */
+        clone_args_val(r, raw, done, v, json);
         return;
     }
     if (pp->target == T_BYTES && pp->special == ST_SOCKOPT) {   /* decode._sockopt_arg */

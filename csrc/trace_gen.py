@@ -77,7 +77,7 @@ FAST = {"stat": "T_STAT", "statx": "T_STATX", "timespec": "T_TIMESPEC", "sockadd
 ARRAYS = {"pollfd": "T_POLLFD", "epoll_event": "T_EPOLL_EVENTS"}
 # kinds trace_fmt.c's struct formatters print fields by (TG_KIND_<NAME>)
 STRUCT_KINDS = ("sigaction_flags", "sa_handler", "poll_events", "statx_mask", "statx_attrs", "ptrace_event",
-                "epoll_events", "ss_flags", "fs_magic", "statfs_flags", "sigev_notify", "lock_type", "seek_whence")
+                "epoll_events", "ss_flags", "fs_magic", "statfs_flags", "sigev_notify", "lock_type", "seek_whence", "clone3_flags")
 
 
 def _c(s: str) -> str:

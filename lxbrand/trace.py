@@ -211,6 +211,8 @@ def copies(sc) -> list:
                 found.append((1, i, lib.LXB_COPY_STRV, 6, SLOT, 0))
             elif target == "int" and n == "2":
                 found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, 8, 0))
+            elif decode.STYLES.get((sc.name, name)) == "clone_args":       # clone3's struct, at entry
+                found.append((2, i, lib.LXB_COPY_IN, 6, decode.CLONE_ARGS_SIZE, 0))
             elif decode.STYLES.get((sc.name, name)) == "sigframe":
                 # rt_sigreturn: the signal frame's mask at the stack pointer, its address put in the register
                 found.append((0, i, lib.LXB_COPY_SIGFRAME, 6, 8, 0))

@@ -1076,8 +1076,8 @@ _NAMED = [   # (syscall, registers, the line's call as the Python decoder and C 
     ("mkdir", (0, 0o755), "mkdir(NULL, 0755)"),
     ("mkdir", (0, 0), "mkdir(NULL, 000)"),
     ("chmod", (0, 0o4755), "chmod(NULL, 04755)"),
-    ("umask", (0o22,), "umask(022)"),
-    ("mknod", (0, 0o20600, 0x103), "mknod(NULL, S_IFCHR|0600, 259)"),
+    ("umask", (0o22,), "umask(022) = 000"),
+    ("mknod", (0, 0o20600, 0x103), "mknod(NULL, S_IFCHR|0600, makedev(0x1, 0x3))"),
     ("openat", ((1 << 64) - 100, 0, 0o101 | 0o2000000, 0o644),
      "openat(AT_FDCWD, NULL, O_WRONLY|O_CREAT|O_CLOEXEC, 0644)"),
     ("openat", (3, 0, 0o2200000, 0), "openat(3, NULL, O_RDONLY|O_CLOEXEC|O_DIRECTORY)"),     # no O_CREAT: no mode
@@ -1856,11 +1856,15 @@ os.getresgid()
 os.times()
 os.sched_getscheduler(0)
 os.sched_get_priority_max(os.SCHED_FIFO)
+import threading
+t = threading.Thread(target=lambda: None)
+t.start()
+t.join()
 os.execv("/bin/true", ["true", "a" * 300, "b"] + ["c" * 40] * 5)
 '''
 _TIMES_SET = ("access,umask,mknodat,utimensat,utimes,futimesat,getdents64,prctl,kill,rt_sigreturn,sched_setaffinity,"
               "sched_getaffinity,fcntl,setsockopt,getsockopt,bind,getresuid,getresgid,times,sched_getscheduler,"
-              "sched_get_priority_max,execve")
+              "sched_get_priority_max,execve,clone3")
 
 
 @pytest.mark.skipif(not _strace_in_a_user_namespace(), reason="needs strace and user namespaces")
@@ -1877,7 +1881,7 @@ def test_times_devices_counts_and_frames_are_straces(rootfs, tmp_path, front, tr
     named results, rt_sigreturn's frame mask, CPU masks as lists, fcntl's
     struct flock, socket options' ints and linger, a netlink address,
     getresuid's ints, times' clock_ts, sched_getscheduler's policy, an argv of
-    long strings."""
+    long strings, clone3's struct clone_args."""
     if tracer == "bpf" and os.geteuid() != 0:
         pytest.skip("the BPF tracer needs root")
     ours, theirs = _traced_and_straced(rootfs, tmp_path, "lxrun" if front else PYCLI, _TIMES_PROGRAM, _TIMES_SET,
@@ -1885,7 +1889,8 @@ def test_times_devices_counts_and_frames_are_straces(rootfs, tmp_path, front, tr
     import re
     masked = [[re.sub(r"/\* \d+ vars? \*/", "/* N vars */",           # the zone's environment
                       _times_masked(re.sub(r"nl_pad=0x[0-9a-f]+, ", "",     # bind's stack bytes
-                                           re.sub(r"(kill|si_pid=)\(?\d+", r"\1N", t))))
+                                           re.sub(r"(kill|si_pid=|parent_tid=\[|\) = )\(?\d+", r"\1N",
+                                                  t) if t.startswith(("kill", "clone3", "---")) else t)))
                for t in side] for side in (ours, theirs)]
     assert masked[0] == masked[1]
     text = "\n".join(ours)
@@ -1916,6 +1921,9 @@ def test_times_devices_counts_and_frames_are_straces(rootfs, tmp_path, front, tr
                       ", nl_pid=0, nl_groups=00000000}, 12) = 0",
                       "getresuid([0], [0], [0]) = 0", "getresgid([0], [0], [0]) = 0", "times({tms_utime=",
                       "sched_getscheduler(0) = 0 (SCHED_OTHER)", "sched_get_priority_max(SCHED_FIFO) = 99",
+                      "clone3({flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|"
+                      "CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID, child_tid=ADDR, parent_tid=ADDR, "
+                      "exit_signal=0, stack=ADDR, stack_size=ADDR, tls=ADDR} => {parent_tid=[",
                       'execve("/bin/true", ["true", "' + "a" * 32 + '"..., "b", "' + "c" * 32 + '"..., '):
         assert construct in text, construct
     counts = [int(n) for n in re.findall(r"getdents64\(3, ADDR /\* (\d+) entries \*/", text)]

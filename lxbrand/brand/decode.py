@@ -625,6 +625,9 @@ def shown(sc, raw) -> Optional[tuple]:
 # the kinds of structures' fields (not of a signature's registers): printed by
 # name in the structures strace prints field by field (struct_fields, trace_fmt.c)
 FIELD_KINDS: dict = {
+    # struct clone_args' flags (clone3): clone(2)'s, then strace's xlat/clone3_flags.in
+    "clone3_flags": _bits(64, **CLONE_FLAGS, CLONE_NEWTIME=0x80, CLONE_CLEAR_SIGHAND=1 << 32,
+                          CLONE_INTO_CGROUP=1 << 33),
     # struct flock's l_type (include/uapi/asm-generic/fcntl.h), strace's xlat/lockfcmds.in
     "lock_type": _enum(32, False, dflt="F_???", F_RDLCK=0, F_WRLCK=1, F_UNLCK=2, F_EXLCK=4, F_SHLCK=8),
     "statx_attrs": _bits(64, STATX_ATTR_COMPRESSED=0x4, STATX_ATTR_IMMUTABLE=0x10, STATX_ATTR_APPEND=0x20,
@@ -732,6 +735,7 @@ STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wst
           # LXB_COPY_SIGFRAME puts its address in the register), printed {mask=[...]} as strace does
           ("rt_sigreturn", "mask"): "sigframe",
           # a CPU mask as strace's print_affinitylist: [0 1], its first CPUSET_MAX bytes
+          ("clone3", "cl_args"): "clone_args",
           ("sched_setaffinity", "mask"): "cpuset", ("sched_getaffinity", "mask"): "cpuset",
           # an option's value as strace's print_setsockopt/print_getsockopt: an int [1], SO_LINGER's struct
           ("setsockopt", "optval"): "sockopt", ("getsockopt", "optval"): "sockopt",
@@ -743,7 +747,7 @@ STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wst
 EPOLL_CTL_DEL = 2       # epoll_ctl_event: strace prints the event's address for EPOLL_CTL_DEL
 # (env_count: an environment strace counts, 0x7ffd... /* 4 vars */, when the tracer copied all of it)
 STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count": 5, "epoll_ctl_event": 6,
-               "dirent_count": 7, "iov_in": 8, "iov_out": 9, "sigframe": 20, "cpuset": 21, "sockopt": 22}   # trace_fmt.c: tg_param.special
+               "dirent_count": 7, "iov_in": 8, "iov_out": 9, "sigframe": 20, "cpuset": 21, "sockopt": 22, "clone_args": 23}   # trace_fmt.c: tg_param.special
 SHOW = 32               # bytes and string characters printed before "..."
 ARRAY_LIMIT = 32        # argv entries read
 IOV_MAX = 32            # iovec entries printed before "..." (csrc/lxbrand.h LXB_IOV_MAX)
@@ -971,7 +975,12 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
             continue
         if mem is not None and addr and (m.group("dir") in ("in", "inout") or (done and m.group("dir") == "out")):
             target, array = m.group("target"), m.group("array")
-            if target == "bytes" and style == "sockopt":
+            if style == "clone_args" and structs and len(raw) > 1:
+                size = raw[1] & (1 << 64) - 1
+                if size >= CLONE_ARGS_MIN:
+                    v = _read(lambda: _clone_args(_exactly(mem.read_bytes(addr, min(size, CLONE_ARGS_SIZE)),
+                                                           min(size, CLONE_ARGS_SIZE)), done, ret), addr)
+            elif target == "bytes" and style == "sockopt":
                 v = _sockopt_arg(mem, addr, raw, m.group("dir"), sizes.get(i, 6), done, ret)
             elif target == "bytes" and style == "cpuset":
                 if m.group("dir") == "in" and sizes.get(i, 6) < len(raw):
@@ -1237,7 +1246,7 @@ def show(value) -> str:
         return '"' + _escape(value.encode(errors="surrogateescape")) + '"'
     if isinstance(value, (str, bytes)):
         return _quote(value)
-    if isinstance(value, (SigSet, PollFds, EnvList, DirentCount, Iovec, UTime, CpuSet)):
+    if isinstance(value, (SigSet, PollFds, EnvList, DirentCount, Iovec, UTime, CpuSet, CloneArgs)):
         return str(value)
     if isinstance(value, list):
         return "[" + ", ".join("..." if v is ... else show(v) for v in value) + "]"
@@ -1487,6 +1496,50 @@ def dirents(addr: int, data: bytes, length: int) -> DirentCount:
     out = DirentCount(addr=str(Addr(addr)), entries=count)
     if left:                            # strace's "+": bytes it did not walk
         out["more"] = True
+    return out
+
+
+CLONE_ARGS_SIZE, CLONE_ARGS_MIN = 88, 64       # struct clone_args: all of it, up to tls (strace's minsz)
+
+
+class CloneArgs(dict):
+    """clone3's struct clone_args as strace prints it: {flags=..., child_tid=0x..., parent_tid=0x...,
+    exit_signal=0, stack=0x..., stack_size=0x..., tls=0x...} and, after a call with CLONE_PARENT_SETTID,
+    => {parent_tid=[4]} (the child's tid: the result); JSON gets the fields."""
+
+    after: str = ""
+
+    def __str__(self) -> str:
+        return "{" + ", ".join(f"{k}={show(v)}" for k, v in self.items()) + "}" + self.after
+
+
+def _clone_args(data: bytes, done: bool, ret: Optional[int]) -> CloneArgs:
+    c = _CLONE
+    flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls = _st.unpack_from("<8Q", data)
+    out = CloneArgs(flags=kind_text(FIELD_KINDS["clone3_flags"], flags))
+    if flags & c.names["CLONE_PIDFD"]:
+        out["pidfd"] = Addr(pidfd)
+    if flags & (c.names["CLONE_CHILD_SETTID"] | c.names["CLONE_CHILD_CLEARTID"]):
+        out["child_tid"] = Addr(child_tid)
+    if flags & c.names["CLONE_PARENT_SETTID"]:
+        out["parent_tid"] = Addr(parent_tid)
+    out["exit_signal"] = _named(SIGNALS, exit_signal) if exit_signal < 0x7FFFFFFF else exit_signal
+    out["stack"] = Addr(stack)
+    out["stack_size"] = Name(_hex0(stack_size))
+    if flags & c.names["CLONE_SETTLS"]:
+        out["tls"] = Addr(tls)
+    if len(data) >= 80:
+        set_tid, set_tid_size = _st.unpack_from("<QQ", data, 64)
+        if set_tid or set_tid_size:
+            out["set_tid"] = Addr(set_tid)
+            out["set_tid_size"] = set_tid_size
+    if len(data) >= 88:
+        cgroup = _st.unpack_from("<Q", data, 80)[0]
+        if cgroup or flags & (1 << 33):
+            out["cgroup"] = cgroup
+    if done and ret is not None and ret > 0 and flags & c.names["CLONE_PARENT_SETTID"] \
+            and not flags & c.names["CLONE_PIDFD"]:
+        out.after = f" => {{parent_tid=[{ret}]}}"
     return out
 
 
