@@ -63,7 +63,7 @@ enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
        T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS, T_STACK_T, T_UTSNAME,
        T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO, T_SIGEVENT, T_IOVEC,
-       T_TIMESPEC2 = 40, T_TIMEVAL2, T_TMS };
+       T_TIMESPEC2 = 40, T_TIMEVAL2, T_TMS, T_GIDS };
 enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT,
        ST_IOV_IN, ST_IOV_OUT, ST_SIGFRAME = 20, ST_CPUSET, ST_SOCKOPT, ST_CLONE_ARGS };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
@@ -1274,6 +1274,23 @@ static void clone_args_val(const struct lxb_trace_rec *r, uint64_t raw, int done
     v->type = json ? V_JSON : V_TEXT;
 }
 
+/* how many gids getgroups/setgroups' list holds (decode.args): getgroups' result (failed: -1), setgroups'
+   size; -1 past NGROUPS_MAX (strace's print_groups: the address) */
+static int64_t gids_count(const struct tg_sc *sc, const struct tg_param *pp, const struct lxb_trace_rec *r)
+{
+    int64_t c;
+    if (pp->dir == D_OUT) {
+        if (r->ret < 0)
+            return -1;
+        c = r->ret;
+    } else {
+        if (pp->size_idx >= 6)
+            return -1;
+        c = as_int(r->args[pp->size_idx], sc->p[pp->size_idx].bits, sc->p[pp->size_idx].sgn);
+    }
+    return c < 0 || c > 65536 ? -1 : c;
+}
+
 /* a socket option's value (decode._sockopt_arg): setsockopt's optlen bytes, getsockopt's *optlen after the
    call (failed: the address); an int [1] when 4 bytes (or SOL_NETLINK's), SO_LINGER's struct, else the bytes */
 static void sockopt_val(const struct tg_sc *sc, const struct tg_param *pp, const struct lxb_trace_rec *r, uint64_t raw,
@@ -1743,6 +1760,24 @@ static int struct_fields(int target, const unsigned char *d, size_t n, uint64_t 
         tb_f(b, "%u}", (unsigned)le(d + 104, 4));
         return 1;
     }
+    case T_GIDS: {   /* decode._gids: (gid_t)-1 as -1, 32 then "..." */
+        uint64_t i, have = n / 4 < count ? n / 4 : count;
+        if (have > TG_SHOW)
+            have = TG_SHOW;
+        tb_s(b, "[");
+        for (i = 0; i < have; i++) {
+            uint32_t g = (uint32_t)le(d + 4 * i, 4);
+            tb_s(b, i ? ", " : "");
+            if (g == 0xFFFFFFFFu)
+                tb_s(b, "-1");
+            else
+                tb_f(b, "%u", g);
+        }
+        if (count > have)
+            tb_s(b, have ? (json ? ", \"...\"" : ", ...") : (json ? "\"...\"" : "..."));
+        tb_s(b, "]");
+        return 1;
+    }
     case T_EPOLL_EVENTS: {   /* decode._epoll_events: count of them, "..." after the copied ones */
         uint64_t i, have = n / 12 < count ? n / 12 : count;
         tb_s(b, "[");
@@ -2017,6 +2052,12 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
         sockopt_val(sc, pp, r, raw, done, v, json);
         return;
     }
+    if (pp->target == T_GIDS && gids_count(sc, pp, r) == 0) {   /* strace's print_array of none */
+        v->text[0] = 0;
+        strcpy(v->text, "[]");
+        v->type = json ? V_JSON : V_TEXT;
+        return;
+    }
     if (pp->target == T_BYTES && pp->special == ST_CPUSET) {   /* decode._cpuset: strace's print_affinitylist */
         cpuset_val(sc, pp, r, raw, v, json);
         return;
@@ -2110,6 +2151,7 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
         case T_TIMESPEC2:
         case T_TIMEVAL2:
         case T_TMS:
+        case T_GIDS:
         case T_POLLFD: {
             struct tbuf b = {v->text, 0, sizeof v->text};
             uint64_t count = 0;
@@ -2120,6 +2162,11 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
                 if (pp->size_idx >= 6 || pp->dir != D_OUT || r->ret < 0)
                     return;
                 count = (uint64_t)r->ret;
+            } else if (pp->target == T_GIDS) {   /* gids_count: getgroups' result, setgroups' size */
+                int64_t c = gids_count(sc, pp, r);
+                if (c <= 0)
+                    return;
+                count = (uint64_t)c;
             } else if (pp->target == T_POLLFD) {   /* decode.args: sized by its count argument */
                 int64_t c;
                 if (pp->size_idx >= 6)

@@ -74,7 +74,7 @@ FAST = {"stat": "T_STAT", "statx": "T_STATX", "timespec": "T_TIMESPEC", "sockadd
         "stack_t": "T_STACK_T", "utsname": "T_UTSNAME", "rusage": "T_RUSAGE", "statfs": "T_STATFS",
         "sysinfo": "T_SYSINFO", "tms": "T_TMS", "itimerval": "T_ITIMERVAL", "itimerspec": "T_ITIMERSPEC",
         "siginfo": "T_SIGINFO", "sigevent": "T_SIGEVENT"}
-ARRAYS = {"pollfd": "T_POLLFD", "epoll_event": "T_EPOLL_EVENTS"}
+ARRAYS = {"pollfd": "T_POLLFD", "epoll_event": "T_EPOLL_EVENTS", "gid": "T_GIDS"}
 # kinds trace_fmt.c's struct formatters print fields by (TG_KIND_<NAME>)
 STRUCT_KINDS = ("sigaction_flags", "sa_handler", "poll_events", "statx_mask", "statx_attrs", "ptrace_event",
                 "epoll_events", "ss_flags", "fs_magic", "statfs_flags", "sigev_notify", "lock_type", "seek_whence", "clone3_flags")

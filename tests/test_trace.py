@@ -428,6 +428,8 @@ def _record(sc, rng, trace_mod):
     vals = [0, 1, 3, 255, 0x7FFFFFFF, 0xFFFFFFFF, 0xFFFFFF9C, (1 << 64) - 100, 0x80000, 0o2101102,
             0x11 | 0x100 | 0x1000000, 0x22, 0x3 | 0x100020, 0x7, (1 << 63) + 5, 0x4000000000]
     args = [rng.choice(vals) for _ in range(6)]
+    import random
+    own = random.Random(f"{sc.name} {args}")      # the newer cases' choices: the sequence of rng as before them
     slots = [b""] * 3
     slot_arg = [255, 255, 255]
     slot_len = [0, 0, 0]
@@ -448,8 +450,8 @@ def _record(sc, rng, trace_mod):
                 slot_len[0] = max(0, len(data) - rng.randrange(1, 20))
             break
         if how == lib.LXB_COPY_DIRENTS:    # getdents64's count: records, bytes not walked
-            data = struct.pack("<II", rng.choice([0, 1, 21, 1365, 0xFFFFFFFF]), rng.choice([0, 0, 19, 7]))
-            data = data[:rng.choice([8, 8, 8, 3])]
+            data = struct.pack("<II", own.choice([0, 1, 21, 1365, 0xFFFFFFFF]), own.choice([0, 0, 19, 7]))
+            data = data[:own.choice([8, 8, 8, 3])]
             cut = False
         elif how == lib.LXB_COPY_STR:
             data = rng.choice([t.encode() for t in texts] + [b"\xff\xfe/\xc3(\xed\xa0\x80\xf0\x9f\x98", b"y" * SLOT])
@@ -503,8 +505,8 @@ def _record(sc, rng, trace_mod):
                         + rng.choice([0, 0x04000000, 0x14000004, 0x4, 0x84000400]).to_bytes(8, "little")
                         + data[16:24] + mask.to_bytes(8, "little"))
                 elif size == 32 and "[2]" in sc.params[arg][1]:    # utimensat's, utimes' times
-                    data = b"".join(struct.pack("<qq", rng.choice([0, 1000, -1, 1700000000, 1 << 40, 1 << 62]),
-                                                rng.choice([0, 5, 999999, 10**9 - 1, 10**9, (1 << 30) - 1,
+                    data = b"".join(struct.pack("<qq", own.choice([0, 1000, -1, 1700000000, 1 << 40, 1 << 62]),
+                                                own.choice([0, 5, 999999, 10**9 - 1, 10**9, (1 << 30) - 1,
                                                             (1 << 30) - 2, -1])) for _ in range(2))
                 elif size == 88:          # a statfs: a magic strace names, f_flags with ST_VALID or without
                     data = (rng.choice([0xEF53, 0x01021994, 0x794C7630, 0x12345]).to_bytes(8, "little") + data[8:80]
@@ -521,16 +523,16 @@ def _record(sc, rng, trace_mod):
         trunc |= cut << i
     if sc.name == "ioctl" and rng.random() < 0.6:     # an int it points to: FIONBIO, FIOASYNC, FIONREAD
         args[1] = rng.choice([0x5421, 0x5452, 0x541B])
-    if sc.name in ("setsockopt", "getsockopt") and rng.random() < 0.7:    # an int, SO_LINGER, a SOL_NETLINK one
-        args[1], args[2] = rng.choice([(1, 13), (1, 2), (270, 11), (6, 1), (0, 32)])
+    if sc.name in ("setsockopt", "getsockopt") and own.random() < 0.7:    # an int, SO_LINGER, a SOL_NETLINK one
+        args[1], args[2] = own.choice([(1, 13), (1, 2), (270, 11), (6, 1), (0, 32)])
         if sc.name == "setsockopt":
-            args[4] = rng.choice([4, 8, 2, 40, 0xFFFFFFFF])
+            args[4] = own.choice([4, 8, 2, 40, 0xFFFFFFFF])
         for j in range(3):
-            if slot_arg[j] == 4 and rng.random() < 0.8:       # getsockopt's *optlen: after, before
-                slots[j] = struct.pack("<ii", rng.choice([4, 8, 0, -1, 40, 2]), rng.choice([4, 8, 40]))
+            if slot_arg[j] == 4 and own.random() < 0.8:       # getsockopt's *optlen: after, before
+                slots[j] = struct.pack("<ii", own.choice([4, 8, 0, -1, 40, 2]), own.choice([4, 8, 40]))
                 slot_len[j] = 8
-    if sc.name == "fcntl" and rng.random() < 0.6:     # a struct flock: F_GETLK, F_SETLK(W), the OFD ones
-        args[1] = rng.choice([5, 6, 7, 36, 37, 38])
+    if sc.name == "fcntl" and own.random() < 0.6:     # a struct flock: F_GETLK, F_SETLK(W), the OFD ones
+        args[1] = own.choice([5, 6, 7, 36, 37, 38])
     if sc.name == "prctl" and rng.random() < 0.6:     # its task name (PR_SET_NAME, PR_GET_NAME) copied
         args[0] = rng.choice([15, 16])
         name = rng.choice([b"lxbname\0junk", b"0123456789abcdef", b"caf\xc3\xa9\n\0", b"\xff\x01\0", b"ab"])
@@ -1856,6 +1858,9 @@ os.getresgid()
 os.times()
 os.sched_getscheduler(0)
 os.sched_get_priority_max(os.SCHED_FIFO)
+os.getgroups()
+libc.getgroups(0, None)
+libc.getgroups(1, (ctypes.c_uint * 40)())
 import threading
 t = threading.Thread(target=lambda: None)
 t.start()
@@ -1864,7 +1869,7 @@ os.execv("/bin/true", ["true", "a" * 300, "b"] + ["c" * 40] * 5)
 '''
 _TIMES_SET = ("access,umask,mknodat,utimensat,utimes,futimesat,getdents64,prctl,kill,rt_sigreturn,sched_setaffinity,"
               "sched_getaffinity,fcntl,setsockopt,getsockopt,bind,getresuid,getresgid,times,sched_getscheduler,"
-              "sched_get_priority_max,execve,clone3")
+              "sched_get_priority_max,execve,clone3,getgroups")
 
 
 @pytest.mark.skipif(not _strace_in_a_user_namespace(), reason="needs strace and user namespaces")
@@ -1881,7 +1886,7 @@ def test_times_devices_counts_and_frames_are_straces(rootfs, tmp_path, front, tr
     named results, rt_sigreturn's frame mask, CPU masks as lists, fcntl's
     struct flock, socket options' ints and linger, a netlink address,
     getresuid's ints, times' clock_ts, sched_getscheduler's policy, an argv of
-    long strings, clone3's struct clone_args."""
+    long strings, clone3's struct clone_args, getgroups' list."""
     if tracer == "bpf" and os.geteuid() != 0:
         pytest.skip("the BPF tracer needs root")
     ours, theirs = _traced_and_straced(rootfs, tmp_path, "lxrun" if front else PYCLI, _TIMES_PROGRAM, _TIMES_SET,
@@ -1921,6 +1926,7 @@ def test_times_devices_counts_and_frames_are_straces(rootfs, tmp_path, front, tr
                       ", nl_pid=0, nl_groups=00000000}, 12) = 0",
                       "getresuid([0], [0], [0]) = 0", "getresgid([0], [0], [0]) = 0", "times({tms_utime=",
                       "sched_getscheduler(0) = 0 (SCHED_OTHER)", "sched_get_priority_max(SCHED_FIFO) = 99",
+                      "getgroups(0, NULL) = 0", "getgroups(1, []) = 0",
                       "clone3({flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|"
                       "CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID, child_tid=ADDR, parent_tid=ADDR, "
                       "exit_signal=0, stack=ADDR, stack_size=ADDR, tls=ADDR} => {parent_tid=[",

@@ -1030,9 +1030,16 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
                 j = sizes[i]
                 one, fn, by_ret = FAST_ARRAYS[target]
                 count = register(params[j][1], raw[j])
-                if by_ret:      # as many as the call filled (epoll_wait's result); failed: the address
+                if by_ret and (target != "gid" or m.group("dir") == "out"):
+                    # as many as the call filled (epoll_wait's result); failed: the address
                     count = ret if ret is not None and ret >= 0 and m.group("dir") == "out" else None
-                if isinstance(count, int) and count >= 0:
+                if target == "gid" and isinstance(count, int) and 0 <= count <= NGROUPS_MAX:
+                    count &= 0xFFFFFFFF
+                    v = [] if count == 0 else _read(lambda: fn(mem.read_bytes(addr, min(count, ARRAY_SLOTS // one) * one),
+                                                               count), addr)
+                elif target == "gid":
+                    pass
+                elif isinstance(count, int) and count >= 0:
                     v = _read(lambda: fn(mem.read_bytes(addr, min(count, ARRAY_SLOTS // one) * one), count), addr)
         out.append((name, v))
     return out
@@ -1925,9 +1932,19 @@ def _epoll_events(data: bytes, count: int) -> list:
     return out + [...] if count > len(out) else out
 
 
-# layout -> (bytes of one, formatter of (bytes, count), counted by the result): arrays sized by an
-# argument (fds:inout[pollfd[]](nfds)); epoll_wait's events are as many as it returns
-FAST_ARRAYS = {"pollfd": (8, _pollfds, False), "epoll_event": (12, _epoll_events, True)}
+def _gids(data: bytes, count: int) -> list:
+    """getgroups' and setgroups' lists as strace's print_groups: [0, 1], (gid_t)-1 as -1, 32 then "..."."""
+    have = min(count, len(data) // 4, SHOW)
+    out = [-1 if g == 0xFFFFFFFF else g for g in _st.unpack_from(f"<{have}I", data)]
+    return out + [...] if count > have else out
+
+
+NGROUPS_MAX = 65536     # strace's print_groups: a longer list is its address
+
+
+# layout -> (bytes of one, formatter of (bytes, count), counted by the result when out): arrays sized by
+# an argument (fds:inout[pollfd[]](nfds)); epoll_wait's events, getgroups' list are as many as it returns
+FAST_ARRAYS = {"pollfd": (8, _pollfds, False), "epoll_event": (12, _epoll_events, True), "gid": (4, _gids, True)}
 # layout -> (bytes to read, formatter): decoded for display without construct
 FAST_STRUCTS = {"stat": (144, _stat), "statx": (48, _statx), "timespec": (16, _timespec),
                 "sockaddr": (128, _sockaddr), "sigset": (8, _sigset), "sigaction": (32, _sigaction),
