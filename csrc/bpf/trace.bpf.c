@@ -306,6 +306,26 @@ static __always_inline __u32 read_str(char *dst, __u32 cap, __u64 addr, int *cut
     return (__u32)n - 1;
 }
 
+/* one string of a COPY_STRV copy: at offset off of slot i, its first
+   STRV_STR bytes or what room is left.  Returns its length, | 0x10000 when
+   it went on, | 0x20000 when it could not be read, | 0x40000 when the room
+   left was less than STRV_STR.  A function of its own, verified once: the
+   loop over the strings stays a few instructions a pass (the verifier's
+   work for the loop with the read inlined was 7 times the object's load) */
+__noinline int strv_one(struct bt_task *t, __u64 i, __u64 off, __u64 ptr)
+{
+    __u32 cap, m;
+    int c2;
+
+    if (!t || i >= BT_SLOTS || off >= BT_SLOT - 1)
+        return 0x40000 | 0x10000;
+    cap = BT_SLOT - 1 - (__u32)off;
+    if (cap > STRV_STR)
+        cap = STRV_STR;
+    m = read_str(t->rec.slot[i] + off, cap, ptr, &c2);
+    return (int)(m | (c2 > 0 ? 0x10000 : 0) | (c2 < 0 ? 0x20000 : 0) | (cap < STRV_STR ? 0x40000 : 0));
+}
+
 /* cp: the struct bt_copy's 8 bytes (a BPF call takes 5 arguments).
    Returns 1 when a read failed: a page of the guest's not present (a
    string in a binary's .rodata the task never touched) cannot be faulted
@@ -353,12 +373,12 @@ __noinline int copy_one(struct bt_task *t, __u64 i, __u64 cp, __u64 at_exit)
         }
     } else if (how == COPY_STRV && !at_exit) {
         __u64 ptrs[16];
-        __u32 k, room = BT_SLOT, got = 16, off, cap;
+        __u32 k, room = BT_SLOT, got = 16, off;
         if (bpf_probe_read_user(ptrs, sizeof ptrs, (const void *)addr) != 0)
             return 1;
         for (k = 0; k < 16; k++) {
             __u32 m;
-            int c2;
+            int rc;
             if (ptrs[k] == 0) {
                 got = k;
                 break;
@@ -369,24 +389,17 @@ __noinline int copy_one(struct bt_task *t, __u64 i, __u64 cp, __u64 at_exit)
                 break;
             }
             off = n;
-            /* an offset the verifier can bound (no pointer carried across
-               iterations, which clang would make of dst + n) */
-            asm volatile("" : "+r"(off));
-            off &= BT_SLOT - 1;
-            cap = BT_SLOT - 1 - off < STRV_STR ? BT_SLOT - 1 - off : STRV_STR;   /* a longer string: its first bytes */
-            m = read_str(dst + off, cap, ptrs[k], &c2);
-            n += m + 1;
-            room -= m + 1;
-            if (c2 < 0) {
+            rc = strv_one(t, i, off, ptrs[k]);
+            m = (__u32)rc & 0xffff;
+            if (rc & 0x20000)
                 failed = 1;      /* as trace.c's peek_str: nothing of it, the next one follows */
-                c2 = 0;
-            }
-            if (c2 && cap < STRV_STR) {   /* no room for the rest of the array: this string neither */
-                n -= m + 1;
+            if ((rc & 0x10000) && (rc & 0x40000)) {   /* no room for the rest of the array: this string neither */
                 cut = 1;
                 got = k;
                 break;
             }
+            n += m + 1;
+            room -= m + 1;
         }
         if (got == 16)
             cut = 1;
