@@ -65,7 +65,7 @@ enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_O
        T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO, T_SIGEVENT, T_IOVEC,
        T_TIMESPEC2 = 40, T_TIMEVAL2, T_TMS, T_GIDS };
 enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT,
-       ST_IOV_IN, ST_IOV_OUT, ST_SIGFRAME = 20, ST_CPUSET, ST_SOCKOPT, ST_CLONE_ARGS };   /* decode.STYLE_CODES: a pointer's tg_param.special */
+       ST_IOV_IN, ST_IOV_OUT, ST_SIGFRAME = 20, ST_CPUSET, ST_SOCKOPT, ST_CLONE_ARGS, ST_OFF_IN, ST_OFF_INOUT };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL };   /* decode.result_note */
 
 struct tg_param {
@@ -2042,6 +2042,27 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
     }
     if (pp->target == T_IOVEC) {
         iov_val(sc, pp, r, raw, done, v);
+        return;
+    }
+    if (pp->cls == C_PTR && (pp->special == ST_OFF_IN || pp->special == ST_OFF_INOUT)) {   /* decode._offset */
+        int k0 = slot_first(r, raw), k1 = slot_for(r, raw);
+        struct tbuf b = {v->text, 0, sizeof v->text};
+        int64_t before, after;
+        if (k0 < 0 || r->slot_len[k0] < 8 || r->slot_len[k1] < 8)
+            return;
+        before = (int64_t)le((const unsigned char *)r->slot[k0], 8);
+        after = (int64_t)le((const unsigned char *)r->slot[k1], 8);
+        v->text[0] = 0;
+        if (pp->special == ST_OFF_INOUT && done && r->ret > 0) {
+            v->i = after;
+            if (!json)
+                tb_f(&b, "[%lld] => [%lld]", (long long)before, (long long)after);
+        } else {
+            v->i = before;
+            if (!json)
+                tb_f(&b, "[%lld]", (long long)before);
+        }
+        v->type = json ? V_INT : V_TEXT;
         return;
     }
     if (pp->special == ST_CLONE_ARGS) {   /* decode._clone_args */

@@ -211,6 +211,11 @@ def copies(sc) -> list:
                 found.append((1, i, lib.LXB_COPY_STRV, 6, SLOT, 0))
             elif target == "int" and n == "2":
                 found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, 8, 0))
+            elif decode.STYLES.get((sc.name, name)) in ("off_in", "off_inout"):
+                # an offset: at entry; sendfile's at its exit too (the entry's slot first)
+                found.append((2, i, lib.LXB_COPY_IN, 6, 8, 0))
+                if decode.STYLES[(sc.name, name)] == "off_inout":
+                    found.append((2, i, lib.LXB_COPY_OUT, 6, 8, 0))
             elif decode.STYLES.get((sc.name, name)) == "clone_args":       # clone3's struct, at entry
                 found.append((2, i, lib.LXB_COPY_IN, 6, decode.CLONE_ARGS_SIZE, 0))
             elif decode.STYLES.get((sc.name, name)) == "sigframe":

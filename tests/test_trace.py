@@ -1858,6 +1858,12 @@ os.getresgid()
 os.times()
 os.sched_getscheduler(0)
 os.sched_get_priority_max(os.SCHED_FIFO)
+src, dst = os.open("/etc/passwd", os.O_RDONLY), os.open("/tmp/lxbo", os.O_WRONLY | os.O_CREAT, 0o644)
+os.sendfile(dst, src, 0, 5)
+os.sendfile(dst, src, 1 << 20, 5)
+os.sendfile(dst, src, None, 5)
+pr, pw = os.pipe()
+os.splice(src, pw, 7, 2)
 os.getgroups()
 libc.getgroups(0, None)
 libc.getgroups(1, (ctypes.c_uint * 40)())
@@ -1869,7 +1875,7 @@ os.execv("/bin/true", ["true", "a" * 300, "b"] + ["c" * 40] * 5)
 '''
 _TIMES_SET = ("access,umask,mknodat,utimensat,utimes,futimesat,getdents64,prctl,kill,rt_sigreturn,sched_setaffinity,"
               "sched_getaffinity,fcntl,setsockopt,getsockopt,bind,getresuid,getresgid,times,sched_getscheduler,"
-              "sched_get_priority_max,execve,clone3,getgroups")
+              "sched_get_priority_max,execve,clone3,getgroups,sendfile,splice")
 
 
 @pytest.mark.skipif(not _strace_in_a_user_namespace(), reason="needs strace and user namespaces")
@@ -1886,7 +1892,8 @@ def test_times_devices_counts_and_frames_are_straces(rootfs, tmp_path, front, tr
     named results, rt_sigreturn's frame mask, CPU masks as lists, fcntl's
     struct flock, socket options' ints and linger, a netlink address,
     getresuid's ints, times' clock_ts, sched_getscheduler's policy, an argv of
-    long strings, clone3's struct clone_args, getgroups' list."""
+    long strings, clone3's struct clone_args, getgroups' list, sendfile's and
+    splice's offsets."""
     if tracer == "bpf" and os.geteuid() != 0:
         pytest.skip("the BPF tracer needs root")
     ours, theirs = _traced_and_straced(rootfs, tmp_path, "lxrun" if front else PYCLI, _TIMES_PROGRAM, _TIMES_SET,
@@ -1926,7 +1933,8 @@ def test_times_devices_counts_and_frames_are_straces(rootfs, tmp_path, front, tr
                       ", nl_pid=0, nl_groups=00000000}, 12) = 0",
                       "getresuid([0], [0], [0]) = 0", "getresgid([0], [0], [0]) = 0", "times({tms_utime=",
                       "sched_getscheduler(0) = 0 (SCHED_OTHER)", "sched_get_priority_max(SCHED_FIFO) = 99",
-                      "getgroups(0, NULL) = 0", "getgroups(1, []) = 0",
+                      "getgroups(0, NULL) = 0", "getgroups(1, []) = 0", ", [0] => [5], 5) = 5",
+                      ", [1048576], 5) = 0", ", NULL, 5) = 5", ", [2], ",
                       "clone3({flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|"
                       "CLONE_SETTLS|CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID, child_tid=ADDR, parent_tid=ADDR, "
                       "exit_signal=0, stack=ADDR, stack_size=ADDR, tls=ADDR} => {parent_tid=[",

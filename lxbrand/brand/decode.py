@@ -736,6 +736,11 @@ STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wst
           ("rt_sigreturn", "mask"): "sigframe",
           # a CPU mask as strace's print_affinitylist: [0 1], its first CPUSET_MAX bytes
           ("clone3", "cl_args"): "clone_args",
+          # a file offset a call reads (splice's, copy_file_range's: [0]) and sendfile's, which it also
+          # advances ([0] => [5] after a call that moved data)
+          ("splice", "off_in"): "off_in", ("splice", "off_out"): "off_in",
+          ("copy_file_range", "off_in"): "off_in", ("copy_file_range", "off_out"): "off_in",
+          ("sendfile", "offset"): "off_inout",
           ("sched_setaffinity", "mask"): "cpuset", ("sched_getaffinity", "mask"): "cpuset",
           # an option's value as strace's print_setsockopt/print_getsockopt: an int [1], SO_LINGER's struct
           ("setsockopt", "optval"): "sockopt", ("getsockopt", "optval"): "sockopt",
@@ -747,7 +752,7 @@ STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wst
 EPOLL_CTL_DEL = 2       # epoll_ctl_event: strace prints the event's address for EPOLL_CTL_DEL
 # (env_count: an environment strace counts, 0x7ffd... /* 4 vars */, when the tracer copied all of it)
 STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count": 5, "epoll_ctl_event": 6,
-               "dirent_count": 7, "iov_in": 8, "iov_out": 9, "sigframe": 20, "cpuset": 21, "sockopt": 22, "clone_args": 23}   # trace_fmt.c: tg_param.special
+               "dirent_count": 7, "iov_in": 8, "iov_out": 9, "sigframe": 20, "cpuset": 21, "sockopt": 22, "clone_args": 23, "off_in": 24, "off_inout": 25}   # trace_fmt.c: tg_param.special
 SHOW = 32               # bytes and string characters printed before "..."
 ARRAY_LIMIT = 32        # argv entries read
 IOV_MAX = 32            # iovec entries printed before "..." (csrc/lxbrand.h LXB_IOV_MAX)
@@ -975,7 +980,10 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
             continue
         if mem is not None and addr and (m.group("dir") in ("in", "inout") or (done and m.group("dir") == "out")):
             target, array = m.group("target"), m.group("array")
-            if style == "clone_args" and structs and len(raw) > 1:
+            if style in ("off_in", "off_inout") and structs:
+                v = _read(lambda: _offset(mem, addr, style == "off_inout" and done and ret is not None and ret > 0),
+                          addr)
+            elif style == "clone_args" and structs and len(raw) > 1:
                 size = raw[1] & (1 << 64) - 1
                 if size >= CLONE_ARGS_MIN:
                     v = _read(lambda: _clone_args(_exactly(mem.read_bytes(addr, min(size, CLONE_ARGS_SIZE)),
@@ -1503,6 +1511,29 @@ def dirents(addr: int, data: bytes, length: int) -> DirentCount:
     out = DirentCount(addr=str(Addr(addr)), entries=count)
     if left:                            # strace's "+": bytes it did not walk
         out["more"] = True
+    return out
+
+
+class OffRef(int):
+    """A file offset a call points to, as strace's printnum_int64: [0]; sendfile's
+    after a call that moved data [0] => [5] (the number after, in JSON)."""
+
+    before: Optional[int] = None
+
+    def __str__(self) -> str:
+        return f"[{self.before}] => [{int(self)}]" if self.before is not None else f"[{int(self)}]"
+
+    __repr__ = __str__
+
+
+def _offset(mem, addr: int, changed: bool) -> OffRef:
+    pair = getattr(mem, "read_pair", None)
+    first, last = pair(addr, 8) if pair else (mem.read_bytes(addr, 8),) * 2
+    a, b = (_st.unpack("<q", _exactly(x, 8))[0] for x in (first, last))
+    if not changed:
+        return OffRef(a)
+    out = OffRef(b)
+    out.before = a
     return out
 
 
