@@ -106,7 +106,7 @@ def param_row(sc, i: int) -> str:
         t = "T_DIRENTS"
     elif target == "bytes":
         t = "T_BYTES"
-    elif target in ("int", "uid", "gid") and not array and style:
+    elif target in ("int", "uid", "gid", "sched_param") and not array and style:
         t = "T_INT1"
     elif target in ("int", "uint") and not array and m.group("dir") == "inout":
         t, style = "T_INT1", decode.STYLE_CODES["int_ref"]      # [128 => 16] (decode._inout_int)

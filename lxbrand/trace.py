@@ -223,9 +223,9 @@ def copies(sc) -> list:
                 found.append((0, i, lib.LXB_COPY_SIGFRAME, 6, 8, 0))
             elif target in ("timespec", "timeval") and n == "2":       # utimensat's, utimes' two times
                 found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, 32, 0))
-            elif target in ("int", "uid", "gid") and not array and decode.STYLES.get((sc.name, name)) in (
-                    "wait_status", "int_ref"):
-                found.append((2, i, lib.LXB_COPY_OUT, 6, 4, 0))
+            elif target in ("int", "uid", "gid", "sched_param") and not array and decode.STYLES.get(
+                    (sc.name, name)) in ("wait_status", "int_ref"):
+                found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, 4, 0))
             elif target in ("int", "uint") and not array and direction == "inout":
                 # a length the call reads and writes (accept's addrlen): at exit, and at entry when
                 # there is room (recvfrom has none): [16], [128 => 16]

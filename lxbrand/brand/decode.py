@@ -366,7 +366,7 @@ KINDS: dict = {
     "epoll_flags": _bits(EPOLL_CLOEXEC=0o2000000),
     "eventfd_flags": _bits(EFD_SEMAPHORE=1, EFD_CLOEXEC=0o2000000, EFD_NONBLOCK=0o4000),
     "inotify_flags": _bits(IN_CLOEXEC=0o2000000, IN_NONBLOCK=0o4000),
-    "signalfd_flags": _bits(SFD_CLOEXEC=0o2000000, SFD_NONBLOCK=0o4000),
+    "signalfd_flags": _bits(dflt="SFD_???", SFD_CLOEXEC=0o2000000, SFD_NONBLOCK=0o4000),
     "timerfd_flags": _bits(TFD_CLOEXEC=0o2000000, TFD_NONBLOCK=0o4000),
     "memfd_flags": _bits(MFD_CLOEXEC=1, MFD_ALLOW_SEALING=2, MFD_HUGETLB=4, MFD_NOEXEC_SEAL=8, MFD_EXEC=0x10),
     "timer_flags": _bits(TIMER_ABSTIME=1),
@@ -730,6 +730,9 @@ STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wst
           ("epoll_ctl", "event"): "epoll_ctl_event", ("getdents64", "dirp"): "dirent_count",
           ("timer_create", "timerid"): "int_ref",
           ("getresuid", "ruid"): "int_ref", ("getresuid", "euid"): "int_ref", ("getresuid", "suid"): "int_ref",
+          # struct sched_param, one int: [0] (strace's sched.c)
+          ("sched_getparam", "param"): "int_ref", ("sched_setparam", "param"): "int_ref",
+          ("sched_setscheduler", "param"): "int_ref",
           ("getresgid", "rgid"): "int_ref", ("getresgid", "egid"): "int_ref", ("getresgid", "sgid"): "int_ref",
           # rt_sigreturn's "argument": the signal frame's uc_sigmask, at the stack pointer (the tracers'
           # LXB_COPY_SIGFRAME puts its address in the register), printed {mask=[...]} as strace does
@@ -1004,7 +1007,7 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
             elif structs and target == "int" and not array and style == "wait_status":
                 if ret is not None and ret > 0:     # else no child reaped, or failed: the address, as strace
                     v = _read(lambda: WaitStatus(_S_INT.unpack(_exactly(mem.read_bytes(addr, 4), 4))[0]), addr)
-            elif structs and target in ("int", "uid", "gid") and not array and style == "int_ref":
+            elif structs and target in ("int", "uid", "gid", "sched_param") and not array and style == "int_ref":
                 v = _read(lambda: IntRef(_S_INT.unpack(_exactly(mem.read_bytes(addr, 4), 4))[0]), addr)
             elif structs and target in ("int", "uint") and not array and m.group("dir") == "inout":
                 v = _read(lambda: _inout_int(mem, addr), addr)
