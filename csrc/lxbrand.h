@@ -299,7 +299,9 @@ void lxb_pty_drain(int master_fd, int timeout_ms);
 #define LXB_COPY_IN 2            /* at entry: size bytes, or args[lenarg] (lenarg < 6; times lenmul) capped at size */
 #define LXB_COPY_OUT 3           /* at exit, on success: size bytes, args[lenarg] (times lenmul) or ret bytes
                                     (lenarg 7), capped at size */
-#define LXB_COPY_STRV 4          /* at entry: a NULL-terminated string array, NUL-separated */
+#define LXB_COPY_STRV 4          /* at entry: a NULL-terminated string array, NUL-separated, each string's
+                                    first LXB_STRV_STR bytes (strace prints 32 and "...") */
+#define LXB_STRV_STR 33
 #define LXB_COPY_IOV_IN 5        /* at entry: a struct iovec array (args[lenarg] entries) and the first bytes of
                                     each buffer, packed from its slot on through the next (trace.c copy_iov) */
 #define LXB_COPY_IOV_OUT 6       /* the same at exit, the buffers up to the call's result in all (readv) */
@@ -339,6 +341,14 @@ void lxb_pty_drain(int master_fd, int timeout_ms);
 #define LXB_COPY_REFRESH 14      /* at entry as LXB_COPY_IN, and at exit, on success, again as LXB_COPY_OUT over
                                     it (poll's fds: a failed call keeps their entry's, one that returned its revents) */
 #define LXB_SELECT_HEAD 64       /* copy_select: flags, bytes per set, 2 timeouts, argpack, sigset; the sets */
+#define LXB_COPY_DIRENTS 20      /* at exit, on success: getdents64's records counted over the whole result
+                                    (args[lenarg] its size), as strace walks them: the slot holds u32 records,
+                                    u32 bytes not walked (a header unreadable), slot_len 8; slot 0, the only copy */
+#define LXB_COPY_SIGFRAME 21     /* at entry: args[arg] := the stack pointer + LXB_SIGFRAME_MASK (rt_sigreturn's
+                                    signal frame's uc.uc_sigmask, as strace finds it), then size bytes there */
+#define LXB_SIGFRAME_MASK 296    /* x86_64: offsetof(struct ucontext, uc_sigmask); at rt_sigreturn's entry the
+                                    stack pointer is the rt_sigframe's uc (its pretcode popped) */
+#define LXB_DIRENT_HEAD 19       /* struct linux_dirent64's header: d_ino d_off d_reclen (at 16) d_type */
 #define LXB_IOV_MAX 32           /* iovec entries copied (strace prints 32, then "...") */
 #define LXB_IOV_SHOW 32          /* bytes copied of each buffer (strace -s 32) */
 

@@ -428,6 +428,7 @@ static int restarting(int64_t ret)
 {
     return ret == -512 || ret == -513 || ret == -514 || ret == -516;
 }
+static void copy_dirents(struct task *t, const struct lxb_trace_copy *c, int i);
 
 static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int at_exit)
 {
@@ -483,6 +484,11 @@ static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int 
         copy_mmsghdr(t, c, i, at_exit);
         return;
     }
+    if (c->how == LXB_COPY_DIRENTS) {
+        if (at_exit)
+            copy_dirents(t, c, i);
+        return;
+    }
     if (c->how == LXB_COPY_INT_INOUT) {   /* at entry the int; at exit the int then, the entry's after it */
         if (!at_exit) {
             if (peek(t->host, addr, dst, 4) != 4)
@@ -511,7 +517,7 @@ static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int 
         if (got <= 0)
             return;
         for (k = 0; k < (size_t)got / 8; k++) {
-            size_t m;
+            size_t m, cap;
             int c2;
             if (ptrs[k] == 0)
                 break;
@@ -519,11 +525,13 @@ static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int 
                 cut = 1;
                 break;
             }
-            m = peek_str(t->host, ptrs[k], dst + n, room - 1, &c2);
+            cap = room - 1 < LXB_STRV_STR ? room - 1 : LXB_STRV_STR;   /* a longer string: its first bytes */
+            m = peek_str(t->host, ptrs[k], dst + n, cap, &c2);
             dst[n + m] = 0;
             n += m + 1;
             room -= m + 1;
-            if (c2) {
+            if (c2 && cap < LXB_STRV_STR) {   /* no room for the rest of the array: this string neither */
+                n -= m + 1;
                 cut = 1;
                 break;
             }
@@ -531,7 +539,7 @@ static void copy_arg(struct task *t, const struct lxb_trace_copy *c, int i, int 
         if (k == (size_t)got / 8 && got == (ssize_t)sizeof ptrs)
             cut = 1;
     } else if ((c->how == LXB_COPY_IN && !at_exit) || (c->how == LXB_COPY_OUT && at_exit) ||
-               c->how == LXB_COPY_REFRESH) {
+               c->how == LXB_COPY_REFRESH || (c->how == LXB_COPY_SIGFRAME && !at_exit)) {   /* SIGFRAME: its address, seccomp_stop's */
         size_t want = c->size;
         if ((c->how == LXB_COPY_OUT || c->how == LXB_COPY_REFRESH) && at_exit && r->ret < 0)
             return;          /* a failed call's: the entry's stays (REFRESH) */
@@ -851,6 +859,43 @@ static void copy_mmsghdr(struct task *t, const struct lxb_trace_copy *c, int i, 
     packed_at(r, i, c->arg, off, 0);
 }
 
+/* LXB_COPY_DIRENTS: getdents64's records in the result's bytes, walked as
+   strace's decode_dents (a header of LXB_DIRENT_HEAD bytes, d_reclen cut to
+   what is left, raised to a header), read a chunk at a time; the count and
+   the bytes left unwalked (a header that could not be read) in slot i.
+   The BPF tracer's copy_dirents walks the same */
+static void copy_dirents(struct task *t, const struct lxb_trace_copy *c, int i)
+{
+    struct lxb_trace_rec *r = &t->rec;
+    uint64_t addr = r->args[c->arg], from = 0, have = 0, off = 0, left;
+    unsigned char buf[16384];
+    uint32_t count = 0, rest;
+
+    if (r->ret < 0 || c->lenarg >= 6 || (uint64_t)r->ret > r->args[c->lenarg])
+        return;   /* strace prints the address */
+    left = (uint64_t)r->ret;
+    while (left >= LXB_DIRENT_HEAD) {
+        uint64_t reclen;
+        if (off + LXB_DIRENT_HEAD > from + have) {
+            ssize_t got = peek(t->host, addr + off, buf, left < sizeof buf ? (size_t)left : sizeof buf);
+            if (got < LXB_DIRENT_HEAD)
+                break;
+            from = off;
+            have = (uint64_t)got;
+        }
+        count++;
+        reclen = (uint64_t)buf[off - from + 16] | (uint64_t)buf[off - from + 17] << 8;
+        reclen = reclen > left ? left : reclen < LXB_DIRENT_HEAD ? LXB_DIRENT_HEAD : reclen;
+        left -= reclen;
+        off += reclen;
+    }
+    rest = (uint32_t)left;
+    memcpy(r->slot[i], &count, 4);
+    memcpy(r->slot[i] + 4, &rest, 4);
+    r->slot_arg[i] = c->arg;
+    r->slot_len[i] = 8;
+}
+
 /* the caller's command line into slot 2 (the report's first caller) */
 static void copy_cmdline(struct lxb_trace_rec *r, pid_t host)
 {
@@ -919,8 +964,11 @@ static void seccomp_stop(struct lxb_tracer *tr, struct task *t)
         resume(t, 0);
         return;
     }
-    for (i = 0; s && i < s->ncopy && i < LXB_TRACE_SLOTS; i++)
+    for (i = 0; s && i < s->ncopy && i < LXB_TRACE_SLOTS; i++) {
+        if (s->copy[i].how == LXB_COPY_SIGFRAME && s->copy[i].arg < 6)   /* rt_sigreturn's frame mask */
+            r->args[s->copy[i].arg] = regs.rsp + LXB_SIGFRAME_MASK;
         copy_arg(t, &s->copy[i], i, 0);
+    }
     /* --inject (csrc/inject.c): a traced syscall without path rules is ours */
     if (!err && lxb_inject_decide(tr->inject, nr, t->pid, &injected)) {
         regs.orig_rax = (unsigned long long)-1;
@@ -980,7 +1028,8 @@ static void exit_stop(struct lxb_tracer *tr, struct task *t)
         if (s->copy[i].how == LXB_COPY_OUT || s->copy[i].how == LXB_COPY_IOV_OUT || s->copy[i].how == LXB_COPY_INT_INOUT ||
             s->copy[i].how == LXB_COPY_SELECT || s->copy[i].how == LXB_COPY_PAIR ||
             s->copy[i].how == LXB_COPY_OUT_RESTART || s->copy[i].how == LXB_COPY_REFRESH ||
-            s->copy[i].how == LXB_COPY_MSGHDR || s->copy[i].how == LXB_COPY_MMSGHDR)
+            s->copy[i].how == LXB_COPY_MSGHDR || s->copy[i].how == LXB_COPY_MMSGHDR ||
+            s->copy[i].how == LXB_COPY_DIRENTS)
             copy_arg(t, &s->copy[i], i, 1);
     emit(tr, r);
     t->in_syscall = 0;

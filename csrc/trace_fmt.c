@@ -48,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "trace_int.h"
@@ -56,17 +57,19 @@
 #define TG_NR_MAX LXB_NR_MAX
 #define TG_NSIG 65
 enum { C_REG = 1, C_ADDR, C_PTR };
-enum { SP_NONE = 0, SP_FD, SP_CLONE, SP_SIGNO };
-enum { A_PTR = 1, A_PATH, A_STR, A_COMM_IN, A_COMM_OUT, A_INT_IN, A_INT_OUT };   /* A_COMM_*, A_INT_*: decode.POINTED */
+enum { SP_NONE = 0, SP_FD, SP_CLONE, SP_SIGNO, SP_DEV };
+enum { A_PTR = 1, A_PATH, A_STR, A_COMM_IN, A_COMM_OUT, A_INT_IN, A_INT_OUT, A_FLOCK_IN = 20, A_FLOCK_OUT };   /* A_COMM_*, A_INT_*: decode.POINTED */
 enum { D_IN = 1, D_OUT, D_INOUT };
 enum { T_BYTES = 1, T_STRV, T_INT2, T_STAT, T_STATX, T_TIMESPEC, T_SOCKADDR, T_OTHER, T_SIGSET, T_SIGACTION,
        T_RLIMIT, T_POLLFD, T_INT1, T_EPOLL_EVENT, T_EPOLL_EVENTS, T_DIRENTS, T_STACK_T, T_UTSNAME,
        T_RUSAGE, T_STATFS, T_SYSINFO, T_ITIMERVAL, T_ITIMERSPEC, T_SIGINFO, T_SIGEVENT, T_IOVEC,
-       T_FDSET, T_SELECT_TV, T_ARGPACK, T_OFF64, T_MSGHDR, T_MSGHDR_OUT, T_MMSGHDR, T_MMSGHDR_RECV, T_MMSG_TIMEOUT };
+       T_FDSET, T_SELECT_TV, T_ARGPACK, T_OFF64, T_MSGHDR, T_MSGHDR_OUT, T_MMSGHDR, T_MMSGHDR_RECV, T_MMSG_TIMEOUT,
+       T_TIMESPEC2 = 40, T_TIMEVAL2, T_TMS, T_GIDS };
 enum { ST_HEX = 1, ST_CSTR, ST_WAIT_STATUS, ST_INT_REF, ST_ENV_COUNT, ST_EPOLL_CTL_EVENT, ST_DIRENT_COUNT,
        ST_IOV_IN, ST_IOV_OUT, ST_MSGHDR, ST_MMSGHDR,
        ST_FDSET = 12, ST_SELECT_TIMEOUT, ST_SIGSET_ARGPACK, ST_TIMEOUT_LEFT, ST_SIGSET_SIZED, ST_ERESTART,
-       ST_ERESTART_ABS, ST_IOV_ADDR, ST_OFF_CHANGE, ST_OFF_IN };   /* decode.STYLE_CODES: a pointer's tg_param.special */
+       ST_ERESTART_ABS, ST_IOV_ADDR, ST_OFF_CHANGE, ST_OFF_IN,
+       ST_SIGFRAME = 22, ST_CPUSET, ST_SOCKOPT, ST_CLONE_ARGS };   /* decode.STYLE_CODES: a pointer's tg_param.special */
 enum { NOTE_NONE = 0, NOTE_POLL, NOTE_SELECT, NOTE_MMSG };   /* decode.result_note */
 
 struct tg_param {
@@ -97,7 +100,7 @@ struct tg_named {
     int nargs;
 };
 /* decode.Result: RES_* and the kind (TG_KINDS index + 1) of its names; form 0: the number */
-enum { RES_OCTAL = 1, RES_FLAGS, RES_FLAGS0, RES_HEX, RES_NAMED };
+enum { RES_OCTAL = 1, RES_FLAGS, RES_FLAGS0, RES_HEX, RES_NAMED, RES_HEXNAMED };
 struct tg_res {
     uint8_t form, kind;
 };
@@ -828,6 +831,16 @@ static void reg_val(const struct tg_param *pp, uint64_t raw, struct val *v)
             tb_s(&b, TG_SIG_FIRST[x]);
         }
         break;
+    case SP_DEV: {   /* decode.makedev: strace's print_dev_t */
+        uint64_t u = (uint64_t)x;
+        v->type = V_TEXT;
+        tb_s(&b, "makedev(");
+        tb_hex0(&b, ((u >> 8) & 0xfff) | ((u >> 32) & ~0xfffull));
+        tb_s(&b, ", ");
+        tb_hex0(&b, (u & 0xff) | ((u >> 12) & ~0xffull));
+        tb_s(&b, ")");
+        break;
+    }
     }
 }
 
@@ -1000,6 +1013,12 @@ static int struct_text(int target, const unsigned char *d, size_t n, struct tbuf
             inet_ntop(2, d + 4, ip, sizeof ip);
             tb_f(b, "{sa_family=AF_INET, sin_port=htons(%u), sin_addr=inet_addr(\"%s\")}",
                  (unsigned)(d[2] << 8 | d[3]), ip);
+        } else if (family == 16 && n >= 12) {   /* AF_NETLINK: strace's print_sockaddr_data_nl */
+            unsigned pad = (unsigned)le(d + 2, 2), groups = (unsigned)le(d + 8, 4);
+            tb_s(b, "{sa_family=AF_NETLINK, ");
+            if (pad)
+                tb_f(b, "nl_pad=%#x, ", pad);
+            tb_f(b, "nl_pid=%d, nl_groups=%#08x}", (int)(int32_t)le(d + 4, 4), groups);
         } else if (family == 10 && n >= 24) {   /* strace's print_sockaddr_data_in6 */
             inet_ntop(10, d + 8, ip, sizeof ip);
             tb_f(b, "{sa_family=AF_INET6, sin6_port=htons(%u), sin6_flowinfo=htonl(%u), "
@@ -1207,6 +1226,214 @@ static void tb_timepair(struct tbuf *b, const unsigned char *d, const char *sub,
     tb_f(b, "%lld", (long long)le(d, 8));
     tb_field(b, sub, 0, json);
     tb_f(b, "%lld}", (long long)le(d + 8, 8));
+}
+
+static void tb_signo(struct tbuf *b, int32_t sig, int json);
+
+/* clone3's struct clone_args (decode._clone_args): the fields strace prints by the flags; after a call
+   with CLONE_PARENT_SETTID (and no CLONE_PIDFD) " => {parent_tid=[N]}", N the result (the child's tid) */
+#define CLONE_ARGS_SIZE 88
+#define CLONE_ARGS_MIN 64
+static void clone_args_val(const struct lxb_trace_rec *r, uint64_t raw, int done, struct val *v, int json)
+{
+    struct tbuf b = {v->text, 0, sizeof v->text};
+    const uint64_t PIDFD = 0x1000, CHILD_SETTID = 0x1000000, CHILD_CLEARTID = 0x200000, PARENT_SETTID = 0x100000,
+                   SETTLS = 0x80000, INTO_CGROUP = 1ull << 33;
+    uint64_t size = r->args[1], want = size < CLONE_ARGS_SIZE ? size : CLONE_ARGS_SIZE, flags, sig;
+    const unsigned char *d;
+    int k;
+
+    if (size < CLONE_ARGS_MIN || (k = slot_for(r, raw)) < 0 || r->slot_len[k] < want)
+        return;
+    d = (const unsigned char *)r->slot[k];
+    flags = le(d, 8);
+    v->text[0] = 0;
+    tb_s(&b, "{");
+    tb_field(&b, "flags", 1, json);
+    tb_kind(&b, TG_KIND_CLONE3_FLAGS, flags, json);
+    if (flags & PIDFD) {
+        tb_field(&b, "pidfd", 0, json);
+        tb_addr(&b, le(d + 8, 8), json);
+    }
+    if (flags & (CHILD_SETTID | CHILD_CLEARTID)) {
+        tb_field(&b, "child_tid", 0, json);
+        tb_addr(&b, le(d + 16, 8), json);
+    }
+    if (flags & PARENT_SETTID) {
+        tb_field(&b, "parent_tid", 0, json);
+        tb_addr(&b, le(d + 24, 8), json);
+    }
+    tb_field(&b, "exit_signal", 0, json);
+    sig = le(d + 32, 8);
+    if (sig < 0x7FFFFFFF)
+        tb_signo(&b, (int32_t)sig, json);
+    else
+        tb_f(&b, "%llu", (unsigned long long)sig);
+    tb_field(&b, "stack", 0, json);
+    tb_addr(&b, le(d + 40, 8), json);
+    tb_field(&b, "stack_size", 0, json);
+    if (json)
+        tb_s(&b, "\"");
+    tb_hex0(&b, le(d + 48, 8));
+    if (json)
+        tb_s(&b, "\"");
+    if (flags & SETTLS) {
+        tb_field(&b, "tls", 0, json);
+        tb_addr(&b, le(d + 56, 8), json);
+    }
+    if (want >= 80 && (le(d + 64, 8) || le(d + 72, 8))) {
+        tb_field(&b, "set_tid", 0, json);
+        tb_addr(&b, le(d + 64, 8), json);
+        tb_field(&b, "set_tid_size", 0, json);
+        tb_f(&b, "%llu", (unsigned long long)le(d + 72, 8));
+    }
+    if (want >= 88 && (le(d + 80, 8) || (flags & INTO_CGROUP))) {
+        tb_field(&b, "cgroup", 0, json);
+        tb_f(&b, "%llu", (unsigned long long)le(d + 80, 8));
+    }
+    tb_s(&b, "}");
+    if (!json && done && r->ret > 0 && (flags & PARENT_SETTID) && !(flags & PIDFD))
+        tb_f(&b, " => {parent_tid=[%lld]}", (long long)r->ret);
+    v->type = json ? V_JSON : V_TEXT;
+}
+
+/* how many gids getgroups/setgroups' list holds (decode.args): getgroups' result (failed: -1), setgroups'
+   size; -1 past NGROUPS_MAX (strace's print_groups: the address) */
+static int64_t gids_count(const struct tg_sc *sc, const struct tg_param *pp, const struct lxb_trace_rec *r)
+{
+    int64_t c;
+    if (pp->dir == D_OUT) {
+        if (r->ret < 0)
+            return -1;
+        c = r->ret;
+    } else {
+        if (pp->size_idx >= 6)
+            return -1;
+        c = as_int(r->args[pp->size_idx], sc->p[pp->size_idx].bits, sc->p[pp->size_idx].sgn);
+    }
+    return c < 0 || c > 65536 ? -1 : c;
+}
+
+/* a socket option's value (decode._sockopt_arg): setsockopt's optlen bytes, getsockopt's *optlen after the
+   call (failed: the address); an int [1] when 4 bytes (or SOL_NETLINK's), SO_LINGER's struct, else the bytes */
+static void sockopt_val(const struct tg_sc *sc, const struct tg_param *pp, const struct lxb_trace_rec *r, uint64_t raw,
+                        int done, struct val *v, int json)
+{
+    struct tbuf b = {v->text, 0, sizeof v->text};
+    int32_t level = (int32_t)r->args[1], name = (int32_t)r->args[2];
+    int64_t length;
+    const unsigned char *d;
+    size_t n, want;
+    int k;
+
+    if (pp->dir == D_IN) {
+        if (pp->size_idx >= 6)
+            return;
+        length = (int32_t)r->args[pp->size_idx];
+    } else {
+        if (!done || r->ret < 0 || !r->args[4] || (k = slot_for(r, r->args[4])) < 0 || r->slot_len[k] < 4)
+            return;
+        length = (int32_t)le((const unsigned char *)r->slot[k], 4);
+        if (length <= 0)
+            return;
+    }
+    (void)sc;
+    if (length == 0) {   /* strace's printstrn of nothing: "" */
+        v->type = V_BYTES;
+        v->data = (const unsigned char *)"";
+        v->len = 0;
+        return;
+    }
+    if ((k = slot_for(r, raw)) < 0)
+        return;
+    d = (const unsigned char *)r->slot[k];
+    want = length < 0 ? 0 : length > TG_SHOW + 1 ? TG_SHOW + 1 : (size_t)length;
+    n = r->slot_len[k] < want ? r->slot_len[k] : want;
+    if (level == 1 && name == 13 && length >= 8 && n >= 8) {   /* SO_LINGER */
+        v->text[0] = 0;
+        tb_s(&b, "{");
+        tb_field(&b, "l_onoff", 1, json);
+        tb_f(&b, "%d", (int)(int32_t)le(d, 4));
+        tb_field(&b, "l_linger", 0, json);
+        tb_f(&b, "%d}", (int)(int32_t)le(d + 4, 4));
+        v->type = json ? V_JSON : V_TEXT;
+        return;
+    }
+    if ((length == 4 || (level == 270 && length >= 4)) && n >= 4) {   /* an int; SOL_NETLINK's */
+        v->i = (int32_t)le(d, 4);
+        v->type = V_INT;
+        if (!json) {
+            v->text[0] = 0;
+            tb_f(&b, "[%d]", (int)v->i);
+            v->type = V_TEXT;
+        }
+        return;
+    }
+    if (length < 0)
+        return;
+    v->type = V_BYTES;
+    v->data = d;
+    v->len = n;
+}
+
+/* a CPU mask (decode._cpuset): its length is args[size_idx] at entry (sched_setaffinity), the result at the
+   exit (sched_getaffinity; failed: the address); its first CPUSET_MAX bytes copied, else the address */
+#define CPUSET_MAX 128
+static void cpuset_val(const struct tg_sc *sc, const struct tg_param *pp, const struct lxb_trace_rec *r, uint64_t raw,
+                       struct val *v, int json)
+{
+    struct tbuf b = {v->text, 0, sizeof v->text};
+    uint64_t len, want, i;
+    const unsigned char *d = NULL;
+    int k, printed = 0;
+
+    if (pp->dir == D_OUT) {
+        if (r->ret < 0)
+            return;
+        len = (uint64_t)r->ret & 0xFFFFFFFFu;
+    } else {
+        if (pp->size_idx >= 6)
+            return;
+        len = as_int(r->args[pp->size_idx], sc->p[pp->size_idx].bits, sc->p[pp->size_idx].sgn) & 0xFFFFFFFFu;
+    }
+    want = len < CPUSET_MAX ? len : CPUSET_MAX;
+    if (want) {
+        if ((k = slot_for(r, raw)) < 0 || r->slot_len[k] < want)
+            return;
+        d = (const unsigned char *)r->slot[k];
+    }
+    tb_s(&b, "[");
+    for (i = 0; i < want * 8; i++) {
+        if (!(d[i / 8] >> (i % 8) & 1))
+            continue;
+        tb_f(&b, json ? "%s%llu" : "%s%llu", printed ? (json ? ", " : " ") : "", (unsigned long long)i);
+        printed = 1;
+    }
+    if ((want + 7) / 8 * 8 < len)
+        tb_s(&b, json ? (printed ? ", \"...\"" : "\"...\"") : (printed ? " ..." : "..."));
+    tb_s(&b, "]");
+    v->type = json ? V_JSON : V_TEXT;
+}
+
+/* decode.when: strace's sprinttime_ex as a comment after a time (1970-01-01T00:16:40+0000), local time */
+#define UTIME_NOW ((1l << 30) - 1l)   /* include/uapi/linux/stat.h */
+#define UTIME_OMIT ((1l << 30) - 2l)
+static void tb_when(struct tbuf *b, int64_t sec, uint64_t part, int width)
+{
+    char text[96];
+    struct tm tm;
+    time_t t = (time_t)sec;
+    size_t k;
+
+    if ((sec == 0 && part == 0) || part >= (width == 9 ? 1000000000ull : 1000000ull))
+        return;
+    if (!localtime_r(&t, &tm) || !(k = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm)))
+        return;
+    if (part)
+        k += (size_t)snprintf(text + k, sizeof text - k, ".%0*llu", width, (unsigned long long)part);
+    if (!strftime(text + k, sizeof text - k, "%z", &tm))
+        return;
+    tb_f(b, " /* %s */", text);
 }
 
 /* struct fields of unsigned 64-bit numbers at d + 8 * first .. (decode._statfs, _sysinfo) */
@@ -1464,6 +1691,41 @@ static int struct_fields(int target, const unsigned char *d, size_t n, uint64_t 
         tb_timepair(b, d + 16, "tv_usec", json);
         tb_s(b, json ? "}" : ", ...}");
         return 1;
+    case T_TMS: {   /* decode._tms */
+        static const char *const names[] = {"tms_utime", "tms_stime", "tms_cutime", "tms_cstime"};
+        int i;
+        if (n < 32)
+            return 0;
+        tb_s(b, "{");
+        for (i = 0; i < 4; i++) {
+            tb_field(b, names[i], i == 0, json);
+            tb_clock(b, le(d + 8 * i, 8), json);
+        }
+        tb_s(b, "}");
+        return 1;
+    }
+    case T_TIMESPEC2:   /* decode._utimes: utimensat's two times, utimes' */
+    case T_TIMEVAL2: {
+        int i;
+        if (n < 32)
+            return 0;
+        tb_s(b, "[");
+        for (i = 0; i < 2; i++) {
+            const unsigned char *t = d + 16 * i;
+            int64_t part = (int64_t)le(t + 8, 8);
+            if (i)
+                tb_s(b, ", ");
+            if (target == T_TIMESPEC2 && (part == UTIME_NOW || part == UTIME_OMIT)) {
+                tb_name(b, part == UTIME_NOW ? "UTIME_NOW" : "UTIME_OMIT", json);
+                continue;
+            }
+            tb_timepair(b, t, target == T_TIMESPEC2 ? "tv_nsec" : "tv_usec", json);
+            if (!json)
+                tb_when(b, (int64_t)le(t, 8), (uint64_t)part, target == T_TIMESPEC2 ? 9 : 6);
+        }
+        tb_s(b, "]");
+        return 1;
+    }
     case T_ITIMERVAL:   /* decode._itimerval, _itimerspec */
     case T_ITIMERSPEC:
         if (n < 32)
@@ -1521,6 +1783,24 @@ static int struct_fields(int target, const unsigned char *d, size_t n, uint64_t 
         tb_f(b, "%u}", (unsigned)le(d + 104, 4));
         return 1;
     }
+    case T_GIDS: {   /* decode._gids: (gid_t)-1 as -1, 32 then "..." */
+        uint64_t i, have = n / 4 < count ? n / 4 : count;
+        if (have > TG_SHOW)
+            have = TG_SHOW;
+        tb_s(b, "[");
+        for (i = 0; i < have; i++) {
+            uint32_t g = (uint32_t)le(d + 4 * i, 4);
+            tb_s(b, i ? ", " : "");
+            if (g == 0xFFFFFFFFu)
+                tb_s(b, "-1");
+            else
+                tb_f(b, "%u", g);
+        }
+        if (count > have)
+            tb_s(b, have ? (json ? ", \"...\"" : ", ...") : (json ? "\"...\"" : "..."));
+        tb_s(b, "]");
+        return 1;
+    }
     case T_EPOLL_EVENTS: {   /* decode._epoll_events: count of them, "..." after the copied ones */
         uint64_t i, have = n / 12 < count ? n / 12 : count;
         tb_s(b, "[");
@@ -1553,10 +1833,32 @@ static void pointed_val(const struct tg_param *sp, const struct lxb_trace_rec *r
 
     v->type = V_ADDR;
     v->i = (int64_t)raw;
-    if (raw == 0 || sp->special == A_PTR || ((sp->special == A_COMM_OUT || sp->special == A_INT_OUT) &&
+    if (raw == 0 || sp->special == A_PTR ||
+        ((sp->special == A_COMM_OUT || sp->special == A_INT_OUT || sp->special == A_FLOCK_OUT) &&
                                              !(done && r->ret >= 0)) || (k = slot_for(r, raw)) < 0)
         return;
     d = (const unsigned char *)r->slot[k];
+    if (sp->special == A_FLOCK_IN || sp->special == A_FLOCK_OUT) {   /* decode._flock */
+        if (r->slot_len[k] < 28)
+            return;
+        v->text[0] = 0;
+        tb_s(&b, "{");
+        tb_field(&b, "l_type", 1, json);
+        tb_kind(&b, TG_KIND_LOCK_TYPE, le(d, 2), json);
+        tb_field(&b, "l_whence", 0, json);
+        tb_kind(&b, TG_KIND_SEEK_WHENCE, le(d + 2, 2), json);
+        tb_field(&b, "l_start", 0, json);
+        tb_f(&b, "%lld", (long long)le(d + 8, 8));
+        tb_field(&b, "l_len", 0, json);
+        tb_f(&b, "%lld", (long long)le(d + 16, 8));
+        if (sp->special == A_FLOCK_OUT) {
+            tb_field(&b, "l_pid", 0, json);
+            tb_f(&b, "%d", (int)(int32_t)le(d + 24, 4));
+        }
+        tb_s(&b, "}");
+        v->type = json ? V_JSON : V_TEXT;
+        return;
+    }
     if (sp->special == A_INT_IN || sp->special == A_INT_OUT) {
         if (r->slot_len[k] < 4)
             return;
@@ -2353,24 +2655,17 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
     /* a pointer: read when it is in, or out once the call returned */
     if (!(pp->dir == D_IN || pp->dir == D_INOUT || (done && pp->dir == D_OUT)))
         return;
-    if (pp->target == T_DIRENTS) {   /* decode.dirents: the address and its entries, as strace counts them */
-        const unsigned char *d = NULL;
-        size_t n = 0, off = 0;
-        uint64_t left, count = 0, reclen;
+    if (pp->target == T_DIRENTS) {   /* decode.dirents: the address and its entries, as the tracer counted them */
+        uint64_t left = 0, count = 0;
         struct tbuf b = {v->text, 0, sizeof v->text};
         if (!done || r->ret < 0 || pp->size_idx >= 6 ||
             (uint64_t)r->ret > (uint64_t)as_int(r->args[pp->size_idx], sc->p[pp->size_idx].bits, sc->p[pp->size_idx].sgn))
             return;
-        if (r->ret > 0) {
-            if ((k = slot_for(r, raw)) < 0)
+        if (r->ret > 0) {   /* LXB_COPY_DIRENTS: u32 records, u32 bytes not walked (trace._Copies.read_dirents) */
+            if ((k = slot_for(r, raw)) < 0 || r->slot_len[k] < 8)
                 return;
-            d = (const unsigned char *)r->slot[k];
-            n = r->slot_len[k];
-        }
-        for (left = (uint64_t)r->ret; left >= 19 && off + 19 <= n; left -= reclen, off += reclen) {
-            count++;
-            reclen = le(d + off + 16, 2);
-            reclen = reclen > left ? left : reclen < 19 ? 19 : reclen;
+            count = le((const unsigned char *)r->slot[k], 4);
+            left = le((const unsigned char *)r->slot[k] + 4, 4);
         }
         v->text[0] = 0;
         if (json) {
@@ -2445,6 +2740,24 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
         v->text[0] = 0;
         if (struct_text(T_TIMESPEC, d + 16, 16, &b))
             v->type = V_TEXT;
+        return;
+    }
+    if (pp->special == ST_CLONE_ARGS) {   /* decode._clone_args */
+        clone_args_val(r, raw, done, v, json);
+        return;
+    }
+    if (pp->target == T_BYTES && pp->special == ST_SOCKOPT) {   /* decode._sockopt_arg */
+        sockopt_val(sc, pp, r, raw, done, v, json);
+        return;
+    }
+    if (pp->target == T_GIDS && gids_count(sc, pp, r) == 0) {   /* strace's print_array of none */
+        v->text[0] = 0;
+        strcpy(v->text, "[]");
+        v->type = json ? V_JSON : V_TEXT;
+        return;
+    }
+    if (pp->target == T_BYTES && pp->special == ST_CPUSET) {   /* decode._cpuset: strace's print_affinitylist */
+        cpuset_val(sc, pp, r, raw, v, json);
         return;
     }
     if (pp->target == T_OTHER || (k = slot_for(r, raw)) < 0)
@@ -2533,6 +2846,10 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
         case T_ITIMERSPEC:
         case T_SIGINFO:
         case T_SIGEVENT:
+        case T_TIMESPEC2:
+        case T_TIMEVAL2:
+        case T_TMS:
+        case T_GIDS:
         case T_POLLFD: {
             struct tbuf b = {v->text, 0, sizeof v->text};
             uint64_t count = 0;
@@ -2543,6 +2860,11 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
                 if (pp->size_idx >= 6 || pp->dir != D_OUT || r->ret < 0)
                     return;
                 count = (uint64_t)r->ret;
+            } else if (pp->target == T_GIDS) {   /* gids_count: getgroups' result, setgroups' size */
+                int64_t c = gids_count(sc, pp, r);
+                if (c <= 0)
+                    return;
+                count = (uint64_t)c;
             } else if (pp->target == T_POLLFD) {   /* decode.args: sized by its count argument */
                 int64_t c;
                 if (pp->size_idx >= 6)
@@ -2551,6 +2873,17 @@ static void arg_val(const struct tg_sc *sc, int i, const struct lxb_trace_rec *r
                 if (c < 0)
                     return;
                 count = (uint64_t)c;
+            }
+            if (pp->special == ST_SIGFRAME) {   /* rt_sigreturn({mask=[]}) */
+                tb_s(&b, "{");
+                tb_field(&b, "mask", 1, json);
+                if (!struct_fields(pp->target, d, n, count, &b, json)) {
+                    v->text[0] = 0;
+                    return;
+                }
+                tb_s(&b, "}");
+                v->type = json ? V_JSON : V_TEXT;
+                return;
             }
             if (struct_fields(pp->target, d, n, count, &b, json))
                 v->type = json ? V_JSON : V_TEXT;
@@ -2889,11 +3222,8 @@ static void put_result_of(struct lxb_sink *s, const struct tg_sc *sc, const stru
         return;
     }
     if (res->form == RES_OCTAL) {
-        char tmp[32];
-        if (v)
-            snprintf(tmp, sizeof tmp, "0%llo", (unsigned long long)v);
-        else
-            strcpy(tmp, "0");
+        char tmp[32];   /* strace's RVAL_OCTAL, %#03o: 000, 022, 0777 */
+        snprintf(tmp, sizeof tmp, "%#03llo", (unsigned long long)v);
         put_s(s, tmp);
         return;
     }
@@ -2917,6 +3247,26 @@ static void put_result_of(struct lxb_sink *s, const struct tg_sc *sc, const stru
             put_s(s, k.text);
             P(')');
         }
+        return;
+    }
+    if (res->form == RES_HEXNAMED) {   /* in hex, then its names: 0x2 (PR_SPEC_ENABLE); 0 alone unless named */
+        const struct tg_kind *kd = &TG_KINDS[res->kind - 1];
+        struct val k;
+        if (v == 0 && strcmp(kd->zero, "0") == 0) {
+            P('0');
+            return;
+        }
+        if (v)
+            put_hex(s, (uint64_t)v);
+        else
+            P('0');
+        kind_val(kd, (uint64_t)v, &k);
+        put_s(s, " (");
+        if (k.type == V_TEXT)
+            put_s(s, k.text);
+        else
+            put_i64(s, k.i);
+        P(')');
         return;
     }
     {

@@ -36,7 +36,7 @@ NR_MAX = 512                     # LXB_NR_MAX (csrc/lxbrand.h)
 
 # register kinds printed by code of their own (trace_fmt.c SP_*); every
 # decode.KINDS kind is a TG_KINDS row printed by trace_fmt.c's kind_val
-SPECIAL = {"fd": "SP_FD", "clone_flags": "SP_CLONE", "signo": "SP_SIGNO"}
+SPECIAL = {"fd": "SP_FD", "clone_flags": "SP_CLONE", "signo": "SP_SIGNO", "dev": "SP_DEV"}
 REST = {"x": "'x'", "oct": "'O'"}
 OTHER = {"d": "'d'", "x": "'x'", "i": "'i'"}
 
@@ -64,23 +64,24 @@ def reg_row(name: str, kind: str, on: int = 0) -> str:
     return (f"{{{_c(name) if name else 0}, C_REG, {bits}, {int(signed)}, {SPECIAL.get(kind, 'SP_NONE')}, 0, 0, 255, "
             f"{KIND_INDEX.get(kind, 0)}, {SWITCH_INDEX.get(kind, 0)}, {on}}}")
 ADDR = {"ptr": "A_PTR", "path": "A_PATH", "str": "A_STR"}
-POINTED = {"comm_in": "A_COMM_IN", "comm_out": "A_COMM_OUT", "int_in": "A_INT_IN", "int_out": "A_INT_OUT"}
+POINTED = {"comm_in": "A_COMM_IN", "comm_out": "A_COMM_OUT", "int_in": "A_INT_IN", "int_out": "A_INT_OUT",
+           "flock_in": "A_FLOCK_IN", "flock_out": "A_FLOCK_OUT"}
 if set(POINTED) != set(decode.POINTED):
     raise SystemExit("trace_gen: decode.POINTED and POINTED differ")
 DIRS = {"in": "D_IN", "out": "D_OUT", "inout": "D_INOUT"}
 FAST = {"stat": "T_STAT", "statx": "T_STATX", "timespec": "T_TIMESPEC", "sockaddr": "T_SOCKADDR",
         "sigset": "T_SIGSET", "sigaction": "T_SIGACTION", "rlimit": "T_RLIMIT", "epoll_event": "T_EPOLL_EVENT",
         "stack_t": "T_STACK_T", "utsname": "T_UTSNAME", "rusage": "T_RUSAGE", "statfs": "T_STATFS",
-        "sysinfo": "T_SYSINFO", "itimerval": "T_ITIMERVAL", "itimerspec": "T_ITIMERSPEC",
+        "sysinfo": "T_SYSINFO", "tms": "T_TMS", "itimerval": "T_ITIMERVAL", "itimerspec": "T_ITIMERSPEC",
         "siginfo": "T_SIGINFO", "sigevent": "T_SIGEVENT"}
-ARRAYS = {"pollfd": "T_POLLFD", "epoll_event": "T_EPOLL_EVENTS"}
+ARRAYS = {"pollfd": "T_POLLFD", "epoll_event": "T_EPOLL_EVENTS", "gid": "T_GIDS"}
 # the msghdr styles (one style code per pair): a target each
 MSG_TARGETS = {"msghdr_in": "T_MSGHDR", "msghdr_out": "T_MSGHDR_OUT", "mmsghdr_send": "T_MMSGHDR",
                "mmsghdr_recv": "T_MMSGHDR_RECV"}
 # kinds trace_fmt.c's struct formatters print fields by (TG_KIND_<NAME>)
 STRUCT_KINDS = ("sigaction_flags", "sa_handler", "poll_events", "statx_mask", "statx_attrs", "ptrace_event",
                 "epoll_events", "ss_flags", "fs_magic", "statfs_flags", "sigev_notify", "sol_level", "scm_type",
-                "ip_cmsg_type", "msg_flags")
+                "ip_cmsg_type", "msg_flags", "lock_type", "seek_whence", "clone3_flags")
 
 
 def _c(s: str) -> str:
@@ -109,7 +110,7 @@ def param_row(sc, i: int) -> str:
         t = "T_DIRENTS"
     elif target == "bytes":
         t = "T_BYTES"
-    elif target == "int" and not array and style:
+    elif target in ("int", "uid", "gid", "sched_param") and not array and style:
         t = "T_INT1"
     elif target in ("int", "uint") and not array and m.group("dir") == "inout":
         t, style = "T_INT1", decode.STYLE_CODES["int_ref"]      # [128 => 16] (decode._inout_int)
@@ -133,6 +134,8 @@ def param_row(sc, i: int) -> str:
         t = "T_STRV"
     elif target == "int" and n == "2":
         t = "T_INT2"
+    elif target in ("timespec", "timeval") and n == "2":
+        t = "T_TIMESPEC2" if target == "timespec" else "T_TIMEVAL2"   # decode._utimes
     elif target in decode.FAST_STRUCTS and not array:
         t = FAST[target]
     else:

@@ -277,17 +277,29 @@ def copies(sc) -> list:
             direction, target, array, n = m.group("dir"), m.group("target"), m.group("array"), m.group("n")
             out = direction in ("out", "inout")
             if target == "bytes":
+                cpuset = decode.STYLES.get((sc.name, name)) == "cpuset"      # a CPU mask: its first 128 bytes
                 if direction == "in":
-                    found.append((1, i, lib.LXB_COPY_IN, sized, SHOW + 1, 0))
+                    found.append((1, i, lib.LXB_COPY_IN, sized, decode.CPUSET_MAX if cpuset else SHOW + 1, 0))
+                elif direction == "out" and decode.STYLES.get((sc.name, name)) == "sockopt":
+                    found.append((1, i, lib.LXB_COPY_OUT, 6, SHOW + 1, 0))     # getsockopt's: as long as *optlen
                 elif direction == "out":       # a path-like one (getcwd's) whole, as strace prints it
                     size = SLOT if decode.STYLES.get((sc.name, name)) == "cstr" else SHOW + 1
+                    size = decode.CPUSET_MAX if cpuset else size
                     found.append((1, i, lib.LXB_COPY_OUT, lib.LXB_COPY_LEN_RET, size, 0))
             elif target == "str" and array == "[]":
                 found.append((1, i, lib.LXB_COPY_STRV, 6, SLOT, 0))
             elif target == "int" and n == "2":
                 found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, 8, 0))
-            elif target == "int" and not array and decode.STYLES.get((sc.name, name)) in ("wait_status", "int_ref"):
-                found.append((2, i, lib.LXB_COPY_OUT, 6, 4, 0))
+            elif decode.STYLES.get((sc.name, name)) == "clone_args":       # clone3's struct, at entry
+                found.append((2, i, lib.LXB_COPY_IN, 6, decode.CLONE_ARGS_SIZE, 0))
+            elif decode.STYLES.get((sc.name, name)) == "sigframe":
+                # rt_sigreturn: the signal frame's mask at the stack pointer, its address put in the register
+                found.append((0, i, lib.LXB_COPY_SIGFRAME, 6, 8, 0))
+            elif target in ("timespec", "timeval") and n == "2":       # utimensat's, utimes' two times
+                found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, 32, 0))
+            elif target in ("int", "uid", "gid", "sched_param") and not array and decode.STYLES.get(
+                    (sc.name, name)) in ("wait_status", "int_ref"):
+                found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, 4, 0))
             elif target in ("int", "uint") and not array and direction == "inout":
                 # a length the call reads and writes (accept's addrlen): at exit, and at entry when
                 # there is room (recvfrom has none): [16], [128 => 16]
@@ -298,8 +310,9 @@ def copies(sc) -> list:
                     found.append((2, i, lib.LXB_COPY_IN, sized, size, 0))
                 else:
                     found.append((2, i, lib.LXB_COPY_OUT if out else lib.LXB_COPY_IN, 6, size, 0))
-            elif decode.STYLES.get((sc.name, name)) == "dirent_count":
-                found.append((2, i, lib.LXB_COPY_OUT, lib.LXB_COPY_LEN_RET, SLOT, 0))    # getdents64: its records
+            elif decode.STYLES.get((sc.name, name)) == "dirent_count" and sized < 6:
+                # getdents64: its records counted in the tracer (the call's only copy, in slot 0)
+                found.append((-1, i, lib.LXB_COPY_DIRENTS, sized, 8, 0))
             elif target in decode.FAST_ARRAYS and array == "[]" and sized < 6:
                 # poll's fds: copied at entry and again over it at its exit (on success),
                 # where each entry still has its fd and events and now its revents: a
@@ -364,6 +377,15 @@ class _Copies:
 
     read_msghdr = read_iov      # a msghdr copy (trace.c copy_msghdr's packing): (bytes, cut)
     read_mmsghdr = read_iov     # an mmsghdr array's (trace.c copy_mmsghdr's)
+    def read_dirents(self, addr):
+        """An LXB_COPY_DIRENTS count: (records, bytes not walked)."""
+        try:
+            data = self.by_addr[addr][0]
+        except KeyError:
+            raise OSError(_errno.EFAULT, "not copied") from None
+        if len(data) < 8:
+            raise OSError(_errno.EFAULT, "short copy")
+        return struct.unpack("<II", data[:8])
 
     def read_pair(self, addr, n):
         """(first copy, last copy) of addr, each n bytes: the same copy when there was one; an

@@ -60,6 +60,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define COPY_IN 2
 #define COPY_OUT 3
 #define COPY_STRV 4
+#define STRV_STR 33              /* LXB_STRV_STR: each string's first bytes */
 #define COPY_IOV_IN 5
 #define COPY_IOV_OUT 6
 #define COPY_LEN_RET 7
@@ -86,6 +87,12 @@ char LICENSE[] SEC("license") = "GPL";
 #define COPY_OUT_RESTART 13
 #define COPY_REFRESH 14
 #define SELECT_HEAD 64           /* LXB_SELECT_HEAD */
+#define COPY_DIRENTS 20          /* LXB_COPY_DIRENTS */
+#define COPY_SIGFRAME 21         /* LXB_COPY_SIGFRAME */
+#define SIGFRAME_MASK 296        /* LXB_SIGFRAME_MASK */
+#define DIRENT_HEAD 19           /* LXB_DIRENT_HEAD */
+#define DIRENT_STEP 8            /* records one dirents_some call walks */
+#define DIRENT_CALLS 192         /* its calls: 1536 records, a 32 KiB buffer of the shortest (24 bytes) */
 #define IOV_MAX 32
 #define IOV_SHOW 32
 #define IOV_ROOM (BT_SLOTS * BT_SLOT)
@@ -144,6 +151,8 @@ struct task_struct___old {       /* before 5.14 */
 #define REG_R10 7
 #define REG_R8 9
 #define REG_R9 8
+#define REG_SP 19
+#define NREGS 21                 /* up to ss */
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -330,6 +339,26 @@ static __always_inline __u32 read_str(char *dst, __u32 cap, __u64 addr, int *cut
     return (__u32)n - 1;
 }
 
+/* one string of a COPY_STRV copy: at offset off of slot i, its first
+   STRV_STR bytes or what room is left.  Returns its length, | 0x10000 when
+   it went on, | 0x20000 when it could not be read, | 0x40000 when the room
+   left was less than STRV_STR.  A function of its own, verified once: the
+   loop over the strings stays a few instructions a pass (the verifier's
+   work for the loop with the read inlined was 7 times the object's load) */
+__noinline int strv_one(struct bt_task *t, __u64 i, __u64 off, __u64 ptr)
+{
+    __u32 cap, m;
+    int c2;
+
+    if (!t || i >= BT_SLOTS || off >= BT_SLOT - 1)
+        return 0x40000 | 0x10000;
+    cap = BT_SLOT - 1 - (__u32)off;
+    if (cap > STRV_STR)
+        cap = STRV_STR;
+    m = read_str(t->rec.slot[i] + off, cap, ptr, &c2);
+    return (int)(m | (c2 > 0 ? 0x10000 : 0) | (c2 < 0 ? 0x20000 : 0) | (cap < STRV_STR ? 0x40000 : 0));
+}
+
 /* cp: the struct bt_copy's 8 bytes (a BPF call takes 5 arguments).
    Returns 1 when a read failed: a page of the guest's not present (a
    string in a binary's .rodata the task never touched) cannot be faulted
@@ -404,7 +433,7 @@ __noinline int copy_one(struct bt_task *t, __u64 i, __u64 cp, __u64 at_exit)
             return 1;
         for (k = 0; k < 16; k++) {
             __u32 m;
-            int c2;
+            int rc;
             if (ptrs[k] == 0) {
                 got = k;
                 break;
@@ -415,28 +444,24 @@ __noinline int copy_one(struct bt_task *t, __u64 i, __u64 cp, __u64 at_exit)
                 break;
             }
             off = n;
-            /* an offset the verifier can bound (no pointer carried across
-               iterations, which clang would make of dst + n) */
-            asm volatile("" : "+r"(off));
-            off &= BT_SLOT - 1;
-            m = read_str(dst + off, BT_SLOT - 1 - off, ptrs[k], &c2);
-            n += m + 1;
-            room -= m + 1;
-            if (c2 < 0) {
+            rc = strv_one(t, i, off, ptrs[k]);
+            m = (__u32)rc & 0xffff;
+            if (rc & 0x20000)
                 failed = 1;      /* as trace.c's peek_str: nothing of it, the next one follows */
-                c2 = 0;
-            }
-            if (c2) {
+            if ((rc & 0x10000) && (rc & 0x40000)) {   /* no room for the rest of the array: this string neither */
                 cut = 1;
                 got = k;
                 break;
             }
+            n += m + 1;
+            room -= m + 1;
         }
         if (got == 16)
             cut = 1;
         if (n > BT_SLOT)
             n = BT_SLOT;
-    } else if ((how == COPY_IN && !at_exit) || (how == COPY_OUT && at_exit) || how == COPY_REFRESH) {
+    } else if ((how == COPY_IN && !at_exit) || (how == COPY_OUT && at_exit) || how == COPY_REFRESH ||
+               (how == COPY_SIGFRAME && !at_exit)) {
         __u64 want = size;
         if ((how == COPY_OUT || how == COPY_REFRESH) && at_exit && r->ret < 0)
             return 0;        /* a failed call's: the entry's stays (REFRESH) */
@@ -929,6 +954,58 @@ __noinline int copy_mmsghdr(struct bt_task *t, __u64 cp, __u64 at_exit)
     return 0;
 }
 
+/* DIRENT_STEP records of a getdents64 result at addr, walked as trace.c
+   copy_dirents (strace's decode_dents); the walk's state in slot 0: u32
+   records, u32 bytes left, u32 the next record's offset.  Returns 1 when
+   the walk ended (nothing left, or a header not readable).  A function of
+   its own, verified once: the loop that calls it stays small */
+__noinline int dirents_some(struct bt_task *t, __u64 addr)
+{
+    volatile __u32 *st;
+    unsigned char h[DIRENT_HEAD];
+    __u32 k, left, off, reclen;
+
+    if (!t)
+        return 1;
+    st = (volatile __u32 *)t->rec.slot[0];
+    for (k = 0; k < DIRENT_STEP; k++) {
+        left = st[1];
+        off = st[2];
+        if (left < DIRENT_HEAD)
+            return 1;
+        if (bpf_probe_read_user(h, sizeof h, (const void *)(addr + off)) != 0)
+            return 1;
+        st[0] = st[0] + 1;
+        reclen = (__u32)h[16] | (__u32)h[17] << 8;
+        reclen = reclen > left ? left : reclen < DIRENT_HEAD ? DIRENT_HEAD : reclen;
+        st[1] = left - reclen;
+        st[2] = off + reclen;
+    }
+    return 0;
+}
+
+/* COPY_DIRENTS at the exit, on success: getdents64's records counted over
+   the whole result, into slot 0 (u32 records, u32 bytes not walked; a
+   result past DIRENT_CALLS * DIRENT_STEP records counts as cut there) */
+static __always_inline void copy_dirents(struct bt_task *t, __u64 cp)
+{
+    __u32 arg = cp & 0xff, lenarg = (cp >> 16) & 0xff, k;
+    struct bt_rec *r = &t->rec;
+    volatile __u32 *st = (volatile __u32 *)r->slot[0];
+
+    if (arg >= 6 || lenarg >= 6 || r->ret < 0 || (__u64)r->ret > r->args[lenarg])
+        return;
+    st[0] = 0;
+    st[1] = (__u32)r->ret;
+    st[2] = 0;
+    for (k = 0; k < DIRENT_CALLS; k++)
+        if (dirents_some(t, r->args[arg]))
+            break;
+    st[2] = 0;
+    r->slot_arg[0] = (__u8)arg;
+    r->slot_len[0] = 8;
+}
+
 /* the copies of spec s.  At entry (at_exit 0): every slot.  At the exit:
    the slots in `again` (their entry copy faulted) are taken again as at
    entry, then the OUT ones.  One copy_one call per slot (the verifier walks
@@ -951,9 +1028,15 @@ static __always_inline __u32 copy_all(struct bt_task *t, const struct bt_spec *s
                 exit_copy = 0;
             } else if (c->how != COPY_OUT && c->how != COPY_IOV_OUT && c->how != COPY_INT_INOUT &&
                        c->how != COPY_SELECT && c->how != COPY_PAIR && c->how != COPY_REFRESH &&
-                       c->how != COPY_MMSGHDR && !(c->how == COPY_MSGHDR && c->lenarg == COPY_LEN_RET)) {
+                       c->how != COPY_MMSGHDR && !(c->how == COPY_MSGHDR && c->lenarg == COPY_LEN_RET) &&
+                       c->how != COPY_DIRENTS) {
                 continue;
             }
+        }
+        if (c->how == COPY_DIRENTS) {
+            if (i == 0 && exit_copy)
+                copy_dirents(t, *(const __u64 *)c);
+            break;               /* the only copy of its call, in slot 0 */
         }
         if (c->how == COPY_MMSGHDR) {
             if (i == 0)
@@ -1076,7 +1159,7 @@ int bt_sys_enter(struct bpf_raw_tracepoint_args *ctx)
     const struct bt_spec *s;
     struct bt_task *t;
     struct bt_rec *r;
-    unsigned long regs[16];
+    unsigned long regs[NREGS];
 
     if (!bt_in_zone(&traced, tgid))
         return 0;
@@ -1106,6 +1189,8 @@ int bt_sys_enter(struct bpf_raw_tracepoint_args *ctx)
     r->args[3] = regs[REG_R10];
     r->args[4] = regs[REG_R8];
     r->args[5] = regs[REG_R9];
+    if (s->ncopy && s->copy[0].how == COPY_SIGFRAME && s->copy[0].arg < 6)   /* rt_sigreturn's frame mask */
+        r->args[s->copy[0].arg] = regs[REG_SP] + SIGFRAME_MASK;
     r->t_entry = bpf_ktime_get_ns();
     t->retry = copy_all(t, s, 0, 0);
     t->state = BT_PENDING;

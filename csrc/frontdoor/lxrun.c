@@ -997,9 +997,10 @@ static const char *load_trace(const struct opts *o, struct brand *b)
             int iov = c->how == LXB_COPY_IOV_IN || c->how == LXB_COPY_IOV_OUT;   /* the last copy, running on */
             int sel = c->how == LXB_COPY_SELECT;                                  /* likewise, from slot 0 */
             int msg = c->how == LXB_COPY_MSGHDR || c->how == LXB_COPY_MMSGHDR;     /* the only copy, running on */
-            if (c->arg > 5 || c->how < LXB_COPY_STR ||
-                (c->how > LXB_COPY_IOV_OUT && c->how != LXB_COPY_INT_INOUT && !sel && !msg && c->how != LXB_COPY_PAIR &&
-                 c->how != LXB_COPY_OUT_RESTART && c->how != LXB_COPY_REFRESH) ||
+            int known = (c->how >= LXB_COPY_STR && c->how <= LXB_COPY_IOV_OUT) || c->how == LXB_COPY_INT_INOUT ||
+                        sel || msg || c->how == LXB_COPY_PAIR || c->how == LXB_COPY_OUT_RESTART ||
+                        c->how == LXB_COPY_REFRESH || c->how == LXB_COPY_DIRENTS || c->how == LXB_COPY_SIGFRAME;
+            if (c->arg > 5 || !known ||
                 (c->lenarg > 6 && c->lenarg != LXB_COPY_LEN_RET) ||
                 c->size > (iov || sel || msg ? (LXB_TRACE_SLOTS - k) * LXB_TRACE_SLOT : LXB_TRACE_SLOT) ||
                 (c->how == LXB_COPY_PAIR && c->size > LXB_TRACE_SLOT / 2) ||

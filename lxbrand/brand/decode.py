@@ -28,6 +28,7 @@ import os as _os
 import re
 import signal as _signal
 import struct as _st
+import time as _time
 from typing import Any, NamedTuple, Optional
 
 AT_FDCWD = -100
@@ -366,7 +367,7 @@ KINDS: dict = {
     "epoll_flags": _bits(EPOLL_CLOEXEC=0o2000000),
     "eventfd_flags": _bits(EFD_SEMAPHORE=1, EFD_CLOEXEC=0o2000000, EFD_NONBLOCK=0o4000),
     "inotify_flags": _bits(IN_CLOEXEC=0o2000000, IN_NONBLOCK=0o4000),
-    "signalfd_flags": _bits(SFD_CLOEXEC=0o2000000, SFD_NONBLOCK=0o4000),
+    "signalfd_flags": _bits(dflt="SFD_???", SFD_CLOEXEC=0o2000000, SFD_NONBLOCK=0o4000),
     "timerfd_flags": _bits(TFD_CLOEXEC=0o2000000, TFD_NONBLOCK=0o4000),
     "memfd_flags": _bits(MFD_CLOEXEC=1, MFD_ALLOW_SEALING=2, MFD_HUGETLB=4, MFD_NOEXEC_SEAL=8, MFD_EXEC=0x10),
     "timer_flags": _bits(TIMER_ABSTIME=1),
@@ -391,8 +392,13 @@ KINDS: dict = {
                            SOL_RAW=255, SOL_NETLINK=270, SOL_PACKET=263, SOL_ALG=279),
     "sockopt_socket": _enum(dflt="SO_???", **SOCKET_OPTIONS),
     "sockopt_tcp": _enum(dflt="TCP_???", **TCP_OPTIONS),
+    # include/uapi/linux/netlink.h, strace's xlat/sock_netlink_options.in
+    "sockopt_netlink": _enum(dflt="NETLINK_???", NETLINK_ADD_MEMBERSHIP=1, NETLINK_DROP_MEMBERSHIP=2,
+                             NETLINK_PKTINFO=3, NETLINK_BROADCAST_ERROR=4, NETLINK_NO_ENOBUFS=5, NETLINK_RX_RING=6,
+                             NETLINK_TX_RING=7, NETLINK_LISTEN_ALL_NSID=8, NETLINK_LIST_MEMBERSHIPS=9,
+                             NETLINK_CAP_ACK=10, NETLINK_EXT_ACK=11, NETLINK_GET_STRICT_CHK=12),
     # setsockopt(2)'s optname, by its level
-    "sockopt_name": Switch("level", {1: "sockopt_socket", 6: "sockopt_tcp"}, "int"),
+    "sockopt_name": Switch("level", {1: "sockopt_socket", 6: "sockopt_tcp", 270: "sockopt_netlink"}, "int"),
     "priority_which": _enum(dflt="PRIO_???", PRIO_PROCESS=0, PRIO_PGRP=1, PRIO_USER=2),
     "itimer_which": _enum(dflt="ITIMER_???", ITIMER_REAL=0, ITIMER_VIRTUAL=1, ITIMER_PROF=2),
     "rusage_who": _enum(dflt="RUSAGE_???", RUSAGE_SELF=0, RUSAGE_CHILDREN=-1, RUSAGE_THREAD=1),
@@ -401,6 +407,9 @@ KINDS: dict = {
     "seccomp_op": _enum(32, False, dflt="SECCOMP_SET_MODE_???", SECCOMP_SET_MODE_STRICT=0, SECCOMP_SET_MODE_FILTER=1,
                         SECCOMP_GET_ACTION_AVAIL=2, SECCOMP_GET_NOTIF_SIZES=3),
     "capability": _enum(dflt="CAP_???", **CAPABILITIES),
+    # prctl PR_GET/SET_SPECULATION_CTRL's second argument (strace's xlat/pr_spec_cmds.in)
+    "pr_spec_cmd": _enum(64, False, dflt="PR_SPEC_???", PR_SPEC_STORE_BYPASS=0, PR_SPEC_INDIRECT_BRANCH=1,
+                         PR_SPEC_L1D_FLUSH=2),
     "cap_ambient_op": _enum(dflt="PR_CAP_AMBIENT_???", PR_CAP_AMBIENT_IS_SET=1, PR_CAP_AMBIENT_RAISE=2,
                             PR_CAP_AMBIENT_LOWER=3,
                             PR_CAP_AMBIENT_CLEAR_ALL=4),
@@ -414,7 +423,14 @@ KINDS: dict = {
     # prctl(2)'s second argument, by its op
     "prctl_arg2": Switch("op", {PRCTL_OPS["PR_CAPBSET_READ"]: "capability", PRCTL_OPS["PR_CAPBSET_DROP"]: "capability",
                                 PRCTL_OPS["PR_SET_PDEATHSIG"]: "signo", PRCTL_OPS["PR_CAP_AMBIENT"]: "cap_ambient_op",
-                                PRCTL_OPS["PR_SET_NAME"]: "comm_in", PRCTL_OPS["PR_GET_NAME"]: "comm_out"},
+                                PRCTL_OPS["PR_SET_NAME"]: "comm_in", PRCTL_OPS["PR_GET_NAME"]: "comm_out",
+                                # printnum_int: [0], NULL; and those strace prints as more than an address
+                                **{PRCTL_OPS[n]: "int_out" for n in ("PR_GET_CHILD_SUBREAPER", "PR_GET_ENDIAN",
+                                                                    "PR_GET_FPEMU", "PR_GET_FPEXC")},
+                                **{PRCTL_OPS[n]: "ptr" for n in ("PR_GET_PDEATHSIG", "PR_GET_TSC", "PR_GET_UNALIGN",
+                                                                "PR_GET_TID_ADDRESS")},
+                                PRCTL_OPS["PR_GET_SPECULATION_CTRL"]: "pr_spec_cmd",
+                                PRCTL_OPS["PR_SET_SPECULATION_CTRL"]: "pr_spec_cmd"},
                          "ulong"),
     # ioctl(2)'s argument, by its request: the int strace prints ([1]), else the address
     "ioctl_arg": Switch("op", {IOCTLS["FIONBIO"]: "int_in", IOCTLS["FIOASYNC"]: "int_in",
@@ -422,7 +438,10 @@ KINDS: dict = {
     # fcntl(2)'s third argument, by its op
     "fcntl_arg": Switch("op", {FCNTL_CMDS["F_SETFD"]: "fd_flags", FCNTL_CMDS["F_SETFL"]: "open_flags",
                                FCNTL_CMDS["F_DUPFD"]: "fd", FCNTL_CMDS["F_DUPFD_CLOEXEC"]: "fd",
-                               FCNTL_CMDS["F_SETSIG"]: "signo", FCNTL_CMDS["F_SETOWN"]: "pid"}, "hex64"),
+                               FCNTL_CMDS["F_SETSIG"]: "signo", FCNTL_CMDS["F_SETOWN"]: "pid",
+                               **{FCNTL_CMDS[n]: "flock_in" for n in ("F_SETLK", "F_SETLKW", "F_OFD_SETLK",
+                                                                     "F_OFD_SETLKW")},
+                               FCNTL_CMDS["F_GETLK"]: "flock_out", FCNTL_CMDS["F_OFD_GETLK"]: "flock_out"}, "hex64"),
     # struct sigaction's sa_flags (include/uapi/asm-generic/signal-defs.h,
     # arch/x86): in strace's order (its xlat/sigact_flags.in)
     # socket(2)'s protocol, by its domain
@@ -474,21 +493,28 @@ SHOWN = {
     "pwritev2": Shown("iovcnt", 0, {0: ("fd", "iov", "iovcnt", "pos_l", "flags")}),
     # strace's mem.c: new_address only when both MREMAP_MAYMOVE and MREMAP_FIXED are set
     "mremap": Shown("flags", 3, {3: None}, ("old_address", "old_size", "new_size", "flags")),
+    # strace's mknod.c: the device only for a character or block special file
+    "mknod": Shown("mode", 0o170000, {0o020000: None, 0o060000: None}, ("path", "mode")),
+    "mknodat": Shown("mode", 0o170000, {0o020000: None, 0o060000: None}, ("dirfd", "path", "mode")),
     # strace's prctl.c: the options that print no argument, and those that print one
     "prctl": Shown("op", 0xFFFFFFFF, {
         **_ops(("PR_GET_KEEPCAPS", "PR_GET_SECCOMP", "PR_GET_TIMERSLACK", "PR_GET_TIMING", "PR_GET_DUMPABLE",
-                "PR_TASK_PERF_EVENTS_DISABLE", "PR_TASK_PERF_EVENTS_ENABLE"), PRCTL_OPS, ("op",)),
+                "PR_GET_SECUREBITS", "PR_TASK_PERF_EVENTS_DISABLE", "PR_TASK_PERF_EVENTS_ENABLE"), PRCTL_OPS, ("op",)),
         **_ops(("PR_SET_CHILD_SUBREAPER", "PR_SET_ENDIAN", "PR_SET_FPEMU", "PR_SET_FPEXC", "PR_SET_KEEPCAPS",
                 "PR_SET_TIMING", "PR_SET_DUMPABLE", "PR_CAPBSET_DROP", "PR_CAPBSET_READ", "PR_SET_NAME",
                 "PR_SET_PDEATHSIG", "PR_SET_SECUREBITS", "PR_SET_TIMERSLACK", "PR_SET_TSC", "PR_SET_UNALIGN",
                 "PR_SET_FP_MODE", "PR_GET_CHILD_SUBREAPER", "PR_GET_ENDIAN", "PR_GET_FPEMU", "PR_GET_FPEXC",
-                "PR_GET_NAME", "PR_GET_PDEATHSIG", "PR_GET_TID_ADDRESS", "PR_GET_TSC", "PR_GET_UNALIGN"),
+                "PR_GET_NAME", "PR_GET_PDEATHSIG", "PR_GET_TID_ADDRESS", "PR_GET_TSC", "PR_GET_UNALIGN",
+                "PR_GET_SPECULATION_CTRL"),
               PRCTL_OPS, ("op", "arg2"))}),
 }
 
 
 class Result(NamedTuple):
-    """How strace prints a result beyond its number: "octal" (umask's 022, its
+    """How strace prints a result beyond its number: "named" (the number and
+    its name: 1 (SUID_DUMP_USER), RVAL_STR), "hexnamed" (in hex and its names:
+    0x2 (PR_SPEC_ENABLE), RVAL_HEX|RVAL_STR; 0 alone unless `kind` names 0),
+    "octal" (umask's 022, its
     RVAL_OCTAL), "flags" (fcntl F_GETFL's 0x8001 (flags O_WRONLY|O_LARGEFILE),
     RVAL_HEX|RVAL_STR with the names of `kind`), "flags0" (the same, but 0 alone:
     F_GETFD), "hex" (an address: brk, mmap; RVAL_HEX: 0x1c6b000, 0 is 0).
@@ -506,13 +532,18 @@ class ResultBy(NamedTuple):
 
 RESULTS = {
     "umask": Result("octal"),
+    "sched_getscheduler": Result("named", "sched_policy"),
     # strace's RVAL_STR results: the signal taken (12 (SIGUSR2)), prctl's dumpable mode
     "rt_sigtimedwait": Result("named", "signal_names"),
-    "prctl": ResultBy("op", {PRCTL_OPS["PR_GET_DUMPABLE"]: Result("named", "suid_dump")}),
+    # and its RVAL_HEX|RVAL_STR ones (0x2 (PR_SPEC_ENABLE); 0 alone unless the kind names 0)
+    "prctl": ResultBy("op", {PRCTL_OPS["PR_GET_DUMPABLE"]: Result("named", "suid_dump"),
+                             PRCTL_OPS["PR_MCE_KILL_GET"]: Result("named", "mce_kill_policy"),
+                             PRCTL_OPS["PR_GET_SECUREBITS"]: Result("hexnamed", "secbits"),
+                             PRCTL_OPS["PR_GET_SPECULATION_CTRL"]: Result("hexnamed", "spec_flags")}),
     "fcntl": ResultBy("op", {FCNTL_CMDS["F_GETFL"]: Result("flags", "open_flags"),
                              FCNTL_CMDS["F_GETFD"]: Result("flags0", "fd_flags")}),
 }
-RESULT_FORMS = {"octal": 1, "flags": 2, "flags0": 3, "hex": 4, "named": 5}       # trace_fmt.c: RES_*
+RESULT_FORMS = {"octal": 1, "flags": 2, "flags0": 3, "hex": 4, "named": 5, "hexnamed": 6}       # trace_fmt.c: RES_*
 _HEX_RESULT = Result("hex")
 
 
@@ -533,8 +564,8 @@ def result_text(rule: Optional[Result], value: int) -> str:
     v = _int(value, 64, True)
     if rule is None or -4096 < v < 0:
         return format_result(value)
-    if rule.form == "octal":
-        return f"0{v & (1 << 64) - 1:o}" if v else "0"
+    if rule.form == "octal":       # C's %#03o (strace's RVAL_OCTAL): 000, 022, 0777
+        return f"{'0' + format(v & (1 << 64) - 1, 'o'):0>3}"
     if rule.form == "hex":
         return _hex0(v & (1 << 64) - 1)
     if rule.form == "flags0" and v == 0:
@@ -542,6 +573,11 @@ def result_text(rule: Optional[Result], value: int) -> str:
     if rule.form == "named":        # the number, then its name when the kind has one: 12 (SIGUSR2)
         name = kind_text(KINDS.get(rule.kind) or FIELD_KINDS[rule.kind], v)
         return f"{v} ({name})" if isinstance(name, Flags) else str(v)
+    if rule.form == "hexnamed":     # the number in hex, then its names: 0x2 (PR_SPEC_ENABLE); 0 alone unless named
+        k = KINDS.get(rule.kind) or FIELD_KINDS[rule.kind]
+        if v == 0 and k.zero == "0":
+            return "0"
+        return f"{_hex0(v & (1 << 64) - 1)} ({kind_text(k, v)})"
     return f"{_hex0(v & (1 << 64) - 1)} (flags {kind_text(KINDS[rule.kind], v)})"
 
 
@@ -590,6 +626,11 @@ def shown(sc, raw) -> Optional[tuple]:
 # the kinds of structures' fields (not of a signature's registers): printed by
 # name in the structures strace prints field by field (struct_fields, trace_fmt.c)
 FIELD_KINDS: dict = {
+    # struct clone_args' flags (clone3): clone(2)'s, then strace's xlat/clone3_flags.in
+    "clone3_flags": _bits(64, **CLONE_FLAGS, CLONE_NEWTIME=0x80, CLONE_CLEAR_SIGHAND=1 << 32,
+                          CLONE_INTO_CGROUP=1 << 33),
+    # struct flock's l_type (include/uapi/asm-generic/fcntl.h), strace's xlat/lockfcmds.in
+    "lock_type": _enum(32, False, dflt="F_???", F_RDLCK=0, F_WRLCK=1, F_UNLCK=2, F_EXLCK=4, F_SHLCK=8),
     "statx_attrs": _bits(64, STATX_ATTR_COMPRESSED=0x4, STATX_ATTR_IMMUTABLE=0x10, STATX_ATTR_APPEND=0x20,
                          STATX_ATTR_NODUMP=0x40, STATX_ATTR_ENCRYPTED=0x800, STATX_ATTR_AUTOMOUNT=0x1000,
                          STATX_ATTR_MOUNT_ROOT=0x2000, STATX_ATTR_VERITY=0x100000, STATX_ATTR_DAX=0x200000),
@@ -607,6 +648,14 @@ FIELD_KINDS: dict = {
     # struct sigevent's sigev_notify (include/uapi/asm-generic/siginfo.h)
     "sigev_notify": _enum(dflt="SIGEV_???", SIGEV_SIGNAL=0, SIGEV_NONE=1, SIGEV_THREAD=2, SIGEV_THREAD_ID=4),
     # prctl PR_GET_DUMPABLE's result (include/linux/sched/coredump.h), strace's xlat/pr_dumpable.in
+    # prctl's results (include/uapi/linux/prctl.h, securebits.h; strace's xlat/pr_mce_kill_policy.in,
+    # secbits.in, pr_spec_get_store_bypass_flags.in)
+    "mce_kill_policy": _enum(PR_MCE_KILL_LATE=0, PR_MCE_KILL_EARLY=1, PR_MCE_KILL_DEFAULT=2),
+    "secbits": _bits(dflt="SECBIT_???", SECBIT_NOROOT=1, SECBIT_NOROOT_LOCKED=2, SECBIT_NO_SETUID_FIXUP=4,
+                     SECBIT_NO_SETUID_FIXUP_LOCKED=8, SECBIT_KEEP_CAPS=0x10, SECBIT_KEEP_CAPS_LOCKED=0x20,
+                     SECBIT_NO_CAP_AMBIENT_RAISE=0x40, SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED=0x80),
+    "spec_flags": _bits(zero="PR_SPEC_NOT_AFFECTED", dflt="PR_SPEC_???", PR_SPEC_PRCTL=1, PR_SPEC_ENABLE=2,
+                        PR_SPEC_DISABLE=4, PR_SPEC_FORCE_DISABLE=8, PR_SPEC_DISABLE_NOEXEC=0x10),
     "suid_dump": _enum(SUID_DUMP_DISABLE=0, SUID_DUMP_USER=1, SUID_DUMP_ROOT=2),
     # stack_t's ss_flags (include/uapi/linux/signal.h)
     "ss_flags": _bits(dflt="SS_???", SS_ONSTACK=1, SS_DISABLE=2, SS_AUTODISARM=1 << 31),
@@ -666,8 +715,8 @@ SIGNAL_CODES = {
 TYPE = re.compile(r"^(?:(?P<dir>in|out|inout)\[(?P<target>[a-z_0-9]+)(?P<array>\[(?P<n>\d*)\])?\]"
                   r"|(?P<kind>[a-z_0-9]+))$")
 
-# (bits, signed) of the register kinds: plain integers, the three printed by
-# code of their own (fd: AT_FDCWD; signo; clone_flags: its exit signal last),
+# (bits, signed) of the register kinds: plain integers, the four printed by
+# code of their own (fd: AT_FDCWD; signo; clone_flags: its exit signal last; dev: makedev(0x1, 0x3)),
 # and every KINDS entry (a Switch: its default's)
 _INTS = {
     "int": (32, True), "uint": (32, False), "long": (64, True), "ulong": (64, False),
@@ -679,7 +728,8 @@ _INTS = {
 # (when it is read: "in" at entry, "out" after the call succeeded, bytes); a task's
 # name (prctl PR_SET_NAME, PR_GET_NAME: TASK_COMM_LEN bytes), an int (ioctl FIONBIO's
 # [1], FIONREAD's [5]); "ptr" (a Switch's default) stays an address
-POINTED = {"comm_in": ("in", 16), "comm_out": ("out", 16), "int_in": ("in", 4), "int_out": ("out", 4)}
+POINTED = {"comm_in": ("in", 16), "comm_out": ("out", 16), "int_in": ("in", 4), "int_out": ("out", 4),
+           "flock_in": ("in", 32), "flock_out": ("out", 32)}      # fcntl's struct flock: F_SETLK's, F_GETLK's
 TASK_COMM_LEN = 16
 _INTS.update({k: (64, False) for k in (*POINTED, "ptr")})
 _INTS.update({name: (k.bits, k.signed) for name, k in KINDS.items() if isinstance(k, Kind)})
@@ -695,6 +745,19 @@ STYLES = {("getrandom", "buf"): "hex", ("getcwd", "buf"): "cstr", ("wait4", "wst
           ("clone", "parent_tid"): "int_ref", ("execve", "envp"): "env_count", ("execveat", "envp"): "env_count",
           ("epoll_ctl", "event"): "epoll_ctl_event", ("getdents64", "dirp"): "dirent_count",
           ("timer_create", "timerid"): "int_ref",
+          ("getresuid", "ruid"): "int_ref", ("getresuid", "euid"): "int_ref", ("getresuid", "suid"): "int_ref",
+          # struct sched_param, one int: [0] (strace's sched.c)
+          ("sched_getparam", "param"): "int_ref", ("sched_setparam", "param"): "int_ref",
+          ("sched_setscheduler", "param"): "int_ref",
+          ("getresgid", "rgid"): "int_ref", ("getresgid", "egid"): "int_ref", ("getresgid", "sgid"): "int_ref",
+          # rt_sigreturn's "argument": the signal frame's uc_sigmask, at the stack pointer (the tracers'
+          # LXB_COPY_SIGFRAME puts its address in the register), printed {mask=[...]} as strace does
+          ("rt_sigreturn", "mask"): "sigframe",
+          # a CPU mask as strace's print_affinitylist: [0 1], its first CPUSET_MAX bytes
+          ("clone3", "cl_args"): "clone_args",
+          ("sched_setaffinity", "mask"): "cpuset", ("sched_getaffinity", "mask"): "cpuset",
+          # an option's value as strace's print_setsockopt/print_getsockopt: an int [1], SO_LINGER's struct
+          ("setsockopt", "optval"): "sockopt", ("getsockopt", "optval"): "sockopt",
           # struct iovec[]: strace's tprint_iov, the buffers' bytes at entry (writev) or, up to the
           # result, at exit (readv; a failed one: their addresses)
           ("writev", "iov"): "iov_in", ("pwritev", "iov"): "iov_in", ("pwritev2", "iov"): "iov_in",
@@ -737,10 +800,11 @@ STYLE_CODES = {"hex": 1, "cstr": 2, "wait_status": 3, "int_ref": 4, "env_count":
                "msghdr_in": 10, "msghdr_out": 10, "mmsghdr_send": 11, "mmsghdr_recv": 11,
                "fdset": 12, "select_timeout": 13, "sigset_argpack": 14, "timeout_left": 15, "sigset_sized": 16,
                "erestart": 17, "erestart_abs": 18, "iov_addr": 19, "off_change": 20,
-               "off_in": 21}   # trace_fmt.c: tg_param.special
+               "off_in": 21, "sigframe": 22, "cpuset": 23, "sockopt": 24, "clone_args": 25}   # trace_fmt.c: tg_param.special
 SHOW = 32               # bytes and string characters printed before "..."
 ARRAY_LIMIT = 32        # argv entries read
 IOV_MAX = 32            # iovec entries printed before "..." (csrc/lxbrand.h LXB_IOV_MAX)
+CPUSET_MAX = 128        # bytes of a CPU mask read (strace's get_cpuset_size on a kernel of <= 1024 CPUs)
 IOV_ROOM = 768          # bytes of a tracer's iovec copy (its three slots)
 MSGHDR_HEAD = 16        # a msghdr copy's head (csrc/trace.c copy_msghdr), then the struct's 56 bytes
 MSGHDR_NAME = 128       # bytes of msg_name copied at most (strace: sizeof(struct sockaddr_storage))
@@ -922,6 +986,8 @@ def register(kind: str, raw: int) -> Any:
         return clone_flags(v)
     if kind == "signo":
         return _named(SIGNALS, v)
+    if kind == "dev":
+        return Name(makedev(v))
     return v
 
 
@@ -962,13 +1028,29 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
             continue
         if style == "dirent_count" and mem is not None and addr and done and ret is not None:
             j = sizes.get(i, 6)
+            counted = getattr(mem, "read_dirents", None)     # a tracer's count (LXB_COPY_DIRENTS)
             if j < len(raw) and 0 <= ret <= register(params[j][1], raw[j]):    # else the address, as strace
-                v = _read(lambda: dirents(addr, mem.read_bytes(addr, ret) if ret else b"", ret), addr)
+                if counted and ret:
+                    v = _read(lambda: _dirent_count(addr, *counted(addr)), addr)
+                else:
+                    v = _read(lambda: dirents(addr, mem.read_bytes(addr, ret) if ret else b"", ret), addr)
             out.append((name, v))
             continue
         if mem is not None and addr and (m.group("dir") in ("in", "inout") or (done and m.group("dir") == "out")):
             target, array = m.group("target"), m.group("array")
-            if (target == "bytes" and m.group("dir") == "out" and ret == 0 and sizes.get(i, 6) < 6
+            if style == "clone_args" and structs and len(raw) > 1:
+                size = raw[1] & (1 << 64) - 1
+                if size >= CLONE_ARGS_MIN:
+                    v = _read(lambda: _clone_args(_exactly(mem.read_bytes(addr, min(size, CLONE_ARGS_SIZE)),
+                                                           min(size, CLONE_ARGS_SIZE)), done, ret), addr)
+            elif target == "bytes" and style == "sockopt":
+                v = _sockopt_arg(mem, addr, raw, m.group("dir"), sizes.get(i, 6), done, ret)
+            elif target == "bytes" and style == "cpuset":
+                if m.group("dir") == "in" and sizes.get(i, 6) < len(raw):
+                    v = _read(lambda: _cpuset(mem, addr, raw[sizes[i]] & 0xFFFFFFFF), addr)
+                elif m.group("dir") == "out" and ret is not None and ret >= 0:     # failed: the address
+                    v = _read(lambda: _cpuset(mem, addr, ret & 0xFFFFFFFF), addr)
+            elif (target == "bytes" and m.group("dir") == "out" and ret == 0 and sizes.get(i, 6) < 6
                     and params[sizes[i]][1] in _INTS):
                 v = HexBytes() if style == "hex" else b""     # read's 0 bytes: strace's ""
             elif target == "bytes" and style == "cstr":
@@ -977,7 +1059,7 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
             elif structs and target == "int" and not array and style == "wait_status":
                 if ret is not None and ret > 0:     # else no child reaped, or failed: the address, as strace
                     v = _read(lambda: WaitStatus(_S_INT.unpack(_exactly(mem.read_bytes(addr, 4), 4))[0]), addr)
-            elif structs and target == "int" and not array and style == "int_ref":
+            elif structs and target in ("int", "uid", "gid", "sched_param") and not array and style == "int_ref":
                 v = _read(lambda: IntRef(_S_INT.unpack(_exactly(mem.read_bytes(addr, 4), 4))[0]), addr)
             elif structs and target in ("int", "uint") and not array and m.group("dir") == "inout":
                 v = _read(lambda: _inout_int(mem, addr), addr)
@@ -1018,18 +1100,29 @@ def args(sc, raw, mem=None, structs: bool = False, done: bool = False, ret: Opti
                     v = EnvList(v, addr)
             elif structs and target == "int" and m.group("n") == "2":
                 v = _read(lambda: list(_S_INT2.unpack(mem.read_bytes(addr, 8))), addr)
+            elif structs and target in ("timespec", "timeval") and m.group("n") == "2":
+                v = _read(lambda: _utimes(_exactly(mem.read_bytes(addr, 32), 32), target == "timespec"), addr)
             elif structs and not array and target == "sockaddr" and m.group("dir") == "out":
                 v = _read(lambda: _sockaddr(_sockaddr_bytes(mem, addr, params, raw)), addr)
             elif structs and not array:
                 if not (style == "epoll_ctl_event" and raw[1] & 0xFFFFFFFF == EPOLL_CTL_DEL):   # strace: the address
                     v = _struct(mem, addr, target)
+                if style == "sigframe" and isinstance(v, SigSet):     # rt_sigreturn({mask=[]})
+                    v = {"mask": v}
             elif structs and array == "[]" and target in FAST_ARRAYS and sizes.get(i, 6) < len(raw):
                 j = sizes[i]
                 one, fn, by_ret = FAST_ARRAYS[target]
                 count = register(params[j][1], raw[j])
-                if by_ret:      # as many as the call filled (epoll_wait's result); failed: the address
+                if by_ret and (target != "gid" or m.group("dir") == "out"):
+                    # as many as the call filled (epoll_wait's result); failed: the address
                     count = ret if ret is not None and ret >= 0 and m.group("dir") == "out" else None
-                if isinstance(count, int) and count >= 0:
+                if target == "gid" and isinstance(count, int) and 0 <= count <= NGROUPS_MAX:
+                    count &= 0xFFFFFFFF
+                    v = [] if count == 0 else _read(lambda: fn(mem.read_bytes(addr, min(count, ARRAY_SLOTS // one) * one),
+                                                               count), addr)
+                elif target == "gid":
+                    pass
+                elif isinstance(count, int) and count >= 0:
                     v = _read(lambda: fn(mem.read_bytes(addr, min(count, ARRAY_SLOTS // one) * one), count), addr)
         out.append((name, v))
     return out
@@ -1817,7 +1910,8 @@ def show(value) -> str:
         return '"' + _escape(value.encode(errors="surrogateescape")) + '"'
     if isinstance(value, (str, bytes)):
         return _quote(value)
-    if isinstance(value, (SigSet, PollFds, EnvList, DirentCount, Iovec, FdSet, Control, Mmsgs)):
+    if isinstance(value, (SigSet, PollFds, EnvList, DirentCount, Iovec, FdSet, Control, Mmsgs, UTime, CpuSet,
+                          CloneArgs)):
         return str(value)
     if isinstance(value, list):
         return "[" + ", ".join("..." if v is ... else show(v) for v in value) + "]"
@@ -1922,6 +2016,10 @@ def _sockaddr(data: bytes) -> Name:
     if family == socket.AF_INET and len(data) >= 8:
         return Name(f"{{sa_family=AF_INET, sin_port=htons({int.from_bytes(data[2:4], 'big')}), "
                     f"sin_addr=inet_addr(\"{socket.inet_ntop(socket.AF_INET, data[4:8])}\")}}")
+    if family == socket.AF_NETLINK and len(data) >= 12:     # strace's print_sockaddr_data_nl
+        pad, pid, groups = _st.unpack_from("<HiI", data, 2)      # nl_groups as C's %#08x
+        return Name(f"{{sa_family=AF_NETLINK, {f'nl_pad={pad:#x}, ' if pad else ''}nl_pid={pid}, "
+                    f"nl_groups={'0x' + format(groups, '06x') if groups else '00000000'}}}")
     if family == socket.AF_INET6 and len(data) >= 24:     # strace's print_sockaddr_data_in6
         scope = f", sin6_scope_id={int.from_bytes(data[24:28], 'little')}" if len(data) >= 28 else ""
         return Name(f"{{sa_family=AF_INET6, sin6_port=htons({int.from_bytes(data[2:4], 'big')}), "
@@ -2034,11 +2132,19 @@ def _pollfds(data: bytes, count: int) -> PollFds:
 
 class DirentCount(dict):
     """getdents64's buffer as strace prints it (xgetdents.c, abbreviated):
-    0x55d0c4a0 /* 5 entries */, "5+" when the tracer's copy (256 bytes) held
-    only the first five of more; JSON: {"addr", "entries"[, "more": true]}."""
+    0x55d0c4a0 /* 5 entries */, "5+" when a header could not be read (the
+    tracers count the whole result, LXB_COPY_DIRENTS); JSON: {"addr",
+    "entries"[, "more": true]}."""
 
     def __str__(self) -> str:
         return f"{self['addr']} /* {self['entries']}{'+' if self.get('more') else ''} entries */"
+
+
+def _dirent_count(addr: int, count: int, left: int) -> DirentCount:
+    out = DirentCount(addr=str(Addr(addr)), entries=count)
+    if left:
+        out["more"] = True
+    return out
 
 
 def dirents(addr: int, data: bytes, length: int) -> DirentCount:
@@ -2057,6 +2163,114 @@ def dirents(addr: int, data: bytes, length: int) -> DirentCount:
     out = DirentCount(addr=str(Addr(addr)), entries=count)
     if left:                            # strace's "+": bytes it did not walk
         out["more"] = True
+    return out
+
+
+CLONE_ARGS_SIZE, CLONE_ARGS_MIN = 88, 64       # struct clone_args: all of it, up to tls (strace's minsz)
+
+
+class CloneArgs(dict):
+    """clone3's struct clone_args as strace prints it: {flags=..., child_tid=0x..., parent_tid=0x...,
+    exit_signal=0, stack=0x..., stack_size=0x..., tls=0x...} and, after a call with CLONE_PARENT_SETTID,
+    => {parent_tid=[4]} (the child's tid: the result); JSON gets the fields."""
+
+    after: str = ""
+
+    def __str__(self) -> str:
+        return "{" + ", ".join(f"{k}={show(v)}" for k, v in self.items()) + "}" + self.after
+
+
+def _clone_args(data: bytes, done: bool, ret: Optional[int]) -> CloneArgs:
+    c = _CLONE
+    flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls = _st.unpack_from("<8Q", data)
+    out = CloneArgs(flags=kind_text(FIELD_KINDS["clone3_flags"], flags))
+    if flags & c.names["CLONE_PIDFD"]:
+        out["pidfd"] = Addr(pidfd)
+    if flags & (c.names["CLONE_CHILD_SETTID"] | c.names["CLONE_CHILD_CLEARTID"]):
+        out["child_tid"] = Addr(child_tid)
+    if flags & c.names["CLONE_PARENT_SETTID"]:
+        out["parent_tid"] = Addr(parent_tid)
+    out["exit_signal"] = _named(SIGNALS, exit_signal) if exit_signal < 0x7FFFFFFF else exit_signal
+    out["stack"] = Addr(stack)
+    out["stack_size"] = Name(_hex0(stack_size))
+    if flags & c.names["CLONE_SETTLS"]:
+        out["tls"] = Addr(tls)
+    if len(data) >= 80:
+        set_tid, set_tid_size = _st.unpack_from("<QQ", data, 64)
+        if set_tid or set_tid_size:
+            out["set_tid"] = Addr(set_tid)
+            out["set_tid_size"] = set_tid_size
+    if len(data) >= 88:
+        cgroup = _st.unpack_from("<Q", data, 80)[0]
+        if cgroup or flags & (1 << 33):
+            out["cgroup"] = cgroup
+    if done and ret is not None and ret > 0 and flags & c.names["CLONE_PARENT_SETTID"] \
+            and not flags & c.names["CLONE_PIDFD"]:
+        out.after = f" => {{parent_tid=[{ret}]}}"
+    return out
+
+
+SOL_SOCKET, SO_LINGER, SOL_NETLINK = 1, 13, 270
+
+
+def _sockopt(data: bytes, level: int, name: int, length: int):
+    """A socket option's value as strace prints it: an int ([1]) when it is
+    4 bytes (or of SOL_NETLINK), SO_LINGER's {l_onoff=1, l_linger=5}, else
+    None (its bytes)."""
+    if level == SOL_SOCKET and name == SO_LINGER and length >= 8 and len(data) >= 8:
+        on, linger = _st.unpack_from("<ii", data)
+        return {"l_onoff": on, "l_linger": linger}
+    if (length == 4 or (level == SOL_NETLINK and length >= 4)) and len(data) >= 4:
+        return IntRef(_S_INT.unpack_from(data)[0])
+    return None
+
+
+def _sockopt_arg(mem, addr: "Addr", raw, direction: str, j: int, done: bool, ret: Optional[int]):
+    """setsockopt's optval (its length optlen), getsockopt's (after the call, as long as
+    *optlen then; failed: the address): _sockopt, else up to SHOW bytes."""
+    level, name = _int(raw[1], 32, True), _int(raw[2], 32, True)
+    if direction == "in":
+        if j >= len(raw):
+            return addr
+        length = _int(raw[j], 32, True)
+    else:
+        if not done or ret is None or ret < 0 or len(raw) < 5 or not raw[4]:
+            return addr
+        try:
+            length = int(_inout_int(mem, Addr(raw[4] & (1 << 64) - 1)))
+        except OSError:
+            return addr
+        if length <= 0:
+            return addr
+    if length == 0:
+        return b""          # strace's printstrn of nothing: ""
+    try:
+        data = mem.read_bytes(addr, min(max(length, 0), SHOW + 1))
+    except OSError:
+        return addr
+    v = _sockopt(data, level, name, length)
+    if v is not None:
+        return v
+    return data if length >= 0 else addr
+
+
+class CpuSet(list):
+    """A CPU mask as strace's print_affinitylist prints it: [0 1], [0 1 ...]
+    when the mask went on past what was read; JSON the CPUs' numbers, "..." last."""
+
+    def __str__(self) -> str:
+        return "[" + " ".join("..." if c is ... else str(c) for c in self) + "]"
+
+
+def _cpuset(mem, addr: int, length: int) -> CpuSet:
+    """`length` bytes of a CPU mask at addr, the first CPUSET_MAX of them read (all of them or the address)."""
+    want = min(length, CPUSET_MAX)
+    data = mem.read_bytes(addr, want) if want else b""
+    if len(data) < want:
+        raise OSError(_errno.EFAULT, "short read")
+    out = CpuSet(i for i in range(want * 8) if data[i // 8] >> i % 8 & 1)
+    if (want + 7) // 8 * 8 < length:
+        out.append(...)
     return out
 
 
@@ -2186,6 +2400,48 @@ def _sysinfo(data: bytes) -> dict:
             "procs": procs, "totalhigh": totalhigh, "freehigh": freehigh, "mem_unit": mem_unit}
 
 
+def when(sec: int, part: int, width: int) -> str:
+    """A time as strace's sprinttime_ex writes it in a comment, in the local
+    time zone: 1970-01-01T00:16:40+0000, 1970-01-01T00:00:01.500000000+0000
+    (width 9 for nanoseconds, 6 for microseconds); "" for 0 or a bad part."""
+    if (sec == 0 and part == 0) or not 0 <= part < 10 ** width:
+        return ""
+    try:
+        tm = _time.localtime(sec)
+        text = _time.strftime("%Y-%m-%dT%H:%M:%S", tm)
+    except (OverflowError, OSError, ValueError):
+        return ""
+    return text + (f".{part:0{width}d}" if part else "") + _time.strftime("%z", tm)
+
+
+class UTime(dict):
+    """A time utimensat, utimes, futimesat set, as strace prints it:
+    {tv_sec=1000, tv_nsec=0} /* 1970-01-01T00:16:40+0000 */ (the comment:
+    decode.when); JSON gets the fields."""
+
+    def __str__(self) -> str:
+        sub = "tv_nsec" if "tv_nsec" in self else "tv_usec"
+        part = self[sub]
+        comment = when(self["tv_sec"], part & (1 << 64) - 1, 9 if sub == "tv_nsec" else 6)
+        return f"{{tv_sec={self['tv_sec']}, {sub}={part}}}" + (f" /* {comment} */" if comment else "")
+
+
+UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2    # include/uapi/linux/stat.h
+
+
+def _utimes(data: bytes, nsec: bool) -> list:
+    """struct timespec[2] (utimensat) or timeval[2] (utimes, futimesat) as strace's
+    print_timespec_utime_pair, print_timeval_utimes: [UTime, UTime], UTIME_NOW and
+    UTIME_OMIT by name."""
+    out = []
+    for sec, part in _st.iter_unpack("<qq", data[:32]):
+        if nsec and part in (UTIME_NOW, UTIME_OMIT):
+            out.append(Name("UTIME_NOW" if part == UTIME_NOW else "UTIME_OMIT"))
+        else:
+            out.append(UTime(tv_sec=sec, **{"tv_nsec" if nsec else "tv_usec": part}))
+    return out
+
+
 def _itimerval(data: bytes) -> dict:
     """struct itimerval (setitimer, getitimer): {it_interval={tv_sec=0, tv_usec=0}, it_value={...}}."""
     a, b, c, d = _st.unpack_from("<qqqq", _exactly(data, 32))
@@ -2210,7 +2466,20 @@ def _pointed(kind: str, data: bytes):
     """What a POINTED kind points to: a task's name (CommStr), or an int ([1], IntRef)."""
     if kind.startswith("comm"):
         return _comm(data)
+    if kind.startswith("flock"):
+        return _flock(data, kind == "flock_out")
     return IntRef(_S_INT.unpack(_exactly(data, 4))[0])
+
+
+def _flock(data: bytes, getlk: bool) -> dict:
+    """struct flock as strace's print_struct_flock64: {l_type=F_RDLCK, l_whence=SEEK_SET, l_start=0,
+    l_len=0}, and l_pid for F_GETLK (at its exit)."""
+    l_type, whence, start, length, pid = _st.unpack_from("<hh4xqqi", _exactly(data, 28))
+    out = {"l_type": kind_text(FIELD_KINDS["lock_type"], l_type & 0xFFFF),
+           "l_whence": kind_text(KINDS["seek_whence"], whence & 0xFFFF), "l_start": start, "l_len": length}
+    if getlk:
+        out["l_pid"] = pid
+    return out
 
 
 def _comm(data: bytes) -> CommStr:
@@ -2228,6 +2497,12 @@ class ClockT(int):
         return f"{v} /* {v // 100}.{v % 100:02d} s */" if v else "0"
 
     __repr__ = __str__
+
+
+def _tms(data: bytes) -> dict:
+    """struct tms (times): {tms_utime=0, tms_stime=3 /* 0.03 s */, tms_cutime=0, tms_cstime=0}."""
+    return dict(zip(("tms_utime", "tms_stime", "tms_cutime", "tms_cstime"),
+                    map(ClockT, _st.unpack_from("<QQQQ", _exactly(data, 32)))))
 
 
 AUDIT_ARCHES = {0xC000003E: "AUDIT_ARCH_X86_64", 0x40000003: "AUDIT_ARCH_I386"}
@@ -2317,15 +2592,25 @@ def _epoll_events(data: bytes, count: int) -> list:
     return out + [...] if count > len(out) else out
 
 
-# layout -> (bytes of one, formatter of (bytes, count), counted by the result): arrays sized by an
-# argument (fds:inout[pollfd[]](nfds)); epoll_wait's events are as many as it returns
-FAST_ARRAYS = {"pollfd": (8, _pollfds, False), "epoll_event": (12, _epoll_events, True)}
+def _gids(data: bytes, count: int) -> list:
+    """getgroups' and setgroups' lists as strace's print_groups: [0, 1], (gid_t)-1 as -1, 32 then "..."."""
+    have = min(count, len(data) // 4, SHOW)
+    out = [-1 if g == 0xFFFFFFFF else g for g in _st.unpack_from(f"<{have}I", data)]
+    return out + [...] if count > have else out
+
+
+NGROUPS_MAX = 65536     # strace's print_groups: a longer list is its address
+
+
+# layout -> (bytes of one, formatter of (bytes, count), counted by the result when out): arrays sized by
+# an argument (fds:inout[pollfd[]](nfds)); epoll_wait's events, getgroups' list are as many as it returns
+FAST_ARRAYS = {"pollfd": (8, _pollfds, False), "epoll_event": (12, _epoll_events, True), "gid": (4, _gids, True)}
 # layout -> (bytes to read, formatter): decoded for display without construct
 FAST_STRUCTS = {"stat": (144, _stat), "statx": (48, _statx), "timespec": (16, _timespec),
                 "sockaddr": (128, _sockaddr), "sigset": (8, _sigset), "sigaction": (32, _sigaction),
                 "rlimit": (16, _rlimit), "epoll_event": (12, _epoll_event), "stack_t": (24, _stack_t),
                 "utsname": (130, _utsname), "rusage": (32, _rusage), "statfs": (88, _statfs),
-                "sysinfo": (108, _sysinfo), "itimerval": (32, _itimerval), "itimerspec": (32, _itimerspec),
+                "sysinfo": (108, _sysinfo), "tms": (32, _tms), "itimerval": (32, _itimerval), "itimerspec": (32, _itimerspec),
                 "siginfo": (48, _siginfo), "sigevent": (32, _sigevent)}
 
 
