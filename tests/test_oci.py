@@ -282,6 +282,40 @@ def test_podman_exec_gets_the_seccomp_profile(engine, tmp_path):
         engine.podman("lxbrand", "rm", "-f", "-t", "0", name)
 
 
+@pytest.mark.parametrize("user, opts", [("0", ()), ("1000", ()), ("0", ("--memory", "64m"))])
+def test_podman_dev_stdout_opens_as_with_runc(engine, user, opts):
+    """conmon's stdio pipes are host root's; a root-run zone does not map that
+    id, so `echo x > /dev/stdout` said Permission denied (nginx's access_log
+    /dev/stdout, tee /dev/stderr) where runc's container writes it.  The
+    runtime gives the engine's pipes to the process's ids, as crun and runc
+    do (lxbrand/oci.py give_stdio, csrc/frontdoor/oci.c), for create and exec
+    (--memory: a create the C front door hands to Python)."""
+    script = "echo out > /dev/stdout; echo err > /dev/stderr"
+    lx, rc = engine.run_both("--user", user, *opts, IMAGE, "sh", "-c", script)
+    assert (lx.returncode, lx.stdout, lx.stderr) == (rc.returncode, rc.stdout, rc.stderr) == (0, "out\n", "err\n")
+    name = "lxbrand-stdio-" + uuid.uuid4().hex[:8]
+    r = engine.podman("lxbrand", "run", "-d", "--name", name, IMAGE, "sleep", "1000")
+    assert r.returncode == 0, r.stderr
+    try:
+        r = engine.podman("lxbrand", "exec", "--user", user, name, "sh", "-c", script)
+        assert (r.returncode, r.stdout, r.stderr) == (0, "out\n", "err\n")
+    finally:
+        engine.podman("lxbrand", "rm", "-f", "-t", "0", name)
+
+
+@pytest.mark.xfail(strict=True, reason="an image without /etc/hosts: the zone shadows /etc (zone_fs.c MOUNT "
+                   "POINTS) instead of making the mount point in the container's rootfs as runc does, so its "
+                   "entries cannot be renamed over (EBUSY): ldconfig, useradd, sed -i of /etc/passwd fail")
+def test_podman_image_without_etc_hosts_renames_in_etc_as_with_runc(engine):
+    """The test image has no /etc/hosts nor /etc/resolv.conf, as images made by
+    `podman import` of a debootstrap tree: podman binds both, and the zone then
+    shows /etc as a tmpfs of binds of its entries (sweep h54)."""
+    script = "echo x > /etc/t && mv /etc/t /etc/passwd && echo renamed"
+    lx, rc = engine.run_both(IMAGE, "sh", "-c", script)
+    assert (rc.returncode, rc.stdout) == (0, "renamed\n"), rc.stderr
+    assert (lx.returncode, lx.stdout) == (0, "renamed\n"), lx.stderr
+
+
 # -- the engine's network namespace ------------------------------------------------
 
 def test_podman_joins_the_engine_network(engine):
