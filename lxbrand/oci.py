@@ -635,7 +635,8 @@ def _monitor(store: Store, cid: str, bundle: str, spec: Spec, console_socket: Op
             except OSError as e:
                 raise OCIError(f"namespace network {spec.netns}: {e.strerror}") from None
         give_stdio(zone.config.uid, zone.config.gid)
-        run = zone.start(spec.argv, tty=spec.terminal, hold=True)
+        # the bundle's rootfs is the container's: mount points are made in it (runc's way)
+        run = zone.start(spec.argv, tty=spec.terminal, hold=True, own_root=True)
         # the held guest waits for its release in a loop without system calls
         # (csrc/zone_guest.c), a CPU's worth for as long as the container stays
         # created: stopped until `start` continues it

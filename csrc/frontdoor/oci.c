@@ -3183,6 +3183,7 @@ static int monitor(const char *cid, struct spec *s, const struct brand *b, struc
     c.nsteps = s->nsteps;
     c.steps = s->steps;
     c.hold_guest = 1;
+    c.own_root = 1;          /* oci.py: the bundle's rootfs is the container's (runc's mount points) */
     c.profile_bpf = s->profile_len > 0 ? s->profile : NULL;
     c.profile_bpf_len = s->profile_len > 0 ? s->profile_len : 0;
     memset(&zone, 0, sizeof zone);
