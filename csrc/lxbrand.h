@@ -173,6 +173,9 @@ struct lxb_config {
     const char *init_exec;       /* lxbrand-init: exec'd, it clones the zone's init (for a
                                     caller that is an interpreter, csrc/launcher.c), or
                                     NULL: the caller clones init itself (the front door) */
+    int own_root;                /* the rootfs is this zone's alone (an OCI bundle's, which
+                                    the engine made for the container): a missing mount
+                                    point is made in it, as runc makes it, not shadowed */
 };
 
 struct lxb_zone {

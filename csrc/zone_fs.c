@@ -895,8 +895,11 @@ void lxb_setup_fs(int ctl, const struct lxb_config *cfg)
     c.root = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (c.root < 0)
         lxb_die_step(ctl, "open the zone's root", errno);
-    if (cfg->ephemeral)
-        own_mount(&c, "/");      /* the overlay: mount points go to its upper layer */
+    /* the overlay: mount points go to its upper layer; an OCI container's
+       own rootfs: into it, as runc makes them (shadowing /etc for the
+       engine's /etc/hosts made renames over /etc's entries EBUSY) */
+    if (cfg->ephemeral || cfg->own_root)
+        own_mount(&c, "/");
 
     for (i = 0; i < nsteps; i++) {
         run_step(&c, &steps[i], tree[i]);

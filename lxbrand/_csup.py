@@ -204,7 +204,7 @@ class LaunchConfig:
 
     def run(self, cfg, *, argv, path: str, envp, search_path: str, id_maps: tuple, guest_maps: tuple,
             idmap_lower: bool, nproc: int, cgroup_fds, timeout: Optional[float], stdio, use_pty: bool,
-            hold: bool, cap_drop: int, bpf: bytes) -> "LaunchConfig":
+            hold: bool, cap_drop: int, bpf: bytes, own_root: bool = False) -> "LaunchConfig":
         """The fields of one run: CMD, its environment and ids, stdio, the
         cgroups init joins, the start-up deadline and the seccomp filter."""
         c = self.c
@@ -231,6 +231,7 @@ class LaunchConfig:
             c.stdio[i] = stdio[i]
         c.use_pty = int(use_pty)
         c.hold_guest = int(hold)
+        c.own_root = int(own_root)
         c.cap_drop = cap_drop
         buf = ffi.from_buffer(bpf)
         self._keep.append(buf)

@@ -634,7 +634,9 @@ def _monitor(store: Store, cid: str, bundle: str, spec: Spec, console_socket: Op
                 join_netns(spec.netns)
             except OSError as e:
                 raise OCIError(f"namespace network {spec.netns}: {e.strerror}") from None
-        run = zone.start(spec.argv, tty=spec.terminal, hold=True)
+        give_stdio(zone.config.uid, zone.config.gid)
+        # the bundle's rootfs is the container's: mount points are made in it (runc's way)
+        run = zone.start(spec.argv, tty=spec.terminal, hold=True, own_root=True)
         # the held guest waits for its release in a loop without system calls
         # (csrc/zone_guest.c), a CPU's worth for as long as the container stays
         # created: stopped until `start` continues it
@@ -811,6 +813,25 @@ def _check_command(zone, argv) -> None:
                                            for b in cfg.binds):
             return
         raise
+
+
+def give_stdio(uid: int, gid: int) -> None:
+    """Run by root, the engine's stdio pipes and sockets (conmon's, containerd's
+    shim's: made for this container alone) become the process's host ids, as
+    crun gives them before joining the user namespace and runc after: they are
+    host root's, whom the zone does not map, so /dev/stdout, /dev/stderr and
+    /proc/self/fd/N answered EACCES (nginx's access_log /dev/stdout).  Never a
+    file or a terminal (the host's).  The C front door's create and exec
+    (csrc/frontdoor/oci.c give_stdio) do the same."""
+    from . import idshift
+    if os.geteuid() != 0 or not (0 <= uid < idshift.COUNT and 0 <= gid < idshift.COUNT):
+        return
+    for fd in (0, 1, 2):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}").startswith(("pipe:[", "socket:[")):
+                os.fchown(fd, idshift.BASE + uid, idshift.BASE + gid)
+        except OSError:
+            pass
 
 
 def _exec_message(cmd: str, e: Exception) -> str:
@@ -1054,6 +1075,7 @@ def _exec(store: Store, cid: str, st: dict, proc: dict, console_socket, pid_file
     groups = [int(g) for g in user.get("additionalGids") or []]
     if len(groups) > 64:
         raise OCIError("process.user.additionalGids: at most 64")
+    give_stdio(int(user.get("uid", 0)), int(user.get("gid", 0)))
     pidfd, ns_flags = _guest_pidfd(st)
     try:
         p = ExecProc(guest_pidfd=pidfd, ns_flags=ns_flags, cwd=proc.get("cwd") or "/", argv=proc["args"],

@@ -240,26 +240,45 @@ HOSTS_HOOK = ('test -e "$1/etc/hosts" || : > "$1/etc/hosts"; ! test -f "$1/etc/h
               + ')" "$1/etc/hosts" || : > "$1/etc/hosts"')
 
 
-def _zone_files(target: str) -> None:
-    """What HOSTS_HOOK does, for a tree made without it (debootstrap): an
-    empty /etc/hosts where there is none, /etc/hostname emptied."""
-    etc = os.path.join(target, "etc")
-    hosts = os.path.join(etc, "hosts")
-    if not os.path.lexists(hosts):
-        open(hosts, "w").close()
-    elif not os.path.islink(hosts) and os.path.isfile(hosts):
-        with open(hosts, "r+", errors="replace") as f:
-            if set(f.read().splitlines()) <= set(NETBASE_HOSTS):
-                f.truncate(0)
+def _zone_files(target: str, hostname: bool = True) -> None:
+    """What HOSTS_HOOK does, for a tree made without it (debootstrap, an
+    image's): an empty /etc/hosts where there is none (the zone then shows
+    its own: localhost and its name), one of netbase's lines only emptied,
+    and (hostname) /etc/hostname emptied.  Through /etc's own fd, never a
+    symlink: an image's /etc or /etc/hosts pointing at the host's (`etc ->
+    /etc`) is left as it is, not followed to create or truncate a host file."""
     try:
-        fd = os.open(os.path.join(etc, "hostname"), os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        etc = os.open(os.path.join(target, "etc"), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
-        return                  # none (or not a plain file): nothing of the host's
+        return                  # no /etc, or a symlink: nothing to do
     try:
-        if stat.S_ISREG(os.fstat(fd).st_mode):
-            os.ftruncate(fd, 0)
+        try:
+            fd = os.open("hosts", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644,
+                         dir_fd=etc)
+        except OSError:
+            fd = -1             # a symlink (ELOOP), a directory, not writable: as it is
+        if fd >= 0:
+            try:
+                st = os.fstat(fd)
+                if stat.S_ISREG(st.st_mode) and st.st_size:
+                    with open(fd, "r", errors="replace", closefd=False) as f:
+                        if set(f.read().splitlines()) <= set(NETBASE_HOSTS):
+                            os.ftruncate(fd, 0)
+            finally:
+                os.close(fd)
+        if not hostname:
+            return
+        try:
+            fd = os.open("hostname", os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=etc)
+        except OSError:
+            return              # none (or not a plain file): nothing of the host's
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                os.ftruncate(fd, 0)
+        finally:
+            os.close(fd)
     finally:
-        os.close(fd)
+        os.close(etc)
 
 
 def create(target: str, suite: str = "bookworm", include=(), mirror: str = DEFAULT_MIRROR,
@@ -482,6 +501,10 @@ def import_image(target: str, source: str, quiet: bool = False) -> tuple[str, li
             os.rmdir(target)
         os.rename(os.path.join(work, "bundle", "rootfs"), target)
         os.chmod(target, 0o755)
+        # an engine gives a container its /etc/hosts, so images often have
+        # none: an empty one, where the zone shows its own, as for debootstrap's
+        # trees (its /etc/hostname is the image's: left)
+        _zone_files(target, hostname=False)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target, command

@@ -179,18 +179,22 @@ class Zone:
         return CommandNotRunnable(f"{argv[0]}: cannot execute in the zone: {os.strerror(err)}")
 
     def start(self, argv: Sequence[str], *, stdin=None, stdout=None, stderr=None, tty: bool = False,
-              hold: bool = False) -> "_Run":
+              hold: bool = False, own_root: bool = False) -> "_Run":
         """Start argv in the zone and return at once (run() waits): the
         handle's wait() returns the guest's status, close() ends what is left
         of the zone.  hold=True: the guest waits before its execve of argv
         until release() (an OCI runtime's create, then start).  tty=True: the
-        guest's pty master is the handle's pty_fd, for the caller to relay."""
+        guest's pty master is the handle's pty_fd, for the caller to relay.
+        own_root=True: the rootfs is this zone's alone (an OCI bundle's), so a
+        mount point it lacks is made in it, as runc does (docs/DESIGN.md,
+        "Mount points"), not shown in a tmpfs over its parent."""
         argv = _argv(argv)
         _check_run_args(None, None, (stdin, stdout, stderr))
         if not argv:
             raise ZoneConfigError("no command given to run in the zone")
         run = _Run(self, argv, argv[0], stdin, stdout, stderr, tty)
         run.hold, run.pty_relay = bool(hold), False
+        run.own_root = bool(own_root)
         try:
             run.start()
         except BaseException:
@@ -475,6 +479,7 @@ class _Run:
         self.killed_by_us = False       # the timeout killed init: not news
         self.session = None             # a traced run's (lxbrand/trace.py)
         self.hold = False               # Zone.start(hold=True): the guest waits for release()
+        self.own_root = False           # Zone.start(own_root=True): mount points made in the rootfs
         self.pty_relay = True           # Zone.start: the caller takes the pty master (pty_fd)
         self.net = None                 # --net private's pasta (lxbrand/net.py)
         self.job = False                # tty and forward_signals: the terminal's job (lxrun --tty)
@@ -525,7 +530,7 @@ class _Run:
             search_path=env.get("PATH", DEFAULT_PATH), id_maps=id_maps, guest_maps=guest_maps,
             idmap_lower=idmap_lower, nproc=self.cgroups.nproc or 0, cgroup_fds=self.cgroups.fds,
             timeout=timeout, stdio=fds, use_pty=_csup.PTY_JOB if self.job else self.tty, hold=self.session is not None or self.hold or private,
-            cap_drop=personality.CAP_DROP, bpf=bpf)
+            cap_drop=personality.CAP_DROP, bpf=bpf, own_root=self.own_root)
         with _START_LOCK:       # lxb_zone_start from two threads at once can hang (asyncio's executor)
             rc, message = _csup.zone_start(launch, self.z)
         del launch

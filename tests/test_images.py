@@ -144,3 +144,40 @@ def test_rootfs_from_image_without_the_tools(saved, tmp_path, tool):
     r = lxrun("rootfs", "create", tmp_path / "r", "--from", f"docker-archive:{saved['docker-archive']}",
               env=dict(os.environ, PATH=str(bindir)))
     _one_line_error(r, f"{tool} is not installed", "apt-get install skopeo umoci")
+
+
+def test_rootfs_from_an_image_without_etc_hosts_resolves_the_zones_names(saved, tmp_path):
+    """The test image has no /etc/hosts (an engine gives one to a container):
+    the tree had none either, so the zone showed none and neither localhost
+    nor the zone's name resolved (hostname -f: Temporary failure in name
+    resolution; sweep h54).  Now an empty one, as debootstrap's trees get,
+    where the zone shows its own."""
+    root = tmp_path / "rootfs"
+    r = lxrun("rootfs", "create", root, "--from", f"docker-archive:{saved['docker-archive']}")
+    assert r.returncode == 0, r.stderr
+    assert (root / "etc" / "hosts").read_text() == ""
+    r = lxrun("--hostname", "imgzone", root, "cat", "/etc/hosts")
+    assert r.returncode == 0, r.stderr
+    assert "127.0.0.1\tlocalhost" in r.stdout and "imgzone" in r.stdout, r.stdout
+
+
+def test_an_images_etc_symlink_is_never_followed(tmp_path):
+    """_zone_files on a tree whose /etc (or /etc/hosts) points out of it, as an
+    image may: nothing outside the tree is made or emptied."""
+    from lxbrand import rootfs as rf
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "hostname").write_text("host\n")
+    (outside / "hosts").write_text("127.0.0.1\tlocalhost\n")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    os.symlink(outside, tree / "etc")
+    rf._zone_files(str(tree))
+    tree2 = tmp_path / "tree2"
+    (tree2 / "etc").mkdir(parents=True)
+    os.symlink(outside / "hosts", tree2 / "etc" / "hosts")
+    os.symlink(outside / "hostname", tree2 / "etc" / "hostname")
+    rf._zone_files(str(tree2))
+    assert sorted(os.listdir(outside)) == ["hostname", "hosts"]
+    assert (outside / "hostname").read_text() == "host\n"
+    assert (outside / "hosts").read_text() == "127.0.0.1\tlocalhost\n"

@@ -1060,6 +1060,8 @@ struct exec_opts {
     int tty, detach;
 };
 
+static void give_stdio(long long uid, long long gid);
+
 static int cmd_exec(const char *cid, const struct exec_opts *o)
 {
     json_t *st = read_state(cid, 1);
@@ -1165,6 +1167,7 @@ static int cmd_exec(const char *cid, const struct exec_opts *o)
     };
     struct lxb_exec_proc p;
     char err[512], msg[8192];
+    give_stdio(uid, gid);
     int rc = lxb_zone_exec(&e, &p, err, sizeof err);
     close(gfd);
     if (rc < 0)
@@ -1287,6 +1290,28 @@ abort:
 #define IDSHIFT_COUNT 65536u
 #define IDSHIFT_MARK "1879048192:65536"
 #define IDSHIFT_MAPS "0 1879048192 65536\n"
+
+/* oci.py give_stdio: run by root, the engine's stdio pipes and sockets
+ * (conmon's, containerd's shim's: made for this container alone) become the
+ * process's host ids, as crun gives them before joining the user namespace
+ * and runc after: they are host root's, whom the zone does not map, so
+ * /dev/stdout, /dev/stderr and /proc/self/fd/N answered EACCES (nginx's
+ * access_log /dev/stdout).  Never a file or a terminal (the host's). */
+static void give_stdio(long long uid, long long gid)
+{
+    if (geteuid() != 0 || uid < 0 || gid < 0 || uid >= IDSHIFT_COUNT || gid >= IDSHIFT_COUNT)
+        return;
+    for (int k = 0; k < 3; k++) {
+        char link[64], target[64];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", k);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n <= 0)
+            continue;
+        target[n] = 0;
+        if (!strncmp(target, "pipe:[", 6) || !strncmp(target, "socket:[", 8))
+            (void)!fchown(k, IDSHIFT_BASE + (unsigned)uid, IDSHIFT_BASE + (unsigned)gid);
+    }
+}
 /* lxbrand/brand/compile.py FRONTDOOR_* (lxrun.c) */
 #define BRAND_MAGIC "lxbrand-brand-4\n"
 #define BRAND_KEY "lxbrand-frontdoor-key 1\n"
@@ -3102,6 +3127,7 @@ static int monitor(const char *cid, struct spec *s, const struct brand *b, struc
             goto fail;
         }
     }
+    give_stdio(s->uid, s->gid);
     if (s->pids && (msg = cgroups_make(cg, s->pids)))
         goto fail;
 
@@ -3157,6 +3183,7 @@ static int monitor(const char *cid, struct spec *s, const struct brand *b, struc
     c.nsteps = s->nsteps;
     c.steps = s->steps;
     c.hold_guest = 1;
+    c.own_root = 1;          /* oci.py: the bundle's rootfs is the container's (runc's mount points) */
     c.profile_bpf = s->profile_len > 0 ? s->profile : NULL;
     c.profile_bpf_len = s->profile_len > 0 ? s->profile_len : 0;
     memset(&zone, 0, sizeof zone);
