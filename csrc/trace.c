@@ -651,21 +651,6 @@ static void copy_iov(struct task *t, const struct lxb_trace_copy *c, int i)
         packed_at(r, i, c->arg, off, cut);
 }
 
-/* LXB_COPY_MSGHDR: a struct msghdr as strace's print_struct_msghdr prints
-   it, packed from slot i on (decode.msghdr_packed, which the BPF tracer's
-   copy_msghdr packs alike):
-       u32 msg_namelen at entry, u16 name bytes, u16 control bytes,
-       u8 LXB_MSGF_* bits, 7 pad (LXB_MSGHDR_HEAD);
-       the struct's 56 bytes; msg_name's first min(namelen, LXB_MSGHDR_NAME)
-       bytes (none below 2: strace prints the address); msg_control's first
-       min(controllen, LXB_MSGHDR_CONTROL) (none below a cmsghdr's 16);
-       then the iovec array as copy_iov packs it, in what is left (its
-       head 0 entries when the first could not be read).
-   lenarg 6 (sendmsg): all at entry, the buffers unlimited.  lenarg
-   LXB_COPY_LEN_RET (recvmsg): at entry msg_namelen into the head (not yet
-   a copy); at exit, on success, the rest, the buffers up to the result,
-   the name up to the lesser namelen; a failed call keeps the head only
-   ({msg_namelen=N}).  Nothing when the struct cannot be read */
 /* the packing of a msghdr at addr into base (room bytes; see copy_msghdr):
    its length; 0 when the struct cannot be read, -1 when its head, name
    and control do not fit.  entry: msg_namelen at entry, -1: the struct's;
