@@ -390,3 +390,21 @@ def test_a_group_stop_is_traced_as_strace_shows_it(rootfs, tmp_path, mode, fmt, 
                        capture_output=True, text=True, timeout=120)
     assert (r.returncode, r.stdout) == (0, STOPS_OUT), r.stderr
     assert _child_signal_lines(native.read_text()) == want, native.read_text()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="run as root (the rootfs fixture)")
+@pytest.mark.parametrize("nr", [0x7FFFFFFF, -2], ids=["x32-bit", "negative"])
+def test_a_number_with_the_x32_bit_or_negative_but_minus_one_is_killed(rootfs, nr):
+    """DIFFERENCES.md: the brand's filter kills a call of another
+    architecture (x32: the 0x40000000 bit), and libseccomp's test for it
+    takes every number from 0x40000000 up but -1 (0xffffffff): syscall(-2)
+    is killed with SIGSYS, where the host answers ENOSYS; -1 answers ENOSYS
+    as natively."""
+    code = ("import ctypes\nl = ctypes.CDLL(None, use_errno=True)\nl.syscall.restype = ctypes.c_long\n"
+            "print(l.syscall(ctypes.c_long(-1)), ctypes.get_errno(), flush=True)\n"
+            f"print(l.syscall(ctypes.c_long({nr})), ctypes.get_errno(), flush=True)\n")
+    p = run(rootfs, "python3", "-c", code)
+    assert (p.returncode, p.stdout) == (128 + 31, "-1 38\n"), (p.returncode, p.stdout, p.stderr)
+    r = subprocess.run(["unshare", "-r", "chroot", str(rootfs), "python3", "-c", code], capture_output=True,
+                       text=True, timeout=60)
+    assert (r.returncode, r.stdout) == (0, "-1 38\n-1 38\n"), r.stderr
