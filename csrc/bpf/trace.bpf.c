@@ -1556,14 +1556,9 @@ int bt_stop(struct bpf_raw_tracepoint_args *ctx)
     a = scratch_task(SK_STOP);
     if (!a)
         return 0;
-    if (t) {
-        zone_ids(t);
-        a->zpid = t->zpid;
-        a->ztid = t->ztid;
-    } else {
-        a->ztid = 0;
-        zone_ids(a);
-    }
+    zone_ids(t);                 /* t is the zone's task (task_of above) */
+    a->zpid = t->zpid;
+    a->ztid = t->ztid;
     rec_init(&a->rec, REC_STOP, a, tid);
     a->rec.nr = signo;
     a->rec.t_entry = a->rec.t_exit = bpf_ktime_get_ns();
